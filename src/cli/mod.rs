@@ -1,0 +1,50 @@
+//! Subcommands. Each returns the process exit code.
+
+mod check;
+mod exec;
+mod info;
+mod kernels;
+
+use clap::{Parser, Subcommand};
+use decode_kernels::{Context, DeviceRequest, Result};
+
+#[derive(Parser, Debug)]
+#[command(name = "decode-kernels", version, about = "GPU kernels for LLM decode: small-N GEMV, softmax, attention")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Device, versions, kernel cache, and the copy and read rooflines measured now.
+    Info(info::InfoArgs),
+    /// Every GPU op against the CPU reference; non-zero exit on any failure.
+    Check(check::CheckArgs),
+    /// Run one op on .npy inputs and write a .npy output.
+    Exec(exec::ExecArgs),
+    /// Compile every kernel source with NVRTC and print ptxas' resource report (no GPU needed).
+    Kernels(kernels::KernelsArgs),
+}
+
+pub fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Info(a) => info::run(a),
+        Command::Check(a) => check::run(a),
+        Command::Exec(a) => exec::run(a),
+        Command::Kernels(a) => kernels::run(a),
+    }
+}
+
+/// `--device` when given, else `DK_DEVICE`.
+fn open_context(device: Option<&str>) -> Result<Context> {
+    match device {
+        None => Context::from_env(),
+        Some(d) => Context::new(d.parse::<DeviceRequest>().map_err(|allowed| decode_kernels::Error::InvalidArgument {
+            op: "decode-kernels",
+            arg: "--device".into(),
+            expected: allowed,
+            got: d.to_string(),
+        })?),
+    }
+}

@@ -1,0 +1,234 @@
+//! The context an op runs in: a CUDA device or the CPU backend, chosen by the
+//! caller or by `DK_DEVICE`.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use crate::cpu::CpuBackend;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::runtime::probe::Availability;
+use crate::runtime::CudaBackend;
+use crate::tensor::{CudaBuffer, Device, HostData, Memory, Storage};
+
+/// Which backend to open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceRequest {
+    /// CUDA device 0 when usable, else the CPU backend with a notice.
+    Auto,
+    Cpu,
+    Cuda(usize),
+}
+
+pub const DEVICE_ENV: &str = "DK_DEVICE";
+const DEVICE_ALLOWED: &str = "auto, cpu, cuda, cuda:N";
+
+impl FromStr for DeviceRequest {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim().to_ascii_lowercase();
+        match s.as_str() {
+            "auto" | "" => Ok(DeviceRequest::Auto),
+            "cpu" => Ok(DeviceRequest::Cpu),
+            "cuda" | "gpu" => Ok(DeviceRequest::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse::<usize>().ok())
+                .map(DeviceRequest::Cuda)
+                .ok_or_else(|| format!("expected one of {DEVICE_ALLOWED}")),
+        }
+    }
+}
+
+impl DeviceRequest {
+    /// From `DK_DEVICE`; unset means auto; a bad value is an error.
+    pub fn from_env() -> Result<Self> {
+        match std::env::var(DEVICE_ENV) {
+            Err(_) => Ok(DeviceRequest::Auto),
+            Ok(v) => v.parse().map_err(|_| Error::BadEnv { var: DEVICE_ENV, value: v, allowed: DEVICE_ALLOWED.into() }),
+        }
+    }
+}
+
+/// What to open, decided from the request and what the machine has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendChoice {
+    Cuda(usize),
+    /// The CPU backend; `notice` says why when CUDA was wanted but absent.
+    Cpu { notice: Option<String> },
+}
+
+/// A pure decision, so the fallback is testable on any machine.
+pub fn choose_backend(req: DeviceRequest, avail: &Availability) -> Result<BackendChoice> {
+    match req {
+        DeviceRequest::Cpu => Ok(BackendChoice::Cpu { notice: None }),
+        DeviceRequest::Auto => Ok(match avail.unusable_reason() {
+            None => BackendChoice::Cuda(0),
+            Some(why) => BackendChoice::Cpu { notice: Some(format!("decode-kernels: no usable CUDA device ({why}); using the CPU backend")) },
+        }),
+        DeviceRequest::Cuda(i) => {
+            if let Some(why) = avail.unusable_reason() {
+                return Err(Error::CudaUnavailable(why));
+            }
+            let n = *avail.devices.as_ref().expect("checked by unusable_reason");
+            if i >= n {
+                return Err(Error::CudaUnavailable(format!("device cuda:{i} was asked for but only {n} device(s) exist")));
+            }
+            Ok(BackendChoice::Cuda(i))
+        }
+    }
+}
+
+/// The backend ops run on.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Cpu(CpuBackend),
+    Cuda(Arc<CudaBackend>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Context {
+    backend: Backend,
+}
+
+impl Context {
+    /// Opens what `req` asks for; with `Auto` and no usable GPU, prints a
+    /// one-line notice on stderr and opens the CPU backend.
+    pub fn new(req: DeviceRequest) -> Result<Self> {
+        let avail = if req == DeviceRequest::Cpu { None } else { Some(Availability::probe()) };
+        let choice = match &avail {
+            None => BackendChoice::Cpu { notice: None },
+            Some(a) => choose_backend(req, a)?,
+        };
+        match choice {
+            BackendChoice::Cpu { notice } => {
+                if let Some(n) = notice {
+                    eprintln!("{n}");
+                }
+                Ok(Self::cpu())
+            }
+            BackendChoice::Cuda(i) => Ok(Context { backend: Backend::Cuda(CudaBackend::open(i)?) }),
+        }
+    }
+
+    /// Reads `DK_DEVICE` and opens that.
+    pub fn from_env() -> Result<Self> {
+        Self::new(DeviceRequest::from_env()?)
+    }
+
+    pub fn cpu() -> Self {
+        Context { backend: Backend::Cpu(CpuBackend::default()) }
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    pub fn cuda(&self) -> Option<&Arc<CudaBackend>> {
+        match &self.backend {
+            Backend::Cuda(b) => Some(b),
+            Backend::Cpu(_) => None,
+        }
+    }
+
+    pub fn device(&self) -> Device {
+        match &self.backend {
+            Backend::Cpu(_) => Device::Cpu,
+            Backend::Cuda(b) => Device::Cuda(b.caps().ordinal),
+        }
+    }
+
+    pub fn is_cuda(&self) -> bool {
+        self.cuda().is_some()
+    }
+
+    /// Waits for all queued device work.
+    pub fn synchronize(&self) -> Result<()> {
+        match &self.backend {
+            Backend::Cpu(_) => Ok(()),
+            Backend::Cuda(b) => b.synchronize(),
+        }
+    }
+
+    /// Compiles and loads every kernel the library has (no-op on the CPU).
+    pub fn prewarm(&self) -> Result<()> {
+        match &self.backend {
+            Backend::Cpu(_) => Ok(()),
+            Backend::Cuda(b) => b.prewarm(crate::runtime::kernels::ALL),
+        }
+    }
+
+    pub(crate) fn upload(&self, data: HostData) -> Result<Arc<Storage>> {
+        match &self.backend {
+            Backend::Cpu(_) => Ok(Storage::host(data)),
+            Backend::Cuda(_) => {
+                let s = self.alloc(data.dtype(), data.len())?;
+                s.write_from_host(&data)?;
+                Ok(s)
+            }
+        }
+    }
+
+    pub(crate) fn alloc(&self, dtype: DType, len: usize) -> Result<Arc<Storage>> {
+        match &self.backend {
+            Backend::Cpu(_) => Ok(Storage::host(HostData::filled(dtype, len, 0.0))),
+            Backend::Cuda(b) => {
+                let bytes = b.alloc_bytes(len * dtype.size_in_bytes())?;
+                Ok(Arc::new(Storage {
+                    memory: Memory::Cuda(CudaBuffer { bytes, ordinal: b.caps().ordinal }),
+                    dtype,
+                    len,
+                }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn avail(driver: bool, nvrtc: bool, devices: Result<usize, String>) -> Availability {
+        Availability { driver_lib: driver, nvrtc_lib: nvrtc, devices }
+    }
+
+    #[test]
+    fn parses_device_requests() {
+        assert_eq!("auto".parse(), Ok(DeviceRequest::Auto));
+        assert_eq!("CPU".parse(), Ok(DeviceRequest::Cpu));
+        assert_eq!("cuda".parse(), Ok(DeviceRequest::Cuda(0)));
+        assert_eq!("cuda:3".parse(), Ok(DeviceRequest::Cuda(3)));
+        for bad in ["cuda:", "cuda:x", "tpu", "cuda:-1"] {
+            let e = bad.parse::<DeviceRequest>().unwrap_err();
+            assert!(e.contains("auto, cpu, cuda, cuda:N"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn auto_falls_back_to_cpu_with_a_reason() {
+        let no_driver = avail(false, false, Err("the CUDA driver library (libcuda) was not found".into()));
+        match choose_backend(DeviceRequest::Auto, &no_driver).unwrap() {
+            BackendChoice::Cpu { notice: Some(n) } => assert!(n.contains("libcuda") && n.contains("CPU backend"), "{n}"),
+            other => panic!("expected CPU fallback, got {other:?}"),
+        }
+        let no_nvrtc = avail(true, false, Ok(1));
+        match choose_backend(DeviceRequest::Auto, &no_nvrtc).unwrap() {
+            BackendChoice::Cpu { notice: Some(n) } => assert!(n.contains("NVRTC"), "{n}"),
+            other => panic!("expected CPU fallback, got {other:?}"),
+        }
+        let no_device = avail(true, true, Ok(0));
+        assert!(matches!(choose_backend(DeviceRequest::Auto, &no_device).unwrap(), BackendChoice::Cpu { notice: Some(_) }));
+        assert_eq!(choose_backend(DeviceRequest::Auto, &avail(true, true, Ok(2))).unwrap(), BackendChoice::Cuda(0));
+    }
+
+    #[test]
+    fn explicit_cuda_without_cuda_is_an_error() {
+        let e = choose_backend(DeviceRequest::Cuda(0), &avail(false, false, Err("the CUDA driver library (libcuda) was not found".into())))
+            .unwrap_err();
+        assert!(e.to_string().contains("CUDA is unavailable") && e.to_string().contains("libcuda"), "{e}");
+        let e = choose_backend(DeviceRequest::Cuda(2), &avail(true, true, Ok(2))).unwrap_err();
+        assert!(e.to_string().contains("cuda:2") && e.to_string().contains("only 2"), "{e}");
+        assert_eq!(choose_backend(DeviceRequest::Cuda(1), &avail(true, true, Ok(2))).unwrap(), BackendChoice::Cuda(1));
+        assert_eq!(choose_backend(DeviceRequest::Cpu, &avail(true, true, Ok(2))).unwrap(), BackendChoice::Cpu { notice: None });
+    }
+}

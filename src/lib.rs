@@ -1,0 +1,21 @@
+//! decode-kernels: GPU kernels for the small-batch (decode) regime of LLM
+//! inference, with a CPU backend of the same semantics.
+//!
+//! Start with [`Context::from_env`] (CUDA when usable, else the CPU backend),
+//! make [`Tensor`]s, and call the ops in [`ops`].
+
+pub mod check;
+pub mod context;
+pub mod cpu;
+pub mod dtype;
+pub mod error;
+pub mod npy;
+pub mod ops;
+pub mod roofline;
+pub mod runtime;
+pub mod tensor;
+
+pub use context::{Context, DeviceRequest};
+pub use dtype::DType;
+pub use error::{Error, Result};
+pub use tensor::{Layout, Tensor};

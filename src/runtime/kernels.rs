@@ -1,0 +1,68 @@
+//! The CUDA C sources under `kernels/`, embedded in the binary. Project headers
+//! (`#include "x.cuh"`) are inlined here so the text NVRTC sees, and the text
+//! the cache key hashes, is exactly what runs.
+
+/// One `.cu` file: its functions are compiled together into one module.
+#[derive(Debug)]
+pub struct KernelSource {
+    /// File name under `kernels/`.
+    pub file: &'static str,
+    pub code: &'static str,
+}
+
+/// Headers a source may include with `#include "name"`.
+const HEADERS: &[(&str, &str)] = &[("common.cuh", include_str!("../../kernels/common.cuh"))];
+
+pub static COPY: KernelSource = KernelSource { file: "copy.cu", code: include_str!("../../kernels/copy.cu") };
+pub static ROOFLINE: KernelSource = KernelSource { file: "roofline.cu", code: include_str!("../../kernels/roofline.cu") };
+
+/// Every source, for prewarming and the compile test.
+pub static ALL: &[&KernelSource] = &[&COPY, &ROOFLINE];
+
+impl KernelSource {
+    /// The source with project headers inlined (each at most once).
+    pub fn expanded(&self) -> String {
+        let mut out = String::with_capacity(self.code.len() * 2);
+        let mut seen = Vec::new();
+        expand_into(self.code, &mut out, &mut seen);
+        out
+    }
+}
+
+fn expand_into(code: &str, out: &mut String, seen: &mut Vec<&'static str>) {
+    for line in code.lines() {
+        let trimmed = line.trim_start();
+        let included = trimmed
+            .strip_prefix("#include \"")
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|name| HEADERS.iter().find(|(h, _)| *h == name));
+        match included {
+            Some((name, body)) => {
+                if !seen.contains(name) {
+                    seen.push(name);
+                    out.push_str(&format!("// ---- begin {name}\n"));
+                    expand_into(body, out, seen);
+                    out.push_str(&format!("// ---- end {name}\n"));
+                }
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_inlined_once() {
+        for src in ALL {
+            let e = src.expanded();
+            assert!(!e.contains("#include \"common.cuh\""), "{} still includes common.cuh", src.file);
+            assert_eq!(e.matches("// ---- begin common.cuh").count(), 1, "{}", src.file);
+        }
+    }
+}

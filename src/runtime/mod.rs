@@ -1,0 +1,231 @@
+//! The CUDA side: one device, one stream, the NVRTC module cache, launches and
+//! event timing. Nothing here runs unless the probe found the libraries.
+
+pub mod cache;
+pub mod kernels;
+pub mod nvrtc;
+pub mod probe;
+pub mod timing;
+
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use cudarc::driver::sys::CUdevice_attribute as Attr;
+use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaStream};
+use cudarc::nvrtc::Ptx;
+
+use crate::error::{Error, Result};
+use cache::{CacheCounts, DiskCache, ModuleKey};
+use kernels::KernelSource;
+use nvrtc::Nvrtc;
+
+/// What the dispatchers and the report need to know about a device.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceCaps {
+    pub ordinal: usize,
+    pub name: String,
+    pub compute_capability: (i32, i32),
+    pub sm_count: u32,
+    pub l2_bytes: u64,
+    pub total_mem_bytes: u64,
+    pub max_shared_per_block_optin: u32,
+    pub max_threads_per_sm: u32,
+}
+
+impl DeviceCaps {
+    /// NVRTC's name for this architecture, e.g. "sm_90".
+    pub fn arch(&self) -> String {
+        format!("sm_{}{}", self.compute_capability.0, self.compute_capability.1)
+    }
+}
+
+/// A 1-, 2- or 3-D launch shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaunchConfig {
+    pub grid: (u32, u32, u32),
+    pub block: (u32, u32, u32),
+    pub shared_bytes: u32,
+}
+
+impl LaunchConfig {
+    pub fn linear(grid: u32, block: u32) -> Self {
+        LaunchConfig { grid: (grid, 1, 1), block: (block, 1, 1), shared_bytes: 0 }
+    }
+}
+
+/// Kernel parameters, each stored in 8-byte slots so any scalar or small
+/// `#[repr(C)]` struct of up to 64 bytes can be passed by value.
+#[derive(Default)]
+pub struct KernelArgs {
+    slots: Vec<[u64; 8]>,
+}
+
+impl KernelArgs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends one parameter. `T` must match the kernel's parameter type in
+    /// layout (a plain scalar or a `#[repr(C)]` struct of scalars).
+    pub fn push<T: Copy + 'static>(&mut self, v: T) -> &mut Self {
+        assert!(std::mem::size_of::<T>() <= 64 && std::mem::align_of::<T>() <= 8, "kernel argument too large");
+        let mut slot = [0u64; 8];
+        // SAFETY: the slot is 64 bytes, 8-aligned, and T fits in it (asserted).
+        unsafe { std::ptr::write(slot.as_mut_ptr() as *mut T, v) };
+        self.slots.push(slot);
+        self
+    }
+}
+
+/// One open CUDA device.
+pub struct CudaBackend {
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    caps: DeviceCaps,
+    nvrtc: Nvrtc,
+    disk: DiskCache,
+    modules: Mutex<HashMap<ModuleKey, Arc<CudaModule>>>,
+    functions: Mutex<HashMap<(ModuleKey, String), CudaFunction>>,
+}
+
+impl std::fmt::Debug for CudaBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CudaBackend").field("caps", &self.caps).finish()
+    }
+}
+
+impl CudaBackend {
+    /// Opens device `ordinal`. The caller has probed that the driver and NVRTC exist.
+    pub fn open(ordinal: usize) -> Result<Arc<Self>> {
+        let nvrtc = Nvrtc::load()?;
+        let ctx = CudaContext::new(ordinal).map_err(Error::driver(format!("opening CUDA device {ordinal}")))?;
+        // One stream: order is the stream's, so cudarc's per-buffer events are
+        // pure overhead. SAFETY: no buffer exists yet on this context.
+        unsafe { ctx.disable_event_tracking() };
+        let stream = ctx.new_stream().map_err(Error::driver("creating a stream"))?;
+        let attr = |a: Attr| ctx.attribute(a).map(|v| v.max(0) as u32).map_err(Error::driver("reading device attributes"));
+        let caps = DeviceCaps {
+            ordinal,
+            name: ctx.name().map_err(Error::driver("reading the device name"))?,
+            compute_capability: ctx.compute_capability().map_err(Error::driver("reading the compute capability"))?,
+            sm_count: attr(Attr::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?,
+            l2_bytes: attr(Attr::CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE)? as u64,
+            total_mem_bytes: ctx.total_mem().map_err(Error::driver("reading the memory size"))? as u64,
+            max_shared_per_block_optin: attr(Attr::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)?,
+            max_threads_per_sm: attr(Attr::CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR)?,
+        };
+        Ok(Arc::new(CudaBackend {
+            ctx,
+            stream,
+            caps,
+            nvrtc,
+            disk: DiskCache::new(DiskCache::default_dir()),
+            modules: Mutex::new(HashMap::new()),
+            functions: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    pub fn caps(&self) -> &DeviceCaps {
+        &self.caps
+    }
+    pub fn stream(&self) -> &Arc<CudaStream> {
+        &self.stream
+    }
+    pub fn context(&self) -> &Arc<CudaContext> {
+        &self.ctx
+    }
+    pub fn nvrtc(&self) -> &Nvrtc {
+        &self.nvrtc
+    }
+    pub fn cache_dir(&self) -> &std::path::Path {
+        self.disk.dir()
+    }
+    pub fn cache_counts(&self) -> CacheCounts {
+        self.disk.stats.snapshot()
+    }
+
+    pub fn synchronize(&self) -> Result<()> {
+        self.stream.synchronize().map_err(Error::driver("stream synchronize"))
+    }
+
+    /// Device memory of at least `bytes` bytes (uninitialised).
+    pub fn alloc_bytes(&self, bytes: usize) -> Result<cudarc::driver::CudaSlice<u8>> {
+        // cuMemAlloc rejects zero bytes; an empty tensor still gets a handle.
+        // SAFETY: u8 has no invalid bit patterns; callers write before reading.
+        unsafe { self.stream.alloc::<u8>(bytes.max(1)) }
+            .map_err(Error::driver(format!("allocating {bytes} bytes of device memory")))
+    }
+
+    /// The module built from `source` with `defines`: from memory, else the
+    /// disk cache, else NVRTC (then stored in both).
+    pub fn module(&self, source: &KernelSource, defines: &[(String, String)]) -> Result<(ModuleKey, Arc<CudaModule>)> {
+        let arch = self.caps.arch();
+        let expanded = source.expanded();
+        let key = ModuleKey::new(&expanded, &arch, defines, self.nvrtc.version, &self.nvrtc.base_options(&arch));
+        let mut modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(m) = modules.get(&key) {
+            self.disk.stats.memory_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok((key, m.clone()));
+        }
+        let cubin = match self.disk.get(&key) {
+            Some(c) => c,
+            None => {
+                self.disk.stats.misses.fetch_add(1, Ordering::Relaxed);
+                let compiled = self.nvrtc.compile(source, &arch, defines, false)?;
+                // A cache that cannot be written costs time, not correctness.
+                if let Err(e) = self.disk.put(&key, &compiled.cubin) {
+                    eprintln!("decode-kernels: warning: {e}");
+                }
+                compiled.cubin
+            }
+        };
+        let module = self
+            .ctx
+            .load_module(Ptx::from_binary(cubin))
+            .map_err(Error::driver(format!("loading module {}", source.file)))?;
+        modules.insert(key.clone(), module.clone());
+        Ok((key, module))
+    }
+
+    /// A function handle, resolved once per (module, name) and then reused.
+    pub fn function(&self, source: &KernelSource, defines: &[(String, String)], name: &str) -> Result<CudaFunction> {
+        let (key, module) = self.module(source, defines)?;
+        let mut fns = self.functions.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = fns.get(&(key.clone(), name.to_string())) {
+            return Ok(f.clone());
+        }
+        let f = module.load_function(name).map_err(Error::driver(format!("finding kernel {name} in {}", source.file)))?;
+        fns.insert((key, name.to_string()), f.clone());
+        Ok(f)
+    }
+
+    /// Compiles and loads every kernel source, so no later launch pays for it.
+    pub fn prewarm(&self, sources: &[&KernelSource]) -> Result<()> {
+        for s in sources {
+            self.module(s, &[])?;
+        }
+        Ok(())
+    }
+
+    /// Launches `f` on the backend's stream.
+    ///
+    /// # Safety
+    /// `args` must match the kernel's parameters in number, order and type, and
+    /// every pointer among them must address device memory that stays allocated,
+    /// and is large enough for every access the kernel makes with `cfg`, until
+    /// the launch completes. Callers uphold this by validating views first.
+    pub unsafe fn launch(&self, f: &CudaFunction, cfg: LaunchConfig, args: &mut KernelArgs) -> Result<()> {
+        let mut ptrs: Vec<*mut c_void> = args.slots.iter_mut().map(|s| s.as_mut_ptr() as *mut c_void).collect();
+        cudarc::driver::result::launch_kernel(
+            f.cu_function(),
+            cfg.grid,
+            cfg.block,
+            cfg.shared_bytes,
+            self.stream.cu_stream(),
+            &mut ptrs,
+        )
+        .map_err(Error::driver("kernel launch"))
+    }
+}

@@ -1,0 +1,65 @@
+//! Timing device work with CUDA events: warm-up first, then one event pair per
+//! repetition, and the median, min and max of those.
+
+use cudarc::driver::sys::CUevent_flags;
+
+use super::CudaBackend;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Stats {
+    pub median_us: f64,
+    pub min_us: f64,
+    pub max_us: f64,
+    pub runs: usize,
+}
+
+impl Stats {
+    pub fn from_samples(mut us: Vec<f64>) -> Self {
+        assert!(!us.is_empty(), "no timing samples");
+        us.sort_by(|a, b| a.total_cmp(b));
+        let n = us.len();
+        let median = if n % 2 == 1 { us[n / 2] } else { 0.5 * (us[n / 2 - 1] + us[n / 2]) };
+        Stats { median_us: median, min_us: us[0], max_us: us[n - 1], runs: n }
+    }
+
+    /// Throughput in GB/s (1e9 bytes) at the median time.
+    pub fn gbps(&self, bytes: f64) -> f64 {
+        bytes / (self.median_us * 1e3)
+    }
+}
+
+/// Runs `f(i)` `warmup` times untimed, then `runs` times each between two events.
+pub fn time_on_stream(backend: &CudaBackend, warmup: usize, runs: usize, mut f: impl FnMut(usize) -> Result<()>) -> Result<Stats> {
+    let ctx = backend.context();
+    let stream = backend.stream();
+    let ev = || ctx.new_event(Some(CUevent_flags::CU_EVENT_DEFAULT)).map_err(Error::driver("creating an event"));
+    for i in 0..warmup {
+        f(i)?;
+    }
+    let pairs: Vec<_> = (0..runs).map(|_| Ok((ev()?, ev()?))).collect::<Result<_>>()?;
+    for (i, (start, end)) in pairs.iter().enumerate() {
+        start.record(stream).map_err(Error::driver("recording an event"))?;
+        f(warmup + i)?;
+        end.record(stream).map_err(Error::driver("recording an event"))?;
+    }
+    backend.synchronize()?;
+    let us = pairs
+        .iter()
+        .map(|(s, e)| s.elapsed_ms(e).map(|ms| ms as f64 * 1e3).map_err(Error::driver("reading event time")))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Stats::from_samples(us))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_min_max() {
+        let s = Stats::from_samples(vec![5.0, 1.0, 3.0]);
+        assert_eq!((s.median_us, s.min_us, s.max_us, s.runs), (3.0, 1.0, 5.0, 3));
+        assert_eq!(Stats::from_samples(vec![4.0, 1.0, 2.0, 3.0]).median_us, 2.5);
+        assert!((Stats::from_samples(vec![10.0]).gbps(1e6) - 100.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,163 @@
+//! Tensors are views: a shared buffer plus a layout. A transpose or a slice of
+//! a KV cache is a new layout over the same buffer, never a copy.
+
+mod layout;
+mod storage;
+pub mod validate;
+
+pub use layout::{Layout, MAX_RANK};
+pub use storage::{CudaBuffer, Device, HostData, Memory, Storage, POISON_BF16, POISON_F16, POISON_F32};
+
+use std::sync::Arc;
+
+use crate::context::Context;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+
+#[derive(Clone)]
+pub struct Tensor {
+    storage: Arc<Storage>,
+    layout: Layout,
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tensor")
+            .field("device", &self.device())
+            .field("dtype", &self.dtype())
+            .field("shape", &self.shape())
+            .field("strides", &self.layout.strides())
+            .field("offset", &self.layout.offset())
+            .field("buffer_len", &self.storage.len)
+            .finish()
+    }
+}
+
+impl Tensor {
+    /// A contiguous tensor holding `data` (already typed), on the context's device.
+    pub fn from_host(ctx: &Context, data: HostData, shape: &[usize]) -> Result<Self> {
+        let layout = Layout::contiguous(shape)?;
+        if layout.numel() != data.len() {
+            return Err(Error::invalid(
+                "from_host",
+                "data",
+                format!("{} elements for shape {shape:?}", layout.numel()),
+                format!("{} elements", data.len()),
+            ));
+        }
+        let storage = ctx.upload(data)?;
+        Ok(Tensor { storage, layout })
+    }
+
+    /// A contiguous tensor of `dtype` from f32 values (rounded to `dtype`).
+    pub fn from_f32(ctx: &Context, values: &[f32], shape: &[usize], dtype: DType) -> Result<Self> {
+        Self::from_host(ctx, HostData::from_f32_slice(dtype, values), shape)
+    }
+
+    /// A contiguous tensor with every element `value`.
+    pub fn full(ctx: &Context, shape: &[usize], dtype: DType, value: f64) -> Result<Self> {
+        let n = Layout::contiguous(shape)?.numel();
+        Self::from_host(ctx, HostData::filled(dtype, n, value), shape)
+    }
+
+    /// A contiguous tensor whose contents are unspecified (zeros on the CPU,
+    /// uninitialised on a GPU). For outputs that an op overwrites whole.
+    pub fn empty(ctx: &Context, shape: &[usize], dtype: DType) -> Result<Self> {
+        let layout = Layout::contiguous(shape)?;
+        let storage = ctx.alloc(dtype, layout.numel())?;
+        Ok(Tensor { storage, layout })
+    }
+
+    /// A view of an existing buffer with an explicit layout; fails when the
+    /// layout reaches past the buffer.
+    pub fn with_layout(&self, layout: Layout) -> Result<Self> {
+        validate::check_in_bounds("view", "layout", &layout, self.storage.len)?;
+        Ok(Tensor { storage: self.storage.clone(), layout })
+    }
+
+    /// Same buffer, new shape and strides (in elements) and offset.
+    pub fn as_strided(&self, shape: &[usize], strides: &[usize], offset: usize) -> Result<Self> {
+        self.with_layout(Layout::strided(shape, strides, offset)?)
+    }
+
+    pub fn transpose(&self, a: usize, b: usize) -> Result<Self> {
+        Ok(Tensor { storage: self.storage.clone(), layout: self.layout.transpose(a, b)? })
+    }
+
+    pub fn narrow(&self, dim: usize, start: usize, len: usize) -> Result<Self> {
+        Ok(Tensor { storage: self.storage.clone(), layout: self.layout.narrow(dim, start, len)? })
+    }
+
+    pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
+        Ok(Tensor { storage: self.storage.clone(), layout: self.layout.reshape(shape)? })
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.storage.dtype
+    }
+    pub fn device(&self) -> Device {
+        self.storage.device()
+    }
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+    pub fn shape(&self) -> &[usize] {
+        self.layout.shape()
+    }
+    pub fn rank(&self) -> usize {
+        self.layout.rank()
+    }
+    pub fn numel(&self) -> usize {
+        self.layout.numel()
+    }
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.storage
+    }
+    /// Elements in the underlying buffer (not the view).
+    pub fn buffer_len(&self) -> usize {
+        self.storage.len
+    }
+
+    /// True when both views share one buffer.
+    pub fn same_buffer(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.storage, &other.storage)
+    }
+
+    /// Device address of the view's first element (GPU tensors only).
+    pub(crate) fn device_ptr(&self) -> Option<u64> {
+        let b = self.storage.cuda()?;
+        Some(b.device_ptr() + (self.layout.offset() * self.dtype().size_in_bytes()) as u64)
+    }
+
+    /// The view's elements in logical (row-major) order, as f64.
+    pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
+        let gather = |d: &HostData| self.layout.indices().map(|i| d.get(i)).collect();
+        match self.storage.host_read() {
+            Some(d) => Ok(gather(&d)),
+            None => Ok(gather(&self.storage.to_host()?)),
+        }
+    }
+
+    pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
+        Ok(self.to_f64_vec()?.into_iter().map(|v| v as f32).collect())
+    }
+
+    /// The view's elements in logical order, in the tensor's own dtype.
+    pub fn to_host_data(&self) -> Result<HostData> {
+        let whole = self.storage.to_host()?;
+        if self.layout.is_contiguous() && self.layout.offset() == 0 && self.numel() == whole.len() {
+            return Ok(whole);
+        }
+        let idx: Vec<usize> = self.layout.indices().collect();
+        Ok(match &whole {
+            HostData::F16(v) => HostData::F16(idx.iter().map(|&i| v[i]).collect()),
+            HostData::BF16(v) => HostData::BF16(idx.iter().map(|&i| v[i]).collect()),
+            HostData::F32(v) => HostData::F32(idx.iter().map(|&i| v[i]).collect()),
+        })
+    }
+
+    /// Overwrites the whole underlying buffer (every view of it sees the change).
+    pub fn write_buffer(&self, data: &HostData) -> Result<()> {
+        self.storage.write_from_host(data)
+    }
+}

@@ -1,0 +1,107 @@
+//! Checks every op runs before it launches. Each failure names the op, the
+//! argument and what was expected.
+
+use super::{Device, Layout, Tensor};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+
+pub fn check_in_bounds(op: &'static str, arg: &str, layout: &Layout, buffer_len: usize) -> Result<()> {
+    if let Some((_, last)) = layout.span() {
+        if last >= buffer_len {
+            return Err(Error::OutOfBounds { op, arg: arg.to_string(), last, len: buffer_len });
+        }
+    }
+    Ok(())
+}
+
+pub fn check_device(op: &'static str, arg: &str, t: &Tensor, expected: Device) -> Result<()> {
+    if t.device() != expected {
+        return Err(Error::WrongDevice {
+            op,
+            arg: arg.to_string(),
+            expected: expected.to_string(),
+            found: t.device().to_string(),
+        });
+    }
+    Ok(())
+}
+
+pub fn check_dtype(op: &'static str, arg: &str, t: &Tensor, expected: DType) -> Result<()> {
+    if t.dtype() != expected {
+        return Err(Error::DTypeMismatch {
+            op,
+            arg: arg.to_string(),
+            expected: expected.to_string(),
+            got: t.dtype().to_string(),
+        });
+    }
+    Ok(())
+}
+
+pub fn check_rank(op: &'static str, arg: &str, t: &Tensor, rank: usize) -> Result<()> {
+    if t.rank() != rank {
+        return Err(Error::invalid(op, arg, format!("a {rank}-D view"), format!("shape {:?}", t.shape())));
+    }
+    Ok(())
+}
+
+pub fn check_shape(op: &'static str, arg: &str, t: &Tensor, expected: &[usize]) -> Result<()> {
+    if t.shape() != expected {
+        return Err(Error::invalid(op, arg, format!("shape {expected:?}"), format!("shape {:?}", t.shape())));
+    }
+    Ok(())
+}
+
+/// Whether an output may be the very same view as an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aliasing {
+    /// Output and inputs must not share any element.
+    Forbidden,
+    /// The output may be exactly an input view (in place); any other overlap is an error.
+    IdenticalAllowed,
+}
+
+/// The output must not overlap an input, except as the identical view when the
+/// op computes in place.
+pub fn check_overlap(
+    op: &'static str,
+    out_name: &str,
+    out: &Tensor,
+    inputs: &[(&str, &Tensor)],
+    aliasing: Aliasing,
+) -> Result<()> {
+    for (name, input) in inputs {
+        if !out.same_buffer(input) || !out.layout().ranges_intersect(input.layout()) {
+            continue;
+        }
+        let identical = out.layout() == input.layout() && out.dtype() == input.dtype();
+        if identical && aliasing == Aliasing::IdenticalAllowed {
+            continue;
+        }
+        return Err(Error::Overlap { op, output: out_name.to_string(), input: name.to_string() });
+    }
+    Ok(())
+}
+
+/// An output view must not write one element twice (no stride-0 dims of size > 1,
+/// no dims whose strides make rows collide).
+pub fn check_writable(op: &'static str, arg: &str, t: &Tensor) -> Result<()> {
+    let l = t.layout();
+    // Sort dims by stride; each stride must cover the whole extent of the smaller ones.
+    let mut dims: Vec<(usize, usize)> =
+        l.shape().iter().copied().zip(l.strides().iter().copied()).filter(|&(n, _)| n > 1).collect();
+    dims.sort_by_key(|&(_, s)| s);
+    let mut extent = 1usize;
+    for (n, s) in dims {
+        if s < extent {
+            return Err(Error::invalid(
+                op,
+                arg,
+                "an output view whose elements do not overlap one another",
+                format!("shape {:?} with strides {:?}", l.shape(), l.strides()),
+            ));
+        }
+        extent = s * (n - 1) + extent;
+    }
+    Ok(())
+}

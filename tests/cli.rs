@@ -1,0 +1,81 @@
+//! The command line as a user runs it, on the CPU backend.
+
+use std::process::Command;
+
+use decode_kernels::npy::{read_npy, write_npy};
+use decode_kernels::runtime::probe;
+use decode_kernels::tensor::HostData;
+use decode_kernels::DType;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_decode-kernels"))
+}
+
+#[test]
+fn info_on_the_cpu_backend_exits_zero() {
+    let out = bin().args(["info"]).env("DK_DEVICE", "cpu").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("backend: cpu"), "{stdout}");
+    let json = bin().args(["info", "--json"]).env("DK_DEVICE", "cpu").output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["backend"], "cpu");
+}
+
+#[test]
+fn info_without_a_gpu_falls_back_with_a_notice() {
+    if probe::driver_lib_present() {
+        eprintln!("SKIPPED: this machine has a CUDA driver");
+        return;
+    }
+    let out = bin().args(["info"]).env_remove("DK_DEVICE").output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("using the CPU backend") && stderr.lines().count() == 1, "{stderr}");
+    // Asking for CUDA explicitly is an error, not a fallback.
+    let out = bin().args(["info", "--device", "cuda"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CUDA is unavailable"));
+}
+
+#[test]
+fn bad_dk_device_names_the_variable() {
+    let out = bin().args(["info"]).env("DK_DEVICE", "tpu").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("DK_DEVICE=\"tpu\"") && e.contains("auto, cpu, cuda, cuda:N"), "{e}");
+    let out = bin().args(["info", "--device", "gpu7"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`--device`"));
+}
+
+#[test]
+fn exec_copy_round_trips_npy_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    let y = dir.path().join("y.npy");
+    let vals: Vec<f64> = (0..12).map(|i| i as f64 / 3.0).collect();
+    write_npy(&x, &[3, 4], &HostData::from_f64_iter(DType::F32, vals.iter().copied())).unwrap();
+    let out = bin()
+        .args(["exec", "copy", "--x", x.to_str().unwrap(), "--out", y.to_str().unwrap(), "--dtype", "f16", "--device", "cpu"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let back = read_npy(&y, None).unwrap();
+    assert_eq!(back.shape, vec![3, 4]);
+    assert_eq!(back.data, HostData::from_f64_iter(DType::F16, vals.iter().copied()));
+}
+
+#[test]
+fn exec_errors_are_clear() {
+    let out = bin().args(["exec", "frobnicate"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("frobnicate"));
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.npy");
+    let out = bin()
+        .args(["exec", "copy", "--x", missing.to_str().unwrap(), "--out", "o.npy", "--device", "cpu"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.npy"));
+}
