@@ -15,7 +15,7 @@ run() { # name, command...
     local t0=$(date +%s.%N)
     "$@" > "$out/$name.log" 2>&1; local rc=$?
     local t1=$(date +%s.%N)
-    printf '%-22s rc=%-3s %6.2fs\n' "$name" "$rc" "$(echo "$t1 - $t0" | bc)" | tee -a "$out/summary.txt"
+    printf '%-22s rc=%-3s %6.2fs\n' "$name" "$rc" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" | tee -a "$out/summary.txt"
     [ $rc -eq 0 ] || status=1
 }
 run info-cold "$bin" info

@@ -4,9 +4,11 @@
 //! Start with [`Context::from_env`] (CUDA when usable, else the CPU backend),
 //! make [`Tensor`]s, and call the ops in [`ops`].
 
+pub mod bench;
 pub mod check;
 pub mod context;
 pub mod cpu;
+pub mod dispatch;
 pub mod dtype;
 pub mod error;
 pub mod npy;
@@ -14,6 +16,7 @@ pub mod ops;
 pub mod roofline;
 pub mod runtime;
 pub mod tensor;
+pub mod tuning;
 
 pub use context::{Context, DeviceRequest};
 pub use dtype::DType;

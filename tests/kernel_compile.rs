@@ -17,12 +17,14 @@ fn every_kernel_source_compiles_for_sm80_and_sm90() {
     assert!(n.include_dir.is_some(), "NVRTC found but no CUDA include folder (set CUDA_PATH)");
     for arch in ["sm_80", "sm_90"] {
         for src in kernels::ALL {
-            let c = n.compile(src, arch, &[], true).unwrap_or_else(|e| panic!("{e}"));
-            assert!(c.cubin.len() > 100, "{} for {arch}: empty cubin", src.file);
-            let report = nvrtc::parse_ptxas_report(&c.log);
-            assert!(!report.is_empty(), "{} for {arch}: no ptxas report in log:\n{}", src.file, c.log);
-            for k in report {
-                assert_eq!(k.spill_stores + k.spill_loads, 0, "{} {} for {arch} spills registers", src.file, k.function);
+            for defines in src.builds {
+                let c = n.compile(src, arch, defines, true).unwrap_or_else(|e| panic!("{e}"));
+                assert!(c.cubin.len() > 100, "{} {defines:?} for {arch}: empty cubin", src.file);
+                let report = nvrtc::parse_ptxas_report(&c.log);
+                assert!(!report.is_empty(), "{} for {arch}: no ptxas report in log:\n{}", src.file, c.log);
+                for k in report {
+                    assert_eq!(k.spill_stores + k.spill_loads, 0, "{} {} for {arch} spills registers", src.file, k.function);
+                }
             }
         }
     }
@@ -35,7 +37,11 @@ fn a_broken_kernel_returns_the_nvrtc_log() {
         return;
     };
     static BROKEN: kernels::KernelSource =
-        kernels::KernelSource { file: "broken.cu", code: "extern \"C\" __global__ void k() { undeclared_thing = 1; }" };
+        kernels::KernelSource {
+        file: "broken.cu",
+        code: "extern \"C\" __global__ void k() { undeclared_thing = 1; }",
+        builds: &[&[]],
+    };
     let e = n.compile(&BROKEN, "sm_90", &[], false).unwrap_err().to_string();
     assert!(e.contains("broken.cu") && e.contains("sm_90") && e.contains("undeclared_thing"), "{e}");
 }

@@ -9,6 +9,7 @@ use crate::tensor::Layout;
 pub fn all() -> Vec<Case> {
     let mut v = Vec::new();
     copy_cases(&mut v);
+    matmul_cases(&mut v);
     v
 }
 
@@ -69,4 +70,173 @@ impl super::Pair {
     fn map(self, f: impl Fn(crate::tensor::Tensor) -> Result<crate::tensor::Tensor>) -> Result<Self> {
         Ok(super::Pair { gpu: f(self.gpu)?, cpu: f(self.cpu)? })
     }
+}
+
+// ---------------------------------------------------------------- matmul
+
+use crate::dispatch::matmul::{MatmulBackend, MatmulPrefs};
+use crate::ops::MatmulOptions;
+
+/// How A [M,K] is stored.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum AStore {
+    /// Rows of K (weights), row stride padded by 8.
+    KContiguous,
+    /// Stored [K, M] and transposed (V in P·V).
+    MContiguous,
+    /// K-contiguous but starting one element in: no 16-byte loads.
+    Unaligned,
+}
+
+/// How B [K,N] is stored.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum BStore {
+    /// Activations [N, K], transposed: K-contiguous columns.
+    Tokens,
+    /// [K, N] row-major as given.
+    RowMajor,
+    /// Tokens with a column stride of 2K.
+    Strided,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Batching {
+    None,
+    Batched(usize),
+    /// A is 2-D (stride 0 over the batch).
+    BroadcastA(usize),
+    /// batch, group: A has batch/group matrices.
+    Grouped(usize, usize),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct MatmulSpec {
+    m: usize,
+    n: usize,
+    k: usize,
+    dtype: DType,
+    a: AStore,
+    b: BStore,
+    batching: Batching,
+    alpha: f32,
+    beta: f32,
+    backend: MatmulBackend,
+}
+
+impl MatmulSpec {
+    fn new(m: usize, n: usize, k: usize, dtype: DType) -> Self {
+        MatmulSpec { m, n, k, dtype, a: AStore::KContiguous, b: BStore::Tokens, batching: Batching::None, alpha: 1.0, beta: 0.0, backend: MatmulBackend::Gemv }
+    }
+    fn name(&self) -> String {
+        format!(
+            "{}x{}x{} {:?} {:?} {:?} a{} b{} {:?}",
+            self.m, self.k, self.n, self.a, self.b, self.batching, self.alpha, self.beta, self.backend
+        )
+        .to_lowercase()
+        .replace(' ', "/")
+    }
+}
+
+fn matmul_cases(v: &mut Vec<Case>) {
+    let mut specs = Vec::new();
+    // Every N x dtype x A layout, forced onto the GEMV family.
+    for dtype in DType::ALL {
+        for n in 1..=16 {
+            for a in [AStore::KContiguous, AStore::MContiguous] {
+                specs.push(MatmulSpec { a, ..MatmulSpec::new(300, n, 520, dtype) });
+            }
+        }
+    }
+    for dtype in DType::ALL {
+        let base = MatmulSpec::new(96, 5, 264, dtype);
+        for b in [BStore::RowMajor, BStore::Strided] {
+            specs.push(MatmulSpec { b, ..base });
+        }
+        for batching in [Batching::Batched(3), Batching::BroadcastA(3), Batching::Grouped(8, 4)] {
+            specs.push(MatmulSpec { batching, ..base });
+            specs.push(MatmulSpec { batching, a: AStore::MContiguous, ..base });
+        }
+        // Edges: M = 1, K = 1, odd K, K not a multiple of 8, unaligned, M not a multiple of the CTA's rows.
+        for (m, n, k) in [(1, 3, 264), (37, 4, 1), (45, 7, 129), (33, 16, 100), (17, 9, 4864), (130, 12, 1032)] {
+            specs.push(MatmulSpec::new(m, n, k, dtype));
+        }
+        specs.push(MatmulSpec { a: AStore::Unaligned, ..MatmulSpec::new(70, 6, 264, dtype) });
+        specs.push(MatmulSpec { a: AStore::MContiguous, ..MatmulSpec::new(40, 3, 77, dtype) });
+        // Split-K over many K (few rows, long K).
+        specs.push(MatmulSpec::new(64, 8, 8192, dtype));
+        specs.push(MatmulSpec { a: AStore::MContiguous, ..MatmulSpec::new(64, 8, 8192, dtype) });
+        // alpha / beta, including beta = 0 over a C full of NaN.
+        for (alpha, beta) in [(0.5, 0.0), (1.0, 1.0), (-2.0, 0.25)] {
+            specs.push(MatmulSpec { alpha, beta, ..MatmulSpec::new(200, 4, 512, dtype) });
+            specs.push(MatmulSpec { alpha, beta, batching: Batching::Grouped(4, 2), ..MatmulSpec::new(64, 12, 256, dtype) });
+        }
+        // Auto dispatch and cuBLAS: small and large N.
+        for backend in [MatmulBackend::Auto, MatmulBackend::Cublas] {
+            for n in [1, 8, 17, 40] {
+                specs.push(MatmulSpec { backend, beta: 0.5, ..MatmulSpec::new(256, n, 512, dtype) });
+            }
+            specs.push(MatmulSpec { backend, batching: Batching::Grouped(8, 4), ..MatmulSpec::new(64, 20, 128, dtype) });
+            specs.push(MatmulSpec { backend, b: BStore::RowMajor, a: AStore::MContiguous, ..MatmulSpec::new(128, 24, 200, dtype) });
+        }
+        // GEMV beyond 16 columns: chunks.
+        specs.push(MatmulSpec::new(128, 37, 256, dtype));
+    }
+    for spec in specs {
+        v.push(Case { op: "matmul", name: spec.name(), dtype: spec.dtype, run: Box::new(move |c: &mut Checker| matmul_case(c, spec)) });
+    }
+}
+
+fn matmul_case(c: &mut Checker, s: MatmulSpec) -> Result<Outcome> {
+    let (batch, a_batch, group) = match s.batching {
+        Batching::None => (1, 0, 1),
+        Batching::Batched(b) => (b, b, 1),
+        Batching::BroadcastA(b) => (b, 0, 1),
+        Batching::Grouped(b, g) => (b, b / g, g),
+    };
+    let batched = s.batching != Batching::None;
+    // Inputs scaled so each dot product is O(1).
+    let scale = 1.0 / (s.k as f64).sqrt().sqrt();
+    let a = match s.a {
+        AStore::KContiguous | AStore::Unaligned => {
+            let pad = 8;
+            let shape: Vec<usize> = if a_batch > 0 { vec![a_batch, s.m, s.k + pad] } else { vec![s.m, s.k + pad] };
+            let start = if s.a == AStore::Unaligned { 1 } else { 0 };
+            c.input(s.dtype, &shape, scale)?.map(|t| t.narrow(t.rank() - 1, start, s.k))?
+        }
+        AStore::MContiguous => {
+            let shape: Vec<usize> = if a_batch > 0 { vec![a_batch, s.k, s.m] } else { vec![s.k, s.m] };
+            c.input(s.dtype, &shape, scale)?.map(|t| t.transpose(t.rank() - 2, t.rank() - 1))?
+        }
+    };
+    let b = match s.b {
+        BStore::Tokens | BStore::Strided => {
+            let cols = if s.b == BStore::Strided { 2 * s.k } else { s.k };
+            let shape: Vec<usize> = if batched { vec![batch, s.n, cols] } else { vec![s.n, cols] };
+            c.input(s.dtype, &shape, scale)?.map(|t| t.narrow(t.rank() - 1, 0, s.k)?.transpose(t.rank() - 2, t.rank() - 1))?
+        }
+        BStore::RowMajor => {
+            let shape: Vec<usize> = if batched { vec![batch, s.k, s.n] } else { vec![s.k, s.n] };
+            c.input(s.dtype, &shape, scale)?
+        }
+    };
+    // C as the decode layout [N, M] transposed, inside a larger poisoned buffer
+    // (offset 3). The poison is a NaN, so beta == 0 runs over a C full of NaN
+    // (which must never be read); beta != 0 gets random values in the view.
+    let (m, n) = (s.m, s.n);
+    let c_len = 3 + batch * m * n;
+    let layout = if batched { Layout::strided(&[batch, m, n], &[m * n, 1, m], 3)? } else { Layout::strided(&[m, n], &[1, m], 3)? };
+    let out = c.poisoned_output(s.dtype, c_len, layout)?;
+    if s.beta != 0.0 {
+        let values = c.random(s.dtype, c_len, 1.0);
+        let mut buf = crate::tensor::HostData::poison(s.dtype, c_len);
+        for i in out.gpu.layout().indices() {
+            buf.set(i, values.get(i));
+        }
+        out.gpu.write_buffer(&buf)?;
+        out.cpu.write_buffer(&buf)?;
+    }
+    let opts = MatmulOptions { group, prefs: Some(MatmulPrefs { backend: s.backend, smalln_max_n: None }) };
+    ops::matmul_with(c.gpu, s.alpha, &a.gpu, &b.gpu, s.beta, &out.gpu, &opts)?;
+    ops::matmul_with(&c.cpu, s.alpha, &a.cpu, &b.cpu, s.beta, &out.cpu, &opts)?;
+    c.compare("matmul", &s.name(), &out, tolerance(s.dtype))
 }

@@ -12,6 +12,39 @@ pub struct ExecArgs {
 
 #[derive(Subcommand, Debug)]
 enum ExecOp {
+    /// OUT = alpha * A·B + beta * C. A.npy is [M,K] (with --transpose-a, [K,M]),
+    /// B.npy [K,N] (with --transpose-b, [N,K]), C.npy and OUT.npy [M,N];
+    /// a leading batch dimension is allowed on all of them.
+    Matmul {
+        #[arg(long)]
+        a: PathBuf,
+        #[arg(long)]
+        b: PathBuf,
+        /// Required when beta is not 0.
+        #[arg(long)]
+        c: Option<PathBuf>,
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+        alpha: f32,
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        beta: f32,
+        /// A.npy holds A transposed; it is read through strides, not copied.
+        #[arg(long)]
+        transpose_a: bool,
+        /// B.npy holds B transposed ([N,K], the decode layout).
+        #[arg(long)]
+        transpose_b: bool,
+        /// Convert inputs to this dtype (default: A's dtype as stored).
+        #[arg(long)]
+        dtype: Option<DType>,
+        /// Batch b of C reads batch b / group of A.
+        #[arg(long, default_value_t = 1)]
+        group: usize,
+        #[arg(long)]
+        out: PathBuf,
+        /// cpu, cuda, cuda:N or auto (default: DK_DEVICE, else auto).
+        #[arg(long)]
+        device: Option<String>,
+    },
     /// OUT = X, converted to --dtype (default: X's dtype).
     Copy {
         #[arg(long)]
@@ -26,8 +59,64 @@ enum ExecOp {
     },
 }
 
+/// Reads a .npy file onto the context's device, optionally converted.
+fn load(ctx: &decode_kernels::Context, path: &std::path::Path, dtype: Option<DType>) -> Result<Tensor> {
+    let arr = read_npy(path, dtype)?;
+    Tensor::from_host(ctx, arr.data, &arr.shape)
+}
+
+/// The last two dimensions swapped (a view).
+fn transposed(t: Tensor) -> Result<Tensor> {
+    let r = t.rank();
+    if r < 2 {
+        return Err(decode_kernels::Error::InvalidArgument {
+            op: "exec",
+            arg: "transpose".into(),
+            expected: "a 2-D or 3-D array".into(),
+            got: format!("shape {:?}", t.shape()),
+        });
+    }
+    t.transpose(r - 2, r - 1)
+}
+
 pub fn run(a: ExecArgs) -> Result<i32> {
     match a.op {
+        ExecOp::Matmul { a, b, c, alpha, beta, transpose_a, transpose_b, dtype, group, out, device } => {
+            let ctx = super::open_context(device.as_deref())?;
+            let at = load(&ctx, &a, dtype)?;
+            let dtype = dtype.unwrap_or(at.dtype());
+            let at = if transpose_a { transposed(at)? } else { at };
+            let bt = load(&ctx, &b, Some(dtype))?;
+            let bt = if transpose_b { transposed(bt)? } else { bt };
+            let ct = match (&c, beta != 0.0) {
+                (Some(p), _) => load(&ctx, p, Some(dtype))?,
+                (None, true) => {
+                    return Err(decode_kernels::Error::InvalidArgument {
+                        op: "exec matmul",
+                        arg: "--c".into(),
+                        expected: "a C.npy file when --beta is not 0".into(),
+                        got: "none".into(),
+                    })
+                }
+                (None, false) => {
+                    let mut shape = at.shape().to_vec();
+                    let n = *bt.shape().last().unwrap_or(&1);
+                    if let Some(last) = shape.last_mut() {
+                        *last = n;
+                    }
+                    if bt.rank() == 3 && at.rank() == 3 {
+                        shape[0] = bt.shape()[0];
+                    } else if bt.rank() == 3 {
+                        shape.insert(0, bt.shape()[0]);
+                    }
+                    Tensor::empty(&ctx, &shape, dtype)?
+                }
+            };
+            let opts = decode_kernels::ops::MatmulOptions { group, prefs: None };
+            ops::matmul_with(&ctx, alpha, &at, &bt, beta, &ct, &opts)?;
+            write_npy(&out, ct.shape(), &ct.to_host_data()?)?;
+            Ok(0)
+        }
         ExecOp::Copy { x, out, dtype, device } => {
             let ctx = super::open_context(device.as_deref())?;
             let xa = read_npy(&x, None)?;

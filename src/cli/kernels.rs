@@ -16,13 +16,15 @@ pub fn run(a: KernelsArgs) -> Result<i32> {
     let mut spills = 0;
     for arch in &a.arch {
         for src in kernels::ALL {
-            let c = n.compile(src, arch, &[], true)?;
-            for k in nvrtc::parse_ptxas_report(&c.log) {
-                spills += k.spill_stores + k.spill_loads;
-                println!(
-                    "{:<8} {:<14} {:<34} {:>5} {:>6} {:>7} {:>7} {:>6}",
-                    arch, src.file, k.function, k.registers, k.stack_bytes, k.spill_stores, k.spill_loads, k.shared_bytes
-                );
+            for defines in src.builds {
+                let c = n.compile(src, arch, defines, true)?;
+                for k in nvrtc::parse_ptxas_report(&c.log) {
+                    spills += k.spill_stores + k.spill_loads;
+                    println!(
+                        "{:<8} {:<14} {:<34} {:>5} {:>6} {:>7} {:>7} {:>6}",
+                        arch, src.file, k.function, k.registers, k.stack_bytes, k.spill_stores, k.spill_loads, k.shared_bytes
+                    );
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
 //! Subcommands. Each returns the process exit code.
 
+mod bench;
 mod check;
 mod exec;
 mod info;
@@ -23,6 +24,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Run one op on .npy inputs and write a .npy output.
     Exec(exec::ExecArgs),
+    /// Benchmarks: ours against the peer, rooflines measured in the same run.
+    Bench(bench::BenchArgs),
     /// Compile every kernel source with NVRTC and print ptxas' resource report (no GPU needed).
     Kernels(kernels::KernelsArgs),
 }
@@ -33,6 +36,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Check(a) => check::run(a),
         Command::Exec(a) => exec::run(a),
         Command::Kernels(a) => kernels::run(a),
+        Command::Bench(a) => bench::run(a),
     }
 }
 

@@ -3,6 +3,7 @@
 //! with no GPU. Each op lives in its own module and is called from `ops`.
 
 pub mod copy;
+pub mod matmul;
 
 /// The CPU backend holds no state; work is spread over rayon's global pool.
 #[derive(Debug, Clone, Default)]

@@ -3,8 +3,10 @@
 //! next to the validation that makes it sound.
 
 pub mod copy;
+pub mod matmul;
 
 pub use copy::copy;
+pub use matmul::{matmul, matmul_with, plan_matmul, MatmulOptions, MatmulPlanHandle};
 
 use crate::tensor::{Layout, MAX_RANK};
 

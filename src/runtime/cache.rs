@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 pub struct ModuleKey(String);
 
 impl ModuleKey {
-    pub fn new(expanded_source: &str, arch: &str, defines: &[(String, String)], nvrtc_version: (i32, i32), options: &[String]) -> Self {
+    pub fn new(expanded_source: &str, arch: &str, defines: &[(&str, &str)], nvrtc_version: (i32, i32), options: &[String]) -> Self {
         let mut h = Sha256::new();
         let mut field = |tag: &str, v: &[u8]| {
             h.update(tag.as_bytes());
@@ -24,7 +24,7 @@ impl ModuleKey {
         };
         field("source", expanded_source.as_bytes());
         field("arch", arch.as_bytes());
-        let mut defs = defines.to_vec();
+        let mut defs: Vec<(&str, &str)> = defines.to_vec();
         defs.sort();
         for (k, v) in &defs {
             field("define", format!("{k}={v}").as_bytes());
@@ -166,15 +166,15 @@ mod tests {
 
     #[test]
     fn key_changes_with_every_input() {
-        let base = ModuleKey::new("k", "sm_90", &[("A".into(), "1".into())], (13, 0), &["-x".into()]);
-        assert_ne!(base, ModuleKey::new("k2", "sm_90", &[("A".into(), "1".into())], (13, 0), &["-x".into()]));
-        assert_ne!(base, ModuleKey::new("k", "sm_80", &[("A".into(), "1".into())], (13, 0), &["-x".into()]));
-        assert_ne!(base, ModuleKey::new("k", "sm_90", &[("A".into(), "2".into())], (13, 0), &["-x".into()]));
-        assert_ne!(base, ModuleKey::new("k", "sm_90", &[("A".into(), "1".into())], (13, 1), &["-x".into()]));
-        assert_ne!(base, ModuleKey::new("k", "sm_90", &[("A".into(), "1".into())], (13, 0), &["-y".into()]));
+        let base = ModuleKey::new("k", "sm_90", &[("A", "1")], (13, 0), &["-x".into()]);
+        assert_ne!(base, ModuleKey::new("k2", "sm_90", &[("A", "1")], (13, 0), &["-x".into()]));
+        assert_ne!(base, ModuleKey::new("k", "sm_80", &[("A", "1")], (13, 0), &["-x".into()]));
+        assert_ne!(base, ModuleKey::new("k", "sm_90", &[("A", "2")], (13, 0), &["-x".into()]));
+        assert_ne!(base, ModuleKey::new("k", "sm_90", &[("A", "1")], (13, 1), &["-x".into()]));
+        assert_ne!(base, ModuleKey::new("k", "sm_90", &[("A", "1")], (13, 0), &["-y".into()]));
         // Define order does not matter.
-        let two = [("A".to_string(), "1".to_string()), ("B".to_string(), "2".to_string())];
-        let rev = [two[1].clone(), two[0].clone()];
+        let two = [("A", "1"), ("B", "2")];
+        let rev = [two[1], two[0]];
         assert_eq!(ModuleKey::new("k", "sm_90", &two, (13, 0), &[]), ModuleKey::new("k", "sm_90", &rev, (13, 0), &[]));
         assert_eq!(base.as_str().len(), 64);
     }

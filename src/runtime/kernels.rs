@@ -2,22 +2,39 @@
 //! (`#include "x.cuh"`) are inlined here so the text NVRTC sees, and the text
 //! the cache key hashes, is exactly what runs.
 
-/// One `.cu` file: its functions are compiled together into one module.
+/// Preprocessor defines of one build of a source.
+pub type Defines = &'static [(&'static str, &'static str)];
+
+/// One `.cu` file: its functions are compiled together into one module per
+/// define set (e.g. one module per element type).
 #[derive(Debug)]
 pub struct KernelSource {
     /// File name under `kernels/`.
     pub file: &'static str,
     pub code: &'static str,
+    /// Every define set the library builds this source with.
+    pub builds: &'static [Defines],
 }
 
 /// Headers a source may include with `#include "name"`.
 const HEADERS: &[(&str, &str)] = &[("common.cuh", include_str!("../../kernels/common.cuh"))];
 
-pub static COPY: KernelSource = KernelSource { file: "copy.cu", code: include_str!("../../kernels/copy.cu") };
-pub static ROOFLINE: KernelSource = KernelSource { file: "roofline.cu", code: include_str!("../../kernels/roofline.cu") };
+const NO_DEFINES: &[Defines] = &[&[]];
+
+pub static COPY: KernelSource = KernelSource { file: "copy.cu", code: include_str!("../../kernels/copy.cu"), builds: NO_DEFINES };
+pub static ROOFLINE: KernelSource =
+    KernelSource { file: "roofline.cu", code: include_str!("../../kernels/roofline.cu"), builds: NO_DEFINES };
+pub static GEMV: KernelSource = KernelSource {
+    file: "gemv.cu",
+    code: include_str!("../../kernels/gemv.cu"),
+    builds: &[GEMV_F16, GEMV_BF16, GEMV_F32],
+};
+pub const GEMV_F16: Defines = &[("DK_DTYPE", "0")];
+pub const GEMV_BF16: Defines = &[("DK_DTYPE", "1")];
+pub const GEMV_F32: Defines = &[("DK_DTYPE", "2")];
 
 /// Every source, for prewarming and the compile test.
-pub static ALL: &[&KernelSource] = &[&COPY, &ROOFLINE];
+pub static ALL: &[&KernelSource] = &[&COPY, &ROOFLINE, &GEMV];
 
 impl KernelSource {
     /// The source with project headers inlined (each at most once).

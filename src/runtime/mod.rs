@@ -2,6 +2,7 @@
 //! event timing. Nothing here runs unless the probe found the libraries.
 
 pub mod cache;
+pub mod cublas;
 pub mod kernels;
 pub mod nvrtc;
 pub mod probe;
@@ -55,11 +56,14 @@ impl LaunchConfig {
     }
 }
 
-/// Kernel parameters, each stored in 8-byte slots so any scalar or small
-/// `#[repr(C)]` struct of up to 64 bytes can be passed by value.
+/// Largest by-value kernel parameter we pass (a `#[repr(C)]` params struct).
+const MAX_ARG_BYTES: usize = 256;
+
+/// Kernel parameters, each in its own 8-byte-aligned slot, so any scalar or
+/// `#[repr(C)]` struct of up to MAX_ARG_BYTES can be passed by value.
 #[derive(Default)]
 pub struct KernelArgs {
-    slots: Vec<[u64; 8]>,
+    slots: Vec<[u64; MAX_ARG_BYTES / 8]>,
 }
 
 impl KernelArgs {
@@ -70,9 +74,9 @@ impl KernelArgs {
     /// Appends one parameter. `T` must match the kernel's parameter type in
     /// layout (a plain scalar or a `#[repr(C)]` struct of scalars).
     pub fn push<T: Copy + 'static>(&mut self, v: T) -> &mut Self {
-        assert!(std::mem::size_of::<T>() <= 64 && std::mem::align_of::<T>() <= 8, "kernel argument too large");
-        let mut slot = [0u64; 8];
-        // SAFETY: the slot is 64 bytes, 8-aligned, and T fits in it (asserted).
+        const { assert!(std::mem::size_of::<T>() <= MAX_ARG_BYTES && std::mem::align_of::<T>() <= 8) };
+        let mut slot = [0u64; MAX_ARG_BYTES / 8];
+        // SAFETY: the slot is MAX_ARG_BYTES long, 8-aligned, and T fits in it (checked at compile time).
         unsafe { std::ptr::write(slot.as_mut_ptr() as *mut T, v) };
         self.slots.push(slot);
         self
@@ -88,6 +92,16 @@ pub struct CudaBackend {
     disk: DiskCache,
     modules: Mutex<HashMap<ModuleKey, Arc<CudaModule>>>,
     functions: Mutex<HashMap<(ModuleKey, String), CudaFunction>>,
+    cublas: std::sync::OnceLock<std::result::Result<cublas::Cublas, String>>,
+    workspace: Mutex<Workspace>,
+}
+
+/// Split-K scratch: f32 partial tiles and per-tile arrival counters. Grows on
+/// demand and is reused by every later launch (kernels re-arm the counters).
+#[derive(Default)]
+struct Workspace {
+    partials: Option<cudarc::driver::CudaSlice<u8>>,
+    counters: Option<cudarc::driver::CudaSlice<u8>>,
 }
 
 impl std::fmt::Debug for CudaBackend {
@@ -124,6 +138,8 @@ impl CudaBackend {
             disk: DiskCache::new(DiskCache::default_dir()),
             modules: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
+            cublas: std::sync::OnceLock::new(),
+            workspace: Mutex::new(Workspace::default()),
         }))
     }
 
@@ -150,6 +166,39 @@ impl CudaBackend {
         self.stream.synchronize().map_err(Error::driver("stream synchronize"))
     }
 
+    /// Whether cuBLAS can be used (library present and a handle created).
+    pub fn cublas_available(&self) -> bool {
+        self.cublas().is_ok()
+    }
+
+    /// The backend's cuBLAS handle, created on first use.
+    pub fn cublas(&self) -> Result<&cublas::Cublas> {
+        self.cublas
+            .get_or_init(|| cublas::Cublas::new(&self.stream).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| Error::Cublas { during: "initialisation".into(), message: e.clone() })
+    }
+
+    /// Device addresses of split-K scratch holding at least `partial_floats`
+    /// floats and `counters` zeroed counters. Growing frees the old buffers in
+    /// stream order, after any launch still using them.
+    pub fn workspace(&self, partial_floats: usize, counters: usize) -> Result<(u64, u64)> {
+        use cudarc::driver::DevicePtr;
+        let mut ws = self.workspace.lock().unwrap_or_else(|e| e.into_inner());
+        if ws.partials.as_ref().map_or(true, |p| p.len() < partial_floats * 4) {
+            ws.partials = Some(self.alloc_bytes(partial_floats * 4)?);
+        }
+        if ws.counters.as_ref().map_or(true, |c| c.len() < counters * 4) {
+            let bytes = counters.max(1) * 4;
+            let mut c = self.alloc_bytes(bytes)?;
+            self.stream.memset_zeros(&mut c).map_err(Error::driver("zeroing split-K counters"))?;
+            ws.counters = Some(c);
+        }
+        let p = ws.partials.as_ref().map(|p| p.device_ptr(&self.stream).0).unwrap_or(0);
+        let c = ws.counters.as_ref().map(|c| c.device_ptr(&self.stream).0).unwrap_or(0);
+        Ok((p, c))
+    }
+
     /// Device memory of at least `bytes` bytes (uninitialised).
     pub fn alloc_bytes(&self, bytes: usize) -> Result<cudarc::driver::CudaSlice<u8>> {
         // cuMemAlloc rejects zero bytes; an empty tensor still gets a handle.
@@ -160,7 +209,7 @@ impl CudaBackend {
 
     /// The module built from `source` with `defines`: from memory, else the
     /// disk cache, else NVRTC (then stored in both).
-    pub fn module(&self, source: &KernelSource, defines: &[(String, String)]) -> Result<(ModuleKey, Arc<CudaModule>)> {
+    pub fn module(&self, source: &KernelSource, defines: &[(&str, &str)]) -> Result<(ModuleKey, Arc<CudaModule>)> {
         let arch = self.caps.arch();
         let expanded = source.expanded();
         let key = ModuleKey::new(&expanded, &arch, defines, self.nvrtc.version, &self.nvrtc.base_options(&arch));
@@ -190,7 +239,7 @@ impl CudaBackend {
     }
 
     /// A function handle, resolved once per (module, name) and then reused.
-    pub fn function(&self, source: &KernelSource, defines: &[(String, String)], name: &str) -> Result<CudaFunction> {
+    pub fn function(&self, source: &KernelSource, defines: &[(&str, &str)], name: &str) -> Result<CudaFunction> {
         let (key, module) = self.module(source, defines)?;
         let mut fns = self.functions.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(f) = fns.get(&(key.clone(), name.to_string())) {
@@ -204,7 +253,9 @@ impl CudaBackend {
     /// Compiles and loads every kernel source, so no later launch pays for it.
     pub fn prewarm(&self, sources: &[&KernelSource]) -> Result<()> {
         for s in sources {
-            self.module(s, &[])?;
+            for defines in s.builds {
+                self.module(s, defines)?;
+            }
         }
         Ok(())
     }

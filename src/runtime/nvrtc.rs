@@ -65,7 +65,7 @@ impl Nvrtc {
         &self,
         source: &KernelSource,
         arch: &str,
-        defines: &[(String, String)],
+        defines: &[(&str, &str)],
         ptxas_verbose: bool,
     ) -> Result<Compiled> {
         let code = source.expanded();

@@ -1,0 +1,364 @@
+// Small-N GEMV family: C[M,N] = alpha * A[M,K] . B[K,N] + beta * C, N <= 16,
+// f32 accumulation, optional batch (grid.z) with a group factor on A, optional
+// split-K over grid.y combined in one launch (the last CTA of a tile reduces).
+//
+// Compiled once per element type: DK_DTYPE is 0 (f16), 1 (bf16) or 2 (f32).
+//
+// Variants (host side: src/ops/matmul.rs, choice: src/dispatch/matmul.rs):
+//   mma   f16/bf16, A K-contiguous, A and B 16-byte aligned: tensor cores
+//         (mma.m16n8k16, f32 accumulate), 16 rows per CTA, warps split K.
+//   veck  any dtype, A K-contiguous, 16-byte aligned: FMA, ROWS rows per CTA.
+//   vecm  any dtype, A M-contiguous (V in P.V), 16-byte aligned along M: FMA.
+//   scalar any strides, any alignment: a warp per row, scalar loads.
+#include "common.cuh"
+
+#if DK_DTYPE == 0
+typedef __half T;
+#define DT_NAME f16
+#elif DK_DTYPE == 1
+typedef __nv_bfloat16 T;
+#define DT_NAME bf16
+#else
+typedef float T;
+#define DT_NAME f32
+#endif
+
+// Rust twin: GemvParams in src/ops/matmul.rs. Strides in elements.
+struct GemvParams {
+    i64 m, k, n;
+    i64 sam, sak, sbk, sbn, scm, scn;
+    i64 sab, sbb, scb;  // batch strides of A, B, C
+    i64 group;          // batch b of C reads batch b / group of A
+    i64 k_per_split;    // K range of one grid.y split (a multiple of the variant's K step)
+    float alpha, beta;
+};
+
+constexpr int MAX_WARPS = 8;
+
+__device__ __forceinline__ void store_c(T* c, i64 off, float acc, float alpha, float beta) {
+    float v = alpha * acc;
+    if (beta != 0.f) v += beta * to_f32(c[off]);  // beta == 0 never reads C (it may hold NaN)
+    c[off] = from_f32<T>(v);
+}
+
+// Split-K: every split of a tile stores its partial sums; the last CTA to arrive
+// (counted with an atomic after a fence) adds them in split order, so the
+// result does not depend on arrival order, and re-arms the counter.
+// Returns false in every CTA but that last one.
+__device__ bool splitk_combine(float* tile, int tile_elems, float* ws, unsigned* counters) {
+    const int S = gridDim.y;
+    if (S == 1) return true;
+    const i64 slot = (i64)blockIdx.z * gridDim.x + blockIdx.x;
+    float* mine = ws + (slot * S + blockIdx.y) * tile_elems;
+    for (int e = threadIdx.x + threadIdx.y * blockDim.x; e < tile_elems; e += blockDim.x * blockDim.y) mine[e] = tile[e];
+    __threadfence();
+    __syncthreads();
+    __shared__ bool is_last;
+    if (threadIdx.x == 0 && threadIdx.y == 0) is_last = atomicAdd(&counters[slot], 1u) == (unsigned)(S - 1);
+    __syncthreads();
+    if (!is_last) return false;
+    __threadfence();
+    for (int e = threadIdx.x + threadIdx.y * blockDim.x; e < tile_elems; e += blockDim.x * blockDim.y) {
+        float s = 0.f;
+        for (int j = 0; j < S; ++j) s += __ldcg(ws + (slot * S + j) * tile_elems + e);
+        tile[e] = s;
+    }
+    if (threadIdx.x == 0 && threadIdx.y == 0) counters[slot] = 0;
+    __syncthreads();
+    return true;
+}
+
+__device__ __forceinline__ uint4 zero4() { return make_uint4(0u, 0u, 0u, 0u); }
+
+// ---------------------------------------------------------------- mma
+#if DK_DTYPE != 2
+__device__ __forceinline__ void mma16816(float (&c)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1) {
+#if DK_DTYPE == 0
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#else
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#endif
+}
+
+// A warp owns rows row0..row0+15 and a strided share of K. Lane (g = lane/4,
+// t = lane%4) loads 16 bytes of rows g and g+8 and of B column g (and g+8) at
+// K offset 8t of each 32-element chunk. The dot product does not care about
+// K order, so those 8 elements feed two m16n8k16 steps (elements 0-3, then
+// 4-7) in place of the fragment's own K positions: A and B are permuted alike.
+template <int N, int U>
+__device__ void gemv_mma(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, float* ws, unsigned* counters,
+                         const GemvParams p) {
+    constexpr int NT = (N + 7) / 8;  // n-tiles of 8 columns
+    constexpr int TILE = 16 * NT * 8;
+    __shared__ float red[MAX_WARPS][TILE];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    const int g = lane >> 2, t = lane & 3;
+    const i64 bz = blockIdx.z;
+    A += (bz / p.group) * p.sab;
+    B += bz * p.sbb;
+    C += bz * p.scb;
+    const i64 row0 = (i64)blockIdx.x * 16;
+    const bool lo_ok = row0 + g < p.m, hi_ok = row0 + g + 8 < p.m;
+    const T* a_lo = A + (lo_ok ? row0 + g : 0) * p.sam;
+    const T* a_hi = A + (hi_ok ? row0 + g + 8 : 0) * p.sam;
+    const T* b_col[NT];
+    bool b_ok[NT];
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+        b_ok[j] = 8 * j + g < N;
+        b_col[j] = B + (b_ok[j] ? 8 * j + g : 0) * p.sbn;
+    }
+    float acc[NT][4];
+#pragma unroll
+    for (int j = 0; j < NT; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+
+    const i64 k_begin = (i64)blockIdx.y * p.k_per_split;
+    const i64 k_end = min(p.k, k_begin + p.k_per_split);
+    for (i64 kb = k_begin + (i64)warp * 32 * U; kb < k_end; kb += (i64)warps * 32 * U) {
+        uint4 lo[U], hi[U], bv[U][NT];
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const i64 k = kb + 32 * u + 8 * t;
+            const bool in = k < k_end;  // K % 8 == 0: a 16-byte chunk is wholly in or out
+            lo[u] = (in && lo_ok) ? __ldcs(reinterpret_cast<const uint4*>(a_lo + k)) : zero4();
+            hi[u] = (in && hi_ok) ? __ldcs(reinterpret_cast<const uint4*>(a_hi + k)) : zero4();
+#pragma unroll
+            for (int j = 0; j < NT; ++j) bv[u][j] = (in && b_ok[j]) ? __ldg(reinterpret_cast<const uint4*>(b_col[j] + k)) : zero4();
+        }
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+#pragma unroll
+            for (int j = 0; j < NT; ++j) {
+                mma16816(acc[j], lo[u].x, hi[u].x, lo[u].y, hi[u].y, bv[u][j].x, bv[u][j].y);
+                mma16816(acc[j], lo[u].z, hi[u].z, lo[u].w, hi[u].w, bv[u][j].z, bv[u][j].w);
+            }
+        }
+    }
+    // Fragment: c0,c1 = (row g, cols 2t, 2t+1), c2,c3 = (row g+8, same cols) of each n-tile.
+    constexpr int W = NT * 8;
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+        red[warp][g * W + 8 * j + 2 * t] = acc[j][0];
+        red[warp][g * W + 8 * j + 2 * t + 1] = acc[j][1];
+        red[warp][(g + 8) * W + 8 * j + 2 * t] = acc[j][2];
+        red[warp][(g + 8) * W + 8 * j + 2 * t + 1] = acc[j][3];
+    }
+    __syncthreads();
+    for (int e = threadIdx.x; e < TILE; e += blockDim.x) {
+        float s = 0.f;
+        for (int w = 0; w < warps; ++w) s += red[w][e];
+        red[0][e] = s;
+    }
+    __syncthreads();
+    if (!splitk_combine(red[0], TILE, ws, counters)) return;
+    for (int e = threadIdx.x; e < TILE; e += blockDim.x) {
+        const int r = e / W, n = e % W;
+        const i64 row = row0 + r;
+        if (row < p.m && n < N) store_c(C, row * p.scm + n * p.scn, red[0][e], p.alpha, p.beta);
+    }
+}
+#endif
+
+// ---------------------------------------------------------------- veck
+constexpr int VEC = 16 / sizeof(T);
+
+__device__ __forceinline__ void unpack(const uint4& v, float (&f)[VEC]) {
+    const T* e = reinterpret_cast<const T*>(&v);
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) f[i] = to_f32(e[i]);
+}
+
+template <int N>
+struct VeckShape {
+    // More rows per CTA reuse each B load across rows (L1 traffic ~ 1 + N/ROWS).
+    static constexpr int ROWS = N <= 2 ? 1 : (N <= 8 ? 2 : 4);
+};
+
+template <int N>
+__device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, float* ws, unsigned* counters,
+                          const GemvParams p) {
+    constexpr int ROWS = VeckShape<N>::ROWS;
+    constexpr int TILE = ROWS * N;
+    __shared__ float red[MAX_WARPS][TILE];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    const i64 bz = blockIdx.z;
+    A += (bz / p.group) * p.sab;
+    B += bz * p.sbb;
+    C += bz * p.scb;
+    const i64 row0 = (i64)blockIdx.x * ROWS;
+    const T* a[ROWS];
+    bool a_ok[ROWS];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+        a_ok[r] = row0 + r < p.m;
+        a[r] = A + (a_ok[r] ? row0 + r : 0) * p.sam;
+    }
+    float acc[ROWS][N];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+        for (int n = 0; n < N; ++n) acc[r][n] = 0.f;
+
+    const i64 k_begin = (i64)blockIdx.y * p.k_per_split;
+    const i64 k_end = min(p.k, k_begin + p.k_per_split);
+    const i64 step = (i64)warps * 32 * VEC;
+    for (i64 k = k_begin + ((i64)warp * 32 + lane) * VEC; k < k_end; k += step) {
+        float av[ROWS][VEC];
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r) {
+            const uint4 v = a_ok[r] ? __ldcs(reinterpret_cast<const uint4*>(a[r] + k)) : zero4();
+            unpack(v, av[r]);
+        }
+#pragma unroll
+        for (int n = 0; n < N; ++n) {
+            float bv[VEC];
+            unpack(__ldg(reinterpret_cast<const uint4*>(B + n * p.sbn + k)), bv);
+#pragma unroll
+            for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+                for (int i = 0; i < VEC; ++i) acc[r][n] = fmaf(av[r][i], bv[i], acc[r][n]);
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+        for (int n = 0; n < N; ++n) {
+            const float s = warp_sum(acc[r][n]);
+            if (lane == 0) red[warp][r * N + n] = s;
+        }
+    __syncthreads();
+    for (int e = threadIdx.x; e < TILE; e += blockDim.x) {
+        float s = 0.f;
+        for (int w = 0; w < warps; ++w) s += red[w][e];
+        red[0][e] = s;
+    }
+    __syncthreads();
+    if (!splitk_combine(red[0], TILE, ws, counters)) return;
+    for (int e = threadIdx.x; e < TILE; e += blockDim.x) {
+        const i64 row = row0 + e / N;
+        if (row < p.m) store_c(C, row * p.scm + (e % N) * p.scn, red[0][e], p.alpha, p.beta);
+    }
+}
+
+// ---------------------------------------------------------------- vecm
+// blockDim = (TX, TY): x walks M in VEC-row vectors, y walks K. Every thread of
+// a row of the block reads the same B element (a broadcast).
+constexpr int VECM_MAX_THREADS = 256;
+constexpr int VECM_MAX_TX = 32;
+
+template <int N>
+__device__ void gemv_vecm(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, float* ws, unsigned* counters,
+                          const GemvParams p) {
+    __shared__ float red[VECM_MAX_THREADS * VEC];
+    __shared__ float tile[VECM_MAX_TX * VEC * N];
+    const int tx = threadIdx.x, ty = threadIdx.y, TX = blockDim.x, TY = blockDim.y;
+    const i64 bz = blockIdx.z;
+    A += (bz / p.group) * p.sab;
+    B += bz * p.sbb;
+    C += bz * p.scb;
+    const i64 row0 = (i64)blockIdx.x * TX * VEC;
+    const i64 m0 = row0 + (i64)tx * VEC;
+    const bool m_ok = m0 < p.m;  // M % VEC == 0: a vector is wholly in or out
+    float acc[VEC][N];
+#pragma unroll
+    for (int v = 0; v < VEC; ++v)
+#pragma unroll
+        for (int n = 0; n < N; ++n) acc[v][n] = 0.f;
+    const i64 k_begin = (i64)blockIdx.y * p.k_per_split;
+    const i64 k_end = min(p.k, k_begin + p.k_per_split);
+#pragma unroll 4
+    for (i64 k = k_begin + ty; k < k_end; k += TY) {
+        float av[VEC];
+        unpack(m_ok ? __ldcs(reinterpret_cast<const uint4*>(A + m0 + k * p.sak)) : zero4(), av);
+#pragma unroll
+        for (int n = 0; n < N; ++n) {
+            const float bv = to_f32(B[k * p.sbk + n * p.sbn]);
+#pragma unroll
+            for (int v = 0; v < VEC; ++v) acc[v][n] = fmaf(av[v], bv, acc[v][n]);
+        }
+    }
+    const int rows = TX * VEC;
+#pragma unroll
+    for (int n = 0; n < N; ++n) {
+#pragma unroll
+        for (int v = 0; v < VEC; ++v) red[ty * rows + tx * VEC + v] = acc[v][n];
+        __syncthreads();
+        if (ty == 0) {
+#pragma unroll
+            for (int v = 0; v < VEC; ++v) {
+                float s = 0.f;
+                for (int y = 0; y < TY; ++y) s += red[y * rows + tx * VEC + v];
+                tile[(tx * VEC + v) * N + n] = s;
+            }
+        }
+        __syncthreads();
+    }
+    if (!splitk_combine(tile, rows * N, ws, counters)) return;
+    for (int e = tx + ty * TX; e < rows * N; e += TX * TY) {
+        const i64 row = row0 + e / N;
+        if (row < p.m) store_c(C, row * p.scm + (e % N) * p.scn, tile[e], p.alpha, p.beta);
+    }
+}
+
+// ---------------------------------------------------------------- scalar
+// Any strides, any alignment: warp per row, lanes stride over K.
+template <int N>
+__device__ void gemv_scalar(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, const GemvParams p) {
+    const int lane = threadIdx.x & 31;
+    const i64 bz = blockIdx.z;
+    A += (bz / p.group) * p.sab;
+    B += bz * p.sbb;
+    C += bz * p.scb;
+    const i64 row = (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (row >= p.m) return;
+    float acc[N];
+#pragma unroll
+    for (int n = 0; n < N; ++n) acc[n] = 0.f;
+    for (i64 k = lane; k < p.k; k += 32) {
+        const float a = to_f32(A[row * p.sam + k * p.sak]);
+#pragma unroll
+        for (int n = 0; n < N; ++n) acc[n] = fmaf(a, to_f32(B[k * p.sbk + n * p.sbn]), acc[n]);
+    }
+#pragma unroll
+    for (int n = 0; n < N; ++n) {
+        const float s = warp_sum(acc[n]);
+        if (lane == 0) store_c(C, row * p.scm + n * p.scn, s, p.alpha, p.beta);
+    }
+}
+
+// ---------------------------------------------------------------- entry points
+#define DK_CAT3(a, b, c) a##b##c
+#define DK_NAME(variant, n, dt) DK_CAT3(variant, n, _##dt)
+#define DK_ENTRY(variant, N, dt)                                                                             \
+    extern "C" __global__ void DK_NAME(gemv_##variant##_n, N, dt)(const T* A, const T* B, T* C, float* ws, \
+                                                                      unsigned* counters, const GemvParams p) { \
+        gemv_##variant<N>(A, B, C, ws, counters, p);                                                         \
+    }
+#define DK_ENTRY_MMA(N, dt)                                                                                  \
+    extern "C" __global__ void __launch_bounds__(256) DK_NAME(gemv_mma_n, N, dt)(                              \
+        const T* A, const T* B, T* C, float* ws, unsigned* counters, const GemvParams p) {                    \
+        gemv_mma<N, (N <= 8 ? 4 : 2)>(A, B, C, ws, counters, p);                                             \
+    }
+#define DK_ENTRY_SCALAR(N, dt)                                                                            \
+    extern "C" __global__ void DK_NAME(gemv_scalar_n, N, dt)(const T* A, const T* B, T* C, float* ws,   \
+                                                                unsigned* counters, const GemvParams p) { \
+        gemv_scalar<N>(A, B, C, p);                                                                       \
+    }
+#define DK_ALL_N(M, dt) \
+    M(1, dt) M(2, dt) M(3, dt) M(4, dt) M(5, dt) M(6, dt) M(7, dt) M(8, dt) \
+    M(9, dt) M(10, dt) M(11, dt) M(12, dt) M(13, dt) M(14, dt) M(15, dt) M(16, dt)
+
+#define DK_VECK(N, dt) DK_ENTRY(veck, N, dt)
+#define DK_VECM(N, dt) DK_ENTRY(vecm, N, dt)
+#define DK_EXPAND(M, dt) DK_ALL_N(M, dt)
+
+DK_EXPAND(DK_VECK, DT_NAME)
+DK_EXPAND(DK_VECM, DT_NAME)
+DK_EXPAND(DK_ENTRY_SCALAR, DT_NAME)
+#if DK_DTYPE != 2
+DK_EXPAND(DK_ENTRY_MMA, DT_NAME)
+#endif

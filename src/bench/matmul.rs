@@ -1,0 +1,129 @@
+//! `bench matmul`: the decode layout (weights [M,K], tokens [N,K], output
+//! [N,M]) for each shape, N and dtype; ours as dispatched and cuBLAS, timed in
+//! the same run, with L2 defeated by rotating weight copies.
+
+use crate::context::Context;
+use crate::dispatch::matmul::{MatmulBackend, MatmulPrefs};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::ops::{plan_matmul, MatmulOptions};
+use crate::roofline::Roofline;
+use crate::runtime::timing::{time_on_stream, Stats};
+use crate::tensor::{HostData, Tensor};
+
+use super::BenchRow;
+
+pub const DEFAULT_SHAPES: &[(usize, usize)] = &[(128, 1024), (896, 4864), (4096, 4096), (14336, 4096), (4096, 14336), (128256, 4096)];
+
+#[derive(Debug, Clone)]
+pub struct MatmulBenchConfig {
+    pub shapes: Vec<(usize, usize)>,
+    pub ns: Vec<usize>,
+    pub dtypes: Vec<DType>,
+    pub warmup: usize,
+    pub runs: usize,
+    /// Also time cuBLAS (the peer).
+    pub peer: bool,
+}
+
+impl Default for MatmulBenchConfig {
+    fn default() -> Self {
+        MatmulBenchConfig { shapes: DEFAULT_SHAPES.to_vec(), ns: (1..=16).collect(), dtypes: DType::ALL.to_vec(), warmup: 5, runs: 50, peer: true }
+    }
+}
+
+/// Parses "MxK,MxK".
+pub fn parse_shapes(s: &str) -> Result<Vec<(usize, usize)>> {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            let (m, k) = p.trim().split_once(['x', 'X']).ok_or_else(|| Error::invalid("bench", "--shapes", "MxK pairs such as 4096x4096", p))?;
+            match (m.parse::<usize>(), k.parse::<usize>()) {
+                (Ok(m), Ok(k)) if m > 0 && k > 0 => Ok((m, k)),
+                _ => Err(Error::invalid("bench", "--shapes", "positive MxK pairs such as 4096x4096", p)),
+            }
+        })
+        .collect()
+}
+
+/// Random contiguous data on the device (never zeros).
+fn random_tensor(ctx: &Context, shape: &[usize], dtype: DType, seed: u64) -> Result<Tensor> {
+    let n: usize = shape.iter().product();
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let data = HostData::from_f64_iter(
+        dtype,
+        (0..n).map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 0.1
+        }),
+    );
+    Tensor::from_host(ctx, data, shape)
+}
+
+pub fn run(ctx: &Context, cfg: &MatmulBenchConfig, read: &Roofline, mut on_row: impl FnMut(&BenchRow)) -> Result<Vec<BenchRow>> {
+    let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("bench matmul needs a CUDA device".into()))?;
+    let card = be.caps().name.clone();
+    let l2 = be.caps().l2_bytes as usize;
+    let mut rows = Vec::new();
+    for &dtype in &cfg.dtypes {
+        for &(m, k) in &cfg.shapes {
+            let a_bytes = m * k * dtype.size_in_bytes();
+            // Enough weight copies that one pass over them is over twice L2.
+            let copies = (2 * l2 + l2 / 2).div_ceil(a_bytes).clamp(1, 64);
+            let weights: Vec<Tensor> = (0..copies).map(|i| random_tensor(ctx, &[m, k], dtype, 17 + i as u64)).collect::<Result<_>>()?;
+            let n_max = cfg.ns.iter().copied().max().unwrap_or(1);
+            let tokens = random_tensor(ctx, &[n_max, k], dtype, 99)?;
+            let out = Tensor::empty(ctx, &[n_max, m], dtype)?;
+            for &n in &cfg.ns {
+                let b = tokens.narrow(0, 0, n)?.transpose(0, 1)?;
+                let c = out.narrow(0, 0, n)?.transpose(0, 1)?;
+                let time = |backend: MatmulBackend| -> Result<(Stats, String)> {
+                    let opts = MatmulOptions { group: 1, prefs: Some(MatmulPrefs { backend, smalln_max_n: None }) };
+                    let plan = plan_matmul(ctx, &weights[0], &b, &c, &opts)?;
+                    let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| plan.launch(ctx, 1.0, &weights[i % copies], &b, 0.0, &c))?;
+                    Ok((stats, plan.label().to_string()))
+                };
+                let (ours, label) = time(MatmulBackend::Auto)?;
+                let peer = if cfg.peer { Some(time(MatmulBackend::Cublas)?.0.median_us) } else { None };
+                let bytes = (m * k + k * n + n * m) as u64 * dtype.size_in_bytes() as u64;
+                let gbps = ours.gbps(bytes as f64);
+                let row = BenchRow {
+                    op: "matmul".into(),
+                    variant: label,
+                    dtype: dtype.to_string(),
+                    shape: format!("m={m} k={k} n={n}"),
+                    median_us: ours.median_us,
+                    min_us: ours.min_us,
+                    max_us: ours.max_us,
+                    bytes,
+                    gbps,
+                    pct_roofline: 100.0 * gbps / read.gbps,
+                    roofline_gbps: read.gbps,
+                    peer_us: peer,
+                    card: card.clone(),
+                    date: super::today(),
+                    commit: super::COMMIT.into(),
+                };
+                on_row(&row);
+                rows.push(row);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_parse() {
+        assert_eq!(parse_shapes("4096x4096, 896X4864").unwrap(), vec![(4096, 4096), (896, 4864)]);
+        for bad in ["4096", "0x5", "ax4"] {
+            let e = parse_shapes(bad).unwrap_err().to_string();
+            assert!(e.contains("--shapes"), "{e}");
+        }
+    }
+}

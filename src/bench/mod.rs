@@ -1,0 +1,138 @@
+//! Benchmarks (reports, not tests): every figure with the rooflines and the
+//! peer measured in the same run, on the same card.
+
+pub mod matmul;
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// One benchmark row, shared by every op's benchmark and CSV.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BenchRow {
+    pub op: String,
+    pub variant: String,
+    pub dtype: String,
+    /// Op-specific shape, e.g. "m=4096 k=4096 n=8".
+    pub shape: String,
+    pub median_us: f64,
+    pub min_us: f64,
+    pub max_us: f64,
+    pub bytes: u64,
+    pub gbps: f64,
+    pub pct_roofline: f64,
+    pub roofline_gbps: f64,
+    /// The peer's median in the same run (cuBLAS for matmul), if measured.
+    pub peer_us: Option<f64>,
+    pub card: String,
+    pub date: String,
+    pub commit: String,
+}
+
+impl BenchRow {
+    pub const CSV_HEADER: &'static str =
+        "op,variant,dtype,shape,median_us,min_us,max_us,bytes,gbps,pct_roofline,roofline_gbps,peer_us,card,date,commit";
+
+    pub fn csv(&self) -> String {
+        format!(
+            "{},{},{},\"{}\",{:.3},{:.3},{:.3},{},{:.1},{:.1},{:.1},{},\"{}\",{},{}",
+            self.op,
+            self.variant,
+            self.dtype,
+            self.shape,
+            self.median_us,
+            self.min_us,
+            self.max_us,
+            self.bytes,
+            self.gbps,
+            self.pct_roofline,
+            self.roofline_gbps,
+            self.peer_us.map(|p| format!("{p:.3}")).unwrap_or_default(),
+            self.card,
+            self.date,
+            self.commit
+        )
+    }
+}
+
+/// Writes rows as CSV; a zero or non-finite throughput is a bug, not a row.
+pub fn write_csv(path: &Path, rows: &[BenchRow]) -> Result<()> {
+    if let Some(bad) = rows.iter().find(|r| !(r.gbps.is_finite() && r.gbps > 0.0 && r.bytes > 0)) {
+        return Err(Error::invalid("bench", "rows", "a positive, finite throughput in every row", format!("{bad:?}")));
+    }
+    let mut f = std::fs::File::create(path).map_err(Error::io("creating", path))?;
+    let mut text = String::from(BenchRow::CSV_HEADER);
+    text.push('\n');
+    for r in rows {
+        text.push_str(&r.csv());
+        text.push('\n');
+    }
+    f.write_all(text.as_bytes()).map_err(Error::io("writing", path))
+}
+
+/// Today's date (UTC) as YYYY-MM-DD, from the system clock.
+pub fn today() -> String {
+    let days = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() / 86_400).unwrap_or(0) as i64;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+pub const COMMIT: &str = env!("DK_GIT_COMMIT");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(gbps: f64) -> BenchRow {
+        BenchRow {
+            op: "matmul".into(),
+            variant: "gemv_mma".into(),
+            dtype: "f16".into(),
+            shape: "m=1 k=2 n=3".into(),
+            median_us: 1.0,
+            min_us: 0.9,
+            max_us: 1.2,
+            bytes: 100,
+            gbps,
+            pct_roofline: 50.0,
+            roofline_gbps: 3000.0,
+            peer_us: Some(2.0),
+            card: "NVIDIA H100".into(),
+            date: today(),
+            commit: COMMIT.into(),
+        }
+    }
+
+    #[test]
+    fn csv_writer_rejects_missing_throughput() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.csv");
+        write_csv(&p, &[row(100.0)]).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], BenchRow::CSV_HEADER);
+        assert_eq!(lines[1].split(',').count(), BenchRow::CSV_HEADER.split(',').count(), "{}", lines[1]);
+        assert!(lines[1].starts_with("matmul,gemv_mma,f16,\"m=1 k=2 n=3\",1.000,"));
+        for bad in [0.0, f64::NAN, f64::INFINITY] {
+            let e = write_csv(&p, &[row(bad)]).unwrap_err().to_string();
+            assert!(e.contains("positive, finite throughput"), "{e}");
+        }
+    }
+
+    #[test]
+    fn date_is_iso() {
+        let d = today();
+        assert_eq!(d.len(), 10);
+        assert!(d.starts_with("20"));
+    }
+}

@@ -1,0 +1,92 @@
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use decode_kernels::bench::{self, matmul::MatmulBenchConfig};
+use decode_kernels::{roofline, DType, Error, Result};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    op: BenchOp,
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchOp {
+    /// Small-N GEMV against cuBLAS in the same run (decode layout: weights [M,K], tokens [N,K]).
+    Matmul {
+        /// MxK list (default: 128x1024,896x4864,4096x4096,14336x4096,4096x14336,128256x4096).
+        #[arg(long)]
+        shapes: Option<String>,
+        /// N values (default 1..16).
+        #[arg(long, value_delimiter = ',')]
+        n: Option<Vec<usize>>,
+        /// dtypes (default f16,bf16,f32).
+        #[arg(long, value_delimiter = ',')]
+        dtype: Option<Vec<DType>>,
+        /// Timed runs per measurement (median reported).
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+        /// Skip timing cuBLAS.
+        #[arg(long)]
+        no_peer: bool,
+        /// Write the rows as CSV.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
+}
+
+pub fn run(a: BenchArgs) -> Result<i32> {
+    let ctx = super::open_context(None)?;
+    let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("benchmarks need a CUDA device".into()))?.clone();
+    match a.op {
+        BenchOp::Matmul { shapes, n, dtype, runs, no_peer, csv } => {
+            let mut cfg = MatmulBenchConfig { runs: runs.max(1), peer: !no_peer, ..Default::default() };
+            if let Some(s) = shapes {
+                cfg.shapes = bench::matmul::parse_shapes(&s)?;
+            }
+            if let Some(n) = n {
+                if n.iter().any(|&x| x == 0) {
+                    return Err(decode_kernels::Error::InvalidArgument { op: "bench", arg: "--n".into(), expected: "positive N values".into(), got: format!("{n:?}") });
+                }
+                cfg.ns = n;
+            }
+            if let Some(d) = dtype {
+                cfg.dtypes = d;
+            }
+            let copy = roofline::copy_roofline(&be, 30)?;
+            let read = roofline::read_roofline(&be, 30)?;
+            println!(
+                "{} | {} | copy roofline {:.0} GB/s, read roofline {:.0} GB/s (this run)",
+                be.caps().name,
+                bench::today(),
+                copy.gbps,
+                read.gbps
+            );
+            println!(
+                "{:<6} {:<14} {:>3} {:<26} {:>10} {:>19} {:>8} {:>6} {:>10} {:>7}",
+                "dtype", "MxK", "N", "variant", "median_us", "(min-max)", "GB/s", "%read", "cublas_us", "speedup"
+            );
+            let rows = bench::matmul::run(&ctx, &cfg, &read, |r| {
+                let mk = r.shape.split(' ').take(2).map(|s| s.split('=').nth(1).unwrap_or("")).collect::<Vec<_>>().join("x");
+                let n = r.shape.rsplit('=').next().unwrap_or("");
+                println!(
+                    "{:<6} {:<14} {:>3} {:<26} {:>10.2} {:>19} {:>8.0} {:>5.1}% {:>10} {:>7}",
+                    r.dtype,
+                    mk,
+                    n,
+                    r.variant.trim_start_matches("matmul/"),
+                    r.median_us,
+                    format!("({:.2}-{:.2})", r.min_us, r.max_us),
+                    r.gbps,
+                    r.pct_roofline,
+                    r.peer_us.map(|p| format!("{p:.2}")).unwrap_or_else(|| "-".into()),
+                    r.peer_us.map(|p| format!("{:.2}x", p / r.median_us)).unwrap_or_else(|| "-".into()),
+                );
+            })?;
+            if let Some(p) = csv {
+                bench::write_csv(&p, &rows)?;
+            }
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,406 @@
+//! Matmul dispatch: which GEMV variant (or cuBLAS) serves a shape, and with
+//! what launch sizes.
+
+use std::str::FromStr;
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::runtime::DeviceCaps;
+use crate::tuning::MatmulTuning;
+
+use super::env_var;
+
+/// How A[M,K] is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ALayout {
+    /// Unit stride along K (weights; the K cache in QK^T).
+    KContiguous,
+    /// Unit stride along M (V in P.V).
+    MContiguous,
+    /// Neither.
+    Strided,
+}
+
+/// Everything dispatch needs to know about one matmul.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatmulDesc {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub batch: usize,
+    pub dtype: DType,
+    pub a_layout: ALayout,
+    /// A allows 16-byte loads along its contiguous dimension (base, strides and
+    /// length multiples of the vector).
+    pub a_vec_aligned: bool,
+    /// B has unit stride along K and allows 16-byte loads there.
+    pub b_vec_aligned: bool,
+    /// Every operand has a unit stride cuBLAS can use, and batch strides are uniform.
+    pub cublas_layout: bool,
+}
+
+/// A GEMV kernel family member (kernels/gemv.cu).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GemvVariant {
+    /// Tensor cores, f16/bf16, K-contiguous aligned A and B.
+    Mma,
+    /// FMA, K-contiguous aligned A and B.
+    VecK,
+    /// FMA, M-contiguous aligned A.
+    VecM,
+    /// Any strides and alignment.
+    Scalar,
+}
+
+impl GemvVariant {
+    pub fn name(self) -> &'static str {
+        match self {
+            GemvVariant::Mma => "mma",
+            GemvVariant::VecK => "veck",
+            GemvVariant::VecM => "vecm",
+            GemvVariant::Scalar => "scalar",
+        }
+    }
+
+    /// Output rows one CTA computes.
+    pub fn rows_per_cta(self, n: usize, dtype: DType, vecm_tx: u32) -> usize {
+        match self {
+            GemvVariant::Mma => 16,
+            GemvVariant::VecK => veck_rows(n),
+            GemvVariant::VecM => vecm_tx as usize * vec_elems(dtype),
+            GemvVariant::Scalar => SCALAR_WARPS as usize,
+        }
+    }
+
+    /// Floats one CTA contributes per split (the split-K workspace tile).
+    pub fn tile_elems(self, n: usize, dtype: DType, vecm_tx: u32) -> usize {
+        match self {
+            GemvVariant::Mma => 16 * n.div_ceil(8) * 8,
+            _ => self.rows_per_cta(n, dtype, vecm_tx) * n,
+        }
+    }
+}
+
+/// Elements in a 16-byte vector.
+pub fn vec_elems(dtype: DType) -> usize {
+    16 / dtype.size_in_bytes()
+}
+
+/// Rows per CTA of veck (kernels/gemv.cu: VeckShape).
+pub fn veck_rows(n: usize) -> usize {
+    if n <= 2 {
+        1
+    } else if n <= 8 {
+        2
+    } else {
+        4
+    }
+}
+
+/// The largest N one GEMV launch covers; wider B is done in chunks of this.
+pub const GEMV_MAX_N: usize = 16;
+pub const SCALAR_WARPS: u32 = 8;
+const VECM_THREADS: u32 = 256;
+
+/// A GEMV launch shape for one chunk of up to GEMV_MAX_N columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GemvPlan {
+    pub variant: GemvVariant,
+    /// Threads per CTA along x (warps*32, or vecm's TX) and y (vecm's TY).
+    pub block: (u32, u32),
+    /// K splits (grid.y) and the K range of each.
+    pub splits: u32,
+    pub k_per_split: usize,
+}
+
+/// What runs a matmul.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatmulPlan {
+    Gemv(GemvPlan),
+    Cublas,
+    /// The CPU backend's reference implementation (no dispatch there).
+    Cpu,
+}
+
+impl MatmulPlan {
+    /// A short name for reports, e.g. "gemv_mma" or "cublas".
+    pub fn name(&self) -> String {
+        match self {
+            MatmulPlan::Gemv(g) => format!("gemv_{}", g.variant.name()),
+            MatmulPlan::Cublas => "cublas".into(),
+            MatmulPlan::Cpu => "cpu".into(),
+        }
+    }
+}
+
+/// `DK_MATMUL_BACKEND`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MatmulBackend {
+    #[default]
+    Auto,
+    Gemv,
+    Cublas,
+}
+
+pub const BACKEND_ENV: &str = "DK_MATMUL_BACKEND";
+pub const SMALLN_ENV: &str = "DK_MATMUL_SMALLN_MAX_N";
+
+impl FromStr for MatmulBackend {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(MatmulBackend::Auto),
+            "gemv" => Ok(MatmulBackend::Gemv),
+            "cublas" => Ok(MatmulBackend::Cublas),
+            _ => Err(Error::BadEnv { var: BACKEND_ENV, value: s.to_string(), allowed: "auto, gemv, cublas".into() }),
+        }
+    }
+}
+
+/// Caller preferences; `from_env` reads the environment overrides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MatmulPrefs {
+    pub backend: MatmulBackend,
+    /// Overrides the tuning table's GEMV/cuBLAS threshold.
+    pub smalln_max_n: Option<usize>,
+}
+
+impl MatmulPrefs {
+    pub fn from_env() -> Result<Self> {
+        let backend = env_var(BACKEND_ENV).map(|v| v.parse()).transpose()?.unwrap_or_default();
+        let smalln_max_n = env_var(SMALLN_ENV)
+            .map(|v| {
+                v.trim().parse::<usize>().map_err(|_| Error::BadEnv {
+                    var: SMALLN_ENV,
+                    value: v.clone(),
+                    allowed: "a non-negative integer (the largest N the GEMV family serves)".into(),
+                })
+            })
+            .transpose()?;
+        Ok(MatmulPrefs { backend, smalln_max_n })
+    }
+}
+
+/// Picks the plan. `cublas_available`: the cuBLAS library could be loaded.
+pub fn plan_matmul(
+    d: &MatmulDesc,
+    caps: &DeviceCaps,
+    t: &MatmulTuning,
+    prefs: &MatmulPrefs,
+    cublas_available: bool,
+) -> Result<MatmulPlan> {
+    let cublas_ok = cublas_available && d.cublas_layout;
+    match prefs.backend {
+        MatmulBackend::Gemv => Ok(MatmulPlan::Gemv(plan_gemv(d, caps, t))),
+        MatmulBackend::Cublas => {
+            if !cublas_available {
+                return Err(Error::Unsupported {
+                    op: "matmul",
+                    what: format!("{BACKEND_ENV}=cublas, but the cuBLAS library (libcublas) could not be loaded"),
+                });
+            }
+            if !d.cublas_layout {
+                return Err(Error::Unsupported {
+                    op: "matmul",
+                    what: format!(
+                        "{BACKEND_ENV}=cublas, but cuBLAS needs a unit stride in each of A, B and C and uniform batch strides; use auto or gemv"
+                    ),
+                });
+            }
+            Ok(MatmulPlan::Cublas)
+        }
+        MatmulBackend::Auto => {
+            let max_n = prefs.smalln_max_n.unwrap_or(t.smalln_max_n);
+            if d.n <= max_n || !cublas_ok {
+                Ok(MatmulPlan::Gemv(plan_gemv(d, caps, t)))
+            } else {
+                Ok(MatmulPlan::Cublas)
+            }
+        }
+    }
+}
+
+/// The GEMV variant and launch shape for one chunk of min(N, 16) columns.
+pub fn plan_gemv(d: &MatmulDesc, caps: &DeviceCaps, t: &MatmulTuning) -> GemvPlan {
+    let n = d.n.clamp(1, GEMV_MAX_N);
+    let half = matches!(d.dtype, DType::F16 | DType::BF16);
+    let variant = match d.a_layout {
+        ALayout::KContiguous if d.a_vec_aligned && d.b_vec_aligned => {
+            if half && n >= t.mma_min_n {
+                GemvVariant::Mma
+            } else {
+                GemvVariant::VecK
+            }
+        }
+        ALayout::MContiguous if d.a_vec_aligned => GemvVariant::VecM,
+        _ => GemvVariant::Scalar,
+    };
+    let warps = t.warps.clamp(1, 8);
+    let (block, vecm_tx) = match variant {
+        GemvVariant::Mma | GemvVariant::VecK => ((warps * 32, 1), 0),
+        GemvVariant::VecM => {
+            let tx = (d.m.div_ceil(vec_elems(d.dtype)) as u32).clamp(1, 32);
+            ((tx, VECM_THREADS / tx), tx)
+        }
+        GemvVariant::Scalar => ((SCALAR_WARPS * 32, 1), 0),
+    };
+    let (splits, k_per_split) = if variant == GemvVariant::Scalar {
+        (1, d.k.max(1))
+    } else {
+        let ctas = d.m.div_ceil(variant.rows_per_cta(n, d.dtype, vecm_tx)) * d.batch.max(1);
+        choose_splits(ctas, d.k, caps.sm_count, t)
+    };
+    GemvPlan { variant, block, splits, k_per_split }
+}
+
+/// K splits so the grid reaches the target CTA count, each split a whole
+/// number of 256-element blocks (so 16-byte chunks never straddle splits).
+fn choose_splits(ctas: usize, k: usize, sm_count: u32, t: &MatmulTuning) -> (u32, usize) {
+    const GRANULE: usize = 256;
+    let target = (sm_count.max(1) * t.target_ctas_per_sm) as usize;
+    let want = target.div_ceil(ctas.max(1));
+    let by_k = (k / t.min_k_per_split.max(1)).max(1);
+    let splits = want.min(by_k).min(t.max_splits as usize).max(1);
+    let k_per_split = k.div_ceil(splits).div_ceil(GRANULE).max(1) * GRANULE;
+    let splits = k.div_ceil(k_per_split).max(1);
+    (splits as u32, k_per_split)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tuning::TuningTable;
+
+    fn h100() -> DeviceCaps {
+        DeviceCaps {
+            ordinal: 0,
+            name: "NVIDIA H100 80GB HBM3".into(),
+            compute_capability: (9, 0),
+            sm_count: 132,
+            l2_bytes: 50 << 20,
+            total_mem_bytes: 80 << 30,
+            max_shared_per_block_optin: 227 << 10,
+            max_threads_per_sm: 2048,
+        }
+    }
+
+    fn desc(m: usize, n: usize, k: usize, dtype: DType, a_layout: ALayout) -> MatmulDesc {
+        MatmulDesc { m, n, k, batch: 1, dtype, a_layout, a_vec_aligned: true, b_vec_aligned: true, cublas_layout: true }
+    }
+
+    fn plan(d: &MatmulDesc, prefs: &MatmulPrefs) -> Result<MatmulPlan> {
+        plan_matmul(d, &h100(), &TuningTable::sm90().matmul, prefs, true)
+    }
+
+    fn gemv(p: MatmulPlan) -> GemvPlan {
+        match p {
+            MatmulPlan::Gemv(g) => g,
+            other => panic!("expected a GEMV plan, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn auto_uses_gemv_up_to_the_threshold_then_cublas() {
+        let t = TuningTable::sm90().matmul;
+        for n in 1..=t.smalln_max_n {
+            assert!(matches!(plan(&desc(4096, n, 4096, DType::F16, ALayout::KContiguous), &Default::default()).unwrap(), MatmulPlan::Gemv(_)));
+        }
+        for n in [t.smalln_max_n + 1, 64, 4096] {
+            assert_eq!(plan(&desc(4096, n, 4096, DType::F16, ALayout::KContiguous), &Default::default()).unwrap(), MatmulPlan::Cublas);
+        }
+    }
+
+    #[test]
+    fn variant_follows_dtype_layout_and_alignment() {
+        let p = Default::default();
+        let t = TuningTable::sm90().matmul;
+        for dt in [DType::F16, DType::BF16] {
+            assert_eq!(gemv(plan(&desc(4096, 8, 4096, dt, ALayout::KContiguous), &p).unwrap()).variant, GemvVariant::Mma);
+            let below = t.mma_min_n.saturating_sub(1).max(1);
+            let v = gemv(plan(&desc(4096, below, 4096, dt, ALayout::KContiguous), &p).unwrap()).variant;
+            assert_eq!(v, if below < t.mma_min_n { GemvVariant::VecK } else { GemvVariant::Mma });
+        }
+        assert_eq!(gemv(plan(&desc(4096, 8, 4096, DType::F32, ALayout::KContiguous), &p).unwrap()).variant, GemvVariant::VecK);
+        assert_eq!(gemv(plan(&desc(128, 4, 4096, DType::F16, ALayout::MContiguous), &p).unwrap()).variant, GemvVariant::VecM);
+        let mut unaligned = desc(4096, 4, 4095, DType::F16, ALayout::KContiguous);
+        unaligned.a_vec_aligned = false;
+        assert_eq!(gemv(plan(&unaligned, &p).unwrap()).variant, GemvVariant::Scalar);
+        let mut b_unaligned = desc(4096, 4, 4096, DType::F16, ALayout::KContiguous);
+        b_unaligned.b_vec_aligned = false;
+        assert_eq!(gemv(plan(&b_unaligned, &p).unwrap()).variant, GemvVariant::Scalar);
+        assert_eq!(gemv(plan(&desc(64, 4, 64, DType::F32, ALayout::Strided), &p).unwrap()).variant, GemvVariant::Scalar);
+    }
+
+    #[test]
+    fn layouts_cublas_cannot_take_stay_on_gemv() {
+        let mut d = desc(4096, 64, 4096, DType::F16, ALayout::Strided);
+        d.cublas_layout = false;
+        assert_eq!(gemv(plan(&d, &Default::default()).unwrap()).variant, GemvVariant::Scalar);
+        // And so does everything when cuBLAS is missing.
+        let d = desc(4096, 64, 4096, DType::F16, ALayout::KContiguous);
+        let p = plan_matmul(&d, &h100(), &TuningTable::sm90().matmul, &Default::default(), false).unwrap();
+        assert!(matches!(p, MatmulPlan::Gemv(_)));
+    }
+
+    #[test]
+    fn overrides() {
+        let d = desc(4096, 8, 4096, DType::F16, ALayout::KContiguous);
+        let cublas = MatmulPrefs { backend: MatmulBackend::Cublas, smalln_max_n: None };
+        assert_eq!(plan(&d, &cublas).unwrap(), MatmulPlan::Cublas);
+        let gemv_only = MatmulPrefs { backend: MatmulBackend::Gemv, smalln_max_n: None };
+        assert!(matches!(plan(&desc(4096, 100, 4096, DType::F16, ALayout::KContiguous), &gemv_only).unwrap(), MatmulPlan::Gemv(_)));
+        let small = MatmulPrefs { backend: MatmulBackend::Auto, smalln_max_n: Some(4) };
+        assert_eq!(plan(&d, &small).unwrap(), MatmulPlan::Cublas);
+        assert!(matches!(plan(&desc(4096, 4, 4096, DType::F16, ALayout::KContiguous), &small).unwrap(), MatmulPlan::Gemv(_)));
+        // Forcing cuBLAS on a layout it cannot take, or without the library, is an error.
+        let mut strided = d;
+        strided.cublas_layout = false;
+        let e = plan(&strided, &cublas).unwrap_err().to_string();
+        assert!(e.contains("DK_MATMUL_BACKEND=cublas") && e.contains("unit stride"), "{e}");
+        let e = plan_matmul(&d, &h100(), &TuningTable::sm90().matmul, &cublas, false).unwrap_err().to_string();
+        assert!(e.contains("libcublas"), "{e}");
+    }
+
+    #[test]
+    fn backend_values_parse_and_bad_ones_name_the_variable() {
+        assert_eq!("GEMV".parse::<MatmulBackend>().unwrap(), MatmulBackend::Gemv);
+        let e = "fast".parse::<MatmulBackend>().unwrap_err().to_string();
+        assert!(e.contains("DK_MATMUL_BACKEND=\"fast\"") && e.contains("auto, gemv, cublas"), "{e}");
+    }
+
+    #[test]
+    fn split_k_fills_the_gpu_only_when_needed() {
+        let p = Default::default();
+        // Many rows: no split.
+        let big = gemv(plan(&desc(128256, 1, 4096, DType::F16, ALayout::KContiguous), &p).unwrap());
+        assert_eq!(big.splits, 1);
+        assert!(big.k_per_split >= 4096);
+        // Few rows, long K: split.
+        let small = gemv(plan(&desc(896, 4, 4864, DType::F16, ALayout::KContiguous), &p).unwrap());
+        assert!(small.splits > 1, "{small:?}");
+        for (m, k) in [(128, 1024), (896, 4864), (4096, 14336), (16, 8), (1, 1), (4096, 4096)] {
+            for dt in DType::ALL {
+                for n in 1..=16 {
+                    let g = gemv(plan(&desc(m, n, k, dt, ALayout::KContiguous), &p).unwrap());
+                    assert!(g.splits >= 1 && g.splits <= 32);
+                    assert_eq!(g.k_per_split % 256, 0, "{g:?}");
+                    // Splits cover K exactly once: the last split starts inside K.
+                    assert!((g.splits as usize - 1) * g.k_per_split < k.max(1), "{m}x{k} n={n}: {g:?}");
+                    assert!(g.splits as usize * g.k_per_split >= k);
+                    assert!(g.block.0 * g.block.1 <= 256);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn vecm_block_shape_fits() {
+        for m in [8, 64, 128, 256, 4096] {
+            for dt in DType::ALL {
+                let g = plan_gemv(&desc(m, 4, 512, dt, ALayout::MContiguous), &h100(), &TuningTable::sm90().matmul);
+                assert_eq!(g.variant, GemvVariant::VecM);
+                assert!(g.block.0 <= 32 && g.block.0 * g.block.1 <= 256, "{g:?}");
+            }
+        }
+    }
+}

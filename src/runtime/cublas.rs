@@ -1,0 +1,119 @@
+//! cuBLAS through cudarc's raw bindings: one handle per backend, bound to its
+//! stream, f32 compute for every element type. Probed before use (cudarc
+//! panics when the library is missing).
+
+use std::ffi::c_void;
+
+use cudarc::cublas::{result, sys};
+use cudarc::driver::CudaStream;
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+
+pub fn library_present() -> bool {
+    // SAFETY: only tries to dlopen candidate library names.
+    unsafe { sys::is_culib_present() }
+}
+
+pub struct Cublas {
+    handle: sys::cublasHandle_t,
+}
+
+// SAFETY: the handle is used from one thread at a time (calls go through
+// &self on a backend whose launches are ordered on one stream), which is
+// what cuBLAS requires of a handle.
+unsafe impl Send for Cublas {}
+unsafe impl Sync for Cublas {}
+
+impl Drop for Cublas {
+    fn drop(&mut self) {
+        // SAFETY: created in `new`, destroyed once here.
+        unsafe {
+            let _ = result::destroy_handle(self.handle);
+        }
+    }
+}
+
+fn cublas_err(during: &str) -> impl FnOnce(result::CublasError) -> Error + '_ {
+    move |e| Error::Cublas { during: during.to_string(), message: format!("{:?}", e.0) }
+}
+
+/// A column-major operand: transposed or not, and its leading dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operand {
+    pub transpose: bool,
+    pub ld: i32,
+}
+
+/// One strided-batched GEMM in cuBLAS' column-major terms.
+#[derive(Debug, Clone, Copy)]
+pub struct GemmCall {
+    pub m: i32,
+    pub n: i32,
+    pub k: i32,
+    pub a: Operand,
+    pub b: Operand,
+    pub ldc: i32,
+    pub a_ptr: u64,
+    pub b_ptr: u64,
+    pub c_ptr: u64,
+    pub stride_a: i64,
+    pub stride_b: i64,
+    pub stride_c: i64,
+    pub batch: i32,
+}
+
+fn data_type(d: DType) -> sys::cudaDataType {
+    match d {
+        DType::F16 => sys::cudaDataType::CUDA_R_16F,
+        DType::BF16 => sys::cudaDataType::CUDA_R_16BF,
+        DType::F32 => sys::cudaDataType::CUDA_R_32F,
+    }
+}
+
+impl Cublas {
+    pub fn new(stream: &CudaStream) -> Result<Self> {
+        if !library_present() {
+            return Err(Error::Cublas { during: "loading".into(), message: "libcublas was not found on the library path".into() });
+        }
+        let handle = result::create_handle().map_err(cublas_err("creating a handle"))?;
+        let me = Cublas { handle };
+        // SAFETY: both handles are live; the stream outlives the backend's use of this handle.
+        unsafe { result::set_stream(me.handle, stream.cu_stream() as sys::cudaStream_t) }.map_err(cublas_err("binding the stream"))?;
+        Ok(me)
+    }
+
+    /// # Safety
+    /// Pointers, leading dimensions and strides must describe device memory
+    /// that holds every element the call touches.
+    pub unsafe fn gemm(&self, dtype: DType, call: &GemmCall, alpha: f32, beta: f32) -> Result<()> {
+        let op = |o: Operand| if o.transpose { sys::cublasOperation_t::CUBLAS_OP_T } else { sys::cublasOperation_t::CUBLAS_OP_N };
+        let t = data_type(dtype);
+        result::gemm_strided_batched_ex(
+            self.handle,
+            op(call.a),
+            op(call.b),
+            call.m,
+            call.n,
+            call.k,
+            &alpha as *const f32 as *const c_void,
+            call.a_ptr as *const c_void,
+            t,
+            call.a.ld,
+            call.stride_a,
+            call.b_ptr as *const c_void,
+            t,
+            call.b.ld,
+            call.stride_b,
+            &beta as *const f32 as *const c_void,
+            call.c_ptr as *mut c_void,
+            t,
+            call.ldc,
+            call.stride_c,
+            call.batch,
+            sys::cublasComputeType_t::CUBLAS_COMPUTE_32F,
+            sys::cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
+        )
+        .map_err(cublas_err("GemmStridedBatchedEx"))
+    }
+}

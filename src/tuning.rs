@@ -1,0 +1,95 @@
+//! Thresholds and launch sizes per device. The sm_90 defaults are embedded
+//! (tuning/sm_90.json, from measurements on H100/H200); other architectures
+//! start from the same numbers, labelled as generic.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::runtime::DeviceCaps;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TuningTable {
+    /// What the numbers were measured on.
+    pub device: String,
+    pub matmul: MatmulTuning,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatmulTuning {
+    /// Largest N served by the GEMV family under auto dispatch; above, cuBLAS.
+    pub smalln_max_n: usize,
+    /// f16/bf16 with K-contiguous A use tensor cores from this N up (below: FMA).
+    pub mma_min_n: usize,
+    /// Warps per CTA of the mma and veck kernels (1..=8).
+    pub warps: u32,
+    /// Split-K adds K splits until the grid has this many CTAs per SM.
+    pub target_ctas_per_sm: u32,
+    /// A split never gets fewer K elements than this.
+    pub min_k_per_split: usize,
+    pub max_splits: u32,
+}
+
+const SM90_JSON: &str = include_str!("../tuning/sm_90.json");
+
+impl TuningTable {
+    /// The embedded sm_90 table.
+    pub fn sm90() -> Self {
+        Self::parse(SM90_JSON, "embedded tuning/sm_90.json").expect("the embedded sm_90 table is valid (tested)")
+    }
+
+    /// The embedded table for this device (sm_90 numbers elsewhere, relabelled).
+    pub fn for_device(caps: &DeviceCaps) -> Self {
+        let mut t = Self::sm90();
+        if caps.compute_capability.0 != 9 {
+            t.device = format!("generic defaults (sm_90 numbers) for {}", caps.arch());
+        }
+        t
+    }
+
+    /// Parses and checks a table; errors name the source and the bad field.
+    pub fn parse(text: &str, source: &str) -> Result<Self> {
+        let t: TuningTable = serde_json::from_str(text).map_err(|e| Error::InvalidArgument {
+            op: "tuning",
+            arg: source.to_string(),
+            expected: "a valid tuning table".into(),
+            got: format!("line {}, column {}: {e}", e.line(), e.column()),
+        })?;
+        let m = &t.matmul;
+        let bad = |field: &str, expected: &str, got: String| Error::InvalidArgument {
+            op: "tuning",
+            arg: format!("{source}: matmul.{field}"),
+            expected: expected.into(),
+            got,
+        };
+        if !(1..=8).contains(&m.warps) {
+            return Err(bad("warps", "1 to 8", m.warps.to_string()));
+        }
+        if m.target_ctas_per_sm == 0 || m.max_splits == 0 {
+            return Err(bad("target_ctas_per_sm/max_splits", "at least 1", format!("{}/{}", m.target_ctas_per_sm, m.max_splits)));
+        }
+        if m.min_k_per_split == 0 {
+            return Err(bad("min_k_per_split", "at least 1", "0".into()));
+        }
+        Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_table_parses() {
+        let t = TuningTable::sm90();
+        assert_eq!(t.matmul.smalln_max_n, 16);
+    }
+
+    #[test]
+    fn bad_tables_name_the_field() {
+        let e = TuningTable::parse("{", "t.json").unwrap_err().to_string();
+        assert!(e.contains("t.json") && e.contains("line 1"), "{e}");
+        let text = SM90_JSON.replace("\"warps\": 8", "\"warps\": 9");
+        let e = TuningTable::parse(&text, "t.json").unwrap_err().to_string();
+        assert!(e.contains("matmul.warps") && e.contains("1 to 8"), "{e}");
+    }
+}

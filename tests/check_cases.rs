@@ -1,0 +1,20 @@
+//! Every registered `check` case builds valid views and runs end to end on the
+//! CPU backend (CPU against CPU), so a broken case is caught without a GPU.
+
+use decode_kernels::{check, Context};
+
+#[test]
+fn every_check_case_runs_on_the_cpu_backend() {
+    let ctx = Context::cpu();
+    let outcomes = check::run(&ctx, None, 5, |_| {});
+    assert!(outcomes.len() >= 250, "only {} cases registered", outcomes.len());
+    let bad: Vec<_> = outcomes.iter().filter(|o| !o.passed()).collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+    // The matmul sweep covers every N from 1 to 16 for every dtype.
+    for dt in ["f16", "bf16", "f32"] {
+        for n in 1..=16 {
+            let needle = format!("300x520x{n}/");
+            assert!(outcomes.iter().any(|o| o.op == "matmul" && o.case.starts_with(&needle) && o.dtype.name() == dt), "missing N={n} {dt}");
+        }
+    }
+}
