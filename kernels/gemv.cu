@@ -89,6 +89,12 @@ __device__ __forceinline__ void mma16816(float (&c)[4], unsigned a0, unsigned a1
 // K offset 8t of each 32-element chunk. The dot product does not care about
 // K order, so those 8 elements feed two m16n8k16 steps (elements 0-3, then
 // 4-7) in place of the fragment's own K positions: A and B are permuted alike.
+// Lane t loads K offsets 16t and 16t+8 of each 64-element chunk in consecutive
+// u-steps, so every pair of load instructions covers whole 128-byte lines of its
+// 16 rows (the loads allocate in L1; the second of a pair hits there). Loading
+// 64-byte pieces instead (offset 8t of 32-element chunks) doubles the L2 requests
+// for the same bytes and ran at 58% of the read roofline against 92% (H200,
+// 128256x4096, BENCHMARKS.md).
 template <int N, int U>
 __device__ void gemv_mma(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, float* ws, unsigned* counters,
                          const GemvParams p) {
@@ -122,10 +128,10 @@ __device__ void gemv_mma(const T* __restrict__ A, const T* __restrict__ B, T* __
         uint4 lo[U], hi[U], bv[U][NT];
 #pragma unroll
         for (int u = 0; u < U; ++u) {
-            const i64 k = kb + 32 * u + 8 * t;
+            const i64 k = kb + 64 * (u >> 1) + 16 * t + 8 * (u & 1);
             const bool in = k < k_end;  // K % 8 == 0: a 16-byte chunk is wholly in or out
-            lo[u] = (in && lo_ok) ? __ldcs(reinterpret_cast<const uint4*>(a_lo + k)) : zero4();
-            hi[u] = (in && hi_ok) ? __ldcs(reinterpret_cast<const uint4*>(a_hi + k)) : zero4();
+            lo[u] = (in && lo_ok) ? __ldg(reinterpret_cast<const uint4*>(a_lo + k)) : zero4();
+            hi[u] = (in && hi_ok) ? __ldg(reinterpret_cast<const uint4*>(a_hi + k)) : zero4();
 #pragma unroll
             for (int j = 0; j < NT; ++j) bv[u][j] = (in && b_ok[j]) ? __ldg(reinterpret_cast<const uint4*>(b_col[j] + k)) : zero4();
         }
@@ -205,22 +211,33 @@ __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* _
 
     const i64 k_begin = (i64)blockIdx.y * p.k_per_split;
     const i64 k_end = min(p.k, k_begin + p.k_per_split);
+    // Two 16-byte chunks per row in flight per lane before any arithmetic:
+    // with one, a CTA's iterations serialise on memory latency.
+    constexpr int VU = 2;
     const i64 step = (i64)warps * 32 * VEC;
-    for (i64 k = k_begin + ((i64)warp * 32 + lane) * VEC; k < k_end; k += step) {
-        float av[ROWS][VEC];
+    for (i64 k0 = k_begin + ((i64)warp * 32 + lane) * VEC; k0 < k_end; k0 += VU * step) {
+        uint4 raw[VU][ROWS];
 #pragma unroll
-        for (int r = 0; r < ROWS; ++r) {
-            const uint4 v = a_ok[r] ? __ldcs(reinterpret_cast<const uint4*>(a[r] + k)) : zero4();
-            unpack(v, av[r]);
-        }
-#pragma unroll
-        for (int n = 0; n < N; ++n) {
-            float bv[VEC];
-            unpack(__ldg(reinterpret_cast<const uint4*>(B + n * p.sbn + k)), bv);
+        for (int u = 0; u < VU; ++u)
 #pragma unroll
             for (int r = 0; r < ROWS; ++r)
+                raw[u][r] = (a_ok[r] && k0 + u * step < k_end) ? __ldcs(reinterpret_cast<const uint4*>(a[r] + k0 + u * step)) : zero4();
 #pragma unroll
-                for (int i = 0; i < VEC; ++i) acc[r][n] = fmaf(av[r][i], bv[i], acc[r][n]);
+        for (int u = 0; u < VU; ++u) {
+            const i64 k = k0 + u * step;
+            if (k >= k_end) break;
+            float av[ROWS][VEC];
+#pragma unroll
+            for (int r = 0; r < ROWS; ++r) unpack(raw[u][r], av[r]);
+#pragma unroll
+            for (int n = 0; n < N; ++n) {
+                float bv[VEC];
+                unpack(__ldg(reinterpret_cast<const uint4*>(B + n * p.sbn + k)), bv);
+#pragma unroll
+                for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+                    for (int i = 0; i < VEC; ++i) acc[r][n] = fmaf(av[r][i], bv[i], acc[r][n]);
+            }
         }
     }
 #pragma unroll
@@ -338,6 +355,8 @@ __device__ void gemv_scalar(const T* __restrict__ A, const T* __restrict__ B, T*
                                                                       unsigned* counters, const GemvParams p) { \
         gemv_##variant<N>(A, B, C, ws, counters, p);                                                         \
     }
+// U is even (u-steps pair up into whole lines): 4 keeps 8 A loads in flight per
+// lane; 2 with two n-tiles keeps the registers of N > 8 in check.
 #define DK_ENTRY_MMA(N, dt)                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) DK_NAME(gemv_mma_n, N, dt)(                              \
         const T* A, const T* B, T* C, float* ws, unsigned* counters, const GemvParams p) {                    \

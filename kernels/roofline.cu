@@ -28,3 +28,14 @@ extern "C" __global__ void read_roofline(const uint4* __restrict__ p, i64 n_vec,
         out[blockIdx.x] = r;
     }
 }
+
+// Keeps the GPU busy for `ns` nanoseconds. Timing launches it before each start
+// event, so the host's work to enqueue the measured kernel (validation, argument
+// packing, the driver call) overlaps the spin instead of being timed as idle GPU.
+extern "C" __global__ void spin_ns(unsigned long long ns) {
+    unsigned long long t0, t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+    do {
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    } while (t - t0 < ns);
+}

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::runtime::DeviceCaps;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TuningTable {
     /// What the numbers were measured on.
     pub device: String,
@@ -15,6 +16,7 @@ pub struct TuningTable {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MatmulTuning {
     /// Largest N served by the GEMV family under auto dispatch; above, cuBLAS.
     pub smalln_max_n: usize,
@@ -28,6 +30,8 @@ pub struct MatmulTuning {
     pub min_k_per_split: usize,
     pub max_splits: u32,
 }
+
+pub const TUNING_FILE_ENV: &str = "DK_TUNING_FILE";
 
 const SM90_JSON: &str = include_str!("../tuning/sm_90.json");
 
@@ -44,6 +48,25 @@ impl TuningTable {
             t.device = format!("generic defaults (sm_90 numbers) for {}", caps.arch());
         }
         t
+    }
+
+    /// The table in force: the file named by `DK_TUNING_FILE` if set (a
+    /// malformed file is an error, never a silent fallback), else the embedded
+    /// one for this device. The second value says where it came from.
+    pub fn load(caps: &DeviceCaps) -> Result<(Self, String)> {
+        match std::env::var_os(TUNING_FILE_ENV).filter(|v| !v.is_empty()) {
+            Some(path) => {
+                let path = std::path::PathBuf::from(path);
+                let text = std::fs::read_to_string(&path).map_err(Error::io("reading the tuning file", &path))?;
+                let shown = format!("{} ({TUNING_FILE_ENV})", path.display());
+                Ok((Self::parse(&text, &shown)?, shown))
+            }
+            None => {
+                let t = Self::for_device(caps);
+                let source = format!("embedded: {}", t.device);
+                Ok((t, source))
+            }
+        }
     }
 
     /// Parses and checks a table; errors name the source and the bad field.
@@ -88,8 +111,14 @@ mod tests {
     fn bad_tables_name_the_field() {
         let e = TuningTable::parse("{", "t.json").unwrap_err().to_string();
         assert!(e.contains("t.json") && e.contains("line 1"), "{e}");
-        let text = SM90_JSON.replace("\"warps\": 8", "\"warps\": 9");
-        let e = TuningTable::parse(&text, "t.json").unwrap_err().to_string();
+        let mut v: serde_json::Value = serde_json::from_str(SM90_JSON).unwrap();
+        v["matmul"]["warps"] = 9.into();
+        let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
         assert!(e.contains("matmul.warps") && e.contains("1 to 8"), "{e}");
+        // A misspelt knob is an error, not silently ignored.
+        let mut v: serde_json::Value = serde_json::from_str(SM90_JSON).unwrap();
+        v["matmul"]["warp"] = 4.into();
+        let e = TuningTable::parse(&serde_json::to_string_pretty(&v).unwrap(), "t.json").unwrap_err().to_string();
+        assert!(e.contains("unknown field `warp`") && e.contains("line"), "{e}");
     }
 }

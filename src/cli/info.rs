@@ -62,6 +62,9 @@ pub fn run(a: InfoArgs) -> Result<i32> {
             j.insert("backend".into(), format!("cuda:{}", c.ordinal).into());
             j.insert("device".into(), serde_json::to_value(c).unwrap_or_default());
 
+            let (_, tuning_source) = b.tuning()?;
+            lines.push(format!("tuning table: {tuning_source}"));
+            j.insert("tuning_table".into(), tuning_source.into());
             let t = Instant::now();
             ctx.prewarm()?;
             let prewarm_ms = t.elapsed().as_secs_f64() * 1e3;

@@ -315,10 +315,11 @@ mod tests {
         let p = Default::default();
         let t = TuningTable::sm90().matmul;
         for dt in [DType::F16, DType::BF16] {
-            assert_eq!(gemv(plan(&desc(4096, 8, 4096, dt, ALayout::KContiguous), &p).unwrap()).variant, GemvVariant::Mma);
+            let mma = GemvVariant::Mma;
+            assert_eq!(gemv(plan(&desc(4096, 8, 4096, dt, ALayout::KContiguous), &p).unwrap()).variant, mma);
             let below = t.mma_min_n.saturating_sub(1).max(1);
             let v = gemv(plan(&desc(4096, below, 4096, dt, ALayout::KContiguous), &p).unwrap()).variant;
-            assert_eq!(v, if below < t.mma_min_n { GemvVariant::VecK } else { GemvVariant::Mma });
+            assert_eq!(v, if below < t.mma_min_n { GemvVariant::VecK } else { mma });
         }
         assert_eq!(gemv(plan(&desc(4096, 8, 4096, DType::F32, ALayout::KContiguous), &p).unwrap()).variant, GemvVariant::VecK);
         assert_eq!(gemv(plan(&desc(128, 4, 4096, DType::F16, ALayout::MContiguous), &p).unwrap()).variant, GemvVariant::VecM);

@@ -14,7 +14,6 @@ use crate::runtime::cublas::{GemmCall, Operand};
 use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
 use crate::tensor::validate::{self, Aliasing};
 use crate::tensor::Tensor;
-use crate::tuning::TuningTable;
 
 const OP: &str = "matmul";
 
@@ -247,7 +246,7 @@ pub fn plan_matmul(ctx: &Context, a: &Tensor, b: &Tensor, c: &Tensor, opts: &Mat
     let (plan, chunks) = match ctx.backend() {
         Backend::Cpu(_) => (MatmulPlan::Cpu, Vec::new()),
         Backend::Cuda(be) => {
-            let table = TuningTable::for_device(be.caps());
+            let (table, _) = be.tuning()?;
             let plan = dispatch(&g.desc(), be.caps(), &table.matmul, &prefs, be.cublas_available())?;
             let chunks = match plan {
                 MatmulPlan::Gemv(gp) => resolve_gemv(be, &g, &gp)?,

@@ -94,6 +94,7 @@ pub struct CudaBackend {
     functions: Mutex<HashMap<(ModuleKey, String), CudaFunction>>,
     cublas: std::sync::OnceLock<std::result::Result<cublas::Cublas, String>>,
     workspace: Mutex<Workspace>,
+    tuning: std::sync::OnceLock<std::result::Result<(crate::tuning::TuningTable, String), String>>,
 }
 
 /// Split-K scratch: f32 partial tiles and per-tile arrival counters. Grows on
@@ -140,6 +141,7 @@ impl CudaBackend {
             functions: Mutex::new(HashMap::new()),
             cublas: std::sync::OnceLock::new(),
             workspace: Mutex::new(Workspace::default()),
+            tuning: std::sync::OnceLock::new(),
         }))
     }
 
@@ -164,6 +166,15 @@ impl CudaBackend {
 
     pub fn synchronize(&self) -> Result<()> {
         self.stream.synchronize().map_err(Error::driver("stream synchronize"))
+    }
+
+    /// The tuning table in force (read once) and where it came from.
+    pub fn tuning(&self) -> Result<(&crate::tuning::TuningTable, &str)> {
+        self.tuning
+            .get_or_init(|| crate::tuning::TuningTable::load(&self.caps).map_err(|e| e.to_string()))
+            .as_ref()
+            .map(|(t, s)| (t, s.as_str()))
+            .map_err(|e| Error::InvalidArgument { op: "tuning", arg: crate::tuning::TUNING_FILE_ENV.into(), expected: "a valid tuning table".into(), got: e.clone() })
     }
 
     /// Whether cuBLAS can be used (library present and a handle created).

@@ -29,16 +29,27 @@ impl Stats {
     }
 }
 
-/// Runs `f(i)` `warmup` times untimed, then `runs` times each between two events.
+/// GPU busy time queued ahead of each sample (see kernels/roofline.cu: spin_ns).
+const SPIN_NS: u64 = 40_000;
+
+/// Runs `f(i)` `warmup` times untimed, then `runs` times each between two
+/// events. Before each start event a spin kernel keeps the GPU busy while the
+/// host enqueues the sample, so the interval is GPU execution time, not host
+/// overhead (which the host-cost benchmarks measure separately).
 pub fn time_on_stream(backend: &CudaBackend, warmup: usize, runs: usize, mut f: impl FnMut(usize) -> Result<()>) -> Result<Stats> {
     let ctx = backend.context();
     let stream = backend.stream();
     let ev = || ctx.new_event(Some(CUevent_flags::CU_EVENT_DEFAULT)).map_err(Error::driver("creating an event"));
+    let spin = backend.function(&super::kernels::ROOFLINE, &[], "spin_ns")?;
     for i in 0..warmup {
         f(i)?;
     }
     let pairs: Vec<_> = (0..runs).map(|_| Ok((ev()?, ev()?))).collect::<Result<_>>()?;
     for (i, (start, end)) in pairs.iter().enumerate() {
+        let mut args = super::KernelArgs::new();
+        args.push(SPIN_NS);
+        // SAFETY: spin_ns takes one u64 and touches no memory.
+        unsafe { backend.launch(&spin, super::LaunchConfig::linear(1, 1), &mut args)? };
         start.record(stream).map_err(Error::driver("recording an event"))?;
         f(warmup + i)?;
         end.record(stream).map_err(Error::driver("recording an event"))?;
