@@ -2,7 +2,11 @@
 //! (tuning/sm_90.json, from measurements on H100/H200); other architectures
 //! start from the same numbers, labelled as generic.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::dtype::DType;
 
 use crate::error::{Error, Result};
 use crate::runtime::DeviceCaps;
@@ -18,8 +22,9 @@ pub struct TuningTable {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatmulTuning {
-    /// Largest N served by the GEMV family under auto dispatch; above, cuBLAS.
-    pub smalln_max_n: usize,
+    /// Per dtype, the largest N served by the GEMV family under auto
+    /// dispatch; above it, cuBLAS. A dtype missing here uses 16.
+    pub smalln_max_n: BTreeMap<DType, usize>,
     /// f16/bf16 with K-contiguous A use tensor cores from this N up (below: FMA).
     pub mma_min_n: usize,
     /// Warps per CTA of the mma and veck kernels (1..=8).
@@ -32,6 +37,13 @@ pub struct MatmulTuning {
 }
 
 pub const TUNING_FILE_ENV: &str = "DK_TUNING_FILE";
+
+impl MatmulTuning {
+    /// The GEMV/cuBLAS threshold for `dtype`.
+    pub fn smalln_max_n(&self, dtype: DType) -> usize {
+        self.smalln_max_n.get(&dtype).copied().unwrap_or(16)
+    }
+}
 
 const SM90_JSON: &str = include_str!("../tuning/sm_90.json");
 
@@ -90,6 +102,9 @@ impl TuningTable {
         if m.target_ctas_per_sm == 0 || m.max_splits == 0 {
             return Err(bad("target_ctas_per_sm/max_splits", "at least 1", format!("{}/{}", m.target_ctas_per_sm, m.max_splits)));
         }
+        if let Some((dt, n)) = m.smalln_max_n.iter().find(|(_, &n)| n == 0) {
+            return Err(bad(&format!("smalln_max_n.{dt}"), "at least 1", n.to_string()));
+        }
         if m.min_k_per_split == 0 {
             return Err(bad("min_k_per_split", "at least 1", "0".into()));
         }
@@ -104,7 +119,8 @@ mod tests {
     #[test]
     fn embedded_table_parses() {
         let t = TuningTable::sm90();
-        assert_eq!(t.matmul.smalln_max_n, 16);
+        assert_eq!(t.matmul.smalln_max_n(DType::F32), 16);
+        assert_eq!(t.matmul.smalln_max_n(DType::F16), 8);
     }
 
     #[test]

@@ -63,14 +63,14 @@ pub fn run(a: BenchArgs) -> Result<i32> {
                 read.gbps
             );
             println!(
-                "{:<6} {:<14} {:>3} {:<26} {:>10} {:>19} {:>8} {:>6} {:>10} {:>7}",
+                "{:<6} {:<14} {:>3} {:<34} {:>10} {:>19} {:>8} {:>6} {:>10} {:>7}",
                 "dtype", "MxK", "N", "variant", "median_us", "(min-max)", "GB/s", "%read", "cublas_us", "speedup"
             );
             let rows = bench::matmul::run(&ctx, &cfg, &read, |r| {
                 let mk = r.shape.split(' ').take(2).map(|s| s.split('=').nth(1).unwrap_or("")).collect::<Vec<_>>().join("x");
                 let n = r.shape.rsplit('=').next().unwrap_or("");
                 println!(
-                    "{:<6} {:<14} {:>3} {:<26} {:>10.2} {:>19} {:>8.0} {:>5.1}% {:>10} {:>7}",
+                    "{:<6} {:<14} {:>3} {:<34} {:>10.2} {:>19} {:>8.0} {:>5.1}% {:>10} {:>7}",
                     r.dtype,
                     mk,
                     n,

@@ -210,7 +210,7 @@ pub fn plan_matmul(
             Ok(MatmulPlan::Cublas)
         }
         MatmulBackend::Auto => {
-            let max_n = prefs.smalln_max_n.unwrap_or(t.smalln_max_n);
+            let max_n = prefs.smalln_max_n.unwrap_or(t.smalln_max_n(d.dtype));
             if d.n <= max_n || !cublas_ok {
                 Ok(MatmulPlan::Gemv(plan_gemv(d, caps, t)))
             } else {
@@ -302,11 +302,14 @@ mod tests {
     #[test]
     fn auto_uses_gemv_up_to_the_threshold_then_cublas() {
         let t = TuningTable::sm90().matmul;
-        for n in 1..=t.smalln_max_n {
-            assert!(matches!(plan(&desc(4096, n, 4096, DType::F16, ALayout::KContiguous), &Default::default()).unwrap(), MatmulPlan::Gemv(_)));
-        }
-        for n in [t.smalln_max_n + 1, 64, 4096] {
-            assert_eq!(plan(&desc(4096, n, 4096, DType::F16, ALayout::KContiguous), &Default::default()).unwrap(), MatmulPlan::Cublas);
+        for dt in DType::ALL {
+            let max = t.smalln_max_n(dt);
+            for n in 1..=max {
+                assert!(matches!(plan(&desc(4096, n, 4096, dt, ALayout::KContiguous), &Default::default()).unwrap(), MatmulPlan::Gemv(_)));
+            }
+            for n in [max + 1, 64, 4096] {
+                assert_eq!(plan(&desc(4096, n, 4096, dt, ALayout::KContiguous), &Default::default()).unwrap(), MatmulPlan::Cublas);
+            }
         }
     }
 
@@ -382,7 +385,7 @@ mod tests {
         for (m, k) in [(128, 1024), (896, 4864), (4096, 14336), (16, 8), (1, 1), (4096, 4096)] {
             for dt in DType::ALL {
                 for n in 1..=16 {
-                    let g = gemv(plan(&desc(m, n, k, dt, ALayout::KContiguous), &p).unwrap());
+                    let g = plan_gemv(&desc(m, n, k, dt, ALayout::KContiguous), &h100(), &TuningTable::sm90().matmul);
                     assert!(g.splits >= 1 && g.splits <= 32);
                     assert_eq!(g.k_per_split % 256, 0, "{g:?}");
                     // Splits cover K exactly once: the last split starts inside K.
