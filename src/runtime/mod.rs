@@ -219,13 +219,13 @@ impl CudaBackend {
     }
 
     /// The module built from `source` with `defines`: from memory, else the
-    /// disk cache, else NVRTC (then stored in both).
+    /// disk cache, else NVRTC (then stored in both). The map's lock is not held
+    /// while compiling, so different modules compile in parallel.
     pub fn module(&self, source: &KernelSource, defines: &[(&str, &str)]) -> Result<(ModuleKey, Arc<CudaModule>)> {
         let arch = self.caps.arch();
         let expanded = source.expanded();
         let key = ModuleKey::new(&expanded, &arch, defines, self.nvrtc.version, &self.nvrtc.base_options(&arch));
-        let mut modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(m) = modules.get(&key) {
+        if let Some(m) = self.modules.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             self.disk.stats.memory_hits.fetch_add(1, Ordering::Relaxed);
             return Ok((key, m.clone()));
         }
@@ -245,7 +245,9 @@ impl CudaBackend {
             .ctx
             .load_module(Ptx::from_binary(cubin))
             .map_err(Error::driver(format!("loading module {}", source.file)))?;
-        modules.insert(key.clone(), module.clone());
+        // Two threads may have built the same module; the first one stored wins.
+        let mut modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
+        let module = modules.entry(key.clone()).or_insert(module).clone();
         Ok((key, module))
     }
 
@@ -261,14 +263,19 @@ impl CudaBackend {
         Ok(f)
     }
 
-    /// Compiles and loads every kernel source, so no later launch pays for it.
+    /// Compiles and loads every build of every source, so no later launch pays
+    /// for it. Builds compile in parallel (NVRTC programs are independent).
     pub fn prewarm(&self, sources: &[&KernelSource]) -> Result<()> {
-        for s in sources {
-            for defines in s.builds {
-                self.module(s, defines)?;
-            }
-        }
-        Ok(())
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = sources
+                .iter()
+                .flat_map(|s| s.builds.iter().map(move |d| (*s, *d)))
+                .map(|(s, d)| scope.spawn(move || self.module(s, d).map(|_| ())))
+                .collect();
+            handles.into_iter().try_for_each(|h| {
+                h.join().map_err(|_| Error::NvrtcUnavailable("a kernel-compiling thread panicked".into()))?
+            })
+        })
     }
 
     /// Launches `f` on the backend's stream.
