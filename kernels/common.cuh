@@ -6,6 +6,9 @@
 
 typedef long long i64;
 
+// NVRTC has no math.h: infinity from its bit pattern.
+#define INFINITY __int_as_float(0x7f800000)
+
 // Up to 4 dimensions, outermost first; unused leading dims are 1 (Rust: Dims4).
 struct Dims4 {
     i64 v[4];

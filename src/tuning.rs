@@ -17,6 +17,19 @@ pub struct TuningTable {
     /// What the numbers were measured on.
     pub device: String,
     pub matmul: MatmulTuning,
+    pub softmax: SoftmaxTuning,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoftmaxTuning {
+    /// Auto dispatch uses a warp per row up to this many columns, a CTA per row above.
+    pub vec_max_cols: usize,
+    /// Rows (warps) per CTA of the vec variants.
+    pub vec_warps_per_cta: u32,
+    /// CTA size of the block variants per column bucket: [max_cols, threads],
+    /// ascending; longer rows use the last bucket's size.
+    pub block_threads: Vec<(usize, u32)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,21 +105,31 @@ impl TuningTable {
         let m = &t.matmul;
         let bad = |field: &str, expected: &str, got: String| Error::InvalidArgument {
             op: "tuning",
-            arg: format!("{source}: matmul.{field}"),
+            arg: format!("{source}: {field}"),
             expected: expected.into(),
             got,
         };
         if !(1..=8).contains(&m.warps) {
-            return Err(bad("warps", "1 to 8", m.warps.to_string()));
+            return Err(bad("matmul.warps", "1 to 8", m.warps.to_string()));
         }
         if m.target_ctas_per_sm == 0 || m.max_splits == 0 {
-            return Err(bad("target_ctas_per_sm/max_splits", "at least 1", format!("{}/{}", m.target_ctas_per_sm, m.max_splits)));
+            return Err(bad("matmul.target_ctas_per_sm/max_splits", "at least 1", format!("{}/{}", m.target_ctas_per_sm, m.max_splits)));
         }
         if let Some((dt, n)) = m.smalln_max_n.iter().find(|(_, &n)| n == 0) {
-            return Err(bad(&format!("smalln_max_n.{dt}"), "at least 1", n.to_string()));
+            return Err(bad(&format!("matmul.smalln_max_n.{dt}"), "at least 1", n.to_string()));
+        }
+        let sm = &t.softmax;
+        if !(1..=8).contains(&sm.vec_warps_per_cta) {
+            return Err(bad("softmax.vec_warps_per_cta", "1 to 8", sm.vec_warps_per_cta.to_string()));
+        }
+        if sm.block_threads.is_empty()
+            || sm.block_threads.windows(2).any(|w| w[0].0 >= w[1].0)
+            || sm.block_threads.iter().any(|&(_, th)| th == 0 || th > 1024 || th % 32 != 0)
+        {
+            return Err(bad("softmax.block_threads", "ascending [max_cols, threads] pairs, threads a multiple of 32 up to 1024", format!("{:?}", sm.block_threads)));
         }
         if m.min_k_per_split == 0 {
-            return Err(bad("min_k_per_split", "at least 1", "0".into()));
+            return Err(bad("matmul.min_k_per_split", "at least 1", "0".into()));
         }
         Ok(t)
     }

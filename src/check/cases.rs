@@ -10,6 +10,7 @@ pub fn all() -> Vec<Case> {
     let mut v = Vec::new();
     copy_cases(&mut v);
     matmul_cases(&mut v);
+    softmax_cases(&mut v);
     v
 }
 
@@ -239,4 +240,133 @@ fn matmul_case(c: &mut Checker, s: MatmulSpec) -> Result<Outcome> {
     ops::matmul_with(c.gpu, s.alpha, &a.gpu, &b.gpu, s.beta, &out.gpu, &opts)?;
     ops::matmul_with(&c.cpu, s.alpha, &a.cpu, &b.cpu, s.beta, &out.cpu, &opts)?;
     c.compare("matmul", &s.name(), &out, tolerance(s.dtype))
+}
+
+// ---------------------------------------------------------------- softmax
+
+use crate::dispatch::softmax::{SoftmaxBackend, SoftmaxPrefs};
+use crate::ops::{Causal, SoftmaxOptions};
+
+/// Values planted in a random row to exercise an edge.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Plant {
+    None,
+    NegInf,
+    /// Every entry of row 1 is -inf (through the mask when there is one).
+    AllExcluded,
+    Nan,
+    PosInf,
+    /// f16-sized values near 65504 (scaled by 4).
+    Huge,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct SoftmaxSpec {
+    rows: usize,
+    cols: usize,
+    dtype: DType,
+    scale: f32,
+    causal: Option<Causal>,
+    mask: bool,
+    in_place: bool,
+    /// x is a column window of a wider buffer (no 16-byte rows).
+    strided: bool,
+    plant: Plant,
+    backend: SoftmaxBackend,
+}
+
+impl SoftmaxSpec {
+    fn new(rows: usize, cols: usize, dtype: DType, backend: SoftmaxBackend) -> Self {
+        SoftmaxSpec { rows, cols, dtype, scale: 1.0, causal: None, mask: false, in_place: false, strided: false, plant: Plant::None, backend }
+    }
+    fn name(&self) -> String {
+        let mut s = format!("{}x{}/{:?}", self.rows, self.cols, self.backend).to_lowercase();
+        if self.scale != 1.0 {
+            s += &format!("/scale{}", self.scale);
+        }
+        if let Some(c) = self.causal {
+            s += &format!("/causal_q{}_o{}", c.q_len, c.offset);
+        }
+        for (on, tag) in [(self.mask, "mask"), (self.in_place, "inplace"), (self.strided, "strided")] {
+            if on {
+                s += "/";
+                s += tag;
+            }
+        }
+        if self.plant != Plant::None {
+            s += &format!("/{:?}", self.plant).to_lowercase();
+        }
+        s
+    }
+}
+
+fn softmax_cases(v: &mut Vec<Case>) {
+    let mut specs = Vec::new();
+    for dtype in DType::ALL {
+        for backend in [SoftmaxBackend::Vec, SoftmaxBackend::Block, SoftmaxBackend::Auto] {
+            let s = |rows, cols| SoftmaxSpec::new(rows, cols, dtype, backend);
+            for (rows, cols) in [(1, 1), (3, 7), (64, 128), (17, 1000), (8, 1024), (5, 1025), (4, 4096), (3, 32768), (2, 65537)] {
+                specs.push(s(rows, cols));
+            }
+            specs.push(SoftmaxSpec { scale: 0.7, ..s(24, 304) });
+            specs.push(SoftmaxSpec { causal: Some(Causal { q_len: 4, offset: 300 }), ..s(24, 304) });
+            // Offset 0: the first query of each period sees exactly one key.
+            specs.push(SoftmaxSpec { causal: Some(Causal { q_len: 4, offset: 0 }), ..s(24, 2048) });
+            specs.push(SoftmaxSpec { mask: true, ..s(24, 304) });
+            specs.push(SoftmaxSpec { causal: Some(Causal { q_len: 6, offset: 1000 }), mask: true, scale: 0.125, ..s(12, 1024) });
+            specs.push(SoftmaxSpec { in_place: true, ..s(16, 512) });
+            specs.push(SoftmaxSpec { in_place: true, causal: Some(Causal { q_len: 2, offset: 3000 }), ..s(4, 4096) });
+            specs.push(SoftmaxSpec { strided: true, ..s(9, 333) });
+            for plant in [Plant::NegInf, Plant::AllExcluded, Plant::Nan, Plant::PosInf] {
+                specs.push(SoftmaxSpec { plant, ..s(4, 200) });
+            }
+            specs.push(SoftmaxSpec { plant: Plant::AllExcluded, mask: true, ..s(4, 2048) });
+            if dtype == DType::F16 {
+                specs.push(SoftmaxSpec { plant: Plant::Huge, scale: 4.0, ..s(4, 512) });
+            }
+        }
+    }
+    for spec in specs {
+        v.push(Case { op: "softmax", name: spec.name(), dtype: spec.dtype, run: Box::new(move |c: &mut Checker| softmax_case(c, spec)) });
+    }
+}
+
+fn softmax_case(c: &mut Checker, s: SoftmaxSpec) -> Result<Outcome> {
+    let (rows, cols) = (s.rows, s.cols);
+    let width = if s.strided { cols + 5 } else { cols };
+    let mut data = c.random(s.dtype, rows * width, 2.0);
+    let at = |r: usize, j: usize| r * width + j;
+    match s.plant {
+        Plant::None => {}
+        Plant::NegInf => (0..cols).step_by(3).for_each(|j| data.set(at(1, j), f64::NEG_INFINITY)),
+        Plant::AllExcluded if !s.mask => (0..cols).for_each(|j| data.set(at(1, j), f64::NEG_INFINITY)),
+        Plant::AllExcluded => {}
+        Plant::Nan => data.set(at(2, cols / 2), f64::NAN),
+        Plant::PosInf => data.set(at(3, cols - 1), f64::INFINITY),
+        Plant::Huge => (0..rows * width).for_each(|i| data.set(i, 65504.0 - (i % 97) as f64 * 8.0)),
+    }
+    let x = c.upload(data, &[rows, width])?.map(|t| t.narrow(1, 0, cols))?;
+    let q_len = s.causal.map_or(if s.mask { 4.min(rows) } else { 1 }, |q| q.q_len);
+    let mask = if s.mask {
+        let mut m = c.random(s.dtype, q_len * cols, 1.0);
+        if s.plant == Plant::AllExcluded {
+            (0..cols).for_each(|j| m.set(cols + j, f64::NEG_INFINITY)); // mask row 1
+        }
+        Some(c.upload(m, &[q_len, cols])?)
+    } else {
+        None
+    };
+    let y = if s.in_place {
+        // In place: the output is (a contiguous copy of) x itself.
+        c.upload(x.gpu.to_host_data()?, &[rows, cols])?
+    } else {
+        c.poisoned_output(s.dtype, rows * cols + 4, Layout::strided(&[rows, cols], &[cols, 1], 4)?)?
+    };
+    let prefs = Some(SoftmaxPrefs { backend: s.backend });
+    let gpu_opts = SoftmaxOptions { scale: s.scale, causal: s.causal, mask: mask.as_ref().map(|m| &m.gpu), prefs };
+    let cpu_opts = SoftmaxOptions { mask: mask.as_ref().map(|m| &m.cpu), ..gpu_opts };
+    let (xg, xc) = if s.in_place { (&y.gpu, &y.cpu) } else { (&x.gpu, &x.cpu) };
+    ops::softmax(c.gpu, xg, &y.gpu, &gpu_opts)?;
+    ops::softmax(&c.cpu, xc, &y.cpu, &cpu_opts)?;
+    c.compare("softmax", &s.name(), &y, tolerance(s.dtype))
 }

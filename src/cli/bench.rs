@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use decode_kernels::bench::{self, matmul::MatmulBenchConfig};
+use decode_kernels::bench::{self, matmul::MatmulBenchConfig, softmax::{Mode, SoftmaxBenchConfig}};
 use decode_kernels::{roofline, DType, Error, Result};
 
 #[derive(Args, Debug)]
@@ -33,12 +33,74 @@ enum BenchOp {
         #[arg(long)]
         csv: Option<PathBuf>,
     },
+    /// Softmax variants (vec, block) plain, causal and masked, against the copy roofline.
+    Softmax {
+        /// Row counts (default 32,512,16384).
+        #[arg(long, value_delimiter = ',')]
+        rows: Option<Vec<usize>>,
+        /// Column counts (default 128,256,...,8192,32768).
+        #[arg(long, value_delimiter = ',')]
+        cols: Option<Vec<usize>>,
+        /// dtypes (default f16,f32).
+        #[arg(long, value_delimiter = ',')]
+        dtype: Option<Vec<DType>>,
+        /// plain, causal, masked (default all three).
+        #[arg(long, value_delimiter = ',')]
+        modes: Option<Vec<Mode>>,
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
 }
 
 pub fn run(a: BenchArgs) -> Result<i32> {
     let ctx = super::open_context(None)?;
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("benchmarks need a CUDA device".into()))?.clone();
     match a.op {
+        BenchOp::Softmax { rows, cols, dtype, modes, runs, csv } => {
+            let mut cfg = SoftmaxBenchConfig { runs: runs.max(1), ..Default::default() };
+            let positive = |arg: &str, v: &[usize]| {
+                if v.iter().any(|&x| x == 0) {
+                    Err(Error::InvalidArgument { op: "bench", arg: arg.into(), expected: "positive values".into(), got: format!("{v:?}") })
+                } else {
+                    Ok(())
+                }
+            };
+            if let Some(r) = rows {
+                positive("--rows", &r)?;
+                cfg.rows = r;
+            }
+            if let Some(c) = cols {
+                positive("--cols", &c)?;
+                cfg.cols = c;
+            }
+            if let Some(d) = dtype {
+                cfg.dtypes = d;
+            }
+            if let Some(m) = modes {
+                cfg.modes = m;
+            }
+            let copy = roofline::copy_roofline(&be, 30)?;
+            println!("{} | {} | copy roofline {:.0} GB/s (this run)", be.caps().name, bench::today(), copy.gbps);
+            println!("{:<5} {:<34} {:<38} {:>10} {:>19} {:>8} {:>6}", "dtype", "shape", "variant", "median_us", "(min-max)", "GB/s", "%copy");
+            let rows = bench::softmax::run(&ctx, &cfg, &copy, |r| {
+                println!(
+                    "{:<5} {:<34} {:<38} {:>10.2} {:>19} {:>8.0} {:>5.1}%",
+                    r.dtype,
+                    r.shape,
+                    r.variant.trim_start_matches("softmax/"),
+                    r.median_us,
+                    format!("({:.2}-{:.2})", r.min_us, r.max_us),
+                    r.gbps,
+                    r.pct_roofline
+                );
+            })?;
+            if let Some(p) = csv {
+                bench::write_csv(&p, &rows)?;
+            }
+            Ok(0)
+        }
         BenchOp::Matmul { shapes, n, dtype, runs, no_peer, csv } => {
             let mut cfg = MatmulBenchConfig { runs: runs.max(1), peer: !no_peer, ..Default::default() };
             if let Some(s) = shapes {

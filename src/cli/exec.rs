@@ -12,6 +12,31 @@ pub struct ExecArgs {
 
 #[derive(Subcommand, Debug)]
 enum ExecOp {
+    /// OUT = softmax(scale * X + MASK) along the last axis. X.npy is [rows, cols],
+    /// M.npy [q_len, cols] (row r uses mask row r % q_len).
+    Softmax {
+        #[arg(long)]
+        x: PathBuf,
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+        scale: f32,
+        /// Exclude columns after each row's query position (needs --q-len).
+        #[arg(long, requires = "q_len")]
+        causal: bool,
+        /// Rows per query period: row r is query position offset + r % q_len.
+        #[arg(long)]
+        q_len: Option<usize>,
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        #[arg(long)]
+        mask: Option<PathBuf>,
+        #[arg(long)]
+        dtype: Option<DType>,
+        #[arg(long)]
+        out: PathBuf,
+        /// cpu, cuda, cuda:N or auto (default: DK_DEVICE, else auto).
+        #[arg(long)]
+        device: Option<String>,
+    },
     /// OUT = alpha * A·B + beta * C. A.npy is [M,K] (with --transpose-a, [K,M]),
     /// B.npy [K,N] (with --transpose-b, [N,K]), C.npy and OUT.npy [M,N];
     /// a leading batch dimension is allowed on all of them.
@@ -81,6 +106,20 @@ fn transposed(t: Tensor) -> Result<Tensor> {
 
 pub fn run(a: ExecArgs) -> Result<i32> {
     match a.op {
+        ExecOp::Softmax { x, scale, causal, q_len, offset, mask, dtype, out, device } => {
+            let ctx = super::open_context(device.as_deref())?;
+            let xt = load(&ctx, &x, dtype)?;
+            let mt = mask.map(|m| load(&ctx, &m, Some(xt.dtype()))).transpose()?;
+            let y = Tensor::empty(&ctx, xt.shape(), xt.dtype())?;
+            let causal = match (causal, q_len) {
+                (true, Some(q_len)) => Some(decode_kernels::ops::Causal { q_len, offset }),
+                _ => None,
+            };
+            let opts = decode_kernels::ops::SoftmaxOptions { scale, causal, mask: mt.as_ref(), prefs: None };
+            ops::softmax(&ctx, &xt, &y, &opts)?;
+            write_npy(&out, y.shape(), &y.to_host_data()?)?;
+            Ok(0)
+        }
         ExecOp::Matmul { a, b, c, alpha, beta, transpose_a, transpose_b, dtype, group, out, device } => {
             let ctx = super::open_context(device.as_deref())?;
             let at = load(&ctx, &a, dtype)?;

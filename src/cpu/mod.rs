@@ -4,6 +4,7 @@
 
 pub mod copy;
 pub mod matmul;
+pub mod softmax;
 
 /// The CPU backend holds no state; work is spread over rayon's global pool.
 #[derive(Debug, Clone, Default)]

@@ -3,6 +3,7 @@
 //! They need no GPU, so CI tests them exhaustively.
 
 pub mod matmul;
+pub mod softmax;
 
 /// Reads an environment variable; unset or empty is None.
 pub(crate) fn env_var(name: &str) -> Option<String> {

@@ -267,11 +267,7 @@ pub fn plan_matmul(ctx: &Context, a: &Tensor, b: &Tensor, c: &Tensor, opts: &Mat
 }
 
 fn resolve_gemv(be: &CudaBackend, g: &Geometry, gp: &GemvPlan) -> Result<Vec<GemvChunk>> {
-    let defines = match g.dtype {
-        DType::F16 => kernels::GEMV_F16,
-        DType::BF16 => kernels::GEMV_BF16,
-        DType::F32 => kernels::GEMV_F32,
-    };
+    let defines = kernels::dtype_build(g.dtype);
     let vecm_tx = gp.block.0;
     let mut chunks = Vec::new();
     let mut n0 = 0;

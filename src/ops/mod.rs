@@ -4,9 +4,11 @@
 
 pub mod copy;
 pub mod matmul;
+pub mod softmax;
 
 pub use copy::copy;
 pub use matmul::{matmul, matmul_with, plan_matmul, MatmulOptions, MatmulPlanHandle};
+pub use softmax::{softmax, Causal, SoftmaxOptions};
 
 use crate::tensor::{Layout, MAX_RANK};
 

@@ -27,14 +27,29 @@ pub static ROOFLINE: KernelSource =
 pub static GEMV: KernelSource = KernelSource {
     file: "gemv.cu",
     code: include_str!("../../kernels/gemv.cu"),
-    builds: &[GEMV_F16, GEMV_BF16, GEMV_F32],
+    builds: &[DTYPE_F16, DTYPE_BF16, DTYPE_F32],
 };
-pub const GEMV_F16: Defines = &[("DK_DTYPE", "0")];
-pub const GEMV_BF16: Defines = &[("DK_DTYPE", "1")];
-pub const GEMV_F32: Defines = &[("DK_DTYPE", "2")];
+pub static SOFTMAX: KernelSource = KernelSource {
+    file: "softmax.cu",
+    code: include_str!("../../kernels/softmax.cu"),
+    builds: &[DTYPE_F16, DTYPE_BF16, DTYPE_F32],
+};
+/// Builds of the per-element-type sources (gemv.cu, softmax.cu).
+pub const DTYPE_F16: Defines = &[("DK_DTYPE", "0")];
+pub const DTYPE_BF16: Defines = &[("DK_DTYPE", "1")];
+pub const DTYPE_F32: Defines = &[("DK_DTYPE", "2")];
 
 /// Every source, for prewarming and the compile test.
-pub static ALL: &[&KernelSource] = &[&COPY, &ROOFLINE, &GEMV];
+pub static ALL: &[&KernelSource] = &[&COPY, &ROOFLINE, &GEMV, &SOFTMAX];
+
+/// The build of a per-element-type source for `dtype`.
+pub fn dtype_build(dtype: crate::dtype::DType) -> Defines {
+    match dtype {
+        crate::dtype::DType::F16 => DTYPE_F16,
+        crate::dtype::DType::BF16 => DTYPE_BF16,
+        crate::dtype::DType::F32 => DTYPE_F32,
+    }
+}
 
 impl KernelSource {
     /// The source with project headers inlined (each at most once).

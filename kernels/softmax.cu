@@ -1,0 +1,227 @@
+// Softmax along the last axis of a [rows, cols] view, f32 math:
+//   y[r, j] = softmax_j(scale * x[r, j] + mask[r % q_len, j]),
+// with causal exclusion (row r is query position offset + r % q_len; columns
+// after it are excluded and not read). Excluded and -inf entries give 0; a row
+// with nothing left gives zeros; a NaN gives a NaN row; +inf gives NaN (as
+// PyTorch). Compiled once per element type: DK_DTYPE 0 (f16), 1 (bf16), 2 (f32).
+//
+// Variants (host side: src/ops/softmax.rs, choice: src/dispatch/softmax.rs):
+//   vec_e{E}_p{P}    a warp per row, E elements per lane in registers (cols <= 32 E)
+//   block_e{E}_p{P}  a CTA per row, E elements per thread in registers
+//   vec_stream, block_stream   any cols: an online (max, sum) pass, then a write pass
+// P is 1 (scalar loads, any strides) or 16 bytes of elements (aligned rows).
+#include "common.cuh"
+
+#if DK_DTYPE == 0
+typedef __half T;
+#elif DK_DTYPE == 1
+typedef __nv_bfloat16 T;
+#else
+typedef float T;
+#endif
+
+constexpr int VEC = 16 / sizeof(T);
+
+// Rust twin: SoftmaxParams in src/ops/softmax.rs. Strides in elements.
+struct SoftmaxParams {
+    i64 rows, cols;
+    i64 sxr, sxc, syr, syc, smr, smc;
+    i64 q_len, offset;
+    int causal, has_mask;
+    float scale;
+};
+
+// Columns of row r that are not causally excluded.
+__device__ __forceinline__ i64 row_valid(const SoftmaxParams& p, i64 r) {
+    if (!p.causal) return p.cols;
+    const i64 last = p.offset + r % p.q_len;  // the last visible column
+    return min(p.cols, last + 1);
+}
+
+// Loads elements [c, c + P) of row r as scaled, masked f32 values; -inf past `valid`.
+template <int P>
+__device__ __forceinline__ void load_pack(const T* xr, const T* mr, const SoftmaxParams& p, i64 c, i64 valid, float* v) {
+    if (c >= valid) {
+#pragma unroll
+        for (int e = 0; e < P; ++e) v[e] = -INFINITY;
+        return;
+    }
+    if (P == VEC && P > 1) {
+        const uint4 raw = *reinterpret_cast<const uint4*>(xr + c);
+        const T* xe = reinterpret_cast<const T*>(&raw);
+        float mv[P];
+        if (p.has_mask) {
+            const uint4 mraw = *reinterpret_cast<const uint4*>(mr + c);
+            const T* me = reinterpret_cast<const T*>(&mraw);
+#pragma unroll
+            for (int e = 0; e < P; ++e) mv[e] = to_f32(me[e]);
+        } else {
+#pragma unroll
+            for (int e = 0; e < P; ++e) mv[e] = 0.f;
+        }
+#pragma unroll
+        for (int e = 0; e < P; ++e) v[e] = c + e < valid ? fmaf(p.scale, to_f32(xe[e]), mv[e]) : -INFINITY;
+    } else {
+#pragma unroll
+        for (int e = 0; e < P; ++e) {
+            const i64 j = c + e;
+            v[e] = j < valid ? fmaf(p.scale, to_f32(xr[j * p.sxc]), p.has_mask ? to_f32(mr[j * p.smc]) : 0.f) : -INFINITY;
+        }
+    }
+}
+
+template <int P>
+__device__ __forceinline__ void store_pack(T* yr, const SoftmaxParams& p, i64 c, const float* v) {
+    if (P == VEC && P > 1) {
+        uint4 raw;
+        T* ye = reinterpret_cast<T*>(&raw);
+#pragma unroll
+        for (int e = 0; e < P; ++e) ye[e] = from_f32<T>(v[e]);
+        *reinterpret_cast<uint4*>(yr + c) = raw;
+    } else {
+#pragma unroll
+        for (int e = 0; e < P; ++e) yr[(c + e) * p.syc] = from_f32<T>(v[e]);
+    }
+}
+
+// What each exp is multiplied by: NaN for a row holding a NaN (or +inf, whose
+// exp(inf - inf) is NaN), 0 for a row with nothing left, else 1 / sum.
+__device__ __forceinline__ float row_scale(float m, float s) {
+    if (s != s) return s;
+    return m == -INFINITY ? 0.f : 1.f / s;
+}
+
+// Block-wide reductions through shared memory; every thread gets the result.
+__device__ __forceinline__ float block_max(float v, float* smem) {
+    v = warp_max(v);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    __syncthreads();  // smem may still be read from a previous reduction
+    if (lane == 0) smem[warp] = v;
+    __syncthreads();
+    v = lane < warps ? smem[lane] : -INFINITY;
+    return warp_max(v);
+}
+
+__device__ __forceinline__ float block_sum(float v, float* smem) {
+    v = warp_sum(v);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    __syncthreads();
+    if (lane == 0) smem[warp] = v;
+    __syncthreads();
+    v = lane < warps ? smem[lane] : 0.f;
+    return warp_sum(v);
+}
+
+// Row max -> exps -> sum -> scale, with E values per thread in registers.
+// `group` is 32 (a warp per row) or blockDim.x (a CTA per row).
+template <int E, int P, bool BLOCK>
+__device__ void softmax_regs(const T* __restrict__ x, T* y, const T* __restrict__ mask, const SoftmaxParams p) {
+    __shared__ float smem[32];
+    const int tid = BLOCK ? threadIdx.x : (threadIdx.x & 31);
+    const int group = BLOCK ? blockDim.x : 32;
+    const i64 r = BLOCK ? (i64)blockIdx.x : (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (r >= p.rows) return;  // whole warps only: BLOCK kernels have one row per CTA
+    const T* xr = x + r * p.sxr;
+    T* yr = y + r * p.syr;
+    const T* mr = mask + (p.has_mask ? (r % p.q_len) * p.smr : 0);
+    const i64 valid = row_valid(p, r);
+    float v[E];
+#pragma unroll
+    for (int i = 0; i < E / P; ++i) load_pack<P>(xr, mr, p, ((i64)i * group + tid) * P, valid, v + i * P);
+    float m = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < E; ++i) m = fmaxf(m, v[i]);
+    m = BLOCK ? block_max(m, smem) : warp_max(m);
+    // fmaxf skips NaN, so a NaN reaches the sum through its exp (or as itself
+    // when nothing else is finite) and the sum makes the whole row NaN.
+    float s = 0.f;
+#pragma unroll
+    for (int i = 0; i < E; ++i) {
+        v[i] = m == -INFINITY ? (v[i] != v[i] ? v[i] : 0.f) : expf(v[i] - m);
+        s += v[i];
+    }
+    s = BLOCK ? block_sum(s, smem) : warp_sum(s);
+    const float inv = row_scale(m, s);
+#pragma unroll
+    for (int i = 0; i < E / P; ++i) {
+        const i64 c = ((i64)i * group + tid) * P;
+        if (c < p.cols) {
+            float o[P];
+#pragma unroll
+            for (int e = 0; e < P; ++e) o[e] = v[i * P + e] * inv;
+            store_pack<P>(yr, p, c, o);
+        }
+    }
+}
+
+// Any number of columns: pass 1 keeps a running (max, sum) per thread and
+// merges them; pass 2 re-reads x and writes. Reads x twice.
+template <bool BLOCK>
+__device__ void softmax_stream(const T* __restrict__ x, T* y, const T* __restrict__ mask, const SoftmaxParams p) {
+    __shared__ float smem[32];
+    const int tid = BLOCK ? threadIdx.x : (threadIdx.x & 31);
+    const int group = BLOCK ? blockDim.x : 32;
+    const i64 r = BLOCK ? (i64)blockIdx.x : (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (r >= p.rows) return;
+    const T* xr = x + r * p.sxr;
+    T* yr = y + r * p.syr;
+    const T* mr = mask + (p.has_mask ? (r % p.q_len) * p.smr : 0);
+    const i64 valid = row_valid(p, r);
+    float m = -INFINITY, s = 0.f;
+    for (i64 j = tid; j < valid; j += group) {
+        float v;
+        load_pack<1>(xr, mr, p, j, valid, &v);
+        if (v > m) {
+            s = (m == -INFINITY ? 0.f : s * expf(m - v)) + 1.f;
+            m = v;
+        } else if (v != -INFINITY) {
+            s += m == -INFINITY ? v : expf(v - m);  // only a NaN gets here with m == -inf
+        }
+    }
+    const float mt = BLOCK ? block_max(m, smem) : warp_max(m);
+    s = m == -INFINITY ? s : s * expf(m - mt);  // s is 0 or NaN when m == -inf
+    s = BLOCK ? block_sum(s, smem) : warp_sum(s);
+    const float inv = row_scale(mt, s);
+    for (i64 j = tid; j < p.cols; j += group) {
+        float v;
+        load_pack<1>(xr, mr, p, j, valid, &v);
+        v = (mt == -INFINITY ? 0.f : expf(v - mt)) * inv;
+        store_pack<1>(yr, p, j, &v);
+    }
+}
+
+#define DK_REGS(E, P)                                                                                         \
+    extern "C" __global__ void softmax_vec_e##E##_p##P(const T* x, T* y, const T* mask, const SoftmaxParams p) {   \
+        softmax_regs<E, P, false>(x, y, mask, p);                                                             \
+    }                                                                                                         \
+    extern "C" __global__ void softmax_block_e##E##_p##P(const T* x, T* y, const T* mask, const SoftmaxParams p) { \
+        softmax_regs<E, P, true>(x, y, mask, p);                                                              \
+    }
+DK_REGS(1, 1)
+DK_REGS(2, 1)
+DK_REGS(4, 1)
+DK_REGS(8, 1)
+DK_REGS(16, 1)
+DK_REGS(32, 1)
+#if DK_DTYPE == 2
+DK_REGS(4, 4)
+#endif
+#if DK_DTYPE != 2
+DK_REGS(8, 8)
+#else
+DK_REGS(8, 4)
+#endif
+#if DK_DTYPE != 2
+DK_REGS(16, 8)
+DK_REGS(32, 8)
+#else
+DK_REGS(16, 4)
+DK_REGS(32, 4)
+#endif
+
+extern "C" __global__ void softmax_vec_stream(const T* x, T* y, const T* mask, const SoftmaxParams p) {
+    softmax_stream<false>(x, y, mask, p);
+}
+extern "C" __global__ void softmax_block_stream(const T* x, T* y, const T* mask, const SoftmaxParams p) {
+    softmax_stream<true>(x, y, mask, p);
+}

@@ -1,0 +1,130 @@
+//! `bench softmax`: every variant (vec, block) on each shape, plain, causal and
+//! masked, against the copy roofline of the same run; auto's choice marked.
+
+use crate::context::Context;
+use crate::dispatch::softmax::{SoftmaxBackend, SoftmaxPrefs};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::ops::softmax::{geometry, launch, plan_for, Causal, SoftmaxOptions};
+use crate::roofline::Roofline;
+use crate::runtime::timing::time_on_stream;
+use crate::tensor::{HostData, Tensor};
+
+use super::BenchRow;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Plain,
+    /// q_len = min(rows, 16), offset cols - q_len (the last query sees every key).
+    Causal,
+    /// An additive [min(rows, 16), cols] mask.
+    Masked,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "plain" => Ok(Mode::Plain),
+            "causal" => Ok(Mode::Causal),
+            "masked" => Ok(Mode::Masked),
+            _ => Err(Error::invalid("bench", "--modes", "plain, causal or masked", s)),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SoftmaxBenchConfig {
+    pub rows: Vec<usize>,
+    pub cols: Vec<usize>,
+    pub dtypes: Vec<DType>,
+    pub modes: Vec<Mode>,
+    pub warmup: usize,
+    pub runs: usize,
+}
+
+impl Default for SoftmaxBenchConfig {
+    fn default() -> Self {
+        SoftmaxBenchConfig {
+            rows: vec![32, 512, 16384],
+            cols: vec![128, 256, 512, 1024, 2048, 4096, 8192, 32768],
+            dtypes: vec![DType::F16, DType::F32],
+            modes: vec![Mode::Plain, Mode::Causal, Mode::Masked],
+            warmup: 5,
+            runs: 50,
+        }
+    }
+}
+
+fn random(ctx: &Context, shape: &[usize], dtype: DType, seed: u64) -> Result<Tensor> {
+    let n: usize = shape.iter().product();
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let data = HostData::from_f64_iter(
+        dtype,
+        (0..n).map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 8.0
+        }),
+    );
+    Tensor::from_host(ctx, data, shape)
+}
+
+/// Rows: one per (shape, mode, dtype, variant); `variant` ends in " (auto)" on auto's choice.
+pub fn run(ctx: &Context, cfg: &SoftmaxBenchConfig, copy: &Roofline, mut on_row: impl FnMut(&BenchRow)) -> Result<Vec<BenchRow>> {
+    let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("bench softmax needs a CUDA device".into()))?;
+    let card = be.caps().name.clone();
+    let l2 = be.caps().l2_bytes as usize;
+    let mut out = Vec::new();
+    for &dtype in &cfg.dtypes {
+        for &rows in &cfg.rows {
+            for &cols in &cfg.cols {
+                let bytes_x = rows * cols * dtype.size_in_bytes();
+                let copies = (2 * l2 + l2 / 2).div_ceil(bytes_x).clamp(1, 64);
+                let xs: Vec<Tensor> = (0..copies).map(|i| random(ctx, &[rows, cols], dtype, 7 + i as u64)).collect::<Result<_>>()?;
+                let y = Tensor::empty(ctx, &[rows, cols], dtype)?;
+                let q_len = rows.min(16);
+                let mask = random(ctx, &[q_len, cols], dtype, 3)?;
+                for &mode in &cfg.modes {
+                    let base = SoftmaxOptions {
+                        scale: 0.125,
+                        causal: (mode == Mode::Causal).then(|| Causal { q_len, offset: cols.saturating_sub(q_len) }),
+                        mask: (mode == Mode::Masked).then_some(&mask),
+                        prefs: None,
+                    };
+                    let g = geometry(ctx, &xs[0], &y, &base)?;
+                    let auto = plan_for(be, &g, &xs[0], &y, &base, &SoftmaxPrefs::default())?;
+                    let mask_bytes = if mode == Mode::Masked { q_len * cols * dtype.size_in_bytes() } else { 0 };
+                    let bytes = (2 * bytes_x + mask_bytes) as u64;
+                    for backend in [SoftmaxBackend::Vec, SoftmaxBackend::Block] {
+                        let plan = plan_for(be, &g, &xs[0], &y, &base, &SoftmaxPrefs { backend })?;
+                        let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| launch(be, &plan, &g, &xs[i % copies], &y, &base))?;
+                        let gbps = stats.gbps(bytes as f64);
+                        let chosen = if plan == auto { " (auto)" } else { "" };
+                        let row = BenchRow {
+                            op: "softmax".into(),
+                            variant: format!("{}{chosen}", plan.label(dtype)),
+                            dtype: dtype.to_string(),
+                            shape: format!("rows={rows} cols={cols} mode={mode:?}").to_lowercase(),
+                            median_us: stats.median_us,
+                            min_us: stats.min_us,
+                            max_us: stats.max_us,
+                            bytes,
+                            gbps,
+                            pct_roofline: 100.0 * gbps / copy.gbps,
+                            roofline_gbps: copy.gbps,
+                            peer_us: None,
+                            card: card.clone(),
+                            date: super::today(),
+                            commit: super::COMMIT.into(),
+                        };
+                        on_row(&row);
+                        out.push(row);
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,181 @@
+//! Softmax dispatch: warp per row (vec) or CTA per row (block), with the row in
+//! registers when it fits and streamed when it does not.
+
+use std::str::FromStr;
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::tuning::SoftmaxTuning;
+
+use super::env_var;
+
+/// Elements per thread the register variants are compiled for (kernels/softmax.cu).
+pub const EPT: [u32; 6] = [1, 2, 4, 8, 16, 32];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SoftmaxDesc {
+    pub rows: usize,
+    pub cols: usize,
+    pub dtype: DType,
+    /// Rows allow 16-byte loads and stores (x, y and mask).
+    pub packable: bool,
+}
+
+/// What runs a softmax. `pack` is 1 (scalar) or the elements of 16 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SoftmaxPlan {
+    /// A warp per row, `ept` elements per lane in registers.
+    Vec { ept: u32, pack: u32, warps_per_cta: u32 },
+    /// A warp per row, two passes over a row of any length.
+    VecStream { warps_per_cta: u32 },
+    /// A CTA of `threads` per row, `ept` elements per thread in registers.
+    Block { threads: u32, ept: u32, pack: u32 },
+    /// A CTA per row, two passes over a row of any length.
+    BlockStream { threads: u32 },
+    /// The CPU backend's reference (no dispatch there).
+    Cpu,
+}
+
+impl SoftmaxPlan {
+    /// The kernel's name suffix, e.g. "vec_e8_p8" or "block_stream".
+    pub fn name(&self) -> String {
+        match self {
+            SoftmaxPlan::Vec { ept, pack, .. } => format!("vec_e{ept}_p{pack}"),
+            SoftmaxPlan::VecStream { .. } => "vec_stream".into(),
+            SoftmaxPlan::Block { ept, pack, .. } => format!("block_e{ept}_p{pack}"),
+            SoftmaxPlan::BlockStream { .. } => "block_stream".into(),
+            SoftmaxPlan::Cpu => "cpu".into(),
+        }
+    }
+
+    /// The profiling label, e.g. `softmax/block_1024/bf16`.
+    pub fn label(&self, dtype: DType) -> String {
+        match self {
+            SoftmaxPlan::Block { threads, .. } | SoftmaxPlan::BlockStream { threads } => {
+                format!("softmax/{}_{threads}/{dtype}", self.name())
+            }
+            _ => format!("softmax/{}/{dtype}", self.name()),
+        }
+    }
+}
+
+/// `DK_SOFTMAX_BACKEND`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SoftmaxBackend {
+    #[default]
+    Auto,
+    Vec,
+    Block,
+}
+
+pub const BACKEND_ENV: &str = "DK_SOFTMAX_BACKEND";
+
+impl FromStr for SoftmaxBackend {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(SoftmaxBackend::Auto),
+            "vec" => Ok(SoftmaxBackend::Vec),
+            "block" => Ok(SoftmaxBackend::Block),
+            _ => Err(Error::BadEnv { var: BACKEND_ENV, value: s.to_string(), allowed: "auto, vec, block".into() }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SoftmaxPrefs {
+    pub backend: SoftmaxBackend,
+}
+
+impl SoftmaxPrefs {
+    pub fn from_env() -> Result<Self> {
+        Ok(SoftmaxPrefs { backend: env_var(BACKEND_ENV).map(|v| v.parse()).transpose()?.unwrap_or_default() })
+    }
+}
+
+/// Elements of 16 bytes.
+fn vec_elems(dtype: DType) -> u32 {
+    16 / dtype.size_in_bytes() as u32
+}
+
+/// The smallest compiled elements-per-thread covering `cols` with `group`
+/// threads, and the pack it can use; None when the row does not fit.
+fn registers_fit(d: &SoftmaxDesc, group: u32) -> Option<(u32, u32)> {
+    let need = d.cols.div_ceil(group as usize).max(1);
+    let ept = *EPT.iter().find(|&&e| e as usize >= need)?;
+    let v = vec_elems(d.dtype);
+    let pack = if d.packable && ept >= v { v } else { 1 };
+    Some((ept, pack))
+}
+
+pub fn plan_softmax(d: &SoftmaxDesc, t: &SoftmaxTuning, prefs: &SoftmaxPrefs) -> SoftmaxPlan {
+    let warps_per_cta = t.vec_warps_per_cta.clamp(1, 8);
+    let use_vec = match prefs.backend {
+        SoftmaxBackend::Vec => true,
+        SoftmaxBackend::Block => false,
+        SoftmaxBackend::Auto => d.cols <= t.vec_max_cols,
+    };
+    if use_vec {
+        return match registers_fit(d, 32) {
+            Some((ept, pack)) => SoftmaxPlan::Vec { ept, pack, warps_per_cta },
+            None => SoftmaxPlan::VecStream { warps_per_cta },
+        };
+    }
+    let threads = t
+        .block_threads
+        .iter()
+        .find(|&&(max_cols, _)| d.cols <= max_cols)
+        .or(t.block_threads.last())
+        .map(|&(_, th)| th)
+        .unwrap_or(1024);
+    match registers_fit(d, threads) {
+        Some((ept, pack)) => SoftmaxPlan::Block { threads, ept, pack },
+        None => SoftmaxPlan::BlockStream { threads },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tuning::TuningTable;
+
+    fn plan(rows: usize, cols: usize, dtype: DType, packable: bool, backend: SoftmaxBackend) -> SoftmaxPlan {
+        plan_softmax(&SoftmaxDesc { rows, cols, dtype, packable }, &TuningTable::sm90().softmax, &SoftmaxPrefs { backend })
+    }
+
+    #[test]
+    fn auto_picks_vec_for_short_rows_and_block_for_long() {
+        assert_eq!(plan(16384, 1024, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { ept: 32, pack: 8, warps_per_cta: 4 });
+        assert_eq!(plan(16384, 128, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { ept: 4, pack: 1, warps_per_cta: 4 });
+        assert_eq!(plan(16384, 128, DType::F32, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { ept: 4, pack: 4, warps_per_cta: 4 });
+        assert_eq!(plan(512, 2048, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Block { threads: 256, ept: 8, pack: 8 });
+        assert_eq!(plan(32, 32768, DType::F32, true, SoftmaxBackend::Auto), SoftmaxPlan::Block { threads: 1024, ept: 32, pack: 4 });
+        assert_eq!(plan(2, 65537, DType::F32, false, SoftmaxBackend::Auto), SoftmaxPlan::BlockStream { threads: 1024 });
+        assert_eq!(plan(2, 1000, DType::BF16, false, SoftmaxBackend::Auto), SoftmaxPlan::Vec { ept: 32, pack: 1, warps_per_cta: 4 });
+    }
+
+    #[test]
+    fn forced_variants_cover_every_length() {
+        for cols in [1, 7, 1024, 1025, 32768, 32769, 65537] {
+            for dt in DType::ALL {
+                let v = plan(4, cols, dt, true, SoftmaxBackend::Vec);
+                assert!(matches!(v, SoftmaxPlan::Vec { .. } | SoftmaxPlan::VecStream { .. }), "{v:?}");
+                assert_eq!(matches!(v, SoftmaxPlan::VecStream { .. }), cols > 1024);
+                let b = plan(4, cols, dt, true, SoftmaxBackend::Block);
+                assert!(matches!(b, SoftmaxPlan::Block { .. } | SoftmaxPlan::BlockStream { .. }), "{b:?}");
+                if let SoftmaxPlan::Vec { ept, pack, .. } | SoftmaxPlan::Block { ept, pack, .. } = v {
+                    assert!(EPT.contains(&ept) && ept % pack == 0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn names_labels_and_env_values() {
+        assert_eq!(SoftmaxPlan::Block { threads: 1024, ept: 8, pack: 8 }.label(DType::BF16), "softmax/block_e8_p8_1024/bf16");
+        assert_eq!(SoftmaxPlan::VecStream { warps_per_cta: 4 }.name(), "vec_stream");
+        assert_eq!("Block".parse::<SoftmaxBackend>().unwrap(), SoftmaxBackend::Block);
+        let e = "fast".parse::<SoftmaxBackend>().unwrap_err().to_string();
+        assert!(e.contains("DK_SOFTMAX_BACKEND=\"fast\"") && e.contains("auto, vec, block"), "{e}");
+    }
+}
