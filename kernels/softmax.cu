@@ -38,7 +38,13 @@ __device__ __forceinline__ i64 row_valid(const SoftmaxParams& p, i64 r) {
     return min(p.cols, last + 1);
 }
 
-// Loads elements [c, c + P) of row r as scaled, masked f32 values; -inf past `valid`.
+// Values are kept in the log2 domain, (scale * x + mask) * log2(e), so each
+// exponential is one exp2f (the MUFU.EX2 unit) rather than an accurate expf,
+// whose ~20 FP32 instructions per element made f16 softmax arithmetic-bound.
+// The max and the normalisation are unchanged by the positive factor.
+#define LOG2E 1.4426950408889634f
+
+// Loads elements [c, c + P) of row r as scaled, masked f32 values (log2 domain); -inf past `valid`.
 template <int P>
 __device__ __forceinline__ void load_pack(const T* xr, const T* mr, const SoftmaxParams& p, i64 c, i64 valid, float* v) {
     if (c >= valid) {
@@ -60,12 +66,12 @@ __device__ __forceinline__ void load_pack(const T* xr, const T* mr, const Softma
             for (int e = 0; e < P; ++e) mv[e] = 0.f;
         }
 #pragma unroll
-        for (int e = 0; e < P; ++e) v[e] = c + e < valid ? fmaf(p.scale, to_f32(xe[e]), mv[e]) : -INFINITY;
+        for (int e = 0; e < P; ++e) v[e] = c + e < valid ? fmaf(p.scale, to_f32(xe[e]), mv[e]) * LOG2E : -INFINITY;
     } else {
 #pragma unroll
         for (int e = 0; e < P; ++e) {
             const i64 j = c + e;
-            v[e] = j < valid ? fmaf(p.scale, to_f32(xr[j * p.sxc]), p.has_mask ? to_f32(mr[j * p.smc]) : 0.f) : -INFINITY;
+            v[e] = j < valid ? fmaf(p.scale, to_f32(xr[j * p.sxc]), p.has_mask ? to_f32(mr[j * p.smc]) : 0.f) * LOG2E : -INFINITY;
         }
     }
 }
@@ -137,7 +143,7 @@ __device__ void softmax_regs(const T* __restrict__ x, T* y, const T* __restrict_
     float s = 0.f;
 #pragma unroll
     for (int i = 0; i < E; ++i) {
-        v[i] = m == -INFINITY ? (v[i] != v[i] ? v[i] : 0.f) : expf(v[i] - m);
+        v[i] = m == -INFINITY ? (v[i] != v[i] ? v[i] : 0.f) : exp2f(v[i] - m);
         s += v[i];
     }
     s = BLOCK ? block_sum(s, smem) : warp_sum(s);
@@ -172,20 +178,20 @@ __device__ void softmax_stream(const T* __restrict__ x, T* y, const T* __restric
         float v;
         load_pack<1>(xr, mr, p, j, valid, &v);
         if (v > m) {
-            s = (m == -INFINITY ? 0.f : s * expf(m - v)) + 1.f;
+            s = (m == -INFINITY ? 0.f : s * exp2f(m - v)) + 1.f;
             m = v;
         } else if (v != -INFINITY) {
-            s += m == -INFINITY ? v : expf(v - m);  // only a NaN gets here with m == -inf
+            s += m == -INFINITY ? v : exp2f(v - m);  // only a NaN gets here with m == -inf
         }
     }
     const float mt = BLOCK ? block_max(m, smem) : warp_max(m);
-    s = m == -INFINITY ? s : s * expf(m - mt);  // s is 0 or NaN when m == -inf
+    s = m == -INFINITY ? s : s * exp2f(m - mt);  // s is 0 or NaN when m == -inf
     s = BLOCK ? block_sum(s, smem) : warp_sum(s);
     const float inv = row_scale(mt, s);
     for (i64 j = tid; j < p.cols; j += group) {
         float v;
         load_pack<1>(xr, mr, p, j, valid, &v);
-        v = (mt == -INFINITY ? 0.f : expf(v - mt)) * inv;
+        v = (mt == -INFINITY ? 0.f : exp2f(v - mt)) * inv;
         store_pack<1>(yr, p, j, &v);
     }
 }

@@ -46,7 +46,7 @@ pub struct SoftmaxBenchConfig {
 impl Default for SoftmaxBenchConfig {
     fn default() -> Self {
         SoftmaxBenchConfig {
-            rows: vec![32, 512, 16384],
+            rows: vec![32, 128, 512, 16384],
             cols: vec![128, 256, 512, 1024, 2048, 4096, 8192, 32768],
             dtypes: vec![DType::F16, DType::F32],
             modes: vec![Mode::Plain, Mode::Causal, Mode::Masked],

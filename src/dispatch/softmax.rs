@@ -145,13 +145,15 @@ mod tests {
 
     #[test]
     fn auto_picks_vec_for_short_rows_and_block_for_long() {
-        assert_eq!(plan(16384, 1024, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { ept: 32, pack: 8, warps_per_cta: 4 });
+        assert_eq!(plan(16384, 512, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { ept: 16, pack: 8, warps_per_cta: 4 });
+        assert_eq!(plan(16384, 1024, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Block { threads: 128, ept: 8, pack: 8 });
+        assert_eq!(plan(4, 512, DType::F16, true, SoftmaxBackend::Block), SoftmaxPlan::Block { threads: 64, ept: 8, pack: 8 });
         assert_eq!(plan(16384, 128, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { ept: 4, pack: 1, warps_per_cta: 4 });
         assert_eq!(plan(16384, 128, DType::F32, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { ept: 4, pack: 4, warps_per_cta: 4 });
-        assert_eq!(plan(512, 2048, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Block { threads: 256, ept: 8, pack: 8 });
+        assert_eq!(plan(512, 2048, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Block { threads: 128, ept: 16, pack: 8 });
         assert_eq!(plan(32, 32768, DType::F32, true, SoftmaxBackend::Auto), SoftmaxPlan::Block { threads: 1024, ept: 32, pack: 4 });
         assert_eq!(plan(2, 65537, DType::F32, false, SoftmaxBackend::Auto), SoftmaxPlan::BlockStream { threads: 1024 });
-        assert_eq!(plan(2, 1000, DType::BF16, false, SoftmaxBackend::Auto), SoftmaxPlan::Vec { ept: 32, pack: 1, warps_per_cta: 4 });
+        assert_eq!(plan(2, 500, DType::BF16, false, SoftmaxBackend::Auto), SoftmaxPlan::Vec { ept: 16, pack: 1, warps_per_cta: 4 });
     }
 
     #[test]
@@ -160,7 +162,7 @@ mod tests {
             for dt in DType::ALL {
                 let v = plan(4, cols, dt, true, SoftmaxBackend::Vec);
                 assert!(matches!(v, SoftmaxPlan::Vec { .. } | SoftmaxPlan::VecStream { .. }), "{v:?}");
-                assert_eq!(matches!(v, SoftmaxPlan::VecStream { .. }), cols > 1024);
+                assert_eq!(matches!(v, SoftmaxPlan::VecStream { .. }), cols > 32 * 32);
                 let b = plan(4, cols, dt, true, SoftmaxBackend::Block);
                 assert!(matches!(b, SoftmaxPlan::Block { .. } | SoftmaxPlan::BlockStream { .. }), "{b:?}");
                 if let SoftmaxPlan::Vec { ept, pack, .. } | SoftmaxPlan::Block { ept, pack, .. } = v {
