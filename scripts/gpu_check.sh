@@ -6,7 +6,8 @@ set -uo pipefail
 bin=${BIN:-target/release/decode-kernels}
 out=${OUT:-out}
 mkdir -p "$out"
-export DK_CACHE_DIR="${DK_CACHE_DIR:-$out/.kcache}"
+# The cache lives outside $out: only a few files come back from the device.
+export DK_CACHE_DIR="${DK_CACHE_DIR:-/tmp/dk-gpu-check-cache}"
 rm -rf "$DK_CACHE_DIR"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv | tee "$out/nvidia-smi.txt"
 status=0
