@@ -22,3 +22,8 @@ pub use context::{Context, DeviceRequest};
 pub use dtype::DType;
 pub use error::{Error, Result};
 pub use tensor::{Layout, Tensor};
+
+/// The README's code runs as a doctest, so its example stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
