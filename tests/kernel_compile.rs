@@ -15,19 +15,33 @@ fn every_kernel_source_compiles_for_sm80_and_sm90() {
         Err(e) => panic!("CI=true but NVRTC is unavailable: {e}"),
     };
     assert!(n.include_dir.is_some(), "NVRTC found but no CUDA include folder (set CUDA_PATH)");
-    for arch in ["sm_80", "sm_90"] {
-        for src in kernels::ALL {
-            for defines in src.builds {
-                let c = n.compile(src, arch, defines, true).unwrap_or_else(|e| panic!("{e}"));
-                assert!(c.cubin.len() > 100, "{} {defines:?} for {arch}: empty cubin", src.file);
-                let report = nvrtc::parse_ptxas_report(&c.log);
-                assert!(!report.is_empty(), "{} for {arch}: no ptxas report in log:\n{}", src.file, c.log);
-                for k in report {
-                    assert_eq!(k.spill_stores + k.spill_loads, 0, "{} {} for {arch} spills registers", src.file, k.function);
-                }
+    // Every (arch, source, build) is an independent NVRTC program: compile them in parallel.
+    let jobs: Vec<_> = ["sm_80", "sm_90"]
+        .into_iter()
+        .flat_map(|arch| kernels::ALL.iter().flat_map(move |src| src.builds.iter().map(move |d| (arch, *src, *d))))
+        .collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .map(|&(arch, src, defines)| {
+                let n = &n;
+                scope.spawn(move || {
+                    let c = n.compile(src, arch, defines, true).unwrap_or_else(|e| panic!("{e}"));
+                    assert!(c.cubin.len() > 100, "{} {defines:?} for {arch}: empty cubin", src.file);
+                    let report = nvrtc::parse_ptxas_report(&c.log);
+                    assert!(!report.is_empty(), "{} for {arch}: no ptxas report in log:\n{}", src.file, c.log);
+                    for k in report {
+                        assert_eq!(k.spill_stores + k.spill_loads, 0, "{} {} for {arch} spills registers", src.file, k.function);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            if let Err(panic) = h.join() {
+                std::panic::resume_unwind(panic);
             }
         }
-    }
+    });
 }
 
 #[test]
