@@ -68,6 +68,20 @@ __device__ bool splitk_combine(float* tile, int tile_elems, float* ws, unsigned*
     return true;
 }
 
+// Sums the warps' partial tiles (red[w][e], w < warps) into red[0], then
+// combines K splits. False in every CTA but the one that must write the result.
+template <int TILE>
+__device__ bool reduce_warps_and_splits(float (*red)[TILE], int warps, float* ws, unsigned* counters) {
+    __syncthreads();
+    for (int e = threadIdx.x; e < TILE; e += blockDim.x) {
+        float s = 0.f;
+        for (int w = 0; w < warps; ++w) s += red[w][e];
+        red[0][e] = s;
+    }
+    __syncthreads();
+    return splitk_combine(red[0], TILE, ws, counters);
+}
+
 __device__ __forceinline__ uint4 zero4() { return make_uint4(0u, 0u, 0u, 0u); }
 
 // ---------------------------------------------------------------- mma
@@ -153,14 +167,7 @@ __device__ void gemv_mma(const T* __restrict__ A, const T* __restrict__ B, T* __
         red[warp][(g + 8) * W + 8 * j + 2 * t] = acc[j][2];
         red[warp][(g + 8) * W + 8 * j + 2 * t + 1] = acc[j][3];
     }
-    __syncthreads();
-    for (int e = threadIdx.x; e < TILE; e += blockDim.x) {
-        float s = 0.f;
-        for (int w = 0; w < warps; ++w) s += red[w][e];
-        red[0][e] = s;
-    }
-    __syncthreads();
-    if (!splitk_combine(red[0], TILE, ws, counters)) return;
+    if (!reduce_warps_and_splits<TILE>(red, warps, ws, counters)) return;
     for (int e = threadIdx.x; e < TILE; e += blockDim.x) {
         const int r = e / W, n = e % W;
         const i64 row = row0 + r;
@@ -247,14 +254,7 @@ __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* _
             const float s = warp_sum(acc[r][n]);
             if (lane == 0) red[warp][r * N + n] = s;
         }
-    __syncthreads();
-    for (int e = threadIdx.x; e < TILE; e += blockDim.x) {
-        float s = 0.f;
-        for (int w = 0; w < warps; ++w) s += red[w][e];
-        red[0][e] = s;
-    }
-    __syncthreads();
-    if (!splitk_combine(red[0], TILE, ws, counters)) return;
+    if (!reduce_warps_and_splits<TILE>(red, warps, ws, counters)) return;
     for (int e = threadIdx.x; e < TILE; e += blockDim.x) {
         const i64 row = row0 + e / N;
         if (row < p.m) store_c(C, row * p.scm + (e % N) * p.scn, red[0][e], p.alpha, p.beta);

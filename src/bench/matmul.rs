@@ -9,9 +9,9 @@ use crate::error::{Error, Result};
 use crate::ops::{plan_matmul, MatmulOptions};
 use crate::roofline::Roofline;
 use crate::runtime::timing::{time_on_stream, Stats};
-use crate::tensor::{HostData, Tensor};
+use crate::tensor::Tensor;
 
-use super::BenchRow;
+use super::{random_tensor, BenchRow};
 
 pub const DEFAULT_SHAPES: &[(usize, usize)] = &[(128, 1024), (896, 4864), (4096, 4096), (14336, 4096), (4096, 14336), (128256, 4096)];
 
@@ -46,35 +46,17 @@ pub fn parse_shapes(s: &str) -> Result<Vec<(usize, usize)>> {
         .collect()
 }
 
-/// Random contiguous data on the device (never zeros).
-fn random_tensor(ctx: &Context, shape: &[usize], dtype: DType, seed: u64) -> Result<Tensor> {
-    let n: usize = shape.iter().product();
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let data = HostData::from_f64_iter(
-        dtype,
-        (0..n).map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 0.1
-        }),
-    );
-    Tensor::from_host(ctx, data, shape)
-}
-
 pub fn run(ctx: &Context, cfg: &MatmulBenchConfig, read: &Roofline, mut on_row: impl FnMut(&BenchRow)) -> Result<Vec<BenchRow>> {
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("bench matmul needs a CUDA device".into()))?;
     let card = be.caps().name.clone();
-    let l2 = be.caps().l2_bytes as usize;
+    let l2 = be.caps().l2_bytes;
     let mut rows = Vec::new();
     for &dtype in &cfg.dtypes {
         for &(m, k) in &cfg.shapes {
-            let a_bytes = m * k * dtype.size_in_bytes();
-            // Enough weight copies that one pass over them is over twice L2.
-            let copies = (2 * l2 + l2 / 2).div_ceil(a_bytes).clamp(1, 64);
-            let weights: Vec<Tensor> = (0..copies).map(|i| random_tensor(ctx, &[m, k], dtype, 17 + i as u64)).collect::<Result<_>>()?;
+            let copies = super::rotation_copies(l2, m * k * dtype.size_in_bytes());
+            let weights: Vec<Tensor> = (0..copies).map(|i| random_tensor(ctx, &[m, k], dtype, 17 + i as u64, 0.1)).collect::<Result<_>>()?;
             let n_max = cfg.ns.iter().copied().max().unwrap_or(1);
-            let tokens = random_tensor(ctx, &[n_max, k], dtype, 99)?;
+            let tokens = random_tensor(ctx, &[n_max, k], dtype, 99, 0.1)?;
             let out = Tensor::empty(ctx, &[n_max, m], dtype)?;
             for &n in &cfg.ns {
                 let b = tokens.narrow(0, 0, n)?.transpose(0, 1)?;

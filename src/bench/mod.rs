@@ -7,7 +7,34 @@ pub mod softmax;
 use std::io::Write;
 use std::path::Path;
 
+use crate::context::Context;
+use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::tensor::{HostData, Tensor};
+
+/// Copies of an input of `bytes` to rotate through so one pass over them
+/// exceeds 2.5x L2 (at most 64: smaller inputs are in-L2 numbers).
+pub fn rotation_copies(l2_bytes: u64, bytes: usize) -> usize {
+    let l2 = l2_bytes as usize;
+    (2 * l2 + l2 / 2).div_ceil(bytes.max(1)).clamp(1, 64)
+}
+
+/// A contiguous tensor of uniform values in [-amplitude/2, amplitude/2) from a
+/// seeded xorshift (never zeros; cheap enough for gigabyte inputs).
+pub fn random_tensor(ctx: &Context, shape: &[usize], dtype: DType, seed: u64, amplitude: f64) -> Result<Tensor> {
+    let n: usize = shape.iter().product();
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let data = HostData::from_f64_iter(
+        dtype,
+        (0..n).map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * amplitude
+        }),
+    );
+    Tensor::from_host(ctx, data, shape)
+}
 
 /// One benchmark row, shared by every op's benchmark and CSV.
 #[derive(Debug, Clone, serde::Serialize)]

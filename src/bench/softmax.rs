@@ -8,9 +8,9 @@ use crate::error::{Error, Result};
 use crate::ops::softmax::{geometry, launch, plan_for, Causal, SoftmaxOptions};
 use crate::roofline::Roofline;
 use crate::runtime::timing::time_on_stream;
-use crate::tensor::{HostData, Tensor};
+use crate::tensor::Tensor;
 
-use super::BenchRow;
+use super::{random_tensor, BenchRow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -56,36 +56,21 @@ impl Default for SoftmaxBenchConfig {
     }
 }
 
-fn random(ctx: &Context, shape: &[usize], dtype: DType, seed: u64) -> Result<Tensor> {
-    let n: usize = shape.iter().product();
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let data = HostData::from_f64_iter(
-        dtype,
-        (0..n).map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 8.0
-        }),
-    );
-    Tensor::from_host(ctx, data, shape)
-}
-
 /// Rows: one per (shape, mode, dtype, variant); `variant` ends in " (auto)" on auto's choice.
 pub fn run(ctx: &Context, cfg: &SoftmaxBenchConfig, copy: &Roofline, mut on_row: impl FnMut(&BenchRow)) -> Result<Vec<BenchRow>> {
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("bench softmax needs a CUDA device".into()))?;
     let card = be.caps().name.clone();
-    let l2 = be.caps().l2_bytes as usize;
+    let l2 = be.caps().l2_bytes;
     let mut out = Vec::new();
     for &dtype in &cfg.dtypes {
         for &rows in &cfg.rows {
             for &cols in &cfg.cols {
                 let bytes_x = rows * cols * dtype.size_in_bytes();
-                let copies = (2 * l2 + l2 / 2).div_ceil(bytes_x).clamp(1, 64);
-                let xs: Vec<Tensor> = (0..copies).map(|i| random(ctx, &[rows, cols], dtype, 7 + i as u64)).collect::<Result<_>>()?;
+                let copies = super::rotation_copies(l2, bytes_x);
+                let xs: Vec<Tensor> = (0..copies).map(|i| random_tensor(ctx, &[rows, cols], dtype, 7 + i as u64, 8.0)).collect::<Result<_>>()?;
                 let y = Tensor::empty(ctx, &[rows, cols], dtype)?;
                 let q_len = rows.min(16);
-                let mask = random(ctx, &[q_len, cols], dtype, 3)?;
+                let mask = random_tensor(ctx, &[q_len, cols], dtype, 3, 8.0)?;
                 for &mode in &cfg.modes {
                     let base = SoftmaxOptions {
                         scale: 0.125,

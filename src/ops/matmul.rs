@@ -230,9 +230,13 @@ struct GemvChunk {
 #[derive(Debug, Clone)]
 pub struct MatmulPlanHandle {
     geometry: Geometry,
+    /// What the dispatcher saw; a launch's views must present the same.
+    desc: MatmulDesc,
     plan: MatmulPlan,
     group: usize,
     chunks: Vec<GemvChunk>,
+    /// Split-K scratch (partial floats, counters) the chunks need; (0, 0) without splits.
+    scratch: (usize, usize),
     label: String,
 }
 
@@ -243,30 +247,33 @@ pub fn plan_matmul(ctx: &Context, a: &Tensor, b: &Tensor, c: &Tensor, opts: &Mat
         Some(p) => p,
         None => MatmulPrefs::from_env()?,
     };
-    let (plan, chunks) = match ctx.backend() {
-        Backend::Cpu(_) => (MatmulPlan::Cpu, Vec::new()),
+    let desc = g.desc();
+    let (plan, chunks, scratch) = match ctx.backend() {
+        Backend::Cpu(_) => (MatmulPlan::Cpu, Vec::new(), (0, 0)),
         Backend::Cuda(be) => {
             let (table, _) = be.tuning()?;
-            let plan = dispatch(&g.desc(), be.caps(), &table.matmul, &prefs, be.cublas_available())?;
-            let chunks = match plan {
+            let plan = dispatch(&desc, be.caps(), &table.matmul, &prefs, be.cublas_available())?;
+            let (chunks, scratch) = match plan {
                 MatmulPlan::Gemv(gp) => resolve_gemv(be, &g, &gp)?,
                 MatmulPlan::Cublas => {
                     be.cublas()?;
-                    Vec::new()
+                    (Vec::new(), (0, 0))
                 }
                 MatmulPlan::Cpu => return Err(Error::Unsupported { op: OP, what: "a CPU plan on a CUDA context".into() }),
             };
-            (plan, chunks)
+            (plan, chunks, scratch)
         }
     };
     let label = match (&plan, chunks.first()) {
         (MatmulPlan::Gemv(_), Some(ch)) => ch.label.clone(),
         _ => format!("matmul/{}/{}", plan.name(), g.dtype),
     };
-    Ok(MatmulPlanHandle { geometry: g, plan, group: opts.group.max(1), chunks, label })
+    Ok(MatmulPlanHandle { geometry: g, desc, plan, group: opts.group.max(1), chunks, scratch, label })
 }
 
-fn resolve_gemv(be: &CudaBackend, g: &Geometry, gp: &GemvPlan) -> Result<Vec<GemvChunk>> {
+/// The launches of a GEMV plan, one per chunk of up to 16 columns, and the
+/// split-K scratch they need (allocated here, so launches never allocate).
+fn resolve_gemv(be: &CudaBackend, g: &Geometry, gp: &GemvPlan) -> Result<(Vec<GemvChunk>, (usize, usize))> {
     let defines = kernels::dtype_build(g.dtype);
     let vecm_tx = gp.block.0;
     let mut chunks = Vec::new();
@@ -290,12 +297,15 @@ fn resolve_gemv(be: &CudaBackend, g: &Geometry, gp: &GemvPlan) -> Result<Vec<Gem
             return Err(Error::Unsupported { op: OP, what: format!("grid {:?} exceeds the device's launch limits", ch.grid) });
         }
     }
-    if gp.splits > 1 {
+    let scratch = if gp.splits > 1 {
         let partials = chunks.iter().map(|c| c.grid.0 as usize * c.grid.1 as usize * c.grid.2 as usize * c.tile_elems).max().unwrap_or(0);
         let counters = chunks.iter().map(|c| c.grid.0 as usize * c.grid.2 as usize).max().unwrap_or(0);
         be.workspace(partials, counters)?;
-    }
-    Ok(chunks)
+        (partials, counters)
+    } else {
+        (0, 0)
+    };
+    Ok((chunks, scratch))
 }
 
 /// Kernel parameters (kernels/gemv.cu: GemvParams).
@@ -337,7 +347,7 @@ impl MatmulPlanHandle {
     /// Runs the plan on views whose geometry matches the planned one.
     pub fn launch(&self, ctx: &Context, alpha: f32, a: &Tensor, b: &Tensor, beta: f32, c: &Tensor) -> Result<()> {
         let g = geometry(ctx, a, b, c, self.group)?;
-        let same = Geometry { offsets: self.geometry.offsets, ..g } == self.geometry && self.same_alignment(&g);
+        let same = Geometry { offsets: self.geometry.offsets, ..g } == self.geometry && g.desc() == self.desc;
         if !same {
             return Err(Error::invalid(
                 OP,
@@ -363,20 +373,11 @@ impl MatmulPlanHandle {
         }
     }
 
-    /// Offsets may change between launches, but not in a way that changes the variant.
-    fn same_alignment(&self, g: &Geometry) -> bool {
-        g.desc() == self.geometry.desc()
-    }
-
     fn launch_gemv(&self, be: &CudaBackend, g: &Geometry, gp: &GemvPlan, alpha: f32, beta: f32, ptrs: (u64, u64, u64)) -> Result<()> {
         let e = g.dtype.size_in_bytes() as u64;
-        let (ws, counters) = if gp.splits > 1 {
-            let partials = self.chunks.iter().map(|c| c.grid.0 as usize * c.grid.1 as usize * c.grid.2 as usize * c.tile_elems).max().unwrap_or(0);
-            let counters = self.chunks.iter().map(|c| c.grid.0 as usize * c.grid.2 as usize).max().unwrap_or(0);
-            be.workspace(partials, counters)?
-        } else {
-            (0, 0)
-        };
+        // Offsets may change between launches (same alignment class, checked
+        // above); the scratch was sized and allocated when the plan was made.
+        let (ws, counters) = if gp.splits > 1 { be.workspace(self.scratch.0, self.scratch.1)? } else { (0, 0) };
         for ch in &self.chunks {
             let nc = self.chunk_n(ch);
             let params = GemvParams {
