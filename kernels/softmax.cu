@@ -7,6 +7,7 @@
 //
 // Variants (host side: src/ops/softmax.rs, choice: src/dispatch/softmax.rs):
 //   vec_e{E}_p{P}    a warp per row, E elements per lane in registers (cols <= 32 E)
+//   vec{G}_e{E}_p{P} G = 8 or 16 lanes per row (short rows), several rows per warp
 //   block_e{E}_p{P}  a CTA per row, E elements per thread in registers
 //   vec_stream, block_stream   any cols: an online (max, sum) pass, then a write pass
 // P is 1 (scalar loads, any strides) or 16 bytes of elements (aligned rows).
@@ -118,26 +119,46 @@ __device__ __forceinline__ float block_sum(float v, float* smem) {
     return warp_sum(v);
 }
 
+// Reductions over aligned groups of G lanes (G a power of two up to 32): xor
+// shuffles with offsets below G stay inside the group.
+template <int G>
+__device__ __forceinline__ float group_max(float v) {
+#pragma unroll
+    for (int o = G / 2; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+template <int G>
+__device__ __forceinline__ float group_sum(float v) {
+#pragma unroll
+    for (int o = G / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
 // Row max -> exps -> sum -> scale, with E values per thread in registers.
-// `group` is 32 (a warp per row) or blockDim.x (a CTA per row).
-template <int E, int P, bool BLOCK>
+// G > 0: a group of G lanes per row (several rows per warp when G < 32);
+// G == 0: a CTA per row.
+template <int E, int P, int G>
 __device__ void softmax_regs(const T* __restrict__ x, T* y, const T* __restrict__ mask, const SoftmaxParams p) {
+    constexpr bool BLOCK = G == 0;
     __shared__ float smem[32];
-    const int tid = BLOCK ? threadIdx.x : (threadIdx.x & 31);
-    const int group = BLOCK ? blockDim.x : 32;
-    const i64 r = BLOCK ? (i64)blockIdx.x : (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    if (r >= p.rows) return;  // whole warps only: BLOCK kernels have one row per CTA
-    const T* xr = x + r * p.sxr;
-    T* yr = y + r * p.syr;
-    const T* mr = mask + (p.has_mask ? (r % p.q_len) * p.smr : 0);
-    const i64 valid = row_valid(p, r);
+    const int tid = BLOCK ? threadIdx.x : (threadIdx.x & (G - 1));
+    const int group = BLOCK ? blockDim.x : G;
+    const i64 r = BLOCK ? (i64)blockIdx.x : ((i64)blockIdx.x * blockDim.x + threadIdx.x) / G;
+    if (BLOCK && r >= p.rows) return;
+    // Lanes of a row past the end still join the shuffles; they load and store nothing.
+    const bool active = r < p.rows;
+    const i64 rr = active ? r : 0;
+    const T* xr = x + rr * p.sxr;
+    T* yr = y + rr * p.syr;
+    const T* mr = mask + (p.has_mask ? (rr % p.q_len) * p.smr : 0);
+    const i64 valid = active ? row_valid(p, rr) : 0;
     float v[E];
 #pragma unroll
     for (int i = 0; i < E / P; ++i) load_pack<P>(xr, mr, p, ((i64)i * group + tid) * P, valid, v + i * P);
     float m = -INFINITY;
 #pragma unroll
     for (int i = 0; i < E; ++i) m = fmaxf(m, v[i]);
-    m = BLOCK ? block_max(m, smem) : warp_max(m);
+    m = BLOCK ? block_max(m, smem) : group_max<BLOCK ? 32 : G>(m);
     // fmaxf skips NaN, so a NaN reaches the sum through its exp (or as itself
     // when nothing else is finite) and the sum makes the whole row NaN.
     float s = 0.f;
@@ -146,12 +167,12 @@ __device__ void softmax_regs(const T* __restrict__ x, T* y, const T* __restrict_
         v[i] = m == -INFINITY ? (v[i] != v[i] ? v[i] : 0.f) : exp2f(v[i] - m);
         s += v[i];
     }
-    s = BLOCK ? block_sum(s, smem) : warp_sum(s);
+    s = BLOCK ? block_sum(s, smem) : group_sum<BLOCK ? 32 : G>(s);
     const float inv = row_scale(m, s);
 #pragma unroll
     for (int i = 0; i < E / P; ++i) {
         const i64 c = ((i64)i * group + tid) * P;
-        if (c < p.cols) {
+        if (active && c < p.cols) {
             float o[P];
 #pragma unroll
             for (int e = 0; e < P; ++e) o[e] = v[i * P + e] * inv;
@@ -198,10 +219,15 @@ __device__ void softmax_stream(const T* __restrict__ x, T* y, const T* __restric
 
 #define DK_REGS(E, P)                                                                                         \
     extern "C" __global__ void softmax_vec_e##E##_p##P(const T* x, T* y, const T* mask, const SoftmaxParams p) {   \
-        softmax_regs<E, P, false>(x, y, mask, p);                                                             \
+        softmax_regs<E, P, 32>(x, y, mask, p);                                                                \
     }                                                                                                         \
     extern "C" __global__ void softmax_block_e##E##_p##P(const T* x, T* y, const T* mask, const SoftmaxParams p) { \
-        softmax_regs<E, P, true>(x, y, mask, p);                                                              \
+        softmax_regs<E, P, 0>(x, y, mask, p);                                                                 \
+    }
+// Short rows: 8 or 16 lanes per row, several rows per warp.
+#define DK_SUB(G, E, P)                                                                                           \
+    extern "C" __global__ void softmax_vec##G##_e##E##_p##P(const T* x, T* y, const T* mask, const SoftmaxParams p) { \
+        softmax_regs<E, P, G>(x, y, mask, p);                                                                     \
     }
 DK_REGS(1, 1)
 DK_REGS(2, 1)
@@ -211,18 +237,30 @@ DK_REGS(16, 1)
 DK_REGS(32, 1)
 #if DK_DTYPE == 2
 DK_REGS(4, 4)
-#endif
-#if DK_DTYPE != 2
-DK_REGS(8, 8)
-#else
 DK_REGS(8, 4)
-#endif
-#if DK_DTYPE != 2
-DK_REGS(16, 8)
-DK_REGS(32, 8)
-#else
 DK_REGS(16, 4)
 DK_REGS(32, 4)
+#else
+DK_REGS(8, 8)
+DK_REGS(16, 8)
+DK_REGS(32, 8)
+#endif
+DK_SUB(8, 1, 1)
+DK_SUB(8, 2, 1)
+DK_SUB(8, 4, 1)
+DK_SUB(8, 8, 1)
+DK_SUB(16, 1, 1)
+DK_SUB(16, 2, 1)
+DK_SUB(16, 4, 1)
+DK_SUB(16, 8, 1)
+#if DK_DTYPE == 2
+DK_SUB(8, 4, 4)
+DK_SUB(8, 8, 4)
+DK_SUB(16, 4, 4)
+DK_SUB(16, 8, 4)
+#else
+DK_SUB(8, 8, 8)
+DK_SUB(16, 8, 8)
 #endif
 
 extern "C" __global__ void softmax_vec_stream(const T* x, T* y, const T* mask, const SoftmaxParams p) {

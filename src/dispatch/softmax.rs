@@ -11,6 +11,8 @@ use super::env_var;
 
 /// Elements per thread the register variants are compiled for (kernels/softmax.cu).
 pub const EPT: [u32; 6] = [1, 2, 4, 8, 16, 32];
+/// The 8- and 16-lane row groups are compiled up to this many elements per lane.
+const SUBWARP_MAX_EPT: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SoftmaxDesc {
@@ -24,8 +26,8 @@ pub struct SoftmaxDesc {
 /// What runs a softmax. `pack` is 1 (scalar) or the elements of 16 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SoftmaxPlan {
-    /// A warp per row, `ept` elements per lane in registers.
-    Vec { ept: u32, pack: u32, warps_per_cta: u32 },
+    /// `lanes` (8, 16 or 32) per row, `ept` elements per lane in registers.
+    Vec { lanes: u32, ept: u32, pack: u32, warps_per_cta: u32 },
     /// A warp per row, two passes over a row of any length.
     VecStream { warps_per_cta: u32 },
     /// A CTA of `threads` per row, `ept` elements per thread in registers.
@@ -40,7 +42,8 @@ impl SoftmaxPlan {
     /// The kernel's name suffix, e.g. "vec_e8_p8" or "block_stream".
     pub fn name(&self) -> String {
         match self {
-            SoftmaxPlan::Vec { ept, pack, .. } => format!("vec_e{ept}_p{pack}"),
+            SoftmaxPlan::Vec { lanes: 32, ept, pack, .. } => format!("vec_e{ept}_p{pack}"),
+            SoftmaxPlan::Vec { lanes, ept, pack, .. } => format!("vec{lanes}_e{ept}_p{pack}"),
             SoftmaxPlan::VecStream { .. } => "vec_stream".into(),
             SoftmaxPlan::Block { ept, pack, .. } => format!("block_e{ept}_p{pack}"),
             SoftmaxPlan::BlockStream { .. } => "block_stream".into(),
@@ -116,8 +119,11 @@ pub fn plan_softmax(d: &SoftmaxDesc, t: &SoftmaxTuning, prefs: &SoftmaxPrefs) ->
         SoftmaxBackend::Auto => d.cols <= t.vec_max_cols,
     };
     if use_vec {
-        return match registers_fit(d, 32) {
-            Some((ept, pack)) => SoftmaxPlan::Vec { ept, pack, warps_per_cta },
+        // Short rows take fewer lanes, so each still does whole 16-byte loads.
+        let per_lane = if d.packable { vec_elems(d.dtype) as usize } else { 1 };
+        let lanes = [8u32, 16].into_iter().find(|&g| d.cols <= g as usize * per_lane && d.cols <= g as usize * SUBWARP_MAX_EPT).unwrap_or(32);
+        return match registers_fit(d, lanes) {
+            Some((ept, pack)) => SoftmaxPlan::Vec { lanes, ept, pack, warps_per_cta },
             None => SoftmaxPlan::VecStream { warps_per_cta },
         };
     }
@@ -145,15 +151,18 @@ mod tests {
 
     #[test]
     fn auto_picks_vec_for_short_rows_and_block_for_long() {
-        assert_eq!(plan(16384, 512, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { ept: 16, pack: 8, warps_per_cta: 4 });
+        assert_eq!(plan(16384, 512, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { lanes: 32, ept: 16, pack: 8, warps_per_cta: 4 });
+        assert_eq!(plan(16384, 128, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { lanes: 16, ept: 8, pack: 8, warps_per_cta: 4 });
+        assert_eq!(plan(16384, 64, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { lanes: 8, ept: 8, pack: 8, warps_per_cta: 4 });
+        assert_eq!(plan(16384, 64, DType::F32, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { lanes: 16, ept: 4, pack: 4, warps_per_cta: 4 });
+        assert_eq!(plan(3, 7, DType::F32, false, SoftmaxBackend::Auto), SoftmaxPlan::Vec { lanes: 8, ept: 1, pack: 1, warps_per_cta: 4 });
         assert_eq!(plan(16384, 1024, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Block { threads: 128, ept: 8, pack: 8 });
         assert_eq!(plan(4, 512, DType::F16, true, SoftmaxBackend::Block), SoftmaxPlan::Block { threads: 64, ept: 8, pack: 8 });
-        assert_eq!(plan(16384, 128, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { ept: 4, pack: 1, warps_per_cta: 4 });
-        assert_eq!(plan(16384, 128, DType::F32, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { ept: 4, pack: 4, warps_per_cta: 4 });
+        assert_eq!(plan(16384, 128, DType::F32, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { lanes: 32, ept: 4, pack: 4, warps_per_cta: 4 });
         assert_eq!(plan(512, 2048, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Block { threads: 128, ept: 16, pack: 8 });
         assert_eq!(plan(32, 32768, DType::F32, true, SoftmaxBackend::Auto), SoftmaxPlan::Block { threads: 1024, ept: 32, pack: 4 });
         assert_eq!(plan(2, 65537, DType::F32, false, SoftmaxBackend::Auto), SoftmaxPlan::BlockStream { threads: 1024 });
-        assert_eq!(plan(2, 500, DType::BF16, false, SoftmaxBackend::Auto), SoftmaxPlan::Vec { ept: 16, pack: 1, warps_per_cta: 4 });
+        assert_eq!(plan(2, 500, DType::BF16, false, SoftmaxBackend::Auto), SoftmaxPlan::Vec { lanes: 32, ept: 16, pack: 1, warps_per_cta: 4 });
     }
 
     #[test]
@@ -167,6 +176,10 @@ mod tests {
                 assert!(matches!(b, SoftmaxPlan::Block { .. } | SoftmaxPlan::BlockStream { .. }), "{b:?}");
                 if let SoftmaxPlan::Vec { ept, pack, .. } | SoftmaxPlan::Block { ept, pack, .. } = v {
                     assert!(EPT.contains(&ept) && ept % pack == 0);
+                }
+                if let SoftmaxPlan::Vec { lanes, ept, .. } = v {
+                    assert!(lanes == 32 || (lanes == 8 || lanes == 16) && ept as usize <= SUBWARP_MAX_EPT, "{v:?}");
+                    assert!(lanes as usize * ept as usize >= cols, "{v:?} does not cover {cols}");
                 }
             }
         }

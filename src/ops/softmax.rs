@@ -132,9 +132,11 @@ pub fn launch(be: &CudaBackend, plan: &SoftmaxPlan, g: &SoftmaxGeometry, x: &Ten
     let name = format!("softmax_{}", plan.name());
     let f = be.function(&kernels::SOFTMAX, kernels::dtype_build(x.dtype()), &name)?;
     let (block, grid) = match *plan {
-        SoftmaxPlan::Vec { warps_per_cta, .. } | SoftmaxPlan::VecStream { warps_per_cta } => {
-            (32 * warps_per_cta, g.rows.div_ceil(warps_per_cta as usize))
+        SoftmaxPlan::Vec { lanes, warps_per_cta, .. } => {
+            let rows_per_cta = (32 / lanes * warps_per_cta) as usize;
+            (32 * warps_per_cta, g.rows.div_ceil(rows_per_cta))
         }
+        SoftmaxPlan::VecStream { warps_per_cta } => (32 * warps_per_cta, g.rows.div_ceil(warps_per_cta as usize)),
         SoftmaxPlan::Block { threads, .. } | SoftmaxPlan::BlockStream { threads } => (threads, g.rows),
         SoftmaxPlan::Cpu => return Err(Error::invalid(OP, "plan", "a CUDA plan", "the CPU plan")),
     };
