@@ -39,3 +39,6 @@ extern "C" __global__ void spin_ns(unsigned long long ns) {
         asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
     } while (t - t0 < ns);
 }
+
+// Does nothing: the floor under any launch, timed the same way as the kernels.
+extern "C" __global__ void empty_kernel() {}

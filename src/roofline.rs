@@ -90,3 +90,13 @@ fn fill_random_bytes(b: &CudaBackend, buf: &cudarc::driver::CudaSlice<u8>) -> Re
     }
     b.synchronize()
 }
+
+/// GPU time of an empty kernel launch (1 CTA of 32 threads), the floor under
+/// any launch, measured like every kernel (events, a spin kernel queued ahead).
+pub fn empty_launch(b: &CudaBackend, runs: usize) -> Result<Stats> {
+    let f = b.function(&kernels::ROOFLINE, &[], "empty_kernel")?;
+    time_on_stream(b, 3, runs, |_| {
+        // SAFETY: empty_kernel takes no parameters and touches no memory.
+        unsafe { b.launch(&f, LaunchConfig::linear(1, 32), &mut KernelArgs::new()) }
+    })
+}

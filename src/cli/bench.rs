@@ -82,7 +82,14 @@ pub fn run(a: BenchArgs) -> Result<i32> {
                 cfg.modes = m;
             }
             let copy = roofline::copy_roofline(&be, 30)?;
-            println!("{} | {} | copy roofline {:.0} GB/s (this run)", be.caps().name, bench::today(), copy.gbps);
+            let empty = roofline::empty_launch(&be, 50)?;
+            println!(
+                "{} | {} | copy roofline {:.0} GB/s, empty launch {:.2} us (this run)",
+                be.caps().name,
+                bench::today(),
+                copy.gbps,
+                empty.median_us
+            );
             println!("{:<5} {:<34} {:<38} {:>10} {:>19} {:>8} {:>6}", "dtype", "shape", "variant", "median_us", "(min-max)", "GB/s", "%copy");
             let rows = bench::softmax::run(&ctx, &cfg, &copy, |r| {
                 println!(
