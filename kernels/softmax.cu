@@ -9,6 +9,7 @@
 //   vec_e{E}_p{P}    a warp per row, E elements per lane in registers (cols <= 32 E)
 //   vec{G}_e{E}_p{P} G = 8 or 16 lanes per row (short rows), several rows per warp
 //   block_e{E}_p{P}  a CTA per row, E elements per thread in registers
+//   cluster4_e{E}_p{P}  a row over a cluster of 4 CTAs of 512 threads (sm_90+)
 //   vec_stream, block_stream   any cols: an online (max, sum) pass, then a write pass
 // P is 1 (scalar loads, any strides) or 16 bytes of elements (aligned rows).
 #include "common.cuh"
@@ -262,6 +263,93 @@ DK_SUB(16, 8, 4)
 DK_SUB(8, 8, 8)
 DK_SUB(16, 8, 8)
 #endif
+
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
+// A row over a cluster of CL CTAs (Hopper thread-block clusters): each CTA holds
+// a contiguous 1/CL of the row in registers, and the row's max and sum are
+// exchanged through distributed shared memory. A 32768-column row held by one
+// CTA leaves its SM idle through the reductions; CL CTAs share the row and
+// several rows' CTAs share each SM.
+__device__ __forceinline__ void cluster_sync() {
+    asm volatile("barrier.cluster.arrive.aligned;\n\tbarrier.cluster.wait.aligned;" ::: "memory");
+}
+
+// Combines `slot` (this CTA's partial, written before the call) across the
+// cluster's CL CTAs: a max when MAX, else a sum.
+template <int CL, bool MAX>
+__device__ __forceinline__ float cluster_combine(float* slot) {
+    cluster_sync();  // every CTA's slot is written (arrive releases, wait acquires)
+    const unsigned local = (unsigned)__cvta_generic_to_shared(slot);
+    float acc = MAX ? -INFINITY : 0.f;
+#pragma unroll
+    for (unsigned r = 0; r < CL; ++r) {
+        unsigned remote;
+        float v;
+        asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(local), "r"(r));
+        asm volatile("ld.shared::cluster.f32 %0, [%1];" : "=f"(v) : "r"(remote) : "memory");
+        acc = MAX ? fmaxf(acc, v) : acc + v;
+    }
+    return acc;
+}
+
+template <int CL, int E, int P>
+__device__ void softmax_cluster(const T* __restrict__ x, T* y, const T* __restrict__ mask, const SoftmaxParams p) {
+    __shared__ float smem[32];
+    __shared__ float part[2];  // this CTA's max, then its sum, read by the whole cluster
+    unsigned rank;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(rank));
+    const i64 r = blockIdx.x / CL;  // grid.x = rows * CL: the cluster's CTAs share a row
+    const i64 chunk = ((p.cols + CL - 1) / CL + P - 1) / P * P;  // whole packs per CTA
+    const i64 c0 = rank * chunk, c1 = min(p.cols, c0 + chunk);
+    const T* xr = x + r * p.sxr;
+    T* yr = y + r * p.syr;
+    const T* mr = mask + (p.has_mask ? (r % p.q_len) * p.smr : 0);
+    const i64 valid = min(row_valid(p, r), c1);  // this CTA reads up to its chunk's end
+    const int tid = threadIdx.x;
+    float v[E];
+#pragma unroll
+    for (int i = 0; i < E / P; ++i) load_pack<P>(xr, mr, p, c0 + ((i64)i * blockDim.x + tid) * P, valid, v + i * P);
+    float m = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < E; ++i) m = fmaxf(m, v[i]);
+    m = block_max(m, smem);
+    if (tid == 0) part[0] = m;
+    m = cluster_combine<CL, true>(&part[0]);
+    float s = 0.f;
+#pragma unroll
+    for (int i = 0; i < E; ++i) {
+        v[i] = m == -INFINITY ? (v[i] != v[i] ? v[i] : 0.f) : exp2f(v[i] - m);
+        s += v[i];
+    }
+    s = block_sum(s, smem);
+    if (tid == 0) part[1] = s;
+    s = cluster_combine<CL, false>(&part[1]);
+    const float inv = row_scale(m, s);
+#pragma unroll
+    for (int i = 0; i < E / P; ++i) {
+        const i64 c = c0 + ((i64)i * blockDim.x + tid) * P;
+        if (c < c1) {
+            float o[P];
+#pragma unroll
+            for (int e = 0; e < P; ++e) o[e] = v[i * P + e] * inv;
+            store_pack<P>(yr, p, c, o);
+        }
+    }
+    cluster_sync();  // no CTA leaves while another may still read its `part`
+}
+
+#define DK_CLUSTER(E, P)                                                                                \
+    extern "C" __global__ void __cluster_dims__(4, 1, 1)                                                \
+        softmax_cluster4_e##E##_p##P(const T* x, T* y, const T* mask, const SoftmaxParams p) {          \
+        softmax_cluster<4, E, P>(x, y, mask, p);                                                        \
+    }
+DK_CLUSTER(16, 1)
+#if DK_DTYPE == 2
+DK_CLUSTER(16, 4)
+#else
+DK_CLUSTER(16, 8)
+#endif
+#endif  // __CUDA_ARCH__ >= 900
 
 extern "C" __global__ void softmax_vec_stream(const T* x, T* y, const T* mask, const SoftmaxParams p) {
     softmax_stream<false>(x, y, mask, p);

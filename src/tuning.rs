@@ -30,6 +30,9 @@ pub struct SoftmaxTuning {
     /// CTA size of the block variants per column bucket: [max_cols, threads],
     /// ascending; longer rows use the last bucket's size.
     pub block_threads: Vec<(usize, u32)>,
+    /// Rows of at least this many columns use a cluster of CTAs per row where
+    /// the device has clusters (0: never).
+    pub cluster_min_cols: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -317,6 +317,11 @@ fn softmax_cases(v: &mut Vec<Case>) {
             specs.push(SoftmaxSpec { in_place: true, ..s(16, 512) });
             specs.push(SoftmaxSpec { in_place: true, causal: Some(Causal { q_len: 2, offset: 3000 }), ..s(4, 4096) });
             specs.push(SoftmaxSpec { strided: true, ..s(9, 333) });
+            // Long rows (a cluster of CTAs per row on sm_90): causal and mask
+            // windows that end inside a CTA's share, unaligned rows.
+            specs.push(SoftmaxSpec { causal: Some(Causal { q_len: 2, offset: 15000 }), mask: true, ..s(4, 20000) });
+            specs.push(SoftmaxSpec { strided: true, ..s(3, 17001) });
+            specs.push(SoftmaxSpec { plant: Plant::Nan, ..s(4, 24000) });
             for plant in [Plant::NegInf, Plant::AllExcluded, Plant::Nan, Plant::PosInf] {
                 specs.push(SoftmaxSpec { plant, ..s(4, 200) });
             }

@@ -21,7 +21,14 @@ pub struct SoftmaxDesc {
     pub dtype: DType,
     /// Rows allow 16-byte loads and stores (x, y and mask).
     pub packable: bool,
+    /// The device runs thread-block clusters (compute capability 9.0 and up).
+    pub clusters: bool,
 }
+
+/// CTAs per row and threads per CTA of the cluster variant (kernels/softmax.cu).
+pub const CLUSTER_CTAS: u32 = 4;
+pub const CLUSTER_THREADS: u32 = 512;
+pub const CLUSTER_EPT: u32 = 16;
 
 /// What runs a softmax. `pack` is 1 (scalar) or the elements of 16 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +41,8 @@ pub enum SoftmaxPlan {
     Block { threads: u32, ept: u32, pack: u32 },
     /// A CTA per row, two passes over a row of any length.
     BlockStream { threads: u32 },
+    /// A row over a cluster of `ctas` CTAs of `threads`, `ept` elements per thread.
+    Cluster { ctas: u32, threads: u32, ept: u32, pack: u32 },
     /// The CPU backend's reference (no dispatch there).
     Cpu,
 }
@@ -47,6 +56,7 @@ impl SoftmaxPlan {
             SoftmaxPlan::VecStream { .. } => "vec_stream".into(),
             SoftmaxPlan::Block { ept, pack, .. } => format!("block_e{ept}_p{pack}"),
             SoftmaxPlan::BlockStream { .. } => "block_stream".into(),
+            SoftmaxPlan::Cluster { ctas, ept, pack, .. } => format!("cluster{ctas}_e{ept}_p{pack}"),
             SoftmaxPlan::Cpu => "cpu".into(),
         }
     }
@@ -54,7 +64,7 @@ impl SoftmaxPlan {
     /// The profiling label, e.g. `softmax/block_1024/bf16`.
     pub fn label(&self, dtype: DType) -> String {
         match self {
-            SoftmaxPlan::Block { threads, .. } | SoftmaxPlan::BlockStream { threads } => {
+            SoftmaxPlan::Block { threads, .. } | SoftmaxPlan::BlockStream { threads } | SoftmaxPlan::Cluster { threads, .. } => {
                 format!("softmax/{}_{threads}/{dtype}", self.name())
             }
             _ => format!("softmax/{}/{dtype}", self.name()),
@@ -127,6 +137,13 @@ pub fn plan_softmax(d: &SoftmaxDesc, t: &SoftmaxTuning, prefs: &SoftmaxPrefs) ->
             None => SoftmaxPlan::VecStream { warps_per_cta },
         };
     }
+    // Long rows: a cluster of CTAs per row, where the device has clusters.
+    let cluster_cols = (CLUSTER_CTAS * CLUSTER_THREADS * CLUSTER_EPT) as usize;
+    if d.clusters && t.cluster_min_cols > 0 && d.cols >= t.cluster_min_cols && d.cols <= cluster_cols {
+        let v = vec_elems(d.dtype);
+        let pack = if d.packable { v } else { 1 };
+        return SoftmaxPlan::Cluster { ctas: CLUSTER_CTAS, threads: CLUSTER_THREADS, ept: CLUSTER_EPT, pack };
+    }
     let threads = t
         .block_threads
         .iter()
@@ -146,7 +163,7 @@ mod tests {
     use crate::tuning::TuningTable;
 
     fn plan(rows: usize, cols: usize, dtype: DType, packable: bool, backend: SoftmaxBackend) -> SoftmaxPlan {
-        plan_softmax(&SoftmaxDesc { rows, cols, dtype, packable }, &TuningTable::sm90().softmax, &SoftmaxPrefs { backend })
+        plan_softmax(&SoftmaxDesc { rows, cols, dtype, packable, clusters: true }, &TuningTable::sm90().softmax, &SoftmaxPrefs { backend })
     }
 
     #[test]
@@ -160,7 +177,13 @@ mod tests {
         assert_eq!(plan(4, 512, DType::F16, true, SoftmaxBackend::Block), SoftmaxPlan::Block { threads: 64, ept: 8, pack: 8 });
         assert_eq!(plan(16384, 128, DType::F32, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { lanes: 32, ept: 4, pack: 4, warps_per_cta: 4 });
         assert_eq!(plan(512, 2048, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Block { threads: 128, ept: 16, pack: 8 });
-        assert_eq!(plan(32, 32768, DType::F32, true, SoftmaxBackend::Auto), SoftmaxPlan::Block { threads: 1024, ept: 32, pack: 4 });
+        assert_eq!(plan(32, 32768, DType::F32, true, SoftmaxBackend::Auto), SoftmaxPlan::Cluster { ctas: 4, threads: 512, ept: 16, pack: 4 });
+        assert_eq!(plan(32, 8192, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Block { threads: 512, ept: 16, pack: 8 });
+        assert_eq!(plan(32, 16384, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Block { threads: 1024, ept: 16, pack: 8 });
+        assert_eq!(plan(32, 17001, DType::F16, false, SoftmaxBackend::Auto), SoftmaxPlan::Cluster { ctas: 4, threads: 512, ept: 16, pack: 1 });
+        // No clusters (before sm_90): one CTA per row.
+        let d = SoftmaxDesc { rows: 32, cols: 32768, dtype: DType::F32, packable: true, clusters: false };
+        assert_eq!(plan_softmax(&d, &TuningTable::sm90().softmax, &SoftmaxPrefs::default()), SoftmaxPlan::Block { threads: 1024, ept: 32, pack: 4 });
         assert_eq!(plan(2, 65537, DType::F32, false, SoftmaxBackend::Auto), SoftmaxPlan::BlockStream { threads: 1024 });
         assert_eq!(plan(2, 500, DType::BF16, false, SoftmaxBackend::Auto), SoftmaxPlan::Vec { lanes: 32, ept: 16, pack: 1, warps_per_cta: 4 });
     }
@@ -173,7 +196,10 @@ mod tests {
                 assert!(matches!(v, SoftmaxPlan::Vec { .. } | SoftmaxPlan::VecStream { .. }), "{v:?}");
                 assert_eq!(matches!(v, SoftmaxPlan::VecStream { .. }), cols > 32 * 32);
                 let b = plan(4, cols, dt, true, SoftmaxBackend::Block);
-                assert!(matches!(b, SoftmaxPlan::Block { .. } | SoftmaxPlan::BlockStream { .. }), "{b:?}");
+                assert!(matches!(b, SoftmaxPlan::Block { .. } | SoftmaxPlan::BlockStream { .. } | SoftmaxPlan::Cluster { .. }), "{b:?}");
+                if let SoftmaxPlan::Cluster { ctas, threads, ept, .. } = b {
+                    assert!((ctas * threads * ept) as usize >= cols, "{b:?} does not cover {cols}");
+                }
                 if let SoftmaxPlan::Vec { ept, pack, .. } | SoftmaxPlan::Block { ept, pack, .. } = v {
                     assert!(EPT.contains(&ept) && ept % pack == 0);
                 }

@@ -95,7 +95,8 @@ pub fn softmax(ctx: &Context, x: &Tensor, y: &Tensor, opts: &SoftmaxOptions) -> 
 /// The plan auto dispatch (or the prefs) would run, for reports.
 pub fn plan_for(be: &CudaBackend, g: &SoftmaxGeometry, x: &Tensor, y: &Tensor, opts: &SoftmaxOptions, prefs: &SoftmaxPrefs) -> Result<SoftmaxPlan> {
     let (table, _) = be.tuning()?;
-    let desc = SoftmaxDesc { rows: g.rows, cols: g.cols, dtype: x.dtype(), packable: packable(x, y, opts.mask) };
+    let clusters = be.caps().compute_capability.0 >= 9;
+    let desc = SoftmaxDesc { rows: g.rows, cols: g.cols, dtype: x.dtype(), packable: packable(x, y, opts.mask), clusters };
     Ok(plan_softmax(&desc, &table.softmax, prefs))
 }
 
@@ -138,6 +139,7 @@ pub fn launch(be: &CudaBackend, plan: &SoftmaxPlan, g: &SoftmaxGeometry, x: &Ten
         }
         SoftmaxPlan::VecStream { warps_per_cta } => (32 * warps_per_cta, g.rows.div_ceil(warps_per_cta as usize)),
         SoftmaxPlan::Block { threads, .. } | SoftmaxPlan::BlockStream { threads } => (threads, g.rows),
+        SoftmaxPlan::Cluster { ctas, threads, .. } => (threads, g.rows * ctas as usize),
         SoftmaxPlan::Cpu => return Err(Error::invalid(OP, "plan", "a CUDA plan", "the CPU plan")),
     };
     let grid = u32::try_from(grid).map_err(|_| Error::Unsupported { op: OP, what: format!("{} rows exceed the grid limit", g.rows) })?;
