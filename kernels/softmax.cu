@@ -120,6 +120,27 @@ __device__ __forceinline__ float block_sum(float v, float* smem) {
     return warp_sum(v);
 }
 
+// This thread's share of a row: its max, and its values turned into exps in
+// place (their sum returned). fmaxf skips NaN, so a NaN reaches the sum through
+// its exp (or as itself when nothing else is finite) and makes the row NaN.
+template <int E>
+__device__ __forceinline__ float max_of(const float (&v)[E]) {
+    float m = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < E; ++i) m = fmaxf(m, v[i]);
+    return m;
+}
+template <int E>
+__device__ __forceinline__ float exps_in_place(float (&v)[E], float m) {
+    float s = 0.f;
+#pragma unroll
+    for (int i = 0; i < E; ++i) {
+        v[i] = m == -INFINITY ? (v[i] != v[i] ? v[i] : 0.f) : exp2f(v[i] - m);
+        s += v[i];
+    }
+    return s;
+}
+
 // Reductions over aligned groups of G lanes (G a power of two up to 32): xor
 // shuffles with offsets below G stay inside the group.
 template <int G>
@@ -156,18 +177,9 @@ __device__ void softmax_regs(const T* __restrict__ x, T* y, const T* __restrict_
     float v[E];
 #pragma unroll
     for (int i = 0; i < E / P; ++i) load_pack<P>(xr, mr, p, ((i64)i * group + tid) * P, valid, v + i * P);
-    float m = -INFINITY;
-#pragma unroll
-    for (int i = 0; i < E; ++i) m = fmaxf(m, v[i]);
+    float m = max_of(v);
     m = BLOCK ? block_max(m, smem) : group_max<BLOCK ? 32 : G>(m);
-    // fmaxf skips NaN, so a NaN reaches the sum through its exp (or as itself
-    // when nothing else is finite) and the sum makes the whole row NaN.
-    float s = 0.f;
-#pragma unroll
-    for (int i = 0; i < E; ++i) {
-        v[i] = m == -INFINITY ? (v[i] != v[i] ? v[i] : 0.f) : exp2f(v[i] - m);
-        s += v[i];
-    }
+    float s = exps_in_place(v, m);
     s = BLOCK ? block_sum(s, smem) : group_sum<BLOCK ? 32 : G>(s);
     const float inv = row_scale(m, s);
 #pragma unroll
@@ -309,19 +321,10 @@ __device__ void softmax_cluster(const T* __restrict__ x, T* y, const T* __restri
     float v[E];
 #pragma unroll
     for (int i = 0; i < E / P; ++i) load_pack<P>(xr, mr, p, c0 + ((i64)i * blockDim.x + tid) * P, valid, v + i * P);
-    float m = -INFINITY;
-#pragma unroll
-    for (int i = 0; i < E; ++i) m = fmaxf(m, v[i]);
-    m = block_max(m, smem);
+    float m = block_max(max_of(v), smem);
     if (tid == 0) part[0] = m;
     m = cluster_combine<CL, true>(&part[0]);
-    float s = 0.f;
-#pragma unroll
-    for (int i = 0; i < E; ++i) {
-        v[i] = m == -INFINITY ? (v[i] != v[i] ? v[i] : 0.f) : exp2f(v[i] - m);
-        s += v[i];
-    }
-    s = block_sum(s, smem);
+    float s = block_sum(exps_in_place(v, m), smem);
     if (tid == 0) part[1] = s;
     s = cluster_combine<CL, false>(&part[1]);
     const float inv = row_scale(m, s);
