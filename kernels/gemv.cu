@@ -33,6 +33,20 @@ struct GemvParams {
     float alpha, beta;
 };
 
+// Moves A, B and C to this CTA's batch (blockIdx.z): batch b of C reads batch
+// b / group of A; a batch stride of 0 broadcasts.
+template <typename PA, typename PB, typename PC>  // the kernels' pointers, __restrict__ or not
+__device__ __forceinline__ void to_batch(PA& A, PB& B, PC& C, const GemvParams& p) {
+    const i64 bz = blockIdx.z;
+    A += (bz / p.group) * p.sab;
+    B += bz * p.sbb;
+    C += bz * p.scb;
+}
+
+// This CTA's K range: split blockIdx.y of gridDim.y.
+__device__ __forceinline__ i64 split_begin(const GemvParams& p) { return (i64)blockIdx.y * p.k_per_split; }
+__device__ __forceinline__ i64 split_end(const GemvParams& p) { return min(p.k, split_begin(p) + p.k_per_split); }
+
 constexpr int MAX_WARPS = 8;
 
 __device__ __forceinline__ void store_c(T* c, i64 off, float acc, float alpha, float beta) {
@@ -117,10 +131,7 @@ __device__ void gemv_mma(const T* __restrict__ A, const T* __restrict__ B, T* __
     __shared__ float red[MAX_WARPS][TILE];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     const int g = lane >> 2, t = lane & 3;
-    const i64 bz = blockIdx.z;
-    A += (bz / p.group) * p.sab;
-    B += bz * p.sbb;
-    C += bz * p.scb;
+    to_batch(A, B, C, p);
     const i64 row0 = (i64)blockIdx.x * 16;
     const bool lo_ok = row0 + g < p.m, hi_ok = row0 + g + 8 < p.m;
     const T* a_lo = A + (lo_ok ? row0 + g : 0) * p.sam;
@@ -136,8 +147,7 @@ __device__ void gemv_mma(const T* __restrict__ A, const T* __restrict__ B, T* __
 #pragma unroll
     for (int j = 0; j < NT; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
 
-    const i64 k_begin = (i64)blockIdx.y * p.k_per_split;
-    const i64 k_end = min(p.k, k_begin + p.k_per_split);
+    const i64 k_begin = split_begin(p), k_end = split_end(p);
     for (i64 kb = k_begin + (i64)warp * 32 * U; kb < k_end; kb += (i64)warps * 32 * U) {
         uint4 lo[U], hi[U], bv[U][NT];
 #pragma unroll
@@ -198,10 +208,7 @@ __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* _
     constexpr int TILE = ROWS * N;
     __shared__ float red[MAX_WARPS][TILE];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    const i64 bz = blockIdx.z;
-    A += (bz / p.group) * p.sab;
-    B += bz * p.sbb;
-    C += bz * p.scb;
+    to_batch(A, B, C, p);
     const i64 row0 = (i64)blockIdx.x * ROWS;
     const T* a[ROWS];
     bool a_ok[ROWS];
@@ -216,8 +223,7 @@ __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* _
 #pragma unroll
         for (int n = 0; n < N; ++n) acc[r][n] = 0.f;
 
-    const i64 k_begin = (i64)blockIdx.y * p.k_per_split;
-    const i64 k_end = min(p.k, k_begin + p.k_per_split);
+    const i64 k_begin = split_begin(p), k_end = split_end(p);
     // Two 16-byte chunks per row in flight per lane before any arithmetic:
     // with one, a CTA's iterations serialise on memory latency.
     constexpr int VU = 2;
@@ -273,10 +279,7 @@ __device__ void gemv_vecm(const T* __restrict__ A, const T* __restrict__ B, T* _
     __shared__ float red[VECM_MAX_THREADS * VEC];
     __shared__ float tile[VECM_MAX_TX * VEC * N];
     const int tx = threadIdx.x, ty = threadIdx.y, TX = blockDim.x, TY = blockDim.y;
-    const i64 bz = blockIdx.z;
-    A += (bz / p.group) * p.sab;
-    B += bz * p.sbb;
-    C += bz * p.scb;
+    to_batch(A, B, C, p);
     const i64 row0 = (i64)blockIdx.x * TX * VEC;
     const i64 m0 = row0 + (i64)tx * VEC;
     const bool m_ok = m0 < p.m;  // M % VEC == 0: a vector is wholly in or out
@@ -285,8 +288,7 @@ __device__ void gemv_vecm(const T* __restrict__ A, const T* __restrict__ B, T* _
     for (int v = 0; v < VEC; ++v)
 #pragma unroll
         for (int n = 0; n < N; ++n) acc[v][n] = 0.f;
-    const i64 k_begin = (i64)blockIdx.y * p.k_per_split;
-    const i64 k_end = min(p.k, k_begin + p.k_per_split);
+    const i64 k_begin = split_begin(p), k_end = split_end(p);
 #pragma unroll 4
     for (i64 k = k_begin + ty; k < k_end; k += TY) {
         float av[VEC];
@@ -326,10 +328,7 @@ __device__ void gemv_vecm(const T* __restrict__ A, const T* __restrict__ B, T* _
 template <int N>
 __device__ void gemv_scalar(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, const GemvParams p) {
     const int lane = threadIdx.x & 31;
-    const i64 bz = blockIdx.z;
-    A += (bz / p.group) * p.sab;
-    B += bz * p.sbb;
-    C += bz * p.scb;
+    to_batch(A, B, C, p);
     const i64 row = (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (row >= p.m) return;
     float acc[N];
