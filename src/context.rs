@@ -67,10 +67,11 @@ pub fn choose_backend(req: DeviceRequest, avail: &Availability) -> Result<Backen
             Some(why) => BackendChoice::Cpu { notice: Some(format!("decode-kernels: no usable CUDA device ({why}); using the CPU backend")) },
         }),
         DeviceRequest::Cuda(i) => {
-            if let Some(why) = avail.unusable_reason() {
-                return Err(Error::CudaUnavailable(why));
-            }
-            let n = *avail.devices.as_ref().expect("checked by unusable_reason");
+            let n = match (&avail.devices, avail.unusable_reason()) {
+                (Ok(n), None) => *n,
+                (_, Some(why)) => return Err(Error::CudaUnavailable(why)),
+                (Err(e), None) => return Err(Error::CudaUnavailable(e.clone())),
+            };
             if i >= n {
                 return Err(Error::CudaUnavailable(format!("device cuda:{i} was asked for but only {n} device(s) exist")));
             }

@@ -28,9 +28,5 @@ pub fn matmul(g: &Geometry, alpha: f32, a: &Tensor, b: &Tensor, beta: f32, c: &T
             *d = alpha * acc + if beta != 0.0 { beta * cv[row * n + j] } else { 0.0 };
         }
     });
-    let mut dst = c.storage().host_write().expect("CPU matmul runs on host tensors (validated)");
-    for (idx, v) in c.layout().indices().zip(out) {
-        dst.set(idx, v);
-    }
-    Ok(())
+    super::write_view("matmul", "c", c, out)
 }

@@ -40,11 +40,7 @@ pub fn softmax(g: &SoftmaxGeometry, x: &Tensor, y: &Tensor, o: &SoftmaxOptions) 
         let v: Vec<f64> = (0..cols).map(|j| scale * xv[r * cols + j] + mv.as_ref().map_or(0.0, |m| m[q * cols + j])).collect();
         softmax_row(&v, valid, dst);
     });
-    let mut dst = y.storage().host_write().expect("CPU softmax runs on host tensors (validated)");
-    for (idx, val) in y.layout().indices().zip(out) {
-        dst.set(idx, val);
-    }
-    Ok(())
+    super::write_view("softmax", "y", y, out)
 }
 
 #[cfg(test)]

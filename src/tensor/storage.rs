@@ -205,7 +205,7 @@ impl Storage {
     /// Copies the whole buffer to the host.
     pub fn to_host(&self) -> Result<HostData> {
         match &self.memory {
-            Memory::Host(_) => Ok(self.host_read().expect("host memory").clone()),
+            Memory::Host(l) => Ok(l.read().unwrap_or_else(|e| e.into_inner()).clone()),
             Memory::Cuda(b) => {
                 let bytes = b.stream().clone_dtoh(&b.bytes).map_err(Error::driver("device-to-host copy"))?;
                 Ok(HostData::from_bytes(self.dtype, &bytes[..self.len * self.dtype.size_in_bytes()]))
@@ -224,8 +224,8 @@ impl Storage {
             ));
         }
         match &self.memory {
-            Memory::Host(_) => {
-                *self.host_write().expect("host memory") = data.clone();
+            Memory::Host(l) => {
+                *l.write().unwrap_or_else(|e| e.into_inner()) = data.clone();
                 Ok(())
             }
             Memory::Cuda(b) => {
