@@ -207,8 +207,6 @@ mod tests {
 
         // Unwritten: re-poison one element inside the view.
         let mut buf = y.gpu.storage().to_host().unwrap();
-        let poison = HostData::poison(DType::F32, 1).get(0);
-        let _ = poison;
         if let HostData::F32(v) = &mut buf {
             v[2] = f32::from_bits(crate::tensor::POISON_F32);
             v[0] = 1.0; // outside the view (offset 2)

@@ -54,19 +54,26 @@ enum BenchOp {
     },
 }
 
-pub fn run(a: BenchArgs) -> Result<i32> {
+/// Every value of a list argument must be positive.
+fn positive(arg: &str, v: &[usize]) -> Result<()> {
+    if v.iter().any(|&x| x == 0) {
+        return Err(Error::InvalidArgument { op: "bench", arg: arg.into(), expected: "positive values".into(), got: format!("{v:?}") });
+    }
+    Ok(())
+}
+
+/// The CUDA backend; opened after the arguments are checked, so a bad argument
+/// is reported as such on any machine.
+fn cuda_backend() -> Result<(decode_kernels::Context, std::sync::Arc<decode_kernels::runtime::CudaBackend>)> {
     let ctx = super::open_context(None)?;
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("benchmarks need a CUDA device".into()))?.clone();
+    Ok((ctx, be))
+}
+
+pub fn run(a: BenchArgs) -> Result<i32> {
     match a.op {
         BenchOp::Softmax { rows, cols, dtype, modes, runs, csv } => {
             let mut cfg = SoftmaxBenchConfig { runs: runs.max(1), ..Default::default() };
-            let positive = |arg: &str, v: &[usize]| {
-                if v.iter().any(|&x| x == 0) {
-                    Err(Error::InvalidArgument { op: "bench", arg: arg.into(), expected: "positive values".into(), got: format!("{v:?}") })
-                } else {
-                    Ok(())
-                }
-            };
             if let Some(r) = rows {
                 positive("--rows", &r)?;
                 cfg.rows = r;
@@ -81,6 +88,7 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             if let Some(m) = modes {
                 cfg.modes = m;
             }
+            let (ctx, be) = cuda_backend()?;
             let copy = roofline::copy_roofline(&be, 30)?;
             let empty = roofline::empty_launch(&be, 50)?;
             println!(
@@ -114,14 +122,13 @@ pub fn run(a: BenchArgs) -> Result<i32> {
                 cfg.shapes = bench::matmul::parse_shapes(&s)?;
             }
             if let Some(n) = n {
-                if n.iter().any(|&x| x == 0) {
-                    return Err(decode_kernels::Error::InvalidArgument { op: "bench", arg: "--n".into(), expected: "positive N values".into(), got: format!("{n:?}") });
-                }
+                positive("--n", &n)?;
                 cfg.ns = n;
             }
             if let Some(d) = dtype {
                 cfg.dtypes = d;
             }
+            let (ctx, be) = cuda_backend()?;
             let copy = roofline::copy_roofline(&be, 30)?;
             let read = roofline::read_roofline(&be, 30)?;
             println!(
