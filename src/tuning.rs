@@ -82,9 +82,13 @@ impl TuningTable {
     /// malformed file is an error, never a silent fallback), else the embedded
     /// one for this device. The second value says where it came from.
     pub fn load(caps: &DeviceCaps) -> Result<(Self, String)> {
-        match std::env::var_os(TUNING_FILE_ENV).filter(|v| !v.is_empty()) {
+        Self::load_from(std::env::var_os(TUNING_FILE_ENV).filter(|v| !v.is_empty()).map(std::path::PathBuf::from), caps)
+    }
+
+    /// `load` with the file given explicitly (None: the embedded table).
+    pub fn load_from(file: Option<std::path::PathBuf>, caps: &DeviceCaps) -> Result<(Self, String)> {
+        match file {
             Some(path) => {
-                let path = std::path::PathBuf::from(path);
                 let text = std::fs::read_to_string(&path).map_err(Error::io("reading the tuning file", &path))?;
                 let shown = format!("{} ({TUNING_FILE_ENV})", path.display());
                 Ok((Self::parse(&text, &shown)?, shown))
@@ -147,6 +151,40 @@ mod tests {
         let t = TuningTable::sm90();
         assert_eq!(t.matmul.smalln_max_n(DType::F32), 16);
         assert_eq!(t.matmul.smalln_max_n(DType::F16), 8);
+    }
+
+    fn caps(cc: (i32, i32)) -> DeviceCaps {
+        DeviceCaps {
+            ordinal: 0,
+            name: "test".into(),
+            compute_capability: cc,
+            sm_count: 132,
+            l2_bytes: 50 << 20,
+            total_mem_bytes: 80 << 30,
+            max_shared_per_block_optin: 227 << 10,
+            max_threads_per_sm: 2048,
+        }
+    }
+
+    #[test]
+    fn tuning_file_is_read_and_its_errors_name_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("t.json");
+        let mut v: serde_json::Value = serde_json::from_str(SM90_JSON).unwrap();
+        v["matmul"]["warps"] = 2.into();
+        std::fs::write(&good, v.to_string()).unwrap();
+        let (t, source) = TuningTable::load_from(Some(good.clone()), &caps((9, 0))).unwrap();
+        assert_eq!(t.matmul.warps, 2);
+        assert!(source.contains("t.json") && source.contains("DK_TUNING_FILE"), "{source}");
+        let missing = dir.path().join("missing.json");
+        let e = TuningTable::load_from(Some(missing), &caps((9, 0))).unwrap_err().to_string();
+        assert!(e.contains("reading the tuning file") && e.contains("missing.json"), "{e}");
+        std::fs::write(&good, "{\n  \"device\": 1\n").unwrap();
+        let e = TuningTable::load_from(Some(good), &caps((9, 0))).unwrap_err().to_string();
+        assert!(e.contains("t.json") && e.contains("line"), "{e}");
+        // No file: the embedded table, labelled for the device.
+        assert!(TuningTable::load_from(None, &caps((9, 0))).unwrap().1.starts_with("embedded: sm_90"));
+        assert!(TuningTable::load_from(None, &caps((8, 0))).unwrap().1.contains("generic defaults"));
     }
 
     #[test]

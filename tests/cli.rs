@@ -79,3 +79,30 @@ fn exec_errors_are_clear() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.npy"));
 }
+
+#[test]
+fn check_and_bench_without_a_gpu_say_so() {
+    let out = bin().args(["check", "--device", "cpu"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a CUDA device"));
+    let out = bin().args(["bench", "softmax"]).env("DK_DEVICE", "cpu").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("benchmarks need a CUDA device"));
+}
+
+#[test]
+fn bench_arguments_are_checked_before_the_device() {
+    let run = |args: &[&str]| {
+        let out = bin().args(args).env("DK_DEVICE", "cpu").output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let e = run(&["bench", "matmul", "--n", "1,0"]);
+    assert!(e.contains("`--n`") && e.contains("positive values"), "{e}");
+    let e = run(&["bench", "matmul", "--shapes", "4096"]);
+    assert!(e.contains("`--shapes`") && e.contains("MxK"), "{e}");
+    let e = run(&["bench", "softmax", "--rows", "0"]);
+    assert!(e.contains("`--rows`"), "{e}");
+    let e = run(&["bench", "softmax", "--cols", "0,8"]);
+    assert!(e.contains("`--cols`"), "{e}");
+}
