@@ -2,14 +2,15 @@
 //! caller or by `DK_DEVICE`.
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use crate::cpu::CpuBackend;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::runtime::probe::Availability;
 use crate::runtime::CudaBackend;
-use crate::tensor::{CudaBuffer, Device, HostData, Memory, Storage};
+use crate::tensor::{CudaBuffer, Device, HostData, Memory, Storage, Tensor};
 
 /// Which backend to open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,9 @@ pub enum Backend {
 #[derive(Clone, Debug)]
 pub struct Context {
     backend: Backend,
+    /// Scratch tensors per (purpose, dtype), grown on demand and reused, so an
+    /// op that needs an intermediate allocates only on its first call.
+    scratch: Arc<Mutex<HashMap<(&'static str, DType), Tensor>>>,
 }
 
 impl Context {
@@ -108,7 +112,7 @@ impl Context {
                 }
                 Ok(Self::cpu())
             }
-            BackendChoice::Cuda(i) => Ok(Context { backend: Backend::Cuda(CudaBackend::open(i)?) }),
+            BackendChoice::Cuda(i) => Ok(Context { backend: Backend::Cuda(CudaBackend::open(i)?), scratch: Default::default() }),
         }
     }
 
@@ -118,7 +122,7 @@ impl Context {
     }
 
     pub fn cpu() -> Self {
-        Context { backend: Backend::Cpu(CpuBackend::default()) }
+        Context { backend: Backend::Cpu(CpuBackend::default()), scratch: Default::default() }
     }
 
     pub fn backend(&self) -> &Backend {
@@ -157,6 +161,19 @@ impl Context {
             Backend::Cpu(_) => Ok(()),
             Backend::Cuda(b) => b.prewarm(crate::runtime::kernels::ALL),
         }
+    }
+
+    /// A contiguous 1-D scratch view of at least `numel` elements. Every caller
+    /// with the same purpose shares one buffer, which grows when asked for more;
+    /// uses are ordered by the stream (or are sequential on the CPU). Its
+    /// contents are unspecified.
+    pub(crate) fn scratch(&self, purpose: &'static str, dtype: DType, numel: usize) -> Result<Tensor> {
+        let mut pool = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let fits = pool.get(&(purpose, dtype)).is_some_and(|t| t.numel() >= numel);
+        if !fits {
+            pool.insert((purpose, dtype), Tensor::empty(self, &[numel.max(1)], dtype)?);
+        }
+        pool[&(purpose, dtype)].as_strided(&[numel], &[1], 0)
     }
 
     pub(crate) fn upload(&self, data: HostData) -> Result<Arc<Storage>> {

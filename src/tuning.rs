@@ -18,6 +18,32 @@ pub struct TuningTable {
     pub device: String,
     pub matmul: MatmulTuning,
     pub softmax: SoftmaxTuning,
+    /// Absent from a file written before SDPA existed: the embedded defaults.
+    #[serde(default)]
+    pub sdpa: SdpaTuning,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SdpaTuning {
+    /// The fused kernel splits the keys until the grid has this many CTAs per SM.
+    pub target_ctas_per_sm: u32,
+    /// A split never gets fewer keys than this (rounded up to the key tile).
+    pub min_keys_per_split: usize,
+    /// ... and no fewer than this many keys per query row of a CTA: each split
+    /// writes and the merge reads rows x D f32 partials, so the partials cost
+    /// about 2 / this of the K/V traffic.
+    pub min_keys_per_row: usize,
+    pub max_splits: u32,
+    /// Auto dispatch runs the composed path (matmul, softmax, matmul) when the
+    /// query rows per KV head (group * Lq) reach this many; 0: never.
+    pub composed_min_rows: usize,
+}
+
+impl Default for SdpaTuning {
+    fn default() -> Self {
+        TuningTable::sm90().sdpa
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,6 +160,14 @@ impl TuningTable {
             || sm.block_threads.iter().any(|&(_, th)| th == 0 || th > 1024 || th % 32 != 0)
         {
             return Err(bad("softmax.block_threads", "ascending [max_cols, threads] pairs, threads a multiple of 32 up to 1024", format!("{:?}", sm.block_threads)));
+        }
+        let sd = &t.sdpa;
+        if sd.target_ctas_per_sm == 0 || sd.max_splits == 0 || sd.min_keys_per_split == 0 || sd.min_keys_per_row == 0 {
+            return Err(bad(
+                "sdpa.target_ctas_per_sm/max_splits/min_keys_per_split/min_keys_per_row",
+                "at least 1",
+                format!("{}/{}/{}/{}", sd.target_ctas_per_sm, sd.max_splits, sd.min_keys_per_split, sd.min_keys_per_row),
+            ));
         }
         if m.min_k_per_split == 0 {
             return Err(bad("matmul.min_k_per_split", "at least 1", "0".into()));

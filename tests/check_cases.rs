@@ -10,6 +10,9 @@ fn every_check_case_runs_on_the_cpu_backend() {
     assert!(outcomes.len() >= 250, "only {} cases registered", outcomes.len());
     let bad: Vec<_> = outcomes.iter().filter(|o| !o.passed()).collect();
     assert!(bad.is_empty(), "{bad:#?}");
+    let sdpa = outcomes.iter().filter(|o| o.op == "sdpa").count();
+    assert!(sdpa >= 100, "only {sdpa} sdpa cases");
+    assert!(outcomes.iter().any(|o| o.op == "sdpa" && o.case.ends_with("fused_vs_composed")));
     // The matmul sweep covers every N from 1 to 16 for every dtype.
     for dt in ["f16", "bf16", "f32"] {
         for n in 1..=16 {

@@ -105,4 +105,6 @@ fn bench_arguments_are_checked_before_the_device() {
     assert!(e.contains("`--rows`"), "{e}");
     let e = run(&["bench", "softmax", "--cols", "0,8"]);
     assert!(e.contains("`--cols`"), "{e}");
+    let e = run(&["bench", "sdpa", "--lk", "512,0"]);
+    assert!(e.contains("`--lk`") && e.contains("positive values"), "{e}");
 }

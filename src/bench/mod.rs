@@ -2,6 +2,7 @@
 //! peer measured in the same run, on the same card.
 
 pub mod matmul;
+pub mod sdpa;
 pub mod softmax;
 
 use std::io::Write;

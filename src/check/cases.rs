@@ -11,6 +11,7 @@ pub fn all() -> Vec<Case> {
     copy_cases(&mut v);
     matmul_cases(&mut v);
     softmax_cases(&mut v);
+    sdpa_cases(&mut v);
     v
 }
 
@@ -374,4 +375,138 @@ fn softmax_case(c: &mut Checker, s: SoftmaxSpec) -> Result<Outcome> {
     ops::softmax(c.gpu, xg, &y.gpu, &gpu_opts)?;
     ops::softmax(&c.cpu, xc, &y.cpu, &cpu_opts)?;
     c.compare("softmax", &s.name(), &y, tolerance(s.dtype))
+}
+
+// ---------------------------------------------------------------- sdpa
+
+use crate::dispatch::sdpa::{SdpaBackend, SdpaPrefs};
+use crate::ops::SdpaOptions;
+
+/// How K and V lie in memory.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum KvLayout {
+    Contiguous,
+    /// A cache of larger capacity, the first Lk positions in use.
+    Capacity,
+    /// A [B, capacity, Hkv, D] cache seen as [B, Hkv, Lk, D] (no foldable batch stride).
+    SeqMajor,
+    /// Rows that do not start on 16 bytes (D of a D + 1 wide buffer).
+    Unaligned,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct SdpaSpec {
+    b: usize,
+    hq: usize,
+    hkv: usize,
+    lq: usize,
+    lk: usize,
+    d: usize,
+    dtype: DType,
+    scale: Option<f32>,
+    causal: bool,
+    offset: Option<i64>,
+    kv: KvLayout,
+    /// Composed or Fused against the CPU; Auto here means fused against composed, both on the GPU.
+    backend: SdpaBackend,
+}
+
+impl SdpaSpec {
+    fn name(&self) -> String {
+        let mut s = format!("b{}_hq{}_hkv{}_lq{}_lk{}_d{}", self.b, self.hq, self.hkv, self.lq, self.lk, self.d);
+        if let Some(sc) = self.scale {
+            s += &format!("/scale{sc}");
+        }
+        if self.causal {
+            s += &match self.offset {
+                Some(o) => format!("/causal_o{o}"),
+                None => "/causal".into(),
+            };
+        }
+        if self.kv != KvLayout::Contiguous {
+            s += &format!("/{:?}", self.kv).to_lowercase();
+        }
+        s + match self.backend {
+            SdpaBackend::Auto => "/fused_vs_composed",
+            SdpaBackend::Composed => "/composed",
+            SdpaBackend::Fused => "/fused",
+        }
+    }
+}
+
+fn sdpa_cases(v: &mut Vec<Case>) {
+    let mut specs = Vec::new();
+    for dtype in DType::ALL {
+        for backend in [SdpaBackend::Fused, SdpaBackend::Composed] {
+            let s = |b, hq, hkv, lq, lk, d| SdpaSpec { b, hq, hkv, lq, lk, d, dtype, scale: None, causal: false, offset: None, kv: KvLayout::Contiguous, backend };
+            specs.push(s(1, 4, 4, 1, 1, 64));
+            specs.push(s(1, 4, 4, 16, 1, 128));
+            specs.push(s(1, 8, 2, 1, 300, 128));
+            specs.push(s(1, 8, 8, 16, 257, 80));
+            specs.push(s(2, 8, 1, 16, 513, 128)); // 128 rows per KV head: two row groups
+            specs.push(s(1, 7, 1, 4, 100, 96)); // group 7
+            specs.push(s(1, 4, 1, 16, 1000, 256));
+            specs.push(s(2, 32, 8, 4, 2048, 128)); // split over the keys
+            specs.push(s(1, 32, 32, 1, 4100, 64));
+            specs.push(SdpaSpec { scale: Some(0.3), ..s(1, 8, 2, 4, 700, 64) });
+            specs.push(SdpaSpec { causal: true, ..s(1, 8, 2, 16, 40, 64) });
+            specs.push(SdpaSpec { causal: true, offset: Some(0), ..s(1, 8, 2, 16, 40, 128) });
+            specs.push(SdpaSpec { causal: true, offset: Some(1000), ..s(1, 16, 4, 16, 3000, 128) });
+            specs.push(SdpaSpec { kv: KvLayout::Capacity, ..s(2, 8, 2, 4, 600, 128) });
+            specs.push(SdpaSpec { kv: KvLayout::SeqMajor, causal: true, ..s(2, 8, 2, 4, 600, 128) });
+            specs.push(SdpaSpec { kv: KvLayout::Unaligned, ..s(1, 8, 2, 4, 300, 64) });
+            if backend == SdpaBackend::Fused {
+                // Negative offsets: the first queries (or all) see no key: zeros.
+                specs.push(SdpaSpec { causal: true, offset: Some(-5), ..s(1, 8, 2, 16, 40, 64) });
+                specs.push(SdpaSpec { causal: true, offset: Some(-16), ..s(1, 4, 4, 16, 40, 64) });
+            }
+        }
+        let s = |b, hq, hkv, lq, lk, d| SdpaSpec { b, hq, hkv, lq, lk, d, dtype, scale: None, causal: false, offset: None, kv: KvLayout::Contiguous, backend: SdpaBackend::Auto };
+        specs.push(s(1, 32, 8, 16, 2048, 128));
+        specs.push(SdpaSpec { causal: true, offset: Some(100), ..s(1, 28, 4, 16, 1500, 64) });
+    }
+    for spec in specs {
+        v.push(Case { op: "sdpa", name: spec.name(), dtype: spec.dtype, run: Box::new(move |c: &mut Checker| sdpa_case(c, spec)) });
+    }
+}
+
+fn sdpa_case(c: &mut Checker, s: SdpaSpec) -> Result<Outcome> {
+    let (b, hkv, lk, d) = (s.b, s.hkv, s.lk, s.d);
+    let q = c.input(s.dtype, &[b, s.hq, s.lq, d], 1.0)?;
+    let cap = lk + 37;
+    let kv = |c: &mut Checker| -> Result<super::Pair> {
+        match s.kv {
+            KvLayout::Contiguous => c.input(s.dtype, &[b, hkv, lk, d], 1.0),
+            KvLayout::Capacity => c.input(s.dtype, &[b, hkv, cap, d], 1.0)?.map(|t| t.narrow(2, 0, lk)),
+            KvLayout::SeqMajor => c.input(s.dtype, &[b, cap, hkv, d], 1.0)?.map(|t| t.narrow(1, 0, lk)?.transpose(1, 2)),
+            KvLayout::Unaligned => c.input(s.dtype, &[b, hkv, lk, d + 1], 1.0)?.map(|t| t.narrow(3, 1, d)),
+        }
+    };
+    let (k, v) = (kv(c)?, kv(c)?);
+    let n = b * s.hq * s.lq * d;
+    let layout = Layout::strided(&[b, s.hq, s.lq, d], &[s.hq * s.lq * d, s.lq * d, d, 1], 4)?;
+    let out = c.poisoned_output(s.dtype, n + 4, layout.clone())?;
+    let opts = |backend| SdpaOptions { scale: s.scale, causal: s.causal, offset: s.offset, prefs: Some(SdpaPrefs { backend }) };
+    match s.backend {
+        SdpaBackend::Auto => {
+            // The two GPU paths against each other: the composed result stands in as the reference.
+            let composed = c.poisoned_output(s.dtype, n + 4, layout)?;
+            ops::sdpa(c.gpu, &q.gpu, &k.gpu, &v.gpu, &out.gpu, &opts(SdpaBackend::Fused))?;
+            ops::sdpa(c.gpu, &q.gpu, &k.gpu, &v.gpu, &composed.gpu, &opts(SdpaBackend::Composed))?;
+            let both = super::Pair { gpu: out.gpu, cpu: composed.gpu };
+            let tol = if s.dtype == DType::BF16 { 2.0 * tolerance(s.dtype) } else { tolerance(s.dtype) };
+            c.compare("sdpa", &s.name(), &both, tol)
+        }
+        backend => {
+            ops::sdpa(c.gpu, &q.gpu, &k.gpu, &v.gpu, &out.gpu, &opts(backend))?;
+            ops::sdpa(&c.cpu, &q.cpu, &k.cpu, &v.cpu, &out.cpu, &opts(SdpaBackend::Auto))?;
+            // The composed path stores the scores, then the probabilities, in
+            // the input dtype (matmul and softmax take one dtype): two extra
+            // roundings, which in bf16 (8-bit mantissa) reach 1.03e-2 (H200,
+            // 2026-11-26). It gets twice the bf16 bound; the fused path keeps
+            // both in f32 and is held to the plain bound.
+            let tol = if backend == SdpaBackend::Composed && s.dtype == DType::BF16 { 2.0 * tolerance(s.dtype) } else { tolerance(s.dtype) };
+            c.compare("sdpa", &s.name(), &out, tol)
+        }
+    }
 }

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use decode_kernels::bench::{self, matmul::MatmulBenchConfig, softmax::{Mode, SoftmaxBenchConfig}};
+use decode_kernels::bench::{self, matmul::MatmulBenchConfig, sdpa::SdpaBenchConfig, softmax::{Mode, SoftmaxBenchConfig}};
 use decode_kernels::{roofline, DType, Error, Result};
 
 #[derive(Args, Debug)]
@@ -30,6 +30,30 @@ enum BenchOp {
         #[arg(long)]
         no_peer: bool,
         /// Write the rows as CSV.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
+    /// Decode attention, fused and composed, against the read roofline (batch 1).
+    /// Any list given replaces that axis of the default grid (Hq 32, Hkv 32,8,
+    /// Lq 1,4,16, Lk 512,2048,8192,32768, D 128, plus D 64,256 at Lk 8192).
+    Sdpa {
+        #[arg(long, value_delimiter = ',')]
+        hq: Option<Vec<usize>>,
+        #[arg(long, value_delimiter = ',')]
+        hkv: Option<Vec<usize>>,
+        #[arg(long, value_delimiter = ',')]
+        lq: Option<Vec<usize>>,
+        #[arg(long, value_delimiter = ',')]
+        lk: Option<Vec<usize>>,
+        #[arg(long, value_delimiter = ',')]
+        d: Option<Vec<usize>>,
+        #[arg(long, default_value = "f16")]
+        dtype: DType,
+        /// Causal with the default offset (each query sees the keys up to its position).
+        #[arg(long)]
+        causal: bool,
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
         #[arg(long)]
         csv: Option<PathBuf>,
     },
@@ -72,6 +96,38 @@ fn cuda_backend() -> Result<(decode_kernels::Context, std::sync::Arc<decode_kern
 
 pub fn run(a: BenchArgs) -> Result<i32> {
     match a.op {
+        BenchOp::Sdpa { hq, hkv, lq, lk, d, dtype, causal, runs, csv } => {
+            let mut cfg = SdpaBenchConfig { dtype, causal, runs: runs.max(1), ..Default::default() };
+            let lists = [("--hq", &hq), ("--hkv", &hkv), ("--lq", &lq), ("--lk", &lk), ("--d", &d)];
+            for (name, l) in lists {
+                if let Some(l) = l {
+                    positive(name, l)?;
+                }
+            }
+            if lists.iter().any(|(_, l)| l.is_some()) {
+                let or = |l: &Option<Vec<usize>>, def: &[usize]| l.clone().unwrap_or_else(|| def.to_vec());
+                cfg.shapes = bench::sdpa::grid(&or(&hq, &[32]), &or(&hkv, &[32, 8]), &or(&lq, &[1, 4, 16]), &or(&lk, &[512, 2048, 8192, 32768]), &or(&d, &[128]));
+            }
+            let (ctx, be) = cuda_backend()?;
+            let read = roofline::read_roofline(&be, 30)?;
+            println!("{} | {} | read roofline {:.0} GB/s (this run) | {dtype}{}", be.caps().name, bench::today(), read.gbps, if causal { " causal" } else { "" });
+            println!("{:<40} {:<32} {:>10} {:>19} {:>8} {:>6}", "shape", "variant", "median_us", "(min-max)", "KV GB/s", "%read");
+            let rows = bench::sdpa::run(&ctx, &cfg, &read, |r| {
+                println!(
+                    "{:<40} {:<32} {:>10.2} {:>19} {:>8.0} {:>5.1}%",
+                    r.shape,
+                    r.variant.trim_start_matches("sdpa/"),
+                    r.median_us,
+                    format!("({:.2}-{:.2})", r.min_us, r.max_us),
+                    r.gbps,
+                    r.pct_roofline
+                );
+            })?;
+            if let Some(p) = csv {
+                bench::write_csv(&p, &rows)?;
+            }
+            Ok(0)
+        }
         BenchOp::Softmax { rows, cols, dtype, modes, runs, csv } => {
             let mut cfg = SoftmaxBenchConfig { runs: runs.max(1), ..Default::default() };
             if let Some(r) = rows {

@@ -70,6 +70,34 @@ enum ExecOp {
         #[arg(long)]
         device: Option<String>,
     },
+    /// OUT = softmax(scale * Q K^T) V per head. Q.npy is [B, Hq, Lq, D], K.npy and
+    /// V.npy [B, Hkv, Lk, D] with Hq a multiple of Hkv; OUT.npy is [B, Hq, Lq, D].
+    /// DK_SDPA_BACKEND picks the path (auto, composed, fused).
+    Sdpa {
+        #[arg(long)]
+        q: PathBuf,
+        #[arg(long)]
+        k: PathBuf,
+        #[arg(long)]
+        v: PathBuf,
+        /// Default 1/sqrt(D).
+        #[arg(long, allow_negative_numbers = true)]
+        scale: Option<f32>,
+        /// Query i sees keys up to position offset + i.
+        #[arg(long)]
+        causal: bool,
+        /// Position of query 0 (default Lk - Lq); may be negative.
+        #[arg(long, allow_negative_numbers = true)]
+        offset: Option<i64>,
+        /// Convert inputs to this dtype (default: Q's dtype as stored).
+        #[arg(long)]
+        dtype: Option<DType>,
+        #[arg(long)]
+        out: PathBuf,
+        /// cpu, cuda, cuda:N or auto (default: DK_DEVICE, else auto).
+        #[arg(long)]
+        device: Option<String>,
+    },
     /// OUT = X, converted to --dtype (default: X's dtype).
     Copy {
         #[arg(long)]
@@ -154,6 +182,17 @@ pub fn run(a: ExecArgs) -> Result<i32> {
             let opts = decode_kernels::ops::MatmulOptions { group, prefs: None };
             ops::matmul_with(&ctx, alpha, &at, &bt, beta, &ct, &opts)?;
             write_npy(&out, ct.shape(), &ct.to_host_data()?)?;
+            Ok(0)
+        }
+        ExecOp::Sdpa { q, k, v, scale, causal, offset, dtype, out, device } => {
+            let ctx = super::open_context(device.as_deref())?;
+            let qt = load(&ctx, &q, dtype)?;
+            let dtype = dtype.unwrap_or(qt.dtype());
+            let kt = load(&ctx, &k, Some(dtype))?;
+            let vt = load(&ctx, &v, Some(dtype))?;
+            let o = Tensor::empty(&ctx, qt.shape(), dtype)?;
+            ops::sdpa(&ctx, &qt, &kt, &vt, &o, &decode_kernels::ops::SdpaOptions { scale, causal, offset, prefs: None })?;
+            write_npy(&out, o.shape(), &o.to_host_data()?)?;
             Ok(0)
         }
         ExecOp::Copy { x, out, dtype, device } => {

@@ -7,6 +7,7 @@ use crate::tensor::{Device, Tensor};
 
 pub mod copy;
 pub mod matmul;
+pub mod sdpa;
 pub mod softmax;
 
 /// The CPU backend holds no state; work is spread over rayon's global pool.

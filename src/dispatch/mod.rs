@@ -3,6 +3,7 @@
 //! They need no GPU, so CI tests them exhaustively.
 
 pub mod matmul;
+pub mod sdpa;
 pub mod softmax;
 
 /// Reads an environment variable; unset or empty is None.

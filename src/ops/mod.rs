@@ -4,10 +4,12 @@
 
 pub mod copy;
 pub mod matmul;
+pub mod sdpa;
 pub mod softmax;
 
 pub use copy::copy;
 pub use matmul::{matmul, matmul_with, plan_matmul, MatmulOptions, MatmulPlanHandle};
+pub use sdpa::{plan_sdpa, sdpa, SdpaOptions, SdpaPlanHandle};
 pub use softmax::{softmax, Causal, SoftmaxOptions};
 
 use crate::tensor::{Layout, MAX_RANK};

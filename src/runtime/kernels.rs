@@ -34,13 +34,18 @@ pub static SOFTMAX: KernelSource = KernelSource {
     code: include_str!("../../kernels/softmax.cu"),
     builds: &[DTYPE_F16, DTYPE_BF16, DTYPE_F32],
 };
-/// Builds of the per-element-type sources (gemv.cu, softmax.cu).
+pub static SDPA: KernelSource = KernelSource {
+    file: "sdpa.cu",
+    code: include_str!("../../kernels/sdpa.cu"),
+    builds: &[DTYPE_F16, DTYPE_BF16, DTYPE_F32],
+};
+/// Builds of the per-element-type sources (gemv.cu, softmax.cu, sdpa.cu).
 pub const DTYPE_F16: Defines = &[("DK_DTYPE", "0")];
 pub const DTYPE_BF16: Defines = &[("DK_DTYPE", "1")];
 pub const DTYPE_F32: Defines = &[("DK_DTYPE", "2")];
 
 /// Every source, for prewarming and the compile test.
-pub static ALL: &[&KernelSource] = &[&COPY, &ROOFLINE, &GEMV, &SOFTMAX];
+pub static ALL: &[&KernelSource] = &[&COPY, &ROOFLINE, &GEMV, &SOFTMAX, &SDPA];
 
 /// The build of a per-element-type source for `dtype`.
 pub fn dtype_build(dtype: crate::dtype::DType) -> Defines {

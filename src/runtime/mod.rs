@@ -83,6 +83,14 @@ impl KernelArgs {
     }
 }
 
+/// A function by its source file (the sources are statics), define set and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct FunctionId {
+    source: &'static str,
+    defines: Vec<String>,
+    name: String,
+}
+
 /// One open CUDA device.
 pub struct CudaBackend {
     ctx: Arc<CudaContext>,
@@ -92,6 +100,9 @@ pub struct CudaBackend {
     disk: DiskCache,
     modules: Mutex<HashMap<ModuleKey, Arc<CudaModule>>>,
     functions: Mutex<HashMap<(ModuleKey, String), CudaFunction>>,
+    /// Handles by (source file, defines, name): a repeat lookup costs a small
+    /// hash, not the source's expansion and SHA-256 (tens of microseconds).
+    fast_functions: Mutex<HashMap<FunctionId, CudaFunction>>,
     cublas: std::sync::OnceLock<std::result::Result<cublas::Cublas, String>>,
     workspace: Mutex<Workspace>,
     tuning: std::sync::OnceLock<std::result::Result<(crate::tuning::TuningTable, String), String>>,
@@ -139,6 +150,7 @@ impl CudaBackend {
             disk: DiskCache::new(DiskCache::default_dir()),
             modules: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
+            fast_functions: Mutex::new(HashMap::new()),
             cublas: std::sync::OnceLock::new(),
             workspace: Mutex::new(Workspace::default()),
             tuning: std::sync::OnceLock::new(),
@@ -253,6 +265,20 @@ impl CudaBackend {
 
     /// A function handle, resolved once per (module, name) and then reused.
     pub fn function(&self, source: &KernelSource, defines: &[(&str, &str)], name: &str) -> Result<CudaFunction> {
+        let id = FunctionId {
+            source: source.file,
+            defines: defines.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            name: name.to_string(),
+        };
+        if let Some(f) = self.fast_functions.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+            return Ok(f.clone());
+        }
+        let f = self.function_slow(source, defines, name)?;
+        self.fast_functions.lock().unwrap_or_else(|e| e.into_inner()).insert(id, f.clone());
+        Ok(f)
+    }
+
+    fn function_slow(&self, source: &KernelSource, defines: &[(&str, &str)], name: &str) -> Result<CudaFunction> {
         let (key, module) = self.module(source, defines)?;
         let mut fns = self.functions.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(f) = fns.get(&(key.clone(), name.to_string())) {

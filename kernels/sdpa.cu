@@ -1,0 +1,508 @@
+// Fused decode attention: split-KV flash-decoding.
+//
+//   out[b, h, i, :] = softmax_j(scale * Q[b, h, i, :] . K[b, h / g, j, :]) V[b, h / g, j, :]
+//
+// One CTA owns one KV head (grid.y = batch * hkv), one slice of the keys
+// (grid.x = splits) and up to 64 of the g * lq query rows that share that KV
+// head (grid.z = row groups; one group whenever g * lq <= 64). Every query row
+// of the group is served from the same staged K/V tile, so K and V stream from
+// memory once per step whatever the group size. Softmax runs online in f32 in
+// the log2 domain; the splits are merged by log-sum-exp in the same launch: the
+// last CTA of a (KV head, row group) to finish, counted by an atomic after a
+// fence, reads every split's partial and writes the output, then re-arms its
+// counter (as gemv.cu's split-K).
+//
+// Compiled once per element type: DK_DTYPE is 0 (f16), 1 (bf16) or 2 (f32).
+//
+// Variants (host side: src/ops/sdpa.rs, choice: src/dispatch/sdpa.rs):
+//   mma   f16/bf16, K and V rows 16-byte aligned with unit stride along D:
+//         K and V tiles of 64 keys in a 2- to 4-stage cp.async pipeline in
+//         shared memory (the host picks the depth that keeps the most bytes
+//         in flight per SM), S = Q K^T and O += P V on tensor cores (mma.m16n8k16), a
+//         16-row tile of query rows per warp; warps sharing a row tile split
+//         each key tile between them and are combined at the end.
+//   simt  any dtype, any strides: tiles of 32 keys staged in shared memory as
+//         f32, a key per lane for S, D spread over the lanes for P V.
+#include "common.cuh"
+
+#if DK_DTYPE == 0
+typedef __half T;
+#define DT_NAME f16
+#elif DK_DTYPE == 1
+typedef __nv_bfloat16 T;
+#define DT_NAME bf16
+#else
+typedef float T;
+#define DT_NAME f32
+#endif
+
+// Rust twin: SdpaParams in src/ops/sdpa.rs. Strides in elements, (b, h, i|j, d).
+struct SdpaParams {
+    Dims4 sq, sk, sv, so;
+    i64 batch, hkv, lq;
+    i64 group;           // query heads per KV head
+    i64 rows;            // group * lq: the query rows of one KV head, head-major
+    i64 offset;          // position of query 0 (causal); may be negative
+    i64 keys_per_split;  // a multiple of the key tile
+    i64 kv_end;          // keys any row may see: lk, or clipped to offset + lq when causal
+    int causal;
+    float scale_log2;    // scale * log2(e)
+    int stages;          // mma: K/V pipeline stages, 2 to 4
+};
+
+constexpr int WARPS = 4;
+constexpr int ROWS_PER_CTA = 16 * WARPS;  // one 16-row tile per warp at most
+
+// The query row `row` (< group * lq, so 32-bit math) of KV head (b, hk): the
+// offset of its first element in Q (or out), and its position.
+__device__ __forceinline__ i64 row_offset(const Dims4& st, const SdpaParams& p, i64 b, i64 hk, int row) {
+    const int lq = (int)p.lq, h = (int)hk * (int)p.group + row / lq, i = row % lq;
+    return b * st.v[0] + (i64)h * st.v[1] + (i64)i * st.v[2];
+}
+__device__ __forceinline__ i64 position(const SdpaParams& p, int row) { return p.offset + row % (int)p.lq; }
+__device__ __forceinline__ bool visible(const SdpaParams& p, i64 key, i64 key_end, i64 pos) {
+    return key < key_end && (!p.causal || key <= pos);
+}
+
+// Writes this CTA's rows. o[r * D + d] is row r's output normalised by its own
+// sum, lse[r] its log2-sum-exp (-inf: the row saw no key). With one split that
+// is the answer; otherwise each split parks its rows in the workspace
+// (ws: [splits][rows_total][D] outputs, then [splits][rows_total] lse) and the
+// last to arrive merges them in split order, so the result does not depend on
+// arrival order. The merge loads every lse at once, turns them into weights
+// per row in `scratch` (MAX_MERGE floats of shared memory), then sums 16-byte
+// pieces of the partials: a few rounds of latency, not one per split.
+constexpr int MAX_MERGE = 4096;  // splits x rows per CTA; the host keeps within it
+
+template <int D>
+__device__ void finish(const float* o, const float* lse, int nrows, int row0, T* out, float* ws, unsigned* counters,
+                       float* scratch, const SdpaParams& p) {
+    static_assert(D % 4 == 0, "partials move in float4");
+    const int S = gridDim.x;
+    const i64 bh = blockIdx.y, b = bh / p.hkv, hk = bh % p.hkv;
+    if (S == 1) {
+        for (int e = threadIdx.x; e < nrows * D; e += blockDim.x) {
+            const int r = e / D, d = e % D;
+            out[row_offset(p.so, p, b, hk, row0 + r) + d * p.so.v[3]] = from_f32<T>(o[e]);
+        }
+        return;
+    }
+    const i64 rows_total = p.batch * p.hkv * p.rows;
+    const i64 g0 = bh * p.rows + row0;  // this CTA's first row among all rows
+    float4* wo = reinterpret_cast<float4*>(ws);
+    float* wl = ws + (i64)S * rows_total * D;
+    const float4* o4 = reinterpret_cast<const float4*>(o);
+    for (int e = threadIdx.x; e < nrows * D / 4; e += blockDim.x) wo[((i64)blockIdx.x * rows_total + g0) * (D / 4) + e] = o4[e];
+    for (int r = threadIdx.x; r < nrows; r += blockDim.x) wl[(i64)blockIdx.x * rows_total + g0 + r] = lse[r];
+    __threadfence();
+    __syncthreads();
+    __shared__ bool is_last;
+    const i64 slot = bh * gridDim.z + blockIdx.z;
+    if (threadIdx.x == 0) is_last = atomicAdd(&counters[slot], 1u) == (unsigned)(S - 1);
+    __syncthreads();
+    if (!is_last) return;
+    __threadfence();
+    for (int t = threadIdx.x; t < S * nrows; t += blockDim.x) scratch[t] = __ldcg(wl + (i64)(t / nrows) * rows_total + g0 + t % nrows);
+    __syncthreads();
+    for (int r = threadIdx.x; r < nrows; r += blockDim.x) {
+        float m = -INFINITY;
+        for (int s = 0; s < S; ++s) m = fmaxf(m, scratch[s * nrows + r]);
+        float den = 0.f;
+        for (int s = 0; s < S; ++s) den += m == -INFINITY ? 0.f : exp2f(scratch[s * nrows + r] - m);
+        for (int s = 0; s < S; ++s) scratch[s * nrows + r] = m == -INFINITY ? 0.f : exp2f(scratch[s * nrows + r] - m) / den;
+    }
+    __syncthreads();
+    // Each thread sums up to CHUNK 16-byte pieces at once, splits outermost:
+    // CHUNK independent loads per round of latency.
+    constexpr int CHUNK = 8;
+    const int items = nrows * D / 4;
+    for (int base = 0; base < items; base += CHUNK * blockDim.x) {
+        float4 acc[CHUNK];
+#pragma unroll
+        for (int i = 0; i < CHUNK; ++i) acc[i] = make_float4(0.f, 0.f, 0.f, 0.f);
+        for (int s = 0; s < S; ++s) {
+            const float4* src = wo + ((i64)s * rows_total + g0) * (D / 4);
+#pragma unroll
+            for (int i = 0; i < CHUNK; ++i) {
+                const int e = base + i * blockDim.x + threadIdx.x;
+                if (e < items) {
+                    const float w = scratch[s * nrows + e / (D / 4)];
+                    const float4 x = __ldcg(src + e);
+                    acc[i].x += w * x.x;
+                    acc[i].y += w * x.y;
+                    acc[i].z += w * x.z;
+                    acc[i].w += w * x.w;
+                }
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < CHUNK; ++i) {
+            const int e = base + i * blockDim.x + threadIdx.x;
+            if (e >= items) break;
+            const int r = e / (D / 4), d = (e % (D / 4)) * 4;
+            T* dst = out + row_offset(p.so, p, b, hk, row0 + r) + d * p.so.v[3];
+            dst[0] = from_f32<T>(acc[i].x);
+            dst[p.so.v[3]] = from_f32<T>(acc[i].y);
+            dst[2 * p.so.v[3]] = from_f32<T>(acc[i].z);
+            dst[3 * p.so.v[3]] = from_f32<T>(acc[i].w);
+        }
+    }
+    if (threadIdx.x == 0) counters[slot] = 0;
+}
+
+// This CTA's key range [kb, ke).
+__device__ __forceinline__ void key_range(const SdpaParams& p, i64& kb, i64& ke) {
+    kb = (i64)blockIdx.x * p.keys_per_split;
+    ke = min(p.kv_end, kb + p.keys_per_split);
+}
+
+// ---------------------------------------------------------------- mma
+#if DK_DTYPE != 2
+constexpr int KT = 64;  // keys per pipeline stage
+
+__device__ __forceinline__ void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+#if DK_DTYPE == 0
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#else
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
+}
+
+__device__ __forceinline__ unsigned smem_addr(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
+
+__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void* p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(p)));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void* p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(p)));
+}
+
+// 16 bytes global -> shared; src_bytes 0 reads nothing and zero-fills.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, int src_bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+// Waits until at most stages - 1 groups are pending (the immediate must be a constant).
+__device__ __forceinline__ void cp_async_wait_stages(int stages) {
+    if (stages >= 4) cp_async_wait<3>();
+    else if (stages == 3) cp_async_wait<2>();
+    else cp_async_wait<1>();
+}
+
+__device__ __forceinline__ unsigned pack2(float lo, float hi) {
+#if DK_DTYPE == 0
+    __half2 h = __floats2half2_rn(lo, hi);
+#else
+    __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+#endif
+    return *reinterpret_cast<unsigned*>(&h);
+}
+
+// Shared memory, in elements of T: K stages, V stages (KT rows each), then
+// the CTA's query rows (16 per row tile). Rows are D + 8 long: the extra 16
+// bytes put the 8 rows an ldmatrix reads in 8 different bank groups. Host twin:
+// FusedKernel::smem_bytes in src/dispatch/sdpa.rs.
+template <int D> __device__ constexpr int mma_ld() { return D + 8; }
+
+template <int D>
+__device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const T* __restrict__ V, T* __restrict__ out,
+                         float* ws, unsigned* counters, const SdpaParams& p) {
+    static_assert(D % 16 == 0, "D is a multiple of 16");
+    constexpr int LD = mma_ld<D>();
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    const int stages = p.stages;
+    T* sK = reinterpret_cast<T*>(smem_raw);  // [stages][KT][LD]
+    T* sV = sK + stages * KT * LD;           // [stages][KT][LD]
+    T* sQ = sV + stages * KT * LD;           // [tiles * 16][LD]
+    __shared__ float s_m[WARPS][16], s_l[WARPS][16];
+
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const i64 bh = blockIdx.y, b = bh / p.hkv, hk = bh % p.hkv;
+    const int row0 = blockIdx.z * ROWS_PER_CTA;
+    const int nrows = (int)min((i64)ROWS_PER_CTA, p.rows - row0);
+    const int tiles = (nrows + 15) / 16;  // row tiles of this CTA, 1..WARPS
+    const int slices = WARPS / tiles;     // warps per row tile, each on a slice of every key tile
+    const int my_tile = warp % tiles, my_slice = warp / tiles;
+    const bool active = warp < tiles * slices;
+    const int keys_per_slice = KT / slices;  // 16, 32 or 64
+
+    i64 kb, ke;
+    key_range(p, kb, ke);
+    const int n_tiles = ke > kb ? (int)((ke - kb + KT - 1) / KT) : 0;
+    const T* Kh = K + b * p.sk.v[0] + hk * p.sk.v[1];
+    const T* Vh = V + b * p.sv.v[0] + hk * p.sv.v[1];
+    auto load_tile = [&](int t) {
+        constexpr int CH = D / 8;  // 16-byte chunks per row
+        const int stage = t % stages;
+        for (int c = threadIdx.x; c < KT * CH; c += blockDim.x) {
+            const int r = c / CH, q = c % CH;
+            const i64 j = kb + (i64)t * KT + r;
+            const bool ok = j < ke;  // rows past the range are zero-filled: P V must not meet NaN garbage
+            cp_async16(&sK[(stage * KT + r) * LD + q * 8], ok ? Kh + j * p.sk.v[2] + q * 8 : Kh, ok ? 16 : 0);
+            cp_async16(&sV[(stage * KT + r) * LD + q * 8], ok ? Vh + j * p.sv.v[2] + q * 8 : Vh, ok ? 16 : 0);
+        }
+    };
+
+    // Lane (g, c) holds rows g and g + 8 of its warp's tile; columns 2c, 2c + 1 of each 8-wide n-tile.
+    const int g = lane >> 2, c = lane & 3;
+    const int row_a = row0 + my_tile * 16 + g;
+    const i64 pos_a = position(p, row_a), pos_b = position(p, row_a + 8);
+    float o[D / 8][4];
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
+    float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f};
+
+    // Prologue: stages - 1 tiles in flight. Every step commits one group, empty
+    // or not, so "all but the newest stages - 1 groups done" means "tile t landed".
+    for (int t = 0; t < stages - 1; ++t) {
+        if (t < n_tiles) load_tile(t);
+        cp_async_commit();
+    }
+    // The query rows load while the first tiles are in flight.
+    for (int e = threadIdx.x; e < tiles * 16 * D; e += blockDim.x) {
+        const int r = e / D, d = e % D;
+        sQ[r * LD + d] = r < nrows ? Q[row_offset(p.sq, p, b, hk, row0 + r) + d * p.sq.v[3]] : from_f32<T>(0.f);
+    }
+    for (int t = 0; t < n_tiles; ++t) {
+        // Tile t + stages - 1 refills the stage tile t - 1 used (released by the barrier ending that step).
+        if (t + stages - 1 < n_tiles) load_tile(t + stages - 1);
+        cp_async_commit();
+        cp_async_wait_stages(stages);
+        __syncthreads();
+        const T* tK = sK + (t % stages) * KT * LD;
+        const T* tV = sV + (t % stages) * KT * LD;
+        for (int sub = 0; active && sub < keys_per_slice / 16; ++sub) {
+            const int kr = my_slice * keys_per_slice + sub * 16;  // first key row of this 16-key step
+            const i64 j0 = kb + (i64)t * KT + kr;
+            if (j0 >= ke) break;
+            float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+#pragma unroll
+            for (int kk = 0; kk < D / 16; ++kk) {
+                unsigned a[4], bk[4];
+                ldmatrix_x4(a, &sQ[(my_tile * 16 + (lane & 15)) * LD + kk * 16 + (lane >> 4) * 8]);
+                ldmatrix_x4(bk, &tK[(kr + (lane >> 4) * 8 + (lane & 7)) * LD + kk * 16 + ((lane >> 3) & 1) * 8]);
+                mma16816(s[0], a, bk[0], bk[1]);
+                mma16816(s[1], a, bk[2], bk[3]);
+            }
+            // Scale, mask, and the running max of rows g (h = 0) and g + 8 (h = 1).
+            float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+            for (int n = 0; n < 2; ++n)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const int h = e >> 1;
+                    const i64 key = j0 + n * 8 + 2 * c + (e & 1);
+                    const float v = visible(p, key, ke, h ? pos_b : pos_a) ? s[n][e] * p.scale_log2 : -INFINITY;
+                    s[n][e] = v;
+                    mx[h] = fmaxf(mx[h], v);
+                }
+            float alpha[2];
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+                mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+                const float m_new = fmaxf(m_run[h], mx[h]);
+                // exp2(-inf - finite) = 0 drops an empty history; an all-masked row stays at -inf.
+                alpha[h] = m_new == -INFINITY ? 1.f : exp2f(m_run[h] - m_new);
+                m_run[h] = m_new;
+                l_run[h] *= alpha[h];
+            }
+#pragma unroll
+            for (int n = 0; n < 2; ++n)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const int h = e >> 1;
+                    const float pe = m_run[h] == -INFINITY ? 0.f : exp2f(s[n][e] - m_run[h]);
+                    s[n][e] = pe;
+                    l_run[h] += pe;  // this lane's share; the quad is summed at the end
+                }
+#pragma unroll
+            for (int n = 0; n < D / 8; ++n) {
+                o[n][0] *= alpha[0];
+                o[n][1] *= alpha[0];
+                o[n][2] *= alpha[1];
+                o[n][3] *= alpha[1];
+            }
+            // The S accumulators are P's A fragment: keys 0-7 then 8-15 of rows g and g + 8.
+            const unsigned pa[4] = {pack2(s[0][0], s[0][1]), pack2(s[0][2], s[0][3]), pack2(s[1][0], s[1][1]),
+                                    pack2(s[1][2], s[1][3])};
+#pragma unroll
+            for (int n = 0; n < D / 8; n += 2) {
+                unsigned bv[4];
+                ldmatrix_x4_trans(bv, &tV[(kr + ((lane >> 3) & 1) * 8 + (lane & 7)) * LD + (n + (lane >> 4)) * 8]);
+                mma16816(o[n], pa, bv[0], bv[1]);
+                mma16816(o[n + 1], pa, bv[2], bv[3]);
+            }
+        }
+        __syncthreads();  // this stage is refilled next iteration
+    }
+    cp_async_wait<0>();  // only empty groups can be pending; drain them before the stages are reused
+    __syncthreads();
+
+    // Combine the warps that shared a row tile: the K/V stages are free now.
+    float* fo = reinterpret_cast<float*>(smem_raw);  // [WARPS][16][D] each warp's unnormalised rows
+    float* res = fo + WARPS * 16 * D;                 // [ROWS_PER_CTA][D] the CTA's result
+    __shared__ float s_lse[ROWS_PER_CTA];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        l_run[h] += __shfl_xor_sync(0xffffffffu, l_run[h], 1);
+        l_run[h] += __shfl_xor_sync(0xffffffffu, l_run[h], 2);
+    }
+    if (active) {
+#pragma unroll
+        for (int n = 0; n < D / 8; ++n) {
+            float* r0 = fo + (warp * 16 + g) * D + n * 8 + 2 * c;
+            r0[0] = o[n][0];
+            r0[1] = o[n][1];
+            r0[8 * D] = o[n][2];
+            r0[8 * D + 1] = o[n][3];
+        }
+        if (c == 0) {
+            s_m[warp][g] = m_run[0];
+            s_m[warp][g + 8] = m_run[1];
+            s_l[warp][g] = l_run[0];
+            s_l[warp][g + 8] = l_run[1];
+        }
+    }
+    __syncthreads();
+    for (int e = threadIdx.x; e < nrows * D; e += blockDim.x) {
+        const int r = e / D, d = e % D, tile = r / 16, rr = r % 16;
+        float m = -INFINITY;
+        for (int s = 0; s < slices; ++s) m = fmaxf(m, s_m[tile + s * tiles][rr]);
+        float num = 0.f, den = 0.f;
+        if (m != -INFINITY) {
+            for (int s = 0; s < slices; ++s) {
+                const int w = tile + s * tiles;
+                const float f = exp2f(s_m[w][rr] - m);
+                num += f * fo[(w * 16 + rr) * D + d];
+                den += f * s_l[w][rr];
+            }
+        }
+        res[e] = den > 0.f ? num / den : 0.f;
+        if (d == 0) s_lse[r] = den > 0.f ? m + __log2f(den) : -INFINITY;
+    }
+    __syncthreads();
+    finish<D>(res, s_lse, nrows, row0, out, ws, counters, fo, p);  // fo is free again: merge scratch
+}
+#endif
+
+// ---------------------------------------------------------------- simt
+constexpr int SKT = 32;          // keys per tile: one per lane
+constexpr int SIMT_ROWS = 16;    // query rows per CTA
+constexpr int ROWS_PER_WARP = SIMT_ROWS / WARPS;
+
+// Shared memory in floats: Q rows, K (rows padded to D + 1 so a lane per key
+// hits distinct banks), V. Host twin: simt_smem_bytes().
+template <int D> __device__ constexpr int simt_smem_bytes() { return (SIMT_ROWS * D + SKT * (D + 1) + SKT * D) * 4; }
+
+template <int D>
+__device__ void sdpa_simt(const T* Q, const T* K, const T* V, T* out, float* ws, unsigned* counters, const SdpaParams& p) {
+    constexpr int DL = (D + 31) / 32;  // output columns per lane
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    float* sQ = reinterpret_cast<float*>(smem_raw);  // [SIMT_ROWS][D]
+    float* sK = sQ + SIMT_ROWS * D;                  // [SKT][D + 1]
+    float* sV = sK + SKT * (D + 1);                  // [SKT][D]
+    __shared__ float s_lse[SIMT_ROWS];
+
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const i64 bh = blockIdx.y, b = bh / p.hkv, hk = bh % p.hkv;
+    const int row0 = blockIdx.z * SIMT_ROWS;
+    const int nrows = (int)min((i64)SIMT_ROWS, p.rows - row0);
+    for (int e = threadIdx.x; e < SIMT_ROWS * D; e += blockDim.x) {
+        const int r = e / D, d = e % D;
+        sQ[e] = r < nrows ? to_f32(Q[row_offset(p.sq, p, b, hk, row0 + r) + d * p.sq.v[3]]) : 0.f;
+    }
+    i64 kb, ke;
+    key_range(p, kb, ke);
+    const T* Kh = K + b * p.sk.v[0] + hk * p.sk.v[1];
+    const T* Vh = V + b * p.sv.v[0] + hk * p.sv.v[1];
+
+    float o[ROWS_PER_WARP][DL], m_run[ROWS_PER_WARP], l_run[ROWS_PER_WARP];
+    i64 pos[ROWS_PER_WARP];
+#pragma unroll
+    for (int r = 0; r < ROWS_PER_WARP; ++r) {
+        pos[r] = position(p, row0 + warp * ROWS_PER_WARP + r);
+        m_run[r] = -INFINITY;
+        l_run[r] = 0.f;
+#pragma unroll
+        for (int q = 0; q < DL; ++q) o[r][q] = 0.f;
+    }
+    for (i64 j0 = kb; j0 < ke; j0 += SKT) {
+        __syncthreads();  // the previous tile is consumed
+        for (int e = threadIdx.x; e < SKT * D; e += blockDim.x) {
+            const int r = e / D, d = e % D;
+            const i64 j = j0 + r;
+            const bool ok = j < ke;
+            sK[r * (D + 1) + d] = ok ? to_f32(Kh[j * p.sk.v[2] + d * p.sk.v[3]]) : 0.f;
+            sV[r * D + d] = ok ? to_f32(Vh[j * p.sv.v[2] + d * p.sv.v[3]]) : 0.f;
+        }
+        __syncthreads();
+        const i64 key = j0 + lane;
+#pragma unroll
+        for (int rr = 0; rr < ROWS_PER_WARP; ++rr) {
+            const int r = warp * ROWS_PER_WARP + rr;
+            if (r >= nrows) break;
+            float s = 0.f;
+#pragma unroll 16
+            for (int d = 0; d < D; ++d) s = fmaf(sQ[r * D + d], sK[lane * (D + 1) + d], s);
+            s = visible(p, key, ke, pos[rr]) ? s * p.scale_log2 : -INFINITY;
+            const float m_new = fmaxf(m_run[rr], warp_max(s));
+            const float alpha = m_new == -INFINITY ? 1.f : exp2f(m_run[rr] - m_new);
+            const float pe = m_new == -INFINITY ? 0.f : exp2f(s - m_new);
+            m_run[rr] = m_new;
+            l_run[rr] = l_run[rr] * alpha + warp_sum(pe);
+#pragma unroll
+            for (int q = 0; q < DL; ++q) o[rr][q] *= alpha;
+            for (int jj = 0; jj < SKT; ++jj) {
+                const float pj = __shfl_sync(0xffffffffu, pe, jj);
+#pragma unroll
+                for (int q = 0; q < DL; ++q) {
+                    const int d = lane + 32 * q;
+                    if (d < D) o[rr][q] = fmaf(pj, sV[jj * D + d], o[rr][q]);
+                }
+            }
+        }
+    }
+    __syncthreads();  // sQ becomes the result
+#pragma unroll
+    for (int rr = 0; rr < ROWS_PER_WARP; ++rr) {
+        const int r = warp * ROWS_PER_WARP + rr;
+        if (r >= nrows) break;
+        const float inv = l_run[rr] > 0.f ? 1.f / l_run[rr] : 0.f;
+#pragma unroll
+        for (int q = 0; q < DL; ++q) {
+            const int d = lane + 32 * q;
+            if (d < D) sQ[r * D + d] = o[rr][q] * inv;
+        }
+        if (lane == 0) s_lse[r] = l_run[rr] > 0.f ? m_run[rr] + __log2f(l_run[rr]) : -INFINITY;
+    }
+    __syncthreads();
+    finish<D>(sQ, s_lse, nrows, row0, out, ws, counters, sK, p);  // K and V tiles are free: merge scratch
+}
+
+// ---------------------------------------------------------------- entry points
+#define DK_CAT3(a, b, c) a##b##c
+#define DK_NAME(variant, d, dt) DK_CAT3(variant, d, _##dt)
+#define DK_ENTRY(variant, D, dt)                                                                              \
+    extern "C" __global__ void __launch_bounds__(32 * WARPS, 1) DK_NAME(sdpa_##variant##_d, D, dt)(            \
+        const T* Q, const T* K, const T* V, T* out, float* ws, unsigned* counters, const SdpaParams p) {      \
+        sdpa_##variant<D>(Q, K, V, out, ws, counters, p);                                                     \
+    }
+#define DK_ALL_D(M, dt) M(64, dt) M(80, dt) M(96, dt) M(128, dt) M(256, dt)
+#define DK_SIMT(D, dt) DK_ENTRY(simt, D, dt)
+#define DK_MMA(D, dt) DK_ENTRY(mma, D, dt)
+#define DK_EXPAND(M, dt) DK_ALL_D(M, dt)
+
+DK_EXPAND(DK_SIMT, DT_NAME)
+#if DK_DTYPE != 2
+DK_EXPAND(DK_MMA, DT_NAME)
+#endif

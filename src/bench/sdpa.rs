@@ -1,0 +1,113 @@
+//! `bench sdpa`: the fused and composed paths on each decode shape, against the
+//! read roofline of the same run; auto's choice marked. GB/s counts the K and
+//! V bytes a step must read (the roofline-relevant traffic of decode attention).
+
+use crate::context::Context;
+use crate::dispatch::sdpa::{SdpaBackend, SdpaPrefs};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::ops::sdpa::{plan_sdpa, SdpaOptions};
+use crate::roofline::Roofline;
+use crate::runtime::timing::time_on_stream;
+use crate::tensor::Tensor;
+
+use super::{random_tensor, BenchRow};
+
+/// One attention shape (batch 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SdpaShape {
+    pub hq: usize,
+    pub hkv: usize,
+    pub lq: usize,
+    pub lk: usize,
+    pub d: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct SdpaBenchConfig {
+    pub shapes: Vec<SdpaShape>,
+    pub dtype: DType,
+    pub causal: bool,
+    pub warmup: usize,
+    pub runs: usize,
+}
+
+/// Every combination of the lists.
+pub fn grid(hq: &[usize], hkv: &[usize], lq: &[usize], lk: &[usize], d: &[usize]) -> Vec<SdpaShape> {
+    let mut v = Vec::new();
+    for &d in d {
+        for &hkv in hkv {
+            for &lq in lq {
+                for &lk in lk {
+                    for &hq in hq {
+                        v.push(SdpaShape { hq, hkv, lq, lk, d });
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+impl Default for SdpaBenchConfig {
+    /// Hq 32, Hkv 32 and 8, Lq 1, 4, 16, Lk 512 to 32768 at D = 128; D = 64 and
+    /// 256 at Lk = 8192.
+    fn default() -> Self {
+        let mut shapes = grid(&[32], &[32, 8], &[1, 4, 16], &[512, 2048, 8192, 32768], &[128]);
+        shapes.extend(grid(&[32], &[32, 8], &[1, 4, 16], &[8192], &[64, 256]));
+        SdpaBenchConfig { shapes, dtype: DType::F16, causal: false, warmup: 5, runs: 50 }
+    }
+}
+
+pub fn run(ctx: &Context, cfg: &SdpaBenchConfig, read: &Roofline, mut on_row: impl FnMut(&BenchRow)) -> Result<Vec<BenchRow>> {
+    let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("bench sdpa needs a CUDA device".into()))?;
+    let card = be.caps().name.clone();
+    let l2 = be.caps().l2_bytes;
+    let dtype = cfg.dtype;
+    let mut out = Vec::new();
+    for s in &cfg.shapes {
+        if s.hkv == 0 || s.hq % s.hkv != 0 {
+            return Err(Error::invalid("bench", "--hq/--hkv", "Hq a multiple of Hkv", format!("{}/{}", s.hq, s.hkv)));
+        }
+        let kv_shape = [1, s.hkv, s.lk, s.d];
+        let kv_bytes = 2 * s.hkv * s.lk * s.d * dtype.size_in_bytes();
+        let copies = super::rotation_copies(l2, kv_bytes);
+        let mut ks = Vec::new();
+        let mut vs = Vec::new();
+        for i in 0..copies as u64 {
+            ks.push(random_tensor(ctx, &kv_shape, dtype, 11 + 2 * i, 2.0)?);
+            vs.push(random_tensor(ctx, &kv_shape, dtype, 12 + 2 * i, 2.0)?);
+        }
+        let q = random_tensor(ctx, &[1, s.hq, s.lq, s.d], dtype, 5, 2.0)?;
+        let o = Tensor::empty(ctx, &[1, s.hq, s.lq, s.d], dtype)?;
+        let opts = |prefs| SdpaOptions { causal: cfg.causal, prefs: Some(prefs), ..Default::default() };
+        let auto = plan_sdpa(ctx, &q, &ks[0], &vs[0], &o, &opts(SdpaPrefs::default()))?;
+        for backend in [SdpaBackend::Fused, SdpaBackend::Composed] {
+            let plan = plan_sdpa(ctx, &q, &ks[0], &vs[0], &o, &opts(SdpaPrefs { backend }))?;
+            let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| plan.launch(ctx, &q, &ks[i % copies], &vs[i % copies], &o))?;
+            let bytes = plan.geometry().kv_bytes();
+            let gbps = stats.gbps(bytes as f64);
+            let chosen = if plan.plan() == auto.plan() { " (auto)" } else { "" };
+            let row = BenchRow {
+                op: "sdpa".into(),
+                variant: format!("{}{chosen}", plan.label()),
+                dtype: dtype.to_string(),
+                shape: format!("hq={} hkv={} lq={} lk={} d={}{}", s.hq, s.hkv, s.lq, s.lk, s.d, if cfg.causal { " causal" } else { "" }),
+                median_us: stats.median_us,
+                min_us: stats.min_us,
+                max_us: stats.max_us,
+                bytes,
+                gbps,
+                pct_roofline: 100.0 * gbps / read.gbps,
+                roofline_gbps: read.gbps,
+                peer_us: None,
+                card: card.clone(),
+                date: super::today(),
+                commit: super::COMMIT.into(),
+            };
+            on_row(&row);
+            out.push(row);
+        }
+    }
+    Ok(out)
+}

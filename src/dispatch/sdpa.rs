@@ -1,0 +1,290 @@
+//! SDPA dispatch: the fused split-KV kernel (tensor cores for f16/bf16 with
+//! aligned K/V rows, else the SIMT form), or the composed path through the
+//! matmul and softmax dispatchers; and, for the fused kernel, how many splits
+//! of the keys fill the device.
+
+use std::str::FromStr;
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::runtime::DeviceCaps;
+use crate::tuning::SdpaTuning;
+
+use super::env_var;
+
+/// Head sizes the fused kernels are compiled for (kernels/sdpa.cu).
+pub const HEAD_DIMS: [usize; 5] = [64, 80, 96, 128, 256];
+/// Keys per split are a multiple of this (the mma kernel's pipeline stage; the
+/// SIMT kernel's 32-key tile divides it).
+pub const KEY_TILE: usize = 64;
+/// Query rows (of one KV head) per CTA: 16 per warp for mma, 16 per CTA for SIMT.
+pub const MMA_ROWS_PER_CTA: usize = 64;
+pub const SIMT_ROWS_PER_CTA: usize = 16;
+/// Threads per CTA of both kernels.
+pub const THREADS: u32 = 128;
+/// Splits x query rows per CTA the in-kernel merge holds (kernels/sdpa.cu: MAX_MERGE).
+pub const MAX_MERGE: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SdpaDesc {
+    pub batch: usize,
+    pub hkv: usize,
+    /// Query heads per KV head.
+    pub group: usize,
+    pub lq: usize,
+    /// Keys any query may see: Lk, or fewer when a causal offset hides the tail.
+    pub kv_len: usize,
+    pub d: usize,
+    pub dtype: DType,
+    /// K and V rows are 16-byte aligned with unit stride along D (cp.async).
+    pub kv_aligned: bool,
+    /// The composed path can express the problem (a causal offset >= 0, Lk >= 1).
+    pub composable: bool,
+}
+
+impl SdpaDesc {
+    /// Query rows per KV head, processed together.
+    pub fn rows(&self) -> usize {
+        self.group * self.lq
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FusedKernel {
+    /// f16/bf16 on tensor cores, K/V tiles staged by cp.async.
+    Mma,
+    /// Any dtype and strides, FMA.
+    Simt,
+}
+
+impl FusedKernel {
+    pub fn name(self) -> &'static str {
+        match self {
+            FusedKernel::Mma => "mma",
+            FusedKernel::Simt => "simt",
+        }
+    }
+    pub fn rows_per_cta(self) -> usize {
+        match self {
+            FusedKernel::Mma => MMA_ROWS_PER_CTA,
+            FusedKernel::Simt => SIMT_ROWS_PER_CTA,
+        }
+    }
+
+    /// Dynamic shared memory of one CTA (kernels/sdpa.cu): for mma, `stages`
+    /// stages of 64 K and 64 V rows plus 16 query rows per row tile, rows
+    /// padded by 16 bytes; for SIMT, f32 tiles of 16 query, 32 K (padded by one)
+    /// and 32 V rows.
+    pub fn smem_bytes(self, d: usize, dtype: DType, stages: u32, rows: usize) -> usize {
+        match self {
+            FusedKernel::Mma => {
+                let q_rows = rows.clamp(1, MMA_ROWS_PER_CTA).div_ceil(16) * 16;
+                (2 * stages as usize * KEY_TILE + q_rows) * (d + 8) * dtype.size_in_bytes()
+            }
+            FusedKernel::Simt => (SIMT_ROWS_PER_CTA * d + 32 * (d + 1) + 32 * d) * 4,
+        }
+    }
+
+    /// CTAs that fit on one SM by shared memory (the driver reserves 1 KiB per
+    /// CTA, the merge's flag and the row statistics take under 2 KiB more);
+    /// 0 when one does not fit.
+    pub fn resident_per_sm(self, d: usize, dtype: DType, stages: u32, rows: usize, caps: &DeviceCaps) -> usize {
+        let per_sm = caps.max_shared_per_block_optin as usize + 1024;
+        let smem = self.smem_bytes(d, dtype, stages, rows);
+        if smem > caps.max_shared_per_block_optin as usize {
+            return 0;
+        }
+        (per_sm / (smem + 3 * 1024)).clamp(1, (caps.max_threads_per_sm / THREADS).max(1) as usize)
+    }
+}
+
+/// The mma kernel's pipeline depth: the one that keeps the most K/V bytes in
+/// flight per SM (resident CTAs, at most `target` of them, x tiles ahead), the
+/// shallower on a tie.
+pub fn mma_stages(d: usize, dtype: DType, rows: usize, target: u32, caps: &DeviceCaps) -> u32 {
+    let in_flight = |s: u32| FusedKernel::Mma.resident_per_sm(d, dtype, s, rows, caps).min(target as usize) * (s as usize - 1);
+    [2u32, 3, 4].into_iter().fold(2, |best, s| if in_flight(s) > in_flight(best) { s } else { best })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SdpaPlan {
+    /// One launch: grid (splits, batch * hkv, row_groups).
+    /// `stages` is the mma kernel's pipeline depth (unused by SIMT).
+    Fused { kernel: FusedKernel, splits: u32, keys_per_split: usize, row_groups: u32, stages: u32 },
+    /// QK^T (matmul), softmax with causal/offset, P·V (matmul), each dispatched.
+    Composed,
+    /// The CPU backend's reference.
+    Cpu,
+}
+
+impl SdpaPlan {
+    pub fn name(&self) -> String {
+        match self {
+            SdpaPlan::Fused { kernel, splits, .. } => format!("fused_{}_split{splits}", kernel.name()),
+            SdpaPlan::Composed => "composed".into(),
+            SdpaPlan::Cpu => "cpu".into(),
+        }
+    }
+
+    /// The profiling label, e.g. `sdpa/fused_mma_split16/f16`.
+    pub fn label(&self, dtype: DType) -> String {
+        format!("sdpa/{}/{dtype}", self.name())
+    }
+}
+
+/// `DK_SDPA_BACKEND`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SdpaBackend {
+    #[default]
+    Auto,
+    Composed,
+    Fused,
+}
+
+pub const BACKEND_ENV: &str = "DK_SDPA_BACKEND";
+
+impl FromStr for SdpaBackend {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(SdpaBackend::Auto),
+            "composed" => Ok(SdpaBackend::Composed),
+            "fused" => Ok(SdpaBackend::Fused),
+            _ => Err(Error::BadEnv { var: BACKEND_ENV, value: s.to_string(), allowed: "auto, composed, fused".into() }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SdpaPrefs {
+    pub backend: SdpaBackend,
+}
+
+impl SdpaPrefs {
+    pub fn from_env() -> Result<Self> {
+        Ok(SdpaPrefs { backend: env_var(BACKEND_ENV).map(|v| v.parse()).transpose()?.unwrap_or_default() })
+    }
+}
+
+/// The fused kernel for a problem, and the split of its keys that fills the
+/// device in one wave: as many CTAs as fit `target_ctas_per_sm` (or fewer,
+/// where shared memory allows fewer) on every SM, no split shorter than
+/// `min_keys_per_split`.
+pub fn plan_fused(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> SdpaPlan {
+    let kernel = if d.dtype != DType::F32 && d.kv_aligned { FusedKernel::Mma } else { FusedKernel::Simt };
+    let row_groups = d.rows().div_ceil(kernel.rows_per_cta()).max(1);
+    let base = (d.batch * d.hkv * row_groups).max(1);
+    let stages = if kernel == FusedKernel::Mma { mma_stages(d.d, d.dtype, d.rows(), t.target_ctas_per_sm, caps) } else { 2 };
+    let per_sm = (t.target_ctas_per_sm as usize).min(kernel.resident_per_sm(d.d, d.dtype, stages, d.rows(), caps)).max(1);
+    let want = (per_sm * caps.sm_count as usize) / base;
+    let cta_rows = d.rows().min(kernel.rows_per_cta()).max(1);
+    let min_keys = t.min_keys_per_split.max(t.min_keys_per_row * cta_rows).max(1);
+    let by_keys = d.kv_len.div_ceil(min_keys);
+    let splits = want.min(by_keys).min(t.max_splits as usize).min(MAX_MERGE / cta_rows).max(1);
+    let keys_per_split = d.kv_len.div_ceil(splits).div_ceil(KEY_TILE).max(1) * KEY_TILE;
+    let splits = d.kv_len.div_ceil(keys_per_split).max(1);
+    SdpaPlan::Fused { kernel, splits: splits as u32, keys_per_split, row_groups: row_groups as u32, stages }
+}
+
+pub fn plan_sdpa(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning, prefs: &SdpaPrefs) -> Result<SdpaPlan> {
+    let composed = match prefs.backend {
+        SdpaBackend::Fused => false,
+        SdpaBackend::Composed if !d.composable => {
+            return Err(Error::Unsupported {
+                op: "sdpa",
+                what: format!("{BACKEND_ENV}=composed with a negative causal offset or no keys (the fused path serves these)"),
+            })
+        }
+        SdpaBackend::Composed => true,
+        SdpaBackend::Auto => d.composable && t.composed_min_rows > 0 && d.rows() >= t.composed_min_rows,
+    };
+    Ok(if composed { SdpaPlan::Composed } else { plan_fused(d, caps, t) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tuning::TuningTable;
+
+    fn desc(batch: usize, hkv: usize, group: usize, lq: usize, kv_len: usize, dtype: DType) -> SdpaDesc {
+        SdpaDesc { batch, hkv, group, lq, kv_len, d: 128, dtype, kv_aligned: true, composable: kv_len > 0 }
+    }
+
+    fn h100() -> DeviceCaps {
+        DeviceCaps {
+            ordinal: 0,
+            name: "NVIDIA H100 80GB HBM3".into(),
+            compute_capability: (9, 0),
+            sm_count: 132,
+            l2_bytes: 50 << 20,
+            total_mem_bytes: 80 << 30,
+            max_shared_per_block_optin: 227 << 10,
+            max_threads_per_sm: 2048,
+        }
+    }
+
+    fn fused(d: &SdpaDesc) -> (FusedKernel, u32, usize, u32) {
+        match plan_fused(d, &h100(), &TuningTable::sm90().sdpa) {
+            SdpaPlan::Fused { kernel, splits, keys_per_split, row_groups, .. } => (kernel, splits, keys_per_split, row_groups),
+            p => panic!("{p:?}"),
+        }
+    }
+
+    #[test]
+    fn splits_fill_the_device_and_cover_every_key() {
+        for (b, hkv, g, lq) in [(1, 32, 1, 1), (1, 8, 4, 16), (4, 8, 4, 4), (1, 1, 32, 16), (16, 32, 1, 1)] {
+            for kv_len in [0, 1, 63, 64, 65, 512, 2048, 8191, 32768] {
+                for dt in DType::ALL {
+                    let d = desc(b, hkv, g, lq, kv_len, dt);
+                    let (kernel, splits, kps, groups) = fused(&d);
+                    assert_eq!(kernel == FusedKernel::Mma, dt != DType::F32);
+                    assert_eq!(kps % KEY_TILE, 0);
+                    assert!(splits as usize * kps >= kv_len, "{d:?}: keys uncovered");
+                    assert!(kv_len == 0 && splits == 1 || (splits as usize - 1) * kps < kv_len, "{d:?}: an empty split");
+                    assert!(splits <= 64 && splits as usize * (g * lq).min(kernel.rows_per_cta()) <= MAX_MERGE);
+                    assert_eq!(groups as usize, (g * lq).div_ceil(kernel.rows_per_cta()));
+                }
+            }
+        }
+        // MHA, one query, 32 heads, 32768 keys: 32 CTAs become 256, one wave at 2 per SM.
+        let (_, splits, kps, _) = fused(&desc(1, 32, 1, 1, 32768, DType::F16));
+        assert_eq!((splits, kps), (8, 4096));
+        // D = 256 holds one CTA per SM: 4 splits.
+        let (_, splits, _, _) = fused(&SdpaDesc { d: 256, ..desc(1, 32, 1, 1, 32768, DType::F16) });
+        assert_eq!(splits, 4);
+        // Pipeline depth (2 CTAs per SM targeted): at D = 128 with one row tile
+        // three stages keep two CTAs (2 x 2 tiles ahead, four stages 1 x 3);
+        // with 64 rows two CTAs fit only at two stages (2 x 1), four stages
+        // give 1 x 3. D = 256 fits one CTA of three stages, D = 64 two of four.
+        assert_eq!(mma_stages(128, DType::F16, 1, 2, &h100()), 3);
+        assert_eq!(FusedKernel::Mma.resident_per_sm(128, DType::F16, 3, 16, &h100()), 2);
+        assert_eq!(mma_stages(128, DType::F16, 64, 2, &h100()), 4);
+        assert_eq!(mma_stages(256, DType::F16, 1, 2, &h100()), 3);
+        assert_eq!(mma_stages(64, DType::F16, 4, 2, &h100()), 4);
+        // Short caches are not split below 256 keys.
+        let (_, splits, _, _) = fused(&desc(1, 8, 4, 1, 512, DType::F16));
+        assert_eq!(splits, 2);
+        // Unaligned K/V rows take the SIMT kernel.
+        let d = SdpaDesc { kv_aligned: false, ..desc(1, 8, 4, 1, 512, DType::F16) };
+        assert_eq!(fused(&d).0, FusedKernel::Simt);
+    }
+
+    #[test]
+    fn backend_override_and_its_errors() {
+        let t = TuningTable::sm90().sdpa;
+        let d = desc(1, 8, 4, 4, 2048, DType::F16);
+        let composed = SdpaPrefs { backend: SdpaBackend::Composed };
+        assert_eq!(plan_sdpa(&d, &h100(), &t, &composed).unwrap(), SdpaPlan::Composed);
+        assert!(matches!(plan_sdpa(&d, &h100(), &t, &SdpaPrefs { backend: SdpaBackend::Fused }).unwrap(), SdpaPlan::Fused { .. }));
+        let e = plan_sdpa(&SdpaDesc { composable: false, ..d }, &h100(), &t, &composed).unwrap_err().to_string();
+        assert!(e.contains("DK_SDPA_BACKEND=composed"), "{e}");
+        // Auto crosses to composed at the table's row count, when it can.
+        let t2 = SdpaTuning { composed_min_rows: 16, ..t.clone() };
+        assert_eq!(plan_sdpa(&d, &h100(), &t2, &SdpaPrefs::default()).unwrap(), SdpaPlan::Composed);
+        assert!(matches!(plan_sdpa(&SdpaDesc { composable: false, ..d }, &h100(), &t2, &SdpaPrefs::default()).unwrap(), SdpaPlan::Fused { .. }));
+        assert!(matches!(plan_sdpa(&desc(1, 8, 4, 1, 2048, DType::F16), &h100(), &t2, &SdpaPrefs::default()).unwrap(), SdpaPlan::Fused { .. }));
+        let e = "flash".parse::<SdpaBackend>().unwrap_err().to_string();
+        assert!(e.contains("DK_SDPA_BACKEND=\"flash\"") && e.contains("auto, composed, fused"), "{e}");
+        assert_eq!(SdpaPlan::Fused { kernel: FusedKernel::Mma, splits: 16, keys_per_split: 64, row_groups: 1, stages: 2 }.label(DType::F16), "sdpa/fused_mma_split16/f16");
+    }
+}

@@ -1,0 +1,362 @@
+//! `sdpa(q, k, v, out, opts)`: scaled-dot-product attention over a KV cache.
+//! Q and out are [B, Hq, Lq, D], K and V [B, Hkv, Lk, D] (a cache with spare
+//! capacity is a view), Hq a multiple of Hkv. Query i sits at position
+//! `offset + i` (default `Lk - Lq`); with `causal` it sees keys up to there.
+//!
+//! Two paths: fused (one split-KV launch, kernels/sdpa.cu) and composed (QK^T,
+//! softmax, P·V through their dispatchers, with the scores in a reused scratch
+//! buffer). `plan_sdpa` resolves one once for a geometry; `sdpa` plans and runs.
+
+use crate::context::{Backend, Context};
+use crate::dispatch::sdpa::{plan_sdpa as dispatch, FusedKernel, SdpaDesc, SdpaPlan, SdpaPrefs, HEAD_DIMS, THREADS};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::ops::matmul::{matmul_with, MatmulOptions};
+use crate::ops::softmax::{softmax, Causal, SoftmaxOptions};
+use crate::ops::Dims4;
+use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
+use crate::tensor::validate::{self, Aliasing};
+use crate::tensor::Tensor;
+
+const OP: &str = "sdpa";
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SdpaOptions {
+    /// Default 1/sqrt(D).
+    pub scale: Option<f32>,
+    pub causal: bool,
+    /// Position of query 0; default Lk - Lq (bottom-right). May be negative.
+    pub offset: Option<i64>,
+    /// None reads DK_SDPA_BACKEND.
+    pub prefs: Option<SdpaPrefs>,
+}
+
+/// The validated problem.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SdpaGeometry {
+    pub batch: usize,
+    pub hq: usize,
+    pub hkv: usize,
+    pub group: usize,
+    pub lq: usize,
+    pub lk: usize,
+    pub d: usize,
+    pub dtype: DType,
+    pub scale: f32,
+    pub causal: bool,
+    pub offset: i64,
+}
+
+impl SdpaGeometry {
+    /// Keys some query may see: causal rows see up to offset + lq - 1.
+    pub fn kv_len(&self) -> usize {
+        if self.causal {
+            (self.offset + self.lq as i64).clamp(0, self.lk as i64) as usize
+        } else {
+            self.lk
+        }
+    }
+
+    /// The composed path needs a non-negative offset (softmax's causal rule) and a key.
+    pub fn composable(&self) -> bool {
+        self.lk > 0 && (!self.causal || self.offset >= 0)
+    }
+
+    /// Bytes of K and V one step must read (the visible keys, once).
+    pub fn kv_bytes(&self) -> u64 {
+        2 * (self.batch * self.hkv * self.kv_len() * self.d * self.dtype.size_in_bytes()) as u64
+    }
+
+    /// Q read and out written, once.
+    pub fn q_out_bytes(&self) -> u64 {
+        2 * (self.batch * self.hq * self.lq * self.d * self.dtype.size_in_bytes()) as u64
+    }
+}
+
+pub fn geometry(ctx: &Context, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor, o: &SdpaOptions) -> Result<SdpaGeometry> {
+    for (name, t) in [("q", q), ("k", k), ("v", v), ("out", out)] {
+        validate::check_device(OP, name, t, ctx.device())?;
+        validate::check_dtype(OP, name, t, q.dtype())?;
+        if t.rank() != 4 {
+            let what = if name == "k" || name == "v" { "[B, Hkv, Lk, D]" } else { "[B, Hq, Lq, D]" };
+            return Err(Error::invalid(OP, name, format!("a 4-D view {what}"), format!("shape {:?}", t.shape())));
+        }
+    }
+    let [batch, hq, lq, d] = [q.shape()[0], q.shape()[1], q.shape()[2], q.shape()[3]];
+    let [kb, hkv, lk, kd] = [k.shape()[0], k.shape()[1], k.shape()[2], k.shape()[3]];
+    if !HEAD_DIMS.contains(&d) {
+        return Err(Error::invalid(OP, "q", format!("a head size D in {HEAD_DIMS:?}"), format!("D = {d}")));
+    }
+    if kb != batch || kd != d {
+        return Err(Error::invalid(OP, "k", format!("[{batch}, Hkv, Lk, {d}] (batch and D of q)"), format!("shape {:?}", k.shape())));
+    }
+    if hkv == 0 || hq % hkv != 0 {
+        return Err(Error::invalid(OP, "k", format!("a number of KV heads that divides Hq = {hq}"), format!("{hkv} heads")));
+    }
+    validate::check_shape(OP, "v", v, k.shape())?;
+    validate::check_shape(OP, "out", out, q.shape())?;
+    validate::check_writable(OP, "out", out)?;
+    validate::check_overlap(OP, "out", out, &[("q", q), ("k", k), ("v", v)], Aliasing::Forbidden)?;
+    let scale = o.scale.unwrap_or(1.0 / (d as f32).sqrt());
+    if !scale.is_finite() {
+        return Err(Error::invalid(OP, "scale", "a finite number", scale));
+    }
+    Ok(SdpaGeometry {
+        batch,
+        hq,
+        hkv,
+        group: hq / hkv,
+        lq,
+        lk,
+        d,
+        dtype: q.dtype(),
+        scale,
+        causal: o.causal,
+        offset: o.offset.unwrap_or(lk as i64 - lq as i64),
+    })
+}
+
+/// K and V rows start on 16 bytes with unit stride along D (the mma kernel's cp.async).
+fn kv_aligned(k: &Tensor, v: &Tensor) -> bool {
+    let e = 16 / k.dtype().size_in_bytes();
+    let ok = |t: &Tensor| {
+        let l = t.layout();
+        l.stride(3) == 1 && l.offset() % e == 0 && (0..3).all(|i| l.dim(i) == 1 || l.stride(i) % e == 0)
+    };
+    ok(k) && ok(v)
+}
+
+/// Kernel parameters (kernels/sdpa.cu: SdpaParams).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+struct SdpaParams {
+    sq: Dims4,
+    sk: Dims4,
+    sv: Dims4,
+    so: Dims4,
+    batch: i64,
+    hkv: i64,
+    lq: i64,
+    group: i64,
+    rows: i64,
+    offset: i64,
+    keys_per_split: i64,
+    kv_end: i64,
+    causal: i32,
+    scale_log2: f32,
+    stages: i32,
+}
+
+/// A resolved fused launch.
+#[derive(Debug, Clone)]
+struct FusedLaunch {
+    function: cudarc::driver::CudaFunction,
+    cfg: LaunchConfig,
+    /// Workspace floats and counters (0, 0 with one split).
+    scratch: (usize, usize),
+}
+
+/// A plan resolved once for a geometry and launched many times.
+#[derive(Debug, Clone)]
+pub struct SdpaPlanHandle {
+    geometry: SdpaGeometry,
+    desc: SdpaDesc,
+    plan: SdpaPlan,
+    fused: Option<FusedLaunch>,
+    label: String,
+}
+
+impl SdpaPlanHandle {
+    pub fn plan(&self) -> &SdpaPlan {
+        &self.plan
+    }
+    pub fn geometry(&self) -> &SdpaGeometry {
+        &self.geometry
+    }
+    /// The profiling label, e.g. `sdpa/fused_mma_split8/f16`.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+}
+
+fn desc(g: &SdpaGeometry, k: &Tensor, v: &Tensor) -> SdpaDesc {
+    SdpaDesc {
+        batch: g.batch,
+        hkv: g.hkv,
+        group: g.group,
+        lq: g.lq,
+        kv_len: g.kv_len(),
+        d: g.d,
+        dtype: g.dtype,
+        kv_aligned: kv_aligned(k, v),
+        composable: g.composable(),
+    }
+}
+
+/// Resolves the path (and for the fused kernel its function, grid and
+/// workspace) for these views' geometry; the views' contents are not read.
+pub fn plan_sdpa(ctx: &Context, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor, opts: &SdpaOptions) -> Result<SdpaPlanHandle> {
+    let g = geometry(ctx, q, k, v, out, opts)?;
+    let prefs = match opts.prefs {
+        Some(p) => p,
+        None => SdpaPrefs::from_env()?,
+    };
+    let desc = desc(&g, k, v);
+    let (plan, fused) = match ctx.backend() {
+        Backend::Cpu(_) => match prefs.backend {
+            // The CPU backend composes its own matmul and softmax when asked (a
+            // test of the composition); otherwise it runs the reference.
+            crate::dispatch::sdpa::SdpaBackend::Composed if g.composable() => (SdpaPlan::Composed, None),
+            crate::dispatch::sdpa::SdpaBackend::Composed => {
+                return Err(Error::Unsupported { op: OP, what: "the composed path with a negative causal offset or no keys".into() })
+            }
+            _ => (SdpaPlan::Cpu, None),
+        },
+        Backend::Cuda(be) => {
+            let (table, _) = be.tuning()?;
+            let plan = dispatch(&desc, be.caps(), &table.sdpa, &prefs)?;
+            let fused = match plan {
+                SdpaPlan::Fused { kernel, splits, row_groups, stages, .. } => Some(resolve_fused(be, &g, kernel, splits, row_groups, stages)?),
+                _ => None,
+            };
+            (plan, fused)
+        }
+    };
+    let label = plan.label(g.dtype);
+    Ok(SdpaPlanHandle { geometry: g, desc, plan, fused, label })
+}
+
+fn resolve_fused(be: &CudaBackend, g: &SdpaGeometry, kernel: FusedKernel, splits: u32, row_groups: u32, stages: u32) -> Result<FusedLaunch> {
+    let name = format!("sdpa_{}_d{}_{}", kernel.name(), g.d, g.dtype);
+    let function = be.function(&kernels::SDPA, kernels::dtype_build(g.dtype), &name)?;
+    let smem = kernel.smem_bytes(g.d, g.dtype, stages, g.group * g.lq);
+    if smem > be.caps().max_shared_per_block_optin as usize {
+        return Err(Error::Unsupported { op: OP, what: format!("{name} needs {smem} bytes of shared memory; the device allows {}", be.caps().max_shared_per_block_optin) });
+    }
+    function
+        .set_attribute(cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem as i32)
+        .map_err(Error::driver(format!("allowing {name} {smem} bytes of shared memory")))?;
+    let heads = g.batch * g.hkv;
+    if heads > 65535 || row_groups > 65535 {
+        return Err(Error::Unsupported { op: OP, what: format!("batch x KV heads = {heads} or {row_groups} row groups exceed the grid limit 65535") });
+    }
+    let scratch = if splits > 1 {
+        let rows = g.batch * g.hq * g.lq;
+        let s = (splits as usize * rows * (g.d + 1), heads * row_groups as usize);
+        be.workspace(s.0, s.1)?;
+        s
+    } else {
+        (0, 0)
+    };
+    let cfg = LaunchConfig { grid: (splits, heads as u32, row_groups), block: (THREADS, 1, 1), shared_bytes: smem as u32 };
+    Ok(FusedLaunch { function, cfg, scratch })
+}
+
+impl SdpaPlanHandle {
+    /// Runs the plan on views of the geometry it was made for.
+    pub fn launch(&self, ctx: &Context, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor) -> Result<()> {
+        let opts = SdpaOptions { scale: Some(self.geometry.scale), causal: self.geometry.causal, offset: Some(self.geometry.offset), prefs: None };
+        let g = geometry(ctx, q, k, v, out, &opts)?;
+        if g != self.geometry || desc(&g, k, v) != self.desc {
+            return Err(Error::invalid(
+                OP,
+                "views",
+                format!("the geometry the plan was made for ({:?})", self.geometry),
+                format!("{g:?} (or other strides or alignment)"),
+            ));
+        }
+        if g.batch == 0 || g.hq == 0 || g.lq == 0 {
+            return Ok(());
+        }
+        match (&self.plan, ctx.backend()) {
+            (SdpaPlan::Cpu, Backend::Cpu(_)) => crate::cpu::sdpa::sdpa(&g, q, k, v, out),
+            (SdpaPlan::Composed, _) => composed(ctx, &g, q, k, v, out),
+            (SdpaPlan::Fused { keys_per_split, stages, .. }, Backend::Cuda(be)) => {
+                let f = self.fused.as_ref().ok_or_else(|| Error::invalid(OP, "plan", "a resolved fused launch", "none"))?;
+                launch_fused(be, f, &g, *keys_per_split, *stages, q, k, v, out)
+            }
+            (p, _) => Err(Error::invalid(OP, "plan", "a plan made on this context's backend", format!("{p:?}"))),
+        }
+    }
+}
+
+/// Plans and runs (env overrides apply unless `opts.prefs` is given).
+pub fn sdpa(ctx: &Context, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor, opts: &SdpaOptions) -> Result<()> {
+    plan_sdpa(ctx, q, k, v, out, opts)?.launch(ctx, q, k, v, out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn launch_fused(be: &CudaBackend, f: &FusedLaunch, g: &SdpaGeometry, keys_per_split: usize, stages: u32, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor) -> Result<()> {
+    let ptr = |t: &Tensor, name: &str| t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"));
+    let (ws, counters) = if f.scratch.0 > 0 { be.workspace(f.scratch.0, f.scratch.1)? } else { (0, 0) };
+    let params = SdpaParams {
+        sq: Dims4::strides(q.layout()),
+        sk: Dims4::strides(k.layout()),
+        sv: Dims4::strides(v.layout()),
+        so: Dims4::strides(out.layout()),
+        batch: g.batch as i64,
+        hkv: g.hkv as i64,
+        lq: g.lq as i64,
+        group: g.group as i64,
+        rows: (g.group * g.lq) as i64,
+        offset: g.offset,
+        keys_per_split: keys_per_split as i64,
+        kv_end: g.kv_len() as i64,
+        causal: g.causal as i32,
+        scale_log2: g.scale * std::f32::consts::LOG2_E,
+        stages: stages as i32,
+    };
+    let mut args = KernelArgs::new();
+    args.push(ptr(q, "q")?).push(ptr(k, "k")?).push(ptr(v, "v")?).push(ptr(out, "out")?).push(ws).push(counters).push(params);
+    // SAFETY: geometry() checked the four views in bounds of their buffers, of
+    // consistent shapes, out writable and disjoint from the inputs. The kernel
+    // reads Q and writes out only at rows < group * lq of heads < hq, reads K
+    // and V only at keys < kv_end <= lk and d < D; the mma kernel was chosen
+    // only for 16-byte-aligned K/V rows with unit D stride (re-checked by the
+    // plan's desc above). The workspace was sized for splits x rows x (D + 1)
+    // floats and one counter per (KV head, row group); the dynamic shared
+    // memory size was allowed on the function when the plan was made.
+    unsafe { be.launch(&f.function, f.cfg, &mut args) }
+}
+
+/// QK^T (scaled) into the scores scratch, softmax in place with the causal
+/// rule, then P·V into out; each step through its own dispatcher.
+fn composed(ctx: &Context, g: &SdpaGeometry, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor) -> Result<()> {
+    let (lq, lk, d) = (g.lq, g.lk, g.d);
+    let scores = ctx.scratch("sdpa.scores", g.dtype, g.batch * g.hq * lq * lk)?;
+    let mm = MatmulOptions { group: g.group, prefs: None };
+    // Fold the batch into the head dimension when every view allows it (one
+    // launch per matmul); else one pair of launches per batch entry.
+    let flat = |t: &Tensor| g.batch == 1 || t.layout().stride(0) == t.layout().dim(1) * t.layout().stride(1);
+    let (per, steps) = if [q, k, v, out].into_iter().all(flat) { (g.batch, 1) } else { (1, g.batch) };
+    let st = |t: &Tensor, i: usize| t.layout().stride(i);
+    for b in 0..steps {
+        let off = |t: &Tensor| t.layout().offset() + b * st(t, 0);
+        let (bh, bhkv) = (per * g.hq, per * g.hkv);
+        let s_off = b * g.hq * lq * lk;
+        // S^T[bh][j][i] = scale * K[j] . Q[i]: A = K [Lk, D], B = Q^T [D, Lq].
+        let a = k.as_strided(&[bhkv, lk, d], &[st(k, 1), st(k, 2), st(k, 3)], off(k))?;
+        let bq = q.as_strided(&[bh, d, lq], &[st(q, 1), st(q, 3), st(q, 2)], off(q))?;
+        let c = scores.as_strided(&[bh, lk, lq], &[lq * lk, 1, lk], s_off)?;
+        matmul_with(ctx, g.scale, &a, &bq, 0.0, &c, &mm)?;
+    }
+    let rows = scores.as_strided(&[g.batch * g.hq * lq, lk], &[lk, 1], 0)?;
+    let causal = if g.causal {
+        let offset = usize::try_from(g.offset).map_err(|_| Error::invalid(OP, "offset", "a non-negative causal offset on the composed path", g.offset))?;
+        Some(Causal { q_len: lq, offset })
+    } else {
+        None
+    };
+    softmax(ctx, &rows, &rows, &SoftmaxOptions { scale: 1.0, causal, mask: None, prefs: None })?;
+    for b in 0..steps {
+        let off = |t: &Tensor| t.layout().offset() + b * st(t, 0);
+        let (bh, bhkv) = (per * g.hq, per * g.hkv);
+        let s_off = b * g.hq * lq * lk;
+        // out^T[bh][d][i] = V^T [D, Lk] . P^T [Lk, Lq].
+        let a = v.as_strided(&[bhkv, d, lk], &[st(v, 1), st(v, 3), st(v, 2)], off(v))?;
+        let p = scores.as_strided(&[bh, lk, lq], &[lq * lk, 1, lk], s_off)?;
+        let c = out.as_strided(&[bh, d, lq], &[st(out, 1), st(out, 3), st(out, 2)], off(out))?;
+        matmul_with(ctx, 1.0, &a, &p, 0.0, &c, &mm)?;
+    }
+    Ok(())
+}
