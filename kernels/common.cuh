@@ -6,6 +6,21 @@
 
 typedef long long i64;
 
+// The element type of a per-dtype build (src/runtime/kernels.rs: DTYPE_*):
+// DK_DTYPE 0 is f16, 1 bf16, 2 f32. T is the type, DT_NAME the kernel-name suffix.
+#ifdef DK_DTYPE
+#if DK_DTYPE == 0
+typedef __half T;
+#define DT_NAME f16
+#elif DK_DTYPE == 1
+typedef __nv_bfloat16 T;
+#define DT_NAME bf16
+#else
+typedef float T;
+#define DT_NAME f32
+#endif
+#endif
+
 // NVRTC has no math.h: infinity from its bit pattern.
 #define INFINITY __int_as_float(0x7f800000)
 

@@ -10,18 +10,7 @@
 //   veck  any dtype, A K-contiguous, 16-byte aligned: FMA, ROWS rows per CTA.
 //   vecm  any dtype, A M-contiguous (V in P.V), 16-byte aligned along M: FMA.
 //   scalar any strides, any alignment: a warp per row, scalar loads.
-#include "common.cuh"
-
-#if DK_DTYPE == 0
-typedef __half T;
-#define DT_NAME f16
-#elif DK_DTYPE == 1
-typedef __nv_bfloat16 T;
-#define DT_NAME bf16
-#else
-typedef float T;
-#define DT_NAME f32
-#endif
+#include "common.cuh"  // T and DT_NAME: the element type of this build (DK_DTYPE)
 
 // Rust twin: GemvParams in src/ops/matmul.rs. Strides in elements.
 struct GemvParams {

@@ -23,18 +23,7 @@
 //         each key tile between them and are combined at the end.
 //   simt  any dtype, any strides: tiles of 32 keys staged in shared memory as
 //         f32, a key per lane for S, D spread over the lanes for P V.
-#include "common.cuh"
-
-#if DK_DTYPE == 0
-typedef __half T;
-#define DT_NAME f16
-#elif DK_DTYPE == 1
-typedef __nv_bfloat16 T;
-#define DT_NAME bf16
-#else
-typedef float T;
-#define DT_NAME f32
-#endif
+#include "common.cuh"  // T and DT_NAME: the element type of this build (DK_DTYPE)
 
 // Rust twin: SdpaParams in src/ops/sdpa.rs. Strides in elements, (b, h, i|j, d).
 struct SdpaParams {

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use crate::cpu::CpuBackend;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::profile::Profiler;
 use crate::runtime::probe::Availability;
 use crate::runtime::CudaBackend;
 use crate::tensor::{CudaBuffer, Device, HostData, Memory, Storage, Tensor};
@@ -94,6 +95,19 @@ pub struct Context {
     /// Scratch tensors per (purpose, dtype), grown on demand and reused, so an
     /// op that needs an intermediate allocates only on its first call.
     scratch: Arc<Mutex<HashMap<(&'static str, DType), Tensor>>>,
+    /// Shared with the CUDA backend, which brackets its launches with it.
+    profiler: Arc<Profiler>,
+    /// The DK_* dispatch overrides, read once (an eager op would otherwise
+    /// pay for several environment lookups per call).
+    env_prefs: Arc<std::sync::OnceLock<EnvPrefs>>,
+}
+
+/// Dispatch preferences from the environment, for ops given no explicit prefs.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvPrefs {
+    pub matmul: crate::dispatch::matmul::MatmulPrefs,
+    pub softmax: crate::dispatch::softmax::SoftmaxPrefs,
+    pub sdpa: crate::dispatch::sdpa::SdpaPrefs,
 }
 
 impl Context {
@@ -105,14 +119,18 @@ impl Context {
             None => BackendChoice::Cpu { notice: None },
             Some(a) => choose_backend(req, a)?,
         };
+        let profiler = Arc::new(Profiler::from_env()?);
         match choice {
             BackendChoice::Cpu { notice } => {
                 if let Some(n) = notice {
                     eprintln!("{n}");
                 }
-                Ok(Self::cpu())
+                Ok(Context { backend: Backend::Cpu(CpuBackend), scratch: Default::default(), profiler, env_prefs: Default::default() })
             }
-            BackendChoice::Cuda(i) => Ok(Context { backend: Backend::Cuda(CudaBackend::open(i)?), scratch: Default::default() }),
+            BackendChoice::Cuda(i) => {
+                let backend = Backend::Cuda(CudaBackend::open(i, profiler.clone())?);
+                Ok(Context { backend, scratch: Default::default(), profiler, env_prefs: Default::default() })
+            }
         }
     }
 
@@ -121,8 +139,42 @@ impl Context {
         Self::new(DeviceRequest::from_env()?)
     }
 
+    /// The CPU backend, profiling off (whatever DK_PROFILE says).
     pub fn cpu() -> Self {
-        Context { backend: Backend::Cpu(CpuBackend::default()), scratch: Default::default() }
+        Context { backend: Backend::Cpu(CpuBackend), scratch: Default::default(), profiler: Arc::new(Profiler::new(false)), env_prefs: Default::default() }
+    }
+
+    /// DK_MATMUL_BACKEND, DK_MATMUL_SMALLN_MAX_N, DK_SOFTMAX_BACKEND and
+    /// DK_SDPA_BACKEND, read on the first op that needs them and kept for the
+    /// context's life. A bad value is an error (every time: it is not kept).
+    pub fn env_prefs(&self) -> Result<&EnvPrefs> {
+        if let Some(p) = self.env_prefs.get() {
+            return Ok(p);
+        }
+        let p = EnvPrefs {
+            matmul: crate::dispatch::matmul::MatmulPrefs::from_env()?,
+            softmax: crate::dispatch::softmax::SoftmaxPrefs::from_env()?,
+            sdpa: crate::dispatch::sdpa::SdpaPrefs::from_env()?,
+        };
+        Ok(self.env_prefs.get_or_init(|| p))
+    }
+
+    /// The profiler every launch on this context reports to.
+    pub fn profiler(&self) -> &Arc<Profiler> {
+        &self.profiler
+    }
+
+    /// Runs `f` with the CUDA backend recording instead of launching, and
+    /// returns the launches `f` made, ready to replay or capture into a graph.
+    /// Recording needs a CUDA device. Ops inside `f` validate and plan as
+    /// usual; nothing reaches the GPU until the recording is replayed.
+    pub fn record(&self, f: impl FnOnce(&Context) -> Result<()>) -> Result<crate::runtime::record::Recording> {
+        let be = self.cuda().ok_or_else(|| Error::Unsupported { op: "record", what: "recording launches on the CPU backend (it needs a CUDA device)".into() })?;
+        be.begin_recording()?;
+        let ran = f(self);
+        let rec = be.end_recording();
+        ran?;
+        rec
     }
 
     pub fn backend(&self) -> &Backend {

@@ -74,7 +74,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn invalid(
+    pub fn invalid(
         op: &'static str,
         arg: impl Into<String>,
         expected: impl Into<String>,
@@ -88,7 +88,7 @@ impl Error {
         move |source| Error::Driver { during, source }
     }
 
-    pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    pub fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { what, path, source }
     }

@@ -7,12 +7,14 @@
 pub mod bench;
 pub mod check;
 pub mod context;
+pub mod decode;
 pub mod cpu;
 pub mod dispatch;
 pub mod dtype;
 pub mod error;
 pub mod npy;
 pub mod ops;
+pub mod profile;
 pub mod roofline;
 pub mod runtime;
 pub mod tensor;

@@ -51,7 +51,7 @@ pub fn read_roofline(b: &CudaBackend, runs: usize) -> Result<Roofline> {
             let mut args = KernelArgs::new();
             args.push(sp).push(n_vec).push(op);
             // SAFETY: src holds n_vec 16-byte vectors; out holds one word per CTA (grid <= max_grid).
-            unsafe { b.launch(&f, cfg, &mut args) }
+            unsafe { b.launch_raw(&f, cfg, &args) }
         })?;
         if stats.median_us < best.median_us {
             best = stats;
@@ -97,6 +97,6 @@ pub fn empty_launch(b: &CudaBackend, runs: usize) -> Result<Stats> {
     let f = b.function(&kernels::ROOFLINE, &[], "empty_kernel")?;
     time_on_stream(b, 3, runs, |_| {
         // SAFETY: empty_kernel takes no parameters and touches no memory.
-        unsafe { b.launch(&f, LaunchConfig::linear(1, 32), &mut KernelArgs::new()) }
+        unsafe { b.launch_raw(&f, LaunchConfig::linear(1, 32), &KernelArgs::new()) }
     })
 }

@@ -6,13 +6,18 @@ use decode_kernels::{check, Context};
 #[test]
 fn every_check_case_runs_on_the_cpu_backend() {
     let ctx = Context::cpu();
-    let outcomes = check::run(&ctx, None, 5, |_| {});
+    // The full-size model steps are left to the GPU run (the f64 CPU reference
+    // takes seconds a step); the tiny model's steps run here.
+    let outcomes = check::run_where(&ctx, |name| !name.starts_with("decode/qwen"), 5, |_| {});
     assert!(outcomes.len() >= 250, "only {} cases registered", outcomes.len());
     let bad: Vec<_> = outcomes.iter().filter(|o| !o.passed()).collect();
     assert!(bad.is_empty(), "{bad:#?}");
     let sdpa = outcomes.iter().filter(|o| o.op == "sdpa").count();
     assert!(sdpa >= 100, "only {sdpa} sdpa cases");
     assert!(outcomes.iter().any(|o| o.op == "sdpa" && o.case.ends_with("fused_vs_composed")));
+    for op in ["rmsnorm", "rope", "silu_mul", "fill", "decode"] {
+        assert!(outcomes.iter().any(|o| o.op == op), "no {op} case ran");
+    }
     // The matmul sweep covers every N from 1 to 16 for every dtype.
     for dt in ["f16", "bf16", "f32"] {
         for n in 1..=16 {

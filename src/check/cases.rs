@@ -69,7 +69,7 @@ fn copy_case(c: &mut Checker, din: DType, dout: DType, view: InputView) -> Resul
 
 impl super::Pair {
     /// The same view operation on both sides.
-    fn map(self, f: impl Fn(crate::tensor::Tensor) -> Result<crate::tensor::Tensor>) -> Result<Self> {
+    pub(super) fn map(self, f: impl Fn(crate::tensor::Tensor) -> Result<crate::tensor::Tensor>) -> Result<Self> {
         Ok(super::Pair { gpu: f(self.gpu)?, cpu: f(self.cpu)? })
     }
 }

@@ -4,6 +4,9 @@
 //! the relative L2 error is over the dtype's tolerance.
 
 mod cases;
+mod layer_cases;
+
+pub use layer_cases::step_tolerance;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -148,16 +151,23 @@ pub struct Case {
 
 /// Every registered case.
 pub fn all_cases() -> Vec<Case> {
-    cases::all()
+    let mut v = cases::all();
+    v.extend(layer_cases::all());
+    v
 }
 
 /// Runs the cases whose "op/name" contains `filter`.
-pub fn run(gpu: &Context, filter: Option<&str>, seed: u64, mut on_result: impl FnMut(&Outcome)) -> Vec<Outcome> {
+pub fn run(gpu: &Context, filter: Option<&str>, seed: u64, on_result: impl FnMut(&Outcome)) -> Vec<Outcome> {
+    run_where(gpu, |full| filter.map_or(true, |f| full.contains(f)), seed, on_result)
+}
+
+/// Runs the cases whose "op/name" satisfies `keep`.
+pub fn run_where(gpu: &Context, keep: impl Fn(&str) -> bool, seed: u64, mut on_result: impl FnMut(&Outcome)) -> Vec<Outcome> {
     let mut checker = Checker::new(gpu, seed);
     let mut out = Vec::new();
     for case in all_cases() {
         let full = format!("{}/{}", case.op, case.name);
-        if filter.is_some_and(|f| !full.contains(f)) {
+        if !keep(&full) {
             continue;
         }
         let outcome = (case.run)(&mut checker).unwrap_or_else(|e| Outcome {

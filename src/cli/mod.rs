@@ -2,6 +2,7 @@
 
 mod bench;
 mod check;
+mod decode;
 mod exec;
 mod info;
 mod kernels;
@@ -26,6 +27,10 @@ enum Command {
     Exec(exec::ExecArgs),
     /// Benchmarks: ours against the peer, rooflines measured in the same run.
     Bench(bench::BenchArgs),
+    /// One decode step of a model's shapes (random weights): eager, planned and CUDA graph, with a per-label profile.
+    Decode(decode::DecodeArgs),
+    /// The decode step with every launch profiled: count, total, mean, p50, p95, GB/s, % of roofline per label.
+    Profile(decode::ProfileArgs),
     /// Compile every kernel source with NVRTC and print ptxas' resource report (no GPU needed).
     Kernels(kernels::KernelsArgs),
 }
@@ -37,6 +42,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Exec(a) => exec::run(a),
         Command::Kernels(a) => kernels::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Decode(a) => decode::run(a),
+        Command::Profile(a) => decode::profile(a),
     }
 }
 

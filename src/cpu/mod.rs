@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::tensor::{Device, Tensor};
 
 pub mod copy;
+pub mod layer;
 pub mod matmul;
 pub mod sdpa;
 pub mod softmax;

@@ -11,7 +11,7 @@ use crate::tuning::MatmulTuning;
 use super::env_var;
 
 /// How A[M,K] is laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ALayout {
     /// Unit stride along K (weights; the K cache in QK^T).
     KContiguous,
@@ -22,7 +22,7 @@ pub enum ALayout {
 }
 
 /// Everything dispatch needs to know about one matmul.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MatmulDesc {
     pub m: usize,
     pub n: usize,
@@ -134,7 +134,7 @@ impl MatmulPlan {
 }
 
 /// `DK_MATMUL_BACKEND`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum MatmulBackend {
     #[default]
     Auto,
@@ -158,7 +158,7 @@ impl FromStr for MatmulBackend {
 }
 
 /// Caller preferences; `from_env` reads the environment overrides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct MatmulPrefs {
     pub backend: MatmulBackend,
     /// Overrides the tuning table's GEMV/cuBLAS threshold.

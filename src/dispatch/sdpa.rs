@@ -25,7 +25,7 @@ pub const THREADS: u32 = 128;
 /// Splits x query rows per CTA the in-kernel merge holds (kernels/sdpa.cu: MAX_MERGE).
 pub const MAX_MERGE: usize = 4096;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SdpaDesc {
     pub batch: usize,
     pub hkv: usize,
@@ -133,7 +133,7 @@ impl SdpaPlan {
 }
 
 /// `DK_SDPA_BACKEND`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SdpaBackend {
     #[default]
     Auto,
@@ -155,7 +155,7 @@ impl FromStr for SdpaBackend {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SdpaPrefs {
     pub backend: SdpaBackend,
 }

@@ -4,6 +4,7 @@
 use crate::context::{Backend, Context};
 use crate::error::{Error, Result};
 use crate::ops::Dims4;
+use crate::profile::Tag;
 use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
 use crate::tensor::validate::{self, Aliasing};
 use crate::tensor::Tensor;
@@ -20,13 +21,17 @@ pub fn copy(ctx: &Context, x: &Tensor, y: &Tensor) -> Result<()> {
         return Ok(());
     }
     match ctx.backend() {
-        Backend::Cpu(_) => crate::cpu::copy::copy(x, y),
+        Backend::Cpu(_) => {
+            let label = format!("copy/cpu/{}_{}", x.dtype(), y.dtype());
+            ctx.profiler().host(Tag { label: &label, bytes: bytes(x, y) }, || crate::cpu::copy::copy(x, y))
+        }
         Backend::Cuda(b) => launch(b, x, y),
     }
 }
 
 fn launch(b: &CudaBackend, x: &Tensor, y: &Tensor) -> Result<()> {
     let name = format!("copy_{}_{}", x.dtype(), y.dtype());
+    let label = format!("copy/elementwise/{}_{}", x.dtype(), y.dtype());
     let f = b.function(&kernels::COPY, &[], &name)?;
     let n = x.numel() as i64;
     let block = 256u32;
@@ -40,5 +45,9 @@ fn launch(b: &CudaBackend, x: &Tensor, y: &Tensor) -> Result<()> {
     // SAFETY: both views were checked in bounds of their buffers when built, the
     // shapes agree, y does not overlap x except as the identical view, and the
     // kernel touches exactly the n elements of each view.
-    unsafe { b.launch(&f, LaunchConfig::linear(grid, block), &mut args) }
+    unsafe { b.launch(Tag { label: &label, bytes: bytes(x, y) }, &[x, y], &f, LaunchConfig::linear(grid, block), &args) }
+}
+
+fn bytes(x: &Tensor, y: &Tensor) -> u64 {
+    (x.numel() * (x.dtype().size_in_bytes() + y.dtype().size_in_bytes())) as u64
 }

@@ -10,6 +10,7 @@ use crate::dispatch::matmul::{
 };
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::profile::Tag;
 use crate::runtime::cublas::{GemmCall, Operand};
 use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
 use crate::tensor::validate::{self, Aliasing};
@@ -27,7 +28,7 @@ pub struct MatmulOptions {
 }
 
 /// Shape and strides (in elements) of one matmul, batch made explicit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Geometry {
     pub m: usize,
     pub n: usize,
@@ -212,7 +213,22 @@ pub fn matmul(ctx: &Context, alpha: f32, a: &Tensor, b: &Tensor, beta: f32, c: &
 }
 
 pub fn matmul_with(ctx: &Context, alpha: f32, a: &Tensor, b: &Tensor, beta: f32, c: &Tensor, opts: &MatmulOptions) -> Result<()> {
-    plan_matmul(ctx, a, b, c, opts)?.launch(ctx, alpha, a, b, beta, c)
+    let g = geometry(ctx, a, b, c, opts.group)?;
+    let prefs = match opts.prefs {
+        Some(p) => p,
+        None => ctx.env_prefs()?.matmul,
+    };
+    match ctx.cuda() {
+        // A shape seen before on this device dispatches by one lookup: the plan
+        // depends only on the geometry (offsets aside: their alignment is in
+        // the desc) and the preferences.
+        Some(be) => {
+            let key = (Geometry { offsets: [0; 3], ..g }, g.desc(), prefs);
+            let plan = be.cached_plan(&key, || plan_from(ctx, g, prefs, opts.group).map(std::sync::Arc::new))?;
+            plan.run(ctx, &g, alpha, a, b, beta, c)
+        }
+        None => plan_from(ctx, g, prefs, opts.group)?.run(ctx, &g, alpha, a, b, beta, c),
+    }
 }
 
 /// One resolved GEMV launch over a chunk of columns.
@@ -245,8 +261,13 @@ pub fn plan_matmul(ctx: &Context, a: &Tensor, b: &Tensor, c: &Tensor, opts: &Mat
     let g = geometry(ctx, a, b, c, opts.group)?;
     let prefs = match opts.prefs {
         Some(p) => p,
-        None => MatmulPrefs::from_env()?,
+        None => ctx.env_prefs()?.matmul,
     };
+    plan_from(ctx, g, prefs, opts.group)
+}
+
+/// The plan for a validated geometry.
+fn plan_from(ctx: &Context, g: Geometry, prefs: MatmulPrefs, group: usize) -> Result<MatmulPlanHandle> {
     let desc = g.desc();
     let (plan, chunks, scratch) = match ctx.backend() {
         Backend::Cpu(_) => (MatmulPlan::Cpu, Vec::new(), (0, 0)),
@@ -268,7 +289,7 @@ pub fn plan_matmul(ctx: &Context, a: &Tensor, b: &Tensor, c: &Tensor, opts: &Mat
         (MatmulPlan::Gemv(_), Some(ch)) => ch.label.clone(),
         _ => format!("matmul/{}/{}", plan.name(), g.dtype),
     };
-    Ok(MatmulPlanHandle { geometry: g, desc, plan, group: opts.group.max(1), chunks, scratch, label })
+    Ok(MatmulPlanHandle { geometry: g, desc, plan, group: group.max(1), chunks, scratch, label })
 }
 
 /// The launches of a GEMV plan, one per chunk of up to 16 columns, and the
@@ -356,25 +377,36 @@ impl MatmulPlanHandle {
                 format!("{}x{}x{}, batch {} (or other strides or alignment)", g.m, g.k, g.n, g.batch),
             ));
         }
+        self.run(ctx, &g, alpha, a, b, beta, c)
+    }
+
+    /// Runs on views already validated to have geometry `g` (the plan's, up to offsets).
+    #[allow(clippy::too_many_arguments)]
+    fn run(&self, ctx: &Context, g: &Geometry, alpha: f32, a: &Tensor, b: &Tensor, beta: f32, c: &Tensor) -> Result<()> {
+        let g = *g;
         if g.m == 0 || g.n == 0 || g.batch == 0 {
             return Ok(());
         }
         match ctx.backend() {
-            Backend::Cpu(_) => crate::cpu::matmul::matmul(&g, alpha, a, b, beta, c),
+            Backend::Cpu(_) => ctx.profiler().host(Tag { label: &self.label, bytes: g.min_bytes(beta != 0.0) }, || {
+                crate::cpu::matmul::matmul(&g, alpha, a, b, beta, c)
+            }),
             Backend::Cuda(be) => {
                 let ptr = |t: &Tensor, name: &str| t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"));
                 let (pa, pb, pc) = (ptr(a, "a")?, ptr(b, "b")?, ptr(c, "c")?);
                 match self.plan {
-                    MatmulPlan::Gemv(gp) => self.launch_gemv(be, &g, &gp, alpha, beta, (pa, pb, pc)),
-                    MatmulPlan::Cublas => launch_cublas(be, &g, alpha, beta, (pa, pb, pc)),
+                    MatmulPlan::Gemv(gp) => self.launch_gemv(be, &g, &gp, alpha, beta, (pa, pb, pc), &[a, b, c]),
+                    MatmulPlan::Cublas => launch_cublas(be, &self.label, &g, alpha, beta, (pa, pb, pc), &[a, b, c]),
                     MatmulPlan::Cpu => Err(Error::invalid(OP, "plan", "a plan made on this CUDA context", "a CPU plan")),
                 }
             }
         }
     }
 
-    fn launch_gemv(&self, be: &CudaBackend, g: &Geometry, gp: &GemvPlan, alpha: f32, beta: f32, ptrs: (u64, u64, u64)) -> Result<()> {
+    #[allow(clippy::too_many_arguments)]
+    fn launch_gemv(&self, be: &CudaBackend, g: &Geometry, gp: &GemvPlan, alpha: f32, beta: f32, ptrs: (u64, u64, u64), uses: &[&Tensor]) -> Result<()> {
         let e = g.dtype.size_in_bytes() as u64;
+        let a_batches = if g.a[2] == 0 { 1 } else { (g.batch / g.group) as u64 };
         // Offsets may change between launches (same alignment class, checked
         // above); the scratch was sized and allocated when the plan was made.
         let (ws, counters) = if gp.splits > 1 { be.workspace(self.scratch.0, self.scratch.1)? } else { (0, 0) };
@@ -412,7 +444,8 @@ impl MatmulPlanHandle {
             // kernel reads only A[m < M, k < K], B[k < K, n0 + n < n0 + nc],
             // writes only C[m < M, n0 + n], and split-K scratch was sized for
             // every chunk's grid and tile.
-            unsafe { be.launch(&ch.function, cfg, &mut args)? };
+            let bytes = e * (a_batches * (g.m * g.k) as u64 + (g.batch * nc) as u64 * (g.k + g.m * if beta != 0.0 { 2 } else { 1 }) as u64);
+            unsafe { be.launch(Tag { label: &ch.label, bytes }, uses, &ch.function, cfg, &args)? };
         }
         Ok(())
     }
@@ -422,14 +455,14 @@ impl MatmulPlanHandle {
     }
 }
 
-fn launch_cublas(be: &CudaBackend, g: &Geometry, alpha: f32, beta: f32, (pa, pb, pc): (u64, u64, u64)) -> Result<()> {
-    let cublas = be.cublas()?;
+fn launch_cublas(be: &CudaBackend, label: &str, g: &Geometry, alpha: f32, beta: f32, (pa, pb, pc): (u64, u64, u64), uses: &[&Tensor]) -> Result<()> {
+    let tag = Tag { label, bytes: g.min_bytes(beta != 0.0) };
     let e = g.dtype.size_in_bytes() as u64;
     if g.group <= 1 {
         let call = g.cublas_call(pa, pb, pc).ok_or_else(|| Error::Unsupported { op: OP, what: "a layout cuBLAS cannot express".into() })?;
         // SAFETY: geometry() validated every view in bounds; cublas_call derived
         // the leading dimensions and strides from those views.
-        return unsafe { cublas.gemm(g.dtype, &call, alpha, beta) };
+        return unsafe { be.gemm(tag, uses, g.dtype, &call, alpha, beta) };
     }
     // Grouped: one call per A batch over the `group` C batches that share it.
     let sub = Geometry { batch: g.group, group: 1, a: [g.a[0], g.a[1], 0], ..*g };
@@ -439,7 +472,7 @@ fn launch_cublas(be: &CudaBackend, g: &Geometry, alpha: f32, beta: f32, (pa, pb,
             .cublas_call(pa + (ab * g.a[2]) as u64 * e, pb + b0 * g.b[2] as u64 * e, pc + b0 * g.c[2] as u64 * e)
             .ok_or_else(|| Error::Unsupported { op: OP, what: "a layout cuBLAS cannot express".into() })?;
         // SAFETY: as above, for the sub-batch [b0, b0 + group).
-        unsafe { cublas.gemm(g.dtype, &call, alpha, beta)? };
+        unsafe { be.gemm(Tag { label, bytes: sub.min_bytes(beta != 0.0) }, uses, g.dtype, &call, alpha, beta)? };
     }
     Ok(())
 }

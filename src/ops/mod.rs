@@ -3,11 +3,15 @@
 //! next to the validation that makes it sound.
 
 pub mod copy;
+pub mod layer;
 pub mod matmul;
+pub mod random;
 pub mod sdpa;
 pub mod softmax;
 
 pub use copy::copy;
+pub use layer::{rmsnorm, rope_append, silu_mul, RopeOptions};
+pub use random::fill_uniform;
 pub use matmul::{matmul, matmul_with, plan_matmul, MatmulOptions, MatmulPlanHandle};
 pub use sdpa::{plan_sdpa, sdpa, SdpaOptions, SdpaPlanHandle};
 pub use softmax::{softmax, Causal, SoftmaxOptions};

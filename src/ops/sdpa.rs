@@ -11,6 +11,7 @@ use crate::context::{Backend, Context};
 use crate::dispatch::sdpa::{plan_sdpa as dispatch, FusedKernel, SdpaDesc, SdpaPlan, SdpaPrefs, HEAD_DIMS, THREADS};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::profile::Tag;
 use crate::ops::matmul::{matmul_with, MatmulOptions};
 use crate::ops::softmax::{softmax, Causal, SoftmaxOptions};
 use crate::ops::Dims4;
@@ -199,9 +200,13 @@ pub fn plan_sdpa(ctx: &Context, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor
     let g = geometry(ctx, q, k, v, out, opts)?;
     let prefs = match opts.prefs {
         Some(p) => p,
-        None => SdpaPrefs::from_env()?,
+        None => ctx.env_prefs()?.sdpa,
     };
-    let desc = desc(&g, k, v);
+    plan_from(ctx, g, desc(&g, k, v), prefs)
+}
+
+/// The plan for a validated geometry.
+fn plan_from(ctx: &Context, g: SdpaGeometry, desc: SdpaDesc, prefs: SdpaPrefs) -> Result<SdpaPlanHandle> {
     let (plan, fused) = match ctx.backend() {
         Backend::Cpu(_) => match prefs.backend {
             // The CPU backend composes its own matmul and softmax when asked (a
@@ -265,15 +270,23 @@ impl SdpaPlanHandle {
                 format!("{g:?} (or other strides or alignment)"),
             ));
         }
+        self.run(ctx, &g, q, k, v, out)
+    }
+
+    /// Runs on views already validated to have the plan's geometry `g`.
+    fn run(&self, ctx: &Context, g: &SdpaGeometry, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor) -> Result<()> {
+        let g = *g;
         if g.batch == 0 || g.hq == 0 || g.lq == 0 {
             return Ok(());
         }
         match (&self.plan, ctx.backend()) {
-            (SdpaPlan::Cpu, Backend::Cpu(_)) => crate::cpu::sdpa::sdpa(&g, q, k, v, out),
+            (SdpaPlan::Cpu, Backend::Cpu(_)) => {
+                ctx.profiler().host(Tag { label: &self.label, bytes: bytes(&g) }, || crate::cpu::sdpa::sdpa(&g, q, k, v, out))
+            }
             (SdpaPlan::Composed, _) => composed(ctx, &g, q, k, v, out),
             (SdpaPlan::Fused { keys_per_split, stages, .. }, Backend::Cuda(be)) => {
                 let f = self.fused.as_ref().ok_or_else(|| Error::invalid(OP, "plan", "a resolved fused launch", "none"))?;
-                launch_fused(be, f, &g, *keys_per_split, *stages, q, k, v, out)
+                launch_fused(be, f, &self.label, &g, *keys_per_split, *stages, q, k, v, out)
             }
             (p, _) => Err(Error::invalid(OP, "plan", "a plan made on this context's backend", format!("{p:?}"))),
         }
@@ -282,11 +295,28 @@ impl SdpaPlanHandle {
 
 /// Plans and runs (env overrides apply unless `opts.prefs` is given).
 pub fn sdpa(ctx: &Context, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor, opts: &SdpaOptions) -> Result<()> {
-    plan_sdpa(ctx, q, k, v, out, opts)?.launch(ctx, q, k, v, out)
+    let g = geometry(ctx, q, k, v, out, opts)?;
+    let prefs = match opts.prefs {
+        Some(p) => p,
+        None => ctx.env_prefs()?.sdpa,
+    };
+    let desc = desc(&g, k, v);
+    match ctx.cuda() {
+        // A problem seen before on this device dispatches by one lookup: the
+        // plan depends on the geometry, the desc (alignment) and the prefs;
+        // strides are read from the views at launch.
+        Some(be) => {
+            let shape = (g.batch, g.hq, g.hkv, g.group, g.lq, g.lk, g.d, g.dtype);
+            let key = (shape, g.scale.to_bits(), g.causal, g.offset, desc, prefs);
+            let plan = be.cached_plan(&key, || plan_from(ctx, g, desc, prefs).map(std::sync::Arc::new))?;
+            plan.run(ctx, &g, q, k, v, out)
+        }
+        None => plan_from(ctx, g, desc, prefs)?.run(ctx, &g, q, k, v, out),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn launch_fused(be: &CudaBackend, f: &FusedLaunch, g: &SdpaGeometry, keys_per_split: usize, stages: u32, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor) -> Result<()> {
+fn launch_fused(be: &CudaBackend, f: &FusedLaunch, label: &str, g: &SdpaGeometry, keys_per_split: usize, stages: u32, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor) -> Result<()> {
     let ptr = |t: &Tensor, name: &str| t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"));
     let (ws, counters) = if f.scratch.0 > 0 { be.workspace(f.scratch.0, f.scratch.1)? } else { (0, 0) };
     let params = SdpaParams {
@@ -316,7 +346,13 @@ fn launch_fused(be: &CudaBackend, f: &FusedLaunch, g: &SdpaGeometry, keys_per_sp
     // plan's desc above). The workspace was sized for splits x rows x (D + 1)
     // floats and one counter per (KV head, row group); the dynamic shared
     // memory size was allowed on the function when the plan was made.
-    unsafe { be.launch(&f.function, f.cfg, &mut args) }
+    unsafe { be.launch(Tag { label, bytes: bytes(g) }, &[q, k, v, out], &f.function, f.cfg, &args) }
+}
+
+/// Bytes attention moves at least: Q and out once, K and V once per KV head.
+fn bytes(g: &SdpaGeometry) -> u64 {
+    let e = g.dtype.size_in_bytes() as u64;
+    e * (2 * (g.batch * g.hkv * g.kv_len() * g.d) as u64 + 2 * (g.batch * g.hq * g.lq * g.d) as u64)
 }
 
 /// QK^T (scaled) into the scores scratch, softmax in place with the causal

@@ -4,6 +4,7 @@
 use crate::context::{Backend, Context};
 use crate::dispatch::softmax::{plan_softmax, SoftmaxDesc, SoftmaxPlan, SoftmaxPrefs};
 use crate::error::{Error, Result};
+use crate::profile::Tag;
 use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
 use crate::tensor::validate::{self, Aliasing};
 use crate::tensor::Tensor;
@@ -74,17 +75,26 @@ pub fn geometry(ctx: &Context, x: &Tensor, y: &Tensor, o: &SoftmaxOptions) -> Re
     Ok(SoftmaxGeometry { rows, cols, q_len })
 }
 
+/// Bytes a softmax moves at least: x read, y written, the mask read once.
+fn bytes(g: &SoftmaxGeometry, x: &Tensor, o: &SoftmaxOptions) -> u64 {
+    let mask = if o.mask.is_some() { g.q_len * g.cols } else { 0 };
+    ((2 * g.rows * g.cols + mask) * x.dtype().size_in_bytes()) as u64
+}
+
 pub fn softmax(ctx: &Context, x: &Tensor, y: &Tensor, opts: &SoftmaxOptions) -> Result<()> {
     let g = geometry(ctx, x, y, opts)?;
     let prefs = match opts.prefs {
         Some(p) => p,
-        None => SoftmaxPrefs::from_env()?,
+        None => ctx.env_prefs()?.softmax,
     };
     if g.rows == 0 || g.cols == 0 {
         return Ok(());
     }
     match ctx.backend() {
-        Backend::Cpu(_) => crate::cpu::softmax::softmax(&g, x, y, opts),
+        Backend::Cpu(_) => {
+            let label = format!("softmax/cpu/{}", x.dtype());
+            ctx.profiler().host(Tag { label: &label, bytes: bytes(&g, x, opts) }, || crate::cpu::softmax::softmax(&g, x, y, opts))
+        }
         Backend::Cuda(be) => {
             let plan = plan_for(be, &g, x, y, opts, &prefs)?;
             launch(be, &plan, &g, x, y, opts)
@@ -171,5 +181,8 @@ pub fn launch(be: &CudaBackend, plan: &SoftmaxPlan, g: &SoftmaxGeometry, x: &Ten
     // every variant reads before it writes, row by row) or the mask. The packed
     // variants were chosen only when every row is 16-byte aligned (packable()).
     // A kernel touches columns < cols of rows < rows, and mask rows < q_len.
-    unsafe { be.launch(&f, LaunchConfig::linear(grid, block), &mut args) }
+    let label = plan.label(x.dtype());
+    let mut uses = vec![x, y];
+    uses.extend(o.mask);
+    unsafe { be.launch(Tag { label: &label, bytes: bytes(g, x, o) }, &uses, &f, LaunchConfig::linear(grid, block), &args) }
 }

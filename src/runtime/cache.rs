@@ -54,7 +54,7 @@ pub struct CacheStats {
     pub corrupt: AtomicU64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CacheCounts {
     pub memory_hits: u64,
     pub disk_hits: u64,

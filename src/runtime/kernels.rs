@@ -39,13 +39,18 @@ pub static SDPA: KernelSource = KernelSource {
     code: include_str!("../../kernels/sdpa.cu"),
     builds: &[DTYPE_F16, DTYPE_BF16, DTYPE_F32],
 };
-/// Builds of the per-element-type sources (gemv.cu, softmax.cu, sdpa.cu).
+pub static LAYER: KernelSource = KernelSource {
+    file: "layer.cu",
+    code: include_str!("../../kernels/layer.cu"),
+    builds: &[DTYPE_F16, DTYPE_BF16, DTYPE_F32],
+};
+/// Builds of the per-element-type sources (gemv.cu, softmax.cu, sdpa.cu, layer.cu).
 pub const DTYPE_F16: Defines = &[("DK_DTYPE", "0")];
 pub const DTYPE_BF16: Defines = &[("DK_DTYPE", "1")];
 pub const DTYPE_F32: Defines = &[("DK_DTYPE", "2")];
 
 /// Every source, for prewarming and the compile test.
-pub static ALL: &[&KernelSource] = &[&COPY, &ROOFLINE, &GEMV, &SOFTMAX, &SDPA];
+pub static ALL: &[&KernelSource] = &[&COPY, &ROOFLINE, &GEMV, &SOFTMAX, &SDPA, &LAYER];
 
 /// The build of a per-element-type source for `dtype`.
 pub fn dtype_build(dtype: crate::dtype::DType) -> Defines {

@@ -6,6 +6,7 @@ pub mod cublas;
 pub mod kernels;
 pub mod nvrtc;
 pub mod probe;
+pub mod record;
 pub mod timing;
 
 use std::collections::HashMap;
@@ -18,9 +19,12 @@ use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaStream};
 use cudarc::nvrtc::Ptx;
 
 use crate::error::{Error, Result};
+use crate::profile::{Profiler, Tag};
+use crate::tensor::Tensor;
 use cache::{CacheCounts, DiskCache, ModuleKey};
 use kernels::KernelSource;
 use nvrtc::Nvrtc;
+use record::{Recorded, Recorder, Recording};
 
 /// What the dispatchers and the report need to know about a device.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -59,11 +63,17 @@ impl LaunchConfig {
 /// Largest by-value kernel parameter we pass (a `#[repr(C)]` params struct).
 const MAX_ARG_BYTES: usize = 256;
 
-/// Kernel parameters, each in its own 8-byte-aligned slot, so any scalar or
-/// `#[repr(C)]` struct of up to MAX_ARG_BYTES can be passed by value.
-#[derive(Default)]
+/// Most parameters a kernel takes here.
+const MAX_PARAMS: usize = 16;
+
+/// Kernel parameters packed into one 8-byte-aligned buffer, each starting on
+/// an 8-byte boundary, so any scalar or `#[repr(C)]` struct of up to
+/// MAX_ARG_BYTES can be passed by value. Small: building one allocates once.
+#[derive(Default, Clone)]
 pub struct KernelArgs {
-    slots: Vec<[u64; MAX_ARG_BYTES / 8]>,
+    words: Vec<u64>,
+    /// Index in `words` where each parameter starts.
+    starts: Vec<u16>,
 }
 
 impl KernelArgs {
@@ -75,10 +85,12 @@ impl KernelArgs {
     /// layout (a plain scalar or a `#[repr(C)]` struct of scalars).
     pub fn push<T: Copy + 'static>(&mut self, v: T) -> &mut Self {
         const { assert!(std::mem::size_of::<T>() <= MAX_ARG_BYTES && std::mem::align_of::<T>() <= 8) };
-        let mut slot = [0u64; MAX_ARG_BYTES / 8];
-        // SAFETY: the slot is MAX_ARG_BYTES long, 8-aligned, and T fits in it (checked at compile time).
-        unsafe { std::ptr::write(slot.as_mut_ptr() as *mut T, v) };
-        self.slots.push(slot);
+        let start = self.words.len();
+        self.words.resize(start + std::mem::size_of::<T>().div_ceil(8).max(1), 0);
+        // SAFETY: words[start..] is 8-aligned and at least size_of::<T>() bytes
+        // long (resized just above), and T's alignment is at most 8.
+        unsafe { std::ptr::write_unaligned(self.words.as_mut_ptr().add(start) as *mut T, v) };
+        self.starts.push(start as u16);
         self
     }
 }
@@ -87,7 +99,7 @@ impl KernelArgs {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct FunctionId {
     source: &'static str,
-    defines: Vec<String>,
+    defines: Vec<(String, String)>,
     name: String,
 }
 
@@ -100,20 +112,26 @@ pub struct CudaBackend {
     disk: DiskCache,
     modules: Mutex<HashMap<ModuleKey, Arc<CudaModule>>>,
     functions: Mutex<HashMap<(ModuleKey, String), CudaFunction>>,
-    /// Handles by (source file, defines, name): a repeat lookup costs a small
-    /// hash, not the source's expansion and SHA-256 (tens of microseconds).
-    fast_functions: Mutex<HashMap<FunctionId, CudaFunction>>,
+    /// Handles by a hash of (source file, defines, name): a repeat lookup
+    /// costs a small hash and no allocation, not the source's expansion and
+    /// SHA-256 (tens of microseconds).
+    fast_functions: Mutex<HashMap<u64, Vec<(FunctionId, CudaFunction)>>>,
     cublas: std::sync::OnceLock<std::result::Result<cublas::Cublas, String>>,
     workspace: Mutex<Workspace>,
+    /// Resolved plans of the eager ops, one map per key type (see cached_plan).
+    plans: Mutex<HashMap<std::any::TypeId, Box<dyn std::any::Any + Send + Sync>>>,
     tuning: std::sync::OnceLock<std::result::Result<(crate::tuning::TuningTable, String), String>>,
+    profiler: Arc<Profiler>,
+    /// Some while recording: launches are kept here instead of being made.
+    recorder: Mutex<Option<Recorder>>,
 }
 
 /// Split-K scratch: f32 partial tiles and per-tile arrival counters. Grows on
 /// demand and is reused by every later launch (kernels re-arm the counters).
 #[derive(Default)]
 struct Workspace {
-    partials: Option<cudarc::driver::CudaSlice<u8>>,
-    counters: Option<cudarc::driver::CudaSlice<u8>>,
+    partials: Option<Arc<cudarc::driver::CudaSlice<u8>>>,
+    counters: Option<Arc<cudarc::driver::CudaSlice<u8>>>,
 }
 
 impl std::fmt::Debug for CudaBackend {
@@ -124,7 +142,7 @@ impl std::fmt::Debug for CudaBackend {
 
 impl CudaBackend {
     /// Opens device `ordinal`. The caller has probed that the driver and NVRTC exist.
-    pub fn open(ordinal: usize) -> Result<Arc<Self>> {
+    pub fn open(ordinal: usize, profiler: Arc<Profiler>) -> Result<Arc<Self>> {
         let nvrtc = Nvrtc::load()?;
         let ctx = CudaContext::new(ordinal).map_err(Error::driver(format!("opening CUDA device {ordinal}")))?;
         // One stream: order is the stream's, so cudarc's per-buffer events are
@@ -153,7 +171,10 @@ impl CudaBackend {
             fast_functions: Mutex::new(HashMap::new()),
             cublas: std::sync::OnceLock::new(),
             workspace: Mutex::new(Workspace::default()),
+            plans: Mutex::new(HashMap::new()),
             tuning: std::sync::OnceLock::new(),
+            profiler,
+            recorder: Mutex::new(None),
         }))
     }
 
@@ -165,6 +186,9 @@ impl CudaBackend {
     }
     pub fn context(&self) -> &Arc<CudaContext> {
         &self.ctx
+    }
+    pub fn profiler(&self) -> &Arc<Profiler> {
+        &self.profiler
     }
     pub fn nvrtc(&self) -> &Nvrtc {
         &self.nvrtc
@@ -202,20 +226,51 @@ impl CudaBackend {
             .map_err(|e| Error::Cublas { during: "initialisation".into(), message: e.clone() })
     }
 
+    /// The value cached under `key`, made by `make` on the first request. Ops
+    /// keep resolved launch plans here so an eager call of a shape seen before
+    /// skips dispatch and function lookup. `make` runs without the lock held.
+    pub fn cached_plan<K, V>(&self, key: &K, make: impl FnOnce() -> Result<V>) -> Result<V>
+    where
+        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        let id = std::any::TypeId::of::<HashMap<K, V>>();
+        {
+            let plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(v) = plans.get(&id).and_then(|m| m.downcast_ref::<HashMap<K, V>>()).and_then(|m| m.get(key)) {
+                return Ok(v.clone());
+            }
+        }
+        let v = make()?;
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        let map = plans.entry(id).or_insert_with(|| Box::new(HashMap::<K, V>::new()));
+        if let Some(m) = map.downcast_mut::<HashMap<K, V>>() {
+            m.insert(key.clone(), v.clone());
+        }
+        Ok(v)
+    }
+
     /// Device addresses of split-K scratch holding at least `partial_floats`
     /// floats and `counters` zeroed counters. Growing frees the old buffers in
     /// stream order, after any launch still using them.
     pub fn workspace(&self, partial_floats: usize, counters: usize) -> Result<(u64, u64)> {
         use cudarc::driver::DevicePtr;
         let mut ws = self.workspace.lock().unwrap_or_else(|e| e.into_inner());
+        let mut retired = Vec::new();
         if ws.partials.as_ref().map_or(true, |p| p.len() < partial_floats * 4) {
-            ws.partials = Some(self.alloc_bytes(partial_floats * 4)?);
+            retired.extend(ws.partials.replace(Arc::new(self.alloc_bytes(partial_floats * 4)?)));
         }
         if ws.counters.as_ref().map_or(true, |c| c.len() < counters * 4) {
             let bytes = counters.max(1) * 4;
             let mut c = self.alloc_bytes(bytes)?;
             self.stream.memset_zeros(&mut c).map_err(Error::driver("zeroing split-K counters"))?;
-            ws.counters = Some(c);
+            retired.extend(ws.counters.replace(Arc::new(c)));
+        }
+        // A recording holds every scratch buffer its launches may address,
+        // the replaced ones included.
+        if let Some(rec) = self.recorder.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            rec.keep_scratch.extend(retired);
+            rec.keep_scratch.extend(ws.partials.iter().chain(ws.counters.iter()).cloned());
         }
         let p = ws.partials.as_ref().map(|p| p.device_ptr(&self.stream).0).unwrap_or(0);
         let c = ws.counters.as_ref().map(|c| c.device_ptr(&self.stream).0).unwrap_or(0);
@@ -265,16 +320,28 @@ impl CudaBackend {
 
     /// A function handle, resolved once per (module, name) and then reused.
     pub fn function(&self, source: &KernelSource, defines: &[(&str, &str)], name: &str) -> Result<CudaFunction> {
-        let id = FunctionId {
-            source: source.file,
-            defines: defines.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-            name: name.to_string(),
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (source.file, defines, name).hash(&mut h);
+        let key = h.finish();
+        let matches = |id: &FunctionId| {
+            id.source == source.file
+                && id.name == name
+                && id.defines.len() == defines.len()
+                && id.defines.iter().zip(defines).all(|((k, v), (dk, dv))| k == dk && v == dv)
         };
-        if let Some(f) = self.fast_functions.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
-            return Ok(f.clone());
+        if let Some(bucket) = self.fast_functions.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            if let Some((_, f)) = bucket.iter().find(|(id, _)| matches(id)) {
+                return Ok(f.clone());
+            }
         }
         let f = self.function_slow(source, defines, name)?;
-        self.fast_functions.lock().unwrap_or_else(|e| e.into_inner()).insert(id, f.clone());
+        let id = FunctionId {
+            source: source.file,
+            defines: defines.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            name: name.to_string(),
+        };
+        self.fast_functions.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default().push((id, f.clone()));
         Ok(f)
     }
 
@@ -304,23 +371,116 @@ impl CudaBackend {
         })
     }
 
-    /// Launches `f` on the backend's stream.
+    /// Launches `f` on the backend's stream under `tag` (profiled when
+    /// profiling is on), or, while recording, records it. `uses` names every
+    /// tensor the launch addresses, so a recording can hold their buffers.
     ///
     /// # Safety
     /// `args` must match the kernel's parameters in number, order and type, and
     /// every pointer among them must address device memory that stays allocated,
     /// and is large enough for every access the kernel makes with `cfg`, until
     /// the launch completes. Callers uphold this by validating views first.
-    pub unsafe fn launch(&self, f: &CudaFunction, cfg: LaunchConfig, args: &mut KernelArgs) -> Result<()> {
-        let mut ptrs: Vec<*mut c_void> = args.slots.iter_mut().map(|s| s.as_mut_ptr() as *mut c_void).collect();
-        cudarc::driver::result::launch_kernel(
+    pub unsafe fn launch(&self, tag: Tag<'_>, uses: &[&Tensor], f: &CudaFunction, cfg: LaunchConfig, args: &KernelArgs) -> Result<()> {
+        if let Some(rec) = self.recorder.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            rec.keep_tensors(uses);
+            let (label, bytes) = (tag.label.to_string(), tag.bytes);
+            rec.launches.push(Recorded::Kernel { function: f.clone(), cfg, args: args.clone(), label, bytes });
+            return Ok(());
+        }
+        self.launch_now(tag, true, f, cfg, args)
+    }
+
+    /// Launches now (never recorded); bracketed by profiling events when
+    /// `profile` and profiling is on.
+    ///
+    /// # Safety
+    /// As for [`CudaBackend::launch`].
+    pub(crate) unsafe fn launch_now(&self, tag: Tag<'_>, profile: bool, f: &CudaFunction, cfg: LaunchConfig, args: &KernelArgs) -> Result<()> {
+        if profile && self.profiler.is_enabled() {
+            return self.profiler.device(&self.ctx, &self.stream, tag, || self.launch_raw(f, cfg, args));
+        }
+        self.launch_raw(f, cfg, args)
+    }
+
+    /// A bare `cuLaunchKernel` on the stream: no label, no profiling, no recording.
+    ///
+    /// # Safety
+    /// As for [`CudaBackend::launch`].
+    pub unsafe fn launch_raw(&self, f: &CudaFunction, cfg: LaunchConfig, args: &KernelArgs) -> Result<()> {
+        // The parameter-pointer array lives on the stack: a launch allocates nothing.
+        let n = args.starts.len();
+        if n > MAX_PARAMS {
+            return Err(Error::Unsupported { op: "launch", what: format!("{n} kernel parameters (at most {MAX_PARAMS})") });
+        }
+        let mut ptrs = [std::ptr::null_mut::<c_void>(); MAX_PARAMS];
+        for (p, &s) in ptrs.iter_mut().zip(&args.starts) {
+            // cuLaunchKernel only reads the parameter values (it copies them).
+            *p = args.words.as_ptr().wrapping_add(s as usize) as *mut c_void;
+        }
+        cudarc::driver::sys::cuLaunchKernel(
             f.cu_function(),
-            cfg.grid,
-            cfg.block,
+            cfg.grid.0,
+            cfg.grid.1,
+            cfg.grid.2,
+            cfg.block.0,
+            cfg.block.1,
+            cfg.block.2,
             cfg.shared_bytes,
             self.stream.cu_stream(),
-            &mut ptrs,
+            ptrs.as_mut_ptr(),
+            std::ptr::null_mut(),
         )
+        .result()
         .map_err(Error::driver("kernel launch"))
+    }
+
+    /// A cuBLAS GEMM under `tag`, or recorded while recording.
+    ///
+    /// # Safety
+    /// As for [`cublas::Cublas::gemm`]; `uses` names every tensor it addresses.
+    pub unsafe fn gemm(&self, tag: Tag<'_>, uses: &[&Tensor], dtype: crate::dtype::DType, call: &cublas::GemmCall, alpha: f32, beta: f32) -> Result<()> {
+        self.cublas()?;
+        if let Some(rec) = self.recorder.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            rec.keep_tensors(uses);
+            let (label, bytes) = (tag.label.to_string(), tag.bytes);
+            rec.launches.push(Recorded::Gemm { dtype, call: *call, alpha, beta, label, bytes });
+            return Ok(());
+        }
+        self.gemm_now(tag, true, dtype, call, alpha, beta)
+    }
+
+    /// # Safety
+    /// As for [`cublas::Cublas::gemm`].
+    pub(crate) unsafe fn gemm_now(&self, tag: Tag<'_>, profile: bool, dtype: crate::dtype::DType, call: &cublas::GemmCall, alpha: f32, beta: f32) -> Result<()> {
+        let cublas = self.cublas()?;
+        if profile && self.profiler.is_enabled() {
+            return self.profiler.device(&self.ctx, &self.stream, tag, || cublas.gemm(dtype, call, alpha, beta));
+        }
+        cublas.gemm(dtype, call, alpha, beta)
+    }
+
+    /// Starts recording: later launches on this backend are kept, not made,
+    /// until [`CudaBackend::end_recording`]. Launches from other threads in
+    /// between are recorded too, so record from one thread.
+    pub fn begin_recording(&self) -> Result<()> {
+        // Lock order, as in workspace(): the workspace, then the recorder.
+        let ws = self.workspace.lock().unwrap_or_else(|e| e.into_inner());
+        let mut r = self.recorder.lock().unwrap_or_else(|e| e.into_inner());
+        if r.is_some() {
+            return Err(Error::invalid("record", "backend", "no recording in progress", "one already in progress"));
+        }
+        let mut rec = Recorder::default();
+        rec.keep_scratch.extend(ws.partials.iter().chain(ws.counters.iter()).cloned());
+        *r = Some(rec);
+        Ok(())
+    }
+
+    /// Stops recording and returns what was recorded.
+    pub fn end_recording(self: &Arc<Self>) -> Result<Recording> {
+        let rec = self.recorder.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let mut rec = rec.ok_or_else(|| Error::invalid("record", "backend", "a recording in progress", "none"))?;
+        let ws = self.workspace.lock().unwrap_or_else(|e| e.into_inner());
+        rec.keep_scratch.extend(ws.partials.iter().chain(ws.counters.iter()).cloned());
+        Ok(Recording::new(self.clone(), rec))
     }
 }

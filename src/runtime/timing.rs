@@ -32,6 +32,15 @@ impl Stats {
 /// GPU busy time queued ahead of each sample (see kernels/roofline.cu: spin_ns).
 const SPIN_NS: u64 = 40_000;
 
+/// Queues a kernel that keeps the GPU busy for about `ns` nanoseconds.
+pub fn spin(backend: &CudaBackend, ns: u64) -> Result<()> {
+    let f = backend.function(&super::kernels::ROOFLINE, &[], "spin_ns")?;
+    let mut args = super::KernelArgs::new();
+    args.push(ns);
+    // SAFETY: spin_ns takes one u64 and touches no memory.
+    unsafe { backend.launch_raw(&f, super::LaunchConfig::linear(1, 1), &args) }
+}
+
 /// Runs `f(i)` `warmup` times untimed, then `runs` times each between two
 /// events. Before each start event a spin kernel keeps the GPU busy while the
 /// host enqueues the sample, so the interval is GPU execution time, not host
@@ -49,7 +58,7 @@ pub fn time_on_stream(backend: &CudaBackend, warmup: usize, runs: usize, mut f: 
         let mut args = super::KernelArgs::new();
         args.push(SPIN_NS);
         // SAFETY: spin_ns takes one u64 and touches no memory.
-        unsafe { backend.launch(&spin, super::LaunchConfig::linear(1, 1), &mut args)? };
+        unsafe { backend.launch_raw(&spin, super::LaunchConfig::linear(1, 1), &mut args)? };
         start.record(stream).map_err(Error::driver("recording an event"))?;
         f(warmup + i)?;
         end.record(stream).map_err(Error::driver("recording an event"))?;

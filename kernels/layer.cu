@@ -1,0 +1,133 @@
+// The small kernels of a Llama-style decoder layer, between the GEMVs and the
+// attention: RMSNorm, RoPE fused with the append of K and V to the cache,
+// SiLU(gate) * up, and a counter-based uniform fill for random weights.
+// The residual adds need no kernel: the output and down projections
+// accumulate into the residual stream (GEMV with beta = 1).
+//
+// Compiled once per element type (DK_DTYPE). Host side: src/ops/layer.rs and
+// src/ops/random.rs; CPU twins in src/cpu/layer.rs and src/cpu/random.rs.
+#include "common.cuh"  // T and DT_NAME: the element type of this build (DK_DTYPE)
+
+// Kernel names end in the element type: rmsnorm_f16, rope_append_bf16, ...
+#define DK_CAT_(a, b) a##_##b
+#define DK_CAT(a, b) DK_CAT_(a, b)
+#define DK_RMSNORM DK_CAT(rmsnorm, DT_NAME)
+#define DK_ROPE DK_CAT(rope_append, DT_NAME)
+#define DK_SILU_MUL DK_CAT(silu_mul, DT_NAME)
+#define DK_FILL DK_CAT(fill_uniform, DT_NAME)
+
+// Sum over the CTA (blockDim.x a multiple of 32, at most 1024); every thread gets it.
+__device__ __forceinline__ float block_sum(float v) {
+    __shared__ float part[32];
+    v = warp_sum(v);
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
+    __syncthreads();  // part[] may still be read by a previous call
+    if (lane == 0) part[warp] = v;
+    __syncthreads();
+    float s = lane < warps ? part[lane] : 0.f;
+    return warp_sum(s);
+}
+
+// Rust twin: RmsNormParams in src/ops/layer.rs. Strides in elements; columns are contiguous.
+struct RmsNormParams {
+    i64 rows, cols, sxr, syr;
+    float eps;
+};
+
+// y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w, f32 math, one CTA per row. The
+// row is read twice; the second read hits L1/L2 (rows are a few KiB).
+extern "C" __global__ void DK_RMSNORM(const T* __restrict__ x, const T* __restrict__ w, T* y, RmsNormParams p) {
+    const T* xr = x + (i64)blockIdx.x * p.sxr;
+    T* yr = y + (i64)blockIdx.x * p.syr;
+    float ss = 0.f;
+    for (i64 c = threadIdx.x; c < p.cols; c += blockDim.x) {
+        const float v = to_f32(xr[c]);
+        ss += v * v;
+    }
+    const float r = rsqrtf(block_sum(ss) / (float)p.cols + p.eps);
+    // y may be x (in place): each element is read before it is written, by the same thread.
+    for (i64 c = threadIdx.x; c < p.cols; c += blockDim.x) yr[c] = from_f32<T>(to_f32(xr[c]) * r * to_f32(w[c]));
+}
+
+// Rust twin: RopeParams in src/ops/layer.rs. The fused QKV row of token b is
+// [Q heads | K heads | V heads], each head d wide; strides in elements.
+struct RopeParams {
+    i64 hq, hkv, d;
+    i64 s_qkv;               // row stride of qkv
+    i64 sq_b, sq_h;          // q_out [B, hq, d]
+    i64 sk_b, sk_h, sk_s;    // k cache [B, hkv, cap, d]
+    i64 sv_b, sv_h, sv_s;    // v cache [B, hkv, cap, d]
+    i64 pos;                 // position of this token: the cache slot written
+    double log2_theta;       // log2 of the RoPE base
+    int has_bias;
+};
+
+// One CTA per (head of Q, K or V; token), d/2 threads: thread i rotates the
+// pair (i, i + d/2) ("rotate half", as Llama and Qwen) by pos * theta^(-2i/d).
+// Q goes to q_out, K (rotated) and V (as is) to slot pos of the caches, so
+// the projection's output is read once and the cache written once.
+extern "C" __global__ void DK_ROPE(const T* __restrict__ qkv, const T* __restrict__ bias, T* __restrict__ q_out,
+                                   T* __restrict__ k_cache, T* __restrict__ v_cache, RopeParams p) {
+    const i64 h = blockIdx.x, b = blockIdx.y, half_d = p.d / 2;
+    const i64 i = threadIdx.x;
+    if (i >= half_d) return;
+    const i64 col = h * p.d + i;
+    float x0 = to_f32(qkv[b * p.s_qkv + col]);
+    float x1 = to_f32(qkv[b * p.s_qkv + col + half_d]);
+    if (p.has_bias) {
+        x0 += to_f32(bias[col]);
+        x1 += to_f32(bias[col + half_d]);
+    }
+    if (h >= p.hq + p.hkv) {  // V: no rotation
+        T* dst = v_cache + b * p.sv_b + (h - p.hq - p.hkv) * p.sv_h + p.pos * p.sv_s;
+        dst[i] = from_f32<T>(x0);
+        dst[i + half_d] = from_f32<T>(x1);
+        return;
+    }
+    // The angle in double: pos * freq reaches tens of thousands of radians,
+    // where an f32 angle is off by 1e-3 (a few threads per head, so it is free).
+    const double freq = exp2(-(double)(2 * i) / (double)p.d * p.log2_theta);
+    double sd, cd;
+    sincos((double)p.pos * freq, &sd, &cd);
+    const float s = (float)sd, c = (float)cd;
+    const float y0 = x0 * c - x1 * s, y1 = x1 * c + x0 * s;
+    T* dst = h < p.hq ? q_out + b * p.sq_b + h * p.sq_h : k_cache + b * p.sk_b + (h - p.hq) * p.sk_h + p.pos * p.sk_s;
+    dst[i] = from_f32<T>(y0);
+    dst[i + half_d] = from_f32<T>(y1);
+}
+
+// Rust twin: SiluMulParams in src/ops/layer.rs.
+struct SiluMulParams {
+    i64 rows, inter;
+    i64 s_gu, s_h;  // row strides; gate is columns [0, inter) of gu, up [inter, 2 inter)
+};
+
+// h = silu(gate) * up, f32 math; a grid-stride loop over rows x inter.
+extern "C" __global__ void DK_SILU_MUL(const T* __restrict__ gu, T* __restrict__ h, SiluMulParams p) {
+    const i64 n = p.rows * p.inter;
+    for (i64 e = (i64)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (i64)gridDim.x * blockDim.x) {
+        const i64 r = e / p.inter, c = e % p.inter;
+        const float g = to_f32(gu[r * p.s_gu + c]);
+        const float u = to_f32(gu[r * p.s_gu + p.inter + c]);
+        h[r * p.s_h + c] = from_f32<T>(g / (1.f + expf(-g)) * u);
+    }
+}
+
+// Counter-based uniform values: element e of a fill with `seed` is
+// lo + (hi - lo) * u, u = the top 24 bits of splitmix64(seed, e) / 2^24.
+// Every operation is exact or explicitly rounded (no contraction), so the CPU
+// twin (src/ops/random.rs: uniform_at) produces the same bits.
+__device__ __forceinline__ unsigned long long splitmix64(unsigned long long z) {
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+extern "C" __global__ void DK_FILL(T* __restrict__ out, i64 n, unsigned long long seed, float lo, float hi) {
+    for (i64 e = (i64)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (i64)gridDim.x * blockDim.x) {
+        const unsigned long long z = splitmix64(seed ^ splitmix64((unsigned long long)e));
+        const float u = __fmul_rn((float)(z >> 40), 5.9604644775390625e-8f);  // 2^-24
+        out[e] = from_f32<T>(__fadd_rn(lo, __fmul_rn(hi - lo, u)));
+    }
+}

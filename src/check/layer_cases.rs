@@ -1,0 +1,125 @@
+//! Check cases of the decoder-layer ops and of a whole decode step: each runs
+//! on the GPU and on the CPU backend from the same inputs (or the same seed).
+
+use super::{tolerance, Case, Checker, Outcome, Pair};
+use crate::decode::{DecodeModel, ModelConfig};
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::ops::{self, RopeOptions};
+use crate::tensor::{HostData, Layout};
+
+pub fn all() -> Vec<Case> {
+    let mut v = Vec::new();
+    for dtype in DType::ALL {
+        for (rows, cols, padded) in [(1, 896, false), (16, 4096, false), (3, 1000, true)] {
+            v.push(Case {
+                op: "rmsnorm",
+                name: format!("{rows}x{cols}{}", if padded { "/padded_rows" } else { "" }),
+                dtype,
+                run: Box::new(move |c: &mut Checker| rmsnorm_case(c, dtype, rows, cols, padded)),
+            });
+        }
+        for (batch, hq, hkv, d, cap, pos, bias) in [(1, 14, 2, 64, 50, 49, true), (4, 32, 8, 128, 300, 17, false), (2, 4, 4, 256, 8, 0, true)] {
+            v.push(Case {
+                op: "rope",
+                name: format!("b{batch}_hq{hq}_hkv{hkv}_d{d}_pos{pos}{}", if bias { "_bias" } else { "" }),
+                dtype,
+                run: Box::new(move |c: &mut Checker| rope_case(c, dtype, batch, hq, hkv, d, cap, pos, bias)),
+            });
+        }
+        for (rows, inter) in [(1, 4864), (16, 14336), (3, 77)] {
+            v.push(Case { op: "silu_mul", name: format!("{rows}x{inter}"), dtype, run: Box::new(move |c: &mut Checker| silu_case(c, dtype, rows, inter)) });
+        }
+        v.push(Case { op: "fill", name: "uniform_100003".into(), dtype, run: Box::new(move |c: &mut Checker| fill_case(c, dtype)) });
+    }
+    // A whole step: GPU logits against the CPU backend's, same seed (bound: 1e-2 for f16).
+    for (model, dtype, batch, context) in [
+        ("tiny", DType::F16, 3, 40),
+        ("tiny", DType::BF16, 2, 40),
+        ("qwen2.5-0.5b", DType::F16, 1, 64),
+        ("qwen2.5-0.5b", DType::F16, 4, 300),
+        ("qwen2.5-0.5b", DType::BF16, 2, 64),
+    ] {
+        v.push(Case {
+            op: "decode",
+            name: format!("{model}/b{batch}_ctx{context}"),
+            dtype,
+            run: Box::new(move |c: &mut Checker| decode_case(c, model, dtype, batch, context)),
+        });
+    }
+    v
+}
+
+/// The logits bound of a whole step: many rounded ops in a row.
+pub fn step_tolerance(dtype: DType) -> f64 {
+    match dtype {
+        DType::F32 => 1e-4,
+        DType::F16 => 1e-2,
+        DType::BF16 => 5e-2,
+    }
+}
+
+fn rmsnorm_case(c: &mut Checker, dtype: DType, rows: usize, cols: usize, padded: bool) -> Result<Outcome> {
+    let stride = if padded { cols + 8 } else { cols };
+    let x = c.input(dtype, &[rows, stride], 2.0)?.map(|t| t.narrow(1, 0, cols))?;
+    let w = c.input(dtype, &[cols], 1.0)?;
+    let y = c.poisoned_output(dtype, rows * stride, Layout::strided(&[rows, cols], &[stride, 1], 0)?)?;
+    ops::rmsnorm(c.gpu, &x.gpu, &w.gpu, 1e-6, &y.gpu)?;
+    ops::rmsnorm(&c.cpu.clone(), &x.cpu, &w.cpu, 1e-6, &y.cpu)?;
+    c.compare("rmsnorm", "", &y, tolerance(dtype))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rope_case(c: &mut Checker, dtype: DType, batch: usize, hq: usize, hkv: usize, d: usize, cap: usize, pos: usize, bias: bool) -> Result<Outcome> {
+    let width = (hq + 2 * hkv) * d;
+    let qkv = c.input(dtype, &[batch, width], 1.0)?;
+    let b = if bias { Some(c.input(dtype, &[width], 0.5)?) } else { None };
+    let q = c.poisoned_output(dtype, batch * hq * d, Layout::contiguous(&[batch, hq, d])?)?;
+    // Poisoned caches: slot pos must be written, and nothing else.
+    let cache = Layout::contiguous(&[batch, hkv, cap, d])?;
+    let kc = c.poisoned_output(dtype, batch * hkv * cap * d, cache.clone())?;
+    let vc = c.poisoned_output(dtype, batch * hkv * cap * d, cache)?;
+    let o = RopeOptions { hq, hkv, pos, theta: 1e6 };
+    let cpu = c.cpu.clone();
+    ops::rope_append(c.gpu, &qkv.gpu, b.as_ref().map(|p| &p.gpu), &q.gpu, &kc.gpu, &vc.gpu, &o)?;
+    ops::rope_append(&cpu, &qkv.cpu, b.as_ref().map(|p| &p.cpu), &q.cpu, &kc.cpu, &vc.cpu, &o)?;
+    let slot = |p: &Pair| -> Result<Pair> { Ok(Pair { gpu: p.gpu.narrow(2, pos, 1)?, cpu: p.cpu.narrow(2, pos, 1)? }) };
+    let outs = [
+        c.compare("rope", "", &q, tolerance(dtype))?,
+        c.compare("rope", "", &slot(&kc)?, tolerance(dtype))?,
+        c.compare("rope", "", &slot(&vc)?, tolerance(dtype))?,
+    ];
+    // The worst of Q, K cache and V cache.
+    Ok(outs.into_iter().max_by(|a, b| a.rel_l2.total_cmp(&b.rel_l2).then((a.unwritten + a.clobbered).cmp(&(b.unwritten + b.clobbered)))).expect("three outcomes"))
+}
+
+fn silu_case(c: &mut Checker, dtype: DType, rows: usize, inter: usize) -> Result<Outcome> {
+    let gu = c.input(dtype, &[rows, 2 * inter], 2.0)?;
+    let h = c.poisoned_output(dtype, rows * inter, Layout::contiguous(&[rows, inter])?)?;
+    ops::silu_mul(c.gpu, &gu.gpu, &h.gpu)?;
+    ops::silu_mul(&c.cpu.clone(), &gu.cpu, &h.cpu)?;
+    c.compare("silu_mul", "", &h, tolerance(dtype))
+}
+
+/// The fill must be bit-identical on both backends: tolerance 0.
+fn fill_case(c: &mut Checker, dtype: DType) -> Result<Outcome> {
+    let n = 100_003;
+    let t = c.poisoned_output(dtype, n, Layout::contiguous(&[n])?)?;
+    ops::fill_uniform(c.gpu, &t.gpu, 42, -0.75, 1.5)?;
+    ops::fill_uniform(&c.cpu.clone(), &t.cpu, 42, -0.75, 1.5)?;
+    c.compare("fill", "", &t, 0.0)
+}
+
+fn decode_case(c: &mut Checker, model: &str, dtype: DType, batch: usize, context: usize) -> Result<Outcome> {
+    let cfg = ModelConfig::builtin(model)?;
+    let seed = 11;
+    let gpu = DecodeModel::new(c.gpu, &cfg, dtype, batch, context, seed)?;
+    let cpu_ctx = c.cpu.clone();
+    let cpu = DecodeModel::new(&cpu_ctx, &cfg, dtype, batch, context, seed)?;
+    let n = batch * cfg.vocab;
+    gpu.buf.logits.write_buffer(&HostData::poison(dtype, n))?;
+    gpu.step(c.gpu)?;
+    cpu.step(&cpu_ctx)?;
+    let pair = Pair { gpu: gpu.buf.logits.clone(), cpu: cpu.buf.logits.clone() };
+    c.compare("decode", "", &pair, step_tolerance(dtype))
+}

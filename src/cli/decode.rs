@@ -1,0 +1,188 @@
+//! `decode`: one decoding step of a model's shapes, timed eager, planned and as
+//! a CUDA graph (or eager on the CPU backend), with the profiler's breakdown.
+//! `profile`: the same step with every launch profiled, as a report.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use decode_kernels::decode::{self, DecodeOptions, DecodeReport, Mode, ModelConfig};
+use decode_kernels::{Context, DType, Error, Result};
+
+#[derive(Args, Debug, Clone)]
+pub struct WorkloadArgs {
+    /// Model shapes: qwen2.5-0.5b, llama3-8b, qwen2.5-7b (or tiny).
+    #[arg(long, default_value = "qwen2.5-0.5b")]
+    model: String,
+    /// Sequences decoded together (N of every GEMV).
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Keys attended per step (default 4096 on a GPU, 256 on the CPU backend).
+    #[arg(long)]
+    context: Option<usize>,
+    #[arg(long, default_value = "f16")]
+    dtype: DType,
+    /// Seed of the random weights, cache and input.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// cpu, cuda, cuda:N or auto (default: DK_DEVICE, else auto).
+    #[arg(long)]
+    device: Option<String>,
+}
+
+impl WorkloadArgs {
+    fn open(&self) -> Result<(Context, ModelConfig, usize)> {
+        if self.dtype == DType::F32 {
+            return Err(Error::invalid("decode", "--dtype", "f16 or bf16", "f32"));
+        }
+        let cfg = ModelConfig::builtin(&self.model)?;
+        let ctx = super::open_context(self.device.as_deref())?;
+        let context = self.context.unwrap_or(if ctx.is_cuda() { 4096 } else { 256 });
+        Ok((ctx, cfg, context))
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct DecodeArgs {
+    #[command(flatten)]
+    w: WorkloadArgs,
+    /// Timed steps per mode (default 50 on a GPU, 2 on the CPU backend).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// eager, planned or graph; repeatable or comma-separated (default: all
+    /// three on a GPU, eager on the CPU backend).
+    #[arg(long, value_delimiter = ',')]
+    mode: Vec<Mode>,
+    /// Skip the first-step study (fresh contexts, with and without prewarm).
+    #[arg(long)]
+    no_first_step: bool,
+    /// Write the whole report as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+pub fn run(a: DecodeArgs) -> Result<i32> {
+    let (ctx, cfg, context) = a.w.open()?;
+    let gpu = ctx.is_cuda();
+    let modes = if a.mode.is_empty() { if gpu { vec![Mode::Eager, Mode::Planned, Mode::Graph] } else { vec![Mode::Eager] } } else { a.mode.clone() };
+    let o = DecodeOptions {
+        model: cfg,
+        dtype: a.w.dtype,
+        batch: a.w.batch,
+        context,
+        steps: a.steps.unwrap_or(if gpu { 50 } else { 2 }),
+        modes,
+        seed: a.w.seed,
+        first_step: gpu && !a.no_first_step,
+        profile_steps: if gpu { 5 } else { 1 },
+    };
+    let r = decode::run(&ctx, &o)?;
+    print!("{}", render(&r));
+    if let Some(p) = &a.json {
+        write(p, &serde_json::to_string_pretty(&r).expect("a report serialises"))?;
+    }
+    Ok(0)
+}
+
+fn write(path: &std::path::Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(Error::io("writing", path))
+}
+
+fn render(r: &DecodeReport) -> String {
+    let c = &r.model;
+    let mut s = format!(
+        "decode {} ({} layers, hidden {}, heads {}/{} x {}, MLP {}, vocab {}), {}, batch {}, context {}, on {}\n",
+        c.name, c.layers, c.hidden, c.heads, c.kv_heads, c.head_dim, c.intermediate, c.vocab, r.dtype, r.batch, r.context, r.device
+    );
+    s += &format!("bytes streamed per step: {:.1} MB (weights and KV cache)", r.bytes_per_step as f64 / 1e6);
+    if let Some(n) = r.launches_per_step {
+        s += &format!(", {n} launches per step");
+    }
+    if let Some(g) = r.roofline_gbps {
+        s += &format!(", read roofline {g:.0} GB/s (this run)");
+    }
+    s += "\n\n";
+    s += &format!("{:<8} {:>10} {:>12} {:>10} {:>9} {:>7}\n", "mode", "step_us", "enqueue_us", "tokens/s", "GB/s", "%roof");
+    for m in &r.modes {
+        let pct = m.pct_roofline.map_or("-".into(), |p| format!("{p:.1}"));
+        s += &format!("{:<8} {:>10.1} {:>12.1} {:>10.1} {:>9.0} {:>7}\n", m.mode, m.step_us, m.enqueue_us, m.tokens_per_s, m.gbps, pct);
+    }
+    s += &format!("({} steps per mode; step_us is wall time per step, one synchronisation at the end)\n", r.steps);
+    if let Some(g) = r.modes.iter().find(|m| m.mode == Mode::Graph) {
+        s += &format!(
+            "graph step against the sum of its kernels' profiled times ({:.1} us): {:+.1}%\n",
+            r.kernel_us_per_step,
+            100.0 * (g.step_us / r.kernel_us_per_step - 1.0)
+        );
+    }
+    if let Some(f) = &r.first_step {
+        s += &format!(
+            "\nfirst step of a fresh context without prewarm: {:.0} us (the process's first context), {:.0} us (a later one); with prewarm: prewarm {:.0} us, then first step {:.0} us ({} modules compiled by NVRTC, {} read from the disk cache)\n",
+            f.cold_us, f.cold_again_us, f.prewarm_us, f.warm_us, f.compiled, f.from_disk
+        );
+    }
+    if let Some(h) = &r.host_cost {
+        s += &format!(
+            "host cost of one launch ({}): bare cuLaunchKernel {:.2} us, planned {:.2} us (+{:.2}), eager dispatch {:.2} us (+{:.2})\n",
+            h.label,
+            h.bare_us,
+            h.planned_us,
+            h.planned_us - h.bare_us,
+            h.eager_us,
+            h.eager_us - h.bare_us
+        );
+    }
+    s += &format!("\nprofile ({} step(s), every launch bracketed by events; per-step total {:.1} us):\n", r.profile_steps, r.kernel_us_per_step);
+    s += &r.profile.to_table();
+    s
+}
+
+#[derive(Args, Debug)]
+pub struct ProfileArgs {
+    #[command(flatten)]
+    w: WorkloadArgs,
+    /// Profiled steps (eager: every op dispatched and launched, each launch bracketed).
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// The decode step, eager, with profiling on: the per-label report.
+pub fn profile(a: ProfileArgs) -> Result<i32> {
+    let (ctx, cfg, context) = a.w.open()?;
+    if a.steps == 0 {
+        return Err(Error::invalid("profile", "--steps", "at least 1", 0));
+    }
+    let model = decode::DecodeModel::new(&ctx, &cfg, a.w.dtype, a.w.batch, context, a.w.seed)?;
+    decode::prewarm(&ctx, &model)?;
+    let roofline = match ctx.cuda() {
+        Some(be) => Some(decode_kernels::roofline::read_roofline(be, 10)?.gbps),
+        None => None,
+    };
+    let t0 = std::time::Instant::now();
+    model.step(&ctx)?; // warm-up, unprofiled; its time sizes the spin ahead of each profiled step
+    ctx.synchronize()?;
+    let step_us = t0.elapsed().as_secs_f64() * 1e6;
+    let report = decode::profile_steps_with(&ctx, a.steps, step_us, roofline, || model.step(&ctx))?;
+    let p = ctx.profiler();
+    println!(
+        "profile: {} {} batch {} context {}, {} eager step(s){}; NVTX ranges: {}",
+        cfg.name,
+        a.w.dtype,
+        a.w.batch,
+        context,
+        a.steps,
+        roofline.map_or(String::new(), |g| format!(", read roofline {g:.0} GB/s")),
+        if p.nvtx_available() { "on (libnvToolsExt loaded)" } else { "off (libnvToolsExt not found)" }
+    );
+    print!("{}", report.to_table());
+    if let Some(path) = &a.csv {
+        write(path, &report.to_csv())?;
+    }
+    if let Some(path) = &a.json {
+        write(path, &report.to_json())?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,11 @@
+//! One decoding step of a model-shaped workload, end to end: the GEMVs, the
+//! layer's small kernels and attention over a KV cache, run eagerly, from a
+//! recording (planned) or as a CUDA graph. `decode-kernels decode` drives it.
+
+pub mod config;
+pub mod model;
+pub mod run;
+
+pub use config::{ModelConfig, BUILTIN};
+pub use model::{linear, DecodeModel};
+pub use run::{prewarm, profile_steps_with, run, DecodeOptions, DecodeReport, Mode};

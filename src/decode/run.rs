@@ -1,0 +1,319 @@
+//! Timing a decode step in each mode, the first-step cost with and without
+//! prewarming, the host cost of one launch, and the profiler's breakdown.
+
+use std::time::Instant;
+
+use crate::context::Context;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::profile::Report;
+use crate::runtime::CudaBackend;
+
+use super::config::ModelConfig;
+use super::model::{linear, DecodeModel};
+
+/// How a step reaches the GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Every op validated, dispatched and launched every step.
+    Eager,
+    /// The step recorded once (plans, function handles, launch shapes and
+    /// arguments resolved); each step replays the launches.
+    Planned,
+    /// The recording captured into a CUDA graph; each step is one graph launch.
+    Graph,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "eager" => Ok(Mode::Eager),
+            "planned" => Ok(Mode::Planned),
+            "graph" => Ok(Mode::Graph),
+            _ => Err(format!("expected eager, planned or graph, got {s:?}")),
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Eager => "eager",
+            Mode::Planned => "planned",
+            Mode::Graph => "graph",
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DecodeOptions {
+    pub model: ModelConfig,
+    pub dtype: DType,
+    pub batch: usize,
+    pub context: usize,
+    pub steps: usize,
+    pub modes: Vec<Mode>,
+    pub seed: u64,
+    /// Measure the first step in a fresh context without prewarming, then with.
+    pub first_step: bool,
+    /// Steps run with the profiler on for the breakdown (after the timed runs).
+    pub profile_steps: usize,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModeResult {
+    pub mode: Mode,
+    /// Wall time per step over `steps` back-to-back steps, ended by one synchronisation.
+    pub step_us: f64,
+    /// Host time per step spent enqueuing (returns before the GPU finishes).
+    pub enqueue_us: f64,
+    pub tokens_per_s: f64,
+    pub gbps: f64,
+    pub pct_roofline: Option<f64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FirstStep {
+    /// The process's first context: its first step, kernels loaded on demand
+    /// (process-wide start-up costs fall here).
+    pub cold_us: f64,
+    /// A second fresh context: its first step, kernels loaded on demand.
+    pub cold_again_us: f64,
+    /// Prewarming a fresh context for this model (compile or load every kernel the step needs).
+    pub prewarm_us: f64,
+    /// That context's first step after prewarming.
+    pub warm_us: f64,
+    /// Modules NVRTC compiled, and modules read from the disk cache, over both contexts.
+    pub compiled: u64,
+    pub from_disk: u64,
+}
+
+/// Host time of enqueuing one launch of the step's output projection.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HostCost {
+    pub label: String,
+    /// A bare cuLaunchKernel with the resolved function and arguments.
+    pub bare_us: f64,
+    /// The planned path: one recorded launch replayed (profiler check included).
+    pub planned_us: f64,
+    /// The eager path: validation, dispatch, function lookup and launch.
+    pub eager_us: f64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DecodeReport {
+    pub model: ModelConfig,
+    pub dtype: DType,
+    pub batch: usize,
+    pub context: usize,
+    pub steps: usize,
+    pub device: String,
+    pub bytes_per_step: u64,
+    pub launches_per_step: Option<usize>,
+    pub roofline_gbps: Option<f64>,
+    pub first_step: Option<FirstStep>,
+    pub modes: Vec<ModeResult>,
+    pub host_cost: Option<HostCost>,
+    /// The profiled steps' per-label breakdown, and its total per step.
+    pub profile: Report,
+    pub profile_steps: usize,
+    pub kernel_us_per_step: f64,
+}
+
+/// Compiles and loads every kernel a step of `model` needs, with the tuning
+/// table and cuBLAS handle, by recording one step (nothing runs).
+pub fn prewarm(ctx: &Context, model: &DecodeModel) -> Result<()> {
+    if ctx.is_cuda() {
+        ctx.record(|c| model.step(c))?;
+    }
+    Ok(())
+}
+
+/// Runs the whole study on `ctx` (and, for the first-step study, on fresh
+/// contexts of the same device).
+pub fn run(ctx: &Context, o: &DecodeOptions) -> Result<DecodeReport> {
+    if o.steps == 0 {
+        return Err(Error::invalid("decode", "--steps", "at least 1", o.steps));
+    }
+    if !ctx.is_cuda() {
+        if let Some(m) = o.modes.iter().find(|m| **m != Mode::Eager) {
+            return Err(Error::invalid("decode", "--mode", "eager on the CPU backend (planned and graph need a CUDA device)", m));
+        }
+    }
+    let first_step = match (ctx.cuda(), o.first_step) {
+        (Some(be), true) => Some(first_step_study(be, o)?),
+        _ => None,
+    };
+    let model = DecodeModel::new(ctx, &o.model, o.dtype, o.batch, o.context, o.seed)?;
+    prewarm(ctx, &model)?;
+    let bytes = model.bytes_per_step();
+    let roofline = match ctx.cuda() {
+        Some(be) => Some(crate::roofline::read_roofline(be, 10)?.gbps),
+        None => None,
+    };
+    let recording = if ctx.is_cuda() { Some(ctx.record(|c| model.step(c))?) } else { None };
+    let graph = match (&recording, o.modes.contains(&Mode::Graph)) {
+        (Some(r), true) => Some(r.capture_graph()?),
+        _ => None,
+    };
+    let graph_label = format!("decode/graph_step/{}", o.dtype);
+    let run_step = |mode: Mode| -> Result<()> {
+        match (mode, &recording, &graph) {
+            (Mode::Eager, _, _) => model.step(ctx),
+            (Mode::Planned, Some(r), _) => r.replay(),
+            (Mode::Graph, _, Some(g)) => g.launch(&graph_label, bytes),
+            _ => Err(Error::invalid("decode", "--mode", "a mode this backend can run", mode)),
+        }
+    };
+    let warmup = if ctx.is_cuda() { 3 } else { 0 };
+    let mut modes = Vec::new();
+    for &mode in &o.modes {
+        for _ in 0..warmup {
+            run_step(mode)?;
+        }
+        ctx.synchronize()?;
+        let t0 = Instant::now();
+        for _ in 0..o.steps {
+            run_step(mode)?;
+        }
+        let enqueued = t0.elapsed().as_secs_f64();
+        ctx.synchronize()?;
+        let total = t0.elapsed().as_secs_f64();
+        let step_us = total * 1e6 / o.steps as f64;
+        let gbps = bytes as f64 / (step_us * 1e3);
+        modes.push(ModeResult {
+            mode,
+            step_us,
+            enqueue_us: enqueued * 1e6 / o.steps as f64,
+            tokens_per_s: o.batch as f64 / (step_us * 1e-6),
+            gbps,
+            pct_roofline: roofline.map(|r| 100.0 * gbps / r),
+        });
+    }
+    let host_cost = match ctx.cuda() {
+        Some(be) => Some(host_cost(ctx, be, &model)?),
+        None => None,
+    };
+    // The breakdown: a few steps with every launch bracketed by events.
+    let profile_steps = o.profile_steps.max(1);
+    let slowest_us = modes.iter().map(|m| m.step_us).fold(0.0, f64::max);
+    let profile = profile_steps_with(ctx, profile_steps, slowest_us, roofline, || match &recording {
+        Some(r) => r.replay(),
+        None => model.step(ctx),
+    })?;
+    let kernel_us_per_step = profile.total_us() / profile_steps as f64;
+    let device = match ctx.cuda() {
+        Some(be) => be.caps().name.clone(),
+        None => format!("CPU ({} threads)", rayon::current_num_threads()),
+    };
+    Ok(DecodeReport {
+        model: o.model.clone(),
+        dtype: o.dtype,
+        batch: o.batch,
+        context: o.context,
+        steps: o.steps,
+        device,
+        bytes_per_step: bytes,
+        launches_per_step: recording.as_ref().map(|r| r.len()),
+        roofline_gbps: roofline,
+        first_step,
+        modes,
+        host_cost,
+        profile,
+        profile_steps,
+        kernel_us_per_step,
+    })
+}
+
+/// Runs `step` `steps` times with the profiler on and returns its report
+/// (the profiler is reset before and after, and left as it was found). On a
+/// GPU each step is queued behind a spin kernel several times longer than a
+/// step (`step_us` is a recent measurement), so the host enqueues the whole
+/// step before the GPU starts it: the event pairs then time the kernels, not
+/// the host's pace of launching them.
+pub fn profile_steps_with(ctx: &Context, steps: usize, step_us: f64, roofline: Option<f64>, mut step: impl FnMut() -> Result<()>) -> Result<Report> {
+    let profiler = ctx.profiler();
+    let was_on = profiler.is_enabled();
+    profiler.reset();
+    profiler.set_enabled(true);
+    let spin_ns = (4.0 * step_us.max(1000.0) * 1e3) as u64 + 2_000_000;
+    let profiled = (0..steps).try_for_each(|_| {
+        if let Some(be) = ctx.cuda() {
+            crate::runtime::timing::spin(be, spin_ns)?;
+        }
+        step()
+    });
+    let synced = ctx.synchronize();
+    profiler.set_enabled(was_on);
+    profiled?;
+    synced?;
+    let report = profiler.report(roofline);
+    profiler.reset();
+    report
+}
+
+/// First step in a fresh context: twice without prewarming (the process's
+/// first context, then another), then with. Each context is dropped before
+/// the next is made, so only one model is resident.
+fn first_step_study(be: &CudaBackend, o: &DecodeOptions) -> Result<FirstStep> {
+    let fresh = || Context::new(crate::context::DeviceRequest::Cuda(be.caps().ordinal));
+    let counts = |c: &Context| c.cuda().map(|b| b.cache_counts()).unwrap_or_default();
+    let cold = || -> Result<(f64, crate::runtime::cache::CacheCounts)> {
+        let ctx = fresh()?;
+        let model = DecodeModel::new(&ctx, &o.model, o.dtype, o.batch, o.context, o.seed)?;
+        let t0 = Instant::now();
+        model.step(&ctx)?;
+        ctx.synchronize()?;
+        Ok((t0.elapsed().as_secs_f64() * 1e6, counts(&ctx)))
+    };
+    let (cold_us, c1) = cold()?;
+    let (cold_again_us, c1b) = cold()?;
+    let ctx = fresh()?;
+    let model = DecodeModel::new(&ctx, &o.model, o.dtype, o.batch, o.context, o.seed)?;
+    let t0 = Instant::now();
+    prewarm(&ctx, &model)?;
+    let prewarm_us = t0.elapsed().as_secs_f64() * 1e6;
+    let t0 = Instant::now();
+    model.step(&ctx)?;
+    ctx.synchronize()?;
+    let warm_us = t0.elapsed().as_secs_f64() * 1e6;
+    let c2 = counts(&ctx);
+    Ok(FirstStep {
+        cold_us,
+        cold_again_us,
+        prewarm_us,
+        warm_us,
+        compiled: c1.misses + c1b.misses + c2.misses,
+        from_disk: c1.disk_hits + c1b.disk_hits + c2.disk_hits,
+    })
+}
+
+/// Host cost of one launch of the output projection, three ways. A long spin
+/// kernel queued first keeps the GPU busy, so the loop measures enqueuing only.
+fn host_cost(ctx: &Context, be: &CudaBackend, model: &DecodeModel) -> Result<HostCost> {
+    const N: usize = 200;
+    let l = &model.layers[0];
+    let attn2 = model.buf.attn.reshape(&[model.batch, model.cfg.heads * model.cfg.head_dim])?;
+    let one = || linear(ctx, &l.w_o, &attn2, 1.0, &model.buf.x);
+    let rec = ctx.record(|_| one())?;
+    if rec.len() != 1 {
+        return Err(Error::Unsupported { op: "decode", what: format!("a host-cost study of a {}-launch projection", rec.len()) });
+    }
+    let label = rec.labels()[0].to_string();
+    let time = |f: &dyn Fn() -> Result<()>| -> Result<f64> {
+        crate::runtime::timing::spin(be, 50_000_000)?; // 50 ms of GPU work ahead of the loop
+        let t0 = Instant::now();
+        for _ in 0..N {
+            f()?;
+        }
+        let us = t0.elapsed().as_secs_f64() * 1e6 / N as f64;
+        be.synchronize()?;
+        Ok(us)
+    };
+    let bare_us = time(&|| rec.replay_bare())?;
+    let planned_us = time(&|| rec.replay())?;
+    let eager_us = time(&one)?;
+    Ok(HostCost { label, bare_us, planned_us, eager_us })
+}

@@ -1,0 +1,273 @@
+//! The small ops of a Llama-style decoder layer (kernels/layer.cu):
+//! - `rmsnorm`: y = x / sqrt(mean(x^2) + eps) * w, per row, f32 math;
+//! - `rope_append`: bias add and RoPE on the fused QKV projection's output,
+//!   Q to its own tensor, K (rotated) and V to slot `pos` of the KV cache;
+//! - `silu_mul`: h = silu(gate) * up, from the fused gate/up projection.
+//!
+//! Each op takes views with a unit stride along the last (feature) axis and
+//! any other strides, validates them, and runs on the context's backend.
+
+use crate::context::{Backend, Context};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::profile::Tag;
+use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
+use crate::tensor::validate::{self, Aliasing};
+use crate::tensor::Tensor;
+
+pub(crate) fn ptr(op: &'static str, t: &Tensor, name: &str) -> Result<u64> {
+    t.device_ptr().ok_or_else(|| Error::invalid(op, name, "a device tensor", "a host tensor"))
+}
+
+/// Checks device, dtype, rank and a unit last stride.
+fn check_view(op: &'static str, name: &str, t: &Tensor, ctx: &Context, dtype: DType, rank: usize) -> Result<()> {
+    validate::check_device(op, name, t, ctx.device())?;
+    validate::check_dtype(op, name, t, dtype)?;
+    validate::check_rank(op, name, t, rank)?;
+    if t.layout().dim(rank - 1) > 1 && t.layout().stride(rank - 1) != 1 {
+        return Err(Error::invalid(op, name, "a unit stride along the last axis", format!("strides {:?}", t.layout().strides())));
+    }
+    Ok(())
+}
+
+/// Launches `{op}_{dtype}` of kernels/layer.cu under the label `{op}/{variant}/{dtype}`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn launch_kernel(
+    be: &CudaBackend,
+    op: &'static str,
+    variant: &str,
+    dtype: DType,
+    grid: (u32, u32),
+    block: u32,
+    bytes: u64,
+    uses: &[&Tensor],
+    args: &KernelArgs,
+) -> Result<()> {
+    let name = format!("{op}_{dtype}");
+    let f = be.function(&kernels::LAYER, kernels::dtype_build(dtype), &name)?;
+    let label = format!("{op}/{variant}/{dtype}");
+    let cfg = LaunchConfig { grid: (grid.0, grid.1, 1), block: (block, 1, 1), shared_bytes: 0 };
+    // SAFETY: each op's caller validated every view in bounds with the shapes
+    // the kernel indexes by (its comment at the call says which), and args
+    // match the kernel's parameters (the *Params structs are their twins).
+    unsafe { be.launch(Tag { label: &label, bytes }, uses, &f, cfg, args) }
+}
+
+fn grid_dim(op: &'static str, what: &str, n: usize) -> Result<u32> {
+    u32::try_from(n).ok().filter(|&g| g > 0 || n == 0).ok_or_else(|| Error::Unsupported { op, what: format!("{n} {what} exceed the grid limit") })
+}
+
+/// Kernel parameters (kernels/layer.cu: RmsNormParams).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+struct RmsNormParams {
+    rows: i64,
+    cols: i64,
+    sxr: i64,
+    syr: i64,
+    eps: f32,
+}
+
+/// `y = x / sqrt(mean(x^2) + eps) * w` over the last axis of x [rows, cols];
+/// w is [cols]; y [rows, cols] may be x itself.
+pub fn rmsnorm(ctx: &Context, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> Result<()> {
+    const OP: &str = "rmsnorm";
+    let dtype = x.dtype();
+    check_view(OP, "x", x, ctx, dtype, 2)?;
+    check_view(OP, "w", w, ctx, dtype, 1)?;
+    check_view(OP, "y", y, ctx, dtype, 2)?;
+    let (rows, cols) = (x.shape()[0], x.shape()[1]);
+    validate::check_shape(OP, "w", w, &[cols])?;
+    validate::check_shape(OP, "y", y, &[rows, cols])?;
+    if !(eps.is_finite() && eps >= 0.0) {
+        return Err(Error::invalid(OP, "eps", "a finite value >= 0", eps));
+    }
+    validate::check_writable(OP, "y", y)?;
+    validate::check_overlap(OP, "y", y, &[("x", x)], Aliasing::IdenticalAllowed)?;
+    validate::check_overlap(OP, "y", y, &[("w", w)], Aliasing::Forbidden)?;
+    if rows == 0 || cols == 0 {
+        return Ok(());
+    }
+    let bytes = ((2 * rows * cols + cols) * dtype.size_in_bytes()) as u64;
+    match ctx.backend() {
+        Backend::Cpu(_) => {
+            let label = format!("{OP}/cpu/{dtype}");
+            ctx.profiler().host(Tag { label: &label, bytes }, || crate::cpu::layer::rmsnorm(x, w, eps, y))
+        }
+        Backend::Cuda(be) => {
+            let p = RmsNormParams { rows: rows as i64, cols: cols as i64, sxr: x.layout().stride(0) as i64, syr: y.layout().stride(0) as i64, eps };
+            let mut args = KernelArgs::new();
+            args.push(ptr(OP, x, "x")?).push(ptr(OP, w, "w")?).push(ptr(OP, y, "y")?).push(p);
+            // Threads: one per 8 columns, whole warps, 64..1024.
+            let block = (cols.div_ceil(8).div_ceil(32) * 32).clamp(64, 1024) as u32;
+            // The kernel touches rows < rows, columns < cols of x and y, w[c < cols].
+            launch_kernel(be, OP, "row", dtype, (grid_dim(OP, "rows", rows)?, 1), block, bytes, &[x, w, y], &args)
+        }
+    }
+}
+
+/// Where `rope_append` puts its outputs, and how it rotates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RopeOptions {
+    /// Query heads and key/value heads in the fused QKV row.
+    pub hq: usize,
+    pub hkv: usize,
+    /// The token's position: the cache slot written and the rotation angle.
+    pub pos: usize,
+    /// The RoPE base (10000 in Llama 2, 500000 in Llama 3, 1e6 in Qwen2.5).
+    pub theta: f32,
+}
+
+/// Kernel parameters (kernels/layer.cu: RopeParams).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+struct RopeParams {
+    hq: i64,
+    hkv: i64,
+    d: i64,
+    s_qkv: i64,
+    sq_b: i64,
+    sq_h: i64,
+    sk_b: i64,
+    sk_h: i64,
+    sk_s: i64,
+    sv_b: i64,
+    sv_h: i64,
+    sv_s: i64,
+    pos: i64,
+    log2_theta: f64,
+    has_bias: i32,
+}
+
+/// From qkv [B, (hq + 2 hkv) d] (plus `bias` [(hq + 2 hkv) d] if given):
+/// Q heads rotated into q_out [B, hq, d]; K heads rotated into
+/// k_cache[b, h, pos, :]; V heads copied into v_cache[b, h, pos, :]. The caches
+/// are [B, hkv, capacity, d]. The rotation pairs element i with i + d/2 (the
+/// "rotate half" convention of Llama and Qwen) at angle pos * theta^(-2i/d).
+pub fn rope_append(ctx: &Context, qkv: &Tensor, bias: Option<&Tensor>, q_out: &Tensor, k_cache: &Tensor, v_cache: &Tensor, o: &RopeOptions) -> Result<()> {
+    const OP: &str = "rope_append";
+    let dtype = qkv.dtype();
+    check_view(OP, "qkv", qkv, ctx, dtype, 2)?;
+    check_view(OP, "q_out", q_out, ctx, dtype, 3)?;
+    check_view(OP, "k_cache", k_cache, ctx, dtype, 4)?;
+    check_view(OP, "v_cache", v_cache, ctx, dtype, 4)?;
+    let (batch, d) = (qkv.shape()[0], q_out.shape()[2]);
+    if o.hkv == 0 || o.hq % o.hkv != 0 {
+        return Err(Error::invalid(OP, "hq", format!("a multiple of hkv = {}", o.hkv), o.hq));
+    }
+    if d == 0 || d % 2 != 0 || d > 2048 {
+        return Err(Error::invalid(OP, "q_out", "an even head size d of at most 2048 (its last axis)", format!("shape {:?}", q_out.shape())));
+    }
+    let width = (o.hq + 2 * o.hkv) * d;
+    validate::check_shape(OP, "qkv", qkv, &[batch, width])?;
+    validate::check_shape(OP, "q_out", q_out, &[batch, o.hq, d])?;
+    let cap = k_cache.shape()[2];
+    validate::check_shape(OP, "k_cache", k_cache, &[batch, o.hkv, cap, d])?;
+    validate::check_shape(OP, "v_cache", v_cache, &[batch, o.hkv, cap, d])?;
+    if o.pos >= cap {
+        return Err(Error::invalid(OP, "pos", format!("a cache slot below the capacity {cap}"), o.pos));
+    }
+    if !(o.theta.is_finite() && o.theta > 1.0) {
+        return Err(Error::invalid(OP, "theta", "a finite RoPE base > 1", o.theta));
+    }
+    if let Some(b) = bias {
+        check_view(OP, "bias", b, ctx, dtype, 1)?;
+        validate::check_shape(OP, "bias", b, &[width])?;
+    }
+    let mut inputs = vec![("qkv", qkv)];
+    inputs.extend(bias.map(|b| ("bias", b)));
+    for (name, out) in [("q_out", q_out), ("k_cache", k_cache), ("v_cache", v_cache)] {
+        validate::check_writable(OP, name, out)?;
+        validate::check_overlap(OP, name, out, &inputs, Aliasing::Forbidden)?;
+    }
+    validate::check_overlap(OP, "k_cache", k_cache, &[("q_out", q_out), ("v_cache", v_cache)], Aliasing::Forbidden)?;
+    validate::check_overlap(OP, "v_cache", v_cache, &[("q_out", q_out)], Aliasing::Forbidden)?;
+    if batch == 0 {
+        return Ok(());
+    }
+    let bytes = ((2 * batch * width + bias.map_or(0, |_| width)) * dtype.size_in_bytes()) as u64;
+    match ctx.backend() {
+        Backend::Cpu(_) => {
+            let label = format!("{OP}/cpu/{dtype}");
+            ctx.profiler().host(Tag { label: &label, bytes }, || crate::cpu::layer::rope_append(qkv, bias, q_out, k_cache, v_cache, o))
+        }
+        Backend::Cuda(be) => {
+            let (sq, sk, sv) = (q_out.layout().strides(), k_cache.layout().strides(), v_cache.layout().strides());
+            let p = RopeParams {
+                hq: o.hq as i64,
+                hkv: o.hkv as i64,
+                d: d as i64,
+                s_qkv: qkv.layout().stride(0) as i64,
+                sq_b: sq[0] as i64,
+                sq_h: sq[1] as i64,
+                sk_b: sk[0] as i64,
+                sk_h: sk[1] as i64,
+                sk_s: sk[2] as i64,
+                sv_b: sv[0] as i64,
+                sv_h: sv[1] as i64,
+                sv_s: sv[2] as i64,
+                pos: o.pos as i64,
+                log2_theta: (o.theta as f64).log2(),
+                has_bias: bias.is_some() as i32,
+            };
+            let bias_ptr = match bias {
+                Some(b) => ptr(OP, b, "bias")?,
+                None => ptr(OP, qkv, "qkv")?, // never read (has_bias = 0)
+            };
+            let mut args = KernelArgs::new();
+            args.push(ptr(OP, qkv, "qkv")?).push(bias_ptr).push(ptr(OP, q_out, "q_out")?).push(ptr(OP, k_cache, "k_cache")?).push(ptr(OP, v_cache, "v_cache")?).push(p);
+            let mut uses = vec![qkv, q_out, k_cache, v_cache];
+            uses.extend(bias);
+            let block = ((d / 2).div_ceil(32) * 32) as u32;
+            // The kernel reads qkv[b < B, c < width] (and bias[c < width]) and
+            // writes q_out[b, h < hq, i < d] and the caches at slot pos < cap.
+            let grid = (grid_dim(OP, "heads", o.hq + 2 * o.hkv)?, grid_dim(OP, "tokens", batch)?.min(65535));
+            if batch > 65535 {
+                return Err(Error::Unsupported { op: OP, what: format!("a batch of {batch} tokens (at most 65535)") });
+            }
+            launch_kernel(be, OP, "qkv", dtype, grid, block, bytes, &uses, &args)
+        }
+    }
+}
+
+/// Kernel parameters (kernels/layer.cu: SiluMulParams).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+struct SiluMulParams {
+    rows: i64,
+    inter: i64,
+    s_gu: i64,
+    s_h: i64,
+}
+
+/// `h = silu(gate) * up`, where gu [rows, 2 inter] holds gate in its first
+/// `inter` columns and up in the rest; h is [rows, inter].
+pub fn silu_mul(ctx: &Context, gu: &Tensor, h: &Tensor) -> Result<()> {
+    const OP: &str = "silu_mul";
+    let dtype = gu.dtype();
+    check_view(OP, "gu", gu, ctx, dtype, 2)?;
+    check_view(OP, "h", h, ctx, dtype, 2)?;
+    let (rows, inter) = (h.shape()[0], h.shape()[1]);
+    validate::check_shape(OP, "gu", gu, &[rows, 2 * inter])?;
+    validate::check_writable(OP, "h", h)?;
+    validate::check_overlap(OP, "h", h, &[("gu", gu)], Aliasing::Forbidden)?;
+    if rows == 0 || inter == 0 {
+        return Ok(());
+    }
+    let bytes = (3 * rows * inter * dtype.size_in_bytes()) as u64;
+    match ctx.backend() {
+        Backend::Cpu(_) => {
+            let label = format!("{OP}/cpu/{dtype}");
+            ctx.profiler().host(Tag { label: &label, bytes }, || crate::cpu::layer::silu_mul(gu, h))
+        }
+        Backend::Cuda(be) => {
+            let p = SiluMulParams { rows: rows as i64, inter: inter as i64, s_gu: gu.layout().stride(0) as i64, s_h: h.layout().stride(0) as i64 };
+            let mut args = KernelArgs::new();
+            args.push(ptr(OP, gu, "gu")?).push(ptr(OP, h, "h")?).push(p);
+            let block = 256;
+            let grid = (rows * inter).div_ceil(block).min(be.caps().sm_count as usize * 8) as u32;
+            // The kernel reads gu[r < rows, c < 2 inter] and writes h[r < rows, c < inter].
+            launch_kernel(be, OP, "elementwise", dtype, (grid, 1), block as u32, bytes, &[gu, h], &args)
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The decode step on the CPU backend against a straightforward f64
+//! implementation of the same Llama-style layer, written here from the
+//! definitions (no ops), reading the model's own weights and cache.
+
+use decode_kernels::check::{rel_l2, step_tolerance};
+use decode_kernels::decode::{self, DecodeModel, DecodeOptions, Mode, ModelConfig};
+use decode_kernels::{Context, DType, Tensor};
+
+fn vals(t: &Tensor) -> Vec<f64> {
+    t.to_f64_vec().unwrap()
+}
+
+/// y[m] = sum_k w[m, k] x[k]
+fn matvec(w: &[f64], x: &[f64], m: usize) -> Vec<f64> {
+    let k = x.len();
+    (0..m).map(|i| (0..k).map(|j| w[i * k + j] * x[j]).sum()).collect()
+}
+
+fn rmsnorm(x: &[f64], w: &[f64], eps: f64) -> Vec<f64> {
+    let r = 1.0 / (x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64 + eps).sqrt();
+    x.iter().zip(w).map(|(v, g)| v * r * g).collect()
+}
+
+fn rope(x: &[f64], pos: usize, theta: f64) -> Vec<f64> {
+    let d = x.len();
+    let h = d / 2;
+    let mut y = x.to_vec();
+    for i in 0..h {
+        let a = pos as f64 * theta.powf(-2.0 * i as f64 / d as f64);
+        y[i] = x[i] * a.cos() - x[i + h] * a.sin();
+        y[i + h] = x[i + h] * a.cos() + x[i] * a.sin();
+    }
+    y
+}
+
+/// Logits [batch][vocab] of one step at position context - 1.
+fn reference_step(m: &DecodeModel) -> Vec<f64> {
+    let c = &m.cfg;
+    let (hd, d, hq, hkv, inter) = (c.hidden, c.head_dim, c.heads, c.kv_heads, c.intermediate);
+    let eps = c.rms_eps as f64;
+    let pos = m.position();
+    let x0 = vals(&m.buf.x0);
+    let mut logits = Vec::new();
+    let layers: Vec<_> = m
+        .layers
+        .iter()
+        .map(|l| {
+            (
+                vals(&l.attn_norm),
+                vals(&l.w_qkv),
+                l.b_qkv.as_ref().map(vals),
+                vals(&l.w_o),
+                vals(&l.mlp_norm),
+                vals(&l.w_gate_up),
+                vals(&l.w_down),
+                vals(&l.k_cache),
+                vals(&l.v_cache),
+            )
+        })
+        .collect();
+    for b in 0..m.batch {
+        let mut x = x0[b * hd..][..hd].to_vec();
+        for (an, wqkv, bqkv, wo, mn, wgu, wd, kc, vc) in &layers {
+            let xn = rmsnorm(&x, an, eps);
+            let mut qkv = matvec(wqkv, &xn, c.qkv_width());
+            if let Some(bias) = bqkv {
+                qkv.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+            }
+            let head = |h: usize| qkv[h * d..][..d].to_vec();
+            let mut attn = vec![0f64; hq * d];
+            for h in 0..hq {
+                let g = h / (hq / hkv);
+                let q = rope(&head(h), pos, c.rope_theta as f64);
+                let k_new = rope(&head(hq + g), pos, c.rope_theta as f64);
+                let v_new = head(hq + hkv + g);
+                // Keys 0..pos from the cache, key pos is this token's.
+                let cache_row = |cache: &Vec<f64>, j: usize| cache[((b * hkv + g) * m.context + j) * d..][..d].to_vec();
+                let keys: Vec<Vec<f64>> = (0..pos).map(|j| cache_row(kc, j)).chain([k_new]).collect();
+                let values: Vec<Vec<f64>> = (0..pos).map(|j| cache_row(vc, j)).chain([v_new]).collect();
+                let scale = 1.0 / (d as f64).sqrt();
+                let s: Vec<f64> = keys.iter().map(|k| scale * k.iter().zip(&q).map(|(a, b)| a * b).sum::<f64>()).collect();
+                let mx = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let e: Vec<f64> = s.iter().map(|v| (v - mx).exp()).collect();
+                let z: f64 = e.iter().sum();
+                for (p, v) in e.iter().zip(&values) {
+                    for i in 0..d {
+                        attn[h * d + i] += p / z * v[i];
+                    }
+                }
+            }
+            let o = matvec(wo, &attn, hd);
+            x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
+            let xn = rmsnorm(&x, mn, eps);
+            let gu = matvec(wgu, &xn, 2 * inter);
+            let hmid: Vec<f64> = (0..inter).map(|i| gu[i] / (1.0 + (-gu[i]).exp()) * gu[inter + i]).collect();
+            let down = matvec(wd, &hmid, hd);
+            x.iter_mut().zip(&down).for_each(|(a, b)| *a += b);
+        }
+        let xn = rmsnorm(&x, &vals(&m.final_norm), eps);
+        logits.extend(matvec(&vals(&m.lm_head), &xn, c.vocab));
+    }
+    logits
+}
+
+#[test]
+fn cpu_step_matches_a_straightforward_reference() {
+    let ctx = Context::cpu();
+    let cfg = ModelConfig::builtin("tiny").unwrap();
+    for (dtype, batch, context) in [(DType::F32, 2, 7), (DType::F16, 3, 20), (DType::BF16, 1, 1)] {
+        let m = DecodeModel::new(&ctx, &cfg, dtype, batch, context, 3).unwrap();
+        m.step(&ctx).unwrap();
+        let got = vals(&m.buf.logits);
+        let want = reference_step(&m);
+        let err = rel_l2(&got, &want);
+        assert!(err < step_tolerance(dtype), "{dtype} batch {batch} context {context}: rel L2 {err:e}");
+        // A real signal: logits are not near zero or constant.
+        let rms = (want.iter().map(|v| v * v).sum::<f64>() / want.len() as f64).sqrt();
+        assert!(rms > 0.1, "logits rms {rms}");
+        // The step wrote this token's K into slot pos of every layer's cache.
+        assert!(m.layers.iter().all(|l| vals(&l.k_cache.narrow(2, context - 1, 1).unwrap()).iter().all(|v| v.is_finite())));
+    }
+}
+
+#[test]
+fn steps_are_deterministic_and_seeded() {
+    let ctx = Context::cpu();
+    let cfg = ModelConfig::builtin("tiny").unwrap();
+    let run = |seed| {
+        let m = DecodeModel::new(&ctx, &cfg, DType::F16, 1, 4, seed).unwrap();
+        m.step(&ctx).unwrap();
+        m.step(&ctx).unwrap(); // a repeat step at the same position gives the same logits
+        vals(&m.buf.logits)
+    };
+    assert_eq!(run(1), run(1));
+    assert_ne!(run(1), run(2));
+}
+
+#[test]
+fn decode_run_reports_on_the_cpu_backend() {
+    let ctx = Context::cpu();
+    let o = DecodeOptions {
+        model: ModelConfig::builtin("tiny").unwrap(),
+        dtype: DType::F16,
+        batch: 2,
+        context: 16,
+        steps: 2,
+        modes: vec![Mode::Eager],
+        seed: 1,
+        first_step: false,
+        profile_steps: 1,
+    };
+    let r = decode::run(&ctx, &o).unwrap();
+    assert_eq!(r.modes.len(), 1);
+    assert!(r.modes[0].step_us > 0.0 && r.modes[0].tokens_per_s > 0.0);
+    // Every op of the step shows in the profile: per layer 2 norms, 4 matmuls,
+    // attention, RoPE and SiLU; then the final norm and the LM head.
+    let count = |prefix: &str| r.profile.rows.iter().filter(|row| row.label.starts_with(prefix)).map(|row| row.count).sum::<usize>();
+    assert_eq!(count("rmsnorm/"), 2 * 2 + 1);
+    assert_eq!(count("matmul/"), 2 * 4 + 1);
+    assert_eq!(count("sdpa/"), 2);
+    assert_eq!(count("rope_append/"), 2);
+    assert_eq!(count("silu_mul/"), 2);
+    assert_eq!(count("copy/"), 1);
+    assert!(r.bytes_per_step as usize > 2 * o.model.step_params());
+    // Profiling was switched back off and left nothing behind.
+    assert!(!ctx.profiler().is_enabled());
+    assert_eq!(ctx.profiler().recorded(), 0);
+}
+
+#[test]
+fn decode_errors_name_the_argument() {
+    let ctx = Context::cpu();
+    let mut o = DecodeOptions {
+        model: ModelConfig::builtin("tiny").unwrap(),
+        dtype: DType::F16,
+        batch: 1,
+        context: 8,
+        steps: 1,
+        modes: vec![Mode::Graph],
+        seed: 1,
+        first_step: false,
+        profile_steps: 1,
+    };
+    let e = decode::run(&ctx, &o).unwrap_err().to_string();
+    assert!(e.contains("--mode") && e.contains("CUDA"), "{e}");
+    o.modes = vec![Mode::Eager];
+    o.steps = 0;
+    assert!(decode::run(&ctx, &o).unwrap_err().to_string().contains("--steps"));
+    let cfg = ModelConfig::builtin("tiny").unwrap();
+    let e = DecodeModel::new(&ctx, &cfg, DType::F16, 1, 0, 1).err().unwrap().to_string();
+    assert!(e.contains("--context"), "{e}");
+    let e = ctx.record(|_| Ok(())).unwrap_err().to_string();
+    assert!(e.contains("record") && e.contains("CUDA"), "{e}");
+}
+
+#[test]
+fn profiling_off_records_nothing_on_for_every_launch() {
+    let ctx = Context::cpu();
+    let cfg = ModelConfig::builtin("tiny").unwrap();
+    let m = DecodeModel::new(&ctx, &cfg, DType::F16, 1, 4, 1).unwrap();
+    m.step(&ctx).unwrap();
+    assert_eq!(ctx.profiler().recorded(), 0, "profiling is off by default");
+    ctx.profiler().set_enabled(true);
+    m.step(&ctx).unwrap();
+    ctx.profiler().set_enabled(false);
+    // 2 layers x 9 ops, the input copy, the final norm and the LM head.
+    assert_eq!(ctx.profiler().recorded(), 2 * 9 + 3);
+    let r = ctx.profiler().report(None).unwrap();
+    assert!(r.rows.iter().all(|row| row.count > 0 && row.total_us >= 0.0 && row.label.split('/').count() == 3), "{r:?}");
+}
