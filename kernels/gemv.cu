@@ -61,9 +61,17 @@ __device__ bool splitk_combine(float* tile, int tile_elems, float* ws, unsigned*
     __syncthreads();
     if (!is_last) return false;
     __threadfence();
+    // U splits' partials in flight per round: S / U rounds of L2 latency, not S.
+    constexpr int U = 8;
     for (int e = threadIdx.x + threadIdx.y * blockDim.x; e < tile_elems; e += blockDim.x * blockDim.y) {
         float s = 0.f;
-        for (int j = 0; j < S; ++j) s += __ldcg(ws + (slot * S + j) * tile_elems + e);
+        for (int j0 = 0; j0 < S; j0 += U) {
+            float x[U];
+#pragma unroll
+            for (int u = 0; u < U; ++u) x[u] = j0 + u < S ? __ldcg(ws + (slot * S + j0 + u) * tile_elems + e) : 0.f;
+#pragma unroll
+            for (int u = 0; u < U; ++u) s += x[u];  // split order
+        }
         tile[e] = s;
     }
     if (threadIdx.x == 0 && threadIdx.y == 0) counters[slot] = 0;

@@ -60,7 +60,7 @@ __device__ __forceinline__ bool visible(const SdpaParams& p, i64 key, i64 key_en
 // last to arrive merges them in split order, so the result does not depend on
 // arrival order. The merge loads every lse at once, turns them into weights
 // per row in `scratch` (MAX_MERGE floats of shared memory), then sums 16-byte
-// pieces of the partials: a few rounds of latency, not one per split.
+// pieces of the partials, several splits per round of latency.
 constexpr int MAX_MERGE = 4096;  // splits x rows per CTA; the host keeps within it
 
 template <int D>
@@ -101,40 +101,36 @@ __device__ void finish(const float* o, const float* lse, int nrows, int row0, T*
         for (int s = 0; s < S; ++s) scratch[s * nrows + r] = m == -INFINITY ? 0.f : exp2f(scratch[s * nrows + r] - m) / den;
     }
     __syncthreads();
-    // Each thread sums up to CHUNK 16-byte pieces at once, splits outermost:
-    // CHUNK independent loads per round of latency.
-    constexpr int CHUNK = 8;
+    // Each thread sums one 16-byte piece over the splits, loading U splits'
+    // pieces at once: S / U rounds of L2 latency, not S (with one piece per
+    // thread and 16 splits, a load per split made the merge ~10 us of waiting).
+    // The sum still runs in split order.
+    constexpr int U = 8;
     const int items = nrows * D / 4;
-    for (int base = 0; base < items; base += CHUNK * blockDim.x) {
-        float4 acc[CHUNK];
+    for (int e = threadIdx.x; e < items; e += blockDim.x) {
+        const int r = e / (D / 4), d = (e % (D / 4)) * 4;
+        float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+        for (int s0 = 0; s0 < S; s0 += U) {
+            float4 x[U];
 #pragma unroll
-        for (int i = 0; i < CHUNK; ++i) acc[i] = make_float4(0.f, 0.f, 0.f, 0.f);
-        for (int s = 0; s < S; ++s) {
-            const float4* src = wo + ((i64)s * rows_total + g0) * (D / 4);
+            for (int u = 0; u < U; ++u)
+                if (s0 + u < S) x[u] = __ldcg(wo + ((i64)(s0 + u) * rows_total + g0) * (D / 4) + e);
 #pragma unroll
-            for (int i = 0; i < CHUNK; ++i) {
-                const int e = base + i * blockDim.x + threadIdx.x;
-                if (e < items) {
-                    const float w = scratch[s * nrows + e / (D / 4)];
-                    const float4 x = __ldcg(src + e);
-                    acc[i].x += w * x.x;
-                    acc[i].y += w * x.y;
-                    acc[i].z += w * x.z;
-                    acc[i].w += w * x.w;
+            for (int u = 0; u < U; ++u) {
+                if (s0 + u < S) {
+                    const float w = scratch[(s0 + u) * nrows + r];
+                    acc.x += w * x[u].x;
+                    acc.y += w * x[u].y;
+                    acc.z += w * x[u].z;
+                    acc.w += w * x[u].w;
                 }
             }
         }
-#pragma unroll
-        for (int i = 0; i < CHUNK; ++i) {
-            const int e = base + i * blockDim.x + threadIdx.x;
-            if (e >= items) break;
-            const int r = e / (D / 4), d = (e % (D / 4)) * 4;
-            T* dst = out + row_offset(p.so, p, b, hk, row0 + r) + d * p.so.v[3];
-            dst[0] = from_f32<T>(acc[i].x);
-            dst[p.so.v[3]] = from_f32<T>(acc[i].y);
-            dst[2 * p.so.v[3]] = from_f32<T>(acc[i].z);
-            dst[3 * p.so.v[3]] = from_f32<T>(acc[i].w);
-        }
+        T* dst = out + row_offset(p.so, p, b, hk, row0 + r) + d * p.so.v[3];
+        dst[0] = from_f32<T>(acc.x);
+        dst[p.so.v[3]] = from_f32<T>(acc.y);
+        dst[2 * p.so.v[3]] = from_f32<T>(acc.z);
+        dst[3 * p.so.v[3]] = from_f32<T>(acc.w);
     }
     if (threadIdx.x == 0) counters[slot] = 0;
 }

@@ -181,7 +181,8 @@ pub struct ReportRow {
     pub mean_us: f64,
     pub p50_us: f64,
     pub p95_us: f64,
-    /// Bytes moved per launch (the label's first sample).
+    /// Bytes moved per launch, the mean over the label's launches (shapes of
+    /// one label may differ, e.g. the projections of a layer).
     pub bytes: u64,
     /// Bytes of all launches over their total time; None when bytes are 0.
     pub gbps: Option<f64>,
@@ -222,7 +223,7 @@ impl Report {
                     mean_us: total / us.len() as f64,
                     p50_us: quantile(&us, 0.5),
                     p95_us: quantile(&us, 0.95),
-                    bytes: ss[0].bytes,
+                    bytes: bytes_all / us.len() as u64,
                     gbps,
                     pct_roofline: gbps.zip(roofline_gbps).map(|(g, r)| 100.0 * g / r),
                 }
@@ -253,7 +254,7 @@ impl Report {
                 r.p50_us,
                 r.p95_us,
                 r.bytes,
-                opt(r.gbps, 0),
+                r.gbps.map_or("-".to_string(), |g| if g < 100.0 { format!("{g:.1}") } else { format!("{g:.0}") }),
                 opt(r.pct_roofline, 1)
             );
         }

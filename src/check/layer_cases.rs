@@ -11,7 +11,7 @@ use crate::tensor::{HostData, Layout};
 pub fn all() -> Vec<Case> {
     let mut v = Vec::new();
     for dtype in DType::ALL {
-        for (rows, cols, padded) in [(1, 896, false), (16, 4096, false), (3, 1000, true)] {
+        for (rows, cols, padded) in [(1, 896, false), (16, 4096, false), (3, 1000, true), (2, 999, false), (1, 8192, false), (1, 40000, false)] {
             v.push(Case {
                 op: "rmsnorm",
                 name: format!("{rows}x{cols}{}", if padded { "/padded_rows" } else { "" }),

@@ -109,10 +109,20 @@ fn render(r: &DecodeReport) -> String {
     s += &format!("({} steps per mode; step_us is wall time per step, one synchronisation at the end)\n", r.steps);
     if let Some(g) = r.modes.iter().find(|m| m.mode == Mode::Graph) {
         s += &format!(
-            "graph step against the sum of its kernels' profiled times ({:.1} us): {:+.1}%\n",
+            "graph step against the sum of its kernels' profiled times ({:.1} us): {:+.1}%",
             r.kernel_us_per_step,
             100.0 * (g.step_us / r.kernel_us_per_step - 1.0)
         );
+        if let (Some(floor), Some(n)) = (r.event_floor_us, r.launches_per_step) {
+            let net = r.kernel_us_per_step - floor * n as f64;
+            s += &format!(
+                "; each profiled time includes an event floor of {floor:.2} us (an empty kernel), so the kernels alone take {net:.1} to {:.1} us: graph {:+.1}% against the lower\n",
+                r.kernel_us_per_step,
+                100.0 * (g.step_us / net - 1.0)
+            );
+        } else {
+            s += "\n";
+        }
     }
     if let Some(f) = &r.first_step {
         s += &format!(

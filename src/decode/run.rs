@@ -90,7 +90,8 @@ pub struct FirstStep {
     pub from_disk: u64,
 }
 
-/// Host time of enqueuing one launch of the step's output projection.
+/// Host time of enqueuing one launch of the step's output projection (the
+/// median of 7 rounds of 200 launches each, queued behind a spin kernel).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HostCost {
     pub label: String,
@@ -120,6 +121,9 @@ pub struct DecodeReport {
     pub profile: Report,
     pub profile_steps: usize,
     pub kernel_us_per_step: f64,
+    /// An empty kernel timed between two events, as the profiler times every
+    /// launch: the part of each profiled time that is not the kernel's work.
+    pub event_floor_us: Option<f64>,
 }
 
 /// Compiles and loads every kernel a step of `model` needs, with the tuning
@@ -204,6 +208,10 @@ pub fn run(ctx: &Context, o: &DecodeOptions) -> Result<DecodeReport> {
         None => model.step(ctx),
     })?;
     let kernel_us_per_step = profile.total_us() / profile_steps as f64;
+    let event_floor_us = match ctx.cuda() {
+        Some(be) => Some(crate::roofline::empty_launch(be, 50)?.median_us),
+        None => None,
+    };
     let device = match ctx.cuda() {
         Some(be) => be.caps().name.clone(),
         None => format!("CPU ({} threads)", rayon::current_num_threads()),
@@ -224,6 +232,7 @@ pub fn run(ctx: &Context, o: &DecodeOptions) -> Result<DecodeReport> {
         profile,
         profile_steps,
         kernel_us_per_step,
+        event_floor_us,
     })
 }
 
@@ -294,6 +303,7 @@ fn first_step_study(be: &CudaBackend, o: &DecodeOptions) -> Result<FirstStep> {
 /// kernel queued first keeps the GPU busy, so the loop measures enqueuing only.
 fn host_cost(ctx: &Context, be: &CudaBackend, model: &DecodeModel) -> Result<HostCost> {
     const N: usize = 200;
+    const ROUNDS: usize = 7;
     let l = &model.layers[0];
     let attn2 = model.buf.attn.reshape(&[model.batch, model.cfg.heads * model.cfg.head_dim])?;
     let one = || linear(ctx, &l.w_o, &attn2, 1.0, &model.buf.x);
@@ -303,7 +313,7 @@ fn host_cost(ctx: &Context, be: &CudaBackend, model: &DecodeModel) -> Result<Hos
     }
     let label = rec.labels()[0].to_string();
     let time = |f: &dyn Fn() -> Result<()>| -> Result<f64> {
-        crate::runtime::timing::spin(be, 50_000_000)?; // 50 ms of GPU work ahead of the loop
+        crate::runtime::timing::spin(be, 20_000_000)?; // 20 ms of GPU work ahead of the loop
         let t0 = Instant::now();
         for _ in 0..N {
             f()?;
@@ -312,8 +322,13 @@ fn host_cost(ctx: &Context, be: &CudaBackend, model: &DecodeModel) -> Result<Hos
         be.synchronize()?;
         Ok(us)
     };
-    let bare_us = time(&|| rec.replay_bare())?;
-    let planned_us = time(&|| rec.replay())?;
-    let eager_us = time(&one)?;
+    // Rounds interleave the three ways (the host's pace drifts); the median round counts.
+    let mut rounds = [Vec::new(), Vec::new(), Vec::new()];
+    for _ in 0..ROUNDS {
+        rounds[0].push(time(&|| rec.replay_bare())?);
+        rounds[1].push(time(&|| rec.replay())?);
+        rounds[2].push(time(&one)?);
+    }
+    let [bare_us, planned_us, eager_us] = rounds.map(|r| crate::runtime::timing::Stats::from_samples(r).median_us);
     Ok(HostCost { label, bare_us, planned_us, eager_us })
 }

@@ -30,7 +30,8 @@ fn check_view(op: &'static str, name: &str, t: &Tensor, ctx: &Context, dtype: DT
     Ok(())
 }
 
-/// Launches `{op}_{dtype}` of kernels/layer.cu under the label `{op}/{variant}/{dtype}`.
+/// Launches a kernel of kernels/layer.cu under the label `{op}/{variant}/{dtype}`:
+/// `{op}_{dtype}`, or `{op}_{variant}_{dtype}` for the variants named `vec*`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn launch_kernel(
     be: &CudaBackend,
@@ -43,7 +44,7 @@ pub(crate) fn launch_kernel(
     uses: &[&Tensor],
     args: &KernelArgs,
 ) -> Result<()> {
-    let name = format!("{op}_{dtype}");
+    let name = if variant.starts_with("vec") { format!("{op}_{variant}_{dtype}") } else { format!("{op}_{dtype}") };
     let f = be.function(&kernels::LAYER, kernels::dtype_build(dtype), &name)?;
     let label = format!("{op}/{variant}/{dtype}");
     let cfg = LaunchConfig { grid: (grid.0, grid.1, 1), block: (block, 1, 1), shared_bytes: 0 };
@@ -98,12 +99,37 @@ pub fn rmsnorm(ctx: &Context, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> R
             let p = RmsNormParams { rows: rows as i64, cols: cols as i64, sxr: x.layout().stride(0) as i64, syr: y.layout().stride(0) as i64, eps };
             let mut args = KernelArgs::new();
             args.push(ptr(OP, x, "x")?).push(ptr(OP, w, "w")?).push(ptr(OP, y, "y")?).push(p);
-            // Threads: one per 8 columns, whole warps, 64..1024.
-            let block = (cols.div_ceil(8).div_ceil(32) * 32).clamp(64, 1024) as u32;
+            let grid = (grid_dim(OP, "rows", rows)?, 1);
             // The kernel touches rows < rows, columns < cols of x and y, w[c < cols].
-            launch_kernel(be, OP, "row", dtype, (grid_dim(OP, "rows", rows)?, 1), block, bytes, &[x, w, y], &args)
+            match rmsnorm_vec_shape(x, w, y) {
+                // 16-byte chunks held in registers: V per thread.
+                Some((v, threads)) => launch_kernel(be, OP, &format!("vec{v}"), dtype, grid, threads, bytes, &[x, w, y], &args),
+                // Any alignment: one element at a time, whole warps, 64..1024 threads.
+                None => {
+                    let block = (cols.div_ceil(8).div_ceil(32) * 32).clamp(64, 1024) as u32;
+                    launch_kernel(be, OP, "row", dtype, grid, block, bytes, &[x, w, y], &args)
+                }
+            }
         }
     }
+}
+
+/// The vectorised RMSNorm's (chunks per thread, threads) when every row of x
+/// and y and the weights are 16-byte aligned and the row fits 4 chunks per
+/// thread of 1024; None otherwise.
+fn rmsnorm_vec_shape(x: &Tensor, w: &Tensor, y: &Tensor) -> Option<(u32, u32)> {
+    let e = 16 / x.dtype().size_in_bytes();
+    let cols = x.shape()[1];
+    let rows_aligned = |t: &Tensor| t.layout().offset() % e == 0 && (t.shape()[0] <= 1 || t.layout().stride(0) % e == 0);
+    if cols % e != 0 || !rows_aligned(x) || !rows_aligned(y) || w.layout().offset() % e != 0 {
+        return None;
+    }
+    let chunks = cols / e;
+    // Fewest chunks per thread with at most 256 threads, else 4 per thread up to 1024.
+    [(1, 256), (2, 256), (4, 1024)].into_iter().find_map(|(v, max_threads)| {
+        let threads = (chunks.div_ceil(v).div_ceil(32) * 32).max(32);
+        (threads <= max_threads).then_some((v as u32, threads as u32))
+    })
 }
 
 /// Where `rope_append` puts its outputs, and how it rotates.

@@ -66,14 +66,28 @@ const MAX_ARG_BYTES: usize = 256;
 /// Most parameters a kernel takes here.
 const MAX_PARAMS: usize = 16;
 
-/// Kernel parameters packed into one 8-byte-aligned buffer, each starting on
-/// an 8-byte boundary, so any scalar or `#[repr(C)]` struct of up to
-/// MAX_ARG_BYTES can be passed by value. Small: building one allocates once.
-#[derive(Default, Clone)]
+/// Words (8 bytes) of parameter storage in one KernelArgs.
+const MAX_WORDS: usize = 128;
+
+/// Kernel parameters packed into one inline 8-byte-aligned buffer, each
+/// starting on an 8-byte boundary, so any scalar or `#[repr(C)]` struct of up
+/// to MAX_ARG_BYTES can be passed by value. Building one never allocates.
+/// Pushing past the capacity marks it overflowed: the launch then fails with
+/// an error (no parameter is ever dropped silently).
+#[derive(Clone)]
 pub struct KernelArgs {
-    words: Vec<u64>,
+    words: [u64; MAX_WORDS],
+    used: usize,
     /// Index in `words` where each parameter starts.
-    starts: Vec<u16>,
+    starts: [u16; MAX_PARAMS],
+    count: usize,
+    overflowed: bool,
+}
+
+impl Default for KernelArgs {
+    fn default() -> Self {
+        KernelArgs { words: [0; MAX_WORDS], used: 0, starts: [0; MAX_PARAMS], count: 0, overflowed: false }
+    }
 }
 
 impl KernelArgs {
@@ -85,12 +99,17 @@ impl KernelArgs {
     /// layout (a plain scalar or a `#[repr(C)]` struct of scalars).
     pub fn push<T: Copy + 'static>(&mut self, v: T) -> &mut Self {
         const { assert!(std::mem::size_of::<T>() <= MAX_ARG_BYTES && std::mem::align_of::<T>() <= 8) };
-        let start = self.words.len();
-        self.words.resize(start + std::mem::size_of::<T>().div_ceil(8).max(1), 0);
-        // SAFETY: words[start..] is 8-aligned and at least size_of::<T>() bytes
-        // long (resized just above), and T's alignment is at most 8.
-        unsafe { std::ptr::write_unaligned(self.words.as_mut_ptr().add(start) as *mut T, v) };
-        self.starts.push(start as u16);
+        let words = std::mem::size_of::<T>().div_ceil(8).max(1);
+        if self.overflowed || self.count == MAX_PARAMS || self.used + words > MAX_WORDS {
+            self.overflowed = true;
+            return self;
+        }
+        // SAFETY: words[used..used + words] is in bounds (checked above), 8-aligned,
+        // at least size_of::<T>() bytes, and T's alignment is at most 8.
+        unsafe { std::ptr::write_unaligned(self.words.as_mut_ptr().add(self.used) as *mut T, v) };
+        self.starts[self.count] = self.used as u16;
+        self.count += 1;
+        self.used += words;
         self
     }
 }
@@ -124,6 +143,8 @@ pub struct CudaBackend {
     profiler: Arc<Profiler>,
     /// Some while recording: launches are kept here instead of being made.
     recorder: Mutex<Option<Recorder>>,
+    /// Whether `recorder` is Some, readable without the lock (every launch asks).
+    recording: std::sync::atomic::AtomicBool,
 }
 
 /// Split-K scratch: f32 partial tiles and per-tile arrival counters. Grows on
@@ -175,6 +196,7 @@ impl CudaBackend {
             tuning: std::sync::OnceLock::new(),
             profiler,
             recorder: Mutex::new(None),
+            recording: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -381,6 +403,9 @@ impl CudaBackend {
     /// and is large enough for every access the kernel makes with `cfg`, until
     /// the launch completes. Callers uphold this by validating views first.
     pub unsafe fn launch(&self, tag: Tag<'_>, uses: &[&Tensor], f: &CudaFunction, cfg: LaunchConfig, args: &KernelArgs) -> Result<()> {
+        if !self.recording.load(Ordering::Acquire) {
+            return self.launch_now(tag, true, f, cfg, args);
+        }
         if let Some(rec) = self.recorder.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             rec.keep_tensors(uses);
             let (label, bytes) = (tag.label.to_string(), tag.bytes);
@@ -408,12 +433,14 @@ impl CudaBackend {
     /// As for [`CudaBackend::launch`].
     pub unsafe fn launch_raw(&self, f: &CudaFunction, cfg: LaunchConfig, args: &KernelArgs) -> Result<()> {
         // The parameter-pointer array lives on the stack: a launch allocates nothing.
-        let n = args.starts.len();
-        if n > MAX_PARAMS {
-            return Err(Error::Unsupported { op: "launch", what: format!("{n} kernel parameters (at most {MAX_PARAMS})") });
+        if args.overflowed {
+            return Err(Error::Unsupported {
+                op: "launch",
+                what: format!("kernel parameters beyond {MAX_PARAMS} or {} bytes", MAX_WORDS * 8),
+            });
         }
         let mut ptrs = [std::ptr::null_mut::<c_void>(); MAX_PARAMS];
-        for (p, &s) in ptrs.iter_mut().zip(&args.starts) {
+        for (p, &s) in ptrs.iter_mut().zip(&args.starts[..args.count]) {
             // cuLaunchKernel only reads the parameter values (it copies them).
             *p = args.words.as_ptr().wrapping_add(s as usize) as *mut c_void;
         }
@@ -440,6 +467,9 @@ impl CudaBackend {
     /// As for [`cublas::Cublas::gemm`]; `uses` names every tensor it addresses.
     pub unsafe fn gemm(&self, tag: Tag<'_>, uses: &[&Tensor], dtype: crate::dtype::DType, call: &cublas::GemmCall, alpha: f32, beta: f32) -> Result<()> {
         self.cublas()?;
+        if !self.recording.load(Ordering::Acquire) {
+            return self.gemm_now(tag, true, dtype, call, alpha, beta);
+        }
         if let Some(rec) = self.recorder.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             rec.keep_tensors(uses);
             let (label, bytes) = (tag.label.to_string(), tag.bytes);
@@ -472,15 +502,51 @@ impl CudaBackend {
         let mut rec = Recorder::default();
         rec.keep_scratch.extend(ws.partials.iter().chain(ws.counters.iter()).cloned());
         *r = Some(rec);
+        self.recording.store(true, Ordering::Release);
         Ok(())
     }
 
     /// Stops recording and returns what was recorded.
     pub fn end_recording(self: &Arc<Self>) -> Result<Recording> {
-        let rec = self.recorder.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let rec = {
+            let mut r = self.recorder.lock().unwrap_or_else(|e| e.into_inner());
+            self.recording.store(false, Ordering::Release);
+            r.take()
+        };
         let mut rec = rec.ok_or_else(|| Error::invalid("record", "backend", "a recording in progress", "none"))?;
         let ws = self.workspace.lock().unwrap_or_else(|e| e.into_inner());
         rec.keep_scratch.extend(ws.partials.iter().chain(ws.counters.iter()).cloned());
         Ok(Recording::new(self.clone(), rec))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_args_pack_each_parameter_on_a_word_and_flag_overflow() {
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        struct P {
+            a: i64,
+            b: f32,
+        }
+        let mut args = KernelArgs::new();
+        args.push(7u64).push(P { a: -1, b: 2.5 }).push(3i32);
+        assert_eq!(&args.starts[..args.count], &[0, 1, 3]);
+        assert_eq!((args.words[0], args.words[1] as i64, args.used), (7, -1, 4));
+        assert_eq!(f32::from_bits(args.words[2] as u32), 2.5);
+        assert!(!args.overflowed);
+        let mut many = KernelArgs::new();
+        for i in 0..=MAX_PARAMS {
+            many.push(i as u64);
+        }
+        assert!(many.overflowed, "a 17th parameter must not be dropped silently");
+        let mut big = KernelArgs::new();
+        for _ in 0..(MAX_WORDS * 8 / 256 + 1) {
+            big.push([0u64; 32]);
+        }
+        assert!(big.overflowed);
     }
 }
