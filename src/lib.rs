@@ -18,6 +18,7 @@ pub mod profile;
 pub mod roofline;
 pub mod runtime;
 pub mod tensor;
+pub mod tune;
 pub mod tuning;
 
 pub use context::{Context, DeviceRequest};

@@ -76,14 +76,51 @@ pub struct MatmulTuning {
     /// A split never gets fewer K elements than this.
     pub min_k_per_split: usize,
     pub max_splits: u32,
+    /// Per weight-size class, the largest N the GEMV family serves (before
+    /// `smalln_max_n`, which stays the fallback for dtypes a class omits).
+    /// Ascending by `max_weight_elems`; 0 sends every N to cuBLAS.
+    #[serde(default)]
+    pub size_classes: Vec<SmallnClass>,
 }
 
+/// Matrices of at most `max_weight_elems` elements (M x K).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmallnClass {
+    pub max_weight_elems: u64,
+    pub smalln_max_n: BTreeMap<DType, usize>,
+}
+
+/// The weight-size classes `tune` measures and writes: up to 64M elements
+/// (128 MiB in f16: the projections of 7-8B models), and larger (LM heads).
+/// No class below: matrices small enough to stay in L2 across the benchmark's
+/// rotated copies measure the in-L2 regime, which a decode step streaming a
+/// whole model never sees (a class of them alone once sent qwen2.5-0.5b's
+/// 896x896 projection to cuBLAS at N = 1, 3% slower per step).
+pub const SIZE_CLASS_LIMITS: [u64; 2] = [1 << 26, u64::MAX];
+
 pub const TUNING_FILE_ENV: &str = "DK_TUNING_FILE";
+
+/// Where `tune` writes, and the dispatchers look when DK_TUNING_FILE is unset:
+/// `<user config folder>/decode-kernels/tuning-<arch>.json`.
+pub fn user_file(arch: &str) -> Option<std::path::PathBuf> {
+    dirs::config_dir().map(|d| d.join("decode-kernels").join(format!("tuning-{arch}.json")))
+}
 
 impl MatmulTuning {
     /// The GEMV/cuBLAS threshold for `dtype`.
     pub fn smalln_max_n(&self, dtype: DType) -> usize {
         self.smalln_max_n.get(&dtype).copied().unwrap_or(16)
+    }
+
+    /// The largest N the GEMV family serves for an M x K weight of `dtype`:
+    /// the first size class that holds it and names the dtype, else the flat value.
+    pub fn smalln_max_n_for(&self, dtype: DType, weight_elems: u64) -> usize {
+        self.size_classes
+            .iter()
+            .find(|c| weight_elems <= c.max_weight_elems)
+            .and_then(|c| c.smalln_max_n.get(&dtype).copied())
+            .unwrap_or_else(|| self.smalln_max_n(dtype))
     }
 }
 
@@ -108,7 +145,37 @@ impl TuningTable {
     /// malformed file is an error, never a silent fallback), else the embedded
     /// one for this device. The second value says where it came from.
     pub fn load(caps: &DeviceCaps) -> Result<(Self, String)> {
-        Self::load_from(std::env::var_os(TUNING_FILE_ENV).filter(|v| !v.is_empty()).map(std::path::PathBuf::from), caps)
+        if let Some(env) = std::env::var_os(TUNING_FILE_ENV).filter(|v| !v.is_empty()) {
+            return Self::load_from(Some(std::path::PathBuf::from(env)), caps);
+        }
+        match user_file(&caps.arch()).filter(|p| p.is_file()) {
+            Some(p) => {
+                let text = std::fs::read_to_string(&p).map_err(Error::io("reading the tuning file", &p))?;
+                let shown = format!("{} (user config, written by `decode-kernels tune`)", p.display());
+                Ok((Self::parse(&text, &shown)?, shown))
+            }
+            None => Self::load_from(None, caps),
+        }
+    }
+
+    /// A fixed table for tests of dispatch logic, independent of the tuned
+    /// embedded values: the hand-set sm_90 table from before the first
+    /// `tune` run (one GEMV threshold per dtype, no size classes).
+    #[doc(hidden)]
+    pub fn fixed_for_tests() -> Self {
+        let mut t = Self::sm90();
+        t.matmul.size_classes.clear();
+        t.matmul.smalln_max_n = [(DType::F16, 8), (DType::BF16, 8), (DType::F32, 16)].into_iter().collect();
+        t.softmax.vec_max_cols = 512;
+        t.softmax.block_threads = vec![(256, 32), (512, 64), (2048, 128), (4096, 256), (8192, 512), (32768, 1024)];
+        t.softmax.cluster_min_cols = 16385;
+        t.sdpa.composed_min_rows = 0;
+        t
+    }
+
+    /// The table as the JSON a tuning file holds.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a tuning table serialises")
     }
 
     /// `load` with the file given explicitly (None: the embedded table).
@@ -168,6 +235,9 @@ impl TuningTable {
                 "at least 1",
                 format!("{}/{}/{}/{}", sd.target_ctas_per_sm, sd.max_splits, sd.min_keys_per_split, sd.min_keys_per_row),
             ));
+        }
+        if m.size_classes.windows(2).any(|w| w[0].max_weight_elems >= w[1].max_weight_elems) {
+            return Err(bad("matmul.size_classes", "classes in ascending max_weight_elems", format!("{:?}", m.size_classes.iter().map(|c| c.max_weight_elems).collect::<Vec<_>>())));
         }
         if m.min_k_per_split == 0 {
             return Err(bad("matmul.min_k_per_split", "at least 1", "0".into()));

@@ -48,7 +48,6 @@ pub fn parse_shapes(s: &str) -> Result<Vec<(usize, usize)>> {
 
 pub fn run(ctx: &Context, cfg: &MatmulBenchConfig, read: &Roofline, mut on_row: impl FnMut(&BenchRow)) -> Result<Vec<BenchRow>> {
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("bench matmul needs a CUDA device".into()))?;
-    let card = be.caps().name.clone();
     let l2 = be.caps().l2_bytes;
     let mut rows = Vec::new();
     for &dtype in &cfg.dtypes {
@@ -77,24 +76,8 @@ pub fn run(ctx: &Context, cfg: &MatmulBenchConfig, read: &Roofline, mut on_row: 
                 }
                 let bytes = (m * k + k * n + n * m) as u64 * dtype.size_in_bytes() as u64;
                 for (stats, label) in measured {
-                    let gbps = stats.gbps(bytes as f64);
-                    let row = BenchRow {
-                        op: "matmul".into(),
-                        variant: label,
-                        dtype: dtype.to_string(),
-                        shape: format!("m={m} k={k} n={n}"),
-                        median_us: stats.median_us,
-                        min_us: stats.min_us,
-                        max_us: stats.max_us,
-                        bytes,
-                        gbps,
-                        pct_roofline: 100.0 * gbps / read.gbps,
-                        roofline_gbps: read.gbps,
-                        peer_us: peer,
-                        card: card.clone(),
-                        date: super::today(),
-                        commit: super::COMMIT.into(),
-                    };
+                    let mut row = BenchRow::measured(be, "matmul", label, dtype, format!("m={m} k={k} n={n}"), &stats, bytes, read.gbps)?;
+                    row.peer_us = peer;
                     on_row(&row);
                     rows.push(row);
                 }

@@ -57,15 +57,61 @@ pub struct BenchRow {
     pub card: String,
     pub date: String,
     pub commit: String,
+    /// The tuning table in force when measured (embedded, DK_TUNING_FILE, user config).
+    pub tuning: String,
 }
 
 impl BenchRow {
     pub const CSV_HEADER: &'static str =
-        "op,variant,dtype,shape,median_us,min_us,max_us,bytes,gbps,pct_roofline,roofline_gbps,peer_us,card,date,commit";
+        "op,variant,dtype,shape,median_us,min_us,max_us,bytes,gbps,pct_roofline,roofline_gbps,peer_us,card,date,commit,tuning";
+
+    /// A row for a measurement on `be`: throughput and % of `roofline_gbps`
+    /// from the median, card, date, commit and tuning source filled in.
+    #[allow(clippy::too_many_arguments)]
+    pub fn measured(
+        be: &crate::runtime::CudaBackend,
+        op: &str,
+        variant: String,
+        dtype: DType,
+        shape: String,
+        stats: &crate::runtime::timing::Stats,
+        bytes: u64,
+        roofline_gbps: f64,
+    ) -> Result<Self> {
+        let gbps = stats.gbps(bytes as f64);
+        Ok(BenchRow {
+            op: op.to_string(),
+            variant,
+            dtype: dtype.to_string(),
+            shape,
+            median_us: stats.median_us,
+            min_us: stats.min_us,
+            max_us: stats.max_us,
+            bytes,
+            gbps,
+            pct_roofline: 100.0 * gbps / roofline_gbps,
+            roofline_gbps,
+            peer_us: None,
+            card: be.caps().name.clone(),
+            date: today(),
+            commit: COMMIT.into(),
+            tuning: be.tuning()?.1.to_string(),
+        })
+    }
+
+    /// The value of `key` in the shape field ("m=4096 k=4096 n=8" -> n = 8).
+    pub fn shape_value(&self, key: &str) -> Option<usize> {
+        self.shape.split_whitespace().find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == key).and_then(|(_, v)| v.parse().ok()))
+    }
+
+    /// The shape field without `keys` (the rest identifies a measured class).
+    pub fn shape_without(&self, keys: &[&str]) -> String {
+        self.shape.split_whitespace().filter(|kv| !keys.iter().any(|k| kv.split_once('=').is_some_and(|(kk, _)| kk == *k))).collect::<Vec<_>>().join(" ")
+    }
 
     pub fn csv(&self) -> String {
         format!(
-            "{},{},{},\"{}\",{:.3},{:.3},{:.3},{},{:.1},{:.1},{:.1},{},\"{}\",{},{}",
+            "{},{},{},\"{}\",{:.3},{:.3},{:.3},{},{:.1},{:.1},{:.1},{},\"{}\",{},{},\"{}\"",
             self.op,
             self.variant,
             self.dtype,
@@ -80,9 +126,67 @@ impl BenchRow {
             self.peer_us.map(|p| format!("{p:.3}")).unwrap_or_default(),
             self.card,
             self.date,
-            self.commit
+            self.commit,
+            self.tuning.replace('"', "'")
         )
     }
+
+    /// Parses one line written by [`BenchRow::csv`].
+    pub fn parse_csv(line: &str) -> std::result::Result<Self, String> {
+        let f = split_csv(line);
+        if f.len() != 16 {
+            return Err(format!("{} fields, expected 16", f.len()));
+        }
+        let num = |i: usize, name: &str| f[i].parse::<f64>().map_err(|_| format!("field {name}: {:?} is not a number", f[i]));
+        Ok(BenchRow {
+            op: f[0].clone(),
+            variant: f[1].clone(),
+            dtype: f[2].clone(),
+            shape: f[3].clone(),
+            median_us: num(4, "median_us")?,
+            min_us: num(5, "min_us")?,
+            max_us: num(6, "max_us")?,
+            bytes: f[7].parse().map_err(|_| format!("field bytes: {:?} is not an integer", f[7]))?,
+            gbps: num(8, "gbps")?,
+            pct_roofline: num(9, "pct_roofline")?,
+            roofline_gbps: num(10, "roofline_gbps")?,
+            peer_us: if f[11].is_empty() { None } else { Some(num(11, "peer_us")?) },
+            card: f[12].clone(),
+            date: f[13].clone(),
+            commit: f[14].clone(),
+            tuning: f[15].clone(),
+        })
+    }
+}
+
+/// Splits a CSV line on commas outside double quotes (quotes removed).
+fn split_csv(line: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    for ch in line.chars() {
+        match ch {
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(String::new()),
+            c => out.last_mut().expect("never empty").push(c),
+        }
+    }
+    out
+}
+
+/// Reads a CSV written by [`write_csv`]; an error names the line.
+pub fn read_csv(path: &Path) -> Result<Vec<BenchRow>> {
+    let text = std::fs::read_to_string(path).map_err(Error::io("reading", path))?;
+    let mut lines = text.lines().enumerate();
+    match lines.next() {
+        Some((_, h)) if h.trim() == BenchRow::CSV_HEADER => {}
+        other => {
+            return Err(Error::invalid("tune", path.display().to_string(), format!("the header line {:?}", BenchRow::CSV_HEADER), format!("{:?}", other.map(|o| o.1))))
+        }
+    }
+    lines
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| BenchRow::parse_csv(l).map_err(|e| Error::invalid("tune", format!("{} line {}", path.display(), i + 1), "a benchmark row", e)))
+        .collect()
 }
 
 /// Writes rows as CSV; a zero or non-finite throughput is a bug, not a row.
@@ -139,7 +243,29 @@ mod tests {
             card: "NVIDIA H100".into(),
             date: today(),
             commit: COMMIT.into(),
+            tuning: "embedded: sm_90 defaults".into(),
         }
+    }
+
+    #[test]
+    fn csv_round_trips_and_names_bad_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.csv");
+        let mut r = row(123.4);
+        r.peer_us = None;
+        write_csv(&p, &[row(100.0), r]).unwrap();
+        let back = read_csv(&p).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!((back[0].shape.as_str(), back[0].peer_us, back[1].peer_us), ("m=1 k=2 n=3", Some(2.0), None));
+        assert_eq!((back[0].shape_value("k"), back[0].shape_value("x")), (Some(2), None));
+        assert_eq!(back[0].shape_without(&["n"]), "m=1 k=2");
+        assert_eq!(back[1].gbps, 123.4);
+        assert_eq!(back[0].tuning, "embedded: sm_90 defaults");
+        std::fs::write(&p, format!("{}\nmatmul,x\n", BenchRow::CSV_HEADER)).unwrap();
+        let e = read_csv(&p).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("fields"), "{e}");
+        std::fs::write(&p, "a,b\n").unwrap();
+        assert!(read_csv(&p).unwrap_err().to_string().contains("header"));
     }
 
     #[test]

@@ -61,7 +61,6 @@ impl Default for SdpaBenchConfig {
 
 pub fn run(ctx: &Context, cfg: &SdpaBenchConfig, read: &Roofline, mut on_row: impl FnMut(&BenchRow)) -> Result<Vec<BenchRow>> {
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("bench sdpa needs a CUDA device".into()))?;
-    let card = be.caps().name.clone();
     let l2 = be.caps().l2_bytes;
     let dtype = cfg.dtype;
     let mut out = Vec::new();
@@ -86,25 +85,9 @@ pub fn run(ctx: &Context, cfg: &SdpaBenchConfig, read: &Roofline, mut on_row: im
             let plan = plan_sdpa(ctx, &q, &ks[0], &vs[0], &o, &opts(SdpaPrefs { backend }))?;
             let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| plan.launch(ctx, &q, &ks[i % copies], &vs[i % copies], &o))?;
             let bytes = plan.geometry().kv_bytes();
-            let gbps = stats.gbps(bytes as f64);
             let chosen = if plan.plan() == auto.plan() { " (auto)" } else { "" };
-            let row = BenchRow {
-                op: "sdpa".into(),
-                variant: format!("{}{chosen}", plan.label()),
-                dtype: dtype.to_string(),
-                shape: format!("hq={} hkv={} lq={} lk={} d={}{}", s.hq, s.hkv, s.lq, s.lk, s.d, if cfg.causal { " causal" } else { "" }),
-                median_us: stats.median_us,
-                min_us: stats.min_us,
-                max_us: stats.max_us,
-                bytes,
-                gbps,
-                pct_roofline: 100.0 * gbps / read.gbps,
-                roofline_gbps: read.gbps,
-                peer_us: None,
-                card: card.clone(),
-                date: super::today(),
-                commit: super::COMMIT.into(),
-            };
+            let shape = format!("hq={} hkv={} lq={} lk={} d={}{}", s.hq, s.hkv, s.lq, s.lk, s.d, if cfg.causal { " causal=1" } else { "" });
+            let row = BenchRow::measured(be, "sdpa", format!("{}{chosen}", plan.label()), dtype, shape, &stats, bytes, read.gbps)?;
             on_row(&row);
             out.push(row);
         }

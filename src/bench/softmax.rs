@@ -5,7 +5,7 @@ use crate::context::Context;
 use crate::dispatch::softmax::{SoftmaxBackend, SoftmaxPrefs};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::ops::softmax::{geometry, launch, plan_for, Causal, SoftmaxOptions};
+use crate::ops::softmax::{geometry, launch, plan_for, plan_for_table, Causal, SoftmaxOptions};
 use crate::roofline::Roofline;
 use crate::runtime::timing::time_on_stream;
 use crate::tensor::Tensor;
@@ -59,7 +59,6 @@ impl Default for SoftmaxBenchConfig {
 /// Rows: one per (shape, mode, dtype, variant); `variant` ends in " (auto)" on auto's choice.
 pub fn run(ctx: &Context, cfg: &SoftmaxBenchConfig, copy: &Roofline, mut on_row: impl FnMut(&BenchRow)) -> Result<Vec<BenchRow>> {
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("bench softmax needs a CUDA device".into()))?;
-    let card = be.caps().name.clone();
     let l2 = be.caps().l2_bytes;
     let mut out = Vec::new();
     for &dtype in &cfg.dtypes {
@@ -85,25 +84,9 @@ pub fn run(ctx: &Context, cfg: &SoftmaxBenchConfig, copy: &Roofline, mut on_row:
                     for backend in [SoftmaxBackend::Vec, SoftmaxBackend::Block] {
                         let plan = plan_for(be, &g, &xs[0], &y, &base, &SoftmaxPrefs { backend })?;
                         let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| launch(be, &plan, &g, &xs[i % copies], &y, &base))?;
-                        let gbps = stats.gbps(bytes as f64);
                         let chosen = if plan == auto { " (auto)" } else { "" };
-                        let row = BenchRow {
-                            op: "softmax".into(),
-                            variant: format!("{}{chosen}", plan.label(dtype)),
-                            dtype: dtype.to_string(),
-                            shape: format!("rows={rows} cols={cols} mode={mode:?}").to_lowercase(),
-                            median_us: stats.median_us,
-                            min_us: stats.min_us,
-                            max_us: stats.max_us,
-                            bytes,
-                            gbps,
-                            pct_roofline: 100.0 * gbps / copy.gbps,
-                            roofline_gbps: copy.gbps,
-                            peer_us: None,
-                            card: card.clone(),
-                            date: super::today(),
-                            commit: super::COMMIT.into(),
-                        };
+                        let shape = format!("rows={rows} cols={cols} mode={mode:?}").to_lowercase();
+                        let row = BenchRow::measured(be, "softmax", format!("{}{chosen}", plan.label(dtype)), dtype, shape, &stats, bytes, copy.gbps)?;
                         on_row(&row);
                         out.push(row);
                     }
@@ -113,3 +96,35 @@ pub fn run(ctx: &Context, cfg: &SoftmaxBenchConfig, copy: &Roofline, mut on_row:
     }
     Ok(out)
 }
+/// The block variant (a CTA per row) at each thread count in `threads`, plain
+/// softmax, for the tuner's threads-per-CTA decision. Shapes carry
+/// `threads=N`; the cluster variant is off so every row is a one-CTA block.
+pub fn run_block_threads(ctx: &Context, cfg: &SoftmaxBenchConfig, threads: &[u32], copy: &Roofline, mut on_row: impl FnMut(&BenchRow)) -> Result<Vec<BenchRow>> {
+    let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("tune softmax needs a CUDA device".into()))?;
+    let l2 = be.caps().l2_bytes;
+    let (table, _) = be.tuning()?;
+    let mut out = Vec::new();
+    for &dtype in &cfg.dtypes {
+        for &rows in &cfg.rows {
+            for &cols in &cfg.cols {
+                let bytes_x = rows * cols * dtype.size_in_bytes();
+                let copies = super::rotation_copies(l2, bytes_x);
+                let xs: Vec<Tensor> = (0..copies).map(|i| random_tensor(ctx, &[rows, cols], dtype, 7 + i as u64, 8.0)).collect::<Result<_>>()?;
+                let y = Tensor::empty(ctx, &[rows, cols], dtype)?;
+                let opts = SoftmaxOptions { scale: 0.125, causal: None, mask: None, prefs: None };
+                let g = geometry(ctx, &xs[0], &y, &opts)?;
+                for &th in threads {
+                    let t = crate::tuning::SoftmaxTuning { block_threads: vec![(usize::MAX, th)], cluster_min_cols: 0, ..table.softmax.clone() };
+                    let plan = plan_for_table(be, &g, &xs[0], &y, &opts, &SoftmaxPrefs { backend: SoftmaxBackend::Block }, &t);
+                    let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| launch(be, &plan, &g, &xs[i % copies], &y, &opts))?;
+                    let shape = format!("rows={rows} cols={cols} mode=plain threads={th}");
+                    let row = BenchRow::measured(be, "softmax", plan.label(dtype), dtype, shape, &stats, (2 * bytes_x) as u64, copy.gbps)?;
+                    on_row(&row);
+                    out.push(row);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+

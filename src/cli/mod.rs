@@ -6,6 +6,7 @@ mod decode;
 mod exec;
 mod info;
 mod kernels;
+mod tune;
 
 use clap::{Parser, Subcommand};
 use decode_kernels::{Context, DeviceRequest, Result};
@@ -31,6 +32,8 @@ enum Command {
     Decode(decode::DecodeArgs),
     /// The decode step with every launch profiled: count, total, mean, p50, p95, GB/s, % of roofline per label.
     Profile(decode::ProfileArgs),
+    /// Measure every variant, find the crossovers, write a tuning table, plot each decision (or analyse --from-csv rows).
+    Tune(tune::TuneArgs),
     /// Compile every kernel source with NVRTC and print ptxas' resource report (no GPU needed).
     Kernels(kernels::KernelsArgs),
 }
@@ -43,6 +46,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Kernels(a) => kernels::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Decode(a) => decode::run(a),
+        Command::Tune(a) => tune::run(a),
         Command::Profile(a) => decode::profile(a),
     }
 }

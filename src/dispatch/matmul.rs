@@ -210,7 +210,7 @@ pub fn plan_matmul(
             Ok(MatmulPlan::Cublas)
         }
         MatmulBackend::Auto => {
-            let max_n = prefs.smalln_max_n.unwrap_or(t.smalln_max_n(d.dtype));
+            let max_n = prefs.smalln_max_n.unwrap_or_else(|| t.smalln_max_n_for(d.dtype, (d.m * d.k) as u64));
             if d.n <= max_n || !cublas_ok {
                 Ok(MatmulPlan::Gemv(plan_gemv(d, caps, t)))
             } else {
@@ -289,7 +289,7 @@ mod tests {
     }
 
     fn plan(d: &MatmulDesc, prefs: &MatmulPrefs) -> Result<MatmulPlan> {
-        plan_matmul(d, &h100(), &TuningTable::sm90().matmul, prefs, true)
+        plan_matmul(d, &h100(), &TuningTable::fixed_for_tests().matmul, prefs, true)
     }
 
     fn gemv(p: MatmulPlan) -> GemvPlan {
@@ -301,9 +301,9 @@ mod tests {
 
     #[test]
     fn auto_uses_gemv_up_to_the_threshold_then_cublas() {
-        let t = TuningTable::sm90().matmul;
+        let t = TuningTable::fixed_for_tests().matmul;
         for dt in DType::ALL {
-            let max = t.smalln_max_n(dt);
+            let max = t.smalln_max_n_for(dt, 4096 * 4096);
             for n in 1..=max {
                 assert!(matches!(plan(&desc(4096, n, 4096, dt, ALayout::KContiguous), &Default::default()).unwrap(), MatmulPlan::Gemv(_)));
             }
@@ -316,7 +316,7 @@ mod tests {
     #[test]
     fn variant_follows_dtype_layout_and_alignment() {
         let p = Default::default();
-        let t = TuningTable::sm90().matmul;
+        let t = TuningTable::fixed_for_tests().matmul;
         for dt in [DType::F16, DType::BF16] {
             let mma = GemvVariant::Mma;
             assert_eq!(gemv(plan(&desc(4096, 8, 4096, dt, ALayout::KContiguous), &p).unwrap()).variant, mma);
@@ -342,7 +342,7 @@ mod tests {
         assert_eq!(gemv(plan(&d, &Default::default()).unwrap()).variant, GemvVariant::Scalar);
         // And so does everything when cuBLAS is missing.
         let d = desc(4096, 64, 4096, DType::F16, ALayout::KContiguous);
-        let p = plan_matmul(&d, &h100(), &TuningTable::sm90().matmul, &Default::default(), false).unwrap();
+        let p = plan_matmul(&d, &h100(), &TuningTable::fixed_for_tests().matmul, &Default::default(), false).unwrap();
         assert!(matches!(p, MatmulPlan::Gemv(_)));
     }
 
@@ -361,7 +361,7 @@ mod tests {
         strided.cublas_layout = false;
         let e = plan(&strided, &cublas).unwrap_err().to_string();
         assert!(e.contains("DK_MATMUL_BACKEND=cublas") && e.contains("unit stride"), "{e}");
-        let e = plan_matmul(&d, &h100(), &TuningTable::sm90().matmul, &cublas, false).unwrap_err().to_string();
+        let e = plan_matmul(&d, &h100(), &TuningTable::fixed_for_tests().matmul, &cublas, false).unwrap_err().to_string();
         assert!(e.contains("libcublas"), "{e}");
     }
 
@@ -385,7 +385,7 @@ mod tests {
         for (m, k) in [(128, 1024), (896, 4864), (4096, 14336), (16, 8), (1, 1), (4096, 4096)] {
             for dt in DType::ALL {
                 for n in 1..=16 {
-                    let g = plan_gemv(&desc(m, n, k, dt, ALayout::KContiguous), &h100(), &TuningTable::sm90().matmul);
+                    let g = plan_gemv(&desc(m, n, k, dt, ALayout::KContiguous), &h100(), &TuningTable::fixed_for_tests().matmul);
                     assert!(g.splits >= 1 && g.splits <= 32);
                     assert_eq!(g.k_per_split % 256, 0, "{g:?}");
                     // Splits cover K exactly once: the last split starts inside K.
@@ -401,7 +401,7 @@ mod tests {
     fn vecm_block_shape_fits() {
         for m in [8, 64, 128, 256, 4096] {
             for dt in DType::ALL {
-                let g = plan_gemv(&desc(m, 4, 512, dt, ALayout::MContiguous), &h100(), &TuningTable::sm90().matmul);
+                let g = plan_gemv(&desc(m, 4, 512, dt, ALayout::MContiguous), &h100(), &TuningTable::fixed_for_tests().matmul);
                 assert_eq!(g.variant, GemvVariant::VecM);
                 assert!(g.block.0 <= 32 && g.block.0 * g.block.1 <= 256, "{g:?}");
             }

@@ -163,7 +163,7 @@ mod tests {
     use crate::tuning::TuningTable;
 
     fn plan(rows: usize, cols: usize, dtype: DType, packable: bool, backend: SoftmaxBackend) -> SoftmaxPlan {
-        plan_softmax(&SoftmaxDesc { rows, cols, dtype, packable, clusters: true }, &TuningTable::sm90().softmax, &SoftmaxPrefs { backend })
+        plan_softmax(&SoftmaxDesc { rows, cols, dtype, packable, clusters: true }, &TuningTable::fixed_for_tests().softmax, &SoftmaxPrefs { backend })
     }
 
     #[test]
@@ -183,7 +183,7 @@ mod tests {
         assert_eq!(plan(32, 17001, DType::F16, false, SoftmaxBackend::Auto), SoftmaxPlan::Cluster { ctas: 4, threads: 512, ept: 16, pack: 1 });
         // No clusters (before sm_90): one CTA per row.
         let d = SoftmaxDesc { rows: 32, cols: 32768, dtype: DType::F32, packable: true, clusters: false };
-        assert_eq!(plan_softmax(&d, &TuningTable::sm90().softmax, &SoftmaxPrefs::default()), SoftmaxPlan::Block { threads: 1024, ept: 32, pack: 4 });
+        assert_eq!(plan_softmax(&d, &TuningTable::fixed_for_tests().softmax, &SoftmaxPrefs::default()), SoftmaxPlan::Block { threads: 1024, ept: 32, pack: 4 });
         assert_eq!(plan(2, 65537, DType::F32, false, SoftmaxBackend::Auto), SoftmaxPlan::BlockStream { threads: 1024 });
         assert_eq!(plan(2, 500, DType::BF16, false, SoftmaxBackend::Auto), SoftmaxPlan::Vec { lanes: 32, ept: 16, pack: 1, warps_per_cta: 4 });
     }

@@ -105,9 +105,22 @@ pub fn softmax(ctx: &Context, x: &Tensor, y: &Tensor, opts: &SoftmaxOptions) -> 
 /// The plan auto dispatch (or the prefs) would run, for reports.
 pub fn plan_for(be: &CudaBackend, g: &SoftmaxGeometry, x: &Tensor, y: &Tensor, opts: &SoftmaxOptions, prefs: &SoftmaxPrefs) -> Result<SoftmaxPlan> {
     let (table, _) = be.tuning()?;
+    Ok(plan_for_table(be, g, x, y, opts, prefs, &table.softmax))
+}
+
+/// The plan a given softmax table would choose (the tuner tries tables).
+pub fn plan_for_table(
+    be: &CudaBackend,
+    g: &SoftmaxGeometry,
+    x: &Tensor,
+    y: &Tensor,
+    opts: &SoftmaxOptions,
+    prefs: &SoftmaxPrefs,
+    table: &crate::tuning::SoftmaxTuning,
+) -> SoftmaxPlan {
     let clusters = be.caps().compute_capability.0 >= 9;
     let desc = SoftmaxDesc { rows: g.rows, cols: g.cols, dtype: x.dtype(), packable: packable(x, y, opts.mask), clusters };
-    Ok(plan_softmax(&desc, &table.softmax, prefs))
+    plan_softmax(&desc, table, prefs)
 }
 
 /// Every view has unit column stride and 16-byte aligned rows.

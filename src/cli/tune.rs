@@ -1,0 +1,177 @@
+//! `tune`: sweep every variant over the shape grid on this GPU (or read the
+//! rows of earlier sweeps), find the crossovers, write a tuning table, print
+//! what changed and the gain each change brings, and plot each decision.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use decode_kernels::bench::{self, matmul::MatmulBenchConfig, sdpa::SdpaBenchConfig, softmax::SoftmaxBenchConfig, BenchRow};
+use decode_kernels::tune::{decisions, plot};
+use decode_kernels::tuning::{self, TuningTable};
+use decode_kernels::{roofline, Context, DType, Error, Result};
+
+#[derive(Args, Debug)]
+pub struct TuneArgs {
+    /// Decisions to tune: matmul (GEMV/cuBLAS by N), softmax (vec/block by
+    /// columns, threads per CTA), sdpa (fused/composed by rows per KV head).
+    #[arg(long, value_delimiter = ',', default_values_t = ["matmul".to_string(), "softmax".to_string(), "sdpa".to_string()])]
+    ops: Vec<String>,
+    /// Where the tuning table goes (default: the user config file the
+    /// dispatchers read, `<config>/decode-kernels/tuning-<arch>.json`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// A folder for one SVG per decision.
+    #[arg(long)]
+    plots: Option<PathBuf>,
+    /// Also write the measured rows as CSV.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Analyse these CSVs (from `bench ... --csv` or `tune --csv`) instead of measuring; no GPU needed.
+    #[arg(long)]
+    from_csv: Vec<PathBuf>,
+    /// The table the changes are reported against (default: the one in force
+    /// on the GPU; with --from-csv and no GPU, the embedded sm_90 table).
+    #[arg(long)]
+    base: Option<PathBuf>,
+    /// A new value replaces the one in force only when it saves more than this
+    /// fraction on average over the measured points whose variant it changes.
+    #[arg(long, default_value_t = 0.03)]
+    margin: f64,
+    /// Timed runs per measurement (median kept).
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
+    /// A smaller grid (fewer shapes) for a quick look.
+    #[arg(long)]
+    quick: bool,
+    /// cuda or cuda:N (default: DK_DEVICE, else auto).
+    #[arg(long)]
+    device: Option<String>,
+}
+
+const OPS: &[&str] = &["matmul", "softmax", "sdpa"];
+
+pub fn run(a: TuneArgs) -> Result<i32> {
+    if let Some(bad) = a.ops.iter().find(|o| !OPS.contains(&o.as_str())) {
+        return Err(Error::invalid("tune", "--ops", format!("a list of {}", OPS.join(", ")), bad));
+    }
+    if !(a.margin.is_finite() && (0.0..1.0).contains(&a.margin)) {
+        return Err(Error::invalid("tune", "--margin", "a fraction in [0, 1)", a.margin));
+    }
+    if a.runs == 0 {
+        return Err(Error::invalid("tune", "--runs", "at least 1", 0));
+    }
+    let offline = !a.from_csv.is_empty();
+    let ctx = if offline { None } else { Some(super::open_context(a.device.as_deref())?) };
+    let be = match &ctx {
+        Some(c) => Some(c.cuda().ok_or_else(|| Error::CudaUnavailable("tune measures on a GPU; without one, pass --from-csv".into()))?.clone()),
+        None => None,
+    };
+    // The table in force, and where the result goes.
+    let (base, base_source) = match (&a.base, &be) {
+        (Some(p), _) => {
+            let text = std::fs::read_to_string(p).map_err(Error::io("reading the base tuning table", p))?;
+            (TuningTable::parse(&text, &p.display().to_string())?, p.display().to_string())
+        }
+        (None, Some(be)) => {
+            let (t, s) = be.tuning()?;
+            (t.clone(), s.to_string())
+        }
+        (None, None) => (TuningTable::sm90(), "embedded sm_90 defaults".to_string()),
+    };
+    let arch = be.as_ref().map(|b| b.caps().arch()).unwrap_or_else(|| "sm_90".into());
+    let out = match &a.out {
+        Some(p) => p.clone(),
+        None => tuning::user_file(&arch).ok_or_else(|| Error::invalid("tune", "--out", "a path (no user config folder is known here)", "none"))?,
+    };
+
+    let rows = match (&ctx, &be) {
+        (Some(ctx), Some(be)) => measure(ctx, be, &a)?,
+        _ => {
+            let mut rows = Vec::new();
+            for p in &a.from_csv {
+                rows.extend(bench::read_csv(p)?);
+            }
+            rows
+        }
+    };
+    let rows: Vec<BenchRow> = rows.into_iter().filter(|r| a.ops.iter().any(|o| r.op == *o)).collect();
+    if let Some(p) = &a.csv {
+        bench::write_csv(p, &rows)?;
+    }
+
+    let (mut table, decisions) = decisions::analyse(&rows, &base, a.margin);
+    if decisions.is_empty() {
+        return Err(Error::invalid("tune", "rows", "measurements of at least one decision (both variants at some size)", format!("{} rows", rows.len())));
+    }
+    let card = rows.first().map(|r| r.card.clone()).unwrap_or_default();
+    table.device = format!("tuned by `decode-kernels tune` on {card}, {} (commit {}), from {} rows", bench::today(), bench::COMMIT, rows.len());
+    println!("tune: {} rows on {card}; against {base_source}; margin {:.0}%", rows.len(), a.margin * 100.0);
+    println!("{:<40} {:>8} {:>8} {:>10} {:>14} {:>10}", "decision", "old", "new", "gain", "auto/best max", ">3% over");
+    for d in &decisions {
+        println!(
+            "{:<40} {:>8} {:>8} {:>10} {:>14} {:>10}",
+            d.field,
+            d.old_value,
+            d.new_value,
+            d.gain_pct.map_or("-".into(), |g| format!("{g:+.2}%")),
+            format!("{:.3}", d.worst_ratio),
+            format!("{}/{}", d.over_3pct, d.points)
+        );
+    }
+    let changed = decisions.iter().filter(|d| d.changed()).count();
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(Error::io("creating the tuning folder", dir))?;
+    }
+    std::fs::write(&out, table.to_json() + "\n").map_err(Error::io("writing the tuning table", &out))?;
+    println!("{changed} of {} decisions changed; table written to {}", decisions.len(), out.display());
+    if let Some(dir) = &a.plots {
+        for d in &decisions {
+            let p = plot::draw(d, dir)?;
+            println!("plot: {}", p.display());
+        }
+    }
+    Ok(0)
+}
+
+/// Runs the sweeps the chosen decisions need, with a progress bar on stderr.
+fn measure(ctx: &Context, be: &std::sync::Arc<decode_kernels::runtime::CudaBackend>, a: &TuneArgs) -> Result<Vec<BenchRow>> {
+    let want = |op: &str| a.ops.iter().any(|o| o == op);
+    let mm = MatmulBenchConfig {
+        shapes: if a.quick { vec![(896, 4864), (4096, 4096), (14336, 4096)] } else { bench::matmul::DEFAULT_SHAPES.to_vec() },
+        runs: a.runs,
+        peer: true,
+        ..Default::default()
+    };
+    let sm = SoftmaxBenchConfig {
+        rows: if a.quick { vec![32, 16384] } else { vec![32, 128, 512, 16384] },
+        modes: vec![bench::softmax::Mode::Plain],
+        runs: a.runs,
+        ..Default::default()
+    };
+    let threads = [128u32, 256, 512, 1024];
+    let sd = SdpaBenchConfig { dtype: DType::F16, runs: a.runs, ..Default::default() };
+    let total = if want("matmul") { mm.dtypes.len() * mm.shapes.len() * mm.ns.len() } else { 0 }
+        + if want("softmax") { sm.dtypes.len() * sm.rows.len() * sm.cols.len() * (2 + threads.len()) } else { 0 }
+        + if want("sdpa") { 2 * sd.shapes.len() } else { 0 };
+    let pb = indicatif::ProgressBar::new(total as u64);
+    pb.set_style(indicatif::ProgressStyle::with_template("{elapsed} [{bar:40}] {pos}/{len} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    let tick = |r: &BenchRow| {
+        pb.set_message(format!("{} {} {}", r.op, r.dtype, r.shape));
+        pb.inc(1);
+    };
+    let mut rows = Vec::new();
+    let read = roofline::read_roofline(be, 20)?;
+    let copy = roofline::copy_roofline(be, 20)?;
+    if want("matmul") {
+        rows.extend(bench::matmul::run(ctx, &mm, &read, tick)?);
+    }
+    if want("softmax") {
+        rows.extend(bench::softmax::run(ctx, &sm, &copy, tick)?);
+        rows.extend(bench::softmax::run_block_threads(ctx, &sm, &threads, &copy, tick)?);
+    }
+    if want("sdpa") {
+        rows.extend(bench::sdpa::run(ctx, &sd, &read, tick)?);
+    }
+    pb.finish_and_clear();
+    Ok(rows)
+}

@@ -1,0 +1,375 @@
+//! The dispatch decisions the tuner makes, each from benchmark rows:
+//! - matmul: the largest N the GEMV family serves (against cuBLAS), per dtype;
+//! - softmax: the longest row the warp-per-row (vec) variant serves;
+//! - softmax: threads per CTA of the block variant, per bucket of row lengths;
+//! - sdpa: from how many query rows per KV head the composed path is used.
+
+use std::collections::BTreeMap;
+
+use super::analysis::{best_choice, crossover, Choice, Crossover, Point};
+use crate::bench::BenchRow;
+use crate::tuning::{SmallnClass, TuningTable, SIZE_CLASS_LIMITS};
+
+/// Times of one variant of a decision over sizes, for plots.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Series {
+    /// "variant, class".
+    pub name: String,
+    /// Whether this is the variant used at and below the threshold.
+    pub low: bool,
+    pub points: Vec<(usize, f64)>,
+}
+
+/// One decision: what was in force, what the data says, what it gains.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Decision {
+    /// The table field, e.g. `matmul.smalln_max_n.f16`.
+    pub field: String,
+    pub x_label: String,
+    pub old_value: String,
+    pub new_value: String,
+    /// Time saved on the measured points by the new value, % of the old total.
+    pub gain_pct: Option<f64>,
+    /// With the new value: the worst chosen/best time ratio over the points,
+    /// and how many points are more than 3% over the best.
+    pub worst_ratio: f64,
+    pub over_3pct: usize,
+    pub points: usize,
+    pub series: Vec<Series>,
+    /// Where the new threshold falls (between two sizes), for plots.
+    pub marker: Option<f64>,
+}
+
+impl Decision {
+    pub fn changed(&self) -> bool {
+        self.old_value != self.new_value
+    }
+}
+
+/// The variant name without the " (auto)" or " (forced)" mark.
+fn variant(r: &BenchRow) -> &str {
+    r.variant.split(" (").next().unwrap_or(&r.variant)
+}
+
+fn series_of(points: &[Point], low: &str, high: &str) -> Vec<Series> {
+    let mut by: BTreeMap<(String, bool), Vec<(usize, f64)>> = BTreeMap::new();
+    for p in points {
+        by.entry((p.class.clone(), true)).or_default().push((p.x, p.low_us));
+        by.entry((p.class.clone(), false)).or_default().push((p.x, p.high_us));
+    }
+    by.into_iter()
+        .map(|((class, is_low), mut pts)| {
+            pts.sort_by_key(|p| p.0);
+            Series { name: format!("{}, {class}", if is_low { low } else { high }), low: is_low, points: pts }
+        })
+        .collect()
+}
+
+/// The marker between the threshold and the next measured size above it.
+fn marker(points: &[Point], t: usize) -> Option<f64> {
+    let next = points.iter().map(|p| p.x).filter(|&x| x > t).min()?;
+    Some((t as f64 + next as f64) / 2.0)
+}
+
+fn decision(field: String, x_label: &str, points: &[Point], c: &Crossover, old: String, new: String, low: &str, high: &str) -> Decision {
+    Decision {
+        field,
+        x_label: x_label.into(),
+        old_value: old,
+        new_value: new,
+        gain_pct: c.gain_pct(),
+        worst_ratio: c.worst_ratio,
+        over_3pct: c.over_3pct,
+        points: c.points,
+        series: series_of(points, low, high),
+        marker: marker(points, c.threshold),
+    }
+}
+
+/// GEMV (low) against cuBLAS (high) by N, per dtype; classes are M x K shapes.
+fn matmul(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
+    let mut groups: BTreeMap<(String, usize, usize, usize), (Option<f64>, Option<f64>)> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.op == "matmul") {
+        let (Some(m), Some(k), Some(n)) = (r.shape_value("m"), r.shape_value("k"), r.shape_value("n")) else { continue };
+        let g = groups.entry((r.dtype.clone(), m, k, n)).or_default();
+        if variant(r).starts_with("matmul/gemv") {
+            g.0 = Some(g.0.map_or(r.median_us, |t: f64| t.min(r.median_us)));
+        } else if variant(r).starts_with("matmul/cublas") {
+            g.1 = Some(r.median_us);
+        }
+        if g.1.is_none() {
+            g.1 = r.peer_us;
+        }
+    }
+    // One decision per (dtype, weight-size class).
+    let class_of = |elems: u64| SIZE_CLASS_LIMITS.iter().position(|&l| elems <= l).unwrap_or(SIZE_CLASS_LIMITS.len() - 1);
+    let mut per_class: BTreeMap<(String, usize), Vec<Point>> = BTreeMap::new();
+    for ((dt, m, k, n), (gemv, cublas)) in groups {
+        if let (Some(low_us), Some(high_us)) = (gemv, cublas) {
+            per_class.entry((dt, class_of((m * k) as u64))).or_default().push(Point { class: format!("{m}x{k}"), x: n, low_us, high_us });
+        }
+    }
+    for ((dt, class), points) in per_class {
+        let Ok(dtype) = dt.parse::<crate::dtype::DType>() else { continue };
+        let limit = SIZE_CLASS_LIMITS[class];
+        let lower = if class == 0 { 0 } else { SIZE_CLASS_LIMITS[class - 1] };
+        let current = table.matmul.smalln_max_n_for(dtype, lower + 1);
+        let Some(c) = crossover(&points, 0, Some(current), margin) else { continue };
+        set_class_value(&mut table.matmul, limit, dtype, c.threshold);
+        let name = if limit == u64::MAX { format!("gt{}M", lower >> 20) } else { format!("le{}M", limit >> 20) };
+        let field = format!("matmul.size_classes[{name}].smalln_max_n.{dt}");
+        out.push(decision(field, "N", &points, &c, current.to_string(), c.threshold.to_string(), "gemv", "cublas"));
+    }
+}
+
+/// Sets one class's value, creating the tuner's classes if the table has none.
+fn set_class_value(t: &mut crate::tuning::MatmulTuning, limit: u64, dtype: crate::dtype::DType, value: usize) {
+    if t.size_classes.is_empty() {
+        t.size_classes = SIZE_CLASS_LIMITS.iter().map(|&l| SmallnClass { max_weight_elems: l, smalln_max_n: Default::default() }).collect();
+    }
+    match t.size_classes.iter_mut().find(|c| c.max_weight_elems == limit) {
+        Some(c) => {
+            c.smalln_max_n.insert(dtype, value);
+        }
+        None => {
+            // A table with other classes: add this one in order.
+            let at = t.size_classes.iter().position(|c| c.max_weight_elems > limit).unwrap_or(t.size_classes.len());
+            t.size_classes.insert(at, SmallnClass { max_weight_elems: limit, smalln_max_n: [(dtype, value)].into_iter().collect() });
+        }
+    }
+}
+
+/// vec (low) against block (high) by columns; classes are (dtype, rows, mode).
+fn softmax_vec(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
+    let mut groups: BTreeMap<(String, String, usize), (Option<f64>, Option<f64>)> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.op == "softmax" && r.shape_value("threads").is_none()) {
+        let Some(cols) = r.shape_value("cols") else { continue };
+        let class = format!("{} {}", r.dtype, r.shape_without(&["cols"]));
+        let g = groups.entry((r.dtype.clone(), class, cols)).or_default();
+        let t = Some(r.median_us);
+        if variant(r).starts_with("softmax/vec") {
+            g.0 = t;
+        } else {
+            g.1 = t;
+        }
+    }
+    let points: Vec<Point> = groups
+        .into_iter()
+        .filter_map(|((_, class, cols), (v, b))| Some(Point { class, x: cols, low_us: v?, high_us: b? }))
+        .collect();
+    let current = table.softmax.vec_max_cols;
+    if let Some(c) = crossover(&points, 0, Some(current), margin) {
+        table.softmax.vec_max_cols = c.threshold;
+        out.push(decision("softmax.vec_max_cols".into(), "cols", &points, &c, current.to_string(), c.threshold.to_string(), "vec", "block"));
+    }
+}
+
+/// Threads per CTA of the block variant, per bucket of the table's row lengths.
+fn softmax_threads(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
+    let options: Vec<(usize, Choice)> = rows
+        .iter()
+        .filter(|r| r.op == "softmax")
+        .filter_map(|r| {
+            let (threads, cols) = (r.shape_value("threads")?, r.shape_value("cols")?);
+            Some((cols, Choice { class: format!("{} {}", r.dtype, r.shape_without(&["threads"])), choice: threads as u32, us: r.median_us }))
+        })
+        .collect();
+    let buckets = table.softmax.block_threads.clone();
+    let mut lower = 0;
+    for (i, &(max_cols, current)) in buckets.iter().enumerate() {
+        let in_bucket: Vec<Choice> = options.iter().filter(|(c, _)| *c > lower && *c <= max_cols).map(|(_, o)| o.clone()).collect();
+        lower = max_cols;
+        let Some((best, score, current_score)) = best_choice(&in_bucket, Some(current), margin) else { continue };
+        table.softmax.block_threads[i].1 = best;
+        // Plot: time against threads, one line per class.
+        let mut by: BTreeMap<String, Vec<(usize, f64)>> = BTreeMap::new();
+        for o in &in_bucket {
+            by.entry(o.class.clone()).or_default().push((o.choice as usize, o.us));
+        }
+        // Per class: the chosen count's time over the best count's.
+        let ratios: Vec<f64> = by
+            .values()
+            .filter_map(|pts| {
+                let chosen = pts.iter().find(|p| p.0 == best as usize)?.1;
+                Some(chosen / pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min))
+            })
+            .collect();
+        out.push(Decision {
+            field: format!("softmax.block_threads[cols <= {max_cols}]"),
+            x_label: "threads".into(),
+            old_value: current.to_string(),
+            new_value: best.to_string(),
+            gain_pct: current_score.map(|cs| 100.0 * (cs - score) / cs),
+            worst_ratio: ratios.iter().cloned().fold(1.0, f64::max),
+            over_3pct: ratios.iter().filter(|&&r| r > 1.03).count(),
+            points: by.len(),
+            series: by
+                .into_iter()
+                .map(|(name, mut points)| {
+                    points.sort_by_key(|p| p.0);
+                    Series { name, low: true, points }
+                })
+                .collect(),
+            marker: Some(best as f64),
+        });
+    }
+}
+
+/// Fused (low) against composed (high) by query rows per KV head.
+fn sdpa(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
+    let mut groups: BTreeMap<(String, String), (usize, Option<f64>, Option<f64>)> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.op == "sdpa") {
+        let (Some(hq), Some(hkv), Some(lq)) = (r.shape_value("hq"), r.shape_value("hkv"), r.shape_value("lq")) else { continue };
+        let x = hq / hkv.max(1) * lq;
+        let g = groups.entry((r.dtype.clone(), r.shape.clone())).or_insert((x, None, None));
+        if variant(r).starts_with("sdpa/fused") {
+            g.1 = Some(r.median_us);
+        } else if variant(r).starts_with("sdpa/composed") {
+            g.2 = Some(r.median_us);
+        }
+    }
+    let points: Vec<Point> = groups
+        .into_iter()
+        .filter_map(|((dt, shape), (x, f, c))| {
+            let class = format!("{dt} {}", shape.split_whitespace().filter(|kv| !kv.starts_with("lq=")).collect::<Vec<_>>().join(" "));
+            Some(Point { class, x, low_us: f?, high_us: c? })
+        })
+        .collect();
+    let Some(max_x) = points.iter().map(|p| p.x).max() else { return };
+    // composed_min_rows = 0 means never composed: fused up to every measured size.
+    let to_threshold = |min_rows: usize| if min_rows == 0 { max_x } else { min_rows - 1 };
+    let to_field = |t: usize| if t >= max_x { 0 } else { t + 1 };
+    let current = table.sdpa.composed_min_rows;
+    if let Some(c) = crossover(&points, 0, Some(to_threshold(current)), margin) {
+        let new = to_field(c.threshold);
+        table.sdpa.composed_min_rows = new;
+        out.push(decision("sdpa.composed_min_rows".into(), "query rows per KV head", &points, &c, current.to_string(), new.to_string(), "fused", "composed"));
+    }
+}
+
+/// Every decision the rows support, and the table with their values.
+/// `margin`: how much better (relative) a new value must score to replace
+/// the one in force.
+pub fn analyse(rows: &[BenchRow], table: &TuningTable, margin: f64) -> (TuningTable, Vec<Decision>) {
+    let mut t = table.clone();
+    let mut out = Vec::new();
+    matmul(rows, &mut t, margin, &mut out);
+    softmax_vec(rows, &mut t, margin, &mut out);
+    softmax_threads(rows, &mut t, margin, &mut out);
+    sdpa(rows, &mut t, margin, &mut out);
+    (t, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(op: &str, variant: &str, dtype: &str, shape: &str, us: f64, peer: Option<f64>) -> BenchRow {
+        BenchRow {
+            op: op.into(),
+            variant: variant.into(),
+            dtype: dtype.into(),
+            shape: shape.into(),
+            median_us: us,
+            min_us: us,
+            max_us: us,
+            bytes: 1000,
+            gbps: 1.0,
+            pct_roofline: 1.0,
+            roofline_gbps: 100.0,
+            peer_us: peer,
+            card: "test".into(),
+            date: "2026-11-26".into(),
+            commit: "x".into(),
+            tuning: "embedded".into(),
+        }
+    }
+
+    /// GEMV costs 10 + 2N, cuBLAS 20 + N on two shapes: they cross at N = 10.
+    fn matmul_rows(dtype: &str) -> Vec<BenchRow> {
+        let mut v = Vec::new();
+        for (m, k, s) in [(4096, 4096, 1.0), (896, 4864, 0.3)] {
+            for n in 1..=16usize {
+                let (g, c) = (s * (10.0 + 2.0 * n as f64), s * (20.0 + n as f64));
+                let shape = format!("m={m} k={k} n={n}");
+                if n <= 8 {
+                    v.push(row("matmul", "matmul/gemv_mma_n1/f16 (auto)", dtype, &shape, g, Some(c)));
+                } else {
+                    v.push(row("matmul", "matmul/cublas/f16 (auto)", dtype, &shape, c, Some(c)));
+                    v.push(row("matmul", "matmul/gemv_mma_n1/f16 (forced)", dtype, &shape, g, Some(c)));
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn matmul_crossover_per_dtype() {
+        let mut rows = matmul_rows("f16");
+        rows.extend(matmul_rows("bf16").into_iter().map(|mut r| {
+            r.median_us *= 1.0;
+            r
+        }));
+        let table = TuningTable::fixed_for_tests();
+        let (t, d) = analyse(&rows, &table, 0.0);
+        // Both shapes (16.8M and 4.4M elements) are in the <= 64M class.
+        let f16 = d.iter().find(|d| d.field == "matmul.size_classes[le64M].smalln_max_n.f16").unwrap();
+        // 10 + 2N = 20 + N at N = 10: GEMV through 10 (the tie goes to the smaller).
+        assert_eq!((f16.old_value.as_str(), f16.new_value.as_str()), ("8", "9"));
+        assert_eq!(t.matmul.smalln_max_n_for(crate::dtype::DType::F16, 4096 * 4096), 9);
+        assert_eq!(t.matmul.smalln_max_n_for(crate::dtype::DType::F16, 128 * 1024), 9, "small matrices share the <= 64M class");
+        assert_eq!(t.matmul.smalln_max_n_for(crate::dtype::DType::F16, 128256 * 4096), 8, "the > 64M class was not measured: the flat value");
+        assert!(f16.gain_pct.unwrap() > 0.0 && f16.over_3pct == 0 && f16.changed());
+        assert_eq!(f16.series.len(), 4, "two shapes x two variants");
+        assert_eq!(f16.marker, Some(9.5));
+        // f32 was not measured: its value is untouched.
+        assert_eq!(t.matmul.smalln_max_n_for(crate::dtype::DType::F32, 4096 * 4096), table.matmul.smalln_max_n(crate::dtype::DType::F32));
+        // Moving 8 -> 9 saves 3.6% (29 -> 28 us) on the N = 9 points: a 2% margin
+        // lets it through, a 5% margin keeps 8.
+        assert_eq!(analyse(&rows, &table, 0.02).0.matmul.smalln_max_n_for(crate::dtype::DType::F16, 4096 * 4096), 9);
+        assert_eq!(analyse(&rows, &table, 0.05).0.matmul.smalln_max_n_for(crate::dtype::DType::F16, 4096 * 4096), 8);
+    }
+
+    #[test]
+    fn softmax_and_sdpa_decisions() {
+        let mut rows = Vec::new();
+        for cols in [128usize, 256, 512, 1024, 2048, 4096] {
+            // vec wins up to 1024 columns.
+            let (v, b) = if cols <= 1024 { (1.0, 2.0) } else { (3.0, 1.0) };
+            let shape = format!("rows=512 cols={cols} mode=plain");
+            rows.push(row("softmax", "softmax/vec_e4_p8/f16", "f16", &shape, v, None));
+            rows.push(row("softmax", "softmax/block_e8_p8_256/f16 (auto)", "f16", &shape, b, None));
+            // Threads: 512 best for every length.
+            for th in [256u32, 512, 1024] {
+                let us = if th == 512 { 1.0 } else { 1.5 };
+                rows.push(row("softmax", "softmax/block", "f16", &format!("rows=512 cols={cols} mode=plain threads={th}"), us, None));
+            }
+        }
+        // SDPA: composed wins from 64 rows per KV head.
+        for (hq, hkv, lq) in [(32, 32, 1), (32, 8, 1), (32, 8, 4), (32, 8, 16)] {
+            let x = hq / hkv * lq;
+            let (f, c) = if x >= 64 { (3.0, 1.0) } else { (1.0, 3.0) };
+            let shape = format!("hq={hq} hkv={hkv} lq={lq} lk=4096 d=128");
+            rows.push(row("sdpa", "sdpa/fused_mma_split8/f16 (auto)", "f16", &shape, f, None));
+            rows.push(row("sdpa", "sdpa/composed/f16", "f16", &shape, c, None));
+        }
+        let table = TuningTable::sm90();
+        let (t, d) = analyse(&rows, &table, 0.0);
+        assert_eq!(t.softmax.vec_max_cols, 1024);
+        // Buckets with measured lengths (up to 4096 columns) take 512; the 32768 bucket had none: unchanged.
+        for (&(max, th), &(_, old)) in t.softmax.block_threads.iter().zip(&table.softmax.block_threads) {
+            assert_eq!(th, if max <= 4096 { 512 } else { old }, "{:?}", t.softmax.block_threads);
+        }
+        // Fused wins at 16 rows, composed at 64: composed from 17 (the first count above 16).
+        assert_eq!(t.sdpa.composed_min_rows, 17, "{d:#?}");
+        // Composed never wins: 0 (never).
+        let fused_only: Vec<BenchRow> = rows.iter().filter(|r| r.op == "sdpa").cloned().map(|mut r| {
+            if r.variant.starts_with("sdpa/composed") {
+                r.median_us = 10.0;
+            }
+            r
+        }).collect();
+        let (t3, _) = analyse(&fused_only, &TuningTable { sdpa: crate::tuning::SdpaTuning { composed_min_rows: 64, ..table.sdpa.clone() }, ..table.clone() }, 0.0);
+        assert_eq!(t3.sdpa.composed_min_rows, 0);
+    }
+}

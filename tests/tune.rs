@@ -1,0 +1,91 @@
+//! `tune --from-csv` end to end on synthetic measurements with a known
+//! crossover: the table written, the changes reported, one plot per decision.
+
+use std::process::Command;
+
+use decode_kernels::bench::{write_csv, BenchRow};
+use decode_kernels::tuning::TuningTable;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_decode-kernels"))
+}
+
+fn row(op: &str, variant: &str, dtype: &str, shape: String, us: f64, peer: Option<f64>) -> BenchRow {
+    BenchRow {
+        op: op.into(),
+        variant: variant.into(),
+        dtype: dtype.into(),
+        shape,
+        median_us: us,
+        min_us: us,
+        max_us: us,
+        bytes: 1 << 20,
+        gbps: (1 << 20) as f64 / (us * 1e3),
+        pct_roofline: 10.0,
+        roofline_gbps: 3000.0,
+        peer_us: peer,
+        card: "synthetic".into(),
+        date: "2026-11-26".into(),
+        commit: "test".into(),
+        tuning: "embedded".into(),
+    }
+}
+
+#[test]
+fn tune_from_csv_writes_the_crossovers_and_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("rows.csv");
+    let mut rows = Vec::new();
+    // GEMV 10 + 4N against cuBLAS 20 + N (f16): GEMV better through N = 3.
+    for (m, k) in [(4096, 4096), (896, 4864)] {
+        for n in 1..=16usize {
+            let (g, c) = (10.0 + 4.0 * n as f64, 20.0 + n as f64);
+            rows.push(row("matmul", "matmul/gemv_mma/f16 (auto)", "f16", format!("m={m} k={k} n={n}"), g, Some(c)));
+        }
+    }
+    // vec better up to 2048 columns.
+    for cols in [256usize, 512, 1024, 2048, 4096, 8192] {
+        let shape = format!("rows=512 cols={cols} mode=plain");
+        let (v, b) = if cols <= 2048 { (5.0, 8.0) } else { (9.0, 6.0) };
+        rows.push(row("softmax", "softmax/vec_e8_p8/f16", "f16", shape.clone(), v, None));
+        rows.push(row("softmax", "softmax/block_e8_p8_256/f16 (auto)", "f16", shape, b, None));
+    }
+    write_csv(&csv, &rows).unwrap();
+    let out = dir.path().join("tuning.json");
+    let plots = dir.path().join("plots");
+    let o = bin().args(["tune", "--from-csv"]).arg(&csv).arg("--out").arg(&out).arg("--plots").arg(&plots).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    let t = TuningTable::parse(&std::fs::read_to_string(&out).unwrap(), "written").unwrap();
+    assert_eq!(t.matmul.smalln_max_n_for(decode_kernels::DType::F16, 4096 * 4096), 3, "{stdout}");
+    assert_eq!(t.softmax.vec_max_cols, 2048, "{stdout}");
+    let f32_before = TuningTable::sm90().matmul.smalln_max_n_for(decode_kernels::DType::F32, 4096 * 4096);
+    assert_eq!(t.matmul.smalln_max_n_for(decode_kernels::DType::F32, 4096 * 4096), f32_before, "unmeasured: unchanged");
+    assert!(t.device.contains("synthetic"), "{}", t.device);
+    assert!(stdout.contains("matmul.size_classes[le64M].smalln_max_n.f16") && stdout.contains("softmax.vec_max_cols") && stdout.contains("2 of 2 decisions changed"), "{stdout}");
+    for f in ["matmul_size_classes_le64M_smalln_max_n_f16.svg", "softmax_vec_max_cols.svg"] {
+        let svg = std::fs::read_to_string(plots.join(f)).unwrap();
+        assert!(svg.starts_with("<svg"), "{f}");
+    }
+    // The written table is what the dispatchers would read.
+    let o = bin().args(["tune", "--from-csv"]).arg(&csv).arg("--base").arg(&out).arg("--out").arg(dir.path().join("again.json")).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && stdout.contains("0 of 2 decisions changed"), "re-running on the same data changes nothing: {stdout}");
+}
+
+#[test]
+fn tune_errors_are_clear() {
+    let e = |args: &[&str]| {
+        let o = bin().args(args).env("DK_DEVICE", "cpu").output().unwrap();
+        assert!(!o.status.success());
+        String::from_utf8_lossy(&o.stderr).to_string()
+    };
+    let s = e(&["tune", "--ops", "conv"]);
+    assert!(s.contains("--ops") && s.contains("matmul, softmax, sdpa"), "{s}");
+    let s = e(&["tune"]);
+    assert!(s.contains("--from-csv"), "{s}");
+    let s = e(&["tune", "--from-csv", "/nonexistent/rows.csv"]);
+    assert!(s.contains("/nonexistent/rows.csv"), "{s}");
+    let s = e(&["tune", "--margin", "2"]);
+    assert!(s.contains("--margin"), "{s}");
+}
