@@ -120,6 +120,7 @@ impl Context {
             Some(a) => choose_backend(req, a)?,
         };
         let profiler = Arc::new(Profiler::from_env()?);
+        crate::profile::register_env_profiler(&profiler);
         match choice {
             BackendChoice::Cpu { notice } => {
                 if let Some(n) = notice {

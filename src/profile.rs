@@ -18,6 +18,30 @@ use cudarc::driver::{CudaContext, CudaEvent, CudaStream};
 use crate::error::{Error, Result};
 
 pub const PROFILE_ENV: &str = "DK_PROFILE";
+/// Where a program's DK_PROFILE report goes besides stderr: a `.csv` or `.json` path.
+pub const PROFILE_OUT_ENV: &str = "DK_PROFILE_OUT";
+
+/// Profilers switched on by DK_PROFILE, kept so a program can report them at
+/// exit ([`env_report`]); each holds its events, and so its CUDA context.
+static ENV_PROFILERS: Mutex<Vec<std::sync::Arc<Profiler>>> = Mutex::new(Vec::new());
+
+pub(crate) fn register_env_profiler(p: &std::sync::Arc<Profiler>) {
+    if p.is_enabled() {
+        ENV_PROFILERS.lock().unwrap_or_else(|e| e.into_inner()).push(p.clone());
+    }
+}
+
+/// The report of every profiler DK_PROFILE switched on in this process
+/// (None when there is none or nothing was launched): the CLI prints it at
+/// exit, and writes it to DK_PROFILE_OUT when set.
+pub fn env_report() -> Result<Option<Report>> {
+    let profilers: Vec<_> = std::mem::take(&mut *ENV_PROFILERS.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut samples = Vec::new();
+    for p in &profilers {
+        samples.extend(p.samples()?);
+    }
+    Ok((!samples.is_empty()).then(|| Report::from_samples(&samples, None)))
+}
 
 /// A launch as the profiler sees it.
 #[derive(Debug, Clone, Copy)]

@@ -108,3 +108,30 @@ fn bench_arguments_are_checked_before_the_device() {
     let e = run(&["bench", "sdpa", "--lk", "512,0"]);
     assert!(e.contains("`--lk`") && e.contains("positive values"), "{e}");
 }
+
+#[test]
+fn dk_profile_reports_every_launch_of_a_command_at_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    let y = dir.path().join("y.npy");
+    let report = dir.path().join("profile.json");
+    write_npy(&x, &[2, 8], &HostData::from_f64_iter(DType::F32, (0..16).map(|i| i as f64))).unwrap();
+    let run = |profile: &str| {
+        bin()
+            .args(["exec", "copy", "--x", x.to_str().unwrap(), "--out", y.to_str().unwrap(), "--device", "cpu"])
+            .env("DK_PROFILE", profile)
+            .env("DK_PROFILE_OUT", &report)
+            .output()
+            .unwrap()
+    };
+    let off = run("0");
+    assert!(off.status.success());
+    assert!(!String::from_utf8_lossy(&off.stderr).contains("profile"), "profiling off prints nothing");
+    assert!(!report.exists(), "profiling off writes nothing");
+    let on = run("1");
+    let err = String::from_utf8_lossy(&on.stderr);
+    assert!(on.status.success() && err.contains("profile (DK_PROFILE)") && err.contains("copy/cpu/f32_f32"), "{err}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["rows"][0]["label"], "copy/cpu/f32_f32");
+    assert_eq!(json["rows"][0]["count"], 1);
+}

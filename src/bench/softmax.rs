@@ -56,6 +56,15 @@ impl Default for SoftmaxBenchConfig {
     }
 }
 
+/// Rotated copies of a random [rows, cols] input (together beyond L2), an
+/// output, and the bytes of one input.
+fn inputs(ctx: &Context, l2: u64, dtype: DType, rows: usize, cols: usize) -> Result<(Vec<Tensor>, Tensor, usize)> {
+    let bytes_x = rows * cols * dtype.size_in_bytes();
+    let copies = super::rotation_copies(l2, bytes_x);
+    let xs = (0..copies).map(|i| random_tensor(ctx, &[rows, cols], dtype, 7 + i as u64, 8.0)).collect::<Result<_>>()?;
+    Ok((xs, Tensor::empty(ctx, &[rows, cols], dtype)?, bytes_x))
+}
+
 /// Rows: one per (shape, mode, dtype, variant); `variant` ends in " (auto)" on auto's choice.
 pub fn run(ctx: &Context, cfg: &SoftmaxBenchConfig, copy: &Roofline, mut on_row: impl FnMut(&BenchRow)) -> Result<Vec<BenchRow>> {
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("bench softmax needs a CUDA device".into()))?;
@@ -64,10 +73,8 @@ pub fn run(ctx: &Context, cfg: &SoftmaxBenchConfig, copy: &Roofline, mut on_row:
     for &dtype in &cfg.dtypes {
         for &rows in &cfg.rows {
             for &cols in &cfg.cols {
-                let bytes_x = rows * cols * dtype.size_in_bytes();
-                let copies = super::rotation_copies(l2, bytes_x);
-                let xs: Vec<Tensor> = (0..copies).map(|i| random_tensor(ctx, &[rows, cols], dtype, 7 + i as u64, 8.0)).collect::<Result<_>>()?;
-                let y = Tensor::empty(ctx, &[rows, cols], dtype)?;
+                let (xs, y, bytes_x) = inputs(ctx, l2, dtype, rows, cols)?;
+                let copies = xs.len();
                 let q_len = rows.min(16);
                 let mask = random_tensor(ctx, &[q_len, cols], dtype, 3, 8.0)?;
                 for &mode in &cfg.modes {
@@ -107,10 +114,8 @@ pub fn run_block_threads(ctx: &Context, cfg: &SoftmaxBenchConfig, threads: &[u32
     for &dtype in &cfg.dtypes {
         for &rows in &cfg.rows {
             for &cols in &cfg.cols {
-                let bytes_x = rows * cols * dtype.size_in_bytes();
-                let copies = super::rotation_copies(l2, bytes_x);
-                let xs: Vec<Tensor> = (0..copies).map(|i| random_tensor(ctx, &[rows, cols], dtype, 7 + i as u64, 8.0)).collect::<Result<_>>()?;
-                let y = Tensor::empty(ctx, &[rows, cols], dtype)?;
+                let (xs, y, bytes_x) = inputs(ctx, l2, dtype, rows, cols)?;
+                let copies = xs.len();
                 let opts = SoftmaxOptions { scale: 0.125, causal: None, mask: None, prefs: None };
                 let g = geometry(ctx, &xs[0], &y, &opts)?;
                 for &th in threads {
