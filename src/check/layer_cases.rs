@@ -47,7 +47,26 @@ pub fn all() -> Vec<Case> {
             run: Box::new(move |c: &mut Checker| decode_case(c, model, dtype, batch, context)),
         });
     }
+    // The same step replayed from a recording and launched as a CUDA graph.
+    for mode in [StepMode::Planned, StepMode::Graph] {
+        for (model, batch, context) in [("tiny", 4, 40), ("qwen2.5-0.5b", 2, 64)] {
+            v.push(Case {
+                op: "decode",
+                name: format!("{model}/b{batch}_ctx{context}/{mode:?}").to_lowercase(),
+                dtype: DType::F16,
+                run: Box::new(move |c: &mut Checker| decode_case_mode(c, model, DType::F16, batch, context, mode)),
+            });
+        }
+    }
     v
+}
+
+/// How the GPU step of a decode case runs.
+#[derive(Debug, Clone, Copy)]
+enum StepMode {
+    Eager,
+    Planned,
+    Graph,
 }
 
 /// The logits bound of a whole step: many rounded ops in a row.
@@ -111,14 +130,33 @@ fn fill_case(c: &mut Checker, dtype: DType) -> Result<Outcome> {
 }
 
 fn decode_case(c: &mut Checker, model: &str, dtype: DType, batch: usize, context: usize) -> Result<Outcome> {
+    decode_case_mode(c, model, dtype, batch, context, StepMode::Eager)
+}
+
+fn decode_case_mode(c: &mut Checker, model: &str, dtype: DType, batch: usize, context: usize, mode: StepMode) -> Result<Outcome> {
     let cfg = ModelConfig::builtin(model)?;
     let seed = 11;
     let gpu = DecodeModel::new(c.gpu, &cfg, dtype, batch, context, seed)?;
     let cpu_ctx = c.cpu.clone();
     let cpu = DecodeModel::new(&cpu_ctx, &cfg, dtype, batch, context, seed)?;
     let n = batch * cfg.vocab;
-    gpu.buf.logits.write_buffer(&HostData::poison(dtype, n))?;
-    gpu.step(c.gpu)?;
+    match mode {
+        StepMode::Eager => {
+            gpu.buf.logits.write_buffer(&HostData::poison(dtype, n))?;
+            gpu.step(c.gpu)?;
+        }
+        // Recorded (and captured) before the logits are poisoned: a replay must write them again.
+        StepMode::Planned => {
+            let rec = c.gpu.record(|g| gpu.step(g))?;
+            gpu.buf.logits.write_buffer(&HostData::poison(dtype, n))?;
+            rec.replay()?;
+        }
+        StepMode::Graph => {
+            let graph = c.gpu.record(|g| gpu.step(g))?.capture_graph()?;
+            gpu.buf.logits.write_buffer(&HostData::poison(dtype, n))?;
+            graph.launch("check/decode_graph", 0)?;
+        }
+    }
     cpu.step(&cpu_ctx)?;
     let pair = Pair { gpu: gpu.buf.logits.clone(), cpu: cpu.buf.logits.clone() };
     c.compare("decode", "", &pair, step_tolerance(dtype))

@@ -94,7 +94,7 @@ pub fn run(a: TuneArgs) -> Result<i32> {
             rows
         }
     };
-    let rows: Vec<BenchRow> = rows.into_iter().filter(|r| a.ops.iter().any(|o| r.op == *o)).collect();
+    let rows: Vec<BenchRow> = rows.into_iter().filter(|r| a.ops.contains(&r.op)).collect();
     if let Some(p) = &a.csv {
         bench::write_csv(p, &rows)?;
     }

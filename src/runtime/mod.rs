@@ -409,7 +409,7 @@ impl CudaBackend {
         if let Some(rec) = self.recorder.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             rec.keep_tensors(uses);
             let (label, bytes) = (tag.label.to_string(), tag.bytes);
-            rec.launches.push(Recorded::Kernel { function: f.clone(), cfg, args: args.clone(), label, bytes });
+            rec.launches.push(Recorded::Kernel { function: f.clone(), cfg, args: Box::new(args.clone()), label, bytes });
             return Ok(());
         }
         self.launch_now(tag, true, f, cfg, args)

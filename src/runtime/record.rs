@@ -22,9 +22,10 @@ use crate::error::{Error, Result};
 use crate::profile::Tag;
 use crate::tensor::Storage;
 
-/// One recorded launch.
+/// One recorded launch. Kernel arguments are boxed: a recording of a few
+/// hundred launches stays small, and replay reads them in place.
 pub(crate) enum Recorded {
-    Kernel { function: CudaFunction, cfg: LaunchConfig, args: KernelArgs, label: String, bytes: u64 },
+    Kernel { function: CudaFunction, cfg: LaunchConfig, args: Box<KernelArgs>, label: String, bytes: u64 },
     Gemm { dtype: DType, call: GemmCall, alpha: f32, beta: f32, label: String, bytes: u64 },
 }
 

@@ -58,7 +58,7 @@ pub fn time_on_stream(backend: &CudaBackend, warmup: usize, runs: usize, mut f: 
         let mut args = super::KernelArgs::new();
         args.push(SPIN_NS);
         // SAFETY: spin_ns takes one u64 and touches no memory.
-        unsafe { backend.launch_raw(&spin, super::LaunchConfig::linear(1, 1), &mut args)? };
+        unsafe { backend.launch_raw(&spin, super::LaunchConfig::linear(1, 1), &args)? };
         start.record(stream).map_err(Error::driver("recording an event"))?;
         f(warmup + i)?;
         end.record(stream).map_err(Error::driver("recording an event"))?;

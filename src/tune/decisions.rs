@@ -71,6 +71,7 @@ fn marker(points: &[Point], t: usize) -> Option<f64> {
     Some((t as f64 + next as f64) / 2.0)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn decision(field: String, x_label: &str, points: &[Point], c: &Crossover, old: String, new: String, low: &str, high: &str) -> Decision {
     Decision {
         field,
