@@ -141,7 +141,8 @@ fn render(r: &DecodeReport) -> String {
             h.eager_us - h.bare_us
         );
     }
-    s += &format!("\nprofile ({} step(s), every launch bracketed by events; per-step total {:.1} us):\n", r.profile_steps, r.kernel_us_per_step);
+    let how = if r.roofline_gbps.is_some() { "every launch between two CUDA events" } else { "every op timed by the wall clock" };
+    s += &format!("\nprofile ({} step(s), {how}; per-step total {:.1} us):\n", r.profile_steps, r.kernel_us_per_step);
     s += &r.profile.to_table();
     s
 }
