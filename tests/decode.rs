@@ -135,20 +135,25 @@ fn steps_are_deterministic_and_seeded() {
     assert_ne!(run(1), run(2));
 }
 
-#[test]
-fn decode_run_reports_on_the_cpu_backend() {
-    let ctx = Context::cpu();
-    let o = DecodeOptions {
+/// One step of the tiny model at batch 1, context 8, in `mode`.
+fn tiny_options(mode: Mode) -> DecodeOptions {
+    DecodeOptions {
         model: ModelConfig::builtin("tiny").unwrap(),
         dtype: DType::F16,
-        batch: 2,
-        context: 16,
-        steps: 2,
-        modes: vec![Mode::Eager],
+        batch: 1,
+        context: 8,
+        steps: 1,
+        modes: vec![mode],
         seed: 1,
         first_step: false,
         profile_steps: 1,
-    };
+    }
+}
+
+#[test]
+fn decode_run_reports_on_the_cpu_backend() {
+    let ctx = Context::cpu();
+    let o = DecodeOptions { batch: 2, context: 16, steps: 2, ..tiny_options(Mode::Eager) };
     let r = decode::run(&ctx, &o).unwrap();
     assert_eq!(r.modes.len(), 1);
     assert!(r.modes[0].step_us > 0.0 && r.modes[0].tokens_per_s > 0.0);
@@ -170,17 +175,7 @@ fn decode_run_reports_on_the_cpu_backend() {
 #[test]
 fn decode_errors_name_the_argument() {
     let ctx = Context::cpu();
-    let mut o = DecodeOptions {
-        model: ModelConfig::builtin("tiny").unwrap(),
-        dtype: DType::F16,
-        batch: 1,
-        context: 8,
-        steps: 1,
-        modes: vec![Mode::Graph],
-        seed: 1,
-        first_step: false,
-        profile_steps: 1,
-    };
+    let mut o = tiny_options(Mode::Graph);
     let e = decode::run(&ctx, &o).unwrap_err().to_string();
     assert!(e.contains("--mode") && e.contains("CUDA"), "{e}");
     o.modes = vec![Mode::Eager];

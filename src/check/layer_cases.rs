@@ -44,7 +44,7 @@ pub fn all() -> Vec<Case> {
             op: "decode",
             name: format!("{model}/b{batch}_ctx{context}"),
             dtype,
-            run: Box::new(move |c: &mut Checker| decode_case(c, model, dtype, batch, context)),
+            run: Box::new(move |c: &mut Checker| decode_case(c, model, dtype, batch, context, StepMode::Eager)),
         });
     }
     // The same step replayed from a recording and launched as a CUDA graph.
@@ -54,7 +54,7 @@ pub fn all() -> Vec<Case> {
                 op: "decode",
                 name: format!("{model}/b{batch}_ctx{context}/{mode:?}").to_lowercase(),
                 dtype: DType::F16,
-                run: Box::new(move |c: &mut Checker| decode_case_mode(c, model, DType::F16, batch, context, mode)),
+                run: Box::new(move |c: &mut Checker| decode_case(c, model, DType::F16, batch, context, mode)),
             });
         }
     }
@@ -129,11 +129,7 @@ fn fill_case(c: &mut Checker, dtype: DType) -> Result<Outcome> {
     c.compare("fill", "", &t, 0.0)
 }
 
-fn decode_case(c: &mut Checker, model: &str, dtype: DType, batch: usize, context: usize) -> Result<Outcome> {
-    decode_case_mode(c, model, dtype, batch, context, StepMode::Eager)
-}
-
-fn decode_case_mode(c: &mut Checker, model: &str, dtype: DType, batch: usize, context: usize, mode: StepMode) -> Result<Outcome> {
+fn decode_case(c: &mut Checker, model: &str, dtype: DType, batch: usize, context: usize, mode: StepMode) -> Result<Outcome> {
     let cfg = ModelConfig::builtin(model)?;
     let seed = 11;
     let gpu = DecodeModel::new(c.gpu, &cfg, dtype, batch, context, seed)?;

@@ -151,13 +151,13 @@ pub fn run(ctx: &Context, o: &DecodeOptions) -> Result<DecodeReport> {
         _ => None,
     };
     let model = DecodeModel::new(ctx, &o.model, o.dtype, o.batch, o.context, o.seed)?;
-    prewarm(ctx, &model)?;
     let bytes = model.bytes_per_step();
+    // Recording the step is also its prewarm: every module loaded, every plan resolved.
+    let recording = if ctx.is_cuda() { Some(ctx.record(|c| model.step(c))?) } else { None };
     let roofline = match ctx.cuda() {
         Some(be) => Some(crate::roofline::read_roofline(be, 10)?.gbps),
         None => None,
     };
-    let recording = if ctx.is_cuda() { Some(ctx.record(|c| model.step(c))?) } else { None };
     let graph = match (&recording, o.modes.contains(&Mode::Graph)) {
         (Some(r), true) => Some(r.capture_graph()?),
         _ => None,

@@ -30,11 +30,11 @@ fn check_view(op: &'static str, name: &str, t: &Tensor, ctx: &Context, dtype: DT
     Ok(())
 }
 
-/// Launches a kernel of kernels/layer.cu under the label `{op}/{variant}/{dtype}`:
-/// `{op}_{dtype}`, or `{op}_{variant}_{dtype}` for the variants named `vec*`.
+/// Launches `{kernel}_{dtype}` of kernels/layer.cu under the label `{op}/{variant}/{dtype}`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn launch_kernel(
     be: &CudaBackend,
+    kernel: &str,
     op: &'static str,
     variant: &str,
     dtype: DType,
@@ -44,7 +44,7 @@ pub(crate) fn launch_kernel(
     uses: &[&Tensor],
     args: &KernelArgs,
 ) -> Result<()> {
-    let name = if variant.starts_with("vec") { format!("{op}_{variant}_{dtype}") } else { format!("{op}_{dtype}") };
+    let name = format!("{kernel}_{dtype}");
     let f = be.function(&kernels::LAYER, kernels::dtype_build(dtype), &name)?;
     let label = format!("{op}/{variant}/{dtype}");
     let cfg = LaunchConfig { grid: (grid.0, grid.1, 1), block: (block, 1, 1), shared_bytes: 0 };
@@ -55,7 +55,7 @@ pub(crate) fn launch_kernel(
 }
 
 fn grid_dim(op: &'static str, what: &str, n: usize) -> Result<u32> {
-    u32::try_from(n).ok().filter(|&g| g > 0 || n == 0).ok_or_else(|| Error::Unsupported { op, what: format!("{n} {what} exceed the grid limit") })
+    u32::try_from(n).map_err(|_| Error::Unsupported { op, what: format!("{n} {what} exceed the grid limit") })
 }
 
 /// Kernel parameters (kernels/layer.cu: RmsNormParams).
@@ -103,11 +103,11 @@ pub fn rmsnorm(ctx: &Context, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> R
             // The kernel touches rows < rows, columns < cols of x and y, w[c < cols].
             match rmsnorm_vec_shape(x, w, y) {
                 // 16-byte chunks held in registers: V per thread.
-                Some((v, threads)) => launch_kernel(be, OP, &format!("vec{v}"), dtype, grid, threads, bytes, &[x, w, y], &args),
+                Some((v, threads)) => launch_kernel(be, &format!("rmsnorm_vec{v}"), OP, &format!("vec{v}"), dtype, grid, threads, bytes, &[x, w, y], &args),
                 // Any alignment: one element at a time, whole warps, 64..1024 threads.
                 None => {
                     let block = (cols.div_ceil(8).div_ceil(32) * 32).clamp(64, 1024) as u32;
-                    launch_kernel(be, OP, "row", dtype, grid, block, bytes, &[x, w, y], &args)
+                    launch_kernel(be, OP, OP, "row", dtype, grid, block, bytes, &[x, w, y], &args)
                 }
             }
         }
@@ -247,11 +247,11 @@ pub fn rope_append(ctx: &Context, qkv: &Tensor, bias: Option<&Tensor>, q_out: &T
             let block = ((d / 2).div_ceil(32) * 32) as u32;
             // The kernel reads qkv[b < B, c < width] (and bias[c < width]) and
             // writes q_out[b, h < hq, i < d] and the caches at slot pos < cap.
-            let grid = (grid_dim(OP, "heads", o.hq + 2 * o.hkv)?, grid_dim(OP, "tokens", batch)?.min(65535));
             if batch > 65535 {
-                return Err(Error::Unsupported { op: OP, what: format!("a batch of {batch} tokens (at most 65535)") });
+                return Err(Error::Unsupported { op: OP, what: format!("a batch of {batch} tokens (at most 65535, the grid's y limit)") });
             }
-            launch_kernel(be, OP, "qkv", dtype, grid, block, bytes, &uses, &args)
+            let grid = (grid_dim(OP, "heads", o.hq + 2 * o.hkv)?, batch as u32);
+            launch_kernel(be, OP, OP, "qkv", dtype, grid, block, bytes, &uses, &args)
         }
     }
 }
@@ -293,7 +293,7 @@ pub fn silu_mul(ctx: &Context, gu: &Tensor, h: &Tensor) -> Result<()> {
             let block = 256;
             let grid = (rows * inter).div_ceil(block).min(be.caps().sm_count as usize * 8) as u32;
             // The kernel reads gu[r < rows, c < 2 inter] and writes h[r < rows, c < inter].
-            launch_kernel(be, OP, "elementwise", dtype, (grid, 1), block as u32, bytes, &[gu, h], &args)
+            launch_kernel(be, OP, OP, "elementwise", dtype, (grid, 1), block as u32, bytes, &[gu, h], &args)
         }
     }
 }

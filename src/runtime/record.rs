@@ -118,20 +118,10 @@ impl Recording {
         Ok(())
     }
 
-    /// Enqueues every kernel launch as a bare `cuLaunchKernel`: no profiler
-    /// check, no label (the floor the host-cost benchmark compares against).
+    /// Enqueues every launch unprofiled: kernels as bare `cuLaunchKernel`s
+    /// (the floor the host-cost benchmark compares against).
     pub fn replay_bare(&self) -> Result<()> {
-        for l in &self.held.launches {
-            match l {
-                // SAFETY: as in replay_with.
-                Recorded::Kernel { function, cfg, args, .. } => unsafe { self.backend.launch_raw(function, *cfg, args)? },
-                Recorded::Gemm { dtype, call, alpha, beta, label, bytes } => {
-                    // SAFETY: as in replay_with.
-                    unsafe { self.backend.gemm_now(Tag { label, bytes: *bytes }, false, *dtype, call, *alpha, *beta)? }
-                }
-            }
-        }
-        Ok(())
+        self.replay_with(false)
     }
 
     /// Captures one replay into a CUDA graph (instantiated, uploaded).
