@@ -304,5 +304,25 @@ mod tests {
         v["matmul"]["warp"] = 4.into();
         let e = TuningTable::parse(&serde_json::to_string_pretty(&v).unwrap(), "t.json").unwrap_err().to_string();
         assert!(e.contains("unknown field `warp`") && e.contains("line"), "{e}");
+        // Size classes must ascend.
+        let mut v: serde_json::Value = serde_json::from_str(SM90_JSON).unwrap();
+        v["matmul"]["size_classes"] = serde_json::json!([
+            {"max_weight_elems": 100, "smalln_max_n": {"f16": 1}},
+            {"max_weight_elems": 50, "smalln_max_n": {"f16": 8}}
+        ]);
+        let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
+        assert!(e.contains("matmul.size_classes") && e.contains("ascending") && e.contains("[100, 50]"), "{e}");
+    }
+
+    #[test]
+    fn size_classes_pick_the_first_class_holding_the_weight() {
+        let mut t = TuningTable::fixed_for_tests().matmul;
+        t.size_classes = vec![
+            SmallnClass { max_weight_elems: 1 << 26, smalln_max_n: [(DType::F16, 1)].into_iter().collect() },
+            SmallnClass { max_weight_elems: u64::MAX, smalln_max_n: [(DType::F16, 8)].into_iter().collect() },
+        ];
+        assert_eq!(t.smalln_max_n_for(DType::F16, 4096 * 4096), 1);
+        assert_eq!(t.smalln_max_n_for(DType::F16, 128256 * 4096), 8);
+        assert_eq!(t.smalln_max_n_for(DType::F32, 4096 * 4096), 16, "a dtype a class omits falls back to the flat value");
     }
 }
