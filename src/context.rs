@@ -1,8 +1,8 @@
 //! The context an op runs in: a CUDA device or the CPU backend, chosen by the
 //! caller or by `DK_DEVICE`.
 
-use std::str::FromStr;
 use std::collections::HashMap;
+use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use crate::cpu::CpuBackend;
@@ -57,7 +57,9 @@ impl DeviceRequest {
 pub enum BackendChoice {
     Cuda(usize),
     /// The CPU backend; `notice` says why when CUDA was wanted but absent.
-    Cpu { notice: Option<String> },
+    Cpu {
+        notice: Option<String>,
+    },
 }
 
 /// A pure decision, so the fallback is testable on any machine.
@@ -66,7 +68,9 @@ pub fn choose_backend(req: DeviceRequest, avail: &Availability) -> Result<Backen
         DeviceRequest::Cpu => Ok(BackendChoice::Cpu { notice: None }),
         DeviceRequest::Auto => Ok(match avail.unusable_reason() {
             None => BackendChoice::Cuda(0),
-            Some(why) => BackendChoice::Cpu { notice: Some(format!("decode-kernels: no usable CUDA device ({why}); using the CPU backend")) },
+            Some(why) => BackendChoice::Cpu {
+                notice: Some(format!("decode-kernels: no usable CUDA device ({why}); using the CPU backend")),
+            },
         }),
         DeviceRequest::Cuda(i) => {
             let n = match (&avail.devices, avail.unusable_reason()) {
@@ -75,7 +79,9 @@ pub fn choose_backend(req: DeviceRequest, avail: &Availability) -> Result<Backen
                 (Err(e), None) => return Err(Error::CudaUnavailable(e.clone())),
             };
             if i >= n {
-                return Err(Error::CudaUnavailable(format!("device cuda:{i} was asked for but only {n} device(s) exist")));
+                return Err(Error::CudaUnavailable(format!(
+                    "device cuda:{i} was asked for but only {n} device(s) exist"
+                )));
             }
             Ok(BackendChoice::Cuda(i))
         }
@@ -126,7 +132,12 @@ impl Context {
                 if let Some(n) = notice {
                     eprintln!("{n}");
                 }
-                Ok(Context { backend: Backend::Cpu(CpuBackend), scratch: Default::default(), profiler, env_prefs: Default::default() })
+                Ok(Context {
+                    backend: Backend::Cpu(CpuBackend),
+                    scratch: Default::default(),
+                    profiler,
+                    env_prefs: Default::default(),
+                })
             }
             BackendChoice::Cuda(i) => {
                 let backend = Backend::Cuda(CudaBackend::open(i, profiler.clone())?);
@@ -142,7 +153,12 @@ impl Context {
 
     /// The CPU backend, profiling off (whatever DK_PROFILE says).
     pub fn cpu() -> Self {
-        Context { backend: Backend::Cpu(CpuBackend), scratch: Default::default(), profiler: Arc::new(Profiler::new(false)), env_prefs: Default::default() }
+        Context {
+            backend: Backend::Cpu(CpuBackend),
+            scratch: Default::default(),
+            profiler: Arc::new(Profiler::new(false)),
+            env_prefs: Default::default(),
+        }
     }
 
     /// DK_MATMUL_BACKEND, DK_MATMUL_SMALLN_MAX_N, DK_SOFTMAX_BACKEND and
@@ -170,7 +186,10 @@ impl Context {
     /// Recording needs a CUDA device. Ops inside `f` validate and plan as
     /// usual; nothing reaches the GPU until the recording is replayed.
     pub fn record(&self, f: impl FnOnce(&Context) -> Result<()>) -> Result<crate::runtime::record::Recording> {
-        let be = self.cuda().ok_or_else(|| Error::Unsupported { op: "record", what: "recording launches on the CPU backend (it needs a CUDA device)".into() })?;
+        let be = self.cuda().ok_or_else(|| Error::Unsupported {
+            op: "record",
+            what: "recording launches on the CPU backend (it needs a CUDA device)".into(),
+        })?;
         be.begin_recording()?;
         let ran = f(self);
         let rec = be.end_recording();
@@ -279,7 +298,9 @@ mod tests {
     fn auto_falls_back_to_cpu_with_a_reason() {
         let no_driver = avail(false, false, Err("the CUDA driver library (libcuda) was not found".into()));
         match choose_backend(DeviceRequest::Auto, &no_driver).unwrap() {
-            BackendChoice::Cpu { notice: Some(n) } => assert!(n.contains("libcuda") && n.contains("CPU backend"), "{n}"),
+            BackendChoice::Cpu { notice: Some(n) } => {
+                assert!(n.contains("libcuda") && n.contains("CPU backend"), "{n}")
+            }
             other => panic!("expected CPU fallback, got {other:?}"),
         }
         let no_nvrtc = avail(true, false, Ok(1));
@@ -288,18 +309,27 @@ mod tests {
             other => panic!("expected CPU fallback, got {other:?}"),
         }
         let no_device = avail(true, true, Ok(0));
-        assert!(matches!(choose_backend(DeviceRequest::Auto, &no_device).unwrap(), BackendChoice::Cpu { notice: Some(_) }));
+        assert!(matches!(
+            choose_backend(DeviceRequest::Auto, &no_device).unwrap(),
+            BackendChoice::Cpu { notice: Some(_) }
+        ));
         assert_eq!(choose_backend(DeviceRequest::Auto, &avail(true, true, Ok(2))).unwrap(), BackendChoice::Cuda(0));
     }
 
     #[test]
     fn explicit_cuda_without_cuda_is_an_error() {
-        let e = choose_backend(DeviceRequest::Cuda(0), &avail(false, false, Err("the CUDA driver library (libcuda) was not found".into())))
-            .unwrap_err();
+        let e = choose_backend(
+            DeviceRequest::Cuda(0),
+            &avail(false, false, Err("the CUDA driver library (libcuda) was not found".into())),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("CUDA is unavailable") && e.to_string().contains("libcuda"), "{e}");
         let e = choose_backend(DeviceRequest::Cuda(2), &avail(true, true, Ok(2))).unwrap_err();
         assert!(e.to_string().contains("cuda:2") && e.to_string().contains("only 2"), "{e}");
         assert_eq!(choose_backend(DeviceRequest::Cuda(1), &avail(true, true, Ok(2))).unwrap(), BackendChoice::Cuda(1));
-        assert_eq!(choose_backend(DeviceRequest::Cpu, &avail(true, true, Ok(2))).unwrap(), BackendChoice::Cpu { notice: None });
+        assert_eq!(
+            choose_backend(DeviceRequest::Cpu, &avail(true, true, Ok(2))).unwrap(),
+            BackendChoice::Cpu { notice: None }
+        );
     }
 }

@@ -7,8 +7,8 @@
 pub mod bench;
 pub mod check;
 pub mod context;
-pub mod decode;
 pub mod cpu;
+pub mod decode;
 pub mod dispatch;
 pub mod dtype;
 pub mod error;

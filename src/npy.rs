@@ -29,13 +29,29 @@ pub fn read_npy(path: &Path, dtype: Option<DType>) -> Result<NpyArray> {
     let strides: Vec<usize> = file.strides().iter().map(|&s| s as usize).collect();
     let descr = match file.dtype() {
         npyz::DType::Plain(ts) => ts.to_string(),
-        other => return Err(npy_err(path, format!("unsupported dtype {:?}; expected float16, float32 or float64", other.descr()))),
+        other => {
+            return Err(npy_err(
+                path,
+                format!("unsupported dtype {:?}; expected float16, float32 or float64", other.descr()),
+            ))
+        }
     };
     let (stored, values): (DType, Vec<f64>) = match descr.as_str() {
-        "<f2" => (DType::F16, file.into_vec::<f16>().map_err(|e| npy_err(path, e.to_string()))?.into_iter().map(f64::from).collect()),
-        "<f4" => (DType::F32, file.into_vec::<f32>().map_err(|e| npy_err(path, e.to_string()))?.into_iter().map(f64::from).collect()),
+        "<f2" => (
+            DType::F16,
+            file.into_vec::<f16>().map_err(|e| npy_err(path, e.to_string()))?.into_iter().map(f64::from).collect(),
+        ),
+        "<f4" => (
+            DType::F32,
+            file.into_vec::<f32>().map_err(|e| npy_err(path, e.to_string()))?.into_iter().map(f64::from).collect(),
+        ),
         "<f8" => (DType::F32, file.into_vec::<f64>().map_err(|e| npy_err(path, e.to_string()))?),
-        other => return Err(npy_err(path, format!("unsupported dtype {other}; expected little-endian float16, float32 or float64"))),
+        other => {
+            return Err(npy_err(
+                path,
+                format!("unsupported dtype {other}; expected little-endian float16, float32 or float64"),
+            ))
+        }
     };
     // Fortran-ordered files: read through their strides into C order.
     let layout = Layout::strided(&shape, &strides, 0)?;
@@ -50,17 +66,20 @@ pub fn write_npy(path: &Path, shape: &[usize], data: &HostData) -> Result<()> {
     let io = |e: std::io::Error| Error::Io { what: "writing", path: path.to_path_buf(), source: e };
     match data {
         HostData::F16(v) => {
-            let mut wr = npyz::WriteOptions::<f16>::new().default_dtype().shape(&shape64).writer(w).begin_nd().map_err(io)?;
+            let mut wr =
+                npyz::WriteOptions::<f16>::new().default_dtype().shape(&shape64).writer(w).begin_nd().map_err(io)?;
             wr.extend(v.iter().copied()).map_err(io)?;
             wr.finish().map_err(io)
         }
         HostData::F32(v) => {
-            let mut wr = npyz::WriteOptions::<f32>::new().default_dtype().shape(&shape64).writer(w).begin_nd().map_err(io)?;
+            let mut wr =
+                npyz::WriteOptions::<f32>::new().default_dtype().shape(&shape64).writer(w).begin_nd().map_err(io)?;
             wr.extend(v.iter().copied()).map_err(io)?;
             wr.finish().map_err(io)
         }
         HostData::BF16(v) => {
-            let mut wr = npyz::WriteOptions::<f32>::new().default_dtype().shape(&shape64).writer(w).begin_nd().map_err(io)?;
+            let mut wr =
+                npyz::WriteOptions::<f32>::new().default_dtype().shape(&shape64).writer(w).begin_nd().map_err(io)?;
             wr.extend(v.iter().map(|x| x.to_f32())).map_err(io)?;
             wr.finish().map_err(io)
         }

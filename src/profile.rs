@@ -94,7 +94,11 @@ pub fn parse_profile_env(v: Option<&str>) -> Result<bool> {
         Some(s) => match s.as_str() {
             "" | "0" | "false" | "off" | "no" => Ok(false),
             "1" | "true" | "on" | "yes" => Ok(true),
-            _ => Err(Error::BadEnv { var: PROFILE_ENV, value: v.unwrap_or_default().to_string(), allowed: "1, 0, true, false, on, off".into() }),
+            _ => Err(Error::BadEnv {
+                var: PROFILE_ENV,
+                value: v.unwrap_or_default().to_string(),
+                allowed: "1, 0, true, false, on, off".into(),
+            }),
         },
     }
 }
@@ -155,7 +159,13 @@ impl Profiler {
     }
 
     /// Enqueues device work under `tag`: an event before and after it on `stream`.
-    pub(crate) fn device<R>(&self, ctx: &std::sync::Arc<CudaContext>, stream: &CudaStream, tag: Tag<'_>, f: impl FnOnce() -> Result<R>) -> Result<R> {
+    pub(crate) fn device<R>(
+        &self,
+        ctx: &std::sync::Arc<CudaContext>,
+        stream: &CudaStream,
+        tag: Tag<'_>,
+        f: impl FnOnce() -> Result<R>,
+    ) -> Result<R> {
         if !self.is_enabled() {
             return f();
         }
@@ -164,7 +174,9 @@ impl Profiler {
             let mut inner = self.lock();
             let mut take = || match inner.free_events.pop() {
                 Some(e) => Ok(e),
-                None => ctx.new_event(Some(CUevent_flags::CU_EVENT_DEFAULT)).map_err(Error::driver("creating a profiling event")),
+                None => ctx
+                    .new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
+                    .map_err(Error::driver("creating a profiling event")),
             };
             (take()?, take()?)
         };
@@ -282,7 +294,12 @@ impl Report {
                 opt(r.pct_roofline, 1)
             );
         }
-        s += &format!("{:<w$} {:>7} {:>11.1}\n", "total", self.rows.iter().map(|r| r.count).sum::<usize>(), self.total_us());
+        s += &format!(
+            "{:<w$} {:>7} {:>11.1}\n",
+            "total",
+            self.rows.iter().map(|r| r.count).sum::<usize>(),
+            self.total_us()
+        );
         s
     }
 
@@ -336,7 +353,10 @@ impl Nvtx {
             let Ok(lib) = (unsafe { libloading::Library::new(name) }) else { continue };
             // SAFETY: the symbols have these C signatures in every NVTX v2/v3 library.
             let syms = unsafe {
-                let push = lib.get::<unsafe extern "C" fn(*const std::ffi::c_char) -> i32>(b"nvtxRangePushA\0").ok().map(|s| *s);
+                let push = lib
+                    .get::<unsafe extern "C" fn(*const std::ffi::c_char) -> i32>(b"nvtxRangePushA\0")
+                    .ok()
+                    .map(|s| *s);
                 let pop = lib.get::<unsafe extern "C" fn() -> i32>(b"nvtxRangePop\0").ok().map(|s| *s);
                 push.zip(pop)
             };
@@ -375,9 +395,14 @@ mod tests {
 
     #[test]
     fn aggregates_per_label() {
-        let samples: Vec<Sample> = (1..=20).map(|i| s("a", 1000, i as f64)).chain([s("b", 0, 500.0), s("c", 2000, 1.0)]).collect();
+        let samples: Vec<Sample> =
+            (1..=20).map(|i| s("a", 1000, i as f64)).chain([s("b", 0, 500.0), s("c", 2000, 1.0)]).collect();
         let r = Report::from_samples(&samples, Some(2.0));
-        assert_eq!(r.rows.iter().map(|r| r.label.as_str()).collect::<Vec<_>>(), ["b", "a", "c"], "ordered by total time");
+        assert_eq!(
+            r.rows.iter().map(|r| r.label.as_str()).collect::<Vec<_>>(),
+            ["b", "a", "c"],
+            "ordered by total time"
+        );
         let a = &r.rows[1];
         assert_eq!((a.count, a.total_us, a.mean_us, a.p50_us, a.p95_us), (20, 210.0, 10.5, 10.0, 19.0));
         // 20 launches x 1000 bytes in 210 us = 0.0952 GB/s; 4.76% of 2 GB/s.

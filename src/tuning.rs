@@ -213,7 +213,11 @@ impl TuningTable {
             return Err(bad("matmul.warps", "1 to 8", m.warps.to_string()));
         }
         if m.target_ctas_per_sm == 0 || m.max_splits == 0 {
-            return Err(bad("matmul.target_ctas_per_sm/max_splits", "at least 1", format!("{}/{}", m.target_ctas_per_sm, m.max_splits)));
+            return Err(bad(
+                "matmul.target_ctas_per_sm/max_splits",
+                "at least 1",
+                format!("{}/{}", m.target_ctas_per_sm, m.max_splits),
+            ));
         }
         if let Some((dt, n)) = m.smalln_max_n.iter().find(|(_, &n)| n == 0) {
             return Err(bad(&format!("matmul.smalln_max_n.{dt}"), "at least 1", n.to_string()));
@@ -226,18 +230,29 @@ impl TuningTable {
             || sm.block_threads.windows(2).any(|w| w[0].0 >= w[1].0)
             || sm.block_threads.iter().any(|&(_, th)| th == 0 || th > 1024 || th % 32 != 0)
         {
-            return Err(bad("softmax.block_threads", "ascending [max_cols, threads] pairs, threads a multiple of 32 up to 1024", format!("{:?}", sm.block_threads)));
+            return Err(bad(
+                "softmax.block_threads",
+                "ascending [max_cols, threads] pairs, threads a multiple of 32 up to 1024",
+                format!("{:?}", sm.block_threads),
+            ));
         }
         let sd = &t.sdpa;
         if sd.target_ctas_per_sm == 0 || sd.max_splits == 0 || sd.min_keys_per_split == 0 || sd.min_keys_per_row == 0 {
             return Err(bad(
                 "sdpa.target_ctas_per_sm/max_splits/min_keys_per_split/min_keys_per_row",
                 "at least 1",
-                format!("{}/{}/{}/{}", sd.target_ctas_per_sm, sd.max_splits, sd.min_keys_per_split, sd.min_keys_per_row),
+                format!(
+                    "{}/{}/{}/{}",
+                    sd.target_ctas_per_sm, sd.max_splits, sd.min_keys_per_split, sd.min_keys_per_row
+                ),
             ));
         }
         if m.size_classes.windows(2).any(|w| w[0].max_weight_elems >= w[1].max_weight_elems) {
-            return Err(bad("matmul.size_classes", "classes in ascending max_weight_elems", format!("{:?}", m.size_classes.iter().map(|c| c.max_weight_elems).collect::<Vec<_>>())));
+            return Err(bad(
+                "matmul.size_classes",
+                "classes in ascending max_weight_elems",
+                format!("{:?}", m.size_classes.iter().map(|c| c.max_weight_elems).collect::<Vec<_>>()),
+            ));
         }
         if m.min_k_per_split == 0 {
             return Err(bad("matmul.min_k_per_split", "at least 1", "0".into()));
@@ -323,6 +338,10 @@ mod tests {
         ];
         assert_eq!(t.smalln_max_n_for(DType::F16, 4096 * 4096), 1);
         assert_eq!(t.smalln_max_n_for(DType::F16, 128256 * 4096), 8);
-        assert_eq!(t.smalln_max_n_for(DType::F32, 4096 * 4096), 16, "a dtype a class omits falls back to the flat value");
+        assert_eq!(
+            t.smalln_max_n_for(DType::F32, 4096 * 4096),
+            16,
+            "a dtype a class omits falls back to the flat value"
+        );
     }
 }

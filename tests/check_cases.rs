@@ -9,7 +9,8 @@ fn every_check_case_runs_on_the_cpu_backend() {
     // The full-size model steps are left to the GPU run (the f64 CPU reference
     // takes seconds a step), and so are the recorded and graph steps (they
     // need a CUDA device); the tiny model's eager steps run here.
-    let gpu_only = |name: &str| name.starts_with("decode/qwen") || name.ends_with("/planned") || name.ends_with("/graph");
+    let gpu_only =
+        |name: &str| name.starts_with("decode/qwen") || name.ends_with("/planned") || name.ends_with("/graph");
     let outcomes = check::run_where(&ctx, |name| !gpu_only(name), 5, |_| {});
     assert!(outcomes.len() >= 250, "only {} cases registered", outcomes.len());
     let bad: Vec<_> = outcomes.iter().filter(|o| !o.passed()).collect();
@@ -24,7 +25,10 @@ fn every_check_case_runs_on_the_cpu_backend() {
     for dt in ["f16", "bf16", "f32"] {
         for n in 1..=16 {
             let needle = format!("300x520x{n}/");
-            assert!(outcomes.iter().any(|o| o.op == "matmul" && o.case.starts_with(&needle) && o.dtype.name() == dt), "missing N={n} {dt}");
+            assert!(
+                outcomes.iter().any(|o| o.op == "matmul" && o.case.starts_with(&needle) && o.dtype.name() == dt),
+                "missing N={n} {dt}"
+            );
         }
     }
 }

@@ -56,7 +56,18 @@ fn exec_copy_round_trips_npy_files() {
     let vals: Vec<f64> = (0..12).map(|i| i as f64 / 3.0).collect();
     write_npy(&x, &[3, 4], &HostData::from_f64_iter(DType::F32, vals.iter().copied())).unwrap();
     let out = bin()
-        .args(["exec", "copy", "--x", x.to_str().unwrap(), "--out", y.to_str().unwrap(), "--dtype", "f16", "--device", "cpu"])
+        .args([
+            "exec",
+            "copy",
+            "--x",
+            x.to_str().unwrap(),
+            "--out",
+            y.to_str().unwrap(),
+            "--dtype",
+            "f16",
+            "--device",
+            "cpu",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

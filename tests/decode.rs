@@ -78,7 +78,8 @@ fn reference_step(m: &DecodeModel) -> Vec<f64> {
                 let keys: Vec<Vec<f64>> = (0..pos).map(|j| cache_row(kc, j)).chain([k_new]).collect();
                 let values: Vec<Vec<f64>> = (0..pos).map(|j| cache_row(vc, j)).chain([v_new]).collect();
                 let scale = 1.0 / (d as f64).sqrt();
-                let s: Vec<f64> = keys.iter().map(|k| scale * k.iter().zip(&q).map(|(a, b)| a * b).sum::<f64>()).collect();
+                let s: Vec<f64> =
+                    keys.iter().map(|k| scale * k.iter().zip(&q).map(|(a, b)| a * b).sum::<f64>()).collect();
                 let mx = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                 let e: Vec<f64> = s.iter().map(|v| (v - mx).exp()).collect();
                 let z: f64 = e.iter().sum();
@@ -117,7 +118,10 @@ fn cpu_step_matches_a_straightforward_reference() {
         let rms = (want.iter().map(|v| v * v).sum::<f64>() / want.len() as f64).sqrt();
         assert!(rms > 0.1, "logits rms {rms}");
         // The step wrote this token's K into slot pos of every layer's cache.
-        assert!(m.layers.iter().all(|l| vals(&l.k_cache.narrow(2, context - 1, 1).unwrap()).iter().all(|v| v.is_finite())));
+        assert!(m
+            .layers
+            .iter()
+            .all(|l| vals(&l.k_cache.narrow(2, context - 1, 1).unwrap()).iter().all(|v| v.is_finite())));
     }
 }
 
@@ -159,7 +163,9 @@ fn decode_run_reports_on_the_cpu_backend() {
     assert!(r.modes[0].step_us > 0.0 && r.modes[0].tokens_per_s > 0.0);
     // Every op of the step shows in the profile: per layer 2 norms, 4 matmuls,
     // attention, RoPE and SiLU; then the final norm and the LM head.
-    let count = |prefix: &str| r.profile.rows.iter().filter(|row| row.label.starts_with(prefix)).map(|row| row.count).sum::<usize>();
+    let count = |prefix: &str| {
+        r.profile.rows.iter().filter(|row| row.label.starts_with(prefix)).map(|row| row.count).sum::<usize>()
+    };
     assert_eq!(count("rmsnorm/"), 2 * 2 + 1);
     assert_eq!(count("matmul/"), 2 * 4 + 1);
     assert_eq!(count("sdpa/"), 2);
@@ -201,5 +207,8 @@ fn profiling_off_records_nothing_on_for_every_launch() {
     // 2 layers x 9 ops, the input copy, the final norm and the LM head.
     assert_eq!(ctx.profiler().recorded(), 2 * 9 + 3);
     let r = ctx.profiler().report(None).unwrap();
-    assert!(r.rows.iter().all(|row| row.count > 0 && row.total_us >= 0.0 && row.label.split('/').count() == 3), "{r:?}");
+    assert!(
+        r.rows.iter().all(|row| row.count > 0 && row.total_us >= 0.0 && row.label.split('/').count() == 3),
+        "{r:?}"
+    );
 }

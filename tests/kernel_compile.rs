@@ -31,7 +31,13 @@ fn every_kernel_source_compiles_for_sm80_and_sm90() {
                     let report = nvrtc::parse_ptxas_report(&c.log);
                     assert!(!report.is_empty(), "{} for {arch}: no ptxas report in log:\n{}", src.file, c.log);
                     for k in report {
-                        assert_eq!(k.spill_stores + k.spill_loads, 0, "{} {} for {arch} spills registers", src.file, k.function);
+                        assert_eq!(
+                            k.spill_stores + k.spill_loads,
+                            0,
+                            "{} {} for {arch} spills registers",
+                            src.file,
+                            k.function
+                        );
                     }
                 })
             })
@@ -50,8 +56,7 @@ fn a_broken_kernel_returns_the_nvrtc_log() {
         eprintln!("SKIPPED: NVRTC unavailable");
         return;
     };
-    static BROKEN: kernels::KernelSource =
-        kernels::KernelSource {
+    static BROKEN: kernels::KernelSource = kernels::KernelSource {
         file: "broken.cu",
         code: "extern \"C\" __global__ void k() { undeclared_thing = 1; }",
         builds: &[&[]],

@@ -54,7 +54,13 @@ fn layer_op_errors_name_the_argument() {
     assert!(e.contains("`y`"), "{e}");
     let e = err(ops::rmsnorm(&ctx, &x, &w, f32::NAN, &y));
     assert!(e.contains("`eps`") && e.contains("finite"), "{e}");
-    let e = err(ops::rmsnorm(&ctx, &x.transpose(0, 1).unwrap(), &t(&ctx, &[1.0; 2], &[2]), 1e-6, &Tensor::empty(&ctx, &[4, 2], DType::F32).unwrap()));
+    let e = err(ops::rmsnorm(
+        &ctx,
+        &x.transpose(0, 1).unwrap(),
+        &t(&ctx, &[1.0; 2], &[2]),
+        1e-6,
+        &Tensor::empty(&ctx, &[4, 2], DType::F32).unwrap(),
+    ));
     assert!(e.contains("`x`") && e.contains("unit stride"), "{e}");
 
     // RoPE: 2 Q heads, 1 KV head, d = 4: qkv is 16 wide; caches hold 3 slots.
@@ -64,7 +70,9 @@ fn layer_op_errors_name_the_argument() {
     let vc = Tensor::empty(&ctx, &[1, 1, 3, 4], DType::F32).unwrap();
     let o = RopeOptions { hq: 2, hkv: 1, pos: 2, theta: 1e4 };
     ops::rope_append(&ctx, &qkv, None, &q, &kc, &vc, &o).unwrap();
-    let rope = |qkv: &Tensor, bias: Option<&Tensor>, q: &Tensor, kc: &Tensor, o: RopeOptions| err(ops::rope_append(&ctx, qkv, bias, q, kc, &vc, &o));
+    let rope = |qkv: &Tensor, bias: Option<&Tensor>, q: &Tensor, kc: &Tensor, o: RopeOptions| {
+        err(ops::rope_append(&ctx, qkv, bias, q, kc, &vc, &o))
+    };
     let e = rope(&qkv, None, &q, &kc, RopeOptions { pos: 3, ..o });
     assert!(e.contains("`pos`") && e.contains("capacity 3"), "{e}");
     let e = rope(&qkv, None, &q, &kc, RopeOptions { hkv: 3, ..o });

@@ -83,17 +83,33 @@ fn bad_arguments_are_named() {
     let c3 = Tensor::empty(&c, &[3, 2, 2], DType::F32).unwrap();
     let e = msg(matmul(&c, 1.0, &a, &b3, 0.0, &c3));
     assert!(e.contains("argument `b`: expected a batch of 3"), "{e}");
-    let e = msg(matmul_with(&c, 1.0, &a, &t(&c, &[0.; 18], &[3, 3, 2]), 0.0, &c3, &MatmulOptions { group: 2, prefs: None }));
+    let e = msg(matmul_with(
+        &c,
+        1.0,
+        &a,
+        &t(&c, &[0.; 18], &[3, 3, 2]),
+        0.0,
+        &c3,
+        &MatmulOptions { group: 2, prefs: None },
+    ));
     assert!(e.contains("argument `group`: expected a divisor of the batch size 3"), "{e}");
     let a3 = t(&c, &[0.; 12], &[2, 2, 3]);
     let e = msg(matmul(&c, 1.0, &a3, &t(&c, &[0.; 18], &[3, 3, 2]), 0.0, &c3));
     assert!(e.contains("argument `a`: expected a batch of 3"), "{e}");
     // C overlapping an input.
     let buf = t(&c, &[0.; 16], &[16]);
-    let e = msg(matmul(&c, 1.0, &buf.as_strided(&[2, 3], &[3, 1], 0).unwrap(), &b, 0.0, &buf.as_strided(&[2, 2], &[2, 1], 4).unwrap()));
+    let e = msg(matmul(
+        &c,
+        1.0,
+        &buf.as_strided(&[2, 3], &[3, 1], 0).unwrap(),
+        &b,
+        0.0,
+        &buf.as_strided(&[2, 2], &[2, 1], 4).unwrap(),
+    ));
     assert!(e.contains("output `c` partially overlaps input `a`"), "{e}");
     // Forcing cuBLAS on the CPU backend still parses; GEMV-only prefs too.
-    let forced = MatmulOptions { group: 1, prefs: Some(MatmulPrefs { backend: MatmulBackend::Gemv, smalln_max_n: None }) };
+    let forced =
+        MatmulOptions { group: 1, prefs: Some(MatmulPrefs { backend: MatmulBackend::Gemv, smalln_max_n: None }) };
     matmul_with(&c, 1.0, &a, &b, 0.0, &out, &forced).unwrap();
 }
 
@@ -137,7 +153,13 @@ fn exec_matmul_errors_leave_no_output() {
     let (a, b, o) = (p("a.npy"), p("b.npy"), p("o.npy"));
     let run = |extra: &[&str]| {
         let mut cmd = bin();
-        cmd.args(["exec", "matmul", "--device", "cpu", "--a"]).arg(&a).arg("--b").arg(&b).arg("--out").arg(&o).args(extra);
+        cmd.args(["exec", "matmul", "--device", "cpu", "--a"])
+            .arg(&a)
+            .arg("--b")
+            .arg(&b)
+            .arg("--out")
+            .arg(&o)
+            .args(extra);
         cmd.output().unwrap()
     };
     let out = run(&[]);
@@ -147,13 +169,39 @@ fn exec_matmul_errors_leave_no_output() {
     assert!(!p("o.npy").exists());
     let out = run(&["--beta", "1"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("`--c`"));
-    let out = bin().args(["exec", "matmul", "--a", p("a.npy").to_str().unwrap(), "--b", p("a.npy").to_str().unwrap(), "--transpose-b", "--out", p("o.npy").to_str().unwrap(), "--device", "cpu"])
+    let out = bin()
+        .args([
+            "exec",
+            "matmul",
+            "--a",
+            p("a.npy").to_str().unwrap(),
+            "--b",
+            p("a.npy").to_str().unwrap(),
+            "--transpose-b",
+            "--out",
+            p("o.npy").to_str().unwrap(),
+            "--device",
+            "cpu",
+        ])
         .env("DK_MATMUL_BACKEND", "turbo")
         .output()
         .unwrap();
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("DK_MATMUL_BACKEND=\"turbo\"") && e.contains("auto, gemv, cublas"), "{e}");
-    let out = bin().args(["exec", "matmul", "--a", p("a.npy").to_str().unwrap(), "--b", p("a.npy").to_str().unwrap(), "--transpose-b", "--out", p("o.npy").to_str().unwrap(), "--device", "cpu"])
+    let out = bin()
+        .args([
+            "exec",
+            "matmul",
+            "--a",
+            p("a.npy").to_str().unwrap(),
+            "--b",
+            p("a.npy").to_str().unwrap(),
+            "--transpose-b",
+            "--out",
+            p("o.npy").to_str().unwrap(),
+            "--device",
+            "cpu",
+        ])
         .env("DK_MATMUL_SMALLN_MAX_N", "many")
         .output()
         .unwrap();

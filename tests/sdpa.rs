@@ -65,7 +65,12 @@ fn causal_offsets_and_empty_rows() {
     // Offset -1: the first query sees nothing and gives zeros; the next sees key 0.
     assert!(close(&run(Some(-1)), &[0.0, 0.0, 0.5], 1e-6));
     // The composed path refuses a negative offset by name, never silently.
-    let composed = SdpaOptions { causal: true, offset: Some(-1), prefs: Some(SdpaPrefs { backend: SdpaBackend::Composed }), ..Default::default() };
+    let composed = SdpaOptions {
+        causal: true,
+        offset: Some(-1),
+        prefs: Some(SdpaPrefs { backend: SdpaBackend::Composed }),
+        ..Default::default()
+    };
     let e = sdpa(&c, &q, &k, &v, &out, &composed).unwrap_err().to_string();
     assert!(e.contains("composed") && e.contains("negative"), "{e}");
 }
@@ -86,7 +91,12 @@ fn composed_path_matches_the_reference() {
             .into_iter()
             .map(|backend| {
                 let out = Tensor::empty(&c, &[2, 8, 4, 128], dtype).unwrap();
-                let o = SdpaOptions { causal: true, offset: Some(20), scale: Some(0.2), prefs: Some(SdpaPrefs { backend }) };
+                let o = SdpaOptions {
+                    causal: true,
+                    offset: Some(20),
+                    scale: Some(0.2),
+                    prefs: Some(SdpaPrefs { backend }),
+                };
                 sdpa(&c, &q, &k, &v, &out, &o).unwrap();
                 out.to_f32_vec().unwrap()
             })
@@ -157,5 +167,8 @@ fn exec_sdpa_round_trips_npy_and_names_bad_env() {
     }
     let out = run(Some("flash"));
     let e = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && e.contains("DK_SDPA_BACKEND=\"flash\"") && e.contains("auto, composed, fused"), "{e}");
+    assert!(
+        !out.status.success() && e.contains("DK_SDPA_BACKEND=\"flash\"") && e.contains("auto, composed, fused"),
+        "{e}"
+    );
 }

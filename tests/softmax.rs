@@ -64,18 +64,38 @@ fn bad_arguments_are_named() {
     let e = msg(softmax(&c, &x, &y16, &SoftmaxOptions::default()));
     assert!(e.contains("argument `y` has dtype f16, expected f32"), "{e}");
     let y = Tensor::empty(&c, &[2, 3], DType::F32).unwrap();
-    let e = msg(softmax(&c, &x, &y, &SoftmaxOptions { causal: Some(Causal { q_len: 0, offset: 0 }), ..Default::default() }));
+    let e = msg(softmax(
+        &c,
+        &x,
+        &y,
+        &SoftmaxOptions { causal: Some(Causal { q_len: 0, offset: 0 }), ..Default::default() },
+    ));
     assert!(e.contains("causal.q_len"), "{e}");
-    let e = msg(softmax(&c, &x, &y, &SoftmaxOptions { causal: Some(Causal { q_len: 3, offset: 0 }), ..Default::default() }));
+    let e = msg(softmax(
+        &c,
+        &x,
+        &y,
+        &SoftmaxOptions { causal: Some(Causal { q_len: 3, offset: 0 }), ..Default::default() },
+    ));
     assert!(e.contains("divisible by q_len = 3"), "{e}");
     let m = t(&c, &[0.; 4], &[1, 4]);
     let e = msg(softmax(&c, &x, &y, &SoftmaxOptions { mask: Some(&m), ..Default::default() }));
     assert!(e.contains("argument `mask`: expected shape [1, 3]"), "{e}");
     let m2 = t(&c, &[0.; 3], &[1, 3]);
-    let e = msg(softmax(&c, &x, &y, &SoftmaxOptions { mask: Some(&m2), causal: Some(Causal { q_len: 2, offset: 0 }), ..Default::default() }));
+    let e = msg(softmax(
+        &c,
+        &x,
+        &y,
+        &SoftmaxOptions { mask: Some(&m2), causal: Some(Causal { q_len: 2, offset: 0 }), ..Default::default() },
+    ));
     assert!(e.contains("argument `mask`: expected shape [2, 3]"), "{e}");
     let buf = t(&c, &[0.; 12], &[12]);
-    let e = msg(softmax(&c, &buf.as_strided(&[2, 3], &[3, 1], 0).unwrap(), &buf.as_strided(&[2, 3], &[3, 1], 2).unwrap(), &SoftmaxOptions::default()));
+    let e = msg(softmax(
+        &c,
+        &buf.as_strided(&[2, 3], &[3, 1], 0).unwrap(),
+        &buf.as_strided(&[2, 3], &[3, 1], 2).unwrap(),
+        &SoftmaxOptions::default(),
+    ));
     assert!(e.contains("output `y` partially overlaps input `x`"), "{e}");
 }
 
@@ -101,9 +121,24 @@ fn exec_softmax_and_env_errors() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(read_npy(&o, None).unwrap().data, HostData::F32(vec![1., 0., 0.5, 0.5]));
-    let out = bin().args(["exec", "softmax", "--device", "cpu"]).arg("--x").arg(&x).arg("--out").arg(&o).env("DK_SOFTMAX_BACKEND", "warp").output().unwrap();
+    let out = bin()
+        .args(["exec", "softmax", "--device", "cpu"])
+        .arg("--x")
+        .arg(&x)
+        .arg("--out")
+        .arg(&o)
+        .env("DK_SOFTMAX_BACKEND", "warp")
+        .output()
+        .unwrap();
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("DK_SOFTMAX_BACKEND=\"warp\"") && e.contains("auto, vec, block"), "{e}");
-    let out = bin().args(["exec", "softmax", "--causal", "--device", "cpu"]).arg("--x").arg(&x).arg("--out").arg(&o).output().unwrap();
+    let out = bin()
+        .args(["exec", "softmax", "--causal", "--device", "cpu"])
+        .arg("--x")
+        .arg(&x)
+        .arg("--out")
+        .arg(&o)
+        .output()
+        .unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--q-len"));
 }

@@ -53,7 +53,15 @@ fn tune_from_csv_writes_the_crossovers_and_plots() {
     write_csv(&csv, &rows).unwrap();
     let out = dir.path().join("tuning.json");
     let plots = dir.path().join("plots");
-    let o = bin().args(["tune", "--from-csv"]).arg(&csv).arg("--out").arg(&out).arg("--plots").arg(&plots).output().unwrap();
+    let o = bin()
+        .args(["tune", "--from-csv"])
+        .arg(&csv)
+        .arg("--out")
+        .arg(&out)
+        .arg("--plots")
+        .arg(&plots)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
     let t = TuningTable::parse(&std::fs::read_to_string(&out).unwrap(), "written").unwrap();
@@ -62,15 +70,31 @@ fn tune_from_csv_writes_the_crossovers_and_plots() {
     let f32_before = TuningTable::sm90().matmul.smalln_max_n_for(decode_kernels::DType::F32, 4096 * 4096);
     assert_eq!(t.matmul.smalln_max_n_for(decode_kernels::DType::F32, 4096 * 4096), f32_before, "unmeasured: unchanged");
     assert!(t.device.contains("synthetic"), "{}", t.device);
-    assert!(stdout.contains("matmul.size_classes[le64M].smalln_max_n.f16") && stdout.contains("softmax.vec_max_cols") && stdout.contains("2 of 2 decisions changed"), "{stdout}");
+    assert!(
+        stdout.contains("matmul.size_classes[le64M].smalln_max_n.f16")
+            && stdout.contains("softmax.vec_max_cols")
+            && stdout.contains("2 of 2 decisions changed"),
+        "{stdout}"
+    );
     for f in ["matmul_size_classes_le64M_smalln_max_n_f16.svg", "softmax_vec_max_cols.svg"] {
         let svg = std::fs::read_to_string(plots.join(f)).unwrap();
         assert!(svg.starts_with("<svg"), "{f}");
     }
     // The written table is what the dispatchers would read.
-    let o = bin().args(["tune", "--from-csv"]).arg(&csv).arg("--base").arg(&out).arg("--out").arg(dir.path().join("again.json")).output().unwrap();
+    let o = bin()
+        .args(["tune", "--from-csv"])
+        .arg(&csv)
+        .arg("--base")
+        .arg(&out)
+        .arg("--out")
+        .arg(dir.path().join("again.json"))
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success() && stdout.contains("0 of 2 decisions changed"), "re-running on the same data changes nothing: {stdout}");
+    assert!(
+        o.status.success() && stdout.contains("0 of 2 decisions changed"),
+        "re-running on the same data changes nothing: {stdout}"
+    );
 }
 
 #[test]

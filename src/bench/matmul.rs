@@ -13,7 +13,8 @@ use crate::tensor::Tensor;
 
 use super::{random_tensor, BenchRow};
 
-pub const DEFAULT_SHAPES: &[(usize, usize)] = &[(128, 1024), (896, 4864), (4096, 4096), (14336, 4096), (4096, 14336), (128256, 4096)];
+pub const DEFAULT_SHAPES: &[(usize, usize)] =
+    &[(128, 1024), (896, 4864), (4096, 4096), (14336, 4096), (4096, 14336), (128256, 4096)];
 
 #[derive(Debug, Clone)]
 pub struct MatmulBenchConfig {
@@ -28,7 +29,14 @@ pub struct MatmulBenchConfig {
 
 impl Default for MatmulBenchConfig {
     fn default() -> Self {
-        MatmulBenchConfig { shapes: DEFAULT_SHAPES.to_vec(), ns: (1..=16).collect(), dtypes: DType::ALL.to_vec(), warmup: 5, runs: 50, peer: true }
+        MatmulBenchConfig {
+            shapes: DEFAULT_SHAPES.to_vec(),
+            ns: (1..=16).collect(),
+            dtypes: DType::ALL.to_vec(),
+            warmup: 5,
+            runs: 50,
+            peer: true,
+        }
     }
 }
 
@@ -37,7 +45,10 @@ pub fn parse_shapes(s: &str) -> Result<Vec<(usize, usize)>> {
     s.split(',')
         .filter(|p| !p.trim().is_empty())
         .map(|p| {
-            let (m, k) = p.trim().split_once(['x', 'X']).ok_or_else(|| Error::invalid("bench", "--shapes", "MxK pairs such as 4096x4096", p))?;
+            let (m, k) = p
+                .trim()
+                .split_once(['x', 'X'])
+                .ok_or_else(|| Error::invalid("bench", "--shapes", "MxK pairs such as 4096x4096", p))?;
             match (m.parse::<usize>(), k.parse::<usize>()) {
                 (Ok(m), Ok(k)) if m > 0 && k > 0 => Ok((m, k)),
                 _ => Err(Error::invalid("bench", "--shapes", "positive MxK pairs such as 4096x4096", p)),
@@ -46,14 +57,20 @@ pub fn parse_shapes(s: &str) -> Result<Vec<(usize, usize)>> {
         .collect()
 }
 
-pub fn run(ctx: &Context, cfg: &MatmulBenchConfig, read: &Roofline, mut on_row: impl FnMut(&BenchRow)) -> Result<Vec<BenchRow>> {
+pub fn run(
+    ctx: &Context,
+    cfg: &MatmulBenchConfig,
+    read: &Roofline,
+    mut on_row: impl FnMut(&BenchRow),
+) -> Result<Vec<BenchRow>> {
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("bench matmul needs a CUDA device".into()))?;
     let l2 = be.caps().l2_bytes;
     let mut rows = Vec::new();
     for &dtype in &cfg.dtypes {
         for &(m, k) in &cfg.shapes {
             let copies = super::rotation_copies(l2, m * k * dtype.size_in_bytes());
-            let weights: Vec<Tensor> = (0..copies).map(|i| random_tensor(ctx, &[m, k], dtype, 17 + i as u64, 0.1)).collect::<Result<_>>()?;
+            let weights: Vec<Tensor> =
+                (0..copies).map(|i| random_tensor(ctx, &[m, k], dtype, 17 + i as u64, 0.1)).collect::<Result<_>>()?;
             let n_max = cfg.ns.iter().copied().max().unwrap_or(1);
             let tokens = random_tensor(ctx, &[n_max, k], dtype, 99, 0.1)?;
             let out = Tensor::empty(ctx, &[n_max, m], dtype)?;
@@ -63,7 +80,9 @@ pub fn run(ctx: &Context, cfg: &MatmulBenchConfig, read: &Roofline, mut on_row: 
                 let time = |backend: MatmulBackend| -> Result<(Stats, String)> {
                     let opts = MatmulOptions { group: 1, prefs: Some(MatmulPrefs { backend, smalln_max_n: None }) };
                     let plan = plan_matmul(ctx, &weights[0], &b, &c, &opts)?;
-                    let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| plan.launch(ctx, 1.0, &weights[i % copies], &b, 0.0, &c))?;
+                    let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| {
+                        plan.launch(ctx, 1.0, &weights[i % copies], &b, 0.0, &c)
+                    })?;
                     Ok((stats, plan.label().to_string()))
                 };
                 let auto = time(MatmulBackend::Auto)?;
@@ -76,7 +95,16 @@ pub fn run(ctx: &Context, cfg: &MatmulBenchConfig, read: &Roofline, mut on_row: 
                 }
                 let bytes = (m * k + k * n + n * m) as u64 * dtype.size_in_bytes() as u64;
                 for (stats, label) in measured {
-                    let mut row = BenchRow::measured(be, "matmul", label, dtype, format!("m={m} k={k} n={n}"), &stats, bytes, read.gbps)?;
+                    let mut row = BenchRow::measured(
+                        be,
+                        "matmul",
+                        label,
+                        dtype,
+                        format!("m={m} k={k} n={n}"),
+                        &stats,
+                        bytes,
+                        read.gbps,
+                    )?;
                     row.peer_us = peer;
                     on_row(&row);
                     rows.push(row);

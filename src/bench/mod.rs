@@ -101,12 +101,18 @@ impl BenchRow {
 
     /// The value of `key` in the shape field ("m=4096 k=4096 n=8" -> n = 8).
     pub fn shape_value(&self, key: &str) -> Option<usize> {
-        self.shape.split_whitespace().find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == key).and_then(|(_, v)| v.parse().ok()))
+        self.shape
+            .split_whitespace()
+            .find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == key).and_then(|(_, v)| v.parse().ok()))
     }
 
     /// The shape field without `keys` (the rest identifies a measured class).
     pub fn shape_without(&self, keys: &[&str]) -> String {
-        self.shape.split_whitespace().filter(|kv| !keys.iter().any(|k| kv.split_once('=').is_some_and(|(kk, _)| kk == *k))).collect::<Vec<_>>().join(" ")
+        self.shape
+            .split_whitespace()
+            .filter(|kv| !keys.iter().any(|k| kv.split_once('=').is_some_and(|(kk, _)| kk == *k)))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     pub fn csv(&self) -> String {
@@ -137,7 +143,8 @@ impl BenchRow {
         if f.len() != 16 {
             return Err(format!("{} fields, expected 16", f.len()));
         }
-        let num = |i: usize, name: &str| f[i].parse::<f64>().map_err(|_| format!("field {name}: {:?} is not a number", f[i]));
+        let num =
+            |i: usize, name: &str| f[i].parse::<f64>().map_err(|_| format!("field {name}: {:?} is not a number", f[i]));
         Ok(BenchRow {
             op: f[0].clone(),
             variant: f[1].clone(),
@@ -180,12 +187,20 @@ pub fn read_csv(path: &Path) -> Result<Vec<BenchRow>> {
     match lines.next() {
         Some((_, h)) if h.trim() == BenchRow::CSV_HEADER => {}
         other => {
-            return Err(Error::invalid("tune", path.display().to_string(), format!("the header line {:?}", BenchRow::CSV_HEADER), format!("{:?}", other.map(|o| o.1))))
+            return Err(Error::invalid(
+                "tune",
+                path.display().to_string(),
+                format!("the header line {:?}", BenchRow::CSV_HEADER),
+                format!("{:?}", other.map(|o| o.1)),
+            ))
         }
     }
     lines
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| BenchRow::parse_csv(l).map_err(|e| Error::invalid("tune", format!("{} line {}", path.display(), i + 1), "a benchmark row", e)))
+        .map(|(i, l)| {
+            BenchRow::parse_csv(l)
+                .map_err(|e| Error::invalid("tune", format!("{} line {}", path.display(), i + 1), "a benchmark row", e))
+        })
         .collect()
 }
 
@@ -206,7 +221,9 @@ pub fn write_csv(path: &Path, rows: &[BenchRow]) -> Result<()> {
 
 /// Today's date (UTC) as YYYY-MM-DD, from the system clock.
 pub fn today() -> String {
-    let days = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() / 86_400).unwrap_or(0) as i64;
+    let days =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() / 86_400).unwrap_or(0)
+            as i64;
     // Civil-from-days (Howard Hinnant's algorithm).
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

@@ -59,7 +59,12 @@ impl Default for SdpaBenchConfig {
     }
 }
 
-pub fn run(ctx: &Context, cfg: &SdpaBenchConfig, read: &Roofline, mut on_row: impl FnMut(&BenchRow)) -> Result<Vec<BenchRow>> {
+pub fn run(
+    ctx: &Context,
+    cfg: &SdpaBenchConfig,
+    read: &Roofline,
+    mut on_row: impl FnMut(&BenchRow),
+) -> Result<Vec<BenchRow>> {
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("bench sdpa needs a CUDA device".into()))?;
     let l2 = be.caps().l2_bytes;
     let dtype = cfg.dtype;
@@ -83,11 +88,30 @@ pub fn run(ctx: &Context, cfg: &SdpaBenchConfig, read: &Roofline, mut on_row: im
         let auto = plan_sdpa(ctx, &q, &ks[0], &vs[0], &o, &opts(SdpaPrefs::default()))?;
         for backend in [SdpaBackend::Fused, SdpaBackend::Composed] {
             let plan = plan_sdpa(ctx, &q, &ks[0], &vs[0], &o, &opts(SdpaPrefs { backend }))?;
-            let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| plan.launch(ctx, &q, &ks[i % copies], &vs[i % copies], &o))?;
+            let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| {
+                plan.launch(ctx, &q, &ks[i % copies], &vs[i % copies], &o)
+            })?;
             let bytes = plan.geometry().kv_bytes();
             let chosen = if plan.plan() == auto.plan() { " (auto)" } else { "" };
-            let shape = format!("hq={} hkv={} lq={} lk={} d={}{}", s.hq, s.hkv, s.lq, s.lk, s.d, if cfg.causal { " causal=1" } else { "" });
-            let row = BenchRow::measured(be, "sdpa", format!("{}{chosen}", plan.label()), dtype, shape, &stats, bytes, read.gbps)?;
+            let shape = format!(
+                "hq={} hkv={} lq={} lk={} d={}{}",
+                s.hq,
+                s.hkv,
+                s.lq,
+                s.lk,
+                s.d,
+                if cfg.causal { " causal=1" } else { "" }
+            );
+            let row = BenchRow::measured(
+                be,
+                "sdpa",
+                format!("{}{chosen}", plan.label()),
+                dtype,
+                shape,
+                &stats,
+                bytes,
+                read.gbps,
+            )?;
             on_row(&row);
             out.push(row);
         }

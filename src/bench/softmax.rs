@@ -66,7 +66,12 @@ fn inputs(ctx: &Context, l2: u64, dtype: DType, rows: usize, cols: usize) -> Res
 }
 
 /// Rows: one per (shape, mode, dtype, variant); `variant` ends in " (auto)" on auto's choice.
-pub fn run(ctx: &Context, cfg: &SoftmaxBenchConfig, copy: &Roofline, mut on_row: impl FnMut(&BenchRow)) -> Result<Vec<BenchRow>> {
+pub fn run(
+    ctx: &Context,
+    cfg: &SoftmaxBenchConfig,
+    copy: &Roofline,
+    mut on_row: impl FnMut(&BenchRow),
+) -> Result<Vec<BenchRow>> {
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("bench softmax needs a CUDA device".into()))?;
     let l2 = be.caps().l2_bytes;
     let mut out = Vec::new();
@@ -90,10 +95,21 @@ pub fn run(ctx: &Context, cfg: &SoftmaxBenchConfig, copy: &Roofline, mut on_row:
                     let bytes = (2 * bytes_x + mask_bytes) as u64;
                     for backend in [SoftmaxBackend::Vec, SoftmaxBackend::Block] {
                         let plan = plan_for(be, &g, &xs[0], &y, &base, &SoftmaxPrefs { backend })?;
-                        let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| launch(be, &plan, &g, &xs[i % copies], &y, &base))?;
+                        let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| {
+                            launch(be, &plan, &g, &xs[i % copies], &y, &base)
+                        })?;
                         let chosen = if plan == auto { " (auto)" } else { "" };
                         let shape = format!("rows={rows} cols={cols} mode={mode:?}").to_lowercase();
-                        let row = BenchRow::measured(be, "softmax", format!("{}{chosen}", plan.label(dtype)), dtype, shape, &stats, bytes, copy.gbps)?;
+                        let row = BenchRow::measured(
+                            be,
+                            "softmax",
+                            format!("{}{chosen}", plan.label(dtype)),
+                            dtype,
+                            shape,
+                            &stats,
+                            bytes,
+                            copy.gbps,
+                        )?;
                         on_row(&row);
                         out.push(row);
                     }
@@ -106,7 +122,13 @@ pub fn run(ctx: &Context, cfg: &SoftmaxBenchConfig, copy: &Roofline, mut on_row:
 /// The block variant (a CTA per row) at each thread count in `threads`, plain
 /// softmax, for the tuner's threads-per-CTA decision. Shapes carry
 /// `threads=N`; the cluster variant is off so every row is a one-CTA block.
-pub fn run_block_threads(ctx: &Context, cfg: &SoftmaxBenchConfig, threads: &[u32], copy: &Roofline, mut on_row: impl FnMut(&BenchRow)) -> Result<Vec<BenchRow>> {
+pub fn run_block_threads(
+    ctx: &Context,
+    cfg: &SoftmaxBenchConfig,
+    threads: &[u32],
+    copy: &Roofline,
+    mut on_row: impl FnMut(&BenchRow),
+) -> Result<Vec<BenchRow>> {
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("tune softmax needs a CUDA device".into()))?;
     let l2 = be.caps().l2_bytes;
     let (table, _) = be.tuning()?;
@@ -119,11 +141,27 @@ pub fn run_block_threads(ctx: &Context, cfg: &SoftmaxBenchConfig, threads: &[u32
                 let opts = SoftmaxOptions { scale: 0.125, causal: None, mask: None, prefs: None };
                 let g = geometry(ctx, &xs[0], &y, &opts)?;
                 for &th in threads {
-                    let t = crate::tuning::SoftmaxTuning { block_threads: vec![(usize::MAX, th)], cluster_min_cols: 0, ..table.softmax.clone() };
-                    let plan = plan_for_table(be, &g, &xs[0], &y, &opts, &SoftmaxPrefs { backend: SoftmaxBackend::Block }, &t);
-                    let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| launch(be, &plan, &g, &xs[i % copies], &y, &opts))?;
+                    let t = crate::tuning::SoftmaxTuning {
+                        block_threads: vec![(usize::MAX, th)],
+                        cluster_min_cols: 0,
+                        ..table.softmax.clone()
+                    };
+                    let plan =
+                        plan_for_table(be, &g, &xs[0], &y, &opts, &SoftmaxPrefs { backend: SoftmaxBackend::Block }, &t);
+                    let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| {
+                        launch(be, &plan, &g, &xs[i % copies], &y, &opts)
+                    })?;
                     let shape = format!("rows={rows} cols={cols} mode=plain threads={th}");
-                    let row = BenchRow::measured(be, "softmax", plan.label(dtype), dtype, shape, &stats, (2 * bytes_x) as u64, copy.gbps)?;
+                    let row = BenchRow::measured(
+                        be,
+                        "softmax",
+                        plan.label(dtype),
+                        dtype,
+                        shape,
+                        &stats,
+                        (2 * bytes_x) as u64,
+                        copy.gbps,
+                    )?;
                     on_row(&row);
                     out.push(row);
                 }
@@ -132,4 +170,3 @@ pub fn run_block_threads(ctx: &Context, cfg: &SoftmaxBenchConfig, threads: &[u32
     }
     Ok(out)
 }
-

@@ -28,7 +28,13 @@ enum InputView {
 fn copy_cases(v: &mut Vec<Case>) {
     for din in DType::ALL {
         for dout in DType::ALL {
-            for view in [InputView::Contiguous, InputView::Transposed, InputView::Narrowed, InputView::Broadcast, InputView::Permuted4d] {
+            for view in [
+                InputView::Contiguous,
+                InputView::Transposed,
+                InputView::Narrowed,
+                InputView::Broadcast,
+                InputView::Permuted4d,
+            ] {
                 v.push(Case {
                     op: "copy",
                     name: format!("{din}->{dout}/{view:?}"),
@@ -127,7 +133,18 @@ struct MatmulSpec {
 
 impl MatmulSpec {
     fn new(m: usize, n: usize, k: usize, dtype: DType) -> Self {
-        MatmulSpec { m, n, k, dtype, a: AStore::KContiguous, b: BStore::Tokens, batching: Batching::None, alpha: 1.0, beta: 0.0, backend: MatmulBackend::Gemv }
+        MatmulSpec {
+            m,
+            n,
+            k,
+            dtype,
+            a: AStore::KContiguous,
+            b: BStore::Tokens,
+            batching: Batching::None,
+            alpha: 1.0,
+            beta: 0.0,
+            backend: MatmulBackend::Gemv,
+        }
     }
     fn name(&self) -> String {
         format!(
@@ -170,21 +187,40 @@ fn matmul_cases(v: &mut Vec<Case>) {
         // alpha / beta, including beta = 0 over a C full of NaN.
         for (alpha, beta) in [(0.5, 0.0), (1.0, 1.0), (-2.0, 0.25)] {
             specs.push(MatmulSpec { alpha, beta, ..MatmulSpec::new(200, 4, 512, dtype) });
-            specs.push(MatmulSpec { alpha, beta, batching: Batching::Grouped(4, 2), ..MatmulSpec::new(64, 12, 256, dtype) });
+            specs.push(MatmulSpec {
+                alpha,
+                beta,
+                batching: Batching::Grouped(4, 2),
+                ..MatmulSpec::new(64, 12, 256, dtype)
+            });
         }
         // Auto dispatch and cuBLAS: small and large N.
         for backend in [MatmulBackend::Auto, MatmulBackend::Cublas] {
             for n in [1, 8, 17, 40] {
                 specs.push(MatmulSpec { backend, beta: 0.5, ..MatmulSpec::new(256, n, 512, dtype) });
             }
-            specs.push(MatmulSpec { backend, batching: Batching::Grouped(8, 4), ..MatmulSpec::new(64, 20, 128, dtype) });
-            specs.push(MatmulSpec { backend, b: BStore::RowMajor, a: AStore::MContiguous, ..MatmulSpec::new(128, 24, 200, dtype) });
+            specs.push(MatmulSpec {
+                backend,
+                batching: Batching::Grouped(8, 4),
+                ..MatmulSpec::new(64, 20, 128, dtype)
+            });
+            specs.push(MatmulSpec {
+                backend,
+                b: BStore::RowMajor,
+                a: AStore::MContiguous,
+                ..MatmulSpec::new(128, 24, 200, dtype)
+            });
         }
         // GEMV beyond 16 columns: chunks.
         specs.push(MatmulSpec::new(128, 37, 256, dtype));
     }
     for spec in specs {
-        v.push(Case { op: "matmul", name: spec.name(), dtype: spec.dtype, run: Box::new(move |c: &mut Checker| matmul_case(c, spec)) });
+        v.push(Case {
+            op: "matmul",
+            name: spec.name(),
+            dtype: spec.dtype,
+            run: Box::new(move |c: &mut Checker| matmul_case(c, spec)),
+        });
     }
 }
 
@@ -214,7 +250,8 @@ fn matmul_case(c: &mut Checker, s: MatmulSpec) -> Result<Outcome> {
         BStore::Tokens | BStore::Strided => {
             let cols = if s.b == BStore::Strided { 2 * s.k } else { s.k };
             let shape: Vec<usize> = if batched { vec![batch, s.n, cols] } else { vec![s.n, cols] };
-            c.input(s.dtype, &shape, scale)?.map(|t| t.narrow(t.rank() - 1, 0, s.k)?.transpose(t.rank() - 2, t.rank() - 1))?
+            c.input(s.dtype, &shape, scale)?
+                .map(|t| t.narrow(t.rank() - 1, 0, s.k)?.transpose(t.rank() - 2, t.rank() - 1))?
         }
         BStore::RowMajor => {
             let shape: Vec<usize> = if batched { vec![batch, s.k, s.n] } else { vec![s.k, s.n] };
@@ -226,7 +263,11 @@ fn matmul_case(c: &mut Checker, s: MatmulSpec) -> Result<Outcome> {
     // (which must never be read); beta != 0 gets random values in the view.
     let (m, n) = (s.m, s.n);
     let c_len = 3 + batch * m * n;
-    let layout = if batched { Layout::strided(&[batch, m, n], &[m * n, 1, m], 3)? } else { Layout::strided(&[m, n], &[1, m], 3)? };
+    let layout = if batched {
+        Layout::strided(&[batch, m, n], &[m * n, 1, m], 3)?
+    } else {
+        Layout::strided(&[m, n], &[1, m], 3)?
+    };
     let out = c.poisoned_output(s.dtype, c_len, layout)?;
     if s.beta != 0.0 {
         let values = c.random(s.dtype, c_len, 1.0);
@@ -278,7 +319,18 @@ struct SoftmaxSpec {
 
 impl SoftmaxSpec {
     fn new(rows: usize, cols: usize, dtype: DType, backend: SoftmaxBackend) -> Self {
-        SoftmaxSpec { rows, cols, dtype, scale: 1.0, causal: None, mask: false, in_place: false, strided: false, plant: Plant::None, backend }
+        SoftmaxSpec {
+            rows,
+            cols,
+            dtype,
+            scale: 1.0,
+            causal: None,
+            mask: false,
+            in_place: false,
+            strided: false,
+            plant: Plant::None,
+            backend,
+        }
     }
     fn name(&self) -> String {
         let mut s = format!("{}x{}/{:?}", self.rows, self.cols, self.backend).to_lowercase();
@@ -306,7 +358,9 @@ fn softmax_cases(v: &mut Vec<Case>) {
     for dtype in DType::ALL {
         for backend in [SoftmaxBackend::Vec, SoftmaxBackend::Block, SoftmaxBackend::Auto] {
             let s = |rows, cols| SoftmaxSpec::new(rows, cols, dtype, backend);
-            for (rows, cols) in [(1, 1), (3, 7), (64, 128), (17, 1000), (8, 1024), (5, 1025), (4, 4096), (3, 32768), (2, 65537)] {
+            for (rows, cols) in
+                [(1, 1), (3, 7), (64, 128), (17, 1000), (8, 1024), (5, 1025), (4, 4096), (3, 32768), (2, 65537)]
+            {
                 specs.push(s(rows, cols));
             }
             specs.push(SoftmaxSpec { scale: 0.7, ..s(24, 304) });
@@ -314,7 +368,12 @@ fn softmax_cases(v: &mut Vec<Case>) {
             // Offset 0: the first query of each period sees exactly one key.
             specs.push(SoftmaxSpec { causal: Some(Causal { q_len: 4, offset: 0 }), ..s(24, 2048) });
             specs.push(SoftmaxSpec { mask: true, ..s(24, 304) });
-            specs.push(SoftmaxSpec { causal: Some(Causal { q_len: 6, offset: 1000 }), mask: true, scale: 0.125, ..s(12, 1024) });
+            specs.push(SoftmaxSpec {
+                causal: Some(Causal { q_len: 6, offset: 1000 }),
+                mask: true,
+                scale: 0.125,
+                ..s(12, 1024)
+            });
             specs.push(SoftmaxSpec { in_place: true, ..s(16, 512) });
             specs.push(SoftmaxSpec { in_place: true, causal: Some(Causal { q_len: 2, offset: 3000 }), ..s(4, 4096) });
             specs.push(SoftmaxSpec { strided: true, ..s(9, 333) });
@@ -333,7 +392,12 @@ fn softmax_cases(v: &mut Vec<Case>) {
         }
     }
     for spec in specs {
-        v.push(Case { op: "softmax", name: spec.name(), dtype: spec.dtype, run: Box::new(move |c: &mut Checker| softmax_case(c, spec)) });
+        v.push(Case {
+            op: "softmax",
+            name: spec.name(),
+            dtype: spec.dtype,
+            run: Box::new(move |c: &mut Checker| softmax_case(c, spec)),
+        });
     }
 }
 
@@ -438,7 +502,20 @@ fn sdpa_cases(v: &mut Vec<Case>) {
     let mut specs = Vec::new();
     for dtype in DType::ALL {
         for backend in [SdpaBackend::Fused, SdpaBackend::Composed] {
-            let s = |b, hq, hkv, lq, lk, d| SdpaSpec { b, hq, hkv, lq, lk, d, dtype, scale: None, causal: false, offset: None, kv: KvLayout::Contiguous, backend };
+            let s = |b, hq, hkv, lq, lk, d| SdpaSpec {
+                b,
+                hq,
+                hkv,
+                lq,
+                lk,
+                d,
+                dtype,
+                scale: None,
+                causal: false,
+                offset: None,
+                kv: KvLayout::Contiguous,
+                backend,
+            };
             specs.push(s(1, 4, 4, 1, 1, 64));
             specs.push(s(1, 4, 4, 16, 1, 128));
             specs.push(s(1, 8, 2, 1, 300, 128));
@@ -461,12 +538,30 @@ fn sdpa_cases(v: &mut Vec<Case>) {
                 specs.push(SdpaSpec { causal: true, offset: Some(-16), ..s(1, 4, 4, 16, 40, 64) });
             }
         }
-        let s = |b, hq, hkv, lq, lk, d| SdpaSpec { b, hq, hkv, lq, lk, d, dtype, scale: None, causal: false, offset: None, kv: KvLayout::Contiguous, backend: SdpaBackend::Auto };
+        let s = |b, hq, hkv, lq, lk, d| SdpaSpec {
+            b,
+            hq,
+            hkv,
+            lq,
+            lk,
+            d,
+            dtype,
+            scale: None,
+            causal: false,
+            offset: None,
+            kv: KvLayout::Contiguous,
+            backend: SdpaBackend::Auto,
+        };
         specs.push(s(1, 32, 8, 16, 2048, 128));
         specs.push(SdpaSpec { causal: true, offset: Some(100), ..s(1, 28, 4, 16, 1500, 64) });
     }
     for spec in specs {
-        v.push(Case { op: "sdpa", name: spec.name(), dtype: spec.dtype, run: Box::new(move |c: &mut Checker| sdpa_case(c, spec)) });
+        v.push(Case {
+            op: "sdpa",
+            name: spec.name(),
+            dtype: spec.dtype,
+            run: Box::new(move |c: &mut Checker| sdpa_case(c, spec)),
+        });
     }
 }
 
@@ -478,7 +573,9 @@ fn sdpa_case(c: &mut Checker, s: SdpaSpec) -> Result<Outcome> {
         match s.kv {
             KvLayout::Contiguous => c.input(s.dtype, &[b, hkv, lk, d], 1.0),
             KvLayout::Capacity => c.input(s.dtype, &[b, hkv, cap, d], 1.0)?.map(|t| t.narrow(2, 0, lk)),
-            KvLayout::SeqMajor => c.input(s.dtype, &[b, cap, hkv, d], 1.0)?.map(|t| t.narrow(1, 0, lk)?.transpose(1, 2)),
+            KvLayout::SeqMajor => {
+                c.input(s.dtype, &[b, cap, hkv, d], 1.0)?.map(|t| t.narrow(1, 0, lk)?.transpose(1, 2))
+            }
             KvLayout::Unaligned => c.input(s.dtype, &[b, hkv, lk, d + 1], 1.0)?.map(|t| t.narrow(3, 1, d)),
         }
     };
@@ -486,7 +583,12 @@ fn sdpa_case(c: &mut Checker, s: SdpaSpec) -> Result<Outcome> {
     let n = b * s.hq * s.lq * d;
     let layout = Layout::strided(&[b, s.hq, s.lq, d], &[s.hq * s.lq * d, s.lq * d, d, 1], 4)?;
     let out = c.poisoned_output(s.dtype, n + 4, layout.clone())?;
-    let opts = |backend| SdpaOptions { scale: s.scale, causal: s.causal, offset: s.offset, prefs: Some(SdpaPrefs { backend }) };
+    let opts = |backend| SdpaOptions {
+        scale: s.scale,
+        causal: s.causal,
+        offset: s.offset,
+        prefs: Some(SdpaPrefs { backend }),
+    };
     match s.backend {
         SdpaBackend::Auto => {
             // The two GPU paths against each other: the composed result stands in as the reference.
@@ -505,7 +607,11 @@ fn sdpa_case(c: &mut Checker, s: SdpaSpec) -> Result<Outcome> {
             // roundings, which in bf16 (8-bit mantissa) reach 1.03e-2 (H200,
             // 2026-11-26). It gets twice the bf16 bound; the fused path keeps
             // both in f32 and is held to the plain bound.
-            let tol = if backend == SdpaBackend::Composed && s.dtype == DType::BF16 { 2.0 * tolerance(s.dtype) } else { tolerance(s.dtype) };
+            let tol = if backend == SdpaBackend::Composed && s.dtype == DType::BF16 {
+                2.0 * tolerance(s.dtype)
+            } else {
+                tolerance(s.dtype)
+            };
             c.compare("sdpa", &s.name(), &out, tol)
         }
     }

@@ -11,7 +11,9 @@ use crate::tensor::{HostData, Layout};
 pub fn all() -> Vec<Case> {
     let mut v = Vec::new();
     for dtype in DType::ALL {
-        for (rows, cols, padded) in [(1, 896, false), (16, 4096, false), (3, 1000, true), (2, 999, false), (1, 8192, false), (1, 40000, false)] {
+        for (rows, cols, padded) in
+            [(1, 896, false), (16, 4096, false), (3, 1000, true), (2, 999, false), (1, 8192, false), (1, 40000, false)]
+        {
             v.push(Case {
                 op: "rmsnorm",
                 name: format!("{rows}x{cols}{}", if padded { "/padded_rows" } else { "" }),
@@ -19,7 +21,9 @@ pub fn all() -> Vec<Case> {
                 run: Box::new(move |c: &mut Checker| rmsnorm_case(c, dtype, rows, cols, padded)),
             });
         }
-        for (batch, hq, hkv, d, cap, pos, bias) in [(1, 14, 2, 64, 50, 49, true), (4, 32, 8, 128, 300, 17, false), (2, 4, 4, 256, 8, 0, true)] {
+        for (batch, hq, hkv, d, cap, pos, bias) in
+            [(1, 14, 2, 64, 50, 49, true), (4, 32, 8, 128, 300, 17, false), (2, 4, 4, 256, 8, 0, true)]
+        {
             v.push(Case {
                 op: "rope",
                 name: format!("b{batch}_hq{hq}_hkv{hkv}_d{d}_pos{pos}{}", if bias { "_bias" } else { "" }),
@@ -28,9 +32,19 @@ pub fn all() -> Vec<Case> {
             });
         }
         for (rows, inter) in [(1, 4864), (16, 14336), (3, 77)] {
-            v.push(Case { op: "silu_mul", name: format!("{rows}x{inter}"), dtype, run: Box::new(move |c: &mut Checker| silu_case(c, dtype, rows, inter)) });
+            v.push(Case {
+                op: "silu_mul",
+                name: format!("{rows}x{inter}"),
+                dtype,
+                run: Box::new(move |c: &mut Checker| silu_case(c, dtype, rows, inter)),
+            });
         }
-        v.push(Case { op: "fill", name: "uniform_100003".into(), dtype, run: Box::new(move |c: &mut Checker| fill_case(c, dtype)) });
+        v.push(Case {
+            op: "fill",
+            name: "uniform_100003".into(),
+            dtype,
+            run: Box::new(move |c: &mut Checker| fill_case(c, dtype)),
+        });
     }
     // A whole step: GPU logits against the CPU backend's, same seed (bound: 1e-2 for f16).
     for (model, dtype, batch, context) in [
@@ -89,7 +103,17 @@ fn rmsnorm_case(c: &mut Checker, dtype: DType, rows: usize, cols: usize, padded:
 }
 
 #[allow(clippy::too_many_arguments)]
-fn rope_case(c: &mut Checker, dtype: DType, batch: usize, hq: usize, hkv: usize, d: usize, cap: usize, pos: usize, bias: bool) -> Result<Outcome> {
+fn rope_case(
+    c: &mut Checker,
+    dtype: DType,
+    batch: usize,
+    hq: usize,
+    hkv: usize,
+    d: usize,
+    cap: usize,
+    pos: usize,
+    bias: bool,
+) -> Result<Outcome> {
     let width = (hq + 2 * hkv) * d;
     let qkv = c.input(dtype, &[batch, width], 1.0)?;
     let b = if bias { Some(c.input(dtype, &[width], 0.5)?) } else { None };
@@ -109,7 +133,12 @@ fn rope_case(c: &mut Checker, dtype: DType, batch: usize, hq: usize, hkv: usize,
         c.compare("rope", "", &slot(&vc)?, tolerance(dtype))?,
     ];
     // The worst of Q, K cache and V cache.
-    Ok(outs.into_iter().max_by(|a, b| a.rel_l2.total_cmp(&b.rel_l2).then((a.unwritten + a.clobbered).cmp(&(b.unwritten + b.clobbered)))).expect("three outcomes"))
+    Ok(outs
+        .into_iter()
+        .max_by(|a, b| {
+            a.rel_l2.total_cmp(&b.rel_l2).then((a.unwritten + a.clobbered).cmp(&(b.unwritten + b.clobbered)))
+        })
+        .expect("three outcomes"))
 }
 
 fn silu_case(c: &mut Checker, dtype: DType, rows: usize, inter: usize) -> Result<Outcome> {
@@ -129,7 +158,14 @@ fn fill_case(c: &mut Checker, dtype: DType) -> Result<Outcome> {
     c.compare("fill", "", &t, 0.0)
 }
 
-fn decode_case(c: &mut Checker, model: &str, dtype: DType, batch: usize, context: usize, mode: StepMode) -> Result<Outcome> {
+fn decode_case(
+    c: &mut Checker,
+    model: &str,
+    dtype: DType,
+    batch: usize,
+    context: usize,
+    mode: StepMode,
+) -> Result<Outcome> {
     let cfg = ModelConfig::builtin(model)?;
     let seed = 11;
     let gpu = DecodeModel::new(c.gpu, &cfg, dtype, batch, context, seed)?;

@@ -96,7 +96,13 @@ impl<'a> Checker<'a> {
     /// Standard-normal values scaled by `scale`, rounded to `dtype`.
     pub fn random(&mut self, dtype: DType, len: usize, scale: f64) -> HostData {
         let rng = &mut self.rng;
-        HostData::from_f64_iter(dtype, (0..len).map(|_| { let z: f64 = StandardNormal.sample(rng); scale * z }))
+        HostData::from_f64_iter(
+            dtype,
+            (0..len).map(|_| {
+                let z: f64 = StandardNormal.sample(rng);
+                scale * z
+            }),
+        )
     }
 
     /// The same contiguous data on both backends.
@@ -107,7 +113,10 @@ impl<'a> Checker<'a> {
     }
 
     pub fn upload(&mut self, data: HostData, shape: &[usize]) -> Result<Pair> {
-        Ok(Pair { gpu: Tensor::from_host(self.gpu, data.clone(), shape)?, cpu: Tensor::from_host(&self.cpu, data, shape)? })
+        Ok(Pair {
+            gpu: Tensor::from_host(self.gpu, data.clone(), shape)?,
+            cpu: Tensor::from_host(&self.cpu, data, shape)?,
+        })
     }
 
     /// A poisoned buffer of `buffer_len` elements on both backends, viewed through `layout`.
@@ -162,7 +171,12 @@ pub fn run(gpu: &Context, filter: Option<&str>, seed: u64, on_result: impl FnMut
 }
 
 /// Runs the cases whose "op/name" satisfies `keep`.
-pub fn run_where(gpu: &Context, keep: impl Fn(&str) -> bool, seed: u64, mut on_result: impl FnMut(&Outcome)) -> Vec<Outcome> {
+pub fn run_where(
+    gpu: &Context,
+    keep: impl Fn(&str) -> bool,
+    seed: u64,
+    mut on_result: impl FnMut(&Outcome),
+) -> Vec<Outcome> {
     let mut checker = Checker::new(gpu, seed);
     let mut out = Vec::new();
     for case in all_cases() {

@@ -1,7 +1,12 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use decode_kernels::bench::{self, matmul::MatmulBenchConfig, sdpa::SdpaBenchConfig, softmax::{Mode, SoftmaxBenchConfig}};
+use decode_kernels::bench::{
+    self,
+    matmul::MatmulBenchConfig,
+    sdpa::SdpaBenchConfig,
+    softmax::{Mode, SoftmaxBenchConfig},
+};
 use decode_kernels::{roofline, DType, Error, Result};
 
 #[derive(Args, Debug)]
@@ -81,7 +86,12 @@ enum BenchOp {
 /// Every value of a list argument must be positive.
 fn positive(arg: &str, v: &[usize]) -> Result<()> {
     if v.iter().any(|&x| x == 0) {
-        return Err(Error::InvalidArgument { op: "bench", arg: arg.into(), expected: "positive values".into(), got: format!("{v:?}") });
+        return Err(Error::InvalidArgument {
+            op: "bench",
+            arg: arg.into(),
+            expected: "positive values".into(),
+            got: format!("{v:?}"),
+        });
     }
     Ok(())
 }
@@ -106,12 +116,27 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             }
             if lists.iter().any(|(_, l)| l.is_some()) {
                 let or = |l: &Option<Vec<usize>>, def: &[usize]| l.clone().unwrap_or_else(|| def.to_vec());
-                cfg.shapes = bench::sdpa::grid(&or(&hq, &[32]), &or(&hkv, &[32, 8]), &or(&lq, &[1, 4, 16]), &or(&lk, &[512, 2048, 8192, 32768]), &or(&d, &[128]));
+                cfg.shapes = bench::sdpa::grid(
+                    &or(&hq, &[32]),
+                    &or(&hkv, &[32, 8]),
+                    &or(&lq, &[1, 4, 16]),
+                    &or(&lk, &[512, 2048, 8192, 32768]),
+                    &or(&d, &[128]),
+                );
             }
             let (ctx, be) = cuda_backend()?;
             let read = roofline::read_roofline(&be, 30)?;
-            println!("{} | {} | read roofline {:.0} GB/s (this run) | {dtype}{}", be.caps().name, bench::today(), read.gbps, if causal { " causal" } else { "" });
-            println!("{:<40} {:<32} {:>10} {:>19} {:>8} {:>6}", "shape", "variant", "median_us", "(min-max)", "KV GB/s", "%read");
+            println!(
+                "{} | {} | read roofline {:.0} GB/s (this run) | {dtype}{}",
+                be.caps().name,
+                bench::today(),
+                read.gbps,
+                if causal { " causal" } else { "" }
+            );
+            println!(
+                "{:<40} {:<32} {:>10} {:>19} {:>8} {:>6}",
+                "shape", "variant", "median_us", "(min-max)", "KV GB/s", "%read"
+            );
             let rows = bench::sdpa::run(&ctx, &cfg, &read, |r| {
                 println!(
                     "{:<40} {:<32} {:>10.2} {:>19} {:>8.0} {:>5.1}%",
@@ -154,7 +179,10 @@ pub fn run(a: BenchArgs) -> Result<i32> {
                 copy.gbps,
                 empty.median_us
             );
-            println!("{:<5} {:<34} {:<38} {:>10} {:>19} {:>8} {:>6}", "dtype", "shape", "variant", "median_us", "(min-max)", "GB/s", "%copy");
+            println!(
+                "{:<5} {:<34} {:<38} {:>10} {:>19} {:>8} {:>6}",
+                "dtype", "shape", "variant", "median_us", "(min-max)", "GB/s", "%copy"
+            );
             let rows = bench::softmax::run(&ctx, &cfg, &copy, |r| {
                 println!(
                     "{:<5} {:<34} {:<38} {:>10.2} {:>19} {:>8.0} {:>5.1}%",
@@ -199,7 +227,8 @@ pub fn run(a: BenchArgs) -> Result<i32> {
                 "dtype", "MxK", "N", "variant", "median_us", "(min-max)", "GB/s", "%read", "cublas_us", "speedup"
             );
             let rows = bench::matmul::run(&ctx, &cfg, &read, |r| {
-                let mk = r.shape.split(' ').take(2).map(|s| s.split('=').nth(1).unwrap_or("")).collect::<Vec<_>>().join("x");
+                let mk =
+                    r.shape.split(' ').take(2).map(|s| s.split('=').nth(1).unwrap_or("")).collect::<Vec<_>>().join("x");
                 let n = r.shape.rsplit('=').next().unwrap_or("");
                 println!(
                     "{:<6} {:<14} {:>3} {:<34} {:>10.2} {:>19} {:>8.0} {:>5.1}% {:>10} {:>7}",

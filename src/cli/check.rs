@@ -23,9 +23,14 @@ pub fn run(a: CheckArgs) -> Result<i32> {
         eprintln!("check compares GPU ops with the CPU reference and needs a CUDA device; none is in use");
         return Ok(2);
     }
-    let seed = a.seed.unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1));
+    let seed = a.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+    });
     println!("check: seed {seed}");
-    println!("{:<8} {:<40} {:<5} {:>10} {:>8} {:>9} {:>9}  result", "op", "case", "dtype", "rel_l2", "tol", "unwritten", "clobbered");
+    println!(
+        "{:<8} {:<40} {:<5} {:>10} {:>8} {:>9} {:>9}  result",
+        "op", "case", "dtype", "rel_l2", "tol", "unwritten", "clobbered"
+    );
     let outcomes = check::run(&ctx, a.filter.as_deref(), seed, |o| {
         println!(
             "{:<8} {:<40} {:<5} {:>10.3e} {:>8.0e} {:>9} {:>9}  {}{}",
@@ -44,7 +49,11 @@ pub fn run(a: CheckArgs) -> Result<i32> {
     println!("check: {} passed, {} failed", outcomes.len() - failed, failed);
     if let Some(p) = a.json {
         let text = serde_json::to_string_pretty(&outcomes).unwrap_or_default();
-        std::fs::write(&p, text).map_err(|e| decode_kernels::Error::Io { what: "writing", path: p.clone(), source: e })?;
+        std::fs::write(&p, text).map_err(|e| decode_kernels::Error::Io {
+            what: "writing",
+            path: p.clone(),
+            source: e,
+        })?;
     }
     Ok(if failed == 0 && !outcomes.is_empty() { 0 } else { 1 })
 }

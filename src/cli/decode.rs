@@ -63,7 +63,15 @@ pub struct DecodeArgs {
 pub fn run(a: DecodeArgs) -> Result<i32> {
     let (ctx, cfg, context) = a.w.open()?;
     let gpu = ctx.is_cuda();
-    let modes = if a.mode.is_empty() { if gpu { vec![Mode::Eager, Mode::Planned, Mode::Graph] } else { vec![Mode::Eager] } } else { a.mode.clone() };
+    let modes = if a.mode.is_empty() {
+        if gpu {
+            vec![Mode::Eager, Mode::Planned, Mode::Graph]
+        } else {
+            vec![Mode::Eager]
+        }
+    } else {
+        a.mode.clone()
+    };
     let o = DecodeOptions {
         model: cfg,
         dtype: a.w.dtype,
@@ -91,7 +99,18 @@ fn render(r: &DecodeReport) -> String {
     let c = &r.model;
     let mut s = format!(
         "decode {} ({} layers, hidden {}, heads {}/{} x {}, MLP {}, vocab {}), {}, batch {}, context {}, on {}\n",
-        c.name, c.layers, c.hidden, c.heads, c.kv_heads, c.head_dim, c.intermediate, c.vocab, r.dtype, r.batch, r.context, r.device
+        c.name,
+        c.layers,
+        c.hidden,
+        c.heads,
+        c.kv_heads,
+        c.head_dim,
+        c.intermediate,
+        c.vocab,
+        r.dtype,
+        r.batch,
+        r.context,
+        r.device
     );
     s += &format!("bytes streamed per step: {:.1} MB (weights and KV cache)", r.bytes_per_step as f64 / 1e6);
     if let Some(n) = r.launches_per_step {
@@ -101,10 +120,16 @@ fn render(r: &DecodeReport) -> String {
         s += &format!(", read roofline {g:.0} GB/s (this run)");
     }
     s += "\n\n";
-    s += &format!("{:<8} {:>10} {:>12} {:>10} {:>9} {:>7}\n", "mode", "step_us", "enqueue_us", "tokens/s", "GB/s", "%roof");
+    s += &format!(
+        "{:<8} {:>10} {:>12} {:>10} {:>9} {:>7}\n",
+        "mode", "step_us", "enqueue_us", "tokens/s", "GB/s", "%roof"
+    );
     for m in &r.modes {
         let pct = m.pct_roofline.map_or("-".into(), |p| format!("{p:.1}"));
-        s += &format!("{:<8} {:>10.1} {:>12.1} {:>10.1} {:>9.0} {:>7}\n", m.mode, m.step_us, m.enqueue_us, m.tokens_per_s, m.gbps, pct);
+        s += &format!(
+            "{:<8} {:>10.1} {:>12.1} {:>10.1} {:>9.0} {:>7}\n",
+            m.mode, m.step_us, m.enqueue_us, m.tokens_per_s, m.gbps, pct
+        );
     }
     s += &format!("({} steps per mode; step_us is wall time per step, one synchronisation at the end)\n", r.steps);
     if let Some(g) = r.modes.iter().find(|m| m.mode == Mode::Graph) {
@@ -141,7 +166,11 @@ fn render(r: &DecodeReport) -> String {
             h.eager_us - h.bare_us
         );
     }
-    let how = if r.roofline_gbps.is_some() { "every launch between two CUDA events" } else { "every op timed by the wall clock" };
+    let how = if r.roofline_gbps.is_some() {
+        "every launch between two CUDA events"
+    } else {
+        "every op timed by the wall clock"
+    };
     s += &format!("\nprofile ({} step(s), {how}; per-step total {:.1} us):\n", r.profile_steps, r.kernel_us_per_step);
     s += &r.profile.to_table();
     s

@@ -191,7 +191,14 @@ pub fn run(a: ExecArgs) -> Result<i32> {
             let kt = load(&ctx, &k, Some(dtype))?;
             let vt = load(&ctx, &v, Some(dtype))?;
             let o = Tensor::empty(&ctx, qt.shape(), dtype)?;
-            ops::sdpa(&ctx, &qt, &kt, &vt, &o, &decode_kernels::ops::SdpaOptions { scale, causal, offset, prefs: None })?;
+            ops::sdpa(
+                &ctx,
+                &qt,
+                &kt,
+                &vt,
+                &o,
+                &decode_kernels::ops::SdpaOptions { scale, causal, offset, prefs: None },
+            )?;
             write_npy(&out, o.shape(), &o.to_host_data()?)?;
             Ok(0)
         }

@@ -42,16 +42,20 @@ pub fn run(a: InfoArgs) -> Result<i32> {
 
     match ctx.backend() {
         Backend::Cpu(cpu) => {
-            lines.push(format!("backend: cpu ({} threads); no GPU in use, ops run on the CPU reference backend", cpu.threads()));
+            lines.push(format!(
+                "backend: cpu ({} threads); no GPU in use, ops run on the CPU reference backend",
+                cpu.threads()
+            ));
             j.insert("backend".into(), "cpu".into());
             j.insert("cpu_threads".into(), cpu.threads().into());
             // The CPU backend dispatches nothing; say what a GPU here would read.
             let user = decode_kernels::tuning::user_file("sm_90");
-            let would = match (std::env::var_os(decode_kernels::tuning::TUNING_FILE_ENV).filter(|v| !v.is_empty()), &user) {
-                (Some(f), _) => format!("{} (DK_TUNING_FILE)", std::path::Path::new(&f).display()),
-                (None, Some(u)) if u.is_file() => format!("{} (user config)", u.display()),
-                _ => "the embedded table".into(),
-            };
+            let would =
+                match (std::env::var_os(decode_kernels::tuning::TUNING_FILE_ENV).filter(|v| !v.is_empty()), &user) {
+                    (Some(f), _) => format!("{} (DK_TUNING_FILE)", std::path::Path::new(&f).display()),
+                    (None, Some(u)) if u.is_file() => format!("{} (user config)", u.display()),
+                    _ => "the embedded table".into(),
+                };
             lines.push(format!("tuning table: unused on the CPU backend; an sm_90 GPU would use {would}"));
             j.insert("tuning_table".into(), serde_json::Value::Null);
         }

@@ -12,7 +12,10 @@ pub struct KernelsArgs {
 pub fn run(a: KernelsArgs) -> Result<i32> {
     let n = nvrtc::Nvrtc::load()?;
     println!("NVRTC {}.{}", n.version.0, n.version.1);
-    println!("{:<8} {:<14} {:<34} {:>5} {:>6} {:>7} {:>7} {:>6}", "arch", "source", "function", "regs", "stack", "spill_s", "spill_l", "smem");
+    println!(
+        "{:<8} {:<14} {:<34} {:>5} {:>6} {:>7} {:>7} {:>6}",
+        "arch", "source", "function", "regs", "stack", "spill_s", "spill_l", "smem"
+    );
     let mut spills = 0;
     for arch in &a.arch {
         for src in kernels::ALL {
@@ -22,7 +25,14 @@ pub fn run(a: KernelsArgs) -> Result<i32> {
                     spills += k.spill_stores + k.spill_loads;
                     println!(
                         "{:<8} {:<14} {:<34} {:>5} {:>6} {:>7} {:>7} {:>6}",
-                        arch, src.file, k.function, k.registers, k.stack_bytes, k.spill_stores, k.spill_loads, k.shared_bytes
+                        arch,
+                        src.file,
+                        k.function,
+                        k.registers,
+                        k.stack_bytes,
+                        k.spill_stores,
+                        k.spill_loads,
+                        k.shared_bytes
                     );
                 }
             }

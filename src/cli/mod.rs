@@ -55,11 +55,13 @@ pub fn run(cli: Cli) -> Result<i32> {
 fn open_context(device: Option<&str>) -> Result<Context> {
     match device {
         None => Context::from_env(),
-        Some(d) => Context::new(d.parse::<DeviceRequest>().map_err(|allowed| decode_kernels::Error::InvalidArgument {
-            op: "decode-kernels",
-            arg: "--device".into(),
-            expected: allowed,
-            got: d.to_string(),
-        })?),
+        Some(d) => {
+            Context::new(d.parse::<DeviceRequest>().map_err(|allowed| decode_kernels::Error::InvalidArgument {
+                op: "decode-kernels",
+                arg: "--device".into(),
+                expected: allowed,
+                got: d.to_string(),
+            })?)
+        }
     }
 }

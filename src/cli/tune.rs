@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use decode_kernels::bench::{self, matmul::MatmulBenchConfig, sdpa::SdpaBenchConfig, softmax::SoftmaxBenchConfig, BenchRow};
+use decode_kernels::bench::{
+    self, matmul::MatmulBenchConfig, sdpa::SdpaBenchConfig, softmax::SoftmaxBenchConfig, BenchRow,
+};
 use decode_kernels::tune::{decisions, plot};
 use decode_kernels::tuning::{self, TuningTable};
 use decode_kernels::{roofline, Context, DType, Error, Result};
@@ -63,7 +65,11 @@ pub fn run(a: TuneArgs) -> Result<i32> {
     let offline = !a.from_csv.is_empty();
     let ctx = if offline { None } else { Some(super::open_context(a.device.as_deref())?) };
     let be = match &ctx {
-        Some(c) => Some(c.cuda().ok_or_else(|| Error::CudaUnavailable("tune measures on a GPU; without one, pass --from-csv".into()))?.clone()),
+        Some(c) => Some(
+            c.cuda()
+                .ok_or_else(|| Error::CudaUnavailable("tune measures on a GPU; without one, pass --from-csv".into()))?
+                .clone(),
+        ),
         None => None,
     };
     // The table in force, and where the result goes.
@@ -81,7 +87,8 @@ pub fn run(a: TuneArgs) -> Result<i32> {
     let arch = be.as_ref().map(|b| b.caps().arch()).unwrap_or_else(|| "sm_90".into());
     let out = match &a.out {
         Some(p) => p.clone(),
-        None => tuning::user_file(&arch).ok_or_else(|| Error::invalid("tune", "--out", "a path (no user config folder is known here)", "none"))?,
+        None => tuning::user_file(&arch)
+            .ok_or_else(|| Error::invalid("tune", "--out", "a path (no user config folder is known here)", "none"))?,
     };
 
     let rows = match (&ctx, &be) {
@@ -101,10 +108,20 @@ pub fn run(a: TuneArgs) -> Result<i32> {
 
     let (mut table, decisions) = decisions::analyse(&rows, &base, a.margin);
     if decisions.is_empty() {
-        return Err(Error::invalid("tune", "rows", "measurements of at least one decision (both variants at some size)", format!("{} rows", rows.len())));
+        return Err(Error::invalid(
+            "tune",
+            "rows",
+            "measurements of at least one decision (both variants at some size)",
+            format!("{} rows", rows.len()),
+        ));
     }
     let card = rows.first().map(|r| r.card.clone()).unwrap_or_default();
-    table.device = format!("tuned by `decode-kernels tune` on {card}, {} (commit {}), from {} rows", bench::today(), bench::COMMIT, rows.len());
+    table.device = format!(
+        "tuned by `decode-kernels tune` on {card}, {} (commit {}), from {} rows",
+        bench::today(),
+        bench::COMMIT,
+        rows.len()
+    );
     println!("tune: {} rows on {card}; against {base_source}; margin {:.0}%", rows.len(), a.margin * 100.0);
     println!("{:<40} {:>8} {:>8} {:>10} {:>14} {:>10}", "decision", "old", "new", "gain", "auto/best max", ">3% over");
     for d in &decisions {
@@ -134,10 +151,18 @@ pub fn run(a: TuneArgs) -> Result<i32> {
 }
 
 /// Runs the sweeps the chosen decisions need, with a progress bar on stderr.
-fn measure(ctx: &Context, be: &std::sync::Arc<decode_kernels::runtime::CudaBackend>, a: &TuneArgs) -> Result<Vec<BenchRow>> {
+fn measure(
+    ctx: &Context,
+    be: &std::sync::Arc<decode_kernels::runtime::CudaBackend>,
+    a: &TuneArgs,
+) -> Result<Vec<BenchRow>> {
     let want = |op: &str| a.ops.iter().any(|o| o == op);
     let mm = MatmulBenchConfig {
-        shapes: if a.quick { vec![(896, 4864), (4096, 4096), (14336, 4096)] } else { bench::matmul::DEFAULT_SHAPES.to_vec() },
+        shapes: if a.quick {
+            vec![(896, 4864), (4096, 4096), (14336, 4096)]
+        } else {
+            bench::matmul::DEFAULT_SHAPES.to_vec()
+        },
         runs: a.runs,
         peer: true,
         ..Default::default()
@@ -154,7 +179,10 @@ fn measure(ctx: &Context, be: &std::sync::Arc<decode_kernels::runtime::CudaBacke
         + if want("softmax") { sm.dtypes.len() * sm.rows.len() * sm.cols.len() * (2 + threads.len()) } else { 0 }
         + if want("sdpa") { 2 * sd.shapes.len() } else { 0 };
     let pb = indicatif::ProgressBar::new(total as u64);
-    pb.set_style(indicatif::ProgressStyle::with_template("{elapsed} [{bar:40}] {pos}/{len} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed} [{bar:40}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
     let tick = |r: &BenchRow| {
         pb.set_message(format!("{} {} {}", r.op, r.dtype, r.shape));
         pb.inc(1);

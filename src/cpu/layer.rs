@@ -28,7 +28,14 @@ pub fn rmsnorm(x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> Result<()> {
     super::write_view("rmsnorm", "y", y, out)
 }
 
-pub fn rope_append(qkv: &Tensor, bias: Option<&Tensor>, q_out: &Tensor, k_cache: &Tensor, v_cache: &Tensor, o: &RopeOptions) -> Result<()> {
+pub fn rope_append(
+    qkv: &Tensor,
+    bias: Option<&Tensor>,
+    q_out: &Tensor,
+    k_cache: &Tensor,
+    v_cache: &Tensor,
+    o: &RopeOptions,
+) -> Result<()> {
     const OP: &str = "rope_append";
     let (batch, d) = (qkv.shape()[0], q_out.shape()[2]);
     let width = (o.hq + 2 * o.hkv) * d;

@@ -19,7 +19,9 @@ pub fn sdpa(g: &SdpaGeometry, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor) 
         let qrow = &qv[row * d..(row + 1) * d];
         let visible = if g.causal { (g.offset + i as i64 + 1).clamp(0, lk as i64) as usize } else { lk };
         let scores: Vec<f64> = (0..lk)
-            .map(|j| scale * qrow.iter().zip(&kv[kv_base + j * d..kv_base + (j + 1) * d]).map(|(a, b)| a * b).sum::<f64>())
+            .map(|j| {
+                scale * qrow.iter().zip(&kv[kv_base + j * d..kv_base + (j + 1) * d]).map(|(a, b)| a * b).sum::<f64>()
+            })
             .collect();
         let mut p = vec![0f64; lk];
         super::softmax::softmax_row(&scores, visible, &mut p);

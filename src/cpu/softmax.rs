@@ -37,7 +37,8 @@ pub fn softmax(g: &SoftmaxGeometry, x: &Tensor, y: &Tensor, o: &SoftmaxOptions) 
             Some(c) => (c.offset + q + 1).min(cols),
             None => cols,
         };
-        let v: Vec<f64> = (0..cols).map(|j| scale * xv[r * cols + j] + mv.as_ref().map_or(0.0, |m| m[q * cols + j])).collect();
+        let v: Vec<f64> =
+            (0..cols).map(|j| scale * xv[r * cols + j] + mv.as_ref().map_or(0.0, |m| m[q * cols + j])).collect();
         softmax_row(&v, valid, dst);
     });
     super::write_view("softmax", "y", y, out)

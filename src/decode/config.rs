@@ -26,18 +26,20 @@ pub const BUILTIN: &[&str] = &["qwen2.5-0.5b", "llama3-8b", "qwen2.5-7b", "tiny"
 impl ModelConfig {
     /// A built-in config by name (see [`BUILTIN`]).
     pub fn builtin(name: &str) -> Result<Self> {
-        let c = |hidden, intermediate, layers, heads, kv_heads, head_dim, vocab, rope_theta, rms_eps, qkv_bias| ModelConfig {
-            name: name.to_string(),
-            hidden,
-            intermediate,
-            layers,
-            heads,
-            kv_heads,
-            head_dim,
-            vocab,
-            rope_theta,
-            rms_eps,
-            qkv_bias,
+        let c = |hidden, intermediate, layers, heads, kv_heads, head_dim, vocab, rope_theta, rms_eps, qkv_bias| {
+            ModelConfig {
+                name: name.to_string(),
+                hidden,
+                intermediate,
+                layers,
+                heads,
+                kv_heads,
+                head_dim,
+                vocab,
+                rope_theta,
+                rms_eps,
+                qkv_bias,
+            }
         };
         Ok(match name {
             // Qwen/Qwen2.5-0.5B config.json
@@ -72,7 +74,9 @@ impl ModelConfig {
     /// Checks the config is one a step can run.
     pub fn validate(&self) -> Result<()> {
         let bad = |what: &str, got: String| Err(Error::invalid("decode", "model", what.to_string(), got));
-        if [self.hidden, self.intermediate, self.layers, self.heads, self.kv_heads, self.head_dim, self.vocab].contains(&0) {
+        if [self.hidden, self.intermediate, self.layers, self.heads, self.kv_heads, self.head_dim, self.vocab]
+            .contains(&0)
+        {
             return bad("every size > 0", format!("{self:?}"));
         }
         if self.heads % self.kv_heads != 0 {

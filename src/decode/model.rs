@@ -85,7 +85,14 @@ impl DecodeModel {
     /// Allocates and fills every tensor on `ctx`'s device. The same config,
     /// shapes and seed give bit-identical weights, cache and input on every
     /// backend (ops::random).
-    pub fn new(ctx: &Context, cfg: &ModelConfig, dtype: DType, batch: usize, context: usize, seed: u64) -> Result<Self> {
+    pub fn new(
+        ctx: &Context,
+        cfg: &ModelConfig,
+        dtype: DType,
+        batch: usize,
+        context: usize,
+        seed: u64,
+    ) -> Result<Self> {
         cfg.validate()?;
         if batch == 0 {
             return Err(Error::invalid("decode", "--batch", "at least 1 sequence", batch));

@@ -143,7 +143,12 @@ pub fn run(ctx: &Context, o: &DecodeOptions) -> Result<DecodeReport> {
     }
     if !ctx.is_cuda() {
         if let Some(m) = o.modes.iter().find(|m| **m != Mode::Eager) {
-            return Err(Error::invalid("decode", "--mode", "eager on the CPU backend (planned and graph need a CUDA device)", m));
+            return Err(Error::invalid(
+                "decode",
+                "--mode",
+                "eager on the CPU backend (planned and graph need a CUDA device)",
+                m,
+            ));
         }
     }
     let first_step = match (ctx.cuda(), o.first_step) {
@@ -242,7 +247,13 @@ pub fn run(ctx: &Context, o: &DecodeOptions) -> Result<DecodeReport> {
 /// step (`step_us` is a recent measurement), so the host enqueues the whole
 /// step before the GPU starts it: the event pairs then time the kernels, not
 /// the host's pace of launching them.
-pub fn profile_steps_with(ctx: &Context, steps: usize, step_us: f64, roofline: Option<f64>, mut step: impl FnMut() -> Result<()>) -> Result<Report> {
+pub fn profile_steps_with(
+    ctx: &Context,
+    steps: usize,
+    step_us: f64,
+    roofline: Option<f64>,
+    mut step: impl FnMut() -> Result<()>,
+) -> Result<Report> {
     let profiler = ctx.profiler();
     let was_on = profiler.is_enabled();
     profiler.reset();
@@ -309,7 +320,10 @@ fn host_cost(ctx: &Context, be: &CudaBackend, model: &DecodeModel) -> Result<Hos
     let one = || linear(ctx, &l.w_o, &attn2, 1.0, &model.buf.x);
     let rec = ctx.record(|_| one())?;
     if rec.len() != 1 {
-        return Err(Error::Unsupported { op: "decode", what: format!("a host-cost study of a {}-launch projection", rec.len()) });
+        return Err(Error::Unsupported {
+            op: "decode",
+            what: format!("a host-cost study of a {}-launch projection", rec.len()),
+        });
     }
     let label = rec.labels()[0].to_string();
     let time = |f: &dyn Fn() -> Result<()>| -> Result<f64> {

@@ -305,10 +305,16 @@ mod tests {
         for dt in DType::ALL {
             let max = t.smalln_max_n_for(dt, 4096 * 4096);
             for n in 1..=max {
-                assert!(matches!(plan(&desc(4096, n, 4096, dt, ALayout::KContiguous), &Default::default()).unwrap(), MatmulPlan::Gemv(_)));
+                assert!(matches!(
+                    plan(&desc(4096, n, 4096, dt, ALayout::KContiguous), &Default::default()).unwrap(),
+                    MatmulPlan::Gemv(_)
+                ));
             }
             for n in [max + 1, 64, 4096] {
-                assert_eq!(plan(&desc(4096, n, 4096, dt, ALayout::KContiguous), &Default::default()).unwrap(), MatmulPlan::Cublas);
+                assert_eq!(
+                    plan(&desc(4096, n, 4096, dt, ALayout::KContiguous), &Default::default()).unwrap(),
+                    MatmulPlan::Cublas
+                );
             }
         }
     }
@@ -324,15 +330,24 @@ mod tests {
             let v = gemv(plan(&desc(4096, below, 4096, dt, ALayout::KContiguous), &p).unwrap()).variant;
             assert_eq!(v, if below < t.mma_min_n { GemvVariant::VecK } else { mma });
         }
-        assert_eq!(gemv(plan(&desc(4096, 8, 4096, DType::F32, ALayout::KContiguous), &p).unwrap()).variant, GemvVariant::VecK);
-        assert_eq!(gemv(plan(&desc(128, 4, 4096, DType::F16, ALayout::MContiguous), &p).unwrap()).variant, GemvVariant::VecM);
+        assert_eq!(
+            gemv(plan(&desc(4096, 8, 4096, DType::F32, ALayout::KContiguous), &p).unwrap()).variant,
+            GemvVariant::VecK
+        );
+        assert_eq!(
+            gemv(plan(&desc(128, 4, 4096, DType::F16, ALayout::MContiguous), &p).unwrap()).variant,
+            GemvVariant::VecM
+        );
         let mut unaligned = desc(4096, 4, 4095, DType::F16, ALayout::KContiguous);
         unaligned.a_vec_aligned = false;
         assert_eq!(gemv(plan(&unaligned, &p).unwrap()).variant, GemvVariant::Scalar);
         let mut b_unaligned = desc(4096, 4, 4096, DType::F16, ALayout::KContiguous);
         b_unaligned.b_vec_aligned = false;
         assert_eq!(gemv(plan(&b_unaligned, &p).unwrap()).variant, GemvVariant::Scalar);
-        assert_eq!(gemv(plan(&desc(64, 4, 64, DType::F32, ALayout::Strided), &p).unwrap()).variant, GemvVariant::Scalar);
+        assert_eq!(
+            gemv(plan(&desc(64, 4, 64, DType::F32, ALayout::Strided), &p).unwrap()).variant,
+            GemvVariant::Scalar
+        );
     }
 
     #[test]
@@ -352,16 +367,23 @@ mod tests {
         let cublas = MatmulPrefs { backend: MatmulBackend::Cublas, smalln_max_n: None };
         assert_eq!(plan(&d, &cublas).unwrap(), MatmulPlan::Cublas);
         let gemv_only = MatmulPrefs { backend: MatmulBackend::Gemv, smalln_max_n: None };
-        assert!(matches!(plan(&desc(4096, 100, 4096, DType::F16, ALayout::KContiguous), &gemv_only).unwrap(), MatmulPlan::Gemv(_)));
+        assert!(matches!(
+            plan(&desc(4096, 100, 4096, DType::F16, ALayout::KContiguous), &gemv_only).unwrap(),
+            MatmulPlan::Gemv(_)
+        ));
         let small = MatmulPrefs { backend: MatmulBackend::Auto, smalln_max_n: Some(4) };
         assert_eq!(plan(&d, &small).unwrap(), MatmulPlan::Cublas);
-        assert!(matches!(plan(&desc(4096, 4, 4096, DType::F16, ALayout::KContiguous), &small).unwrap(), MatmulPlan::Gemv(_)));
+        assert!(matches!(
+            plan(&desc(4096, 4, 4096, DType::F16, ALayout::KContiguous), &small).unwrap(),
+            MatmulPlan::Gemv(_)
+        ));
         // Forcing cuBLAS on a layout it cannot take, or without the library, is an error.
         let mut strided = d;
         strided.cublas_layout = false;
         let e = plan(&strided, &cublas).unwrap_err().to_string();
         assert!(e.contains("DK_MATMUL_BACKEND=cublas") && e.contains("unit stride"), "{e}");
-        let e = plan_matmul(&d, &h100(), &TuningTable::fixed_for_tests().matmul, &cublas, false).unwrap_err().to_string();
+        let e =
+            plan_matmul(&d, &h100(), &TuningTable::fixed_for_tests().matmul, &cublas, false).unwrap_err().to_string();
         assert!(e.contains("libcublas"), "{e}");
     }
 
@@ -385,7 +407,11 @@ mod tests {
         for (m, k) in [(128, 1024), (896, 4864), (4096, 14336), (16, 8), (1, 1), (4096, 4096)] {
             for dt in DType::ALL {
                 for n in 1..=16 {
-                    let g = plan_gemv(&desc(m, n, k, dt, ALayout::KContiguous), &h100(), &TuningTable::fixed_for_tests().matmul);
+                    let g = plan_gemv(
+                        &desc(m, n, k, dt, ALayout::KContiguous),
+                        &h100(),
+                        &TuningTable::fixed_for_tests().matmul,
+                    );
                     assert!(g.splits >= 1 && g.splits <= 32);
                     assert_eq!(g.k_per_split % 256, 0, "{g:?}");
                     // Splits cover K exactly once: the last split starts inside K.
@@ -401,7 +427,11 @@ mod tests {
     fn vecm_block_shape_fits() {
         for m in [8, 64, 128, 256, 4096] {
             for dt in DType::ALL {
-                let g = plan_gemv(&desc(m, 4, 512, dt, ALayout::MContiguous), &h100(), &TuningTable::fixed_for_tests().matmul);
+                let g = plan_gemv(
+                    &desc(m, 4, 512, dt, ALayout::MContiguous),
+                    &h100(),
+                    &TuningTable::fixed_for_tests().matmul,
+                );
                 assert_eq!(g.variant, GemvVariant::VecM);
                 assert!(g.block.0 <= 32 && g.block.0 * g.block.1 <= 256, "{g:?}");
             }

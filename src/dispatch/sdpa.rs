@@ -102,7 +102,8 @@ impl FusedKernel {
 /// flight per SM (resident CTAs, at most `target` of them, x tiles ahead), the
 /// shallower on a tie.
 pub fn mma_stages(d: usize, dtype: DType, rows: usize, target: u32, caps: &DeviceCaps) -> u32 {
-    let in_flight = |s: u32| FusedKernel::Mma.resident_per_sm(d, dtype, s, rows, caps).min(target as usize) * (s as usize - 1);
+    let in_flight =
+        |s: u32| FusedKernel::Mma.resident_per_sm(d, dtype, s, rows, caps).min(target as usize) * (s as usize - 1);
     [2u32, 3, 4].into_iter().fold(2, |best, s| if in_flight(s) > in_flight(best) { s } else { best })
 }
 
@@ -174,8 +175,10 @@ pub fn plan_fused(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> SdpaPlan {
     let kernel = if d.dtype != DType::F32 && d.kv_aligned { FusedKernel::Mma } else { FusedKernel::Simt };
     let row_groups = d.rows().div_ceil(kernel.rows_per_cta()).max(1);
     let base = (d.batch * d.hkv * row_groups).max(1);
-    let stages = if kernel == FusedKernel::Mma { mma_stages(d.d, d.dtype, d.rows(), t.target_ctas_per_sm, caps) } else { 2 };
-    let per_sm = (t.target_ctas_per_sm as usize).min(kernel.resident_per_sm(d.d, d.dtype, stages, d.rows(), caps)).max(1);
+    let stages =
+        if kernel == FusedKernel::Mma { mma_stages(d.d, d.dtype, d.rows(), t.target_ctas_per_sm, caps) } else { 2 };
+    let per_sm =
+        (t.target_ctas_per_sm as usize).min(kernel.resident_per_sm(d.d, d.dtype, stages, d.rows(), caps)).max(1);
     let want = (per_sm * caps.sm_count as usize) / base;
     let cta_rows = d.rows().min(kernel.rows_per_cta()).max(1);
     let min_keys = t.min_keys_per_split.max(t.min_keys_per_row * cta_rows).max(1);
@@ -192,7 +195,9 @@ pub fn plan_sdpa(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning, prefs: &SdpaPr
         SdpaBackend::Composed if !d.composable => {
             return Err(Error::Unsupported {
                 op: "sdpa",
-                what: format!("{BACKEND_ENV}=composed with a negative causal offset or no keys (the fused path serves these)"),
+                what: format!(
+                    "{BACKEND_ENV}=composed with a negative causal offset or no keys (the fused path serves these)"
+                ),
             })
         }
         SdpaBackend::Composed => true,
@@ -225,7 +230,9 @@ mod tests {
 
     fn fused(d: &SdpaDesc) -> (FusedKernel, u32, usize, u32) {
         match plan_fused(d, &h100(), &TuningTable::sm90().sdpa) {
-            SdpaPlan::Fused { kernel, splits, keys_per_split, row_groups, .. } => (kernel, splits, keys_per_split, row_groups),
+            SdpaPlan::Fused { kernel, splits, keys_per_split, row_groups, .. } => {
+                (kernel, splits, keys_per_split, row_groups)
+            }
             p => panic!("{p:?}"),
         }
     }
@@ -240,7 +247,10 @@ mod tests {
                     assert_eq!(kernel == FusedKernel::Mma, dt != DType::F32);
                     assert_eq!(kps % KEY_TILE, 0);
                     assert!(splits as usize * kps >= kv_len, "{d:?}: keys uncovered");
-                    assert!(kv_len == 0 && splits == 1 || (splits as usize - 1) * kps < kv_len, "{d:?}: an empty split");
+                    assert!(
+                        kv_len == 0 && splits == 1 || (splits as usize - 1) * kps < kv_len,
+                        "{d:?}: an empty split"
+                    );
                     assert!(splits <= 64 && splits as usize * (g * lq).min(kernel.rows_per_cta()) <= MAX_MERGE);
                     assert_eq!(groups as usize, (g * lq).div_ceil(kernel.rows_per_cta()));
                 }
@@ -275,16 +285,29 @@ mod tests {
         let d = desc(1, 8, 4, 4, 2048, DType::F16);
         let composed = SdpaPrefs { backend: SdpaBackend::Composed };
         assert_eq!(plan_sdpa(&d, &h100(), &t, &composed).unwrap(), SdpaPlan::Composed);
-        assert!(matches!(plan_sdpa(&d, &h100(), &t, &SdpaPrefs { backend: SdpaBackend::Fused }).unwrap(), SdpaPlan::Fused { .. }));
+        assert!(matches!(
+            plan_sdpa(&d, &h100(), &t, &SdpaPrefs { backend: SdpaBackend::Fused }).unwrap(),
+            SdpaPlan::Fused { .. }
+        ));
         let e = plan_sdpa(&SdpaDesc { composable: false, ..d }, &h100(), &t, &composed).unwrap_err().to_string();
         assert!(e.contains("DK_SDPA_BACKEND=composed"), "{e}");
         // Auto crosses to composed at the table's row count, when it can.
         let t2 = SdpaTuning { composed_min_rows: 16, ..t.clone() };
         assert_eq!(plan_sdpa(&d, &h100(), &t2, &SdpaPrefs::default()).unwrap(), SdpaPlan::Composed);
-        assert!(matches!(plan_sdpa(&SdpaDesc { composable: false, ..d }, &h100(), &t2, &SdpaPrefs::default()).unwrap(), SdpaPlan::Fused { .. }));
-        assert!(matches!(plan_sdpa(&desc(1, 8, 4, 1, 2048, DType::F16), &h100(), &t2, &SdpaPrefs::default()).unwrap(), SdpaPlan::Fused { .. }));
+        assert!(matches!(
+            plan_sdpa(&SdpaDesc { composable: false, ..d }, &h100(), &t2, &SdpaPrefs::default()).unwrap(),
+            SdpaPlan::Fused { .. }
+        ));
+        assert!(matches!(
+            plan_sdpa(&desc(1, 8, 4, 1, 2048, DType::F16), &h100(), &t2, &SdpaPrefs::default()).unwrap(),
+            SdpaPlan::Fused { .. }
+        ));
         let e = "flash".parse::<SdpaBackend>().unwrap_err().to_string();
         assert!(e.contains("DK_SDPA_BACKEND=\"flash\"") && e.contains("auto, composed, fused"), "{e}");
-        assert_eq!(SdpaPlan::Fused { kernel: FusedKernel::Mma, splits: 16, keys_per_split: 64, row_groups: 1, stages: 2 }.label(DType::F16), "sdpa/fused_mma_split16/f16");
+        assert_eq!(
+            SdpaPlan::Fused { kernel: FusedKernel::Mma, splits: 16, keys_per_split: 64, row_groups: 1, stages: 2 }
+                .label(DType::F16),
+            "sdpa/fused_mma_split16/f16"
+        );
     }
 }

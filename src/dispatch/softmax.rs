@@ -64,7 +64,9 @@ impl SoftmaxPlan {
     /// The profiling label, e.g. `softmax/block_1024/bf16`.
     pub fn label(&self, dtype: DType) -> String {
         match self {
-            SoftmaxPlan::Block { threads, .. } | SoftmaxPlan::BlockStream { threads } | SoftmaxPlan::Cluster { threads, .. } => {
+            SoftmaxPlan::Block { threads, .. }
+            | SoftmaxPlan::BlockStream { threads }
+            | SoftmaxPlan::Cluster { threads, .. } => {
                 format!("softmax/{}_{threads}/{dtype}", self.name())
             }
             _ => format!("softmax/{}/{dtype}", self.name()),
@@ -131,7 +133,10 @@ pub fn plan_softmax(d: &SoftmaxDesc, t: &SoftmaxTuning, prefs: &SoftmaxPrefs) ->
     if use_vec {
         // Short rows take fewer lanes, so each still does whole 16-byte loads.
         let per_lane = if d.packable { vec_elems(d.dtype) as usize } else { 1 };
-        let lanes = [8u32, 16].into_iter().find(|&g| d.cols <= g as usize * per_lane && d.cols <= g as usize * SUBWARP_MAX_EPT).unwrap_or(32);
+        let lanes = [8u32, 16]
+            .into_iter()
+            .find(|&g| d.cols <= g as usize * per_lane && d.cols <= g as usize * SUBWARP_MAX_EPT)
+            .unwrap_or(32);
         return match registers_fit(d, lanes) {
             Some((ept, pack)) => SoftmaxPlan::Vec { lanes, ept, pack, warps_per_cta },
             None => SoftmaxPlan::VecStream { warps_per_cta },
@@ -163,29 +168,78 @@ mod tests {
     use crate::tuning::TuningTable;
 
     fn plan(rows: usize, cols: usize, dtype: DType, packable: bool, backend: SoftmaxBackend) -> SoftmaxPlan {
-        plan_softmax(&SoftmaxDesc { rows, cols, dtype, packable, clusters: true }, &TuningTable::fixed_for_tests().softmax, &SoftmaxPrefs { backend })
+        plan_softmax(
+            &SoftmaxDesc { rows, cols, dtype, packable, clusters: true },
+            &TuningTable::fixed_for_tests().softmax,
+            &SoftmaxPrefs { backend },
+        )
     }
 
     #[test]
     fn auto_picks_vec_for_short_rows_and_block_for_long() {
-        assert_eq!(plan(16384, 512, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { lanes: 32, ept: 16, pack: 8, warps_per_cta: 4 });
-        assert_eq!(plan(16384, 128, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { lanes: 16, ept: 8, pack: 8, warps_per_cta: 4 });
-        assert_eq!(plan(16384, 64, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { lanes: 8, ept: 8, pack: 8, warps_per_cta: 4 });
-        assert_eq!(plan(16384, 64, DType::F32, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { lanes: 16, ept: 4, pack: 4, warps_per_cta: 4 });
-        assert_eq!(plan(3, 7, DType::F32, false, SoftmaxBackend::Auto), SoftmaxPlan::Vec { lanes: 8, ept: 1, pack: 1, warps_per_cta: 4 });
-        assert_eq!(plan(16384, 1024, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Block { threads: 128, ept: 8, pack: 8 });
-        assert_eq!(plan(4, 512, DType::F16, true, SoftmaxBackend::Block), SoftmaxPlan::Block { threads: 64, ept: 8, pack: 8 });
-        assert_eq!(plan(16384, 128, DType::F32, true, SoftmaxBackend::Auto), SoftmaxPlan::Vec { lanes: 32, ept: 4, pack: 4, warps_per_cta: 4 });
-        assert_eq!(plan(512, 2048, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Block { threads: 128, ept: 16, pack: 8 });
-        assert_eq!(plan(32, 32768, DType::F32, true, SoftmaxBackend::Auto), SoftmaxPlan::Cluster { ctas: 4, threads: 512, ept: 16, pack: 4 });
-        assert_eq!(plan(32, 8192, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Block { threads: 512, ept: 16, pack: 8 });
-        assert_eq!(plan(32, 16384, DType::F16, true, SoftmaxBackend::Auto), SoftmaxPlan::Block { threads: 1024, ept: 16, pack: 8 });
-        assert_eq!(plan(32, 17001, DType::F16, false, SoftmaxBackend::Auto), SoftmaxPlan::Cluster { ctas: 4, threads: 512, ept: 16, pack: 1 });
+        assert_eq!(
+            plan(16384, 512, DType::F16, true, SoftmaxBackend::Auto),
+            SoftmaxPlan::Vec { lanes: 32, ept: 16, pack: 8, warps_per_cta: 4 }
+        );
+        assert_eq!(
+            plan(16384, 128, DType::F16, true, SoftmaxBackend::Auto),
+            SoftmaxPlan::Vec { lanes: 16, ept: 8, pack: 8, warps_per_cta: 4 }
+        );
+        assert_eq!(
+            plan(16384, 64, DType::F16, true, SoftmaxBackend::Auto),
+            SoftmaxPlan::Vec { lanes: 8, ept: 8, pack: 8, warps_per_cta: 4 }
+        );
+        assert_eq!(
+            plan(16384, 64, DType::F32, true, SoftmaxBackend::Auto),
+            SoftmaxPlan::Vec { lanes: 16, ept: 4, pack: 4, warps_per_cta: 4 }
+        );
+        assert_eq!(
+            plan(3, 7, DType::F32, false, SoftmaxBackend::Auto),
+            SoftmaxPlan::Vec { lanes: 8, ept: 1, pack: 1, warps_per_cta: 4 }
+        );
+        assert_eq!(
+            plan(16384, 1024, DType::F16, true, SoftmaxBackend::Auto),
+            SoftmaxPlan::Block { threads: 128, ept: 8, pack: 8 }
+        );
+        assert_eq!(
+            plan(4, 512, DType::F16, true, SoftmaxBackend::Block),
+            SoftmaxPlan::Block { threads: 64, ept: 8, pack: 8 }
+        );
+        assert_eq!(
+            plan(16384, 128, DType::F32, true, SoftmaxBackend::Auto),
+            SoftmaxPlan::Vec { lanes: 32, ept: 4, pack: 4, warps_per_cta: 4 }
+        );
+        assert_eq!(
+            plan(512, 2048, DType::F16, true, SoftmaxBackend::Auto),
+            SoftmaxPlan::Block { threads: 128, ept: 16, pack: 8 }
+        );
+        assert_eq!(
+            plan(32, 32768, DType::F32, true, SoftmaxBackend::Auto),
+            SoftmaxPlan::Cluster { ctas: 4, threads: 512, ept: 16, pack: 4 }
+        );
+        assert_eq!(
+            plan(32, 8192, DType::F16, true, SoftmaxBackend::Auto),
+            SoftmaxPlan::Block { threads: 512, ept: 16, pack: 8 }
+        );
+        assert_eq!(
+            plan(32, 16384, DType::F16, true, SoftmaxBackend::Auto),
+            SoftmaxPlan::Block { threads: 1024, ept: 16, pack: 8 }
+        );
+        assert_eq!(
+            plan(32, 17001, DType::F16, false, SoftmaxBackend::Auto),
+            SoftmaxPlan::Cluster { ctas: 4, threads: 512, ept: 16, pack: 1 }
+        );
         // No clusters (before sm_90): one CTA per row.
         let d = SoftmaxDesc { rows: 32, cols: 32768, dtype: DType::F32, packable: true, clusters: false };
-        assert_eq!(plan_softmax(&d, &TuningTable::fixed_for_tests().softmax, &SoftmaxPrefs::default()), SoftmaxPlan::Block { threads: 1024, ept: 32, pack: 4 });
+        assert_eq!(
+            plan_softmax(&d, &TuningTable::fixed_for_tests().softmax, &SoftmaxPrefs::default()),
+            SoftmaxPlan::Block { threads: 1024, ept: 32, pack: 4 }
+        );
         assert_eq!(plan(2, 65537, DType::F32, false, SoftmaxBackend::Auto), SoftmaxPlan::BlockStream { threads: 1024 });
-        assert_eq!(plan(2, 500, DType::BF16, false, SoftmaxBackend::Auto), SoftmaxPlan::Vec { lanes: 32, ept: 16, pack: 1, warps_per_cta: 4 });
+        assert_eq!(
+            plan(2, 500, DType::BF16, false, SoftmaxBackend::Auto),
+            SoftmaxPlan::Vec { lanes: 32, ept: 16, pack: 1, warps_per_cta: 4 }
+        );
     }
 
     #[test]
@@ -196,7 +250,13 @@ mod tests {
                 assert!(matches!(v, SoftmaxPlan::Vec { .. } | SoftmaxPlan::VecStream { .. }), "{v:?}");
                 assert_eq!(matches!(v, SoftmaxPlan::VecStream { .. }), cols > 32 * 32);
                 let b = plan(4, cols, dt, true, SoftmaxBackend::Block);
-                assert!(matches!(b, SoftmaxPlan::Block { .. } | SoftmaxPlan::BlockStream { .. } | SoftmaxPlan::Cluster { .. }), "{b:?}");
+                assert!(
+                    matches!(
+                        b,
+                        SoftmaxPlan::Block { .. } | SoftmaxPlan::BlockStream { .. } | SoftmaxPlan::Cluster { .. }
+                    ),
+                    "{b:?}"
+                );
                 if let SoftmaxPlan::Cluster { ctas, threads, ept, .. } = b {
                     assert!((ctas * threads * ept) as usize >= cols, "{b:?} does not cover {cols}");
                 }
@@ -213,7 +273,10 @@ mod tests {
 
     #[test]
     fn names_labels_and_env_values() {
-        assert_eq!(SoftmaxPlan::Block { threads: 1024, ept: 8, pack: 8 }.label(DType::BF16), "softmax/block_e8_p8_1024/bf16");
+        assert_eq!(
+            SoftmaxPlan::Block { threads: 1024, ept: 8, pack: 8 }.label(DType::BF16),
+            "softmax/block_e8_p8_1024/bf16"
+        );
         assert_eq!(SoftmaxPlan::VecStream { warps_per_cta: 4 }.name(), "vec_stream");
         assert_eq!("Block".parse::<SoftmaxBackend>().unwrap(), SoftmaxBackend::Block);
         let e = "fast".parse::<SoftmaxBackend>().unwrap_err().to_string();

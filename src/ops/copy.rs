@@ -41,11 +41,18 @@ fn launch(b: &CudaBackend, x: &Tensor, y: &Tensor) -> Result<()> {
         y.device_ptr().ok_or_else(|| Error::invalid(OP, "y", "a device tensor", "a host tensor"))?,
     );
     let mut args = KernelArgs::new();
-    args.push(xp).push(yp).push(Dims4::shape(x.layout())).push(Dims4::strides(x.layout())).push(Dims4::strides(y.layout())).push(n);
+    args.push(xp)
+        .push(yp)
+        .push(Dims4::shape(x.layout()))
+        .push(Dims4::strides(x.layout()))
+        .push(Dims4::strides(y.layout()))
+        .push(n);
     // SAFETY: both views were checked in bounds of their buffers when built, the
     // shapes agree, y does not overlap x except as the identical view, and the
     // kernel touches exactly the n elements of each view.
-    unsafe { b.launch(Tag { label: &label, bytes: bytes(x, y) }, &[x, y], &f, LaunchConfig::linear(grid, block), &args) }
+    unsafe {
+        b.launch(Tag { label: &label, bytes: bytes(x, y) }, &[x, y], &f, LaunchConfig::linear(grid, block), &args)
+    }
 }
 
 fn bytes(x: &Tensor, y: &Tensor) -> u64 {

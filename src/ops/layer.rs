@@ -25,7 +25,12 @@ fn check_view(op: &'static str, name: &str, t: &Tensor, ctx: &Context, dtype: DT
     validate::check_dtype(op, name, t, dtype)?;
     validate::check_rank(op, name, t, rank)?;
     if t.layout().dim(rank - 1) > 1 && t.layout().stride(rank - 1) != 1 {
-        return Err(Error::invalid(op, name, "a unit stride along the last axis", format!("strides {:?}", t.layout().strides())));
+        return Err(Error::invalid(
+            op,
+            name,
+            "a unit stride along the last axis",
+            format!("strides {:?}", t.layout().strides()),
+        ));
     }
     Ok(())
 }
@@ -96,14 +101,31 @@ pub fn rmsnorm(ctx: &Context, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> R
             ctx.profiler().host(Tag { label: &label, bytes }, || crate::cpu::layer::rmsnorm(x, w, eps, y))
         }
         Backend::Cuda(be) => {
-            let p = RmsNormParams { rows: rows as i64, cols: cols as i64, sxr: x.layout().stride(0) as i64, syr: y.layout().stride(0) as i64, eps };
+            let p = RmsNormParams {
+                rows: rows as i64,
+                cols: cols as i64,
+                sxr: x.layout().stride(0) as i64,
+                syr: y.layout().stride(0) as i64,
+                eps,
+            };
             let mut args = KernelArgs::new();
             args.push(ptr(OP, x, "x")?).push(ptr(OP, w, "w")?).push(ptr(OP, y, "y")?).push(p);
             let grid = (grid_dim(OP, "rows", rows)?, 1);
             // The kernel touches rows < rows, columns < cols of x and y, w[c < cols].
             match rmsnorm_vec_shape(x, w, y) {
                 // 16-byte chunks held in registers: V per thread.
-                Some((v, threads)) => launch_kernel(be, &format!("rmsnorm_vec{v}"), OP, &format!("vec{v}"), dtype, grid, threads, bytes, &[x, w, y], &args),
+                Some((v, threads)) => launch_kernel(
+                    be,
+                    &format!("rmsnorm_vec{v}"),
+                    OP,
+                    &format!("vec{v}"),
+                    dtype,
+                    grid,
+                    threads,
+                    bytes,
+                    &[x, w, y],
+                    &args,
+                ),
                 // Any alignment: one element at a time, whole warps, 64..1024 threads.
                 None => {
                     let block = (cols.div_ceil(8).div_ceil(32) * 32).clamp(64, 1024) as u32;
@@ -120,7 +142,8 @@ pub fn rmsnorm(ctx: &Context, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> R
 fn rmsnorm_vec_shape(x: &Tensor, w: &Tensor, y: &Tensor) -> Option<(u32, u32)> {
     let e = 16 / x.dtype().size_in_bytes();
     let cols = x.shape()[1];
-    let rows_aligned = |t: &Tensor| t.layout().offset() % e == 0 && (t.shape()[0] <= 1 || t.layout().stride(0) % e == 0);
+    let rows_aligned =
+        |t: &Tensor| t.layout().offset() % e == 0 && (t.shape()[0] <= 1 || t.layout().stride(0) % e == 0);
     if cols % e != 0 || !rows_aligned(x) || !rows_aligned(y) || w.layout().offset() % e != 0 {
         return None;
     }
@@ -170,7 +193,15 @@ struct RopeParams {
 /// k_cache[b, h, pos, :]; V heads copied into v_cache[b, h, pos, :]. The caches
 /// are [B, hkv, capacity, d]. The rotation pairs element i with i + d/2 (the
 /// "rotate half" convention of Llama and Qwen) at angle pos * theta^(-2i/d).
-pub fn rope_append(ctx: &Context, qkv: &Tensor, bias: Option<&Tensor>, q_out: &Tensor, k_cache: &Tensor, v_cache: &Tensor, o: &RopeOptions) -> Result<()> {
+pub fn rope_append(
+    ctx: &Context,
+    qkv: &Tensor,
+    bias: Option<&Tensor>,
+    q_out: &Tensor,
+    k_cache: &Tensor,
+    v_cache: &Tensor,
+    o: &RopeOptions,
+) -> Result<()> {
     const OP: &str = "rope_append";
     let dtype = qkv.dtype();
     check_view(OP, "qkv", qkv, ctx, dtype, 2)?;
@@ -182,7 +213,12 @@ pub fn rope_append(ctx: &Context, qkv: &Tensor, bias: Option<&Tensor>, q_out: &T
         return Err(Error::invalid(OP, "hq", format!("a multiple of hkv = {}", o.hkv), o.hq));
     }
     if d == 0 || d % 2 != 0 || d > 2048 {
-        return Err(Error::invalid(OP, "q_out", "an even head size d of at most 2048 (its last axis)", format!("shape {:?}", q_out.shape())));
+        return Err(Error::invalid(
+            OP,
+            "q_out",
+            "an even head size d of at most 2048 (its last axis)",
+            format!("shape {:?}", q_out.shape()),
+        ));
     }
     let width = (o.hq + 2 * o.hkv) * d;
     validate::check_shape(OP, "qkv", qkv, &[batch, width])?;
@@ -215,7 +251,9 @@ pub fn rope_append(ctx: &Context, qkv: &Tensor, bias: Option<&Tensor>, q_out: &T
     match ctx.backend() {
         Backend::Cpu(_) => {
             let label = format!("{OP}/cpu/{dtype}");
-            ctx.profiler().host(Tag { label: &label, bytes }, || crate::cpu::layer::rope_append(qkv, bias, q_out, k_cache, v_cache, o))
+            ctx.profiler().host(Tag { label: &label, bytes }, || {
+                crate::cpu::layer::rope_append(qkv, bias, q_out, k_cache, v_cache, o)
+            })
         }
         Backend::Cuda(be) => {
             let (sq, sk, sv) = (q_out.layout().strides(), k_cache.layout().strides(), v_cache.layout().strides());
@@ -241,14 +279,22 @@ pub fn rope_append(ctx: &Context, qkv: &Tensor, bias: Option<&Tensor>, q_out: &T
                 None => ptr(OP, qkv, "qkv")?, // never read (has_bias = 0)
             };
             let mut args = KernelArgs::new();
-            args.push(ptr(OP, qkv, "qkv")?).push(bias_ptr).push(ptr(OP, q_out, "q_out")?).push(ptr(OP, k_cache, "k_cache")?).push(ptr(OP, v_cache, "v_cache")?).push(p);
+            args.push(ptr(OP, qkv, "qkv")?)
+                .push(bias_ptr)
+                .push(ptr(OP, q_out, "q_out")?)
+                .push(ptr(OP, k_cache, "k_cache")?)
+                .push(ptr(OP, v_cache, "v_cache")?)
+                .push(p);
             let mut uses = vec![qkv, q_out, k_cache, v_cache];
             uses.extend(bias);
             let block = ((d / 2).div_ceil(32) * 32) as u32;
             // The kernel reads qkv[b < B, c < width] (and bias[c < width]) and
             // writes q_out[b, h < hq, i < d] and the caches at slot pos < cap.
             if batch > 65535 {
-                return Err(Error::Unsupported { op: OP, what: format!("a batch of {batch} tokens (at most 65535, the grid's y limit)") });
+                return Err(Error::Unsupported {
+                    op: OP,
+                    what: format!("a batch of {batch} tokens (at most 65535, the grid's y limit)"),
+                });
             }
             let grid = (grid_dim(OP, "heads", o.hq + 2 * o.hkv)?, batch as u32);
             launch_kernel(be, OP, OP, "qkv", dtype, grid, block, bytes, &uses, &args)
@@ -287,7 +333,12 @@ pub fn silu_mul(ctx: &Context, gu: &Tensor, h: &Tensor) -> Result<()> {
             ctx.profiler().host(Tag { label: &label, bytes }, || crate::cpu::layer::silu_mul(gu, h))
         }
         Backend::Cuda(be) => {
-            let p = SiluMulParams { rows: rows as i64, inter: inter as i64, s_gu: gu.layout().stride(0) as i64, s_h: h.layout().stride(0) as i64 };
+            let p = SiluMulParams {
+                rows: rows as i64,
+                inter: inter as i64,
+                s_gu: gu.layout().stride(0) as i64,
+                s_h: h.layout().stride(0) as i64,
+            };
             let mut args = KernelArgs::new();
             args.push(ptr(OP, gu, "gu")?).push(ptr(OP, h, "h")?).push(p);
             let block = 256;

@@ -70,7 +70,12 @@ pub fn geometry(ctx: &Context, a: &Tensor, b: &Tensor, c: &Tensor, group: usize)
         return Err(Error::invalid(OP, "b", format!("{k} rows (A is {m}x{k})"), format!("shape {:?}", b.shape())));
     }
     if (mc, nc) != (m, n) {
-        return Err(Error::invalid(OP, "c", format!("[{m}, {n}] matrices (A is {m}x{k}, B is {k}x{n})"), format!("shape {:?}", c.shape())));
+        return Err(Error::invalid(
+            OP,
+            "c",
+            format!("[{m}, {n}] matrices (A is {m}x{k}, B is {k}x{n})"),
+            format!("shape {:?}", c.shape()),
+        ));
     }
     if batch % group != 0 {
         return Err(Error::invalid(OP, "group", format!("a divisor of the batch size {batch}"), group));
@@ -84,7 +89,12 @@ pub fn geometry(ctx: &Context, a: &Tensor, b: &Tensor, c: &Tensor, group: usize)
         ));
     }
     if b.rank() == 3 && bb != batch {
-        return Err(Error::invalid(OP, "b", format!("a batch of {batch} (as C) or a 2-D view"), format!("shape {:?}", b.shape())));
+        return Err(Error::invalid(
+            OP,
+            "b",
+            format!("a batch of {batch} (as C) or a 2-D view"),
+            format!("shape {:?}", b.shape()),
+        ));
     }
     validate::check_writable(OP, "c", c)?;
     validate::check_overlap(OP, "c", c, &[("a", a), ("b", b)], Aliasing::Forbidden)?;
@@ -162,7 +172,18 @@ impl Geometry {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn call(&self, m: usize, n: usize, k: usize, a: Operand, b: Operand, ldc: i32, pa: (u64, usize), pb: (u64, usize), pc: (u64, usize)) -> GemmCall {
+    fn call(
+        &self,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: Operand,
+        b: Operand,
+        ldc: i32,
+        pa: (u64, usize),
+        pb: (u64, usize),
+        pc: (u64, usize),
+    ) -> GemmCall {
         GemmCall {
             m: m as i32,
             n: n as i32,
@@ -212,7 +233,15 @@ pub fn matmul(ctx: &Context, alpha: f32, a: &Tensor, b: &Tensor, beta: f32, c: &
     matmul_with(ctx, alpha, a, b, beta, c, &MatmulOptions::default())
 }
 
-pub fn matmul_with(ctx: &Context, alpha: f32, a: &Tensor, b: &Tensor, beta: f32, c: &Tensor, opts: &MatmulOptions) -> Result<()> {
+pub fn matmul_with(
+    ctx: &Context,
+    alpha: f32,
+    a: &Tensor,
+    b: &Tensor,
+    beta: f32,
+    c: &Tensor,
+    opts: &MatmulOptions,
+) -> Result<()> {
     let g = geometry(ctx, a, b, c, opts.group)?;
     let prefs = match opts.prefs {
         Some(p) => p,
@@ -257,7 +286,13 @@ pub struct MatmulPlanHandle {
 }
 
 /// Resolves the plan for these views' geometry (the views' contents are not read).
-pub fn plan_matmul(ctx: &Context, a: &Tensor, b: &Tensor, c: &Tensor, opts: &MatmulOptions) -> Result<MatmulPlanHandle> {
+pub fn plan_matmul(
+    ctx: &Context,
+    a: &Tensor,
+    b: &Tensor,
+    c: &Tensor,
+    opts: &MatmulOptions,
+) -> Result<MatmulPlanHandle> {
     let g = geometry(ctx, a, b, c, opts.group)?;
     let prefs = match opts.prefs {
         Some(p) => p,
@@ -280,7 +315,9 @@ fn plan_from(ctx: &Context, g: Geometry, prefs: MatmulPrefs, group: usize) -> Re
                     be.cublas()?;
                     (Vec::new(), (0, 0))
                 }
-                MatmulPlan::Cpu => return Err(Error::Unsupported { op: OP, what: "a CPU plan on a CUDA context".into() }),
+                MatmulPlan::Cpu => {
+                    return Err(Error::Unsupported { op: OP, what: "a CPU plan on a CUDA context".into() })
+                }
             };
             (plan, chunks, scratch)
         }
@@ -315,11 +352,18 @@ fn resolve_gemv(be: &CudaBackend, g: &Geometry, gp: &GemvPlan) -> Result<(Vec<Ge
     let max_grid = u32::MAX as usize;
     for ch in &chunks {
         if ch.grid.0 as usize >= max_grid || ch.grid.2 > 65535 {
-            return Err(Error::Unsupported { op: OP, what: format!("grid {:?} exceeds the device's launch limits", ch.grid) });
+            return Err(Error::Unsupported {
+                op: OP,
+                what: format!("grid {:?} exceeds the device's launch limits", ch.grid),
+            });
         }
     }
     let scratch = if gp.splits > 1 {
-        let partials = chunks.iter().map(|c| c.grid.0 as usize * c.grid.1 as usize * c.grid.2 as usize * c.tile_elems).max().unwrap_or(0);
+        let partials = chunks
+            .iter()
+            .map(|c| c.grid.0 as usize * c.grid.1 as usize * c.grid.2 as usize * c.tile_elems)
+            .max()
+            .unwrap_or(0);
         let counters = chunks.iter().map(|c| c.grid.0 as usize * c.grid.2 as usize).max().unwrap_or(0);
         be.workspace(partials, counters)?;
         (partials, counters)
@@ -373,7 +417,10 @@ impl MatmulPlanHandle {
             return Err(Error::invalid(
                 OP,
                 "views",
-                format!("the geometry the plan was made for ({}x{}x{}, batch {})", self.geometry.m, self.geometry.k, self.geometry.n, self.geometry.batch),
+                format!(
+                    "the geometry the plan was made for ({}x{}x{}, batch {})",
+                    self.geometry.m, self.geometry.k, self.geometry.n, self.geometry.batch
+                ),
                 format!("{}x{}x{}, batch {} (or other strides or alignment)", g.m, g.k, g.n, g.batch),
             ));
         }
@@ -382,7 +429,16 @@ impl MatmulPlanHandle {
 
     /// Runs on views already validated to have geometry `g` (the plan's, up to offsets).
     #[allow(clippy::too_many_arguments)]
-    fn run(&self, ctx: &Context, g: &Geometry, alpha: f32, a: &Tensor, b: &Tensor, beta: f32, c: &Tensor) -> Result<()> {
+    fn run(
+        &self,
+        ctx: &Context,
+        g: &Geometry,
+        alpha: f32,
+        a: &Tensor,
+        b: &Tensor,
+        beta: f32,
+        c: &Tensor,
+    ) -> Result<()> {
         let g = *g;
         if g.m == 0 || g.n == 0 || g.batch == 0 {
             return Ok(());
@@ -392,19 +448,32 @@ impl MatmulPlanHandle {
                 crate::cpu::matmul::matmul(&g, alpha, a, b, beta, c)
             }),
             Backend::Cuda(be) => {
-                let ptr = |t: &Tensor, name: &str| t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"));
+                let ptr = |t: &Tensor, name: &str| {
+                    t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"))
+                };
                 let (pa, pb, pc) = (ptr(a, "a")?, ptr(b, "b")?, ptr(c, "c")?);
                 match self.plan {
                     MatmulPlan::Gemv(gp) => self.launch_gemv(be, &g, &gp, alpha, beta, (pa, pb, pc), &[a, b, c]),
                     MatmulPlan::Cublas => launch_cublas(be, &self.label, &g, alpha, beta, (pa, pb, pc), &[a, b, c]),
-                    MatmulPlan::Cpu => Err(Error::invalid(OP, "plan", "a plan made on this CUDA context", "a CPU plan")),
+                    MatmulPlan::Cpu => {
+                        Err(Error::invalid(OP, "plan", "a plan made on this CUDA context", "a CPU plan"))
+                    }
                 }
             }
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn launch_gemv(&self, be: &CudaBackend, g: &Geometry, gp: &GemvPlan, alpha: f32, beta: f32, ptrs: (u64, u64, u64), uses: &[&Tensor]) -> Result<()> {
+    fn launch_gemv(
+        &self,
+        be: &CudaBackend,
+        g: &Geometry,
+        gp: &GemvPlan,
+        alpha: f32,
+        beta: f32,
+        ptrs: (u64, u64, u64),
+        uses: &[&Tensor],
+    ) -> Result<()> {
         let e = g.dtype.size_in_bytes() as u64;
         let a_batches = if g.a[2] == 0 { 1 } else { (g.batch / g.group) as u64 };
         // Offsets may change between launches (same alignment class, checked
@@ -444,7 +513,9 @@ impl MatmulPlanHandle {
             // kernel reads only A[m < M, k < K], B[k < K, n0 + n < n0 + nc],
             // writes only C[m < M, n0 + n], and split-K scratch was sized for
             // every chunk's grid and tile.
-            let bytes = e * (a_batches * (g.m * g.k) as u64 + (g.batch * nc) as u64 * (g.k + g.m * if beta != 0.0 { 2 } else { 1 }) as u64);
+            let bytes = e
+                * (a_batches * (g.m * g.k) as u64
+                    + (g.batch * nc) as u64 * (g.k + g.m * if beta != 0.0 { 2 } else { 1 }) as u64);
             unsafe { be.launch(Tag { label: &ch.label, bytes }, uses, &ch.function, cfg, &args)? };
         }
         Ok(())
@@ -455,11 +526,21 @@ impl MatmulPlanHandle {
     }
 }
 
-fn launch_cublas(be: &CudaBackend, label: &str, g: &Geometry, alpha: f32, beta: f32, (pa, pb, pc): (u64, u64, u64), uses: &[&Tensor]) -> Result<()> {
+fn launch_cublas(
+    be: &CudaBackend,
+    label: &str,
+    g: &Geometry,
+    alpha: f32,
+    beta: f32,
+    (pa, pb, pc): (u64, u64, u64),
+    uses: &[&Tensor],
+) -> Result<()> {
     let tag = Tag { label, bytes: g.min_bytes(beta != 0.0) };
     let e = g.dtype.size_in_bytes() as u64;
     if g.group <= 1 {
-        let call = g.cublas_call(pa, pb, pc).ok_or_else(|| Error::Unsupported { op: OP, what: "a layout cuBLAS cannot express".into() })?;
+        let call = g
+            .cublas_call(pa, pb, pc)
+            .ok_or_else(|| Error::Unsupported { op: OP, what: "a layout cuBLAS cannot express".into() })?;
         // SAFETY: geometry() validated every view in bounds; cublas_call derived
         // the leading dimensions and strides from those views.
         return unsafe { be.gemm(tag, uses, g.dtype, &call, alpha, beta) };

@@ -11,8 +11,8 @@ pub mod softmax;
 
 pub use copy::copy;
 pub use layer::{rmsnorm, rope_append, silu_mul, RopeOptions};
-pub use random::fill_uniform;
 pub use matmul::{matmul, matmul_with, plan_matmul, MatmulOptions, MatmulPlanHandle};
+pub use random::fill_uniform;
 pub use sdpa::{plan_sdpa, sdpa, SdpaOptions, SdpaPlanHandle};
 pub use softmax::{softmax, Causal, SoftmaxOptions};
 

@@ -11,10 +11,10 @@ use crate::context::{Backend, Context};
 use crate::dispatch::sdpa::{plan_sdpa as dispatch, FusedKernel, SdpaDesc, SdpaPlan, SdpaPrefs, HEAD_DIMS, THREADS};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::profile::Tag;
 use crate::ops::matmul::{matmul_with, MatmulOptions};
 use crate::ops::softmax::{softmax, Causal, SoftmaxOptions};
 use crate::ops::Dims4;
+use crate::profile::Tag;
 use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
 use crate::tensor::validate::{self, Aliasing};
 use crate::tensor::Tensor;
@@ -74,7 +74,14 @@ impl SdpaGeometry {
     }
 }
 
-pub fn geometry(ctx: &Context, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor, o: &SdpaOptions) -> Result<SdpaGeometry> {
+pub fn geometry(
+    ctx: &Context,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    out: &Tensor,
+    o: &SdpaOptions,
+) -> Result<SdpaGeometry> {
     for (name, t) in [("q", q), ("k", k), ("v", v), ("out", out)] {
         validate::check_device(OP, name, t, ctx.device())?;
         validate::check_dtype(OP, name, t, q.dtype())?;
@@ -89,10 +96,20 @@ pub fn geometry(ctx: &Context, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor,
         return Err(Error::invalid(OP, "q", format!("a head size D in {HEAD_DIMS:?}"), format!("D = {d}")));
     }
     if kb != batch || kd != d {
-        return Err(Error::invalid(OP, "k", format!("[{batch}, Hkv, Lk, {d}] (batch and D of q)"), format!("shape {:?}", k.shape())));
+        return Err(Error::invalid(
+            OP,
+            "k",
+            format!("[{batch}, Hkv, Lk, {d}] (batch and D of q)"),
+            format!("shape {:?}", k.shape()),
+        ));
     }
     if hkv == 0 || hq % hkv != 0 {
-        return Err(Error::invalid(OP, "k", format!("a number of KV heads that divides Hq = {hq}"), format!("{hkv} heads")));
+        return Err(Error::invalid(
+            OP,
+            "k",
+            format!("a number of KV heads that divides Hq = {hq}"),
+            format!("{hkv} heads"),
+        ));
     }
     validate::check_shape(OP, "v", v, k.shape())?;
     validate::check_shape(OP, "out", out, q.shape())?;
@@ -196,7 +213,14 @@ fn desc(g: &SdpaGeometry, k: &Tensor, v: &Tensor) -> SdpaDesc {
 
 /// Resolves the path (and for the fused kernel its function, grid and
 /// workspace) for these views' geometry; the views' contents are not read.
-pub fn plan_sdpa(ctx: &Context, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor, opts: &SdpaOptions) -> Result<SdpaPlanHandle> {
+pub fn plan_sdpa(
+    ctx: &Context,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    out: &Tensor,
+    opts: &SdpaOptions,
+) -> Result<SdpaPlanHandle> {
     let g = geometry(ctx, q, k, v, out, opts)?;
     let prefs = match opts.prefs {
         Some(p) => p,
@@ -213,7 +237,10 @@ fn plan_from(ctx: &Context, g: SdpaGeometry, desc: SdpaDesc, prefs: SdpaPrefs) -
             // test of the composition); otherwise it runs the reference.
             crate::dispatch::sdpa::SdpaBackend::Composed if g.composable() => (SdpaPlan::Composed, None),
             crate::dispatch::sdpa::SdpaBackend::Composed => {
-                return Err(Error::Unsupported { op: OP, what: "the composed path with a negative causal offset or no keys".into() })
+                return Err(Error::Unsupported {
+                    op: OP,
+                    what: "the composed path with a negative causal offset or no keys".into(),
+                })
             }
             _ => (SdpaPlan::Cpu, None),
         },
@@ -221,7 +248,9 @@ fn plan_from(ctx: &Context, g: SdpaGeometry, desc: SdpaDesc, prefs: SdpaPrefs) -
             let (table, _) = be.tuning()?;
             let plan = dispatch(&desc, be.caps(), &table.sdpa, &prefs)?;
             let fused = match plan {
-                SdpaPlan::Fused { kernel, splits, row_groups, stages, .. } => Some(resolve_fused(be, &g, kernel, splits, row_groups, stages)?),
+                SdpaPlan::Fused { kernel, splits, row_groups, stages, .. } => {
+                    Some(resolve_fused(be, &g, kernel, splits, row_groups, stages)?)
+                }
                 _ => None,
             };
             (plan, fused)
@@ -231,19 +260,38 @@ fn plan_from(ctx: &Context, g: SdpaGeometry, desc: SdpaDesc, prefs: SdpaPrefs) -
     Ok(SdpaPlanHandle { geometry: g, desc, plan, fused, label })
 }
 
-fn resolve_fused(be: &CudaBackend, g: &SdpaGeometry, kernel: FusedKernel, splits: u32, row_groups: u32, stages: u32) -> Result<FusedLaunch> {
+fn resolve_fused(
+    be: &CudaBackend,
+    g: &SdpaGeometry,
+    kernel: FusedKernel,
+    splits: u32,
+    row_groups: u32,
+    stages: u32,
+) -> Result<FusedLaunch> {
     let name = format!("sdpa_{}_d{}_{}", kernel.name(), g.d, g.dtype);
     let function = be.function(&kernels::SDPA, kernels::dtype_build(g.dtype), &name)?;
     let smem = kernel.smem_bytes(g.d, g.dtype, stages, g.group * g.lq);
     if smem > be.caps().max_shared_per_block_optin as usize {
-        return Err(Error::Unsupported { op: OP, what: format!("{name} needs {smem} bytes of shared memory; the device allows {}", be.caps().max_shared_per_block_optin) });
+        return Err(Error::Unsupported {
+            op: OP,
+            what: format!(
+                "{name} needs {smem} bytes of shared memory; the device allows {}",
+                be.caps().max_shared_per_block_optin
+            ),
+        });
     }
     function
-        .set_attribute(cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem as i32)
+        .set_attribute(
+            cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+            smem as i32,
+        )
         .map_err(Error::driver(format!("allowing {name} {smem} bytes of shared memory")))?;
     let heads = g.batch * g.hkv;
     if heads > 65535 || row_groups > 65535 {
-        return Err(Error::Unsupported { op: OP, what: format!("batch x KV heads = {heads} or {row_groups} row groups exceed the grid limit 65535") });
+        return Err(Error::Unsupported {
+            op: OP,
+            what: format!("batch x KV heads = {heads} or {row_groups} row groups exceed the grid limit 65535"),
+        });
     }
     let scratch = if splits > 1 {
         let rows = g.batch * g.hq * g.lq;
@@ -253,14 +301,20 @@ fn resolve_fused(be: &CudaBackend, g: &SdpaGeometry, kernel: FusedKernel, splits
     } else {
         (0, 0)
     };
-    let cfg = LaunchConfig { grid: (splits, heads as u32, row_groups), block: (THREADS, 1, 1), shared_bytes: smem as u32 };
+    let cfg =
+        LaunchConfig { grid: (splits, heads as u32, row_groups), block: (THREADS, 1, 1), shared_bytes: smem as u32 };
     Ok(FusedLaunch { function, cfg, scratch })
 }
 
 impl SdpaPlanHandle {
     /// Runs the plan on views of the geometry it was made for.
     pub fn launch(&self, ctx: &Context, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor) -> Result<()> {
-        let opts = SdpaOptions { scale: Some(self.geometry.scale), causal: self.geometry.causal, offset: Some(self.geometry.offset), prefs: None };
+        let opts = SdpaOptions {
+            scale: Some(self.geometry.scale),
+            causal: self.geometry.causal,
+            offset: Some(self.geometry.offset),
+            prefs: None,
+        };
         let g = geometry(ctx, q, k, v, out, &opts)?;
         if g != self.geometry || desc(&g, k, v) != self.desc {
             return Err(Error::invalid(
@@ -280,12 +334,13 @@ impl SdpaPlanHandle {
             return Ok(());
         }
         match (&self.plan, ctx.backend()) {
-            (SdpaPlan::Cpu, Backend::Cpu(_)) => {
-                ctx.profiler().host(Tag { label: &self.label, bytes: bytes(&g) }, || crate::cpu::sdpa::sdpa(&g, q, k, v, out))
-            }
+            (SdpaPlan::Cpu, Backend::Cpu(_)) => ctx
+                .profiler()
+                .host(Tag { label: &self.label, bytes: bytes(&g) }, || crate::cpu::sdpa::sdpa(&g, q, k, v, out)),
             (SdpaPlan::Composed, _) => composed(ctx, &g, q, k, v, out),
             (SdpaPlan::Fused { keys_per_split, stages, .. }, Backend::Cuda(be)) => {
-                let f = self.fused.as_ref().ok_or_else(|| Error::invalid(OP, "plan", "a resolved fused launch", "none"))?;
+                let f =
+                    self.fused.as_ref().ok_or_else(|| Error::invalid(OP, "plan", "a resolved fused launch", "none"))?;
                 launch_fused(be, f, &self.label, &g, *keys_per_split, *stages, q, k, v, out)
             }
             (p, _) => Err(Error::invalid(OP, "plan", "a plan made on this context's backend", format!("{p:?}"))),
@@ -316,8 +371,21 @@ pub fn sdpa(ctx: &Context, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor, opt
 }
 
 #[allow(clippy::too_many_arguments)]
-fn launch_fused(be: &CudaBackend, f: &FusedLaunch, label: &str, g: &SdpaGeometry, keys_per_split: usize, stages: u32, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor) -> Result<()> {
-    let ptr = |t: &Tensor, name: &str| t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"));
+fn launch_fused(
+    be: &CudaBackend,
+    f: &FusedLaunch,
+    label: &str,
+    g: &SdpaGeometry,
+    keys_per_split: usize,
+    stages: u32,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    out: &Tensor,
+) -> Result<()> {
+    let ptr = |t: &Tensor, name: &str| {
+        t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"))
+    };
     let (ws, counters) = if f.scratch.0 > 0 { be.workspace(f.scratch.0, f.scratch.1)? } else { (0, 0) };
     let params = SdpaParams {
         sq: Dims4::strides(q.layout()),
@@ -337,7 +405,13 @@ fn launch_fused(be: &CudaBackend, f: &FusedLaunch, label: &str, g: &SdpaGeometry
         stages: stages as i32,
     };
     let mut args = KernelArgs::new();
-    args.push(ptr(q, "q")?).push(ptr(k, "k")?).push(ptr(v, "v")?).push(ptr(out, "out")?).push(ws).push(counters).push(params);
+    args.push(ptr(q, "q")?)
+        .push(ptr(k, "k")?)
+        .push(ptr(v, "v")?)
+        .push(ptr(out, "out")?)
+        .push(ws)
+        .push(counters)
+        .push(params);
     // SAFETY: geometry() checked the four views in bounds of their buffers, of
     // consistent shapes, out writable and disjoint from the inputs. The kernel
     // reads Q and writes out only at rows < group * lq of heads < hq, reads K
@@ -378,7 +452,8 @@ fn composed(ctx: &Context, g: &SdpaGeometry, q: &Tensor, k: &Tensor, v: &Tensor,
     }
     let rows = scores.as_strided(&[g.batch * g.hq * lq, lk], &[lk, 1], 0)?;
     let causal = if g.causal {
-        let offset = usize::try_from(g.offset).map_err(|_| Error::invalid(OP, "offset", "a non-negative causal offset on the composed path", g.offset))?;
+        let offset = usize::try_from(g.offset)
+            .map_err(|_| Error::invalid(OP, "offset", "a non-negative causal offset on the composed path", g.offset))?;
         Some(Causal { q_len: lq, offset })
     } else {
         None

@@ -70,7 +70,12 @@ pub fn geometry(ctx: &Context, x: &Tensor, y: &Tensor, o: &SoftmaxOptions) -> Re
         q_len = expect_rows.max(1);
     }
     if (o.causal.is_some() || o.mask.is_some()) && rows % q_len != 0 {
-        return Err(Error::invalid(OP, "x", format!("a number of rows divisible by q_len = {q_len} (rows flatten [batch, heads, q_len])"), format!("{rows} rows")));
+        return Err(Error::invalid(
+            OP,
+            "x",
+            format!("a number of rows divisible by q_len = {q_len} (rows flatten [batch, heads, q_len])"),
+            format!("{rows} rows"),
+        ));
     }
     Ok(SoftmaxGeometry { rows, cols, q_len })
 }
@@ -93,7 +98,8 @@ pub fn softmax(ctx: &Context, x: &Tensor, y: &Tensor, opts: &SoftmaxOptions) -> 
     match ctx.backend() {
         Backend::Cpu(_) => {
             let label = format!("softmax/cpu/{}", x.dtype());
-            ctx.profiler().host(Tag { label: &label, bytes: bytes(&g, x, opts) }, || crate::cpu::softmax::softmax(&g, x, y, opts))
+            ctx.profiler()
+                .host(Tag { label: &label, bytes: bytes(&g, x, opts) }, || crate::cpu::softmax::softmax(&g, x, y, opts))
         }
         Backend::Cuda(be) => {
             let plan = plan_for(be, &g, x, y, opts, &prefs)?;
@@ -103,7 +109,14 @@ pub fn softmax(ctx: &Context, x: &Tensor, y: &Tensor, opts: &SoftmaxOptions) -> 
 }
 
 /// The plan auto dispatch (or the prefs) would run, for reports.
-pub fn plan_for(be: &CudaBackend, g: &SoftmaxGeometry, x: &Tensor, y: &Tensor, opts: &SoftmaxOptions, prefs: &SoftmaxPrefs) -> Result<SoftmaxPlan> {
+pub fn plan_for(
+    be: &CudaBackend,
+    g: &SoftmaxGeometry,
+    x: &Tensor,
+    y: &Tensor,
+    opts: &SoftmaxOptions,
+    prefs: &SoftmaxPrefs,
+) -> Result<SoftmaxPlan> {
     let (table, _) = be.tuning()?;
     Ok(plan_for_table(be, g, x, y, opts, prefs, &table.softmax))
 }
@@ -119,7 +132,8 @@ pub fn plan_for_table(
     table: &crate::tuning::SoftmaxTuning,
 ) -> SoftmaxPlan {
     let clusters = be.caps().compute_capability.0 >= 9;
-    let desc = SoftmaxDesc { rows: g.rows, cols: g.cols, dtype: x.dtype(), packable: packable(x, y, opts.mask), clusters };
+    let desc =
+        SoftmaxDesc { rows: g.rows, cols: g.cols, dtype: x.dtype(), packable: packable(x, y, opts.mask), clusters };
     plan_softmax(&desc, table, prefs)
 }
 
@@ -152,7 +166,14 @@ struct SoftmaxParams {
     scale: f32,
 }
 
-pub fn launch(be: &CudaBackend, plan: &SoftmaxPlan, g: &SoftmaxGeometry, x: &Tensor, y: &Tensor, o: &SoftmaxOptions) -> Result<()> {
+pub fn launch(
+    be: &CudaBackend,
+    plan: &SoftmaxPlan,
+    g: &SoftmaxGeometry,
+    x: &Tensor,
+    y: &Tensor,
+    o: &SoftmaxOptions,
+) -> Result<()> {
     let name = format!("softmax_{}", plan.name());
     let f = be.function(&kernels::SOFTMAX, kernels::dtype_build(x.dtype()), &name)?;
     let (block, grid) = match *plan {
@@ -165,8 +186,11 @@ pub fn launch(be: &CudaBackend, plan: &SoftmaxPlan, g: &SoftmaxGeometry, x: &Ten
         SoftmaxPlan::Cluster { ctas, threads, .. } => (threads, g.rows * ctas as usize),
         SoftmaxPlan::Cpu => return Err(Error::invalid(OP, "plan", "a CUDA plan", "the CPU plan")),
     };
-    let grid = u32::try_from(grid).map_err(|_| Error::Unsupported { op: OP, what: format!("{} rows exceed the grid limit", g.rows) })?;
-    let ptr = |t: &Tensor, name: &str| t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"));
+    let grid = u32::try_from(grid)
+        .map_err(|_| Error::Unsupported { op: OP, what: format!("{} rows exceed the grid limit", g.rows) })?;
+    let ptr = |t: &Tensor, name: &str| {
+        t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"))
+    };
     let (xp, yp) = (ptr(x, "x")?, ptr(y, "y")?);
     let (mp, smr, smc) = match o.mask {
         Some(m) => (ptr(m, "mask")?, m.layout().stride(0) as i64, m.layout().stride(1) as i64),
@@ -197,5 +221,7 @@ pub fn launch(be: &CudaBackend, plan: &SoftmaxPlan, g: &SoftmaxGeometry, x: &Ten
     let label = plan.label(x.dtype());
     let mut uses = vec![x, y];
     uses.extend(o.mask);
-    unsafe { be.launch(Tag { label: &label, bytes: bytes(g, x, o) }, &uses, &f, LaunchConfig::linear(grid, block), &args) }
+    unsafe {
+        be.launch(Tag { label: &label, bytes: bytes(g, x, o) }, &uses, &f, LaunchConfig::linear(grid, block), &args)
+    }
 }

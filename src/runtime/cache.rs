@@ -15,7 +15,13 @@ use crate::error::{Error, Result};
 pub struct ModuleKey(String);
 
 impl ModuleKey {
-    pub fn new(expanded_source: &str, arch: &str, defines: &[(&str, &str)], nvrtc_version: (i32, i32), options: &[String]) -> Self {
+    pub fn new(
+        expanded_source: &str,
+        arch: &str,
+        defines: &[(&str, &str)],
+        nvrtc_version: (i32, i32),
+        options: &[String],
+    ) -> Self {
         let mut h = Sha256::new();
         let mut field = |tag: &str, v: &[u8]| {
             h.update(tag.as_bytes());

@@ -74,12 +74,16 @@ fn data_type(d: DType) -> sys::cudaDataType {
 impl Cublas {
     pub fn new(stream: &CudaStream) -> Result<Self> {
         if !library_present() {
-            return Err(Error::Cublas { during: "loading".into(), message: "libcublas was not found on the library path".into() });
+            return Err(Error::Cublas {
+                during: "loading".into(),
+                message: "libcublas was not found on the library path".into(),
+            });
         }
         let handle = result::create_handle().map_err(cublas_err("creating a handle"))?;
         let me = Cublas { handle };
         // SAFETY: both handles are live; the stream outlives the backend's use of this handle.
-        unsafe { result::set_stream(me.handle, stream.cu_stream() as sys::cudaStream_t) }.map_err(cublas_err("binding the stream"))?;
+        unsafe { result::set_stream(me.handle, stream.cu_stream() as sys::cudaStream_t) }
+            .map_err(cublas_err("binding the stream"))?;
         Ok(me)
     }
 
@@ -87,7 +91,13 @@ impl Cublas {
     /// Pointers, leading dimensions and strides must describe device memory
     /// that holds every element the call touches.
     pub unsafe fn gemm(&self, dtype: DType, call: &GemmCall, alpha: f32, beta: f32) -> Result<()> {
-        let op = |o: Operand| if o.transpose { sys::cublasOperation_t::CUBLAS_OP_T } else { sys::cublasOperation_t::CUBLAS_OP_N };
+        let op = |o: Operand| {
+            if o.transpose {
+                sys::cublasOperation_t::CUBLAS_OP_T
+            } else {
+                sys::cublasOperation_t::CUBLAS_OP_N
+            }
+        };
         let t = data_type(dtype);
         result::gemm_strided_batched_ex(
             self.handle,

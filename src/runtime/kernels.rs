@@ -21,7 +21,8 @@ const HEADERS: &[(&str, &str)] = &[("common.cuh", include_str!("../../kernels/co
 
 const NO_DEFINES: &[Defines] = &[&[]];
 
-pub static COPY: KernelSource = KernelSource { file: "copy.cu", code: include_str!("../../kernels/copy.cu"), builds: NO_DEFINES };
+pub static COPY: KernelSource =
+    KernelSource { file: "copy.cu", code: include_str!("../../kernels/copy.cu"), builds: NO_DEFINES };
 pub static ROOFLINE: KernelSource =
     KernelSource { file: "roofline.cu", code: include_str!("../../kernels/roofline.cu"), builds: NO_DEFINES };
 pub static GEMV: KernelSource = KernelSource {

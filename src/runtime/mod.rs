@@ -170,7 +170,8 @@ impl CudaBackend {
         // pure overhead. SAFETY: no buffer exists yet on this context.
         unsafe { ctx.disable_event_tracking() };
         let stream = ctx.new_stream().map_err(Error::driver("creating a stream"))?;
-        let attr = |a: Attr| ctx.attribute(a).map(|v| v.max(0) as u32).map_err(Error::driver("reading device attributes"));
+        let attr =
+            |a: Attr| ctx.attribute(a).map(|v| v.max(0) as u32).map_err(Error::driver("reading device attributes"));
         let caps = DeviceCaps {
             ordinal,
             name: ctx.name().map_err(Error::driver("reading the device name"))?,
@@ -232,7 +233,12 @@ impl CudaBackend {
             .get_or_init(|| crate::tuning::TuningTable::load(&self.caps).map_err(|e| e.to_string()))
             .as_ref()
             .map(|(t, s)| (t, s.as_str()))
-            .map_err(|e| Error::InvalidArgument { op: "tuning", arg: crate::tuning::TUNING_FILE_ENV.into(), expected: "a valid tuning table".into(), got: e.clone() })
+            .map_err(|e| Error::InvalidArgument {
+                op: "tuning",
+                arg: crate::tuning::TUNING_FILE_ENV.into(),
+                expected: "a valid tuning table".into(),
+                got: e.clone(),
+            })
     }
 
     /// Whether cuBLAS can be used (library present and a handle created).
@@ -373,7 +379,8 @@ impl CudaBackend {
         if let Some(f) = fns.get(&(key.clone(), name.to_string())) {
             return Ok(f.clone());
         }
-        let f = module.load_function(name).map_err(Error::driver(format!("finding kernel {name} in {}", source.file)))?;
+        let f =
+            module.load_function(name).map_err(Error::driver(format!("finding kernel {name} in {}", source.file)))?;
         fns.insert((key, name.to_string()), f.clone());
         Ok(f)
     }
@@ -402,14 +409,27 @@ impl CudaBackend {
     /// every pointer among them must address device memory that stays allocated,
     /// and is large enough for every access the kernel makes with `cfg`, until
     /// the launch completes. Callers uphold this by validating views first.
-    pub unsafe fn launch(&self, tag: Tag<'_>, uses: &[&Tensor], f: &CudaFunction, cfg: LaunchConfig, args: &KernelArgs) -> Result<()> {
+    pub unsafe fn launch(
+        &self,
+        tag: Tag<'_>,
+        uses: &[&Tensor],
+        f: &CudaFunction,
+        cfg: LaunchConfig,
+        args: &KernelArgs,
+    ) -> Result<()> {
         if !self.recording.load(Ordering::Acquire) {
             return self.launch_now(tag, true, f, cfg, args);
         }
         if let Some(rec) = self.recorder.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             rec.keep_tensors(uses);
             let (label, bytes) = (tag.label.to_string(), tag.bytes);
-            rec.launches.push(Recorded::Kernel { function: f.clone(), cfg, args: Box::new(args.clone()), label, bytes });
+            rec.launches.push(Recorded::Kernel {
+                function: f.clone(),
+                cfg,
+                args: Box::new(args.clone()),
+                label,
+                bytes,
+            });
             return Ok(());
         }
         self.launch_now(tag, true, f, cfg, args)
@@ -420,7 +440,14 @@ impl CudaBackend {
     ///
     /// # Safety
     /// As for [`CudaBackend::launch`].
-    pub(crate) unsafe fn launch_now(&self, tag: Tag<'_>, profile: bool, f: &CudaFunction, cfg: LaunchConfig, args: &KernelArgs) -> Result<()> {
+    pub(crate) unsafe fn launch_now(
+        &self,
+        tag: Tag<'_>,
+        profile: bool,
+        f: &CudaFunction,
+        cfg: LaunchConfig,
+        args: &KernelArgs,
+    ) -> Result<()> {
         if profile && self.profiler.is_enabled() {
             return self.profiler.device(&self.ctx, &self.stream, tag, || self.launch_raw(f, cfg, args));
         }
@@ -465,7 +492,15 @@ impl CudaBackend {
     ///
     /// # Safety
     /// As for [`cublas::Cublas::gemm`]; `uses` names every tensor it addresses.
-    pub unsafe fn gemm(&self, tag: Tag<'_>, uses: &[&Tensor], dtype: crate::dtype::DType, call: &cublas::GemmCall, alpha: f32, beta: f32) -> Result<()> {
+    pub unsafe fn gemm(
+        &self,
+        tag: Tag<'_>,
+        uses: &[&Tensor],
+        dtype: crate::dtype::DType,
+        call: &cublas::GemmCall,
+        alpha: f32,
+        beta: f32,
+    ) -> Result<()> {
         self.cublas()?;
         if !self.recording.load(Ordering::Acquire) {
             return self.gemm_now(tag, true, dtype, call, alpha, beta);
@@ -481,7 +516,15 @@ impl CudaBackend {
 
     /// # Safety
     /// As for [`cublas::Cublas::gemm`].
-    pub(crate) unsafe fn gemm_now(&self, tag: Tag<'_>, profile: bool, dtype: crate::dtype::DType, call: &cublas::GemmCall, alpha: f32, beta: f32) -> Result<()> {
+    pub(crate) unsafe fn gemm_now(
+        &self,
+        tag: Tag<'_>,
+        profile: bool,
+        dtype: crate::dtype::DType,
+        call: &cublas::GemmCall,
+        alpha: f32,
+        beta: f32,
+    ) -> Result<()> {
         let cublas = self.cublas()?;
         if profile && self.profiler.is_enabled() {
             return self.profiler.device(&self.ctx, &self.stream, tag, || cublas.gemm(dtype, call, alpha, beta));

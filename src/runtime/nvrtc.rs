@@ -39,7 +39,8 @@ impl Nvrtc {
     pub fn load() -> Result<Self> {
         if !probe::nvrtc_lib_present() {
             return Err(Error::NvrtcUnavailable(
-                "libnvrtc was not found on the library path (set LD_LIBRARY_PATH to the folder holding libnvrtc.so.13)".into(),
+                "libnvrtc was not found on the library path (set LD_LIBRARY_PATH to the folder holding libnvrtc.so.13)"
+                    .into(),
             ));
         }
         let (mut major, mut minor) = (0, 0);
@@ -82,7 +83,13 @@ fn nvrtc_err(what: &str, r: sys::nvrtcResult) -> Error {
     Error::NvrtcUnavailable(format!("{what} failed: {r:?}"))
 }
 
-fn compile_to_cubin(code: &str, name: &str, arch: &str, options: &[String], include: Option<&Path>) -> Result<Compiled> {
+fn compile_to_cubin(
+    code: &str,
+    name: &str,
+    arch: &str,
+    options: &[String],
+    include: Option<&Path>,
+) -> Result<Compiled> {
     let to_c = |s: &str, what: &str| {
         CString::new(s).map_err(|_| Error::NvrtcUnavailable(format!("{what} contains a NUL byte")))
     };
@@ -95,7 +102,8 @@ fn compile_to_cubin(code: &str, name: &str, arch: &str, options: &[String], incl
     // SAFETY: NVRTC is loaded (Nvrtc::load probed it); every pointer passed is a
     // live NUL-terminated string, and the program is destroyed below on every path.
     unsafe {
-        let r = sys::nvrtcCreateProgram(&mut prog, c_code.as_ptr(), c_name.as_ptr(), 0, std::ptr::null(), std::ptr::null());
+        let r =
+            sys::nvrtcCreateProgram(&mut prog, c_code.as_ptr(), c_name.as_ptr(), 0, std::ptr::null(), std::ptr::null());
         if r != sys::nvrtcResult::NVRTC_SUCCESS {
             return Err(nvrtc_err("nvrtcCreateProgram", r));
         }
@@ -163,7 +171,14 @@ pub fn parse_ptxas_report(log: &str) -> Vec<KernelResources> {
         if let Some(p) = line.find("Compiling entry function '") {
             let rest = &line[p + "Compiling entry function '".len()..];
             let name = rest.split('\'').next().unwrap_or("").to_string();
-            out.push(KernelResources { function: name, registers: 0, stack_bytes: 0, spill_stores: 0, spill_loads: 0, shared_bytes: 0 });
+            out.push(KernelResources {
+                function: name,
+                registers: 0,
+                stack_bytes: 0,
+                spill_stores: 0,
+                spill_loads: 0,
+                shared_bytes: 0,
+            });
         } else if let Some(k) = out.last_mut() {
             if line.contains("bytes stack frame") {
                 k.stack_bytes = num_before(line, "bytes stack frame");

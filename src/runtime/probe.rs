@@ -18,7 +18,8 @@ impl Availability {
     pub fn probe() -> Self {
         let driver_lib = driver_lib_present();
         let nvrtc_lib = nvrtc_lib_present();
-        let devices = if driver_lib { count_devices() } else { Err("the CUDA driver library (libcuda) was not found".into()) };
+        let devices =
+            if driver_lib { count_devices() } else { Err("the CUDA driver library (libcuda) was not found".into()) };
         Availability { driver_lib, nvrtc_lib, devices }
     }
 
@@ -27,9 +28,10 @@ impl Availability {
         match &self.devices {
             Err(e) => Some(e.clone()),
             Ok(0) => Some("the CUDA driver reports no device".into()),
-            Ok(_) if !self.nvrtc_lib => {
-                Some("NVRTC (libnvrtc.so) was not found, so kernels cannot be compiled; add its folder to LD_LIBRARY_PATH".into())
-            }
+            Ok(_) if !self.nvrtc_lib => Some(
+                "NVRTC (libnvrtc.so) was not found, so kernels cannot be compiled; add its folder to LD_LIBRARY_PATH"
+                    .into(),
+            ),
             Ok(_) => None,
         }
     }

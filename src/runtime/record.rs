@@ -76,7 +76,10 @@ impl std::fmt::Debug for Recording {
 
 impl Recording {
     pub(crate) fn new(backend: Arc<CudaBackend>, r: Recorder) -> Self {
-        Recording { backend, held: Arc::new(Held { launches: r.launches, _keep: r.keep, _keep_scratch: r.keep_scratch }) }
+        Recording {
+            backend,
+            held: Arc::new(Held { launches: r.launches, _keep: r.keep, _keep_scratch: r.keep_scratch }),
+        }
     }
 
     /// Number of launches.
@@ -134,7 +137,8 @@ impl Recording {
         let replayed = self.replay_with(false);
         let ended = stream.end_capture(CUgraphInstantiate_flags(0)).map_err(Error::driver("ending a stream capture"));
         replayed?;
-        let graph = ended?.ok_or_else(|| Error::Unsupported { op: "graph", what: "capturing an empty recording".into() })?;
+        let graph =
+            ended?.ok_or_else(|| Error::Unsupported { op: "graph", what: "capturing an empty recording".into() })?;
         graph.upload().map_err(Error::driver("uploading a CUDA graph"))?;
         Ok(Graph { graph, recording: self.clone() })
     }

@@ -45,7 +45,12 @@ pub fn spin(backend: &CudaBackend, ns: u64) -> Result<()> {
 /// events. Before each start event a spin kernel keeps the GPU busy while the
 /// host enqueues the sample, so the interval is GPU execution time, not host
 /// overhead (which the host-cost benchmarks measure separately).
-pub fn time_on_stream(backend: &CudaBackend, warmup: usize, runs: usize, mut f: impl FnMut(usize) -> Result<()>) -> Result<Stats> {
+pub fn time_on_stream(
+    backend: &CudaBackend,
+    warmup: usize,
+    runs: usize,
+    mut f: impl FnMut(usize) -> Result<()>,
+) -> Result<Stats> {
     let ctx = backend.context();
     let stream = backend.stream();
     let ev = || ctx.new_event(Some(CUevent_flags::CU_EVENT_DEFAULT)).map_err(Error::driver("creating an event"));

@@ -48,7 +48,12 @@ impl Layout {
 
     fn check_rank(op: &'static str, rank: usize) -> Result<()> {
         if rank > MAX_RANK {
-            return Err(Error::invalid(op, "shape", format!("at most {MAX_RANK} dimensions"), format!("{rank} dimensions")));
+            return Err(Error::invalid(
+                op,
+                "shape",
+                format!("at most {MAX_RANK} dimensions"),
+                format!("{rank} dimensions"),
+            ));
         }
         Ok(())
     }

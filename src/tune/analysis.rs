@@ -69,7 +69,8 @@ fn score(points: &[Point], t: usize) -> f64 {
 /// at or above it. Returns None when there are no usable points (a time that
 /// is not positive and finite makes its point unusable).
 pub fn crossover(points: &[Point], floor: usize, current: Option<usize>, margin: f64) -> Option<Crossover> {
-    let points: Vec<Point> = points.iter().filter(|p| [p.low_us, p.high_us].iter().all(|t| t.is_finite() && *t > 0.0)).cloned().collect();
+    let points: Vec<Point> =
+        points.iter().filter(|p| [p.low_us, p.high_us].iter().all(|t| t.is_finite() && *t > 0.0)).cloned().collect();
     if points.is_empty() {
         return None;
     }
@@ -134,12 +135,17 @@ pub fn best_choice(options: &[Choice], current: Option<u32>, margin: f64) -> Opt
         c.dedup();
         c
     };
-    let complete: Vec<&BTreeMap<u32, f64>> = by_class.values().filter(|m| choices.iter().all(|c| m.contains_key(c))).collect();
+    let complete: Vec<&BTreeMap<u32, f64>> =
+        by_class.values().filter(|m| choices.iter().all(|c| m.contains_key(c))).collect();
     if complete.is_empty() {
         return None;
     }
-    let score = |c: u32| -> f64 { complete.iter().map(|m| m[&c] / m.values().cloned().fold(f64::INFINITY, f64::min)).sum() };
-    let (mut best, mut best_score) = choices.iter().map(|&c| (c, score(c))).fold((choices[0], f64::INFINITY), |a, b| if b.1 < a.1 - 1e-12 { b } else { a });
+    let score =
+        |c: u32| -> f64 { complete.iter().map(|m| m[&c] / m.values().cloned().fold(f64::INFINITY, f64::min)).sum() };
+    let (mut best, mut best_score) = choices
+        .iter()
+        .map(|&c| (c, score(c)))
+        .fold((choices[0], f64::INFINITY), |a, b| if b.1 < a.1 - 1e-12 { b } else { a });
     let current_score = current.filter(|c| choices.contains(c)).map(score);
     if let (Some(c), Some(cs)) = (current, current_score) {
         if cs <= best_score * (1.0 + margin) {
@@ -164,7 +170,12 @@ mod tests {
             for x in 1..=40 {
                 let n = |rng: &mut rand::rngs::StdRng| 1.0 + noise * (rng.random::<f64>() * 2.0 - 1.0);
                 let xf = x as f64;
-                v.push(Point { class: class.into(), x, low_us: k * (10.0 + xf) * n(&mut rng), high_us: k * (20.0 + xf / 2.0) * n(&mut rng) });
+                v.push(Point {
+                    class: class.into(),
+                    x,
+                    low_us: k * (10.0 + xf) * n(&mut rng),
+                    high_us: k * (20.0 + xf / 2.0) * n(&mut rng),
+                });
             }
         }
         v
@@ -178,9 +189,11 @@ mod tests {
         assert_eq!(c.over_3pct, 0);
         assert!((c.worst_ratio - 1.0).abs() < 1e-12);
         // Shifted data: low wins everywhere, or nowhere.
-        let all_low: Vec<Point> = synthetic(0.0, 1).into_iter().map(|p| Point { high_us: p.low_us * 2.0, ..p }).collect();
+        let all_low: Vec<Point> =
+            synthetic(0.0, 1).into_iter().map(|p| Point { high_us: p.low_us * 2.0, ..p }).collect();
         assert_eq!(crossover(&all_low, 0, None, 0.0).unwrap().threshold, 40);
-        let all_high: Vec<Point> = synthetic(0.0, 1).into_iter().map(|p| Point { low_us: p.high_us * 2.0, ..p }).collect();
+        let all_high: Vec<Point> =
+            synthetic(0.0, 1).into_iter().map(|p| Point { low_us: p.high_us * 2.0, ..p }).collect();
         assert_eq!(crossover(&all_high, 0, None, 0.0).unwrap().threshold, 0);
         assert_eq!(crossover(&all_high, 1, None, 0.0).unwrap().threshold, 1, "the floor bounds the threshold");
     }
@@ -207,7 +220,8 @@ mod tests {
             assert!((16..=24).contains(&free.threshold), "seed {seed}: {}", free.threshold);
         }
         // A real change (the crossover moved to 30) is not held back by the margin.
-        let moved: Vec<Point> = synthetic(0.0, 3).into_iter().map(|p| Point { high_us: p.high_us * (30.0 + 0.0) / 25.0, ..p }).collect();
+        let moved: Vec<Point> =
+            synthetic(0.0, 3).into_iter().map(|p| Point { high_us: p.high_us * (30.0 + 0.0) / 25.0, ..p }).collect();
         let c = crossover(&moved, 0, Some(20), 0.03).unwrap();
         assert!(c.threshold > 25, "{c:?}");
     }

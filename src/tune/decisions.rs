@@ -72,7 +72,16 @@ fn marker(points: &[Point], t: usize) -> Option<f64> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn decision(field: String, x_label: &str, points: &[Point], c: &Crossover, old: String, new: String, low: &str, high: &str) -> Decision {
+fn decision(
+    field: String,
+    x_label: &str,
+    points: &[Point],
+    c: &Crossover,
+    old: String,
+    new: String,
+    low: &str,
+    high: &str,
+) -> Decision {
     Decision {
         field,
         x_label: x_label.into(),
@@ -91,7 +100,9 @@ fn decision(field: String, x_label: &str, points: &[Point], c: &Crossover, old: 
 fn matmul(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
     let mut groups: BTreeMap<(String, usize, usize, usize), (Option<f64>, Option<f64>)> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.op == "matmul") {
-        let (Some(m), Some(k), Some(n)) = (r.shape_value("m"), r.shape_value("k"), r.shape_value("n")) else { continue };
+        let (Some(m), Some(k), Some(n)) = (r.shape_value("m"), r.shape_value("k"), r.shape_value("n")) else {
+            continue;
+        };
         let g = groups.entry((r.dtype.clone(), m, k, n)).or_default();
         if variant(r).starts_with("matmul/gemv") {
             g.0 = Some(g.0.map_or(r.median_us, |t: f64| t.min(r.median_us)));
@@ -103,11 +114,17 @@ fn matmul(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec
         }
     }
     // One decision per (dtype, weight-size class).
-    let class_of = |elems: u64| SIZE_CLASS_LIMITS.iter().position(|&l| elems <= l).unwrap_or(SIZE_CLASS_LIMITS.len() - 1);
+    let class_of =
+        |elems: u64| SIZE_CLASS_LIMITS.iter().position(|&l| elems <= l).unwrap_or(SIZE_CLASS_LIMITS.len() - 1);
     let mut per_class: BTreeMap<(String, usize), Vec<Point>> = BTreeMap::new();
     for ((dt, m, k, n), (gemv, cublas)) in groups {
         if let (Some(low_us), Some(high_us)) = (gemv, cublas) {
-            per_class.entry((dt, class_of((m * k) as u64))).or_default().push(Point { class: format!("{m}x{k}"), x: n, low_us, high_us });
+            per_class.entry((dt, class_of((m * k) as u64))).or_default().push(Point {
+                class: format!("{m}x{k}"),
+                x: n,
+                low_us,
+                high_us,
+            });
         }
     }
     for ((dt, class), points) in per_class {
@@ -126,7 +143,10 @@ fn matmul(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec
 /// Sets one class's value, creating the tuner's classes if the table has none.
 fn set_class_value(t: &mut crate::tuning::MatmulTuning, limit: u64, dtype: crate::dtype::DType, value: usize) {
     if t.size_classes.is_empty() {
-        t.size_classes = SIZE_CLASS_LIMITS.iter().map(|&l| SmallnClass { max_weight_elems: l, smalln_max_n: Default::default() }).collect();
+        t.size_classes = SIZE_CLASS_LIMITS
+            .iter()
+            .map(|&l| SmallnClass { max_weight_elems: l, smalln_max_n: Default::default() })
+            .collect();
     }
     match t.size_classes.iter_mut().find(|c| c.max_weight_elems == limit) {
         Some(c) => {
@@ -135,7 +155,10 @@ fn set_class_value(t: &mut crate::tuning::MatmulTuning, limit: u64, dtype: crate
         None => {
             // A table with other classes: add this one in order.
             let at = t.size_classes.iter().position(|c| c.max_weight_elems > limit).unwrap_or(t.size_classes.len());
-            t.size_classes.insert(at, SmallnClass { max_weight_elems: limit, smalln_max_n: [(dtype, value)].into_iter().collect() });
+            t.size_classes.insert(
+                at,
+                SmallnClass { max_weight_elems: limit, smalln_max_n: [(dtype, value)].into_iter().collect() },
+            );
         }
     }
 }
@@ -161,7 +184,16 @@ fn softmax_vec(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mu
     let current = table.softmax.vec_max_cols;
     if let Some(c) = crossover(&points, 0, Some(current), margin) {
         table.softmax.vec_max_cols = c.threshold;
-        out.push(decision("softmax.vec_max_cols".into(), "cols", &points, &c, current.to_string(), c.threshold.to_string(), "vec", "block"));
+        out.push(decision(
+            "softmax.vec_max_cols".into(),
+            "cols",
+            &points,
+            &c,
+            current.to_string(),
+            c.threshold.to_string(),
+            "vec",
+            "block",
+        ));
     }
 }
 
@@ -172,13 +204,21 @@ fn softmax_threads(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out:
         .filter(|r| r.op == "softmax")
         .filter_map(|r| {
             let (threads, cols) = (r.shape_value("threads")?, r.shape_value("cols")?);
-            Some((cols, Choice { class: format!("{} {}", r.dtype, r.shape_without(&["threads"])), choice: threads as u32, us: r.median_us }))
+            Some((
+                cols,
+                Choice {
+                    class: format!("{} {}", r.dtype, r.shape_without(&["threads"])),
+                    choice: threads as u32,
+                    us: r.median_us,
+                },
+            ))
         })
         .collect();
     let buckets = table.softmax.block_threads.clone();
     let mut lower = 0;
     for (i, &(max_cols, current)) in buckets.iter().enumerate() {
-        let in_bucket: Vec<Choice> = options.iter().filter(|(c, _)| *c > lower && *c <= max_cols).map(|(_, o)| o.clone()).collect();
+        let in_bucket: Vec<Choice> =
+            options.iter().filter(|(c, _)| *c > lower && *c <= max_cols).map(|(_, o)| o.clone()).collect();
         lower = max_cols;
         let Some((best, score, current_score)) = best_choice(&in_bucket, Some(current), margin) else { continue };
         table.softmax.block_threads[i].1 = best;
@@ -220,7 +260,9 @@ fn softmax_threads(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out:
 fn sdpa(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
     let mut groups: BTreeMap<(String, String), (usize, Option<f64>, Option<f64>)> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.op == "sdpa") {
-        let (Some(hq), Some(hkv), Some(lq)) = (r.shape_value("hq"), r.shape_value("hkv"), r.shape_value("lq")) else { continue };
+        let (Some(hq), Some(hkv), Some(lq)) = (r.shape_value("hq"), r.shape_value("hkv"), r.shape_value("lq")) else {
+            continue;
+        };
         let x = hq / hkv.max(1) * lq;
         let g = groups.entry((r.dtype.clone(), r.shape.clone())).or_insert((x, None, None));
         if variant(r).starts_with("sdpa/fused") {
@@ -232,7 +274,10 @@ fn sdpa(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<D
     let points: Vec<Point> = groups
         .into_iter()
         .filter_map(|((dt, shape), (x, f, c))| {
-            let class = format!("{dt} {}", shape.split_whitespace().filter(|kv| !kv.starts_with("lq=")).collect::<Vec<_>>().join(" "));
+            let class = format!(
+                "{dt} {}",
+                shape.split_whitespace().filter(|kv| !kv.starts_with("lq=")).collect::<Vec<_>>().join(" ")
+            );
             Some(Point { class, x, low_us: f?, high_us: c? })
         })
         .collect();
@@ -244,7 +289,16 @@ fn sdpa(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<D
     if let Some(c) = crossover(&points, 0, Some(to_threshold(current)), margin) {
         let new = to_field(c.threshold);
         table.sdpa.composed_min_rows = new;
-        out.push(decision("sdpa.composed_min_rows".into(), "query rows per KV head", &points, &c, current.to_string(), new.to_string(), "fused", "composed"));
+        out.push(decision(
+            "sdpa.composed_min_rows".into(),
+            "query rows per KV head",
+            &points,
+            &c,
+            current.to_string(),
+            new.to_string(),
+            "fused",
+            "composed",
+        ));
     }
 }
 
@@ -318,13 +372,24 @@ mod tests {
         // 10 + 2N = 20 + N at N = 10: GEMV through 10 (the tie goes to the smaller).
         assert_eq!((f16.old_value.as_str(), f16.new_value.as_str()), ("8", "9"));
         assert_eq!(t.matmul.smalln_max_n_for(crate::dtype::DType::F16, 4096 * 4096), 9);
-        assert_eq!(t.matmul.smalln_max_n_for(crate::dtype::DType::F16, 128 * 1024), 9, "small matrices share the <= 64M class");
-        assert_eq!(t.matmul.smalln_max_n_for(crate::dtype::DType::F16, 128256 * 4096), 8, "the > 64M class was not measured: the flat value");
+        assert_eq!(
+            t.matmul.smalln_max_n_for(crate::dtype::DType::F16, 128 * 1024),
+            9,
+            "small matrices share the <= 64M class"
+        );
+        assert_eq!(
+            t.matmul.smalln_max_n_for(crate::dtype::DType::F16, 128256 * 4096),
+            8,
+            "the > 64M class was not measured: the flat value"
+        );
         assert!(f16.gain_pct.unwrap() > 0.0 && f16.over_3pct == 0 && f16.changed());
         assert_eq!(f16.series.len(), 4, "two shapes x two variants");
         assert_eq!(f16.marker, Some(9.5));
         // f32 was not measured: its value is untouched.
-        assert_eq!(t.matmul.smalln_max_n_for(crate::dtype::DType::F32, 4096 * 4096), table.matmul.smalln_max_n(crate::dtype::DType::F32));
+        assert_eq!(
+            t.matmul.smalln_max_n_for(crate::dtype::DType::F32, 4096 * 4096),
+            table.matmul.smalln_max_n(crate::dtype::DType::F32)
+        );
         // Moving 8 -> 9 saves 3.6% (29 -> 28 us) on the N = 9 points: a 2% margin
         // lets it through, a 5% margin keeps 8.
         assert_eq!(analyse(&rows, &table, 0.02).0.matmul.smalln_max_n_for(crate::dtype::DType::F16, 4096 * 4096), 9);
@@ -343,7 +408,14 @@ mod tests {
             // Threads: 512 best for every length.
             for th in [256u32, 512, 1024] {
                 let us = if th == 512 { 1.0 } else { 1.5 };
-                rows.push(row("softmax", "softmax/block", "f16", &format!("rows=512 cols={cols} mode=plain threads={th}"), us, None));
+                rows.push(row(
+                    "softmax",
+                    "softmax/block",
+                    "f16",
+                    &format!("rows=512 cols={cols} mode=plain threads={th}"),
+                    us,
+                    None,
+                ));
             }
         }
         // SDPA: composed wins from 64 rows per KV head.
@@ -364,13 +436,25 @@ mod tests {
         // Fused wins at 16 rows, composed at 64: composed from 17 (the first count above 16).
         assert_eq!(t.sdpa.composed_min_rows, 17, "{d:#?}");
         // Composed never wins: 0 (never).
-        let fused_only: Vec<BenchRow> = rows.iter().filter(|r| r.op == "sdpa").cloned().map(|mut r| {
-            if r.variant.starts_with("sdpa/composed") {
-                r.median_us = 10.0;
-            }
-            r
-        }).collect();
-        let (t3, _) = analyse(&fused_only, &TuningTable { sdpa: crate::tuning::SdpaTuning { composed_min_rows: 64, ..table.sdpa.clone() }, ..table.clone() }, 0.0);
+        let fused_only: Vec<BenchRow> = rows
+            .iter()
+            .filter(|r| r.op == "sdpa")
+            .cloned()
+            .map(|mut r| {
+                if r.variant.starts_with("sdpa/composed") {
+                    r.median_us = 10.0;
+                }
+                r
+            })
+            .collect();
+        let (t3, _) = analyse(
+            &fused_only,
+            &TuningTable {
+                sdpa: crate::tuning::SdpaTuning { composed_min_rows: 64, ..table.sdpa.clone() },
+                ..table.clone()
+            },
+            0.0,
+        );
         assert_eq!(t3.sdpa.composed_min_rows, 0);
     }
 }

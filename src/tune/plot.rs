@@ -29,7 +29,8 @@ pub fn draw(d: &Decision, dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(Error::io("creating the plot folder", dir))?;
     let path = dir.join(file_name(d));
     let err = |e: String| Error::invalid("tune", "--plots", "a writable SVG", format!("{}: {e}", path.display()));
-    let pts: Vec<(usize, f64)> = d.series.iter().flat_map(|s| s.points.iter().copied()).filter(|p| p.1 > 0.0 && p.0 > 0).collect();
+    let pts: Vec<(usize, f64)> =
+        d.series.iter().flat_map(|s| s.points.iter().copied()).filter(|p| p.1 > 0.0 && p.0 > 0).collect();
     if pts.is_empty() {
         return Err(err("no positive points to plot".into()));
     }
@@ -37,7 +38,8 @@ pub fn draw(d: &Decision, dir: &Path) -> Result<PathBuf> {
     let (ymin, ymax) = pts.iter().fold((f64::MAX, 0f64), |(a, b), p| (a.min(p.1), b.max(p.1)));
     let root = SVGBackend::new(&path, (900, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-    let name_of = |low: bool| d.series.iter().find(|s| s.low == low).map(|s| s.name.split(',').next().unwrap_or("").to_string());
+    let name_of =
+        |low: bool| d.series.iter().find(|s| s.low == low).map(|s| s.name.split(',').next().unwrap_or("").to_string());
     let legend = match (name_of(true), name_of(false)) {
         (Some(l), Some(h)) => format!(" (blue: {l}, red: {h})"),
         _ => String::new(),
@@ -53,7 +55,8 @@ pub fn draw(d: &Decision, dir: &Path) -> Result<PathBuf> {
     chart.configure_mesh().x_desc(d.x_label.as_str()).y_desc("median us").draw().map_err(|e| err(e.to_string()))?;
     for s in &d.series {
         let color = if s.low { BLUE } else { RED };
-        let line: Vec<(f64, f64)> = s.points.iter().filter(|p| p.0 > 0 && p.1 > 0.0).map(|&(x, y)| (x as f64, y)).collect();
+        let line: Vec<(f64, f64)> =
+            s.points.iter().filter(|p| p.0 > 0 && p.1 > 0.0).map(|&(x, y)| (x as f64, y)).collect();
         chart.draw_series(LineSeries::new(line.clone(), color.stroke_width(1))).map_err(|e| err(e.to_string()))?;
         chart.draw_series(line.iter().map(|&p| Circle::new(p, 2, color.filled()))).map_err(|e| err(e.to_string()))?;
     }
@@ -99,6 +102,10 @@ mod tests {
         let p = draw(&d, dir.path()).unwrap();
         assert_eq!(p.file_name().unwrap(), "matmul_smalln_max_n_f16.svg");
         let svg = std::fs::read_to_string(&p).unwrap();
-        assert!(svg.starts_with("<svg") && svg.contains("polyline") && svg.contains("8 -&gt; 9"), "{}", &svg[..200.min(svg.len())]);
+        assert!(
+            svg.starts_with("<svg") && svg.contains("polyline") && svg.contains("8 -&gt; 9"),
+            "{}",
+            &svg[..200.min(svg.len())]
+        );
     }
 }
