@@ -1,8 +1,7 @@
 //! The `decode-kernels` command line.
 
-mod cli;
-
 use clap::Parser;
+use decode_kernels::cli;
 
 fn main() {
     let args = cli::Cli::parse();

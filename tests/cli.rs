@@ -2,8 +2,8 @@
 
 use std::process::Command;
 
+use decode_kernels::context::Availability;
 use decode_kernels::npy::{read_npy, write_npy};
-use decode_kernels::runtime::probe;
 use decode_kernels::tensor::HostData;
 use decode_kernels::DType;
 
@@ -24,7 +24,7 @@ fn info_on_the_cpu_backend_exits_zero() {
 
 #[test]
 fn info_without_a_gpu_falls_back_with_a_notice() {
-    if probe::driver_lib_present() {
+    if Availability::probe().driver_lib {
         eprintln!("SKIPPED: this machine has a CUDA driver");
         return;
     }

@@ -69,7 +69,7 @@ impl BenchRow {
     /// from the median, card, date, commit and tuning source filled in.
     #[allow(clippy::too_many_arguments)]
     pub fn measured(
-        be: &crate::runtime::CudaBackend,
+        ctx: &Context,
         op: &str,
         variant: String,
         dtype: DType,
@@ -92,10 +92,10 @@ impl BenchRow {
             pct_roofline: 100.0 * gbps / roofline_gbps,
             roofline_gbps,
             peer_us: None,
-            card: be.caps().name.clone(),
+            card: ctx.dispatcher().caps().map_or_else(|| "cpu".to_string(), |c| c.name.clone()),
             date: today(),
             commit: COMMIT.into(),
-            tuning: be.tuning()?.1.to_string(),
+            tuning: ctx.dispatcher().table_source().to_string(),
         })
     }
 

@@ -1,13 +1,13 @@
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
-use decode_kernels::bench::{
+use crate::bench::{
     self,
     matmul::MatmulBenchConfig,
     sdpa::SdpaBenchConfig,
     softmax::{Mode, SoftmaxBenchConfig},
 };
-use decode_kernels::{roofline, DType, Error, Result};
+use crate::{roofline, DType, Error, Result};
+use clap::{Args, Subcommand};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -98,7 +98,7 @@ fn positive(arg: &str, v: &[usize]) -> Result<()> {
 
 /// The CUDA backend; opened after the arguments are checked, so a bad argument
 /// is reported as such on any machine.
-fn cuda_backend() -> Result<(decode_kernels::Context, std::sync::Arc<decode_kernels::runtime::CudaBackend>)> {
+fn cuda_backend() -> Result<(crate::Context, std::sync::Arc<crate::runtime::CudaBackend>)> {
     let ctx = super::open_context(None)?;
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("benchmarks need a CUDA device".into()))?.clone();
     Ok((ctx, be))

@@ -1,5 +1,5 @@
+use crate::{check, Result};
 use clap::Args;
-use decode_kernels::{check, Result};
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
@@ -49,11 +49,7 @@ pub fn run(a: CheckArgs) -> Result<i32> {
     println!("check: {} passed, {} failed", outcomes.len() - failed, failed);
     if let Some(p) = a.json {
         let text = serde_json::to_string_pretty(&outcomes).unwrap_or_default();
-        std::fs::write(&p, text).map_err(|e| decode_kernels::Error::Io {
-            what: "writing",
-            path: p.clone(),
-            source: e,
-        })?;
+        std::fs::write(&p, text).map_err(|e| crate::Error::Io { what: "writing", path: p.clone(), source: e })?;
     }
     Ok(if failed == 0 && !outcomes.is_empty() { 0 } else { 1 })
 }

@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
+use crate::decode::{self, DecodeOptions, DecodeReport, Mode, ModelConfig};
+use crate::{Context, DType, Error, Result};
 use clap::Args;
-use decode_kernels::decode::{self, DecodeOptions, DecodeReport, Mode, ModelConfig};
-use decode_kernels::{Context, DType, Error, Result};
 
 #[derive(Args, Debug, Clone)]
 pub struct WorkloadArgs {
@@ -198,7 +198,7 @@ pub fn profile(a: ProfileArgs) -> Result<i32> {
     let model = decode::DecodeModel::new(&ctx, &cfg, a.w.dtype, a.w.batch, context, a.w.seed)?;
     decode::prewarm(&ctx, &model)?;
     let roofline = match ctx.cuda() {
-        Some(be) => Some(decode_kernels::roofline::read_roofline(be, 10)?.gbps),
+        Some(be) => Some(crate::roofline::read_roofline(be, 10)?.gbps),
         None => None,
     };
     let t0 = std::time::Instant::now();

@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
+use crate::npy::{read_npy, write_npy};
+use crate::{ops, DType, Result, Tensor};
 use clap::{Args, Subcommand};
-use decode_kernels::npy::{read_npy, write_npy};
-use decode_kernels::{ops, DType, Result, Tensor};
 
 #[derive(Args, Debug)]
 pub struct ExecArgs {
@@ -113,7 +113,7 @@ enum ExecOp {
 }
 
 /// Reads a .npy file onto the context's device, optionally converted.
-fn load(ctx: &decode_kernels::Context, path: &std::path::Path, dtype: Option<DType>) -> Result<Tensor> {
+fn load(ctx: &crate::Context, path: &std::path::Path, dtype: Option<DType>) -> Result<Tensor> {
     let arr = read_npy(path, dtype)?;
     Tensor::from_host(ctx, arr.data, &arr.shape)
 }
@@ -122,7 +122,7 @@ fn load(ctx: &decode_kernels::Context, path: &std::path::Path, dtype: Option<DTy
 fn transposed(t: Tensor) -> Result<Tensor> {
     let r = t.rank();
     if r < 2 {
-        return Err(decode_kernels::Error::InvalidArgument {
+        return Err(crate::Error::InvalidArgument {
             op: "exec",
             arg: "transpose".into(),
             expected: "a 2-D or 3-D array".into(),
@@ -140,10 +140,10 @@ pub fn run(a: ExecArgs) -> Result<i32> {
             let mt = mask.map(|m| load(&ctx, &m, Some(xt.dtype()))).transpose()?;
             let y = Tensor::empty(&ctx, xt.shape(), xt.dtype())?;
             let causal = match (causal, q_len) {
-                (true, Some(q_len)) => Some(decode_kernels::ops::Causal { q_len, offset }),
+                (true, Some(q_len)) => Some(crate::ops::Causal { q_len, offset }),
                 _ => None,
             };
-            let opts = decode_kernels::ops::SoftmaxOptions { scale, causal, mask: mt.as_ref(), prefs: None };
+            let opts = crate::ops::SoftmaxOptions { scale, causal, mask: mt.as_ref(), prefs: None };
             ops::softmax(&ctx, &xt, &y, &opts)?;
             write_npy(&out, y.shape(), &y.to_host_data()?)?;
             Ok(0)
@@ -158,7 +158,7 @@ pub fn run(a: ExecArgs) -> Result<i32> {
             let ct = match (&c, beta != 0.0) {
                 (Some(p), _) => load(&ctx, p, Some(dtype))?,
                 (None, true) => {
-                    return Err(decode_kernels::Error::InvalidArgument {
+                    return Err(crate::Error::InvalidArgument {
                         op: "exec matmul",
                         arg: "--c".into(),
                         expected: "a C.npy file when --beta is not 0".into(),
@@ -179,7 +179,7 @@ pub fn run(a: ExecArgs) -> Result<i32> {
                     Tensor::empty(&ctx, &shape, dtype)?
                 }
             };
-            let opts = decode_kernels::ops::MatmulOptions { group, prefs: None };
+            let opts = crate::ops::MatmulOptions { group, prefs: None };
             ops::matmul_with(&ctx, alpha, &at, &bt, beta, &ct, &opts)?;
             write_npy(&out, ct.shape(), &ct.to_host_data()?)?;
             Ok(0)
@@ -191,14 +191,7 @@ pub fn run(a: ExecArgs) -> Result<i32> {
             let kt = load(&ctx, &k, Some(dtype))?;
             let vt = load(&ctx, &v, Some(dtype))?;
             let o = Tensor::empty(&ctx, qt.shape(), dtype)?;
-            ops::sdpa(
-                &ctx,
-                &qt,
-                &kt,
-                &vt,
-                &o,
-                &decode_kernels::ops::SdpaOptions { scale, causal, offset, prefs: None },
-            )?;
+            ops::sdpa(&ctx, &qt, &kt, &vt, &o, &crate::ops::SdpaOptions { scale, causal, offset, prefs: None })?;
             write_npy(&out, o.shape(), &o.to_host_data()?)?;
             Ok(0)
         }

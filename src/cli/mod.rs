@@ -1,4 +1,7 @@
-//! Subcommands. Each returns the process exit code.
+//! The `decode-kernels` command line: argument parsing and one module per
+//! subcommand. Each subcommand returns the process exit code. Built only with
+//! the `cli` feature (on by default), so a library user need not compile
+//! clap, indicatif or plotters.
 
 mod bench;
 mod check;
@@ -8,9 +11,10 @@ mod info;
 mod kernels;
 mod tune;
 
+use crate::{Context, DeviceRequest, Result};
 use clap::{Parser, Subcommand};
-use decode_kernels::{Context, DeviceRequest, Result};
 
+/// The parsed command line.
 #[derive(Parser, Debug)]
 #[command(name = "decode-kernels", version, about = "GPU kernels for LLM decode: small-N GEMV, softmax, attention")]
 pub struct Cli {
@@ -38,6 +42,7 @@ enum Command {
     Kernels(kernels::KernelsArgs),
 }
 
+/// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Info(a) => info::run(a),
@@ -55,13 +60,11 @@ pub fn run(cli: Cli) -> Result<i32> {
 fn open_context(device: Option<&str>) -> Result<Context> {
     match device {
         None => Context::from_env(),
-        Some(d) => {
-            Context::new(d.parse::<DeviceRequest>().map_err(|allowed| decode_kernels::Error::InvalidArgument {
-                op: "decode-kernels",
-                arg: "--device".into(),
-                expected: allowed,
-                got: d.to_string(),
-            })?)
-        }
+        Some(d) => Context::new(d.parse::<DeviceRequest>().map_err(|allowed| crate::Error::InvalidArgument {
+            op: "decode-kernels",
+            arg: "--device".into(),
+            expected: allowed,
+            got: d.to_string(),
+        })?),
     }
 }

@@ -4,13 +4,11 @@
 
 use std::path::PathBuf;
 
+use crate::bench::{self, matmul::MatmulBenchConfig, sdpa::SdpaBenchConfig, softmax::SoftmaxBenchConfig, BenchRow};
+use crate::tune::{decisions, plot};
+use crate::tuning::{self, TuningTable};
+use crate::{roofline, Context, DType, Error, Result};
 use clap::Args;
-use decode_kernels::bench::{
-    self, matmul::MatmulBenchConfig, sdpa::SdpaBenchConfig, softmax::SoftmaxBenchConfig, BenchRow,
-};
-use decode_kernels::tune::{decisions, plot};
-use decode_kernels::tuning::{self, TuningTable};
-use decode_kernels::{roofline, Context, DType, Error, Result};
 
 #[derive(Args, Debug)]
 pub struct TuneArgs {
@@ -78,9 +76,9 @@ pub fn run(a: TuneArgs) -> Result<i32> {
             let text = std::fs::read_to_string(p).map_err(Error::io("reading the base tuning table", p))?;
             (TuningTable::parse(&text, &p.display().to_string())?, p.display().to_string())
         }
-        (None, Some(be)) => {
-            let (t, s) = be.tuning()?;
-            (t.clone(), s.to_string())
+        (None, Some(_)) => {
+            let d = ctx.as_ref().map(|c| c.dispatcher()).ok_or_else(|| Error::CudaUnavailable("no context".into()))?;
+            (d.table().clone(), d.table_source().to_string())
         }
         (None, None) => (TuningTable::sm90(), "embedded sm_90 defaults".to_string()),
     };
@@ -151,11 +149,7 @@ pub fn run(a: TuneArgs) -> Result<i32> {
 }
 
 /// Runs the sweeps the chosen decisions need, with a progress bar on stderr.
-fn measure(
-    ctx: &Context,
-    be: &std::sync::Arc<decode_kernels::runtime::CudaBackend>,
-    a: &TuneArgs,
-) -> Result<Vec<BenchRow>> {
+fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &TuneArgs) -> Result<Vec<BenchRow>> {
     let want = |op: &str| a.ops.iter().any(|o| o == op);
     let mm = MatmulBenchConfig {
         shapes: if a.quick {

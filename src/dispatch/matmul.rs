@@ -3,12 +3,10 @@
 
 use std::str::FromStr;
 
+use crate::device::DeviceCaps;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::runtime::DeviceCaps;
 use crate::tuning::MatmulTuning;
-
-use super::env_var;
 
 /// How A[M,K] is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -142,18 +140,12 @@ pub enum MatmulBackend {
     Cublas,
 }
 
-pub const BACKEND_ENV: &str = "DK_MATMUL_BACKEND";
-pub const SMALLN_ENV: &str = "DK_MATMUL_SMALLN_MAX_N";
+pub use super::prefs::{MATMUL_BACKEND_ENV as BACKEND_ENV, MATMUL_SMALLN_ENV as SMALLN_ENV};
 
 impl FromStr for MatmulBackend {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Ok(MatmulBackend::Auto),
-            "gemv" => Ok(MatmulBackend::Gemv),
-            "cublas" => Ok(MatmulBackend::Cublas),
-            _ => Err(Error::BadEnv { var: BACKEND_ENV, value: s.to_string(), allowed: "auto, gemv, cublas".into() }),
-        }
+        super::prefs::parse_choice(BACKEND_ENV, s)
     }
 }
 
@@ -163,22 +155,6 @@ pub struct MatmulPrefs {
     pub backend: MatmulBackend,
     /// Overrides the tuning table's GEMV/cuBLAS threshold.
     pub smalln_max_n: Option<usize>,
-}
-
-impl MatmulPrefs {
-    pub fn from_env() -> Result<Self> {
-        let backend = env_var(BACKEND_ENV).map(|v| v.parse()).transpose()?.unwrap_or_default();
-        let smalln_max_n = env_var(SMALLN_ENV)
-            .map(|v| {
-                v.trim().parse::<usize>().map_err(|_| Error::BadEnv {
-                    var: SMALLN_ENV,
-                    value: v.clone(),
-                    allowed: "a non-negative integer (the largest N the GEMV family serves)".into(),
-                })
-            })
-            .transpose()?;
-        Ok(MatmulPrefs { backend, smalln_max_n })
-    }
 }
 
 /// Picks the plan. `cublas_available`: the cuBLAS library could be loaded.

@@ -5,12 +5,10 @@
 
 use std::str::FromStr;
 
+use crate::device::DeviceCaps;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::runtime::DeviceCaps;
 use crate::tuning::SdpaTuning;
-
-use super::env_var;
 
 /// Head sizes the fused kernels are compiled for (kernels/sdpa.cu).
 pub const HEAD_DIMS: [usize; 5] = [64, 80, 96, 128, 256];
@@ -142,29 +140,18 @@ pub enum SdpaBackend {
     Fused,
 }
 
-pub const BACKEND_ENV: &str = "DK_SDPA_BACKEND";
+pub use super::prefs::SDPA_BACKEND_ENV as BACKEND_ENV;
 
 impl FromStr for SdpaBackend {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Ok(SdpaBackend::Auto),
-            "composed" => Ok(SdpaBackend::Composed),
-            "fused" => Ok(SdpaBackend::Fused),
-            _ => Err(Error::BadEnv { var: BACKEND_ENV, value: s.to_string(), allowed: "auto, composed, fused".into() }),
-        }
+        super::prefs::parse_choice(BACKEND_ENV, s)
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SdpaPrefs {
     pub backend: SdpaBackend,
-}
-
-impl SdpaPrefs {
-    pub fn from_env() -> Result<Self> {
-        Ok(SdpaPrefs { backend: env_var(BACKEND_ENV).map(|v| v.parse()).transpose()?.unwrap_or_default() })
-    }
 }
 
 /// The fused kernel for a problem, and the split of its keys that fills the

@@ -7,14 +7,12 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::tuning::SoftmaxTuning;
 
-use super::env_var;
-
 /// Elements per thread the register variants are compiled for (kernels/softmax.cu).
 pub const EPT: [u32; 6] = [1, 2, 4, 8, 16, 32];
 /// The 8- and 16-lane row groups are compiled up to this many elements per lane.
 const SUBWARP_MAX_EPT: usize = 8;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SoftmaxDesc {
     pub rows: usize,
     pub cols: usize,
@@ -75,7 +73,7 @@ impl SoftmaxPlan {
 }
 
 /// `DK_SOFTMAX_BACKEND`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SoftmaxBackend {
     #[default]
     Auto,
@@ -83,29 +81,18 @@ pub enum SoftmaxBackend {
     Block,
 }
 
-pub const BACKEND_ENV: &str = "DK_SOFTMAX_BACKEND";
+pub use super::prefs::SOFTMAX_BACKEND_ENV as BACKEND_ENV;
 
 impl FromStr for SoftmaxBackend {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Ok(SoftmaxBackend::Auto),
-            "vec" => Ok(SoftmaxBackend::Vec),
-            "block" => Ok(SoftmaxBackend::Block),
-            _ => Err(Error::BadEnv { var: BACKEND_ENV, value: s.to_string(), allowed: "auto, vec, block".into() }),
-        }
+        super::prefs::parse_choice(BACKEND_ENV, s)
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SoftmaxPrefs {
     pub backend: SoftmaxBackend,
-}
-
-impl SoftmaxPrefs {
-    pub fn from_env() -> Result<Self> {
-        Ok(SoftmaxPrefs { backend: env_var(BACKEND_ENV).map(|v| v.parse()).transpose()?.unwrap_or_default() })
-    }
 }
 
 /// Elements of 16 bytes.

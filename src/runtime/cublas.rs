@@ -9,6 +9,7 @@ use cudarc::driver::CudaStream;
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+pub use crate::spec::matmul::{GemmCall, Operand};
 
 pub fn library_present() -> bool {
     // SAFETY: only tries to dlopen candidate library names.
@@ -36,31 +37,6 @@ impl Drop for Cublas {
 
 fn cublas_err(during: &str) -> impl FnOnce(result::CublasError) -> Error + '_ {
     move |e| Error::Cublas { during: during.to_string(), message: format!("{:?}", e.0) }
-}
-
-/// A column-major operand: transposed or not, and its leading dimension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Operand {
-    pub transpose: bool,
-    pub ld: i32,
-}
-
-/// One strided-batched GEMM in cuBLAS' column-major terms.
-#[derive(Debug, Clone, Copy)]
-pub struct GemmCall {
-    pub m: i32,
-    pub n: i32,
-    pub k: i32,
-    pub a: Operand,
-    pub b: Operand,
-    pub ldc: i32,
-    pub a_ptr: u64,
-    pub b_ptr: u64,
-    pub c_ptr: u64,
-    pub stride_a: i64,
-    pub stride_b: i64,
-    pub stride_c: i64,
-    pub batch: i32,
 }
 
 fn data_type(d: DType) -> sys::cudaDataType {

@@ -1,18 +1,20 @@
 //! Tensors are views: a shared buffer plus a layout. A transpose or a slice of
-//! a KV cache is a new layout over the same buffer, never a copy.
+//! a KV cache is a new layout over the same buffer, never a copy. Describing a
+//! view needs no backend; making a buffer does (`Context` owns the
+//! constructors that allocate: `Tensor::empty`, `from_host`, `from_f32`, `full`).
 
 mod layout;
 mod storage;
 pub mod validate;
 
+pub use crate::device::Device;
 pub use layout::{Layout, MAX_RANK};
-pub use storage::{CudaBuffer, Device, HostData, Memory, Storage, POISON_BF16, POISON_F16, POISON_F32};
+pub use storage::{CudaBuffer, HostData, Memory, Storage, POISON_BF16, POISON_F16, POISON_F32};
 
 use std::sync::Arc;
 
-use crate::context::Context;
 use crate::dtype::DType;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 #[derive(Clone)]
 pub struct Tensor {
@@ -34,37 +36,9 @@ impl std::fmt::Debug for Tensor {
 }
 
 impl Tensor {
-    /// A contiguous tensor holding `data` (already typed), on the context's device.
-    pub fn from_host(ctx: &Context, data: HostData, shape: &[usize]) -> Result<Self> {
-        let layout = Layout::contiguous(shape)?;
-        if layout.numel() != data.len() {
-            return Err(Error::invalid(
-                "from_host",
-                "data",
-                format!("{} elements for shape {shape:?}", layout.numel()),
-                format!("{} elements", data.len()),
-            ));
-        }
-        let storage = ctx.upload(data)?;
-        Ok(Tensor { storage, layout })
-    }
-
-    /// A contiguous tensor of `dtype` from f32 values (rounded to `dtype`).
-    pub fn from_f32(ctx: &Context, values: &[f32], shape: &[usize], dtype: DType) -> Result<Self> {
-        Self::from_host(ctx, HostData::from_f32_slice(dtype, values), shape)
-    }
-
-    /// A contiguous tensor with every element `value`.
-    pub fn full(ctx: &Context, shape: &[usize], dtype: DType, value: f64) -> Result<Self> {
-        let n = Layout::contiguous(shape)?.numel();
-        Self::from_host(ctx, HostData::filled(dtype, n, value), shape)
-    }
-
-    /// A contiguous tensor whose contents are unspecified (zeros on the CPU,
-    /// uninitialised on a GPU). For outputs that an op overwrites whole.
-    pub fn empty(ctx: &Context, shape: &[usize], dtype: DType) -> Result<Self> {
-        let layout = Layout::contiguous(shape)?;
-        let storage = ctx.alloc(dtype, layout.numel())?;
+    /// A view of `storage` with `layout` (checked in bounds by the caller or here).
+    pub(crate) fn from_parts(storage: Arc<Storage>, layout: Layout) -> Result<Self> {
+        validate::check_in_bounds("view", "layout", &layout, storage.len)?;
         Ok(Tensor { storage, layout })
     }
 
