@@ -194,7 +194,9 @@ FIXTURES = [
     dict(
         name="mistral", cls=MistralForCausalLM, cfg_cls=MistralConfig, dtype=torch.float16,
         config_style="transformers-5", tok_style="llama", gguf_arch=None, shards=None,
-        config=dict(tie_word_embeddings=False, rms_norm_eps=1e-5, rope_theta=10000.0,
+        # rope_theta 1e6 (Mistral 7B v0.2+), not the library default 10000: a loader that
+        # ignores rope_parameters must not pass by luck
+        config=dict(tie_word_embeddings=False, rms_norm_eps=1e-5, rope_theta=1000000.0,
                     sliding_window=None),
     ),
     dict(
