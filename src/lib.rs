@@ -12,6 +12,7 @@ pub mod decode;
 pub mod dispatch;
 pub mod dtype;
 pub mod error;
+pub mod model;
 pub mod npy;
 pub mod ops;
 pub mod profile;

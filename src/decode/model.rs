@@ -150,9 +150,19 @@ impl DecodeModel {
     /// One decoding step: every op dispatched now (eager). Each step repeats
     /// the step at position context - 1, so every step costs the same.
     pub fn step(&self, ctx: &Context) -> Result<()> {
+        self.step_at(ctx, self.position())
+    }
+
+    /// One decoding step of the token at position `pos` (every sequence of
+    /// the batch at the same position): its K and V go to cache slot `pos`
+    /// and it attends over slots `0..=pos`. `step` is `step_at(context - 1)`.
+    pub fn step_at(&self, ctx: &Context, pos: usize) -> Result<()> {
+        if pos >= self.context {
+            return Err(Error::invalid("decode", "pos", format!("a position below the context {}", self.context), pos));
+        }
         let (cfg, b) = (&self.cfg, &self.buf);
         ops::copy(ctx, &b.x0, &b.x)?;
-        let rope = RopeOptions { hq: cfg.heads, hkv: cfg.kv_heads, pos: self.position(), theta: cfg.rope_theta };
+        let rope = RopeOptions { hq: cfg.heads, hkv: cfg.kv_heads, pos, theta: cfg.rope_theta };
         let q4 = b.q.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
         let attn4 = b.attn.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
         let attn2 = b.attn.reshape(&[self.batch, cfg.heads * cfg.head_dim])?;
@@ -161,8 +171,10 @@ impl DecodeModel {
         for l in &self.layers {
             ops::rmsnorm(ctx, &b.x, &l.attn_norm, cfg.rms_eps, &b.xn)?;
             linear(ctx, &l.w_qkv, &b.xn, 0.0, &b.qkv)?;
-            ops::rope_append(ctx, &b.qkv, l.b_qkv.as_ref(), &b.q, &l.k_cache, &l.v_cache, &rope)?;
-            ops::sdpa(ctx, &q4, &l.k_cache, &l.v_cache, &attn4, &sdpa)?;
+            // The caches seen up to slot pos (the whole cache when pos = context - 1).
+            let (kc, vc) = (l.k_cache.narrow(2, 0, pos + 1)?, l.v_cache.narrow(2, 0, pos + 1)?);
+            ops::rope_append(ctx, &b.qkv, l.b_qkv.as_ref(), &b.q, &kc, &vc, &rope)?;
+            ops::sdpa(ctx, &q4, &kc, &vc, &attn4, &sdpa)?;
             linear(ctx, &l.w_o, &attn2, 1.0, &b.x)?; // + residual
             ops::rmsnorm(ctx, &b.x, &l.mlp_norm, cfg.rms_eps, &b.xn)?;
             linear(ctx, &l.w_gate_up, &b.xn, 0.0, &b.gate_up)?;
