@@ -45,8 +45,8 @@ impl Tokenizer {
     }
 
     /// Builds the tokenizer a GGUF file describes (`tokenizer.ggml.*`):
-    /// `gpt2` byte-level BPE with merges. SentencePiece (`llama`) vocabularies
-    /// are refused for now.
+    /// `gpt2` byte-level BPE with merges, or a SentencePiece `llama` vocabulary
+    /// (tokens and scores) converted as transformers converts one.
     pub fn from_gguf(g: &GgufFile) -> Result<Self> {
         let path = g.file();
         let json = gguf_tokenizer_json(g)?;
@@ -172,15 +172,7 @@ fn strings<'a>(g: &'a GgufFile, key: &str) -> Result<Vec<&'a str>> {
 fn gguf_tokenizer_json(g: &GgufFile) -> Result<Value> {
     let path = g.file();
     let model = g.get_str("tokenizer.ggml.model")?;
-    if model != "gpt2" {
-        return Err(unsupported(
-            path,
-            "metadata `tokenizer.ggml.model`",
-            format!("{model:?} vocabularies are not supported yet (only \"gpt2\" byte-level BPE)"),
-        ));
-    }
     let tokens = strings(g, "tokenizer.ggml.tokens")?;
-    let merges = strings(g, "tokenizer.ggml.merges")?;
     let types: Vec<u64> = match g.get("tokenizer.ggml.token_type").and_then(GgufValue::as_array) {
         Some(a) => a.iter().map(|v| v.as_u64().unwrap_or(1)).collect(),
         None => vec![1; tokens.len()],
@@ -193,6 +185,20 @@ fn gguf_tokenizer_json(g: &GgufFile) -> Result<Value> {
             types.len(),
         ));
     }
+    match model {
+        "gpt2" => {}
+        "llama" => return spm_tokenizer_json(g, &tokens, &types),
+        _ => {
+            return Err(unsupported(
+                path,
+                "metadata `tokenizer.ggml.model`",
+                format!(
+                    "{model:?} vocabularies (\"gpt2\" byte-level BPE and \"llama\" SentencePiece BPE are supported)"
+                ),
+            ))
+        }
+    }
+    let merges = strings(g, "tokenizer.ggml.merges")?;
     let pre = g.get("tokenizer.ggml.pre").and_then(GgufValue::as_str).unwrap_or("default");
     let split = |pattern: &str| {
         json!({"type": "Sequence", "pretokenizers": [
@@ -224,32 +230,7 @@ fn gguf_tokenizer_json(g: &GgufFile) -> Result<Value> {
                               "normalized": *ty == 4, "special": *ty == 3}));
         }
     }
-    let id = |key: &str| -> Result<Option<usize>> { g.opt_usize(key) };
-    let bos = id("tokenizer.ggml.bos_token_id")?;
-    let add_bos = match g.get("tokenizer.ggml.add_bos_token") {
-        None => false,
-        Some(v) => v
-            .as_bool()
-            .ok_or_else(|| bad(path, "metadata `tokenizer.ggml.add_bos_token`", "a bool", format!("{v:?}")))?,
-    };
-    let post_processor = match (add_bos, bos) {
-        (true, Some(b)) => {
-            let t = tokens.get(b).ok_or_else(|| {
-                bad(path, "metadata `tokenizer.ggml.bos_token_id`", format!("an id below {}", tokens.len()), b)
-            })?;
-            let mut special = Map::new();
-            special.insert(t.to_string(), json!({"id": t, "ids": [b], "tokens": [t]}));
-            json!({"type": "TemplateProcessing",
-                   "single": [{"SpecialToken": {"id": t, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
-                   "pair": [{"SpecialToken": {"id": t, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                            {"SpecialToken": {"id": t, "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
-                   "special_tokens": special})
-        }
-        (true, None) => {
-            return Err(bad(path, "metadata `tokenizer.ggml.bos_token_id`", "an id (add_bos_token is true)", "missing"))
-        }
-        (false, _) => Value::Null,
-    };
+    let post_processor = bos_template(g, &tokens, false)?;
     Ok(json!({
         "version": "1.0",
         "truncation": null,
@@ -262,5 +243,124 @@ fn gguf_tokenizer_json(g: &GgufFile) -> Result<Value> {
         "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
                   "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
                   "ignore_merges": ignore_merges, "vocab": vocab, "merges": merges}
+    }))
+}
+
+/// The post-processor that prepends BOS when `tokenizer.ggml.add_bos_token`
+/// (default `default_add`) says so; null otherwise.
+fn bos_template(g: &GgufFile, tokens: &[&str], default_add: bool) -> Result<Value> {
+    let path = g.file();
+    let bos = g.opt_usize("tokenizer.ggml.bos_token_id")?;
+    let add_bos = match g.get("tokenizer.ggml.add_bos_token") {
+        None => default_add,
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| bad(path, "metadata `tokenizer.ggml.add_bos_token`", "a bool", format!("{v:?}")))?,
+    };
+    match (add_bos, bos) {
+        (true, Some(b)) => {
+            let t = tokens.get(b).ok_or_else(|| {
+                bad(path, "metadata `tokenizer.ggml.bos_token_id`", format!("an id below {}", tokens.len()), b)
+            })?;
+            let mut special = Map::new();
+            special.insert(t.to_string(), json!({"id": t, "ids": [b], "tokens": [t]}));
+            Ok(json!({"type": "TemplateProcessing",
+                   "single": [{"SpecialToken": {"id": t, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+                   "pair": [{"SpecialToken": {"id": t, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                            {"SpecialToken": {"id": t, "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                   "special_tokens": special}))
+        }
+        (true, None) => {
+            Err(bad(path, "metadata `tokenizer.ggml.bos_token_id`", "an id (add_bos_token is true)", "missing"))
+        }
+        (false, _) => Ok(Value::Null),
+    }
+}
+
+/// The tokenizer.json equivalent of a GGUF's SentencePiece (`llama`)
+/// vocabulary, as transformers converts a SentencePiece BPE model: merges of
+/// every split of a piece into two pieces, highest piece score first; byte
+/// fallback to the `<0xXX>` tokens; "▁" for spaces and a prefix "▁".
+fn spm_tokenizer_json(g: &GgufFile, tokens: &[&str], types: &[u64]) -> Result<Value> {
+    let path = g.file();
+    let scores: Vec<f64> = match g.get("tokenizer.ggml.scores").and_then(GgufValue::as_array) {
+        Some(a) if a.len() == tokens.len() => a.iter().map(|v| v.as_f64().unwrap_or(0.0)).collect(),
+        Some(a) => {
+            return Err(bad(
+                path,
+                "metadata `tokenizer.ggml.scores`",
+                format!("one score per token ({})", tokens.len()),
+                a.len(),
+            ))
+        }
+        None => return Err(bad(path, "metadata `tokenizer.ggml.scores`", "an array of scores", "missing")),
+    };
+    let mut vocab = Map::new();
+    let mut ids = std::collections::HashMap::new();
+    for (id, tok) in tokens.iter().enumerate() {
+        vocab.insert(tok.to_string(), json!(id));
+        // A piece listed twice maps to its last id, as in transformers' converter.
+        ids.insert(*tok, id);
+    }
+    // Merges: (left, right, score of the merged piece), per piece ordered by
+    // (left id, right id); then all by score, highest first (a stable sort).
+    let mut merges: Vec<(usize, usize, f64)> = Vec::new();
+    for (id, tok) in tokens.iter().enumerate() {
+        let mut local: Vec<(usize, usize, f64)> = tok
+            .char_indices()
+            .skip(1)
+            .filter_map(|(i, _)| {
+                let (l, r) = (ids.get(&tok[..i])?, ids.get(&tok[i..])?);
+                Some((*l, *r, scores[id]))
+            })
+            .collect();
+        local.sort_by_key(|m| (m.0, m.1));
+        merges.extend(local);
+    }
+    merges.sort_by(|a, b| b.2.partial_cmp(&a.2).unwrap_or(std::cmp::Ordering::Equal));
+    let merges: Vec<Value> = merges.iter().map(|(l, r, _)| json!([tokens[*l], tokens[*r]])).collect();
+    let added: Vec<Value> = types
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| matches!(**t, 2..=4))
+        .map(|(id, t)| {
+            json!({"id": id, "content": tokens[id], "single_word": false, "lstrip": false, "rstrip": false,
+                   "normalized": *t == 4, "special": *t != 4})
+        })
+        .collect();
+    let unk = g.opt_usize("tokenizer.ggml.unknown_token_id")?.or_else(|| types.iter().position(|t| *t == 2));
+    let unk_token = unk.and_then(|u| tokens.get(u)).map(|t| json!(t)).unwrap_or(Value::Null);
+    let prefix = match g.get("tokenizer.ggml.add_space_prefix") {
+        None => true,
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| bad(path, "metadata `tokenizer.ggml.add_space_prefix`", "a bool", format!("{v:?}")))?,
+    };
+    let replace = json!({"type": "Replace", "pattern": {"String": " "}, "content": "\u{2581}"});
+    let normalizer = if prefix {
+        json!({"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u{2581}"}, replace]})
+    } else {
+        replace
+    };
+    let mut decoders = vec![
+        json!({"type": "Replace", "pattern": {"String": "\u{2581}"}, "content": " "}),
+        json!({"type": "ByteFallback"}),
+        json!({"type": "Fuse"}),
+    ];
+    if prefix {
+        decoders.push(json!({"type": "Strip", "content": " ", "start": 1, "stop": 0}));
+    }
+    Ok(json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": added,
+        "normalizer": normalizer,
+        "pre_tokenizer": null,
+        "post_processor": bos_template(g, tokens, true)?,
+        "decoder": {"type": "Sequence", "decoders": decoders},
+        "model": {"type": "BPE", "dropout": null, "unk_token": unk_token, "continuing_subword_prefix": null,
+                  "end_of_word_suffix": null, "fuse_unk": true, "byte_fallback": true, "ignore_merges": false,
+                  "vocab": vocab, "merges": merges}
     }))
 }
