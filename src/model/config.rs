@@ -58,7 +58,7 @@ impl Architecture {
 }
 
 /// How RoPE frequencies are scaled.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub enum RopeScaling {
     /// `rope_type: "default"` (or no scaling): inv_freq[i] = theta^(-2i/d).
     None,
@@ -74,6 +74,9 @@ pub enum RopeScaling {
         /// The context length the model was pretrained with.
         original_max_position_embeddings: usize,
     },
+    /// Per-pair divisors of the default frequencies, as a GGUF stores llama3
+    /// scaling (the `rope_freqs.weight` tensor): inv_freq[i] = theta^(-2i/d) / divisors[i].
+    Divisors(Vec<f64>),
 }
 
 /// Everything the engine needs to know about a checkpoint's model.
@@ -482,6 +485,7 @@ impl ModelSpec {
         let base: Vec<f64> = (0..self.head_dim / 2).map(|i| self.rope_theta.powf(-((2 * i) as f64) / d)).collect();
         match self.rope_scaling {
             RopeScaling::None => base,
+            RopeScaling::Divisors(ref div) => base.iter().zip(div).map(|(f, d)| f / d).collect(),
             RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_max_position_embeddings } => {
                 let old = original_max_position_embeddings as f64;
                 let (low_wavelen, high_wavelen) = (old / low_freq_factor, old / high_freq_factor);
@@ -509,7 +513,7 @@ impl ModelSpec {
         if self.qk_norm {
             v.push("per-head RMSNorm of Q and K before RoPE (Qwen3 q_norm/k_norm)".to_string());
         }
-        if let RopeScaling::Llama3 { .. } = self.rope_scaling {
+        if self.rope_scaling != RopeScaling::None {
             v.push("llama3 rope scaling (rope_append takes only theta; it needs per-pair inverse frequencies)".into());
         }
         v

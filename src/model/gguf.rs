@@ -537,13 +537,27 @@ impl GgufFile {
                 ))
             }
         };
-        if self.info("rope_freqs.weight").is_some() {
-            return Err(unsupported(
-                &self.path,
-                "tensor `rope_freqs.weight`",
-                "per-pair RoPE frequency factors (llama3 scaling as llama.cpp stores it) are not implemented",
-            ));
-        }
+        // llama3 scaling as llama.cpp's converter stores it: per-pair divisors.
+        let rope_scaling = match self.info("rope_freqs.weight") {
+            None => rope_scaling,
+            Some(_) => {
+                let (info, dtype, bytes) = self.tensor_bytes("rope_freqs.weight")?;
+                if info.shape() != [head_dim / 2] || dtype != DType::F32 {
+                    return Err(bad(
+                        &self.path,
+                        "tensor `rope_freqs.weight`",
+                        format!("F32 of shape [{}] (one divisor per rotated pair)", head_dim / 2),
+                        format!("{dtype} of shape {:?}", info.shape()),
+                    ));
+                }
+                let div: Vec<f64> =
+                    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect();
+                if let Some(d) = div.iter().find(|d| !(d.is_finite() && **d > 0.0)) {
+                    return Err(bad(&self.path, "tensor `rope_freqs.weight`", "positive finite divisors", d));
+                }
+                RopeScaling::Divisors(div)
+            }
+        };
         let vocab = match self.opt_usize(&k("vocab_size"))? {
             Some(v) => v,
             None => match self.get("tokenizer.ggml.tokens").and_then(|v| v.as_array()) {
@@ -634,7 +648,7 @@ impl GgufFile {
 /// `data` is [rows, cols] row-major (cols = 1 for a bias).
 pub fn unpermute_rows(data: &mut HostData, heads: usize, cols: usize) {
     fn go<T: Copy>(v: &mut [T], heads: usize, cols: usize) {
-        if heads == 0 || cols == 0 {
+        if heads == 0 || cols == 0 || v.is_empty() {
             return;
         }
         let rows = v.len() / cols;

@@ -552,3 +552,108 @@ pub fn reference_logits(t: &Tiny, tokens: &[u32]) -> Vec<Vec<f64>> {
     }
     out
 }
+
+// ---------------------------------------------------------------- reference over a loaded model
+
+/// Transformers' forward in f64 over the weights a [`Model`] loaded (the fused
+/// Q/K/V and gate/up tensors split back into their parts), with the spec's
+/// RoPE frequencies and Qwen3's q/k norms: an independent check of the
+/// loader's layout and spec, whatever the decode step supports. Returns the
+/// logits at every position of `tokens`.
+pub fn reference_over_model(m: &decode_kernels::model::Model, tokens: &[u32]) -> Vec<Vec<f64>> {
+    let s = &m.spec;
+    let f = |t: &decode_kernels::Tensor| t.to_f32_vec().unwrap();
+    let (h, d, hq, hkv, inter, vocab) =
+        (s.hidden_size, s.head_dim, s.num_attention_heads, s.num_key_value_heads, s.intermediate_size, s.vocab_size);
+    let half = d / 2;
+    let inv_freq = s.rope_inv_freq();
+    let eps = s.rms_norm_eps;
+    struct L {
+        an: Vec<f32>,
+        qkv: Vec<f32>,
+        b: Option<Vec<f32>>,
+        o: Vec<f32>,
+        mn: Vec<f32>,
+        gu: Vec<f32>,
+        down: Vec<f32>,
+        qn: Option<Vec<f32>>,
+        kn: Option<Vec<f32>>,
+    }
+    let layers: Vec<L> = m
+        .weights
+        .layers
+        .iter()
+        .map(|l| L {
+            an: f(&l.attn_norm),
+            qkv: f(&l.w_qkv),
+            b: l.b_qkv.as_ref().map(f),
+            o: f(&l.w_o),
+            mn: f(&l.mlp_norm),
+            gu: f(&l.w_gate_up),
+            down: f(&l.w_down),
+            qn: l.q_norm.as_ref().map(f),
+            kn: l.k_norm.as_ref().map(f),
+        })
+        .collect();
+    let (embed, final_norm, lm_head) = (f(&m.weights.embed), f(&m.weights.final_norm), f(&m.weights.lm_head));
+    let mut kc: Vec<Vec<Vec<f64>>> = vec![Vec::new(); layers.len()];
+    let mut vc: Vec<Vec<Vec<f64>>> = vec![Vec::new(); layers.len()];
+    let mut out = Vec::new();
+    for (pos, &tok) in tokens.iter().enumerate() {
+        let mut x: Vec<f64> = embed[tok as usize * h..(tok as usize + 1) * h].iter().map(|&v| v as f64).collect();
+        let rope = |v: &mut [f64], norm: Option<&Vec<f32>>| {
+            for head in v.chunks_mut(d) {
+                if let Some(w) = norm {
+                    let y = rmsnorm(head, w, eps);
+                    head.copy_from_slice(&y);
+                }
+                for i in 0..half {
+                    let (sn, c) = (pos as f64 * inv_freq[i]).sin_cos();
+                    let (x0, x1) = (head[i], head[i + half]);
+                    head[i] = x0 * c - x1 * sn;
+                    head[i + half] = x1 * c + x0 * sn;
+                }
+            }
+        };
+        for (li, l) in layers.iter().enumerate() {
+            let xn = rmsnorm(&x, &l.an, eps);
+            let mut qkv = matvec(&l.qkv, &xn, (hq + 2 * hkv) * d);
+            if let Some(b) = &l.b {
+                qkv.iter_mut().zip(b).for_each(|(a, b)| *a += *b as f64);
+            }
+            let mut q = qkv[..hq * d].to_vec();
+            let mut k = qkv[hq * d..(hq + hkv) * d].to_vec();
+            let v = qkv[(hq + hkv) * d..].to_vec();
+            rope(&mut q, l.qn.as_ref());
+            rope(&mut k, l.kn.as_ref());
+            kc[li].push(k);
+            vc[li].push(v);
+            let mut attn = vec![0.0; hq * d];
+            for head in 0..hq {
+                let kvh = head / (hq / hkv);
+                let qh = &q[head * d..(head + 1) * d];
+                let scores: Vec<f64> = (0..=pos)
+                    .map(|j| (0..d).map(|i| qh[i] * kc[li][j][kvh * d + i]).sum::<f64>() / (d as f64).sqrt())
+                    .collect();
+                let mx = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let e: Vec<f64> = scores.iter().map(|s| (s - mx).exp()).collect();
+                let z: f64 = e.iter().sum();
+                for j in 0..=pos {
+                    for i in 0..d {
+                        attn[head * d + i] += e[j] / z * vc[li][j][kvh * d + i];
+                    }
+                }
+            }
+            let o = matvec(&l.o, &attn, h);
+            x.iter_mut().zip(o).for_each(|(a, b)| *a += b);
+            let xn = rmsnorm(&x, &l.mn, eps);
+            let gu = matvec(&l.gu, &xn, 2 * inter);
+            let hid: Vec<f64> = (0..inter).map(|i| gu[i] / (1.0 + (-gu[i]).exp()) * gu[inter + i]).collect();
+            let dn = matvec(&l.down, &hid, h);
+            x.iter_mut().zip(dn).for_each(|(a, b)| *a += b);
+        }
+        let xn = rmsnorm(&x, &final_norm, eps);
+        out.push(matvec(&lm_head, &xn, vocab));
+    }
+    out
+}
