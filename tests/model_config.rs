@@ -168,9 +168,12 @@ fn generation_config_extends_eos() {
     assert!(e.contains("generation_config.json") && e.contains("eos_token_id"), "{e}");
 }
 
+/// An edit of a good config.json that makes it bad.
+type Edit = Box<dyn Fn(&mut Value)>;
+
 #[test]
 fn errors_name_file_and_field() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &[&str])> = vec![
+    let cases: Vec<(&str, Edit, &[&str])> = vec![
         (
             "unknown architecture",
             Box::new(|v| v["architectures"] = json!(["GPT2LMHeadModel"])),
