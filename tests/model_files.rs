@@ -382,11 +382,36 @@ fn gguf_errors() {
     let e = load_err(&path);
     assert!(e.contains("llama.feed_forward_length"), "{e}");
 
-    // A SentencePiece vocabulary is refused by name.
+    // An unknown tokenizer model is refused by name.
     let mut spm = kv.clone();
-    spm.push(("tokenizer.ggml.model", GV::Str("llama".into())));
+    spm.push(("tokenizer.ggml.model", GV::Str("bert".into())));
     let all: Vec<GTensor> = w.iter().map(|(n, (s, v))| GTensor::f32(&gguf_name(n), s, v)).collect();
     std::fs::write(&path, gguf_bytes(3, &spm, &all, 32)).unwrap();
     let e = load_err(&path);
-    assert!(e.contains("tokenizer.ggml.model") && e.contains("llama"), "{e}");
+    assert!(e.contains("tokenizer.ggml.model") && e.contains("bert"), "{e}");
+}
+
+#[test]
+fn values_beyond_f16_are_an_error_not_infinity() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tiny(false, true);
+    write_hf(dir.path(), &t);
+    let w = tiny_weights(&t);
+    let tensors: Vec<StTensor> = w
+        .iter()
+        .map(|(n, (s, v))| {
+            let mut v = v.clone();
+            if n == "model.norm.weight" {
+                v[5] = 1e6;
+            }
+            StTensor::bf16(n, s, &v)
+        })
+        .collect();
+    write_safetensors(&dir.path().join("model.safetensors"), &tensors);
+    let e = Model::load_with(&Context::cpu(), dir.path(), &LoadOptions { dtype: Some(DType::F16) })
+        .expect_err("1e6 does not fit f16")
+        .to_string();
+    assert!(e.contains("model.safetensors") && e.contains("model.norm.weight") && e.contains("element 5"), "{e}");
+    // In bf16 or f32 it loads.
+    assert!(Model::load_with(&Context::cpu(), dir.path(), &LoadOptions { dtype: Some(DType::BF16) }).is_ok());
 }

@@ -699,7 +699,7 @@ impl TensorSource for GgufFile {
                 format!("shape {got:?} (dims {:?})", info.dims),
             ));
         }
-        let mut data = convert_bytes(bytes, src, dtype);
+        let mut data = convert_bytes(bytes, src, dtype, &self.path, &g)?;
         if let Some(heads) = self.permuted_heads(name) {
             let rows = shape.first().copied().unwrap_or(0);
             if heads == 0 || rows % heads != 0 || (rows / heads) % 2 != 0 {

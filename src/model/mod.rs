@@ -27,11 +27,11 @@ use crate::error::{Error, Result};
 use crate::tensor::HostData;
 
 /// The `op` every loading error carries.
-pub const OP: &str = "load";
+pub(crate) const OP: &str = "load";
 
 /// An error about one field (or tensor) of one file: "load: argument
 /// `FILE: FIELD`: expected EXPECTED, got GOT".
-pub fn bad(path: &Path, field: &str, expected: impl Into<String>, got: impl std::fmt::Display) -> Error {
+pub(crate) fn bad(path: &Path, field: &str, expected: impl Into<String>, got: impl std::fmt::Display) -> Error {
     Error::InvalidArgument {
         op: OP,
         arg: format!("{}: {field}", path.display()),
@@ -41,7 +41,7 @@ pub fn bad(path: &Path, field: &str, expected: impl Into<String>, got: impl std:
 }
 
 /// A feature of a file this crate does not handle yet: "load: not supported: FILE: FIELD: WHAT".
-pub fn unsupported(path: &Path, field: &str, what: impl std::fmt::Display) -> Error {
+pub(crate) fn unsupported(path: &Path, field: &str, what: impl std::fmt::Display) -> Error {
     Error::Unsupported { op: OP, what: format!("{}: {field}: {what}", path.display()) }
 }
 
@@ -68,8 +68,10 @@ pub trait TensorSource {
     fn read(&self, name: &str, shape: &[usize], dtype: DType) -> Result<HostData>;
 }
 
-/// Converts little-endian `bytes` of `src` elements into a `dst` buffer in one pass.
-pub fn convert_bytes(bytes: &[u8], src: DType, dst: DType) -> HostData {
+/// Converts little-endian `bytes` of `src` elements into a `dst` buffer in
+/// one pass. A finite value too large for `dst` (bf16 or f32 into f16) is an
+/// error naming `tensor` of `path`, not a silent infinity.
+pub(crate) fn convert_bytes(bytes: &[u8], src: DType, dst: DType, path: &Path, tensor: &str) -> Result<HostData> {
     use half::{bf16, f16};
     let n = bytes.len() / src.size_in_bytes();
     let get = |i: usize| -> f32 {
@@ -79,11 +81,24 @@ pub fn convert_bytes(bytes: &[u8], src: DType, dst: DType) -> HostData {
             DType::BF16 => bf16::from_le_bytes([bytes[2 * i], bytes[2 * i + 1]]).to_f32(),
         }
     };
-    match (src, dst) {
+    let data = match (src, dst) {
         // Same dtype: a plain copy of the bits (no rounding through f32).
         (s, d) if s == d => HostData::from_bytes(d, &bytes[..n * s.size_in_bytes()]),
         (_, DType::F32) => HostData::F32((0..n).map(get).collect()),
         (_, DType::F16) => HostData::F16((0..n).map(|i| f16::from_f32(get(i))).collect()),
         (_, DType::BF16) => HostData::BF16((0..n).map(|i| bf16::from_f32(get(i))).collect()),
+    };
+    if let HostData::F16(v) = &data {
+        if src != DType::F16 {
+            if let Some(i) = (0..n).find(|&i| v[i].is_infinite() && get(i).is_finite()) {
+                return Err(bad(
+                    path,
+                    &format!("tensor `{tensor}`"),
+                    format!("values within f16's range to compute in f16 (load with another dtype, e.g. {src})"),
+                    format!("{} at element {i}", get(i)),
+                ));
+            }
+        }
     }
+    Ok(data)
 }

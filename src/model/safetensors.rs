@@ -178,6 +178,6 @@ impl TensorSource for SafetensorsSource {
                 format!("shape {:?}", raw.shape),
             ));
         }
-        Ok(convert_bytes(raw.bytes, raw.dtype, dtype))
+        convert_bytes(raw.bytes, raw.dtype, dtype, self.file_of(name).unwrap_or(&self.root), name)
     }
 }

@@ -172,6 +172,13 @@ fn strings<'a>(g: &'a GgufFile, key: &str) -> Result<Vec<&'a str>> {
 fn gguf_tokenizer_json(g: &GgufFile) -> Result<Value> {
     let path = g.file();
     let model = g.get_str("tokenizer.ggml.model")?;
+    if model != "gpt2" && model != "llama" {
+        return Err(unsupported(
+            path,
+            "metadata `tokenizer.ggml.model`",
+            format!("{model:?} vocabularies (\"gpt2\" byte-level BPE and \"llama\" SentencePiece BPE are supported)"),
+        ));
+    }
     let tokens = strings(g, "tokenizer.ggml.tokens")?;
     let types: Vec<u64> = match g.get("tokenizer.ggml.token_type").and_then(GgufValue::as_array) {
         Some(a) => a.iter().map(|v| v.as_u64().unwrap_or(1)).collect(),
@@ -185,18 +192,8 @@ fn gguf_tokenizer_json(g: &GgufFile) -> Result<Value> {
             types.len(),
         ));
     }
-    match model {
-        "gpt2" => {}
-        "llama" => return spm_tokenizer_json(g, &tokens, &types),
-        _ => {
-            return Err(unsupported(
-                path,
-                "metadata `tokenizer.ggml.model`",
-                format!(
-                    "{model:?} vocabularies (\"gpt2\" byte-level BPE and \"llama\" SentencePiece BPE are supported)"
-                ),
-            ))
-        }
+    if model == "llama" {
+        return spm_tokenizer_json(g, &tokens, &types);
     }
     let merges = strings(g, "tokenizer.ggml.merges")?;
     let pre = g.get("tokenizer.ggml.pre").and_then(GgufValue::as_str).unwrap_or("default");
