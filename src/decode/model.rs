@@ -23,6 +23,12 @@ pub struct LayerWeights {
     pub w_gate_up: Tensor,
     /// [hidden, intermediate]
     pub w_down: Tensor,
+    /// [d]: per-head RMSNorm weights of Q and of K (Qwen3), applied to the
+    /// projection's Q and K heads before RoPE (one rmsnorm per sequence and
+    /// part, until rope_append fuses it). Never together with `b_qkv`.
+    pub q_norm: Option<Tensor>,
+    /// See `q_norm`.
+    pub k_norm: Option<Tensor>,
     /// [batch, hkv, context, d]
     pub k_cache: Tensor,
     pub v_cache: Tensor,
@@ -119,6 +125,8 @@ impl DecodeModel {
                 mlp_norm: make(&[h], Init::Norm)?,
                 w_gate_up: make(&[2 * inter, h], Init::FanIn(h))?,
                 w_down: make(&[h, inter], Init::FanIn(inter))?,
+                q_norm: None,
+                k_norm: None,
                 k_cache: make(&[batch, hkv, context, d], Init::Unit)?,
                 v_cache: make(&[batch, hkv, context, d], Init::Unit)?,
             });
@@ -171,6 +179,9 @@ impl DecodeModel {
         for l in &self.layers {
             ops::rmsnorm(ctx, &b.x, &l.attn_norm, cfg.rms_eps, &b.xn)?;
             linear(ctx, &l.w_qkv, &b.xn, 0.0, &b.qkv)?;
+            if let (Some(qn), Some(kn)) = (&l.q_norm, &l.k_norm) {
+                self.qk_norm(ctx, qn, kn)?;
+            }
             // The caches seen up to slot pos (the whole cache when pos = context - 1).
             let (kc, vc) = (l.k_cache.narrow(2, 0, pos + 1)?, l.v_cache.narrow(2, 0, pos + 1)?);
             ops::rope_append(ctx, &b.qkv, l.b_qkv.as_ref(), &b.q, &kc, &vc, &rope)?;
@@ -185,6 +196,21 @@ impl DecodeModel {
         linear(ctx, &self.lm_head, &b.xn, 0.0, &b.logits)
     }
 
+    /// Qwen3's per-head RMSNorm, in place on the Q heads and the K heads of
+    /// each sequence's row of the fused projection.
+    fn qk_norm(&self, ctx: &Context, qn: &Tensor, kn: &Tensor) -> Result<()> {
+        let (cfg, qkv) = (&self.cfg, &self.buf.qkv);
+        let d = cfg.head_dim;
+        for s in 0..self.batch {
+            let row = qkv.layout().offset() + s * qkv.layout().stride(0);
+            let q = qkv.as_strided(&[cfg.heads, d], &[d, 1], row)?;
+            let k = qkv.as_strided(&[cfg.kv_heads, d], &[d, 1], row + cfg.heads * d)?;
+            ops::rmsnorm(ctx, &q, qn, cfg.rms_eps, &q)?;
+            ops::rmsnorm(ctx, &k, kn, cfg.rms_eps, &k)?;
+        }
+        Ok(())
+    }
+
     /// Bytes a step must stream at least: every weight once, and the KV cache
     /// read once per layer (activations are a rounding error beside them).
     pub fn bytes_per_step(&self) -> u64 {
@@ -195,7 +221,8 @@ impl DecodeModel {
 
     /// Launches (kernels and library calls) per step, for reports.
     pub fn tensors(&self) -> usize {
-        self.layers.len() * 9 + 4
+        let qk_norms = self.layers.iter().filter(|l| l.q_norm.is_some()).count() * 2 * self.batch;
+        self.layers.len() * 9 + 4 + qk_norms
     }
 }
 

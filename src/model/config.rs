@@ -507,12 +507,10 @@ impl ModelSpec {
     }
 
     /// Features of this model that the decode step (`DecodeModel::step`) does
-    /// not implement yet; empty when it runs the model exactly.
+    /// not implement yet; empty when it runs the model exactly. (Qwen3's q/k
+    /// norms it runs as separate rmsnorm launches.)
     pub fn unsupported_by_decode_step(&self) -> Vec<String> {
         let mut v = Vec::new();
-        if self.qk_norm {
-            v.push("per-head RMSNorm of Q and K before RoPE (Qwen3 q_norm/k_norm)".to_string());
-        }
         if self.rope_scaling != RopeScaling::None {
             v.push("llama3 rope scaling (rope_append takes only theta; it needs per-pair inverse frequencies)".into());
         }

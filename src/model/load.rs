@@ -146,6 +146,15 @@ impl Model {
                 what: format!("{}: the decode step lacks {}", self.path.display(), missing.join("; ")),
             });
         }
+        if self.spec.qk_norm && self.spec.qkv_bias {
+            return Err(Error::Unsupported {
+                op: "decode",
+                what: format!(
+                    "{}: q/k norms together with QKV biases (the bias would be added after the norm)",
+                    self.path.display()
+                ),
+            });
+        }
         let cfg = self.spec.decode_config(&self.path.display().to_string());
         cfg.validate()?;
         if batch == 0 || context == 0 {
@@ -167,6 +176,8 @@ impl Model {
                     mlp_norm: l.mlp_norm.clone(),
                     w_gate_up: l.w_gate_up.clone(),
                     w_down: l.w_down.clone(),
+                    q_norm: l.q_norm.clone(),
+                    k_norm: l.k_norm.clone(),
                     k_cache: zeros(&[batch, hkv, context, d])?,
                     v_cache: zeros(&[batch, hkv, context, d])?,
                 })
