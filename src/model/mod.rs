@@ -5,6 +5,24 @@
 //!
 //! Every error names the file and the field or tensor at fault and what was
 //! expected; nothing here panics on a file's contents.
+//!
+//! ```no_run
+//! use decode_kernels::model::Model;
+//! use decode_kernels::Context;
+//!
+//! let ctx = Context::cpu();
+//! let model = Model::load(&ctx, "path/to/Qwen2.5-0.5B".as_ref())?; // or a .gguf file
+//! let tok = model.tokenizer.as_ref().expect("tokenizer.json");
+//! let prompt = tok.encode("The quick brown fox", true)?;
+//! // One sequence, room for the prompt and 16 more tokens; feed the prompt one token at a time.
+//! let step = model.decode_model(&ctx, 1, prompt.len() + 16)?;
+//! for (pos, &t) in prompt.iter().enumerate() {
+//!     model.embed_into(&ctx, &[t], &step.buf.x0)?;
+//!     step.step_at(&ctx, pos)?;
+//! }
+//! let logits = step.buf.logits.to_f32_vec()?; // [1, vocab]: the next token's logits
+//! # Ok::<(), decode_kernels::Error>(())
+//! ```
 
 #![warn(missing_docs)]
 
