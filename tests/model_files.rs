@@ -415,3 +415,51 @@ fn values_beyond_f16_are_an_error_not_infinity() {
     // In bf16 or f32 it loads.
     assert!(Model::load_with(&Context::cpu(), dir.path(), &LoadOptions { dtype: Some(DType::BF16) }).is_ok());
 }
+
+#[test]
+fn corrupted_bytes_give_errors_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tiny(false, false);
+    write_hf(dir.path(), &t);
+    let gpath = dir.path().join("tiny.gguf");
+    write_gguf(&gpath, &t, true);
+    let (gguf, st) = (std::fs::read(&gpath).unwrap(), std::fs::read(dir.path().join("model.safetensors")).unwrap());
+    let st_header = 8 + u64::from_le_bytes(st[..8].try_into().unwrap()) as usize;
+    let gguf_header =
+        gguf.len() - tiny_weights(&t).values().map(|(s, _)| s.iter().product::<usize>() * 2).sum::<usize>();
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = |n: usize| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng % n as u64) as usize
+    };
+    let (mut errors, mut loaded) = (0, 0);
+    for round in 0..300 {
+        // Corrupt 1-4 bytes of the header (metadata, tensor infos, JSON), where lengths, types and offsets live.
+        let (path, mut bytes, header) = if round % 2 == 0 {
+            (gpath.clone(), gguf.clone(), gguf_header.min(gguf.len()))
+        } else {
+            (dir.path().join("model.safetensors"), st.clone(), st_header)
+        };
+        for _ in 0..1 + next(4) {
+            let i = next(header);
+            bytes[i] = match next(3) {
+                0 => 0xFF,
+                1 => 0,
+                _ => next(256) as u8,
+            };
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let target = if round % 2 == 0 { path.clone() } else { dir.path().to_path_buf() };
+        let r = std::panic::catch_unwind(|| load(&target).map(|_| ()));
+        match r {
+            Ok(Ok(())) => loaded += 1,
+            Ok(Err(_)) => errors += 1,
+            Err(_) => panic!("round {round}: loading a corrupted {} panicked", path.display()),
+        }
+        std::fs::write(dir.path().join("model.safetensors"), &st).unwrap();
+    }
+    eprintln!("{errors} corrupted files refused, {loaded} still loaded (a changed value, not structure)");
+    assert!(errors > 100);
+}
