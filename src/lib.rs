@@ -10,6 +10,7 @@ pub mod device;
 pub mod dispatch;
 pub mod dtype;
 pub mod error;
+pub mod model;
 pub mod npy;
 pub mod ops;
 pub mod profile;

@@ -23,6 +23,12 @@ pub struct LayerWeights {
     pub w_gate_up: Tensor,
     /// [hidden, intermediate]
     pub w_down: Tensor,
+    /// [d]: per-head RMSNorm weights of Q and of K (Qwen3), applied to the
+    /// projection's Q and K heads before RoPE (one rmsnorm per sequence and
+    /// part, until rope_append fuses it). Never together with `b_qkv`.
+    pub q_norm: Option<Tensor>,
+    /// See `q_norm`.
+    pub k_norm: Option<Tensor>,
     /// [batch, hkv, context, d]
     pub k_cache: Tensor,
     pub v_cache: Tensor,
@@ -119,6 +125,8 @@ impl DecodeModel {
                 mlp_norm: make(&[h], Init::Norm)?,
                 w_gate_up: make(&[2 * inter, h], Init::FanIn(h))?,
                 w_down: make(&[h, inter], Init::FanIn(inter))?,
+                q_norm: None,
+                k_norm: None,
                 k_cache: make(&[batch, hkv, context, d], Init::Unit)?,
                 v_cache: make(&[batch, hkv, context, d], Init::Unit)?,
             });
@@ -150,9 +158,19 @@ impl DecodeModel {
     /// One decoding step: every op dispatched now (eager). Each step repeats
     /// the step at position context - 1, so every step costs the same.
     pub fn step(&self, ctx: &Context) -> Result<()> {
+        self.step_at(ctx, self.position())
+    }
+
+    /// One decoding step of the token at position `pos` (every sequence of
+    /// the batch at the same position): its K and V go to cache slot `pos`
+    /// and it attends over slots `0..=pos`. `step` is `step_at(context - 1)`.
+    pub fn step_at(&self, ctx: &Context, pos: usize) -> Result<()> {
+        if pos >= self.context {
+            return Err(Error::invalid("decode", "pos", format!("a position below the context {}", self.context), pos));
+        }
         let (cfg, b) = (&self.cfg, &self.buf);
         ops::copy(ctx, &b.x0, &b.x)?;
-        let rope = RopeOptions { hq: cfg.heads, hkv: cfg.kv_heads, pos: self.position(), theta: cfg.rope_theta };
+        let rope = RopeOptions { hq: cfg.heads, hkv: cfg.kv_heads, pos, theta: cfg.rope_theta };
         let q4 = b.q.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
         let attn4 = b.attn.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
         let attn2 = b.attn.reshape(&[self.batch, cfg.heads * cfg.head_dim])?;
@@ -161,8 +179,13 @@ impl DecodeModel {
         for l in &self.layers {
             ops::rmsnorm(ctx, &b.x, &l.attn_norm, cfg.rms_eps, &b.xn)?;
             linear(ctx, &l.w_qkv, &b.xn, 0.0, &b.qkv)?;
-            ops::rope_append(ctx, &b.qkv, l.b_qkv.as_ref(), &b.q, &l.k_cache, &l.v_cache, &rope)?;
-            ops::sdpa(ctx, &q4, &l.k_cache, &l.v_cache, &attn4, &sdpa)?;
+            if let (Some(qn), Some(kn)) = (&l.q_norm, &l.k_norm) {
+                self.qk_norm(ctx, qn, kn)?;
+            }
+            // The caches seen up to slot pos (the whole cache when pos = context - 1).
+            let (kc, vc) = (l.k_cache.narrow(2, 0, pos + 1)?, l.v_cache.narrow(2, 0, pos + 1)?);
+            ops::rope_append(ctx, &b.qkv, l.b_qkv.as_ref(), &b.q, &kc, &vc, &rope)?;
+            ops::sdpa(ctx, &q4, &kc, &vc, &attn4, &sdpa)?;
             linear(ctx, &l.w_o, &attn2, 1.0, &b.x)?; // + residual
             ops::rmsnorm(ctx, &b.x, &l.mlp_norm, cfg.rms_eps, &b.xn)?;
             linear(ctx, &l.w_gate_up, &b.xn, 0.0, &b.gate_up)?;
@@ -171,6 +194,21 @@ impl DecodeModel {
         }
         ops::rmsnorm(ctx, &b.x, &self.final_norm, cfg.rms_eps, &b.xn)?;
         linear(ctx, &self.lm_head, &b.xn, 0.0, &b.logits)
+    }
+
+    /// Qwen3's per-head RMSNorm, in place on the Q heads and the K heads of
+    /// each sequence's row of the fused projection.
+    fn qk_norm(&self, ctx: &Context, qn: &Tensor, kn: &Tensor) -> Result<()> {
+        let (cfg, qkv) = (&self.cfg, &self.buf.qkv);
+        let d = cfg.head_dim;
+        for s in 0..self.batch {
+            let row = qkv.layout().offset() + s * qkv.layout().stride(0);
+            let q = qkv.as_strided(&[cfg.heads, d], &[d, 1], row)?;
+            let k = qkv.as_strided(&[cfg.kv_heads, d], &[d, 1], row + cfg.heads * d)?;
+            ops::rmsnorm(ctx, &q, qn, cfg.rms_eps, &q)?;
+            ops::rmsnorm(ctx, &k, kn, cfg.rms_eps, &k)?;
+        }
+        Ok(())
     }
 
     /// Bytes a step must stream at least: every weight once, and the KV cache
@@ -183,7 +221,8 @@ impl DecodeModel {
 
     /// Launches (kernels and library calls) per step, for reports.
     pub fn tensors(&self) -> usize {
-        self.layers.len() * 9 + 4
+        let qk_norms = self.layers.iter().filter(|l| l.q_norm.is_some()).count() * 2 * self.batch;
+        self.layers.len() * 9 + 4 + qk_norms
     }
 }
 

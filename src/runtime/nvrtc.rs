@@ -83,6 +83,7 @@ impl Nvrtc {
     /// Compiles source text that is not one of the embedded sources (a probe
     /// built from one, say) to PTX for a virtual architecture (e.g.
     /// "compute_90"); the PTX is returned as text in `Compiled::cubin`.
+    #[cfg_attr(not(test), allow(dead_code))] // only the kernel parameter layout test reads PTX
     pub(crate) fn compile_text_to_ptx(
         &self,
         code: &str,
@@ -103,6 +104,7 @@ fn nvrtc_err(what: &str, r: sys::nvrtcResult) -> Error {
 
 /// What a compile returns: a cubin for a real architecture, or PTX text.
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(test), allow(dead_code))]
 enum Output {
     Cubin,
     Ptx,
