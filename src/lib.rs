@@ -12,6 +12,8 @@ pub mod decode;
 pub mod dispatch;
 pub mod dtype;
 pub mod error;
+pub mod fsio;
+pub mod mem;
 pub mod npy;
 pub mod ops;
 pub mod profile;
