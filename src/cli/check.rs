@@ -7,7 +7,7 @@ pub struct CheckArgs {
     #[arg(long)]
     filter: Option<String>,
     /// Seed for the random inputs (default: drawn fresh and printed).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::unsigned::<u64>, allow_negative_numbers = true)]
     seed: Option<u64>,
     /// Also write every outcome as JSON to this file.
     #[arg(long)]

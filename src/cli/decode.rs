@@ -14,15 +14,15 @@ pub struct WorkloadArgs {
     #[arg(long, default_value = "qwen2.5-0.5b")]
     model: String,
     /// Sequences decoded together (N of every GEMV).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
     batch: usize,
     /// Keys attended per step (default 4096 on a GPU, 256 on the CPU backend).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
     context: Option<usize>,
     #[arg(long, default_value = "f16")]
     dtype: DType,
     /// Seed of the random weights, cache and input.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::args::unsigned::<u64>, allow_negative_numbers = true)]
     seed: u64,
     /// cpu, cuda, cuda:N or auto (default: DK_DEVICE, else auto).
     #[arg(long)]
@@ -46,7 +46,7 @@ pub struct DecodeArgs {
     #[command(flatten)]
     w: WorkloadArgs,
     /// Timed steps per mode (default 50 on a GPU, 2 on the CPU backend).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
     steps: Option<usize>,
     /// eager, planned or graph; repeatable or comma-separated (default: all
     /// three on a GPU, eager on the CPU backend).
@@ -181,7 +181,7 @@ pub struct ProfileArgs {
     #[command(flatten)]
     w: WorkloadArgs,
     /// Profiled steps (eager: every op dispatched and launched, each launch bracketed).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
     steps: usize,
     #[arg(long)]
     csv: Option<PathBuf>,

@@ -23,9 +23,9 @@ enum ExecOp {
         #[arg(long, requires = "q_len")]
         causal: bool,
         /// Rows per query period: row r is query position offset + r % q_len.
-        #[arg(long)]
+        #[arg(long, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         q_len: Option<usize>,
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         offset: usize,
         #[arg(long)]
         mask: Option<PathBuf>,
@@ -62,7 +62,7 @@ enum ExecOp {
         #[arg(long)]
         dtype: Option<DType>,
         /// Batch b of C reads batch b / group of A.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         group: usize,
         #[arg(long)]
         out: PathBuf,

@@ -1,5 +1,6 @@
 //! Subcommands. Each returns the process exit code.
 
+mod args;
 mod bench;
 mod check;
 mod decode;
@@ -56,11 +57,16 @@ fn open_context(device: Option<&str>) -> Result<Context> {
     match device {
         None => Context::from_env(),
         Some(d) => {
-            Context::new(d.parse::<DeviceRequest>().map_err(|allowed| decode_kernels::Error::InvalidArgument {
-                op: "decode-kernels",
-                arg: "--device".into(),
-                expected: allowed,
-                got: d.to_string(),
+            Context::new(d.parse::<DeviceRequest>().map_err(|allowed| {
+                // The parser's message may already start with "expected";
+                // the error's own wording adds it once.
+                let allowed = allowed.strip_prefix("expected ").unwrap_or(&allowed).to_string();
+                decode_kernels::Error::InvalidArgument {
+                    op: "decode-kernels",
+                    arg: "--device".into(),
+                    expected: allowed,
+                    got: d.to_string(),
+                }
             })?)
         }
     }

@@ -40,7 +40,7 @@ pub struct TuneArgs {
     #[arg(long, default_value_t = 0.03)]
     margin: f64,
     /// Timed runs per measurement (median kept).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
     runs: usize,
     /// A smaller grid (fewer shapes) for a quick look.
     #[arg(long)]
