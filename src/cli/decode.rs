@@ -37,6 +37,8 @@ impl WorkloadArgs {
         let cfg = ModelConfig::builtin(&self.model)?;
         let ctx = super::open_context(self.device.as_deref())?;
         let context = self.context.unwrap_or(if ctx.is_cuda() { 4096 } else { 256 });
+        // Sizes against free memory before anything is allocated.
+        decode::check_fits(&ctx, &cfg, self.dtype, self.batch, context)?;
         Ok((ctx, cfg, context))
     }
 }
@@ -61,6 +63,9 @@ pub struct DecodeArgs {
 }
 
 pub fn run(a: DecodeArgs) -> Result<i32> {
+    if let Some(p) = &a.json {
+        decode_kernels::fsio::check_output("decode", "--json", p)?;
+    }
     let (ctx, cfg, context) = a.w.open()?;
     let gpu = ctx.is_cuda();
     let modes = if a.mode.is_empty() {
@@ -92,7 +97,7 @@ pub fn run(a: DecodeArgs) -> Result<i32> {
 }
 
 fn write(path: &std::path::Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(Error::io("writing", path))
+    decode_kernels::fsio::write_atomic(path, text.as_bytes())
 }
 
 fn render(r: &DecodeReport) -> String {
@@ -191,10 +196,15 @@ pub struct ProfileArgs {
 
 /// The decode step, eager, with profiling on: the per-label report.
 pub fn profile(a: ProfileArgs) -> Result<i32> {
-    let (ctx, cfg, context) = a.w.open()?;
     if a.steps == 0 {
         return Err(Error::invalid("profile", "--steps", "at least 1", 0));
     }
+    for (arg, p) in [("--csv", &a.csv), ("--json", &a.json)] {
+        if let Some(p) = p {
+            decode_kernels::fsio::check_output("profile", arg, p)?;
+        }
+    }
+    let (ctx, cfg, context) = a.w.open()?;
     let model = decode::DecodeModel::new(&ctx, &cfg, a.w.dtype, a.w.batch, context, a.w.seed)?;
     decode::prewarm(&ctx, &model)?;
     let roofline = match ctx.cuda() {
