@@ -145,19 +145,33 @@ impl BenchRow {
         }
         let num =
             |i: usize, name: &str| f[i].parse::<f64>().map_err(|_| format!("field {name}: {:?} is not a number", f[i]));
+        // Times feed the tuning decisions: NaN, infinite, zero or negative
+        // ones are an error, not a row to drop.
+        let time = |i: usize, name: &str| {
+            num(i, name).and_then(|t| {
+                if t.is_finite() && t > 0.0 {
+                    Ok(t)
+                } else {
+                    Err(format!(
+                        "field {name}: {:?} is not a time (expected a finite number of microseconds > 0)",
+                        f[i]
+                    ))
+                }
+            })
+        };
         Ok(BenchRow {
             op: f[0].clone(),
             variant: f[1].clone(),
             dtype: f[2].clone(),
             shape: f[3].clone(),
-            median_us: num(4, "median_us")?,
-            min_us: num(5, "min_us")?,
-            max_us: num(6, "max_us")?,
+            median_us: time(4, "median_us")?,
+            min_us: time(5, "min_us")?,
+            max_us: time(6, "max_us")?,
             bytes: f[7].parse().map_err(|_| format!("field bytes: {:?} is not an integer", f[7]))?,
             gbps: num(8, "gbps")?,
             pct_roofline: num(9, "pct_roofline")?,
             roofline_gbps: num(10, "roofline_gbps")?,
-            peer_us: if f[11].is_empty() { None } else { Some(num(11, "peer_us")?) },
+            peer_us: if f[11].is_empty() { None } else { Some(time(11, "peer_us")?) },
             card: f[12].clone(),
             date: f[13].clone(),
             commit: f[14].clone(),
