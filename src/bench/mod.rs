@@ -5,7 +5,6 @@ pub mod matmul;
 pub mod sdpa;
 pub mod softmax;
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::context::Context;
@@ -223,14 +222,13 @@ pub fn write_csv(path: &Path, rows: &[BenchRow]) -> Result<()> {
     if let Some(bad) = rows.iter().find(|r| !(r.gbps.is_finite() && r.gbps > 0.0 && r.bytes > 0)) {
         return Err(Error::invalid("bench", "rows", "a positive, finite throughput in every row", format!("{bad:?}")));
     }
-    let mut f = std::fs::File::create(path).map_err(Error::io("creating", path))?;
     let mut text = String::from(BenchRow::CSV_HEADER);
     text.push('\n');
     for r in rows {
         text.push_str(&r.csv());
         text.push('\n');
     }
-    f.write_all(text.as_bytes()).map_err(Error::io("writing", path))
+    crate::fsio::write_atomic(path, text.as_bytes())
 }
 
 /// Today's date (UTC) as YYYY-MM-DD, from the system clock.

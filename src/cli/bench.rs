@@ -85,7 +85,7 @@ enum BenchOp {
 
 /// Every value of a list argument must be positive.
 fn positive(arg: &str, v: &[usize]) -> Result<()> {
-    if v.iter().any(|&x| x == 0) {
+    if v.contains(&0) {
         return Err(Error::InvalidArgument {
             op: "bench",
             arg: arg.into(),
@@ -105,6 +105,10 @@ fn cuda_backend() -> Result<(decode_kernels::Context, std::sync::Arc<decode_kern
 }
 
 pub fn run(a: BenchArgs) -> Result<i32> {
+    let (BenchOp::Sdpa { csv, .. } | BenchOp::Softmax { csv, .. } | BenchOp::Matmul { csv, .. }) = &a.op;
+    if let Some(p) = csv {
+        decode_kernels::fsio::check_output("bench", "--csv", p)?;
+    }
     match a.op {
         BenchOp::Sdpa { hq, hkv, lq, lk, d, dtype, causal, runs, csv } => {
             let mut cfg = SdpaBenchConfig { dtype, causal, runs: runs.max(1), ..Default::default() };

@@ -18,6 +18,9 @@ pub struct CheckArgs {
 }
 
 pub fn run(a: CheckArgs) -> Result<i32> {
+    if let Some(p) = &a.json {
+        decode_kernels::fsio::check_output("check", "--json", p)?;
+    }
     let ctx = super::open_context(a.device.as_deref())?;
     if !ctx.is_cuda() {
         eprintln!("check compares GPU ops with the CPU reference and needs a CUDA device; none is in use");
@@ -49,11 +52,7 @@ pub fn run(a: CheckArgs) -> Result<i32> {
     println!("check: {} passed, {} failed", outcomes.len() - failed, failed);
     if let Some(p) = a.json {
         let text = serde_json::to_string_pretty(&outcomes).unwrap_or_default();
-        std::fs::write(&p, text).map_err(|e| decode_kernels::Error::Io {
-            what: "writing",
-            path: p.clone(),
-            source: e,
-        })?;
+        decode_kernels::fsio::write_atomic(&p, text.as_bytes())?;
     }
     Ok(if failed == 0 && !outcomes.is_empty() { 0 } else { 1 })
 }

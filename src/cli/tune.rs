@@ -10,7 +10,7 @@ use decode_kernels::bench::{
 };
 use decode_kernels::tune::{decisions, plot};
 use decode_kernels::tuning::{self, TuningTable};
-use decode_kernels::{roofline, Context, DType, Error, Result};
+use decode_kernels::{fsio, roofline, Context, DType, Error, Result};
 
 #[derive(Args, Debug)]
 pub struct TuneArgs {
@@ -90,6 +90,18 @@ pub fn run(a: TuneArgs) -> Result<i32> {
         None => tuning::user_file(&arch)
             .ok_or_else(|| Error::invalid("tune", "--out", "a path (no user config folder is known here)", "none"))?,
     };
+    // Every output is checked before the sweep (minutes on a GPU); the
+    // tuning table's folder is made now, as it would be at the end.
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(Error::io("creating the tuning folder", dir))?;
+    }
+    fsio::check_output("tune", "--out", &out)?;
+    if let Some(p) = &a.csv {
+        fsio::check_output("tune", "--csv", p)?;
+    }
+    if let Some(dir) = &a.plots {
+        std::fs::create_dir_all(dir).map_err(Error::io("creating the plot folder", dir))?;
+    }
 
     let rows = match (&ctx, &be) {
         (Some(ctx), Some(be)) => measure(ctx, be, &a)?,
@@ -136,10 +148,7 @@ pub fn run(a: TuneArgs) -> Result<i32> {
         );
     }
     let changed = decisions.iter().filter(|d| d.changed()).count();
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(Error::io("creating the tuning folder", dir))?;
-    }
-    std::fs::write(&out, table.to_json() + "\n").map_err(Error::io("writing the tuning table", &out))?;
+    fsio::write_atomic(&out, (table.to_json() + "\n").as_bytes())?;
     println!("{changed} of {} decisions changed; table written to {}", decisions.len(), out.display());
     if let Some(dir) = &a.plots {
         for d in &decisions {
