@@ -44,6 +44,24 @@ fn create_temp(path: &Path) -> io::Result<(PathBuf, File)> {
 /// `path` only when everything succeeded. On any error the temporary file is
 /// removed and `path` is untouched. An existing target keeps its permissions.
 pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
+    // A symbolic link is followed: the file it points to is replaced, not the link.
+    let resolved;
+    let path = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            resolved = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            resolved.as_path()
+        }
+        _ => path,
+    };
+    // A device or a pipe (/dev/stdout, a FIFO) cannot be replaced: written in place.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let direct = (|| -> io::Result<()> {
+            let mut w = BufWriter::new(OpenOptions::new().write(true).open(path)?);
+            fill(&mut w)?;
+            w.flush()
+        })();
+        return direct.map_err(Error::io("writing", path));
+    }
     if path.is_dir() {
         return Err(Error::Io {
             what: "writing",
@@ -89,6 +107,9 @@ pub fn check_output(op: &'static str, arg: &str, path: &Path) -> Result<()> {
     }
     if path.is_dir() {
         return bad("a file path, not a folder".into());
+    }
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Ok(()); // a device or a pipe: written in place
     }
     let dir = parent_of(path);
     if !dir.is_dir() {
@@ -138,6 +159,26 @@ mod tests {
         .to_string();
         assert!(e.contains("a.txt") && e.contains("disk full"), "{e}");
         assert_eq!(std::fs::read(&p).unwrap(), b"old");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn links_are_followed_and_devices_written_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.txt");
+        let link = dir.path().join("link.txt");
+        std::fs::write(&real, b"old").unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&real, &link).unwrap();
+            write_atomic(&link, b"new").unwrap();
+            assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+            assert_eq!(std::fs::read(&real).unwrap(), b"new");
+        }
+        if Path::new("/dev/null").exists() {
+            check_output("t", "--out", Path::new("/dev/null")).unwrap();
+            write_atomic(Path::new("/dev/null"), b"x").unwrap();
+        }
         assert!(leftovers(dir.path()).is_empty());
     }
 
