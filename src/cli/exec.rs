@@ -155,16 +155,18 @@ fn check_memory(
     let overflow = || mem::overflow(what);
     let mut on_device = out;
     let mut largest_host = out;
+    // Fortran-ordered inputs need a second buffer while they are reordered.
+    let mut reorder = 0;
     for (h, dt) in inputs {
-        let b = h.host_bytes(*dt)?;
-        largest_host = largest_host.max(b);
-        on_device = on_device.checked_add(bytes(what, h.numel, h.dtype(*dt))?).ok_or_else(overflow)?;
+        let read = h.host_bytes(*dt)?;
+        let kept = bytes(what, h.numel, h.dtype(*dt))?;
+        largest_host = largest_host.max(read);
+        reorder = reorder.max(read - kept);
+        on_device = on_device.checked_add(kept).ok_or_else(overflow)?;
     }
     if ctx.is_cuda() {
         mem::check(ctx, what, largest_host, on_device)
     } else {
-        // Fortran-ordered inputs need a second buffer while they are reordered.
-        let reorder = largest_host.saturating_sub(out);
         mem::check(ctx, what, scratch.checked_add(reorder).ok_or_else(overflow)?, on_device)
     }
 }
