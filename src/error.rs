@@ -71,6 +71,21 @@ pub enum Error {
     /// A `.npy` file is malformed or of an unsupported kind.
     #[error("{path}: {message}")]
     Npy { path: PathBuf, message: String },
+
+    /// What a size argument asks for does not fit in the memory free now
+    /// (checked before allocating), or its byte count overflows 64 bits
+    /// (`needed` is then `u64::MAX`).
+    #[error("{}", crate::mem::describe_oom(.what, .place, *.needed, *.available))]
+    OutOfMemory {
+        /// What needs the memory, with the arguments that sized it.
+        what: String,
+        /// "host" or the device.
+        place: String,
+        /// Bytes needed.
+        needed: u64,
+        /// Bytes free when checked.
+        available: u64,
+    },
 }
 
 impl Error {

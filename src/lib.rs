@@ -11,6 +11,8 @@ pub mod dispatch;
 pub mod dtype;
 pub mod error;
 pub mod model;
+pub mod fsio;
+pub mod mem;
 pub mod npy;
 pub mod ops;
 pub mod profile;

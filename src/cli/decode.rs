@@ -14,15 +14,15 @@ pub struct WorkloadArgs {
     #[arg(long, default_value = "qwen2.5-0.5b")]
     model: String,
     /// Sequences decoded together (N of every GEMV).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
     batch: usize,
     /// Keys attended per step (default 4096 on a GPU, 256 on the CPU backend).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
     context: Option<usize>,
     #[arg(long, default_value = "f16")]
     dtype: DType,
     /// Seed of the random weights, cache and input.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::args::unsigned::<u64>, allow_negative_numbers = true)]
     seed: u64,
     /// cpu, cuda, cuda:N or auto (default: DK_DEVICE, else auto).
     #[arg(long)]
@@ -37,6 +37,8 @@ impl WorkloadArgs {
         let cfg = ModelConfig::builtin(&self.model)?;
         let ctx = super::open_context(self.device.as_deref())?;
         let context = self.context.unwrap_or(if ctx.is_cuda() { 4096 } else { 256 });
+        // Sizes against free memory before anything is allocated.
+        decode::check_fits(&ctx, &cfg, self.dtype, self.batch, context)?;
         Ok((ctx, cfg, context))
     }
 }
@@ -46,7 +48,7 @@ pub struct DecodeArgs {
     #[command(flatten)]
     w: WorkloadArgs,
     /// Timed steps per mode (default 50 on a GPU, 2 on the CPU backend).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
     steps: Option<usize>,
     /// eager, planned or graph; repeatable or comma-separated (default: all
     /// three on a GPU, eager on the CPU backend).
@@ -61,6 +63,9 @@ pub struct DecodeArgs {
 }
 
 pub fn run(a: DecodeArgs) -> Result<i32> {
+    if let Some(p) = &a.json {
+        crate::fsio::check_output("decode", "--json", p)?;
+    }
     let (ctx, cfg, context) = a.w.open()?;
     let gpu = ctx.is_cuda();
     let modes = if a.mode.is_empty() {
@@ -92,7 +97,7 @@ pub fn run(a: DecodeArgs) -> Result<i32> {
 }
 
 fn write(path: &std::path::Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(Error::io("writing", path))
+    crate::fsio::write_atomic(path, text.as_bytes())
 }
 
 fn render(r: &DecodeReport) -> String {
@@ -181,7 +186,7 @@ pub struct ProfileArgs {
     #[command(flatten)]
     w: WorkloadArgs,
     /// Profiled steps (eager: every op dispatched and launched, each launch bracketed).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
     steps: usize,
     #[arg(long)]
     csv: Option<PathBuf>,
@@ -191,10 +196,15 @@ pub struct ProfileArgs {
 
 /// The decode step, eager, with profiling on: the per-label report.
 pub fn profile(a: ProfileArgs) -> Result<i32> {
-    let (ctx, cfg, context) = a.w.open()?;
     if a.steps == 0 {
         return Err(Error::invalid("profile", "--steps", "at least 1", 0));
     }
+    for (arg, p) in [("--csv", &a.csv), ("--json", &a.json)] {
+        if let Some(p) = p {
+            crate::fsio::check_output("profile", arg, p)?;
+        }
+    }
+    let (ctx, cfg, context) = a.w.open()?;
     let model = decode::DecodeModel::new(&ctx, &cfg, a.w.dtype, a.w.batch, context, a.w.seed)?;
     decode::prewarm(&ctx, &model)?;
     let roofline = match ctx.cuda() {

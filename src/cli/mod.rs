@@ -3,6 +3,7 @@
 //! the `cli` feature (on by default), so a library user need not compile
 //! clap, indicatif or plotters.
 
+mod args;
 mod bench;
 mod check;
 mod decode;
@@ -60,11 +61,18 @@ pub fn run(cli: Cli) -> Result<i32> {
 fn open_context(device: Option<&str>) -> Result<Context> {
     match device {
         None => Context::from_env(),
-        Some(d) => Context::new(d.parse::<DeviceRequest>().map_err(|allowed| crate::Error::InvalidArgument {
-            op: "decode-kernels",
-            arg: "--device".into(),
-            expected: allowed,
-            got: d.to_string(),
-        })?),
+        Some(d) => {
+            Context::new(d.parse::<DeviceRequest>().map_err(|allowed| {
+                // The parser's message may already start with "expected";
+                // the error's own wording adds it once.
+                let allowed = allowed.strip_prefix("expected ").unwrap_or(&allowed).to_string();
+                crate::Error::InvalidArgument {
+                    op: "decode-kernels",
+                    arg: "--device".into(),
+                    expected: allowed,
+                    got: d.to_string(),
+                }
+            })?)
+        }
     }
 }

@@ -4,11 +4,13 @@
 
 use std::path::PathBuf;
 
-use crate::bench::{self, matmul::MatmulBenchConfig, sdpa::SdpaBenchConfig, softmax::SoftmaxBenchConfig, BenchRow};
+use clap::Args;
+use crate::bench::{
+    self, matmul::MatmulBenchConfig, sdpa::SdpaBenchConfig, softmax::SoftmaxBenchConfig, BenchRow,
+};
 use crate::tune::{decisions, plot};
 use crate::tuning::{self, TuningTable};
-use crate::{roofline, Context, DType, Error, Result};
-use clap::Args;
+use crate::{fsio, roofline, Context, DType, Error, Result};
 
 #[derive(Args, Debug)]
 pub struct TuneArgs {
@@ -38,7 +40,7 @@ pub struct TuneArgs {
     #[arg(long, default_value_t = 0.03)]
     margin: f64,
     /// Timed runs per measurement (median kept).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
     runs: usize,
     /// A smaller grid (fewer shapes) for a quick look.
     #[arg(long)]
@@ -88,6 +90,18 @@ pub fn run(a: TuneArgs) -> Result<i32> {
         None => tuning::user_file(&arch)
             .ok_or_else(|| Error::invalid("tune", "--out", "a path (no user config folder is known here)", "none"))?,
     };
+    // Every output is checked before the sweep (minutes on a GPU); the
+    // tuning table's folder is made now, as it would be at the end.
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(Error::io("creating the tuning folder", dir))?;
+    }
+    fsio::check_output("tune", "--out", &out)?;
+    if let Some(p) = &a.csv {
+        fsio::check_output("tune", "--csv", p)?;
+    }
+    if let Some(dir) = &a.plots {
+        std::fs::create_dir_all(dir).map_err(Error::io("creating the plot folder", dir))?;
+    }
 
     let rows = match (&ctx, &be) {
         (Some(ctx), Some(be)) => measure(ctx, be, &a)?,
@@ -134,10 +148,7 @@ pub fn run(a: TuneArgs) -> Result<i32> {
         );
     }
     let changed = decisions.iter().filter(|d| d.changed()).count();
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(Error::io("creating the tuning folder", dir))?;
-    }
-    std::fs::write(&out, table.to_json() + "\n").map_err(Error::io("writing the tuning table", &out))?;
+    fsio::write_atomic(&out, (table.to_json() + "\n").as_bytes())?;
     println!("{changed} of {} decisions changed; table written to {}", decisions.len(), out.display());
     if let Some(dir) = &a.plots {
         for d in &decisions {

@@ -87,6 +87,78 @@ impl Init {
     }
 }
 
+/// Checked product of sizes as a u64 count.
+fn prod(dims: &[usize]) -> Option<u64> {
+    dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64))
+}
+
+/// Checked sum of counts.
+fn sum(parts: &[Option<u64>]) -> Option<u64> {
+    parts.iter().try_fold(0u64, |a, p| a.checked_add((*p)?))
+}
+
+/// What a memory or overflow error names: the sizes the caller asked for.
+fn workload(cfg: &ModelConfig, dtype: DType, batch: usize, context: usize) -> String {
+    format!("decode of {} ({dtype}) with --batch {batch} --context {context}", cfg.name)
+}
+
+/// Bytes of every tensor [`DecodeModel::new`] allocates for these sizes:
+/// weights, the KV cache of every layer and the step's activations, computed
+/// with checked arithmetic (an overflow is an error naming the sizes).
+pub fn model_bytes(cfg: &ModelConfig, dtype: DType, batch: usize, context: usize) -> Result<u64> {
+    let (h, d, hq, hkv, inter, layers) =
+        (cfg.hidden, cfg.head_dim, cfg.heads, cfg.kv_heads, cfg.intermediate, cfg.layers);
+    let qkv = prod(&[hq + 2 * hkv, d]);
+    let bias = if cfg.qkv_bias { qkv } else { Some(0) };
+    let layer = sum(&[
+        prod(&[2, h]),
+        qkv.and_then(|q| q.checked_mul(h as u64)),
+        bias,
+        prod(&[h, hq, d]),
+        prod(&[3, inter, h]),
+        prod(&[2, batch, hkv, context, d]),
+    ]);
+    let acts = sum(&[
+        prod(&[3, batch, h]),
+        qkv.and_then(|q| q.checked_mul(batch as u64)),
+        prod(&[2, batch, hq, d]),
+        prod(&[3, batch, inter]),
+        prod(&[batch, cfg.vocab]),
+    ]);
+    let elems = sum(&[layer.and_then(|l| l.checked_mul(layers as u64)), Some(h as u64), prod(&[cfg.vocab, h]), acts]);
+    elems
+        .and_then(|e| e.checked_mul(dtype.size_in_bytes() as u64))
+        .ok_or_else(|| crate::mem::overflow(&workload(cfg, dtype, batch, context)))
+}
+
+/// Host bytes the CPU backend's step holds beside the model at its peak: the
+/// f64 copies attention makes of one layer's K and V, and the f64 results
+/// of the largest projection (the LM head).
+pub fn cpu_step_scratch_bytes(cfg: &ModelConfig, batch: usize, context: usize) -> Result<u64> {
+    let widest = cfg.vocab.max(2 * cfg.intermediate).max(cfg.qkv_width());
+    sum(&[prod(&[2, batch, cfg.kv_heads, context, cfg.head_dim, 8]), prod(&[2, batch, widest, 8])])
+        .ok_or_else(|| crate::mem::overflow(&workload(cfg, DType::F32, batch, context)))
+}
+
+/// Checks, before anything is allocated, that a model of these sizes fits:
+/// on a GPU its tensors in the device's free memory (with 256 MiB left for
+/// workspaces and modules), on the CPU backend its tensors and the step's
+/// scratch in the host's available memory.
+pub fn check_fits(ctx: &Context, cfg: &ModelConfig, dtype: DType, batch: usize, context: usize) -> Result<()> {
+    cfg.validate()?;
+    let what = workload(cfg, dtype, batch, context);
+    let model = model_bytes(cfg, dtype, batch, context)?;
+    if ctx.is_cuda() {
+        let device = model.checked_add(256 << 20).ok_or_else(|| crate::mem::overflow(&what))?;
+        crate::mem::check(ctx, &what, 0, device)
+    } else {
+        let host = model
+            .checked_add(cpu_step_scratch_bytes(cfg, batch, context)?)
+            .ok_or_else(|| crate::mem::overflow(&what))?;
+        crate::mem::check(ctx, &what, 0, host)
+    }
+}
+
 impl DecodeModel {
     /// Allocates and fills every tensor on `ctx`'s device. The same config,
     /// shapes and seed give bit-identical weights, cache and input on every
@@ -106,6 +178,7 @@ impl DecodeModel {
         if context == 0 {
             return Err(Error::invalid("decode", "--context", "at least 1 key (the step's own token)", context));
         }
+        check_fits(ctx, cfg, dtype, batch, context)?;
         let mut next = 0u64;
         let mut make = |shape: &[usize], init: Init| -> Result<Tensor> {
             let t = Tensor::empty(ctx, shape, dtype)?;
