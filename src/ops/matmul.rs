@@ -115,25 +115,25 @@ fn resolve_gemv(be: &CudaBackend, g: &Geometry, gp: &GemvPlan) -> Result<(Vec<Ge
     let mut n0 = 0;
     while n0 < g.n.max(1) {
         let nc = (g.n - n0).min(GEMV_MAX_N).max(1);
-        let name = format!("gemv_{}_n{}_{}", gp.variant.name(), nc, g.dtype);
         let rows = gp.variant.rows_per_cta(nc, g.dtype, vecm_tx);
+        // Checked before the casts below: the grid's x is at most 2^31 - 1
+        // CTAs and its z (the batch) at most 65535.
+        let ctas = g.m.div_ceil(rows).max(1);
+        if ctas > i32::MAX as usize || g.batch > 65535 {
+            return Err(Error::Unsupported {
+                op: OP,
+                what: format!("a grid of {ctas} x {} x {} CTAs exceeds the device's launch limits", gp.splits, g.batch),
+            });
+        }
+        let name = format!("gemv_{}_n{}_{}", gp.variant.name(), nc, g.dtype);
         chunks.push(GemvChunk {
             n0,
             function: be.function(&kernels::GEMV, defines, &name)?,
-            grid: (g.m.div_ceil(rows).max(1) as u32, gp.splits, g.batch as u32),
+            grid: (ctas as u32, gp.splits, g.batch as u32),
             tile_elems: gp.variant.tile_elems(nc, g.dtype, vecm_tx),
             label: format!("matmul/gemv_{}_n{}/{}", gp.variant.name(), nc, g.dtype),
         });
         n0 += nc;
-    }
-    let max_grid = u32::MAX as usize;
-    for ch in &chunks {
-        if ch.grid.0 as usize >= max_grid || ch.grid.2 > 65535 {
-            return Err(Error::Unsupported {
-                op: OP,
-                what: format!("grid {:?} exceeds the device's launch limits", ch.grid),
-            });
-        }
     }
     let scratch = if gp.splits > 1 {
         let partials = chunks
