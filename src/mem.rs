@@ -6,30 +6,8 @@
 
 use crate::context::Context;
 use crate::error::{Error, Result};
+pub use crate::error::fmt_bytes;
 use crate::runtime::CudaBackend;
-
-/// A byte count for messages: "1.50 GB (1500000000 bytes)".
-pub fn fmt_bytes(b: u64) -> String {
-    if b < 1_000_000 {
-        format!("{b} bytes")
-    } else if b < 1_000_000_000 {
-        format!("{:.1} MB ({b} bytes)", b as f64 / 1e6)
-    } else {
-        format!("{:.2} GB ({b} bytes)", b as f64 / 1e9)
-    }
-}
-
-/// The message of [`Error::OutOfMemory`].
-pub fn describe_oom(what: &str, place: &str, needed: u64, available: u64) -> String {
-    if needed == u64::MAX {
-        return format!("{what}: the size overflows (more bytes than 64 bits count); use smaller sizes");
-    }
-    format!(
-        "{what} needs {} of {place} memory, but only {} is available; use smaller sizes",
-        fmt_bytes(needed),
-        fmt_bytes(available)
-    )
-}
 
 /// `MemAvailable` of a `/proc/meminfo` text, in bytes.
 pub fn parse_meminfo(text: &str) -> Option<u64> {
