@@ -5,8 +5,8 @@
 //! or the OOM killer.
 
 use crate::context::Context;
-use crate::error::{Error, Result};
 pub use crate::error::fmt_bytes;
+use crate::error::{Error, Result};
 use crate::runtime::CudaBackend;
 
 /// `MemAvailable` of a `/proc/meminfo` text, in bytes.

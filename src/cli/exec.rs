@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
 use crate::npy::{read_header, read_npy, write_tensor, NpyHeader};
 use crate::{mem, ops, Context, DType, Result, Tensor};
+use clap::{Args, Subcommand};
 
 #[derive(Args, Debug)]
 pub struct ExecArgs {
@@ -337,14 +337,7 @@ pub fn run(a: ExecArgs) -> Result<i32> {
             let kt = load(&ctx, &k, Some(dtype))?;
             let vt = load(&ctx, &v, Some(dtype))?;
             let o = Tensor::empty(&ctx, qt.shape(), dtype)?;
-            ops::sdpa(
-                &ctx,
-                &qt,
-                &kt,
-                &vt,
-                &o,
-                &crate::ops::SdpaOptions { scale, causal, offset, prefs: None },
-            )?;
+            ops::sdpa(&ctx, &qt, &kt, &vt, &o, &crate::ops::SdpaOptions { scale, causal, offset, prefs: None })?;
             drop((qt, kt, vt));
             write_tensor(&out, &o)?;
             Ok(0)

@@ -4,13 +4,11 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
-use crate::bench::{
-    self, matmul::MatmulBenchConfig, sdpa::SdpaBenchConfig, softmax::SoftmaxBenchConfig, BenchRow,
-};
+use crate::bench::{self, matmul::MatmulBenchConfig, sdpa::SdpaBenchConfig, softmax::SoftmaxBenchConfig, BenchRow};
 use crate::tune::{decisions, plot};
 use crate::tuning::{self, TuningTable};
 use crate::{fsio, roofline, Context, DType, Error, Result};
+use clap::Args;
 
 #[derive(Args, Debug)]
 pub struct TuneArgs {
