@@ -114,7 +114,7 @@ fn resolve_gemv(be: &CudaBackend, g: &Geometry, gp: &GemvPlan) -> Result<(Vec<Ge
     let mut chunks = Vec::new();
     let mut n0 = 0;
     while n0 < g.n.max(1) {
-        let nc = (g.n - n0).min(GEMV_MAX_N).max(1);
+        let nc = (g.n - n0).clamp(1, GEMV_MAX_N);
         let rows = gp.variant.rows_per_cta(nc, g.dtype, vecm_tx);
         // Checked before the casts below: the grid's x is at most 2^31 - 1
         // CTAs and its z (the batch) at most 65535.

@@ -28,7 +28,7 @@ pub struct Compiled {
 pub fn find_include_dir() -> Option<PathBuf> {
     let candidates = ["CUDA_PATH", "CUDA_HOME"]
         .iter()
-        .filter_map(|v| std::env::var_os(v))
+        .filter_map(std::env::var_os)
         .map(|root| PathBuf::from(root).join("include"))
         .chain(std::iter::once(PathBuf::from("/usr/local/cuda/include")));
     candidates.into_iter().find(|d| d.join("cuda_fp16.h").is_file())
