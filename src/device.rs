@@ -5,7 +5,9 @@
 /// Where a buffer lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Device {
+    /// Host memory, used by the CPU backend.
     Cpu,
+    /// The CUDA device of this ordinal.
     Cuda(usize),
 }
 
@@ -21,13 +23,24 @@ impl std::fmt::Display for Device {
 /// What the dispatchers and the report need to know about a device.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DeviceCaps {
+    /// The CUDA device ordinal.
     pub ordinal: usize,
+    /// The marketing name the driver reports, e.g. "NVIDIA H100 80GB HBM3".
     pub name: String,
+    /// (major, minor), e.g. (9, 0) for Hopper.
     pub compute_capability: (i32, i32),
+    /// Streaming multiprocessors; the dispatchers size split-K and the
+    /// attention split count, and launches cap their grids, by it.
     pub sm_count: u32,
+    /// L2 cache size in bytes; benchmarks rotate through more than this so
+    /// inputs come from memory, not cache.
     pub l2_bytes: u64,
+    /// Device memory in bytes.
     pub total_mem_bytes: u64,
+    /// The most shared memory one block may use after opting in, in bytes
+    /// (more than the default 48 KiB on Volta and later).
     pub max_shared_per_block_optin: u32,
+    /// Resident threads per SM; bounds how many CTAs of a size fit at once.
     pub max_threads_per_sm: u32,
 }
 

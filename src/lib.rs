@@ -4,15 +4,17 @@
 //! Start with [`Context::from_env`] (CUDA when usable, else the CPU backend),
 //! make [`Tensor`]s, and call the ops in [`ops`].
 
+#![warn(missing_docs)]
+
 pub mod context;
 pub mod decode;
 pub mod device;
 pub mod dispatch;
 pub mod dtype;
 pub mod error;
-pub mod model;
 pub mod fsio;
 pub mod mem;
+pub mod model;
 pub mod npy;
 pub mod ops;
 pub mod profile;

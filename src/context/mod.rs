@@ -25,10 +25,14 @@ pub use plans::PlanCache;
 pub enum DeviceRequest {
     /// CUDA device 0 when usable, else the CPU backend with a notice.
     Auto,
+    /// The CPU backend, even where CUDA is usable.
     Cpu,
+    /// This CUDA device; an error, not a fallback, when it cannot be used.
     Cuda(usize),
 }
 
+/// The environment variable [`DeviceRequest::from_env`] reads: `auto`, `cpu`,
+/// `cuda` or `cuda:N`.
 pub const DEVICE_ENV: &str = "DK_DEVICE";
 const DEVICE_ALLOWED: &str = "auto, cpu, cuda, cuda:N";
 
@@ -62,9 +66,12 @@ impl DeviceRequest {
 /// What to open, decided from the request and what the machine has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackendChoice {
+    /// Open this CUDA device.
     Cuda(usize),
     /// The CPU backend; `notice` says why when CUDA was wanted but absent.
     Cpu {
+        /// The message to print when falling back from an automatic request;
+        /// `None` when the CPU backend was asked for.
         notice: Option<String>,
     },
 }
@@ -219,6 +226,7 @@ impl Context {
         }
     }
 
+    /// The device this context's tensors live on.
     pub fn device(&self) -> Device {
         match &self.backend {
             Backend::Cpu(_) => Device::Cpu,
@@ -226,6 +234,7 @@ impl Context {
         }
     }
 
+    /// Whether ops run on a CUDA device (rather than the CPU backend).
     pub fn is_cuda(&self) -> bool {
         self.cuda().is_some()
     }

@@ -24,8 +24,6 @@
 //! # Ok::<(), decode_kernels::Error>(())
 //! ```
 
-#![warn(missing_docs)]
-
 pub mod config;
 pub mod gguf;
 pub mod load;

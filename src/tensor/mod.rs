@@ -16,6 +16,10 @@ use std::sync::Arc;
 use crate::dtype::DType;
 use crate::error::Result;
 
+/// A view of a buffer on one device: an `Arc` of the [`Storage`] and a
+/// [`Layout`] over it. Cloning shares the buffer; view methods (`transpose`,
+/// `narrow`, `reshape`, `as_strided`) make new layouts, never copies. Ops
+/// write through views, so every view of a buffer sees an op's output.
 #[derive(Clone)]
 pub struct Tensor {
     storage: Arc<Storage>,
@@ -54,39 +58,57 @@ impl Tensor {
         self.with_layout(Layout::strided(shape, strides, offset)?)
     }
 
+    /// Swaps dimensions `a` and `b` (see [`Layout::transpose`]).
     pub fn transpose(&self, a: usize, b: usize) -> Result<Self> {
         Ok(Tensor { storage: self.storage.clone(), layout: self.layout.transpose(a, b)? })
     }
 
+    /// Restricts dimension `dim` to `start..start + len` (see [`Layout::narrow`]).
     pub fn narrow(&self, dim: usize, start: usize, len: usize) -> Result<Self> {
         Ok(Tensor { storage: self.storage.clone(), layout: self.layout.narrow(dim, start, len)? })
     }
 
+    /// A new shape over the same elements; the view must be contiguous
+    /// (see [`Layout::reshape`]).
     pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
         Ok(Tensor { storage: self.storage.clone(), layout: self.layout.reshape(shape)? })
     }
 
+    /// The element type of the buffer.
     pub fn dtype(&self) -> DType {
         self.storage.dtype
     }
+
+    /// Where the buffer lives.
     pub fn device(&self) -> Device {
         self.storage.device()
     }
+
+    /// The view's shape, strides and offset.
     pub fn layout(&self) -> &Layout {
         &self.layout
     }
+
+    /// The view's shape, outermost dimension first.
     pub fn shape(&self) -> &[usize] {
         self.layout.shape()
     }
+
+    /// The view's number of dimensions.
     pub fn rank(&self) -> usize {
         self.layout.rank()
     }
+
+    /// Elements in the view (not the buffer; see [`Tensor::buffer_len`]).
     pub fn numel(&self) -> usize {
         self.layout.numel()
     }
+
+    /// The shared buffer behind the view.
     pub fn storage(&self) -> &Arc<Storage> {
         &self.storage
     }
+
     /// Elements in the underlying buffer (not the view).
     pub fn buffer_len(&self) -> usize {
         self.storage.len
@@ -112,6 +134,7 @@ impl Tensor {
         }
     }
 
+    /// The view's elements in logical (row-major) order, as f32.
     pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
         Ok(self.to_f64_vec()?.into_iter().map(|v| v as f32).collect())
     }
