@@ -12,12 +12,16 @@ use super::config::ModelConfig;
 
 /// One layer's weights and KV cache.
 pub struct LayerWeights {
+    /// [hidden]: RMSNorm weights before attention.
     pub attn_norm: Tensor,
     /// [(hq + 2 hkv) d, hidden]: Q, K and V projections stacked.
     pub w_qkv: Tensor,
+    /// [(hq + 2 hkv) d]: the QKV projection's bias (Qwen2), added by
+    /// `rope_append`; `None` for models without one.
     pub b_qkv: Option<Tensor>,
     /// [hidden, hq d]
     pub w_o: Tensor,
+    /// [hidden]: RMSNorm weights before the MLP.
     pub mlp_norm: Tensor,
     /// [2 intermediate, hidden]: gate rows, then up rows.
     pub w_gate_up: Tensor,
@@ -29,8 +33,10 @@ pub struct LayerWeights {
     pub q_norm: Option<Tensor>,
     /// See `q_norm`.
     pub k_norm: Option<Tensor>,
-    /// [batch, hkv, context, d]
+    /// [batch, hkv, context, d]: keys, RoPE applied; a step writes its
+    /// token's slot and attends over the slots up to it.
     pub k_cache: Tensor,
+    /// [batch, hkv, context, d]: values, laid out like `k_cache`.
     pub v_cache: Tensor,
 }
 
@@ -40,27 +46,42 @@ pub struct Buffers {
     pub x0: Tensor,
     /// [batch, hidden]: the residual stream.
     pub x: Tensor,
+    /// [batch, hidden]: the residual stream after an RMSNorm, the input of
+    /// the next projection.
     pub xn: Tensor,
+    /// [batch, (hq + 2 hkv) d]: the fused QKV projection's output.
     pub qkv: Tensor,
     /// [batch, hq, d]
     pub q: Tensor,
+    /// [batch, hq, d]: attention's output, the input of the O projection.
     pub attn: Tensor,
+    /// [batch, 2 intermediate]: the gate and up projections' outputs, side by side.
     pub gate_up: Tensor,
+    /// [batch, intermediate]: silu(gate) * up, the input of the down projection.
     pub h: Tensor,
     /// [batch, vocab]
     pub logits: Tensor,
 }
 
+/// A model of a config's shapes with random weights, its KV cache and its
+/// step's activations, all on one context's device; [`DecodeModel::step_at`]
+/// runs one decoding step.
 pub struct DecodeModel {
+    /// The shapes it was built from.
     pub cfg: ModelConfig,
+    /// The dtype of every tensor (weights, cache, activations).
     pub dtype: DType,
+    /// Sequences decoded side by side (the N of every projection).
     pub batch: usize,
     /// Keys each step attends over; the step's token sits at position context - 1.
     pub context: usize,
+    /// Weights and KV cache of each layer, in order.
     pub layers: Vec<LayerWeights>,
+    /// [hidden]: RMSNorm weights before the LM head.
     pub final_norm: Tensor,
     /// [vocab, hidden]
     pub lm_head: Tensor,
+    /// The step's activations: its input `buf.x0` and its output `buf.logits`.
     pub buf: Buffers,
 }
 
