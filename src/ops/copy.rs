@@ -11,6 +11,9 @@ use crate::tensor::Tensor;
 
 const OP: &str = "copy";
 
+/// `y = x`, converted to y's dtype. x and y must have the same shape and
+/// live on the context's device; either may be strided, and y may be x
+/// itself but may not otherwise overlap it.
 pub fn copy(ctx: &Context, x: &Tensor, y: &Tensor) -> Result<()> {
     check(ctx.device(), x, y)?;
     if x.numel() == 0 {

@@ -20,6 +20,8 @@ pub fn matmul(ctx: &Context, alpha: f32, a: &Tensor, b: &Tensor, beta: f32, c: &
     matmul_with(ctx, alpha, a, b, beta, c, &MatmulOptions::default())
 }
 
+/// [`matmul`] with options: a GQA group factor, and dispatch preferences
+/// that replace the environment's.
 pub fn matmul_with(
     ctx: &Context,
     alpha: f32,
@@ -151,6 +153,7 @@ fn resolve_gemv(be: &CudaBackend, g: &Geometry, gp: &GemvPlan) -> Result<(Vec<Ge
 }
 
 impl MatmulPlanHandle {
+    /// What the dispatcher chose (GEMV variant and launch shape, or cuBLAS).
     pub fn plan(&self) -> &MatmulPlan {
         &self.plan
     }
@@ -160,6 +163,8 @@ impl MatmulPlanHandle {
         &self.label
     }
 
+    /// The geometry planned for; [`MatmulPlanHandle::launch`] accepts views
+    /// of this geometry at any offsets.
     pub fn geometry(&self) -> &Geometry {
         &self.geometry
     }

@@ -42,9 +42,12 @@ pub struct SdpaPlanHandle {
 }
 
 impl SdpaPlanHandle {
+    /// What the dispatcher chose (fused kernel and split, or composed).
     pub fn plan(&self) -> &SdpaPlan {
         &self.plan
     }
+
+    /// The geometry planned for.
     pub fn geometry(&self) -> &SdpaGeometry {
         &self.geometry
     }

@@ -64,7 +64,9 @@ pub fn plan_for_table(
     plan_softmax(&desc(g, x, y, opts, ctx.dispatcher().has_clusters()), table, prefs)
 }
 
-pub fn launch(
+/// Launches a softmax with an already chosen CUDA plan (the benchmarks time
+/// each variant this way).
+pub(crate) fn launch(
     be: &CudaBackend,
     plan: &SoftmaxPlan,
     g: &SoftmaxGeometry,
