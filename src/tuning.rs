@@ -11,18 +11,24 @@ use crate::dtype::DType;
 use crate::device::DeviceCaps;
 use crate::error::{Error, Result};
 
+/// Every dispatcher's thresholds and launch sizes for one device, as stored
+/// in a tuning file (JSON; unknown fields are an error).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TuningTable {
     /// What the numbers were measured on.
     pub device: String,
+    /// The matmul dispatcher's numbers.
     pub matmul: MatmulTuning,
+    /// The softmax dispatcher's numbers.
     pub softmax: SoftmaxTuning,
     /// Absent from a file written before SDPA existed: the embedded defaults.
     #[serde(default)]
     pub sdpa: SdpaTuning,
 }
 
+/// The attention dispatcher's numbers: the fused kernel's split of the keys
+/// and where the composed path takes over.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SdpaTuning {
@@ -34,6 +40,7 @@ pub struct SdpaTuning {
     /// writes and the merge reads rows x D f32 partials, so the partials cost
     /// about 2 / this of the K/V traffic.
     pub min_keys_per_row: usize,
+    /// The most splits of the keys, whatever the targets above ask for.
     pub max_splits: u32,
     /// Auto dispatch runs the composed path (matmul, softmax, matmul) when the
     /// query rows per KV head (group * Lq) reach this many; 0: never.
@@ -46,6 +53,8 @@ impl Default for SdpaTuning {
     }
 }
 
+/// The softmax dispatcher's numbers: where each family of variants takes
+/// over and its launch sizes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SoftmaxTuning {
@@ -61,6 +70,8 @@ pub struct SoftmaxTuning {
     pub cluster_min_cols: usize,
 }
 
+/// The matmul dispatcher's numbers: where GEMV hands over to cuBLAS, which
+/// GEMV variant, and how K is split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatmulTuning {
@@ -75,6 +86,7 @@ pub struct MatmulTuning {
     pub target_ctas_per_sm: u32,
     /// A split never gets fewer K elements than this.
     pub min_k_per_split: usize,
+    /// The most K splits, whatever the targets above ask for.
     pub max_splits: u32,
     /// Per weight-size class, the largest N the GEMV family serves (before
     /// `smalln_max_n`, which stays the fallback for dtypes a class omits).
@@ -87,7 +99,10 @@ pub struct MatmulTuning {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmallnClass {
+    /// The class's upper bound on M x K (inclusive); see [`SIZE_CLASS_LIMITS`].
     pub max_weight_elems: u64,
+    /// Per dtype, the largest N the GEMV family serves for matrices of this
+    /// class; a dtype missing here falls back to [`MatmulTuning::smalln_max_n`].
     pub smalln_max_n: BTreeMap<DType, usize>,
 }
 
@@ -99,6 +114,7 @@ pub struct SmallnClass {
 /// 896x896 projection to cuBLAS at N = 1, 3% slower per step).
 pub const SIZE_CLASS_LIMITS: [u64; 2] = [1 << 26, u64::MAX];
 
+/// Names a tuning file that replaces every other source (see [`TuningSource`]).
 pub const TUNING_FILE_ENV: &str = "DK_TUNING_FILE";
 
 /// Where `tune` writes, and the dispatchers look when DK_TUNING_FILE is unset:

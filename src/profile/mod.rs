@@ -21,6 +21,8 @@ mod report;
 use nvtx::Nvtx;
 pub use report::{Report, ReportRow};
 
+/// Switches profiling on for every context a program opens: 1/0, true/false,
+/// on/off, yes/no (see [`parse_profile_env`]).
 pub const PROFILE_ENV: &str = "DK_PROFILE";
 /// Where a program's DK_PROFILE report goes besides stderr: a `.csv` or `.json` path.
 pub const PROFILE_OUT_ENV: &str = "DK_PROFILE_OUT";
@@ -50,6 +52,7 @@ pub fn env_report() -> Result<Option<Report>> {
 /// A launch as the profiler sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Tag<'a> {
+    /// The label samples are aggregated by: `op/variant/dtype`.
     pub label: &'a str,
     /// The bytes the launch must move at least (for GB/s); 0 when not meaningful.
     pub bytes: u64,
@@ -58,8 +61,12 @@ pub struct Tag<'a> {
 /// One finished, timed launch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
+    /// The launch's label (see [`Tag`]).
     pub label: String,
+    /// The bytes it must move at least; 0 when not meaningful.
     pub bytes: u64,
+    /// Its time in microseconds: between its CUDA events on a GPU, by the
+    /// wall clock on the CPU backend.
     pub us: f64,
 }
 
@@ -118,10 +125,13 @@ impl Profiler {
         Ok(Self::new(parse_profile_env(std::env::var(PROFILE_ENV).ok().as_deref())?))
     }
 
+    /// Whether launches are being timed now.
     pub fn is_enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
     }
 
+    /// Switches timing on or off for launches from now on; samples already
+    /// recorded are kept.
     pub fn set_enabled(&self, on: bool) {
         self.enabled.store(on, Ordering::Relaxed)
     }

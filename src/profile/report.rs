@@ -8,23 +8,34 @@ use super::Sample;
 /// One label's aggregate.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReportRow {
+    /// The launches' label.
     pub label: String,
+    /// Launches with this label.
     pub count: usize,
+    /// Their summed time, in microseconds.
     pub total_us: f64,
+    /// `total_us / count`.
     pub mean_us: f64,
+    /// Median launch time (nearest rank), in microseconds.
     pub p50_us: f64,
+    /// 95th-percentile launch time (nearest rank), in microseconds.
     pub p95_us: f64,
     /// Bytes moved per launch, the mean over the label's launches (shapes of
     /// one label may differ, e.g. the projections of a layer).
     pub bytes: u64,
     /// Bytes of all launches over their total time; None when bytes are 0.
     pub gbps: Option<f64>,
+    /// `gbps` as a percentage of the report's roofline; None without either.
     pub pct_roofline: Option<f64>,
 }
 
+/// The profiler's samples aggregated per label.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Report {
+    /// One row per label, largest total time first.
     pub rows: Vec<ReportRow>,
+    /// The bandwidth (GB/s) the rows' `pct_roofline` is relative to, when
+    /// the caller measured one.
     pub roofline_gbps: Option<f64>,
 }
 
@@ -66,10 +77,12 @@ impl Report {
         Report { rows, roofline_gbps }
     }
 
+    /// The time of every launch in the report, in microseconds.
     pub fn total_us(&self) -> f64 {
         self.rows.iter().map(|r| r.total_us).sum()
     }
 
+    /// An aligned text table, one row per label and a total line, for a terminal.
     pub fn to_table(&self) -> String {
         let opt = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |x| format!("{x:.p$}"));
         let w = self.rows.iter().map(|r| r.label.len()).max().unwrap_or(5).max(5);
@@ -100,6 +113,7 @@ impl Report {
         s
     }
 
+    /// CSV with a header line, one row per label; an absent value is an empty field.
     pub fn to_csv(&self) -> String {
         let opt = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.3}"));
         let mut s = String::from("label,count,total_us,mean_us,p50_us,p95_us,bytes,gbps,pct_roofline\n");
@@ -120,6 +134,7 @@ impl Report {
         s
     }
 
+    /// The report as pretty-printed JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a report serialises")
     }
