@@ -12,7 +12,7 @@ use super::config::ModelConfig;
 
 /// One layer's weights and KV cache.
 pub struct LayerWeights {
-    /// [hidden]: RMSNorm weights before attention.
+    /// `[hidden]`: RMSNorm weights before attention.
     pub attn_norm: Tensor,
     /// [(hq + 2 hkv) d, hidden]: Q, K and V projections stacked.
     pub w_qkv: Tensor,
@@ -21,7 +21,7 @@ pub struct LayerWeights {
     pub b_qkv: Option<Tensor>,
     /// [hidden, hq d]
     pub w_o: Tensor,
-    /// [hidden]: RMSNorm weights before the MLP.
+    /// `[hidden]`: RMSNorm weights before the MLP.
     pub mlp_norm: Tensor,
     /// [2 intermediate, hidden]: gate rows, then up rows.
     pub w_gate_up: Tensor,
@@ -77,7 +77,7 @@ pub struct DecodeModel {
     pub context: usize,
     /// Weights and KV cache of each layer, in order.
     pub layers: Vec<LayerWeights>,
-    /// [hidden]: RMSNorm weights before the LM head.
+    /// `[hidden]`: RMSNorm weights before the LM head.
     pub final_norm: Tensor,
     /// [vocab, hidden]
     pub lm_head: Tensor,
