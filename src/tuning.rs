@@ -151,7 +151,7 @@ impl TuningSource {
     /// Reads and checks the table (the embedded one for `arch` when no file
     /// is named) and says where it came from.
     pub fn load(&self, arch: &str) -> Result<(TuningTable, String)> {
-        let read = |path: &std::path::Path, shown: String| -> Result<(TuningTable, String)> {
+        let read = |path: &std::path::Path, shown: String, what: &'static str| -> Result<(TuningTable, String)> {
             if path.is_dir() {
                 return Err(Error::InvalidArgument {
                     op: "tuning",
@@ -160,14 +160,20 @@ impl TuningSource {
                     got: "a directory".into(),
                 });
             }
-            let text = std::fs::read_to_string(path).map_err(Error::io("reading the tuning file", path))?;
+            let text = std::fs::read_to_string(path).map_err(Error::io(what, path))?;
             Ok((TuningTable::parse(&text, &shown)?, shown))
         };
         match self {
-            TuningSource::EnvFile(p) => read(p, format!("{} ({TUNING_FILE_ENV})", p.display())),
-            TuningSource::UserFile(p) => {
-                read(p, format!("{} (user config, written by `decode-kernels tune`)", p.display()))
-            }
+            TuningSource::EnvFile(p) => read(
+                p,
+                format!("{} ({TUNING_FILE_ENV})", p.display()),
+                "reading the tuning file named by DK_TUNING_FILE",
+            ),
+            TuningSource::UserFile(p) => read(
+                p,
+                format!("{} (user config, written by `decode-kernels tune`)", p.display()),
+                "reading the tuning file `decode-kernels tune` wrote",
+            ),
             TuningSource::Embedded => {
                 let t = TuningTable::for_arch(arch);
                 let source = format!("embedded: {}", t.device);

@@ -318,3 +318,44 @@ fn exec_peaks_near_twice_the_file_in_host_memory() {
         assert!(kb < 2 * file_kb + 64 * 1024, "{op}: peak {kb} kB for a {file_kb} kB file");
     }
 }
+
+/// The tuning table is read when a context opens, on every backend: a bad
+/// DK_TUNING_FILE is an error on the CPU too, naming the file (and the line
+/// for malformed JSON), never a silent fallback.
+#[test]
+fn a_bad_tuning_file_is_an_error_on_the_cpu_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.json");
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, "").unwrap();
+    let malformed = dir.path().join("bad.json");
+    std::fs::write(&malformed, "{\n  \"device\": 1,\n").unwrap();
+    for (file, says) in [
+        (missing.as_path(), "missing.json"),
+        (dir.path(), "a directory"),
+        (empty.as_path(), "line 1"),
+        (malformed.as_path(), "line 2"),
+    ] {
+        let out = bin().args(["info"]).env("DK_DEVICE", "cpu").env("DK_TUNING_FILE", file).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{}: {stderr}", file.display());
+        assert!(stderr.contains("DK_TUNING_FILE") && stderr.contains(says), "{}: {stderr}", file.display());
+    }
+    // A valid file is used; info names it.
+    let good = dir.path().join("good.json");
+    std::fs::write(&good, decode_kernels::tuning::TuningTable::sm90().to_json()).unwrap();
+    let out = bin().args(["info"]).env("DK_DEVICE", "cpu").env("DK_TUNING_FILE", &good).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("good.json"));
+}
+
+/// `DK_DEVICE` takes exactly the documented values.
+#[test]
+fn dk_device_takes_only_the_documented_values() {
+    let out = bin().args(["info"]).env("DK_DEVICE", "gpu").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("DK_DEVICE") && stderr.contains("auto, cpu, cuda, cuda:N"),
+        "{stderr}"
+    );
+}

@@ -43,7 +43,7 @@ impl FromStr for DeviceRequest {
         match s.as_str() {
             "auto" | "" => Ok(DeviceRequest::Auto),
             "cpu" => Ok(DeviceRequest::Cpu),
-            "cuda" | "gpu" => Ok(DeviceRequest::Cuda(0)),
+            "cuda" => Ok(DeviceRequest::Cuda(0)),
             _ => s
                 .strip_prefix("cuda:")
                 .and_then(|n| n.parse::<usize>().ok())
@@ -270,7 +270,7 @@ mod tests {
         assert_eq!("CPU".parse(), Ok(DeviceRequest::Cpu));
         assert_eq!("cuda".parse(), Ok(DeviceRequest::Cuda(0)));
         assert_eq!("cuda:3".parse(), Ok(DeviceRequest::Cuda(3)));
-        for bad in ["cuda:", "cuda:x", "tpu", "cuda:-1"] {
+        for bad in ["cuda:", "cuda:x", "tpu", "cuda:-1", "gpu"] {
             let e = bad.parse::<DeviceRequest>().unwrap_err();
             assert!(e.contains("auto, cpu, cuda, cuda:N"), "{bad}: {e}");
         }
