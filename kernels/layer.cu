@@ -5,7 +5,8 @@
 // accumulate into the residual stream (GEMV with beta = 1).
 //
 // Compiled once per element type (DK_DTYPE). Host side: src/ops/layer.rs and
-// src/ops/random.rs; CPU twins in src/cpu/layer.rs and src/cpu/random.rs.
+// src/ops/random.rs; CPU twins in src/cpu/layer.rs (the fill's per-element
+// value: src/ops/random.rs, uniform_at).
 #include "common.cuh"  // T and DT_NAME: the element type of this build (DK_DTYPE)
 
 // Kernel names end in the element type: rmsnorm_f16, rope_append_bf16, ...
