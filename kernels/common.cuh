@@ -38,6 +38,41 @@ template <> __device__ __forceinline__ float from_f32<float>(float x) { return x
 template <> __device__ __forceinline__ __half from_f32<__half>(float x) { return __float2half_rn(x); }
 template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
 
+#ifdef DK_DTYPE
+// Elements of T in one 16-byte (uint4) load or store: 8 for f16 and bf16, 4 for f32.
+constexpr int VEC = 16 / sizeof(T);
+
+// The VEC elements of a 16-byte load, widened to f32.
+__device__ __forceinline__ void unpack(const uint4& v, float (&f)[VEC]) {
+    const T* e = reinterpret_cast<const T*>(&v);
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) f[i] = to_f32(e[i]);
+}
+#endif
+
+#if defined(DK_DTYPE) && DK_DTYPE != 2
+// One tensor-core step, D = A B + D: A is 16x16 (row-major fragment a0..a3),
+// B 16x8 (column-major fragment b0, b1), D 16x8 in f32. The operands are T
+// (f16 or bf16, two per register); f32 builds have no tensor-core variants.
+// Fragment layouts: PTX ISA, "Matrix Fragments for mma.m16n8k16".
+__device__ __forceinline__ void mma16816(float (&d)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0,
+                                         unsigned b1) {
+#if DK_DTYPE == 0
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#else
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#endif
+}
+// The same with the A fragment as loaded by ldmatrix.x4 (sdpa.cu).
+__device__ __forceinline__ void mma16816(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    mma16816(d, a[0], a[1], a[2], a[3], b0, b1);
+}
+#endif
+
 // Offset (in elements) of logical element `i` of a 4-D view.
 __device__ __forceinline__ i64 offset_of(i64 i, const Dims4& shape, const Dims4& stride) {
     i64 off = 0;

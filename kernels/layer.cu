@@ -57,7 +57,7 @@ extern "C" __global__ void DK_RMSNORM(const T* x, const T* __restrict__ w, T* y,
 // of the chunk. Loads of x and w are all issued before the reduction.
 template <int V>
 __device__ __forceinline__ void rmsnorm_vec(const T* x, const T* __restrict__ w, T* y, const RmsNormParams& p) {
-    constexpr int E = 16 / sizeof(T);  // elements per chunk
+    constexpr int E = VEC;  // elements per chunk (common.cuh)
     const int chunks = (int)(p.cols / E);
     const uint4* xr = reinterpret_cast<const uint4*>(x + (i64)blockIdx.x * p.sxr);
     const uint4* w4 = reinterpret_cast<const uint4*>(w);

@@ -12,9 +12,7 @@
 //   cluster4_e{E}_p{P}  a row over a cluster of 4 CTAs of 512 threads (sm_90+)
 //   vec_stream, block_stream   any cols: an online (max, sum) pass, then a write pass
 // P is 1 (scalar loads, any strides) or 16 bytes of elements (aligned rows).
-#include "common.cuh"  // T and DT_NAME: the element type of this build (DK_DTYPE)
-
-constexpr int VEC = 16 / sizeof(T);
+#include "common.cuh"  // T and DT_NAME: the element type of this build (DK_DTYPE); VEC
 
 // Rust twin: SoftmaxParams in src/ops/softmax.rs. Strides in elements.
 struct SoftmaxParams {
