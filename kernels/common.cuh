@@ -85,14 +85,40 @@ __device__ __forceinline__ i64 offset_of(i64 i, const Dims4& shape, const Dims4&
     return off;
 }
 
-__device__ __forceinline__ float warp_sum(float v) {
+// ---------------------------------------------------------------- reductions
+// Over aligned groups of G lanes (G a power of two up to 32): xor shuffles with
+// offsets below G stay inside the group, and every lane of it gets the result.
+template <int G>
+__device__ __forceinline__ float group_sum(float v) {
 #pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    for (int o = G / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
 }
+template <int G>
+__device__ __forceinline__ float group_max(float v) {
+#pragma unroll
+    for (int o = G / 2; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+__device__ __forceinline__ float warp_sum(float v) { return group_sum<32>(v); }
+__device__ __forceinline__ float warp_max(float v) { return group_max<32>(v); }
 
-__device__ __forceinline__ float warp_max(float v) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
+// Over the CTA (1-D, blockDim.x <= 1024): every thread gets the result. `smem`
+// is 32 floats of shared memory owned by the caller, so a kernel that reduces
+// twice (a max, then a sum) spends 128 bytes, not 128 per reduction. Every
+// thread must call (two barriers inside). The leading barrier lets one buffer
+// serve successive calls: the previous call's readers are done before it is
+// overwritten.
+template <bool MAX>
+__device__ __forceinline__ float block_reduce(float v, float* smem) {
+    const float identity = MAX ? -INFINITY : 0.f;
+    v = MAX ? warp_max(v) : warp_sum(v);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    __syncthreads();
+    if (lane == 0) smem[warp] = v;
+    __syncthreads();
+    v = lane < warps ? smem[lane] : identity;
+    return MAX ? warp_max(v) : warp_sum(v);
 }
+__device__ __forceinline__ float block_sum(float v, float* smem) { return block_reduce<false>(v, smem); }
+__device__ __forceinline__ float block_max(float v, float* smem) { return block_reduce<true>(v, smem); }
