@@ -1,5 +1,7 @@
 // Shared by every kernel source: element types, conversions, small structs
-// whose layout matches their Rust twins (src/runtime, src/ops).
+// whose layout matches their Rust twins (src/runtime, src/ops), and the device
+// helpers more than one kernel family uses (tensor-core step, warp and CTA
+// reductions, split-K's last-CTA reduction), so each exists once.
 #pragma once
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
@@ -122,3 +124,32 @@ __device__ __forceinline__ float block_reduce(float v, float* smem) {
 }
 __device__ __forceinline__ float block_sum(float v, float* smem) { return block_reduce<false>(v, smem); }
 __device__ __forceinline__ float block_max(float v, float* smem) { return block_reduce<true>(v, smem); }
+
+// ---------------------------------------------------------------- split-K: the last CTA reduces
+// Kernels that split a reduction over several CTAs in one launch (gemv.cu's
+// split-K over grid.y, sdpa.cu's split-KV over grid.x) let the last CTA to
+// finish a tile combine the partials, instead of a second launch. Each CTA
+// first writes its partial to global memory, then calls this with the tile's
+// arrival counter (counters[slot], zero before the first arrival) and the
+// number of splits. The last CTA to arrive runs `reduce()` in all of its
+// threads (so it may use barriers), with every split's partial visible to
+// them, re-arms the counter (back to 0, so the next launch needs no memset)
+// and returns true; every other CTA returns false at once. Every thread of
+// the CTA (1-D or 2-D) must call.
+//
+// The re-arm comes after `reduce`, as the kernels always had it: storing it
+// right after the count kept the counter's address live across the reduction
+// and cost gemv_vecm_n1 6 registers (a step down in occupancy) for nothing.
+template <typename Reduce>
+__device__ __forceinline__ bool splitk_last_reduces(unsigned* counters, i64 slot, int splits, Reduce reduce) {
+    __shared__ bool is_last;
+    __threadfence();  // release: this thread's partial is visible device-wide before the CTA counts
+    __syncthreads();  // ... and so is every other thread's
+    if (threadIdx.x == 0 && threadIdx.y == 0) is_last = atomicAdd(&counters[slot], 1u) == (unsigned)(splits - 1);
+    __syncthreads();
+    if (!is_last) return false;
+    __threadfence();  // acquire: the other splits' partials are read after their arrivals were seen
+    reduce();
+    if (threadIdx.x == 0 && threadIdx.y == 0) counters[slot] = 0;
+    return true;
+}

@@ -45,37 +45,31 @@ __device__ __forceinline__ void store_c(T* c, i64 off, float acc, float alpha, f
 }
 
 // Split-K: every split of a tile stores its partial sums; the last CTA to arrive
-// (counted with an atomic after a fence) adds them in split order, so the
-// result does not depend on arrival order, and re-arms the counter.
-// Returns false in every CTA but that last one.
+// (common.cuh: splitk_last_reduces) adds them in split order, so the result
+// does not depend on arrival order. Returns false in every CTA but that last one.
 __device__ bool splitk_combine(float* tile, int tile_elems, float* ws, unsigned* counters) {
     const int S = gridDim.y;
     if (S == 1) return true;
     const i64 slot = (i64)blockIdx.z * gridDim.x + blockIdx.x;
     float* mine = ws + (slot * S + blockIdx.y) * tile_elems;
     for (int e = threadIdx.x + threadIdx.y * blockDim.x; e < tile_elems; e += blockDim.x * blockDim.y) mine[e] = tile[e];
-    __threadfence();
-    __syncthreads();
-    __shared__ bool is_last;
-    if (threadIdx.x == 0 && threadIdx.y == 0) is_last = atomicAdd(&counters[slot], 1u) == (unsigned)(S - 1);
-    __syncthreads();
-    if (!is_last) return false;
-    __threadfence();
-    // U splits' partials in flight per round: S / U rounds of L2 latency, not S.
-    constexpr int U = 8;
-    for (int e = threadIdx.x + threadIdx.y * blockDim.x; e < tile_elems; e += blockDim.x * blockDim.y) {
-        float s = 0.f;
-        for (int j0 = 0; j0 < S; j0 += U) {
-            float x[U];
+    const bool last = splitk_last_reduces(counters, slot, S, [&] {
+        // U splits' partials in flight per round: S / U rounds of L2 latency, not S.
+        constexpr int U = 8;
+        for (int e = threadIdx.x + threadIdx.y * blockDim.x; e < tile_elems; e += blockDim.x * blockDim.y) {
+            float s = 0.f;
+            for (int j0 = 0; j0 < S; j0 += U) {
+                float x[U];
 #pragma unroll
-            for (int u = 0; u < U; ++u) x[u] = j0 + u < S ? __ldcg(ws + (slot * S + j0 + u) * tile_elems + e) : 0.f;
+                for (int u = 0; u < U; ++u) x[u] = j0 + u < S ? __ldcg(ws + (slot * S + j0 + u) * tile_elems + e) : 0.f;
 #pragma unroll
-            for (int u = 0; u < U; ++u) s += x[u];  // split order
+                for (int u = 0; u < U; ++u) s += x[u];  // split order
+            }
+            tile[e] = s;
         }
-        tile[e] = s;
-    }
-    if (threadIdx.x == 0 && threadIdx.y == 0) counters[slot] = 0;
-    __syncthreads();
+    });
+    if (!last) return false;
+    __syncthreads();  // the caller may read `tile` with another thread-to-element mapping
     return true;
 }
 
