@@ -1,5 +1,7 @@
 // Shared by every kernel source: element types, conversions, small structs
-// whose layout matches their Rust twins (src/runtime, src/ops).
+// whose layout matches their Rust twins (src/runtime, src/ops), and the device
+// helpers more than one kernel family uses (tensor-core step, warp and CTA
+// reductions, split-K's last-CTA reduction), so each exists once.
 #pragma once
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
@@ -38,6 +40,41 @@ template <> __device__ __forceinline__ float from_f32<float>(float x) { return x
 template <> __device__ __forceinline__ __half from_f32<__half>(float x) { return __float2half_rn(x); }
 template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
 
+#ifdef DK_DTYPE
+// Elements of T in one 16-byte (uint4) load or store: 8 for f16 and bf16, 4 for f32.
+constexpr int VEC = 16 / sizeof(T);
+
+// The VEC elements of a 16-byte load, widened to f32.
+__device__ __forceinline__ void unpack(const uint4& v, float (&f)[VEC]) {
+    const T* e = reinterpret_cast<const T*>(&v);
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) f[i] = to_f32(e[i]);
+}
+#endif
+
+#if defined(DK_DTYPE) && DK_DTYPE != 2
+// One tensor-core step, D = A B + D: A is 16x16 (row-major fragment a0..a3),
+// B 16x8 (column-major fragment b0, b1), D 16x8 in f32. The operands are T
+// (f16 or bf16, two per register); f32 builds have no tensor-core variants.
+// Fragment layouts: PTX ISA, "Matrix Fragments for mma.m16n8k16".
+__device__ __forceinline__ void mma16816(float (&d)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0,
+                                         unsigned b1) {
+#if DK_DTYPE == 0
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#else
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#endif
+}
+// The same with the A fragment as loaded by ldmatrix.x4 (sdpa.cu).
+__device__ __forceinline__ void mma16816(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    mma16816(d, a[0], a[1], a[2], a[3], b0, b1);
+}
+#endif
+
 // Offset (in elements) of logical element `i` of a 4-D view.
 __device__ __forceinline__ i64 offset_of(i64 i, const Dims4& shape, const Dims4& stride) {
     i64 off = 0;
@@ -50,14 +87,69 @@ __device__ __forceinline__ i64 offset_of(i64 i, const Dims4& shape, const Dims4&
     return off;
 }
 
-__device__ __forceinline__ float warp_sum(float v) {
+// ---------------------------------------------------------------- reductions
+// Over aligned groups of G lanes (G a power of two up to 32): xor shuffles with
+// offsets below G stay inside the group, and every lane of it gets the result.
+template <int G>
+__device__ __forceinline__ float group_sum(float v) {
 #pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    for (int o = G / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
 }
-
-__device__ __forceinline__ float warp_max(float v) {
+template <int G>
+__device__ __forceinline__ float group_max(float v) {
 #pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    for (int o = G / 2; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;
+}
+__device__ __forceinline__ float warp_sum(float v) { return group_sum<32>(v); }
+__device__ __forceinline__ float warp_max(float v) { return group_max<32>(v); }
+
+// Over the CTA (1-D, blockDim.x <= 1024): every thread gets the result. `smem`
+// is 32 floats of shared memory owned by the caller, so a kernel that reduces
+// twice (a max, then a sum) spends 128 bytes, not 128 per reduction. Every
+// thread must call (two barriers inside). The leading barrier lets one buffer
+// serve successive calls: the previous call's readers are done before it is
+// overwritten.
+template <bool MAX>
+__device__ __forceinline__ float block_reduce(float v, float* smem) {
+    const float identity = MAX ? -INFINITY : 0.f;
+    v = MAX ? warp_max(v) : warp_sum(v);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    __syncthreads();
+    if (lane == 0) smem[warp] = v;
+    __syncthreads();
+    v = lane < warps ? smem[lane] : identity;
+    return MAX ? warp_max(v) : warp_sum(v);
+}
+__device__ __forceinline__ float block_sum(float v, float* smem) { return block_reduce<false>(v, smem); }
+__device__ __forceinline__ float block_max(float v, float* smem) { return block_reduce<true>(v, smem); }
+
+// ---------------------------------------------------------------- split-K: the last CTA reduces
+// Kernels that split a reduction over several CTAs in one launch (gemv.cu's
+// split-K over grid.y, sdpa.cu's split-KV over grid.x) let the last CTA to
+// finish a tile combine the partials, instead of a second launch. Each CTA
+// first writes its partial to global memory, then calls this with the tile's
+// arrival counter (counters[slot], zero before the first arrival) and the
+// number of splits. The last CTA to arrive runs `reduce()` in all of its
+// threads (so it may use barriers), with every split's partial visible to
+// them, re-arms the counter (back to 0, so the next launch needs no memset)
+// and returns true; every other CTA returns false at once. Every thread of
+// the CTA (1-D or 2-D) must call.
+//
+// The re-arm comes after `reduce`, as the kernels always had it: storing it
+// right after the count kept the counter's address live across the reduction
+// and cost gemv_vecm_n1 6 registers (a step down in occupancy) for nothing.
+template <typename Reduce>
+__device__ __forceinline__ bool splitk_last_reduces(unsigned* counters, i64 slot, int splits, Reduce reduce) {
+    __shared__ bool is_last;
+    __threadfence();  // release: this thread's partial is visible device-wide before the CTA counts
+    __syncthreads();  // ... and so is every other thread's
+    if (threadIdx.x == 0 && threadIdx.y == 0) is_last = atomicAdd(&counters[slot], 1u) == (unsigned)(splits - 1);
+    __syncthreads();
+    if (!is_last) return false;
+    __threadfence();  // acquire: the other splits' partials are read after their arrivals were seen
+    reduce();
+    if (threadIdx.x == 0 && threadIdx.y == 0) counters[slot] = 0;
+    return true;
 }

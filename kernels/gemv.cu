@@ -6,7 +6,7 @@
 //
 // Variants (host side: src/ops/matmul.rs, choice: src/dispatch/matmul.rs):
 //   mma   f16/bf16, A K-contiguous, A and B 16-byte aligned: tensor cores
-//         (mma.m16n8k16, f32 accumulate), 16 rows per CTA, warps split K.
+//         (common.cuh: mma16816, f32 accumulate), 16 rows per CTA, warps split K.
 //   veck  any dtype, A K-contiguous, 16-byte aligned: FMA, ROWS rows per CTA.
 //   vecm  any dtype, A M-contiguous (V in P.V), 16-byte aligned along M: FMA.
 //   scalar any strides, any alignment: a warp per row, scalar loads.
@@ -45,37 +45,31 @@ __device__ __forceinline__ void store_c(T* c, i64 off, float acc, float alpha, f
 }
 
 // Split-K: every split of a tile stores its partial sums; the last CTA to arrive
-// (counted with an atomic after a fence) adds them in split order, so the
-// result does not depend on arrival order, and re-arms the counter.
-// Returns false in every CTA but that last one.
+// (common.cuh: splitk_last_reduces) adds them in split order, so the result
+// does not depend on arrival order. Returns false in every CTA but that last one.
 __device__ bool splitk_combine(float* tile, int tile_elems, float* ws, unsigned* counters) {
     const int S = gridDim.y;
     if (S == 1) return true;
     const i64 slot = (i64)blockIdx.z * gridDim.x + blockIdx.x;
     float* mine = ws + (slot * S + blockIdx.y) * tile_elems;
     for (int e = threadIdx.x + threadIdx.y * blockDim.x; e < tile_elems; e += blockDim.x * blockDim.y) mine[e] = tile[e];
-    __threadfence();
-    __syncthreads();
-    __shared__ bool is_last;
-    if (threadIdx.x == 0 && threadIdx.y == 0) is_last = atomicAdd(&counters[slot], 1u) == (unsigned)(S - 1);
-    __syncthreads();
-    if (!is_last) return false;
-    __threadfence();
-    // U splits' partials in flight per round: S / U rounds of L2 latency, not S.
-    constexpr int U = 8;
-    for (int e = threadIdx.x + threadIdx.y * blockDim.x; e < tile_elems; e += blockDim.x * blockDim.y) {
-        float s = 0.f;
-        for (int j0 = 0; j0 < S; j0 += U) {
-            float x[U];
+    const bool last = splitk_last_reduces(counters, slot, S, [&] {
+        // U splits' partials in flight per round: S / U rounds of L2 latency, not S.
+        constexpr int U = 8;
+        for (int e = threadIdx.x + threadIdx.y * blockDim.x; e < tile_elems; e += blockDim.x * blockDim.y) {
+            float s = 0.f;
+            for (int j0 = 0; j0 < S; j0 += U) {
+                float x[U];
 #pragma unroll
-            for (int u = 0; u < U; ++u) x[u] = j0 + u < S ? __ldcg(ws + (slot * S + j0 + u) * tile_elems + e) : 0.f;
+                for (int u = 0; u < U; ++u) x[u] = j0 + u < S ? __ldcg(ws + (slot * S + j0 + u) * tile_elems + e) : 0.f;
 #pragma unroll
-            for (int u = 0; u < U; ++u) s += x[u];  // split order
+                for (int u = 0; u < U; ++u) s += x[u];  // split order
+            }
+            tile[e] = s;
         }
-        tile[e] = s;
-    }
-    if (threadIdx.x == 0 && threadIdx.y == 0) counters[slot] = 0;
-    __syncthreads();
+    });
+    if (!last) return false;
+    __syncthreads();  // the caller may read `tile` with another thread-to-element mapping
     return true;
 }
 
@@ -97,18 +91,6 @@ __device__ __forceinline__ uint4 zero4() { return make_uint4(0u, 0u, 0u, 0u); }
 
 // ---------------------------------------------------------------- mma
 #if DK_DTYPE != 2
-__device__ __forceinline__ void mma16816(float (&c)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1) {
-#if DK_DTYPE == 0
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-#else
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-#endif
-}
-
 // A warp owns rows row0..row0+15 and a strided share of K. Lane (g = lane/4,
 // t = lane%4) loads 16 bytes of rows g and g+8 and of B column g (and g+8) at
 // K offset 8t of each 32-element chunk. The dot product does not care about
@@ -184,13 +166,7 @@ __device__ void gemv_mma(const T* __restrict__ A, const T* __restrict__ B, T* __
 #endif
 
 // ---------------------------------------------------------------- veck
-constexpr int VEC = 16 / sizeof(T);
-
-__device__ __forceinline__ void unpack(const uint4& v, float (&f)[VEC]) {
-    const T* e = reinterpret_cast<const T*>(&v);
-#pragma unroll
-    for (int i = 0; i < VEC; ++i) f[i] = to_f32(e[i]);
-}
+// VEC and unpack (16-byte loads of T): common.cuh.
 
 template <int N>
 struct VeckShape {

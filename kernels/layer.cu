@@ -5,7 +5,8 @@
 // accumulate into the residual stream (GEMV with beta = 1).
 //
 // Compiled once per element type (DK_DTYPE). Host side: src/ops/layer.rs and
-// src/ops/random.rs; CPU twins in src/cpu/layer.rs and src/cpu/random.rs.
+// src/ops/random.rs; CPU twins in src/cpu/layer.rs (the fill's per-element
+// value: src/ops/random.rs, uniform_at).
 #include "common.cuh"  // T and DT_NAME: the element type of this build (DK_DTYPE)
 
 // Kernel names end in the element type: rmsnorm_f16, rope_append_bf16, ...
@@ -16,18 +17,6 @@
 #define DK_ROPE DK_CAT(rope_append, DT_NAME)
 #define DK_SILU_MUL DK_CAT(silu_mul, DT_NAME)
 #define DK_FILL DK_CAT(fill_uniform, DT_NAME)
-
-// Sum over the CTA (blockDim.x a multiple of 32, at most 1024); every thread gets it.
-__device__ __forceinline__ float block_sum(float v) {
-    __shared__ float part[32];
-    v = warp_sum(v);
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
-    __syncthreads();  // part[] may still be read by a previous call
-    if (lane == 0) part[warp] = v;
-    __syncthreads();
-    float s = lane < warps ? part[lane] : 0.f;
-    return warp_sum(s);
-}
 
 // Rust twin: RmsNormParams in src/ops/layer.rs. Strides in elements; columns are contiguous.
 struct RmsNormParams {
@@ -45,7 +34,8 @@ extern "C" __global__ void DK_RMSNORM(const T* x, const T* __restrict__ w, T* y,
         const float v = to_f32(xr[c]);
         ss += v * v;
     }
-    const float r = rsqrtf(block_sum(ss) / (float)p.cols + p.eps);
+    __shared__ float red[32];  // block_sum's scratch (common.cuh)
+    const float r = rsqrtf(block_sum(ss, red) / (float)p.cols + p.eps);
     // y may be x (in place): each element is read before it is written, by the same thread.
     for (i64 c = threadIdx.x; c < p.cols; c += blockDim.x) yr[c] = from_f32<T>(to_f32(xr[c]) * r * to_f32(w[c]));
 }
@@ -56,7 +46,7 @@ extern "C" __global__ void DK_RMSNORM(const T* x, const T* __restrict__ w, T* y,
 // of the chunk. Loads of x and w are all issued before the reduction.
 template <int V>
 __device__ __forceinline__ void rmsnorm_vec(const T* x, const T* __restrict__ w, T* y, const RmsNormParams& p) {
-    constexpr int E = 16 / sizeof(T);  // elements per chunk
+    constexpr int E = VEC;  // elements per chunk (common.cuh)
     const int chunks = (int)(p.cols / E);
     const uint4* xr = reinterpret_cast<const uint4*>(x + (i64)blockIdx.x * p.sxr);
     const uint4* w4 = reinterpret_cast<const uint4*>(w);
@@ -79,7 +69,8 @@ __device__ __forceinline__ void rmsnorm_vec(const T* x, const T* __restrict__ w,
             for (int e = 0; e < E; ++e) ss += to_f32(xe[e]) * to_f32(xe[e]);
         }
     }
-    const float r = rsqrtf(block_sum(ss) / (float)p.cols + p.eps);
+    __shared__ float red[32];  // block_sum's scratch (common.cuh)
+    const float r = rsqrtf(block_sum(ss, red) / (float)p.cols + p.eps);
 #pragma unroll
     for (int v = 0; v < V; ++v) {
         const int c = threadIdx.x + v * blockDim.x;

@@ -9,8 +9,8 @@
 // memory once per step whatever the group size. Softmax runs online in f32 in
 // the log2 domain; the splits are merged by log-sum-exp in the same launch: the
 // last CTA of a (KV head, row group) to finish, counted by an atomic after a
-// fence, reads every split's partial and writes the output, then re-arms its
-// counter (as gemv.cu's split-K).
+// fence, reads every split's partial and writes the output, and re-arms its
+// counter (common.cuh: splitk_last_reduces, shared with gemv.cu's split-K).
 //
 // Compiled once per element type: DK_DTYPE is 0 (f16), 1 (bf16) or 2 (f32).
 //
@@ -83,56 +83,50 @@ __device__ void finish(const float* o, const float* lse, int nrows, int row0, T*
     const float4* o4 = reinterpret_cast<const float4*>(o);
     for (int e = threadIdx.x; e < nrows * D / 4; e += blockDim.x) wo[((i64)blockIdx.x * rows_total + g0) * (D / 4) + e] = o4[e];
     for (int r = threadIdx.x; r < nrows; r += blockDim.x) wl[(i64)blockIdx.x * rows_total + g0 + r] = lse[r];
-    __threadfence();
-    __syncthreads();
-    __shared__ bool is_last;
     const i64 slot = bh * gridDim.z + blockIdx.z;
-    if (threadIdx.x == 0) is_last = atomicAdd(&counters[slot], 1u) == (unsigned)(S - 1);
-    __syncthreads();
-    if (!is_last) return;
-    __threadfence();
-    for (int t = threadIdx.x; t < S * nrows; t += blockDim.x) scratch[t] = __ldcg(wl + (i64)(t / nrows) * rows_total + g0 + t % nrows);
-    __syncthreads();
-    for (int r = threadIdx.x; r < nrows; r += blockDim.x) {
-        float m = -INFINITY;
-        for (int s = 0; s < S; ++s) m = fmaxf(m, scratch[s * nrows + r]);
-        float den = 0.f;
-        for (int s = 0; s < S; ++s) den += m == -INFINITY ? 0.f : exp2f(scratch[s * nrows + r] - m);
-        for (int s = 0; s < S; ++s) scratch[s * nrows + r] = m == -INFINITY ? 0.f : exp2f(scratch[s * nrows + r] - m) / den;
-    }
-    __syncthreads();
-    // Each thread sums one 16-byte piece over the splits, loading U splits'
-    // pieces at once: S / U rounds of L2 latency, not S (with one piece per
-    // thread and 16 splits, a load per split made the merge ~10 us of waiting).
-    // The sum still runs in split order.
-    constexpr int U = 8;
-    const int items = nrows * D / 4;
-    for (int e = threadIdx.x; e < items; e += blockDim.x) {
-        const int r = e / (D / 4), d = (e % (D / 4)) * 4;
-        float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-        for (int s0 = 0; s0 < S; s0 += U) {
-            float4 x[U];
+    splitk_last_reduces(counters, slot, S, [&] {
+        for (int t = threadIdx.x; t < S * nrows; t += blockDim.x) scratch[t] = __ldcg(wl + (i64)(t / nrows) * rows_total + g0 + t % nrows);
+        __syncthreads();
+        for (int r = threadIdx.x; r < nrows; r += blockDim.x) {
+            float m = -INFINITY;
+            for (int s = 0; s < S; ++s) m = fmaxf(m, scratch[s * nrows + r]);
+            float den = 0.f;
+            for (int s = 0; s < S; ++s) den += m == -INFINITY ? 0.f : exp2f(scratch[s * nrows + r] - m);
+            for (int s = 0; s < S; ++s) scratch[s * nrows + r] = m == -INFINITY ? 0.f : exp2f(scratch[s * nrows + r] - m) / den;
+        }
+        __syncthreads();
+        // Each thread sums one 16-byte piece over the splits, loading U splits'
+        // pieces at once: S / U rounds of L2 latency, not S (with one piece per
+        // thread and 16 splits, a load per split made the merge ~10 us of waiting).
+        // The sum still runs in split order.
+        constexpr int U = 8;
+        const int items = nrows * D / 4;
+        for (int e = threadIdx.x; e < items; e += blockDim.x) {
+            const int r = e / (D / 4), d = (e % (D / 4)) * 4;
+            float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+            for (int s0 = 0; s0 < S; s0 += U) {
+                float4 x[U];
 #pragma unroll
-            for (int u = 0; u < U; ++u)
-                if (s0 + u < S) x[u] = __ldcg(wo + ((i64)(s0 + u) * rows_total + g0) * (D / 4) + e);
+                for (int u = 0; u < U; ++u)
+                    if (s0 + u < S) x[u] = __ldcg(wo + ((i64)(s0 + u) * rows_total + g0) * (D / 4) + e);
 #pragma unroll
-            for (int u = 0; u < U; ++u) {
-                if (s0 + u < S) {
-                    const float w = scratch[(s0 + u) * nrows + r];
-                    acc.x += w * x[u].x;
-                    acc.y += w * x[u].y;
-                    acc.z += w * x[u].z;
-                    acc.w += w * x[u].w;
+                for (int u = 0; u < U; ++u) {
+                    if (s0 + u < S) {
+                        const float w = scratch[(s0 + u) * nrows + r];
+                        acc.x += w * x[u].x;
+                        acc.y += w * x[u].y;
+                        acc.z += w * x[u].z;
+                        acc.w += w * x[u].w;
+                    }
                 }
             }
+            T* dst = out + row_offset(p.so, p, b, hk, row0 + r) + d * p.so.v[3];
+            dst[0] = from_f32<T>(acc.x);
+            dst[p.so.v[3]] = from_f32<T>(acc.y);
+            dst[2 * p.so.v[3]] = from_f32<T>(acc.z);
+            dst[3 * p.so.v[3]] = from_f32<T>(acc.w);
         }
-        T* dst = out + row_offset(p.so, p, b, hk, row0 + r) + d * p.so.v[3];
-        dst[0] = from_f32<T>(acc.x);
-        dst[p.so.v[3]] = from_f32<T>(acc.y);
-        dst[2 * p.so.v[3]] = from_f32<T>(acc.z);
-        dst[3 * p.so.v[3]] = from_f32<T>(acc.w);
-    }
-    if (threadIdx.x == 0) counters[slot] = 0;
+    });
 }
 
 // This CTA's key range [kb, ke).
@@ -145,17 +139,7 @@ __device__ __forceinline__ void key_range(const SdpaParams& p, i64& kb, i64& ke)
 #if DK_DTYPE != 2
 constexpr int KT = 64;  // keys per pipeline stage
 
-__device__ __forceinline__ void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-#if DK_DTYPE == 0
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-#else
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-#endif
-}
+// mma16816 (the tensor-core step): common.cuh.
 
 __device__ __forceinline__ unsigned smem_addr(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
 

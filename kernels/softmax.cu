@@ -12,9 +12,7 @@
 //   cluster4_e{E}_p{P}  a row over a cluster of 4 CTAs of 512 threads (sm_90+)
 //   vec_stream, block_stream   any cols: an online (max, sum) pass, then a write pass
 // P is 1 (scalar loads, any strides) or 16 bytes of elements (aligned rows).
-#include "common.cuh"  // T and DT_NAME: the element type of this build (DK_DTYPE)
-
-constexpr int VEC = 16 / sizeof(T);
+#include "common.cuh"  // T and DT_NAME: the element type of this build (DK_DTYPE); VEC
 
 // Rust twin: SoftmaxParams in src/ops/softmax.rs. Strides in elements.
 struct SoftmaxParams {
@@ -91,27 +89,6 @@ __device__ __forceinline__ float row_scale(float m, float s) {
     return m == -INFINITY ? 0.f : 1.f / s;
 }
 
-// Block-wide reductions through shared memory; every thread gets the result.
-__device__ __forceinline__ float block_max(float v, float* smem) {
-    v = warp_max(v);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-    __syncthreads();  // smem may still be read from a previous reduction
-    if (lane == 0) smem[warp] = v;
-    __syncthreads();
-    v = lane < warps ? smem[lane] : -INFINITY;
-    return warp_max(v);
-}
-
-__device__ __forceinline__ float block_sum(float v, float* smem) {
-    v = warp_sum(v);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-    __syncthreads();
-    if (lane == 0) smem[warp] = v;
-    __syncthreads();
-    v = lane < warps ? smem[lane] : 0.f;
-    return warp_sum(v);
-}
-
 // This thread's share of a row: its max, and its values turned into exps in
 // place (their sum returned). fmaxf skips NaN, so a NaN reaches the sum through
 // its exp (or as itself when nothing else is finite) and makes the row NaN.
@@ -131,21 +108,6 @@ __device__ __forceinline__ float exps_in_place(float (&v)[E], float m) {
         s += v[i];
     }
     return s;
-}
-
-// Reductions over aligned groups of G lanes (G a power of two up to 32): xor
-// shuffles with offsets below G stay inside the group.
-template <int G>
-__device__ __forceinline__ float group_max(float v) {
-#pragma unroll
-    for (int o = G / 2; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-template <int G>
-__device__ __forceinline__ float group_sum(float v) {
-#pragma unroll
-    for (int o = G / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
 }
 
 // Row max -> exps -> sum -> scale, with E values per thread in registers.
