@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine: the GPU-against-CPU check of a binary, the check
-# under compute-sanitizer (memcheck and racecheck) on the cases named by
-# SAN_FILTERS, and the decode step of a few models with this binary and,
+# under compute-sanitizer memcheck on the cases named by MEM_FILTERS and
+# racecheck on those named by RACE_FILTERS, and the decode step of a few models with this binary and,
 # when BASE is set, with an earlier binary in the same run (same card, same
 # minute), for a before/after table. Logs and JSON go to $OUT (tarred).
 set -uo pipefail
@@ -16,9 +16,12 @@ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem --format
 step() { local name=$1; shift; local t0=$SECONDS; "$@" > "$out/v/$name.log" 2>&1; echo "$name rc=$? $((SECONDS - t0))s" | tee -a "$out/v/summary.txt"; }
 step check "$bin" check --seed 7 --json "$out/v/check.json"
 [ -n "$base" ] && step check-base "$base" check --seed 7
-for f in ${SAN_FILTERS:-decode softmax/ rmsnorm rope}; do
+for f in ${MEM_FILTERS:-decode softmax/ rmsnorm rope}; do
     tag=$(echo "$f" | tr -c 'a-zA-Z0-9\n' '_')
     step "memcheck-$tag" "$san" --tool memcheck --error-exitcode 99 "$bin" check --seed 1 --filter "$f"
+done
+for f in ${RACE_FILTERS:-softmax/ rmsnorm rope}; do
+    tag=$(echo "$f" | tr -c 'a-zA-Z0-9\n' '_')
     step "racecheck-$tag" "$san" --tool racecheck --error-exitcode 99 "$bin" check --seed 1 --filter "$f"
 done
 for mb in ${DECODE:-qwen2.5-0.5b:1 qwen2.5-0.5b:16 llama3-8b:1 llama3-8b:16}; do
