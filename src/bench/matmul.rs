@@ -27,6 +27,14 @@ pub struct MatmulBenchConfig {
     pub peer: bool,
 }
 
+impl MatmulBenchConfig {
+    /// Measurements this config makes: one per dtype, shape and N (each gives
+    /// one row, two where auto chose cuBLAS and the GEMV family is also timed).
+    pub fn points(&self) -> usize {
+        self.dtypes.len() * self.shapes.len() * self.ns.len()
+    }
+}
+
 impl Default for MatmulBenchConfig {
     fn default() -> Self {
         MatmulBenchConfig {

@@ -11,6 +11,7 @@ use std::path::Path;
 use crate::context::Context;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::table::{sig, sig_opt, Table};
 use crate::tensor::{HostData, Tensor};
 
 /// Copies of an input of `bytes` to rotate through so one pass over them
@@ -166,6 +167,95 @@ impl BenchRow {
     }
 }
 
+/// "min-max" of a row's times, 3 significant digits each.
+fn min_max(r: &BenchRow) -> String {
+    format!("{}-{}", sig(r.min_us, 3), sig(r.max_us, 3))
+}
+
+/// A value of the shape field, or `-`.
+fn shape_cell(r: &BenchRow, key: &str) -> String {
+    r.shape_value(key).map_or_else(|| "-".into(), |v| v.to_string())
+}
+
+/// `bench matmul`'s table: one line per row, with cuBLAS' time in the same run
+/// and how many times faster ours is (above 1: ours is faster).
+pub fn matmul_table(rows: &[BenchRow]) -> String {
+    let mut t = Table::new()
+        .left("dtype")
+        .right("M")
+        .right("K")
+        .right("N")
+        .left("variant")
+        .right("median us")
+        .right("min-max us")
+        .right("GB/s")
+        .right("% read roofline")
+        .right("cuBLAS us")
+        .right("cuBLAS/ours");
+    for r in rows {
+        t.push([
+            r.dtype.clone(),
+            shape_cell(r, "m"),
+            shape_cell(r, "k"),
+            shape_cell(r, "n"),
+            r.variant.trim_start_matches("matmul/").to_string(),
+            sig(r.median_us, 3),
+            min_max(r),
+            sig(r.gbps, 3),
+            sig(r.pct_roofline, 3),
+            sig_opt(r.peer_us, 3),
+            r.peer_us.map_or_else(|| "-".into(), |p| format!("{}x", sig(p / r.median_us, 3))),
+        ]);
+    }
+    t.render()
+}
+
+/// `bench softmax`'s table: one line per row, against the copy roofline.
+pub fn softmax_table(rows: &[BenchRow]) -> String {
+    let mut t = Table::new()
+        .left("dtype")
+        .left("shape")
+        .left("variant")
+        .right("median us")
+        .right("min-max us")
+        .right("GB/s")
+        .right("% copy roofline");
+    for r in rows {
+        t.push([
+            r.dtype.clone(),
+            r.shape.clone(),
+            r.variant.trim_start_matches("softmax/").to_string(),
+            sig(r.median_us, 3),
+            min_max(r),
+            sig(r.gbps, 3),
+            sig(r.pct_roofline, 3),
+        ]);
+    }
+    t.render()
+}
+
+/// `bench sdpa`'s table: one line per row; GB/s counts the K and V bytes read.
+pub fn sdpa_table(rows: &[BenchRow]) -> String {
+    let mut t = Table::new()
+        .left("shape")
+        .left("variant")
+        .right("median us")
+        .right("min-max us")
+        .right("K+V GB/s")
+        .right("% read roofline");
+    for r in rows {
+        t.push([
+            r.shape.clone(),
+            r.variant.trim_start_matches("sdpa/").to_string(),
+            sig(r.median_us, 3),
+            min_max(r),
+            sig(r.gbps, 3),
+            sig(r.pct_roofline, 3),
+        ]);
+    }
+    t.render()
+}
+
 /// Splits a CSV line on commas outside double quotes (quotes removed).
 fn split_csv(line: &str) -> Vec<String> {
     let mut out = vec![String::new()];
@@ -299,6 +389,25 @@ mod tests {
             let e = write_csv(&p, &[row(bad)]).unwrap_err().to_string();
             assert!(e.contains("positive, finite throughput"), "{e}");
         }
+    }
+
+    #[test]
+    fn bench_tables_align_and_keep_small_numbers() {
+        let mut slow = row(0.0123);
+        slow.median_us = 123456.7;
+        slow.min_us = 120000.0;
+        slow.max_us = 130000.0;
+        slow.pct_roofline = 0.000412;
+        slow.peer_us = None;
+        let rows = [row(3090.0), slow];
+        for (name, text) in
+            [("matmul", matmul_table(&rows)), ("softmax", softmax_table(&rows)), ("sdpa", sdpa_table(&rows))]
+        {
+            crate::table::check_alignment(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(text.lines().count(), 3, "{name}: {text}");
+            assert!(text.contains("0.0123") && text.contains("123457") && text.contains("0.000412"), "{name}: {text}");
+        }
+        assert!(matmul_table(&rows).contains("2.00x"), "cuBLAS 2 us against ours 1 us");
     }
 
     #[test]

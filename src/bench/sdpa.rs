@@ -49,6 +49,13 @@ pub fn grid(hq: &[usize], hkv: &[usize], lq: &[usize], lk: &[usize], d: &[usize]
     v
 }
 
+impl SdpaBenchConfig {
+    /// Rows [`run`] writes: one per shape and path (fused, composed).
+    pub fn points(&self) -> usize {
+        self.shapes.len() * 2
+    }
+}
+
 impl Default for SdpaBenchConfig {
     /// Hq 32, Hkv 32 and 8, Lq 1, 4, 16, Lk 512 to 32768 at D = 128; D = 64 and
     /// 256 at Lk = 8192.

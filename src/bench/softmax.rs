@@ -43,6 +43,13 @@ pub struct SoftmaxBenchConfig {
     pub runs: usize,
 }
 
+impl SoftmaxBenchConfig {
+    /// Rows [`run`] writes: one per dtype, shape, mode and variant (vec, block).
+    pub fn points(&self) -> usize {
+        self.dtypes.len() * self.rows.len() * self.cols.len() * self.modes.len() * 2
+    }
+}
+
 impl Default for SoftmaxBenchConfig {
     fn default() -> Self {
         SoftmaxBenchConfig {

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use decode_kernels::decode::{self, DecodeOptions, DecodeReport, Mode, ModelConfig};
+use decode_kernels::progress::Bars;
+use decode_kernels::table::{bytes, profile_table, sig, sig_opt, Table};
 use decode_kernels::{Context, DType, Error, Result};
 
 #[derive(Args, Debug, Clone)]
@@ -83,8 +85,8 @@ pub fn run(a: DecodeArgs) -> Result<i32> {
         first_step: gpu && !a.no_first_step,
         profile_steps: if gpu { 5 } else { 1 },
     };
-    let r = decode::run(&ctx, &o)?;
-    print!("{}", render(&r));
+    let r = decode::run_with_progress(&ctx, &o, &Bars::new())?;
+    print!("{}", render(&r, gpu));
     if let Some(p) = &a.json {
         write(p, &serde_json::to_string_pretty(&r).expect("a report serialises"))?;
     }
@@ -95,7 +97,35 @@ fn write(path: &std::path::Path, text: &str) -> Result<()> {
     std::fs::write(path, text).map_err(Error::io("writing", path))
 }
 
-fn render(r: &DecodeReport) -> String {
+/// The mode table: time per step, throughput and, on a GPU, enqueue time and
+/// % of the read roofline. On the CPU backend every op runs when called, so
+/// enqueuing a step is running it (the enqueue time equals the step time) and
+/// there is no roofline: those columns are left out.
+fn modes_table(r: &DecodeReport, gpu: bool) -> String {
+    let mut t = Table::new().left("mode").right("step us");
+    if gpu {
+        t = t.right("enqueue us");
+    }
+    t = t.right("tokens/s").right("GB/s");
+    if gpu {
+        t = t.right("% read roofline");
+    }
+    for m in &r.modes {
+        let mut cells = vec![m.mode.to_string(), sig(m.step_us, 3)];
+        if gpu {
+            cells.push(sig(m.enqueue_us, 3));
+        }
+        cells.push(sig(m.tokens_per_s, 3));
+        cells.push(sig(m.gbps, 3));
+        if gpu {
+            cells.push(sig_opt(m.pct_roofline, 3));
+        }
+        t.push(cells);
+    }
+    t.render()
+}
+
+fn render(r: &DecodeReport, gpu: bool) -> String {
     let c = &r.model;
     let mut s = format!(
         "decode {} ({} layers, hidden {}, heads {}/{} x {}, MLP {}, vocab {}), {}, batch {}, context {}, on {}\n",
@@ -112,7 +142,7 @@ fn render(r: &DecodeReport) -> String {
         r.context,
         r.device
     );
-    s += &format!("bytes streamed per step: {:.1} MB (weights and KV cache)", r.bytes_per_step as f64 / 1e6);
+    s += &format!("bytes streamed per step: {} (weights and KV cache)", bytes(r.bytes_per_step));
     if let Some(n) = r.launches_per_step {
         s += &format!(", {n} launches per step");
     }
@@ -120,18 +150,18 @@ fn render(r: &DecodeReport) -> String {
         s += &format!(", read roofline {g:.0} GB/s (this run)");
     }
     s += "\n\n";
-    s += &format!(
-        "{:<8} {:>10} {:>12} {:>10} {:>9} {:>7}\n",
-        "mode", "step_us", "enqueue_us", "tokens/s", "GB/s", "%roof"
-    );
-    for m in &r.modes {
-        let pct = m.pct_roofline.map_or("-".into(), |p| format!("{p:.1}"));
+    s += &modes_table(r, gpu);
+    if gpu {
         s += &format!(
-            "{:<8} {:>10.1} {:>12.1} {:>10.1} {:>9.0} {:>7}\n",
-            m.mode, m.step_us, m.enqueue_us, m.tokens_per_s, m.gbps, pct
+            "({} steps per mode; step us: wall time per step, one synchronisation at the end; enqueue us: host time per step to queue it)\n",
+            r.steps
+        );
+    } else {
+        s += &format!(
+            "({} steps; step us: wall time per step; on the CPU backend each op runs when called, so there is no separate enqueue time)\n",
+            r.steps
         );
     }
-    s += &format!("({} steps per mode; step_us is wall time per step, one synchronisation at the end)\n", r.steps);
     if let Some(g) = r.modes.iter().find(|m| m.mode == Mode::Graph) {
         s += &format!(
             "graph step against the sum of its kernels' profiled times ({:.1} us): {:+.1}%",
@@ -172,7 +202,7 @@ fn render(r: &DecodeReport) -> String {
         "every op timed by the wall clock"
     };
     s += &format!("\nprofile ({} step(s), {how}; per-step total {:.1} us):\n", r.profile_steps, r.kernel_us_per_step);
-    s += &r.profile.to_table();
+    s += &profile_table(&r.profile);
     s
 }
 
@@ -195,7 +225,7 @@ pub fn profile(a: ProfileArgs) -> Result<i32> {
     if a.steps == 0 {
         return Err(Error::invalid("profile", "--steps", "at least 1", 0));
     }
-    let model = decode::DecodeModel::new(&ctx, &cfg, a.w.dtype, a.w.batch, context, a.w.seed)?;
+    let model = decode::DecodeModel::build(&ctx, &cfg, a.w.dtype, a.w.batch, context, a.w.seed, &Bars::new())?;
     decode::prewarm(&ctx, &model)?;
     let roofline = match ctx.cuda() {
         Some(be) => Some(decode_kernels::roofline::read_roofline(be, 10)?.gbps),
@@ -217,7 +247,7 @@ pub fn profile(a: ProfileArgs) -> Result<i32> {
         roofline.map_or(String::new(), |g| format!(", read roofline {g:.0} GB/s")),
         if p.nvtx_available() { "on (libnvToolsExt loaded)" } else { "off (libnvToolsExt not found)" }
     );
-    print!("{}", report.to_table());
+    print!("{}", profile_table(&report));
     if let Some(path) = &a.csv {
         write(path, &report.to_csv())?;
     }
