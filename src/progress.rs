@@ -48,7 +48,7 @@ fn target() -> ProgressDrawTarget {
 pub fn bar(what: &str, total: u64) -> ProgressBar {
     let pb = ProgressBar::with_draw_target(Some(total), target());
     pb.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ({elapsed}, about {eta} left)")
+        ProgressStyle::with_template("{spinner} {msg} [{bar:20}] {pos}/{len} ({elapsed}, eta {eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );

@@ -138,6 +138,19 @@ pub fn sig_opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "-".into(), |x| sig(x, digits))
 }
 
+/// The unit for a column of times whose largest is `max_us` microseconds,
+/// and the divisor from microseconds: `us` below 10 ms, `ms` below 10 s,
+/// else `s` (so no cell needs more than 4 integer digits).
+pub fn time_unit(max_us: f64) -> (&'static str, f64) {
+    if max_us >= 1e7 {
+        ("s", 1e6)
+    } else if max_us >= 1e4 {
+        ("ms", 1e3)
+    } else {
+        ("us", 1.0)
+    }
+}
+
 /// A byte count in decimal units with 3 significant digits: `512 B`,
 /// `1.79 KB`, `272 MB`, `16.1 GB`.
 pub fn bytes(b: u64) -> String {
@@ -157,34 +170,38 @@ pub fn bytes(b: u64) -> String {
 
 /// The profiler's per-label report as a table: launches, total, mean and
 /// percentiles of the time per launch, the bytes one launch moves (the mean
-/// over the label's launches), and the throughput and share of the roofline
-/// over all of them; last, a total line.
+/// over the label's launches), and the throughput over all of them and, when
+/// the report has a roofline, its share of it; last, a total line.
 pub fn profile_table(r: &crate::profile::Report) -> String {
+    let (unit, div) = time_unit(r.rows.iter().map(|x| x.total_us).fold(0.0, f64::max));
+    let time = |us: f64| sig(us / div, 3);
     let mut t = Table::new()
         .left("label")
         .right("launches")
-        .right("total us")
-        .right("mean us")
-        .right("p50 us")
-        .right("p95 us")
+        .right(&format!("total {unit}"))
+        .right(&format!("mean {unit}"))
+        .right(&format!("p50 {unit}"))
+        .right(&format!("p95 {unit}"))
         .right("bytes/launch")
-        .right("GB/s")
-        .right("% roofline");
+        .right("GB/s");
+    if r.roofline_gbps.is_some() {
+        t = t.right("% roofline");
+    }
     for row in &r.rows {
         t.push([
             row.label.clone(),
             row.count.to_string(),
-            sig(row.total_us, 3),
-            sig(row.mean_us, 3),
-            sig(row.p50_us, 3),
-            sig(row.p95_us, 3),
+            time(row.total_us),
+            time(row.mean_us),
+            time(row.p50_us),
+            time(row.p95_us),
             if row.bytes == 0 { "-".into() } else { bytes(row.bytes) },
             sig_opt(row.gbps, 3),
             sig_opt(row.pct_roofline, 3),
         ]);
     }
     let launches: usize = r.rows.iter().map(|x| x.count).sum();
-    t.push(["total".to_string(), launches.to_string(), sig(r.total_us(), 3)]);
+    t.push(["total".to_string(), launches.to_string(), time(r.total_us())]);
     t.render()
 }
 
@@ -294,6 +311,11 @@ mod tests {
         check_alignment(&text).unwrap();
         let head = text.lines().next().unwrap();
         assert!(head.contains("bytes/launch") && head.contains("total us"), "{text}");
+        assert_eq!((time_unit(9999.0).0, time_unit(10_000.0).0, time_unit(2e7).0), ("us", "ms", "s"));
         assert!(text.contains("136 MB") && text.contains("total"), "{text}");
+        assert!(text.contains("% roofline"), "{text}");
+        let cpu = profile_table(&Report::from_samples(&[s("sdpa/cpu/f16", 1000, 2.0)], None));
+        check_alignment(&cpu).unwrap();
+        assert!(!cpu.contains("% roofline"), "no roofline on the CPU backend: no column\n{cpu}");
     }
 }

@@ -85,7 +85,7 @@ enum BenchOp {
 
 /// Every value of a list argument must be positive.
 fn positive(arg: &str, v: &[usize]) -> Result<()> {
-    if v.iter().any(|&x| x == 0) {
+    if v.contains(&0) {
         return Err(Error::InvalidArgument {
             op: "bench",
             arg: arg.into(),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use decode_kernels::decode::{self, DecodeOptions, DecodeReport, Mode, ModelConfig};
 use decode_kernels::progress::Bars;
-use decode_kernels::table::{bytes, profile_table, sig, sig_opt, Table};
+use decode_kernels::table::{bytes, profile_table, sig, sig_opt, time_unit, Table};
 use decode_kernels::{Context, DType, Error, Result};
 
 #[derive(Args, Debug, Clone)]
@@ -102,18 +102,19 @@ fn write(path: &std::path::Path, text: &str) -> Result<()> {
 /// enqueuing a step is running it (the enqueue time equals the step time) and
 /// there is no roofline: those columns are left out.
 fn modes_table(r: &DecodeReport, gpu: bool) -> String {
-    let mut t = Table::new().left("mode").right("step us");
+    let (unit, div) = time_unit(r.modes.iter().map(|m| m.step_us).fold(0.0, f64::max));
+    let mut t = Table::new().left("mode").right(&format!("step {unit}"));
     if gpu {
-        t = t.right("enqueue us");
+        t = t.right(&format!("enqueue {unit}"));
     }
     t = t.right("tokens/s").right("GB/s");
     if gpu {
         t = t.right("% read roofline");
     }
     for m in &r.modes {
-        let mut cells = vec![m.mode.to_string(), sig(m.step_us, 3)];
+        let mut cells = vec![m.mode.to_string(), sig(m.step_us / div, 3)];
         if gpu {
-            cells.push(sig(m.enqueue_us, 3));
+            cells.push(sig(m.enqueue_us / div, 3));
         }
         cells.push(sig(m.tokens_per_s, 3));
         cells.push(sig(m.gbps, 3));
@@ -153,12 +154,12 @@ fn render(r: &DecodeReport, gpu: bool) -> String {
     s += &modes_table(r, gpu);
     if gpu {
         s += &format!(
-            "({} steps per mode; step us: wall time per step, one synchronisation at the end; enqueue us: host time per step to queue it)\n",
+            "({} steps per mode; step: wall time per step, one synchronisation at the end; enqueue: host time per step to queue it)\n",
             r.steps
         );
     } else {
         s += &format!(
-            "({} steps; step us: wall time per step; on the CPU backend each op runs when called, so there is no separate enqueue time)\n",
+            "({} steps; step: wall time per step; on the CPU backend each op runs when called, so there is no separate enqueue time)\n",
             r.steps
         );
     }
@@ -201,7 +202,11 @@ fn render(r: &DecodeReport, gpu: bool) -> String {
     } else {
         "every op timed by the wall clock"
     };
-    s += &format!("\nprofile ({} step(s), {how}; per-step total {:.1} us):\n", r.profile_steps, r.kernel_us_per_step);
+    s += &format!(
+        "\nprofile ({} step(s), {how}; per-step total {} us):\n",
+        r.profile_steps,
+        sig(r.kernel_us_per_step, 3)
+    );
     s += &profile_table(&r.profile);
     s
 }

@@ -125,7 +125,7 @@ impl DecodeModel {
         };
         let (h, d, hq, hkv, inter) = (cfg.hidden, cfg.head_dim, cfg.heads, cfg.kv_heads, cfg.intermediate);
         let mut layers = Vec::with_capacity(cfg.layers);
-        progress.start(&format!("building {} (random weights, layer by layer)", cfg.name), cfg.layers as u64 + 1);
+        progress.start(&format!("{}: random weights, by layer", cfg.name), cfg.layers as u64 + 1);
         for _ in 0..cfg.layers {
             layers.push(LayerWeights {
                 attn_norm: make(&[h], Init::Norm)?,

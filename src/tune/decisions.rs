@@ -77,6 +77,12 @@ impl Decision {
     }
 }
 
+/// The median times of the two variants of a decision at one point, when measured.
+type Times = (Option<f64>, Option<f64>);
+
+/// A size, and [`Times`] flattened beside it.
+type SizedTimes = (usize, Option<f64>, Option<f64>);
+
 /// The variant name without the " (auto)" or " (forced)" mark.
 fn variant(r: &BenchRow) -> &str {
     r.variant.split(" (").next().unwrap_or(&r.variant)
@@ -132,7 +138,7 @@ fn decision(
 
 /// GEMV (low) against cuBLAS (high) by N, per dtype; classes are M x K shapes.
 fn matmul(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
-    let mut groups: BTreeMap<(String, usize, usize, usize), (Option<f64>, Option<f64>)> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, usize, usize, usize), Times> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.op == "matmul") {
         let (Some(m), Some(k), Some(n)) = (r.shape_value("m"), r.shape_value("k"), r.shape_value("n")) else {
             continue;
@@ -199,7 +205,7 @@ fn set_class_value(t: &mut crate::tuning::MatmulTuning, limit: u64, dtype: crate
 
 /// vec (low) against block (high) by columns; classes are (dtype, rows, mode).
 fn softmax_vec(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
-    let mut groups: BTreeMap<(String, String, usize), (Option<f64>, Option<f64>)> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String, usize), Times> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.op == "softmax" && r.shape_value("threads").is_none()) {
         let Some(cols) = r.shape_value("cols") else { continue };
         let class = format!("{} {}", r.dtype, r.shape_without(&["cols"]));
@@ -293,7 +299,7 @@ fn softmax_threads(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out:
 
 /// Fused (low) against composed (high) by query rows per KV head.
 fn sdpa(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
-    let mut groups: BTreeMap<(String, String), (usize, Option<f64>, Option<f64>)> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String), SizedTimes> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.op == "sdpa") {
         let (Some(hq), Some(hkv), Some(lq)) = (r.shape_value("hq"), r.shape_value("hkv"), r.shape_value("lq")) else {
             continue;

@@ -104,6 +104,9 @@ impl XAxis {
     }
 }
 
+/// (size, median us) points of one variant on one shape.
+type Points = Vec<(usize, f64)>;
+
 /// Per shape: its colour, and the (size, us) points of each variant (low first).
 struct Shape {
     class: String,
@@ -230,7 +233,7 @@ pub fn render(d: &Decision) -> std::result::Result<String, String> {
 /// before rows=128), each with its colour, and named without the words every
 /// shape shares (returned second, e.g. `f16 mode=plain`).
 fn shapes_of(d: &Decision) -> (Vec<Shape>, String) {
-    let mut by: BTreeMap<&str, (Vec<(usize, f64)>, Vec<(usize, f64)>)> = BTreeMap::new();
+    let mut by: BTreeMap<&str, (Points, Points)> = BTreeMap::new();
     for s in &d.series {
         let e = by.entry(&s.class).or_default();
         let pts = if s.low { &mut e.0 } else { &mut e.1 };
@@ -711,7 +714,9 @@ mod tests {
         };
         let svg = render(&d).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("8 -&gt; 9"), "{}", &svg[..200.min(svg.len())]);
-        for want in ["4096x4096", "old: gemv up to N = 8", "new: gemv up to N = 9", "auto runs cublas", ">\n16\n<", ">\n1\n<"] {
+        for want in
+            ["4096x4096", "old: gemv up to N = 8", "new: gemv up to N = 9", "auto runs cublas", ">\n16\n<", ">\n1\n<"]
+        {
             assert!(svg.contains(want), "{want} missing");
         }
         let dir = tempfile::tempdir().unwrap();
