@@ -41,28 +41,42 @@ pub fn random_tensor(ctx: &Context, shape: &[usize], dtype: DType, seed: u64, am
 /// One benchmark row, shared by every op's benchmark and CSV.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BenchRow {
+    /// The op measured: `matmul`, `softmax` or `sdpa`.
     pub op: String,
+    /// The launch label of the variant timed, marked " (auto)" where auto dispatch chose it and " (forced)" where it was timed against auto's choice.
     pub variant: String,
+    /// Element type of the inputs and output (`f16`, `bf16`, `f32`).
     pub dtype: String,
     /// Op-specific shape, e.g. "m=4096 k=4096 n=8".
     pub shape: String,
+    /// Median time of one launch over the timed runs, in microseconds.
     pub median_us: f64,
+    /// Fastest timed run, in microseconds.
     pub min_us: f64,
+    /// Slowest timed run, in microseconds.
     pub max_us: f64,
+    /// Bytes one launch must move at least, as each op counts them (matmul: weights, tokens and output; softmax: input and output; sdpa: the K and V read).
     pub bytes: u64,
+    /// `bytes` over the median time, in GB/s.
     pub gbps: f64,
+    /// `gbps` as a percentage of `roofline_gbps`.
     pub pct_roofline: f64,
+    /// The roofline (copy or read) measured in the same run, in GB/s.
     pub roofline_gbps: f64,
     /// The peer's median in the same run (cuBLAS for matmul), if measured.
     pub peer_us: Option<f64>,
+    /// The GPU's name.
     pub card: String,
+    /// The day measured, YYYY-MM-DD (UTC).
     pub date: String,
+    /// The commit of the build that measured.
     pub commit: String,
     /// The tuning table in force when measured (embedded, DK_TUNING_FILE, user config).
     pub tuning: String,
 }
 
 impl BenchRow {
+    /// The header line of a benchmark CSV, field names in [`BenchRow`]'s order.
     pub const CSV_HEADER: &'static str =
         "op,variant,dtype,shape,median_us,min_us,max_us,bytes,gbps,pct_roofline,roofline_gbps,peer_us,card,date,commit,tuning";
 
@@ -116,6 +130,7 @@ impl BenchRow {
             .join(" ")
     }
 
+    /// The row as one CSV line (no newline), fields in [`BenchRow::CSV_HEADER`]'s order.
     pub fn csv(&self) -> String {
         format!(
             "{},{},{},\"{}\",{:.3},{:.3},{:.3},{},{:.1},{:.1},{:.1},{},\"{}\",{},{},\"{}\"",
@@ -327,6 +342,7 @@ pub fn today() -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// The commit this binary was built from, stamped into every row.
 pub const COMMIT: &str = env!("DK_GIT_COMMIT");
 
 #[cfg(test)]

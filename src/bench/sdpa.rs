@@ -16,19 +16,30 @@ use super::{random_tensor, BenchRow};
 /// One attention shape (batch 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SdpaShape {
+    /// Query heads.
     pub hq: usize,
+    /// Key/value heads (divides `hq`).
     pub hkv: usize,
+    /// Query rows per head (tokens decoded together).
     pub lq: usize,
+    /// Keys in the cache.
     pub lk: usize,
+    /// Head dimension.
     pub d: usize,
 }
 
+/// What `bench sdpa` measures.
 #[derive(Debug, Clone)]
 pub struct SdpaBenchConfig {
+    /// Attention shapes.
     pub shapes: Vec<SdpaShape>,
+    /// Element type.
     pub dtype: DType,
+    /// Causal masking with the default offset.
     pub causal: bool,
+    /// Untimed runs before each measurement.
     pub warmup: usize,
+    /// Timed runs per measurement (the median is kept).
     pub runs: usize,
 }
 
@@ -66,6 +77,7 @@ impl Default for SdpaBenchConfig {
     }
 }
 
+/// Times the fused and the composed path on every shape of `cfg`; calls `on_row` with each row as it is measured.
 pub fn run(
     ctx: &Context,
     cfg: &SdpaBenchConfig,

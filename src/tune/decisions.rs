@@ -54,16 +54,22 @@ pub enum Rule {
 pub struct Decision {
     /// The table field, e.g. `matmul.smalln_max_n.f16`.
     pub field: String,
+    /// What the sizes are (e.g. `N`, `cols`), for plots and reports.
     pub x_label: String,
+    /// The value in force before, as the table writes it.
     pub old_value: String,
+    /// The value chosen from the data, as the table writes it.
     pub new_value: String,
     /// Time saved on the measured points by the new value, % of the old total.
     pub gain_pct: Option<f64>,
     /// With the new value: the worst chosen/best time ratio over the points,
     /// and how many points are more than 3% over the best.
     pub worst_ratio: f64,
+    /// Points (or shapes, for a choice) where the chosen variant is more than 3% slower than the best.
     pub over_3pct: usize,
+    /// Points (or shapes, for a choice) measured.
     pub points: usize,
+    /// The measured times, one series per variant and shape, for plots.
     pub series: Vec<Series>,
     /// Where the new threshold falls (between two sizes), for plots.
     pub marker: Option<f64>,
@@ -72,6 +78,7 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// Whether the new value differs from the old.
     pub fn changed(&self) -> bool {
         self.old_value != self.new_value
     }
