@@ -55,7 +55,7 @@ pub struct BenchRow {
     pub min_us: f64,
     /// Slowest timed run, in microseconds.
     pub max_us: f64,
-    /// Bytes one launch must move at least, as each op counts them (matmul: weights, tokens and output; softmax: input and output; sdpa: the K and V read).
+    /// Bytes one launch must move at least, as each op counts them (matmul: weights, tokens and output; softmax: input, output and any mask; sdpa: the K and V read).
     pub bytes: u64,
     /// `bytes` over the median time, in GB/s.
     pub gbps: f64,

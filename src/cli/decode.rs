@@ -188,7 +188,7 @@ fn render(r: &DecodeReport, gpu: bool) -> String {
     }
     if let Some(h) = &r.host_cost {
         s += &format!(
-            "host cost of one launch ({}): bare cuLaunchKernel {:.2} us, planned {:.2} us (+{:.2}), eager dispatch {:.2} us (+{:.2})\n",
+            "host cost of one launch ({}): bare cuLaunchKernel {:.2} us, planned {:.2} us ({:+.2}), eager dispatch {:.2} us ({:+.2})\n",
             h.label,
             h.bare_us,
             h.planned_us,
@@ -260,4 +260,113 @@ pub fn profile(a: ProfileArgs) -> Result<i32> {
         write(path, &report.to_json())?;
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use decode_kernels::decode::run::{FirstStep, HostCost, ModeResult};
+    use decode_kernels::profile::{Report, Sample};
+
+    /// A GPU report with the numbers of an H200 run of qwen2.5-0.5b (old
+    /// layout: rows three columns left of the header, bytes as a bare integer).
+    fn gpu_report() -> DecodeReport {
+        let mode = |mode, step_us: f64, enqueue_us| ModeResult {
+            mode,
+            step_us,
+            enqueue_us,
+            tokens_per_s: 1e6 / step_us,
+            gbps: 1038.4e6 / (step_us * 1e3),
+            pct_roofline: Some(100.0 * 1038.4e6 / (step_us * 1e3) / 4494.0),
+        };
+        let s = |label: &str, bytes: u64, us: f64| Sample { label: label.into(), bytes, us };
+        let samples = [
+            s("matmul/gemv_veck_n1/f16", 10_198_813, 10.16),
+            s("sdpa/fused_mma_split16/f16", 2_100_736, 19.09),
+            s("rmsnorm/vec1/f16", 5376, 4.61),
+        ];
+        DecodeReport {
+            model: ModelConfig::builtin("qwen2.5-0.5b").unwrap(),
+            dtype: DType::F16,
+            batch: 1,
+            context: 4096,
+            steps: 20,
+            device: "NVIDIA H200".into(),
+            bytes_per_step: 1_038_400_000,
+            launches_per_step: Some(219),
+            roofline_gbps: Some(4494.0),
+            first_step: Some(FirstStep {
+                cold_us: 564244.0,
+                cold_again_us: 12635.0,
+                prewarm_us: 11877.0,
+                warm_us: 1501.0,
+                compiled: 0,
+                from_disk: 12,
+            }),
+            modes: vec![
+                mode(Mode::Eager, 1459.2, 1117.7),
+                mode(Mode::Planned, 1458.0, 1115.6),
+                mode(Mode::Graph, 1267.1, 1.9),
+            ],
+            host_cost: Some(HostCost {
+                label: "matmul/gemv_veck_n1/f16".into(),
+                bare_us: 3.58,
+                planned_us: 3.55,
+                eager_us: 4.73,
+            }),
+            profile: Report::from_samples(&samples, Some(4494.0)),
+            profile_steps: 5,
+            kernel_us_per_step: 1901.1,
+            event_floor_us: Some(3.65),
+        }
+    }
+
+    /// The lines of `text` from the one starting with `head` up to (not
+    /// including) the first empty one or one starting with '('.
+    fn table_at(text: &str, head: &str) -> String {
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines.iter().position(|l| l.starts_with(head)).unwrap_or_else(|| panic!("{head}:\n{text}"));
+        lines[start..]
+            .iter()
+            .take_while(|l| !l.is_empty() && !l.starts_with('('))
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn gpu_tables_align_under_their_headers() {
+        let text = render(&gpu_report(), true);
+        let modes = table_at(&text, "mode ");
+        let profile = table_at(&text, "label ");
+        for t in [&modes, &profile] {
+            decode_kernels::table::check_alignment(t).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        }
+        let head = modes.lines().next().unwrap();
+        assert!(head.contains("enqueue us") && head.contains("% read roofline"), "{text}");
+        assert_eq!(modes.lines().count(), 4, "{text}");
+        let graph: Vec<&str> = modes.lines().last().unwrap().split_whitespace().collect();
+        assert_eq!(graph[..3], ["graph", "1267", "1.90"], "{modes}");
+        assert!(profile.contains("10.2 MB") && profile.contains("bytes/launch"), "{profile}");
+        assert!(text.contains("planned 3.55 us (-0.03)"), "{text}");
+    }
+
+    #[test]
+    fn cpu_tables_leave_out_enqueue_and_roofline() {
+        let mut r = gpu_report();
+        r.modes.truncate(1);
+        r.roofline_gbps = None;
+        r.launches_per_step = None;
+        r.first_step = None;
+        r.host_cost = None;
+        r.event_floor_us = None;
+        r.modes[0].step_us = 5_406_130.0;
+        r.modes[0].tokens_per_s = 0.185;
+        r.modes[0].gbps = 0.183;
+        r.modes[0].pct_roofline = None;
+        let text = render(&r, false);
+        let modes = table_at(&text, "mode ");
+        decode_kernels::table::check_alignment(&modes).unwrap();
+        assert_eq!(modes, "mode   step ms  tokens/s   GB/s\neager     5406     0.185  0.183", "{text}");
+    }
 }
