@@ -169,19 +169,23 @@ pub fn bytes(b: u64) -> String {
 }
 
 /// The profiler's per-label report as a table: launches, total, mean and
-/// percentiles of the time per launch, the bytes one launch moves (the mean
+/// percentiles of the time per launch (totals and per-launch times each in
+/// us, ms or s by their size, see [`time_unit`]), the bytes one launch moves (the mean
 /// over the label's launches), and the throughput over all of them and, when
 /// the report has a roofline, its share of it; last, a total line.
 pub fn profile_table(r: &crate::profile::Report) -> String {
+    // Totals and per-launch times each in the unit their largest value needs.
     let (unit, div) = time_unit(r.rows.iter().map(|x| x.total_us).fold(0.0, f64::max));
+    let (each, each_div) = time_unit(r.rows.iter().map(|x| x.p95_us.max(x.mean_us)).fold(0.0, f64::max));
     let time = |us: f64| sig(us / div, 3);
+    let per_launch = |us: f64| sig(us / each_div, 3);
     let mut t = Table::new()
         .left("label")
         .right("launches")
         .right(&format!("total {unit}"))
-        .right(&format!("mean {unit}"))
-        .right(&format!("p50 {unit}"))
-        .right(&format!("p95 {unit}"))
+        .right(&format!("mean {each}"))
+        .right(&format!("p50 {each}"))
+        .right(&format!("p95 {each}"))
         .right("bytes/launch")
         .right("GB/s");
     if r.roofline_gbps.is_some() {
@@ -192,9 +196,9 @@ pub fn profile_table(r: &crate::profile::Report) -> String {
             row.label.clone(),
             row.count.to_string(),
             time(row.total_us),
-            time(row.mean_us),
-            time(row.p50_us),
-            time(row.p95_us),
+            per_launch(row.mean_us),
+            per_launch(row.p50_us),
+            per_launch(row.p95_us),
             if row.bytes == 0 { "-".into() } else { bytes(row.bytes) },
             sig_opt(row.gbps, 3),
             sig_opt(row.pct_roofline, 3),
