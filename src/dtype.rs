@@ -5,17 +5,23 @@ use half::{bf16, f16};
 use std::fmt;
 use std::str::FromStr;
 
+/// The storage type of a tensor's elements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DType {
+    /// IEEE half precision: 2 bytes, 11-bit significand, range about ±65504.
     F16,
+    /// bfloat16: 2 bytes, f32's exponent range with an 8-bit significand.
     BF16,
+    /// IEEE single precision: 4 bytes.
     F32,
 }
 
 impl DType {
+    /// Every dtype, for loops over all of them (tests, tuning, reports).
     pub const ALL: [DType; 3] = [DType::F16, DType::BF16, DType::F32];
 
+    /// Bytes per element.
     pub fn size_in_bytes(self) -> usize {
         match self {
             DType::F16 | DType::BF16 => 2,
@@ -23,6 +29,8 @@ impl DType {
         }
     }
 
+    /// The lowercase name used in messages, file names and the command line
+    /// ("f16", "bf16", "f32"); [`FromStr`] accepts it back.
     pub fn name(self) -> &'static str {
         match self {
             DType::F16 => "f16",

@@ -1,12 +1,10 @@
 //! Progress of long work (building a model's weights on the CPU, benchmark
 //! sweeps, kernel compilation): the library reports through [`Progress`],
-//! the command line draws it with indicatif on stderr, and only when stderr
-//! is a terminal, so logs and CI output stay quiet.
+//! the command line (feature `cli`) draws it with indicatif on stderr, and
+//! only when stderr is a terminal, so logs and CI output stay quiet.
 
-use std::io::IsTerminal;
-use std::sync::Mutex;
-
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+#[cfg(feature = "cli")]
+pub use bars::{bar, spinner, visible, Bars};
 
 /// Where long work reports how far it is. Work comes in phases: `start`
 /// names one and says how many steps it has, `inc` counts steps done,
@@ -30,91 +28,102 @@ impl Progress for Silent {
     fn finish(&self) {}
 }
 
-/// Whether progress is drawn: stderr is a terminal.
-pub fn visible() -> bool {
-    std::io::stderr().is_terminal()
-}
+/// The indicatif side: bars and spinners on stderr.
+#[cfg(feature = "cli")]
+mod bars {
+    use std::io::IsTerminal;
+    use std::sync::Mutex;
 
-fn target() -> ProgressDrawTarget {
-    if visible() {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    }
-}
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// A bar of `total` steps on stderr (hidden when stderr is not a terminal),
-/// showing the elapsed time, the count, an estimate of the time left, and `what`.
-pub fn bar(what: &str, total: u64) -> ProgressBar {
-    let pb = ProgressBar::with_draw_target(Some(total), target());
-    pb.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{bar:20}] {pos}/{len} ({elapsed}, eta {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    pb.set_message(what.to_string());
-    pb.enable_steady_tick(std::time::Duration::from_millis(200));
-    pb
-}
+    use super::Progress;
 
-/// A spinner with `what` and the elapsed time on stderr (hidden when stderr is not a terminal).
-pub fn spinner(what: &str) -> ProgressBar {
-    let pb = ProgressBar::with_draw_target(None, target());
-    pb.set_style(
-        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    pb.set_message(what.to_string());
-    pb.enable_steady_tick(std::time::Duration::from_millis(200));
-    pb
-}
-
-/// [`Progress`] drawn on stderr: a bar per phase with a known length, a
-/// spinner otherwise; each is cleared when its phase ends.
-#[derive(Debug, Default)]
-pub struct Bars {
-    current: Mutex<Option<ProgressBar>>,
-}
-
-impl Bars {
-    /// No phase yet.
-    pub fn new() -> Self {
-        Self::default()
+    /// Whether progress is drawn: stderr is a terminal.
+    pub fn visible() -> bool {
+        std::io::stderr().is_terminal()
     }
 
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<ProgressBar>> {
-        self.current.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl Progress for Bars {
-    fn start(&self, what: &str, total: u64) {
-        let pb = if total == 0 { spinner(what) } else { bar(what, total) };
-        if let Some(old) = self.slot().replace(pb) {
-            old.finish_and_clear();
+    fn target() -> ProgressDrawTarget {
+        if visible() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
         }
     }
 
-    fn inc(&self, n: u64) {
-        if let Some(pb) = self.slot().as_ref() {
-            pb.inc(n);
+    /// A bar of `total` steps on stderr (hidden when stderr is not a terminal),
+    /// showing the elapsed time, the count, an estimate of the time left, and `what`.
+    pub fn bar(what: &str, total: u64) -> ProgressBar {
+        let pb = ProgressBar::with_draw_target(Some(total), target());
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{bar:20}] {pos}/{len} ({elapsed}, eta {eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        pb.set_message(what.to_string());
+        pb.enable_steady_tick(std::time::Duration::from_millis(200));
+        pb
+    }
+
+    /// A spinner with `what` and the elapsed time on stderr (hidden when stderr is not a terminal).
+    pub fn spinner(what: &str) -> ProgressBar {
+        let pb = ProgressBar::with_draw_target(None, target());
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        pb.set_message(what.to_string());
+        pb.enable_steady_tick(std::time::Duration::from_millis(200));
+        pb
+    }
+
+    /// [`Progress`] drawn on stderr: a bar per phase with a known length, a
+    /// spinner otherwise; each is cleared when its phase ends.
+    #[derive(Debug, Default)]
+    pub struct Bars {
+        current: Mutex<Option<ProgressBar>>,
+    }
+
+    impl Bars {
+        /// No phase yet.
+        pub fn new() -> Self {
+            Self::default()
+        }
+
+        fn slot(&self) -> std::sync::MutexGuard<'_, Option<ProgressBar>> {
+            self.current.lock().unwrap_or_else(|e| e.into_inner())
         }
     }
 
-    fn finish(&self) {
-        if let Some(pb) = self.slot().take() {
-            pb.finish_and_clear();
+    impl Progress for Bars {
+        fn start(&self, what: &str, total: u64) {
+            let pb = if total == 0 { spinner(what) } else { bar(what, total) };
+            if let Some(old) = self.slot().replace(pb) {
+                old.finish_and_clear();
+            }
+        }
+
+        fn inc(&self, n: u64) {
+            if let Some(pb) = self.slot().as_ref() {
+                pb.inc(n);
+            }
+        }
+
+        fn finish(&self) {
+            if let Some(pb) = self.slot().take() {
+                pb.finish_and_clear();
+            }
+        }
+    }
+
+    impl Drop for Bars {
+        fn drop(&mut self) {
+            self.finish();
         }
     }
 }
 
-impl Drop for Bars {
-    fn drop(&mut self) {
-        self.finish();
-    }
-}
-
-#[cfg(test)]
+#[cfg(all(test, feature = "cli"))]
 mod tests {
     use super::*;
 

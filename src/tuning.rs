@@ -8,21 +8,27 @@ use serde::{Deserialize, Serialize};
 
 use crate::dtype::DType;
 
+use crate::device::DeviceCaps;
 use crate::error::{Error, Result};
-use crate::runtime::DeviceCaps;
 
+/// Every dispatcher's thresholds and launch sizes for one device, as stored
+/// in a tuning file (JSON; unknown fields are an error).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TuningTable {
     /// What the numbers were measured on.
     pub device: String,
+    /// The matmul dispatcher's numbers.
     pub matmul: MatmulTuning,
+    /// The softmax dispatcher's numbers.
     pub softmax: SoftmaxTuning,
     /// Absent from a file written before SDPA existed: the embedded defaults.
     #[serde(default)]
     pub sdpa: SdpaTuning,
 }
 
+/// The attention dispatcher's numbers: the fused kernel's split of the keys
+/// and where the composed path takes over.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SdpaTuning {
@@ -34,6 +40,7 @@ pub struct SdpaTuning {
     /// writes and the merge reads rows x D f32 partials, so the partials cost
     /// about 2 / this of the K/V traffic.
     pub min_keys_per_row: usize,
+    /// The most splits of the keys, whatever the targets above ask for.
     pub max_splits: u32,
     /// Auto dispatch runs the composed path (matmul, softmax, matmul) when the
     /// query rows per KV head (group * Lq) reach this many; 0: never.
@@ -46,6 +53,8 @@ impl Default for SdpaTuning {
     }
 }
 
+/// The softmax dispatcher's numbers: where each family of variants takes
+/// over and its launch sizes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SoftmaxTuning {
@@ -61,6 +70,8 @@ pub struct SoftmaxTuning {
     pub cluster_min_cols: usize,
 }
 
+/// The matmul dispatcher's numbers: where GEMV hands over to cuBLAS, which
+/// GEMV variant, and how K is split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatmulTuning {
@@ -75,6 +86,7 @@ pub struct MatmulTuning {
     pub target_ctas_per_sm: u32,
     /// A split never gets fewer K elements than this.
     pub min_k_per_split: usize,
+    /// The most K splits, whatever the targets above ask for.
     pub max_splits: u32,
     /// Per weight-size class, the largest N the GEMV family serves (before
     /// `smalln_max_n`, which stays the fallback for dtypes a class omits).
@@ -87,7 +99,10 @@ pub struct MatmulTuning {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmallnClass {
+    /// The class's upper bound on M x K (inclusive); see [`SIZE_CLASS_LIMITS`].
     pub max_weight_elems: u64,
+    /// Per dtype, the largest N the GEMV family serves for matrices of this
+    /// class; a dtype missing here falls back to [`MatmulTuning::smalln_max_n`].
     pub smalln_max_n: BTreeMap<DType, usize>,
 }
 
@@ -99,12 +114,67 @@ pub struct SmallnClass {
 /// 896x896 projection to cuBLAS at N = 1, 3% slower per step).
 pub const SIZE_CLASS_LIMITS: [u64; 2] = [1 << 26, u64::MAX];
 
+/// Names a tuning file that replaces every other source (see [`TuningSource`]).
 pub const TUNING_FILE_ENV: &str = "DK_TUNING_FILE";
 
 /// Where `tune` writes, and the dispatchers look when DK_TUNING_FILE is unset:
 /// `<user config folder>/decode-kernels/tuning-<arch>.json`.
 pub fn user_file(arch: &str) -> Option<std::path::PathBuf> {
     dirs::config_dir().map(|d| d.join("decode-kernels").join(format!("tuning-{arch}.json")))
+}
+
+/// Where the table in force comes from, in the one lookup order every reader
+/// uses: `DK_TUNING_FILE` when set, else the user file `tune` wrote for the
+/// architecture, else the embedded table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TuningSource {
+    /// The file named by `DK_TUNING_FILE` (it must exist and parse).
+    EnvFile(std::path::PathBuf),
+    /// The user config file `decode-kernels tune` wrote.
+    UserFile(std::path::PathBuf),
+    /// The table built into the binary.
+    Embedded,
+}
+
+impl TuningSource {
+    /// Where a device of `arch` (e.g. "sm_90") reads its table from.
+    pub fn locate(arch: &str) -> Self {
+        if let Some(env) = std::env::var_os(TUNING_FILE_ENV).filter(|v| !v.is_empty()) {
+            return TuningSource::EnvFile(env.into());
+        }
+        match user_file(arch).filter(|p| p.is_file()) {
+            Some(p) => TuningSource::UserFile(p),
+            None => TuningSource::Embedded,
+        }
+    }
+
+    /// Reads and checks the table (the embedded one for `arch` when no file
+    /// is named) and says where it came from.
+    pub fn load(&self, arch: &str) -> Result<(TuningTable, String)> {
+        let read = |path: &std::path::Path, shown: String| -> Result<(TuningTable, String)> {
+            if path.is_dir() {
+                return Err(Error::InvalidArgument {
+                    op: "tuning",
+                    arg: shown,
+                    expected: "a JSON tuning table file".into(),
+                    got: "a directory".into(),
+                });
+            }
+            let text = std::fs::read_to_string(path).map_err(Error::io("reading the tuning file", path))?;
+            Ok((TuningTable::parse(&text, &shown)?, shown))
+        };
+        match self {
+            TuningSource::EnvFile(p) => read(p, format!("{} ({TUNING_FILE_ENV})", p.display())),
+            TuningSource::UserFile(p) => {
+                read(p, format!("{} (user config, written by `decode-kernels tune`)", p.display()))
+            }
+            TuningSource::Embedded => {
+                let t = TuningTable::for_arch(arch);
+                let source = format!("embedded: {}", t.device);
+                Ok((t, source))
+            }
+        }
+    }
 }
 
 impl MatmulTuning {
@@ -132,30 +202,21 @@ impl TuningTable {
         Self::parse(SM90_JSON, "embedded tuning/sm_90.json").expect("the embedded sm_90 table is valid (tested)")
     }
 
-    /// The embedded table for this device (sm_90 numbers elsewhere, relabelled).
-    pub fn for_device(caps: &DeviceCaps) -> Self {
+    /// The embedded table for an architecture (sm_90 numbers elsewhere, relabelled).
+    pub fn for_arch(arch: &str) -> Self {
         let mut t = Self::sm90();
-        if caps.compute_capability.0 != 9 {
-            t.device = format!("generic defaults (sm_90 numbers) for {}", caps.arch());
+        if !arch.starts_with("sm_9") {
+            t.device = format!("generic defaults (sm_90 numbers) for {arch}");
         }
         t
     }
 
-    /// The table in force: the file named by `DK_TUNING_FILE` if set (a
-    /// malformed file is an error, never a silent fallback), else the embedded
-    /// one for this device. The second value says where it came from.
+    /// The table in force for a device (see [`TuningSource::locate`]): a
+    /// missing or malformed file is an error, never a silent fallback. The
+    /// second value says where it came from.
     pub fn load(caps: &DeviceCaps) -> Result<(Self, String)> {
-        if let Some(env) = std::env::var_os(TUNING_FILE_ENV).filter(|v| !v.is_empty()) {
-            return Self::load_from(Some(std::path::PathBuf::from(env)), caps);
-        }
-        match user_file(&caps.arch()).filter(|p| p.is_file()) {
-            Some(p) => {
-                let text = std::fs::read_to_string(&p).map_err(Error::io("reading the tuning file", &p))?;
-                let shown = format!("{} (user config, written by `decode-kernels tune`)", p.display());
-                Ok((Self::parse(&text, &shown)?, shown))
-            }
-            None => Self::load_from(None, caps),
-        }
+        let arch = caps.arch();
+        TuningSource::locate(&arch).load(&arch)
     }
 
     /// A fixed table for tests of dispatch logic, independent of the tuned
@@ -176,22 +237,6 @@ impl TuningTable {
     /// The table as the JSON a tuning file holds.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a tuning table serialises")
-    }
-
-    /// `load` with the file given explicitly (None: the embedded table).
-    pub fn load_from(file: Option<std::path::PathBuf>, caps: &DeviceCaps) -> Result<(Self, String)> {
-        match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(Error::io("reading the tuning file", &path))?;
-                let shown = format!("{} ({TUNING_FILE_ENV})", path.display());
-                Ok((Self::parse(&text, &shown)?, shown))
-            }
-            None => {
-                let t = Self::for_device(caps);
-                let source = format!("embedded: {}", t.device);
-                Ok((t, source))
-            }
-        }
     }
 
     /// Parses and checks a table; errors name the source and the bad field.
@@ -272,19 +317,6 @@ mod tests {
         assert_eq!(t.matmul.smalln_max_n(DType::F16), 8);
     }
 
-    fn caps(cc: (i32, i32)) -> DeviceCaps {
-        DeviceCaps {
-            ordinal: 0,
-            name: "test".into(),
-            compute_capability: cc,
-            sm_count: 132,
-            l2_bytes: 50 << 20,
-            total_mem_bytes: 80 << 30,
-            max_shared_per_block_optin: 227 << 10,
-            max_threads_per_sm: 2048,
-        }
-    }
-
     #[test]
     fn tuning_file_is_read_and_its_errors_name_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -292,18 +324,18 @@ mod tests {
         let mut v: serde_json::Value = serde_json::from_str(SM90_JSON).unwrap();
         v["matmul"]["warps"] = 2.into();
         std::fs::write(&good, v.to_string()).unwrap();
-        let (t, source) = TuningTable::load_from(Some(good.clone()), &caps((9, 0))).unwrap();
+        let (t, source) = TuningSource::EnvFile(good.clone()).load("sm_90").unwrap();
         assert_eq!(t.matmul.warps, 2);
         assert!(source.contains("t.json") && source.contains("DK_TUNING_FILE"), "{source}");
         let missing = dir.path().join("missing.json");
-        let e = TuningTable::load_from(Some(missing), &caps((9, 0))).unwrap_err().to_string();
+        let e = TuningSource::EnvFile(missing).load("sm_90").unwrap_err().to_string();
         assert!(e.contains("reading the tuning file") && e.contains("missing.json"), "{e}");
         std::fs::write(&good, "{\n  \"device\": 1\n").unwrap();
-        let e = TuningTable::load_from(Some(good), &caps((9, 0))).unwrap_err().to_string();
+        let e = TuningSource::EnvFile(good).load("sm_90").unwrap_err().to_string();
         assert!(e.contains("t.json") && e.contains("line"), "{e}");
         // No file: the embedded table, labelled for the device.
-        assert!(TuningTable::load_from(None, &caps((9, 0))).unwrap().1.starts_with("embedded: sm_90"));
-        assert!(TuningTable::load_from(None, &caps((8, 0))).unwrap().1.contains("generic defaults"));
+        assert!(TuningSource::Embedded.load("sm_90").unwrap().1.starts_with("embedded: sm_90"));
+        assert!(TuningSource::Embedded.load("sm_80").unwrap().1.contains("generic defaults"));
     }
 
     #[test]

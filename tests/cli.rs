@@ -2,8 +2,8 @@
 
 use std::process::Command;
 
+use decode_kernels::context::Availability;
 use decode_kernels::npy::{read_npy, write_npy};
-use decode_kernels::runtime::probe;
 use decode_kernels::tensor::HostData;
 use decode_kernels::DType;
 
@@ -24,7 +24,7 @@ fn info_on_the_cpu_backend_exits_zero() {
 
 #[test]
 fn info_without_a_gpu_falls_back_with_a_notice() {
-    if probe::driver_lib_present() {
+    if Availability::probe().driver_lib {
         eprintln!("SKIPPED: this machine has a CUDA driver");
         return;
     }
@@ -174,4 +174,176 @@ fn decode_tables_align_on_the_cpu_backend() {
     // GB/s on the CPU is well under 10: printed with significant digits, never as a bare 0.
     let gbps = modes[1].split_whitespace().last().unwrap();
     assert!(gbps.parse::<f64>().unwrap() > 0.0 && gbps.contains('.'), "{stdout}");
+}
+
+/// Runs the binary on the CPU backend; returns (exit code, stdout, stderr).
+fn run_cpu(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = bin().args(args).env("DK_DEVICE", "cpu").env_remove("DK_PROFILE").output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn sizes_beyond_memory_are_refused_before_allocating() {
+    // Each once aborted (SIGABRT) or ran into the OOM killer.
+    for args in [
+        &["decode", "--model", "tiny", "--context", "1000000000"][..],
+        &["profile", "--model", "tiny", "--context", "1000000000"],
+        &["decode", "--model", "tiny", "--batch", "100000", "--context", "10000000"],
+        &["profile", "--model", "tiny", "--batch", "100000", "--context", "10000000"],
+    ] {
+        let t0 = std::time::Instant::now();
+        let (code, _, e) = run_cpu(args);
+        assert_eq!(code, Some(1), "{args:?}: {e}");
+        assert!(e.contains("needs") && e.contains("host memory") && e.contains("available"), "{args:?}: {e}");
+        assert!(e.contains("--context") && e.contains("GB"), "{e}");
+        assert!(t0.elapsed().as_secs() < 20, "{args:?} took {:?}", t0.elapsed());
+    }
+    // A byte count past 64 bits is an error too, not a wrapped size.
+    let (code, _, e) = run_cpu(&["decode", "--model", "llama3-8b", "--batch", "4294967296", "--context", "4294967296"]);
+    assert_eq!(code, Some(1), "{e}");
+    assert!(e.contains("overflow"), "{e}");
+}
+
+#[test]
+fn exec_refuses_an_input_larger_than_memory() {
+    // A sparse file whose header and length say 2^38 float32 elements (1 TiB):
+    // refused from the header, before anything is read or allocated.
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    let dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (274877906944,), }";
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend((dict.len() as u16 + 1).to_le_bytes());
+    b.extend(dict.as_bytes());
+    b.push(b'\n');
+    std::fs::write(&x, &b).unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(&x).unwrap();
+    if f.set_len(b.len() as u64 + (1 << 40)).is_err() {
+        eprintln!("SKIPPED: this file system has no 1 TiB sparse files");
+        return;
+    }
+    let y = dir.path().join("y.npy");
+    for op in ["copy", "softmax"] {
+        let (code, _, e) = run_cpu(&["exec", op, "--x", x.to_str().unwrap(), "--out", y.to_str().unwrap()]);
+        assert_eq!(code, Some(1), "{e}");
+        assert!(
+            e.contains("x.npy") && e.contains("needs") && e.contains("host memory") && e.contains("available"),
+            "{e}"
+        );
+    }
+    // A header that claims more than the file holds is truncated, not allocated.
+    f.set_len(b.len() as u64 + 8).unwrap();
+    let (code, _, e) = run_cpu(&["exec", "copy", "--x", x.to_str().unwrap(), "--out", y.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{e}");
+    assert!(e.contains("truncated") && e.contains("1099511627776 data bytes") && e.contains("holds 8"), "{e}");
+}
+
+#[test]
+fn exec_out_may_be_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    let vals: Vec<f64> = (0..12).map(|i| i as f64 / 4.0).collect();
+    write_npy(&x, &[3, 4], &HostData::from_f64_iter(DType::F32, vals.iter().copied())).unwrap();
+    let xs = x.to_str().unwrap();
+    let (code, _, e) = run_cpu(&["exec", "copy", "--x", xs, "--out", xs, "--dtype", "f16"]);
+    assert_eq!(code, Some(0), "{e}");
+    assert_eq!(read_npy(&x, None).unwrap().data, HostData::from_f64_iter(DType::F16, vals.iter().copied()));
+    let (code, _, e) = run_cpu(&["exec", "softmax", "--x", xs, "--out", xs, "--dtype", "f32"]);
+    assert_eq!(code, Some(0), "{e}");
+    let back = read_npy(&x, None).unwrap();
+    let row: f64 = (0..4).map(|j| back.data.get(j)).sum();
+    assert!((row - 1.0).abs() < 1e-3, "{:?}", back.data);
+    // No temporary file is left beside the output.
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("x.npy")]);
+}
+
+#[test]
+fn output_paths_are_checked_before_the_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("nodir").join("x.json");
+    let bad = bad.to_str().unwrap();
+    for (args, arg) in [
+        (vec!["decode", "--model", "tiny", "--json", bad], "`--json`"),
+        (vec!["profile", "--model", "tiny", "--csv", bad], "`--csv`"),
+        (vec!["profile", "--model", "tiny", "--json", bad], "`--json`"),
+        (vec!["exec", "copy", "--x", "missing.npy", "--out", bad], "`--out`"),
+        (vec!["bench", "softmax", "--csv", bad], "`--csv`"),
+        (vec!["tune", "--from-csv", "missing.csv", "--csv", bad], "`--csv`"),
+    ] {
+        let (code, out, e) = run_cpu(&args);
+        assert_eq!(code, Some(1), "{args:?}: {e}");
+        assert!(e.contains(arg) && e.contains("existing folder") && e.contains("nodir"), "{args:?}: {e}");
+        assert!(out.is_empty(), "{args:?} ran before failing: {out}");
+    }
+    // DK_PROFILE_OUT too, when profiling is on.
+    let x = dir.path().join("x.npy");
+    write_npy(&x, &[2], &HostData::F32(vec![1.0, 2.0])).unwrap();
+    let out = bin()
+        .args(["exec", "copy", "--x", x.to_str().unwrap(), "--out", dir.path().join("y.npy").to_str().unwrap()])
+        .env("DK_DEVICE", "cpu")
+        .env("DK_PROFILE", "1")
+        .env("DK_PROFILE_OUT", bad)
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    assert!(e.contains("DK_PROFILE_OUT") && e.contains("nodir") && !dir.path().join("y.npy").exists(), "{e}");
+}
+
+#[test]
+fn messages_name_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    // A truncated .npy file: expected and actual bytes.
+    let x = dir.path().join("x.npy");
+    write_npy(&x, &[4, 4], &HostData::F32(vec![0.5; 16])).unwrap();
+    let len = std::fs::metadata(&x).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&x).unwrap().set_len(len - 6).unwrap();
+    let y = dir.path().join("y.npy");
+    let (code, _, e) = run_cpu(&["exec", "copy", "--x", x.to_str().unwrap(), "--out", y.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{e}");
+    assert!(e.contains("truncated") && e.contains("needs 64 data bytes") && e.contains("holds 58"), "{e}");
+    // --device: "expected" once.
+    let (code, _, e) = run_cpu(&["info", "--device", "banana"]);
+    assert_eq!(code, Some(1), "{e}");
+    assert!(!e.contains("expected expected") && e.contains("auto, cpu, cuda, cuda:N") && e.contains("banana"), "{e}");
+    // Negative numbers for unsigned options name the option.
+    for (args, opt) in [
+        (&["decode", "--batch", "-1"][..], "--batch"),
+        (&["decode", "--context=-5"], "--context"),
+        (&["profile", "--steps", "-2"], "--steps"),
+        (&["exec", "softmax", "--x", "x.npy", "--out", "y.npy", "--offset", "-1"], "--offset"),
+        (&["bench", "matmul", "--n", "1,-2"], "--n"),
+        (&["tune", "--runs", "-3"], "--runs"),
+    ] {
+        let (code, _, e) = run_cpu(args);
+        assert_eq!(code, Some(2), "{args:?}: {e}");
+        assert!(e.contains(opt) && e.contains("a negative number") && e.contains("whole number"), "{args:?}: {e}");
+        assert!(!e.contains("invalid digit"), "{e}");
+    }
+}
+
+#[test]
+fn exec_peaks_near_twice_the_file_in_host_memory() {
+    if !std::path::Path::new("/usr/bin/time").exists() {
+        eprintln!("SKIPPED: no /usr/bin/time");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    let y = dir.path().join("y.npy");
+    let (rows, cols) = (4096usize, 4096usize); // 64 MiB of float32
+    write_npy(&x, &[rows, cols], &HostData::F32((0..rows * cols).map(|i| (i % 97) as f32 * 0.01).collect())).unwrap();
+    let file_kb = std::fs::metadata(&x).unwrap().len() / 1024;
+    for op in ["copy", "softmax"] {
+        let out = Command::new("/usr/bin/time")
+            .args(["-f", "maxrss_kb=%M", env!("CARGO_BIN_EXE_decode-kernels"), "exec", op])
+            .args(["--x", x.to_str().unwrap(), "--out", y.to_str().unwrap(), "--device", "cpu"])
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{e}");
+        let kb: u64 = e.lines().find_map(|l| l.strip_prefix("maxrss_kb=")).unwrap().trim().parse().unwrap();
+        // Input and output, plus the binary and bounded scratch (< 64 MiB).
+        assert!(kb < 2 * file_kb + 64 * 1024, "{op}: peak {kb} kB for a {file_kb} kB file");
+    }
 }

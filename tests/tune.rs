@@ -114,6 +114,9 @@ fn tune_errors_are_clear() {
     assert!(s.contains("--margin"), "{s}");
 }
 
+/// (file, legend entries, x tick labels, y tick labels, marks) of one plot.
+type PlotCase = (&'static str, Vec<&'static str>, Vec<&'static str>, Vec<&'static str>, Vec<&'static str>);
+
 /// Every plot kind (a GEMV/cuBLAS threshold by N, a vec/block threshold by
 /// columns, a threads-per-CTA choice, a fused/composed threshold by rows per
 /// KV head) from a small synthetic CSV: each SVG names every shape in its
@@ -171,9 +174,8 @@ fn every_plot_kind_has_a_legend_ticks_and_thresholds() {
         stdout.lines().skip(1).take_while(|l| !l.starts_with('(')).collect::<Vec<_>>().join("\n").as_str(),
     )
     .unwrap();
-    // (file, legend entries, x tick labels, y tick labels, marks)
     let tick = |s: &str| format!(">\n{s}\n</text>");
-    let cases: [(&str, Vec<&str>, Vec<&str>, Vec<&str>, Vec<&str>); 4] = [
+    let cases: [PlotCase; 4] = [
         (
             "matmul_size_classes_le64M_smalln_max_n_f16.svg",
             vec!["4096x4096", "896x4864", "gemv (solid, dots)", "cublas (dashed, crosses)"],
@@ -214,5 +216,43 @@ fn every_plot_kind_has_a_legend_ticks_and_thresholds() {
         }
         // Integers print as integers.
         assert!(!svg.contains(&tick("100.0")) && !svg.contains(&tick("1.0")), "{file}: float-formatted ticks");
+    }
+}
+
+#[test]
+fn tune_from_csv_rejects_bad_times_with_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("rows.csv");
+    let out = dir.path().join("tuning.json");
+    let mut rows = Vec::new();
+    for cols in [256usize, 512, 1024, 2048, 4096, 8192] {
+        let shape = format!("rows=512 cols={cols} mode=plain");
+        let (v, b) = if cols <= 2048 { (5.0, 8.0) } else { (9.0, 6.0) };
+        rows.push(row("softmax", "softmax/vec_e8_p8/f16", "f16", shape.clone(), v, None));
+        rows.push(row("softmax", "softmax/block_e8_p8_256/f16 (auto)", "f16", shape, b, None));
+    }
+    write_csv(&csv, &rows).unwrap();
+    let good = std::fs::read_to_string(&csv).unwrap();
+    // Row 3 of the file (line 4, after the header) gets a bad median time.
+    for bad in ["NaN", "-5.000", "inf", "0.000", "fast"] {
+        let text: Vec<String> = good
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                if i == 3 {
+                    let mut f: Vec<&str> = l.splitn(6, ',').collect();
+                    f[4] = bad;
+                    f.join(",")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        std::fs::write(&csv, text.join("\n") + "\n").unwrap();
+        let o = bin().args(["tune", "--from-csv"]).arg(&csv).arg("--out").arg(&out).output().unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{bad}: {e}");
+        assert!(e.contains("line 4") && e.contains("median_us") && e.contains(bad), "{bad}: {e}");
+        assert!(!out.exists(), "{bad}: no table is written");
     }
 }

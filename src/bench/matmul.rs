@@ -112,7 +112,7 @@ pub fn run(
                 let bytes = (m * k + k * n + n * m) as u64 * dtype.size_in_bytes() as u64;
                 for (stats, label) in measured {
                     let mut row = BenchRow::measured(
-                        be,
+                        ctx,
                         "matmul",
                         label,
                         dtype,

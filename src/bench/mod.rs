@@ -5,7 +5,6 @@ pub mod matmul;
 pub mod sdpa;
 pub mod softmax;
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::context::Context;
@@ -84,7 +83,7 @@ impl BenchRow {
     /// from the median, card, date, commit and tuning source filled in.
     #[allow(clippy::too_many_arguments)]
     pub fn measured(
-        be: &crate::runtime::CudaBackend,
+        ctx: &Context,
         op: &str,
         variant: String,
         dtype: DType,
@@ -107,10 +106,10 @@ impl BenchRow {
             pct_roofline: 100.0 * gbps / roofline_gbps,
             roofline_gbps,
             peer_us: None,
-            card: be.caps().name.clone(),
+            card: ctx.dispatcher().caps().map_or_else(|| "cpu".to_string(), |c| c.name.clone()),
             date: today(),
             commit: COMMIT.into(),
-            tuning: be.tuning()?.1.to_string(),
+            tuning: ctx.dispatcher().table_source().to_string(),
         })
     }
 
@@ -161,19 +160,33 @@ impl BenchRow {
         }
         let num =
             |i: usize, name: &str| f[i].parse::<f64>().map_err(|_| format!("field {name}: {:?} is not a number", f[i]));
+        // Times feed the tuning decisions: NaN, infinite, zero or negative
+        // ones are an error, not a row to drop.
+        let time = |i: usize, name: &str| {
+            num(i, name).and_then(|t| {
+                if t.is_finite() && t > 0.0 {
+                    Ok(t)
+                } else {
+                    Err(format!(
+                        "field {name}: {:?} is not a time (expected a finite number of microseconds > 0)",
+                        f[i]
+                    ))
+                }
+            })
+        };
         Ok(BenchRow {
             op: f[0].clone(),
             variant: f[1].clone(),
             dtype: f[2].clone(),
             shape: f[3].clone(),
-            median_us: num(4, "median_us")?,
-            min_us: num(5, "min_us")?,
-            max_us: num(6, "max_us")?,
+            median_us: time(4, "median_us")?,
+            min_us: time(5, "min_us")?,
+            max_us: time(6, "max_us")?,
             bytes: f[7].parse().map_err(|_| format!("field bytes: {:?} is not an integer", f[7]))?,
             gbps: num(8, "gbps")?,
             pct_roofline: num(9, "pct_roofline")?,
             roofline_gbps: num(10, "roofline_gbps")?,
-            peer_us: if f[11].is_empty() { None } else { Some(num(11, "peer_us")?) },
+            peer_us: if f[11].is_empty() { None } else { Some(time(11, "peer_us")?) },
             card: f[12].clone(),
             date: f[13].clone(),
             commit: f[14].clone(),
@@ -314,14 +327,13 @@ pub fn write_csv(path: &Path, rows: &[BenchRow]) -> Result<()> {
     if let Some(bad) = rows.iter().find(|r| !(r.gbps.is_finite() && r.gbps > 0.0 && r.bytes > 0)) {
         return Err(Error::invalid("bench", "rows", "a positive, finite throughput in every row", format!("{bad:?}")));
     }
-    let mut f = std::fs::File::create(path).map_err(Error::io("creating", path))?;
     let mut text = String::from(BenchRow::CSV_HEADER);
     text.push('\n');
     for r in rows {
         text.push_str(&r.csv());
         text.push('\n');
     }
-    f.write_all(text.as_bytes()).map_err(Error::io("writing", path))
+    crate::fsio::write_atomic(path, text.as_bytes())
 }
 
 /// Today's date (UTC) as YYYY-MM-DD, from the system clock.

@@ -122,7 +122,7 @@ pub fn run(
                 if cfg.causal { " causal=1" } else { "" }
             );
             let row = BenchRow::measured(
-                be,
+                ctx,
                 "sdpa",
                 format!("{}{chosen}", plan.label()),
                 dtype,

@@ -105,19 +105,19 @@ pub fn run(
                         mask: (mode == Mode::Masked).then_some(&mask),
                         prefs: None,
                     };
-                    let g = geometry(ctx, &xs[0], &y, &base)?;
-                    let auto = plan_for(be, &g, &xs[0], &y, &base, &SoftmaxPrefs::default())?;
+                    let g = geometry(ctx.device(), &xs[0], &y, &base)?;
+                    let auto = plan_for(ctx, &g, &xs[0], &y, &base, &SoftmaxPrefs::default());
                     let mask_bytes = if mode == Mode::Masked { q_len * cols * dtype.size_in_bytes() } else { 0 };
                     let bytes = (2 * bytes_x + mask_bytes) as u64;
                     for backend in [SoftmaxBackend::Vec, SoftmaxBackend::Block] {
-                        let plan = plan_for(be, &g, &xs[0], &y, &base, &SoftmaxPrefs { backend })?;
+                        let plan = plan_for(ctx, &g, &xs[0], &y, &base, &SoftmaxPrefs { backend });
                         let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| {
                             launch(be, &plan, &g, &xs[i % copies], &y, &base)
                         })?;
                         let chosen = if plan == auto { " (auto)" } else { "" };
                         let shape = format!("rows={rows} cols={cols} mode={mode:?}").to_lowercase();
                         let row = BenchRow::measured(
-                            be,
+                            ctx,
                             "softmax",
                             format!("{}{chosen}", plan.label(dtype)),
                             dtype,
@@ -147,7 +147,7 @@ pub fn run_block_threads(
 ) -> Result<Vec<BenchRow>> {
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("tune softmax needs a CUDA device".into()))?;
     let l2 = be.caps().l2_bytes;
-    let (table, _) = be.tuning()?;
+    let table = ctx.dispatcher().table();
     let mut out = Vec::new();
     for &dtype in &cfg.dtypes {
         for &rows in &cfg.rows {
@@ -155,21 +155,28 @@ pub fn run_block_threads(
                 let (xs, y, bytes_x) = inputs(ctx, l2, dtype, rows, cols)?;
                 let copies = xs.len();
                 let opts = SoftmaxOptions { scale: 0.125, causal: None, mask: None, prefs: None };
-                let g = geometry(ctx, &xs[0], &y, &opts)?;
+                let g = geometry(ctx.device(), &xs[0], &y, &opts)?;
                 for &th in threads {
                     let t = crate::tuning::SoftmaxTuning {
                         block_threads: vec![(usize::MAX, th)],
                         cluster_min_cols: 0,
                         ..table.softmax.clone()
                     };
-                    let plan =
-                        plan_for_table(be, &g, &xs[0], &y, &opts, &SoftmaxPrefs { backend: SoftmaxBackend::Block }, &t);
+                    let plan = plan_for_table(
+                        ctx,
+                        &g,
+                        &xs[0],
+                        &y,
+                        &opts,
+                        &SoftmaxPrefs { backend: SoftmaxBackend::Block },
+                        &t,
+                    );
                     let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| {
                         launch(be, &plan, &g, &xs[i % copies], &y, &opts)
                     })?;
                     let shape = format!("rows={rows} cols={cols} mode=plain threads={th}");
                     let row = BenchRow::measured(
-                        be,
+                        ctx,
                         "softmax",
                         plan.label(dtype),
                         dtype,

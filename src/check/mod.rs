@@ -150,12 +150,16 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// The body of a [`Case`]: builds its inputs, runs the op on both backends
+/// through the [`Checker`], and says how the results compared.
+pub type CaseFn = Box<dyn Fn(&mut Checker) -> Result<Outcome>>;
+
 /// A named check; `run` builds inputs, runs the op on both backends, compares.
 pub struct Case {
     pub op: &'static str,
     pub name: String,
     pub dtype: DType,
-    pub run: Box<dyn Fn(&mut Checker) -> Result<Outcome>>,
+    pub run: CaseFn,
 }
 
 /// Every registered case.

@@ -1,13 +1,13 @@
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
-use decode_kernels::bench::{
+use crate::bench::{
     self,
     matmul::MatmulBenchConfig,
     sdpa::SdpaBenchConfig,
     softmax::{Mode, SoftmaxBenchConfig},
 };
-use decode_kernels::{progress, roofline, DType, Error, Result};
+use crate::{progress, roofline, DType, Error, Result};
+use clap::{Args, Subcommand};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -23,13 +23,13 @@ enum BenchOp {
         #[arg(long)]
         shapes: Option<String>,
         /// N values (default 1..16).
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         n: Option<Vec<usize>>,
         /// dtypes (default f16,bf16,f32).
         #[arg(long, value_delimiter = ',')]
         dtype: Option<Vec<DType>>,
         /// Timed runs per measurement (median reported).
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         runs: usize,
         /// Skip timing cuBLAS.
         #[arg(long)]
@@ -42,22 +42,22 @@ enum BenchOp {
     /// Any list given replaces that axis of the default grid (Hq 32, Hkv 32,8,
     /// Lq 1,4,16, Lk 512,2048,8192,32768, D 128, plus D 64,256 at Lk 8192).
     Sdpa {
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         hq: Option<Vec<usize>>,
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         hkv: Option<Vec<usize>>,
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         lq: Option<Vec<usize>>,
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         lk: Option<Vec<usize>>,
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         d: Option<Vec<usize>>,
         #[arg(long, default_value = "f16")]
         dtype: DType,
         /// Causal with the default offset (each query sees the keys up to its position).
         #[arg(long)]
         causal: bool,
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         runs: usize,
         #[arg(long)]
         csv: Option<PathBuf>,
@@ -65,10 +65,10 @@ enum BenchOp {
     /// Softmax variants (vec, block) plain, causal and masked, against the copy roofline.
     Softmax {
         /// Row counts (default 32,512,16384).
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         rows: Option<Vec<usize>>,
         /// Column counts (default 128,256,...,8192,32768).
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         cols: Option<Vec<usize>>,
         /// dtypes (default f16,f32).
         #[arg(long, value_delimiter = ',')]
@@ -76,7 +76,7 @@ enum BenchOp {
         /// plain, causal, masked (default all three).
         #[arg(long, value_delimiter = ',')]
         modes: Option<Vec<Mode>>,
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         runs: usize,
         #[arg(long)]
         csv: Option<PathBuf>,
@@ -98,13 +98,17 @@ fn positive(arg: &str, v: &[usize]) -> Result<()> {
 
 /// The CUDA backend; opened after the arguments are checked, so a bad argument
 /// is reported as such on any machine.
-fn cuda_backend() -> Result<(decode_kernels::Context, std::sync::Arc<decode_kernels::runtime::CudaBackend>)> {
+fn cuda_backend() -> Result<(crate::Context, std::sync::Arc<crate::runtime::CudaBackend>)> {
     let ctx = super::open_context(None)?;
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("benchmarks need a CUDA device".into()))?.clone();
     Ok((ctx, be))
 }
 
 pub fn run(a: BenchArgs) -> Result<i32> {
+    let (BenchOp::Sdpa { csv, .. } | BenchOp::Softmax { csv, .. } | BenchOp::Matmul { csv, .. }) = &a.op;
+    if let Some(p) = csv {
+        crate::fsio::check_output("bench", "--csv", p)?;
+    }
     match a.op {
         BenchOp::Sdpa { hq, hkv, lq, lk, d, dtype, causal, runs, csv } => {
             let mut cfg = SdpaBenchConfig { dtype, causal, runs: runs.max(1), ..Default::default() };

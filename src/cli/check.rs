@@ -1,5 +1,5 @@
+use crate::{check, Result};
 use clap::Args;
-use decode_kernels::{check, Result};
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
@@ -7,7 +7,7 @@ pub struct CheckArgs {
     #[arg(long)]
     filter: Option<String>,
     /// Seed for the random inputs (default: drawn fresh and printed).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::unsigned::<u64>, allow_negative_numbers = true)]
     seed: Option<u64>,
     /// Also write every outcome as JSON to this file.
     #[arg(long)]
@@ -18,6 +18,9 @@ pub struct CheckArgs {
 }
 
 pub fn run(a: CheckArgs) -> Result<i32> {
+    if let Some(p) = &a.json {
+        crate::fsio::check_output("check", "--json", p)?;
+    }
     let ctx = super::open_context(a.device.as_deref())?;
     if !ctx.is_cuda() {
         eprintln!("check compares GPU ops with the CPU reference and needs a CUDA device; none is in use");
@@ -49,11 +52,7 @@ pub fn run(a: CheckArgs) -> Result<i32> {
     println!("check: {} passed, {} failed", outcomes.len() - failed, failed);
     if let Some(p) = a.json {
         let text = serde_json::to_string_pretty(&outcomes).unwrap_or_default();
-        std::fs::write(&p, text).map_err(|e| decode_kernels::Error::Io {
-            what: "writing",
-            path: p.clone(),
-            source: e,
-        })?;
+        crate::fsio::write_atomic(&p, text.as_bytes())?;
     }
     Ok(if failed == 0 && !outcomes.is_empty() { 0 } else { 1 })
 }

@@ -4,11 +4,11 @@
 
 use std::path::PathBuf;
 
+use crate::decode::{self, DecodeOptions, DecodeReport, Mode, ModelConfig};
+use crate::progress::Bars;
+use crate::table::{bytes, profile_table, sig, sig_opt, time_unit, Table};
+use crate::{Context, DType, Error, Result};
 use clap::Args;
-use decode_kernels::decode::{self, DecodeOptions, DecodeReport, Mode, ModelConfig};
-use decode_kernels::progress::Bars;
-use decode_kernels::table::{bytes, profile_table, sig, sig_opt, time_unit, Table};
-use decode_kernels::{Context, DType, Error, Result};
 
 #[derive(Args, Debug, Clone)]
 pub struct WorkloadArgs {
@@ -16,15 +16,15 @@ pub struct WorkloadArgs {
     #[arg(long, default_value = "qwen2.5-0.5b")]
     model: String,
     /// Sequences decoded together (N of every GEMV).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
     batch: usize,
     /// Keys attended per step (default 4096 on a GPU, 256 on the CPU backend).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
     context: Option<usize>,
     #[arg(long, default_value = "f16")]
     dtype: DType,
     /// Seed of the random weights, cache and input.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::args::unsigned::<u64>, allow_negative_numbers = true)]
     seed: u64,
     /// cpu, cuda, cuda:N or auto (default: DK_DEVICE, else auto).
     #[arg(long)]
@@ -39,6 +39,8 @@ impl WorkloadArgs {
         let cfg = ModelConfig::builtin(&self.model)?;
         let ctx = super::open_context(self.device.as_deref())?;
         let context = self.context.unwrap_or(if ctx.is_cuda() { 4096 } else { 256 });
+        // Sizes against free memory before anything is allocated.
+        decode::check_fits(&ctx, &cfg, self.dtype, self.batch, context)?;
         Ok((ctx, cfg, context))
     }
 }
@@ -48,7 +50,7 @@ pub struct DecodeArgs {
     #[command(flatten)]
     w: WorkloadArgs,
     /// Timed steps per mode (default 50 on a GPU, 2 on the CPU backend).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
     steps: Option<usize>,
     /// eager, planned or graph; repeatable or comma-separated (default: all
     /// three on a GPU, eager on the CPU backend).
@@ -63,6 +65,9 @@ pub struct DecodeArgs {
 }
 
 pub fn run(a: DecodeArgs) -> Result<i32> {
+    if let Some(p) = &a.json {
+        crate::fsio::check_output("decode", "--json", p)?;
+    }
     let (ctx, cfg, context) = a.w.open()?;
     let gpu = ctx.is_cuda();
     let modes = if a.mode.is_empty() {
@@ -94,7 +99,7 @@ pub fn run(a: DecodeArgs) -> Result<i32> {
 }
 
 fn write(path: &std::path::Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(Error::io("writing", path))
+    crate::fsio::write_atomic(path, text.as_bytes())
 }
 
 /// The mode table: time per step, throughput and, on a GPU, enqueue time and
@@ -216,7 +221,7 @@ pub struct ProfileArgs {
     #[command(flatten)]
     w: WorkloadArgs,
     /// Profiled steps (eager: every op dispatched and launched, each launch bracketed).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
     steps: usize,
     #[arg(long)]
     csv: Option<PathBuf>,
@@ -226,14 +231,19 @@ pub struct ProfileArgs {
 
 /// The decode step, eager, with profiling on: the per-label report.
 pub fn profile(a: ProfileArgs) -> Result<i32> {
-    let (ctx, cfg, context) = a.w.open()?;
     if a.steps == 0 {
         return Err(Error::invalid("profile", "--steps", "at least 1", 0));
     }
+    for (arg, p) in [("--csv", &a.csv), ("--json", &a.json)] {
+        if let Some(p) = p {
+            crate::fsio::check_output("profile", arg, p)?;
+        }
+    }
+    let (ctx, cfg, context) = a.w.open()?;
     let model = decode::DecodeModel::build(&ctx, &cfg, a.w.dtype, a.w.batch, context, a.w.seed, &Bars::new())?;
     decode::prewarm(&ctx, &model)?;
     let roofline = match ctx.cuda() {
-        Some(be) => Some(decode_kernels::roofline::read_roofline(be, 10)?.gbps),
+        Some(be) => Some(crate::roofline::read_roofline(be, 10)?.gbps),
         None => None,
     };
     let t0 = std::time::Instant::now();
@@ -265,8 +275,8 @@ pub fn profile(a: ProfileArgs) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use decode_kernels::decode::run::{FirstStep, HostCost, ModeResult};
-    use decode_kernels::profile::{Report, Sample};
+    use crate::decode::run::{FirstStep, HostCost, ModeResult};
+    use crate::profile::{Report, Sample};
 
     /// A GPU report with the numbers of an H200 run of qwen2.5-0.5b (old
     /// layout: rows three columns left of the header, bytes as a bare integer).
@@ -340,7 +350,7 @@ mod tests {
         let modes = table_at(&text, "mode ");
         let profile = table_at(&text, "label ");
         for t in [&modes, &profile] {
-            decode_kernels::table::check_alignment(t).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            crate::table::check_alignment(t).unwrap_or_else(|e| panic!("{e}\n{text}"));
         }
         let head = modes.lines().next().unwrap();
         assert!(head.contains("enqueue us") && head.contains("% read roofline"), "{text}");
@@ -366,7 +376,7 @@ mod tests {
         r.modes[0].pct_roofline = None;
         let text = render(&r, false);
         let modes = table_at(&text, "mode ");
-        decode_kernels::table::check_alignment(&modes).unwrap();
+        crate::table::check_alignment(&modes).unwrap();
         assert_eq!(modes, "mode   step ms  tokens/s   GB/s\neager     5406     0.185  0.183", "{text}");
     }
 }

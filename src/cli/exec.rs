@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
+use crate::npy::{read_header, read_npy, write_tensor, NpyHeader};
+use crate::{mem, ops, Context, DType, Result, Tensor};
 use clap::{Args, Subcommand};
-use decode_kernels::npy::{read_npy, write_npy};
-use decode_kernels::{ops, DType, Result, Tensor};
 
 #[derive(Args, Debug)]
 pub struct ExecArgs {
@@ -23,9 +23,9 @@ enum ExecOp {
         #[arg(long, requires = "q_len")]
         causal: bool,
         /// Rows per query period: row r is query position offset + r % q_len.
-        #[arg(long)]
+        #[arg(long, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         q_len: Option<usize>,
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         offset: usize,
         #[arg(long)]
         mask: Option<PathBuf>,
@@ -62,7 +62,7 @@ enum ExecOp {
         #[arg(long)]
         dtype: Option<DType>,
         /// Batch b of C reads batch b / group of A.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         group: usize,
         #[arg(long)]
         out: PathBuf,
@@ -113,7 +113,7 @@ enum ExecOp {
 }
 
 /// Reads a .npy file onto the context's device, optionally converted.
-fn load(ctx: &decode_kernels::Context, path: &std::path::Path, dtype: Option<DType>) -> Result<Tensor> {
+fn load(ctx: &Context, path: &std::path::Path, dtype: Option<DType>) -> Result<Tensor> {
     let arr = read_npy(path, dtype)?;
     Tensor::from_host(ctx, arr.data, &arr.shape)
 }
@@ -122,7 +122,7 @@ fn load(ctx: &decode_kernels::Context, path: &std::path::Path, dtype: Option<DTy
 fn transposed(t: Tensor) -> Result<Tensor> {
     let r = t.rank();
     if r < 2 {
-        return Err(decode_kernels::Error::InvalidArgument {
+        return Err(crate::Error::InvalidArgument {
             op: "exec",
             arg: "transpose".into(),
             expected: "a 2-D or 3-D array".into(),
@@ -132,24 +132,152 @@ fn transposed(t: Tensor) -> Result<Tensor> {
     t.transpose(r - 2, r - 1)
 }
 
+/// Elements of f64 scratch the CPU backend's copy or softmax holds per call
+/// when `exec` feeds it row chunks (8 MB of f64).
+const CPU_CHUNK_ELEMS: usize = 1 << 20;
+
+/// Bytes of `numel` elements of `dtype`, checked.
+fn bytes(what: &str, numel: usize, dtype: DType) -> Result<u64> {
+    mem::bytes_of(what, &[numel], dtype.size_in_bytes())
+}
+
+/// The memory an `exec` needs, checked before anything is read: the inputs
+/// (as read, converted), the output, and the CPU backend's f64 scratch.
+/// On the CPU backend everything lives on the host; on a GPU the host holds
+/// one array at a time and the device all of them.
+fn check_memory(
+    ctx: &Context,
+    what: &str,
+    inputs: &[(&NpyHeader, Option<DType>)],
+    out: u64,
+    scratch: u64,
+) -> Result<()> {
+    let overflow = || mem::overflow(what);
+    let mut on_device = out;
+    let mut largest_host = out;
+    // Fortran-ordered inputs need a second buffer while they are reordered.
+    let mut reorder = 0;
+    for (h, dt) in inputs {
+        let read = h.host_bytes(*dt)?;
+        let kept = bytes(what, h.numel, h.dtype(*dt))?;
+        largest_host = largest_host.max(read);
+        reorder = reorder.max(read - kept);
+        on_device = on_device.checked_add(kept).ok_or_else(overflow)?;
+    }
+    if ctx.is_cuda() {
+        mem::check(ctx, what, largest_host, on_device)
+    } else {
+        mem::check(ctx, what, scratch.checked_add(reorder).ok_or_else(overflow)?, on_device)
+    }
+}
+
+/// f64 bytes of `numel` elements (the CPU backend's scratch), checked.
+fn f64_bytes(what: &str, numel: usize) -> Result<u64> {
+    mem::bytes_of(what, &[numel], 8)
+}
+
+/// Row chunks for the CPU backend: ranges of whole periods (`period` rows)
+/// of about [`CPU_CHUNK_ELEMS`] elements; one range on a GPU.
+fn row_chunks(ctx: &Context, rows: usize, cols: usize, period: usize) -> Vec<(usize, usize)> {
+    if ctx.is_cuda() || rows == 0 || cols == 0 || period == 0 || rows % period != 0 {
+        return vec![(0, rows)];
+    }
+    let per = (CPU_CHUNK_ELEMS / cols / period).max(1) * period;
+    (0..rows).step_by(per).map(|r| (r, per.min(rows - r))).collect()
+}
+
 pub fn run(a: ExecArgs) -> Result<i32> {
     match a.op {
         ExecOp::Softmax { x, scale, causal, q_len, offset, mask, dtype, out, device } => {
+            crate::fsio::check_output("exec softmax", "--out", &out)?;
             let ctx = super::open_context(device.as_deref())?;
+            let xh = read_header(&x)?;
+            let xdt = xh.dtype(dtype);
+            let mh = mask.as_ref().map(|m| read_header(m)).transpose()?;
+            let what = format!("exec softmax on {} (shape {:?})", x.display(), xh.shape);
+            let mut inputs = vec![(&xh, dtype)];
+            if let Some(mh) = &mh {
+                inputs.push((mh, Some(xdt)));
+            }
+            let out_bytes = bytes(&what, xh.numel, xdt)?;
+            let cols = xh.shape.get(1).copied().unwrap_or(1);
+            let chunk = CPU_CHUNK_ELEMS.max(cols);
+            let mask_f64 = mh.as_ref().map_or(Ok(0), |m| f64_bytes(&what, m.numel))?;
+            // Per chunk: the input gathered, the output, each row's values.
+            let scratch = f64_bytes(&what, chunk)?.saturating_mul(2).saturating_add(mask_f64);
+            check_memory(&ctx, &what, &inputs, out_bytes, scratch)?;
+
             let xt = load(&ctx, &x, dtype)?;
             let mt = mask.map(|m| load(&ctx, &m, Some(xt.dtype()))).transpose()?;
             let y = Tensor::empty(&ctx, xt.shape(), xt.dtype())?;
             let causal = match (causal, q_len) {
-                (true, Some(q_len)) => Some(decode_kernels::ops::Causal { q_len, offset }),
+                (true, Some(q_len)) => Some(crate::ops::Causal { q_len, offset }),
                 _ => None,
             };
-            let opts = decode_kernels::ops::SoftmaxOptions { scale, causal, mask: mt.as_ref(), prefs: None };
-            ops::softmax(&ctx, &xt, &y, &opts)?;
-            write_npy(&out, y.shape(), &y.to_host_data()?)?;
+            let opts = crate::ops::SoftmaxOptions { scale, causal, mask: mt.as_ref(), prefs: None };
+            // On the CPU backend, whole periods of rows at a time, so its f64
+            // scratch stays small whatever the file's size.
+            let period = match (&causal, &mt) {
+                (Some(c), _) => c.q_len,
+                (None, Some(m)) if m.rank() == 2 => m.shape()[0],
+                _ => 1,
+            };
+            let chunks = if xt.rank() == 2 && xt.numel() > 0 {
+                row_chunks(&ctx, xt.shape()[0], xt.shape()[1], period)
+            } else {
+                vec![]
+            };
+            match chunks.as_slice() {
+                [] | [_] => ops::softmax(&ctx, &xt, &y, &opts)?,
+                many => {
+                    for &(r, n) in many {
+                        ops::softmax(&ctx, &xt.narrow(0, r, n)?, &y.narrow(0, r, n)?, &opts)?;
+                    }
+                }
+            }
+            drop((xt, mt));
+            write_tensor(&out, &y)?;
             Ok(0)
         }
         ExecOp::Matmul { a, b, c, alpha, beta, transpose_a, transpose_b, dtype, group, out, device } => {
+            crate::fsio::check_output("exec matmul", "--out", &out)?;
             let ctx = super::open_context(device.as_deref())?;
+            let ah = read_header(&a)?;
+            let dt = ah.dtype(dtype);
+            let bh = read_header(&b)?;
+            let ch = c.as_ref().map(|p| read_header(p)).transpose()?;
+            let what = format!(
+                "exec matmul on {} (shape {:?}) and {} (shape {:?})",
+                a.display(),
+                ah.shape,
+                b.display(),
+                bh.shape
+            );
+            // The output is C's shape, or [batch.., M, N] from A and B.
+            let out_elems = match &ch {
+                Some(ch) => ch.numel,
+                None => {
+                    let m = if transpose_a { ah.shape.last() } else { ah.shape.iter().rev().nth(1) };
+                    let n = if transpose_b { bh.shape.iter().rev().nth(1) } else { bh.shape.last() };
+                    let batch = if bh.shape.len() == 3 {
+                        bh.shape[0]
+                    } else if ah.shape.len() == 3 {
+                        ah.shape[0]
+                    } else {
+                        1
+                    };
+                    mem::bytes_of(&what, &[*m.unwrap_or(&1), *n.unwrap_or(&1), batch], 1)? as usize
+                }
+            };
+            let mut inputs = vec![(&ah, dtype), (&bh, Some(dt))];
+            if let Some(ch) = &ch {
+                inputs.push((ch, Some(dt)));
+            }
+            let scratch = f64_bytes(&what, bh.numel)?
+                .saturating_add(f64_bytes(&what, out_elems)?.saturating_mul(2))
+                .saturating_add(f64_bytes(&what, ah.shape.last().copied().unwrap_or(0))?);
+            check_memory(&ctx, &what, &inputs, bytes(&what, out_elems, dt)?, scratch)?;
+
             let at = load(&ctx, &a, dtype)?;
             let dtype = dtype.unwrap_or(at.dtype());
             let at = if transpose_a { transposed(at)? } else { at };
@@ -158,7 +286,7 @@ pub fn run(a: ExecArgs) -> Result<i32> {
             let ct = match (&c, beta != 0.0) {
                 (Some(p), _) => load(&ctx, p, Some(dtype))?,
                 (None, true) => {
-                    return Err(decode_kernels::Error::InvalidArgument {
+                    return Err(crate::Error::InvalidArgument {
                         op: "exec matmul",
                         arg: "--c".into(),
                         expected: "a C.npy file when --beta is not 0".into(),
@@ -179,36 +307,64 @@ pub fn run(a: ExecArgs) -> Result<i32> {
                     Tensor::empty(&ctx, &shape, dtype)?
                 }
             };
-            let opts = decode_kernels::ops::MatmulOptions { group, prefs: None };
+            let opts = crate::ops::MatmulOptions { group, prefs: None };
             ops::matmul_with(&ctx, alpha, &at, &bt, beta, &ct, &opts)?;
-            write_npy(&out, ct.shape(), &ct.to_host_data()?)?;
+            drop((at, bt));
+            write_tensor(&out, &ct)?;
             Ok(0)
         }
         ExecOp::Sdpa { q, k, v, scale, causal, offset, dtype, out, device } => {
+            crate::fsio::check_output("exec sdpa", "--out", &out)?;
             let ctx = super::open_context(device.as_deref())?;
+            let qh = read_header(&q)?;
+            let dt = qh.dtype(dtype);
+            let (kh, vh) = (read_header(&k)?, read_header(&v)?);
+            let what =
+                format!("exec sdpa on {} (shape {:?}) and a KV cache of shape {:?}", q.display(), qh.shape, kh.shape);
+            let scratch = [qh.numel, kh.numel, vh.numel, qh.numel]
+                .iter()
+                .try_fold(0u64, |acc, &n| Ok::<_, crate::Error>(acc.saturating_add(f64_bytes(&what, n)?)))?;
+            check_memory(
+                &ctx,
+                &what,
+                &[(&qh, dtype), (&kh, Some(dt)), (&vh, Some(dt))],
+                bytes(&what, qh.numel, dt)?,
+                scratch,
+            )?;
+
             let qt = load(&ctx, &q, dtype)?;
             let dtype = dtype.unwrap_or(qt.dtype());
             let kt = load(&ctx, &k, Some(dtype))?;
             let vt = load(&ctx, &v, Some(dtype))?;
             let o = Tensor::empty(&ctx, qt.shape(), dtype)?;
-            ops::sdpa(
-                &ctx,
-                &qt,
-                &kt,
-                &vt,
-                &o,
-                &decode_kernels::ops::SdpaOptions { scale, causal, offset, prefs: None },
-            )?;
-            write_npy(&out, o.shape(), &o.to_host_data()?)?;
+            ops::sdpa(&ctx, &qt, &kt, &vt, &o, &crate::ops::SdpaOptions { scale, causal, offset, prefs: None })?;
+            drop((qt, kt, vt));
+            write_tensor(&out, &o)?;
             Ok(0)
         }
         ExecOp::Copy { x, out, dtype, device } => {
+            crate::fsio::check_output("exec copy", "--out", &out)?;
             let ctx = super::open_context(device.as_deref())?;
-            let xa = read_npy(&x, None)?;
-            let xt = Tensor::from_host(&ctx, xa.data, &xa.shape)?;
-            let y = Tensor::empty(&ctx, &xa.shape, dtype.unwrap_or(xt.dtype()))?;
-            ops::copy(&ctx, &xt, &y)?;
-            write_npy(&out, y.shape(), &y.to_host_data()?)?;
+            let xh = read_header(&x)?;
+            let what = format!("exec copy of {} (shape {:?})", x.display(), xh.shape);
+            let out_bytes = bytes(&what, xh.numel, dtype.unwrap_or(xh.dtype(None)))?;
+            check_memory(&ctx, &what, &[(&xh, None)], out_bytes, f64_bytes(&what, CPU_CHUNK_ELEMS)?)?;
+
+            let xt = load(&ctx, &x, None)?;
+            let y = Tensor::empty(&ctx, &xh.shape, dtype.unwrap_or(xt.dtype()))?;
+            // On the CPU backend, flat chunks of the contiguous arrays, so its
+            // f64 scratch stays small whatever the file's size.
+            match row_chunks(&ctx, xt.numel(), 1, 1).as_slice() {
+                [] | [_] => ops::copy(&ctx, &xt, &y)?,
+                many => {
+                    let (xf, yf) = (xt.reshape(&[xt.numel()])?, y.reshape(&[y.numel()])?);
+                    for &(r, n) in many {
+                        ops::copy(&ctx, &xf.narrow(0, r, n)?, &yf.narrow(0, r, n)?)?;
+                    }
+                }
+            }
+            drop(xt);
+            write_tensor(&out, &y)?;
             Ok(0)
         }
     }

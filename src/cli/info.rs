@@ -1,10 +1,10 @@
 use std::time::Instant;
 
+use crate::context::Backend;
+use crate::roofline;
+use crate::runtime::{nvrtc, probe};
+use crate::Result;
 use clap::Args;
-use decode_kernels::context::Backend;
-use decode_kernels::roofline;
-use decode_kernels::runtime::{nvrtc, probe};
-use decode_kernels::Result;
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
@@ -49,13 +49,11 @@ pub fn run(a: InfoArgs) -> Result<i32> {
             j.insert("backend".into(), "cpu".into());
             j.insert("cpu_threads".into(), cpu.threads().into());
             // The CPU backend dispatches nothing; say what a GPU here would read.
-            let user = decode_kernels::tuning::user_file("sm_90");
-            let would =
-                match (std::env::var_os(decode_kernels::tuning::TUNING_FILE_ENV).filter(|v| !v.is_empty()), &user) {
-                    (Some(f), _) => format!("{} (DK_TUNING_FILE)", std::path::Path::new(&f).display()),
-                    (None, Some(u)) if u.is_file() => format!("{} (user config)", u.display()),
-                    _ => "the embedded table".into(),
-                };
+            let would = match crate::tuning::TuningSource::locate("sm_90") {
+                crate::tuning::TuningSource::EnvFile(f) => format!("{} (DK_TUNING_FILE)", f.display()),
+                crate::tuning::TuningSource::UserFile(u) => format!("{} (user config)", u.display()),
+                crate::tuning::TuningSource::Embedded => "the embedded table".into(),
+            };
             lines.push(format!("tuning table: unused on the CPU backend; an sm_90 GPU would use {would}"));
             j.insert("tuning_table".into(), serde_json::Value::Null);
         }
@@ -75,7 +73,7 @@ pub fn run(a: InfoArgs) -> Result<i32> {
             j.insert("backend".into(), format!("cuda:{}", c.ordinal).into());
             j.insert("device".into(), serde_json::to_value(c).unwrap_or_default());
 
-            let (_, tuning_source) = b.tuning()?;
+            let tuning_source = ctx.dispatcher().table_source();
             lines.push(format!("tuning table: {tuning_source}"));
             j.insert("tuning_table".into(), tuning_source.into());
             let t = Instant::now();

@@ -1,6 +1,6 @@
+use crate::runtime::{kernels, nvrtc};
+use crate::Result;
 use clap::Args;
-use decode_kernels::runtime::{kernels, nvrtc};
-use decode_kernels::Result;
 
 #[derive(Args, Debug)]
 pub struct KernelsArgs {

@@ -1,5 +1,9 @@
-//! Subcommands. Each returns the process exit code.
+//! The `decode-kernels` command line: argument parsing and one module per
+//! subcommand. Each subcommand returns the process exit code. Built only with
+//! the `cli` feature (on by default), so a library user need not compile
+//! clap, indicatif or plotters.
 
+mod args;
 mod bench;
 mod check;
 mod decode;
@@ -8,9 +12,10 @@ mod info;
 mod kernels;
 mod tune;
 
+use crate::{Context, DeviceRequest, Result};
 use clap::{Parser, Subcommand};
-use decode_kernels::{Context, DeviceRequest, Result};
 
+/// The parsed command line.
 #[derive(Parser, Debug)]
 #[command(name = "decode-kernels", version, about = "GPU kernels for LLM decode: small-N GEMV, softmax, attention")]
 pub struct Cli {
@@ -38,6 +43,7 @@ enum Command {
     Kernels(kernels::KernelsArgs),
 }
 
+/// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Info(a) => info::run(a),
@@ -56,11 +62,16 @@ fn open_context(device: Option<&str>) -> Result<Context> {
     match device {
         None => Context::from_env(),
         Some(d) => {
-            Context::new(d.parse::<DeviceRequest>().map_err(|allowed| decode_kernels::Error::InvalidArgument {
-                op: "decode-kernels",
-                arg: "--device".into(),
-                expected: allowed,
-                got: d.to_string(),
+            Context::new(d.parse::<DeviceRequest>().map_err(|allowed| {
+                // The parser's message may already start with "expected";
+                // the error's own wording adds it once.
+                let allowed = allowed.strip_prefix("expected ").unwrap_or(&allowed).to_string();
+                crate::Error::InvalidArgument {
+                    op: "decode-kernels",
+                    arg: "--device".into(),
+                    expected: allowed,
+                    got: d.to_string(),
+                }
             })?)
         }
     }

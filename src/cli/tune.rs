@@ -4,13 +4,11 @@
 
 use std::path::PathBuf;
 
+use crate::bench::{self, matmul::MatmulBenchConfig, sdpa::SdpaBenchConfig, softmax::SoftmaxBenchConfig, BenchRow};
+use crate::tune::{decisions, plot};
+use crate::tuning::{self, TuningTable};
+use crate::{fsio, progress, roofline, Context, DType, Error, Result};
 use clap::Args;
-use decode_kernels::bench::{
-    self, matmul::MatmulBenchConfig, sdpa::SdpaBenchConfig, softmax::SoftmaxBenchConfig, BenchRow,
-};
-use decode_kernels::tune::{decisions, plot};
-use decode_kernels::tuning::{self, TuningTable};
-use decode_kernels::{progress, roofline, Context, DType, Error, Result};
 
 #[derive(Args, Debug)]
 pub struct TuneArgs {
@@ -40,7 +38,7 @@ pub struct TuneArgs {
     #[arg(long, default_value_t = 0.03)]
     margin: f64,
     /// Timed runs per measurement (median kept).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
     runs: usize,
     /// A smaller grid (fewer shapes) for a quick look.
     #[arg(long)]
@@ -78,9 +76,9 @@ pub fn run(a: TuneArgs) -> Result<i32> {
             let text = std::fs::read_to_string(p).map_err(Error::io("reading the base tuning table", p))?;
             (TuningTable::parse(&text, &p.display().to_string())?, p.display().to_string())
         }
-        (None, Some(be)) => {
-            let (t, s) = be.tuning()?;
-            (t.clone(), s.to_string())
+        (None, Some(_)) => {
+            let d = ctx.as_ref().map(|c| c.dispatcher()).ok_or_else(|| Error::CudaUnavailable("no context".into()))?;
+            (d.table().clone(), d.table_source().to_string())
         }
         (None, None) => (TuningTable::sm90(), "embedded sm_90 defaults".to_string()),
     };
@@ -90,6 +88,18 @@ pub fn run(a: TuneArgs) -> Result<i32> {
         None => tuning::user_file(&arch)
             .ok_or_else(|| Error::invalid("tune", "--out", "a path (no user config folder is known here)", "none"))?,
     };
+    // Every output is checked before the sweep (minutes on a GPU); the
+    // tuning table's folder is made now, as it would be at the end.
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(Error::io("creating the tuning folder", dir))?;
+    }
+    fsio::check_output("tune", "--out", &out)?;
+    if let Some(p) = &a.csv {
+        fsio::check_output("tune", "--csv", p)?;
+    }
+    if let Some(dir) = &a.plots {
+        std::fs::create_dir_all(dir).map_err(Error::io("creating the plot folder", dir))?;
+    }
 
     let rows = match (&ctx, &be) {
         (Some(ctx), Some(be)) => measure(ctx, be, &a)?,
@@ -129,10 +139,7 @@ pub fn run(a: TuneArgs) -> Result<i32> {
          gets against the fastest at any point; >3% off best: points where it is more than 3% slower)"
     );
     let changed = decisions.iter().filter(|d| d.changed()).count();
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(Error::io("creating the tuning folder", dir))?;
-    }
-    std::fs::write(&out, table.to_json() + "\n").map_err(Error::io("writing the tuning table", &out))?;
+    fsio::write_atomic(&out, (table.to_json() + "\n").as_bytes())?;
     println!("{changed} of {} decisions changed; table written to {}", decisions.len(), out.display());
     if let Some(dir) = &a.plots {
         for d in &decisions {
@@ -144,11 +151,7 @@ pub fn run(a: TuneArgs) -> Result<i32> {
 }
 
 /// Runs the sweeps the chosen decisions need, with a progress bar on stderr.
-fn measure(
-    ctx: &Context,
-    be: &std::sync::Arc<decode_kernels::runtime::CudaBackend>,
-    a: &TuneArgs,
-) -> Result<Vec<BenchRow>> {
+fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &TuneArgs) -> Result<Vec<BenchRow>> {
     let want = |op: &str| a.ops.iter().any(|o| o == op);
     let mm = MatmulBenchConfig {
         shapes: if a.quick {

@@ -5,8 +5,8 @@ use half::{bf16, f16};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::ops::layer::RopeOptions;
-use crate::ops::random::uniform_at;
+use crate::spec::layer::RopeOptions;
+use crate::spec::random::uniform_at;
 use crate::tensor::{Device, HostData, Tensor};
 
 fn host_error(op: &'static str, arg: &str, t: &Tensor) -> Error {

@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::ops::matmul::Geometry;
+use crate::spec::matmul::Geometry;
 use crate::tensor::{Device, Tensor};
 
 pub fn matmul(g: &Geometry, alpha: f32, a: &Tensor, b: &Tensor, beta: f32, c: &Tensor) -> Result<()> {

@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::ops::sdpa::SdpaGeometry;
+use crate::spec::sdpa::SdpaGeometry;
 use crate::tensor::Tensor;
 
 pub fn sdpa(g: &SdpaGeometry, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor) -> Result<()> {

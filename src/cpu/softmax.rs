@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::ops::softmax::{SoftmaxGeometry, SoftmaxOptions};
+use crate::spec::softmax::{SoftmaxGeometry, SoftmaxOptions};
 use crate::tensor::Tensor;
 
 /// One row: values already scaled and masked; `valid` leading columns visible.

@@ -4,17 +4,30 @@
 
 use crate::error::{Error, Result};
 
+/// The shapes of a decoder-only model: all a decode step needs to size its
+/// weights, KV cache and activations.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ModelConfig {
+    /// The name it was built under (see [`BUILTIN`]), or the checkpoint's.
     pub name: String,
+    /// Width of the residual stream (the model dimension).
     pub hidden: usize,
+    /// Width of the MLP's gate and up projections.
     pub intermediate: usize,
+    /// Transformer blocks.
     pub layers: usize,
+    /// Query heads.
     pub heads: usize,
+    /// Key/value heads; `heads` is a multiple of it (grouped-query attention
+    /// when smaller).
     pub kv_heads: usize,
+    /// Size of one head; one of the sizes attention supports.
     pub head_dim: usize,
+    /// Vocabulary size: rows of the LM head, width of the logits.
     pub vocab: usize,
+    /// RoPE base frequency.
     pub rope_theta: f32,
+    /// RMSNorm's epsilon, added to the mean square before the square root.
     pub rms_eps: f32,
     /// Qwen2 has biases on the Q, K and V projections; Llama has none.
     pub qkv_bias: bool,

@@ -13,19 +13,31 @@ use super::config::ModelConfig;
 
 /// One layer's weights and KV cache.
 pub struct LayerWeights {
+    /// `[hidden]`: RMSNorm weights before attention.
     pub attn_norm: Tensor,
     /// [(hq + 2 hkv) d, hidden]: Q, K and V projections stacked.
     pub w_qkv: Tensor,
+    /// [(hq + 2 hkv) d]: the QKV projection's bias (Qwen2), added by
+    /// `rope_append`; `None` for models without one.
     pub b_qkv: Option<Tensor>,
     /// [hidden, hq d]
     pub w_o: Tensor,
+    /// `[hidden]`: RMSNorm weights before the MLP.
     pub mlp_norm: Tensor,
     /// [2 intermediate, hidden]: gate rows, then up rows.
     pub w_gate_up: Tensor,
     /// [hidden, intermediate]
     pub w_down: Tensor,
-    /// [batch, hkv, context, d]
+    /// [d]: per-head RMSNorm weights of Q and of K (Qwen3), applied to the
+    /// projection's Q and K heads before RoPE (one rmsnorm per sequence and
+    /// part, until rope_append fuses it). Never together with `b_qkv`.
+    pub q_norm: Option<Tensor>,
+    /// See `q_norm`.
+    pub k_norm: Option<Tensor>,
+    /// [batch, hkv, context, d]: keys, RoPE applied; a step writes its
+    /// token's slot and attends over the slots up to it.
     pub k_cache: Tensor,
+    /// [batch, hkv, context, d]: values, laid out like `k_cache`.
     pub v_cache: Tensor,
 }
 
@@ -35,27 +47,42 @@ pub struct Buffers {
     pub x0: Tensor,
     /// [batch, hidden]: the residual stream.
     pub x: Tensor,
+    /// [batch, hidden]: the residual stream after an RMSNorm, the input of
+    /// the next projection.
     pub xn: Tensor,
+    /// [batch, (hq + 2 hkv) d]: the fused QKV projection's output.
     pub qkv: Tensor,
     /// [batch, hq, d]
     pub q: Tensor,
+    /// [batch, hq, d]: attention's output, the input of the O projection.
     pub attn: Tensor,
+    /// [batch, 2 intermediate]: the gate and up projections' outputs, side by side.
     pub gate_up: Tensor,
+    /// [batch, intermediate]: silu(gate) * up, the input of the down projection.
     pub h: Tensor,
     /// [batch, vocab]
     pub logits: Tensor,
 }
 
+/// A model of a config's shapes with random weights, its KV cache and its
+/// step's activations, all on one context's device; [`DecodeModel::step_at`]
+/// runs one decoding step.
 pub struct DecodeModel {
+    /// The shapes it was built from.
     pub cfg: ModelConfig,
+    /// The dtype of every tensor (weights, cache, activations).
     pub dtype: DType,
+    /// Sequences decoded side by side (the N of every projection).
     pub batch: usize,
     /// Keys each step attends over; the step's token sits at position context - 1.
     pub context: usize,
+    /// Weights and KV cache of each layer, in order.
     pub layers: Vec<LayerWeights>,
+    /// `[hidden]`: RMSNorm weights before the LM head.
     pub final_norm: Tensor,
     /// [vocab, hidden]
     pub lm_head: Tensor,
+    /// The step's activations: its input `buf.x0` and its output `buf.logits`.
     pub buf: Buffers,
 }
 
@@ -79,6 +106,78 @@ impl Init {
             Init::Bias => (-0.1, 0.1),
             Init::Unit => (-1.0, 1.0),
         }
+    }
+}
+
+/// Checked product of sizes as a u64 count.
+fn prod(dims: &[usize]) -> Option<u64> {
+    dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64))
+}
+
+/// Checked sum of counts.
+fn sum(parts: &[Option<u64>]) -> Option<u64> {
+    parts.iter().try_fold(0u64, |a, p| a.checked_add((*p)?))
+}
+
+/// What a memory or overflow error names: the sizes the caller asked for.
+fn workload(cfg: &ModelConfig, dtype: DType, batch: usize, context: usize) -> String {
+    format!("decode of {} ({dtype}) with --batch {batch} --context {context}", cfg.name)
+}
+
+/// Bytes of every tensor [`DecodeModel::new`] allocates for these sizes:
+/// weights, the KV cache of every layer and the step's activations, computed
+/// with checked arithmetic (an overflow is an error naming the sizes).
+pub fn model_bytes(cfg: &ModelConfig, dtype: DType, batch: usize, context: usize) -> Result<u64> {
+    let (h, d, hq, hkv, inter, layers) =
+        (cfg.hidden, cfg.head_dim, cfg.heads, cfg.kv_heads, cfg.intermediate, cfg.layers);
+    let qkv = prod(&[hq + 2 * hkv, d]);
+    let bias = if cfg.qkv_bias { qkv } else { Some(0) };
+    let layer = sum(&[
+        prod(&[2, h]),
+        qkv.and_then(|q| q.checked_mul(h as u64)),
+        bias,
+        prod(&[h, hq, d]),
+        prod(&[3, inter, h]),
+        prod(&[2, batch, hkv, context, d]),
+    ]);
+    let acts = sum(&[
+        prod(&[3, batch, h]),
+        qkv.and_then(|q| q.checked_mul(batch as u64)),
+        prod(&[2, batch, hq, d]),
+        prod(&[3, batch, inter]),
+        prod(&[batch, cfg.vocab]),
+    ]);
+    let elems = sum(&[layer.and_then(|l| l.checked_mul(layers as u64)), Some(h as u64), prod(&[cfg.vocab, h]), acts]);
+    elems
+        .and_then(|e| e.checked_mul(dtype.size_in_bytes() as u64))
+        .ok_or_else(|| crate::mem::overflow(&workload(cfg, dtype, batch, context)))
+}
+
+/// Host bytes the CPU backend's step holds beside the model at its peak: the
+/// f64 copies attention makes of one layer's K and V, and the f64 results
+/// of the largest projection (the LM head).
+pub fn cpu_step_scratch_bytes(cfg: &ModelConfig, batch: usize, context: usize) -> Result<u64> {
+    let widest = cfg.vocab.max(2 * cfg.intermediate).max(cfg.qkv_width());
+    sum(&[prod(&[2, batch, cfg.kv_heads, context, cfg.head_dim, 8]), prod(&[2, batch, widest, 8])])
+        .ok_or_else(|| crate::mem::overflow(&workload(cfg, DType::F32, batch, context)))
+}
+
+/// Checks, before anything is allocated, that a model of these sizes fits:
+/// on a GPU its tensors in the device's free memory (with 256 MiB left for
+/// workspaces and modules), on the CPU backend its tensors and the step's
+/// scratch in the host's available memory.
+pub fn check_fits(ctx: &Context, cfg: &ModelConfig, dtype: DType, batch: usize, context: usize) -> Result<()> {
+    cfg.validate()?;
+    let what = workload(cfg, dtype, batch, context);
+    let model = model_bytes(cfg, dtype, batch, context)?;
+    if ctx.is_cuda() {
+        let device = model.checked_add(256 << 20).ok_or_else(|| crate::mem::overflow(&what))?;
+        crate::mem::check(ctx, &what, 0, device)
+    } else {
+        let host = model
+            .checked_add(cpu_step_scratch_bytes(cfg, batch, context)?)
+            .ok_or_else(|| crate::mem::overflow(&what))?;
+        crate::mem::check(ctx, &what, 0, host)
     }
 }
 
@@ -115,6 +214,7 @@ impl DecodeModel {
         if context == 0 {
             return Err(Error::invalid("decode", "--context", "at least 1 key (the step's own token)", context));
         }
+        check_fits(ctx, cfg, dtype, batch, context)?;
         let mut next = 0u64;
         let mut make = |shape: &[usize], init: Init| -> Result<Tensor> {
             let t = Tensor::empty(ctx, shape, dtype)?;
@@ -135,6 +235,8 @@ impl DecodeModel {
                 mlp_norm: make(&[h], Init::Norm)?,
                 w_gate_up: make(&[2 * inter, h], Init::FanIn(h))?,
                 w_down: make(&[h, inter], Init::FanIn(inter))?,
+                q_norm: None,
+                k_norm: None,
                 k_cache: make(&[batch, hkv, context, d], Init::Unit)?,
                 v_cache: make(&[batch, hkv, context, d], Init::Unit)?,
             });
@@ -168,9 +270,19 @@ impl DecodeModel {
     /// One decoding step: every op dispatched now (eager). Each step repeats
     /// the step at position context - 1, so every step costs the same.
     pub fn step(&self, ctx: &Context) -> Result<()> {
+        self.step_at(ctx, self.position())
+    }
+
+    /// One decoding step of the token at position `pos` (every sequence of
+    /// the batch at the same position): its K and V go to cache slot `pos`
+    /// and it attends over slots `0..=pos`. `step` is `step_at(context - 1)`.
+    pub fn step_at(&self, ctx: &Context, pos: usize) -> Result<()> {
+        if pos >= self.context {
+            return Err(Error::invalid("decode", "pos", format!("a position below the context {}", self.context), pos));
+        }
         let (cfg, b) = (&self.cfg, &self.buf);
         ops::copy(ctx, &b.x0, &b.x)?;
-        let rope = RopeOptions { hq: cfg.heads, hkv: cfg.kv_heads, pos: self.position(), theta: cfg.rope_theta };
+        let rope = RopeOptions { hq: cfg.heads, hkv: cfg.kv_heads, pos, theta: cfg.rope_theta };
         let q4 = b.q.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
         let attn4 = b.attn.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
         let attn2 = b.attn.reshape(&[self.batch, cfg.heads * cfg.head_dim])?;
@@ -179,8 +291,13 @@ impl DecodeModel {
         for l in &self.layers {
             ops::rmsnorm(ctx, &b.x, &l.attn_norm, cfg.rms_eps, &b.xn)?;
             linear(ctx, &l.w_qkv, &b.xn, 0.0, &b.qkv)?;
-            ops::rope_append(ctx, &b.qkv, l.b_qkv.as_ref(), &b.q, &l.k_cache, &l.v_cache, &rope)?;
-            ops::sdpa(ctx, &q4, &l.k_cache, &l.v_cache, &attn4, &sdpa)?;
+            if let (Some(qn), Some(kn)) = (&l.q_norm, &l.k_norm) {
+                self.qk_norm(ctx, qn, kn)?;
+            }
+            // The caches seen up to slot pos (the whole cache when pos = context - 1).
+            let (kc, vc) = (l.k_cache.narrow(2, 0, pos + 1)?, l.v_cache.narrow(2, 0, pos + 1)?);
+            ops::rope_append(ctx, &b.qkv, l.b_qkv.as_ref(), &b.q, &kc, &vc, &rope)?;
+            ops::sdpa(ctx, &q4, &kc, &vc, &attn4, &sdpa)?;
             linear(ctx, &l.w_o, &attn2, 1.0, &b.x)?; // + residual
             ops::rmsnorm(ctx, &b.x, &l.mlp_norm, cfg.rms_eps, &b.xn)?;
             linear(ctx, &l.w_gate_up, &b.xn, 0.0, &b.gate_up)?;
@@ -189,6 +306,21 @@ impl DecodeModel {
         }
         ops::rmsnorm(ctx, &b.x, &self.final_norm, cfg.rms_eps, &b.xn)?;
         linear(ctx, &self.lm_head, &b.xn, 0.0, &b.logits)
+    }
+
+    /// Qwen3's per-head RMSNorm, in place on the Q heads and the K heads of
+    /// each sequence's row of the fused projection.
+    fn qk_norm(&self, ctx: &Context, qn: &Tensor, kn: &Tensor) -> Result<()> {
+        let (cfg, qkv) = (&self.cfg, &self.buf.qkv);
+        let d = cfg.head_dim;
+        for s in 0..self.batch {
+            let row = qkv.layout().offset() + s * qkv.layout().stride(0);
+            let q = qkv.as_strided(&[cfg.heads, d], &[d, 1], row)?;
+            let k = qkv.as_strided(&[cfg.kv_heads, d], &[d, 1], row + cfg.heads * d)?;
+            ops::rmsnorm(ctx, &q, qn, cfg.rms_eps, &q)?;
+            ops::rmsnorm(ctx, &k, kn, cfg.rms_eps, &k)?;
+        }
+        Ok(())
     }
 
     /// Bytes a step must stream at least: every weight once, and the KV cache
@@ -201,7 +333,8 @@ impl DecodeModel {
 
     /// Launches (kernels and library calls) per step, for reports.
     pub fn tensors(&self) -> usize {
-        self.layers.len() * 9 + 4
+        let qk_norms = self.layers.iter().filter(|l| l.q_norm.is_some()).count() * 2 * self.batch;
+        self.layers.len() * 9 + 4 + qk_norms
     }
 }
 

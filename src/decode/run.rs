@@ -48,14 +48,22 @@ impl std::fmt::Display for Mode {
     }
 }
 
+/// What [`run`] measures: the model, its sizes, and which studies to run.
 #[derive(Debug, Clone)]
 pub struct DecodeOptions {
+    /// The model's shapes (its weights are random).
     pub model: ModelConfig,
+    /// The dtype of every tensor.
     pub dtype: DType,
+    /// Sequences per step.
     pub batch: usize,
+    /// Keys each step attends over (the KV cache's length).
     pub context: usize,
+    /// Steps timed back to back in each mode.
     pub steps: usize,
+    /// The modes to time, in order; the CPU backend runs only [`Mode::Eager`].
     pub modes: Vec<Mode>,
+    /// Seed of the random weights, cache and input.
     pub seed: u64,
     /// Measure the first step in a fresh context without prewarming, then with.
     pub first_step: bool,
@@ -63,18 +71,27 @@ pub struct DecodeOptions {
     pub profile_steps: usize,
 }
 
+/// The timing of one mode.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ModeResult {
+    /// The mode timed.
     pub mode: Mode,
     /// Wall time per step over `steps` back-to-back steps, ended by one synchronisation.
     pub step_us: f64,
     /// Host time per step spent enqueuing (returns before the GPU finishes).
     pub enqueue_us: f64,
+    /// Tokens decoded per second: the batch (one token per sequence) per step time.
     pub tokens_per_s: f64,
+    /// GB/s (1e9 bytes per second) of the step's minimum traffic
+    /// ([`DecodeModel::bytes_per_step`]) at the step time.
     pub gbps: f64,
+    /// `gbps` as a percentage of the device's measured read roofline; `None`
+    /// on the CPU backend.
     pub pct_roofline: Option<f64>,
 }
 
+/// The first-step study (CUDA only): what a step costs before its kernels
+/// are loaded, and what prewarming moves out of it. Times in microseconds.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FirstStep {
     /// The process's first context: its first step, kernels loaded on demand
@@ -88,6 +105,7 @@ pub struct FirstStep {
     pub warm_us: f64,
     /// Modules NVRTC compiled, and modules read from the disk cache, over both contexts.
     pub compiled: u64,
+    /// See `compiled`.
     pub from_disk: u64,
 }
 
@@ -95,6 +113,7 @@ pub struct FirstStep {
 /// median of 7 rounds of 200 launches each, queued behind a spin kernel).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HostCost {
+    /// The profiler label of the projection's launch (its kernel and shape).
     pub label: String,
     /// A bare cuLaunchKernel with the resolved function and arguments.
     pub bare_us: f64,
@@ -104,23 +123,41 @@ pub struct HostCost {
     pub eager_us: f64,
 }
 
+/// Everything [`run`] measured, with the options that sized it; serialised
+/// as the decode command's JSON report.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DecodeReport {
+    /// The model's shapes.
     pub model: ModelConfig,
+    /// The dtype of every tensor.
     pub dtype: DType,
+    /// Sequences per step.
     pub batch: usize,
+    /// Keys each step attends over.
     pub context: usize,
+    /// Steps timed in each mode.
     pub steps: usize,
+    /// The GPU's name, or "CPU (N threads)".
     pub device: String,
+    /// Bytes a step must stream at least ([`DecodeModel::bytes_per_step`]).
     pub bytes_per_step: u64,
+    /// Launches in the recorded step; `None` on the CPU backend, which does
+    /// not record.
     pub launches_per_step: Option<usize>,
+    /// The device's measured read roofline in GB/s; `None` on the CPU backend.
     pub roofline_gbps: Option<f64>,
+    /// The first-step study, when asked for and on a GPU.
     pub first_step: Option<FirstStep>,
+    /// One result per mode timed, in the order asked.
     pub modes: Vec<ModeResult>,
+    /// The host cost of one launch, three ways; `None` on the CPU backend.
     pub host_cost: Option<HostCost>,
     /// The profiled steps' per-label breakdown, and its total per step.
     pub profile: Report,
+    /// Steps the profile covers.
     pub profile_steps: usize,
+    /// The profile's total time divided by `profile_steps`: the step's
+    /// kernel time, without the host's gaps between launches.
     pub kernel_us_per_step: f64,
     /// An empty kernel timed between two events, as the profiler times every
     /// launch: the part of each profiled time that is not the kernel's work.

@@ -3,12 +3,10 @@
 
 use std::str::FromStr;
 
+use crate::device::DeviceCaps;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::runtime::DeviceCaps;
 use crate::tuning::MatmulTuning;
-
-use super::env_var;
 
 /// How A[M,K] is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,11 +22,17 @@ pub enum ALayout {
 /// Everything dispatch needs to know about one matmul.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MatmulDesc {
+    /// Rows of A and C.
     pub m: usize,
+    /// Columns of B and C: the small dimension (the decode batch) GEMV is for.
     pub n: usize,
+    /// The reduction dimension: columns of A, rows of B.
     pub k: usize,
+    /// Independent matmuls in the call (the product of the leading dimensions).
     pub batch: usize,
+    /// The dtype of A, B and C.
     pub dtype: DType,
+    /// Which of A's dimensions has unit stride.
     pub a_layout: ALayout,
     /// A allows 16-byte loads along its contiguous dimension (base, strides and
     /// length multiples of the vector).
@@ -53,6 +57,7 @@ pub enum GemvVariant {
 }
 
 impl GemvVariant {
+    /// The short name reports and kernel names use ("mma", "veck", ...).
     pub fn name(self) -> &'static str {
         match self {
             GemvVariant::Mma => "mma",
@@ -99,24 +104,32 @@ pub fn veck_rows(n: usize) -> usize {
 
 /// The largest N one GEMV launch covers; wider B is done in chunks of this.
 pub const GEMV_MAX_N: usize = 16;
+/// Warps per CTA of the scalar variant, one output row per warp (it ignores
+/// the tuned warp count).
 pub const SCALAR_WARPS: u32 = 8;
 const VECM_THREADS: u32 = 256;
 
 /// A GEMV launch shape for one chunk of up to GEMV_MAX_N columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GemvPlan {
+    /// The kernel that runs the chunk.
     pub variant: GemvVariant,
     /// Threads per CTA along x (warps*32, or vecm's TX) and y (vecm's TY).
     pub block: (u32, u32),
     /// K splits (grid.y) and the K range of each.
     pub splits: u32,
+    /// Elements of K each split covers: a multiple of 256, the last split
+    /// covering what remains.
     pub k_per_split: usize,
 }
 
 /// What runs a matmul.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatmulPlan {
+    /// This crate's GEMV kernels, with this launch shape for each chunk of
+    /// up to [`GEMV_MAX_N`] columns.
     Gemv(GemvPlan),
+    /// One cuBLAS (strided batched) GEMM.
     Cublas,
     /// The CPU backend's reference implementation (no dispatch there).
     Cpu,
@@ -136,49 +149,32 @@ impl MatmulPlan {
 /// `DK_MATMUL_BACKEND`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum MatmulBackend {
+    /// GEMV up to the tuning table's N threshold (or `DK_MATMUL_SMALLN`),
+    /// cuBLAS above it; GEMV whenever cuBLAS cannot serve the call.
     #[default]
     Auto,
+    /// Always the GEMV kernels.
     Gemv,
+    /// Always cuBLAS; an error where it is missing or the layout does not suit it.
     Cublas,
 }
 
-pub const BACKEND_ENV: &str = "DK_MATMUL_BACKEND";
-pub const SMALLN_ENV: &str = "DK_MATMUL_SMALLN_MAX_N";
+pub use super::prefs::{MATMUL_BACKEND_ENV as BACKEND_ENV, MATMUL_SMALLN_ENV as SMALLN_ENV};
 
 impl FromStr for MatmulBackend {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Ok(MatmulBackend::Auto),
-            "gemv" => Ok(MatmulBackend::Gemv),
-            "cublas" => Ok(MatmulBackend::Cublas),
-            _ => Err(Error::BadEnv { var: BACKEND_ENV, value: s.to_string(), allowed: "auto, gemv, cublas".into() }),
-        }
+        super::prefs::parse_choice(BACKEND_ENV, s)
     }
 }
 
 /// Caller preferences; `from_env` reads the environment overrides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct MatmulPrefs {
+    /// Which implementation to use.
     pub backend: MatmulBackend,
     /// Overrides the tuning table's GEMV/cuBLAS threshold.
     pub smalln_max_n: Option<usize>,
-}
-
-impl MatmulPrefs {
-    pub fn from_env() -> Result<Self> {
-        let backend = env_var(BACKEND_ENV).map(|v| v.parse()).transpose()?.unwrap_or_default();
-        let smalln_max_n = env_var(SMALLN_ENV)
-            .map(|v| {
-                v.trim().parse::<usize>().map_err(|_| Error::BadEnv {
-                    var: SMALLN_ENV,
-                    value: v.clone(),
-                    allowed: "a non-negative integer (the largest N the GEMV family serves)".into(),
-                })
-            })
-            .transpose()?;
-        Ok(MatmulPrefs { backend, smalln_max_n })
-    }
 }
 
 /// Picks the plan. `cublas_available`: the cuBLAS library could be loaded.

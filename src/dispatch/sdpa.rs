@@ -5,36 +5,42 @@
 
 use std::str::FromStr;
 
+use crate::device::DeviceCaps;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::runtime::DeviceCaps;
 use crate::tuning::SdpaTuning;
-
-use super::env_var;
 
 /// Head sizes the fused kernels are compiled for (kernels/sdpa.cu).
 pub const HEAD_DIMS: [usize; 5] = [64, 80, 96, 128, 256];
 /// Keys per split are a multiple of this (the mma kernel's pipeline stage; the
 /// SIMT kernel's 32-key tile divides it).
 pub const KEY_TILE: usize = 64;
-/// Query rows (of one KV head) per CTA: 16 per warp for mma, 16 per CTA for SIMT.
+/// Query rows (of one KV head) per CTA of the mma kernel: 16 per warp, 4 warps.
 pub const MMA_ROWS_PER_CTA: usize = 64;
+/// Query rows (of one KV head) per CTA of the SIMT kernel.
 pub const SIMT_ROWS_PER_CTA: usize = 16;
 /// Threads per CTA of both kernels.
 pub const THREADS: u32 = 128;
 /// Splits x query rows per CTA the in-kernel merge holds (kernels/sdpa.cu: MAX_MERGE).
 pub const MAX_MERGE: usize = 4096;
 
+/// Everything dispatch needs to know about one attention call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SdpaDesc {
+    /// Sequences.
     pub batch: usize,
+    /// Key/value heads.
     pub hkv: usize,
     /// Query heads per KV head.
     pub group: usize,
+    /// Query positions per head (1 in plain decode; more in speculative
+    /// decoding or prefill chunks).
     pub lq: usize,
     /// Keys any query may see: Lk, or fewer when a causal offset hides the tail.
     pub kv_len: usize,
+    /// Head size: one of [`HEAD_DIMS`] for the fused kernels.
     pub d: usize,
+    /// The dtype of Q, K, V and the output.
     pub dtype: DType,
     /// K and V rows are 16-byte aligned with unit stride along D (cp.async).
     pub kv_aligned: bool,
@@ -49,6 +55,7 @@ impl SdpaDesc {
     }
 }
 
+/// Which form of the fused attention kernel runs (kernels/sdpa.cu).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FusedKernel {
     /// f16/bf16 on tensor cores, K/V tiles staged by cp.async.
@@ -58,12 +65,15 @@ pub enum FusedKernel {
 }
 
 impl FusedKernel {
+    /// The short name used in plan names and labels ("mma", "simt").
     pub fn name(self) -> &'static str {
         match self {
             FusedKernel::Mma => "mma",
             FusedKernel::Simt => "simt",
         }
     }
+
+    /// Query rows (of one KV head) one CTA processes.
     pub fn rows_per_cta(self) -> usize {
         match self {
             FusedKernel::Mma => MMA_ROWS_PER_CTA,
@@ -107,11 +117,23 @@ pub fn mma_stages(d: usize, dtype: DType, rows: usize, target: u32, caps: &Devic
     [2u32, 3, 4].into_iter().fold(2, |best, s| if in_flight(s) > in_flight(best) { s } else { best })
 }
 
+/// What runs an attention call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SdpaPlan {
     /// One launch: grid (splits, batch * hkv, row_groups).
-    /// `stages` is the mma kernel's pipeline depth (unused by SIMT).
-    Fused { kernel: FusedKernel, splits: u32, keys_per_split: usize, row_groups: u32, stages: u32 },
+    Fused {
+        /// The kernel's form.
+        kernel: FusedKernel,
+        /// Key ranges computed by separate CTAs and merged in the kernel.
+        splits: u32,
+        /// Keys per split, a multiple of [`KEY_TILE`]; the last split takes
+        /// what remains.
+        keys_per_split: usize,
+        /// CTAs along the query rows of one KV head (rows / rows per CTA).
+        row_groups: u32,
+        /// The mma kernel's pipeline depth (unused by SIMT).
+        stages: u32,
+    },
     /// QK^T (matmul), softmax with causal/offset, P·V (matmul), each dispatched.
     Composed,
     /// The CPU backend's reference.
@@ -119,6 +141,7 @@ pub enum SdpaPlan {
 }
 
 impl SdpaPlan {
+    /// A short name for reports, e.g. "fused_mma_split16" or "composed".
     pub fn name(&self) -> String {
         match self {
             SdpaPlan::Fused { kernel, splits, .. } => format!("fused_{}_split{splits}", kernel.name()),
@@ -136,35 +159,30 @@ impl SdpaPlan {
 /// `DK_SDPA_BACKEND`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SdpaBackend {
+    /// Composed from the tuning table's row threshold up (when the problem
+    /// allows it), fused below.
     #[default]
     Auto,
+    /// Always the composed path; an error where it cannot express the problem.
     Composed,
+    /// Always the fused kernel.
     Fused,
 }
 
-pub const BACKEND_ENV: &str = "DK_SDPA_BACKEND";
+pub use super::prefs::SDPA_BACKEND_ENV as BACKEND_ENV;
 
 impl FromStr for SdpaBackend {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Ok(SdpaBackend::Auto),
-            "composed" => Ok(SdpaBackend::Composed),
-            "fused" => Ok(SdpaBackend::Fused),
-            _ => Err(Error::BadEnv { var: BACKEND_ENV, value: s.to_string(), allowed: "auto, composed, fused".into() }),
-        }
+        super::prefs::parse_choice(BACKEND_ENV, s)
     }
 }
 
+/// Caller preferences for attention; the default follows the tuning table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SdpaPrefs {
+    /// Which path to take.
     pub backend: SdpaBackend,
-}
-
-impl SdpaPrefs {
-    pub fn from_env() -> Result<Self> {
-        Ok(SdpaPrefs { backend: env_var(BACKEND_ENV).map(|v| v.parse()).transpose()?.unwrap_or_default() })
-    }
 }
 
 /// The fused kernel for a problem, and the split of its keys that fills the
@@ -189,6 +207,8 @@ pub fn plan_fused(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> SdpaPlan {
     SdpaPlan::Fused { kernel, splits: splits as u32, keys_per_split, row_groups: row_groups as u32, stages }
 }
 
+/// Picks the plan: the path the preferences (else the tuning table's row
+/// threshold) choose, and for the fused path its kernel and split.
 pub fn plan_sdpa(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning, prefs: &SdpaPrefs) -> Result<SdpaPlan> {
     let composed = match prefs.backend {
         SdpaBackend::Fused => false,

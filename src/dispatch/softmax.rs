@@ -7,17 +7,20 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::tuning::SoftmaxTuning;
 
-use super::env_var;
-
 /// Elements per thread the register variants are compiled for (kernels/softmax.cu).
 pub const EPT: [u32; 6] = [1, 2, 4, 8, 16, 32];
 /// The 8- and 16-lane row groups are compiled up to this many elements per lane.
 const SUBWARP_MAX_EPT: usize = 8;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Everything dispatch needs to know about one softmax (over the last
+/// dimension, the other dimensions flattened into rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SoftmaxDesc {
+    /// Rows normalised independently.
     pub rows: usize,
+    /// Elements per row: what picks the variant.
     pub cols: usize,
+    /// The dtype of x and y.
     pub dtype: DType,
     /// Rows allow 16-byte loads and stores (x, y and mask).
     pub packable: bool,
@@ -25,24 +28,58 @@ pub struct SoftmaxDesc {
     pub clusters: bool,
 }
 
-/// CTAs per row and threads per CTA of the cluster variant (kernels/softmax.cu).
+/// CTAs per row of the cluster variant (kernels/softmax.cu).
 pub const CLUSTER_CTAS: u32 = 4;
+/// Threads per CTA of the cluster variant.
 pub const CLUSTER_THREADS: u32 = 512;
+/// Elements per thread of the cluster variant, in registers: a cluster holds
+/// rows of up to CTAS x THREADS x EPT = 32768 elements.
 pub const CLUSTER_EPT: u32 = 16;
 
 /// What runs a softmax. `pack` is 1 (scalar) or the elements of 16 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SoftmaxPlan {
     /// `lanes` (8, 16 or 32) per row, `ept` elements per lane in registers.
-    Vec { lanes: u32, ept: u32, pack: u32, warps_per_cta: u32 },
+    Vec {
+        /// Lanes of a warp per row: 8 or 16 for short rows, else 32.
+        lanes: u32,
+        /// Elements per lane, one of [`EPT`].
+        ept: u32,
+        /// Elements per load and store.
+        pack: u32,
+        /// Warps per CTA, each serving 32 / `lanes` rows.
+        warps_per_cta: u32,
+    },
     /// A warp per row, two passes over a row of any length.
-    VecStream { warps_per_cta: u32 },
+    VecStream {
+        /// Warps per CTA, one row each.
+        warps_per_cta: u32,
+    },
     /// A CTA of `threads` per row, `ept` elements per thread in registers.
-    Block { threads: u32, ept: u32, pack: u32 },
+    Block {
+        /// Threads per CTA.
+        threads: u32,
+        /// Elements per thread, one of [`EPT`].
+        ept: u32,
+        /// Elements per load and store.
+        pack: u32,
+    },
     /// A CTA per row, two passes over a row of any length.
-    BlockStream { threads: u32 },
+    BlockStream {
+        /// Threads per CTA.
+        threads: u32,
+    },
     /// A row over a cluster of `ctas` CTAs of `threads`, `ept` elements per thread.
-    Cluster { ctas: u32, threads: u32, ept: u32, pack: u32 },
+    Cluster {
+        /// CTAs in the cluster ([`CLUSTER_CTAS`]).
+        ctas: u32,
+        /// Threads per CTA ([`CLUSTER_THREADS`]).
+        threads: u32,
+        /// Elements per thread ([`CLUSTER_EPT`]).
+        ept: u32,
+        /// Elements per load and store.
+        pack: u32,
+    },
     /// The CPU backend's reference (no dispatch there).
     Cpu,
 }
@@ -75,37 +112,33 @@ impl SoftmaxPlan {
 }
 
 /// `DK_SOFTMAX_BACKEND`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SoftmaxBackend {
+    /// Warp per row up to the tuning table's column threshold, then a
+    /// cluster (where the device has them and the table enables it) or a CTA
+    /// per row.
     #[default]
     Auto,
+    /// Always a warp (or part of one) per row.
     Vec,
+    /// Always a CTA (or a cluster) per row.
     Block,
 }
 
-pub const BACKEND_ENV: &str = "DK_SOFTMAX_BACKEND";
+pub use super::prefs::SOFTMAX_BACKEND_ENV as BACKEND_ENV;
 
 impl FromStr for SoftmaxBackend {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Ok(SoftmaxBackend::Auto),
-            "vec" => Ok(SoftmaxBackend::Vec),
-            "block" => Ok(SoftmaxBackend::Block),
-            _ => Err(Error::BadEnv { var: BACKEND_ENV, value: s.to_string(), allowed: "auto, vec, block".into() }),
-        }
+        super::prefs::parse_choice(BACKEND_ENV, s)
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Caller preferences for softmax; the default follows the tuning table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SoftmaxPrefs {
+    /// Which family of variants to use.
     pub backend: SoftmaxBackend,
-}
-
-impl SoftmaxPrefs {
-    pub fn from_env() -> Result<Self> {
-        Ok(SoftmaxPrefs { backend: env_var(BACKEND_ENV).map(|v| v.parse()).transpose()?.unwrap_or_default() })
-    }
 }
 
 /// Elements of 16 bytes.
@@ -123,6 +156,8 @@ fn registers_fit(d: &SoftmaxDesc, group: u32) -> Option<(u32, u32)> {
     Some((ept, pack))
 }
 
+/// Picks the variant and launch shape for a softmax: registers when the row
+/// fits the compiled elements-per-thread, a streaming variant when not.
 pub fn plan_softmax(d: &SoftmaxDesc, t: &SoftmaxTuning, prefs: &SoftmaxPrefs) -> SoftmaxPlan {
     let warps_per_cta = t.vec_warps_per_cta.clamp(1, 8);
     let use_vec = match prefs.backend {

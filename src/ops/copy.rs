@@ -3,20 +3,19 @@
 
 use crate::context::{Backend, Context};
 use crate::error::{Error, Result};
-use crate::ops::Dims4;
+use crate::ops::params::Dims4;
 use crate::profile::Tag;
 use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
-use crate::tensor::validate::{self, Aliasing};
+use crate::spec::copy::{bytes, check};
 use crate::tensor::Tensor;
 
 const OP: &str = "copy";
 
+/// `y = x`, converted to y's dtype. x and y must have the same shape and
+/// live on the context's device; either may be strided, and y may be x
+/// itself but may not otherwise overlap it.
 pub fn copy(ctx: &Context, x: &Tensor, y: &Tensor) -> Result<()> {
-    validate::check_device(OP, "x", x, ctx.device())?;
-    validate::check_device(OP, "y", y, ctx.device())?;
-    validate::check_shape(OP, "y", y, x.shape())?;
-    validate::check_writable(OP, "y", y)?;
-    validate::check_overlap(OP, "y", y, &[("x", x)], Aliasing::IdenticalAllowed)?;
+    check(ctx.device(), x, y)?;
     if x.numel() == 0 {
         return Ok(());
     }
@@ -53,8 +52,4 @@ fn launch(b: &CudaBackend, x: &Tensor, y: &Tensor) -> Result<()> {
     unsafe {
         b.launch(Tag { label: &label, bytes: bytes(x, y) }, &[x, y], &f, LaunchConfig::linear(grid, block), &args)
     }
-}
-
-fn bytes(x: &Tensor, y: &Tensor) -> u64 {
-    (x.numel() * (x.dtype().size_in_bytes() + y.dtype().size_in_bytes())) as u64
 }

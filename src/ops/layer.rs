@@ -7,32 +7,20 @@
 //! Each op takes views with a unit stride along the last (feature) axis and
 //! any other strides, validates them, and runs on the context's backend.
 
+use super::params::RmsNormParams;
+use super::params::RopeParams;
+use super::params::SiluMulParams;
 use crate::context::{Backend, Context};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::profile::Tag;
 use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
-use crate::tensor::validate::{self, Aliasing};
+pub use crate::spec::layer::RopeOptions;
+use crate::spec::layer::{check_rmsnorm, check_rope_append, check_silu_mul, RopeGeometry};
 use crate::tensor::Tensor;
 
 pub(crate) fn ptr(op: &'static str, t: &Tensor, name: &str) -> Result<u64> {
     t.device_ptr().ok_or_else(|| Error::invalid(op, name, "a device tensor", "a host tensor"))
-}
-
-/// Checks device, dtype, rank and a unit last stride.
-fn check_view(op: &'static str, name: &str, t: &Tensor, ctx: &Context, dtype: DType, rank: usize) -> Result<()> {
-    validate::check_device(op, name, t, ctx.device())?;
-    validate::check_dtype(op, name, t, dtype)?;
-    validate::check_rank(op, name, t, rank)?;
-    if t.layout().dim(rank - 1) > 1 && t.layout().stride(rank - 1) != 1 {
-        return Err(Error::invalid(
-            op,
-            name,
-            "a unit stride along the last axis",
-            format!("strides {:?}", t.layout().strides()),
-        ));
-    }
-    Ok(())
 }
 
 /// Launches `{kernel}_{dtype}` of kernels/layer.cu under the label `{op}/{variant}/{dtype}`.
@@ -63,34 +51,12 @@ fn grid_dim(op: &'static str, what: &str, n: usize) -> Result<u32> {
     u32::try_from(n).map_err(|_| Error::Unsupported { op, what: format!("{n} {what} exceed the grid limit") })
 }
 
-/// Kernel parameters (kernels/layer.cu: RmsNormParams).
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-struct RmsNormParams {
-    rows: i64,
-    cols: i64,
-    sxr: i64,
-    syr: i64,
-    eps: f32,
-}
-
 /// `y = x / sqrt(mean(x^2) + eps) * w` over the last axis of x [rows, cols];
 /// w is [cols]; y [rows, cols] may be x itself.
 pub fn rmsnorm(ctx: &Context, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> Result<()> {
     const OP: &str = "rmsnorm";
     let dtype = x.dtype();
-    check_view(OP, "x", x, ctx, dtype, 2)?;
-    check_view(OP, "w", w, ctx, dtype, 1)?;
-    check_view(OP, "y", y, ctx, dtype, 2)?;
-    let (rows, cols) = (x.shape()[0], x.shape()[1]);
-    validate::check_shape(OP, "w", w, &[cols])?;
-    validate::check_shape(OP, "y", y, &[rows, cols])?;
-    if !(eps.is_finite() && eps >= 0.0) {
-        return Err(Error::invalid(OP, "eps", "a finite value >= 0", eps));
-    }
-    validate::check_writable(OP, "y", y)?;
-    validate::check_overlap(OP, "y", y, &[("x", x)], Aliasing::IdenticalAllowed)?;
-    validate::check_overlap(OP, "y", y, &[("w", w)], Aliasing::Forbidden)?;
+    let (rows, cols) = check_rmsnorm(ctx.device(), x, w, eps, y)?;
     if rows == 0 || cols == 0 {
         return Ok(());
     }
@@ -155,39 +121,6 @@ fn rmsnorm_vec_shape(x: &Tensor, w: &Tensor, y: &Tensor) -> Option<(u32, u32)> {
     })
 }
 
-/// Where `rope_append` puts its outputs, and how it rotates.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RopeOptions {
-    /// Query heads and key/value heads in the fused QKV row.
-    pub hq: usize,
-    pub hkv: usize,
-    /// The token's position: the cache slot written and the rotation angle.
-    pub pos: usize,
-    /// The RoPE base (10000 in Llama 2, 500000 in Llama 3, 1e6 in Qwen2.5).
-    pub theta: f32,
-}
-
-/// Kernel parameters (kernels/layer.cu: RopeParams).
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-struct RopeParams {
-    hq: i64,
-    hkv: i64,
-    d: i64,
-    s_qkv: i64,
-    sq_b: i64,
-    sq_h: i64,
-    sk_b: i64,
-    sk_h: i64,
-    sk_s: i64,
-    sv_b: i64,
-    sv_h: i64,
-    sv_s: i64,
-    pos: i64,
-    log2_theta: f64,
-    has_bias: i32,
-}
-
 /// From qkv [B, (hq + 2 hkv) d] (plus `bias` [(hq + 2 hkv) d] if given):
 /// Q heads rotated into q_out [B, hq, d]; K heads rotated into
 /// k_cache[b, h, pos, :]; V heads copied into v_cache[b, h, pos, :]. The caches
@@ -204,46 +137,7 @@ pub fn rope_append(
 ) -> Result<()> {
     const OP: &str = "rope_append";
     let dtype = qkv.dtype();
-    check_view(OP, "qkv", qkv, ctx, dtype, 2)?;
-    check_view(OP, "q_out", q_out, ctx, dtype, 3)?;
-    check_view(OP, "k_cache", k_cache, ctx, dtype, 4)?;
-    check_view(OP, "v_cache", v_cache, ctx, dtype, 4)?;
-    let (batch, d) = (qkv.shape()[0], q_out.shape()[2]);
-    if o.hkv == 0 || o.hq % o.hkv != 0 {
-        return Err(Error::invalid(OP, "hq", format!("a multiple of hkv = {}", o.hkv), o.hq));
-    }
-    if d == 0 || d % 2 != 0 || d > 2048 {
-        return Err(Error::invalid(
-            OP,
-            "q_out",
-            "an even head size d of at most 2048 (its last axis)",
-            format!("shape {:?}", q_out.shape()),
-        ));
-    }
-    let width = (o.hq + 2 * o.hkv) * d;
-    validate::check_shape(OP, "qkv", qkv, &[batch, width])?;
-    validate::check_shape(OP, "q_out", q_out, &[batch, o.hq, d])?;
-    let cap = k_cache.shape()[2];
-    validate::check_shape(OP, "k_cache", k_cache, &[batch, o.hkv, cap, d])?;
-    validate::check_shape(OP, "v_cache", v_cache, &[batch, o.hkv, cap, d])?;
-    if o.pos >= cap {
-        return Err(Error::invalid(OP, "pos", format!("a cache slot below the capacity {cap}"), o.pos));
-    }
-    if !(o.theta.is_finite() && o.theta > 1.0) {
-        return Err(Error::invalid(OP, "theta", "a finite RoPE base > 1", o.theta));
-    }
-    if let Some(b) = bias {
-        check_view(OP, "bias", b, ctx, dtype, 1)?;
-        validate::check_shape(OP, "bias", b, &[width])?;
-    }
-    let mut inputs = vec![("qkv", qkv)];
-    inputs.extend(bias.map(|b| ("bias", b)));
-    for (name, out) in [("q_out", q_out), ("k_cache", k_cache), ("v_cache", v_cache)] {
-        validate::check_writable(OP, name, out)?;
-        validate::check_overlap(OP, name, out, &inputs, Aliasing::Forbidden)?;
-    }
-    validate::check_overlap(OP, "k_cache", k_cache, &[("q_out", q_out), ("v_cache", v_cache)], Aliasing::Forbidden)?;
-    validate::check_overlap(OP, "v_cache", v_cache, &[("q_out", q_out)], Aliasing::Forbidden)?;
+    let RopeGeometry { batch, d, width } = check_rope_append(ctx.device(), qkv, bias, q_out, k_cache, v_cache, o)?;
     if batch == 0 {
         return Ok(());
     }
@@ -302,27 +196,12 @@ pub fn rope_append(
     }
 }
 
-/// Kernel parameters (kernels/layer.cu: SiluMulParams).
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-struct SiluMulParams {
-    rows: i64,
-    inter: i64,
-    s_gu: i64,
-    s_h: i64,
-}
-
 /// `h = silu(gate) * up`, where gu [rows, 2 inter] holds gate in its first
 /// `inter` columns and up in the rest; h is [rows, inter].
 pub fn silu_mul(ctx: &Context, gu: &Tensor, h: &Tensor) -> Result<()> {
     const OP: &str = "silu_mul";
     let dtype = gu.dtype();
-    check_view(OP, "gu", gu, ctx, dtype, 2)?;
-    check_view(OP, "h", h, ctx, dtype, 2)?;
-    let (rows, inter) = (h.shape()[0], h.shape()[1]);
-    validate::check_shape(OP, "gu", gu, &[rows, 2 * inter])?;
-    validate::check_writable(OP, "h", h)?;
-    validate::check_overlap(OP, "h", h, &[("gu", gu)], Aliasing::Forbidden)?;
+    let (rows, inter) = check_silu_mul(ctx.device(), gu, h)?;
     if rows == 0 || inter == 0 {
         return Ok(());
     }

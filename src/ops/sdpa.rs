@@ -7,163 +7,20 @@
 //! softmax, P·V through their dispatchers, with the scores in a reused scratch
 //! buffer). `plan_sdpa` resolves one once for a geometry; `sdpa` plans and runs.
 
+use super::params::SdpaParams;
 use crate::context::{Backend, Context};
-use crate::dispatch::sdpa::{plan_sdpa as dispatch, FusedKernel, SdpaDesc, SdpaPlan, SdpaPrefs, HEAD_DIMS, THREADS};
-use crate::dtype::DType;
+use crate::dispatch::sdpa::{FusedKernel, SdpaDesc, SdpaPlan, SdpaPrefs, THREADS};
 use crate::error::{Error, Result};
 use crate::ops::matmul::{matmul_with, MatmulOptions};
+use crate::ops::params::Dims4;
 use crate::ops::softmax::{softmax, Causal, SoftmaxOptions};
-use crate::ops::Dims4;
 use crate::profile::Tag;
 use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
-use crate::tensor::validate::{self, Aliasing};
+use crate::spec::sdpa::kv_aligned;
+pub use crate::spec::sdpa::{geometry, SdpaGeometry, SdpaOptions};
 use crate::tensor::Tensor;
 
 const OP: &str = "sdpa";
-
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SdpaOptions {
-    /// Default 1/sqrt(D).
-    pub scale: Option<f32>,
-    pub causal: bool,
-    /// Position of query 0; default Lk - Lq (bottom-right). May be negative.
-    pub offset: Option<i64>,
-    /// None reads DK_SDPA_BACKEND.
-    pub prefs: Option<SdpaPrefs>,
-}
-
-/// The validated problem.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SdpaGeometry {
-    pub batch: usize,
-    pub hq: usize,
-    pub hkv: usize,
-    pub group: usize,
-    pub lq: usize,
-    pub lk: usize,
-    pub d: usize,
-    pub dtype: DType,
-    pub scale: f32,
-    pub causal: bool,
-    pub offset: i64,
-}
-
-impl SdpaGeometry {
-    /// Keys some query may see: causal rows see up to offset + lq - 1.
-    pub fn kv_len(&self) -> usize {
-        if self.causal {
-            (self.offset + self.lq as i64).clamp(0, self.lk as i64) as usize
-        } else {
-            self.lk
-        }
-    }
-
-    /// The composed path needs a non-negative offset (softmax's causal rule) and a key.
-    pub fn composable(&self) -> bool {
-        self.lk > 0 && (!self.causal || self.offset >= 0)
-    }
-
-    /// Bytes of K and V one step must read (the visible keys, once).
-    pub fn kv_bytes(&self) -> u64 {
-        2 * (self.batch * self.hkv * self.kv_len() * self.d * self.dtype.size_in_bytes()) as u64
-    }
-
-    /// Q read and out written, once.
-    pub fn q_out_bytes(&self) -> u64 {
-        2 * (self.batch * self.hq * self.lq * self.d * self.dtype.size_in_bytes()) as u64
-    }
-}
-
-pub fn geometry(
-    ctx: &Context,
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    out: &Tensor,
-    o: &SdpaOptions,
-) -> Result<SdpaGeometry> {
-    for (name, t) in [("q", q), ("k", k), ("v", v), ("out", out)] {
-        validate::check_device(OP, name, t, ctx.device())?;
-        validate::check_dtype(OP, name, t, q.dtype())?;
-        if t.rank() != 4 {
-            let what = if name == "k" || name == "v" { "[B, Hkv, Lk, D]" } else { "[B, Hq, Lq, D]" };
-            return Err(Error::invalid(OP, name, format!("a 4-D view {what}"), format!("shape {:?}", t.shape())));
-        }
-    }
-    let [batch, hq, lq, d] = [q.shape()[0], q.shape()[1], q.shape()[2], q.shape()[3]];
-    let [kb, hkv, lk, kd] = [k.shape()[0], k.shape()[1], k.shape()[2], k.shape()[3]];
-    if !HEAD_DIMS.contains(&d) {
-        return Err(Error::invalid(OP, "q", format!("a head size D in {HEAD_DIMS:?}"), format!("D = {d}")));
-    }
-    if kb != batch || kd != d {
-        return Err(Error::invalid(
-            OP,
-            "k",
-            format!("[{batch}, Hkv, Lk, {d}] (batch and D of q)"),
-            format!("shape {:?}", k.shape()),
-        ));
-    }
-    if hkv == 0 || hq % hkv != 0 {
-        return Err(Error::invalid(
-            OP,
-            "k",
-            format!("a number of KV heads that divides Hq = {hq}"),
-            format!("{hkv} heads"),
-        ));
-    }
-    validate::check_shape(OP, "v", v, k.shape())?;
-    validate::check_shape(OP, "out", out, q.shape())?;
-    validate::check_writable(OP, "out", out)?;
-    validate::check_overlap(OP, "out", out, &[("q", q), ("k", k), ("v", v)], Aliasing::Forbidden)?;
-    let scale = o.scale.unwrap_or(1.0 / (d as f32).sqrt());
-    if !scale.is_finite() {
-        return Err(Error::invalid(OP, "scale", "a finite number", scale));
-    }
-    Ok(SdpaGeometry {
-        batch,
-        hq,
-        hkv,
-        group: hq / hkv,
-        lq,
-        lk,
-        d,
-        dtype: q.dtype(),
-        scale,
-        causal: o.causal,
-        offset: o.offset.unwrap_or(lk as i64 - lq as i64),
-    })
-}
-
-/// K and V rows start on 16 bytes with unit stride along D (the mma kernel's cp.async).
-fn kv_aligned(k: &Tensor, v: &Tensor) -> bool {
-    let e = 16 / k.dtype().size_in_bytes();
-    let ok = |t: &Tensor| {
-        let l = t.layout();
-        l.stride(3) == 1 && l.offset() % e == 0 && (0..3).all(|i| l.dim(i) == 1 || l.stride(i) % e == 0)
-    };
-    ok(k) && ok(v)
-}
-
-/// Kernel parameters (kernels/sdpa.cu: SdpaParams).
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-struct SdpaParams {
-    sq: Dims4,
-    sk: Dims4,
-    sv: Dims4,
-    so: Dims4,
-    batch: i64,
-    hkv: i64,
-    lq: i64,
-    group: i64,
-    rows: i64,
-    offset: i64,
-    keys_per_split: i64,
-    kv_end: i64,
-    causal: i32,
-    scale_log2: f32,
-    stages: i32,
-}
 
 /// A resolved fused launch.
 #[derive(Debug, Clone)]
@@ -185,9 +42,12 @@ pub struct SdpaPlanHandle {
 }
 
 impl SdpaPlanHandle {
+    /// What the dispatcher chose (fused kernel and split, or composed).
     pub fn plan(&self) -> &SdpaPlan {
         &self.plan
     }
+
+    /// The geometry planned for.
     pub fn geometry(&self) -> &SdpaGeometry {
         &self.geometry
     }
@@ -221,11 +81,8 @@ pub fn plan_sdpa(
     out: &Tensor,
     opts: &SdpaOptions,
 ) -> Result<SdpaPlanHandle> {
-    let g = geometry(ctx, q, k, v, out, opts)?;
-    let prefs = match opts.prefs {
-        Some(p) => p,
-        None => ctx.env_prefs()?.sdpa,
-    };
+    let g = geometry(ctx.device(), q, k, v, out, opts)?;
+    let prefs = ctx.dispatcher().resolve(opts.prefs, |p| p.sdpa)?;
     plan_from(ctx, g, desc(&g, k, v), prefs)
 }
 
@@ -245,8 +102,7 @@ fn plan_from(ctx: &Context, g: SdpaGeometry, desc: SdpaDesc, prefs: SdpaPrefs) -
             _ => (SdpaPlan::Cpu, None),
         },
         Backend::Cuda(be) => {
-            let (table, _) = be.tuning()?;
-            let plan = dispatch(&desc, be.caps(), &table.sdpa, &prefs)?;
+            let plan = ctx.dispatcher().plan_sdpa(&desc, &prefs)?;
             let fused = match plan {
                 SdpaPlan::Fused { kernel, splits, row_groups, stages, .. } => {
                     Some(resolve_fused(be, &g, kernel, splits, row_groups, stages)?)
@@ -315,7 +171,7 @@ impl SdpaPlanHandle {
             offset: Some(self.geometry.offset),
             prefs: None,
         };
-        let g = geometry(ctx, q, k, v, out, &opts)?;
+        let g = geometry(ctx.device(), q, k, v, out, &opts)?;
         if g != self.geometry || desc(&g, k, v) != self.desc {
             return Err(Error::invalid(
                 OP,
@@ -350,24 +206,16 @@ impl SdpaPlanHandle {
 
 /// Plans and runs (env overrides apply unless `opts.prefs` is given).
 pub fn sdpa(ctx: &Context, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor, opts: &SdpaOptions) -> Result<()> {
-    let g = geometry(ctx, q, k, v, out, opts)?;
-    let prefs = match opts.prefs {
-        Some(p) => p,
-        None => ctx.env_prefs()?.sdpa,
-    };
+    // Validate, describe, plan (cached: the plan depends on the geometry, the
+    // desc (alignment) and the prefs; strides are read from the views at
+    // launch), launch.
+    let g = geometry(ctx.device(), q, k, v, out, opts)?;
     let desc = desc(&g, k, v);
-    match ctx.cuda() {
-        // A problem seen before on this device dispatches by one lookup: the
-        // plan depends on the geometry, the desc (alignment) and the prefs;
-        // strides are read from the views at launch.
-        Some(be) => {
-            let shape = (g.batch, g.hq, g.hkv, g.group, g.lq, g.lk, g.d, g.dtype);
-            let key = (shape, g.scale.to_bits(), g.causal, g.offset, desc, prefs);
-            let plan = be.cached_plan(&key, || plan_from(ctx, g, desc, prefs).map(std::sync::Arc::new))?;
-            plan.run(ctx, &g, q, k, v, out)
-        }
-        None => plan_from(ctx, g, desc, prefs)?.run(ctx, &g, q, k, v, out),
-    }
+    let prefs = ctx.dispatcher().resolve(opts.prefs, |p| p.sdpa)?;
+    let shape = (g.batch, g.hq, g.hkv, g.group, g.lq, g.lk, g.d, g.dtype);
+    let key = (shape, g.scale.to_bits(), g.causal, g.offset, desc, prefs);
+    let plan = ctx.cached_plan(&key, || plan_from(ctx, g, desc, prefs).map(std::sync::Arc::new))?;
+    plan.run(ctx, &g, q, k, v, out)
 }
 
 #[allow(clippy::too_many_arguments)]

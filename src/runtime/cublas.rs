@@ -9,58 +9,39 @@ use cudarc::driver::CudaStream;
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+pub use crate::spec::matmul::{GemmCall, Operand};
 
 pub fn library_present() -> bool {
     // SAFETY: only tries to dlopen candidate library names.
     unsafe { sys::is_culib_present() }
 }
 
+/// A cuBLAS handle bound to the backend's stream. cuBLAS allows a handle to
+/// move between threads but not to be used by two at once, so every use goes
+/// through the mutex: `Cublas` is `Sync` because of the lock, not by promise.
 pub struct Cublas {
-    handle: sys::cublasHandle_t,
+    handle: std::sync::Mutex<Handle>,
 }
 
-// SAFETY: the handle is used from one thread at a time (calls go through
-// &self on a backend whose launches are ordered on one stream), which is
-// what cuBLAS requires of a handle.
-unsafe impl Send for Cublas {}
-unsafe impl Sync for Cublas {}
+/// The raw handle, owned: created in `Cublas::new`, destroyed once on drop.
+struct Handle(sys::cublasHandle_t);
 
-impl Drop for Cublas {
+// SAFETY: a cuBLAS handle is not tied to the thread that created it (cuBLAS
+// documents using one handle from several threads as long as calls do not
+// overlap); the only access is through Cublas' mutex, which serialises them.
+unsafe impl Send for Handle {}
+
+impl Drop for Handle {
     fn drop(&mut self) {
-        // SAFETY: created in `new`, destroyed once here.
+        // SAFETY: created in `Cublas::new`, destroyed once here.
         unsafe {
-            let _ = result::destroy_handle(self.handle);
+            let _ = result::destroy_handle(self.0);
         }
     }
 }
 
 fn cublas_err(during: &str) -> impl FnOnce(result::CublasError) -> Error + '_ {
     move |e| Error::Cublas { during: during.to_string(), message: format!("{:?}", e.0) }
-}
-
-/// A column-major operand: transposed or not, and its leading dimension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Operand {
-    pub transpose: bool,
-    pub ld: i32,
-}
-
-/// One strided-batched GEMM in cuBLAS' column-major terms.
-#[derive(Debug, Clone, Copy)]
-pub struct GemmCall {
-    pub m: i32,
-    pub n: i32,
-    pub k: i32,
-    pub a: Operand,
-    pub b: Operand,
-    pub ldc: i32,
-    pub a_ptr: u64,
-    pub b_ptr: u64,
-    pub c_ptr: u64,
-    pub stride_a: i64,
-    pub stride_b: i64,
-    pub stride_c: i64,
-    pub batch: i32,
 }
 
 fn data_type(d: DType) -> sys::cudaDataType {
@@ -79,12 +60,11 @@ impl Cublas {
                 message: "libcublas was not found on the library path".into(),
             });
         }
-        let handle = result::create_handle().map_err(cublas_err("creating a handle"))?;
-        let me = Cublas { handle };
+        let handle = Handle(result::create_handle().map_err(cublas_err("creating a handle"))?);
         // SAFETY: both handles are live; the stream outlives the backend's use of this handle.
-        unsafe { result::set_stream(me.handle, stream.cu_stream() as sys::cudaStream_t) }
+        unsafe { result::set_stream(handle.0, stream.cu_stream() as sys::cudaStream_t) }
             .map_err(cublas_err("binding the stream"))?;
-        Ok(me)
+        Ok(Cublas { handle: std::sync::Mutex::new(handle) })
     }
 
     /// # Safety
@@ -99,8 +79,9 @@ impl Cublas {
             }
         };
         let t = data_type(dtype);
+        let handle = self.handle.lock().unwrap_or_else(|e| e.into_inner());
         result::gemm_strided_batched_ex(
-            self.handle,
+            handle.0,
             op(call.a),
             op(call.b),
             call.m,

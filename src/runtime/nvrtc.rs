@@ -28,7 +28,7 @@ pub struct Compiled {
 pub fn find_include_dir() -> Option<PathBuf> {
     let candidates = ["CUDA_PATH", "CUDA_HOME"]
         .iter()
-        .filter_map(|v| std::env::var_os(v))
+        .filter_map(std::env::var_os)
         .map(|root| PathBuf::from(root).join("include"))
         .chain(std::iter::once(PathBuf::from("/usr/local/cuda/include")));
     candidates.into_iter().find(|d| d.join("cuda_fp16.h").is_file())
@@ -75,7 +75,26 @@ impl Nvrtc {
         if ptxas_verbose {
             options.push("--ptxas-options=-v".to_string());
         }
-        compile_to_cubin(&code, source.file, arch, &options, self.include_dir.as_deref())
+        compile_program(&code, source.file, arch, &options, self.include_dir.as_deref(), Output::Cubin)
+    }
+}
+
+impl Nvrtc {
+    /// Compiles source text that is not one of the embedded sources (a probe
+    /// built from one, say) to PTX for a virtual architecture (e.g.
+    /// "compute_90"); the PTX is returned as text in `Compiled::cubin`.
+    #[cfg_attr(not(test), allow(dead_code))] // only the kernel parameter layout test reads PTX
+    pub(crate) fn compile_text_to_ptx(
+        &self,
+        code: &str,
+        name: &str,
+        virtual_arch: &str,
+        defines: &[(&str, &str)],
+    ) -> Result<String> {
+        let mut options = self.base_options(virtual_arch);
+        options.extend(defines.iter().map(|(k, v)| format!("-D{k}={v}")));
+        let c = compile_program(code, name, virtual_arch, &options, self.include_dir.as_deref(), Output::Ptx)?;
+        Ok(String::from_utf8_lossy(&c.cubin).trim_end_matches('\0').to_string())
     }
 }
 
@@ -83,12 +102,21 @@ fn nvrtc_err(what: &str, r: sys::nvrtcResult) -> Error {
     Error::NvrtcUnavailable(format!("{what} failed: {r:?}"))
 }
 
-fn compile_to_cubin(
+/// What a compile returns: a cubin for a real architecture, or PTX text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(test), allow(dead_code))]
+enum Output {
+    Cubin,
+    Ptx,
+}
+
+fn compile_program(
     code: &str,
     name: &str,
     arch: &str,
     options: &[String],
     include: Option<&Path>,
+    output: Output,
 ) -> Result<Compiled> {
     let to_c = |s: &str, what: &str| {
         CString::new(s).map_err(|_| Error::NvrtcUnavailable(format!("{what} contains a NUL byte")))
@@ -118,14 +146,20 @@ fn compile_to_cubin(
                 return Err(Error::Compile { source_name: name.to_string(), arch: arch.to_string(), log });
             }
             let mut size = 0usize;
-            let r = sys::nvrtcGetCUBINSize(prog, &mut size);
+            let (r, what) = match output {
+                Output::Cubin => (sys::nvrtcGetCUBINSize(prog, &mut size), "nvrtcGetCUBINSize"),
+                Output::Ptx => (sys::nvrtcGetPTXSize(prog, &mut size), "nvrtcGetPTXSize"),
+            };
             if r != sys::nvrtcResult::NVRTC_SUCCESS {
-                return Err(nvrtc_err("nvrtcGetCUBINSize", r));
+                return Err(nvrtc_err(what, r));
             }
             let mut cubin = vec![0u8; size];
-            let r = sys::nvrtcGetCUBIN(prog, cubin.as_mut_ptr() as *mut c_char);
+            let (r, what) = match output {
+                Output::Cubin => (sys::nvrtcGetCUBIN(prog, cubin.as_mut_ptr() as *mut c_char), "nvrtcGetCUBIN"),
+                Output::Ptx => (sys::nvrtcGetPTX(prog, cubin.as_mut_ptr() as *mut c_char), "nvrtcGetPTX"),
+            };
             if r != sys::nvrtcResult::NVRTC_SUCCESS {
-                return Err(nvrtc_err("nvrtcGetCUBIN", r));
+                return Err(nvrtc_err(what, r));
             }
             Ok(Compiled { cubin, log })
         })();

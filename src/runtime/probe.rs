@@ -62,5 +62,5 @@ pub fn driver_version() -> Option<(i32, i32)> {
     let mut v = 0i32;
     // SAFETY: the library is present; the call writes one int.
     let r = unsafe { cudarc::driver::sys::cuDriverGetVersion(&mut v) };
-    (r == cudarc::driver::sys::CUresult::CUDA_SUCCESS).then(|| (v / 1000, (v % 1000) / 10))
+    (r == cudarc::driver::sys::CUresult::CUDA_SUCCESS).then_some((v / 1000, (v % 1000) / 10))
 }

@@ -87,6 +87,7 @@ impl Recording {
         self.held.launches.len()
     }
 
+    /// True when nothing was launched while recording.
     pub fn is_empty(&self) -> bool {
         self.held.launches.is_empty()
     }
@@ -166,6 +167,7 @@ impl Graph {
         })
     }
 
+    /// The recording the graph was captured from; it can still be replayed.
     pub fn recording(&self) -> &Recording {
         &self.recording
     }

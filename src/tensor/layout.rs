@@ -6,6 +6,10 @@ use crate::error::{Error, Result};
 /// Views have at most this many dimensions.
 pub const MAX_RANK: usize = 4;
 
+/// How a view maps its logical indices to buffer elements: element
+/// `[i0, i1, ...]` sits at `offset + i0 * strides[0] + i1 * strides[1] + ...`.
+/// The constructors guarantee rank <= [`MAX_RANK`] and that the last index
+/// fits in `usize`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Layout {
     shape: Vec<usize>,
@@ -58,24 +62,37 @@ impl Layout {
         Ok(())
     }
 
+    /// Size of each dimension, outermost first.
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }
+
+    /// Stride of each dimension, in elements; 0 broadcasts.
     pub fn strides(&self) -> &[usize] {
         &self.strides
     }
+
+    /// Buffer index of the view's first element.
     pub fn offset(&self) -> usize {
         self.offset
     }
+
+    /// Number of dimensions.
     pub fn rank(&self) -> usize {
         self.shape.len()
     }
+
+    /// Elements in the view (the product of the shape; 1 for rank 0).
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
     }
+
+    /// Size of dimension `d`; panics when `d >= rank`.
     pub fn dim(&self, d: usize) -> usize {
         self.shape[d]
     }
+
+    /// Stride of dimension `d`, in elements; panics when `d >= rank`.
     pub fn stride(&self, d: usize) -> usize {
         self.strides[d]
     }
@@ -101,6 +118,8 @@ impl Layout {
         (self.numel() > 0).then(|| (self.offset, self.last_index()))
     }
 
+    /// True when the view is row-major with no gaps (dimensions of size 1
+    /// may have any stride); the offset may be anything.
     pub fn is_contiguous(&self) -> bool {
         let mut expect = 1usize;
         for d in (0..self.rank()).rev() {

@@ -1,19 +1,25 @@
 //! Tensors are views: a shared buffer plus a layout. A transpose or a slice of
-//! a KV cache is a new layout over the same buffer, never a copy.
+//! a KV cache is a new layout over the same buffer, never a copy. Describing a
+//! view needs no backend; making a buffer does (`Context` owns the
+//! constructors that allocate: `Tensor::empty`, `from_host`, `from_f32`, `full`).
 
 mod layout;
 mod storage;
 pub mod validate;
 
+pub use crate::device::Device;
 pub use layout::{Layout, MAX_RANK};
-pub use storage::{CudaBuffer, Device, HostData, Memory, Storage, POISON_BF16, POISON_F16, POISON_F32};
+pub use storage::{CudaBuffer, HostData, Memory, Storage, POISON_BF16, POISON_F16, POISON_F32};
 
 use std::sync::Arc;
 
-use crate::context::Context;
 use crate::dtype::DType;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
+/// A view of a buffer on one device: an `Arc` of the [`Storage`] and a
+/// [`Layout`] over it. Cloning shares the buffer; view methods (`transpose`,
+/// `narrow`, `reshape`, `as_strided`) make new layouts, never copies. Ops
+/// write through views, so every view of a buffer sees an op's output.
 #[derive(Clone)]
 pub struct Tensor {
     storage: Arc<Storage>,
@@ -34,37 +40,9 @@ impl std::fmt::Debug for Tensor {
 }
 
 impl Tensor {
-    /// A contiguous tensor holding `data` (already typed), on the context's device.
-    pub fn from_host(ctx: &Context, data: HostData, shape: &[usize]) -> Result<Self> {
-        let layout = Layout::contiguous(shape)?;
-        if layout.numel() != data.len() {
-            return Err(Error::invalid(
-                "from_host",
-                "data",
-                format!("{} elements for shape {shape:?}", layout.numel()),
-                format!("{} elements", data.len()),
-            ));
-        }
-        let storage = ctx.upload(data)?;
-        Ok(Tensor { storage, layout })
-    }
-
-    /// A contiguous tensor of `dtype` from f32 values (rounded to `dtype`).
-    pub fn from_f32(ctx: &Context, values: &[f32], shape: &[usize], dtype: DType) -> Result<Self> {
-        Self::from_host(ctx, HostData::from_f32_slice(dtype, values), shape)
-    }
-
-    /// A contiguous tensor with every element `value`.
-    pub fn full(ctx: &Context, shape: &[usize], dtype: DType, value: f64) -> Result<Self> {
-        let n = Layout::contiguous(shape)?.numel();
-        Self::from_host(ctx, HostData::filled(dtype, n, value), shape)
-    }
-
-    /// A contiguous tensor whose contents are unspecified (zeros on the CPU,
-    /// uninitialised on a GPU). For outputs that an op overwrites whole.
-    pub fn empty(ctx: &Context, shape: &[usize], dtype: DType) -> Result<Self> {
-        let layout = Layout::contiguous(shape)?;
-        let storage = ctx.alloc(dtype, layout.numel())?;
+    /// A view of `storage` with `layout` (checked in bounds by the caller or here).
+    pub(crate) fn from_parts(storage: Arc<Storage>, layout: Layout) -> Result<Self> {
+        validate::check_in_bounds("view", "layout", &layout, storage.len)?;
         Ok(Tensor { storage, layout })
     }
 
@@ -80,39 +58,57 @@ impl Tensor {
         self.with_layout(Layout::strided(shape, strides, offset)?)
     }
 
+    /// Swaps dimensions `a` and `b` (see [`Layout::transpose`]).
     pub fn transpose(&self, a: usize, b: usize) -> Result<Self> {
         Ok(Tensor { storage: self.storage.clone(), layout: self.layout.transpose(a, b)? })
     }
 
+    /// Restricts dimension `dim` to `start..start + len` (see [`Layout::narrow`]).
     pub fn narrow(&self, dim: usize, start: usize, len: usize) -> Result<Self> {
         Ok(Tensor { storage: self.storage.clone(), layout: self.layout.narrow(dim, start, len)? })
     }
 
+    /// A new shape over the same elements; the view must be contiguous
+    /// (see [`Layout::reshape`]).
     pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
         Ok(Tensor { storage: self.storage.clone(), layout: self.layout.reshape(shape)? })
     }
 
+    /// The element type of the buffer.
     pub fn dtype(&self) -> DType {
         self.storage.dtype
     }
+
+    /// Where the buffer lives.
     pub fn device(&self) -> Device {
         self.storage.device()
     }
+
+    /// The view's shape, strides and offset.
     pub fn layout(&self) -> &Layout {
         &self.layout
     }
+
+    /// The view's shape, outermost dimension first.
     pub fn shape(&self) -> &[usize] {
         self.layout.shape()
     }
+
+    /// The view's number of dimensions.
     pub fn rank(&self) -> usize {
         self.layout.rank()
     }
+
+    /// Elements in the view (not the buffer; see [`Tensor::buffer_len`]).
     pub fn numel(&self) -> usize {
         self.layout.numel()
     }
+
+    /// The shared buffer behind the view.
     pub fn storage(&self) -> &Arc<Storage> {
         &self.storage
     }
+
     /// Elements in the underlying buffer (not the view).
     pub fn buffer_len(&self) -> usize {
         self.storage.len
@@ -138,6 +134,7 @@ impl Tensor {
         }
     }
 
+    /// The view's elements in logical (row-major) order, as f32.
     pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
         Ok(self.to_f64_vec()?.into_iter().map(|v| v as f32).collect())
     }

@@ -6,34 +6,23 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use cudarc::driver::{CudaSlice, CudaStream, DevicePtr};
 use half::{bf16, f16};
 
+use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-
-/// Where a buffer lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Device {
-    Cpu,
-    Cuda(usize),
-}
-
-impl std::fmt::Display for Device {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Device::Cpu => f.write_str("cpu"),
-            Device::Cuda(i) => write!(f, "cuda:{i}"),
-        }
-    }
-}
 
 /// Typed host elements.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostData {
+    /// Elements of [`DType::F16`].
     F16(Vec<f16>),
+    /// Elements of [`DType::BF16`].
     BF16(Vec<bf16>),
+    /// Elements of [`DType::F32`].
     F32(Vec<f32>),
 }
 
 impl HostData {
+    /// The dtype of the elements.
     pub fn dtype(&self) -> DType {
         match self {
             HostData::F16(_) => DType::F16,
@@ -42,6 +31,7 @@ impl HostData {
         }
     }
 
+    /// Number of elements.
     pub fn len(&self) -> usize {
         match self {
             HostData::F16(v) => v.len(),
@@ -50,6 +40,7 @@ impl HostData {
         }
     }
 
+    /// True when there are no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -63,6 +54,7 @@ impl HostData {
         }
     }
 
+    /// Converts f32 values to `dtype` (round to nearest even; f32 is copied).
     pub fn from_f32_slice(dtype: DType, v: &[f32]) -> Self {
         match dtype {
             DType::F16 => HostData::F16(v.iter().map(|&x| f16::from_f32(x)).collect()),
@@ -71,6 +63,7 @@ impl HostData {
         }
     }
 
+    /// `len` copies of `value`, rounded to `dtype`.
     pub fn filled(dtype: DType, len: usize, value: f64) -> Self {
         Self::from_f64_iter(dtype, std::iter::repeat(value).take(len))
     }
@@ -94,6 +87,7 @@ impl HostData {
         }
     }
 
+    /// Element `i` as f64 (exact for every dtype); panics when out of range.
     #[inline]
     pub fn get(&self, i: usize) -> f64 {
         match self {
@@ -103,6 +97,8 @@ impl HostData {
         }
     }
 
+    /// Stores `x` at element `i`, rounded to the dtype (nearest even);
+    /// panics when out of range.
     #[inline]
     pub fn set(&mut self, i: usize, x: f64) {
         match self {
@@ -112,6 +108,8 @@ impl HostData {
         }
     }
 
+    /// The elements' bytes in native byte order, as a device copy or a file
+    /// write takes them.
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             HostData::F16(v) => bytemuck::cast_slice(v),
@@ -120,6 +118,8 @@ impl HostData {
         }
     }
 
+    /// Elements of `dtype` from native-order bytes (the inverse of
+    /// [`HostData::as_bytes`]); a trailing partial element is zero-padded.
     pub fn from_bytes(dtype: DType, bytes: &[u8]) -> Self {
         // pod_collect_to_vec copies, so the byte slice need not be aligned.
         match dtype {
@@ -132,7 +132,9 @@ impl HostData {
 
 /// Poison bit patterns: quiet NaNs with a payload that hardware never makes.
 pub const POISON_F16: u16 = 0x7E5A;
+/// The bf16 poison pattern (see [`POISON_F16`]).
 pub const POISON_BF16: u16 = 0x7FDA;
+/// The f32 poison pattern (see [`POISON_F16`]).
 pub const POISON_F32: u32 = 0x7FDA_DBAD;
 
 /// Device memory: raw bytes, typed by the storage's dtype.
@@ -155,8 +157,12 @@ impl CudaBuffer {
     }
 }
 
+/// Where a [`Storage`]'s elements are held.
 pub enum Memory {
+    /// Host elements behind a lock: ops read inputs and write outputs through
+    /// it, so an output may be a view of an input's buffer.
     Host(RwLock<HostData>),
+    /// A device allocation.
     Cuda(CudaBuffer),
 }
 
@@ -168,10 +174,12 @@ pub struct Storage {
 }
 
 impl Storage {
+    /// A host buffer holding `data` (the CPU backend's storage).
     pub fn host(data: HostData) -> Arc<Self> {
         Arc::new(Storage { dtype: data.dtype(), len: data.len(), memory: Memory::Host(RwLock::new(data)) })
     }
 
+    /// Where the buffer lives.
     pub fn device(&self) -> Device {
         match &self.memory {
             Memory::Host(_) => Device::Cpu,

@@ -84,12 +84,6 @@ impl Decision {
     }
 }
 
-/// The median times of the two variants of a decision at one point, when measured.
-type Times = (Option<f64>, Option<f64>);
-
-/// A size, and [`Times`] flattened beside it.
-type SizedTimes = (usize, Option<f64>, Option<f64>);
-
 /// The variant name without the " (auto)" or " (forced)" mark.
 fn variant(r: &BenchRow) -> &str {
     r.variant.split(" (").next().unwrap_or(&r.variant)
@@ -143,9 +137,15 @@ fn decision(
     }
 }
 
+/// Median times of the low and high variant of one measured point, when measured.
+type LowHigh = (Option<f64>, Option<f64>);
+
+/// A point's x (rows per KV head) with its low and high variant's times.
+type RowsLowHigh = (usize, Option<f64>, Option<f64>);
+
 /// GEMV (low) against cuBLAS (high) by N, per dtype; classes are M x K shapes.
 fn matmul(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
-    let mut groups: BTreeMap<(String, usize, usize, usize), Times> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, usize, usize, usize), LowHigh> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.op == "matmul") {
         let (Some(m), Some(k), Some(n)) = (r.shape_value("m"), r.shape_value("k"), r.shape_value("n")) else {
             continue;
@@ -212,7 +212,7 @@ fn set_class_value(t: &mut crate::tuning::MatmulTuning, limit: u64, dtype: crate
 
 /// vec (low) against block (high) by columns; classes are (dtype, rows, mode).
 fn softmax_vec(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
-    let mut groups: BTreeMap<(String, String, usize), Times> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String, usize), LowHigh> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.op == "softmax" && r.shape_value("threads").is_none()) {
         let Some(cols) = r.shape_value("cols") else { continue };
         let class = format!("{} {}", r.dtype, r.shape_without(&["cols"]));
@@ -306,7 +306,8 @@ fn softmax_threads(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out:
 
 /// Fused (low) against composed (high) by query rows per KV head.
 fn sdpa(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
-    let mut groups: BTreeMap<(String, String), SizedTimes> = BTreeMap::new();
+    // (dtype, shape) -> (rows per KV head, fused, composed)
+    let mut groups: BTreeMap<(String, String), RowsLowHigh> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.op == "sdpa") {
         let (Some(hq), Some(hkv), Some(lq)) = (r.shape_value("hq"), r.shape_value("hkv"), r.shape_value("lq")) else {
             continue;

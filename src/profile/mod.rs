@@ -6,8 +6,6 @@
 //! label. With profiling off a launch costs one relaxed atomic load: no event,
 //! no NVTX call, no synchronisation, nothing stored.
 
-use std::collections::BTreeMap;
-use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -17,6 +15,14 @@ use cudarc::driver::{CudaContext, CudaEvent, CudaStream};
 
 use crate::error::{Error, Result};
 
+mod nvtx;
+mod report;
+
+use nvtx::Nvtx;
+pub use report::{Report, ReportRow};
+
+/// Switches profiling on for every context a program opens: 1/0, true/false,
+/// on/off, yes/no (see [`parse_profile_env`]).
 pub const PROFILE_ENV: &str = "DK_PROFILE";
 /// Where a program's DK_PROFILE report goes besides stderr: a `.csv` or `.json` path.
 pub const PROFILE_OUT_ENV: &str = "DK_PROFILE_OUT";
@@ -46,6 +52,7 @@ pub fn env_report() -> Result<Option<Report>> {
 /// A launch as the profiler sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Tag<'a> {
+    /// The label samples are aggregated by: `op/variant/dtype`.
     pub label: &'a str,
     /// The bytes the launch must move at least (for GB/s); 0 when not meaningful.
     pub bytes: u64,
@@ -54,8 +61,12 @@ pub struct Tag<'a> {
 /// One finished, timed launch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
+    /// The launch's label (see [`Tag`]).
     pub label: String,
+    /// The bytes it must move at least; 0 when not meaningful.
     pub bytes: u64,
+    /// Its time in microseconds: between its CUDA events on a GPU, by the
+    /// wall clock on the CPU backend.
     pub us: f64,
 }
 
@@ -114,10 +125,13 @@ impl Profiler {
         Ok(Self::new(parse_profile_env(std::env::var(PROFILE_ENV).ok().as_deref())?))
     }
 
+    /// Whether launches are being timed now.
     pub fn is_enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
     }
 
+    /// Switches timing on or off for launches from now on; samples already
+    /// recorded are kept.
     pub fn set_enabled(&self, on: bool) {
         self.enabled.store(on, Ordering::Relaxed)
     }
@@ -205,173 +219,6 @@ impl Profiler {
     /// roofline measured on this device) fills the % column when known.
     pub fn report(&self, roofline_gbps: Option<f64>) -> Result<Report> {
         Ok(Report::from_samples(&self.samples()?, roofline_gbps))
-    }
-}
-
-/// One label's aggregate.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ReportRow {
-    pub label: String,
-    pub count: usize,
-    pub total_us: f64,
-    pub mean_us: f64,
-    pub p50_us: f64,
-    pub p95_us: f64,
-    /// Bytes moved per launch, the mean over the label's launches (shapes of
-    /// one label may differ, e.g. the projections of a layer).
-    pub bytes: u64,
-    /// Bytes of all launches over their total time; None when bytes are 0.
-    pub gbps: Option<f64>,
-    pub pct_roofline: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Report {
-    pub rows: Vec<ReportRow>,
-    pub roofline_gbps: Option<f64>,
-}
-
-/// The q-quantile (0..=1) of sorted values, nearest rank.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let rank = (q * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
-}
-
-impl Report {
-    /// Aggregates samples per label; rows are ordered by total time, largest first.
-    pub fn from_samples(samples: &[Sample], roofline_gbps: Option<f64>) -> Self {
-        let mut by_label: BTreeMap<&str, Vec<&Sample>> = BTreeMap::new();
-        for s in samples {
-            by_label.entry(&s.label).or_default().push(s);
-        }
-        let mut rows: Vec<ReportRow> = by_label
-            .into_iter()
-            .map(|(label, ss)| {
-                let mut us: Vec<f64> = ss.iter().map(|s| s.us).collect();
-                us.sort_by(|a, b| a.total_cmp(b));
-                let total: f64 = us.iter().sum();
-                let bytes_all: u64 = ss.iter().map(|s| s.bytes).sum();
-                let gbps = (bytes_all > 0 && total > 0.0).then(|| bytes_all as f64 / (total * 1e3));
-                ReportRow {
-                    label: label.to_string(),
-                    count: us.len(),
-                    total_us: total,
-                    mean_us: total / us.len() as f64,
-                    p50_us: quantile(&us, 0.5),
-                    p95_us: quantile(&us, 0.95),
-                    bytes: bytes_all / us.len() as u64,
-                    gbps,
-                    pct_roofline: gbps.zip(roofline_gbps).map(|(g, r)| 100.0 * g / r),
-                }
-            })
-            .collect();
-        rows.sort_by(|a, b| b.total_us.total_cmp(&a.total_us).then_with(|| a.label.cmp(&b.label)));
-        Report { rows, roofline_gbps }
-    }
-
-    pub fn total_us(&self) -> f64 {
-        self.rows.iter().map(|r| r.total_us).sum()
-    }
-
-    pub fn to_table(&self) -> String {
-        let opt = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |x| format!("{x:.p$}"));
-        let w = self.rows.iter().map(|r| r.label.len()).max().unwrap_or(5).max(5);
-        let mut s = format!(
-            "{:<w$} {:>7} {:>11} {:>9} {:>9} {:>9} {:>12} {:>8} {:>6}\n",
-            "label", "count", "total_us", "mean_us", "p50_us", "p95_us", "bytes", "GB/s", "%roof"
-        );
-        for r in &self.rows {
-            s += &format!(
-                "{:<w$} {:>7} {:>11.1} {:>9.2} {:>9.2} {:>9.2} {:>12} {:>8} {:>6}\n",
-                r.label,
-                r.count,
-                r.total_us,
-                r.mean_us,
-                r.p50_us,
-                r.p95_us,
-                r.bytes,
-                r.gbps.map_or("-".to_string(), |g| if g < 100.0 { format!("{g:.1}") } else { format!("{g:.0}") }),
-                opt(r.pct_roofline, 1)
-            );
-        }
-        s += &format!(
-            "{:<w$} {:>7} {:>11.1}\n",
-            "total",
-            self.rows.iter().map(|r| r.count).sum::<usize>(),
-            self.total_us()
-        );
-        s
-    }
-
-    pub fn to_csv(&self) -> String {
-        let opt = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.3}"));
-        let mut s = String::from("label,count,total_us,mean_us,p50_us,p95_us,bytes,gbps,pct_roofline\n");
-        for r in &self.rows {
-            s += &format!(
-                "{},{},{:.3},{:.3},{:.3},{:.3},{},{},{}\n",
-                r.label,
-                r.count,
-                r.total_us,
-                r.mean_us,
-                r.p50_us,
-                r.p95_us,
-                r.bytes,
-                opt(r.gbps),
-                opt(r.pct_roofline)
-            );
-        }
-        s
-    }
-
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a report serialises")
-    }
-}
-
-/// NVTX v2 push/pop, loaded at run time when libnvToolsExt is on the loader
-/// path (Nsight Systems then shows each launch's label as a range).
-struct Nvtx {
-    _lib: libloading::Library,
-    push: unsafe extern "C" fn(*const std::ffi::c_char) -> i32,
-    pop: unsafe extern "C" fn() -> i32,
-}
-
-struct NvtxRange<'a>(&'a Nvtx);
-
-impl Drop for NvtxRange<'_> {
-    fn drop(&mut self) {
-        // SAFETY: pop takes no arguments; a pop without a push is ignored by NVTX.
-        unsafe { (self.0.pop)() };
-    }
-}
-
-impl Nvtx {
-    fn load() -> Option<Self> {
-        for name in ["libnvToolsExt.so.1", "libnvToolsExt.so"] {
-            // SAFETY: loading runs the library's initialisers; libnvToolsExt's
-            // only set up its injection hooks.
-            let Ok(lib) = (unsafe { libloading::Library::new(name) }) else { continue };
-            // SAFETY: the symbols have these C signatures in every NVTX v2/v3 library.
-            let syms = unsafe {
-                let push = lib
-                    .get::<unsafe extern "C" fn(*const std::ffi::c_char) -> i32>(b"nvtxRangePushA\0")
-                    .ok()
-                    .map(|s| *s);
-                let pop = lib.get::<unsafe extern "C" fn() -> i32>(b"nvtxRangePop\0").ok().map(|s| *s);
-                push.zip(pop)
-            };
-            if let Some((push, pop)) = syms {
-                return Some(Nvtx { _lib: lib, push, pop });
-            }
-        }
-        None
-    }
-
-    fn range(&self, label: &str) -> NvtxRange<'_> {
-        let c = CString::new(label.replace('\0', "")).unwrap_or_default();
-        // SAFETY: c is a NUL-terminated string that outlives the call (NVTX copies it).
-        unsafe { (self.push)(c.as_ptr()) };
-        NvtxRange(self)
     }
 }
 

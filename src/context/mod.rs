@@ -6,22 +6,33 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use crate::cpu::CpuBackend;
+use crate::dispatch::Dispatcher;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::profile::Profiler;
-use crate::runtime::probe::Availability;
 use crate::runtime::CudaBackend;
-use crate::tensor::{CudaBuffer, Device, HostData, Memory, Storage, Tensor};
+use crate::tensor::{Device, Tensor};
+use crate::tuning::TuningTable;
+
+mod alloc;
+mod plans;
+
+pub use crate::runtime::probe::Availability;
+pub use plans::PlanCache;
 
 /// Which backend to open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceRequest {
     /// CUDA device 0 when usable, else the CPU backend with a notice.
     Auto,
+    /// The CPU backend, even where CUDA is usable.
     Cpu,
+    /// This CUDA device; an error, not a fallback, when it cannot be used.
     Cuda(usize),
 }
 
+/// The environment variable [`DeviceRequest::from_env`] reads: `auto`, `cpu`,
+/// `cuda` or `cuda:N`.
 pub const DEVICE_ENV: &str = "DK_DEVICE";
 const DEVICE_ALLOWED: &str = "auto, cpu, cuda, cuda:N";
 
@@ -55,9 +66,12 @@ impl DeviceRequest {
 /// What to open, decided from the request and what the machine has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackendChoice {
+    /// Open this CUDA device.
     Cuda(usize),
     /// The CPU backend; `notice` says why when CUDA was wanted but absent.
     Cpu {
+        /// The message to print when falling back from an automatic request;
+        /// `None` when the CPU backend was asked for.
         notice: Option<String>,
     },
 }
@@ -90,35 +104,34 @@ pub fn choose_backend(req: DeviceRequest, avail: &Availability) -> Result<Backen
 
 /// The backend ops run on.
 #[derive(Clone, Debug)]
-pub enum Backend {
+pub(crate) enum Backend {
     Cpu(CpuBackend),
     Cuda(Arc<CudaBackend>),
 }
 
+/// Where ops run, and everything they share there: the backend, the
+/// dispatcher (device caps, tuning table, preferences), the resolved plans,
+/// reused scratch and the profiler. Cloning is cheap and shares all of it.
 #[derive(Clone, Debug)]
 pub struct Context {
     backend: Backend,
+    /// The one owner of dispatch inputs: every op plans through it.
+    dispatcher: Arc<Dispatcher>,
+    /// Resolved plans of the eager ops, so a shape seen before skips dispatch
+    /// and function lookup.
+    plans: Arc<PlanCache>,
     /// Scratch tensors per (purpose, dtype), grown on demand and reused, so an
     /// op that needs an intermediate allocates only on its first call.
     scratch: Arc<Mutex<HashMap<(&'static str, DType), Tensor>>>,
     /// Shared with the CUDA backend, which brackets its launches with it.
     profiler: Arc<Profiler>,
-    /// The DK_* dispatch overrides, read once (an eager op would otherwise
-    /// pay for several environment lookups per call).
-    env_prefs: Arc<std::sync::OnceLock<EnvPrefs>>,
-}
-
-/// Dispatch preferences from the environment, for ops given no explicit prefs.
-#[derive(Debug, Clone, Copy)]
-pub struct EnvPrefs {
-    pub matmul: crate::dispatch::matmul::MatmulPrefs,
-    pub softmax: crate::dispatch::softmax::SoftmaxPrefs,
-    pub sdpa: crate::dispatch::sdpa::SdpaPrefs,
 }
 
 impl Context {
     /// Opens what `req` asks for; with `Auto` and no usable GPU, prints a
-    /// one-line notice on stderr and opens the CPU backend.
+    /// one-line notice on stderr and opens the CPU backend. The tuning table
+    /// is read here on every backend, so a bad `DK_TUNING_FILE` is an error
+    /// at once.
     pub fn new(req: DeviceRequest) -> Result<Self> {
         let avail = if req == DeviceRequest::Cpu { None } else { Some(Availability::probe()) };
         let choice = match &avail {
@@ -127,23 +140,20 @@ impl Context {
         };
         let profiler = Arc::new(Profiler::from_env()?);
         crate::profile::register_env_profiler(&profiler);
-        match choice {
+        let backend = match choice {
             BackendChoice::Cpu { notice } => {
                 if let Some(n) = notice {
                     eprintln!("{n}");
                 }
-                Ok(Context {
-                    backend: Backend::Cpu(CpuBackend),
-                    scratch: Default::default(),
-                    profiler,
-                    env_prefs: Default::default(),
-                })
+                Backend::Cpu(CpuBackend)
             }
-            BackendChoice::Cuda(i) => {
-                let backend = Backend::Cuda(CudaBackend::open(i, profiler.clone())?);
-                Ok(Context { backend, scratch: Default::default(), profiler, env_prefs: Default::default() })
-            }
-        }
+            BackendChoice::Cuda(i) => Backend::Cuda(CudaBackend::open(i, profiler.clone())?),
+        };
+        let caps = match &backend {
+            Backend::Cpu(_) => None,
+            Backend::Cuda(b) => Some(b.caps().clone()),
+        };
+        Ok(Self::with_parts(backend, Dispatcher::new(caps)?, profiler))
     }
 
     /// Reads `DK_DEVICE` and opens that.
@@ -151,29 +161,37 @@ impl Context {
         Self::new(DeviceRequest::from_env()?)
     }
 
-    /// The CPU backend, profiling off (whatever DK_PROFILE says).
+    /// The CPU backend as a reference: profiling off (whatever DK_PROFILE
+    /// says) and the embedded tuning table (the CPU dispatches nothing).
     pub fn cpu() -> Self {
+        let dispatcher = Dispatcher::with_table(None, TuningTable::for_arch("cpu"), None);
+        Self::with_parts(Backend::Cpu(CpuBackend), dispatcher, Arc::new(Profiler::new(false)))
+    }
+
+    fn with_parts(backend: Backend, dispatcher: Dispatcher, profiler: Arc<Profiler>) -> Self {
         Context {
-            backend: Backend::Cpu(CpuBackend),
+            backend,
+            dispatcher: Arc::new(dispatcher),
+            plans: Default::default(),
             scratch: Default::default(),
-            profiler: Arc::new(Profiler::new(false)),
-            env_prefs: Default::default(),
+            profiler,
         }
     }
 
-    /// DK_MATMUL_BACKEND, DK_MATMUL_SMALLN_MAX_N, DK_SOFTMAX_BACKEND and
-    /// DK_SDPA_BACKEND, read on the first op that needs them and kept for the
-    /// context's life. A bad value is an error (every time: it is not kept).
-    pub fn env_prefs(&self) -> Result<&EnvPrefs> {
-        if let Some(p) = self.env_prefs.get() {
-            return Ok(p);
-        }
-        let p = EnvPrefs {
-            matmul: crate::dispatch::matmul::MatmulPrefs::from_env()?,
-            softmax: crate::dispatch::softmax::SoftmaxPrefs::from_env()?,
-            sdpa: crate::dispatch::sdpa::SdpaPrefs::from_env()?,
-        };
-        Ok(self.env_prefs.get_or_init(|| p))
+    /// The dispatcher: device caps, the tuning table in force and the
+    /// preferences ops fall back on.
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
+    }
+
+    /// The value cached under `key` on this context, made by `make` on the
+    /// first request (see [`PlanCache`]).
+    pub(crate) fn cached_plan<K, V>(&self, key: &K, make: impl FnOnce() -> Result<V>) -> Result<V>
+    where
+        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        self.plans.get_or_make(key, make)
     }
 
     /// The profiler every launch on this context reports to.
@@ -197,17 +215,18 @@ impl Context {
         rec
     }
 
-    pub fn backend(&self) -> &Backend {
+    pub(crate) fn backend(&self) -> &Backend {
         &self.backend
     }
 
-    pub fn cuda(&self) -> Option<&Arc<CudaBackend>> {
+    pub(crate) fn cuda(&self) -> Option<&Arc<CudaBackend>> {
         match &self.backend {
             Backend::Cuda(b) => Some(b),
             Backend::Cpu(_) => None,
         }
     }
 
+    /// The device this context's tensors live on.
     pub fn device(&self) -> Device {
         match &self.backend {
             Backend::Cpu(_) => Device::Cpu,
@@ -215,6 +234,7 @@ impl Context {
         }
     }
 
+    /// Whether ops run on a CUDA device (rather than the CPU backend).
     pub fn is_cuda(&self) -> bool {
         self.cuda().is_some()
     }
@@ -232,44 +252,6 @@ impl Context {
         match &self.backend {
             Backend::Cpu(_) => Ok(()),
             Backend::Cuda(b) => b.prewarm(crate::runtime::kernels::ALL),
-        }
-    }
-
-    /// A contiguous 1-D scratch view of at least `numel` elements. Every caller
-    /// with the same purpose shares one buffer, which grows when asked for more;
-    /// uses are ordered by the stream (or are sequential on the CPU). Its
-    /// contents are unspecified.
-    pub(crate) fn scratch(&self, purpose: &'static str, dtype: DType, numel: usize) -> Result<Tensor> {
-        let mut pool = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        let fits = pool.get(&(purpose, dtype)).is_some_and(|t| t.numel() >= numel);
-        if !fits {
-            pool.insert((purpose, dtype), Tensor::empty(self, &[numel.max(1)], dtype)?);
-        }
-        pool[&(purpose, dtype)].as_strided(&[numel], &[1], 0)
-    }
-
-    pub(crate) fn upload(&self, data: HostData) -> Result<Arc<Storage>> {
-        match &self.backend {
-            Backend::Cpu(_) => Ok(Storage::host(data)),
-            Backend::Cuda(_) => {
-                let s = self.alloc(data.dtype(), data.len())?;
-                s.write_from_host(&data)?;
-                Ok(s)
-            }
-        }
-    }
-
-    pub(crate) fn alloc(&self, dtype: DType, len: usize) -> Result<Arc<Storage>> {
-        match &self.backend {
-            Backend::Cpu(_) => Ok(Storage::host(HostData::filled(dtype, len, 0.0))),
-            Backend::Cuda(b) => {
-                let bytes = b.alloc_bytes(len * dtype.size_in_bytes())?;
-                Ok(Arc::new(Storage {
-                    memory: Memory::Cuda(CudaBuffer { bytes, ordinal: b.caps().ordinal }),
-                    dtype,
-                    len,
-                }))
-            }
         }
     }
 }

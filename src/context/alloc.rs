@@ -1,0 +1,85 @@
+//! Memory on a context's backend: the tensor constructors that allocate (a
+//! view needs no context, a buffer does), uploads, and reused scratch.
+
+use std::sync::Arc;
+
+use super::{Backend, Context};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::tensor::{CudaBuffer, HostData, Layout, Memory, Storage, Tensor};
+
+impl Tensor {
+    /// A contiguous tensor holding `data` (already typed), on the context's device.
+    pub fn from_host(ctx: &Context, data: HostData, shape: &[usize]) -> Result<Self> {
+        let layout = Layout::contiguous(shape)?;
+        if layout.numel() != data.len() {
+            return Err(Error::invalid(
+                "from_host",
+                "data",
+                format!("{} elements for shape {shape:?}", layout.numel()),
+                format!("{} elements", data.len()),
+            ));
+        }
+        let storage = ctx.upload(data)?;
+        Tensor::from_parts(storage, layout)
+    }
+
+    /// A contiguous tensor of `dtype` from f32 values (rounded to `dtype`).
+    pub fn from_f32(ctx: &Context, values: &[f32], shape: &[usize], dtype: DType) -> Result<Self> {
+        Self::from_host(ctx, HostData::from_f32_slice(dtype, values), shape)
+    }
+
+    /// A contiguous tensor with every element `value`.
+    pub fn full(ctx: &Context, shape: &[usize], dtype: DType, value: f64) -> Result<Self> {
+        let n = Layout::contiguous(shape)?.numel();
+        Self::from_host(ctx, HostData::filled(dtype, n, value), shape)
+    }
+
+    /// A contiguous tensor whose contents are unspecified (zeros on the CPU,
+    /// uninitialised on a GPU). For outputs that an op overwrites whole.
+    pub fn empty(ctx: &Context, shape: &[usize], dtype: DType) -> Result<Self> {
+        let layout = Layout::contiguous(shape)?;
+        let storage = ctx.alloc(dtype, layout.numel())?;
+        Tensor::from_parts(storage, layout)
+    }
+}
+
+impl Context {
+    /// A contiguous 1-D scratch view of at least `numel` elements. Every caller
+    /// with the same purpose shares one buffer, which grows when asked for more;
+    /// uses are ordered by the stream (or are sequential on the CPU). Its
+    /// contents are unspecified.
+    pub(crate) fn scratch(&self, purpose: &'static str, dtype: DType, numel: usize) -> Result<Tensor> {
+        let mut pool = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let fits = pool.get(&(purpose, dtype)).is_some_and(|t| t.numel() >= numel);
+        if !fits {
+            pool.insert((purpose, dtype), Tensor::empty(self, &[numel.max(1)], dtype)?);
+        }
+        pool[&(purpose, dtype)].as_strided(&[numel], &[1], 0)
+    }
+
+    pub(crate) fn upload(&self, data: HostData) -> Result<Arc<Storage>> {
+        match &self.backend {
+            Backend::Cpu(_) => Ok(Storage::host(data)),
+            Backend::Cuda(_) => {
+                let s = self.alloc(data.dtype(), data.len())?;
+                s.write_from_host(&data)?;
+                Ok(s)
+            }
+        }
+    }
+
+    pub(crate) fn alloc(&self, dtype: DType, len: usize) -> Result<Arc<Storage>> {
+        match &self.backend {
+            Backend::Cpu(_) => Ok(Storage::host(HostData::filled(dtype, len, 0.0))),
+            Backend::Cuda(b) => {
+                let bytes = b.alloc_bytes(len * dtype.size_in_bytes())?;
+                Ok(Arc::new(Storage {
+                    memory: Memory::Cuda(CudaBuffer { bytes, ordinal: b.caps().ordinal }),
+                    dtype,
+                    len,
+                }))
+            }
+        }
+    }
+}

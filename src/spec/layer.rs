@@ -1,0 +1,135 @@
+//! The small ops of a Llama-style decoder layer: `rmsnorm`, `rope_append`
+//! and `silu_mul`. Their options and the validation both backends share; every
+//! view has a unit stride along its last (feature) axis and any other strides.
+
+use crate::device::Device;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::tensor::validate::{self, Aliasing};
+use crate::tensor::Tensor;
+
+/// Checks device, dtype, rank and a unit last stride.
+fn check_view(op: &'static str, name: &str, t: &Tensor, device: Device, dtype: DType, rank: usize) -> Result<()> {
+    validate::check_device(op, name, t, device)?;
+    validate::check_dtype(op, name, t, dtype)?;
+    validate::check_rank(op, name, t, rank)?;
+    if t.layout().dim(rank - 1) > 1 && t.layout().stride(rank - 1) != 1 {
+        return Err(Error::invalid(
+            op,
+            name,
+            "a unit stride along the last axis",
+            format!("strides {:?}", t.layout().strides()),
+        ));
+    }
+    Ok(())
+}
+
+/// Where `rope_append` puts its outputs, and how it rotates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RopeOptions {
+    /// Query heads and key/value heads in the fused QKV row.
+    pub hq: usize,
+    pub hkv: usize,
+    /// The token's position: the cache slot written and the rotation angle.
+    pub pos: usize,
+    /// The RoPE base (10000 in Llama 2, 500000 in Llama 3, 1e6 in Qwen2.5).
+    pub theta: f32,
+}
+
+/// Checks `rmsnorm`'s views and eps; returns (rows, cols).
+pub fn check_rmsnorm(device: Device, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> Result<(usize, usize)> {
+    const OP: &str = "rmsnorm";
+    let dtype = x.dtype();
+    check_view(OP, "x", x, device, dtype, 2)?;
+    check_view(OP, "w", w, device, dtype, 1)?;
+    check_view(OP, "y", y, device, dtype, 2)?;
+    let (rows, cols) = (x.shape()[0], x.shape()[1]);
+    validate::check_shape(OP, "w", w, &[cols])?;
+    validate::check_shape(OP, "y", y, &[rows, cols])?;
+    if !(eps.is_finite() && eps >= 0.0) {
+        return Err(Error::invalid(OP, "eps", "a finite value >= 0", eps));
+    }
+    validate::check_writable(OP, "y", y)?;
+    validate::check_overlap(OP, "y", y, &[("x", x)], Aliasing::IdenticalAllowed)?;
+    validate::check_overlap(OP, "y", y, &[("w", w)], Aliasing::Forbidden)?;
+    Ok((rows, cols))
+}
+
+/// `rope_append`'s problem: tokens, head size, width of the fused QKV row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RopeGeometry {
+    /// Tokens (rows of qkv).
+    pub batch: usize,
+    /// Head size.
+    pub d: usize,
+    /// (hq + 2 hkv) d.
+    pub width: usize,
+}
+
+/// Checks `rope_append`'s views and options.
+pub fn check_rope_append(
+    device: Device,
+    qkv: &Tensor,
+    bias: Option<&Tensor>,
+    q_out: &Tensor,
+    k_cache: &Tensor,
+    v_cache: &Tensor,
+    o: &RopeOptions,
+) -> Result<RopeGeometry> {
+    const OP: &str = "rope_append";
+    let dtype = qkv.dtype();
+    check_view(OP, "qkv", qkv, device, dtype, 2)?;
+    check_view(OP, "q_out", q_out, device, dtype, 3)?;
+    check_view(OP, "k_cache", k_cache, device, dtype, 4)?;
+    check_view(OP, "v_cache", v_cache, device, dtype, 4)?;
+    let (batch, d) = (qkv.shape()[0], q_out.shape()[2]);
+    if o.hkv == 0 || o.hq % o.hkv != 0 {
+        return Err(Error::invalid(OP, "hq", format!("a multiple of hkv = {}", o.hkv), o.hq));
+    }
+    if d == 0 || d % 2 != 0 || d > 2048 {
+        return Err(Error::invalid(
+            OP,
+            "q_out",
+            "an even head size d of at most 2048 (its last axis)",
+            format!("shape {:?}", q_out.shape()),
+        ));
+    }
+    let width = (o.hq + 2 * o.hkv) * d;
+    validate::check_shape(OP, "qkv", qkv, &[batch, width])?;
+    validate::check_shape(OP, "q_out", q_out, &[batch, o.hq, d])?;
+    let cap = k_cache.shape()[2];
+    validate::check_shape(OP, "k_cache", k_cache, &[batch, o.hkv, cap, d])?;
+    validate::check_shape(OP, "v_cache", v_cache, &[batch, o.hkv, cap, d])?;
+    if o.pos >= cap {
+        return Err(Error::invalid(OP, "pos", format!("a cache slot below the capacity {cap}"), o.pos));
+    }
+    if !(o.theta.is_finite() && o.theta > 1.0) {
+        return Err(Error::invalid(OP, "theta", "a finite RoPE base > 1", o.theta));
+    }
+    if let Some(b) = bias {
+        check_view(OP, "bias", b, device, dtype, 1)?;
+        validate::check_shape(OP, "bias", b, &[width])?;
+    }
+    let mut inputs = vec![("qkv", qkv)];
+    inputs.extend(bias.map(|b| ("bias", b)));
+    for (name, out) in [("q_out", q_out), ("k_cache", k_cache), ("v_cache", v_cache)] {
+        validate::check_writable(OP, name, out)?;
+        validate::check_overlap(OP, name, out, &inputs, Aliasing::Forbidden)?;
+    }
+    validate::check_overlap(OP, "k_cache", k_cache, &[("q_out", q_out), ("v_cache", v_cache)], Aliasing::Forbidden)?;
+    validate::check_overlap(OP, "v_cache", v_cache, &[("q_out", q_out)], Aliasing::Forbidden)?;
+    Ok(RopeGeometry { batch, d, width })
+}
+
+/// Checks `silu_mul`'s views; returns (rows, inter).
+pub fn check_silu_mul(device: Device, gu: &Tensor, h: &Tensor) -> Result<(usize, usize)> {
+    const OP: &str = "silu_mul";
+    let dtype = gu.dtype();
+    check_view(OP, "gu", gu, device, dtype, 2)?;
+    check_view(OP, "h", h, device, dtype, 2)?;
+    let (rows, inter) = (h.shape()[0], h.shape()[1]);
+    validate::check_shape(OP, "gu", gu, &[rows, 2 * inter])?;
+    validate::check_writable(OP, "h", h)?;
+    validate::check_overlap(OP, "h", h, &[("gu", gu)], Aliasing::Forbidden)?;
+    Ok((rows, inter))
+}

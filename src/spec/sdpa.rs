@@ -1,0 +1,137 @@
+//! `sdpa(q, k, v, out, opts)`: scaled-dot-product attention over a KV cache.
+//! Q and out are [B, Hq, Lq, D], K and V [B, Hkv, Lk, D], Hq a multiple of Hkv;
+//! query i sits at position `offset + i` (default `Lk - Lq`). The options, the
+//! validation and the geometry, shared by both backends.
+
+use crate::device::Device;
+use crate::dispatch::sdpa::{SdpaPrefs, HEAD_DIMS};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::tensor::validate::{self, Aliasing};
+use crate::tensor::Tensor;
+
+const OP: &str = "sdpa";
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SdpaOptions {
+    /// Default 1/sqrt(D).
+    pub scale: Option<f32>,
+    pub causal: bool,
+    /// Position of query 0; default Lk - Lq (bottom-right). May be negative.
+    pub offset: Option<i64>,
+    /// None reads DK_SDPA_BACKEND.
+    pub prefs: Option<SdpaPrefs>,
+}
+
+/// The validated problem.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SdpaGeometry {
+    pub batch: usize,
+    pub hq: usize,
+    pub hkv: usize,
+    pub group: usize,
+    pub lq: usize,
+    pub lk: usize,
+    pub d: usize,
+    pub dtype: DType,
+    pub scale: f32,
+    pub causal: bool,
+    pub offset: i64,
+}
+
+impl SdpaGeometry {
+    /// Keys some query may see: causal rows see up to offset + lq - 1.
+    pub fn kv_len(&self) -> usize {
+        if self.causal {
+            (self.offset + self.lq as i64).clamp(0, self.lk as i64) as usize
+        } else {
+            self.lk
+        }
+    }
+
+    /// The composed path needs a non-negative offset (softmax's causal rule) and a key.
+    pub fn composable(&self) -> bool {
+        self.lk > 0 && (!self.causal || self.offset >= 0)
+    }
+
+    /// Bytes of K and V one step must read (the visible keys, once).
+    pub fn kv_bytes(&self) -> u64 {
+        2 * (self.batch * self.hkv * self.kv_len() * self.d * self.dtype.size_in_bytes()) as u64
+    }
+
+    /// Q read and out written, once.
+    pub fn q_out_bytes(&self) -> u64 {
+        2 * (self.batch * self.hq * self.lq * self.d * self.dtype.size_in_bytes()) as u64
+    }
+}
+
+/// Validates the views and options and returns the problem.
+pub fn geometry(
+    device: Device,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    out: &Tensor,
+    o: &SdpaOptions,
+) -> Result<SdpaGeometry> {
+    for (name, t) in [("q", q), ("k", k), ("v", v), ("out", out)] {
+        validate::check_device(OP, name, t, device)?;
+        validate::check_dtype(OP, name, t, q.dtype())?;
+        if t.rank() != 4 {
+            let what = if name == "k" || name == "v" { "[B, Hkv, Lk, D]" } else { "[B, Hq, Lq, D]" };
+            return Err(Error::invalid(OP, name, format!("a 4-D view {what}"), format!("shape {:?}", t.shape())));
+        }
+    }
+    let [batch, hq, lq, d] = [q.shape()[0], q.shape()[1], q.shape()[2], q.shape()[3]];
+    let [kb, hkv, lk, kd] = [k.shape()[0], k.shape()[1], k.shape()[2], k.shape()[3]];
+    if !HEAD_DIMS.contains(&d) {
+        return Err(Error::invalid(OP, "q", format!("a head size D in {HEAD_DIMS:?}"), format!("D = {d}")));
+    }
+    if kb != batch || kd != d {
+        return Err(Error::invalid(
+            OP,
+            "k",
+            format!("[{batch}, Hkv, Lk, {d}] (batch and D of q)"),
+            format!("shape {:?}", k.shape()),
+        ));
+    }
+    if hkv == 0 || hq % hkv != 0 {
+        return Err(Error::invalid(
+            OP,
+            "k",
+            format!("a number of KV heads that divides Hq = {hq}"),
+            format!("{hkv} heads"),
+        ));
+    }
+    validate::check_shape(OP, "v", v, k.shape())?;
+    validate::check_shape(OP, "out", out, q.shape())?;
+    validate::check_writable(OP, "out", out)?;
+    validate::check_overlap(OP, "out", out, &[("q", q), ("k", k), ("v", v)], Aliasing::Forbidden)?;
+    let scale = o.scale.unwrap_or(1.0 / (d as f32).sqrt());
+    if !scale.is_finite() {
+        return Err(Error::invalid(OP, "scale", "a finite number", scale));
+    }
+    Ok(SdpaGeometry {
+        batch,
+        hq,
+        hkv,
+        group: hq / hkv,
+        lq,
+        lk,
+        d,
+        dtype: q.dtype(),
+        scale,
+        causal: o.causal,
+        offset: o.offset.unwrap_or(lk as i64 - lq as i64),
+    })
+}
+
+/// K and V rows start on 16 bytes with unit stride along D (the mma kernel's cp.async).
+pub fn kv_aligned(k: &Tensor, v: &Tensor) -> bool {
+    let e = 16 / k.dtype().size_in_bytes();
+    let ok = |t: &Tensor| {
+        let l = t.layout();
+        l.stride(3) == 1 && l.offset() % e == 0 && (0..3).all(|i| l.dim(i) == 1 || l.stride(i) % e == 0)
+    };
+    ok(k) && ok(v)
+}

@@ -1,0 +1,180 @@
+//! The tiny transformers-made fixtures (tests/fixtures/models, or the folder
+//! DK_FIXTURES_DIR names): prompt token ids, and logits and greedy tokens
+//! against transformers', through an f64 reference over the loaded weights
+//! (every architecture) and through the decode step (the architectures it
+//! runs exactly). Skipped, with a notice, where the fixtures are absent.
+
+mod model_common;
+
+use std::path::{Path, PathBuf};
+
+use decode_kernels::model::{LoadOptions, Model, RopeScaling};
+use decode_kernels::npy::read_npy;
+use decode_kernels::{Context, DType};
+use serde_json::Value;
+
+const ALL: [&str; 4] = ["llama", "mistral", "qwen2", "qwen3"];
+
+fn fixtures() -> Option<PathBuf> {
+    let dir = match std::env::var_os("DK_FIXTURES_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models"),
+    };
+    if dir.join("manifest.json").is_file() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: no fixtures at {} (set DK_FIXTURES_DIR)", dir.display());
+        None
+    }
+}
+
+fn expected(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap()
+}
+
+fn ids(v: &Value) -> Vec<u32> {
+    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+}
+
+fn load(path: &Path) -> Model {
+    Model::load_with(&Context::cpu(), path, &LoadOptions { dtype: Some(DType::F32) }).unwrap()
+}
+
+/// Compares per-step logits rows with transformers' (logits file rows) and
+/// the argmax with the greedy tokens, allowing a different argmax only at a
+/// near-tie (top-2 margin below `tie`). Returns the largest |difference|.
+fn compare(what: &str, rows: &[Vec<f64>], prompt: &Value, dir: &Path, tol: f64, tie: f64) -> f64 {
+    let want = read_npy(&dir.join(prompt["logits_file"].as_str().unwrap()), Some(DType::F32)).unwrap();
+    let v = want.shape[1];
+    let greedy = ids(&prompt["greedy_tokens"]);
+    let margins: Vec<f64> = prompt["top2_margin"].as_array().unwrap().iter().map(|m| m.as_f64().unwrap()).collect();
+    let mut worst: f64 = 0.0;
+    for (s, row) in rows.iter().enumerate() {
+        let w: Vec<f64> = (0..v).map(|i| want.data.get(s * v + i)).collect();
+        let e = row.iter().zip(&w).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        worst = worst.max(e);
+        let argmax =
+            row.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0;
+        if argmax as u32 != greedy[s] {
+            assert!(
+                margins[s] < tie,
+                "{what} step {s}: argmax {argmax} vs transformers' {} with margin {}",
+                greedy[s],
+                margins[s]
+            );
+            eprintln!("{what} step {s}: near-tie (margin {}) chose {argmax}, transformers {}", margins[s], greedy[s]);
+        }
+    }
+    assert!(worst < tol, "{what}: max |logit - transformers'| = {worst}");
+    worst
+}
+
+#[test]
+fn prompt_token_ids_equal_transformers() {
+    let Some(root) = fixtures() else { return };
+    for name in ALL {
+        let m = load(&root.join(name));
+        let tok = m.tokenizer.as_ref().unwrap();
+        for p in expected(&root.join(name))["prompts"].as_array().unwrap() {
+            let text = p["text"].as_str().unwrap();
+            assert_eq!(tok.encode(text, true).unwrap(), ids(&p["prompt_tokens"]), "{name}: {text:?}");
+            let greedy = ids(&p["greedy_tokens"]);
+            assert_eq!(tok.decode(&greedy, false).unwrap(), p["greedy_text"].as_str().unwrap(), "{name}");
+        }
+    }
+    // The GGUF files' tokenizers, built from metadata, agree.
+    for (gguf, name) in [("llama.gguf", "llama"), ("qwen2.gguf", "qwen2")] {
+        let m = load(&root.join(gguf));
+        let tok = m.tokenizer.as_ref().unwrap();
+        for p in expected(&root.join(name))["prompts"].as_array().unwrap() {
+            assert_eq!(tok.encode(p["text"].as_str().unwrap(), true).unwrap(), ids(&p["prompt_tokens"]), "{gguf}");
+        }
+    }
+}
+
+/// All the logits transformers computed for a prompt: the prompt, then the
+/// greedy tokens fed back (teacher forcing), rows from the prompt's last position.
+fn forced(p: &Value) -> (Vec<u32>, usize) {
+    let mut t = ids(&p["prompt_tokens"]);
+    let n = t.len();
+    t.extend(&ids(&p["greedy_tokens"])[..15]);
+    (t, n)
+}
+
+#[test]
+fn reference_over_loaded_weights_matches_transformers() {
+    let Some(root) = fixtures() else { return };
+    for name in ALL.iter().map(|n| n.to_string()).chain(["llama.gguf".to_string(), "qwen2.gguf".to_string()]) {
+        let folder = root.join(name.trim_end_matches(".gguf"));
+        let m = load(&root.join(&name));
+        let mut worst: f64 = 0.0;
+        for (i, p) in expected(&folder)["prompts"].as_array().unwrap().iter().enumerate() {
+            let (tokens, n) = forced(p);
+            let rows = model_common::reference_over_model(&m, &tokens);
+            worst = worst.max(compare(&format!("{name} prompt {i}"), &rows[n - 1..], p, &folder, 1e-4, 1e-3));
+        }
+        eprintln!("{name}: f64 reference over the loaded weights, max |logit error| {worst:.2e}");
+    }
+}
+
+#[test]
+fn decode_step_matches_transformers_where_supported() {
+    let Some(root) = fixtures() else { return };
+    let ctx = Context::cpu();
+    for name in ["mistral", "qwen2", "qwen2.gguf", "llama", "qwen3", "llama.gguf"] {
+        let folder = root.join(name.trim_end_matches(".gguf"));
+        let m = load(&root.join(name));
+        let missing = m.spec.unsupported_by_decode_step();
+        if !missing.is_empty() {
+            let e = match m.decode_model(&ctx, 1, 8) {
+                Ok(_) => panic!("{name}: the decode step cannot run {missing:?}"),
+                Err(e) => e.to_string(),
+            };
+            assert!(e.contains(&missing[0]), "{e}");
+            eprintln!("{name}: decode step not run: {e}");
+            continue;
+        }
+        let mut worst: f64 = 0.0;
+        for (i, p) in expected(&folder)["prompts"].as_array().unwrap().iter().enumerate() {
+            let (tokens, n) = forced(p);
+            let dm = m.decode_model(&ctx, 1, tokens.len()).unwrap();
+            let mut rows = Vec::new();
+            for (pos, &t) in tokens.iter().enumerate() {
+                m.embed_into(&ctx, &[t], &dm.buf.x0).unwrap();
+                dm.step_at(&ctx, pos).unwrap();
+                if pos + 1 >= n {
+                    rows.push(dm.buf.logits.to_f64_vec().unwrap());
+                }
+            }
+            worst = worst.max(compare(&format!("{name} prompt {i}"), &rows, p, &folder, 1e-4, 1e-3));
+        }
+        eprintln!("{name}: decode step (CPU, f32), max |logit error| {worst:.2e}");
+    }
+}
+
+#[test]
+fn gguf_weights_equal_safetensors() {
+    let Some(root) = fixtures() else { return };
+    for name in ["llama", "qwen2"] {
+        let (a, b) = (load(&root.join(name)), load(&root.join(format!("{name}.gguf"))));
+        let eq = |x: &decode_kernels::Tensor, y: &decode_kernels::Tensor, what: &str| {
+            assert_eq!(x.shape(), y.shape(), "{name} {what}");
+            assert!(x.to_f32_vec().unwrap() == y.to_f32_vec().unwrap(), "{name} {what} differs");
+        };
+        eq(&a.weights.embed, &b.weights.embed, "embed");
+        eq(&a.weights.lm_head, &b.weights.lm_head, "lm_head");
+        for (i, (x, y)) in a.weights.layers.iter().zip(&b.weights.layers).enumerate() {
+            eq(&x.w_qkv, &y.w_qkv, &format!("layer {i} qkv (un-permuted Q/K)"));
+            eq(&x.w_gate_up, &y.w_gate_up, &format!("layer {i} gate/up"));
+            eq(&x.w_o, &y.w_o, &format!("layer {i} o"));
+            eq(&x.w_down, &y.w_down, &format!("layer {i} down"));
+        }
+        let (fa, fb) = (a.spec.rope_inv_freq(), b.spec.rope_inv_freq());
+        let e = fa.iter().zip(&fb).map(|(x, y)| ((x - y) / x).abs()).fold(0.0, f64::max);
+        assert!(e < 1e-6, "{name}: rope frequencies differ by {e} (relative)");
+        if name == "llama" {
+            assert!(matches!(b.spec.rope_scaling, RopeScaling::Divisors(_)));
+        }
+        assert_eq!(a.spec.eos_token_ids, b.spec.eos_token_ids);
+    }
+}
