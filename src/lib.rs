@@ -18,7 +18,9 @@ pub mod model;
 pub mod npy;
 pub mod ops;
 pub mod profile;
+pub mod progress;
 pub mod spec;
+pub mod table;
 pub mod tensor;
 pub mod tuning;
 

@@ -147,6 +147,35 @@ fn dk_profile_reports_every_launch_of_a_command_at_exit() {
     assert_eq!(json["rows"][0]["count"], 1);
 }
 
+/// `decode` on the CPU backend as a newcomer reads it: both tables aligned
+/// under their headers, no enqueue column (the CPU runs each op when called),
+/// small throughputs printed with their digits, and no progress drawn when
+/// stderr is not a terminal.
+#[test]
+fn decode_tables_align_on_the_cpu_backend() {
+    let out = bin().args(["decode", "--model", "tiny", "--device", "cpu"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        !stderr.contains("random weights") && !stderr.contains("timing"),
+        "progress drawn off a terminal: {stderr}"
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    let start =
+        |head: &str| lines.iter().position(|l| l.starts_with(head)).unwrap_or_else(|| panic!("{head}: {stdout}"));
+    let modes: Vec<&str> = lines[start("mode ")..].iter().take_while(|l| !l.starts_with('(')).copied().collect();
+    let profile: Vec<&str> = lines[start("label ")..].iter().take_while(|l| !l.is_empty()).copied().collect();
+    for table in [&modes, &profile] {
+        decode_kernels::table::check_alignment(&table.join("\n")).unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+    }
+    assert!(!modes[0].contains("enqueue") && modes.len() == 2, "{stdout}");
+    assert!(profile[0].contains("bytes/launch") && profile.last().unwrap().starts_with("total"), "{stdout}");
+    // GB/s on the CPU is well under 10: printed with significant digits, never as a bare 0.
+    let gbps = modes[1].split_whitespace().last().unwrap();
+    assert!(gbps.parse::<f64>().unwrap() > 0.0 && gbps.contains('.'), "{stdout}");
+}
+
 /// Runs the binary on the CPU backend; returns (exit code, stdout, stderr).
 fn run_cpu(args: &[&str]) -> (Option<i32>, String, String) {
     let out = bin().args(args).env("DK_DEVICE", "cpu").env_remove("DK_PROFILE").output().unwrap();

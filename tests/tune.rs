@@ -114,6 +114,111 @@ fn tune_errors_are_clear() {
     assert!(s.contains("--margin"), "{s}");
 }
 
+/// (file, legend entries, x tick labels, y tick labels, marks) of one plot.
+type PlotCase = (&'static str, Vec<&'static str>, Vec<&'static str>, Vec<&'static str>, Vec<&'static str>);
+
+/// Every plot kind (a GEMV/cuBLAS threshold by N, a vec/block threshold by
+/// columns, a threads-per-CTA choice, a fused/composed threshold by rows per
+/// KV head) from a small synthetic CSV: each SVG names every shape in its
+/// legend, labels the ticks of both axes, marks the old and the new value
+/// and says what auto dispatch runs where.
+#[test]
+fn every_plot_kind_has_a_legend_ticks_and_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("rows.csv");
+    let mut rows = Vec::new();
+    // GEMV 10 + 4N against cuBLAS 20 + N: GEMV through N = 3 (the table says 1).
+    for (m, k) in [(4096, 4096), (896, 4864)] {
+        for n in 1..=16usize {
+            let (g, c) = (10.0 + 4.0 * n as f64, 20.0 + n as f64);
+            rows.push(row("matmul", "matmul/gemv_mma/f16 (auto)", "f16", format!("m={m} k={k} n={n}"), g, Some(c)));
+        }
+    }
+    for r in [32usize, 16384] {
+        let scale = r as f64 / 32.0;
+        for cols in [128usize, 256, 512, 1024, 2048, 4096, 8192] {
+            let shape = format!("rows={r} cols={cols} mode=plain");
+            let (v, b) = if cols <= 1024 { (5.0, 8.0) } else { (9.0, 6.0) };
+            rows.push(row("softmax", "softmax/vec_e8_p8/f16", "f16", shape.clone(), v * scale, None));
+            rows.push(row("softmax", "softmax/block_e8_p8_256/f16 (auto)", "f16", shape, b * scale, None));
+            for th in [128u32, 256, 512, 1024] {
+                let us = if th == 512 { 4.0 } else { 5.0 + th as f64 / 1000.0 };
+                let shape = format!("rows={r} cols={cols} mode=plain threads={th}");
+                rows.push(row("softmax", "softmax/block", "f16", shape, us * scale, None));
+            }
+        }
+    }
+    for (hkv, lk) in [(32usize, 4096usize), (8, 4096), (8, 32768)] {
+        for lq in [1usize, 4, 16] {
+            let x = 32 / hkv * lq;
+            let (f, c) = if x >= 16 { (30.0, 10.0) } else { (10.0, 30.0) };
+            let shape = format!("hq=32 hkv={hkv} lq={lq} lk={lk} d=128");
+            rows.push(row("sdpa", "sdpa/fused_mma_split8/f16 (auto)", "f16", shape.clone(), f, None));
+            rows.push(row("sdpa", "sdpa/composed/f16", "f16", shape, c, None));
+        }
+    }
+    write_csv(&csv, &rows).unwrap();
+    let plots = dir.path().join("plots");
+    let o = bin()
+        .args(["tune", "--from-csv"])
+        .arg(&csv)
+        .arg("--out")
+        .arg(dir.path().join("t.json"))
+        .arg("--plots")
+        .arg(&plots)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    decode_kernels::table::check_alignment(
+        stdout.lines().skip(1).take_while(|l| !l.starts_with('(')).collect::<Vec<_>>().join("\n").as_str(),
+    )
+    .unwrap();
+    let tick = |s: &str| format!(">\n{s}\n</text>");
+    let cases: [PlotCase; 4] = [
+        (
+            "matmul_size_classes_le64M_smalln_max_n_f16.svg",
+            vec!["4096x4096", "896x4864", "gemv (solid, dots)", "cublas (dashed, crosses)"],
+            vec!["1", "8", "16"],
+            vec!["20", "50"],
+            vec!["old: gemv up to N = 1", "new: gemv up to N = 3", "auto runs gemv", "auto runs cublas"],
+        ),
+        (
+            "softmax_vec_max_cols.svg",
+            vec!["rows=32", "rows=16384", "all shapes: f16 mode=plain"],
+            vec!["128", "1024", "8192"],
+            vec!["10", "100"],
+            vec!["new: vec up to cols = 1024", "auto runs vec", "auto runs block"],
+        ),
+        (
+            "softmax_block_threads_cols_2048.svg",
+            vec!["rows=32 cols=2048", "rows=16384 cols=1024"],
+            vec!["128", "256", "512", "1024"],
+            vec!["5", "100"],
+            vec!["new: 512 threads", "old: "],
+        ),
+        (
+            "sdpa_composed_min_rows.svg",
+            vec!["hkv=32 lk=4096", "hkv=8 lk=32768", "all shapes: f16 hq=32 d=128"],
+            vec!["1", "4", "16", "64"],
+            vec!["10", "20"],
+            vec!["new: fused up to query rows per KV", "head = 4", "auto runs composed"],
+        ),
+    ];
+    for (file, legend, xticks, yticks, marks) in cases {
+        let svg = std::fs::read_to_string(plots.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(svg.starts_with("<svg"), "{file}");
+        for want in legend.iter().chain(&marks) {
+            assert!(svg.contains(want), "{file}: {want:?} missing");
+        }
+        for t in xticks.iter().chain(&yticks) {
+            assert!(svg.contains(&tick(t)), "{file}: tick label {t:?} missing");
+        }
+        // Integers print as integers.
+        assert!(!svg.contains(&tick("100.0")) && !svg.contains(&tick("1.0")), "{file}: float-formatted ticks");
+    }
+}
+
 #[test]
 fn tune_from_csv_rejects_bad_times_with_the_line() {
     let dir = tempfile::tempdir().unwrap();

@@ -13,18 +13,33 @@ use crate::tensor::Tensor;
 
 use super::{random_tensor, BenchRow};
 
+/// Weight shapes (M, K) measured by default: from a small projection to a Llama 3 output head.
 pub const DEFAULT_SHAPES: &[(usize, usize)] =
     &[(128, 1024), (896, 4864), (4096, 4096), (14336, 4096), (4096, 14336), (128256, 4096)];
 
+/// What `bench matmul` measures.
 #[derive(Debug, Clone)]
 pub struct MatmulBenchConfig {
+    /// Weight shapes (M, K).
     pub shapes: Vec<(usize, usize)>,
+    /// Token counts N (the GEMV columns).
     pub ns: Vec<usize>,
+    /// Element types.
     pub dtypes: Vec<DType>,
+    /// Untimed runs before each measurement.
     pub warmup: usize,
+    /// Timed runs per measurement (the median is kept).
     pub runs: usize,
     /// Also time cuBLAS (the peer).
     pub peer: bool,
+}
+
+impl MatmulBenchConfig {
+    /// Measurements this config makes: one per dtype, shape and N (each gives
+    /// one row, two where auto chose cuBLAS and the GEMV family is also timed).
+    pub fn points(&self) -> usize {
+        self.dtypes.len() * self.shapes.len() * self.ns.len()
+    }
 }
 
 impl Default for MatmulBenchConfig {
@@ -57,6 +72,7 @@ pub fn parse_shapes(s: &str) -> Result<Vec<(usize, usize)>> {
         .collect()
 }
 
+/// Times every (dtype, shape, N) of `cfg` as auto dispatch runs it, and cuBLAS beside it when `cfg.peer`; calls `on_row` with each row as it is measured.
 pub fn run(
     ctx: &Context,
     cfg: &MatmulBenchConfig,

@@ -10,6 +10,7 @@ use std::path::Path;
 use crate::context::Context;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::table::{sig, sig_opt, Table};
 use crate::tensor::{HostData, Tensor};
 
 /// Copies of an input of `bytes` to rotate through so one pass over them
@@ -39,28 +40,42 @@ pub fn random_tensor(ctx: &Context, shape: &[usize], dtype: DType, seed: u64, am
 /// One benchmark row, shared by every op's benchmark and CSV.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BenchRow {
+    /// The op measured: `matmul`, `softmax` or `sdpa`.
     pub op: String,
+    /// The launch label of the variant timed, marked " (auto)" where auto dispatch chose it and " (forced)" where it was timed against auto's choice.
     pub variant: String,
+    /// Element type of the inputs and output (`f16`, `bf16`, `f32`).
     pub dtype: String,
     /// Op-specific shape, e.g. "m=4096 k=4096 n=8".
     pub shape: String,
+    /// Median time of one launch over the timed runs, in microseconds.
     pub median_us: f64,
+    /// Fastest timed run, in microseconds.
     pub min_us: f64,
+    /// Slowest timed run, in microseconds.
     pub max_us: f64,
+    /// Bytes one launch must move at least, as each op counts them (matmul: weights, tokens and output; softmax: input, output and any mask; sdpa: the K and V read).
     pub bytes: u64,
+    /// `bytes` over the median time, in GB/s.
     pub gbps: f64,
+    /// `gbps` as a percentage of `roofline_gbps`.
     pub pct_roofline: f64,
+    /// The roofline (copy or read) measured in the same run, in GB/s.
     pub roofline_gbps: f64,
     /// The peer's median in the same run (cuBLAS for matmul), if measured.
     pub peer_us: Option<f64>,
+    /// The GPU's name.
     pub card: String,
+    /// The day measured, YYYY-MM-DD (UTC).
     pub date: String,
+    /// The commit of the build that measured.
     pub commit: String,
     /// The tuning table in force when measured (embedded, DK_TUNING_FILE, user config).
     pub tuning: String,
 }
 
 impl BenchRow {
+    /// The header line of a benchmark CSV, field names in [`BenchRow`]'s order.
     pub const CSV_HEADER: &'static str =
         "op,variant,dtype,shape,median_us,min_us,max_us,bytes,gbps,pct_roofline,roofline_gbps,peer_us,card,date,commit,tuning";
 
@@ -114,6 +129,7 @@ impl BenchRow {
             .join(" ")
     }
 
+    /// The row as one CSV line (no newline), fields in [`BenchRow::CSV_HEADER`]'s order.
     pub fn csv(&self) -> String {
         format!(
             "{},{},{},\"{}\",{:.3},{:.3},{:.3},{},{:.1},{:.1},{:.1},{},\"{}\",{},{},\"{}\"",
@@ -177,6 +193,95 @@ impl BenchRow {
             tuning: f[15].clone(),
         })
     }
+}
+
+/// "min-max" of a row's times, 3 significant digits each.
+fn min_max(r: &BenchRow) -> String {
+    format!("{}-{}", sig(r.min_us, 3), sig(r.max_us, 3))
+}
+
+/// A value of the shape field, or `-`.
+fn shape_cell(r: &BenchRow, key: &str) -> String {
+    r.shape_value(key).map_or_else(|| "-".into(), |v| v.to_string())
+}
+
+/// `bench matmul`'s table: one line per row, with cuBLAS' time in the same run
+/// and how many times faster ours is (above 1: ours is faster).
+pub fn matmul_table(rows: &[BenchRow]) -> String {
+    let mut t = Table::new()
+        .left("dtype")
+        .right("M")
+        .right("K")
+        .right("N")
+        .left("variant")
+        .right("median us")
+        .right("min-max us")
+        .right("GB/s")
+        .right("% read roofline")
+        .right("cuBLAS us")
+        .right("cuBLAS/ours");
+    for r in rows {
+        t.push([
+            r.dtype.clone(),
+            shape_cell(r, "m"),
+            shape_cell(r, "k"),
+            shape_cell(r, "n"),
+            r.variant.trim_start_matches("matmul/").to_string(),
+            sig(r.median_us, 3),
+            min_max(r),
+            sig(r.gbps, 3),
+            sig(r.pct_roofline, 3),
+            sig_opt(r.peer_us, 3),
+            r.peer_us.map_or_else(|| "-".into(), |p| format!("{}x", sig(p / r.median_us, 3))),
+        ]);
+    }
+    t.render()
+}
+
+/// `bench softmax`'s table: one line per row, against the copy roofline.
+pub fn softmax_table(rows: &[BenchRow]) -> String {
+    let mut t = Table::new()
+        .left("dtype")
+        .left("shape")
+        .left("variant")
+        .right("median us")
+        .right("min-max us")
+        .right("GB/s")
+        .right("% copy roofline");
+    for r in rows {
+        t.push([
+            r.dtype.clone(),
+            r.shape.clone(),
+            r.variant.trim_start_matches("softmax/").to_string(),
+            sig(r.median_us, 3),
+            min_max(r),
+            sig(r.gbps, 3),
+            sig(r.pct_roofline, 3),
+        ]);
+    }
+    t.render()
+}
+
+/// `bench sdpa`'s table: one line per row; GB/s counts the K and V bytes read.
+pub fn sdpa_table(rows: &[BenchRow]) -> String {
+    let mut t = Table::new()
+        .left("shape")
+        .left("variant")
+        .right("median us")
+        .right("min-max us")
+        .right("K+V GB/s")
+        .right("% read roofline");
+    for r in rows {
+        t.push([
+            r.shape.clone(),
+            r.variant.trim_start_matches("sdpa/").to_string(),
+            sig(r.median_us, 3),
+            min_max(r),
+            sig(r.gbps, 3),
+            sig(r.pct_roofline, 3),
+        ]);
+    }
+    t.render()
 }
 
 /// Splits a CSV line on commas outside double quotes (quotes removed).
@@ -249,6 +354,7 @@ pub fn today() -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// The commit this binary was built from, stamped into every row.
 pub const COMMIT: &str = env!("DK_GIT_COMMIT");
 
 #[cfg(test)]
@@ -311,6 +417,25 @@ mod tests {
             let e = write_csv(&p, &[row(bad)]).unwrap_err().to_string();
             assert!(e.contains("positive, finite throughput"), "{e}");
         }
+    }
+
+    #[test]
+    fn bench_tables_align_and_keep_small_numbers() {
+        let mut slow = row(0.0123);
+        slow.median_us = 123456.7;
+        slow.min_us = 120000.0;
+        slow.max_us = 130000.0;
+        slow.pct_roofline = 0.000412;
+        slow.peer_us = None;
+        let rows = [row(3090.0), slow];
+        for (name, text) in
+            [("matmul", matmul_table(&rows)), ("softmax", softmax_table(&rows)), ("sdpa", sdpa_table(&rows))]
+        {
+            crate::table::check_alignment(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(text.lines().count(), 3, "{name}: {text}");
+            assert!(text.contains("0.0123") && text.contains("123457") && text.contains("0.000412"), "{name}: {text}");
+        }
+        assert!(matmul_table(&rows).contains("2.00x"), "cuBLAS 2 us against ours 1 us");
     }
 
     #[test]

@@ -16,19 +16,30 @@ use super::{random_tensor, BenchRow};
 /// One attention shape (batch 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SdpaShape {
+    /// Query heads.
     pub hq: usize,
+    /// Key/value heads (divides `hq`).
     pub hkv: usize,
+    /// Query rows per head (tokens decoded together).
     pub lq: usize,
+    /// Keys in the cache.
     pub lk: usize,
+    /// Head dimension.
     pub d: usize,
 }
 
+/// What `bench sdpa` measures.
 #[derive(Debug, Clone)]
 pub struct SdpaBenchConfig {
+    /// Attention shapes.
     pub shapes: Vec<SdpaShape>,
+    /// Element type.
     pub dtype: DType,
+    /// Causal masking with the default offset.
     pub causal: bool,
+    /// Untimed runs before each measurement.
     pub warmup: usize,
+    /// Timed runs per measurement (the median is kept).
     pub runs: usize,
 }
 
@@ -49,6 +60,13 @@ pub fn grid(hq: &[usize], hkv: &[usize], lq: &[usize], lk: &[usize], d: &[usize]
     v
 }
 
+impl SdpaBenchConfig {
+    /// Rows [`run`] writes: one per shape and path (fused, composed).
+    pub fn points(&self) -> usize {
+        self.shapes.len() * 2
+    }
+}
+
 impl Default for SdpaBenchConfig {
     /// Hq 32, Hkv 32 and 8, Lq 1, 4, 16, Lk 512 to 32768 at D = 128; D = 64 and
     /// 256 at Lk = 8192.
@@ -59,6 +77,7 @@ impl Default for SdpaBenchConfig {
     }
 }
 
+/// Times the fused and the composed path on every shape of `cfg`; calls `on_row` with each row as it is measured.
 pub fn run(
     ctx: &Context,
     cfg: &SdpaBenchConfig,

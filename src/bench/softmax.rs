@@ -12,8 +12,10 @@ use crate::tensor::Tensor;
 
 use super::{random_tensor, BenchRow};
 
+/// Which softmax is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// Every column of every row.
     Plain,
     /// q_len = min(rows, 16), offset cols - q_len (the last query sees every key).
     Causal,
@@ -33,14 +35,28 @@ impl std::str::FromStr for Mode {
     }
 }
 
+/// What `bench softmax` measures.
 #[derive(Debug, Clone)]
 pub struct SoftmaxBenchConfig {
+    /// Row counts.
     pub rows: Vec<usize>,
+    /// Row lengths.
     pub cols: Vec<usize>,
+    /// Element types.
     pub dtypes: Vec<DType>,
+    /// Plain, causal and/or masked.
     pub modes: Vec<Mode>,
+    /// Untimed runs before each measurement.
     pub warmup: usize,
+    /// Timed runs per measurement (the median is kept).
     pub runs: usize,
+}
+
+impl SoftmaxBenchConfig {
+    /// Rows [`run`] writes: one per dtype, shape, mode and variant (vec, block).
+    pub fn points(&self) -> usize {
+        self.dtypes.len() * self.rows.len() * self.cols.len() * self.modes.len() * 2
+    }
 }
 
 impl Default for SoftmaxBenchConfig {

@@ -6,7 +6,7 @@ use crate::bench::{
     sdpa::SdpaBenchConfig,
     softmax::{Mode, SoftmaxBenchConfig},
 };
-use crate::{roofline, DType, Error, Result};
+use crate::{progress, roofline, DType, Error, Result};
 use clap::{Args, Subcommand};
 
 #[derive(Args, Debug)]
@@ -137,21 +137,13 @@ pub fn run(a: BenchArgs) -> Result<i32> {
                 read.gbps,
                 if causal { " causal" } else { "" }
             );
-            println!(
-                "{:<40} {:<32} {:>10} {:>19} {:>8} {:>6}",
-                "shape", "variant", "median_us", "(min-max)", "KV GB/s", "%read"
-            );
+            let pb = progress::bar("bench sdpa", cfg.points() as u64);
             let rows = bench::sdpa::run(&ctx, &cfg, &read, |r| {
-                println!(
-                    "{:<40} {:<32} {:>10.2} {:>19} {:>8.0} {:>5.1}%",
-                    r.shape,
-                    r.variant.trim_start_matches("sdpa/"),
-                    r.median_us,
-                    format!("({:.2}-{:.2})", r.min_us, r.max_us),
-                    r.gbps,
-                    r.pct_roofline
-                );
+                pb.set_message(format!("bench sdpa {}", r.shape));
+                pb.inc(1);
             })?;
+            pb.finish_and_clear();
+            print!("{}", bench::sdpa_table(&rows));
             if let Some(p) = csv {
                 bench::write_csv(&p, &rows)?;
             }
@@ -183,22 +175,13 @@ pub fn run(a: BenchArgs) -> Result<i32> {
                 copy.gbps,
                 empty.median_us
             );
-            println!(
-                "{:<5} {:<34} {:<38} {:>10} {:>19} {:>8} {:>6}",
-                "dtype", "shape", "variant", "median_us", "(min-max)", "GB/s", "%copy"
-            );
+            let pb = progress::bar("bench softmax", cfg.points() as u64);
             let rows = bench::softmax::run(&ctx, &cfg, &copy, |r| {
-                println!(
-                    "{:<5} {:<34} {:<38} {:>10.2} {:>19} {:>8.0} {:>5.1}%",
-                    r.dtype,
-                    r.shape,
-                    r.variant.trim_start_matches("softmax/"),
-                    r.median_us,
-                    format!("({:.2}-{:.2})", r.min_us, r.max_us),
-                    r.gbps,
-                    r.pct_roofline
-                );
+                pb.set_message(format!("bench softmax {} {}", r.dtype, r.shape));
+                pb.inc(1);
             })?;
+            pb.finish_and_clear();
+            print!("{}", bench::softmax_table(&rows));
             if let Some(p) = csv {
                 bench::write_csv(&p, &rows)?;
             }
@@ -226,28 +209,16 @@ pub fn run(a: BenchArgs) -> Result<i32> {
                 copy.gbps,
                 read.gbps
             );
-            println!(
-                "{:<6} {:<14} {:>3} {:<34} {:>10} {:>19} {:>8} {:>6} {:>10} {:>7}",
-                "dtype", "MxK", "N", "variant", "median_us", "(min-max)", "GB/s", "%read", "cublas_us", "speedup"
-            );
+            let pb = progress::bar("bench matmul", cfg.points() as u64);
             let rows = bench::matmul::run(&ctx, &cfg, &read, |r| {
-                let mk =
-                    r.shape.split(' ').take(2).map(|s| s.split('=').nth(1).unwrap_or("")).collect::<Vec<_>>().join("x");
-                let n = r.shape.rsplit('=').next().unwrap_or("");
-                println!(
-                    "{:<6} {:<14} {:>3} {:<34} {:>10.2} {:>19} {:>8.0} {:>5.1}% {:>10} {:>7}",
-                    r.dtype,
-                    mk,
-                    n,
-                    r.variant.trim_start_matches("matmul/"),
-                    r.median_us,
-                    format!("({:.2}-{:.2})", r.min_us, r.max_us),
-                    r.gbps,
-                    r.pct_roofline,
-                    r.peer_us.map(|p| format!("{p:.2}")).unwrap_or_else(|| "-".into()),
-                    r.peer_us.map(|p| format!("{:.2}x", p / r.median_us)).unwrap_or_else(|| "-".into()),
-                );
+                // A GEMV row forced where auto chose cuBLAS belongs to the same measurement.
+                if !r.variant.ends_with("(forced)") {
+                    pb.set_message(format!("bench matmul {} {}", r.dtype, r.shape));
+                    pb.inc(1);
+                }
             })?;
+            pb.finish_and_clear();
+            print!("{}", bench::matmul_table(&rows));
             if let Some(p) = csv {
                 bench::write_csv(&p, &rows)?;
             }

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 
 use crate::decode::{self, DecodeOptions, DecodeReport, Mode, ModelConfig};
+use crate::progress::Bars;
+use crate::table::{bytes, profile_table, sig, sig_opt, time_unit, Table};
 use crate::{Context, DType, Error, Result};
 use clap::Args;
 
@@ -88,8 +90,8 @@ pub fn run(a: DecodeArgs) -> Result<i32> {
         first_step: gpu && !a.no_first_step,
         profile_steps: if gpu { 5 } else { 1 },
     };
-    let r = decode::run(&ctx, &o)?;
-    print!("{}", render(&r));
+    let r = decode::run_with_progress(&ctx, &o, &Bars::new())?;
+    print!("{}", render(&r, gpu));
     if let Some(p) = &a.json {
         write(p, &serde_json::to_string_pretty(&r).expect("a report serialises"))?;
     }
@@ -100,7 +102,36 @@ fn write(path: &std::path::Path, text: &str) -> Result<()> {
     crate::fsio::write_atomic(path, text.as_bytes())
 }
 
-fn render(r: &DecodeReport) -> String {
+/// The mode table: time per step, throughput and, on a GPU, enqueue time and
+/// % of the read roofline. On the CPU backend every op runs when called, so
+/// enqueuing a step is running it (the enqueue time equals the step time) and
+/// there is no roofline: those columns are left out.
+fn modes_table(r: &DecodeReport, gpu: bool) -> String {
+    let (unit, div) = time_unit(r.modes.iter().map(|m| m.step_us).fold(0.0, f64::max));
+    let mut t = Table::new().left("mode").right(&format!("step {unit}"));
+    if gpu {
+        t = t.right(&format!("enqueue {unit}"));
+    }
+    t = t.right("tokens/s").right("GB/s");
+    if gpu {
+        t = t.right("% read roofline");
+    }
+    for m in &r.modes {
+        let mut cells = vec![m.mode.to_string(), sig(m.step_us / div, 3)];
+        if gpu {
+            cells.push(sig(m.enqueue_us / div, 3));
+        }
+        cells.push(sig(m.tokens_per_s, 3));
+        cells.push(sig(m.gbps, 3));
+        if gpu {
+            cells.push(sig_opt(m.pct_roofline, 3));
+        }
+        t.push(cells);
+    }
+    t.render()
+}
+
+fn render(r: &DecodeReport, gpu: bool) -> String {
     let c = &r.model;
     let mut s = format!(
         "decode {} ({} layers, hidden {}, heads {}/{} x {}, MLP {}, vocab {}), {}, batch {}, context {}, on {}\n",
@@ -117,7 +148,7 @@ fn render(r: &DecodeReport) -> String {
         r.context,
         r.device
     );
-    s += &format!("bytes streamed per step: {:.1} MB (weights and KV cache)", r.bytes_per_step as f64 / 1e6);
+    s += &format!("bytes streamed per step: {} (weights and KV cache)", bytes(r.bytes_per_step));
     if let Some(n) = r.launches_per_step {
         s += &format!(", {n} launches per step");
     }
@@ -125,18 +156,18 @@ fn render(r: &DecodeReport) -> String {
         s += &format!(", read roofline {g:.0} GB/s (this run)");
     }
     s += "\n\n";
-    s += &format!(
-        "{:<8} {:>10} {:>12} {:>10} {:>9} {:>7}\n",
-        "mode", "step_us", "enqueue_us", "tokens/s", "GB/s", "%roof"
-    );
-    for m in &r.modes {
-        let pct = m.pct_roofline.map_or("-".into(), |p| format!("{p:.1}"));
+    s += &modes_table(r, gpu);
+    if gpu {
         s += &format!(
-            "{:<8} {:>10.1} {:>12.1} {:>10.1} {:>9.0} {:>7}\n",
-            m.mode, m.step_us, m.enqueue_us, m.tokens_per_s, m.gbps, pct
+            "({} steps per mode; step: wall time per step, one synchronisation at the end; enqueue: host time per step to queue it)\n",
+            r.steps
+        );
+    } else {
+        s += &format!(
+            "({} steps; step: wall time per step; on the CPU backend each op runs when called, so there is no separate enqueue time)\n",
+            r.steps
         );
     }
-    s += &format!("({} steps per mode; step_us is wall time per step, one synchronisation at the end)\n", r.steps);
     if let Some(g) = r.modes.iter().find(|m| m.mode == Mode::Graph) {
         s += &format!(
             "graph step against the sum of its kernels' profiled times ({:.1} us): {:+.1}%",
@@ -162,7 +193,7 @@ fn render(r: &DecodeReport) -> String {
     }
     if let Some(h) = &r.host_cost {
         s += &format!(
-            "host cost of one launch ({}): bare cuLaunchKernel {:.2} us, planned {:.2} us (+{:.2}), eager dispatch {:.2} us (+{:.2})\n",
+            "host cost of one launch ({}): bare cuLaunchKernel {:.2} us, planned {:.2} us ({:+.2}), eager dispatch {:.2} us ({:+.2})\n",
             h.label,
             h.bare_us,
             h.planned_us,
@@ -176,8 +207,12 @@ fn render(r: &DecodeReport) -> String {
     } else {
         "every op timed by the wall clock"
     };
-    s += &format!("\nprofile ({} step(s), {how}; per-step total {:.1} us):\n", r.profile_steps, r.kernel_us_per_step);
-    s += &r.profile.to_table();
+    s += &format!(
+        "\nprofile ({} step(s), {how}; per-step total {} us):\n",
+        r.profile_steps,
+        sig(r.kernel_us_per_step, 3)
+    );
+    s += &profile_table(&r.profile);
     s
 }
 
@@ -205,7 +240,7 @@ pub fn profile(a: ProfileArgs) -> Result<i32> {
         }
     }
     let (ctx, cfg, context) = a.w.open()?;
-    let model = decode::DecodeModel::new(&ctx, &cfg, a.w.dtype, a.w.batch, context, a.w.seed)?;
+    let model = decode::DecodeModel::build(&ctx, &cfg, a.w.dtype, a.w.batch, context, a.w.seed, &Bars::new())?;
     decode::prewarm(&ctx, &model)?;
     let roofline = match ctx.cuda() {
         Some(be) => Some(crate::roofline::read_roofline(be, 10)?.gbps),
@@ -227,7 +262,7 @@ pub fn profile(a: ProfileArgs) -> Result<i32> {
         roofline.map_or(String::new(), |g| format!(", read roofline {g:.0} GB/s")),
         if p.nvtx_available() { "on (libnvToolsExt loaded)" } else { "off (libnvToolsExt not found)" }
     );
-    print!("{}", report.to_table());
+    print!("{}", profile_table(&report));
     if let Some(path) = &a.csv {
         write(path, &report.to_csv())?;
     }
@@ -235,4 +270,113 @@ pub fn profile(a: ProfileArgs) -> Result<i32> {
         write(path, &report.to_json())?;
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::run::{FirstStep, HostCost, ModeResult};
+    use crate::profile::{Report, Sample};
+
+    /// A GPU report with the numbers of an H200 run of qwen2.5-0.5b (old
+    /// layout: rows three columns left of the header, bytes as a bare integer).
+    fn gpu_report() -> DecodeReport {
+        let mode = |mode, step_us: f64, enqueue_us| ModeResult {
+            mode,
+            step_us,
+            enqueue_us,
+            tokens_per_s: 1e6 / step_us,
+            gbps: 1038.4e6 / (step_us * 1e3),
+            pct_roofline: Some(100.0 * 1038.4e6 / (step_us * 1e3) / 4494.0),
+        };
+        let s = |label: &str, bytes: u64, us: f64| Sample { label: label.into(), bytes, us };
+        let samples = [
+            s("matmul/gemv_veck_n1/f16", 10_198_813, 10.16),
+            s("sdpa/fused_mma_split16/f16", 2_100_736, 19.09),
+            s("rmsnorm/vec1/f16", 5376, 4.61),
+        ];
+        DecodeReport {
+            model: ModelConfig::builtin("qwen2.5-0.5b").unwrap(),
+            dtype: DType::F16,
+            batch: 1,
+            context: 4096,
+            steps: 20,
+            device: "NVIDIA H200".into(),
+            bytes_per_step: 1_038_400_000,
+            launches_per_step: Some(219),
+            roofline_gbps: Some(4494.0),
+            first_step: Some(FirstStep {
+                cold_us: 564244.0,
+                cold_again_us: 12635.0,
+                prewarm_us: 11877.0,
+                warm_us: 1501.0,
+                compiled: 0,
+                from_disk: 12,
+            }),
+            modes: vec![
+                mode(Mode::Eager, 1459.2, 1117.7),
+                mode(Mode::Planned, 1458.0, 1115.6),
+                mode(Mode::Graph, 1267.1, 1.9),
+            ],
+            host_cost: Some(HostCost {
+                label: "matmul/gemv_veck_n1/f16".into(),
+                bare_us: 3.58,
+                planned_us: 3.55,
+                eager_us: 4.73,
+            }),
+            profile: Report::from_samples(&samples, Some(4494.0)),
+            profile_steps: 5,
+            kernel_us_per_step: 1901.1,
+            event_floor_us: Some(3.65),
+        }
+    }
+
+    /// The lines of `text` from the one starting with `head` up to (not
+    /// including) the first empty one or one starting with '('.
+    fn table_at(text: &str, head: &str) -> String {
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines.iter().position(|l| l.starts_with(head)).unwrap_or_else(|| panic!("{head}:\n{text}"));
+        lines[start..]
+            .iter()
+            .take_while(|l| !l.is_empty() && !l.starts_with('('))
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn gpu_tables_align_under_their_headers() {
+        let text = render(&gpu_report(), true);
+        let modes = table_at(&text, "mode ");
+        let profile = table_at(&text, "label ");
+        for t in [&modes, &profile] {
+            crate::table::check_alignment(t).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        }
+        let head = modes.lines().next().unwrap();
+        assert!(head.contains("enqueue us") && head.contains("% read roofline"), "{text}");
+        assert_eq!(modes.lines().count(), 4, "{text}");
+        let graph: Vec<&str> = modes.lines().last().unwrap().split_whitespace().collect();
+        assert_eq!(graph[..3], ["graph", "1267", "1.90"], "{modes}");
+        assert!(profile.contains("10.2 MB") && profile.contains("bytes/launch"), "{profile}");
+        assert!(text.contains("planned 3.55 us (-0.03)"), "{text}");
+    }
+
+    #[test]
+    fn cpu_tables_leave_out_enqueue_and_roofline() {
+        let mut r = gpu_report();
+        r.modes.truncate(1);
+        r.roofline_gbps = None;
+        r.launches_per_step = None;
+        r.first_step = None;
+        r.host_cost = None;
+        r.event_floor_us = None;
+        r.modes[0].step_us = 5_406_130.0;
+        r.modes[0].tokens_per_s = 0.185;
+        r.modes[0].gbps = 0.183;
+        r.modes[0].pct_roofline = None;
+        let text = render(&r, false);
+        let modes = table_at(&text, "mode ");
+        crate::table::check_alignment(&modes).unwrap();
+        assert_eq!(modes, "mode   step ms  tokens/s   GB/s\neager     5406     0.185  0.183", "{text}");
+    }
 }

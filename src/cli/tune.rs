@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::bench::{self, matmul::MatmulBenchConfig, sdpa::SdpaBenchConfig, softmax::SoftmaxBenchConfig, BenchRow};
 use crate::tune::{decisions, plot};
 use crate::tuning::{self, TuningTable};
-use crate::{fsio, roofline, Context, DType, Error, Result};
+use crate::{fsio, progress, roofline, Context, DType, Error, Result};
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -133,18 +133,11 @@ pub fn run(a: TuneArgs) -> Result<i32> {
         rows.len()
     );
     println!("tune: {} rows on {card}; against {base_source}; margin {:.0}%", rows.len(), a.margin * 100.0);
-    println!("{:<40} {:>8} {:>8} {:>10} {:>14} {:>10}", "decision", "old", "new", "gain", "auto/best max", ">3% over");
-    for d in &decisions {
-        println!(
-            "{:<40} {:>8} {:>8} {:>10} {:>14} {:>10}",
-            d.field,
-            d.old_value,
-            d.new_value,
-            d.gain_pct.map_or("-".into(), |g| format!("{g:+.2}%")),
-            format!("{:.3}", d.worst_ratio),
-            format!("{}/{}", d.over_3pct, d.points)
-        );
-    }
+    print!("{}", decisions::summary_table(&decisions));
+    println!(
+        "(gain: time saved on the measured points by the new value; worst auto/best: the slowest the chosen variant \
+         gets against the fastest at any point; >3% off best: points where it is more than 3% slower)"
+    );
     let changed = decisions.iter().filter(|d| d.changed()).count();
     fsio::write_atomic(&out, (table.to_json() + "\n").as_bytes())?;
     println!("{changed} of {} decisions changed; table written to {}", decisions.len(), out.display());
@@ -178,17 +171,20 @@ fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &
     };
     let threads = [128u32, 256, 512, 1024];
     let sd = SdpaBenchConfig { dtype: DType::F16, runs: a.runs, ..Default::default() };
-    let total = if want("matmul") { mm.dtypes.len() * mm.shapes.len() * mm.ns.len() } else { 0 }
-        + if want("softmax") { sm.dtypes.len() * sm.rows.len() * sm.cols.len() * (2 + threads.len()) } else { 0 }
-        + if want("sdpa") { 2 * sd.shapes.len() } else { 0 };
-    let pb = indicatif::ProgressBar::new(total as u64);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template("{elapsed} [{bar:40}] {pos}/{len} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let total = if want("matmul") { mm.points() } else { 0 }
+        + if want("softmax") {
+            sm.points() + sm.dtypes.len() * sm.rows.len() * sm.cols.len() * threads.len()
+        } else {
+            0
+        }
+        + if want("sdpa") { sd.points() } else { 0 };
+    let pb = progress::bar("tune", total as u64);
     let tick = |r: &BenchRow| {
-        pb.set_message(format!("{} {} {}", r.op, r.dtype, r.shape));
-        pb.inc(1);
+        // A GEMV row forced where auto chose cuBLAS belongs to the same measurement.
+        if !r.variant.ends_with("(forced)") {
+            pb.set_message(format!("tune {} {} {}", r.op, r.dtype, r.shape));
+            pb.inc(1);
+        }
     };
     let mut rows = Vec::new();
     let read = roofline::read_roofline(be, 20)?;

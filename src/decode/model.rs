@@ -6,6 +6,7 @@ use crate::context::Context;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::ops::{self, RopeOptions, SdpaOptions};
+use crate::progress::{Progress, Silent};
 use crate::tensor::Tensor;
 
 use super::config::ModelConfig;
@@ -192,6 +193,20 @@ impl DecodeModel {
         context: usize,
         seed: u64,
     ) -> Result<Self> {
+        Self::build(ctx, cfg, dtype, batch, context, seed, &Silent)
+    }
+
+    /// [`DecodeModel::new`], reporting one step per layer (and one for the
+    /// output head) to `progress`: minutes for an 8B model on the CPU backend.
+    pub fn build(
+        ctx: &Context,
+        cfg: &ModelConfig,
+        dtype: DType,
+        batch: usize,
+        context: usize,
+        seed: u64,
+        progress: &dyn Progress,
+    ) -> Result<Self> {
         cfg.validate()?;
         if batch == 0 {
             return Err(Error::invalid("decode", "--batch", "at least 1 sequence", batch));
@@ -210,6 +225,7 @@ impl DecodeModel {
         };
         let (h, d, hq, hkv, inter) = (cfg.hidden, cfg.head_dim, cfg.heads, cfg.kv_heads, cfg.intermediate);
         let mut layers = Vec::with_capacity(cfg.layers);
+        progress.start(&format!("{}: random weights, by layer", cfg.name), cfg.layers as u64 + 1);
         for _ in 0..cfg.layers {
             layers.push(LayerWeights {
                 attn_norm: make(&[h], Init::Norm)?,
@@ -224,6 +240,7 @@ impl DecodeModel {
                 k_cache: make(&[batch, hkv, context, d], Init::Unit)?,
                 v_cache: make(&[batch, hkv, context, d], Init::Unit)?,
             });
+            progress.inc(1);
         }
         let final_norm = make(&[h], Init::Norm)?;
         let lm_head = make(&[cfg.vocab, h], Init::FanIn(h))?;
@@ -241,6 +258,7 @@ impl DecodeModel {
             logits: e(&[batch, cfg.vocab])?,
         };
         ctx.synchronize()?;
+        progress.finish();
         Ok(DecodeModel { cfg: cfg.clone(), dtype, batch, context, layers, final_norm, lm_head, buf })
     }
 

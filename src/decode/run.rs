@@ -7,6 +7,7 @@ use crate::context::Context;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::profile::Report;
+use crate::progress::{Progress, Silent};
 use crate::runtime::CudaBackend;
 
 use super::config::ModelConfig;
@@ -175,6 +176,12 @@ pub fn prewarm(ctx: &Context, model: &DecodeModel) -> Result<()> {
 /// Runs the whole study on `ctx` (and, for the first-step study, on fresh
 /// contexts of the same device).
 pub fn run(ctx: &Context, o: &DecodeOptions) -> Result<DecodeReport> {
+    run_with_progress(ctx, o, &Silent)
+}
+
+/// [`run`], reporting each phase (first-step study, building the model,
+/// recording, timing each mode, the host-cost study, profiling) to `progress`.
+pub fn run_with_progress(ctx: &Context, o: &DecodeOptions, progress: &dyn Progress) -> Result<DecodeReport> {
     if o.steps == 0 {
         return Err(Error::invalid("decode", "--steps", "at least 1", o.steps));
     }
@@ -189,13 +196,21 @@ pub fn run(ctx: &Context, o: &DecodeOptions) -> Result<DecodeReport> {
         }
     }
     let first_step = match (ctx.cuda(), o.first_step) {
-        (Some(be), true) => Some(first_step_study(be, o)?),
+        (Some(be), true) => {
+            progress.start("first step of fresh contexts, with and without prewarm", 0);
+            Some(first_step_study(be, o)?)
+        }
         _ => None,
     };
-    let model = DecodeModel::new(ctx, &o.model, o.dtype, o.batch, o.context, o.seed)?;
+    let model = DecodeModel::build(ctx, &o.model, o.dtype, o.batch, o.context, o.seed, progress)?;
     let bytes = model.bytes_per_step();
     // Recording the step is also its prewarm: every module loaded, every plan resolved.
-    let recording = if ctx.is_cuda() { Some(ctx.record(|c| model.step(c))?) } else { None };
+    let recording = if ctx.is_cuda() {
+        progress.start("recording the step (loading or compiling its kernels)", 0);
+        Some(ctx.record(|c| model.step(c))?)
+    } else {
+        None
+    };
     let roofline = match ctx.cuda() {
         Some(be) => Some(crate::roofline::read_roofline(be, 10)?.gbps),
         None => None,
@@ -216,13 +231,16 @@ pub fn run(ctx: &Context, o: &DecodeOptions) -> Result<DecodeReport> {
     let warmup = if ctx.is_cuda() { 3 } else { 0 };
     let mut modes = Vec::new();
     for &mode in &o.modes {
+        progress.start(&format!("timing {mode} steps"), (warmup + o.steps) as u64);
         for _ in 0..warmup {
             run_step(mode)?;
+            progress.inc(1);
         }
         ctx.synchronize()?;
         let t0 = Instant::now();
         for _ in 0..o.steps {
             run_step(mode)?;
+            progress.inc(1);
         }
         let enqueued = t0.elapsed().as_secs_f64();
         ctx.synchronize()?;
@@ -239,16 +257,25 @@ pub fn run(ctx: &Context, o: &DecodeOptions) -> Result<DecodeReport> {
         });
     }
     let host_cost = match ctx.cuda() {
-        Some(be) => Some(host_cost(ctx, be, &model)?),
+        Some(be) => {
+            progress.start("host cost of one launch", 0);
+            Some(host_cost(ctx, be, &model)?)
+        }
         None => None,
     };
     // The breakdown: a few steps with every launch bracketed by events.
     let profile_steps = o.profile_steps.max(1);
     let slowest_us = modes.iter().map(|m| m.step_us).fold(0.0, f64::max);
-    let profile = profile_steps_with(ctx, profile_steps, slowest_us, roofline, || match &recording {
-        Some(r) => r.replay(),
-        None => model.step(ctx),
+    progress.start("profiling steps", profile_steps as u64);
+    let profile = profile_steps_with(ctx, profile_steps, slowest_us, roofline, || {
+        let r = match &recording {
+            Some(r) => r.replay(),
+            None => model.step(ctx),
+        };
+        progress.inc(1);
+        r
     })?;
+    progress.finish();
     let kernel_us_per_step = profile.total_us() / profile_steps as f64;
     let event_floor_us = match ctx.cuda() {
         Some(be) => Some(crate::roofline::empty_launch(be, 50)?.median_us),

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 pub struct Point {
     /// What is measured together (e.g. a matrix shape): for plots and reports.
     pub class: String,
+    /// The size the decision is made on (e.g. N).
     pub x: usize,
     /// Median time of the variant used at and below the threshold.
     pub low_us: f64,
@@ -35,14 +36,17 @@ pub struct Crossover {
     pub current: Option<usize>,
     /// Relative score (sum of chosen / best; the point count is perfect).
     pub score: f64,
+    /// The score of the threshold in force, if any.
     pub current_score: Option<f64>,
     /// Total microseconds over the points with the new and the old threshold.
     pub total_us: f64,
+    /// Total microseconds over the points with the threshold in force, if any.
     pub current_total_us: Option<f64>,
     /// The worst point's chosen / best time with the new threshold.
     pub worst_ratio: f64,
     /// Points where the chosen variant is more than 3% slower than the best.
     pub over_3pct: usize,
+    /// Usable points measured.
     pub points: usize,
 }
 
@@ -116,8 +120,11 @@ pub fn crossover(points: &[Point], floor: usize, current: Option<usize>, margin:
 /// One measured option of a many-way choice (e.g. threads per CTA).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Choice {
+    /// What is measured together (e.g. a row length and count).
     pub class: String,
+    /// The option (e.g. threads per CTA).
     pub choice: u32,
+    /// Its median time, in microseconds.
     pub us: f64,
 }
 

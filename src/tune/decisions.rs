@@ -10,14 +10,43 @@ use super::analysis::{best_choice, crossover, Choice, Crossover, Point};
 use crate::bench::BenchRow;
 use crate::tuning::{SmallnClass, TuningTable, SIZE_CLASS_LIMITS};
 
-/// Times of one variant of a decision over sizes, for plots.
+/// Times of one variant on one measured class (a shape) over sizes, for plots.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Series {
     /// "variant, class".
     pub name: String,
+    /// What is measured together, e.g. a matrix shape `4096x4096`: one line per class.
+    pub class: String,
+    /// The variant timed, e.g. `gemv`.
+    pub variant: String,
     /// Whether this is the variant used at and below the threshold.
     pub low: bool,
+    /// (size, median us), sizes ascending.
     pub points: Vec<(usize, f64)>,
+}
+
+/// What a decision sets, in terms of the sizes it is measured over.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub enum Rule {
+    /// Sizes x <= threshold go to the variant `low`, larger ones to `high`.
+    /// `None` for the old threshold: there was none.
+    Threshold {
+        /// The variant used at and below the threshold.
+        low: String,
+        /// The variant used above it.
+        high: String,
+        /// The threshold in force before.
+        old: Option<usize>,
+        /// The threshold chosen from the data.
+        new: usize,
+    },
+    /// One of the measured sizes chosen for every class (e.g. threads per CTA).
+    Choice {
+        /// The value in force before.
+        old: Option<usize>,
+        /// The value chosen from the data.
+        new: usize,
+    },
 }
 
 /// One decision: what was in force, what the data says, what it gains.
@@ -25,22 +54,31 @@ pub struct Series {
 pub struct Decision {
     /// The table field, e.g. `matmul.smalln_max_n.f16`.
     pub field: String,
+    /// What the sizes are (e.g. `N`, `cols`), for plots and reports.
     pub x_label: String,
+    /// The value in force before, as the table writes it.
     pub old_value: String,
+    /// The value chosen from the data, as the table writes it.
     pub new_value: String,
     /// Time saved on the measured points by the new value, % of the old total.
     pub gain_pct: Option<f64>,
     /// With the new value: the worst chosen/best time ratio over the points,
     /// and how many points are more than 3% over the best.
     pub worst_ratio: f64,
+    /// Points (or shapes, for a choice) where the chosen variant is more than 3% slower than the best.
     pub over_3pct: usize,
+    /// Points (or shapes, for a choice) measured.
     pub points: usize,
+    /// The measured times, one series per variant and shape, for plots.
     pub series: Vec<Series>,
     /// Where the new threshold falls (between two sizes), for plots.
     pub marker: Option<f64>,
+    /// The old and the new value as thresholds or choices over the sizes.
+    pub rule: Rule,
 }
 
 impl Decision {
+    /// Whether the new value differs from the old.
     pub fn changed(&self) -> bool {
         self.old_value != self.new_value
     }
@@ -60,7 +98,8 @@ fn series_of(points: &[Point], low: &str, high: &str) -> Vec<Series> {
     by.into_iter()
         .map(|((class, is_low), mut pts)| {
             pts.sort_by_key(|p| p.0);
-            Series { name: format!("{}, {class}", if is_low { low } else { high }), low: is_low, points: pts }
+            let variant = if is_low { low } else { high };
+            Series { name: format!("{variant}, {class}"), class, variant: variant.into(), low: is_low, points: pts }
         })
         .collect()
 }
@@ -82,7 +121,9 @@ fn decision(
     low: &str,
     high: &str,
 ) -> Decision {
+    let rule = Rule::Threshold { low: low.into(), high: high.into(), old: c.current, new: c.threshold };
     Decision {
+        rule,
         field,
         x_label: x_label.into(),
         old_value: old,
@@ -254,10 +295,11 @@ fn softmax_threads(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out:
                 .into_iter()
                 .map(|(name, mut points)| {
                     points.sort_by_key(|p| p.0);
-                    Series { name, low: true, points }
+                    Series { class: name.clone(), variant: "block".into(), name, low: true, points }
                 })
                 .collect(),
             marker: Some(best as f64),
+            rule: Rule::Choice { old: Some(current as usize), new: best as usize },
         });
     }
 }
@@ -307,6 +349,33 @@ fn sdpa(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<D
             "composed",
         ));
     }
+}
+
+/// The decisions as a table: the field, its old and new value, the time the
+/// new value saves on the measured points, the worst ratio of the chosen
+/// variant's time to the best variant's, and the points more than 3% off.
+pub fn summary_table(decisions: &[Decision]) -> String {
+    let mut t = crate::table::Table::new()
+        .left("decision")
+        .right("old")
+        .right("new")
+        .right("gain")
+        .right("worst auto/best")
+        .right(">3% off best");
+    for d in decisions {
+        t.push([
+            d.field.clone(),
+            d.old_value.clone(),
+            d.new_value.clone(),
+            d.gain_pct.map_or_else(
+                || "-".into(),
+                |g| format!("{}{}%", if g > 0.0 { "+" } else { "" }, crate::table::sig(g, 3)),
+            ),
+            crate::table::sig(d.worst_ratio, 3),
+            format!("{}/{}", d.over_3pct, d.points),
+        ]);
+    }
+    t.render()
 }
 
 /// Every decision the rows support, and the table with their values.
