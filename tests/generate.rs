@@ -229,10 +229,35 @@ fn an_eos_id_of_generation_config_stops() {
         format!("{{\"bos_token_id\": 399, \"eos_token_id\": [{}]}}", greedy[3]),
     )
     .unwrap();
-    let (v, _) = run_json(dir.path(), &["--prompt", p["text"].as_str().unwrap(), "--temperature", "0"]);
+    // With a second prompt that does not reach it: the dumped logits of the
+    // shorter sequence are padded with NaN.
+    let p1 = &expected(&src)["prompts"][1];
+    assert!(!ids(&p1["greedy_tokens"]).contains(&greedy[3]));
+    let npy = dir.path().join("logits.npy");
+    let args = [
+        "--prompt",
+        p["text"].as_str().unwrap(),
+        "--prompt",
+        p1["text"].as_str().unwrap(),
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "16",
+        "--dump-logits",
+        npy.to_str().unwrap(),
+    ];
+    let (v, _) = run_json(dir.path(), &args);
     let s = &v["sequences"][0];
     assert_eq!(s["finish_reason"], "eos");
     assert_eq!(tokens(&v, 0), greedy[..4], "the EOS id is the last token");
+    assert_eq!(
+        (v["sequences"][1]["finish_reason"].as_str(), tokens(&v, 1)),
+        (Some("length"), ids(&p1["greedy_tokens"]))
+    );
+    let dumped = read_npy(&npy, Some(DType::F32)).unwrap();
+    assert_eq!(dumped.shape, vec![2, 16, 400]);
+    let row_nan = |r: usize| (0..400).map(|c| dumped.data.get(r * 400 + c).is_nan()).collect::<Vec<_>>();
+    assert!((0..4).all(|r| row_nan(r).iter().all(|n| !n)) && (4..16).all(|r| row_nan(r).iter().all(|n| *n)));
     let tok = decode_kernels::model::Tokenizer::from_file(&dir.path().join("tokenizer.json")).unwrap();
     assert_eq!(s["text"], tok.decode(&greedy[..3], true).unwrap(), "the EOS is not in the text");
 }
