@@ -8,6 +8,7 @@ mod bench;
 mod check;
 mod decode;
 mod exec;
+mod generate;
 mod info;
 mod kernels;
 mod tune;
@@ -35,6 +36,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// One decode step of a model's shapes (random weights): eager, planned and CUDA graph, with a per-label profile.
     Decode(decode::DecodeArgs),
+    /// Generate text from a checkpoint (HF folder or GGUF): greedy or sampled, stop on EOS, --stop or --max-tokens.
+    Generate(generate::GenerateArgs),
     /// The decode step with every launch profiled: count, total, mean, p50, p95, GB/s, % of roofline per label.
     Profile(decode::ProfileArgs),
     /// Measure every variant, find the crossovers, write a tuning table, plot each decision (or analyse --from-csv rows).
@@ -52,6 +55,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Kernels(a) => kernels::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Decode(a) => decode::run(a),
+        Command::Generate(a) => generate::run(a),
         Command::Tune(a) => tune::run(a),
         Command::Profile(a) => decode::profile(a),
     }

@@ -1,7 +1,8 @@
 //! Real checkpoints: a Hugging Face model folder (config.json, safetensors,
 //! tokenizer.json) or a GGUF file, read into one typed [`ModelSpec`], one
 //! tensor source keyed by Hugging Face tensor names, and a tokenizer; then
-//! uploaded tensor by tensor into the decode model's fused layout ([`Model::load`]).
+//! uploaded tensor by tensor into the decode model's fused layout ([`Model::load`]);
+//! and generation on it (module [`generate`](mod@generate): a [`Session`], a [`Sampler`], stop rules).
 //!
 //! Every error names the file and the field or tensor at fault and what was
 //! expected; nothing here panics on a file's contents.
@@ -25,12 +26,14 @@
 //! ```
 
 pub mod config;
+pub mod generate;
 pub mod gguf;
 pub mod load;
 pub mod safetensors;
 pub mod tokenizer;
 
 pub use config::{Architecture, ModelSpec, RopeScaling};
+pub use generate::{generate, FinishReason, GenerateOptions, Generation, Sampler, SamplingParams, Session};
 pub use gguf::GgufFile;
 pub use load::{Format, LayerTensors, LoadOptions, Model, Weights};
 pub use safetensors::SafetensorsSource;
