@@ -168,47 +168,6 @@ pub fn bytes(b: u64) -> String {
     }
 }
 
-/// The profiler's per-label report as a table: launches, total, mean and
-/// percentiles of the time per launch (totals and per-launch times each in
-/// us, ms or s by their size, see [`time_unit`]), the bytes one launch moves (the mean
-/// over the label's launches), and the throughput over all of them and, when
-/// the report has a roofline, its share of it; last, a total line.
-pub fn profile_table(r: &crate::profile::Report) -> String {
-    // Totals and per-launch times each in the unit their largest value needs.
-    let (unit, div) = time_unit(r.rows.iter().map(|x| x.total_us).fold(0.0, f64::max));
-    let (each, each_div) = time_unit(r.rows.iter().map(|x| x.p95_us.max(x.mean_us)).fold(0.0, f64::max));
-    let time = |us: f64| sig(us / div, 3);
-    let per_launch = |us: f64| sig(us / each_div, 3);
-    let mut t = Table::new()
-        .left("label")
-        .right("launches")
-        .right(&format!("total {unit}"))
-        .right(&format!("mean {each}"))
-        .right(&format!("p50 {each}"))
-        .right(&format!("p95 {each}"))
-        .right("bytes/launch")
-        .right("GB/s");
-    if r.roofline_gbps.is_some() {
-        t = t.right("% roofline");
-    }
-    for row in &r.rows {
-        t.push([
-            row.label.clone(),
-            row.count.to_string(),
-            time(row.total_us),
-            per_launch(row.mean_us),
-            per_launch(row.p50_us),
-            per_launch(row.p95_us),
-            if row.bytes == 0 { "-".into() } else { bytes(row.bytes) },
-            sig_opt(row.gbps, 3),
-            sig_opt(row.pct_roofline, 3),
-        ]);
-    }
-    let launches: usize = r.rows.iter().map(|x| x.count).sum();
-    t.push(["total".to_string(), launches.to_string(), time(r.total_us())]);
-    t.render()
-}
-
 /// Checks that a rendered table's columns line up: the lines are split into
 /// cells at runs of two or more spaces, and every column must share either
 /// its left edge (left-aligned) or its right edge (right-aligned) on every
@@ -297,29 +256,5 @@ mod tests {
         assert_eq!(lines[2], "graph      1.5  -       3090");
         // A misaligned table is caught.
         assert!(check_alignment("mode  step\neager  1\ngraph    22\n").is_err());
-    }
-
-    #[test]
-    fn profile_table_aligns_and_labels_bytes_per_launch() {
-        use crate::profile::{Report, Sample};
-        let s = |label: &str, bytes: u64, us: f64| Sample { label: label.into(), bytes, us };
-        let r = Report::from_samples(
-            &[
-                s("matmul/gemv_mma_n1/f16", 272_000_000, 120.0),
-                s("matmul/gemv_mma_n1/f16", 1_000, 3.0),
-                s("rmsnorm/f16", 0, 0.5),
-            ],
-            Some(3000.0),
-        );
-        let text = profile_table(&r);
-        check_alignment(&text).unwrap();
-        let head = text.lines().next().unwrap();
-        assert!(head.contains("bytes/launch") && head.contains("total us"), "{text}");
-        assert_eq!((time_unit(9999.0).0, time_unit(10_000.0).0, time_unit(2e7).0), ("us", "ms", "s"));
-        assert!(text.contains("136 MB") && text.contains("total"), "{text}");
-        assert!(text.contains("% roofline"), "{text}");
-        let cpu = profile_table(&Report::from_samples(&[s("sdpa/cpu/f16", 1000, 2.0)], None));
-        check_alignment(&cpu).unwrap();
-        assert!(!cpu.contains("% roofline"), "no roofline on the CPU backend: no column\n{cpu}");
     }
 }

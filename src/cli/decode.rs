@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::decode::{self, DecodeOptions, DecodeReport, Mode, ModelConfig};
 use crate::progress::Bars;
-use crate::table::{bytes, profile_table, sig, sig_opt, time_unit, Table};
+use crate::table::{bytes, sig, sig_opt, time_unit, Table};
 use crate::{Context, DType, Error, Result};
 use clap::Args;
 
@@ -212,7 +212,7 @@ fn render(r: &DecodeReport, gpu: bool) -> String {
         r.profile_steps,
         sig(r.kernel_us_per_step, 3)
     );
-    s += &profile_table(&r.profile);
+    s += &r.profile.to_table();
     s
 }
 
@@ -262,7 +262,7 @@ pub fn profile(a: ProfileArgs) -> Result<i32> {
         roofline.map_or(String::new(), |g| format!(", read roofline {g:.0} GB/s")),
         if p.nvtx_available() { "on (libnvToolsExt loaded)" } else { "off (libnvToolsExt not found)" }
     );
-    print!("{}", profile_table(&report));
+    print!("{}", report.to_table());
     if let Some(path) = &a.csv {
         write(path, &report.to_csv())?;
     }

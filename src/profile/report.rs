@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::Sample;
+use crate::table::{bytes, sig, sig_opt, time_unit, Table};
 
 /// One label's aggregate.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -84,33 +85,39 @@ impl Report {
 
     /// An aligned text table, one row per label and a total line, for a terminal.
     pub fn to_table(&self) -> String {
-        let opt = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |x| format!("{x:.p$}"));
-        let w = self.rows.iter().map(|r| r.label.len()).max().unwrap_or(5).max(5);
-        let mut s = format!(
-            "{:<w$} {:>7} {:>11} {:>9} {:>9} {:>9} {:>12} {:>8} {:>6}\n",
-            "label", "count", "total_us", "mean_us", "p50_us", "p95_us", "bytes", "GB/s", "%roof"
-        );
-        for r in &self.rows {
-            s += &format!(
-                "{:<w$} {:>7} {:>11.1} {:>9.2} {:>9.2} {:>9.2} {:>12} {:>8} {:>6}\n",
-                r.label,
-                r.count,
-                r.total_us,
-                r.mean_us,
-                r.p50_us,
-                r.p95_us,
-                r.bytes,
-                r.gbps.map_or("-".to_string(), |g| if g < 100.0 { format!("{g:.1}") } else { format!("{g:.0}") }),
-                opt(r.pct_roofline, 1)
-            );
+        // Totals and per-launch times each in the unit their largest value needs.
+        let (unit, div) = time_unit(self.rows.iter().map(|x| x.total_us).fold(0.0, f64::max));
+        let (each, each_div) = time_unit(self.rows.iter().map(|x| x.p95_us.max(x.mean_us)).fold(0.0, f64::max));
+        let time = |us: f64| sig(us / div, 3);
+        let per_launch = |us: f64| sig(us / each_div, 3);
+        let mut t = Table::new()
+            .left("label")
+            .right("launches")
+            .right(&format!("total {unit}"))
+            .right(&format!("mean {each}"))
+            .right(&format!("p50 {each}"))
+            .right(&format!("p95 {each}"))
+            .right("bytes/launch")
+            .right("GB/s");
+        if self.roofline_gbps.is_some() {
+            t = t.right("% roofline");
         }
-        s += &format!(
-            "{:<w$} {:>7} {:>11.1}\n",
-            "total",
-            self.rows.iter().map(|r| r.count).sum::<usize>(),
-            self.total_us()
-        );
-        s
+        for row in &self.rows {
+            t.push([
+                row.label.clone(),
+                row.count.to_string(),
+                time(row.total_us),
+                per_launch(row.mean_us),
+                per_launch(row.p50_us),
+                per_launch(row.p95_us),
+                if row.bytes == 0 { "-".into() } else { bytes(row.bytes) },
+                sig_opt(row.gbps, 3),
+                sig_opt(row.pct_roofline, 3),
+            ]);
+        }
+        let launches: usize = self.rows.iter().map(|x| x.count).sum();
+        t.push(["total".to_string(), launches.to_string(), time(self.total_us())]);
+        t.render()
     }
 
     /// CSV with a header line, one row per label; an absent value is an empty field.
@@ -137,5 +144,34 @@ impl Report {
     /// The report as pretty-printed JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a report serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::check_alignment;
+
+    #[test]
+    fn profile_table_aligns_and_labels_bytes_per_launch() {
+        let s = |label: &str, bytes: u64, us: f64| Sample { label: label.into(), bytes, us };
+        let r = Report::from_samples(
+            &[
+                s("matmul/gemv_mma_n1/f16", 272_000_000, 120.0),
+                s("matmul/gemv_mma_n1/f16", 1_000, 3.0),
+                s("rmsnorm/f16", 0, 0.5),
+            ],
+            Some(3000.0),
+        );
+        let text = Report::to_table(&r);
+        check_alignment(&text).unwrap();
+        let head = text.lines().next().unwrap();
+        assert!(head.contains("bytes/launch") && head.contains("total us"), "{text}");
+        assert_eq!((time_unit(9999.0).0, time_unit(10_000.0).0, time_unit(2e7).0), ("us", "ms", "s"));
+        assert!(text.contains("136 MB") && text.contains("total"), "{text}");
+        assert!(text.contains("% roofline"), "{text}");
+        let cpu = Report::to_table(&Report::from_samples(&[s("sdpa/cpu/f16", 1000, 2.0)], None));
+        check_alignment(&cpu).unwrap();
+        assert!(!cpu.contains("% roofline"), "no roofline on the CPU backend: no column\n{cpu}");
     }
 }
