@@ -63,6 +63,13 @@ pub fn run(cli: Cli) -> Result<i32> {
 
 /// `--device` when given, else `DK_DEVICE`.
 fn open_context(device: Option<&str>) -> Result<Context> {
+    let ctx = open_context_quiet(device)?;
+    // Kernel compilation shows a spinner on a terminal (nothing in logs).
+    ctx.set_progress(std::sync::Arc::new(crate::progress::Bars::new()));
+    Ok(ctx)
+}
+
+fn open_context_quiet(device: Option<&str>) -> Result<Context> {
     match device {
         None => Context::from_env(),
         Some(d) => {

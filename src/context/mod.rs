@@ -178,6 +178,14 @@ impl Context {
         }
     }
 
+    /// Where long work on this context reports: today the first NVRTC
+    /// compilation of each kernel module on a GPU (nothing on the CPU backend).
+    pub fn set_progress(&self, progress: Arc<dyn crate::progress::Progress>) {
+        if let Backend::Cuda(b) = &self.backend {
+            b.set_progress(progress);
+        }
+    }
+
     /// The dispatcher: device caps, the tuning table in force and the
     /// preferences ops fall back on.
     pub fn dispatcher(&self) -> &Dispatcher {

@@ -141,6 +141,11 @@ impl CudaBackend {
         self.modules.function(source, defines, name)
     }
 
+    /// Where kernel compilations report (default: nowhere).
+    pub fn set_progress(&self, progress: Arc<dyn crate::progress::Progress>) {
+        self.modules.set_progress(progress);
+    }
+
     /// Compiles and loads every build of every source, in parallel.
     pub fn prewarm(&self, sources: &[&KernelSource]) -> Result<()> {
         self.modules.prewarm(sources)

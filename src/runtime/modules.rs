@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use cudarc::driver::{CudaContext, CudaFunction, CudaModule};
 use cudarc::nvrtc::Ptx;
@@ -12,6 +12,7 @@ use super::cache::{CacheCounts, DiskCache, ModuleKey};
 use super::kernels::KernelSource;
 use super::nvrtc::Nvrtc;
 use crate::error::{Error, Result};
+use crate::progress::{Progress, Silent};
 
 /// A function by its source file (the sources are statics), define set and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -35,6 +36,8 @@ pub struct ModuleCache {
     /// costs a small hash and no allocation, not the source's expansion and
     /// SHA-256 (tens of microseconds).
     fast_functions: Mutex<HashMap<u64, Vec<(FunctionId, CudaFunction)>>>,
+    /// Told when a module is compiled (not when it comes from a cache).
+    progress: RwLock<Arc<dyn Progress>>,
 }
 
 impl ModuleCache {
@@ -49,7 +52,13 @@ impl ModuleCache {
             modules: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
             fast_functions: Mutex::new(HashMap::new()),
+            progress: RwLock::new(Arc::new(Silent)),
         }
+    }
+
+    /// Where compilations report (default: nowhere).
+    pub fn set_progress(&self, progress: Arc<dyn Progress>) {
+        *self.progress.write().unwrap_or_else(|e| e.into_inner()) = progress;
     }
 
     /// The NVRTC library in use.
@@ -82,7 +91,13 @@ impl ModuleCache {
             Some(c) => c,
             None => {
                 self.disk.stats.misses.fetch_add(1, Ordering::Relaxed);
-                let compiled = self.nvrtc.compile(source, arch, defines, false)?;
+                // A first compile takes seconds (tens on a fresh machine for
+                // every module): say so while it runs.
+                let progress = self.progress.read().unwrap_or_else(|e| e.into_inner()).clone();
+                progress.start(&format!("compiling kernels/{} for {arch} with NVRTC (cached after)", source.file), 0);
+                let compiled = self.nvrtc.compile(source, arch, defines, false);
+                progress.finish();
+                let compiled = compiled?;
                 // A cache that cannot be written costs time, not correctness.
                 if let Err(e) = self.disk.put(&key, &compiled.cubin) {
                     eprintln!("decode-kernels: warning: {e}");
