@@ -105,6 +105,8 @@ struct RopeParams {
     i64 pos;                 // position of this token: the cache slot written
     double log2_theta;       // log2 of the RoPE base
     int has_bias;
+    int llama3;              // 1: llama3 frequency scaling with the four values below
+    double factor, low_freq_factor, high_freq_factor, original_max;
 };
 
 // One CTA per (head of Q, K or V; token), d/2 threads: thread i rotates the
@@ -131,7 +133,17 @@ extern "C" __global__ void DK_ROPE(const T* __restrict__ qkv, const T* __restric
     }
     // The angle in double: pos * freq reaches tens of thousands of radians,
     // where an f32 angle is off by 1e-3 (a few threads per head, so it is free).
-    const double freq = exp2(-(double)(2 * i) / (double)p.d * p.log2_theta);
+    // The frequency as src/spec/layer.rs: rope_frequency defines it.
+    double freq = exp2(-(double)(2 * i) / (double)p.d * p.log2_theta);
+    if (p.llama3) {
+        const double wavelen = 2.0 * 3.14159265358979323846 / freq;
+        if (wavelen > p.original_max / p.low_freq_factor) {
+            freq /= p.factor;
+        } else if (wavelen >= p.original_max / p.high_freq_factor) {
+            const double smooth = (p.original_max / wavelen - p.low_freq_factor) / (p.high_freq_factor - p.low_freq_factor);
+            freq = (1.0 - smooth) * freq / p.factor + smooth * freq;
+        }
+    }
     double sd, cd;
     sincos((double)p.pos * freq, &sd, &cd);
     const float s = (float)sd, c = (float)cd;

@@ -32,7 +32,8 @@ fn rmsnorm_silu_and_rope_by_hand() {
     let q = Tensor::empty(&ctx, &[1, 1, 2], DType::F32).unwrap();
     let kc = Tensor::full(&ctx, &[1, 1, 3, 2], DType::F32, -1.0).unwrap();
     let vc = Tensor::full(&ctx, &[1, 1, 3, 2], DType::F32, -1.0).unwrap();
-    ops::rope_append(&ctx, &qkv, None, &q, &kc, &vc, &RopeOptions { hq: 1, hkv: 1, pos: 1, theta: 10.0 }).unwrap();
+    ops::rope_append(&ctx, &qkv, None, &q, &kc, &vc, &RopeOptions { hq: 1, hkv: 1, pos: 1, theta: 10.0, llama3: None })
+        .unwrap();
     let (s, c) = 1f32.sin_cos();
     let q = q.to_f32_vec().unwrap();
     assert!((q[0] - c).abs() < 1e-6 && (q[1] - s).abs() < 1e-6, "{q:?}");
@@ -68,7 +69,7 @@ fn layer_op_errors_name_the_argument() {
     let q = Tensor::empty(&ctx, &[1, 2, 4], DType::F32).unwrap();
     let kc = Tensor::empty(&ctx, &[1, 1, 3, 4], DType::F32).unwrap();
     let vc = Tensor::empty(&ctx, &[1, 1, 3, 4], DType::F32).unwrap();
-    let o = RopeOptions { hq: 2, hkv: 1, pos: 2, theta: 1e4 };
+    let o = RopeOptions { hq: 2, hkv: 1, pos: 2, theta: 1e4, llama3: None };
     ops::rope_append(&ctx, &qkv, None, &q, &kc, &vc, &o).unwrap();
     let rope = |qkv: &Tensor, bias: Option<&Tensor>, q: &Tensor, kc: &Tensor, o: RopeOptions| {
         err(ops::rope_append(&ctx, qkv, bias, q, kc, &vc, &o))
@@ -79,6 +80,9 @@ fn layer_op_errors_name_the_argument() {
     assert!(e.contains("`hq`") && e.contains("multiple of hkv"), "{e}");
     let e = rope(&qkv, None, &q, &kc, RopeOptions { theta: 1.0, ..o });
     assert!(e.contains("`theta`"), "{e}");
+    let bad = ops::Llama3Rope { factor: 8.0, low_freq_factor: 4.0, high_freq_factor: 1.0, original_max: 8192.0 };
+    let e = rope(&qkv, None, &q, &kc, RopeOptions { llama3: Some(bad), ..o });
+    assert!(e.contains("`llama3`") && e.contains("low_freq_factor < high_freq_factor"), "{e}");
     let e = rope(&t(&ctx, &[0.5; 12], &[1, 12]), None, &q, &kc, o);
     assert!(e.contains("`qkv`"), "{e}");
     let e = rope(&qkv, Some(&t(&ctx, &[0.0; 8], &[8])), &q, &kc, o);
@@ -97,4 +101,28 @@ fn layer_op_errors_name_the_argument() {
     assert!(e.contains("fill_uniform") && e.contains("contiguous"), "{e}");
     let e = err(ops::fill_uniform(&ctx, &x, 1, 1.0, 0.0));
     assert!(e.contains("lo, hi") && e.contains("lo <= hi"), "{e}");
+}
+
+/// Llama 3.1's scaling worked by hand for d = 4 (pairs 0 and 1), theta 100,
+/// original_max 32, low 1, high 4, factor 8: pair 0 turns at 1 rad per
+/// position (wavelength 2 pi < 32 / 4: kept), pair 1 at 0.1 (wavelength
+/// 62.8 > 32 / 1: divided by 8, so 0.0125).
+#[test]
+fn rope_llama3_scaling_divides_low_frequencies() {
+    let ctx = Context::cpu();
+    let l3 = ops::Llama3Rope { factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max: 32.0 };
+    let pos = 10;
+    // One Q head of d = 4 holding (1, 1, 0, 0): pair i is (x_i, x_{i+2}) = (1, 0).
+    let qkv = t(&ctx, &[1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], &[1, 12]);
+    let q = Tensor::empty(&ctx, &[1, 1, 4], DType::F32).unwrap();
+    let kc = Tensor::empty(&ctx, &[1, 1, 11, 4], DType::F32).unwrap();
+    let vc = Tensor::empty(&ctx, &[1, 1, 11, 4], DType::F32).unwrap();
+    let o = RopeOptions { hq: 1, hkv: 1, pos, theta: 100.0, llama3: Some(l3) };
+    ops::rope_append(&ctx, &qkv, None, &q, &kc, &vc, &o).unwrap();
+    let q = q.to_f32_vec().unwrap();
+    let (a0, a1) = (pos as f32 * 1.0, pos as f32 * 0.1 / 8.0);
+    let want = [a0.cos(), a1.cos(), a0.sin(), a1.sin()];
+    for (g, w) in q.iter().zip(want) {
+        assert!((g - w).abs() < 1e-5, "{q:?} against {want:?}");
+    }
 }

@@ -5,7 +5,7 @@ use super::{tolerance, Case, Checker, Outcome, Pair};
 use crate::decode::{DecodeModel, ModelConfig};
 use crate::dtype::DType;
 use crate::error::Result;
-use crate::ops::{self, RopeOptions};
+use crate::ops::{self, Llama3Rope, RopeOptions};
 use crate::tensor::{HostData, Layout};
 
 pub fn all() -> Vec<Case> {
@@ -21,14 +21,24 @@ pub fn all() -> Vec<Case> {
                 run: Box::new(move |c: &mut Checker| rmsnorm_case(c, dtype, rows, cols, padded)),
             });
         }
-        for (batch, hq, hkv, d, cap, pos, bias) in
-            [(1, 14, 2, 64, 50, 49, true), (4, 32, 8, 128, 300, 17, false), (2, 4, 4, 256, 8, 0, true)]
-        {
+        // Llama 3.1's scaling, at a position where every frequency band (kept,
+        // divided, blended) turns by many radians.
+        let llama3 = Llama3Rope { factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max: 8192.0 };
+        for (batch, hq, hkv, d, cap, pos, bias, scaling) in [
+            (1, 14, 2, 64, 50, 49, true, None),
+            (4, 32, 8, 128, 300, 17, false, None),
+            (2, 4, 4, 256, 8, 0, true, None),
+            (1, 32, 8, 64, 5000, 4999, false, Some(llama3)),
+        ] {
             v.push(Case {
                 op: "rope",
-                name: format!("b{batch}_hq{hq}_hkv{hkv}_d{d}_pos{pos}{}", if bias { "_bias" } else { "" }),
+                name: format!(
+                    "b{batch}_hq{hq}_hkv{hkv}_d{d}_pos{pos}{}{}",
+                    if bias { "_bias" } else { "" },
+                    if scaling.is_some() { "_llama3" } else { "" }
+                ),
                 dtype,
-                run: Box::new(move |c: &mut Checker| rope_case(c, dtype, batch, hq, hkv, d, cap, pos, bias)),
+                run: Box::new(move |c: &mut Checker| rope_case(c, dtype, (batch, hq, hkv, d), cap, pos, bias, scaling)),
             });
         }
         for (rows, inter) in [(1, 4864), (16, 14336), (3, 77)] {
@@ -102,18 +112,17 @@ fn rmsnorm_case(c: &mut Checker, dtype: DType, rows: usize, cols: usize, padded:
     c.compare("rmsnorm", "", &y, tolerance(dtype))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// `shape` is (batch, hq, hkv, d).
 fn rope_case(
     c: &mut Checker,
     dtype: DType,
-    batch: usize,
-    hq: usize,
-    hkv: usize,
-    d: usize,
+    shape: (usize, usize, usize, usize),
     cap: usize,
     pos: usize,
     bias: bool,
+    llama3: Option<Llama3Rope>,
 ) -> Result<Outcome> {
+    let (batch, hq, hkv, d) = shape;
     let width = (hq + 2 * hkv) * d;
     let qkv = c.input(dtype, &[batch, width], 1.0)?;
     let b = if bias { Some(c.input(dtype, &[width], 0.5)?) } else { None };
@@ -122,7 +131,7 @@ fn rope_case(
     let cache = Layout::contiguous(&[batch, hkv, cap, d])?;
     let kc = c.poisoned_output(dtype, batch * hkv * cap * d, cache.clone())?;
     let vc = c.poisoned_output(dtype, batch * hkv * cap * d, cache)?;
-    let o = RopeOptions { hq, hkv, pos, theta: 1e6 };
+    let o = RopeOptions { hq, hkv, pos, theta: 1e6, llama3 };
     let cpu = c.cpu.clone();
     ops::rope_append(c.gpu, &qkv.gpu, b.as_ref().map(|p| &p.gpu), &q.gpu, &kc.gpu, &vc.gpu, &o)?;
     ops::rope_append(&cpu, &qkv.cpu, b.as_ref().map(|p| &p.cpu), &q.cpu, &kc.cpu, &vc.cpu, &o)?;

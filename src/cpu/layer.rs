@@ -5,7 +5,7 @@ use half::{bf16, f16};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::spec::layer::RopeOptions;
+use crate::spec::layer::{rope_frequency, RopeOptions};
 use crate::spec::random::uniform_at;
 use crate::tensor::{Device, HostData, Tensor};
 
@@ -45,9 +45,9 @@ pub fn rope_append(
         rows.chunks_mut(width).for_each(|r| r.iter_mut().zip(&bv).for_each(|(x, b)| *x += b));
     }
     let half = d / 2;
-    // The angle of pair i: pos * theta^(-2i/d).
+    // The angle of pair i: pos times its frequency (theta^(-2i/d), llama3-scaled when asked).
     let angles: Vec<(f64, f64)> =
-        (0..half).map(|i| (o.pos as f64 * (o.theta as f64).powf(-2.0 * i as f64 / d as f64)).sin_cos()).collect();
+        (0..half).map(|i| (o.pos as f64 * rope_frequency(o.theta as f64, d, i, o.llama3.as_ref())).sin_cos()).collect();
     let rotate = |x: &[f64]| -> Vec<f64> {
         let mut y = vec![0f64; d];
         for (i, &(s, c)) in angles.iter().enumerate() {

@@ -27,6 +27,8 @@ pub struct ModelConfig {
     pub vocab: usize,
     /// RoPE base frequency.
     pub rope_theta: f32,
+    /// Llama 3.1/3.2 frequency scaling of RoPE (None for the built-in shapes).
+    pub rope_llama3: Option<crate::spec::layer::Llama3Rope>,
     /// RMSNorm's epsilon, added to the mean square before the square root.
     pub rms_eps: f32,
     /// Qwen2 has biases on the Q, K and V projections; Llama has none.
@@ -50,6 +52,7 @@ impl ModelConfig {
                 head_dim,
                 vocab,
                 rope_theta,
+                rope_llama3: None,
                 rms_eps,
                 qkv_bias,
             }

@@ -282,7 +282,8 @@ impl DecodeModel {
         }
         let (cfg, b) = (&self.cfg, &self.buf);
         ops::copy(ctx, &b.x0, &b.x)?;
-        let rope = RopeOptions { hq: cfg.heads, hkv: cfg.kv_heads, pos, theta: cfg.rope_theta };
+        let rope =
+            RopeOptions { hq: cfg.heads, hkv: cfg.kv_heads, pos, theta: cfg.rope_theta, llama3: cfg.rope_llama3 };
         let q4 = b.q.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
         let attn4 = b.attn.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
         let attn2 = b.attn.reshape(&[self.batch, cfg.heads * cfg.head_dim])?;

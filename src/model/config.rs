@@ -481,28 +481,11 @@ impl ModelSpec {
     /// RoPE inverse frequencies, one per rotated pair (d/2 of them), with the
     /// scaling applied as transformers computes them.
     pub fn rope_inv_freq(&self) -> Vec<f64> {
-        let d = self.head_dim as f64;
-        let base: Vec<f64> = (0..self.head_dim / 2).map(|i| self.rope_theta.powf(-((2 * i) as f64) / d)).collect();
-        match self.rope_scaling {
-            RopeScaling::None => base,
-            RopeScaling::Divisors(ref div) => base.iter().zip(div).map(|(f, d)| f / d).collect(),
-            RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_max_position_embeddings } => {
-                let old = original_max_position_embeddings as f64;
-                let (low_wavelen, high_wavelen) = (old / low_freq_factor, old / high_freq_factor);
-                base.into_iter()
-                    .map(|f| {
-                        let wavelen = 2.0 * std::f64::consts::PI / f;
-                        if wavelen < high_wavelen {
-                            f
-                        } else if wavelen > low_wavelen {
-                            f / factor
-                        } else {
-                            let smooth = (old / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
-                            (1.0 - smooth) * f / factor + smooth * f
-                        }
-                    })
-                    .collect()
-            }
+        let half = self.head_dim / 2;
+        let freq = |i, llama3| crate::spec::layer::rope_frequency(self.rope_theta, self.head_dim, i, llama3);
+        match (&self.rope_scaling, self.decode_config("").rope_llama3) {
+            (RopeScaling::Divisors(div), _) => (0..half).map(|i| freq(i, None) / div[i]).collect(),
+            (_, llama3) => (0..half).map(|i| freq(i, llama3.as_ref())).collect(),
         }
     }
 
@@ -511,8 +494,12 @@ impl ModelSpec {
     /// norms it runs as separate rmsnorm launches.)
     pub fn unsupported_by_decode_step(&self) -> Vec<String> {
         let mut v = Vec::new();
-        if self.rope_scaling != RopeScaling::None {
-            v.push("llama3 rope scaling (rope_append takes only theta; it needs per-pair inverse frequencies)".into());
+        if let RopeScaling::Divisors(_) = self.rope_scaling {
+            v.push(
+                "llama3 rope scaling given as a GGUF rope_freqs tensor (rope_append takes the scaling's four \
+                 parameters, which a GGUF does not keep)"
+                    .into(),
+            );
         }
         v
     }
@@ -529,6 +516,17 @@ impl ModelSpec {
             head_dim: self.head_dim,
             vocab: self.vocab_size,
             rope_theta: self.rope_theta as f32,
+            rope_llama3: match self.rope_scaling {
+                RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_max_position_embeddings } => {
+                    Some(crate::spec::layer::Llama3Rope {
+                        factor,
+                        low_freq_factor,
+                        high_freq_factor,
+                        original_max: original_max_position_embeddings as f64,
+                    })
+                }
+                _ => None,
+            },
             rms_eps: self.rms_norm_eps as f32,
             qkv_bias: self.qkv_bias,
         }

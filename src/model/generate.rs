@@ -65,8 +65,8 @@ impl<'a> Session<'a> {
 
     /// A session with an empty KV cache of `max_context` positions (prompt
     /// and generated tokens together). Fails, before allocating, when the
-    /// model has features the decode step does not run yet (e.g. llama3
-    /// rope scaling), when `max_context` is 0 or above the model's
+    /// model has features the decode step does not run yet (e.g. a GGUF's
+    /// llama3 rope scaling, kept as per-pair divisors), when `max_context` is 0 or above the model's
     /// `max_position_embeddings`, or when the cache does not fit in memory.
     pub fn new(ctx: &'a Context, model: &'a Model, max_context: usize) -> Result<Self> {
         let missing = model.spec.unsupported_by_decode_step();

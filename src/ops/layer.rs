@@ -15,8 +15,8 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::profile::Tag;
 use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
-pub use crate::spec::layer::RopeOptions;
 use crate::spec::layer::{check_rmsnorm, check_rope_append, check_silu_mul, RopeGeometry};
+pub use crate::spec::layer::{Llama3Rope, RopeOptions};
 use crate::tensor::Tensor;
 
 pub(crate) fn ptr(op: &'static str, t: &Tensor, name: &str) -> Result<u64> {
@@ -167,6 +167,11 @@ pub fn rope_append(
                 pos: o.pos as i64,
                 log2_theta: (o.theta as f64).log2(),
                 has_bias: bias.is_some() as i32,
+                llama3: o.llama3.is_some() as i32,
+                factor: o.llama3.map_or(1.0, |l| l.factor),
+                low_freq_factor: o.llama3.map_or(1.0, |l| l.low_freq_factor),
+                high_freq_factor: o.llama3.map_or(2.0, |l| l.high_freq_factor),
+                original_max: o.llama3.map_or(1.0, |l| l.original_max),
             };
             let bias_ptr = match bias {
                 Some(b) => ptr(OP, b, "bias")?,

@@ -11,7 +11,7 @@ pub mod sdpa;
 pub mod softmax;
 
 pub use copy::copy;
-pub use layer::{rmsnorm, rope_append, silu_mul, RopeOptions};
+pub use layer::{rmsnorm, rope_append, silu_mul, Llama3Rope, RopeOptions};
 pub use matmul::{matmul, matmul_with, plan_matmul, MatmulOptions, MatmulPlanHandle};
 pub use random::fill_uniform;
 pub use sdpa::{plan_sdpa, sdpa, SdpaOptions, SdpaPlanHandle};

@@ -124,6 +124,11 @@ pub(crate) struct RopeParams {
     pub(crate) pos: i64,
     pub(crate) log2_theta: f64,
     pub(crate) has_bias: i32,
+    pub(crate) llama3: i32,
+    pub(crate) factor: f64,
+    pub(crate) low_freq_factor: f64,
+    pub(crate) high_freq_factor: f64,
+    pub(crate) original_max: f64,
 }
 
 /// Kernel parameters (kernels/layer.cu: SiluMulParams).
@@ -172,7 +177,7 @@ mod tests {
                 keys_per_split, kv_end, causal, scale_log2, stages),
             abi!(RmsNormParams in kernels::LAYER; rows, cols, sxr, syr, eps),
             abi!(RopeParams in kernels::LAYER; hq, hkv, d, s_qkv, sq_b, sq_h, sk_b, sk_h, sk_s, sv_b, sv_h,
-                sv_s, pos, log2_theta, has_bias),
+                sv_s, pos, log2_theta, has_bias, llama3, factor, low_freq_factor, high_freq_factor, original_max),
             abi!(SiluMulParams in kernels::LAYER; rows, inter, s_gu, s_h),
         ]
     }

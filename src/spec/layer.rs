@@ -34,6 +34,41 @@ pub struct RopeOptions {
     pub pos: usize,
     /// The RoPE base (10000 in Llama 2, 500000 in Llama 3, 1e6 in Qwen2.5).
     pub theta: f32,
+    /// Llama 3.1/3.2's frequency scaling; None: the plain frequencies.
+    pub llama3: Option<Llama3Rope>,
+}
+
+/// `rope_type: "llama3"` (Llama 3.1 and 3.2): pair i's frequency
+/// f = theta^(-2i/d) is kept where its wavelength 2 pi / f is below
+/// `original_max / high_freq_factor`, divided by `factor` where it is above
+/// `original_max / low_freq_factor`, and blended linearly between.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Llama3Rope {
+    /// Divisor of the low frequencies (8 in Llama 3.1, 32 in Llama 3.2).
+    pub factor: f64,
+    /// Wavelengths above original_max / low_freq_factor are divided by `factor`.
+    pub low_freq_factor: f64,
+    /// Wavelengths below original_max / high_freq_factor are kept.
+    pub high_freq_factor: f64,
+    /// The context length the model was pretrained with.
+    pub original_max: f64,
+}
+
+/// Pair `i`'s rotation frequency (radians per position) for head size `d`:
+/// the one definition the CPU backend uses and kernels/layer.cu (DK_ROPE)
+/// computes the same way, in double.
+pub fn rope_frequency(theta: f64, d: usize, i: usize, llama3: Option<&Llama3Rope>) -> f64 {
+    let f = (-(2.0 * i as f64) / d as f64 * theta.log2()).exp2();
+    let Some(s) = llama3 else { return f };
+    let wavelen = 2.0 * std::f64::consts::PI / f;
+    if wavelen < s.original_max / s.high_freq_factor {
+        f
+    } else if wavelen > s.original_max / s.low_freq_factor {
+        f / s.factor
+    } else {
+        let smooth = (s.original_max / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+        (1.0 - smooth) * f / s.factor + smooth * f
+    }
 }
 
 /// Checks `rmsnorm`'s views and eps; returns (rows, cols).
@@ -105,6 +140,22 @@ pub fn check_rope_append(
     }
     if !(o.theta.is_finite() && o.theta > 1.0) {
         return Err(Error::invalid(OP, "theta", "a finite RoPE base > 1", o.theta));
+    }
+    if let Some(l) = o.llama3 {
+        let finite = [l.factor, l.low_freq_factor, l.high_freq_factor, l.original_max].iter().all(|v| v.is_finite());
+        if !(finite
+            && l.factor >= 1.0
+            && l.low_freq_factor > 0.0
+            && l.high_freq_factor > l.low_freq_factor
+            && l.original_max > 0.0)
+        {
+            return Err(Error::invalid(
+                OP,
+                "llama3",
+                "finite factor >= 1, 0 < low_freq_factor < high_freq_factor, original_max > 0",
+                format!("{l:?}"),
+            ));
+        }
     }
     if let Some(b) = bias {
         check_view(OP, "bias", b, device, dtype, 1)?;
