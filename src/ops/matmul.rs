@@ -10,6 +10,7 @@ use crate::dispatch::matmul::{GemvPlan, MatmulDesc, MatmulPlan, MatmulPrefs, GEM
 use crate::error::{Error, Result};
 use crate::profile::Tag;
 use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
+use crate::spec::matmul::check_scalars;
 pub use crate::spec::matmul::{geometry, Geometry, MatmulOptions};
 use crate::tensor::Tensor;
 
@@ -114,7 +115,7 @@ fn resolve_gemv(be: &CudaBackend, g: &Geometry, gp: &GemvPlan) -> Result<(Vec<Ge
     let mut chunks = Vec::new();
     let mut n0 = 0;
     while n0 < g.n.max(1) {
-        let nc = (g.n - n0).min(GEMV_MAX_N).max(1);
+        let nc = (g.n - n0).clamp(1, GEMV_MAX_N);
         let name = format!("gemv_{}_n{}_{}", gp.variant.name(), nc, g.dtype);
         let rows = gp.variant.rows_per_cta(nc, g.dtype, vecm_tx);
         chunks.push(GemvChunk {
@@ -194,6 +195,7 @@ impl MatmulPlanHandle {
         beta: f32,
         c: &Tensor,
     ) -> Result<()> {
+        check_scalars(alpha, beta)?;
         let g = *g;
         if g.m == 0 || g.n == 0 || g.batch == 0 {
             return Ok(());
