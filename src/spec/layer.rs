@@ -38,7 +38,7 @@ pub struct RopeOptions {
     pub theta: f32,
 }
 
-/// Checks `rmsnorm`'s views and eps: x and y [rows, cols] and w [cols], one
+/// Checks `rmsnorm`'s views and eps: x and y `[rows, cols]` and w `[cols]`, one
 /// dtype on `device`, unit last strides, y writable, x itself or disjoint from
 /// it, and disjoint from w; eps finite and >= 0. Returns (rows, cols).
 pub fn check_rmsnorm(device: Device, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> Result<(usize, usize)> {

@@ -1,4 +1,4 @@
-//! `matmul`: C[M,N] = alpha * A[M,K]·B[K,N] + beta * C[M,N], with an optional
+//! `matmul`: `C[M,N] = alpha * A[M,K]·B[K,N] + beta * C[M,N]`, with an optional
 //! batch dimension. The options, the validation and the geometry, shared by
 //! both backends, and the one cuBLAS call a geometry maps to (if any).
 
@@ -58,8 +58,8 @@ fn dims(arg: &str, t: &Tensor) -> Result<(usize, [usize; 2], [usize; 3])> {
     }
 }
 
-/// Validates the views and returns the problem's geometry: A [M,K] (or
-/// [B/group, M, K]), B [K,N] (or [B, K, N]) and C [M,N] (or [B, M, N]) of one
+/// Validates the views and returns the problem's geometry: A `[M, K]` (or
+/// `[B/group, M, K]`), B `[K, N]` (or `[B, K, N]`) and C `[M, N]` (or `[B, M, N]`) of one
 /// dtype on `device`, a group (0 taken as 1) dividing C's batch, C writable
 /// and disjoint from A and B. Empty views (any of M, N, K, B of 0) are valid:
 /// with K = 0, C = beta C.
