@@ -97,6 +97,30 @@ fn sdpa_causal_offsets_at_the_ends_of_i64() {
 }
 
 #[test]
+fn geometries_hand_both_backends_clamped_offsets() {
+    // The kernels read these as i64 and add a row index: kept in range.
+    let c = Context::cpu();
+    let x = t(&c, &vals(12, 1), &[4, 3]);
+    for (offset, want, visible) in [(usize::MAX, 3, [3, 3, 3, 3]), (3, 3, [3, 3, 3, 3]), (1, 1, [2, 3, 2, 3])] {
+        let o = SoftmaxOptions { causal: Some(Causal { q_len: 2, offset }), ..Default::default() };
+        let g = ops::softmax::geometry(c.device(), &x, &x, &o).unwrap();
+        assert_eq!(g.causal_offset, Some(want));
+        assert_eq!((0..4).map(|r| g.visible(r)).collect::<Vec<_>>(), visible);
+    }
+    let d = 64;
+    let q = t(&c, &vals(2 * d, 1), &[1, 1, 2, d]);
+    let k = t(&c, &vals(5 * d, 2), &[1, 1, 5, d]);
+    let o = Tensor::empty(&c, &[1, 1, 2, d], DType::F32).unwrap();
+    for (offset, want, kv_len) in
+        [(i64::MAX, 5, 5), (5, 5, 5), (1, 1, 3), (-1, -1, 1), (-2, -2, 0), (i64::MIN, -2, 0), (i64::MIN + 1, -2, 0)]
+    {
+        let opts = SdpaOptions { causal: true, offset: Some(offset), ..Default::default() };
+        let g = ops::sdpa::geometry(c.device(), &q, &k, &k, &o, &opts).unwrap();
+        assert_eq!((g.offset, g.kv_len()), (want, kv_len), "offset {offset}");
+    }
+}
+
+#[test]
 fn exec_offsets_at_the_ends_of_their_types() {
     let dir = tempfile::tempdir().unwrap();
     let x = npy(dir.path(), "x.npy", &[4, 3], &vals(12, 1));
