@@ -22,6 +22,34 @@ pub fn unsigned<T: Unsigned>(s: &str) -> Result<T, String> {
     })
 }
 
+/// Parses a whole number >= 1 (a count where 0 would be a slip, such as
+/// `--group`).
+pub fn positive<T: Unsigned + PartialEq + Default>(s: &str) -> Result<T, String> {
+    let v = unsigned::<T>(s)?;
+    if v == T::default() {
+        return Err(format!("0; expected a whole number from 1 to {}", T::MAX_VALUE));
+    }
+    Ok(v)
+}
+
+/// Parses a real number for an f32 option (a scale, alpha, beta). It is read
+/// as f64 first, so a finite value that f32 cannot hold (1e39 would become
+/// inf, 1e-50 would become 0) is an error rather than silently another
+/// number. NaN and infinities pass through: each op rejects non-finite
+/// scalars itself, naming the argument (the one rule for library and CLI).
+pub fn real_f32(s: &str) -> Result<f32, String> {
+    let t = s.trim();
+    let v: f64 = t.parse().map_err(|_| "not a number; expected a decimal number such as 0.5 or -1e-3".to_string())?;
+    let f = v as f32;
+    if v.is_finite() && f.is_infinite() {
+        return Err(format!("{t} overflows f32; expected a magnitude of at most {:e}", f32::MAX));
+    }
+    if v != 0.0 && f == 0.0 {
+        return Err(format!("{t} underflows f32 to 0; expected a magnitude of at least {:e}", f32::from_bits(1)));
+    }
+    Ok(f)
+}
+
 /// The unsigned integer types options use.
 pub trait Unsigned: std::str::FromStr {
     /// The largest value, for messages.
@@ -47,5 +75,21 @@ mod tests {
         assert!(unsigned::<u64>("99999999999999999999").unwrap_err().starts_with("too large"));
         assert!(unsigned::<usize>("1.5").unwrap_err().starts_with("not a whole number"));
         assert!(unsigned::<usize>("").unwrap_err().starts_with("empty"));
+        assert_eq!(positive::<usize>("3"), Ok(3));
+        assert!(positive::<usize>("0").unwrap_err().starts_with("0; expected a whole number from 1"));
+    }
+
+    #[test]
+    fn f32_options_must_fit_f32() {
+        assert_eq!(real_f32("0.5"), Ok(0.5));
+        assert_eq!(real_f32("-1e-3"), Ok(-1e-3));
+        assert_eq!(real_f32("3.4e38"), Ok(3.4e38));
+        assert!(real_f32("1e39").unwrap_err().contains("overflows f32"));
+        assert!(real_f32("-1e39").unwrap_err().contains("overflows f32"));
+        assert!(real_f32("1e-50").unwrap_err().contains("underflows f32"));
+        assert!(real_f32("abc").unwrap_err().starts_with("not a number"));
+        // Non-finite values are the ops' to reject, with the argument's name.
+        assert!(real_f32("nan").unwrap().is_nan());
+        assert_eq!(real_f32("inf"), Ok(f32::INFINITY));
     }
 }

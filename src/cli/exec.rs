@@ -17,16 +17,19 @@ enum ExecOp {
     Softmax {
         #[arg(long)]
         x: PathBuf,
-        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 1.0, value_parser = super::args::real_f32, allow_negative_numbers = true)]
         scale: f32,
         /// Exclude columns after each row's query position (needs --q-len).
         #[arg(long, requires = "q_len")]
         causal: bool,
-        /// Rows per query period: row r is query position offset + r % q_len.
-        #[arg(long, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
+        /// Rows per query period: row r is query position offset + r % q_len
+        /// (only with --causal; a mask's rows give its period).
+        #[arg(long, requires = "causal", value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         q_len: Option<usize>,
-        #[arg(long, default_value_t = 0, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
-        offset: usize,
+        /// Position of query 0 (only with --causal; default 0). A position
+        /// past the last column sees every column.
+        #[arg(long, requires = "causal", value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
+        offset: Option<usize>,
         #[arg(long)]
         mask: Option<PathBuf>,
         #[arg(long)]
@@ -48,9 +51,9 @@ enum ExecOp {
         /// Required when beta is not 0.
         #[arg(long)]
         c: Option<PathBuf>,
-        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 1.0, value_parser = super::args::real_f32, allow_negative_numbers = true)]
         alpha: f32,
-        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 0.0, value_parser = super::args::real_f32, allow_negative_numbers = true)]
         beta: f32,
         /// A.npy holds A transposed; it is read through strides, not copied.
         #[arg(long)]
@@ -61,8 +64,8 @@ enum ExecOp {
         /// Convert inputs to this dtype (default: A's dtype as stored).
         #[arg(long)]
         dtype: Option<DType>,
-        /// Batch b of C reads batch b / group of A.
-        #[arg(long, default_value_t = 1, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
+        /// Batch b of C reads batch b / group of A (1: no grouping).
+        #[arg(long, default_value_t = 1, value_parser = super::args::positive::<usize>, allow_negative_numbers = true)]
         group: usize,
         #[arg(long)]
         out: PathBuf,
@@ -81,7 +84,7 @@ enum ExecOp {
         #[arg(long)]
         v: PathBuf,
         /// Default 1/sqrt(D).
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, value_parser = super::args::real_f32, allow_negative_numbers = true)]
         scale: Option<f32>,
         /// Query i sees keys up to position offset + i.
         #[arg(long)]
@@ -210,8 +213,9 @@ pub fn run(a: ExecArgs) -> Result<i32> {
             let xt = load(&ctx, &x, dtype)?;
             let mt = mask.map(|m| load(&ctx, &m, Some(xt.dtype()))).transpose()?;
             let y = Tensor::empty(&ctx, xt.shape(), xt.dtype())?;
+            // clap enforces --causal and --q-len together, and --offset only with them.
             let causal = match (causal, q_len) {
-                (true, Some(q_len)) => Some(crate::ops::Causal { q_len, offset }),
+                (true, Some(q_len)) => Some(crate::ops::Causal { q_len, offset: offset.unwrap_or(0) }),
                 _ => None,
             };
             let opts = crate::ops::SoftmaxOptions { scale, causal, mask: mt.as_ref(), prefs: None };

@@ -13,6 +13,7 @@ fn host_error(op: &'static str, arg: &str, t: &Tensor) -> Error {
     Error::WrongDevice { op, arg: arg.to_string(), expected: Device::Cpu.to_string(), found: t.device().to_string() }
 }
 
+/// `y = x / sqrt(mean(x^2) + eps) * w` per row of validated views.
 pub fn rmsnorm(x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> Result<()> {
     let cols = x.shape()[1];
     let xv = x.to_f64_vec()?;
@@ -28,6 +29,8 @@ pub fn rmsnorm(x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> Result<()> {
     super::write_view("rmsnorm", "y", y, out)
 }
 
+/// Bias add and RoPE of validated views: Q to q_out, K rotated and V to
+/// slot `o.pos` of the caches (no other slot is touched).
 pub fn rope_append(
     qkv: &Tensor,
     bias: Option<&Tensor>,
@@ -81,6 +84,7 @@ pub fn rope_append(
     Ok(())
 }
 
+/// `h = silu(gate) * up`, gate and up the two halves of each gu row.
 pub fn silu_mul(gu: &Tensor, h: &Tensor) -> Result<()> {
     let inter = h.shape()[1];
     let g = gu.to_f64_vec()?;

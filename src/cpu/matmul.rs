@@ -6,6 +6,8 @@ use crate::error::{Error, Result};
 use crate::spec::matmul::Geometry;
 use crate::tensor::{Device, Tensor};
 
+/// `c = alpha a·b + beta c` over a validated geometry (`beta == 0` never
+/// reads C), accumulated in f64 and rounded once.
 pub fn matmul(g: &Geometry, alpha: f32, a: &Tensor, b: &Tensor, beta: f32, c: &Tensor) -> Result<()> {
     let (m, n, k) = (g.m, g.n, g.k);
     if m == 0 || n == 0 || g.batch == 0 {

@@ -16,6 +16,7 @@ pub mod softmax;
 pub struct CpuBackend;
 
 impl CpuBackend {
+    /// Threads in rayon's global pool, which runs every CPU op.
     pub fn threads(&self) -> usize {
         rayon::current_num_threads()
     }

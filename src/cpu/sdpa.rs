@@ -7,17 +7,19 @@ use crate::error::Result;
 use crate::spec::sdpa::SdpaGeometry;
 use crate::tensor::Tensor;
 
+/// Attention over a validated geometry in f64, rounded once to out's dtype:
+/// query i sees `g.visible(i)` keys; one that sees none gives zeros.
 pub fn sdpa(g: &SdpaGeometry, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor) -> Result<()> {
     let (lq, lk, d) = (g.lq, g.lk, g.d);
     let (qv, kv, vv) = (q.to_f64_vec()?, k.to_f64_vec()?, v.to_f64_vec()?);
     let scale = g.scale as f64;
     let mut result = vec![0f64; g.batch * g.hq * lq * d];
-    result.par_chunks_mut(d).enumerate().for_each(|(row, dst)| {
+    result.par_chunks_mut(d.max(1)).enumerate().for_each(|(row, dst)| {
         let (bh, i) = (row / lq, row % lq);
         let (b, h) = (bh / g.hq, bh % g.hq);
         let kv_base = (b * g.hkv + h / g.group) * lk * d;
         let qrow = &qv[row * d..(row + 1) * d];
-        let visible = if g.causal { (g.offset + i as i64 + 1).clamp(0, lk as i64) as usize } else { lk };
+        let visible = g.visible(i);
         let scores: Vec<f64> = (0..lk)
             .map(|j| {
                 scale * qrow.iter().zip(&kv[kv_base + j * d..kv_base + (j + 1) * d]).map(|(a, b)| a * b).sum::<f64>()

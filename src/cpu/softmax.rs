@@ -25,18 +25,19 @@ pub fn softmax_row(v: &[f64], valid: usize, out: &mut [f64]) {
     }
 }
 
+/// `y = softmax(scale * x + mask)` per row of a validated geometry (the
+/// causal rule read from `g`, which clamped the offset), in f64, rounded once
+/// to y's dtype. Excluded columns give 0; a row that sees nothing gives zeros.
 pub fn softmax(g: &SoftmaxGeometry, x: &Tensor, y: &Tensor, o: &SoftmaxOptions) -> Result<()> {
     let (rows, cols) = (g.rows, g.cols);
     let xv = x.to_f64_vec()?;
     let mv = o.mask.map(|m| m.to_f64_vec()).transpose()?;
     let scale = o.scale as f64;
     let mut out = vec![0f64; rows * cols];
-    out.par_chunks_mut(cols).enumerate().for_each(|(r, dst)| {
+    // cols.max(1): an empty row has no chunk to visit (and a chunk size of 0 panics).
+    out.par_chunks_mut(cols.max(1)).enumerate().for_each(|(r, dst)| {
         let q = r % g.q_len;
-        let valid = match o.causal {
-            Some(c) => (c.offset + q + 1).min(cols),
-            None => cols,
-        };
+        let valid = g.visible(r);
         let v: Vec<f64> =
             (0..cols).map(|j| scale * xv[r * cols + j] + mv.as_ref().map_or(0.0, |m| m[q * cols + j])).collect();
         softmax_row(&v, valid, dst);

@@ -10,6 +10,7 @@ use crate::dispatch::matmul::{GemvPlan, MatmulDesc, MatmulPlan, MatmulPrefs, GEM
 use crate::error::{Error, Result};
 use crate::profile::Tag;
 use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
+use crate::spec::matmul::check_scalars;
 pub use crate::spec::matmul::{geometry, Geometry, MatmulOptions};
 use crate::tensor::Tensor;
 
@@ -199,6 +200,7 @@ impl MatmulPlanHandle {
         beta: f32,
         c: &Tensor,
     ) -> Result<()> {
+        check_scalars(alpha, beta)?;
         let g = *g;
         if g.m == 0 || g.n == 0 || g.batch == 0 {
             return Ok(());

@@ -106,7 +106,8 @@ pub(crate) fn launch(
         smr,
         smc,
         q_len: g.q_len as i64,
-        offset: o.causal.map_or(0, |c| c.offset) as i64,
+        // Clamped to cols by geometry(), so offset + r % q_len fits in i64.
+        offset: g.causal_offset.unwrap_or(0) as i64,
         causal: o.causal.is_some() as i32,
         has_mask: o.mask.is_some() as i32,
         scale: o.scale,

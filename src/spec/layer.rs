@@ -27,12 +27,14 @@ fn check_view(op: &'static str, name: &str, t: &Tensor, device: Device, dtype: D
 /// Where `rope_append` puts its outputs, and how it rotates.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RopeOptions {
-    /// Query heads and key/value heads in the fused QKV row.
+    /// Query heads in the fused QKV row (a multiple of `hkv`).
     pub hq: usize,
+    /// Key/value heads in the fused QKV row (at least 1).
     pub hkv: usize,
     /// The token's position: the cache slot written and the rotation angle.
     pub pos: usize,
-    /// The RoPE base (10000 in Llama 2, 500000 in Llama 3, 1e6 in Qwen2.5).
+    /// The RoPE base (10000 in Llama 2, 500000 in Llama 3, 1e6 in Qwen2.5):
+    /// finite and above 1.
     pub theta: f32,
     /// Llama 3.1/3.2's frequency scaling; None: the plain frequencies.
     pub llama3: Option<Llama3Rope>,
@@ -71,7 +73,9 @@ pub fn rope_frequency(theta: f64, d: usize, i: usize, llama3: Option<&Llama3Rope
     }
 }
 
-/// Checks `rmsnorm`'s views and eps; returns (rows, cols).
+/// Checks `rmsnorm`'s views and eps: x and y `[rows, cols]` and w `[cols]`, one
+/// dtype on `device`, unit last strides, y writable, x itself or disjoint from
+/// it, and disjoint from w; eps finite and >= 0. Returns (rows, cols).
 pub fn check_rmsnorm(device: Device, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> Result<(usize, usize)> {
     const OP: &str = "rmsnorm";
     let dtype = x.dtype();
@@ -81,8 +85,9 @@ pub fn check_rmsnorm(device: Device, x: &Tensor, w: &Tensor, eps: f32, y: &Tenso
     let (rows, cols) = (x.shape()[0], x.shape()[1]);
     validate::check_shape(OP, "w", w, &[cols])?;
     validate::check_shape(OP, "y", y, &[rows, cols])?;
-    if !(eps.is_finite() && eps >= 0.0) {
-        return Err(Error::invalid(OP, "eps", "a finite value >= 0", eps));
+    validate::check_finite(OP, "eps", eps)?;
+    if eps < 0.0 {
+        return Err(Error::invalid(OP, "eps", "a value >= 0", eps));
     }
     validate::check_writable(OP, "y", y)?;
     validate::check_overlap(OP, "y", y, &[("x", x)], Aliasing::IdenticalAllowed)?;
@@ -101,7 +106,12 @@ pub struct RopeGeometry {
     pub width: usize,
 }
 
-/// Checks `rope_append`'s views and options.
+/// Checks `rope_append`'s views and options: qkv [B, (hq + 2 hkv) d], the
+/// optional bias [(hq + 2 hkv) d], q_out [B, hq, d] and the caches
+/// [B, hkv, capacity, d], one dtype on `device`, unit last strides; hkv >= 1
+/// dividing hq; d even, 2..=2048; pos below the capacity; theta finite and
+/// above 1; the three outputs writable and disjoint from the inputs and from
+/// one another.
 pub fn check_rope_append(
     device: Device,
     qkv: &Tensor,
@@ -138,8 +148,9 @@ pub fn check_rope_append(
     if o.pos >= cap {
         return Err(Error::invalid(OP, "pos", format!("a cache slot below the capacity {cap}"), o.pos));
     }
-    if !(o.theta.is_finite() && o.theta > 1.0) {
-        return Err(Error::invalid(OP, "theta", "a finite RoPE base > 1", o.theta));
+    validate::check_finite(OP, "theta", o.theta)?;
+    if o.theta <= 1.0 {
+        return Err(Error::invalid(OP, "theta", "a RoPE base > 1", o.theta));
     }
     if let Some(l) = o.llama3 {
         let finite = [l.factor, l.low_freq_factor, l.high_freq_factor, l.original_max].iter().all(|v| v.is_finite());
@@ -172,7 +183,9 @@ pub fn check_rope_append(
     Ok(RopeGeometry { batch, d, width })
 }
 
-/// Checks `silu_mul`'s views; returns (rows, inter).
+/// Checks `silu_mul`'s views: gu [rows, 2 inter] and h [rows, inter], one
+/// dtype on `device`, unit last strides, h writable and disjoint from gu.
+/// Returns (rows, inter).
 pub fn check_silu_mul(device: Device, gu: &Tensor, h: &Tensor) -> Result<(usize, usize)> {
     const OP: &str = "silu_mul";
     let dtype = gu.dtype();

@@ -1,4 +1,4 @@
-//! `matmul`: C[M,N] = alpha * A[M,K]·B[K,N] + beta * C[M,N], with an optional
+//! `matmul`: `C[M,N] = alpha * A[M,K]·B[K,N] + beta * C[M,N]`, with an optional
 //! batch dimension. The options, the validation and the geometry, shared by
 //! both backends, and the one cuBLAS call a geometry maps to (if any).
 
@@ -14,7 +14,9 @@ const OP: &str = "matmul";
 /// Options beyond alpha and beta.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MatmulOptions {
-    /// Batch b of C reads batch b / group of A (0 or 1: no grouping).
+    /// Batch b of C reads batch b / group of A (grouped-query attention). 0
+    /// and 1 both mean no grouping, so `MatmulOptions::default()` is a plain
+    /// matmul; the command line, where 0 is more likely a slip, rejects 0.
     pub group: usize,
     /// Dispatch preferences; None reads DK_MATMUL_BACKEND and DK_MATMUL_SMALLN_MAX_N.
     pub prefs: Option<MatmulPrefs>,
@@ -23,15 +25,23 @@ pub struct MatmulOptions {
 /// Shape and strides (in elements) of one matmul, batch made explicit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Geometry {
+    /// Rows of A and C.
     pub m: usize,
+    /// Columns of B and C.
     pub n: usize,
+    /// Columns of A, rows of B: the reduction length.
     pub k: usize,
+    /// Batches of C (1 for 2-D views).
     pub batch: usize,
+    /// C batches per A batch, at least 1.
     pub group: usize,
+    /// Element type of A, B and C.
     pub dtype: DType,
-    /// (m, k, batch) strides of A, (k, n, batch) of B, (m, n, batch) of C.
+    /// A's (m, k, batch) strides, in elements (batch stride 0: one A for all).
     pub a: [usize; 3],
+    /// B's (k, n, batch) strides, in elements (batch stride 0: one B for all).
     pub b: [usize; 3],
+    /// C's (m, n, batch) strides, in elements.
     pub c: [usize; 3],
     /// View offsets, in elements.
     pub offsets: [usize; 3],
@@ -48,7 +58,11 @@ fn dims(arg: &str, t: &Tensor) -> Result<(usize, [usize; 2], [usize; 3])> {
     }
 }
 
-/// Validates the views and returns the problem's geometry.
+/// Validates the views and returns the problem's geometry: A `[M, K]` (or
+/// `[B/group, M, K]`), B `[K, N]` (or `[B, K, N]`) and C `[M, N]` (or `[B, M, N]`) of one
+/// dtype on `device`, a group (0 taken as 1) dividing C's batch, C writable
+/// and disjoint from A and B. Empty views (any of M, N, K, B of 0) are valid:
+/// with K = 0, C = beta C.
 pub fn geometry(device: Device, a: &Tensor, b: &Tensor, c: &Tensor, group: usize) -> Result<Geometry> {
     for (name, t) in [("a", a), ("b", b), ("c", c)] {
         validate::check_device(OP, name, t, device)?;
@@ -103,6 +117,13 @@ pub fn geometry(device: Device, a: &Tensor, b: &Tensor, c: &Tensor, group: usize
         c: sc,
         offsets: [a.layout().offset(), b.layout().offset(), c.layout().offset()],
     })
+}
+
+/// alpha and beta must be finite (the rule every op's scalars follow: see
+/// [`validate::check_finite`]).
+pub fn check_scalars(alpha: f32, beta: f32) -> Result<()> {
+    validate::check_finite(OP, "alpha", alpha)?;
+    validate::check_finite(OP, "beta", beta)
 }
 
 impl Geometry {
@@ -224,25 +245,40 @@ fn operand(sr: usize, sc: usize, rows: usize, cols: usize) -> Option<Operand> {
 /// A column-major operand: transposed or not, and its leading dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Operand {
+    /// cuBLAS' op: transposed (CUBLAS_OP_T) or not (CUBLAS_OP_N).
     pub transpose: bool,
+    /// The leading dimension, in elements.
     pub ld: i32,
 }
 
 /// One strided-batched GEMM in cuBLAS' column-major terms.
 #[derive(Debug, Clone, Copy)]
 pub struct GemmCall {
+    /// Rows of cuBLAS' (column-major) C.
     pub m: i32,
+    /// Columns of cuBLAS' C.
     pub n: i32,
+    /// The reduction length.
     pub k: i32,
+    /// cuBLAS' A operand (our A, or B^T when C is row-major).
     pub a: Operand,
+    /// cuBLAS' B operand (our B, or A^T when C is row-major).
     pub b: Operand,
+    /// C's leading dimension.
     pub ldc: i32,
+    /// Device address of cuBLAS' A.
     pub a_ptr: u64,
+    /// Device address of cuBLAS' B.
     pub b_ptr: u64,
+    /// Device address of C.
     pub c_ptr: u64,
+    /// Elements between batches of cuBLAS' A (0: shared).
     pub stride_a: i64,
+    /// Elements between batches of cuBLAS' B (0: shared).
     pub stride_b: i64,
+    /// Elements between batches of C.
     pub stride_c: i64,
+    /// Batches in the call.
     pub batch: i32,
 }
 

@@ -12,12 +12,17 @@ use crate::tensor::Tensor;
 
 const OP: &str = "sdpa";
 
+/// What `sdpa` computes beyond the views.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SdpaOptions {
-    /// Default 1/sqrt(D).
+    /// Multiplies Q·K before the softmax; default 1/sqrt(D); must be finite.
     pub scale: Option<f32>,
+    /// Query i sees only keys at positions up to `offset + i`.
     pub causal: bool,
     /// Position of query 0; default Lk - Lq (bottom-right). May be negative.
+    /// Any value is valid: the geometry clamps it to [-Lq, Lk], which changes
+    /// no result (at Lk or later every key is visible to every query, at -Lq
+    /// or earlier none is) and keeps every position in range of an i64.
     pub offset: Option<i64>,
     /// None reads DK_SDPA_BACKEND.
     pub prefs: Option<SdpaPrefs>,
@@ -26,27 +31,49 @@ pub struct SdpaOptions {
 /// The validated problem.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SdpaGeometry {
+    /// B: batch entries.
     pub batch: usize,
+    /// Hq: query heads.
     pub hq: usize,
+    /// Hkv: key/value heads (divides Hq).
     pub hkv: usize,
+    /// Hq / Hkv: query heads per KV head.
     pub group: usize,
+    /// Lq: queries per head.
     pub lq: usize,
+    /// Lk: keys per KV head.
     pub lk: usize,
+    /// D: head size.
     pub d: usize,
+    /// Element type of every view.
     pub dtype: DType,
+    /// The resolved, finite scale.
     pub scale: f32,
+    /// Causal exclusion on or off.
     pub causal: bool,
+    /// Position of query 0, clamped to [-Lq, Lk] (see [`SdpaOptions::offset`]):
+    /// `offset + i + 1` is in range for every query i on both backends.
     pub offset: i64,
 }
 
 impl SdpaGeometry {
+    /// Keys query `i` sees: all Lk without causal exclusion, else those at
+    /// positions up to `offset + i` (0 when that is negative).
+    pub fn visible(&self, i: usize) -> usize {
+        if !self.causal {
+            return self.lk;
+        }
+        let last = self.offset.saturating_add(i64::try_from(i).unwrap_or(i64::MAX));
+        usize::try_from(last.saturating_add(1).max(0)).unwrap_or(usize::MAX).min(self.lk)
+    }
+
     /// Keys some query may see: causal rows see up to offset + lq - 1.
     pub fn kv_len(&self) -> usize {
-        if self.causal {
-            (self.offset + self.lq as i64).clamp(0, self.lk as i64) as usize
-        } else {
-            self.lk
+        if !self.causal {
+            return self.lk;
         }
+        let end = self.offset.saturating_add(i64::try_from(self.lq).unwrap_or(i64::MAX));
+        usize::try_from(end.max(0)).unwrap_or(usize::MAX).min(self.lk)
     }
 
     /// The composed path needs a non-negative offset (softmax's causal rule) and a key.
@@ -65,7 +92,11 @@ impl SdpaGeometry {
     }
 }
 
-/// Validates the views and options and returns the problem.
+/// Validates the views and options and returns the problem: four 4-D views
+/// of one dtype on `device`, Q and out [B, Hq, Lq, D], K and V [B, Hkv, Lk, D]
+/// with D in [`HEAD_DIMS`] and Hkv dividing Hq, out writable and disjoint from
+/// the inputs, a finite scale. Any offset is taken (and clamped); empty views
+/// (B, Hq, Lq or Lk of 0) are valid.
 pub fn geometry(
     device: Device,
     q: &Tensor,
@@ -108,22 +139,11 @@ pub fn geometry(
     validate::check_writable(OP, "out", out)?;
     validate::check_overlap(OP, "out", out, &[("q", q), ("k", k), ("v", v)], Aliasing::Forbidden)?;
     let scale = o.scale.unwrap_or(1.0 / (d as f32).sqrt());
-    if !scale.is_finite() {
-        return Err(Error::invalid(OP, "scale", "a finite number", scale));
-    }
-    Ok(SdpaGeometry {
-        batch,
-        hq,
-        hkv,
-        group: hq / hkv,
-        lq,
-        lk,
-        d,
-        dtype: q.dtype(),
-        scale,
-        causal: o.causal,
-        offset: o.offset.unwrap_or(lk as i64 - lq as i64),
-    })
+    validate::check_finite(OP, "scale", scale)?;
+    // Shapes count elements of allocated buffers, so they fit in i64.
+    let (lq_i, lk_i) = (i64::try_from(lq).unwrap_or(i64::MAX), i64::try_from(lk).unwrap_or(i64::MAX));
+    let offset = o.offset.unwrap_or(lk_i - lq_i).clamp(-lq_i, lk_i);
+    Ok(SdpaGeometry { batch, hq, hkv, group: hq / hkv, lq, lk, d, dtype: q.dtype(), scale, causal: o.causal, offset })
 }
 
 /// K and V rows start on 16 bytes with unit stride along D (the mma kernel's cp.async).

@@ -1,10 +1,16 @@
 //! Checks every op runs before it launches. Each failure names the op, the
 //! argument and what was expected.
+//!
+//! A view with no elements (a zero anywhere in its shape) touches no memory:
+//! it is always in bounds, overlaps nothing and is always writable, so an
+//! empty problem validates like any other and the op then does nothing.
 
 use super::{Device, Layout, Tensor};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 
+/// The view's last element lies inside a buffer of `buffer_len` elements
+/// (an empty view is always in bounds).
 pub fn check_in_bounds(op: &'static str, arg: &str, layout: &Layout, buffer_len: usize) -> Result<()> {
     if let Some((_, last)) = layout.span() {
         if last >= buffer_len {
@@ -14,6 +20,7 @@ pub fn check_in_bounds(op: &'static str, arg: &str, layout: &Layout, buffer_len:
     Ok(())
 }
 
+/// The tensor lives on `expected`.
 pub fn check_device(op: &'static str, arg: &str, t: &Tensor, expected: Device) -> Result<()> {
     if t.device() != expected {
         return Err(Error::WrongDevice {
@@ -26,6 +33,7 @@ pub fn check_device(op: &'static str, arg: &str, t: &Tensor, expected: Device) -
     Ok(())
 }
 
+/// The tensor's element type is `expected`.
 pub fn check_dtype(op: &'static str, arg: &str, t: &Tensor, expected: DType) -> Result<()> {
     if t.dtype() != expected {
         return Err(Error::DTypeMismatch {
@@ -38,6 +46,7 @@ pub fn check_dtype(op: &'static str, arg: &str, t: &Tensor, expected: DType) -> 
     Ok(())
 }
 
+/// The view has exactly `rank` dimensions.
 pub fn check_rank(op: &'static str, arg: &str, t: &Tensor, rank: usize) -> Result<()> {
     if t.rank() != rank {
         return Err(Error::invalid(op, arg, format!("a {rank}-D view"), format!("shape {:?}", t.shape())));
@@ -45,6 +54,7 @@ pub fn check_rank(op: &'static str, arg: &str, t: &Tensor, rank: usize) -> Resul
     Ok(())
 }
 
+/// The view's shape is exactly `expected`.
 pub fn check_shape(op: &'static str, arg: &str, t: &Tensor, expected: &[usize]) -> Result<()> {
     if t.shape() != expected {
         return Err(Error::invalid(op, arg, format!("shape {expected:?}"), format!("shape {:?}", t.shape())));
@@ -62,7 +72,8 @@ pub enum Aliasing {
 }
 
 /// The output must not overlap an input, except as the identical view when the
-/// op computes in place.
+/// op computes in place. Views in different buffers, or either of them empty,
+/// never overlap.
 pub fn check_overlap(
     op: &'static str,
     out_name: &str,
@@ -84,9 +95,13 @@ pub fn check_overlap(
 }
 
 /// An output view must not write one element twice (no stride-0 dims of size > 1,
-/// no dims whose strides make rows collide).
+/// no dims whose strides make rows collide). An empty view writes nothing, so
+/// it passes whatever its strides (a contiguous [4, 0] has strides [0, 1]).
 pub fn check_writable(op: &'static str, arg: &str, t: &Tensor) -> Result<()> {
     let l = t.layout();
+    if l.numel() == 0 {
+        return Ok(());
+    }
     // Sort dims by stride; each stride must cover the whole extent of the smaller ones.
     let mut dims: Vec<(usize, usize)> =
         l.shape().iter().copied().zip(l.strides().iter().copied()).filter(|&(n, _)| n > 1).collect();
@@ -101,7 +116,19 @@ pub fn check_writable(op: &'static str, arg: &str, t: &Tensor) -> Result<()> {
                 format!("shape {:?} with strides {:?}", l.shape(), l.strides()),
             ));
         }
-        extent = s * (n - 1) + extent;
+        // Cannot overflow: the view's last index fits in usize (Layout's constructors).
+        extent += s * (n - 1);
+    }
+    Ok(())
+}
+
+/// A scalar argument (a scale, alpha, beta, eps, a RoPE base) must be finite:
+/// NaN or an infinity would turn every output into NaN or inf. Every op
+/// checks its scalars with this one rule; ranges beyond it (eps >= 0,
+/// theta > 1) are the op's own.
+pub fn check_finite(op: &'static str, arg: &str, value: f32) -> Result<()> {
+    if !value.is_finite() {
+        return Err(Error::invalid(op, arg, "a finite number", value));
     }
     Ok(())
 }
