@@ -60,7 +60,7 @@ pub struct Llama3Rope {
 /// the one definition the CPU backend uses and kernels/layer.cu (DK_ROPE)
 /// computes the same way, in double.
 pub fn rope_frequency(theta: f64, d: usize, i: usize, llama3: Option<&Llama3Rope>) -> f64 {
-    let f = (-(2.0 * i as f64) / d as f64 * theta.log2()).exp2();
+    let f = theta.powf(-(2.0 * i as f64) / d as f64);
     let Some(s) = llama3 else { return f };
     let wavelen = 2.0 * std::f64::consts::PI / f;
     if wavelen < s.original_max / s.high_freq_factor {
