@@ -5,11 +5,14 @@
 //! message of every bad argument. Skipped, with a notice, where the fixtures
 //! are absent.
 
-use std::path::{Path, PathBuf};
+mod fixtures_common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 use decode_kernels::npy::read_npy;
 use decode_kernels::DType;
+use fixtures_common::{expected, fixtures, ids};
 use serde_json::Value;
 
 /// A step whose float32 top-2 margin (transformers') is below this is a
@@ -20,27 +23,6 @@ const TIE: f64 = 1e-3;
 /// of each logits row, both computed in float32 (ours: the CPU backend, f64
 /// accumulation inside each op, f32 tensors between ops).
 const LOGITS_REL_L2: f64 = 1e-4;
-
-fn fixtures() -> Option<PathBuf> {
-    let dir = match std::env::var_os("DK_FIXTURES_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models"),
-    };
-    if dir.join("manifest.json").is_file() {
-        Some(dir)
-    } else {
-        eprintln!("skipped: no fixtures at {} (set DK_FIXTURES_DIR)", dir.display());
-        None
-    }
-}
-
-fn expected(folder: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(folder.join("expected.json")).unwrap()).unwrap()
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
-}
 
 /// Runs `generate --model MODEL --device cpu ARGS`.
 fn run(model: &Path, args: &[&str]) -> Output {

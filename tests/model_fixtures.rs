@@ -6,35 +6,17 @@
 
 mod model_common;
 
-use std::path::{Path, PathBuf};
+mod fixtures_common;
+
+use std::path::Path;
 
 use decode_kernels::model::{LoadOptions, Model, RopeScaling};
 use decode_kernels::npy::read_npy;
 use decode_kernels::{Context, DType};
+use fixtures_common::{expected, fixtures, ids};
 use serde_json::Value;
 
 const ALL: [&str; 4] = ["llama", "mistral", "qwen2", "qwen3"];
-
-fn fixtures() -> Option<PathBuf> {
-    let dir = match std::env::var_os("DK_FIXTURES_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models"),
-    };
-    if dir.join("manifest.json").is_file() {
-        Some(dir)
-    } else {
-        eprintln!("skipped: no fixtures at {} (set DK_FIXTURES_DIR)", dir.display());
-        None
-    }
-}
-
-fn expected(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap()
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
-}
 
 fn load(path: &Path) -> Model {
     Model::load_with(&Context::cpu(), path, &LoadOptions { dtype: Some(DType::F32) }).unwrap()
