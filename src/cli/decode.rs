@@ -12,7 +12,7 @@ use clap::Args;
 
 #[derive(Args, Debug, Clone)]
 pub struct WorkloadArgs {
-    /// Model shapes: qwen2.5-0.5b, llama3-8b, qwen2.5-7b (or tiny).
+    /// Model shapes: qwen2.5-0.5b, llama3.2-1b, llama3-8b, qwen2.5-7b (or tiny).
     #[arg(long, default_value = "qwen2.5-0.5b")]
     model: String,
     /// Sequences decoded together (N of every GEMV).

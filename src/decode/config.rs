@@ -36,7 +36,7 @@ pub struct ModelConfig {
 }
 
 /// Names `ModelConfig::builtin` knows.
-pub const BUILTIN: &[&str] = &["qwen2.5-0.5b", "llama3-8b", "qwen2.5-7b", "tiny"];
+pub const BUILTIN: &[&str] = &["qwen2.5-0.5b", "llama3.2-1b", "llama3-8b", "qwen2.5-7b", "tiny"];
 
 impl ModelConfig {
     /// A built-in config by name (see [`BUILTIN`]).
@@ -60,6 +60,17 @@ impl ModelConfig {
         Ok(match name {
             // Qwen/Qwen2.5-0.5B config.json
             "qwen2.5-0.5b" => c(896, 4864, 24, 14, 2, 64, 151_936, 1e6, 1e-6, true),
+            // meta-llama/Llama-3.2-1B config.json (tied embeddings: the LM head is
+            // the embedding table, read once per step as here)
+            "llama3.2-1b" => ModelConfig {
+                rope_llama3: Some(crate::spec::layer::Llama3Rope {
+                    factor: 32.0,
+                    low_freq_factor: 1.0,
+                    high_freq_factor: 4.0,
+                    original_max: 8192.0,
+                }),
+                ..c(2048, 8192, 16, 32, 8, 64, 128_256, 5e5, 1e-5, false)
+            },
             // meta-llama/Meta-Llama-3-8B config.json
             "llama3-8b" => c(4096, 14336, 32, 32, 8, 128, 128_256, 5e5, 1e-5, false),
             // Qwen/Qwen2.5-7B config.json
@@ -119,6 +130,9 @@ mod tests {
         assert!((b("llama3-8b") - 7.50).abs() < 0.05, "{}", b("llama3-8b"));
         assert!((b("qwen2.5-7b") - 7.07).abs() < 0.05, "{}", b("qwen2.5-7b"));
         assert!((b("qwen2.5-0.5b") - 0.494).abs() < 0.01, "{}", b("qwen2.5-0.5b"));
+        // Llama-3.2-1B: 1.24 B with its tied embedding table counted once.
+        assert!((b("llama3.2-1b") - 1.236).abs() < 0.01, "{}", b("llama3.2-1b"));
+        assert!(ModelConfig::builtin("llama3.2-1b").unwrap().rope_llama3.is_some());
         let e = ModelConfig::builtin("gpt5").unwrap_err().to_string();
         assert!(e.contains("--model") && e.contains("llama3-8b"), "{e}");
     }
