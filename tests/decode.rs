@@ -46,13 +46,13 @@ fn reference_step(m: &DecodeModel) -> Vec<f64> {
         .iter()
         .map(|l| {
             (
-                vals(&l.attn_norm),
-                vals(&l.w_qkv),
-                l.b_qkv.as_ref().map(vals),
-                vals(&l.w_o),
-                vals(&l.mlp_norm),
-                vals(&l.w_gate_up),
-                vals(&l.w_down),
+                vals(&l.w.attn_norm),
+                vals(&l.w.w_qkv),
+                l.w.b_qkv.as_ref().map(vals),
+                vals(&l.w.w_o),
+                vals(&l.w.mlp_norm),
+                vals(&l.w.w_gate_up),
+                vals(&l.w.w_down),
                 vals(&l.k_cache),
                 vals(&l.v_cache),
             )

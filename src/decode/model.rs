@@ -11,8 +11,10 @@ use crate::tensor::Tensor;
 
 use super::config::ModelConfig;
 
-/// One layer's weights and KV cache.
-pub struct LayerWeights {
+/// One decoder layer's weights, in the layout the step reads (the loader of
+/// real checkpoints fills the same struct).
+#[derive(Debug, Clone)]
+pub struct LayerTensors {
     /// `[hidden]`: RMSNorm weights before attention.
     pub attn_norm: Tensor,
     /// [(hq + 2 hkv) d, hidden]: Q, K and V projections stacked.
@@ -34,6 +36,12 @@ pub struct LayerWeights {
     pub q_norm: Option<Tensor>,
     /// See `q_norm`.
     pub k_norm: Option<Tensor>,
+}
+
+/// One layer's weights and its KV cache.
+pub struct LayerWeights {
+    /// The layer's weights.
+    pub w: LayerTensors,
     /// [batch, hkv, context, d]: keys, RoPE applied; a step writes its
     /// token's slot and attends over the slots up to it.
     pub k_cache: Tensor,
@@ -228,15 +236,17 @@ impl DecodeModel {
         progress.start(&format!("{}: random weights, by layer", cfg.name), cfg.layers as u64 + 1);
         for _ in 0..cfg.layers {
             layers.push(LayerWeights {
-                attn_norm: make(&[h], Init::Norm)?,
-                w_qkv: make(&[cfg.qkv_width(), h], Init::FanIn(h))?,
-                b_qkv: if cfg.qkv_bias { Some(make(&[cfg.qkv_width()], Init::Bias)?) } else { None },
-                w_o: make(&[h, hq * d], Init::FanIn(hq * d))?,
-                mlp_norm: make(&[h], Init::Norm)?,
-                w_gate_up: make(&[2 * inter, h], Init::FanIn(h))?,
-                w_down: make(&[h, inter], Init::FanIn(inter))?,
-                q_norm: None,
-                k_norm: None,
+                w: LayerTensors {
+                    attn_norm: make(&[h], Init::Norm)?,
+                    w_qkv: make(&[cfg.qkv_width(), h], Init::FanIn(h))?,
+                    b_qkv: if cfg.qkv_bias { Some(make(&[cfg.qkv_width()], Init::Bias)?) } else { None },
+                    w_o: make(&[h, hq * d], Init::FanIn(hq * d))?,
+                    mlp_norm: make(&[h], Init::Norm)?,
+                    w_gate_up: make(&[2 * inter, h], Init::FanIn(h))?,
+                    w_down: make(&[h, inter], Init::FanIn(inter))?,
+                    q_norm: None,
+                    k_norm: None,
+                },
                 k_cache: make(&[batch, hkv, context, d], Init::Unit)?,
                 v_cache: make(&[batch, hkv, context, d], Init::Unit)?,
             });
@@ -290,20 +300,20 @@ impl DecodeModel {
         // Lq = 1 sees every cached key: no mask needed.
         let sdpa = SdpaOptions::default();
         for l in &self.layers {
-            ops::rmsnorm(ctx, &b.x, &l.attn_norm, cfg.rms_eps, &b.xn)?;
-            linear(ctx, &l.w_qkv, &b.xn, 0.0, &b.qkv)?;
-            if let (Some(qn), Some(kn)) = (&l.q_norm, &l.k_norm) {
+            ops::rmsnorm(ctx, &b.x, &l.w.attn_norm, cfg.rms_eps, &b.xn)?;
+            linear(ctx, &l.w.w_qkv, &b.xn, 0.0, &b.qkv)?;
+            if let (Some(qn), Some(kn)) = (&l.w.q_norm, &l.w.k_norm) {
                 self.qk_norm(ctx, qn, kn)?;
             }
             // The caches seen up to slot pos (the whole cache when pos = context - 1).
             let (kc, vc) = (l.k_cache.narrow(2, 0, pos + 1)?, l.v_cache.narrow(2, 0, pos + 1)?);
-            ops::rope_append(ctx, &b.qkv, l.b_qkv.as_ref(), &b.q, &kc, &vc, &rope)?;
+            ops::rope_append(ctx, &b.qkv, l.w.b_qkv.as_ref(), &b.q, &kc, &vc, &rope)?;
             ops::sdpa(ctx, &q4, &kc, &vc, &attn4, &sdpa)?;
-            linear(ctx, &l.w_o, &attn2, 1.0, &b.x)?; // + residual
-            ops::rmsnorm(ctx, &b.x, &l.mlp_norm, cfg.rms_eps, &b.xn)?;
-            linear(ctx, &l.w_gate_up, &b.xn, 0.0, &b.gate_up)?;
+            linear(ctx, &l.w.w_o, &attn2, 1.0, &b.x)?; // + residual
+            ops::rmsnorm(ctx, &b.x, &l.w.mlp_norm, cfg.rms_eps, &b.xn)?;
+            linear(ctx, &l.w.w_gate_up, &b.xn, 0.0, &b.gate_up)?;
             ops::silu_mul(ctx, &b.gate_up, &b.h)?;
-            linear(ctx, &l.w_down, &b.h, 1.0, &b.x)?; // + residual
+            linear(ctx, &l.w.w_down, &b.h, 1.0, &b.x)?; // + residual
         }
         ops::rmsnorm(ctx, &b.x, &self.final_norm, cfg.rms_eps, &b.xn)?;
         linear(ctx, &self.lm_head, &b.xn, 0.0, &b.logits)
@@ -334,7 +344,7 @@ impl DecodeModel {
 
     /// Launches (kernels and library calls) per step, for reports.
     pub fn tensors(&self) -> usize {
-        let qk_norms = self.layers.iter().filter(|l| l.q_norm.is_some()).count() * 2 * self.batch;
+        let qk_norms = self.layers.iter().filter(|l| l.w.q_norm.is_some()).count() * 2 * self.batch;
         self.layers.len() * 9 + 4 + qk_norms
     }
 }

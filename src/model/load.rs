@@ -12,6 +12,7 @@ use super::safetensors::SafetensorsSource;
 use super::tokenizer::Tokenizer;
 use super::{unsupported, TensorSource};
 use crate::context::Context;
+pub use crate::decode::model::LayerTensors;
 use crate::decode::model::{Buffers, LayerWeights};
 use crate::decode::DecodeModel;
 use crate::dtype::DType;
@@ -25,29 +26,6 @@ pub struct LoadOptions {
     /// Compute dtype. Default: the checkpoint's (`torch_dtype`, or the GGUF
     /// embedding's), except that f32 checkpoints are computed in f16 on a GPU.
     pub dtype: Option<DType>,
-}
-
-/// One decoder layer's weights in the decode model's layout.
-#[derive(Debug, Clone)]
-pub struct LayerTensors {
-    /// [hidden]
-    pub attn_norm: Tensor,
-    /// [(hq + 2 hkv) d, hidden]: Q, K, V projection rows stacked.
-    pub w_qkv: Tensor,
-    /// [(hq + 2 hkv) d] (Qwen2).
-    pub b_qkv: Option<Tensor>,
-    /// [hidden, hq d]
-    pub w_o: Tensor,
-    /// [hidden]
-    pub mlp_norm: Tensor,
-    /// [2 intermediate, hidden]: gate rows, then up rows.
-    pub w_gate_up: Tensor,
-    /// [hidden, intermediate]
-    pub w_down: Tensor,
-    /// [d]: per-head RMSNorm weight of Q (Qwen3).
-    pub q_norm: Option<Tensor>,
-    /// [d]: per-head RMSNorm weight of K (Qwen3).
-    pub k_norm: Option<Tensor>,
 }
 
 /// Every weight of a model, on one context.
@@ -169,15 +147,7 @@ impl Model {
             .iter()
             .map(|l| {
                 Ok(LayerWeights {
-                    attn_norm: l.attn_norm.clone(),
-                    w_qkv: l.w_qkv.clone(),
-                    b_qkv: l.b_qkv.clone(),
-                    w_o: l.w_o.clone(),
-                    mlp_norm: l.mlp_norm.clone(),
-                    w_gate_up: l.w_gate_up.clone(),
-                    w_down: l.w_down.clone(),
-                    q_norm: l.q_norm.clone(),
-                    k_norm: l.k_norm.clone(),
+                    w: l.clone(),
                     k_cache: zeros(&[batch, hkv, context, d])?,
                     v_cache: zeros(&[batch, hkv, context, d])?,
                 })
