@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{Backend, Context};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::tensor::{CudaBuffer, HostData, Layout, Memory, Storage, Tensor};
+use crate::tensor::{CudaBuffer, HostData, Indices, IndicesMemory, Layout, Memory, Storage, Tensor};
 
 impl Tensor {
     /// A contiguous tensor holding `data` (already typed), on the context's device.
@@ -41,6 +41,29 @@ impl Tensor {
         let layout = Layout::contiguous(shape)?;
         let storage = ctx.alloc(dtype, layout.numel())?;
         Tensor::from_parts(storage, layout)
+    }
+}
+
+impl Indices {
+    /// An [`Indices`] holding `values`, on the context's device.
+    pub fn from_slice(ctx: &Context, values: &[i32]) -> Result<Self> {
+        let memory = match &ctx.backend {
+            Backend::Cpu(_) => IndicesMemory::Host(std::sync::RwLock::new(values.to_vec())),
+            Backend::Cuda(b) => {
+                let bytes = b.alloc_bytes(values.len() * 4)?;
+                IndicesMemory::Cuda(CudaBuffer { bytes, ordinal: b.caps().ordinal })
+            }
+        };
+        let ix = Indices { memory, len: values.len() };
+        if ctx.is_cuda() {
+            ix.write(values)?;
+        }
+        Ok(ix)
+    }
+
+    /// `len` zeros on the context's device.
+    pub fn zeros(ctx: &Context, len: usize) -> Result<Self> {
+        Self::from_slice(ctx, &vec![0; len])
     }
 }
 

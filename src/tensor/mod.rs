@@ -3,11 +3,14 @@
 //! view needs no backend; making a buffer does (`Context` owns the
 //! constructors that allocate: `Tensor::empty`, `from_host`, `from_f32`, `full`).
 
+mod indices;
 mod layout;
 mod storage;
 pub mod validate;
 
 pub use crate::device::Device;
+pub use indices::Indices;
+pub(crate) use indices::IndicesMemory;
 pub use layout::{Layout, MAX_RANK};
 pub use storage::{CudaBuffer, HostData, Memory, Storage, POISON_BF16, POISON_F16, POISON_F32};
 

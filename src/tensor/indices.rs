@@ -1,0 +1,129 @@
+//! Integer vectors the kernels read or write beside the tensors: token ids,
+//! positions and sequence lengths (i32, on the host or on a device). They
+//! live in device memory so that a step recorded once (a CUDA graph) reads
+//! this step's positions and lengths when it runs, not the values of the
+//! step that was recorded; and so that a sampled token stays on the device.
+
+use std::sync::RwLock;
+
+use crate::device::Device;
+use crate::error::{Error, Result};
+
+use super::CudaBuffer;
+
+/// Where an [`Indices`]' values are held.
+pub(crate) enum IndicesMemory {
+    /// The CPU backend's values.
+    Host(RwLock<Vec<i32>>),
+    /// A device allocation of `len` i32 values.
+    Cuda(CudaBuffer),
+}
+
+/// A vector of `len` i32 values on one device. Made by a context
+/// (`Indices::from_slice`, `Indices::zeros`); read back with [`Indices::to_vec`],
+/// overwritten whole with [`Indices::write`].
+pub struct Indices {
+    pub(crate) memory: IndicesMemory,
+    pub(crate) len: usize,
+}
+
+impl std::fmt::Debug for Indices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Indices").field("device", &self.device()).field("len", &self.len).finish()
+    }
+}
+
+impl Indices {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Where the values live.
+    pub fn device(&self) -> Device {
+        match &self.memory {
+            IndicesMemory::Host(_) => Device::Cpu,
+            IndicesMemory::Cuda(b) => Device::Cuda(b.ordinal),
+        }
+    }
+
+    /// Copies the values to the host (after the work queued before on the
+    /// device's stream).
+    pub fn to_vec(&self) -> Result<Vec<i32>> {
+        match &self.memory {
+            IndicesMemory::Host(v) => Ok(v.read().unwrap_or_else(|e| e.into_inner()).clone()),
+            IndicesMemory::Cuda(b) => {
+                let bytes = b.stream().clone_dtoh(&b.bytes).map_err(Error::driver("device-to-host copy of indices"))?;
+                Ok(bytemuck::pod_collect_to_vec(&bytes[..self.len * 4]))
+            }
+        }
+    }
+
+    /// Overwrites every value (ordered after the work queued before on the
+    /// device's stream; returns when the copy is done). `values` must hold
+    /// exactly [`Indices::len`] values.
+    pub fn write(&self, values: &[i32]) -> Result<()> {
+        if values.len() != self.len {
+            return Err(Error::invalid(
+                "indices",
+                "values",
+                format!("{} values (the buffer's length)", self.len),
+                values.len(),
+            ));
+        }
+        match &self.memory {
+            IndicesMemory::Host(v) => {
+                v.write().unwrap_or_else(|e| e.into_inner()).copy_from_slice(values);
+                Ok(())
+            }
+            IndicesMemory::Cuda(b) => {
+                if values.is_empty() {
+                    return Ok(());
+                }
+                let src: &[u8] = bytemuck::cast_slice(values);
+                let stream = b.stream();
+                // SAFETY: the allocation holds at least len * 4 bytes (made so by
+                // the constructors) and src is exactly that long; the copy is ordered
+                // on the buffer's stream and the synchronisation below keeps src
+                // alive until it completes (pageable memory may be read later).
+                unsafe {
+                    cudarc::driver::result::memcpy_htod_async(b.device_ptr(), src, stream.cu_stream())
+                        .map_err(Error::driver("host-to-device copy of indices"))?;
+                }
+                stream.synchronize().map_err(Error::driver("host-to-device copy of indices"))
+            }
+        }
+    }
+
+    /// The device address of the first value; None on the host.
+    pub(crate) fn device_ptr(&self) -> Option<u64> {
+        match &self.memory {
+            IndicesMemory::Cuda(b) => Some(b.device_ptr()),
+            IndicesMemory::Host(_) => None,
+        }
+    }
+
+    /// A copy of the host values (the CPU backend's read); None on a device.
+    pub(crate) fn host_values(&self) -> Option<Vec<i32>> {
+        match &self.memory {
+            IndicesMemory::Host(v) => Some(v.read().unwrap_or_else(|e| e.into_inner()).clone()),
+            IndicesMemory::Cuda(_) => None,
+        }
+    }
+
+    /// Overwrites the host values from the CPU backend (None on a device).
+    pub(crate) fn host_store(&self, values: &[i32]) -> Option<()> {
+        match &self.memory {
+            IndicesMemory::Host(v) => {
+                v.write().unwrap_or_else(|e| e.into_inner()).copy_from_slice(values);
+                Some(())
+            }
+            IndicesMemory::Cuda(_) => None,
+        }
+    }
+}
