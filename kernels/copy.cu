@@ -23,3 +23,32 @@ DK_COPY(bf16, __nv_bfloat16, f32, float)
 DK_COPY(f32, float, f16, __half)
 DK_COPY(f32, float, bf16, __nv_bfloat16)
 DK_COPY(f32, float, f32, float)
+
+// out[r, :] = table[ids[r], :] (one CTA per row r; rows of `cols` elements,
+// unit stride along them). An id outside [0, rows of table) writes a row of
+// NaN: the ids may come from the device (a sampled token), where no error can
+// be raised, and NaN logits downstream are reported by the sampler.
+template <typename T>
+__device__ void gather_rows(const T* __restrict__ table, const int* __restrict__ ids, T* __restrict__ out,
+                            i64 table_rows, i64 cols, i64 s_table, i64 s_out) {
+    const i64 r = blockIdx.x;
+    const i64 id = ids[r];
+    T* dst = out + r * s_out;
+    if (id < 0 || id >= table_rows) {
+        for (i64 c = threadIdx.x; c < cols; c += blockDim.x) dst[c] = from_f32<T>(__int_as_float(0x7fc00000));
+        return;
+    }
+    const T* src = table + id * s_table;
+    for (i64 c = threadIdx.x; c < cols; c += blockDim.x) dst[c] = src[c];
+}
+
+#define DK_GATHER(NAME, T)                                                                                 \
+    extern "C" __global__ void gather_rows_##NAME(const T* __restrict__ table, const int* __restrict__ ids, \
+                                                  T* __restrict__ out, i64 table_rows, i64 cols, i64 s_table,  \
+                                                  i64 s_out) {                                              \
+        gather_rows<T>(table, ids, out, table_rows, cols, s_table, s_out);                                  \
+    }
+
+DK_GATHER(f16, __half)
+DK_GATHER(bf16, __nv_bfloat16)
+DK_GATHER(f32, float)

@@ -21,14 +21,15 @@
 // Rust twin: RmsNormParams in src/ops/layer.rs. Strides in elements; columns are contiguous.
 struct RmsNormParams {
     i64 rows, cols, sxr, syr;
+    i64 sxo, syo;  // strides of the outer axis of 3-D views [outer, rows, cols] (grid.y)
     float eps;
 };
 
 // y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w, f32 math, one CTA per row. The
 // row is read twice; the second read hits L1/L2 (rows are a few KiB).
 extern "C" __global__ void DK_RMSNORM(const T* x, const T* __restrict__ w, T* y, RmsNormParams p) {
-    const T* xr = x + (i64)blockIdx.x * p.sxr;
-    T* yr = y + (i64)blockIdx.x * p.syr;
+    const T* xr = x + (i64)blockIdx.x * p.sxr + (i64)blockIdx.y * p.sxo;
+    T* yr = y + (i64)blockIdx.x * p.syr + (i64)blockIdx.y * p.syo;
     float ss = 0.f;
     for (i64 c = threadIdx.x; c < p.cols; c += blockDim.x) {
         const float v = to_f32(xr[c]);
@@ -48,9 +49,9 @@ template <int V>
 __device__ __forceinline__ void rmsnorm_vec(const T* x, const T* __restrict__ w, T* y, const RmsNormParams& p) {
     constexpr int E = VEC;  // elements per chunk (common.cuh)
     const int chunks = (int)(p.cols / E);
-    const uint4* xr = reinterpret_cast<const uint4*>(x + (i64)blockIdx.x * p.sxr);
+    const uint4* xr = reinterpret_cast<const uint4*>(x + (i64)blockIdx.x * p.sxr + (i64)blockIdx.y * p.sxo);
     const uint4* w4 = reinterpret_cast<const uint4*>(w);
-    uint4* yr = reinterpret_cast<uint4*>(y + (i64)blockIdx.x * p.syr);
+    uint4* yr = reinterpret_cast<uint4*>(y + (i64)blockIdx.x * p.syr + (i64)blockIdx.y * p.syo);
     uint4 xv[V], wv[V];
 #pragma unroll
     for (int v = 0; v < V; ++v) {
@@ -94,43 +95,53 @@ DK_RMSNORM_ENTRY(1)
 DK_RMSNORM_ENTRY(2)
 DK_RMSNORM_ENTRY(4)
 
-// Rust twin: RopeParams in src/ops/layer.rs. The fused QKV row of token b is
-// [Q heads | K heads | V heads], each head d wide; strides in elements.
+// Rust twin: RopeParams in src/ops/layer.rs. The fused QKV row of token t of
+// sequence b is [Q heads | K heads | V heads], each head d wide; strides in elements.
 struct RopeParams {
     i64 hq, hkv, d;
-    i64 s_qkv;               // row stride of qkv
-    i64 sq_b, sq_h;          // q_out [B, hq, d]
+    i64 s_qkv_b, s_qkv_t;    // qkv [B, T, width]
+    i64 sq_b, sq_h, sq_t;    // q_out [B, hq, T, d]
     i64 sk_b, sk_h, sk_s;    // k cache [B, hkv, cap, d]
     i64 sv_b, sv_h, sv_s;    // v cache [B, hkv, cap, d]
-    i64 pos;                 // position of this token: the cache slot written
+    i64 cap;                 // cache slots
+    i64 pos;                 // position of every sequence's first token (when positions is null)
     double log2_theta;       // log2 of the RoPE base
     int has_bias;
     int llama3;              // 1: llama3 frequency scaling with the four values below
     double factor, low_freq_factor, high_freq_factor, original_max;
 };
 
-// One CTA per (head of Q, K or V; token), d/2 threads: thread i rotates the
-// pair (i, i + d/2) ("rotate half", as Llama and Qwen) by pos * theta^(-2i/d).
-// Q goes to q_out, K (rotated) and V (as is) to slot pos of the caches, so
-// the projection's output is read once and the cache written once.
+// One CTA per (head of Q, K or V; token; sequence), d/2 threads: thread i
+// rotates the pair (i, i + d/2) ("rotate half", as Llama and Qwen) by
+// pos * theta^(-2i/d). Token t of sequence b is at pos = first + t, first =
+// positions[b] (a ragged batch, read on the device so a recorded step sees
+// the current values) or p.pos. Q goes to q_out, K (rotated) and V (as is)
+// to slot pos of the caches (skipped when pos is outside them), so the
+// projection's output is read once and the cache written once.
 extern "C" __global__ void DK_ROPE(const T* __restrict__ qkv, const T* __restrict__ bias, T* __restrict__ q_out,
-                                   T* __restrict__ k_cache, T* __restrict__ v_cache, RopeParams p) {
-    const i64 h = blockIdx.x, b = blockIdx.y, half_d = p.d / 2;
+                                   T* __restrict__ k_cache, T* __restrict__ v_cache, const int* __restrict__ positions,
+                                   RopeParams p) {
+    const i64 h = blockIdx.x, t = blockIdx.y, b = blockIdx.z, half_d = p.d / 2;
     const i64 i = threadIdx.x;
     if (i >= half_d) return;
+    const i64 pos = (positions ? (i64)positions[b] : p.pos) + t;
+    const bool in_cache = pos >= 0 && pos < p.cap;
     const i64 col = h * p.d + i;
-    float x0 = to_f32(qkv[b * p.s_qkv + col]);
-    float x1 = to_f32(qkv[b * p.s_qkv + col + half_d]);
+    const T* row = qkv + b * p.s_qkv_b + t * p.s_qkv_t;
+    float x0 = to_f32(row[col]);
+    float x1 = to_f32(row[col + half_d]);
     if (p.has_bias) {
         x0 += to_f32(bias[col]);
         x1 += to_f32(bias[col + half_d]);
     }
     if (h >= p.hq + p.hkv) {  // V: no rotation
-        T* dst = v_cache + b * p.sv_b + (h - p.hq - p.hkv) * p.sv_h + p.pos * p.sv_s;
+        if (!in_cache) return;
+        T* dst = v_cache + b * p.sv_b + (h - p.hq - p.hkv) * p.sv_h + pos * p.sv_s;
         dst[i] = from_f32<T>(x0);
         dst[i + half_d] = from_f32<T>(x1);
         return;
     }
+    if (h >= p.hq && !in_cache) return;
     // The angle in double: pos * freq reaches tens of thousands of radians,
     // where an f32 angle is off by 1e-3 (a few threads per head, so it is free).
     // The frequency as src/spec/layer.rs: rope_frequency defines it.
@@ -145,10 +156,11 @@ extern "C" __global__ void DK_ROPE(const T* __restrict__ qkv, const T* __restric
         }
     }
     double sd, cd;
-    sincos((double)p.pos * freq, &sd, &cd);
+    sincos((double)pos * freq, &sd, &cd);
     const float s = (float)sd, c = (float)cd;
     const float y0 = x0 * c - x1 * s, y1 = x1 * c + x0 * s;
-    T* dst = h < p.hq ? q_out + b * p.sq_b + h * p.sq_h : k_cache + b * p.sk_b + (h - p.hq) * p.sk_h + p.pos * p.sk_s;
+    T* dst = h < p.hq ? q_out + b * p.sq_b + h * p.sq_h + t * p.sq_t
+                      : k_cache + b * p.sk_b + (h - p.hq) * p.sk_h + pos * p.sk_s;
     dst[i] = from_f32<T>(y0);
     dst[i + half_d] = from_f32<T>(y1);
 }

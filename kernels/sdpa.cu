@@ -37,6 +37,8 @@ struct SdpaParams {
     int causal;
     float scale_log2;    // scale * log2(e)
     int stages;          // mma: K/V pipeline stages, 2 to 4
+    const int* kv_lens;  // null, or [batch] keys of each sequence (a ragged batch): sequence b sees keys
+                         // below kv_lens[b], its query i sits at kv_lens[b] - lq + i (offset is per sequence)
 };
 
 constexpr int WARPS = 4;
@@ -129,10 +131,29 @@ __device__ void finish(const float* o, const float* lse, int nrows, int row0, T*
     });
 }
 
-// This CTA's key range [kb, ke).
-__device__ __forceinline__ void key_range(const SdpaParams& p, i64& kb, i64& ke) {
+// This CTA's key range [kb, ke): its split of the keys, cut (when causal) after
+// the last position among its query rows [row0, row0 + nrows), so a prefill's
+// early row groups skip the keys no row of theirs may see.
+__device__ __forceinline__ void key_range(const SdpaParams& p, int row0, int nrows, i64& kb, i64& ke) {
     kb = (i64)blockIdx.x * p.keys_per_split;
     ke = min(p.kv_end, kb + p.keys_per_split);
+    if (p.causal && nrows > 0) {
+        const int lq = (int)p.lq, first = row0 % lq;
+        const int last_i = first + nrows - 1 < lq ? first + nrows - 1 : lq - 1;  // the rows may wrap to the next head
+        ke = min(ke, p.offset + last_i + 1);
+    }
+}
+
+// A ragged batch: this CTA's sequence's own key count and query offset.
+__device__ __forceinline__ SdpaParams for_sequence(const SdpaParams& p) {
+    SdpaParams q = p;
+    if (p.kv_lens) {
+        const i64 b = (i64)blockIdx.y / p.hkv;
+        const i64 n = max((i64)0, min(p.kv_end, (i64)p.kv_lens[b]));
+        q.kv_end = n;
+        q.offset = n - p.lq;
+    }
+    return q;
 }
 
 // ---------------------------------------------------------------- mma
@@ -205,7 +226,7 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
     const int keys_per_slice = KT / slices;  // 16, 32 or 64
 
     i64 kb, ke;
-    key_range(p, kb, ke);
+    key_range(p, row0, nrows, kb, ke);
     const int n_tiles = ke > kb ? (int)((ke - kb + KT - 1) / KT) : 0;
     const T* Kh = K + b * p.sk.v[0] + hk * p.sk.v[1];
     const T* Vh = V + b * p.sv.v[0] + hk * p.sv.v[1];
@@ -391,7 +412,7 @@ __device__ void sdpa_simt(const T* Q, const T* K, const T* V, T* out, float* ws,
         sQ[e] = r < nrows ? to_f32(Q[row_offset(p.sq, p, b, hk, row0 + r) + d * p.sq.v[3]]) : 0.f;
     }
     i64 kb, ke;
-    key_range(p, kb, ke);
+    key_range(p, row0, nrows, kb, ke);
     const T* Kh = K + b * p.sk.v[0] + hk * p.sk.v[1];
     const T* Vh = V + b * p.sv.v[0] + hk * p.sv.v[1];
 
@@ -464,7 +485,7 @@ __device__ void sdpa_simt(const T* Q, const T* K, const T* V, T* out, float* ws,
 #define DK_ENTRY(variant, D, dt)                                                                              \
     extern "C" __global__ void __launch_bounds__(32 * WARPS, 1) DK_NAME(sdpa_##variant##_d, D, dt)(            \
         const T* Q, const T* K, const T* V, T* out, float* ws, unsigned* counters, const SdpaParams p) {      \
-        sdpa_##variant<D>(Q, K, V, out, ws, counters, p);                                                     \
+        sdpa_##variant<D>(Q, K, V, out, ws, counters, for_sequence(p));                                       \
     }
 #define DK_ALL_D(M, dt) M(64, dt) M(80, dt) M(96, dt) M(128, dt) M(256, dt)
 #define DK_SIMT(D, dt) DK_ENTRY(simt, D, dt)

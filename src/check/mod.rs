@@ -3,6 +3,7 @@
 //! output view was not written, any element outside it was, NaNs disagree, or
 //! the relative L2 error is over the dtype's tolerance.
 
+mod batch_cases;
 mod cases;
 mod layer_cases;
 
@@ -166,6 +167,7 @@ pub struct Case {
 pub fn all_cases() -> Vec<Case> {
     let mut v = cases::all();
     v.extend(layer_cases::all());
+    v.extend(batch_cases::all());
     v
 }
 

@@ -3,11 +3,12 @@
 //! decoding step over it (a Llama-style block per layer).
 
 use crate::context::Context;
+use crate::dispatch::sdpa::{SdpaBackend, SdpaPrefs};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::ops::{self, RopeOptions, SdpaOptions};
 use crate::progress::{Progress, Silent};
-use crate::tensor::Tensor;
+use crate::tensor::{Indices, Tensor};
 
 use super::config::ModelConfig;
 
@@ -70,6 +71,57 @@ pub struct Buffers {
     pub h: Tensor,
     /// [batch, vocab]
     pub logits: Tensor,
+}
+
+/// Activations of a prefill chunk of up to `capacity` tokens of one
+/// sequence, allocated once per session (rows beyond a chunk's tokens are
+/// left alone).
+pub struct PrefillBuffers {
+    /// [capacity, hidden]: the chunk's embeddings, then its residual stream.
+    pub x: Tensor,
+    /// [capacity, hidden]: the residual stream after an RMSNorm.
+    pub xn: Tensor,
+    /// [capacity, (hq + 2 hkv) d]
+    pub qkv: Tensor,
+    /// [capacity, hq, d]: the rotated queries.
+    pub q: Tensor,
+    /// [capacity, hq, d]: attention's output.
+    pub attn: Tensor,
+    /// [capacity, 2 intermediate]
+    pub gate_up: Tensor,
+    /// [capacity, intermediate]
+    pub h: Tensor,
+}
+
+impl PrefillBuffers {
+    /// Buffers for chunks of up to `capacity` tokens of a model of `cfg`'s shapes.
+    pub fn new(ctx: &Context, cfg: &ModelConfig, dtype: DType, capacity: usize) -> Result<Self> {
+        if capacity == 0 {
+            return Err(Error::invalid("prefill", "chunk", "at least 1 token", 0));
+        }
+        let e = |shape: &[usize]| Tensor::empty(ctx, shape, dtype);
+        let (h, d, hq, inter) = (cfg.hidden, cfg.head_dim, cfg.heads, cfg.intermediate);
+        Ok(PrefillBuffers {
+            x: e(&[capacity, h])?,
+            xn: e(&[capacity, h])?,
+            qkv: e(&[capacity, cfg.qkv_width()])?,
+            q: e(&[capacity, hq, d])?,
+            attn: e(&[capacity, hq, d])?,
+            gate_up: e(&[capacity, 2 * inter])?,
+            h: e(&[capacity, inter])?,
+        })
+    }
+
+    /// Bytes of a chunk buffer set of `capacity` tokens (for memory checks).
+    pub fn bytes(cfg: &ModelConfig, dtype: DType, capacity: usize) -> u64 {
+        let per_token = 2 * cfg.hidden + cfg.qkv_width() + 2 * cfg.heads * cfg.head_dim + 3 * cfg.intermediate;
+        (capacity * per_token * dtype.size_in_bytes()) as u64
+    }
+
+    /// Most tokens a chunk may hold.
+    pub fn capacity(&self) -> usize {
+        self.x.shape()[0]
+    }
 }
 
 /// A model of a config's shapes with random weights, its KV cache and its
@@ -303,35 +355,144 @@ impl DecodeModel {
             ops::rmsnorm(ctx, &b.x, &l.w.attn_norm, cfg.rms_eps, &b.xn)?;
             linear(ctx, &l.w.w_qkv, &b.xn, 0.0, &b.qkv)?;
             if let (Some(qn), Some(kn)) = (&l.w.q_norm, &l.w.k_norm) {
-                self.qk_norm(ctx, qn, kn)?;
+                self.qk_norm(ctx, &b.qkv, qn, kn)?;
             }
             // The caches seen up to slot pos (the whole cache when pos = context - 1).
             let (kc, vc) = (l.k_cache.narrow(2, 0, pos + 1)?, l.v_cache.narrow(2, 0, pos + 1)?);
             ops::rope_append(ctx, &b.qkv, l.w.b_qkv.as_ref(), &b.q, &kc, &vc, &rope)?;
             ops::sdpa(ctx, &q4, &kc, &vc, &attn4, &sdpa)?;
             linear(ctx, &l.w.w_o, &attn2, 1.0, &b.x)?; // + residual
-            ops::rmsnorm(ctx, &b.x, &l.w.mlp_norm, cfg.rms_eps, &b.xn)?;
-            linear(ctx, &l.w.w_gate_up, &b.xn, 0.0, &b.gate_up)?;
-            ops::silu_mul(ctx, &b.gate_up, &b.h)?;
-            linear(ctx, &l.w.w_down, &b.h, 1.0, &b.x)?; // + residual
+            self.mlp(ctx, l, &b.x, &b.xn, &b.gate_up, &b.h)?;
         }
         ops::rmsnorm(ctx, &b.x, &self.final_norm, cfg.rms_eps, &b.xn)?;
         linear(ctx, &self.lm_head, &b.xn, 0.0, &b.logits)
     }
 
     /// Qwen3's per-head RMSNorm, in place on the Q heads and the K heads of
-    /// each sequence's row of the fused projection.
-    fn qk_norm(&self, ctx: &Context, qn: &Tensor, kn: &Tensor) -> Result<()> {
-        let (cfg, qkv) = (&self.cfg, &self.buf.qkv);
-        let d = cfg.head_dim;
-        for s in 0..self.batch {
-            let row = qkv.layout().offset() + s * qkv.layout().stride(0);
-            let q = qkv.as_strided(&[cfg.heads, d], &[d, 1], row)?;
-            let k = qkv.as_strided(&[cfg.kv_heads, d], &[d, 1], row + cfg.heads * d)?;
-            ops::rmsnorm(ctx, &q, qn, cfg.rms_eps, &q)?;
-            ops::rmsnorm(ctx, &k, kn, cfg.rms_eps, &k)?;
+    /// every row of `qkv` ([rows, (hq + 2 hkv) d]): two launches.
+    fn qk_norm(&self, ctx: &Context, qkv: &Tensor, qn: &Tensor, kn: &Tensor) -> Result<()> {
+        let cfg = &self.cfg;
+        let (d, rows, row_stride, base) = (cfg.head_dim, qkv.shape()[0], qkv.layout().stride(0), qkv.layout().offset());
+        let q = qkv.as_strided(&[rows, cfg.heads, d], &[row_stride, d, 1], base)?;
+        let k = qkv.as_strided(&[rows, cfg.kv_heads, d], &[row_stride, d, 1], base + cfg.heads * d)?;
+        ops::rmsnorm(ctx, &q, qn, cfg.rms_eps, &q)?;
+        ops::rmsnorm(ctx, &k, kn, cfg.rms_eps, &k)
+    }
+
+    /// One decoding step of a ragged batch: sequence b's token (its embedding
+    /// in row b of `buf.x0`) sits at position `positions[b]`, its K and V go
+    /// to that slot of the sequence's cache, and it attends over the first
+    /// `kv_lens[b]` slots (positions[b] + 1 for a live sequence). A finished
+    /// sequence can be parked with a position at or past the capacity (no
+    /// cache write) and a length of 0 (no keys read): it then costs only its
+    /// column of each projection. Both index vectors are read on the device,
+    /// so a recorded step replays with the values written before each replay.
+    pub fn step_ragged(&self, ctx: &Context, positions: &Indices, kv_lens: &Indices) -> Result<()> {
+        let (cfg, b) = (&self.cfg, &self.buf);
+        ops::copy(ctx, &b.x0, &b.x)?;
+        let rope =
+            RopeOptions { hq: cfg.heads, hkv: cfg.kv_heads, pos: 0, theta: cfg.rope_theta, llama3: cfg.rope_llama3 };
+        let q4 = b.q.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
+        let attn4 = b.attn.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
+        let attn2 = b.attn.reshape(&[self.batch, cfg.heads * cfg.head_dim])?;
+        let sdpa = SdpaOptions::default();
+        for l in &self.layers {
+            ops::rmsnorm(ctx, &b.x, &l.w.attn_norm, cfg.rms_eps, &b.xn)?;
+            linear(ctx, &l.w.w_qkv, &b.xn, 0.0, &b.qkv)?;
+            if let (Some(qn), Some(kn)) = (&l.w.q_norm, &l.w.k_norm) {
+                self.qk_norm(ctx, &b.qkv, qn, kn)?;
+            }
+            ops::rope_append_ragged(ctx, &b.qkv, l.w.b_qkv.as_ref(), &b.q, &l.k_cache, &l.v_cache, positions, &rope)?;
+            ops::sdpa_ragged(ctx, &q4, &l.k_cache, &l.v_cache, &attn4, kv_lens, &sdpa)?;
+            linear(ctx, &l.w.w_o, &attn2, 1.0, &b.x)?; // + residual
+            self.mlp(ctx, l, &b.x, &b.xn, &b.gate_up, &b.h)?;
         }
-        Ok(())
+        ops::rmsnorm(ctx, &b.x, &self.final_norm, cfg.rms_eps, &b.xn)?;
+        linear(ctx, &self.lm_head, &b.xn, 0.0, &b.logits)
+    }
+
+    /// The MLP block with its residual: x += down(silu(gate(norm(x))) * up(norm(x))).
+    fn mlp(
+        &self,
+        ctx: &Context,
+        l: &LayerWeights,
+        x: &Tensor,
+        xn: &Tensor,
+        gate_up: &Tensor,
+        h: &Tensor,
+    ) -> Result<()> {
+        ops::rmsnorm(ctx, x, &l.w.mlp_norm, self.cfg.rms_eps, xn)?;
+        linear(ctx, &l.w.w_gate_up, xn, 0.0, gate_up)?;
+        ops::silu_mul(ctx, gate_up, h)?;
+        linear(ctx, &l.w.w_down, h, 1.0, x) // + residual
+    }
+
+    /// Runs `tokens` consecutive prompt tokens of sequence `seq` through every
+    /// layer at once (a prefill chunk): their embeddings are the first
+    /// `tokens` rows of `pb.x`; their K and V go to slots `pos0..pos0 + tokens`
+    /// of the sequence's cache; every projection is one matmul over the chunk
+    /// (N = tokens, cuBLAS above the GEMV sizes); attention is the fused
+    /// flash-style kernel with causal masking (no score matrix is ever
+    /// stored). The logits of the chunk's last token land in row `seq` of
+    /// `buf.logits`.
+    pub fn prefill_chunk(
+        &self,
+        ctx: &Context,
+        pb: &PrefillBuffers,
+        seq: usize,
+        pos0: usize,
+        tokens: usize,
+    ) -> Result<()> {
+        let cfg = &self.cfg;
+        if seq >= self.batch {
+            return Err(Error::invalid("prefill", "seq", format!("a sequence below the batch {}", self.batch), seq));
+        }
+        if tokens == 0 || tokens > pb.capacity() {
+            return Err(Error::invalid(
+                "prefill",
+                "tokens",
+                format!("1 to the chunk capacity {}", pb.capacity()),
+                tokens,
+            ));
+        }
+        if pos0 + tokens > self.context {
+            return Err(Error::invalid(
+                "prefill",
+                "tokens",
+                format!("room in the cache of {} positions after position {pos0}", self.context),
+                tokens,
+            ));
+        }
+        let (d, hq) = (cfg.head_dim, cfg.heads);
+        let rows = |t: &Tensor| t.narrow(0, 0, tokens);
+        let (x, xn, qkv, gate_up, hbuf) =
+            (rows(&pb.x)?, rows(&pb.xn)?, rows(&pb.qkv)?, rows(&pb.gate_up)?, rows(&pb.h)?);
+        let width = cfg.qkv_width();
+        let qkv3 = qkv.reshape(&[1, tokens, width])?;
+        // q and attn are [tokens, hq, d] buffers, seen as [1, hq, tokens, d] by rope and attention.
+        let heads_view = |t: &Tensor| t.as_strided(&[1, hq, tokens, d], &[tokens * hq * d, d, hq * d, 1], 0);
+        let (q4, attn4) = (heads_view(&pb.q)?, heads_view(&pb.attn)?);
+        let attn2 = pb.attn.as_strided(&[tokens, hq * d], &[hq * d, 1], 0)?;
+        let rope = RopeOptions { hq, hkv: cfg.kv_heads, pos: pos0, theta: cfg.rope_theta, llama3: cfg.rope_llama3 };
+        // Causal, query i at position pos0 + i (the default offset Lk - Lq); always the fused kernel.
+        let sdpa =
+            SdpaOptions { causal: true, prefs: Some(SdpaPrefs { backend: SdpaBackend::Fused }), ..Default::default() };
+        for l in &self.layers {
+            ops::rmsnorm(ctx, &x, &l.w.attn_norm, cfg.rms_eps, &xn)?;
+            linear(ctx, &l.w.w_qkv, &xn, 0.0, &qkv)?;
+            if let (Some(qn), Some(kn)) = (&l.w.q_norm, &l.w.k_norm) {
+                self.qk_norm(ctx, &qkv, qn, kn)?;
+            }
+            let (kc, vc) = (l.k_cache.narrow(0, seq, 1)?, l.v_cache.narrow(0, seq, 1)?);
+            ops::rope_append(ctx, &qkv3, l.w.b_qkv.as_ref(), &q4, &kc, &vc, &rope)?;
+            let (ks, vs) = (kc.narrow(2, 0, pos0 + tokens)?, vc.narrow(2, 0, pos0 + tokens)?);
+            ops::sdpa(ctx, &q4, &ks, &vs, &attn4, &sdpa)?;
+            linear(ctx, &l.w.w_o, &attn2, 1.0, &x)?; // + residual
+            self.mlp(ctx, l, &x, &xn, &gate_up, &hbuf)?;
+        }
+        let (last, last_n) = (x.narrow(0, tokens - 1, 1)?, xn.narrow(0, 0, 1)?);
+        ops::rmsnorm(ctx, &last, &self.final_norm, cfg.rms_eps, &last_n)?;
+        linear(ctx, &self.lm_head, &last_n, 0.0, &self.buf.logits.narrow(0, seq, 1)?)
     }
 
     /// Bytes a step must stream at least: every weight once, and the KV cache
@@ -344,7 +505,7 @@ impl DecodeModel {
 
     /// Launches (kernels and library calls) per step, for reports.
     pub fn tensors(&self) -> usize {
-        let qk_norms = self.layers.iter().filter(|l| l.w.q_norm.is_some()).count() * 2 * self.batch;
+        let qk_norms = self.layers.iter().filter(|l| l.w.q_norm.is_some()).count() * 2;
         self.layers.len() * 9 + 4 + qk_norms
     }
 }

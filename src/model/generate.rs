@@ -4,20 +4,25 @@
 //! runs a prompt to an EOS id, a stop string or a token budget, streaming
 //! its text as complete UTF-8.
 //!
-//! What this first cut is, and is not yet:
+//! How it runs:
 //!
-//! - **Prefill is stepwise**: [`Session::prefill`] runs one decode step per
-//!   prompt position through [`DecodeModel::step_at`] (the same kernels as a
-//!   decode step, N = 1). A batched prefill (GEMMs over the whole prompt and
-//!   a fused flash-style prefill attention) is still to come.
-//! - **One sequence per session**: several prompts run one after another; a
-//!   ragged batch (every sequence at its own position) is still to come.
-//! - **Sampling runs on the host**: each step copies one logits row (the
-//!   sequence's `[vocab]`) from the device and samples there, in f64, with
-//!   a small PRNG of this module (SplitMix64). The same seed and the same
-//!   logits give the same tokens on every backend; logits that differ in
-//!   their last bits (another backend or dtype) may of course choose
-//!   differently. On-device sampling is still to come.
+//! - **Prefill is batched**: [`Session::prefill_seq`] runs the prompt in
+//!   chunks of up to [`PREFILL_CHUNK`] tokens, each chunk one pass per layer:
+//!   the projections are matmuls over the chunk (cuBLAS above the GEMV
+//!   sizes), RoPE and the cache append cover every position in one launch,
+//!   and attention is the fused flash-style kernel with causal masking (no
+//!   score matrix is stored). Only the last position's logits are computed.
+//! - **Sequences decode together**: a session holds B sequences, each with
+//!   its own cache length and position (a ragged batch); every decode step
+//!   is one pass for all live sequences, with positions and lengths read on
+//!   the device (so the step can be replayed as a CUDA graph, `Mode::Graph`).
+//!   A finished sequence is parked (no cache write, no keys read) and costs
+//!   only its column of each projection.
+//! - **Sampling runs on the host**: each step copies the logits rows of the
+//!   live sequences from the device and samples there, in f64, with a small
+//!   PRNG of this module (SplitMix64). The same seed and the same logits give
+//!   the same tokens on every backend; logits that differ in their last bits
+//!   (another backend or dtype) may of course choose differently.
 //!
 //! ```no_run
 //! use decode_kernels::model::generate::{generate, GenerateOptions, SamplingParams};
@@ -41,34 +46,96 @@ use std::time::Instant;
 use super::load::Model;
 use super::tokenizer::StreamDecoder;
 use crate::context::Context;
+use crate::decode::model::PrefillBuffers;
 use crate::decode::DecodeModel;
 use crate::error::{Error, Result};
+use crate::ops;
+use crate::tensor::{Indices, Tensor};
 
 /// The `op` of every error of this module.
 const OP: &str = "generate";
 
-/// One sequence being generated: the decode model over the loaded weights
-/// (shared, not copied), a KV cache of `max_context` slots, and the logits of
-/// the last position fed.
+/// Most prompt tokens one prefill pass takes (longer prompts run in chunks):
+/// large enough for the GEMMs to run near their peak, small enough that the
+/// chunk's activations stay a few hundred MB on an 8B model.
+pub const PREFILL_CHUNK: usize = 1024;
+
+/// How decode steps reach the GPU (prefill is always eager).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepMode {
+    /// Every op validated, dispatched and launched each step.
+    #[default]
+    Eager,
+    /// The step (embedding lookup included) recorded once and captured into
+    /// a CUDA graph; each step writes the tokens, positions and lengths and
+    /// launches the graph. Needs a GPU.
+    Graph,
+}
+
+impl std::str::FromStr for StepMode {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "eager" => Ok(StepMode::Eager),
+            "graph" => Ok(StepMode::Graph),
+            _ => Err(format!("expected eager or graph, got {s:?}")),
+        }
+    }
+}
+
+/// A recorded decode step captured into a graph, with the recording that
+/// keeps its buffers alive.
+struct StepGraph {
+    graph: crate::Graph,
+    label: String,
+    bytes: u64,
+}
+
+/// A batch of sequences being generated: the decode model over the loaded
+/// weights (shared, not copied) with a KV cache of `max_context` slots per
+/// sequence, the prefill chunk's buffers, and the device vectors a ragged
+/// step reads (tokens, positions, cache lengths).
 pub struct Session<'a> {
     ctx: &'a Context,
     model: &'a Model,
+    // Dropped before the vectors and buffers its launches address.
+    graph: Option<StepGraph>,
     step: DecodeModel,
-    tokens: Vec<u32>,
-    logits: Vec<f32>,
+    chunk: PrefillBuffers,
+    step_ids: Indices,
+    positions: Indices,
+    kv_lens: Indices,
+    lens: Vec<usize>,
 }
 
 impl<'a> Session<'a> {
-    /// How [`Session::prefill`] runs the prompt, for reports: one decode step
-    /// per prompt position (a batched prefill is still to come).
-    pub const PREFILL_KIND: &'static str = "stepwise: one decode step per prompt token";
+    /// How [`Session::prefill_seq`] runs a prompt, for reports.
+    pub const PREFILL_KIND: &'static str =
+        "batched: one pass per layer per chunk of up to 1024 prompt tokens (matmuls, fused causal attention)";
 
-    /// A session with an empty KV cache of `max_context` positions (prompt
-    /// and generated tokens together). Fails, before allocating, when the
-    /// model has features the decode step does not run yet (e.g. a GGUF's
-    /// llama3 rope scaling, kept as per-pair divisors), when `max_context` is 0 or above the model's
-    /// `max_position_embeddings`, or when the cache does not fit in memory.
+    /// A session of one sequence (see [`Session::with_batch`]).
     pub fn new(ctx: &'a Context, model: &'a Model, max_context: usize) -> Result<Self> {
+        Self::with_batch(ctx, model, 1, max_context, max_context.min(PREFILL_CHUNK), StepMode::Eager)
+    }
+
+    /// A session of `batch` sequences with empty KV caches of `max_context`
+    /// positions each (prompt and generated tokens together), prefill chunks
+    /// of up to `chunk` tokens, and decode steps run in `mode`. Fails, before
+    /// allocating, when the model has features the decode step does not run
+    /// yet (e.g. a GGUF's llama3 rope scaling, kept as per-pair divisors),
+    /// when `max_context` is 0 or above the model's `max_position_embeddings`,
+    /// when `batch` or `chunk` is 0, when graph mode is asked for on the CPU,
+    /// or when the caches and buffers do not fit in memory (saying how much
+    /// they need).
+    pub fn with_batch(
+        ctx: &'a Context,
+        model: &'a Model,
+        batch: usize,
+        max_context: usize,
+        chunk: usize,
+        mode: StepMode,
+    ) -> Result<Self> {
         let missing = model.spec.unsupported_by_decode_step();
         if !missing.is_empty() {
             return Err(Error::Unsupported {
@@ -89,94 +156,210 @@ impl<'a> Session<'a> {
                 max_context,
             ));
         }
-        check_fits(ctx, model, max_context)?;
-        let step = model.decode_model(ctx, 1, max_context)?;
-        Ok(Session { ctx, model, step, tokens: Vec::new(), logits: Vec::new() })
+        if batch == 0 {
+            return Err(Error::invalid(OP, "prompts", "at least 1 sequence", 0));
+        }
+        if chunk == 0 {
+            return Err(Error::invalid(OP, "chunk", "at least 1 token per prefill pass", 0));
+        }
+        if mode == StepMode::Graph && !ctx.is_cuda() {
+            return Err(Error::invalid(OP, "mode", "eager on the CPU backend (graph needs a CUDA device)", "graph"));
+        }
+        check_fits(ctx, model, batch, max_context, chunk)?;
+        let step = model.decode_model(ctx, batch, max_context)?;
+        let cfg = step.cfg.clone();
+        let chunk = PrefillBuffers::new(ctx, &cfg, model.dtype, chunk)?;
+        let mut s = Session {
+            ctx,
+            model,
+            graph: None,
+            step,
+            chunk,
+            step_ids: Indices::zeros(ctx, batch)?,
+            positions: Indices::zeros(ctx, batch)?,
+            kv_lens: Indices::zeros(ctx, batch)?,
+            lens: vec![0; batch],
+        };
+        if mode == StepMode::Graph {
+            let recording = ctx.record(|c| s.run_step(c))?;
+            let graph = recording.capture_graph()?;
+            let label = format!("generate/graph_step/{}", model.dtype);
+            s.graph = Some(StepGraph { graph, label, bytes: s.step.bytes_per_step() });
+        }
+        Ok(s)
     }
 
-    /// Positions the KV cache holds.
+    /// Sequences in the batch.
+    pub fn batch(&self) -> usize {
+        self.lens.len()
+    }
+
+    /// Positions each sequence's KV cache holds.
     pub fn max_context(&self) -> usize {
         self.step.context
     }
 
-    /// Tokens fed so far (the cache's filled positions).
-    pub fn tokens(&self) -> &[u32] {
-        &self.tokens
+    /// Tokens fed so far to sequence `seq` (its cache's filled positions).
+    pub fn len(&self, seq: usize) -> usize {
+        self.lens.get(seq).copied().unwrap_or(0)
     }
 
-    /// The logits (`[vocab]`, f32, on the host) that follow the last token
-    /// fed; empty before the first.
-    pub fn logits(&self) -> &[f32] {
-        &self.logits
+    /// True when no sequence holds a token yet.
+    pub fn is_empty(&self) -> bool {
+        self.lens.iter().all(|&n| n == 0)
     }
 
-    /// Feeds the prompt and returns the logits of the token that follows it.
-    /// Stepwise: one decode step per position (see [`Self::PREFILL_KIND`]);
-    /// only the last position's logits are copied to the host.
-    pub fn prefill(&mut self, tokens: &[u32]) -> Result<&[f32]> {
-        if tokens.is_empty() {
-            return Err(Error::invalid(OP, "prompt", "at least 1 token", "0 tokens"));
+    /// The decode model (its caches, buffers and byte counts).
+    pub fn decode_model(&self) -> &DecodeModel {
+        &self.step
+    }
+
+    /// The logits after the last token fed to each sequence: [batch, vocab]
+    /// on the context's device (row b is stale until sequence b is fed).
+    pub fn logits_tensor(&self) -> &Tensor {
+        &self.step.buf.logits
+    }
+
+    /// A host copy (f32) of sequence `seq`'s logits row.
+    pub fn logits(&self, seq: usize) -> Result<Vec<f32>> {
+        self.check_seq(seq)?;
+        self.step.buf.logits.narrow(0, seq, 1)?.to_f32_vec()
+    }
+
+    fn check_seq(&self, seq: usize) -> Result<()> {
+        if seq >= self.batch() {
+            return Err(Error::invalid(OP, "seq", format!("a sequence below the batch {}", self.batch()), seq));
         }
-        self.check_room(tokens.len())?;
-        for &t in tokens {
-            self.feed(t)?;
+        Ok(())
+    }
+
+    fn check_ids(&self, tokens: &[u32]) -> Result<()> {
+        let vocab = self.model.spec.vocab_size;
+        match tokens.iter().find(|&&t| t as usize >= vocab) {
+            Some(t) => Err(Error::invalid(OP, "tokens", format!("ids below the vocabulary size {vocab}"), t)),
+            None => Ok(()),
         }
-        self.read_logits()
     }
 
-    /// Feeds one token (the one just chosen) and returns the logits of the next.
-    pub fn step(&mut self, token: u32) -> Result<&[f32]> {
-        self.check_room(1)?;
-        self.feed(token)?;
-        self.read_logits()
-    }
-
-    fn check_room(&self, n: usize) -> Result<()> {
-        let (have, cap) = (self.tokens.len(), self.step.context);
+    fn check_room(&self, seq: usize, n: usize) -> Result<()> {
+        let (have, cap) = (self.lens[seq], self.step.context);
         if have + n > cap {
             return Err(Error::invalid(
                 OP,
                 "max_context",
-                format!("room for {n} more token(s) after the {have} in the cache"),
+                format!("room for {n} more token(s) after the {have} in sequence {seq}'s cache"),
                 cap,
             ));
         }
         Ok(())
     }
 
-    fn feed(&mut self, token: u32) -> Result<()> {
-        let pos = self.tokens.len();
-        self.model.embed_into(self.ctx, &[token], &self.step.buf.x0)?;
-        self.step.step_at(self.ctx, pos)?;
-        self.tokens.push(token);
+    /// Feeds `tokens` to sequence `seq` (a prompt, or any continuation of
+    /// it) in chunks of the session's prefill size; afterwards its logits row
+    /// holds the logits of the token that follows them.
+    pub fn prefill_seq(&mut self, seq: usize, tokens: &[u32]) -> Result<()> {
+        self.check_seq(seq)?;
+        if tokens.is_empty() {
+            return Err(Error::invalid(OP, "prompt", "at least 1 token", "0 tokens"));
+        }
+        self.check_ids(tokens)?;
+        self.check_room(seq, tokens.len())?;
+        for part in tokens.chunks(self.chunk.capacity()) {
+            let ids: Vec<i32> = part.iter().map(|&t| t as i32).collect();
+            let ids = Indices::from_slice(self.ctx, &ids)?;
+            let x = self.chunk.x.narrow(0, 0, part.len())?;
+            ops::gather_rows(self.ctx, &self.model.weights.embed, &ids, &x)?;
+            self.step.prefill_chunk(self.ctx, &self.chunk, seq, self.lens[seq], part.len())?;
+            self.lens[seq] += part.len();
+        }
         Ok(())
     }
 
-    /// The one host copy of a step: the sequence's logits row.
-    fn read_logits(&mut self) -> Result<&[f32]> {
-        self.logits = self.step.buf.logits.to_f32_vec()?;
-        Ok(&self.logits)
+    /// One decode step of the batch: `tokens[b]` is fed to sequence b (its
+    /// next position), `None` parks sequence b for this step (nothing read or
+    /// written for it; its logits row is then stale). Afterwards each fed
+    /// sequence's logits row holds the logits of the token that follows.
+    pub fn step_batch(&mut self, tokens: &[Option<u32>]) -> Result<()> {
+        if tokens.len() != self.batch() {
+            return Err(Error::invalid(
+                OP,
+                "tokens",
+                format!("one entry per sequence ({})", self.batch()),
+                tokens.len(),
+            ));
+        }
+        let live: Vec<u32> = tokens.iter().flatten().copied().collect();
+        self.check_ids(&live)?;
+        for (b, t) in tokens.iter().enumerate() {
+            if t.is_some() {
+                self.check_room(b, 1)?;
+            }
+        }
+        let cap = self.step.context as i32;
+        let ids: Vec<i32> = tokens.iter().map(|t| t.map_or(0, |t| t as i32)).collect();
+        let pos: Vec<i32> =
+            tokens.iter().zip(&self.lens).map(|(t, &n)| if t.is_some() { n as i32 } else { cap }).collect();
+        let lens: Vec<i32> =
+            tokens.iter().zip(&self.lens).map(|(t, &n)| if t.is_some() { n as i32 + 1 } else { 0 }).collect();
+        self.step_ids.write(&ids)?;
+        self.positions.write(&pos)?;
+        self.kv_lens.write(&lens)?;
+        match &self.graph {
+            Some(g) => g.graph.launch(&g.label, g.bytes)?,
+            None => self.run_step(self.ctx)?,
+        }
+        for (b, t) in tokens.iter().enumerate() {
+            if t.is_some() {
+                self.lens[b] += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The step itself: the embedding lookup of the step's tokens and the
+    /// ragged decode step (what graph mode records).
+    fn run_step(&self, ctx: &Context) -> Result<()> {
+        ops::gather_rows(ctx, &self.model.weights.embed, &self.step_ids, &self.step.buf.x0)?;
+        self.step.step_ragged(ctx, &self.positions, &self.kv_lens)
+    }
+
+    /// One sequence: feeds the prompt to sequence 0 and returns the logits of
+    /// the token that follows it.
+    pub fn prefill(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        self.prefill_seq(0, tokens)?;
+        self.logits(0)
+    }
+
+    /// One sequence: feeds one token (the one just chosen) to sequence 0 and
+    /// returns the logits of the next.
+    pub fn step(&mut self, token: u32) -> Result<Vec<f32>> {
+        let mut tokens = vec![None; self.batch()];
+        tokens[0] = Some(token);
+        self.step_batch(&tokens)?;
+        self.logits(0)
     }
 }
 
-/// Checks the KV cache and step buffers of a session of `max_context`
-/// positions against free memory (device, or host on the CPU backend),
-/// before anything is allocated.
-fn check_fits(ctx: &Context, model: &Model, max_context: usize) -> Result<()> {
+/// Checks the KV caches, step buffers and prefill chunk of a session against
+/// free memory (device, or host on the CPU backend), before anything is
+/// allocated.
+fn check_fits(ctx: &Context, model: &Model, batch: usize, max_context: usize, chunk: usize) -> Result<()> {
     let s = &model.spec;
-    let what = format!("generate with {} (--max-context {max_context})", model.path.display());
+    let what = format!("generate with {} ({batch} sequence(s), --max-context {max_context})", model.path.display());
     let e = model.dtype.size_in_bytes();
-    let kv = crate::mem::bytes_of(&what, &[2, s.num_hidden_layers, s.num_key_value_heads, max_context, s.head_dim], e)?;
+    let kv = crate::mem::bytes_of(
+        &what,
+        &[2, s.num_hidden_layers, batch, s.num_key_value_heads, max_context, s.head_dim],
+        e,
+    )?;
     let widest =
         s.vocab_size.max(2 * s.intermediate_size).max((s.num_attention_heads + 2 * s.num_key_value_heads) * s.head_dim);
-    let acts = crate::mem::bytes_of(&what, &[8, widest], e)?;
-    let device = kv.checked_add(acts).ok_or_else(|| crate::mem::overflow(&what))?;
-    let host = if ctx.is_cuda() {
-        0
-    } else {
-        let cfg = s.decode_config(&what);
-        crate::decode::model::cpu_step_scratch_bytes(&cfg, 1, max_context)?
-    };
+    let acts = crate::mem::bytes_of(&what, &[8, batch, widest], e)?;
+    let cfg = s.decode_config(&what);
+    let chunk_bytes = PrefillBuffers::bytes(&cfg, model.dtype, chunk);
+    let device =
+        kv.checked_add(acts).and_then(|v| v.checked_add(chunk_bytes)).ok_or_else(|| crate::mem::overflow(&what))?;
+    let host = if ctx.is_cuda() { 0 } else { crate::decode::model::cpu_step_scratch_bytes(&cfg, batch, max_context)? };
     crate::mem::check(ctx, &what, host, device)
 }
 
@@ -431,6 +614,8 @@ pub struct GenerateOptions {
     pub max_context: Option<usize>,
     /// Keep every logits row that chose a token ([`Generation::logits`]).
     pub keep_logits: bool,
+    /// How decode steps reach the GPU.
+    pub mode: StepMode,
 }
 
 impl Default for GenerateOptions {
@@ -441,6 +626,7 @@ impl Default for GenerateOptions {
             stop: Vec::new(),
             max_context: None,
             keep_logits: false,
+            mode: StepMode::Eager,
         }
     }
 }
@@ -515,15 +701,18 @@ pub struct Generation {
     pub logits: Vec<Vec<f32>>,
     /// KV cache positions used for it.
     pub max_context: usize,
-    /// Seconds to run the prompt through the model (stepwise prefill).
+    /// Seconds to run the prompts through the model: every prompt of the
+    /// batch, prefilled one after another (the same value in each sequence).
     pub prefill_s: f64,
     /// Seconds from the start to the first token chosen (prefill included).
     pub ttft_s: f64,
-    /// Seconds of the decode steps after the first token (each step and the
-    /// choice of its token), and how many there were (tokens - 1).
+    /// Seconds of the batch's decode steps after the first tokens (each step
+    /// and the choice of its tokens; the same value in each sequence).
     pub decode_s: f64,
-    /// See `decode_s`.
+    /// This sequence's decode steps (tokens - 1).
     pub decode_steps: usize,
+    /// The batch's decode steps (the longest sequence's tokens - 1).
+    pub batch_decode_steps: usize,
 }
 
 /// Streams text while holding back what might be the start of a stop string.
@@ -567,10 +756,68 @@ impl TextOut<'_> {
     }
 }
 
-/// Generates from `prompt` (token ids) in a new [`Session`] until an EOS id
-/// of the model (config.json and generation_config.json), a stop string, or
-/// `max_tokens`. `on_text` receives the text as it is produced, in complete
-/// UTF-8 pieces, never any part of a stop string. Needs the model's tokenizer.
+/// One sequence of [`generate_batch`] while it runs.
+struct Running<'t, 's> {
+    sampler: Sampler,
+    context: Vec<u32>,
+    tokens: Vec<u32>,
+    rows: Vec<Vec<f32>>,
+    stream: Option<StreamDecoder<'t>>,
+    out: TextOut<'s>,
+    finish: Option<FinishReason>,
+    ttft_s: f64,
+}
+
+impl Running<'_, '_> {
+    /// Chooses the next token from `logits` and takes it: EOS, stop strings
+    /// and the token budget end the sequence.
+    fn choose(
+        &mut self,
+        logits: &[f32],
+        eos: &[u32],
+        opts: &GenerateOptions,
+        on_text: &mut dyn FnMut(&str) -> Result<()>,
+    ) -> Result<()> {
+        let t = self.sampler.sample(logits, &self.context)?;
+        if opts.keep_logits {
+            self.rows.push(logits.to_vec());
+        }
+        self.tokens.push(t);
+        self.context.push(t);
+        if eos.contains(&t) {
+            return self.end(FinishReason::Eos, on_text);
+        }
+        if let Some(piece) = self.stream.as_mut().map(|s| s.push(t)).transpose()?.flatten() {
+            if self.out.push(&piece, on_text)? {
+                self.finish = Some(FinishReason::Stop);
+                return Ok(());
+            }
+        }
+        if self.tokens.len() >= opts.max_tokens {
+            return self.end(FinishReason::Length, on_text);
+        }
+        Ok(())
+    }
+
+    /// Ends the sequence (not by a stop string): flushes the text held back.
+    fn end(&mut self, reason: FinishReason, on_text: &mut dyn FnMut(&str) -> Result<()>) -> Result<()> {
+        self.finish = Some(reason);
+        if let Some(rest) = self.stream.as_mut().map(|s| s.flush()).transpose()?.flatten() {
+            if self.out.push(&rest, on_text)? {
+                self.finish = Some(FinishReason::Stop);
+                return Ok(());
+            }
+        }
+        let end = self.out.text.len();
+        self.out.emit(end, on_text)
+    }
+}
+
+/// Generates from `prompt` (token ids) until an EOS id of the model
+/// (config.json and generation_config.json), a stop string, or
+/// `max_tokens`: [`generate_batch`] of one prompt. `on_text` receives the
+/// text as it is produced, in complete UTF-8 pieces, never any part of a
+/// stop string.
 pub fn generate(
     ctx: &Context,
     model: &Model,
@@ -578,76 +825,108 @@ pub fn generate(
     opts: &GenerateOptions,
     on_text: &mut dyn FnMut(&str) -> Result<()>,
 ) -> Result<Generation> {
+    let mut gens = generate_batch(ctx, model, &[prompt.to_vec()], opts, &mut |_, t| on_text(t))?;
+    Ok(gens.remove(0))
+}
+
+/// Generates from every prompt at once: each prompt is prefilled into its own
+/// sequence of one [`Session`] (in turn, a chunked batched prefill each) and
+/// its first token chosen; then the live sequences decode together, one
+/// ragged step per token, until each ends (EOS, stop string or
+/// `max_tokens`). Sequence i samples with seed `opts.sampling.seed + i`.
+/// `on_text(i, piece)` receives sequence i's text as it is produced. Without
+/// a tokenizer the texts are empty (and stop strings are refused).
+pub fn generate_batch(
+    ctx: &Context,
+    model: &Model,
+    prompts: &[Vec<u32>],
+    opts: &GenerateOptions,
+    on_text: &mut dyn FnMut(usize, &str) -> Result<()>,
+) -> Result<Vec<Generation>> {
     opts.validate()?;
-    let tok = model.tokenizer.as_ref().ok_or_else(|| Error::Unsupported {
-        op: OP,
-        what: format!("{}: no tokenizer (tokenizer.json) to turn tokens into text", model.path.display()),
-    })?;
-    if prompt.is_empty() {
-        return Err(Error::invalid(OP, "prompt", "at least 1 token", "0 tokens"));
+    let tok = model.tokenizer.as_ref();
+    if tok.is_none() && !opts.stop.is_empty() {
+        return Err(Error::Unsupported {
+            op: OP,
+            what: format!(
+                "{}: stop strings without a tokenizer (tokenizer.json) to decode the text",
+                model.path.display()
+            ),
+        });
     }
-    let max_context = opts.context_for(model, prompt.len())?;
-    let mut sampler = Sampler::new(opts.sampling.clone())?;
-    let mut session = Session::new(ctx, model, max_context)?;
+    if prompts.is_empty() {
+        return Err(Error::invalid(OP, "prompts", "at least 1 prompt", "none"));
+    }
+    let mut max_context = 0;
+    for p in prompts {
+        if p.is_empty() {
+            return Err(Error::invalid(OP, "prompt", "at least 1 token", "0 tokens"));
+        }
+        max_context = max_context.max(opts.context_for(model, p.len())?);
+    }
+    let longest = prompts.iter().map(Vec::len).max().unwrap_or(1);
+    let mut session =
+        Session::with_batch(ctx, model, prompts.len(), max_context, longest.min(PREFILL_CHUNK), opts.mode)?;
     let eos = &model.spec.eos_token_ids;
-    let mut stream: StreamDecoder<'_> = tok.stream(true);
-    let mut out = TextOut { text: String::new(), emitted: 0, stop: &opts.stop };
-    let mut context: Vec<u32> = prompt.to_vec();
-    let (mut tokens, mut rows) = (Vec::new(), Vec::new());
+    let mut seqs = Vec::with_capacity(prompts.len());
+    for (i, p) in prompts.iter().enumerate() {
+        let params = SamplingParams { seed: opts.sampling.seed.wrapping_add(i as u64), ..opts.sampling.clone() };
+        seqs.push(Running {
+            sampler: Sampler::new(params)?,
+            context: p.clone(),
+            tokens: Vec::new(),
+            rows: Vec::new(),
+            stream: tok.map(|t| t.stream(true)),
+            out: TextOut { text: String::new(), emitted: 0, stop: &opts.stop },
+            finish: None,
+            ttft_s: 0.0,
+        });
+    }
 
     let t0 = Instant::now();
-    session.prefill(prompt)?;
-    let prefill_s = t0.elapsed().as_secs_f64();
-    let mut ttft_s = 0.0;
-    let mut t_first = t0;
-    let finish = loop {
-        let logits = session.logits();
-        let t = sampler.sample(logits, &context)?;
-        if opts.keep_logits {
-            rows.push(logits.to_vec());
-        }
-        tokens.push(t);
-        context.push(t);
-        if tokens.len() == 1 {
-            t_first = Instant::now();
-            ttft_s = (t_first - t0).as_secs_f64();
-        }
-        if eos.contains(&t) {
-            break FinishReason::Eos;
-        }
-        if let Some(piece) = stream.push(t)? {
-            if out.push(&piece, on_text)? {
-                break FinishReason::Stop;
-            }
-        }
-        if tokens.len() >= opts.max_tokens {
-            break FinishReason::Length;
-        }
-        session.step(t)?;
-    };
-    let decode_s = if tokens.len() > 1 { t_first.elapsed().as_secs_f64() } else { 0.0 };
-    let mut finish_reason = finish;
-    if finish != FinishReason::Stop {
-        if let Some(rest) = stream.flush()? {
-            if out.push(&rest, on_text)? {
-                finish_reason = FinishReason::Stop;
-            }
-        }
-        let end = out.text.len();
-        out.emit(end, on_text)?;
+    let mut prefill_s = 0.0;
+    for (i, (p, seq)) in prompts.iter().zip(&mut seqs).enumerate() {
+        let tp = Instant::now();
+        session.prefill_seq(i, p)?;
+        let logits = session.logits(i)?; // waits for the prefill
+        prefill_s += tp.elapsed().as_secs_f64();
+        seq.choose(&logits, eos, opts, &mut |t| on_text(i, t))?;
+        seq.ttft_s = t0.elapsed().as_secs_f64();
     }
-    Ok(Generation {
-        prompt_tokens: prompt.to_vec(),
-        decode_steps: tokens.len() - 1,
-        tokens,
-        text: out.text,
-        finish_reason,
-        logits: rows,
-        max_context,
-        prefill_s,
-        ttft_s,
-        decode_s,
-    })
+    let t_decode = Instant::now();
+    let mut decode_steps = 0;
+    loop {
+        let feed: Vec<Option<u32>> =
+            seqs.iter().map(|s| if s.finish.is_none() { s.tokens.last().copied() } else { None }).collect();
+        if feed.iter().all(Option::is_none) {
+            break;
+        }
+        session.step_batch(&feed)?;
+        decode_steps += 1;
+        let all = session.logits_tensor().to_f32_vec()?;
+        let vocab = model.spec.vocab_size;
+        for (i, seq) in seqs.iter_mut().enumerate().filter(|(i, _)| feed[*i].is_some()) {
+            seq.choose(&all[i * vocab..(i + 1) * vocab], eos, opts, &mut |t| on_text(i, t))?;
+        }
+    }
+    let decode_s = if decode_steps > 0 { t_decode.elapsed().as_secs_f64() } else { 0.0 };
+    Ok(seqs
+        .into_iter()
+        .zip(prompts)
+        .map(|(s, p)| Generation {
+            prompt_tokens: p.clone(),
+            decode_steps: s.tokens.len() - 1,
+            tokens: s.tokens,
+            text: s.out.text,
+            finish_reason: s.finish.unwrap_or(FinishReason::Length),
+            logits: s.rows,
+            max_context,
+            prefill_s,
+            ttft_s: s.ttft_s,
+            decode_s,
+            batch_decode_steps: decode_steps,
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -107,7 +107,12 @@ impl Model {
         }
         let mut g = GgufFile::open(path)?;
         let spec = g.spec()?;
-        let tokenizer = Some(Tokenizer::from_gguf(&g)?);
+        // "none": a GGUF written without a vocabulary (random weights for
+        // timing); prompts are then given as token ids.
+        let tokenizer = match g.get("tokenizer.ggml.model").and_then(|v| v.as_str()) {
+            Some("none") => None,
+            _ => Some(Tokenizer::from_gguf(&g)?),
+        };
         let dtype = compute_dtype(ctx, &spec, opts);
         let weights = Weights::load(ctx, &spec, &g, dtype)?;
         Ok(Model { path: path.to_path_buf(), format: Format::Gguf, spec, dtype, weights, tokenizer })

@@ -33,7 +33,9 @@ pub mod safetensors;
 pub mod tokenizer;
 
 pub use config::{Architecture, ModelSpec, RopeScaling};
-pub use generate::{generate, FinishReason, GenerateOptions, Generation, Sampler, SamplingParams, Session};
+pub use generate::{
+    generate, generate_batch, FinishReason, GenerateOptions, Generation, Sampler, SamplingParams, Session, StepMode,
+};
 pub use gguf::GgufFile;
 pub use load::{Format, LayerTensors, LoadOptions, Model, Weights};
 pub use safetensors::SafetensorsSource;

@@ -6,8 +6,8 @@ use crate::error::{Error, Result};
 use crate::ops::params::Dims4;
 use crate::profile::Tag;
 use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
-use crate::spec::copy::{bytes, check};
-use crate::tensor::Tensor;
+use crate::spec::copy::{bytes, check, check_gather_rows};
+use crate::tensor::{Indices, Tensor};
 
 const OP: &str = "copy";
 
@@ -51,5 +51,61 @@ fn launch(b: &CudaBackend, x: &Tensor, y: &Tensor) -> Result<()> {
     // kernel touches exactly the n elements of each view.
     unsafe {
         b.launch(Tag { label: &label, bytes: bytes(x, y) }, &[x, y], &f, LaunchConfig::linear(grid, block), &args)
+    }
+}
+
+/// `out[r, :] = table[ids[r], :]`: the embedding lookup of a batch of token
+/// ids, one launch whatever their number. table [rows, cols] and out [n, cols]
+/// share a dtype; `ids` holds n values on the context's device (read when the
+/// kernel runs, so a recorded step embeds the tokens written before each
+/// replay). An id outside the table yields a row of NaN (the ids may be a
+/// sampled token on the device, where no error can be raised).
+pub fn gather_rows(ctx: &Context, table: &Tensor, ids: &Indices, out: &Tensor) -> Result<()> {
+    const OP: &str = "gather_rows";
+    let (n, cols) = check_gather_rows(ctx.device(), table, ids, out)?;
+    if n == 0 || cols == 0 {
+        return Ok(());
+    }
+    let dtype = table.dtype();
+    let moved = (2 * n * cols * dtype.size_in_bytes()) as u64;
+    match ctx.backend() {
+        Backend::Cpu(_) => {
+            let label = format!("{OP}/cpu/{dtype}");
+            let ids = ids.host_values().unwrap_or_default();
+            ctx.profiler().host(Tag { label: &label, bytes: moved }, || crate::cpu::copy::gather_rows(table, &ids, out))
+        }
+        Backend::Cuda(b) => {
+            let f = b.function(&kernels::COPY, &[], &format!("{OP}_{dtype}"))?;
+            let label = format!("{OP}/row/{dtype}");
+            let ptr = |t: &Tensor, name: &str| {
+                t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"))
+            };
+            let ids_ptr =
+                ids.device_ptr().ok_or_else(|| Error::invalid(OP, "ids", "device indices", "host indices"))?;
+            let l = |t: &Tensor| t.layout().stride(0) as i64;
+            let mut args = KernelArgs::new();
+            args.push(ptr(table, "table")?)
+                .push(ids_ptr)
+                .push(ptr(out, "out")?)
+                .push(table.shape()[0] as i64)
+                .push(cols as i64)
+                .push(l(table))
+                .push(l(out));
+            let grid = u32::try_from(n)
+                .map_err(|_| Error::Unsupported { op: OP, what: format!("{n} rows exceed the grid limit") })?;
+            let block = (cols.div_ceil(32) * 32).clamp(32, 256) as u32;
+            // SAFETY: check_gather_rows validated table [rows, cols] and out [n, cols]
+            // in bounds with unit column strides and ids of n values; the kernel
+            // reads table rows only at ids within [0, rows) and writes out rows < n.
+            unsafe {
+                b.launch(
+                    Tag { label: &label, bytes: moved },
+                    &[table, out],
+                    &f,
+                    LaunchConfig::linear(grid, block),
+                    &args,
+                )
+            }
+        }
     }
 }

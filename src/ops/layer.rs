@@ -1,7 +1,8 @@
 //! The small ops of a Llama-style decoder layer (kernels/layer.cu):
 //! - `rmsnorm`: y = x / sqrt(mean(x^2) + eps) * w, per row, f32 math;
 //! - `rope_append`: bias add and RoPE on the fused QKV projection's output,
-//!   Q to its own tensor, K (rotated) and V to slot `pos` of the KV cache;
+//!   Q to its own tensor, K (rotated) and V to each token's slot of the KV
+//!   cache (one token or a prefill chunk per sequence, positions given or per sequence);
 //! - `silu_mul`: h = silu(gate) * up, from the fused gate/up projection.
 //!
 //! Each op takes views with a unit stride along the last (feature) axis and
@@ -17,7 +18,7 @@ use crate::profile::Tag;
 use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
 use crate::spec::layer::{check_rmsnorm, check_rope_append, check_silu_mul, RopeGeometry};
 pub use crate::spec::layer::{Llama3Rope, RopeOptions};
-use crate::tensor::Tensor;
+use crate::tensor::{Indices, Tensor};
 
 pub(crate) fn ptr(op: &'static str, t: &Tensor, name: &str) -> Result<u64> {
     t.device_ptr().ok_or_else(|| Error::invalid(op, name, "a device tensor", "a host tensor"))
@@ -31,7 +32,7 @@ pub(crate) fn launch_kernel(
     op: &'static str,
     variant: &str,
     dtype: DType,
-    grid: (u32, u32),
+    grid: (u32, u32, u32),
     block: u32,
     bytes: u64,
     uses: &[&Tensor],
@@ -40,7 +41,7 @@ pub(crate) fn launch_kernel(
     let name = format!("{kernel}_{dtype}");
     let f = be.function(&kernels::LAYER, kernels::dtype_build(dtype), &name)?;
     let label = format!("{op}/{variant}/{dtype}");
-    let cfg = LaunchConfig { grid: (grid.0, grid.1, 1), block: (block, 1, 1), shared_bytes: 0 };
+    let cfg = LaunchConfig { grid, block: (block, 1, 1), shared_bytes: 0 };
     // SAFETY: each op's caller validated every view in bounds with the shapes
     // the kernel indexes by (its comment at the call says which), and args
     // match the kernel's parameters (the *Params structs are their twins).
@@ -51,16 +52,17 @@ fn grid_dim(op: &'static str, what: &str, n: usize) -> Result<u32> {
     u32::try_from(n).map_err(|_| Error::Unsupported { op, what: format!("{n} {what} exceed the grid limit") })
 }
 
-/// `y = x / sqrt(mean(x^2) + eps) * w` over the last axis of x [rows, cols];
-/// w is [cols]; y [rows, cols] may be x itself.
+/// `y = x / sqrt(mean(x^2) + eps) * w` over the last axis of x [rows, cols]
+/// or [outer, rows, cols] (e.g. the heads of every token of a prefill chunk);
+/// w is [cols]; y, of x's shape, may be x itself.
 pub fn rmsnorm(ctx: &Context, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> Result<()> {
     const OP: &str = "rmsnorm";
     let dtype = x.dtype();
-    let (rows, cols) = check_rmsnorm(ctx.device(), x, w, eps, y)?;
-    if rows == 0 || cols == 0 {
+    let (outer, rows, cols) = check_rmsnorm(ctx.device(), x, w, eps, y)?;
+    if outer == 0 || rows == 0 || cols == 0 {
         return Ok(());
     }
-    let bytes = ((2 * rows * cols + cols) * dtype.size_in_bytes()) as u64;
+    let bytes = ((2 * outer * rows * cols + cols) * dtype.size_in_bytes()) as u64;
     match ctx.backend() {
         Backend::Cpu(_) => {
             let label = format!("{OP}/cpu/{dtype}");
@@ -70,13 +72,21 @@ pub fn rmsnorm(ctx: &Context, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> R
             let p = RmsNormParams {
                 rows: rows as i64,
                 cols: cols as i64,
-                sxr: x.layout().stride(0) as i64,
-                syr: y.layout().stride(0) as i64,
+                sxr: x.layout().stride(x.rank() - 2) as i64,
+                syr: y.layout().stride(y.rank() - 2) as i64,
+                sxo: if x.rank() == 3 { x.layout().stride(0) as i64 } else { 0 },
+                syo: if y.rank() == 3 { y.layout().stride(0) as i64 } else { 0 },
                 eps,
             };
             let mut args = KernelArgs::new();
             args.push(ptr(OP, x, "x")?).push(ptr(OP, w, "w")?).push(ptr(OP, y, "y")?).push(p);
-            let grid = (grid_dim(OP, "rows", rows)?, 1);
+            if outer > 65535 {
+                return Err(Error::Unsupported {
+                    op: OP,
+                    what: format!("{outer} outer rows (at most 65535, the grid's y limit)"),
+                });
+            }
+            let grid = (grid_dim(OP, "rows", rows)?, outer as u32, 1);
             // The kernel touches rows < rows, columns < cols of x and y, w[c < cols].
             match rmsnorm_vec_shape(x, w, y) {
                 // 16-byte chunks held in registers: V per thread.
@@ -107,9 +117,10 @@ pub fn rmsnorm(ctx: &Context, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> R
 /// thread of 1024; None otherwise.
 fn rmsnorm_vec_shape(x: &Tensor, w: &Tensor, y: &Tensor) -> Option<(u32, u32)> {
     let e = 16 / x.dtype().size_in_bytes();
-    let cols = x.shape()[1];
-    let rows_aligned =
-        |t: &Tensor| t.layout().offset() % e == 0 && (t.shape()[0] <= 1 || t.layout().stride(0) % e == 0);
+    let cols = x.shape()[x.rank() - 1];
+    let rows_aligned = |t: &Tensor| {
+        t.layout().offset() % e == 0 && (0..t.rank() - 1).all(|a| t.shape()[a] <= 1 || t.layout().stride(a) % e == 0)
+    };
     if cols % e != 0 || !rows_aligned(x) || !rows_aligned(y) || w.layout().offset() % e != 0 {
         return None;
     }
@@ -126,6 +137,10 @@ fn rmsnorm_vec_shape(x: &Tensor, w: &Tensor, y: &Tensor) -> Option<(u32, u32)> {
 /// k_cache[b, h, pos, :]; V heads copied into v_cache[b, h, pos, :]. The caches
 /// are [B, hkv, capacity, d]. The rotation pairs element i with i + d/2 (the
 /// "rotate half" convention of Llama and Qwen) at angle pos * theta^(-2i/d).
+///
+/// With qkv [B, T, (hq + 2 hkv) d] and q_out [B, hq, T, d], each sequence
+/// brings T consecutive tokens (a prefill chunk): token t is at position
+/// `pos + t` and goes to that slot.
 pub fn rope_append(
     ctx: &Context,
     qkv: &Tensor,
@@ -135,35 +150,79 @@ pub fn rope_append(
     v_cache: &Tensor,
     o: &RopeOptions,
 ) -> Result<()> {
+    rope_append_impl(ctx, qkv, bias, q_out, k_cache, v_cache, None, o)
+}
+
+/// [`rope_append`] for a ragged batch: sequence b's first token is at
+/// `positions[b]` (an [`Indices`] of B values on the context's device, read
+/// when the kernel runs, so a recorded step sees the values written before
+/// each replay); `o.pos` is ignored. A token whose position falls outside
+/// the caches is rotated into q_out but not stored.
+#[allow(clippy::too_many_arguments)]
+pub fn rope_append_ragged(
+    ctx: &Context,
+    qkv: &Tensor,
+    bias: Option<&Tensor>,
+    q_out: &Tensor,
+    k_cache: &Tensor,
+    v_cache: &Tensor,
+    positions: &Indices,
+    o: &RopeOptions,
+) -> Result<()> {
+    rope_append_impl(ctx, qkv, bias, q_out, k_cache, v_cache, Some(positions), o)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rope_append_impl(
+    ctx: &Context,
+    qkv: &Tensor,
+    bias: Option<&Tensor>,
+    q_out: &Tensor,
+    k_cache: &Tensor,
+    v_cache: &Tensor,
+    positions: Option<&Indices>,
+    o: &RopeOptions,
+) -> Result<()> {
     const OP: &str = "rope_append";
     let dtype = qkv.dtype();
-    let RopeGeometry { batch, d, width } = check_rope_append(ctx.device(), qkv, bias, q_out, k_cache, v_cache, o)?;
-    if batch == 0 {
+    let RopeGeometry { batch, tokens, d, width } =
+        check_rope_append(ctx.device(), qkv, bias, q_out, k_cache, v_cache, o, positions.is_some())?;
+    if let Some(p) = positions {
+        crate::spec::check_indices(OP, "positions", p, ctx.device(), batch)?;
+    }
+    if batch == 0 || tokens == 0 {
         return Ok(());
     }
-    let bytes = ((2 * batch * width + bias.map_or(0, |_| width)) * dtype.size_in_bytes()) as u64;
+    let rows = batch * tokens;
+    let bytes = ((2 * rows * width + bias.map_or(0, |_| width)) * dtype.size_in_bytes()) as u64;
+    let three_d = qkv.rank() == 3;
     match ctx.backend() {
         Backend::Cpu(_) => {
             let label = format!("{OP}/cpu/{dtype}");
+            let pos = positions.map(|p| p.host_values().unwrap_or_default());
             ctx.profiler().host(Tag { label: &label, bytes }, || {
-                crate::cpu::layer::rope_append(qkv, bias, q_out, k_cache, v_cache, o)
+                crate::cpu::layer::rope_append(qkv, bias, q_out, k_cache, v_cache, pos.as_deref(), o)
             })
         }
         Backend::Cuda(be) => {
             let (sq, sk, sv) = (q_out.layout().strides(), k_cache.layout().strides(), v_cache.layout().strides());
+            let sqkv = qkv.layout().strides();
             let p = RopeParams {
                 hq: o.hq as i64,
                 hkv: o.hkv as i64,
                 d: d as i64,
-                s_qkv: qkv.layout().stride(0) as i64,
+                s_qkv_b: sqkv[0] as i64,
+                s_qkv_t: if three_d { sqkv[1] as i64 } else { 0 },
                 sq_b: sq[0] as i64,
                 sq_h: sq[1] as i64,
+                sq_t: if three_d { sq[2] as i64 } else { 0 },
                 sk_b: sk[0] as i64,
                 sk_h: sk[1] as i64,
                 sk_s: sk[2] as i64,
                 sv_b: sv[0] as i64,
                 sv_h: sv[1] as i64,
                 sv_s: sv[2] as i64,
+                cap: k_cache.shape()[2] as i64,
                 pos: o.pos as i64,
                 log2_theta: (o.theta as f64).log2(),
                 has_bias: bias.is_some() as i32,
@@ -177,25 +236,30 @@ pub fn rope_append(
                 Some(b) => ptr(OP, b, "bias")?,
                 None => ptr(OP, qkv, "qkv")?, // never read (has_bias = 0)
             };
+            // Null: every sequence starts at p.pos.
+            let positions_ptr = positions.and_then(Indices::device_ptr).unwrap_or(0);
             let mut args = KernelArgs::new();
             args.push(ptr(OP, qkv, "qkv")?)
                 .push(bias_ptr)
                 .push(ptr(OP, q_out, "q_out")?)
                 .push(ptr(OP, k_cache, "k_cache")?)
                 .push(ptr(OP, v_cache, "v_cache")?)
+                .push(positions_ptr)
                 .push(p);
             let mut uses = vec![qkv, q_out, k_cache, v_cache];
             uses.extend(bias);
             let block = ((d / 2).div_ceil(32) * 32) as u32;
-            // The kernel reads qkv[b < B, c < width] (and bias[c < width]) and
-            // writes q_out[b, h < hq, i < d] and the caches at slot pos < cap.
-            if batch > 65535 {
-                return Err(Error::Unsupported {
-                    op: OP,
-                    what: format!("a batch of {batch} tokens (at most 65535, the grid's y limit)"),
-                });
+            // The kernel reads qkv[b < B, t < T, c < width] (and bias[c < width])
+            // and writes q_out[b, h < hq, t, i < d] and the caches at slots below cap.
+            for (name, n) in [("tokens per sequence", tokens), ("sequences", batch)] {
+                if n > 65535 {
+                    return Err(Error::Unsupported {
+                        op: OP,
+                        what: format!("{n} {name} in one launch (at most 65535, the grid's y and z limit)"),
+                    });
+                }
             }
-            let grid = (grid_dim(OP, "heads", o.hq + 2 * o.hkv)?, batch as u32);
+            let grid = (grid_dim(OP, "heads", o.hq + 2 * o.hkv)?, tokens as u32, batch as u32);
             launch_kernel(be, OP, OP, "qkv", dtype, grid, block, bytes, &uses, &args)
         }
     }
@@ -228,7 +292,7 @@ pub fn silu_mul(ctx: &Context, gu: &Tensor, h: &Tensor) -> Result<()> {
             let block = 256;
             let grid = (rows * inter).div_ceil(block).min(be.caps().sm_count as usize * 8) as u32;
             // The kernel reads gu[r < rows, c < 2 inter] and writes h[r < rows, c < inter].
-            launch_kernel(be, OP, OP, "elementwise", dtype, (grid, 1), block as u32, bytes, &[gu, h], &args)
+            launch_kernel(be, OP, OP, "elementwise", dtype, (grid, 1, 1), block as u32, bytes, &[gu, h], &args)
         }
     }
 }

@@ -10,9 +10,9 @@ pub mod random;
 pub mod sdpa;
 pub mod softmax;
 
-pub use copy::copy;
-pub use layer::{rmsnorm, rope_append, silu_mul, Llama3Rope, RopeOptions};
+pub use copy::{copy, gather_rows};
+pub use layer::{rmsnorm, rope_append, rope_append_ragged, silu_mul, Llama3Rope, RopeOptions};
 pub use matmul::{matmul, matmul_with, plan_matmul, MatmulOptions, MatmulPlanHandle};
 pub use random::fill_uniform;
-pub use sdpa::{plan_sdpa, sdpa, SdpaOptions, SdpaPlanHandle};
+pub use sdpa::{plan_sdpa, sdpa, sdpa_ragged, SdpaOptions, SdpaPlanHandle};
 pub use softmax::{softmax, Causal, SoftmaxOptions};

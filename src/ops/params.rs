@@ -92,6 +92,7 @@ pub(crate) struct SdpaParams {
     pub(crate) causal: i32,
     pub(crate) scale_log2: f32,
     pub(crate) stages: i32,
+    pub(crate) kv_lens: u64,
 }
 
 /// Kernel parameters (kernels/layer.cu: RmsNormParams).
@@ -102,6 +103,8 @@ pub(crate) struct RmsNormParams {
     pub(crate) cols: i64,
     pub(crate) sxr: i64,
     pub(crate) syr: i64,
+    pub(crate) sxo: i64,
+    pub(crate) syo: i64,
     pub(crate) eps: f32,
 }
 
@@ -112,15 +115,18 @@ pub(crate) struct RopeParams {
     pub(crate) hq: i64,
     pub(crate) hkv: i64,
     pub(crate) d: i64,
-    pub(crate) s_qkv: i64,
+    pub(crate) s_qkv_b: i64,
+    pub(crate) s_qkv_t: i64,
     pub(crate) sq_b: i64,
     pub(crate) sq_h: i64,
+    pub(crate) sq_t: i64,
     pub(crate) sk_b: i64,
     pub(crate) sk_h: i64,
     pub(crate) sk_s: i64,
     pub(crate) sv_b: i64,
     pub(crate) sv_h: i64,
     pub(crate) sv_s: i64,
+    pub(crate) cap: i64,
     pub(crate) pos: i64,
     pub(crate) log2_theta: f64,
     pub(crate) has_bias: i32,
@@ -174,10 +180,10 @@ mod tests {
             abi!(SoftmaxParams in kernels::SOFTMAX; rows, cols, sxr, sxc, syr, syc, smr, smc, q_len, offset,
                 causal, has_mask, scale),
             abi!(SdpaParams in kernels::SDPA; sq, sk, sv, so, batch, hkv, lq, group, rows, offset,
-                keys_per_split, kv_end, causal, scale_log2, stages),
-            abi!(RmsNormParams in kernels::LAYER; rows, cols, sxr, syr, eps),
-            abi!(RopeParams in kernels::LAYER; hq, hkv, d, s_qkv, sq_b, sq_h, sk_b, sk_h, sk_s, sv_b, sv_h,
-                sv_s, pos, log2_theta, has_bias, llama3, factor, low_freq_factor, high_freq_factor, original_max),
+                keys_per_split, kv_end, causal, scale_log2, stages, kv_lens),
+            abi!(RmsNormParams in kernels::LAYER; rows, cols, sxr, syr, sxo, syo, eps),
+            abi!(RopeParams in kernels::LAYER; hq, hkv, d, s_qkv_b, s_qkv_t, sq_b, sq_h, sq_t, sk_b, sk_h,
+                sk_s, sv_b, sv_h, sv_s, cap, pos, log2_theta, has_bias, llama3, factor, low_freq_factor, high_freq_factor, original_max),
             abi!(SiluMulParams in kernels::LAYER; rows, inter, s_gu, s_h),
         ]
     }
@@ -277,6 +283,6 @@ mod tests {
         assert_eq!(bad, vec![("offsetof rows".to_string(), Some(0), 8), ("offsetof cols".to_string(), Some(8), 0)]);
         let mut abi = abi!(RmsNormParams in kernels::LAYER; eps);
         abi.size += 8;
-        assert_eq!(mismatches(&n, &abi), vec![("sizeof".to_string(), Some(40), 48)]);
+        assert_eq!(mismatches(&n, &abi), vec![("sizeof".to_string(), Some(56), 64)]);
     }
 }

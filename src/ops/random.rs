@@ -36,7 +36,7 @@ pub fn fill_uniform(ctx: &Context, t: &Tensor, seed: u64, lo: f32, hi: f32) -> R
             let block = 256;
             let grid = n.div_ceil(block).min(be.caps().sm_count as usize * 16) as u32;
             // The kernel writes t's n contiguous elements (checked in bounds when the view was made).
-            super::layer::launch_kernel(be, OP, OP, "uniform", dtype, (grid, 1), block as u32, bytes, &[t], &args)
+            super::layer::launch_kernel(be, OP, OP, "uniform", dtype, (grid, 1, 1), block as u32, bytes, &[t], &args)
         }
     }
 }

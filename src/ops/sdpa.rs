@@ -18,7 +18,7 @@ use crate::profile::Tag;
 use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
 use crate::spec::sdpa::kv_aligned;
 pub use crate::spec::sdpa::{geometry, SdpaGeometry, SdpaOptions};
-use crate::tensor::Tensor;
+use crate::tensor::{Indices, Tensor};
 
 const OP: &str = "sdpa";
 
@@ -180,24 +180,43 @@ impl SdpaPlanHandle {
                 format!("{g:?} (or other strides or alignment)"),
             ));
         }
-        self.run(ctx, &g, q, k, v, out)
+        self.run(ctx, &g, q, k, v, out, None)
     }
 
-    /// Runs on views already validated to have the plan's geometry `g`.
-    fn run(&self, ctx: &Context, g: &SdpaGeometry, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor) -> Result<()> {
+    /// Runs on views already validated to have the plan's geometry `g`;
+    /// `kv_lens` (validated: one value per sequence) makes it ragged.
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &self,
+        ctx: &Context,
+        g: &SdpaGeometry,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        out: &Tensor,
+        kv_lens: Option<&Indices>,
+    ) -> Result<()> {
         let g = *g;
         if g.batch == 0 || g.hq == 0 || g.lq == 0 {
             return Ok(());
         }
         match (&self.plan, ctx.backend()) {
-            (SdpaPlan::Cpu, Backend::Cpu(_)) => ctx
-                .profiler()
-                .host(Tag { label: &self.label, bytes: bytes(&g) }, || crate::cpu::sdpa::sdpa(&g, q, k, v, out)),
+            (SdpaPlan::Cpu, Backend::Cpu(_)) => {
+                ctx.profiler().host(Tag { label: &self.label, bytes: bytes(&g) }, || match kv_lens {
+                    None => crate::cpu::sdpa::sdpa(&g, q, k, v, out),
+                    Some(lens) => cpu_ragged(&g, q, k, v, out, &lens.host_values().unwrap_or_default()),
+                })
+            }
+            (SdpaPlan::Composed, _) if kv_lens.is_some() => Err(Error::Unsupported {
+                op: OP,
+                what: "a ragged batch on the composed path (the fused path serves it)".into(),
+            }),
             (SdpaPlan::Composed, _) => composed(ctx, &g, q, k, v, out),
             (SdpaPlan::Fused { keys_per_split, stages, .. }, Backend::Cuda(be)) => {
                 let f =
                     self.fused.as_ref().ok_or_else(|| Error::invalid(OP, "plan", "a resolved fused launch", "none"))?;
-                launch_fused(be, f, &self.label, &g, *keys_per_split, *stages, q, k, v, out)
+                let lens_ptr = kv_lens.and_then(Indices::device_ptr).unwrap_or(0);
+                launch_fused(be, f, &self.label, &g, *keys_per_split, *stages, lens_ptr, q, k, v, out)
             }
             (p, _) => Err(Error::invalid(OP, "plan", "a plan made on this context's backend", format!("{p:?}"))),
         }
@@ -215,7 +234,58 @@ pub fn sdpa(ctx: &Context, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor, opt
     let shape = (g.batch, g.hq, g.hkv, g.group, g.lq, g.lk, g.d, g.dtype);
     let key = (shape, g.scale.to_bits(), g.causal, g.offset, desc, prefs);
     let plan = ctx.cached_plan(&key, || plan_from(ctx, g, desc, prefs).map(std::sync::Arc::new))?;
-    plan.run(ctx, &g, q, k, v, out)
+    plan.run(ctx, &g, q, k, v, out, None)
+}
+
+/// Attention over a ragged batch: sequence b's cache holds `kv_lens[b]` keys
+/// (an [`Indices`] of B values on the context's device, read when the kernel
+/// runs, so a recorded step sees the lengths written before each replay);
+/// its query i sits at position `kv_lens[b] - Lq + i` and sees the keys
+/// below kv_lens[b] (and, with `opts.causal`, none after its own position).
+/// K and V are the caches, [B, Hkv, capacity, D]; lengths above the capacity
+/// count as the capacity, negative ones as 0 (the row's output is then 0).
+/// `opts.offset` must be None. Always the fused kernel (or the CPU reference),
+/// planned for the whole capacity.
+pub fn sdpa_ragged(
+    ctx: &Context,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    out: &Tensor,
+    kv_lens: &Indices,
+    opts: &SdpaOptions,
+) -> Result<()> {
+    if opts.offset.is_some() {
+        return Err(Error::invalid(
+            OP,
+            "offset",
+            "None on a ragged batch (each sequence's offset follows its length)",
+            format!("{:?}", opts.offset),
+        ));
+    }
+    // The whole capacity, with no offset clipping the keys: kv_end = Lk.
+    let o = SdpaOptions { offset: Some(k.shape().get(2).copied().unwrap_or(0) as i64), ..*opts };
+    let g = geometry(ctx.device(), q, k, v, out, &o)?;
+    crate::spec::check_indices(OP, "kv_lens", kv_lens, ctx.device(), g.batch)?;
+    let g = SdpaGeometry { offset: g.lk as i64, ..g };
+    let desc = SdpaDesc { kv_len: g.lk, ..desc(&g, k, v) };
+    let prefs = SdpaPrefs { backend: crate::dispatch::sdpa::SdpaBackend::Fused };
+    let shape = (g.batch, g.hq, g.hkv, g.group, g.lq, g.lk, g.d, g.dtype);
+    let key = ("ragged", shape, g.scale.to_bits(), g.causal, desc);
+    let plan = ctx.cached_plan(&key, || plan_from(ctx, g, desc, prefs).map(std::sync::Arc::new))?;
+    plan.run(ctx, &g, q, k, v, out, Some(kv_lens))
+}
+
+/// The CPU reference of [`sdpa_ragged`]: each sequence on its own keys.
+fn cpu_ragged(g: &SdpaGeometry, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor, lens: &[i32]) -> Result<()> {
+    for (b, &len) in lens.iter().enumerate().take(g.batch) {
+        let n = usize::try_from(len.max(0)).unwrap_or(0).min(g.lk);
+        let one = |t: &Tensor| t.narrow(0, b, 1);
+        let (kb, vb) = (one(k)?.narrow(2, 0, n)?, one(v)?.narrow(2, 0, n)?);
+        let gb = SdpaGeometry { batch: 1, lk: n, offset: n as i64 - g.lq as i64, ..*g };
+        crate::cpu::sdpa::sdpa(&gb, &one(q)?, &kb, &vb, &one(out)?)?;
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -226,6 +296,7 @@ fn launch_fused(
     g: &SdpaGeometry,
     keys_per_split: usize,
     stages: u32,
+    kv_lens: u64,
     q: &Tensor,
     k: &Tensor,
     v: &Tensor,
@@ -251,6 +322,7 @@ fn launch_fused(
         causal: g.causal as i32,
         scale_log2: g.scale * std::f32::consts::LOG2_E,
         stages: stages as i32,
+        kv_lens,
     };
     let mut args = KernelArgs::new();
     args.push(ptr(q, "q")?)
@@ -263,7 +335,9 @@ fn launch_fused(
     // SAFETY: geometry() checked the four views in bounds of their buffers, of
     // consistent shapes, out writable and disjoint from the inputs. The kernel
     // reads Q and writes out only at rows < group * lq of heads < hq, reads K
-    // and V only at keys < kv_end <= lk and d < D; the mma kernel was chosen
+    // and V only at keys < kv_end <= lk (a ragged batch's lengths are clamped
+    // to kv_end in the kernel; kv_lens, when not null, holds batch values,
+    // checked by sdpa_ragged) and d < D; the mma kernel was chosen
     // only for 16-byte-aligned K/V rows with unit D stride (re-checked by the
     // plan's desc above). The workspace was sized for splits x rows x (D + 1)
     // floats and one counter per (KV head, row group); the dynamic shared

@@ -31,7 +31,9 @@ pub struct RopeOptions {
     pub hq: usize,
     /// Key/value heads in the fused QKV row (at least 1).
     pub hkv: usize,
-    /// The token's position: the cache slot written and the rotation angle.
+    /// The position of each sequence's first token (token t of a sequence is
+    /// at `pos + t`): the cache slot written and the rotation angle. With
+    /// per-sequence positions (`rope_append_ragged`) this is ignored.
     pub pos: usize,
     /// The RoPE base (10000 in Llama 2, 500000 in Llama 3, 1e6 in Qwen2.5):
     /// finite and above 1.
@@ -73,18 +75,29 @@ pub fn rope_frequency(theta: f64, d: usize, i: usize, llama3: Option<&Llama3Rope
     }
 }
 
-/// Checks `rmsnorm`'s views and eps: x and y `[rows, cols]` and w `[cols]`, one
-/// dtype on `device`, unit last strides, y writable, x itself or disjoint from
-/// it, and disjoint from w; eps finite and >= 0. Returns (rows, cols).
-pub fn check_rmsnorm(device: Device, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> Result<(usize, usize)> {
+/// Checks `rmsnorm`'s views and eps: x and y `[rows, cols]` or
+/// `[outer, rows, cols]` (one shape) and w `[cols]`, one dtype on `device`,
+/// unit last strides, y writable, x itself or disjoint from it, and disjoint
+/// from w; eps finite and >= 0. Returns (outer, rows, cols), outer 1 for 2-D.
+pub fn check_rmsnorm(device: Device, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> Result<(usize, usize, usize)> {
     const OP: &str = "rmsnorm";
     let dtype = x.dtype();
-    check_view(OP, "x", x, device, dtype, 2)?;
+    let rank = x.rank();
+    if rank != 2 && rank != 3 {
+        return Err(Error::invalid(
+            OP,
+            "x",
+            "a 2-D [rows, cols] or 3-D [outer, rows, cols] view",
+            format!("shape {:?}", x.shape()),
+        ));
+    }
+    check_view(OP, "x", x, device, dtype, rank)?;
     check_view(OP, "w", w, device, dtype, 1)?;
-    check_view(OP, "y", y, device, dtype, 2)?;
-    let (rows, cols) = (x.shape()[0], x.shape()[1]);
+    check_view(OP, "y", y, device, dtype, rank)?;
+    let (outer, rows, cols) =
+        if rank == 3 { (x.shape()[0], x.shape()[1], x.shape()[2]) } else { (1, x.shape()[0], x.shape()[1]) };
     validate::check_shape(OP, "w", w, &[cols])?;
-    validate::check_shape(OP, "y", y, &[rows, cols])?;
+    validate::check_shape(OP, "y", y, x.shape())?;
     validate::check_finite(OP, "eps", eps)?;
     if eps < 0.0 {
         return Err(Error::invalid(OP, "eps", "a value >= 0", eps));
@@ -92,26 +105,33 @@ pub fn check_rmsnorm(device: Device, x: &Tensor, w: &Tensor, eps: f32, y: &Tenso
     validate::check_writable(OP, "y", y)?;
     validate::check_overlap(OP, "y", y, &[("x", x)], Aliasing::IdenticalAllowed)?;
     validate::check_overlap(OP, "y", y, &[("w", w)], Aliasing::Forbidden)?;
-    Ok((rows, cols))
+    Ok((outer, rows, cols))
 }
 
-/// `rope_append`'s problem: tokens, head size, width of the fused QKV row.
+/// `rope_append`'s problem: sequences, tokens per sequence, head size, width
+/// of the fused QKV row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RopeGeometry {
-    /// Tokens (rows of qkv).
+    /// Sequences (B).
     pub batch: usize,
+    /// Tokens per sequence (T; 1 when qkv is 2-D).
+    pub tokens: usize,
     /// Head size.
     pub d: usize,
     /// (hq + 2 hkv) d.
     pub width: usize,
 }
 
-/// Checks `rope_append`'s views and options: qkv [B, (hq + 2 hkv) d], the
-/// optional bias [(hq + 2 hkv) d], q_out [B, hq, d] and the caches
-/// [B, hkv, capacity, d], one dtype on `device`, unit last strides; hkv >= 1
-/// dividing hq; d even, 2..=2048; pos below the capacity; theta finite and
-/// above 1; the three outputs writable and disjoint from the inputs and from
-/// one another.
+/// Checks `rope_append`'s views and options: qkv [B, (hq + 2 hkv) d] (one
+/// token per sequence) with q_out [B, hq, d], or qkv [B, T, (hq + 2 hkv) d]
+/// (T consecutive tokens per sequence) with q_out [B, hq, T, d]; the optional
+/// bias [(hq + 2 hkv) d]; the caches [B, hkv, capacity, d]; one dtype on
+/// `device`, unit last strides; hkv >= 1 dividing hq; d even, 2..=2048; the
+/// last token's slot `pos + T - 1` below the capacity (unless `ragged`: the
+/// positions are then on the device and slots past the capacity are skipped
+/// by the kernel); theta finite and above 1; the three outputs writable and
+/// disjoint from the inputs and from one another.
+#[allow(clippy::too_many_arguments)]
 pub fn check_rope_append(
     device: Device,
     qkv: &Tensor,
@@ -120,14 +140,26 @@ pub fn check_rope_append(
     k_cache: &Tensor,
     v_cache: &Tensor,
     o: &RopeOptions,
+    ragged: bool,
 ) -> Result<RopeGeometry> {
     const OP: &str = "rope_append";
     let dtype = qkv.dtype();
-    check_view(OP, "qkv", qkv, device, dtype, 2)?;
-    check_view(OP, "q_out", q_out, device, dtype, 3)?;
+    let rank = qkv.rank();
+    if rank != 2 && rank != 3 {
+        return Err(Error::invalid(
+            OP,
+            "qkv",
+            "a 2-D [B, (hq + 2 hkv) d] or 3-D [B, T, (hq + 2 hkv) d] view",
+            format!("shape {:?}", qkv.shape()),
+        ));
+    }
+    check_view(OP, "qkv", qkv, device, dtype, rank)?;
+    check_view(OP, "q_out", q_out, device, dtype, rank + 1)?;
     check_view(OP, "k_cache", k_cache, device, dtype, 4)?;
     check_view(OP, "v_cache", v_cache, device, dtype, 4)?;
-    let (batch, d) = (qkv.shape()[0], q_out.shape()[2]);
+    let batch = qkv.shape()[0];
+    let tokens = if rank == 3 { qkv.shape()[1] } else { 1 };
+    let d = q_out.shape()[rank];
     if o.hkv == 0 || o.hq % o.hkv != 0 {
         return Err(Error::invalid(OP, "hq", format!("a multiple of hkv = {}", o.hkv), o.hq));
     }
@@ -140,13 +172,23 @@ pub fn check_rope_append(
         ));
     }
     let width = (o.hq + 2 * o.hkv) * d;
-    validate::check_shape(OP, "qkv", qkv, &[batch, width])?;
-    validate::check_shape(OP, "q_out", q_out, &[batch, o.hq, d])?;
+    if rank == 3 {
+        validate::check_shape(OP, "qkv", qkv, &[batch, tokens, width])?;
+        validate::check_shape(OP, "q_out", q_out, &[batch, o.hq, tokens, d])?;
+    } else {
+        validate::check_shape(OP, "qkv", qkv, &[batch, width])?;
+        validate::check_shape(OP, "q_out", q_out, &[batch, o.hq, d])?;
+    }
     let cap = k_cache.shape()[2];
     validate::check_shape(OP, "k_cache", k_cache, &[batch, o.hkv, cap, d])?;
     validate::check_shape(OP, "v_cache", v_cache, &[batch, o.hkv, cap, d])?;
-    if o.pos >= cap {
-        return Err(Error::invalid(OP, "pos", format!("a cache slot below the capacity {cap}"), o.pos));
+    if !ragged && tokens > 0 && o.pos.checked_add(tokens).is_none_or(|end| end > cap) {
+        return Err(Error::invalid(
+            OP,
+            "pos",
+            format!("a first slot with room for {tokens} token(s) below the capacity {cap}"),
+            o.pos,
+        ));
     }
     validate::check_finite(OP, "theta", o.theta)?;
     if o.theta <= 1.0 {
@@ -180,7 +222,7 @@ pub fn check_rope_append(
     }
     validate::check_overlap(OP, "k_cache", k_cache, &[("q_out", q_out), ("v_cache", v_cache)], Aliasing::Forbidden)?;
     validate::check_overlap(OP, "v_cache", v_cache, &[("q_out", q_out)], Aliasing::Forbidden)?;
-    Ok(RopeGeometry { batch, d, width })
+    Ok(RopeGeometry { batch, tokens, d, width })
 }
 
 /// Checks `silu_mul`'s views: gu [rows, 2 inter] and h [rows, inter], one

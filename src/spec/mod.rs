@@ -10,3 +10,23 @@ pub mod matmul;
 pub mod random;
 pub mod sdpa;
 pub mod softmax;
+
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::tensor::Indices;
+
+/// Checks an [`Indices`] argument: on `device` and holding `len` values.
+pub fn check_indices(op: &'static str, arg: &str, ix: &Indices, device: Device, len: usize) -> Result<()> {
+    if ix.device() != device {
+        return Err(Error::invalid(op, arg, format!("indices on {device}"), format!("indices on {}", ix.device())));
+    }
+    if ix.len() != len {
+        return Err(Error::invalid(
+            op,
+            arg,
+            format!("{len} values (one per sequence)"),
+            format!("{} values", ix.len()),
+        ));
+    }
+    Ok(())
+}
