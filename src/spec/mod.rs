@@ -8,5 +8,6 @@ pub mod copy;
 pub mod layer;
 pub mod matmul;
 pub mod random;
+pub mod sample;
 pub mod sdpa;
 pub mod softmax;
