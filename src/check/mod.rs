@@ -6,6 +6,7 @@
 mod batch_cases;
 mod cases;
 mod layer_cases;
+mod sample_cases;
 
 pub use layer_cases::step_tolerance;
 
@@ -68,6 +69,9 @@ pub struct Outcome {
     /// Elements of the output buffer outside the view that were changed.
     pub clobbered: usize,
     pub error: Option<String>,
+    /// What a passing case wants said (e.g. `sample`'s near ties).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Outcome {
@@ -147,6 +151,7 @@ impl<'a> Checker<'a> {
             unwritten,
             clobbered,
             error: None,
+            note: None,
         })
     }
 }
@@ -168,6 +173,7 @@ pub fn all_cases() -> Vec<Case> {
     let mut v = cases::all();
     v.extend(layer_cases::all());
     v.extend(batch_cases::all());
+    v.extend(sample_cases::all());
     v
 }
 
@@ -199,6 +205,7 @@ pub fn run_where(
             unwritten: 0,
             clobbered: 0,
             error: Some(e.to_string()),
+            note: None,
         });
         on_result(&outcome);
         out.push(outcome);

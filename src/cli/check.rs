@@ -45,7 +45,7 @@ pub fn run(a: CheckArgs) -> Result<i32> {
             o.unwritten,
             o.clobbered,
             if o.passed() { "ok" } else { "FAIL" },
-            o.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+            o.error.as_deref().or(o.note.as_deref()).map(|e| format!(" ({e})")).unwrap_or_default()
         );
     });
     let failed = outcomes.iter().filter(|o| !o.passed()).count();

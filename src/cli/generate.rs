@@ -51,7 +51,8 @@ pub struct GenerateArgs {
     /// transformers' repetition penalty over the prompt and generated tokens (1: off).
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     repeat_penalty: f32,
-    /// Seed of the sampler (sequence i uses seed + i); the same seed gives the same tokens.
+    /// Seed of the sampler (sequence i draws as row i of the batch); the same
+    /// seed gives the same tokens, on the GPU and on the CPU backend.
     #[arg(long, default_value_t = 0, value_parser = super::args::unsigned::<u64>, allow_negative_numbers = true)]
     seed: u64,
     /// Stop when the text reaches this string (not printed); repeatable.

@@ -7,6 +7,7 @@ pub mod layer;
 pub mod matmul;
 pub(crate) mod params;
 pub mod random;
+pub mod sample;
 pub mod sdpa;
 pub mod softmax;
 
@@ -14,5 +15,6 @@ pub use copy::{copy, gather_rows};
 pub use layer::{rmsnorm, rope_append, rope_append_ragged, silu_mul, Llama3Rope, RopeOptions};
 pub use matmul::{matmul, matmul_with, plan_matmul, MatmulOptions, MatmulPlanHandle};
 pub use random::fill_uniform;
+pub use sample::{sample, tokens_or_error, SampleOptions};
 pub use sdpa::{plan_sdpa, sdpa, sdpa_ragged, SdpaOptions, SdpaPlanHandle};
 pub use softmax::{softmax, Causal, SoftmaxOptions};

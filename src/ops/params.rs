@@ -147,6 +147,22 @@ pub(crate) struct SiluMulParams {
     pub(crate) s_h: i64,
 }
 
+/// Kernel parameters (kernels/sample.cu: SampleParams).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SampleParams {
+    pub(crate) vocab: i64,
+    pub(crate) sxr: i64,
+    pub(crate) hist: i64,
+    pub(crate) top_k: i64,
+    pub(crate) seed: u64,
+    pub(crate) temperature: f32,
+    pub(crate) top_p: f32,
+    pub(crate) ln_min_p: f32,
+    pub(crate) repeat_penalty: f32,
+    pub(crate) append: i32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +201,8 @@ mod tests {
             abi!(RopeParams in kernels::LAYER; hq, hkv, d, s_qkv_b, s_qkv_t, sq_b, sq_h, sq_t, sk_b, sk_h,
                 sk_s, sv_b, sv_h, sv_s, cap, pos, log2_theta, has_bias, llama3, factor, low_freq_factor, high_freq_factor, original_max),
             abi!(SiluMulParams in kernels::LAYER; rows, inter, s_gu, s_h),
+            abi!(SampleParams in kernels::SAMPLE; vocab, sxr, hist, top_k, seed, temperature, top_p, ln_min_p,
+                repeat_penalty, append),
         ]
     }
 

@@ -234,6 +234,11 @@ impl CudaBackend {
         cublas.gemm(dtype, call, alpha, beta)
     }
 
+    /// True while launches are being recorded instead of made.
+    pub(crate) fn is_recording(&self) -> bool {
+        self.launcher.recording.load(Ordering::Acquire)
+    }
+
     /// Starts recording: later launches on this backend are kept, not made,
     /// until [`CudaBackend::end_recording`]. Launches from other threads in
     /// between are recorded too, so record from one thread.

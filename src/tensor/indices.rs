@@ -64,9 +64,12 @@ impl Indices {
         }
     }
 
-    /// Overwrites every value (ordered after the work queued before on the
-    /// device's stream; returns when the copy is done). `values` must hold
-    /// exactly [`Indices::len`] values.
+    /// Overwrites every value, ordered after the work queued before on the
+    /// device's stream and before the work queued after. `values` must hold
+    /// exactly [`Indices::len`] values. Returns without waiting for the
+    /// device: the source is pageable memory, which the driver copies into its
+    /// own staging buffer before the call returns (a DMA cannot read pageable
+    /// memory), so `values` may be dropped at once.
     pub fn write(&self, values: &[i32]) -> Result<()> {
         if values.len() != self.len {
             return Err(Error::invalid(
@@ -86,16 +89,14 @@ impl Indices {
                     return Ok(());
                 }
                 let src: &[u8] = bytemuck::cast_slice(values);
-                let stream = b.stream();
                 // SAFETY: the allocation holds at least len * 4 bytes (made so by
-                // the constructors) and src is exactly that long; the copy is ordered
-                // on the buffer's stream and the synchronisation below keeps src
-                // alive until it completes (pageable memory may be read later).
+                // the constructors) and src is exactly that long; the copy is
+                // ordered on the buffer's stream; src is pageable, staged by the
+                // driver before the call returns (see above).
                 unsafe {
-                    cudarc::driver::result::memcpy_htod_async(b.device_ptr(), src, stream.cu_stream())
-                        .map_err(Error::driver("host-to-device copy of indices"))?;
+                    cudarc::driver::result::memcpy_htod_async(b.device_ptr(), src, b.stream().cu_stream())
+                        .map_err(Error::driver("host-to-device copy of indices"))
                 }
-                stream.synchronize().map_err(Error::driver("host-to-device copy of indices"))
             }
         }
     }
