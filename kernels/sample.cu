@@ -330,3 +330,102 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
         }
     }
 }
+
+// ---------------------------------------------------------------- split rows
+// Greedy decoding, and a draw with no truncation, no min-p and no penalty:
+// every element's score (x, or z + g) depends on nothing else in the row, so
+// the row is cut into chunks of SPLIT_CHUNK elements, one CTA each (grid.y),
+// and a second kernel reduces the chunks' bests per row. The result is the
+// single-CTA kernel's: the same scores, and `better` is associative and
+// commutative (the lowest id among equal bests wins whatever the order).
+#define DK_SAMPLE_PART DK_CAT(sample_part, DT_NAME)
+#define DK_SAMPLE_REDUCE DK_CAT(sample_reduce, DT_NAME)
+#define SPLIT_THREADS 256
+#define SPLIT_CHUNK 4096  // src/ops/sample.rs: SPLIT_CHUNK
+
+// Per (row, chunk): the best draw (dv, di), the max of z (mv, mi), and a NaN
+// flag (mi = -1). Partials are [B][S] arrays in `part`: dv, then di, mv, mi.
+extern "C" __global__ void __launch_bounds__(SPLIT_THREADS)
+    DK_SAMPLE_PART(const T* __restrict__ logits, const int* __restrict__ history_len, float* part, SampleParams p) {
+    __shared__ float red_v[32];
+    __shared__ int red_i[32];
+    const int b = blockIdx.x, c = blockIdx.y, S = gridDim.y, V = (int)p.vocab, tid = threadIdx.x;
+    const T* row = logits + (i64)b * p.sxr;
+    const bool greedy = p.temperature == 0.f;
+    int len = history_len[b];
+    len = len < 0 ? 0 : (len > p.hist ? (int)p.hist : len);
+    const u64 key = splitmix64(splitmix64(splitmix64(p.seed) ^ (u64)b) ^ (u64)len);
+    float dv = -INFINITY, mv = -INFINITY;
+    int di = NO_INDEX, mi = NO_INDEX;
+    bool nan = false;
+    const int end = min(V, (c + 1) * SPLIT_CHUNK);
+    for (int i = c * SPLIT_CHUNK + tid; i < end; i += SPLIT_THREADS) {
+        const float x = to_f32(row[i]);
+        if (x != x) {
+            nan = true;
+            continue;
+        }
+        const float z = scaled(x, p.temperature);
+        if (better(z, i, mv, mi)) mv = z, mi = i;
+        if (!greedy) {
+            const unsigned bits = (unsigned)(splitmix64(key ^ (u64)i) >> 41);
+            const float u = __fmul_rn(__fadd_rn((float)bits, 0.5f), 1.1920928955078125e-7f);  // 2^-23
+            const float s = __fadd_rn(z, -logf(-logf(u)));
+            if (better(s, i, dv, di)) dv = s, di = i;
+        }
+    }
+    nan = __syncthreads_or(nan);
+    block_argmax(mv, mi, red_v, red_i);
+    if (!greedy) block_argmax(dv, di, red_v, red_i);
+    if (tid == 0) {
+        const i64 at = (i64)b * S + c, n = (i64)gridDim.x * S;
+        part[at] = dv;
+        reinterpret_cast<int*>(part)[n + at] = di;
+        part[2 * n + at] = mv;
+        reinterpret_cast<int*>(part)[3 * n + at] = nan ? -1 : mi;
+    }
+}
+
+// One warp per row: the chunks' bests reduced, the token written (and appended).
+extern "C" __global__ void DK_SAMPLE_REDUCE(const float* __restrict__ part, int* history, int* history_len, int* out,
+                                            SampleParams p, int S) {
+    const int b = blockIdx.x, lane = threadIdx.x;
+    const i64 n = (i64)gridDim.x * S;
+    const int* ip = reinterpret_cast<const int*>(part);
+    float dv = -INFINITY, mv = -INFINITY;
+    int di = NO_INDEX, mi = NO_INDEX;
+    bool nan = false;
+    for (int c = lane; c < S; c += 32) {
+        const i64 at = (i64)b * S + c;
+        const int cm = ip[3 * n + at];
+        if (cm == -1) {
+            nan = true;
+            continue;
+        }
+        if (better(part[2 * n + at], cm, mv, mi)) mv = part[2 * n + at], mi = cm;
+        if (better(part[at], ip[n + at], dv, di)) dv = part[at], di = ip[n + at];
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const float omv = __shfl_xor_sync(0xffffffffu, mv, o), odv = __shfl_xor_sync(0xffffffffu, dv, o);
+        const int omi = __shfl_xor_sync(0xffffffffu, mi, o), odi = __shfl_xor_sync(0xffffffffu, di, o);
+        if (better(omv, omi, mv, mi)) mv = omv, mi = omi;
+        if (better(odv, odi, dv, di)) dv = odv, di = odi;
+    }
+    nan = __any_sync(0xffffffffu, nan);
+    if (lane != 0) return;
+    if (nan) {
+        out[b] = -1;  // NAN_ROW; nothing appended
+        return;
+    }
+    // As the single-CTA kernel: greedy or a +inf z takes the argmax of z; every z -inf is NO_FINITE_LOGIT.
+    const bool greedy = p.temperature == 0.f;
+    const int token = greedy || mv == INFINITY ? mi : (mv == -INFINITY ? -2 : di);
+    out[b] = token;
+    int len = history_len[b];
+    len = len < 0 ? 0 : (len > p.hist ? (int)p.hist : len);
+    if (p.append && token >= 0 && len < p.hist) {
+        history[(i64)b * p.hist + len] = token;
+        history_len[b] = len + 1;
+    }
+}

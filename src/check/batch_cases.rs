@@ -59,6 +59,12 @@ pub fn all() -> Vec<Case> {
             });
         }
         v.push(Case {
+            op: "sdpa",
+            name: "prefill_after_decode_plans_hq32_hkv8_d128".into(),
+            dtype,
+            run: Box::new(move |c: &mut Checker| sdpa_interleaved_case(c, dtype)),
+        });
+        v.push(Case {
             op: "gather_rows",
             name: "vocab5000_h896_n9".into(),
             dtype,
@@ -201,6 +207,37 @@ fn sdpa_ragged_case(c: &mut Checker, dtype: DType, heads: (usize, usize, usize),
     ops::sdpa_ragged(c.gpu, &q.gpu, &k.gpu, &v.gpu, &out.gpu, &lg, &o)?;
     ops::sdpa_ragged(&c.cpu.clone(), &q.cpu, &k.cpu, &v.cpu, &out.cpu, &lc, &o)?;
     c.compare("sdpa", "", &out, tolerance(dtype))
+}
+
+/// A generation alternates plans of one kernel: a prefill chunk (64 query
+/// rows a CTA, more shared memory) and ragged decode steps (a few rows, less).
+/// Each plan made, then both replayed from the plan cache, in turn: the
+/// prefill's launch must still be allowed its shared memory.
+fn sdpa_interleaved_case(c: &mut Checker, dtype: DType) -> Result<Outcome> {
+    let (hq, hkv, d, tokens) = (32, 8, 128, 256);
+    let cap = tokens + 8;
+    let q = c.input(dtype, &[tokens, hq, d], 1.0)?;
+    let q4 = view(&q, |t| t.as_strided(&[1, hq, tokens, d], &[tokens * hq * d, d, hq * d, 1], 0))?;
+    let k = c.input(dtype, &[1, hkv, cap, d], 1.0)?;
+    let v = c.input(dtype, &[1, hkv, cap, d], 1.0)?;
+    let (ks, vs) = (view(&k, |t| t.narrow(2, 0, tokens))?, view(&v, |t| t.narrow(2, 0, tokens))?);
+    let qd = c.input(dtype, &[1, hq, 1, d], 1.0)?;
+    let out_d = c.poisoned_output(dtype, hq * d, Layout::contiguous(&[1, hq, 1, d])?)?;
+    let out = c.poisoned_output(
+        dtype,
+        tokens * hq * d,
+        Layout::strided(&[1, hq, tokens, d], &[tokens * hq * d, d, hq * d, 1], 0)?,
+    )?;
+    let (lg, lc) = indices(c, &[tokens as i32])?;
+    let o = SdpaOptions { causal: true, prefs: Some(SdpaPrefs { backend: SdpaBackend::Fused }), ..Default::default() };
+    for _ in 0..2 {
+        ops::sdpa(c.gpu, &q4.gpu, &ks.gpu, &vs.gpu, &out.gpu, &o)?;
+        ops::sdpa_ragged(c.gpu, &qd.gpu, &k.gpu, &v.gpu, &out_d.gpu, &lg, &SdpaOptions::default())?;
+    }
+    ops::sdpa(c.gpu, &q4.gpu, &ks.gpu, &vs.gpu, &out.gpu, &o)?;
+    ops::sdpa(&c.cpu.clone(), &q4.cpu, &ks.cpu, &vs.cpu, &out.cpu, &o)?;
+    ops::sdpa_ragged(&c.cpu.clone(), &qd.cpu, &k.cpu, &v.cpu, &out_d.cpu, &lc, &SdpaOptions::default())?;
+    Ok(worst(vec![c.compare("sdpa", "", &out, tolerance(dtype))?, c.compare("sdpa", "", &out_d, tolerance(dtype))?]))
 }
 
 /// The embedding lookup of nine ids (repeats included) into a strided output.

@@ -32,7 +32,22 @@ const THREADS: u32 = 1024;
 
 /// The passes a call makes, as its profiler label names them:
 /// `sample/<variant>/<dtype>`.
+/// Row elements per CTA of the split kernels (kernels/sample.cu: SPLIT_CHUNK).
+const SPLIT_CHUNK: usize = 4096;
+/// Threads per CTA of the split kernels' first pass (kernels/sample.cu: SPLIT_THREADS).
+const SPLIT_THREADS: u32 = 256;
+
+/// True when every element's score is independent of the rest of its row
+/// (greedy without a penalty, or a plain draw: no truncation, no min-p, no
+/// penalty): the row is then split over many CTAs and the chunks reduced.
+fn splits_rows(o: &SampleOptions, vocab: usize) -> bool {
+    o.repeat_penalty == 1.0 && (o.is_greedy() || (o.top_k_for(vocab).is_none() && o.top_p >= 1.0 && o.min_p == 0.0))
+}
+
 fn variant(o: &SampleOptions, vocab: usize) -> &'static str {
+    if splits_rows(o, vocab) {
+        return if o.is_greedy() { "split_greedy" } else { "split_draw" };
+    }
     if o.is_greedy() {
         return "greedy";
     }
@@ -99,6 +114,39 @@ pub fn sample(
             let ptr = |ix: &Indices, name: &str| {
                 ix.device_ptr().ok_or_else(|| Error::invalid(OP, name, "device indices", "host indices"))
             };
+            let label = format!("{OP}/{}/{dtype}", variant(o, g.vocab));
+            if splits_rows(o, g.vocab) {
+                let chunks = g.vocab.div_ceil(SPLIT_CHUNK);
+                let part = ctx.scratch("sample.split", crate::dtype::DType::F32, 4 * g.batch * chunks)?;
+                let part_ptr = super::layer::ptr(OP, &part, "scratch")?;
+                let mut args = KernelArgs::new();
+                args.push(super::layer::ptr(OP, logits, "logits")?)
+                    .push(ptr(history_len, "history_len")?)
+                    .push(part_ptr)
+                    .push(p);
+                let cfg =
+                    LaunchConfig { grid: (grid, chunks as u32, 1), block: (SPLIT_THREADS, 1, 1), shared_bytes: 0 };
+                let f = be.function(&kernels::SAMPLE, kernels::dtype_build(dtype), &format!("sample_part_{dtype}"))?;
+                // SAFETY: as below for logits and history_len; the kernel writes
+                // part[k * B * S + b * S + c] for k < 4, b < B, c < S = chunks, and
+                // the scratch holds 4 * B * S floats.
+                unsafe { be.launch(Tag { label: &label, bytes }, &[logits, &part], &f, cfg, &args)? };
+                let mut args = KernelArgs::new();
+                args.push(part_ptr)
+                    .push(ptr(history, "history")?)
+                    .push(ptr(history_len, "history_len")?)
+                    .push(ptr(out, "out")?)
+                    .push(p)
+                    .push(chunks as i32);
+                let cfg = LaunchConfig { grid: (grid, 1, 1), block: (32, 1, 1), shared_bytes: 0 };
+                let f =
+                    be.function(&kernels::SAMPLE, kernels::dtype_build(dtype), &format!("sample_reduce_{dtype}"))?;
+                let reduce_label = format!("{OP}/split_reduce/{dtype}");
+                // SAFETY: the kernel reads the 4 * B * S partials written above
+                // (ordered on the one stream) and writes out[b] and history as
+                // the single-CTA kernel does (see below).
+                return unsafe { be.launch(Tag { label: &reduce_label, bytes: 0 }, &[&part], &f, cfg, &args) };
+            }
             let mut args = KernelArgs::new();
             args.push(super::layer::ptr(OP, logits, "logits")?)
                 .push(ptr(history, "history")?)
@@ -109,7 +157,6 @@ pub fn sample(
             let shared_bytes = if o.repeat_penalty != 1.0 { (g.vocab.div_ceil(32) * 4) as u32 } else { 0 };
             let cfg = LaunchConfig { grid: (grid, 1, 1), block: (THREADS, 1, 1), shared_bytes };
             let f = be.function(&kernels::SAMPLE, kernels::dtype_build(dtype), &format!("sample_{dtype}"))?;
-            let label = format!("{OP}/{}/{dtype}", variant(o, g.vocab));
             // SAFETY: geometry() checked logits in bounds as [B, V] with unit
             // column stride (the kernel reads row b < B at b * sxr, columns < V),
             // history_len and out hold B values and history B * H (the kernel
@@ -130,9 +177,11 @@ mod tests {
     #[test]
     fn variants_name_the_passes() {
         let o = SampleOptions::default();
-        assert_eq!(variant(&SampleOptions::greedy(), 10), "greedy");
-        assert_eq!(variant(&o, 10), "draw");
-        assert_eq!(variant(&SampleOptions { top_k: Some(10), ..o }, 10), "draw");
+        assert_eq!(variant(&SampleOptions::greedy(), 10), "split_greedy");
+        assert_eq!(variant(&SampleOptions { repeat_penalty: 1.1, ..SampleOptions::greedy() }, 10), "greedy");
+        assert_eq!(variant(&o, 10), "split_draw");
+        assert_eq!(variant(&SampleOptions { top_k: Some(10), ..o }, 10), "split_draw");
+        assert_eq!(variant(&SampleOptions { min_p: 0.1, ..o }, 10), "draw");
         assert_eq!(variant(&SampleOptions { top_k: Some(1), ..o }, 10), "draw");
         assert_eq!(variant(&SampleOptions { top_k: Some(5), ..o }, 10), "topk");
         assert_eq!(variant(&SampleOptions { top_p: 0.9, ..o }, 10), "topp");
