@@ -74,9 +74,74 @@ pub enum RopeScaling {
         /// The context length the model was pretrained with.
         original_max_position_embeddings: usize,
     },
+    /// llama3 scaling recovered from a GGUF's per-pair divisors (see
+    /// [`RopeScaling::from_divisors`]): parameters that give exactly the stored
+    /// divisors, with low_freq_factor = 1 (the original four are not kept).
+    Llama3Fitted(crate::spec::layer::Llama3Rope),
     /// Per-pair divisors of the default frequencies, as a GGUF stores llama3
-    /// scaling (the `rope_freqs.weight` tensor): inv_freq[i] = theta^(-2i/d) / divisors[i].
+    /// scaling (the `rope_freqs.weight` tensor), that are not llama3's:
+    /// inv_freq[i] = theta^(-2i/d) / divisors[i].
     Divisors(Vec<f64>),
+}
+
+impl RopeScaling {
+    /// The scaling a GGUF's per-pair divisors (`rope_freqs.weight`) describe,
+    /// for a model of base `theta` and head size `d`: no scaling when every
+    /// divisor is 1; llama3 scaling when the divisors are llama3's (1 for the
+    /// high frequencies, `factor` for the low ones, a blend between); else the
+    /// divisors as they are (which the decode step refuses).
+    ///
+    /// llama3's divisors depend on three numbers only: the factor and the line
+    /// s = A f + B that the blend follows in the frequency f (A = original_max /
+    /// (2 pi (high - low)), B = -low / (high - low)). The GGUF keeps neither the
+    /// four parameters nor their names, so A and B are fitted to the blended
+    /// pairs (at least two are needed) and turned into parameters with
+    /// low_freq_factor = 1, which give the same frequencies for every pair (any
+    /// low would). The fit is accepted only if it reproduces every stored
+    /// divisor to 1e-5 (relative): it is the same rotation, not an approximation.
+    pub fn from_divisors(theta: f64, d: usize, div: Vec<f64>) -> RopeScaling {
+        if div.iter().all(|&x| x == 1.0) {
+            return RopeScaling::None;
+        }
+        let factor = div.iter().copied().fold(1.0, f64::max);
+        let tol = 1e-5;
+        let f = |i: usize| theta.powf(-(2.0 * i as f64) / d as f64);
+        // Blended pairs: s = (1/div - 1/factor) / (1 - 1/factor), strictly between 0 and 1.
+        let blend: Vec<(f64, f64)> = div
+            .iter()
+            .enumerate()
+            .filter(|(_, &x)| x > 1.0 + tol && x < factor * (1.0 - tol))
+            .map(|(i, &x)| (f(i), (1.0 / x - 1.0 / factor) / (1.0 - 1.0 / factor)))
+            .collect();
+        if factor <= 1.0 || blend.len() < 2 {
+            return RopeScaling::Divisors(div);
+        }
+        // Least squares of s on f.
+        let n = blend.len() as f64;
+        let (mf, ms) = (blend.iter().map(|p| p.0).sum::<f64>() / n, blend.iter().map(|p| p.1).sum::<f64>() / n);
+        let var = blend.iter().map(|p| (p.0 - mf) * (p.0 - mf)).sum::<f64>();
+        let a = blend.iter().map(|p| (p.0 - mf) * (p.1 - ms)).sum::<f64>() / var;
+        let b = ms - a * mf;
+        if !(a > 0.0 && b < 0.0 && a.is_finite() && b.is_finite()) {
+            return RopeScaling::Divisors(div);
+        }
+        let (low, high) = (1.0, 1.0 - 1.0 / b);
+        let original = 2.0 * std::f64::consts::PI * a * (high - low);
+        let l3 = crate::spec::layer::Llama3Rope {
+            factor,
+            low_freq_factor: low,
+            high_freq_factor: high,
+            original_max: original,
+        };
+        let same = div.iter().enumerate().all(|(i, &x)| {
+            let scaled = crate::spec::layer::rope_frequency(theta, d, i, Some(&l3));
+            ((f(i) / scaled) / x - 1.0).abs() <= tol
+        });
+        if !same {
+            return RopeScaling::Divisors(div);
+        }
+        RopeScaling::Llama3Fitted(l3)
+    }
 }
 
 /// Everything the engine needs to know about a checkpoint's model.
@@ -496,8 +561,8 @@ impl ModelSpec {
         let mut v = Vec::new();
         if let RopeScaling::Divisors(_) = self.rope_scaling {
             v.push(
-                "llama3 rope scaling given as a GGUF rope_freqs tensor (rope_append takes the scaling's four \
-                 parameters, which a GGUF does not keep)"
+                "rope scaling given as a GGUF rope_freqs tensor whose divisors are not llama3's (rope_append \
+                 implements llama3 scaling, recovered from the divisors when they follow it)"
                     .into(),
             );
         }
@@ -525,10 +590,52 @@ impl ModelSpec {
                         original_max: original_max_position_embeddings as f64,
                     })
                 }
+                RopeScaling::Llama3Fitted(l3) => Some(l3),
                 _ => None,
             },
             rms_eps: self.rms_norm_eps as f32,
             qkv_bias: self.qkv_bias,
         }
+    }
+}
+
+#[cfg(test)]
+mod rope_fit_tests {
+    use super::RopeScaling;
+    use crate::spec::layer::{rope_frequency, Llama3Rope};
+
+    fn divisors(theta: f64, d: usize, l3: &Llama3Rope) -> Vec<f64> {
+        (0..d / 2).map(|i| rope_frequency(theta, d, i, None) / rope_frequency(theta, d, i, Some(l3))).collect()
+    }
+
+    #[test]
+    fn llama3_divisors_give_back_the_same_frequencies() {
+        // Llama 3.1 8B's scaling, with the divisors rounded to f32 as a GGUF stores them.
+        let l31 = Llama3Rope { factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max: 8192.0 };
+        for (theta, d, l3) in [
+            (500_000.0, 128, l31),
+            (500_000.0, 64, Llama3Rope { factor: 32.0, ..l31 }),
+            (10_000.0, 128, Llama3Rope { low_freq_factor: 2.0, high_freq_factor: 6.0, ..l31 }),
+        ] {
+            let div: Vec<f64> = divisors(theta, d, &l3).iter().map(|&x| x as f32 as f64).collect();
+            let RopeScaling::Llama3Fitted(fit) = RopeScaling::from_divisors(theta, d, div) else {
+                panic!("not recovered: theta {theta}, d {d}, {l3:?}")
+            };
+            for i in 0..d / 2 {
+                let (want, got) = (rope_frequency(theta, d, i, Some(&l3)), rope_frequency(theta, d, i, Some(&fit)));
+                assert!(((got - want) / want).abs() < 1e-6, "pair {i}: {got} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn other_divisors_stay_divisors() {
+        assert_eq!(RopeScaling::from_divisors(1e4, 8, vec![1.0; 4]), RopeScaling::None);
+        // Not llama3's shape: a blend that is not linear in the frequency.
+        let odd = vec![1.0, 1.7, 1.9, 5.0, 8.0, 8.0];
+        assert!(matches!(RopeScaling::from_divisors(1e4, 12, odd), RopeScaling::Divisors(_)));
+        // One blended pair only: the line cannot be fitted.
+        let one = vec![1.0, 1.0, 3.0, 8.0];
+        assert!(matches!(RopeScaling::from_divisors(1e4, 8, one), RopeScaling::Divisors(_)));
     }
 }

@@ -555,7 +555,8 @@ impl GgufFile {
                 if let Some(d) = div.iter().find(|d| !(d.is_finite() && **d > 0.0)) {
                     return Err(bad(&self.path, "tensor `rope_freqs.weight`", "positive finite divisors", d));
                 }
-                RopeScaling::Divisors(div)
+                let theta = self.opt_f64(&k("rope.freq_base"))?.unwrap_or(10_000.0);
+                RopeScaling::from_divisors(theta, head_dim, div)
             }
         };
         let vocab = match self.opt_usize(&k("vocab_size"))? {

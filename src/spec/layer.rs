@@ -182,7 +182,7 @@ pub fn check_rope_append(
     let cap = k_cache.shape()[2];
     validate::check_shape(OP, "k_cache", k_cache, &[batch, o.hkv, cap, d])?;
     validate::check_shape(OP, "v_cache", v_cache, &[batch, o.hkv, cap, d])?;
-    if !ragged && tokens > 0 && o.pos.checked_add(tokens).is_none_or(|end| end > cap) {
+    if !ragged && tokens > 0 && o.pos.checked_add(tokens).map_or(true, |end| end > cap) {
         return Err(Error::invalid(
             OP,
             "pos",
