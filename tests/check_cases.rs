@@ -18,7 +18,7 @@ fn every_check_case_runs_on_the_cpu_backend() {
     let sdpa = outcomes.iter().filter(|o| o.op == "sdpa").count();
     assert!(sdpa >= 100, "only {sdpa} sdpa cases");
     assert!(outcomes.iter().any(|o| o.op == "sdpa" && o.case.ends_with("fused_vs_composed")));
-    for op in ["rmsnorm", "rope", "silu_mul", "fill", "decode", "sample"] {
+    for op in ["rmsnorm", "rope", "silu_mul", "fill", "decode", "sample", "generate"] {
         assert!(outcomes.iter().any(|o| o.op == op), "no {op} case ran");
     }
     // The matmul sweep covers every N from 1 to 16 for every dtype.

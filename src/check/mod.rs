@@ -5,6 +5,7 @@
 
 mod batch_cases;
 mod cases;
+mod generate_cases;
 mod layer_cases;
 mod sample_cases;
 
@@ -174,6 +175,7 @@ pub fn all_cases() -> Vec<Case> {
     v.extend(layer_cases::all());
     v.extend(batch_cases::all());
     v.extend(sample_cases::all());
+    v.extend(generate_cases::all());
     v
 }
 
