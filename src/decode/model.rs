@@ -50,58 +50,58 @@ pub struct LayerWeights {
     pub v_cache: Tensor,
 }
 
-/// Activations of a step, allocated once.
+/// A step's buffers, allocated once: its input, the activations of its
+/// `batch` rows (one token per sequence) and its output.
 pub struct Buffers {
-    /// [batch, hidden]: the step's input (token embeddings), copied into `x`.
+    /// [batch, hidden]: the step's input (token embeddings), copied into `act.x`.
     pub x0: Tensor,
-    /// [batch, hidden]: the residual stream.
-    pub x: Tensor,
-    /// [batch, hidden]: the residual stream after an RMSNorm, the input of
-    /// the next projection.
-    pub xn: Tensor,
-    /// [batch, (hq + 2 hkv) d]: the fused QKV projection's output.
-    pub qkv: Tensor,
-    /// [batch, hq, d]
-    pub q: Tensor,
-    /// [batch, hq, d]: attention's output, the input of the O projection.
-    pub attn: Tensor,
-    /// [batch, 2 intermediate]: the gate and up projections' outputs, side by side.
-    pub gate_up: Tensor,
-    /// [batch, intermediate]: silu(gate) * up, the input of the down projection.
-    pub h: Tensor,
+    /// The activations of the step's rows.
+    pub act: Activations,
     /// [batch, vocab]
     pub logits: Tensor,
 }
 
-/// Activations of a prefill chunk of up to `capacity` tokens of one
-/// sequence, allocated once per session (rows beyond a chunk's tokens are
-/// left alone).
-pub struct PrefillBuffers {
-    /// [capacity, hidden]: the chunk's embeddings, then its residual stream.
+impl Buffers {
+    /// Buffers of a step of `batch` sequences: x0 as given, the rest unset.
+    pub fn new(ctx: &Context, cfg: &ModelConfig, dtype: DType, batch: usize, x0: Tensor) -> Result<Self> {
+        Ok(Buffers {
+            x0,
+            act: Activations::new(ctx, cfg, dtype, batch)?,
+            logits: Tensor::empty(ctx, &[batch, cfg.vocab], dtype)?,
+        })
+    }
+}
+
+/// The activations of a pass over up to `capacity` rows, allocated once: a
+/// decode step's (a row per sequence) or a prefill chunk's (a row per token
+/// of one sequence; rows beyond a chunk's tokens are left alone).
+pub struct Activations {
+    /// [capacity, hidden]: the residual stream (a prefill chunk's embeddings
+    /// are written here first).
     pub x: Tensor,
     /// [capacity, hidden]: the residual stream after an RMSNorm.
     pub xn: Tensor,
-    /// [capacity, (hq + 2 hkv) d]
+    /// [capacity, (hq + 2 hkv) d]: the fused QKV projection's output.
     pub qkv: Tensor,
     /// [capacity, hq, d]: the rotated queries.
     pub q: Tensor,
-    /// [capacity, hq, d]: attention's output.
+    /// [capacity, hq, d]: attention's output, the input of the O projection.
     pub attn: Tensor,
-    /// [capacity, 2 intermediate]
+    /// [capacity, 2 intermediate]: the gate and up projections' outputs, side by side.
     pub gate_up: Tensor,
-    /// [capacity, intermediate]
+    /// [capacity, intermediate]: silu(gate) * up, the input of the down projection.
     pub h: Tensor,
 }
 
-impl PrefillBuffers {
-    /// Buffers for chunks of up to `capacity` tokens of a model of `cfg`'s shapes.
+impl Activations {
+    /// Activations of up to `capacity` rows of a model of `cfg`'s shapes.
     pub fn new(ctx: &Context, cfg: &ModelConfig, dtype: DType, capacity: usize) -> Result<Self> {
         if capacity == 0 {
-            return Err(Error::invalid("prefill", "chunk", "at least 1 token", 0));
+            return Err(Error::invalid("activations", "rows", "at least 1", 0));
         }
         let e = |shape: &[usize]| Tensor::empty(ctx, shape, dtype);
         let (h, d, hq, inter) = (cfg.hidden, cfg.head_dim, cfg.heads, cfg.intermediate);
-        Ok(PrefillBuffers {
+        Ok(Activations {
             x: e(&[capacity, h])?,
             xn: e(&[capacity, h])?,
             qkv: e(&[capacity, cfg.qkv_width()])?,
@@ -112,13 +112,13 @@ impl PrefillBuffers {
         })
     }
 
-    /// Bytes of a chunk buffer set of `capacity` tokens (for memory checks).
+    /// Bytes of the activations of `capacity` rows (for memory checks).
     pub fn bytes(cfg: &ModelConfig, dtype: DType, capacity: usize) -> u64 {
         let per_token = 2 * cfg.hidden + cfg.qkv_width() + 2 * cfg.heads * cfg.head_dim + 3 * cfg.intermediate;
         (capacity * per_token * dtype.size_in_bytes()) as u64
     }
 
-    /// Most tokens a chunk may hold.
+    /// Most rows a pass may hold.
     pub fn capacity(&self) -> usize {
         self.x.shape()[0]
     }
@@ -307,18 +307,7 @@ impl DecodeModel {
         let final_norm = make(&[h], Init::Norm)?;
         let lm_head = make(&[cfg.vocab, h], Init::FanIn(h))?;
         let x0 = make(&[batch, h], Init::Unit)?;
-        let e = |shape: &[usize]| Tensor::empty(ctx, shape, dtype);
-        let buf = Buffers {
-            x0,
-            x: e(&[batch, h])?,
-            xn: e(&[batch, h])?,
-            qkv: e(&[batch, cfg.qkv_width()])?,
-            q: e(&[batch, hq, d])?,
-            attn: e(&[batch, hq, d])?,
-            gate_up: e(&[batch, 2 * inter])?,
-            h: e(&[batch, inter])?,
-            logits: e(&[batch, cfg.vocab])?,
-        };
+        let buf = Buffers::new(ctx, cfg, dtype, batch, x0)?;
         ctx.synchronize()?;
         progress.finish();
         Ok(DecodeModel { cfg: cfg.clone(), dtype, batch, context, layers, final_norm, lm_head, buf })
@@ -343,29 +332,29 @@ impl DecodeModel {
             return Err(Error::invalid("decode", "pos", format!("a position below the context {}", self.context), pos));
         }
         let (cfg, b) = (&self.cfg, &self.buf);
-        ops::copy(ctx, &b.x0, &b.x)?;
+        ops::copy(ctx, &b.x0, &b.act.x)?;
         let rope =
             RopeOptions { hq: cfg.heads, hkv: cfg.kv_heads, pos, theta: cfg.rope_theta, llama3: cfg.rope_llama3 };
-        let q4 = b.q.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
-        let attn4 = b.attn.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
-        let attn2 = b.attn.reshape(&[self.batch, cfg.heads * cfg.head_dim])?;
+        let q4 = b.act.q.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
+        let attn4 = b.act.attn.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
+        let attn2 = b.act.attn.reshape(&[self.batch, cfg.heads * cfg.head_dim])?;
         // Lq = 1 sees every cached key: no mask needed.
         let sdpa = SdpaOptions::default();
         for l in &self.layers {
-            ops::rmsnorm(ctx, &b.x, &l.w.attn_norm, cfg.rms_eps, &b.xn)?;
-            linear(ctx, &l.w.w_qkv, &b.xn, 0.0, &b.qkv)?;
+            ops::rmsnorm(ctx, &b.act.x, &l.w.attn_norm, cfg.rms_eps, &b.act.xn)?;
+            linear(ctx, &l.w.w_qkv, &b.act.xn, 0.0, &b.act.qkv)?;
             if let (Some(qn), Some(kn)) = (&l.w.q_norm, &l.w.k_norm) {
-                self.qk_norm(ctx, &b.qkv, qn, kn)?;
+                self.qk_norm(ctx, &b.act.qkv, qn, kn)?;
             }
             // The caches seen up to slot pos (the whole cache when pos = context - 1).
             let (kc, vc) = (l.k_cache.narrow(2, 0, pos + 1)?, l.v_cache.narrow(2, 0, pos + 1)?);
-            ops::rope_append(ctx, &b.qkv, l.w.b_qkv.as_ref(), &b.q, &kc, &vc, &rope)?;
+            ops::rope_append(ctx, &b.act.qkv, l.w.b_qkv.as_ref(), &b.act.q, &kc, &vc, &rope)?;
             ops::sdpa(ctx, &q4, &kc, &vc, &attn4, &sdpa)?;
-            linear(ctx, &l.w.w_o, &attn2, 1.0, &b.x)?; // + residual
-            self.mlp(ctx, l, &b.x, &b.xn, &b.gate_up, &b.h)?;
+            linear(ctx, &l.w.w_o, &attn2, 1.0, &b.act.x)?; // + residual
+            self.mlp(ctx, l, &b.act.x, &b.act.xn, &b.act.gate_up, &b.act.h)?;
         }
-        ops::rmsnorm(ctx, &b.x, &self.final_norm, cfg.rms_eps, &b.xn)?;
-        linear(ctx, &self.lm_head, &b.xn, 0.0, &b.logits)
+        ops::rmsnorm(ctx, &b.act.x, &self.final_norm, cfg.rms_eps, &b.act.xn)?;
+        linear(ctx, &self.lm_head, &b.act.xn, 0.0, &b.logits)
     }
 
     /// Qwen3's per-head RMSNorm, in place on the Q heads and the K heads of
@@ -389,26 +378,35 @@ impl DecodeModel {
     /// so a recorded step replays with the values written before each replay.
     pub fn step_ragged(&self, ctx: &Context, positions: &Indices, kv_lens: &Indices) -> Result<()> {
         let (cfg, b) = (&self.cfg, &self.buf);
-        ops::copy(ctx, &b.x0, &b.x)?;
+        ops::copy(ctx, &b.x0, &b.act.x)?;
         let rope =
             RopeOptions { hq: cfg.heads, hkv: cfg.kv_heads, pos: 0, theta: cfg.rope_theta, llama3: cfg.rope_llama3 };
-        let q4 = b.q.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
-        let attn4 = b.attn.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
-        let attn2 = b.attn.reshape(&[self.batch, cfg.heads * cfg.head_dim])?;
+        let q4 = b.act.q.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
+        let attn4 = b.act.attn.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
+        let attn2 = b.act.attn.reshape(&[self.batch, cfg.heads * cfg.head_dim])?;
         let sdpa = SdpaOptions::default();
         for l in &self.layers {
-            ops::rmsnorm(ctx, &b.x, &l.w.attn_norm, cfg.rms_eps, &b.xn)?;
-            linear(ctx, &l.w.w_qkv, &b.xn, 0.0, &b.qkv)?;
+            ops::rmsnorm(ctx, &b.act.x, &l.w.attn_norm, cfg.rms_eps, &b.act.xn)?;
+            linear(ctx, &l.w.w_qkv, &b.act.xn, 0.0, &b.act.qkv)?;
             if let (Some(qn), Some(kn)) = (&l.w.q_norm, &l.w.k_norm) {
-                self.qk_norm(ctx, &b.qkv, qn, kn)?;
+                self.qk_norm(ctx, &b.act.qkv, qn, kn)?;
             }
-            ops::rope_append_ragged(ctx, &b.qkv, l.w.b_qkv.as_ref(), &b.q, &l.k_cache, &l.v_cache, positions, &rope)?;
+            ops::rope_append_ragged(
+                ctx,
+                &b.act.qkv,
+                l.w.b_qkv.as_ref(),
+                &b.act.q,
+                &l.k_cache,
+                &l.v_cache,
+                positions,
+                &rope,
+            )?;
             ops::sdpa_ragged(ctx, &q4, &l.k_cache, &l.v_cache, &attn4, kv_lens, &sdpa)?;
-            linear(ctx, &l.w.w_o, &attn2, 1.0, &b.x)?; // + residual
-            self.mlp(ctx, l, &b.x, &b.xn, &b.gate_up, &b.h)?;
+            linear(ctx, &l.w.w_o, &attn2, 1.0, &b.act.x)?; // + residual
+            self.mlp(ctx, l, &b.act.x, &b.act.xn, &b.act.gate_up, &b.act.h)?;
         }
-        ops::rmsnorm(ctx, &b.x, &self.final_norm, cfg.rms_eps, &b.xn)?;
-        linear(ctx, &self.lm_head, &b.xn, 0.0, &b.logits)
+        ops::rmsnorm(ctx, &b.act.x, &self.final_norm, cfg.rms_eps, &b.act.xn)?;
+        linear(ctx, &self.lm_head, &b.act.xn, 0.0, &b.logits)
     }
 
     /// The MLP block with its residual: x += down(silu(gate(norm(x))) * up(norm(x))).
@@ -435,14 +433,7 @@ impl DecodeModel {
     /// flash-style kernel with causal masking (no score matrix is ever
     /// stored). The logits of the chunk's last token land in row `seq` of
     /// `buf.logits`.
-    pub fn prefill_chunk(
-        &self,
-        ctx: &Context,
-        pb: &PrefillBuffers,
-        seq: usize,
-        pos0: usize,
-        tokens: usize,
-    ) -> Result<()> {
+    pub fn prefill_chunk(&self, ctx: &Context, pb: &Activations, seq: usize, pos0: usize, tokens: usize) -> Result<()> {
         let cfg = &self.cfg;
         if seq >= self.batch {
             return Err(Error::invalid("prefill", "seq", format!("a sequence below the batch {}", self.batch), seq));

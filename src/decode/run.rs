@@ -380,8 +380,8 @@ fn host_cost(ctx: &Context, be: &CudaBackend, model: &DecodeModel) -> Result<Hos
     const N: usize = 200;
     const ROUNDS: usize = 7;
     let l = &model.layers[0];
-    let attn2 = model.buf.attn.reshape(&[model.batch, model.cfg.heads * model.cfg.head_dim])?;
-    let one = || linear(ctx, &l.w.w_o, &attn2, 1.0, &model.buf.x);
+    let attn2 = model.buf.act.attn.reshape(&[model.batch, model.cfg.heads * model.cfg.head_dim])?;
+    let one = || linear(ctx, &l.w.w_o, &attn2, 1.0, &model.buf.act.x);
     let rec = ctx.record(|_| one())?;
     if rec.len() != 1 {
         return Err(Error::Unsupported {

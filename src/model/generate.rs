@@ -49,7 +49,7 @@ use std::time::Instant;
 use super::load::Model;
 use super::tokenizer::StreamDecoder;
 use crate::context::Context;
-use crate::decode::model::PrefillBuffers;
+use crate::decode::model::Activations;
 use crate::decode::DecodeModel;
 use crate::error::{Error, Result};
 use crate::ops::{self, SampleOptions};
@@ -105,7 +105,7 @@ pub struct Session<'a> {
     // Dropped before the vectors and buffers its launches address.
     graph: Option<StepGraph>,
     step: DecodeModel,
-    chunk: PrefillBuffers,
+    chunk: Activations,
     step_ids: Indices,
     positions: Indices,
     kv_lens: Indices,
@@ -171,7 +171,7 @@ impl<'a> Session<'a> {
         check_fits(ctx, model, batch, max_context, chunk)?;
         let step = model.decode_model(ctx, batch, max_context)?;
         let cfg = step.cfg.clone();
-        let chunk = PrefillBuffers::new(ctx, &cfg, model.dtype, chunk)?;
+        let chunk = Activations::new(ctx, &cfg, model.dtype, chunk)?;
         let mut s = Session {
             ctx,
             model,
@@ -376,7 +376,7 @@ fn check_fits(ctx: &Context, model: &Model, batch: usize, max_context: usize, ch
         s.vocab_size.max(2 * s.intermediate_size).max((s.num_attention_heads + 2 * s.num_key_value_heads) * s.head_dim);
     let acts = crate::mem::bytes_of(&what, &[8, batch, widest], e)?;
     let cfg = s.decode_config(&what);
-    let chunk_bytes = PrefillBuffers::bytes(&cfg, model.dtype, chunk);
+    let chunk_bytes = Activations::bytes(&cfg, model.dtype, chunk);
     let device =
         kv.checked_add(acts).and_then(|v| v.checked_add(chunk_bytes)).ok_or_else(|| crate::mem::overflow(&what))?;
     let host = if ctx.is_cuda() { 0 } else { crate::decode::model::cpu_step_scratch_bytes(&cfg, batch, max_context)? };
@@ -420,25 +420,13 @@ impl SamplingParams {
         SamplingParams { temperature: 0.0, ..Default::default() }
     }
 
-    /// Checks every field; the error names it (`temperature`, `top_k`, ...).
+    /// Checks every field as the sampling op does; the error names it
+    /// (`temperature`, `top_k`, ...) under this module's op.
     pub fn validate(&self) -> Result<()> {
-        let t = self.temperature;
-        if !(t.is_finite() && t >= 0.0) {
-            return Err(Error::invalid(OP, "temperature", "a finite number >= 0 (0: greedy)", t));
-        }
-        if self.top_k == Some(0) {
-            return Err(Error::invalid(OP, "top_k", "at least 1 (or leave it out for no top-k)", 0));
-        }
-        for (name, p) in [("top_p", self.top_p), ("min_p", self.min_p)] {
-            if !(0.0..=1.0).contains(&p) {
-                return Err(Error::invalid(OP, name, "a number from 0 to 1", p));
-            }
-        }
-        let r = self.repeat_penalty;
-        if !(r.is_finite() && r > 0.0) {
-            return Err(Error::invalid(OP, "repeat_penalty", "a finite number > 0 (1: off)", r));
-        }
-        Ok(())
+        self.options(false).validate().map_err(|e| match e {
+            Error::InvalidArgument { arg, expected, got, .. } => Error::InvalidArgument { op: OP, arg, expected, got },
+            e => e,
+        })
     }
 }
 

@@ -143,7 +143,7 @@ impl Model {
         if batch == 0 || context == 0 {
             return Err(Error::invalid("decode", "batch, context", "at least 1 each", format!("{batch}, {context}")));
         }
-        let (h, d, hq, hkv, inter) = (cfg.hidden, cfg.head_dim, cfg.heads, cfg.kv_heads, cfg.intermediate);
+        let (h, d, hkv) = (cfg.hidden, cfg.head_dim, cfg.kv_heads);
         let dtype = self.dtype;
         let zeros = |shape: &[usize]| Tensor::full(ctx, shape, dtype, 0.0);
         let layers = self
@@ -158,18 +158,7 @@ impl Model {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let e = |shape: &[usize]| Tensor::empty(ctx, shape, dtype);
-        let buf = Buffers {
-            x0: zeros(&[batch, h])?,
-            x: e(&[batch, h])?,
-            xn: e(&[batch, h])?,
-            qkv: e(&[batch, cfg.qkv_width()])?,
-            q: e(&[batch, hq, d])?,
-            attn: e(&[batch, hq, d])?,
-            gate_up: e(&[batch, 2 * inter])?,
-            h: e(&[batch, inter])?,
-            logits: e(&[batch, cfg.vocab])?,
-        };
+        let buf = Buffers::new(ctx, &cfg, dtype, batch, zeros(&[batch, h])?)?;
         Ok(DecodeModel {
             cfg,
             dtype,
