@@ -331,25 +331,42 @@ impl DecodeModel {
         if pos >= self.context {
             return Err(Error::invalid("decode", "pos", format!("a position below the context {}", self.context), pos));
         }
+        let rope = RopeOptions { pos, ..self.rope() };
+        // Lq = 1 sees every cached key: no mask needed.
+        let sdpa = SdpaOptions::default();
+        self.run_step(ctx, &|l, q4, attn4| {
+            // The caches seen up to slot pos (the whole cache when pos = context - 1).
+            let (kc, vc) = (l.k_cache.narrow(2, 0, pos + 1)?, l.v_cache.narrow(2, 0, pos + 1)?);
+            ops::rope_append(ctx, &self.buf.act.qkv, l.w.b_qkv.as_ref(), &self.buf.act.q, &kc, &vc, &rope)?;
+            ops::sdpa(ctx, q4, &kc, &vc, attn4, &sdpa)
+        })
+    }
+
+    /// The RoPE options of this model's layers (position 0).
+    fn rope(&self) -> RopeOptions {
+        let cfg = &self.cfg;
+        RopeOptions { hq: cfg.heads, hkv: cfg.kv_heads, pos: 0, theta: cfg.rope_theta, llama3: cfg.rope_llama3 }
+    }
+
+    /// The skeleton of a decode step (one row per sequence): the input copied
+    /// into the residual stream, then per layer the norm, the QKV projection
+    /// (and Qwen3's q/k norms), `attention(layer, q [B, hq, 1, d], out)`
+    /// (RoPE, the cache append and attention: what differs between a uniform
+    /// and a ragged step), the O projection with its residual and the MLP;
+    /// then the final norm and the LM head into `buf.logits`.
+    fn run_step(&self, ctx: &Context, attention: &dyn Fn(&LayerWeights, &Tensor, &Tensor) -> Result<()>) -> Result<()> {
         let (cfg, b) = (&self.cfg, &self.buf);
         ops::copy(ctx, &b.x0, &b.act.x)?;
-        let rope =
-            RopeOptions { hq: cfg.heads, hkv: cfg.kv_heads, pos, theta: cfg.rope_theta, llama3: cfg.rope_llama3 };
         let q4 = b.act.q.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
         let attn4 = b.act.attn.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
         let attn2 = b.act.attn.reshape(&[self.batch, cfg.heads * cfg.head_dim])?;
-        // Lq = 1 sees every cached key: no mask needed.
-        let sdpa = SdpaOptions::default();
         for l in &self.layers {
             ops::rmsnorm(ctx, &b.act.x, &l.w.attn_norm, cfg.rms_eps, &b.act.xn)?;
             linear(ctx, &l.w.w_qkv, &b.act.xn, 0.0, &b.act.qkv)?;
             if let (Some(qn), Some(kn)) = (&l.w.q_norm, &l.w.k_norm) {
                 self.qk_norm(ctx, &b.act.qkv, qn, kn)?;
             }
-            // The caches seen up to slot pos (the whole cache when pos = context - 1).
-            let (kc, vc) = (l.k_cache.narrow(2, 0, pos + 1)?, l.v_cache.narrow(2, 0, pos + 1)?);
-            ops::rope_append(ctx, &b.act.qkv, l.w.b_qkv.as_ref(), &b.act.q, &kc, &vc, &rope)?;
-            ops::sdpa(ctx, &q4, &kc, &vc, &attn4, &sdpa)?;
+            attention(l, &q4, &attn4)?;
             linear(ctx, &l.w.w_o, &attn2, 1.0, &b.act.x)?; // + residual
             self.mlp(ctx, l, &b.act.x, &b.act.xn, &b.act.gate_up, &b.act.h)?;
         }
@@ -377,36 +394,12 @@ impl DecodeModel {
     /// column of each projection. Both index vectors are read on the device,
     /// so a recorded step replays with the values written before each replay.
     pub fn step_ragged(&self, ctx: &Context, positions: &Indices, kv_lens: &Indices) -> Result<()> {
-        let (cfg, b) = (&self.cfg, &self.buf);
-        ops::copy(ctx, &b.x0, &b.act.x)?;
-        let rope =
-            RopeOptions { hq: cfg.heads, hkv: cfg.kv_heads, pos: 0, theta: cfg.rope_theta, llama3: cfg.rope_llama3 };
-        let q4 = b.act.q.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
-        let attn4 = b.act.attn.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
-        let attn2 = b.act.attn.reshape(&[self.batch, cfg.heads * cfg.head_dim])?;
-        let sdpa = SdpaOptions::default();
-        for l in &self.layers {
-            ops::rmsnorm(ctx, &b.act.x, &l.w.attn_norm, cfg.rms_eps, &b.act.xn)?;
-            linear(ctx, &l.w.w_qkv, &b.act.xn, 0.0, &b.act.qkv)?;
-            if let (Some(qn), Some(kn)) = (&l.w.q_norm, &l.w.k_norm) {
-                self.qk_norm(ctx, &b.act.qkv, qn, kn)?;
-            }
-            ops::rope_append_ragged(
-                ctx,
-                &b.act.qkv,
-                l.w.b_qkv.as_ref(),
-                &b.act.q,
-                &l.k_cache,
-                &l.v_cache,
-                positions,
-                &rope,
-            )?;
-            ops::sdpa_ragged(ctx, &q4, &l.k_cache, &l.v_cache, &attn4, kv_lens, &sdpa)?;
-            linear(ctx, &l.w.w_o, &attn2, 1.0, &b.act.x)?; // + residual
-            self.mlp(ctx, l, &b.act.x, &b.act.xn, &b.act.gate_up, &b.act.h)?;
-        }
-        ops::rmsnorm(ctx, &b.act.x, &self.final_norm, cfg.rms_eps, &b.act.xn)?;
-        linear(ctx, &self.lm_head, &b.act.xn, 0.0, &b.logits)
+        let (rope, sdpa, act) = (self.rope(), SdpaOptions::default(), &self.buf.act);
+        self.run_step(ctx, &|l, q4, attn4| {
+            let (kc, vc) = (&l.k_cache, &l.v_cache);
+            ops::rope_append_ragged(ctx, &act.qkv, l.w.b_qkv.as_ref(), &act.q, kc, vc, positions, &rope)?;
+            ops::sdpa_ragged(ctx, q4, kc, vc, attn4, kv_lens, &sdpa)
+        })
     }
 
     /// The MLP block with its residual: x += down(silu(gate(norm(x))) * up(norm(x))).
@@ -464,7 +457,7 @@ impl DecodeModel {
         let heads_view = |t: &Tensor| t.as_strided(&[1, hq, tokens, d], &[tokens * hq * d, d, hq * d, 1], 0);
         let (q4, attn4) = (heads_view(&pb.q)?, heads_view(&pb.attn)?);
         let attn2 = pb.attn.as_strided(&[tokens, hq * d], &[hq * d, 1], 0)?;
-        let rope = RopeOptions { hq, hkv: cfg.kv_heads, pos: pos0, theta: cfg.rope_theta, llama3: cfg.rope_llama3 };
+        let rope = RopeOptions { pos: pos0, ..self.rope() };
         // Causal, query i at position pos0 + i (the default offset Lk - Lq); always the fused kernel.
         let sdpa =
             SdpaOptions { causal: true, prefs: Some(SdpaPrefs { backend: SdpaBackend::Fused }), ..Default::default() };
