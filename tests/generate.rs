@@ -295,4 +295,43 @@ fn bad_arguments_are_named() {
     assert!(e.contains("`--prompt`") && e.contains("(prompt 2)"), "{e}");
     let out = run(&dir.path().join("missing"), &["--prompt", p]);
     assert!(stderr(&out).contains("missing"), "{}", stderr(&out));
+    // Graph mode needs a GPU; prompt ids must be ids, and at least one.
+    let msg = |args: &[&str]| {
+        let out = run(&model, args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        stderr(&out)
+    };
+    let e = msg(&["--prompt", p, "--mode", "graph"]);
+    assert!(e.contains("`mode`") && e.contains("graph needs a CUDA device"), "{e}");
+    let e = msg(&["--prompt", p, "--mode", "fast"]);
+    assert!(e.contains("--mode") && e.contains("eager or graph"), "{e}");
+    let e = msg(&["--prompt-ids", "1,x,3"]);
+    assert!(e.contains("`--prompt-ids`") && e.contains("comma-separated token ids"), "{e}");
+    let e = msg(&["--prompt-ids", ","]);
+    assert!(e.contains("`--prompt-ids`") && e.contains("at least 1 token id"), "{e}");
+    let e = msg(&["--prompt-ids", "1,400", "--max-tokens", "2"]);
+    assert!(e.contains("`tokens`") && e.contains("below the vocabulary size 400"), "{e}");
+    // Without a tokenizer: ids work (the ids are printed), text and stop strings are refused.
+    let bare = dir.path().join("bare");
+    std::fs::create_dir(&bare).unwrap();
+    for f in ["config.json", "generation_config.json", "model.safetensors.index.json"] {
+        if model.join(f).exists() {
+            std::fs::copy(model.join(f), bare.join(f)).unwrap();
+        }
+    }
+    for f in std::fs::read_dir(&model).unwrap().filter_map(|e| e.ok()) {
+        if f.file_name().to_string_lossy().ends_with(".safetensors") {
+            std::fs::copy(f.path(), bare.join(f.file_name())).unwrap();
+        }
+    }
+    let out = run(&bare, &["--prompt-ids", "5,6,7", "--max-tokens", "3", "--temperature", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(printed.split(',').count(), 3, "{printed}");
+    let out = run(&bare, &["--prompt", p]);
+    let e = stderr(&out);
+    assert!(e.contains("no tokenizer.json") && e.contains("--prompt-ids"), "{e}");
+    let out = run(&bare, &["--prompt-ids", "5,6,7", "--stop", "x"]);
+    let e = stderr(&out);
+    assert!(e.contains("stop strings without a tokenizer"), "{e}");
 }
