@@ -616,7 +616,8 @@ pub struct Generation {
     /// Seconds to run the prompts through the model: every prompt of the
     /// batch, prefilled one after another (the same value in each sequence).
     pub prefill_s: f64,
-    /// Seconds from the start to the first token chosen (prefill included).
+    /// Seconds from the start to the first token chosen: every prompt of the
+    /// batch is prefilled first, then one sampling launch chooses all first tokens.
     pub ttft_s: f64,
     /// Seconds of the batch's decode steps after the first tokens (each step
     /// and the choice of its tokens; the same value in each sequence).
