@@ -14,8 +14,12 @@
    output included, quantized by `gguf.quants.quantize`; norms and biases stay
    f32, as llama.cpp keeps small 1-D tensors. The python gguf package has no
    quantizer for Q4_K or Q6_K (only dequantize), so there are no K-quant models.
+   tests/fixtures/quant/qwen2_<type>.logits0.f32 [prompts, vocab]: a float64
+   numpy forward of each quantized model (its weights dequantized by gguf),
+   the next-token logits after each prompt of qwen2/expected.json.
 """
 import json
+import math
 from pathlib import Path
 
 import gguf
@@ -103,6 +107,41 @@ def quantized_model(src: Path, dst: Path, qtype, file_type) -> None:
             assert rel < 0.2, (t.name, rel)
 
 
+def first_logits(path: Path, prompts: list) -> np.ndarray:
+    """Float64 numpy forward of a qwen2 GGUF (the dequantized weights, NEOX RoPE), as
+    make_fixtures.gguf_forward_check: the next-token logits after each prompt."""
+    r = gguf.GGUFReader(str(path))
+    arch = r.fields["general.architecture"].contents()
+    meta = lambda k: r.fields[f"{arch}.{k}"].contents()
+    n_layer, n_head, n_kv = meta("block_count"), meta("attention.head_count"), meta("attention.head_count_kv")
+    hd, eps, base = meta("rope.dimension_count"), meta("attention.layer_norm_rms_epsilon"), meta("rope.freq_base")
+    T = {t.name: dequantize(np.asarray(t.data), t.tensor_type).astype(np.float64).reshape([int(x) for x in reversed(t.shape)]) for t in r.tensors}
+    inv_freq = 1.0 / base ** (np.arange(0, hd, 2, dtype=np.float64) / hd)
+    def rms(x, w): return x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * w
+    def rope(x, pos):
+        ang = pos[:, None] * inv_freq[None, :]; c, s = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
+        a, b = x[..., : hd // 2], x[..., hd // 2:]
+        return np.concatenate([a * c - b * s, a * s + b * c], -1)
+    def forward(tokens):
+        L = len(tokens); pos = np.arange(L, dtype=np.float64); x = T["token_embd.weight"][tokens]
+        mask = np.triu(np.full((L, L), -np.inf), 1)
+        for i in range(n_layer):
+            g = lambda n: T[f"blk.{i}.{n}"]
+            h = rms(x, g("attn_norm.weight"))
+            proj = lambda n: h @ g(f"{n}.weight").T + T.get(f"blk.{i}.{n}.bias", 0.0)
+            q = rope(proj("attn_q").reshape(L, n_head, hd), pos); k = rope(proj("attn_k").reshape(L, n_kv, hd), pos)
+            v = proj("attn_v").reshape(L, n_kv, hd); heads = []
+            for hq in range(n_head):
+                kv = hq // (n_head // n_kv)
+                a = q[:, hq] @ k[:, kv].T / math.sqrt(hd) + mask
+                a = np.exp(a - a.max(-1, keepdims=True)); heads.append((a / a.sum(-1, keepdims=True)) @ v[:, kv])
+            x = x + np.concatenate(heads, -1) @ g("attn_output.weight").T
+            h = rms(x, g("ffn_norm.weight")); gate = h @ g("ffn_gate.weight").T
+            x = x + ((gate / (1 + np.exp(-gate))) * (h @ g("ffn_up.weight").T)) @ g("ffn_down.weight").T
+        return rms(x, T["output_norm.weight"]) @ T["output.weight"].T
+    return np.stack([forward(np.array(p["prompt_tokens"]))[-1] for p in prompts])
+
+
 def main() -> None:
     entries = unit_fixtures()
     (OUT / "manifest.json").write_text(json.dumps({
@@ -119,6 +158,10 @@ def main() -> None:
         dst = MODELS / f"qwen2_{suffix}.gguf"
         quantized_model(MODELS / "qwen2.gguf", dst, qtype, ft)
         print(f"wrote {dst.relative_to(ROOT)} ({dst.stat().st_size} bytes)")
+        # The reference for the Rust run on the quantized model itself (not the f32 one).
+        prompts = json.loads((MODELS / "qwen2" / "expected.json").read_text())["prompts"]
+        ref = first_logits(dst, prompts).astype("<f4")
+        (OUT / f"qwen2_{suffix}.logits0.f32").write_bytes(ref.tobytes())
     print(f"wrote {OUT.relative_to(ROOT)}: {sorted(p.name for p in OUT.iterdir())}")
 
 
