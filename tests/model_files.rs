@@ -6,8 +6,9 @@ mod model_common;
 
 use std::path::Path;
 
-use decode_kernels::model::gguf::GgufValue;
+use decode_kernels::model::gguf::{GgufValue, Storage};
 use decode_kernels::model::{GgufFile, LoadOptions, Model, SafetensorsSource, TensorSource};
+use decode_kernels::spec::quant::QuantKind;
 use decode_kernels::{Context, DType};
 use model_common::*;
 
@@ -265,6 +266,8 @@ fn gguf_metadata_of_every_type_reads_back() {
         assert_eq!(&bytes[4..6], &half::f16::from_f32(2.0).to_le_bytes());
         let e = g.tensor_bytes("t.q").unwrap_err().to_string();
         assert!(e.contains("m.gguf") && e.contains("t.q") && e.contains("Q8_0"), "{e}");
+        let (_, st, bytes) = g.tensor_raw("t.q").unwrap();
+        assert_eq!((st, bytes.len()), (Storage::Quant(QuantKind::Q8_0), 34));
     }
 }
 
@@ -329,7 +332,7 @@ fn gguf_errors() {
     std::fs::write(&path, &b).unwrap();
     assert!(load_err(&path).contains("version"));
 
-    // An unknown architecture; a quantised tensor.
+    // An unknown architecture; a tensor of an unsupported quantized type.
     let kv = vec![("general.architecture", GV::Str("gpt2".into()))];
     std::fs::write(&path, gguf_bytes(3, &kv, &[], 32)).unwrap();
     let e = load_err(&path);
@@ -353,12 +356,8 @@ fn gguf_errors() {
         .map(|(n, (s, v))| {
             let g = gguf_name(n);
             if g == "blk.1.ffn_down.weight" {
-                GTensor {
-                    name: g,
-                    shape: vec![s[0], s[1] / 32 * 34 / 2],
-                    ggml_type: 8,
-                    bytes: vec![0; s[0] * s[1] / 32 * 34],
-                }
+                // Q5_K: a quantized type the loader does not read.
+                GTensor { name: g, shape: vec![s[0], s[1]], ggml_type: 13, bytes: vec![0; 16] }
             } else {
                 GTensor::f32(&g, s, v)
             }
@@ -366,7 +365,7 @@ fn gguf_errors() {
         .collect();
     std::fs::write(&path, gguf_bytes(3, &kv_tok, &tensors, 32)).unwrap();
     let e = load_err(&path);
-    assert!(e.contains("blk.1.ffn_down.weight") && e.contains("Q8_0"), "{e}");
+    assert!(e.contains("blk.1.ffn_down.weight") && e.contains("Q5_K") && e.contains("expanded"), "{e}");
 
     // A missing tensor names its GGUF name; a missing metadata key names the key.
     let fewer: Vec<GTensor> = w

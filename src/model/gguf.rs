@@ -1,8 +1,16 @@
 //! A GGUF (v2, v3) reader: header, metadata key/values of every type
 //! (arrays included), tensor infos and the aligned data section, over a
-//! memory map. f32, f16 and bf16 tensors are served under their Hugging Face
-//! names (so one loader serves both formats), with llama.cpp's permutation of
-//! Llama's Q and K rows undone; the metadata maps to a [`ModelSpec`].
+//! memory map. f32, f16 and bf16 tensors, and the block-quantized Q8_0, Q4_0,
+//! Q4_K and Q6_K (see [`crate::spec::quant`]), are served under their Hugging
+//! Face names (so one loader serves both formats), with llama.cpp's
+//! permutation of Llama's Q and K rows undone; the metadata maps to a
+//! [`ModelSpec`].
+//!
+//! Quantized tensors are expanded at load, one tensor at a time, to the
+//! compute dtype: the model then takes the memory and runs at the speed of
+//! the f16 (or f32) model. A GEMV that reads the blocks directly is future
+//! work. Other quantized types (Q5_K, IQ*, ...) are an error naming the
+//! tensor and its type.
 //!
 //! Layout (little-endian): magic `GGUF`, u32 version, u64 tensor count, u64
 //! metadata count, the metadata (string key, u32 type, value), the tensor
@@ -17,10 +25,24 @@ use memmap2::Mmap;
 
 use super::config::{Architecture, ModelSpec, RopeScaling};
 use super::safetensors::map_file;
-use super::{bad, convert_bytes, unsupported, TensorSource};
+use super::{bad, convert_bytes, convert_f32, unsupported, TensorSource};
 use crate::dtype::DType;
 use crate::error::Result;
+use crate::spec::quant::{self, QuantKind};
 use crate::tensor::HostData;
+
+/// What the loader reads: every type of [`Storage`].
+const SUPPORTED: &str = "F32, F16, BF16 and the block-quantized Q8_0, Q4_0, Q4_K and Q6_K are read \
+     (quantized tensors are expanded to the compute dtype at load)";
+
+/// How a tensor is stored, for the types the loader reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// Plain elements of f32, f16 or bf16.
+    Plain(DType),
+    /// GGML blocks, expanded at load.
+    Quant(QuantKind),
+}
 
 /// A metadata value.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,6 +223,12 @@ impl GgufTensorInfo {
             30 => Some(DType::BF16),
             _ => None,
         }
+    }
+
+    /// The storage when the loader reads this type (plain or one of the
+    /// supported block-quantized types).
+    pub fn storage(&self) -> Option<Storage> {
+        self.dtype().map(Storage::Plain).or_else(|| QuantKind::from_ggml_type(self.ggml_type).map(Storage::Quant))
     }
 }
 
@@ -387,14 +415,30 @@ impl GgufFile {
         })
     }
 
-    /// The tensor's byte offset in the file and, for f32/f16/bf16, its length.
+    /// The tensor's byte offset in the file and, for the types read, its length.
     fn extent(path: &Path, t: &GgufTensorInfo, data_start: usize) -> Result<(usize, Option<usize>)> {
         let what = format!("tensor `{}`", t.name);
         let start = usize::try_from(t.offset).ok().and_then(|o| o.checked_add(data_start));
         let start = start.ok_or_else(|| bad(path, &what, "an offset inside the file", t.offset))?;
-        let Some(dtype) = t.dtype() else { return Ok((start, None)) };
+        let Some(storage) = t.storage() else { return Ok((start, None)) };
         let n = t.dims.iter().try_fold(1usize, |acc, &d| usize::try_from(d).ok().and_then(|d| acc.checked_mul(d)));
-        let len = n.and_then(|n| n.checked_mul(dtype.size_in_bytes()));
+        let n =
+            n.ok_or_else(|| bad(path, &what, "dimensions whose product fits in memory", format!("{:?}", t.dims)))?;
+        let len = match storage {
+            Storage::Plain(dtype) => n.checked_mul(dtype.size_in_bytes()),
+            Storage::Quant(kind) => {
+                let row = t.dims.first().copied().unwrap_or(1);
+                if row % kind.block_elems() as u64 != 0 {
+                    return Err(bad(
+                        path,
+                        &what,
+                        format!("rows of {kind} that are whole blocks of {} elements", kind.block_elems()),
+                        format!("rows of {row} elements (dims {:?})", t.dims),
+                    ));
+                }
+                kind.bytes_for(n)
+            }
+        };
         let len =
             len.ok_or_else(|| bad(path, &what, "dimensions whose product fits in memory", format!("{:?}", t.dims)))?;
         Ok((start, Some(len)))
@@ -453,17 +497,32 @@ impl GgufFile {
         self.by_name.get(name).map(|&i| &self.tensors[i])
     }
 
-    /// A tensor's dtype and bytes by GGUF name; quantised types are an error naming the type.
+    /// A plain (f32, f16, bf16) tensor's dtype and bytes by GGUF name; any
+    /// other type, quantized ones included, is an error naming the type.
     pub fn tensor_bytes(&self, name: &str) -> Result<(&GgufTensorInfo, DType, &[u8])> {
+        let (t, storage, bytes) = self.tensor_raw(name)?;
+        match storage {
+            Storage::Plain(dtype) => Ok((t, dtype, bytes)),
+            Storage::Quant(kind) => Err(unsupported(
+                &self.path,
+                &format!("tensor `{name}`"),
+                format!("GGML type {} ({kind}) here; this tensor must be F32, F16 or BF16", t.ggml_type),
+            )),
+        }
+    }
+
+    /// A tensor's storage and bytes (the blocks, for a quantized one) by GGUF
+    /// name; a type the loader does not read is an error naming the tensor and type.
+    pub fn tensor_raw(&self, name: &str) -> Result<(&GgufTensorInfo, Storage, &[u8])> {
         let t = self
             .info(name)
             .ok_or_else(|| bad(&self.path, &format!("tensor `{name}`"), "present in the file", "missing"))?;
         let what = format!("tensor `{name}`");
-        let dtype = t.dtype().ok_or_else(|| {
+        let storage = t.storage().ok_or_else(|| {
             unsupported(
                 &self.path,
                 &what,
-                format!("GGML type {} ({}); F32, F16 and BF16 are supported", t.ggml_type, ggml_type_name(t.ggml_type)),
+                format!("GGML type {} ({}); {SUPPORTED}", t.ggml_type, ggml_type_name(t.ggml_type)),
             )
         })?;
         let (start, len) = Self::extent(&self.path, t, self.data_start)?;
@@ -472,7 +531,7 @@ impl GgufFile {
             .map
             .get(start..start + len)
             .ok_or_else(|| bad(&self.path, &what, "bytes inside the file", "past its end"))?;
-        Ok((t, dtype, bytes))
+        Ok((t, storage, bytes))
     }
 
     /// The model described by the metadata (`general.architecture` llama or
@@ -687,7 +746,7 @@ impl TensorSource for GgufFile {
         let g = Self::gguf_name(name).ok_or_else(|| {
             bad(&self.path, &format!("tensor `{name}`"), "a tensor name with a GGUF equivalent", "none known")
         })?;
-        let (info, src, bytes) = self.tensor_bytes(&g)?;
+        let (info, src, bytes) = self.tensor_raw(&g)?;
         let got = info.shape();
         if got != shape {
             return Err(bad(
@@ -700,7 +759,15 @@ impl TensorSource for GgufFile {
                 format!("shape {got:?} (dims {:?})", info.dims),
             ));
         }
-        let mut data = convert_bytes(bytes, src, dtype, &self.path, &g)?;
+        let mut data = match src {
+            Storage::Plain(src) => convert_bytes(bytes, src, dtype, &self.path, &g)?,
+            Storage::Quant(kind) => {
+                let what = format!("tensor `{g}` ({kind}, expanded to {dtype} at load)");
+                let n = shape.iter().product();
+                let x = quant::dequantize(kind, bytes, n).map_err(|e| bad(&self.path, &what, "whole blocks", e))?;
+                convert_f32(x, dtype, &self.path, &what)?
+            }
+        };
         if let Some(heads) = self.permuted_heads(name) {
             let rows = shape.first().copied().unwrap_or(0);
             if heads == 0 || rows % heads != 0 || (rows / heads) % 2 != 0 {

@@ -89,6 +89,27 @@ pub trait TensorSource {
     fn read(&self, name: &str, shape: &[usize], dtype: DType) -> Result<HostData>;
 }
 
+/// Converts f32 values (a dequantized tensor) to `dst`, consuming them. A
+/// finite value too large for f16 is an error naming `what` of `path`.
+pub(crate) fn convert_f32(x: Vec<f32>, dst: DType, path: &Path, what: &str) -> Result<HostData> {
+    use half::{bf16, f16};
+    Ok(match dst {
+        DType::F32 => HostData::F32(x),
+        DType::BF16 => HostData::BF16(x.iter().map(|&v| bf16::from_f32(v)).collect()),
+        DType::F16 => {
+            if let Some(i) = x.iter().position(|v| v.is_finite() && f16::from_f32(*v).is_infinite()) {
+                return Err(bad(
+                    path,
+                    what,
+                    "values within f16's range to compute in f16 (load with another dtype, e.g. f32)",
+                    format!("{} at element {i}", x[i]),
+                ));
+            }
+            HostData::F16(x.iter().map(|&v| f16::from_f32(v)).collect())
+        }
+    })
+}
+
 /// Converts little-endian `bytes` of `src` elements into a `dst` buffer in
 /// one pass. A finite value too large for `dst` (bf16 or f32 into f16) is an
 /// error naming `tensor` of `path`, not a silent infinity.

@@ -7,6 +7,7 @@
 pub mod copy;
 pub mod layer;
 pub mod matmul;
+pub mod quant;
 pub mod random;
 pub mod sample;
 pub mod sdpa;
