@@ -87,8 +87,8 @@ impl std::str::FromStr for StepMode {
     }
 }
 
-/// A recorded decode step captured into a graph, with the recording that
-/// keeps its buffers alive.
+/// A decode step captured into a CUDA graph (which holds its recording and
+/// so the tensors its launches address), its profiler label and bytes.
 struct StepGraph {
     graph: crate::Graph,
     label: String,
@@ -126,7 +126,7 @@ impl<'a> Session<'a> {
     /// positions each (prompt and generated tokens together), prefill chunks
     /// of up to `chunk` tokens, and decode steps run in `mode`. Fails, before
     /// allocating, when the model has features the decode step does not run
-    /// yet (e.g. a GGUF's llama3 rope scaling, kept as per-pair divisors),
+    /// yet (e.g. a GGUF's RoPE divisors that are not llama3's),
     /// when `max_context` is 0 or above the model's `max_position_embeddings`,
     /// when `batch` or `chunk` is 0, when graph mode is asked for on the CPU,
     /// or when the caches and buffers do not fit in memory (saying how much
