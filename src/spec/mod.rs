@@ -19,9 +19,7 @@ use crate::tensor::Indices;
 
 /// Checks an [`Indices`] argument: on `device` and holding `len` values.
 pub fn check_indices(op: &'static str, arg: &str, ix: &Indices, device: Device, len: usize) -> Result<()> {
-    if ix.device() != device {
-        return Err(Error::invalid(op, arg, format!("indices on {device}"), format!("indices on {}", ix.device())));
-    }
+    crate::tensor::validate::check_indices_device(op, arg, ix, device)?;
     if ix.len() != len {
         return Err(Error::invalid(
             op,

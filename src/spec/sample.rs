@@ -163,18 +163,6 @@ pub struct SampleGeometry {
     pub history: usize,
 }
 
-fn check_indices(name: &str, ix: &Indices, device: Device) -> Result<()> {
-    if ix.device() != device {
-        return Err(Error::WrongDevice {
-            op: OP,
-            arg: name.to_string(),
-            expected: device.to_string(),
-            found: ix.device().to_string(),
-        });
-    }
-    Ok(())
-}
-
 /// Validates the views and options: logits `[B, V]` on `device` with a unit
 /// column stride (any row stride), 1 <= V <= [`MAX_VOCAB`]; `history`,
 /// `history_len` and `out` on `device`, `history_len` and `out` of length B,
@@ -209,9 +197,9 @@ pub fn geometry(
             format!("strides {:?}", logits.layout().strides()),
         ));
     }
-    check_indices("history", history, device)?;
-    check_indices("history_len", history_len, device)?;
-    check_indices("out", out, device)?;
+    validate::check_indices_device(OP, "history", history, device)?;
+    validate::check_indices_device(OP, "history_len", history_len, device)?;
+    validate::check_indices_device(OP, "out", out, device)?;
     for (name, ix) in [("history_len", history_len), ("out", out)] {
         if ix.len() != batch {
             return Err(Error::invalid(OP, name, format!("{batch} values (one per row of logits)"), ix.len()));

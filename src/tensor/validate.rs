@@ -33,6 +33,19 @@ pub fn check_device(op: &'static str, arg: &str, t: &Tensor, expected: Device) -
     Ok(())
 }
 
+/// The index vector lives on `expected` (the twin of [`check_device`]).
+pub fn check_indices_device(op: &'static str, arg: &str, ix: &crate::tensor::Indices, expected: Device) -> Result<()> {
+    if ix.device() != expected {
+        return Err(Error::WrongDevice {
+            op,
+            arg: arg.to_string(),
+            expected: expected.to_string(),
+            found: ix.device().to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// The tensor's element type is `expected`.
 pub fn check_dtype(op: &'static str, arg: &str, t: &Tensor, expected: DType) -> Result<()> {
     if t.dtype() != expected {
