@@ -95,6 +95,11 @@ struct StepGraph {
     bytes: u64,
 }
 
+/// Work a [`Session`] runs after each decode step (and in its graph): given
+/// the step's logits [B, vocab] and the vector the next step reads its ids
+/// from, e.g. the sampling op that chooses the next tokens into it.
+pub type StepTail<'a> = Box<dyn Fn(&Context, &Tensor, &Indices) -> Result<()> + 'a>;
+
 /// A batch of sequences being generated: the decode model over the loaded
 /// weights (shared, not copied) with a KV cache of `max_context` slots per
 /// sequence, the prefill chunk's buffers, and the device vectors a ragged
@@ -104,6 +109,7 @@ pub struct Session<'a> {
     model: &'a Model,
     // Dropped before the vectors and buffers its launches address.
     graph: Option<StepGraph>,
+    tail: Option<StepTail<'a>>,
     step: DecodeModel,
     chunk: Activations,
     step_ids: Indices,
@@ -184,6 +190,7 @@ impl<'a> Session<'a> {
             ctx,
             model,
             graph: None,
+            tail: None,
             step,
             chunk,
             step_ids: Indices::zeros(ctx, batch)?,
@@ -196,12 +203,49 @@ impl<'a> Session<'a> {
             lens: vec![0; batch],
         };
         if mode == StepMode::Graph {
-            let recording = ctx.record(|c| s.run_step(c))?;
-            let graph = recording.capture_graph()?;
-            let label = format!("generate/graph_step/{}", model.dtype);
-            s.graph = Some(StepGraph { graph, label, bytes: s.step.bytes_per_step() });
+            s.capture()?;
         }
         Ok(s)
+    }
+
+    /// Records the step (and the tail, if any) and captures it as the graph
+    /// every step launches.
+    fn capture(&mut self) -> Result<()> {
+        self.graph = None;
+        let recording = self.ctx.record(|c| {
+            self.run_step(c)?;
+            self.run_tail_on(c)
+        })?;
+        let graph = recording.capture_graph()?;
+        let label = format!("generate/graph_step/{}", self.model.dtype);
+        self.graph = Some(StepGraph { graph, label, bytes: self.step.bytes_per_step() });
+        Ok(())
+    }
+
+    /// Sets the work that follows every decode step from now on (see
+    /// [`StepTail`]); in graph mode the graph is captured again with it, here
+    /// and not at the next step, so that no step pays for a capture. With a
+    /// tail that samples into [`Session::step_ids`], a step and the choice
+    /// of the next tokens are one graph launch.
+    pub fn set_step_tail(&mut self, tail: StepTail<'a>) -> Result<()> {
+        self.tail = Some(tail);
+        if self.graph.is_some() {
+            self.capture()?;
+        }
+        Ok(())
+    }
+
+    /// Runs the tail alone, now, on the current logits (e.g. to choose the
+    /// first tokens after a prefill). Nothing when no tail is set.
+    pub fn run_tail(&self) -> Result<()> {
+        self.run_tail_on(self.ctx)
+    }
+
+    fn run_tail_on(&self, ctx: &Context) -> Result<()> {
+        match &self.tail {
+            Some(t) => t(ctx, &self.step.buf.logits, &self.step_ids),
+            None => Ok(()),
+        }
     }
 
     /// Sequences in the batch.
@@ -294,7 +338,8 @@ impl<'a> Session<'a> {
     /// One decode step of the batch: `tokens[b]` is fed to sequence b (its
     /// next position), `None` parks sequence b for this step (nothing read or
     /// written for it; its logits row is then stale). Afterwards each fed
-    /// sequence's logits row holds the logits of the token that follows.
+    /// sequence's logits row holds the logits of the token that follows (and
+    /// the step's tail, if one is set, has run on them).
     pub fn step_batch(&mut self, tokens: &[Option<u32>]) -> Result<()> {
         if tokens.len() != self.batch() {
             return Err(Error::invalid(
@@ -360,7 +405,10 @@ impl<'a> Session<'a> {
         }
         match &self.graph {
             Some(g) => g.graph.launch(&g.label, g.bytes)?,
-            None => self.run_step(self.ctx)?,
+            None => {
+                self.run_step(self.ctx)?;
+                self.run_tail()?
+            }
         }
         for (n, _) in self.lens.iter_mut().zip(feed).filter(|(_, &f)| f) {
             *n += 1;
@@ -380,7 +428,7 @@ impl<'a> Session<'a> {
             &self.kv_lens,
             self.step.context,
         )?;
-        ops::gather_rows(ctx, &self.model.weights.embed, &self.step_ids, &self.step.buf.x0)?;
+        ops::gather_rows(ctx, &self.model.weights.embed, &self.step_ids, &self.step.buf.act.x)?;
         self.step.step_ragged(ctx, &self.positions, &self.kv_lens)
     }
 
@@ -876,8 +924,6 @@ pub fn generate_batch(
     }
     let batch = prompts.len();
     let longest = prompts.iter().map(Vec::len).max().unwrap_or(1);
-    let mut session = Session::with_batch(ctx, model, batch, max_context, longest.min(PREFILL_CHUNK), opts.mode)?;
-    session.warm_up()?;
     // Every sequence's tokens so far (prompt, then each chosen token, which
     // the sampling op appends on the device), for the repetition penalty.
     let mut history = vec![0i32; batch * max_context];
@@ -889,6 +935,15 @@ pub fn generate_batch(
     let history = Indices::from_slice(ctx, &history)?;
     let history_len = Indices::from_slice(ctx, &prompts.iter().map(|p| p.len() as i32).collect::<Vec<_>>())?;
     let sample_opts = opts.sampling.options(true);
+    // The history outlives the session, whose step graph addresses it.
+    let mut session = Session::with_batch(ctx, model, batch, max_context, longest.min(PREFILL_CHUNK), opts.mode)?;
+    // Before the tail is set: warm-up steps must not append to the history.
+    session.warm_up()?;
+    // Every step chooses the next tokens on the device, into the vector the
+    // next step reads (in graph mode, inside the step's graph).
+    session.set_step_tail(Box::new(|c: &Context, logits: &Tensor, ids: &Indices| {
+        ops::sample(c, logits, &history, &history_len, ids, &sample_opts)
+    }))?;
     let eos = &model.spec.eos_token_ids;
     let mut seqs: Vec<Running> = (0..batch)
         .map(|_| Running {
@@ -904,12 +959,6 @@ pub fn generate_batch(
     // ids of one choice are read while the next step (fed those same ids on
     // the device) already runs.
     let mut readbacks = [session.step_ids().readback()?, session.step_ids().readback()?];
-    // Chooses every row's next token on the device, into the vector the next
-    // step reads, and queues its copy back to the host.
-    let choose = |session: &Session, readback: &mut IndicesReadback| -> Result<()> {
-        ops::sample(ctx, session.logits_tensor(), &history, &history_len, session.step_ids(), &sample_opts)?;
-        session.step_ids().copy_to_host(readback)
-    };
 
     let t0 = Instant::now();
     for (i, p) in prompts.iter().enumerate() {
@@ -917,7 +966,8 @@ pub fn generate_batch(
     }
     ctx.synchronize()?;
     let prefill_s = t0.elapsed().as_secs_f64();
-    choose(&session, &mut readbacks[0])?;
+    session.run_tail()?;
+    session.step_ids().copy_to_host(&mut readbacks[0])?;
     // Pipelined by one step: step t+1 (and its choice) is queued before the
     // host takes step t's ids, so the GPU never waits for the host. A
     // sequence that step t's token ends (EOS or stop string) is then fed
@@ -942,7 +992,7 @@ pub fn generate_batch(
         if feed.iter().any(|&f| f) {
             let next = 1 - p.slot;
             session.step_sampled(&feed)?;
-            choose(&session, &mut readbacks[next])?;
+            session.step_ids().copy_to_host(&mut readbacks[next])?;
             feed.iter().zip(&mut chosen).filter(|(&f, _)| f).for_each(|(_, n)| *n += 1);
             pending = Some(Pending { slot: next, live: feed, from_step: true });
         }
