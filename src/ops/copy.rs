@@ -82,6 +82,7 @@ pub fn gather_rows(ctx: &Context, table: &Tensor, ids: &Indices, out: &Tensor) -
             };
             let ids_ptr =
                 ids.device_ptr().ok_or_else(|| Error::invalid(OP, "ids", "device indices", "host indices"))?;
+            b.hold_indices(&[ids]);
             let l = |t: &Tensor| t.layout().stride(0) as i64;
             let mut args = KernelArgs::new();
             args.push(ptr(table, "table")?)
@@ -153,6 +154,7 @@ pub fn step_positions(
                 .push(ptr(kv_lens, "kv_lens")?)
                 .push(n as i32)
                 .push(parked as i32);
+            b.hold_indices(&[lens, live, positions, kv_lens]);
             let grid = n.div_ceil(128) as u32;
             // SAFETY: check_step_positions validated four distinct device
             // vectors of n values each; the kernel touches index b < n of each.

@@ -15,8 +15,9 @@ use super::CudaBuffer;
 pub(crate) enum IndicesMemory {
     /// The CPU backend's values.
     Host(RwLock<Vec<i32>>),
-    /// A device allocation of `len` i32 values.
-    Cuda(CudaBuffer),
+    /// A device allocation of `len` i32 values (shared with the recordings
+    /// whose launches address it, so a replay never reads freed memory).
+    Cuda(std::sync::Arc<CudaBuffer>),
 }
 
 /// A vector of `len` i32 values on one device. Made by a context
@@ -98,6 +99,14 @@ impl Indices {
                         .map_err(Error::driver("host-to-device copy of indices"))
                 }
             }
+        }
+    }
+
+    /// The device buffer (shared), for a recording to hold; None on the host.
+    pub(crate) fn device_buffer(&self) -> Option<&std::sync::Arc<CudaBuffer>> {
+        match &self.memory {
+            IndicesMemory::Cuda(b) => Some(b),
+            IndicesMemory::Host(_) => None,
         }
     }
 
