@@ -145,6 +145,10 @@ type LowHigh = (Option<f64>, Option<f64>);
 /// A point's x (rows per KV head) with its low and high variant's times.
 type RowsLowHigh = (usize, Option<f64>, Option<f64>);
 
+/// A point's x (CTAs of the row-per-CTA variant, once measured) with the
+/// split (low) and block (high) variant's times.
+type CtasLowHigh = (Option<usize>, Option<f64>, Option<f64>);
+
 /// GEMV (low) against cuBLAS (high) by N, per dtype; classes are M x K shapes.
 fn matmul(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
     let mut groups: BTreeMap<(String, usize, usize, usize), LowHigh> = BTreeMap::new();
@@ -263,7 +267,7 @@ fn whole_row_ctas(label: &str, rows: usize) -> Option<usize> {
 /// class. Sets `split_max_ctas`.
 fn softmax_split(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
     // (dtype, shape) -> (block CTAs, split, block)
-    let mut groups: BTreeMap<(String, String), (Option<usize>, Option<f64>, Option<f64>)> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String), CtasLowHigh> = BTreeMap::new();
     let min_cols = table.softmax.split_min_cols;
     for r in rows.iter().filter(|r| r.op == "softmax" && r.shape_value("threads").is_none()) {
         let (Some(n), Some(cols)) = (r.shape_value("rows"), r.shape_value("cols")) else { continue };
