@@ -11,6 +11,9 @@
 //   block_e{E}_p{P}  a CTA per row, E elements per thread in registers
 //   cluster4_e{E}_p{P}  a row over a cluster of 4 CTAs of 512 threads (sm_90+)
 //   vec_stream, block_stream   any cols: an online (max, sum) pass, then a write pass
+//   split_stats_e{E}_p{P}, split_norm_e{E}_p{P}   a row cut into chunks of E x blockDim.x
+//                    columns, a CTA each, over two launches: (max, sum) per chunk, then
+//                    the row's total from its chunks' pairs and the chunk written
 // P is 1 (scalar loads, any strides) or 16 bytes of elements (aligned rows).
 #include "common.cuh"  // T and DT_NAME: the element type of this build (DK_DTYPE); VEC
 
@@ -314,3 +317,126 @@ extern "C" __global__ void softmax_vec_stream(const T* x, T* y, const T* mask, c
 extern "C" __global__ void softmax_block_stream(const T* x, T* y, const T* mask, const SoftmaxParams p) {
     softmax_stream<true>(x, y, mask, p);
 }
+
+// ---------------------------------------------------------------- split rows
+// Few long rows (a vocabulary-wide softmax): one CTA per row leaves most SMs
+// idle, so each row is cut into chunks of E x blockDim.x columns, one CTA per
+// (row, chunk), 1-D grid of rows x chunks (CTA b: row b / chunks, chunk
+// b % chunks). Two launches on one stream:
+//   split_stats: the chunk's max m and sum of exp2(v - m) (f32, log2 domain)
+//                into part[2 (r * chunks + c)], part[2 (r * chunks + c) + 1];
+//   split_norm:  one warp combines the row's pairs into the row max and total,
+//                then the CTA re-reads its chunk (mostly from L2) and writes it.
+// The edges are the other variants': a chunk with nothing visible has m = -inf
+// and s = 0 (or NaN when it saw a NaN), so the row total is 0 (zeros out) or
+// NaN (a NaN row); +inf gives exp2(inf - inf) = NaN in its chunk's sum. In
+// place is safe: each thread re-reads exactly the packs it then writes.
+
+// Chunks per row of a split launch (the host computes the same: src/ops/softmax.rs).
+template <int E>
+__device__ __forceinline__ i64 split_chunks(const SoftmaxParams& p) {
+    const i64 chunk = (i64)E * blockDim.x;
+    return (p.cols + chunk - 1) / chunk;
+}
+
+// This CTA's row, chunk bounds [c0, c1) and the row's visible columns within them.
+struct SplitSpan {
+    i64 r, chunk, chunks, c0, c1, valid;
+};
+template <int E>
+__device__ __forceinline__ SplitSpan split_span(const SoftmaxParams& p) {
+    SplitSpan s;
+    s.chunks = split_chunks<E>(p);
+    s.r = (i64)blockIdx.x / s.chunks;
+    s.chunk = (i64)blockIdx.x % s.chunks;
+    s.c0 = s.chunk * E * blockDim.x;
+    s.c1 = min(p.cols, s.c0 + (i64)E * blockDim.x);
+    s.valid = min(row_valid(p, s.r), s.c1);  // loads past it give -inf and read nothing
+    return s;
+}
+
+template <int E, int P>
+__device__ __forceinline__ void split_load(const T* x, const T* mask, const SoftmaxParams& p, const SplitSpan& s,
+                                           float (&v)[E]) {
+    const T* xr = x + s.r * p.sxr;
+    const T* mr = mask + (p.has_mask ? (s.r % p.q_len) * p.smr : 0);
+#pragma unroll
+    for (int i = 0; i < E / P; ++i)
+        load_pack<P>(xr, mr, p, s.c0 + ((i64)i * blockDim.x + threadIdx.x) * P, s.valid, v + i * P);
+}
+
+template <int E, int P>
+__device__ void softmax_split_stats(const T* __restrict__ x, const T* __restrict__ mask, float* part,
+                                    const SoftmaxParams p) {
+    __shared__ float smem[32];
+    const SplitSpan s = split_span<E>(p);
+    if (s.r >= p.rows) return;  // the grid is exactly rows x chunks; kept for safety (whole CTAs)
+    float v[E];
+    split_load<E, P>(x, mask, p, s, v);
+    const float m = block_max(max_of(v), smem);
+    const float sum = block_sum(exps_in_place(v, m), smem);
+    if (threadIdx.x == 0) {
+        part[2 * blockIdx.x] = m;
+        part[2 * blockIdx.x + 1] = sum;
+    }
+}
+
+template <int E, int P>
+__device__ void softmax_split_norm(const T* x, T* y, const T* __restrict__ mask, const float* __restrict__ part,
+                                   const SoftmaxParams p) {
+    __shared__ float row[2];  // the row's max and 1 / total (or 0, or NaN)
+    const SplitSpan s = split_span<E>(p);
+    if (s.r >= p.rows) return;
+    if (threadIdx.x < 32) {
+        const float* pr = part + 2 * s.r * s.chunks;
+        float m = -INFINITY, sum = 0.f;
+        // Each lane merges its share of the chunks online, then the warp merges lanes.
+        for (i64 k = threadIdx.x; k < s.chunks; k += 32) {
+            const float mk = pr[2 * k], sk = pr[2 * k + 1];
+            if (mk > m) {
+                sum = (m == -INFINITY ? sum : sum * exp2f(m - mk)) + sk;
+                m = mk;
+            } else {
+                sum += mk == -INFINITY ? sk : sk * exp2f(mk - m);  // sk is 0 or NaN when mk == -inf
+            }
+        }
+        const float mt = warp_max(m);
+        sum = m == -INFINITY ? sum : sum * exp2f(m - mt);
+        sum = warp_sum(sum);
+        if (threadIdx.x == 0) {
+            row[0] = mt;
+            row[1] = row_scale(mt, sum);
+        }
+    }
+    __syncthreads();
+    const float mt = row[0], inv = row[1];
+    float v[E];
+    split_load<E, P>(x, mask, p, s, v);
+    T* yr = y + s.r * p.syr;
+#pragma unroll
+    for (int i = 0; i < E / P; ++i) {
+        const i64 c = s.c0 + ((i64)i * blockDim.x + threadIdx.x) * P;
+        if (c < s.c1) {
+            float o[P];
+#pragma unroll
+            for (int e = 0; e < P; ++e) o[e] = (mt == -INFINITY ? 0.f : exp2f(v[i * P + e] - mt)) * inv;
+            store_pack<P>(yr, p, c, o);
+        }
+    }
+}
+
+#define DK_SPLIT(E, P)                                                                                       \
+    extern "C" __global__ void softmax_split_stats_e##E##_p##P(const T* x, const T* mask, float* part,       \
+                                                               const SoftmaxParams p) {                      \
+        softmax_split_stats<E, P>(x, mask, part, p);                                                         \
+    }                                                                                                        \
+    extern "C" __global__ void softmax_split_norm_e##E##_p##P(const T* x, T* y, const T* mask,               \
+                                                              const float* part, const SoftmaxParams p) {    \
+        softmax_split_norm<E, P>(x, y, mask, part, p);                                                       \
+    }
+DK_SPLIT(16, 1)
+#if DK_DTYPE == 2
+DK_SPLIT(16, 4)
+#else
+DK_SPLIT(16, 8)
+#endif

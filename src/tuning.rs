@@ -68,6 +68,30 @@ pub struct SoftmaxTuning {
     /// Rows of at least this many columns use a cluster of CTAs per row where
     /// the device has clusters (0: never).
     pub cluster_min_cols: usize,
+    /// Auto dispatch may split rows of at least this many columns into
+    /// chunks over several CTAs (0: never). Absent from a file written
+    /// before the split variant: the embedded value.
+    #[serde(default = "default_split_min_cols")]
+    pub split_min_cols: usize,
+    /// ... and does when the variant with a row per CTA (or per cluster)
+    /// would launch at most this many CTAs (0: never): about one per SM, so
+    /// that few rows no longer leave most SMs idle.
+    #[serde(default = "default_split_max_ctas")]
+    pub split_max_ctas: usize,
+    /// The split variant makes its chunks small enough (down to 64 threads of
+    /// 16 elements) for rows x chunks to reach this many CTAs.
+    #[serde(default = "default_split_target_ctas")]
+    pub split_target_ctas: usize,
+}
+
+fn default_split_min_cols() -> usize {
+    TuningTable::sm90().softmax.split_min_cols
+}
+fn default_split_max_ctas() -> usize {
+    TuningTable::sm90().softmax.split_max_ctas
+}
+fn default_split_target_ctas() -> usize {
+    TuningTable::sm90().softmax.split_target_ctas
 }
 
 /// The matmul dispatcher's numbers: where GEMV hands over to cuBLAS, which
@@ -236,6 +260,9 @@ impl TuningTable {
         t.softmax.vec_max_cols = 512;
         t.softmax.block_threads = vec![(256, 32), (512, 64), (2048, 128), (4096, 256), (8192, 512), (32768, 1024)];
         t.softmax.cluster_min_cols = 16385;
+        t.softmax.split_min_cols = 16385;
+        t.softmax.split_max_ctas = 132;
+        t.softmax.split_target_ctas = 264;
         t.sdpa.composed_min_rows = 0;
         t
     }
@@ -286,6 +313,9 @@ impl TuningTable {
                 "ascending [max_cols, threads] pairs, threads a multiple of 32 up to 1024",
                 format!("{:?}", sm.block_threads),
             ));
+        }
+        if sm.split_target_ctas == 0 {
+            return Err(bad("softmax.split_target_ctas", "at least 1", "0".into()));
         }
         let sd = &t.sdpa;
         if sd.target_ctas_per_sm == 0 || sd.max_splits == 0 || sd.min_keys_per_split == 0 || sd.min_keys_per_row == 0 {

@@ -118,6 +118,10 @@ fn bench_arguments_are_checked_before_the_device() {
     assert!(e.contains("`--cols`"), "{e}");
     let e = run(&["bench", "sdpa", "--lk", "512,0"]);
     assert!(e.contains("`--lk`") && e.contains("positive values"), "{e}");
+    // A variant family that is not one (clap's usage error).
+    let out = bin().args(["bench", "softmax", "--variants", "block,auto"]).env("DK_DEVICE", "cpu").output().unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(2) && e.contains("--variants") && e.contains("vec, block or split"), "{e}");
 }
 
 #[test]

@@ -131,7 +131,7 @@ fn exec_softmax_and_env_errors() {
         .output()
         .unwrap();
     let e = String::from_utf8_lossy(&out.stderr);
-    assert!(e.contains("DK_SOFTMAX_BACKEND=\"warp\"") && e.contains("auto, vec, block"), "{e}");
+    assert!(e.contains("DK_SOFTMAX_BACKEND=\"warp\"") && e.contains("auto, vec, block, split"), "{e}");
     let out = bin()
         .args(["exec", "softmax", "--causal", "--device", "cpu"])
         .arg("--x")

@@ -1,5 +1,6 @@
-//! `bench softmax`: every variant (vec, block) on each shape, plain, causal and
-//! masked, against the copy roofline of the same run; auto's choice marked.
+//! `bench softmax`: every variant (vec, block, split) on each shape, plain,
+//! causal and masked, against the copy roofline of the same run; auto's
+//! choice marked.
 
 use crate::context::Context;
 use crate::dispatch::softmax::{SoftmaxBackend, SoftmaxPrefs};
@@ -46,6 +47,9 @@ pub struct SoftmaxBenchConfig {
     pub dtypes: Vec<DType>,
     /// Plain, causal and/or masked.
     pub modes: Vec<Mode>,
+    /// The families timed on each shape (`Auto` is not one: auto's choice is
+    /// marked among them).
+    pub backends: Vec<SoftmaxBackend>,
     /// Untimed runs before each measurement.
     pub warmup: usize,
     /// Timed runs per measurement (the median is kept).
@@ -53,9 +57,20 @@ pub struct SoftmaxBenchConfig {
 }
 
 impl SoftmaxBenchConfig {
-    /// Rows [`run`] writes: one per dtype, shape, mode and variant (vec, block).
+    /// Rows [`run`] writes: one per dtype, shape, mode and variant (vec, block, split).
     pub fn points(&self) -> usize {
-        self.dtypes.len() * self.rows.len() * self.cols.len() * self.modes.len() * 2
+        self.dtypes.len() * self.rows.len() * self.cols.len() * self.modes.len() * self.backends.len()
+    }
+
+    /// Few wide rows (vocabulary-wide softmax, issue 15), where a row per CTA
+    /// leaves most SMs idle: the block and split families.
+    pub fn wide() -> Self {
+        SoftmaxBenchConfig {
+            rows: vec![1, 4, 16],
+            cols: vec![32768, 131072, 262144],
+            backends: vec![SoftmaxBackend::Block, SoftmaxBackend::Split],
+            ..Default::default()
+        }
     }
 }
 
@@ -66,6 +81,7 @@ impl Default for SoftmaxBenchConfig {
             cols: vec![128, 256, 512, 1024, 2048, 4096, 8192, 32768],
             dtypes: vec![DType::F16, DType::F32],
             modes: vec![Mode::Plain, Mode::Causal, Mode::Masked],
+            backends: vec![SoftmaxBackend::Vec, SoftmaxBackend::Block, SoftmaxBackend::Split],
             warmup: 5,
             runs: 50,
         }
@@ -109,7 +125,7 @@ pub fn run(
                     let auto = plan_for(ctx, &g, &xs[0], &y, &base, &SoftmaxPrefs::default());
                     let mask_bytes = if mode == Mode::Masked { q_len * cols * dtype.size_in_bytes() } else { 0 };
                     let bytes = (2 * bytes_x + mask_bytes) as u64;
-                    for backend in [SoftmaxBackend::Vec, SoftmaxBackend::Block] {
+                    for &backend in &cfg.backends {
                         let plan = plan_for(ctx, &g, &xs[0], &y, &base, &SoftmaxPrefs { backend });
                         let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| {
                             launch(be, &plan, &g, &xs[i % copies], &y, &base)

@@ -315,6 +315,9 @@ struct SoftmaxSpec {
     strided: bool,
     plant: Plant,
     backend: SoftmaxBackend,
+    /// Recorded, captured as a CUDA graph and replayed twice (GPU only: the
+    /// CPU run of every case skips names ending in `/graph`).
+    graph: bool,
 }
 
 impl SoftmaxSpec {
@@ -330,6 +333,7 @@ impl SoftmaxSpec {
             strided: false,
             plant: Plant::None,
             backend,
+            graph: false,
         }
     }
     fn name(&self) -> String {
@@ -348,6 +352,9 @@ impl SoftmaxSpec {
         }
         if self.plant != Plant::None {
             s += &format!("/{:?}", self.plant).to_lowercase();
+        }
+        if self.graph {
+            s += "/graph";
         }
         s
     }
@@ -389,6 +396,40 @@ fn softmax_cases(v: &mut Vec<Case>) {
             if dtype == DType::F16 {
                 specs.push(SoftmaxSpec { plant: Plant::Huge, scale: 4.0, ..s(4, 512) });
             }
+        }
+    }
+    // Few wide rows cut into chunks (split), forced and under auto: the
+    // issue's shapes, every option, a column count that is no multiple of
+    // any chunk (nor of 8, so no 16-byte rows), causal windows and planted
+    // edges that end inside a chunk, a row with nothing visible.
+    for dtype in DType::ALL {
+        for backend in [SoftmaxBackend::Split, SoftmaxBackend::Auto] {
+            let s = |rows, cols| SoftmaxSpec::new(rows, cols, dtype, backend);
+            specs.push(s(1, 128256));
+            specs.push(s(16, 151936));
+            specs.push(s(4, 100003));
+            specs.push(SoftmaxSpec { scale: 0.37, ..s(2, 65536) });
+            specs.push(SoftmaxSpec { causal: Some(Causal { q_len: 4, offset: 40000 }), scale: 0.125, ..s(8, 65536) });
+            specs.push(SoftmaxSpec { mask: true, ..s(4, 40000) });
+            specs.push(SoftmaxSpec { causal: Some(Causal { q_len: 2, offset: 30001 }), mask: true, ..s(4, 50000) });
+            specs.push(SoftmaxSpec { strided: true, ..s(3, 70001) });
+            specs.push(SoftmaxSpec { in_place: true, ..s(2, 131072) });
+            specs.push(SoftmaxSpec { plant: Plant::Nan, ..s(4, 50000) });
+            specs.push(SoftmaxSpec { plant: Plant::PosInf, ..s(4, 50000) });
+            specs.push(SoftmaxSpec { plant: Plant::NegInf, ..s(4, 50000) });
+            specs.push(SoftmaxSpec { plant: Plant::AllExcluded, ..s(4, 50000) });
+            specs.push(SoftmaxSpec { plant: Plant::AllExcluded, mask: true, ..s(4, 40000) });
+        }
+        // Forced on shapes auto gives other variants: one element, short rows, many rows.
+        let s = |rows, cols| SoftmaxSpec::new(rows, cols, dtype, SoftmaxBackend::Split);
+        for (rows, cols) in [(1, 1), (3, 7), (64, 1000), (300, 4100)] {
+            specs.push(s(rows, cols));
+        }
+        specs.push(SoftmaxSpec { causal: Some(Causal { q_len: 4, offset: 0 }), ..s(24, 2048) });
+        // Inside a CUDA graph: the workspace pointer is baked into both launches.
+        specs.push(SoftmaxSpec { graph: true, mask: true, ..s(16, 151936) });
+        if dtype == DType::F16 {
+            specs.push(SoftmaxSpec { plant: Plant::Huge, scale: 4.0, ..s(4, 40000) });
         }
     }
     for spec in specs {
@@ -436,7 +477,14 @@ fn softmax_case(c: &mut Checker, s: SoftmaxSpec) -> Result<Outcome> {
     let gpu_opts = SoftmaxOptions { scale: s.scale, causal: s.causal, mask: mask.as_ref().map(|m| &m.gpu), prefs };
     let cpu_opts = SoftmaxOptions { mask: mask.as_ref().map(|m| &m.cpu), ..gpu_opts };
     let (xg, xc) = if s.in_place { (&y.gpu, &y.cpu) } else { (&x.gpu, &x.cpu) };
-    ops::softmax(c.gpu, xg, &y.gpu, &gpu_opts)?;
+    if s.graph && !s.in_place {
+        // Recorded (nothing runs), captured, replayed twice: the same output.
+        let graph = c.gpu.record(|g| ops::softmax(g, xg, &y.gpu, &gpu_opts))?.capture_graph()?;
+        graph.launch("check/softmax_graph", 0)?;
+        graph.launch("check/softmax_graph", 0)?;
+    } else {
+        ops::softmax(c.gpu, xg, &y.gpu, &gpu_opts)?;
+    }
     ops::softmax(&c.cpu, xc, &y.cpu, &cpu_opts)?;
     c.compare("softmax", &s.name(), &y, tolerance(s.dtype))
 }

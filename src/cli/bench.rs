@@ -6,6 +6,7 @@ use crate::bench::{
     sdpa::SdpaBenchConfig,
     softmax::{Mode, SoftmaxBenchConfig},
 };
+use crate::dispatch::softmax::SoftmaxBackend;
 use crate::{progress, roofline, DType, Error, Result};
 use clap::{Args, Subcommand};
 
@@ -62,7 +63,7 @@ enum BenchOp {
         #[arg(long)]
         csv: Option<PathBuf>,
     },
-    /// Softmax variants (vec, block) plain, causal and masked, against the copy roofline.
+    /// Softmax variants (vec, block, split) plain, causal and masked, against the copy roofline.
     Softmax {
         /// Row counts (default 32,512,16384).
         #[arg(long, value_delimiter = ',', value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
@@ -76,11 +77,24 @@ enum BenchOp {
         /// plain, causal, masked (default all three).
         #[arg(long, value_delimiter = ',')]
         modes: Option<Vec<Mode>>,
+        /// Variant families timed on each shape: vec, block, split (default all three).
+        #[arg(long, value_delimiter = ',', value_parser = variant_family)]
+        variants: Option<Vec<SoftmaxBackend>>,
         #[arg(long, default_value_t = 50, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         runs: usize,
         #[arg(long)]
         csv: Option<PathBuf>,
     },
+}
+
+/// A softmax variant family as `--variants` names it.
+fn variant_family(s: &str) -> std::result::Result<SoftmaxBackend, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "vec" => Ok(SoftmaxBackend::Vec),
+        "block" => Ok(SoftmaxBackend::Block),
+        "split" => Ok(SoftmaxBackend::Split),
+        _ => Err(format!("expected vec, block or split, got {s:?}")),
+    }
 }
 
 /// Every value of a list argument must be positive.
@@ -149,7 +163,7 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             }
             Ok(0)
         }
-        BenchOp::Softmax { rows, cols, dtype, modes, runs, csv } => {
+        BenchOp::Softmax { rows, cols, dtype, modes, variants, runs, csv } => {
             let mut cfg = SoftmaxBenchConfig { runs: runs.max(1), ..Default::default() };
             if let Some(r) = rows {
                 positive("--rows", &r)?;
@@ -164,6 +178,9 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             }
             if let Some(m) = modes {
                 cfg.modes = m;
+            }
+            if let Some(v) = variants {
+                cfg.backends = v;
             }
             let (ctx, be) = cuda_backend()?;
             let copy = roofline::copy_roofline(&be, 30)?;

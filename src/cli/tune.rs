@@ -169,11 +169,14 @@ fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &
         runs: a.runs,
         ..Default::default()
     };
+    // Few wide rows (1-16 x 32k-256k columns): block against split, for split_max_ctas.
+    let wide =
+        SoftmaxBenchConfig { modes: vec![bench::softmax::Mode::Plain], runs: a.runs, ..SoftmaxBenchConfig::wide() };
     let threads = [128u32, 256, 512, 1024];
     let sd = SdpaBenchConfig { dtype: DType::F16, runs: a.runs, ..Default::default() };
     let total = if want("matmul") { mm.points() } else { 0 }
         + if want("softmax") {
-            sm.points() + sm.dtypes.len() * sm.rows.len() * sm.cols.len() * threads.len()
+            sm.points() + wide.points() + sm.dtypes.len() * sm.rows.len() * sm.cols.len() * threads.len()
         } else {
             0
         }
@@ -194,6 +197,7 @@ fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &
     }
     if want("softmax") {
         rows.extend(bench::softmax::run(ctx, &sm, &copy, tick)?);
+        rows.extend(bench::softmax::run(ctx, &wide, &copy, tick)?);
         rows.extend(bench::softmax::run_block_threads(ctx, &sm, &threads, &copy, tick)?);
     }
     if want("sdpa") {

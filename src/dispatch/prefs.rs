@@ -12,7 +12,7 @@ use super::softmax::{SoftmaxBackend, SoftmaxPrefs};
 pub const MATMUL_BACKEND_ENV: &str = "DK_MATMUL_BACKEND";
 /// `DK_MATMUL_SMALLN_MAX_N`: the largest N auto dispatch gives the GEMV family.
 pub const MATMUL_SMALLN_ENV: &str = "DK_MATMUL_SMALLN_MAX_N";
-/// `DK_SOFTMAX_BACKEND`: `auto`, `vec` or `block`.
+/// `DK_SOFTMAX_BACKEND`: `auto`, `vec`, `block` or `split`.
 pub const SOFTMAX_BACKEND_ENV: &str = "DK_SOFTMAX_BACKEND";
 /// `DK_SDPA_BACKEND`: `auto`, `composed` or `fused`.
 pub const SDPA_BACKEND_ENV: &str = "DK_SDPA_BACKEND";
@@ -61,8 +61,12 @@ impl Choice for MatmulBackend {
 }
 
 impl Choice for SoftmaxBackend {
-    const WORDS: &'static [(&'static str, Self)] =
-        &[("auto", SoftmaxBackend::Auto), ("vec", SoftmaxBackend::Vec), ("block", SoftmaxBackend::Block)];
+    const WORDS: &'static [(&'static str, Self)] = &[
+        ("auto", SoftmaxBackend::Auto),
+        ("vec", SoftmaxBackend::Vec),
+        ("block", SoftmaxBackend::Block),
+        ("split", SoftmaxBackend::Split),
+    ];
 }
 
 impl Choice for SdpaBackend {

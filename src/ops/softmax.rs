@@ -74,20 +74,19 @@ pub(crate) fn launch(
     y: &Tensor,
     o: &SoftmaxOptions,
 ) -> Result<()> {
-    let name = format!("softmax_{}", plan.name());
-    let f = be.function(&kernels::SOFTMAX, kernels::dtype_build(x.dtype()), &name)?;
-    let (block, grid) = match *plan {
-        SoftmaxPlan::Vec { lanes, warps_per_cta, .. } => {
-            let rows_per_cta = (32 / lanes * warps_per_cta) as usize;
-            (32 * warps_per_cta, g.rows.div_ceil(rows_per_cta))
-        }
-        SoftmaxPlan::VecStream { warps_per_cta } => (32 * warps_per_cta, g.rows.div_ceil(warps_per_cta as usize)),
-        SoftmaxPlan::Block { threads, .. } | SoftmaxPlan::BlockStream { threads } => (threads, g.rows),
-        SoftmaxPlan::Cluster { ctas, threads, .. } => (threads, g.rows * ctas as usize),
+    let block = match *plan {
+        SoftmaxPlan::Vec { warps_per_cta, .. } | SoftmaxPlan::VecStream { warps_per_cta } => 32 * warps_per_cta,
+        SoftmaxPlan::Block { threads, .. }
+        | SoftmaxPlan::BlockStream { threads }
+        | SoftmaxPlan::Cluster { threads, .. }
+        | SoftmaxPlan::Split { threads, .. } => threads,
         SoftmaxPlan::Cpu => return Err(Error::invalid(OP, "plan", "a CUDA plan", "the CPU plan")),
     };
-    let grid = u32::try_from(grid)
-        .map_err(|_| Error::Unsupported { op: OP, what: format!("{} rows exceed the grid limit", g.rows) })?;
+    let grid = plan.ctas(g.rows, g.cols);
+    let grid = u32::try_from(grid).ok().filter(|&n| n <= i32::MAX as u32).ok_or_else(|| Error::Unsupported {
+        op: OP,
+        what: format!("{} rows of {} columns exceed the grid limit", g.rows, g.cols),
+    })?;
     let ptr = |t: &Tensor, name: &str| {
         t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"))
     };
@@ -112,6 +111,13 @@ pub(crate) fn launch(
         has_mask: o.mask.is_some() as i32,
         scale: o.scale,
     };
+    let label = plan.label(x.dtype());
+    let mut uses = vec![x, y];
+    uses.extend(o.mask);
+    if let SoftmaxPlan::Split { .. } = plan {
+        return launch_split(be, plan, x, (xp, yp, mp), params, (grid, block), bytes(g, x, o), &uses);
+    }
+    let f = be.function(&kernels::SOFTMAX, kernels::dtype_build(x.dtype()), &format!("softmax_{}", plan.name()))?;
     let mut args = KernelArgs::new();
     args.push(xp).push(yp).push(mp).push(params);
     // SAFETY: geometry() checked x, y (and mask) in bounds with matching shapes,
@@ -119,10 +125,50 @@ pub(crate) fn launch(
     // every variant reads before it writes, row by row) or the mask. The packed
     // variants were chosen only when every row is 16-byte aligned (packable()).
     // A kernel touches columns < cols of rows < rows, and mask rows < q_len.
-    let label = plan.label(x.dtype());
-    let mut uses = vec![x, y];
-    uses.extend(o.mask);
     unsafe {
         be.launch(Tag { label: &label, bytes: bytes(g, x, o) }, &uses, &f, LaunchConfig::linear(grid, block), &args)
     }
+}
+
+/// The split variant's two launches on one stream: each (row, chunk) CTA's
+/// (max, sum) pair into the device workspace, then each chunk normalised by
+/// its row's combined pairs. The workspace is the split-K scratch every op
+/// shares (grown on demand, held by a recording), so the call allocates
+/// nothing else and syncs nothing: it records like any other op.
+#[allow(clippy::too_many_arguments)]
+fn launch_split(
+    be: &CudaBackend,
+    plan: &SoftmaxPlan,
+    x: &Tensor,
+    (xp, yp, mp): (u64, u64, u64),
+    params: SoftmaxParams,
+    (grid, block): (u32, u32),
+    total_bytes: u64,
+    uses: &[&Tensor],
+) -> Result<()> {
+    let SoftmaxPlan::Split { ept, pack, .. } = *plan else {
+        return Err(Error::invalid(OP, "plan", "the split plan", plan.name()));
+    };
+    let dtype = x.dtype();
+    let build = kernels::dtype_build(dtype);
+    let stats = be.function(&kernels::SOFTMAX, build, &format!("softmax_split_stats_e{ept}_p{pack}"))?;
+    let norm = be.function(&kernels::SOFTMAX, build, &format!("softmax_split_norm_e{ept}_p{pack}"))?;
+    // Two floats per CTA of a launch (grid = rows x chunks).
+    let (part, _) = be.workspace(2 * grid as usize, 0)?;
+    let written = (params.rows * params.cols) as u64 * dtype.size_in_bytes() as u64;
+    let cfg = LaunchConfig::linear(grid, block);
+    let mut args = KernelArgs::new();
+    args.push(xp).push(mp).push(part).push(params);
+    let stats_label = format!("softmax/split_stats_e{ept}_p{pack}_{block}/{dtype}");
+    // SAFETY: as in launch() for x and the mask (read only, in bounds: rows <
+    // rows, columns < cols, mask rows < q_len); CTA b < grid writes part[2 b]
+    // and part[2 b + 1], and the workspace holds 2 x grid floats.
+    unsafe { be.launch(Tag { label: &stats_label, bytes: total_bytes - written }, uses, &stats, cfg, &args)? };
+    let mut args = KernelArgs::new();
+    args.push(xp).push(yp).push(mp).push(part).push(params);
+    // SAFETY: as in launch() for x, y and the mask (in place, each thread
+    // re-reads exactly the elements it then writes); the kernel reads the
+    // 2 x grid floats the launch above wrote, ordered before it on the one
+    // stream (and in a recording, replayed in the same order).
+    unsafe { be.launch(Tag { label: &plan.label(dtype), bytes: written }, uses, &norm, cfg, &args) }
 }

@@ -2,6 +2,8 @@
 //! - matmul: the largest N the GEMV family serves (against cuBLAS), per dtype;
 //! - softmax: the longest row the warp-per-row (vec) variant serves;
 //! - softmax: threads per CTA of the block variant, per bucket of row lengths;
+//! - softmax: up to how many CTAs of a row-per-CTA (or cluster) launch the
+//!   rows are split over more CTAs instead;
 //! - sdpa: from how many query rows per KV head the composed path is used.
 
 use std::collections::BTreeMap;
@@ -143,6 +145,10 @@ type LowHigh = (Option<f64>, Option<f64>);
 /// A point's x (rows per KV head) with its low and high variant's times.
 type RowsLowHigh = (usize, Option<f64>, Option<f64>);
 
+/// A point's x (CTAs of the row-per-CTA variant, once measured) with the
+/// split (low) and block (high) variant's times.
+type CtasLowHigh = (Option<usize>, Option<f64>, Option<f64>);
+
 /// GEMV (low) against cuBLAS (high) by N, per dtype; classes are M x K shapes.
 fn matmul(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
     let mut groups: BTreeMap<(String, usize, usize, usize), LowHigh> = BTreeMap::new();
@@ -213,7 +219,8 @@ fn set_class_value(t: &mut crate::tuning::MatmulTuning, limit: u64, dtype: crate
 /// vec (low) against block (high) by columns; classes are (dtype, rows, mode).
 fn softmax_vec(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
     let mut groups: BTreeMap<(String, String, usize), LowHigh> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.op == "softmax" && r.shape_value("threads").is_none()) {
+    let whole_rows = |r: &&BenchRow| !variant(r).starts_with("softmax/split");
+    for r in rows.iter().filter(|r| r.op == "softmax" && r.shape_value("threads").is_none()).filter(whole_rows) {
         let Some(cols) = r.shape_value("cols") else { continue };
         let class = format!("{} {}", r.dtype, r.shape_without(&["cols"]));
         let g = groups.entry((r.dtype.clone(), class, cols)).or_default();
@@ -239,6 +246,59 @@ fn softmax_vec(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mu
             current.to_string(),
             c.threshold.to_string(),
             "vec",
+            "block",
+        ));
+    }
+}
+
+/// CTAs a row-per-CTA softmax variant launches for `rows` rows, from its
+/// label (`softmax/cluster4_...`: 4 a row; `softmax/block...`: 1).
+fn whole_row_ctas(label: &str, rows: usize) -> Option<usize> {
+    let name = label.strip_prefix("softmax/")?;
+    if let Some(rest) = name.strip_prefix("cluster") {
+        let ctas: usize = rest.split('_').next()?.parse().ok()?;
+        return Some(rows * ctas);
+    }
+    name.starts_with("block").then_some(rows)
+}
+
+/// split (low) against block (high) by the CTAs the block variant launches,
+/// over the shapes of at least `split_min_cols` columns; each shape is its own
+/// class. Sets `split_max_ctas`.
+fn softmax_split(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
+    // (dtype, shape) -> (block CTAs, split, block)
+    let mut groups: BTreeMap<(String, String), CtasLowHigh> = BTreeMap::new();
+    let min_cols = table.softmax.split_min_cols;
+    for r in rows.iter().filter(|r| r.op == "softmax" && r.shape_value("threads").is_none()) {
+        let (Some(n), Some(cols)) = (r.shape_value("rows"), r.shape_value("cols")) else { continue };
+        if min_cols == 0 || cols < min_cols {
+            continue;
+        }
+        let g = groups.entry((r.dtype.clone(), r.shape.clone())).or_default();
+        if variant(r).starts_with("softmax/split") {
+            g.1 = Some(r.median_us);
+        } else if let Some(ctas) = whole_row_ctas(variant(r), n) {
+            g.0 = Some(ctas);
+            g.2 = Some(r.median_us);
+        }
+    }
+    let points: Vec<Point> = groups
+        .into_iter()
+        .filter_map(|((dt, shape), (x, s, b))| {
+            Some(Point { class: format!("{dt} {shape}"), x: x?, low_us: s?, high_us: b? })
+        })
+        .collect();
+    let current = table.softmax.split_max_ctas;
+    if let Some(c) = crossover(&points, 0, Some(current), margin) {
+        table.softmax.split_max_ctas = c.threshold;
+        out.push(decision(
+            "softmax.split_max_ctas".into(),
+            "CTAs of a row per CTA (or cluster)",
+            &points,
+            &c,
+            current.to_string(),
+            c.threshold.to_string(),
+            "split",
             "block",
         ));
     }
@@ -387,6 +447,7 @@ pub fn analyse(rows: &[BenchRow], table: &TuningTable, margin: f64) -> (TuningTa
     matmul(rows, &mut t, margin, &mut out);
     softmax_vec(rows, &mut t, margin, &mut out);
     softmax_threads(rows, &mut t, margin, &mut out);
+    softmax_split(rows, &mut t, margin, &mut out);
     sdpa(rows, &mut t, margin, &mut out);
     (t, out)
 }
@@ -532,5 +593,35 @@ mod tests {
             0.0,
         );
         assert_eq!(t3.sdpa.composed_min_rows, 0);
+    }
+
+    #[test]
+    fn softmax_split_decision() {
+        // Split wins while the block family launches up to 64 CTAs (16 rows of
+        // 4-CTA clusters, or 64 rows of a CTA each), loses from 128.
+        let mut rows = Vec::new();
+        for (n, cols, block) in [
+            (1usize, 32768usize, "softmax/cluster4_e16_p8_512/f16"),
+            (16, 32768, "softmax/cluster4_e16_p8_512/f16"),
+            (32, 32768, "softmax/cluster4_e16_p8_512/f16"),
+            (64, 131072, "softmax/block_stream_1024/f16"),
+            (512, 131072, "softmax/block_stream_1024/f16"),
+            (16, 8192, "softmax/block_e16_p8_512/f16"),
+        ] {
+            let shape = format!("rows={n} cols={cols} mode=plain");
+            let ctas = whole_row_ctas(block, n).unwrap();
+            let (sp, bl) = if ctas <= 64 { (1.0, 2.0) } else { (2.0, 1.0) };
+            rows.push(row("softmax", "softmax/split_e16_p8_256/f16 (auto)", "f16", &shape, sp, None));
+            rows.push(row("softmax", block, "f16", &shape, bl, None));
+        }
+        let table = TuningTable::fixed_for_tests();
+        let (t, d) = analyse(&rows, &table, 0.0);
+        let dec = d.iter().find(|d| d.field == "softmax.split_max_ctas").unwrap();
+        assert_eq!(dec.points, 5, "the 8192-column shape is below split_min_cols: {dec:#?}");
+        assert_eq!(t.softmax.split_max_ctas, 64);
+        assert_eq!((dec.old_value.as_str(), dec.over_3pct), ("132", 0));
+        // The split rows are not the block side of the vec decision.
+        assert!(d.iter().all(|d| d.field != "softmax.vec_max_cols"));
+        assert_eq!(whole_row_ctas("softmax/vec_e4_p8/f16", 3), None);
     }
 }
