@@ -50,6 +50,10 @@ fn combos() -> Vec<(&'static str, SampleOptions)> {
         ("min_p", SampleOptions { min_p: 0.05, ..d }),
         ("penalty", SampleOptions { temperature: 1.2, repeat_penalty: 1.5, ..d }),
         ("top_k_top_p", SampleOptions { top_k: Some(1000), top_p: 0.5, ..d }),
+        // Deep radix walks: a k far from the top, and top-p after top-k with the penalty.
+        ("top_k_large", SampleOptions { top_k: Some(20_000), ..d }),
+        ("top_k_top_p_penalty", SampleOptions { top_k: Some(128), top_p: 0.8, repeat_penalty: 1.3, ..d }),
+        ("min_p_penalty", SampleOptions { temperature: 0.9, min_p: 0.1, repeat_penalty: 0.8, ..d }),
         (
             "all_append",
             SampleOptions {
@@ -65,34 +69,36 @@ fn combos() -> Vec<(&'static str, SampleOptions)> {
     ]
 }
 
+/// Combos run on the edge rows (NaN, all -inf, +inf, all equal, some -inf).
+const EDGE_COMBOS: [&str; 7] =
+    ["greedy", "greedy_penalty", "top_k", "top_k_large", "top_p", "min_p_penalty", "all_append"];
+
 pub fn all() -> Vec<Case> {
     let mut v = Vec::new();
+    let mut push = |name: String, dtype: DType, shape: (usize, usize), o: SampleOptions, rows: Rows| {
+        let case = name.clone();
+        v.push(Case {
+            op: "sample",
+            name,
+            dtype,
+            run: Box::new(move |c: &mut Checker| sample_case(c, &case, dtype, shape, o, rows)),
+        });
+    };
     for dtype in DType::ALL {
-        for (vocab, batch) in [(1000, 16), (32000, 5), (151936, 2)] {
+        // Rows of one chunk (1000) to 64 chunks (262144), whole (262144) and
+        // partial last chunks, 1 to 16 rows: every path of the split kernels.
+        for (vocab, batch) in [(1000, 16), (32000, 5), (151936, 1), (151936, 2), (128256, 16), (262144, 3)] {
             for (name, o) in combos() {
-                let name = format!("{name}/b{batch}_v{vocab}");
-                let case = name.clone();
-                v.push(Case {
-                    op: "sample",
-                    name,
-                    dtype,
-                    run: Box::new(move |c: &mut Checker| sample_case(c, &case, dtype, (batch, vocab), o, Rows::Random)),
-                });
+                push(format!("{name}/b{batch}_v{vocab}"), dtype, (batch, vocab), o, Rows::Random);
             }
         }
-        for (name, o) in [
-            ("greedy", SampleOptions::greedy()),
-            ("topk_topp", SampleOptions { top_k: Some(10), top_p: 0.9, append: true, ..Default::default() }),
-        ] {
-            let name = format!("edges_{name}/b8_v1000");
-            let case = name.clone();
-            v.push(Case {
-                op: "sample",
-                name,
-                dtype,
-                run: Box::new(move |c: &mut Checker| sample_case(c, &case, dtype, (8, 1000), o, Rows::Edges)),
-            });
+        for (name, o) in combos().into_iter().filter(|(n, _)| EDGE_COMBOS.contains(n)) {
+            for (vocab, batch) in [(1000, 8), (151936, 16)] {
+                push(format!("edges_{name}/b{batch}_v{vocab}"), dtype, (batch, vocab), o, Rows::Edges);
+            }
         }
+        let o = SampleOptions { top_k: Some(10), top_p: 0.9, append: true, ..Default::default() };
+        push("edges_topk_topp/b8_v1000".into(), dtype, (8, 1000), o, Rows::Edges);
     }
     v
 }
@@ -107,8 +113,12 @@ fn sample_case(
     rows: Rows,
 ) -> Result<Outcome> {
     let (batch, vocab) = shape;
-    // Rows padded by 8 at one vocabulary size: any row stride works.
-    let stride = if vocab == 32000 { vocab + 8 } else { vocab };
+    // Rows padded at two vocabulary sizes (by 3: rows start unaligned): any row stride works.
+    let stride = match vocab {
+        32000 => vocab + 8,
+        128256 => vocab + 3,
+        _ => vocab,
+    };
     let mut x: Vec<f32> = (0..batch * stride)
         .map(|_| {
             let z: f64 = StandardNormal.sample(&mut c.rng);
@@ -128,7 +138,14 @@ fn sample_case(
     }
     let o = SampleOptions { seed: c.rng.random(), ..o };
     // Histories: lengths 0..=H (full rows included), ids repeating, a few out of range.
-    let lens: Vec<i32> = (0..batch).map(|_| c.rng.random_range(0..=H as i32)).collect();
+    let mut lens: Vec<i32> = (0..batch).map(|_| c.rng.random_range(0..=H as i32)).collect();
+    // The last row's history is full (the token is not appended); with more
+    // rows, one length is above H and one negative (both clamped).
+    lens[batch - 1] = H as i32;
+    if batch >= 3 {
+        lens[batch - 2] = H as i32 + 5;
+        lens[batch - 3] = -2;
+    }
     let favourites: Vec<i32> = (0..8).map(|_| c.rng.random_range(0..vocab as i32)).collect();
     let hist: Vec<i32> = (0..batch * H)
         .map(|_| match c.rng.random_range(0..10) {

@@ -14,6 +14,19 @@
 //!   only at near ties), and a recorded step draws afresh as the length grows;
 //! - with `append` the token is also written to the row's history and its
 //!   length incremented, unless the row is full (then only `out` is written).
+//!
+//! On a GPU every row is cut into chunks of 4096 columns, one CTA each (grid
+//! B x chunks), so a row is spread over the SMs. Greedy decoding and a plain
+//! draw (no truncation, min-p or penalty) take two launches: the chunks'
+//! bests, and a warp per row reducing them (`split_greedy`/`split_draw` and
+//! `split_reduce` in the labels). Everything else walks ([`walk`]): `max`,
+//! then top-k's radix levels 1..3 (`kwalk`), top-p's levels 0..3 (`pwalk`)
+//! and the `draw`, one launch each, the row's state kept in scratch between
+//! them and the last CTA of a row in each launch reducing its chunks'
+//! partials (no reduce launches). Labels are `sample/<variant>_<pass>/<dtype>`,
+//! e.g. `sample/topp_pwalk/f16` (4 launches a call). The tokens are the
+//! semantics' exactly: maxima and histogram bins (integer counts and
+//! masses) are order-free, so the split changes no result.
 
 use crate::context::{Backend, Context};
 use crate::error::{Error, Result};
@@ -27,23 +40,30 @@ use super::params::SampleParams;
 
 const OP: &str = "sample";
 
-/// Threads per row (kernels/sample.cu: SAMPLE_THREADS).
-const THREADS: u32 = 1024;
-
-/// The passes a call makes, as its profiler label names them:
-/// `sample/<variant>/<dtype>`.
-/// Row elements per CTA of the split kernels (kernels/sample.cu: SPLIT_CHUNK).
+/// Row elements per CTA (kernels/sample.cu: SPLIT_CHUNK).
 const SPLIT_CHUNK: usize = 4096;
-/// Threads per CTA of the split kernels' first pass (kernels/sample.cu: SPLIT_THREADS).
+/// Threads per CTA (kernels/sample.cu: SPLIT_THREADS).
 const SPLIT_THREADS: u32 = 256;
+/// u32 words of one row's state in the walk's scratch (kernels/sample.cu: STATE_WORDS).
+const STATE_WORDS: usize = 16;
+
+/// u32 words of the walk's scratch for `batch` rows of `chunks` chunks
+/// (kernels/sample.cu: Scratch): the rows' states, then per (row, chunk) the
+/// penalty bitmap (SPLIT_CHUNK / 32), the best value and id (2), and 256
+/// histogram counts (u32) and masses (u64, 2 words each).
+fn walk_scratch_words(batch: usize, chunks: usize) -> usize {
+    batch * STATE_WORDS + batch * chunks * (SPLIT_CHUNK / 32 + 2 + 256 + 2 * 256)
+}
 
 /// True when every element's score is independent of the rest of its row
 /// (greedy without a penalty, or a plain draw: no truncation, no min-p, no
-/// penalty): the row is then split over many CTAs and the chunks reduced.
+/// penalty): a pass of chunks' bests and a reduce (`sample_part`,
+/// `sample_reduce`). Every other call walks (see [`walk`]).
 fn splits_rows(o: &SampleOptions, vocab: usize) -> bool {
     o.repeat_penalty == 1.0 && (o.is_greedy() || (o.top_k_for(vocab).is_none() && o.top_p >= 1.0 && o.min_p == 0.0))
 }
 
+/// The call's name in its profiler labels, `sample/<variant>[_<pass>]/<dtype>`.
 fn variant(o: &SampleOptions, vocab: usize) -> &'static str {
     if splits_rows(o, vocab) {
         return if o.is_greedy() { "split_greedy" } else { "split_draw" };
@@ -57,6 +77,34 @@ fn variant(o: &SampleOptions, vocab: usize) -> &'static str {
         (false, true) => "topp",
         (true, true) => "topk_topp",
     }
+}
+
+/// One launch of the walk: the kernel (`sample_<kernel>_<dtype>`), which is
+/// also the pass's name in the label, and the radix level it works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pass {
+    kernel: &'static str,
+    level: i32,
+}
+
+/// The walk's launches, in order, for a call that does not split rows:
+/// `max` (max, NaN, penalty bitmap, top-k's first level; writes the rows
+/// that need no draw), top-k's levels 1..3 (`kwalk`, k > 1), top-p's levels
+/// 0..3 (`pwalk`), and `draw` unless greedy.
+fn walk(o: &SampleOptions, vocab: usize) -> Vec<Pass> {
+    let pass = |kernel, level| Pass { kernel, level };
+    let mut v = vec![pass("max", 0)];
+    if o.is_greedy() {
+        return v;
+    }
+    if o.top_k_for(vocab).is_some_and(|k| k > 1) {
+        v.extend((1..4).map(|l| pass("kwalk", l)));
+    }
+    if o.top_p < 1.0 {
+        v.extend((0..4).map(|l| pass("pwalk", l)));
+    }
+    v.push(pass("draw", 0));
+    v
 }
 
 /// Chooses one token per row of `logits` [B, V] (f16, bf16 or f32, unit
@@ -109,9 +157,19 @@ pub fn sample(
             let ptr = |ix: &Indices, name: &str| {
                 ix.device_ptr().ok_or_else(|| Error::invalid(OP, name, "device indices", "host indices"))
             };
-            let label = format!("{OP}/{}/{dtype}", variant(o, g.vocab));
+            let name = variant(o, g.vocab);
+            let chunks = g.vocab.div_ceil(SPLIT_CHUNK);
+            // One CTA per (row, chunk): at most 64 chunks (MAX_VOCAB / SPLIT_CHUNK).
+            let cfg = LaunchConfig { grid: (grid, chunks as u32, 1), block: (SPLIT_THREADS, 1, 1), shared_bytes: 0 };
+            // SAFETY (of every launch below): geometry() checked logits in
+            // bounds as [B, V] with unit column stride (a kernel reads row b < B
+            // at b * sxr, columns < V), history_len and out hold B values and
+            // history B * H (kernels read history[b * H + j] for j <
+            // clamp(history_len[b], 0, H) and write only below b * H + H), and
+            // every pointer is this device's. The indices outlive the launches:
+            // they are made now (not recorded, checked above) and every later
+            // use of them is ordered after them on the one stream.
             if splits_rows(o, g.vocab) {
-                let chunks = g.vocab.div_ceil(SPLIT_CHUNK);
                 let part = ctx.scratch("sample.split", crate::dtype::DType::F32, 4 * g.batch * chunks)?;
                 let part_ptr = super::layer::ptr(OP, &part, "scratch")?;
                 let mut args = KernelArgs::new();
@@ -119,12 +177,10 @@ pub fn sample(
                     .push(ptr(history_len, "history_len")?)
                     .push(part_ptr)
                     .push(p);
-                let cfg =
-                    LaunchConfig { grid: (grid, chunks as u32, 1), block: (SPLIT_THREADS, 1, 1), shared_bytes: 0 };
                 let f = be.function(&kernels::SAMPLE, kernels::dtype_build(dtype), &format!("sample_part_{dtype}"))?;
-                // SAFETY: as below for logits and history_len; the kernel writes
-                // part[k * B * S + b * S + c] for k < 4, b < B, c < S = chunks, and
-                // the scratch holds 4 * B * S floats.
+                let label = format!("{OP}/{name}/{dtype}");
+                // SAFETY: as above; the kernel writes part[k * B * S + b * S + c]
+                // for k < 4, b < B, c < S = chunks, and the scratch holds 4 * B * S floats.
                 unsafe { be.launch(Tag { label: &label, bytes }, &[logits, &part], &f, cfg, &args)? };
                 let mut args = KernelArgs::new();
                 args.push(part_ptr)
@@ -137,30 +193,37 @@ pub fn sample(
                 let f =
                     be.function(&kernels::SAMPLE, kernels::dtype_build(dtype), &format!("sample_reduce_{dtype}"))?;
                 let reduce_label = format!("{OP}/split_reduce/{dtype}");
-                // SAFETY: the kernel reads the 4 * B * S partials written above
-                // (ordered on the one stream) and writes out[b] and history as
-                // the single-CTA kernel does (see below).
+                // SAFETY: as above; the kernel reads the 4 * B * S partials
+                // written by the launch before it (ordered on the one stream).
                 return unsafe { be.launch(Tag { label: &reduce_label, bytes: 0 }, &[&part], &f, cfg, &args) };
             }
+            // The walk: its scratch (fully written by each pass before the
+            // next reads it) and one arrival counter per row from the shared
+            // split-K workspace (zero between launches; every pass re-arms it).
+            let scratch = ctx.scratch("sample.walk", crate::dtype::DType::F32, walk_scratch_words(g.batch, chunks))?;
+            let (_, counters) = be.workspace(1, g.batch)?;
             let mut args = KernelArgs::new();
             args.push(super::layer::ptr(OP, logits, "logits")?)
                 .push(ptr(history, "history")?)
                 .push(ptr(history_len, "history_len")?)
                 .push(ptr(out, "out")?)
-                .push(p);
-            // The penalty's bitmap of the row's ids: ceil(V / 32) words (32 KiB at MAX_VOCAB).
-            let shared_bytes = if o.repeat_penalty != 1.0 { (g.vocab.div_ceil(32) * 4) as u32 } else { 0 };
-            let cfg = LaunchConfig { grid: (grid, 1, 1), block: (THREADS, 1, 1), shared_bytes };
-            let f = be.function(&kernels::SAMPLE, kernels::dtype_build(dtype), &format!("sample_{dtype}"))?;
-            // SAFETY: geometry() checked logits in bounds as [B, V] with unit
-            // column stride (the kernel reads row b < B at b * sxr, columns < V),
-            // history_len and out hold B values and history B * H (the kernel
-            // reads history[b * H + j] for j < clamp(history_len[b], 0, H) and
-            // writes only below b * H + H), and every pointer is this device's.
-            // The indices outlive the launch: it is made now (not recorded,
-            // checked above) and every later use of them is ordered after it on
-            // the one stream.
-            unsafe { be.launch(Tag { label: &label, bytes }, &[logits], &f, cfg, &args) }
+                .push(super::layer::ptr(OP, &scratch, "scratch")?)
+                .push(counters);
+            for pass in walk(o, g.vocab) {
+                let mut args = args.clone();
+                args.push(p).push(pass.level);
+                let f = be.function(
+                    &kernels::SAMPLE,
+                    kernels::dtype_build(dtype),
+                    &format!("sample_{}_{dtype}", pass.kernel),
+                )?;
+                let label = format!("{OP}/{name}_{}/{dtype}", pass.kernel);
+                // SAFETY: as above; the kernel addresses the scratch within
+                // walk_scratch_words(B, S) words (kernels/sample.cu: Scratch)
+                // and counters[b] for b < B, which the workspace holds.
+                unsafe { be.launch(Tag { label: &label, bytes }, &[logits, &scratch], &f, cfg, &args)? };
+            }
+            Ok(())
         }
     }
 }
@@ -181,5 +244,31 @@ mod tests {
         assert_eq!(variant(&SampleOptions { top_k: Some(5), ..o }, 10), "topk");
         assert_eq!(variant(&SampleOptions { top_p: 0.9, ..o }, 10), "topp");
         assert_eq!(variant(&SampleOptions { top_k: Some(5), top_p: 0.9, ..o }, 10), "topk_topp");
+    }
+
+    #[test]
+    fn the_walk_launches_each_level_once() {
+        let o = SampleOptions::default();
+        let names = |o: SampleOptions| -> Vec<String> {
+            walk(&o, 1000).iter().map(|p| format!("{}{}", p.kernel, p.level)).collect()
+        };
+        assert_eq!(names(SampleOptions { repeat_penalty: 1.1, ..SampleOptions::greedy() }), ["max0"]);
+        assert_eq!(names(SampleOptions { min_p: 0.1, ..o }), ["max0", "draw0"]);
+        assert_eq!(names(SampleOptions { top_k: Some(1), ..o }), ["max0", "draw0"]);
+        assert_eq!(names(SampleOptions { top_k: Some(50), ..o }), ["max0", "kwalk1", "kwalk2", "kwalk3", "draw0"]);
+        assert_eq!(names(SampleOptions { top_p: 0.9, ..o }), ["max0", "pwalk0", "pwalk1", "pwalk2", "pwalk3", "draw0"]);
+        let both = names(SampleOptions { top_k: Some(50), top_p: 0.9, repeat_penalty: 1.1, ..o });
+        assert_eq!(both.len(), 9);
+        assert_eq!((both[3].as_str(), both[4].as_str()), ("kwalk3", "pwalk0"));
+        // A top-k as large as the row is no top-k.
+        assert_eq!(names(SampleOptions { top_k: Some(1000), ..o }), ["max0", "draw0"]);
+    }
+
+    #[test]
+    fn walk_scratch_fits_the_largest_call() {
+        // 16 rows of MAX_VOCAB columns: 64 chunks each, under 4 MiB.
+        let words = walk_scratch_words(16, MAX_VOCAB.div_ceil(SPLIT_CHUNK));
+        assert_eq!(words, 16 * 16 + 16 * 64 * 898);
+        assert!(words * 4 < 4 << 20);
     }
 }

@@ -59,8 +59,8 @@ pub const NAN_ROW: i32 = -1;
 /// `out[b]` of a row (sampled, temperature > 0) whose every logit is -inf.
 pub const NO_FINITE_LOGIT: i32 = -2;
 
-/// The largest vocabulary (the GPU keeps a bitmap of the penalised ids of a
-/// row in 32 KiB of shared memory; 262144 covers every current tokenizer).
+/// The largest vocabulary (top-p's integer masses then sum below 2^52, exact
+/// in f64, see [`MASS_SCALE`]; 262144 covers every current tokenizer).
 pub const MAX_VOCAB: usize = 1 << 18;
 
 /// Top-p masses are `exp(z - m)` in units of 2^-34: with at most
