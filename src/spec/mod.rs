@@ -8,6 +8,7 @@ pub mod copy;
 pub mod layer;
 pub mod matmul;
 pub mod quant;
+pub mod quant_matmul;
 pub mod random;
 pub mod sample;
 pub mod sdpa;

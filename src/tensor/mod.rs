@@ -5,6 +5,7 @@
 
 mod indices;
 mod layout;
+mod quant;
 mod storage;
 pub mod validate;
 
@@ -12,6 +13,8 @@ pub use crate::device::Device;
 pub use indices::Indices;
 pub(crate) use indices::IndicesMemory;
 pub use layout::{Layout, MAX_RANK};
+pub use quant::QuantMatrix;
+pub(crate) use quant::QuantMemory;
 pub use storage::{CudaBuffer, HostData, Memory, Storage, POISON_BF16, POISON_F16, POISON_F32};
 
 use std::sync::Arc;
