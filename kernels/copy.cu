@@ -52,3 +52,25 @@ __device__ void gather_rows(const T* __restrict__ table, const int* __restrict__
 DK_GATHER(f16, __half)
 DK_GATHER(bf16, __nv_bfloat16)
 DK_GATHER(f32, float)
+
+// The positions and cache lengths of a ragged decode step, kept on the device
+// so that a step queued before the host has read the previous step's tokens
+// (or replayed from a graph) needs no host write: for every sequence b < n,
+// fed (live[b] != 0 and lens[b] < parked, its cache capacity):
+// positions[b] = lens[b], kv_lens[b] = lens[b] + 1, lens[b] += 1; else
+// positions[b] = parked, kv_lens[b] = 0 (nothing read or written for it).
+extern "C" __global__ void step_positions(int* __restrict__ lens, const int* __restrict__ live,
+                                          int* __restrict__ positions, int* __restrict__ kv_lens, int n,
+                                          int parked) {
+    const int b = blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= n) return;
+    const int len = lens[b];
+    if (live[b] != 0 && len >= 0 && len < parked) {
+        positions[b] = len;
+        kv_lens[b] = len + 1;
+        lens[b] = len + 1;
+    } else {
+        positions[b] = parked;
+        kv_lens[b] = 0;
+    }
+}

@@ -51,7 +51,7 @@ pub use context::{Context, DeviceRequest};
 pub use dtype::DType;
 pub use error::{Error, Result};
 pub use runtime::record::{Graph, Recording};
-pub use tensor::{Indices, Layout, Tensor};
+pub use tensor::{Indices, IndicesReadback, Layout, Tensor};
 
 /// The README's code runs as a doctest, so its example stays true.
 #[doc = include_str!("../README.md")]

@@ -120,3 +120,40 @@ fn rmsnorm_over_heads_equals_row_by_row() {
     let e = err(ops::rmsnorm(&ctx, &w, &w, 1e-6, &w));
     assert!(e.contains("`x`") && e.contains("[outer, rows, cols]"), "{e}");
 }
+
+#[test]
+fn step_positions_advance_fed_sequences_and_park_the_rest() {
+    let ctx = Context::cpu();
+    let ix = |v: &[i32]| Indices::from_slice(&ctx, v).unwrap();
+    // Capacity 8: fed with room, parked, fed at the capacity (no room: parked), fed from 0.
+    let (lens, live) = (ix(&[3, 5, 8, 0]), ix(&[1, 0, 1, 1]));
+    let (pos, kv) = (ix(&[-7; 4]), ix(&[-7; 4]));
+    for round in 0..2 {
+        ops::step_positions(&ctx, &lens, &live, &pos, &kv, 8).unwrap();
+        let r = round as i32;
+        assert_eq!(pos.to_vec().unwrap(), [3 + r, 8, 8, r]);
+        assert_eq!(kv.to_vec().unwrap(), [4 + r, 0, 0, 1 + r]);
+        assert_eq!(lens.to_vec().unwrap(), [4 + r, 5, 8, 1 + r]);
+    }
+    let e = err(ops::step_positions(&ctx, &lens, &ix(&[1]), &pos, &kv, 8));
+    assert!(e.contains("`live`") && e.contains("4 values"), "{e}");
+    let e = err(ops::step_positions(&ctx, &lens, &live, &pos, &pos, 8));
+    assert!(e.contains("`kv_lens`") && e.contains("other than positions"), "{e}");
+    let e = err(ops::step_positions(&ctx, &lens, &live, &pos, &kv, 1 << 31));
+    assert!(e.contains("`parked`"), "{e}");
+}
+
+#[test]
+fn a_readback_returns_the_values_queued_into_it() {
+    let ctx = Context::cpu();
+    let ids = Indices::from_slice(&ctx, &[4, -1, 9]).unwrap();
+    let mut rb = ids.readback().unwrap();
+    let e = rb.wait().unwrap_err().to_string();
+    assert!(e.contains("`readback`") && e.contains("never written"), "{e}");
+    ids.copy_to_host(&mut rb).unwrap();
+    ids.write(&[1, 2, 3]).unwrap();
+    assert_eq!(rb.wait().unwrap(), [4, -1, 9], "the copy taken when it was queued");
+    let short = Indices::from_slice(&ctx, &[1]).unwrap();
+    let e = short.copy_to_host(&mut rb).unwrap_err().to_string();
+    assert!(e.contains("`readback`") && e.contains("1 values"), "{e}");
+}

@@ -239,6 +239,14 @@ fn an_eos_id_of_generation_config_stops() {
     assert!((0..4).all(|r| row_nan(r).iter().all(|n| !n)) && (4..16).all(|r| row_nan(r).iter().all(|n| *n)));
     let tok = decode_kernels::model::Tokenizer::from_file(&dir.path().join("tokenizer.json")).unwrap();
     assert_eq!(s["text"], tok.decode(&greedy[..3], true).unwrap(), "the EOS is not in the text");
+    // Without logits kept, decode steps are pipelined (the step after an EOS
+    // is queued before the EOS is seen, then discarded): the same sequences.
+    let (piped, _) = run_json(dir.path(), &args[..args.len() - 2]);
+    for i in 0..2 {
+        for field in ["tokens", "text", "finish_reason"] {
+            assert_eq!(piped["sequences"][i][field], v["sequences"][i][field], "sequence {i}'s {field}");
+        }
+    }
 }
 
 #[test]

@@ -71,6 +71,12 @@ pub fn all() -> Vec<Case> {
             run: Box::new(move |c: &mut Checker| gather_case(c, dtype)),
         });
     }
+    v.push(Case {
+        op: "step_positions",
+        name: "b37_two_steps_readback".into(),
+        dtype: DType::F32,
+        run: Box::new(step_positions_case),
+    });
     v
 }
 
@@ -250,4 +256,47 @@ fn gather_case(c: &mut Checker, dtype: DType) -> Result<Outcome> {
     ops::gather_rows(c.gpu, &table.gpu, &ig, &out.gpu)?;
     ops::gather_rows(&c.cpu.clone(), &table.cpu, &ic, &out.cpu)?;
     c.compare("gather_rows", "", &out, 0.0)
+}
+
+/// Two ragged steps' positions on 37 sequences (fed, parked, at the capacity,
+/// negative lengths), the device's vectors read back through a pinned
+/// readback queued before the second step; every value must equal the CPU
+/// twin's (rel_l2 counts the differing values over all of them).
+fn step_positions_case(c: &mut Checker) -> Result<Outcome> {
+    let n = 37;
+    let cap = 50;
+    let lens: Vec<i32> = (0..n as i32).map(|b| [b, cap, cap - 1, -1, 3 * b % 60][b as usize % 5]).collect();
+    let live: Vec<i32> = (0..n as i32).map(|b| i32::from(b % 3 != 1) * (b % 7 + 1)).collect();
+    let poison = vec![-12345; n];
+    let (lg, lc) = indices(c, &lens)?;
+    let (vg, vc) = indices(c, &live)?;
+    let (pg, pc) = indices(c, &poison)?;
+    let (kg, kc) = indices(c, &poison)?;
+    let mut rb = pg.readback()?;
+    let (mut bad, mut unwritten, mut first) = (0, 0, Vec::new());
+    for round in 0..2 {
+        ops::step_positions(c.gpu, &lg, &vg, &pg, &kg, cap as usize)?;
+        ops::step_positions(&c.cpu.clone(), &lc, &vc, &pc, &kc, cap as usize)?;
+        if round == 0 {
+            pg.copy_to_host(&mut rb)?;
+            first = pc.to_vec()?;
+        }
+    }
+    for (g, w) in [(&lg, &lc), (&pg, &pc), (&kg, &kc)] {
+        let (g, w) = (g.to_vec()?, w.to_vec()?);
+        unwritten += g.iter().filter(|&&x| x == -12345).count();
+        bad += g.iter().zip(&w).filter(|(a, b)| a != b).count();
+    }
+    bad += rb.wait()?.iter().zip(&first).filter(|(a, b)| a != b).count();
+    Ok(Outcome {
+        op: "step_positions".into(),
+        case: "b37_two_steps_readback".into(),
+        dtype: DType::F32,
+        rel_l2: bad as f64 / (4 * n) as f64,
+        tolerance: 0.0,
+        unwritten,
+        clobbered: 0,
+        error: None,
+        note: None,
+    })
 }

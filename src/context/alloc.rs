@@ -54,7 +54,7 @@ impl Indices {
             Backend::Cpu(_) => IndicesMemory::Host(std::sync::RwLock::new(values.to_vec())),
             Backend::Cuda(b) => {
                 let bytes = b.alloc_bytes(values.len() * 4)?;
-                IndicesMemory::Cuda(CudaBuffer { bytes, ordinal: b.caps().ordinal })
+                IndicesMemory::Cuda(std::sync::Arc::new(CudaBuffer { bytes, ordinal: b.caps().ordinal }))
             }
         };
         let ix = Indices { memory, len: values.len() };

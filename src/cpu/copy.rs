@@ -22,3 +22,17 @@ pub fn gather_rows(table: &Tensor, ids: &[i32], out: &Tensor) -> Result<()> {
     }
     super::write_view("gather_rows", "out", out, values)
 }
+
+/// The kernel's `step_positions` on host values: returns (lens, positions,
+/// kv_lens) after the step.
+pub fn step_positions(lens: &[i32], live: &[i32], parked: i32) -> (Vec<i32>, Vec<i32>, Vec<i32>) {
+    let mut out = (lens.to_vec(), vec![parked; lens.len()], vec![0; lens.len()]);
+    for (b, (&len, &on)) in lens.iter().zip(live).enumerate() {
+        if on != 0 && (0..parked).contains(&len) {
+            out.0[b] = len + 1;
+            out.1[b] = len;
+            out.2[b] = len + 1;
+        }
+    }
+    out
+}

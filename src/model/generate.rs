@@ -53,7 +53,7 @@ use crate::decode::model::Activations;
 use crate::decode::DecodeModel;
 use crate::error::{Error, Result};
 use crate::ops::{self, SampleOptions};
-use crate::tensor::{Indices, Tensor};
+use crate::tensor::{Indices, IndicesReadback, Tensor};
 
 /// The `op` of every error of this module.
 const OP: &str = "generate";
@@ -95,6 +95,11 @@ struct StepGraph {
     bytes: u64,
 }
 
+/// Work a [`Session`] runs after each decode step (and in its graph): given
+/// the step's logits [B, vocab] and the vector the next step reads its ids
+/// from, e.g. the sampling op that chooses the next tokens into it.
+pub type StepTail<'a> = Box<dyn Fn(&Context, &Tensor, &Indices) -> Result<()> + 'a>;
+
 /// A batch of sequences being generated: the decode model over the loaded
 /// weights (shared, not copied) with a KV cache of `max_context` slots per
 /// sequence, the prefill chunk's buffers, and the device vectors a ragged
@@ -104,11 +109,20 @@ pub struct Session<'a> {
     model: &'a Model,
     // Dropped before the vectors and buffers its launches address.
     graph: Option<StepGraph>,
+    tail: Option<StepTail<'a>>,
     step: DecodeModel,
     chunk: Activations,
     step_ids: Indices,
     positions: Indices,
     kv_lens: Indices,
+    // Each sequence's filled length on the device (advanced by every step,
+    // see ops::step_positions) and whether the next step feeds it; written
+    // from the host only when `lens` or the live set change other than by a
+    // step (prefill, warm-up, a sequence parked).
+    lens_on_device: Indices,
+    live_on_device: Indices,
+    live: Vec<bool>,
+    lens_stale: bool,
     lens: Vec<usize>,
 }
 
@@ -176,20 +190,62 @@ impl<'a> Session<'a> {
             ctx,
             model,
             graph: None,
+            tail: None,
             step,
             chunk,
             step_ids: Indices::zeros(ctx, batch)?,
             positions: Indices::zeros(ctx, batch)?,
             kv_lens: Indices::zeros(ctx, batch)?,
+            lens_on_device: Indices::zeros(ctx, batch)?,
+            live_on_device: Indices::zeros(ctx, batch)?,
+            live: vec![false; batch],
+            lens_stale: false,
             lens: vec![0; batch],
         };
         if mode == StepMode::Graph {
-            let recording = ctx.record(|c| s.run_step(c))?;
-            let graph = recording.capture_graph()?;
-            let label = format!("generate/graph_step/{}", model.dtype);
-            s.graph = Some(StepGraph { graph, label, bytes: s.step.bytes_per_step() });
+            s.capture()?;
         }
         Ok(s)
+    }
+
+    /// Records the step (and the tail, if any) and captures it as the graph
+    /// every step launches.
+    fn capture(&mut self) -> Result<()> {
+        self.graph = None;
+        let recording = self.ctx.record(|c| {
+            self.run_step(c)?;
+            self.run_tail_on(c)
+        })?;
+        let graph = recording.capture_graph()?;
+        let label = format!("generate/graph_step/{}", self.model.dtype);
+        self.graph = Some(StepGraph { graph, label, bytes: self.step.bytes_per_step() });
+        Ok(())
+    }
+
+    /// Sets the work that follows every decode step from now on (see
+    /// [`StepTail`]); in graph mode the graph is captured again with it, here
+    /// and not at the next step, so that no step pays for a capture. With a
+    /// tail that samples into [`Session::step_ids`], a step and the choice
+    /// of the next tokens are one graph launch.
+    pub fn set_step_tail(&mut self, tail: StepTail<'a>) -> Result<()> {
+        self.tail = Some(tail);
+        if self.graph.is_some() {
+            self.capture()?;
+        }
+        Ok(())
+    }
+
+    /// Runs the tail alone, now, on the current logits (e.g. to choose the
+    /// first tokens after a prefill). Nothing when no tail is set.
+    pub fn run_tail(&self) -> Result<()> {
+        self.run_tail_on(self.ctx)
+    }
+
+    fn run_tail_on(&self, ctx: &Context) -> Result<()> {
+        match &self.tail {
+            Some(t) => t(ctx, &self.step.buf.logits, &self.step_ids),
+            None => Ok(()),
+        }
     }
 
     /// Sequences in the batch.
@@ -274,6 +330,7 @@ impl<'a> Session<'a> {
             ops::gather_rows(self.ctx, &self.model.weights.embed, &ids, &x)?;
             self.step.prefill_chunk(self.ctx, &self.chunk, seq, self.lens[seq], part.len())?;
             self.lens[seq] += part.len();
+            self.lens_stale = true;
         }
         Ok(())
     }
@@ -281,7 +338,8 @@ impl<'a> Session<'a> {
     /// One decode step of the batch: `tokens[b]` is fed to sequence b (its
     /// next position), `None` parks sequence b for this step (nothing read or
     /// written for it; its logits row is then stale). Afterwards each fed
-    /// sequence's logits row holds the logits of the token that follows.
+    /// sequence's logits row holds the logits of the token that follows (and
+    /// the step's tail, if one is set, has run on them).
     pub fn step_batch(&mut self, tokens: &[Option<u32>]) -> Result<()> {
         if tokens.len() != self.batch() {
             return Err(Error::invalid(
@@ -293,36 +351,84 @@ impl<'a> Session<'a> {
         }
         let live: Vec<u32> = tokens.iter().flatten().copied().collect();
         self.check_ids(&live)?;
-        for (b, t) in tokens.iter().enumerate() {
-            if t.is_some() {
-                self.check_room(b, 1)?;
-            }
-        }
-        let cap = self.step.context as i32;
+        let feed: Vec<bool> = tokens.iter().map(Option::is_some).collect();
+        self.check_feed(&feed)?;
         let ids: Vec<i32> = tokens.iter().map(|t| t.map_or(0, |t| t as i32)).collect();
-        let pos: Vec<i32> =
-            tokens.iter().zip(&self.lens).map(|(t, &n)| if t.is_some() { n as i32 } else { cap }).collect();
-        let lens: Vec<i32> =
-            tokens.iter().zip(&self.lens).map(|(t, &n)| if t.is_some() { n as i32 + 1 } else { 0 }).collect();
         self.step_ids.write(&ids)?;
-        self.positions.write(&pos)?;
-        self.kv_lens.write(&lens)?;
-        match &self.graph {
-            Some(g) => g.graph.launch(&g.label, g.bytes)?,
-            None => self.run_step(self.ctx)?,
+        self.feed(&feed)
+    }
+
+    /// The device vector a decode step reads its B token ids from. A sampling
+    /// op may write its choices straight into it (`ops::sample` with it as
+    /// `out`), and [`Session::step_sampled`] then feeds them without the host
+    /// reading them first.
+    pub fn step_ids(&self) -> &Indices {
+        &self.step_ids
+    }
+
+    /// One decode step of the batch on the ids already in
+    /// [`Session::step_ids`]: sequence b is fed when `feed[b]`, else parked
+    /// as in [`Session::step_batch`]. Queues the step and returns without
+    /// waiting for it, so the host can read the previous step's tokens while
+    /// this one runs. An id the device holds outside the vocabulary gives
+    /// that sequence a NaN embedding (and NaN logits, which the sampler
+    /// reports), never an out-of-bounds read.
+    pub fn step_sampled(&mut self, feed: &[bool]) -> Result<()> {
+        self.check_feed(feed)?;
+        self.feed(feed)
+    }
+
+    fn check_feed(&self, feed: &[bool]) -> Result<()> {
+        if feed.len() != self.batch() {
+            return Err(Error::invalid(OP, "feed", format!("one entry per sequence ({})", self.batch()), feed.len()));
         }
-        for (b, t) in tokens.iter().enumerate() {
-            if t.is_some() {
-                self.lens[b] += 1;
+        for (b, &f) in feed.iter().enumerate() {
+            if f {
+                self.check_room(b, 1)?;
             }
         }
         Ok(())
     }
 
-    /// The step itself: the embedding lookup of the step's tokens and the
+    /// Brings the device's lengths and live set up to date (only when they
+    /// changed other than by a step), then queues the step.
+    fn feed(&mut self, feed: &[bool]) -> Result<()> {
+        if self.lens_stale {
+            let lens: Vec<i32> = self.lens.iter().map(|&n| n as i32).collect();
+            self.lens_on_device.write(&lens)?;
+            self.lens_stale = false;
+        }
+        if self.live != feed {
+            let live: Vec<i32> = feed.iter().map(|&f| f as i32).collect();
+            self.live_on_device.write(&live)?;
+            self.live = feed.to_vec();
+        }
+        match &self.graph {
+            Some(g) => g.graph.launch(&g.label, g.bytes)?,
+            None => {
+                self.run_step(self.ctx)?;
+                self.run_tail()?
+            }
+        }
+        for (n, _) in self.lens.iter_mut().zip(feed).filter(|(_, &f)| f) {
+            *n += 1;
+        }
+        Ok(())
+    }
+
+    /// The step itself: each sequence's position and cache length from its
+    /// device length, the embedding lookup of the step's tokens and the
     /// ragged decode step (what graph mode records).
     fn run_step(&self, ctx: &Context) -> Result<()> {
-        ops::gather_rows(ctx, &self.model.weights.embed, &self.step_ids, &self.step.buf.x0)?;
+        ops::step_positions(
+            ctx,
+            &self.lens_on_device,
+            &self.live_on_device,
+            &self.positions,
+            &self.kv_lens,
+            self.step.context,
+        )?;
+        ops::gather_rows(ctx, &self.model.weights.embed, &self.step_ids, &self.step.buf.act.x)?;
         self.step.step_ragged(ctx, &self.positions, &self.kv_lens)
     }
 
@@ -340,6 +446,7 @@ impl<'a> Session<'a> {
         self.lens[0] = 0;
         self.step_batch(&vec![Some(0); self.batch()])?;
         self.lens.iter_mut().for_each(|n| *n = 0);
+        self.lens_stale = true;
         self.ctx.synchronize()
     }
 
@@ -719,6 +826,50 @@ impl Running<'_, '_> {
     }
 }
 
+/// A choice of tokens queued on the device that the host has not taken yet:
+/// the readback its ids come through, the sequences it chose for, and
+/// whether a decode step made its logits (else the prefill did).
+struct Pending {
+    slot: usize,
+    live: Vec<bool>,
+    from_step: bool,
+}
+
+/// Takes a queued choice: waits for its ids and gives each sequence it chose
+/// for that is still running its token (EOS, stop strings and max_tokens end
+/// sequences; the first choice sets the time to first token). Returns 1 when
+/// a decode step's tokens were taken, 0 when there was nothing to take (every
+/// sequence it chose for had ended: it is not waited for) or the choice came
+/// from the prefill.
+#[allow(clippy::too_many_arguments)]
+fn take_choice(
+    p: &Pending,
+    readback: &mut IndicesReadback,
+    session: &Session,
+    seqs: &mut [Running],
+    opts: &GenerateOptions,
+    eos: &[u32],
+    t0: Instant,
+    on_text: &mut dyn FnMut(usize, &str) -> Result<()>,
+) -> Result<usize> {
+    if !p.live.iter().zip(seqs.iter()).any(|(&l, s)| l && s.finish.is_none()) {
+        return Ok(0);
+    }
+    let ids = ops::tokens_or_error(readback.wait()?)?;
+    let all = if opts.keep_logits { Some(session.logits_tensor().to_f32_vec()?) } else { None };
+    let vocab = session.logits_tensor().shape()[1];
+    for (i, seq) in seqs.iter_mut().enumerate().filter(|(i, s)| p.live[*i] && s.finish.is_none()) {
+        if let Some(all) = &all {
+            seq.rows.push(all[i * vocab..(i + 1) * vocab].to_vec());
+        }
+        seq.take(ids[i], eos, opts.max_tokens, &mut |t| on_text(i, t))?;
+        if !p.from_step {
+            seq.ttft_s = t0.elapsed().as_secs_f64();
+        }
+    }
+    Ok(p.from_step as usize)
+}
+
 /// Generates from `prompt` (token ids) until an EOS id of the model
 /// (config.json and generation_config.json), a stop string, or
 /// `max_tokens`: [`generate_batch`] of one prompt. `on_text` receives the
@@ -771,10 +922,8 @@ pub fn generate_batch(
         }
         max_context = max_context.max(opts.context_for(model, p.len())?);
     }
-    let (batch, vocab) = (prompts.len(), model.spec.vocab_size);
+    let batch = prompts.len();
     let longest = prompts.iter().map(Vec::len).max().unwrap_or(1);
-    let mut session = Session::with_batch(ctx, model, batch, max_context, longest.min(PREFILL_CHUNK), opts.mode)?;
-    session.warm_up()?;
     // Every sequence's tokens so far (prompt, then each chosen token, which
     // the sampling op appends on the device), for the repetition penalty.
     let mut history = vec![0i32; batch * max_context];
@@ -785,8 +934,16 @@ pub fn generate_batch(
     }
     let history = Indices::from_slice(ctx, &history)?;
     let history_len = Indices::from_slice(ctx, &prompts.iter().map(|p| p.len() as i32).collect::<Vec<_>>())?;
-    let chosen = Indices::zeros(ctx, batch)?;
     let sample_opts = opts.sampling.options(true);
+    // The history outlives the session, whose step graph addresses it.
+    let mut session = Session::with_batch(ctx, model, batch, max_context, longest.min(PREFILL_CHUNK), opts.mode)?;
+    // Before the tail is set: warm-up steps must not append to the history.
+    session.warm_up()?;
+    // Every step chooses the next tokens on the device, into the vector the
+    // next step reads (in graph mode, inside the step's graph).
+    session.set_step_tail(Box::new(|c: &Context, logits: &Tensor, ids: &Indices| {
+        ops::sample(c, logits, &history, &history_len, ids, &sample_opts)
+    }))?;
     let eos = &model.spec.eos_token_ids;
     let mut seqs: Vec<Running> = (0..batch)
         .map(|_| Running {
@@ -798,20 +955,10 @@ pub fn generate_batch(
             ttft_s: 0.0,
         })
         .collect();
-    // Chooses every row's token on the device, brings the B ids back and
-    // gives each live sequence its own.
-    let mut choose = |session: &Session, seqs: &mut [Running], live: &[bool]| -> Result<()> {
-        ops::sample(ctx, session.logits_tensor(), &history, &history_len, &chosen, &sample_opts)?;
-        let ids = ops::tokens_or_error(&chosen.to_vec()?)?;
-        let all = if opts.keep_logits { Some(session.logits_tensor().to_f32_vec()?) } else { None };
-        for (i, seq) in seqs.iter_mut().enumerate().filter(|(i, _)| live[*i]) {
-            if let Some(all) = &all {
-                seq.rows.push(all[i * vocab..(i + 1) * vocab].to_vec());
-            }
-            seq.take(ids[i], eos, opts.max_tokens, &mut |t| on_text(i, t))?;
-        }
-        Ok(())
-    };
+    // Two host buffers the chosen ids come back through, used in turn: the
+    // ids of one choice are read while the next step (fed those same ids on
+    // the device) already runs.
+    let mut readbacks = [session.step_ids().readback()?, session.step_ids().readback()?];
 
     let t0 = Instant::now();
     for (i, p) in prompts.iter().enumerate() {
@@ -819,22 +966,41 @@ pub fn generate_batch(
     }
     ctx.synchronize()?;
     let prefill_s = t0.elapsed().as_secs_f64();
-    choose(&session, &mut seqs, &vec![true; batch])?;
-    let ttft_s = t0.elapsed().as_secs_f64();
-    seqs.iter_mut().for_each(|s| s.ttft_s = ttft_s);
-    let t_decode = Instant::now();
+    session.run_tail()?;
+    session.step_ids().copy_to_host(&mut readbacks[0])?;
+    // Pipelined by one step: step t+1 (and its choice) is queued before the
+    // host takes step t's ids, so the GPU never waits for the host. A
+    // sequence that step t's token ends (EOS or stop string) is then fed
+    // once more on speculation; that step's token is discarded (its KV slot
+    // lies past the sequence's end) and, when every sequence has ended, not
+    // waited for. Keeping logits reads each step's logits before the next
+    // overwrites them, so it runs unpipelined.
+    let pipelined = !opts.keep_logits;
+    let mut pending = Some(Pending { slot: 0, live: vec![true; batch], from_step: false });
+    // Tokens chosen per sequence, taken or not: a sequence is fed again only
+    // while it may still need another token.
+    let mut chosen = vec![1usize; batch];
+    let mut t_decode = None;
     let mut decode_steps = 0;
-    loop {
-        let feed: Vec<Option<u32>> =
-            seqs.iter().map(|s| if s.finish.is_none() { s.tokens.last().copied() } else { None }).collect();
-        if feed.iter().all(Option::is_none) {
-            break;
+    while let Some(p) = pending.take() {
+        if !pipelined {
+            decode_steps += take_choice(&p, &mut readbacks[p.slot], &session, &mut seqs, opts, eos, t0, on_text)?;
         }
-        session.step_batch(&feed)?;
-        decode_steps += 1;
-        let live: Vec<bool> = feed.iter().map(Option::is_some).collect();
-        choose(&session, &mut seqs, &live)?;
+        t_decode.get_or_insert_with(Instant::now);
+        let feed: Vec<bool> =
+            (0..batch).map(|i| p.live[i] && seqs[i].finish.is_none() && chosen[i] < opts.max_tokens).collect();
+        if feed.iter().any(|&f| f) {
+            let next = 1 - p.slot;
+            session.step_sampled(&feed)?;
+            session.step_ids().copy_to_host(&mut readbacks[next])?;
+            feed.iter().zip(&mut chosen).filter(|(&f, _)| f).for_each(|(_, n)| *n += 1);
+            pending = Some(Pending { slot: next, live: feed, from_step: true });
+        }
+        if pipelined {
+            decode_steps += take_choice(&p, &mut readbacks[p.slot], &session, &mut seqs, opts, eos, t0, on_text)?;
+        }
     }
+    let t_decode = t_decode.unwrap_or_else(Instant::now);
     let decode_s = if decode_steps > 0 { t_decode.elapsed().as_secs_f64() } else { 0.0 };
     Ok(seqs
         .into_iter()

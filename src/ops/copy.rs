@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::ops::params::Dims4;
 use crate::profile::Tag;
 use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
-use crate::spec::copy::{bytes, check, check_gather_rows};
+use crate::spec::copy::{bytes, check, check_gather_rows, check_step_positions};
 use crate::tensor::{Indices, Tensor};
 
 const OP: &str = "copy";
@@ -82,6 +82,7 @@ pub fn gather_rows(ctx: &Context, table: &Tensor, ids: &Indices, out: &Tensor) -
             };
             let ids_ptr =
                 ids.device_ptr().ok_or_else(|| Error::invalid(OP, "ids", "device indices", "host indices"))?;
+            b.hold_indices(&[ids]);
             let l = |t: &Tensor| t.layout().stride(0) as i64;
             let mut args = KernelArgs::new();
             args.push(ptr(table, "table")?)
@@ -105,6 +106,60 @@ pub fn gather_rows(ctx: &Context, table: &Tensor, ids: &Indices, out: &Tensor) -
                     LaunchConfig::linear(grid, block),
                     &args,
                 )
+            }
+        }
+    }
+}
+
+/// The positions and cache lengths of a ragged decode step, from each
+/// sequence's filled length `lens` (device vectors of B values, updated in
+/// place) and `live` (nonzero: sequence b is fed this step). For a fed
+/// sequence with room (`lens[b] < parked`): `positions[b] = lens[b]`,
+/// `kv_lens[b] = lens[b] + 1` and `lens[b]` grows by one; every other
+/// sequence is parked: `positions[b] = parked` (the cache capacity, where
+/// nothing is written) and `kv_lens[b] = 0`. One launch that a recorded step
+/// replays, so consecutive steps need no host write between them.
+pub fn step_positions(
+    ctx: &Context,
+    lens: &Indices,
+    live: &Indices,
+    positions: &Indices,
+    kv_lens: &Indices,
+    parked: usize,
+) -> Result<()> {
+    const OP: &str = "step_positions";
+    let n = check_step_positions(ctx.device(), lens, live, positions, kv_lens, parked)?;
+    if n == 0 {
+        return Ok(());
+    }
+    let moved = (5 * n * 4) as u64;
+    match ctx.backend() {
+        Backend::Cpu(_) => ctx.profiler().host(Tag { label: "step_positions/cpu", bytes: moved }, || {
+            let (l, on) = (lens.host_values().unwrap_or_default(), live.host_values().unwrap_or_default());
+            let (l, p, k) = crate::cpu::copy::step_positions(&l, &on, parked as i32);
+            for (ix, v) in [(lens, l), (positions, p), (kv_lens, k)] {
+                ix.host_store(&v).ok_or_else(|| Error::invalid(OP, "indices", "host indices", "device indices"))?;
+            }
+            Ok(())
+        }),
+        Backend::Cuda(b) => {
+            let f = b.function(&kernels::COPY, &[], OP)?;
+            let ptr = |ix: &Indices, name: &str| {
+                ix.device_ptr().ok_or_else(|| Error::invalid(OP, name, "device indices", "host indices"))
+            };
+            let mut args = KernelArgs::new();
+            args.push(ptr(lens, "lens")?)
+                .push(ptr(live, "live")?)
+                .push(ptr(positions, "positions")?)
+                .push(ptr(kv_lens, "kv_lens")?)
+                .push(n as i32)
+                .push(parked as i32);
+            b.hold_indices(&[lens, live, positions, kv_lens]);
+            let grid = n.div_ceil(128) as u32;
+            // SAFETY: check_step_positions validated four distinct device
+            // vectors of n values each; the kernel touches index b < n of each.
+            unsafe {
+                b.launch(Tag { label: "step_positions/row", bytes: moved }, &[], &f, LaunchConfig::linear(grid, 128), &args)
             }
         }
     }

@@ -238,6 +238,7 @@ fn rope_append_impl(
             };
             // Null: every sequence starts at p.pos.
             let positions_ptr = positions.and_then(Indices::device_ptr).unwrap_or(0);
+            be.hold_indices(&positions.into_iter().collect::<Vec<_>>());
             let mut args = KernelArgs::new();
             args.push(ptr(OP, qkv, "qkv")?)
                 .push(bias_ptr)

@@ -12,7 +12,7 @@ pub mod sample;
 pub mod sdpa;
 pub mod softmax;
 
-pub use copy::{copy, gather_rows};
+pub use copy::{copy, gather_rows, step_positions};
 pub use layer::{rmsnorm, rope_append, rope_append_ragged, silu_mul, Llama3Rope, RopeOptions};
 pub use matmul::{matmul, matmul_with, plan_matmul, MatmulOptions, MatmulPlanHandle};
 pub use quant::quant_matmul;

@@ -90,12 +90,7 @@ pub fn sample(
             })
         }
         Backend::Cuda(be) => {
-            if be.is_recording() {
-                return Err(Error::Unsupported {
-                    op: OP,
-                    what: "recording (a recording holds tensors, not the Indices sample reads and writes)".into(),
-                });
-            }
+            be.hold_indices(&[history, history_len, out]);
             let grid = u32::try_from(g.batch).ok().filter(|&n| n <= i32::MAX as u32).ok_or_else(|| {
                 Error::Unsupported { op: OP, what: format!("{} rows (the grid holds at most 2^31 - 1)", g.batch) }
             })?;

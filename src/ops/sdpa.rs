@@ -226,6 +226,7 @@ impl SdpaPlanHandle {
                 let f =
                     self.fused.as_ref().ok_or_else(|| Error::invalid(OP, "plan", "a resolved fused launch", "none"))?;
                 let lens_ptr = kv_lens.and_then(Indices::device_ptr).unwrap_or(0);
+                be.hold_indices(&kv_lens.into_iter().collect::<Vec<_>>());
                 launch_fused(be, f, &self.label, &g, *keys_per_split, *stages, lens_ptr, q, k, v, out)
             }
             (p, _) => Err(Error::invalid(OP, "plan", "a plan made on this context's backend", format!("{p:?}"))),

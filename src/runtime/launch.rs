@@ -134,6 +134,22 @@ impl CudaBackend {
         self.launch_now(tag, true, f, cfg, args)
     }
 
+    /// While recording, holds the buffers of `indices` in the recording (as
+    /// [`CudaBackend::launch`] holds its `uses`): an op that addresses index
+    /// vectors calls this before its launch. Nothing when not recording.
+    pub(crate) fn hold_indices(&self, indices: &[&crate::tensor::Indices]) {
+        if !self.launcher.recording.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some(rec) = self.launcher.recorder.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            for b in indices.iter().filter_map(|ix| ix.device_buffer()) {
+                if !rec.keep_indices.iter().any(|k| Arc::ptr_eq(k, b)) {
+                    rec.keep_indices.push(b.clone());
+                }
+            }
+        }
+    }
+
     /// Launches now (never recorded); bracketed by profiling events when
     /// `profile` and profiling is on.
     ///
@@ -232,11 +248,6 @@ impl CudaBackend {
                 .device(&self.ctx, &self.stream, tag, || cublas.gemm(dtype, call, alpha, beta));
         }
         cublas.gemm(dtype, call, alpha, beta)
-    }
-
-    /// True while launches are being recorded instead of made.
-    pub(crate) fn is_recording(&self) -> bool {
-        self.launcher.recording.load(Ordering::Acquire)
     }
 
     /// Starts recording: later launches on this backend are kept, not made,

@@ -5,8 +5,8 @@
 //! recording is captured once into a CUDA graph and replayed as one launch.
 //!
 //! The recording keeps alive every buffer its launches address: the tensors
-//! each op names as used, and the split scratch (workspace) buffers in force
-//! while recording, so a replay never touches freed memory. Between replays the
+//! each op names as used, the index vectors ([`crate::Indices`]) it names,
+//! and the split scratch (workspace) buffers in force while recording, so a replay never touches freed memory. Between replays the
 //! contents of those tensors may change (that is the point); their buffers may
 //! not be replaced, which holding them here guarantees.
 
@@ -43,6 +43,7 @@ pub(crate) struct Recorder {
     pub(crate) launches: Vec<Recorded>,
     pub(crate) keep: Vec<Arc<Storage>>,
     pub(crate) keep_scratch: Vec<Arc<CudaSlice<u8>>>,
+    pub(crate) keep_indices: Vec<Arc<crate::tensor::CudaBuffer>>,
 }
 
 impl Recorder {
@@ -59,6 +60,7 @@ struct Held {
     launches: Vec<Recorded>,
     _keep: Vec<Arc<Storage>>,
     _keep_scratch: Vec<Arc<CudaSlice<u8>>>,
+    _keep_indices: Vec<Arc<crate::tensor::CudaBuffer>>,
 }
 
 /// A recorded sequence of launches, replayable on the backend's stream.
@@ -78,7 +80,12 @@ impl Recording {
     pub(crate) fn new(backend: Arc<CudaBackend>, r: Recorder) -> Self {
         Recording {
             backend,
-            held: Arc::new(Held { launches: r.launches, _keep: r.keep, _keep_scratch: r.keep_scratch }),
+            held: Arc::new(Held {
+                launches: r.launches,
+                _keep: r.keep,
+                _keep_scratch: r.keep_scratch,
+                _keep_indices: r.keep_indices,
+            }),
         }
     }
 

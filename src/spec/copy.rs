@@ -48,3 +48,32 @@ pub fn check_gather_rows(device: Device, table: &Tensor, ids: &Indices, out: &Te
     validate::check_overlap(OP, "out", out, &[("table", table)], Aliasing::Forbidden)?;
     Ok((n, cols))
 }
+
+/// `step_positions`: lens, live, positions and kv_lens hold n values each on
+/// `device`, four distinct vectors; `parked` (the cache capacity) fits an i32.
+/// Returns n.
+pub fn check_step_positions(
+    device: Device,
+    lens: &Indices,
+    live: &Indices,
+    positions: &Indices,
+    kv_lens: &Indices,
+    parked: usize,
+) -> Result<usize> {
+    const OP: &str = "step_positions";
+    let n = lens.len();
+    crate::tensor::validate::check_indices_device(OP, "lens", lens, device)?;
+    for (name, ix) in [("live", live), ("positions", positions), ("kv_lens", kv_lens)] {
+        super::check_indices(OP, name, ix, device, n)?;
+    }
+    let all = [("lens", lens), ("live", live), ("positions", positions), ("kv_lens", kv_lens)];
+    for (i, (a, x)) in all.iter().enumerate() {
+        if let Some((b, _)) = all[i + 1..].iter().find(|(_, y)| std::ptr::eq(*x, *y)) {
+            return Err(Error::invalid(OP, *b, format!("a vector other than {a}"), format!("{a} itself")));
+        }
+    }
+    if i32::try_from(parked).is_err() {
+        return Err(Error::invalid(OP, "parked", "a cache capacity below 2^31", parked));
+    }
+    Ok(n)
+}

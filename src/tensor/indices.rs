@@ -15,8 +15,9 @@ use super::CudaBuffer;
 pub(crate) enum IndicesMemory {
     /// The CPU backend's values.
     Host(RwLock<Vec<i32>>),
-    /// A device allocation of `len` i32 values.
-    Cuda(CudaBuffer),
+    /// A device allocation of `len` i32 values (shared with the recordings
+    /// whose launches address it, so a replay never reads freed memory).
+    Cuda(std::sync::Arc<CudaBuffer>),
 }
 
 /// A vector of `len` i32 values on one device. Made by a context
@@ -101,6 +102,14 @@ impl Indices {
         }
     }
 
+    /// The device buffer (shared), for a recording to hold; None on the host.
+    pub(crate) fn device_buffer(&self) -> Option<&std::sync::Arc<CudaBuffer>> {
+        match &self.memory {
+            IndicesMemory::Cuda(b) => Some(b),
+            IndicesMemory::Host(_) => None,
+        }
+    }
+
     /// The device address of the first value; None on the host.
     pub(crate) fn device_ptr(&self) -> Option<u64> {
         match &self.memory {
@@ -125,6 +134,147 @@ impl Indices {
                 Some(())
             }
             IndicesMemory::Cuda(_) => None,
+        }
+    }
+}
+
+/// A host copy of an [`Indices`] that the host collects later: the copy is
+/// queued on the device's stream ([`Indices::copy_to_host`]) and
+/// [`IndicesReadback::wait`] waits for that copy alone, not for the work
+/// queued after it. A decode loop reads step t's tokens this way while step
+/// t+1 already runs.
+pub struct IndicesReadback {
+    memory: ReadbackMemory,
+    len: usize,
+    queued: bool,
+}
+
+enum ReadbackMemory {
+    /// The CPU backend's copy, taken at once.
+    Host(Vec<i32>),
+    /// Page-locked host memory the device copies into (a DMA cannot target
+    /// pageable memory without the driver waiting for the stream), and the
+    /// event recorded after the last copy queued into it.
+    Cuda(PinnedReadback),
+}
+
+struct PinnedReadback {
+    pinned: cudarc::driver::PinnedHostSlice<i32>,
+    done: Option<cudarc::driver::CudaEvent>,
+}
+
+impl Drop for PinnedReadback {
+    fn drop(&mut self) {
+        // A copy still in flight must land before the pinned memory is freed.
+        if let Some(e) = self.done.take() {
+            let _ = e.synchronize();
+        }
+    }
+}
+
+impl std::fmt::Debug for IndicesReadback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndicesReadback").field("len", &self.len).finish()
+    }
+}
+
+impl Indices {
+    /// A host buffer for [`Indices::copy_to_host`] of this vector's length
+    /// (page-locked memory for a device vector).
+    pub fn readback(&self) -> Result<IndicesReadback> {
+        let memory = match &self.memory {
+            IndicesMemory::Host(_) => ReadbackMemory::Host(vec![0; self.len]),
+            IndicesMemory::Cuda(b) => {
+                // SAFETY: the memory is only read after a copy into it completed
+                // (`wait` checks that one was queued), flags 0: cached, readable
+                // memory (write-combined memory is slow for the host to read).
+                let pinned = unsafe { b.stream().context().alloc_pinned_with_flags::<i32>(self.len.max(1), 0) }
+                    .map_err(Error::driver("page-locked host buffer for indices"))?;
+                ReadbackMemory::Cuda(PinnedReadback { pinned, done: None })
+            }
+        };
+        Ok(IndicesReadback { memory, len: self.len, queued: false })
+    }
+
+    /// Queues a copy of the values into `to` (made by [`Indices::readback`]
+    /// of a vector of the same length and device), ordered after the work
+    /// queued before; returns without waiting.
+    pub fn copy_to_host(&self, to: &mut IndicesReadback) -> Result<()> {
+        if to.len != self.len {
+            return Err(Error::invalid(
+                "indices",
+                "readback",
+                format!("a readback of {} values (the vector's length)", self.len),
+                to.len,
+            ));
+        }
+        match (&self.memory, &mut to.memory) {
+            (IndicesMemory::Host(v), ReadbackMemory::Host(dst)) => {
+                dst.copy_from_slice(&v.read().unwrap_or_else(|e| e.into_inner()));
+                to.queued = true;
+                Ok(())
+            }
+            (IndicesMemory::Cuda(b), ReadbackMemory::Cuda(p)) => {
+                if self.len == 0 {
+                    to.queued = true;
+                    return Ok(());
+                }
+                let stream = b.stream();
+                let dst = p.pinned.as_mut_slice().map_err(Error::driver("page-locked host buffer for indices"))?;
+                // SAFETY: dst is page-locked and holds len values, the source
+                // allocation at least len * 4 bytes; the copy is ordered on the
+                // buffer's stream and the memory is neither read (`wait` waits
+                // for the event recorded below) nor freed (Drop waits too)
+                // before it lands.
+                unsafe {
+                    cudarc::driver::result::memcpy_dtoh_async(&mut dst[..self.len], b.device_ptr(), stream.cu_stream())
+                        .map_err(Error::driver("device-to-host copy of indices"))?;
+                }
+                p.done = Some(stream.record_event(None).map_err(Error::driver("event after a copy of indices"))?);
+                to.queued = true;
+                Ok(())
+            }
+            _ => Err(Error::invalid(
+                "indices",
+                "readback",
+                format!("a readback made on the vector's device ({})", self.device()),
+                "one of another device",
+            )),
+        }
+    }
+}
+
+impl IndicesReadback {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Waits for the last copy queued into this buffer and returns its values.
+    /// Fails when no copy was ever queued into it.
+    pub fn wait(&mut self) -> Result<&[i32]> {
+        if !self.queued {
+            return Err(Error::invalid(
+                "indices",
+                "readback",
+                "a buffer a copy was queued into (Indices::copy_to_host)",
+                "one never written",
+            ));
+        }
+        match &mut self.memory {
+            ReadbackMemory::Host(v) => Ok(v),
+            ReadbackMemory::Cuda(p) => {
+                if let Some(e) = &p.done {
+                    e.synchronize().map_err(Error::driver("waiting for a copy of indices"))?;
+                }
+                let all = p.pinned.as_slice().map_err(Error::driver("page-locked host buffer for indices"))?;
+                Ok(&all[..self.len])
+            }
         }
     }
 }

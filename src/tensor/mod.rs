@@ -10,7 +10,7 @@ mod storage;
 pub mod validate;
 
 pub use crate::device::Device;
-pub use indices::Indices;
+pub use indices::{Indices, IndicesReadback};
 pub(crate) use indices::IndicesMemory;
 pub use layout::{Layout, MAX_RANK};
 pub use quant::QuantMatrix;
