@@ -101,7 +101,7 @@ impl QuantMatrix {
                 let mut dev = b.alloc_bytes(padded)?;
                 b.stream().memcpy_htod(&host, &mut dev).map_err(Error::driver("host-to-device copy of blocks"))?;
                 b.stream().synchronize().map_err(Error::driver("host-to-device copy of blocks"))?;
-                QuantMemory::Cuda(CudaBuffer { bytes: dev, ordinal: b.caps().ordinal })
+                QuantMemory::Cuda(Arc::new(CudaBuffer { bytes: dev, ordinal: b.caps().ordinal }))
             }
         };
         Ok(QuantMatrix { kind, rows, cols, memory })

@@ -3,6 +3,7 @@
 //! next to the validation that makes it sound.
 
 pub mod copy;
+pub mod dequant;
 pub mod layer;
 pub mod matmul;
 pub(crate) mod params;
@@ -15,6 +16,7 @@ pub mod softmax;
 pub use copy::{copy, gather_rows, step_positions};
 pub use layer::{rmsnorm, rope_append, rope_append_ragged, silu_mul, Llama3Rope, RopeOptions};
 pub use matmul::{matmul, matmul_with, plan_matmul, MatmulOptions, MatmulPlanHandle};
+pub use dequant::dequantize;
 pub use quant::quant_matmul;
 pub use random::fill_uniform;
 pub use sample::{sample, tokens_or_error, SampleOptions};

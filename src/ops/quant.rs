@@ -40,13 +40,7 @@ pub fn quant_matmul(ctx: &Context, w: &QuantMatrix, x: &Tensor, y: &Tensor, alph
                 .host(Tag { label: &label, bytes }, || crate::cpu::quant_matmul::quant_matmul(&g, w, x, y, alpha, beta))
         }
         Backend::Cuda(be) => {
-            if be.is_recording() {
-                // A recording keeps the tensors it uses alive, not a QuantMatrix.
-                return Err(Error::Unsupported {
-                    op: OP,
-                    what: "recording a quantized matmul (run it eagerly)".into(),
-                });
-            }
+            be.hold_quant(w);
             let (w_ptr, buf_bytes) =
                 w.device_span().ok_or_else(|| Error::invalid(OP, "w", "a device matrix", "a host matrix"))?;
             let ptr = |t: &Tensor, name: &str| {

@@ -5,6 +5,7 @@
 //! call is.
 
 pub mod copy;
+pub mod dequant;
 pub mod layer;
 pub mod matmul;
 pub mod quant;

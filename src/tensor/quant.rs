@@ -12,8 +12,9 @@ pub(crate) enum QuantMemory {
     /// The CPU backend's bytes, exactly the blocks.
     Host(Vec<u8>),
     /// A device allocation of the blocks followed by zeros up to a multiple
-    /// of 16 bytes (kernels read it in aligned 16-byte chunks).
-    Cuda(CudaBuffer),
+    /// of 16 bytes (kernels read it in aligned 16-byte chunks), shared with
+    /// the recordings whose launches read it.
+    Cuda(std::sync::Arc<CudaBuffer>),
 }
 
 /// A weight matrix W [rows, cols] in a GGML block format, row-major: row `m`
@@ -102,6 +103,14 @@ impl QuantMatrix {
         match &self.memory {
             QuantMemory::Host(v) => Some(v),
             QuantMemory::Cuda(_) => None,
+        }
+    }
+
+    /// The device allocation (shared), for a recording to hold; None on the host.
+    pub(crate) fn device_buffer(&self) -> Option<&std::sync::Arc<CudaBuffer>> {
+        match &self.memory {
+            QuantMemory::Cuda(b) => Some(b),
+            QuantMemory::Host(_) => None,
         }
     }
 
