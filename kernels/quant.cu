@@ -22,7 +22,8 @@
 //   = 9, 5, 5, 7 per lane. The next step's chunks are loaded into registers
 //   while this step is computed from shared memory (one step in flight per
 //   warp: 4.6 / 2.5 / 2.5 / 3.6 KB). Rows of the slice are CHUNKS + 1
-//   chunks apart, so the 8 rows a load instruction touches fall in distinct banks.
+//   chunks apart, so the 8 rows one shared-memory read touches fall in
+//   distinct banks.
 // - Tensor cores (mma m16n8k16, f32 accumulate) multiply. Within 16
 //   consecutive elements every format has one scale per row, so each k16
 //   step is an mma of the raw integer quants (exact in f16 and bf16: |q| <=
@@ -302,10 +303,10 @@ __device__ void quant_gemv(const u8* __restrict__ W, const T* __restrict__ X, T*
         // k16 steps with data: all 16 but in a last partial step of Q8_0/Q4_0.
         const int jn = (int)min((i64)16, (nb - s * STEP_BLOCKS) * Q::BLOCK_ELEMS / 16);
         const i64 kb = s * STEP;
-        // 4 k16 steps per unrolled body: Q4_0's and Q4_K's paired steps share
-        // their quant bytes (low and high nibbles), and registers stay below
-        // the 128 of 4 CTAs per SM.
-#pragma unroll 4
+        // 2 k16 steps per unrolled body: Q4_0's paired steps share their quant
+        // bytes (low and high nibbles), and registers stay within the 128 of
+        // 4 CTAs per SM without spills (4 steps spilled in the f32 builds).
+#pragma unroll 2
         for (int j = 0; j < 16; ++j) {
             if (j >= jn) break;
             const Sub lo = Q::sub(plo, j, t), hi = Q::sub(phi, j, t);
