@@ -75,3 +75,97 @@ impl FromStr for DType {
         }
     }
 }
+
+/// A block-quantized format (named as GGML names them).
+#[allow(non_camel_case_types)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QuantKind {
+    /// GGML type 8: blocks of 32, an f16 scale and 32 i8.
+    Q8_0,
+    /// GGML type 2: blocks of 32, an f16 scale and 32 4-bit values offset by 8.
+    Q4_0,
+    /// GGML type 12: super-blocks of 256, 8 sub-blocks with 6-bit scales and mins.
+    Q4_K,
+    /// GGML type 14: super-blocks of 256, 6-bit values, 16 i8 scales.
+    Q6_K,
+}
+
+impl QuantKind {
+    /// Every kind, in GGML id order.
+    pub const ALL: [QuantKind; 4] = [QuantKind::Q4_0, QuantKind::Q8_0, QuantKind::Q4_K, QuantKind::Q6_K];
+
+    /// The kind of a GGML type id, when it is one of these.
+    pub fn from_ggml_type(t: u32) -> Option<Self> {
+        match t {
+            2 => Some(QuantKind::Q4_0),
+            8 => Some(QuantKind::Q8_0),
+            12 => Some(QuantKind::Q4_K),
+            14 => Some(QuantKind::Q6_K),
+            _ => None,
+        }
+    }
+
+    /// The GGML type id.
+    pub fn ggml_type(self) -> u32 {
+        match self {
+            QuantKind::Q4_0 => 2,
+            QuantKind::Q8_0 => 8,
+            QuantKind::Q4_K => 12,
+            QuantKind::Q6_K => 14,
+        }
+    }
+
+    /// GGML's name (`Q8_0`).
+    pub fn name(self) -> &'static str {
+        match self {
+            QuantKind::Q4_0 => "Q4_0",
+            QuantKind::Q8_0 => "Q8_0",
+            QuantKind::Q4_K => "Q4_K",
+            QuantKind::Q6_K => "Q6_K",
+        }
+    }
+
+    /// Elements per block.
+    pub fn block_elems(self) -> usize {
+        match self {
+            QuantKind::Q4_0 | QuantKind::Q8_0 => 32,
+            QuantKind::Q4_K | QuantKind::Q6_K => 256,
+        }
+    }
+
+    /// Bytes per block.
+    pub fn block_bytes(self) -> usize {
+        match self {
+            QuantKind::Q4_0 => 18,
+            QuantKind::Q8_0 => 34,
+            QuantKind::Q4_K => 144,
+            QuantKind::Q6_K => 210,
+        }
+    }
+
+    /// The bytes `n` elements take, or None when `n` is not a whole number of
+    /// blocks (or the size overflows).
+    pub fn bytes_for(self, n: usize) -> Option<usize> {
+        if n % self.block_elems() != 0 {
+            return None;
+        }
+        (n / self.block_elems()).checked_mul(self.block_bytes())
+    }
+}
+
+impl fmt::Display for QuantKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for QuantKind {
+    type Err = String;
+    /// GGML's name in any case: `q8_0`, `Q4_K`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        QuantKind::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown quantized format {s:?}; expected one of q8_0, q4_0, q4_k, q6_k"))
+    }
+}

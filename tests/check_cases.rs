@@ -18,8 +18,17 @@ fn every_check_case_runs_on_the_cpu_backend() {
     let sdpa = outcomes.iter().filter(|o| o.op == "sdpa").count();
     assert!(sdpa >= 100, "only {sdpa} sdpa cases");
     assert!(outcomes.iter().any(|o| o.op == "sdpa" && o.case.ends_with("fused_vs_composed")));
-    for op in ["rmsnorm", "rope", "silu_mul", "fill", "decode", "sample", "generate"] {
+    for op in ["rmsnorm", "rope", "silu_mul", "fill", "decode", "sample", "generate", "quant_matmul"] {
         assert!(outcomes.iter().any(|o| o.op == op), "no {op} case ran");
+    }
+    // Every block format with every dtype.
+    for kind in ["q8_0", "q4_0", "q4_k", "q6_k"] {
+        for dt in ["f16", "bf16", "f32"] {
+            assert!(
+                outcomes.iter().any(|o| o.op == "quant_matmul" && o.case.starts_with(kind) && o.dtype.name() == dt),
+                "no quant_matmul {kind} {dt} case"
+            );
+        }
     }
     // The matmul sweep covers every N from 1 to 16 for every dtype.
     for dt in ["f16", "bf16", "f32"] {

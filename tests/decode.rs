@@ -10,6 +10,10 @@ fn vals(t: &Tensor) -> Vec<f64> {
     t.to_f64_vec().unwrap()
 }
 
+fn lin(w: &decode_kernels::decode::Linear) -> Vec<f64> {
+    w.to_f32_vec().unwrap().into_iter().map(f64::from).collect()
+}
+
 /// y[m] = sum_k w[m, k] x[k]
 fn matvec(w: &[f64], x: &[f64], m: usize) -> Vec<f64> {
     let k = x.len();
@@ -47,12 +51,12 @@ fn reference_step(m: &DecodeModel) -> Vec<f64> {
         .map(|l| {
             (
                 vals(&l.w.attn_norm),
-                vals(&l.w.w_qkv),
+                lin(&l.w.w_qkv),
                 l.w.b_qkv.as_ref().map(vals),
-                vals(&l.w.w_o),
+                lin(&l.w.w_o),
                 vals(&l.w.mlp_norm),
-                vals(&l.w.w_gate_up),
-                vals(&l.w.w_down),
+                lin(&l.w.w_gate_up),
+                lin(&l.w.w_down),
                 vals(&l.k_cache),
                 vals(&l.v_cache),
             )
@@ -98,7 +102,7 @@ fn reference_step(m: &DecodeModel) -> Vec<f64> {
             x.iter_mut().zip(&down).for_each(|(a, b)| *a += b);
         }
         let xn = rmsnorm(&x, &vals(&m.final_norm), eps);
-        logits.extend(matvec(&vals(&m.lm_head), &xn, c.vocab));
+        logits.extend(matvec(&lin(&m.lm_head), &xn, c.vocab));
     }
     logits
 }
@@ -144,6 +148,7 @@ fn tiny_options(mode: Mode) -> DecodeOptions {
     DecodeOptions {
         model: ModelConfig::builtin("tiny").unwrap(),
         dtype: DType::F16,
+        weights: Default::default(),
         batch: 1,
         context: 8,
         steps: 1,

@@ -13,7 +13,7 @@ use decode_kernels::{Context, DType};
 use model_common::*;
 
 fn load(path: &Path) -> decode_kernels::Result<Model> {
-    Model::load_with(&Context::cpu(), path, &LoadOptions { dtype: Some(DType::F32) })
+    Model::load_with(&Context::cpu(), path, &LoadOptions { dtype: Some(DType::F32), ..Default::default() })
 }
 
 fn load_err(path: &Path) -> String {
@@ -48,8 +48,8 @@ fn hf_llama_loads_and_matches_the_reference() {
     assert_eq!(m.spec.head_dim, 64);
     assert!(m.tokenizer.is_some());
     let w = &m.weights;
-    assert_eq!(w.layers[0].w_qkv.shape(), &[4 * 64, 128]);
-    assert_eq!(w.layers[0].w_gate_up.shape(), &[2 * 96, 128]);
+    assert_eq!(w.layers[0].w_qkv.shape(), [4 * 64, 128]);
+    assert_eq!(w.layers[0].w_gate_up.shape(), [2 * 96, 128]);
     assert!(w.layers[0].b_qkv.is_none() && !w.lm_head.same_buffer(&w.embed));
     // The fused rows are the parts, in order.
     let ref_w = tiny_weights(&t);
@@ -407,12 +407,18 @@ fn values_beyond_f16_are_an_error_not_infinity() {
         })
         .collect();
     write_safetensors(&dir.path().join("model.safetensors"), &tensors);
-    let e = Model::load_with(&Context::cpu(), dir.path(), &LoadOptions { dtype: Some(DType::F16) })
-        .expect_err("1e6 does not fit f16")
-        .to_string();
+    let e =
+        Model::load_with(&Context::cpu(), dir.path(), &LoadOptions { dtype: Some(DType::F16), ..Default::default() })
+            .expect_err("1e6 does not fit f16")
+            .to_string();
     assert!(e.contains("model.safetensors") && e.contains("model.norm.weight") && e.contains("element 5"), "{e}");
     // In bf16 or f32 it loads.
-    assert!(Model::load_with(&Context::cpu(), dir.path(), &LoadOptions { dtype: Some(DType::BF16) }).is_ok());
+    assert!(Model::load_with(
+        &Context::cpu(),
+        dir.path(),
+        &LoadOptions { dtype: Some(DType::BF16), ..Default::default() }
+    )
+    .is_ok());
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod fixtures_common;
 
 use std::path::Path;
 
+use decode_kernels::model::load::Linear;
 use decode_kernels::model::{LoadOptions, Model, RopeScaling};
 use decode_kernels::npy::read_npy;
 use decode_kernels::{Context, DType};
@@ -19,7 +20,7 @@ use serde_json::Value;
 const ALL: [&str; 4] = ["llama", "mistral", "qwen2", "qwen3"];
 
 fn load(path: &Path) -> Model {
-    Model::load_with(&Context::cpu(), path, &LoadOptions { dtype: Some(DType::F32) }).unwrap()
+    Model::load_with(&Context::cpu(), path, &LoadOptions { dtype: Some(DType::F32), ..Default::default() }).unwrap()
 }
 
 /// Compares per-step logits rows with transformers' (logits file rows) and
@@ -137,6 +138,35 @@ fn decode_step_matches_transformers_where_supported() {
 }
 
 #[test]
+fn quantized_ggufs_keep_their_blocks_and_equal_the_expanded_load() {
+    let Some(root) = fixtures() else { return };
+    for file in ["qwen2_q8_0.gguf", "qwen2_q4_0.gguf"] {
+        let path = root.join(file);
+        let ctx = Context::cpu();
+        let kept =
+            Model::load_with(&ctx, &path, &LoadOptions { dtype: Some(DType::F32), ..Default::default() }).unwrap();
+        let opts = LoadOptions { dtype: Some(DType::F32), expand_quantized: true };
+        let expanded = Model::load_with(&ctx, &path, &opts).unwrap();
+        assert!(kept.weights.is_quantized() && !expanded.weights.is_quantized(), "{file}");
+        // The blocks read at their size: under a third of the f32 bytes.
+        assert!(3 * kept.weights.step_bytes() < expanded.weights.step_bytes(), "{file}");
+        let pairs = kept.weights.layers.iter().zip(&expanded.weights.layers);
+        for (i, (x, y)) in pairs.enumerate() {
+            for (what, a, b) in [
+                ("qkv", &x.w_qkv, &y.w_qkv),
+                ("o", &x.w_o, &y.w_o),
+                ("gate_up", &x.w_gate_up, &y.w_gate_up),
+                ("down", &x.w_down, &y.w_down),
+            ] {
+                assert!(matches!(a, Linear::Quant(_)), "{file} layer {i} {what}: {a:?}");
+                assert!(a.to_f32_vec().unwrap() == b.to_f32_vec().unwrap(), "{file} layer {i} {what} differs");
+            }
+        }
+        assert_eq!(kept.weights.lm_head.to_f32_vec().unwrap(), expanded.weights.lm_head.to_f32_vec().unwrap());
+    }
+}
+
+#[test]
 fn gguf_weights_equal_safetensors() {
     let Some(root) = fixtures() else { return };
     for name in ["llama", "qwen2"] {
@@ -146,12 +176,16 @@ fn gguf_weights_equal_safetensors() {
             assert!(x.to_f32_vec().unwrap() == y.to_f32_vec().unwrap(), "{name} {what} differs");
         };
         eq(&a.weights.embed, &b.weights.embed, "embed");
-        eq(&a.weights.lm_head, &b.weights.lm_head, "lm_head");
+        let lin = |x: &Linear, y: &Linear, what: &str| {
+            assert_eq!(x.shape(), y.shape(), "{name} {what}");
+            assert!(x.to_f32_vec().unwrap() == y.to_f32_vec().unwrap(), "{name} {what} differs");
+        };
+        lin(&a.weights.lm_head, &b.weights.lm_head, "lm_head");
         for (i, (x, y)) in a.weights.layers.iter().zip(&b.weights.layers).enumerate() {
-            eq(&x.w_qkv, &y.w_qkv, &format!("layer {i} qkv (un-permuted Q/K)"));
-            eq(&x.w_gate_up, &y.w_gate_up, &format!("layer {i} gate/up"));
-            eq(&x.w_o, &y.w_o, &format!("layer {i} o"));
-            eq(&x.w_down, &y.w_down, &format!("layer {i} down"));
+            lin(&x.w_qkv, &y.w_qkv, &format!("layer {i} qkv (un-permuted Q/K)"));
+            lin(&x.w_gate_up, &y.w_gate_up, &format!("layer {i} gate/up"));
+            lin(&x.w_o, &y.w_o, &format!("layer {i} o"));
+            lin(&x.w_down, &y.w_down, &format!("layer {i} down"));
         }
         let (fa, fb) = (a.spec.rope_inv_freq(), b.spec.rope_inv_freq());
         let e = fa.iter().zip(&fb).map(|(x, y)| ((x - y) / x).abs()).fold(0.0, f64::max);

@@ -2,6 +2,7 @@
 //! peer measured in the same run, on the same card.
 
 pub mod matmul;
+pub mod quant;
 pub mod sdpa;
 pub mod softmax;
 
@@ -227,6 +228,39 @@ pub fn matmul_table(rows: &[BenchRow]) -> String {
             shape_cell(r, "k"),
             shape_cell(r, "n"),
             r.variant.trim_start_matches("matmul/").to_string(),
+            sig(r.median_us, 3),
+            min_max(r),
+            sig(r.gbps, 3),
+            sig(r.pct_roofline, 3),
+            sig_opt(r.peer_us, 3),
+            r.peer_us.map_or_else(|| "-".into(), |p| format!("{}x", sig(p / r.median_us, 3))),
+        ]);
+    }
+    t.render()
+}
+
+/// `bench quant-matmul`'s table: one line per row, with the dense GEMV's time
+/// in the same run and how many times faster the quantized one is.
+pub fn quant_table(rows: &[BenchRow]) -> String {
+    let mut t = Table::new()
+        .left("dtype")
+        .right("M")
+        .right("K")
+        .right("N")
+        .left("variant")
+        .right("median us")
+        .right("min-max us")
+        .right("GB/s")
+        .right("% read roofline")
+        .right("dense us")
+        .right("dense/ours");
+    for r in rows {
+        t.push([
+            r.dtype.clone(),
+            shape_cell(r, "m"),
+            shape_cell(r, "k"),
+            shape_cell(r, "n"),
+            r.variant.trim_start_matches("quant_matmul/").to_string(),
             sig(r.median_us, 3),
             min_max(r),
             sig(r.gbps, 3),

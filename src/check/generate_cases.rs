@@ -66,7 +66,8 @@ fn generate_case(c: &mut Checker, dir: &Path, name: &str, mode: StepMode) -> Res
         .map_err(Error::io("reading", folder.join("expected.json")))?;
     let exp: serde_json::Value = serde_json::from_str(&text).map_err(|_| bad_fixture("a readable expected.json"))?;
     let prompts = exp["prompts"].as_array().ok_or_else(|| bad_fixture("prompts"))?;
-    let model = Model::load_with(c.gpu, &dir.join(name), &LoadOptions { dtype: Some(DType::F32) })?;
+    let model =
+        Model::load_with(c.gpu, &dir.join(name), &LoadOptions { dtype: Some(DType::F32), ..Default::default() })?;
     let tok = model.tokenizer.as_ref().ok_or_else(|| bad_fixture("a tokenizer"))?;
     let mut ids = Vec::new();
     let mut wrong = 0usize;

@@ -2,10 +2,12 @@
 //! on the GPU and on the CPU backend from the same inputs (or the same seed).
 
 use super::{tolerance, Case, Checker, Outcome, Pair};
-use crate::decode::{DecodeModel, ModelConfig};
+use crate::context::Context;
+use crate::decode::{DecodeModel, ModelConfig, WeightFormat};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::ops::{self, Llama3Rope, RopeOptions};
+use crate::progress::Silent;
 use crate::tensor::{HostData, Layout};
 
 pub fn all() -> Vec<Case> {
@@ -68,7 +70,26 @@ pub fn all() -> Vec<Case> {
             op: "decode",
             name: format!("{model}/b{batch}_ctx{context}"),
             dtype,
-            run: Box::new(move |c: &mut Checker| decode_case(c, model, dtype, batch, context, StepMode::Eager)),
+            run: Box::new(move |c: &mut Checker| {
+                decode_case(c, model, dtype, WeightFormat::Dense, batch, context, StepMode::Eager)
+            }),
+        });
+    }
+    // Quantized projections and LM head (random blocks): the quantized GEMV
+    // up to 16 sequences, dequantize + dense matmul above (batch 20).
+    for (weights, batch, mode) in [
+        (WeightFormat::Q8_0, 3, StepMode::Eager),
+        (WeightFormat::Q4KM, 2, StepMode::Eager),
+        (WeightFormat::Q4KM, 16, StepMode::Graph),
+        (WeightFormat::Q8_0, 20, StepMode::Eager),
+        (WeightFormat::Q4KM, 20, StepMode::Eager),
+    ] {
+        let name = weights.name().unwrap_or("dense");
+        v.push(Case {
+            op: "decode",
+            name: format!("tiny/{name}/b{batch}_ctx40/{mode:?}").to_lowercase(),
+            dtype: DType::F16,
+            run: Box::new(move |c: &mut Checker| decode_case(c, "tiny", DType::F16, weights, batch, 40, mode)),
         });
     }
     // The same step replayed from a recording and launched as a CUDA graph.
@@ -78,7 +99,9 @@ pub fn all() -> Vec<Case> {
                 op: "decode",
                 name: format!("{model}/b{batch}_ctx{context}/{mode:?}").to_lowercase(),
                 dtype: DType::F16,
-                run: Box::new(move |c: &mut Checker| decode_case(c, model, DType::F16, batch, context, mode)),
+                run: Box::new(move |c: &mut Checker| {
+                    decode_case(c, model, DType::F16, WeightFormat::Dense, batch, context, mode)
+                }),
             });
         }
     }
@@ -171,15 +194,17 @@ fn decode_case(
     c: &mut Checker,
     model: &str,
     dtype: DType,
+    weights: WeightFormat,
     batch: usize,
     context: usize,
     mode: StepMode,
 ) -> Result<Outcome> {
     let cfg = ModelConfig::builtin(model)?;
     let seed = 11;
-    let gpu = DecodeModel::new(c.gpu, &cfg, dtype, batch, context, seed)?;
+    let build = |ctx: &Context| DecodeModel::build_with(ctx, &cfg, dtype, weights, batch, context, seed, &Silent);
+    let gpu = build(c.gpu)?;
     let cpu_ctx = c.cpu.clone();
-    let cpu = DecodeModel::new(&cpu_ctx, &cfg, dtype, batch, context, seed)?;
+    let cpu = build(&cpu_ctx)?;
     let n = batch * cfg.vocab;
     match mode {
         StepMode::Eager => {

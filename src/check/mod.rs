@@ -7,6 +7,7 @@ mod batch_cases;
 mod cases;
 mod generate_cases;
 mod layer_cases;
+mod quant_cases;
 mod sample_cases;
 
 pub use layer_cases::step_tolerance;
@@ -174,6 +175,7 @@ pub fn all_cases() -> Vec<Case> {
     let mut v = cases::all();
     v.extend(layer_cases::all());
     v.extend(batch_cases::all());
+    v.extend(quant_cases::all());
     v.extend(sample_cases::all());
     v.extend(generate_cases::all());
     v

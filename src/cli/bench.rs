@@ -3,10 +3,12 @@ use std::path::PathBuf;
 use crate::bench::{
     self,
     matmul::MatmulBenchConfig,
+    quant::QuantBenchConfig,
     sdpa::SdpaBenchConfig,
     softmax::{Mode, SoftmaxBenchConfig},
 };
 use crate::dispatch::softmax::SoftmaxBackend;
+use crate::dtype::QuantKind;
 use crate::{progress, roofline, DType, Error, Result};
 use clap::{Args, Subcommand};
 
@@ -33,6 +35,32 @@ enum BenchOp {
         #[arg(long, default_value_t = 50, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         runs: usize,
         /// Skip timing cuBLAS.
+        #[arg(long)]
+        no_peer: bool,
+        /// Write the rows as CSV.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
+    /// GEMV on weights kept in a GGML block format (issue 17), against the read
+    /// roofline, beside the dense GEMV of the same shape (decode layout).
+    QuantMatmul {
+        /// MxK list; K a multiple of 256 for Q4_K/Q6_K, of 32 for Q8_0/Q4_0
+        /// (default: 4096x4096,14336x4096,4096x14336,128256x4096).
+        #[arg(long)]
+        shapes: Option<String>,
+        /// N values (default 1,2,4,8,16).
+        #[arg(long, value_delimiter = ',', value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
+        n: Option<Vec<usize>>,
+        /// Weight formats (default q8_0,q4_0,q4_k,q6_k).
+        #[arg(long, value_delimiter = ',')]
+        formats: Option<Vec<QuantKind>>,
+        /// The activations' dtype (x and y).
+        #[arg(long, default_value = "f16")]
+        dtype: DType,
+        /// Timed runs per measurement (median reported).
+        #[arg(long, default_value_t = 50, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
+        runs: usize,
+        /// Skip timing the dense GEMV.
         #[arg(long)]
         no_peer: bool,
         /// Write the rows as CSV.
@@ -119,7 +147,10 @@ fn cuda_backend() -> Result<(crate::Context, std::sync::Arc<crate::runtime::Cuda
 }
 
 pub fn run(a: BenchArgs) -> Result<i32> {
-    let (BenchOp::Sdpa { csv, .. } | BenchOp::Softmax { csv, .. } | BenchOp::Matmul { csv, .. }) = &a.op;
+    let (BenchOp::Sdpa { csv, .. }
+    | BenchOp::Softmax { csv, .. }
+    | BenchOp::Matmul { csv, .. }
+    | BenchOp::QuantMatmul { csv, .. }) = &a.op;
     if let Some(p) = csv {
         crate::fsio::check_output("bench", "--csv", p)?;
     }
@@ -236,6 +267,51 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             })?;
             pb.finish_and_clear();
             print!("{}", bench::matmul_table(&rows));
+            if let Some(p) = csv {
+                bench::write_csv(&p, &rows)?;
+            }
+            Ok(0)
+        }
+        BenchOp::QuantMatmul { shapes, n, formats, dtype, runs, no_peer, csv } => {
+            let mut cfg = QuantBenchConfig { runs: runs.max(1), peer: !no_peer, dtype, ..Default::default() };
+            if let Some(s) = shapes {
+                cfg.shapes = bench::matmul::parse_shapes(&s)?;
+            }
+            if let Some(n) = n {
+                positive("--n", &n)?;
+                cfg.ns = n;
+            }
+            if let Some(f) = formats {
+                cfg.formats = f;
+            }
+            for &kind in &cfg.formats {
+                for &(m, k) in &cfg.shapes {
+                    crate::tensor::QuantMatrix::byte_len("bench", kind, m, k).map_err(|_| {
+                        Error::invalid(
+                            "bench",
+                            "--shapes",
+                            format!("K a multiple of {kind}'s block of {}", kind.block_elems()),
+                            format!("{m}x{k}"),
+                        )
+                    })?;
+                }
+            }
+            let (ctx, be) = cuda_backend()?;
+            let read = roofline::read_roofline(&be, 30)?;
+            println!(
+                "{} | {} | read roofline {:.0} GB/s (this run) | activations {}",
+                be.caps().name,
+                bench::today(),
+                read.gbps,
+                cfg.dtype
+            );
+            let pb = progress::bar("bench quant-matmul", cfg.points() as u64);
+            let rows = bench::quant::run(&ctx, &cfg, &read, |r| {
+                pb.set_message(format!("bench quant-matmul {} {}", r.variant, r.shape));
+                pb.inc(1);
+            })?;
+            pb.finish_and_clear();
+            print!("{}", bench::quant_table(&rows));
             if let Some(p) = csv {
                 bench::write_csv(&p, &rows)?;
             }

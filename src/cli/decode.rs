@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::decode::{self, DecodeOptions, DecodeReport, Mode, ModelConfig};
+use crate::decode::{self, DecodeOptions, DecodeReport, Mode, ModelConfig, WeightFormat};
 use crate::progress::Bars;
 use crate::table::{bytes, sig, sig_opt, time_unit, Table};
 use crate::{Context, DType, Error, Result};
@@ -21,8 +21,10 @@ pub struct WorkloadArgs {
     /// Keys attended per step (default 4096 on a GPU, 256 on the CPU backend).
     #[arg(long, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
     context: Option<usize>,
+    /// f16 or bf16; or q8_0 or q4_k_m: the projections and LM head in those
+    /// GGUF block formats (random valid blocks), f16 activations.
     #[arg(long, default_value = "f16")]
-    dtype: DType,
+    dtype: String,
     /// Seed of the random weights, cache and input.
     #[arg(long, default_value_t = 1, value_parser = super::args::unsigned::<u64>, allow_negative_numbers = true)]
     seed: u64,
@@ -32,15 +34,27 @@ pub struct WorkloadArgs {
 }
 
 impl WorkloadArgs {
-    fn open(&self) -> Result<(Context, ModelConfig, usize)> {
-        if self.dtype == DType::F32 {
-            return Err(Error::invalid("decode", "--dtype", "f16 or bf16", "f32"));
+    /// The activations' dtype and the projections' format `--dtype` names.
+    fn formats(&self) -> Result<(DType, WeightFormat)> {
+        if let Some(w) = WeightFormat::from_name(&self.dtype) {
+            return Ok((DType::F16, w));
         }
+        match self.dtype.parse::<DType>() {
+            Ok(DType::F32) | Err(_) => {
+                Err(Error::invalid("decode", "--dtype", "f16, bf16, q8_0 or q4_k_m", self.dtype.clone()))
+            }
+            Ok(d) => Ok((d, WeightFormat::Dense)),
+        }
+    }
+
+    fn open(&self) -> Result<(Context, ModelConfig, usize)> {
+        let (dtype, _) = self.formats()?;
         let cfg = ModelConfig::builtin(&self.model)?;
         let ctx = super::open_context(self.device.as_deref())?;
         let context = self.context.unwrap_or(if ctx.is_cuda() { 4096 } else { 256 });
-        // Sizes against free memory before anything is allocated.
-        decode::check_fits(&ctx, &cfg, self.dtype, self.batch, context)?;
+        // Sizes against free memory before anything is allocated (dense
+        // sizes: an upper bound for quantized weights).
+        decode::check_fits(&ctx, &cfg, dtype, self.batch, context)?;
         Ok((ctx, cfg, context))
     }
 }
@@ -79,9 +93,11 @@ pub fn run(a: DecodeArgs) -> Result<i32> {
     } else {
         a.mode.clone()
     };
+    let (dtype, weights) = a.w.formats()?;
     let o = DecodeOptions {
         model: cfg,
-        dtype: a.w.dtype,
+        dtype,
+        weights,
         batch: a.w.batch,
         context,
         steps: a.steps.unwrap_or(if gpu { 50 } else { 2 }),
@@ -240,7 +256,9 @@ pub fn profile(a: ProfileArgs) -> Result<i32> {
         }
     }
     let (ctx, cfg, context) = a.w.open()?;
-    let model = decode::DecodeModel::build(&ctx, &cfg, a.w.dtype, a.w.batch, context, a.w.seed, &Bars::new())?;
+    let (dtype, weights) = a.w.formats()?;
+    let model =
+        decode::DecodeModel::build_with(&ctx, &cfg, dtype, weights, a.w.batch, context, a.w.seed, &Bars::new())?;
     decode::prewarm(&ctx, &model)?;
     let roofline = match ctx.cuda() {
         Some(be) => Some(crate::roofline::read_roofline(be, 10)?.gbps),
@@ -298,6 +316,7 @@ mod tests {
         DecodeReport {
             model: ModelConfig::builtin("qwen2.5-0.5b").unwrap(),
             dtype: DType::F16,
+            weights: None,
             batch: 1,
             context: 4096,
             steps: 20,

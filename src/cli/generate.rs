@@ -65,6 +65,10 @@ pub struct GenerateArgs {
     /// Compute dtype: f32, f16 or bf16 (default: the checkpoint's; f32 checkpoints in f16 on a GPU).
     #[arg(long)]
     dtype: Option<DType>,
+    /// Expand a GGUF's block-quantized weights (Q8_0, Q4_0, Q4_K, Q6_K) to the
+    /// compute dtype at load, instead of reading the blocks in every step.
+    #[arg(long)]
+    expand_quantized: bool,
     /// cpu, cuda, cuda:N or auto (default: DK_DEVICE, else auto).
     #[arg(long)]
     device: Option<String>,
@@ -130,7 +134,7 @@ fn totals(gens: &[Generation]) -> Totals {
 fn decode_bytes(model: &Model, gens: &[Generation]) -> f64 {
     let cfg = model.spec.decode_config("generate");
     let e = model.dtype.size_in_bytes() as f64;
-    let weights = cfg.step_params() as f64 * e;
+    let weights = model.weights.step_bytes() as f64;
     let kv_per_token = (2 * cfg.layers * cfg.kv_heads * cfg.head_dim) as f64 * e;
     let steps = gens.first().map_or(0, |g| g.batch_decode_steps) as f64;
     let kv_tokens: f64 = gens
@@ -185,7 +189,8 @@ pub fn run(a: GenerateArgs) -> Result<i32> {
 
     let ctx = super::open_context(a.device.as_deref())?;
     let t0 = Instant::now();
-    let model = Model::load_with(&ctx, &a.model, &LoadOptions { dtype: a.dtype })?;
+    let model =
+        Model::load_with(&ctx, &a.model, &LoadOptions { dtype: a.dtype, expand_quantized: a.expand_quantized })?;
     ctx.synchronize()?;
     let load_s = t0.elapsed().as_secs_f64();
     // Every prompt tokenized and sized before any is run.

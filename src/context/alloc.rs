@@ -5,8 +5,11 @@ use std::sync::Arc;
 
 use super::{Backend, Context};
 use crate::dtype::DType;
+use crate::dtype::QuantKind;
 use crate::error::{Error, Result};
-use crate::tensor::{CudaBuffer, HostData, Indices, IndicesMemory, Layout, Memory, Storage, Tensor};
+use crate::tensor::{
+    CudaBuffer, HostData, Indices, IndicesMemory, Layout, Memory, QuantMatrix, QuantMemory, Storage, Tensor,
+};
 
 impl Tensor {
     /// A contiguous tensor holding `data` (already typed), on the context's device.
@@ -64,6 +67,52 @@ impl Indices {
     /// `len` zeros on the context's device.
     pub fn zeros(ctx: &Context, len: usize) -> Result<Self> {
         Self::from_slice(ctx, &vec![0; len])
+    }
+}
+
+impl QuantMatrix {
+    /// A `rows` x `cols` matrix of `kind` from its blocks, row-major (a GGUF
+    /// tensor's data as it is in the file), on the context's device. `bytes`
+    /// must hold exactly `rows * cols / block_elems * block_bytes` bytes and
+    /// `cols` be a multiple of the format's block.
+    pub fn from_bytes(ctx: &Context, kind: QuantKind, rows: usize, cols: usize, bytes: &[u8]) -> Result<Self> {
+        const OP: &str = "QuantMatrix::from_bytes";
+        let want = QuantMatrix::byte_len(OP, kind, rows, cols)?;
+        if bytes.len() != want {
+            return Err(Error::invalid(
+                OP,
+                "bytes",
+                format!(
+                    "{want} bytes ({rows} rows of {} blocks of {kind}, {} bytes each)",
+                    cols / kind.block_elems(),
+                    kind.block_bytes()
+                ),
+                format!("{} bytes", bytes.len()),
+            ));
+        }
+        let memory = match &ctx.backend {
+            Backend::Cpu(_) => QuantMemory::Host(bytes.to_vec()),
+            Backend::Cuda(b) => {
+                // Kernels read 16-byte chunks: round the allocation up with zeros.
+                let padded = want.next_multiple_of(16).max(16);
+                let mut host = Vec::with_capacity(padded);
+                host.extend_from_slice(bytes);
+                host.resize(padded, 0);
+                let mut dev = b.alloc_bytes(padded)?;
+                b.stream().memcpy_htod(&host, &mut dev).map_err(Error::driver("host-to-device copy of blocks"))?;
+                b.stream().synchronize().map_err(Error::driver("host-to-device copy of blocks"))?;
+                QuantMemory::Cuda(Arc::new(CudaBuffer { bytes: dev, ordinal: b.caps().ordinal }))
+            }
+        };
+        Ok(QuantMatrix { kind, rows, cols, memory })
+    }
+
+    /// A `rows` x `cols` matrix of random valid blocks
+    /// ([`crate::spec::quant::random_blocks`]), the same for a seed on every backend.
+    pub fn random(ctx: &Context, kind: QuantKind, rows: usize, cols: usize, seed: u64) -> Result<Self> {
+        let bytes = QuantMatrix::byte_len("QuantMatrix::random", kind, rows, cols)?;
+        let blocks = crate::spec::quant::random_blocks(kind, bytes / kind.block_bytes(), seed);
+        Self::from_bytes(ctx, kind, rows, cols, &blocks)
     }
 }
 

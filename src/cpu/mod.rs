@@ -8,6 +8,7 @@ use crate::tensor::{Device, Tensor};
 pub mod copy;
 pub mod layer;
 pub mod matmul;
+pub mod quant_matmul;
 pub mod sample;
 pub mod sdpa;
 pub mod softmax;

@@ -7,5 +7,5 @@ pub mod model;
 pub mod run;
 
 pub use config::{ModelConfig, BUILTIN};
-pub use model::{check_fits, cpu_step_scratch_bytes, linear, model_bytes, DecodeModel};
+pub use model::{check_fits, cpu_step_scratch_bytes, linear, model_bytes, DecodeModel, Linear, WeightFormat};
 pub use run::{prewarm, profile_steps_with, run, run_with_progress, DecodeOptions, DecodeReport, Mode};

@@ -4,13 +4,100 @@
 
 use crate::context::Context;
 use crate::dispatch::sdpa::{SdpaBackend, SdpaPrefs};
-use crate::dtype::DType;
+use crate::dtype::{DType, QuantKind};
 use crate::error::{Error, Result};
 use crate::ops::{self, RopeOptions, SdpaOptions};
 use crate::progress::{Progress, Silent};
-use crate::tensor::{Indices, Tensor};
+use crate::tensor::{Indices, QuantMatrix, Tensor};
 
 use super::config::ModelConfig;
+
+/// A projection's weight W [out, in], as a step multiplies it: dense, or GGUF
+/// blocks read as they are by the quantized GEMV (`ops::quant_matmul`), or
+/// row ranges of several (a stacked QKV whose parts a Q4_K_M file quantizes
+/// in different formats: each part is its own launch into its columns of
+/// the output).
+#[derive(Debug, Clone)]
+pub enum Linear {
+    /// A dense matrix of the compute dtype.
+    Dense(Tensor),
+    /// A block-quantized matrix.
+    Quant(std::sync::Arc<QuantMatrix>),
+    /// Parts whose rows follow one another (each dense or quantized).
+    Stacked(Vec<Linear>),
+}
+
+impl Linear {
+    /// Rows (outputs).
+    pub fn rows(&self) -> usize {
+        match self {
+            Linear::Dense(t) => t.shape()[0],
+            Linear::Quant(q) => q.rows(),
+            Linear::Stacked(parts) => parts.iter().map(Linear::rows).sum(),
+        }
+    }
+
+    /// Columns (inputs).
+    pub fn cols(&self) -> usize {
+        match self {
+            Linear::Dense(t) => t.shape()[1],
+            Linear::Quant(q) => q.cols(),
+            Linear::Stacked(parts) => parts.first().map_or(0, Linear::cols),
+        }
+    }
+
+    /// [rows, cols].
+    pub fn shape(&self) -> [usize; 2] {
+        [self.rows(), self.cols()]
+    }
+
+    /// Bytes a GEMV reads of it (the blocks, for a quantized one).
+    pub fn bytes(&self) -> usize {
+        match self {
+            Linear::Dense(t) => t.numel() * t.dtype().size_in_bytes(),
+            Linear::Quant(q) => q.size_bytes(),
+            Linear::Stacked(parts) => parts.iter().map(Linear::bytes).sum(),
+        }
+    }
+
+    /// True when any part is block-quantized.
+    pub fn is_quantized(&self) -> bool {
+        match self {
+            Linear::Dense(_) => false,
+            Linear::Quant(_) => true,
+            Linear::Stacked(parts) => parts.iter().any(Linear::is_quantized),
+        }
+    }
+
+    /// True when it is the dense matrix `t`'s buffer (tied embeddings).
+    pub fn same_buffer(&self, t: &Tensor) -> bool {
+        self.as_dense().is_some_and(|d| d.same_buffer(t))
+    }
+
+    /// The dense matrix, when it is one.
+    pub fn as_dense(&self) -> Option<&Tensor> {
+        match self {
+            Linear::Dense(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The values as f32, row-major (quantized parts dequantized exactly as
+    /// `spec::quant` does): for tests and reports, a host copy.
+    pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
+        match self {
+            Linear::Dense(t) => t.to_f32_vec(),
+            Linear::Quant(q) => crate::spec::quant::dequantize(q.kind(), &q.to_host_bytes()?, q.rows() * q.cols()),
+            Linear::Stacked(parts) => {
+                let mut v = Vec::with_capacity(self.rows() * self.cols());
+                for p in parts {
+                    v.extend(p.to_f32_vec()?);
+                }
+                Ok(v)
+            }
+        }
+    }
+}
 
 /// One decoder layer's weights, in the layout the step reads (the loader of
 /// real checkpoints fills the same struct).
@@ -19,18 +106,18 @@ pub struct LayerTensors {
     /// `[hidden]`: RMSNorm weights before attention.
     pub attn_norm: Tensor,
     /// [(hq + 2 hkv) d, hidden]: Q, K and V projections stacked.
-    pub w_qkv: Tensor,
+    pub w_qkv: Linear,
     /// [(hq + 2 hkv) d]: the QKV projection's bias (Qwen2), added by
     /// `rope_append`; `None` for models without one.
     pub b_qkv: Option<Tensor>,
     /// [hidden, hq d]
-    pub w_o: Tensor,
+    pub w_o: Linear,
     /// `[hidden]`: RMSNorm weights before the MLP.
     pub mlp_norm: Tensor,
     /// [2 intermediate, hidden]: gate rows, then up rows.
-    pub w_gate_up: Tensor,
+    pub w_gate_up: Linear,
     /// [hidden, intermediate]
-    pub w_down: Tensor,
+    pub w_down: Linear,
     /// [d]: per-head RMSNorm weights of Q and of K (Qwen3), applied to the
     /// projection's Q and K heads before RoPE (one rmsnorm per sequence and
     /// part, until rope_append fuses it). Never together with `b_qkv`.
@@ -141,7 +228,7 @@ pub struct DecodeModel {
     /// `[hidden]`: RMSNorm weights before the LM head.
     pub final_norm: Tensor,
     /// [vocab, hidden]
-    pub lm_head: Tensor,
+    pub lm_head: Linear,
     /// The step's activations: its input `buf.x0` and its output `buf.logits`.
     pub buf: Buffers,
 }
@@ -154,6 +241,100 @@ enum StepInput {
     X0,
     /// Already in the residual stream `buf.act.x`.
     InResidual,
+}
+
+/// The format of a model's projection and LM-head weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WeightFormat {
+    /// Dense, in the compute dtype.
+    #[default]
+    Dense,
+    /// Every projection and the LM head in Q8_0.
+    Q8_0,
+    /// llama.cpp's Q4_K_M mix: Q4_K, with Q6_K for the LM head and for the V
+    /// and down projections of the layers llama.cpp gives more bits (the first
+    /// and last eighth, and every third between).
+    Q4KM,
+}
+
+/// The block formats of one layer's projections.
+#[derive(Debug, Clone, Copy)]
+pub struct LayerKinds {
+    /// Q and K rows of the QKV projection.
+    pub qk: QuantKind,
+    /// V rows of the QKV projection.
+    pub v: QuantKind,
+    /// The O projection.
+    pub o: QuantKind,
+    /// The gate and up projections.
+    pub gate_up: QuantKind,
+    /// The down projection.
+    pub down: QuantKind,
+}
+
+impl WeightFormat {
+    /// The name `--dtype` takes for it (with f16 activations), or None for dense.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            WeightFormat::Dense => None,
+            WeightFormat::Q8_0 => Some("q8_0"),
+            WeightFormat::Q4KM => Some("q4_k_m"),
+        }
+    }
+
+    /// The format `--dtype` names (`q8_0`, `q4_k_m`), if it names one.
+    pub fn from_name(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "q8_0" => Some(WeightFormat::Q8_0),
+            "q4_k_m" => Some(WeightFormat::Q4KM),
+            _ => None,
+        }
+    }
+
+    /// Layer `i` of `layers`' formats (None: dense).
+    pub fn layer_kinds(self, i: usize, layers: usize) -> Option<LayerKinds> {
+        let all = |k| LayerKinds { qk: k, v: k, o: k, gate_up: k, down: k };
+        match self {
+            WeightFormat::Dense => None,
+            WeightFormat::Q8_0 => Some(all(QuantKind::Q8_0)),
+            WeightFormat::Q4KM => {
+                let eighth = layers / 8;
+                let more = i < eighth || i >= layers - eighth || (i >= eighth && (i - eighth) % 3 == 2);
+                let wide = if more { QuantKind::Q6_K } else { QuantKind::Q4_K };
+                Some(LayerKinds { v: wide, down: wide, ..all(QuantKind::Q4_K) })
+            }
+        }
+    }
+
+    /// The LM head's format (None: dense).
+    pub fn head_kind(self) -> Option<QuantKind> {
+        match self {
+            WeightFormat::Dense => None,
+            WeightFormat::Q8_0 => Some(QuantKind::Q8_0),
+            WeightFormat::Q4KM => Some(QuantKind::Q6_K),
+        }
+    }
+
+    /// Every projection's input width (hidden, hq d, intermediate) must be a
+    /// whole number of the formats' blocks.
+    fn check(self, cfg: &ModelConfig) -> Result<()> {
+        let Some(name) = self.name() else { return Ok(()) };
+        let block = if self == WeightFormat::Q8_0 { 32 } else { 256 };
+        let widths = [
+            ("hidden", cfg.hidden),
+            ("heads x head_dim", cfg.heads * cfg.head_dim),
+            ("intermediate", cfg.intermediate),
+        ];
+        match widths.iter().find(|(_, w)| w % block != 0) {
+            Some((what, w)) => Err(Error::invalid(
+                "decode",
+                "--dtype",
+                format!("a weight format whose blocks ({block} elements) divide every projection's input width"),
+                format!("{name} on {} ({what} {w})", cfg.name),
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 /// How a weight is filled: U(-a, a) with a = sqrt(3 / fan_in) (unit-variance
@@ -277,7 +458,27 @@ impl DecodeModel {
         seed: u64,
         progress: &dyn Progress,
     ) -> Result<Self> {
+        Self::build_with(ctx, cfg, dtype, WeightFormat::Dense, batch, context, seed, progress)
+    }
+
+    /// [`DecodeModel::build`] with the projections and the LM head in
+    /// `weights`' format (random valid blocks for a quantized one; norms,
+    /// caches and activations in `dtype`). A quantized format needs every
+    /// projection's input width to be a whole number of its blocks (an error
+    /// naming the model's sizes otherwise).
+    #[allow(clippy::too_many_arguments)]
+    pub fn build_with(
+        ctx: &Context,
+        cfg: &ModelConfig,
+        dtype: DType,
+        weights: WeightFormat,
+        batch: usize,
+        context: usize,
+        seed: u64,
+        progress: &dyn Progress,
+    ) -> Result<Self> {
         cfg.validate()?;
+        weights.check(cfg)?;
         if batch == 0 {
             return Err(Error::invalid("decode", "--batch", "at least 1 sequence", batch));
         }
@@ -294,18 +495,39 @@ impl DecodeModel {
             Ok(t)
         };
         let (h, d, hq, hkv, inter) = (cfg.hidden, cfg.head_dim, cfg.heads, cfg.kv_heads, cfg.intermediate);
+        let mut qseed = seed.wrapping_mul(0x9E37_79B9);
+        let mut quant = |rows: usize, cols: usize, kind: QuantKind| -> Result<Linear> {
+            qseed = qseed.wrapping_add(1);
+            Ok(Linear::Quant(std::sync::Arc::new(QuantMatrix::random(ctx, kind, rows, cols, qseed)?)))
+        };
         let mut layers = Vec::with_capacity(cfg.layers);
         progress.start(&format!("{}: random weights, by layer", cfg.name), cfg.layers as u64 + 1);
-        for _ in 0..cfg.layers {
+        for i in 0..cfg.layers {
+            let (w_qkv, w_o, w_gate_up, w_down) = match weights.layer_kinds(i, cfg.layers) {
+                None => (
+                    Linear::Dense(make(&[cfg.qkv_width(), h], Init::FanIn(h))?),
+                    Linear::Dense(make(&[h, hq * d], Init::FanIn(hq * d))?),
+                    Linear::Dense(make(&[2 * inter, h], Init::FanIn(h))?),
+                    Linear::Dense(make(&[h, inter], Init::FanIn(inter))?),
+                ),
+                Some(k) => {
+                    let qkv = if k.qk == k.v {
+                        quant(cfg.qkv_width(), h, k.qk)?
+                    } else {
+                        Linear::Stacked(vec![quant((hq + hkv) * d, h, k.qk)?, quant(hkv * d, h, k.v)?])
+                    };
+                    (qkv, quant(h, hq * d, k.o)?, quant(2 * inter, h, k.gate_up)?, quant(h, inter, k.down)?)
+                }
+            };
             layers.push(LayerWeights {
                 w: LayerTensors {
                     attn_norm: make(&[h], Init::Norm)?,
-                    w_qkv: make(&[cfg.qkv_width(), h], Init::FanIn(h))?,
+                    w_qkv,
                     b_qkv: if cfg.qkv_bias { Some(make(&[cfg.qkv_width()], Init::Bias)?) } else { None },
-                    w_o: make(&[h, hq * d], Init::FanIn(hq * d))?,
+                    w_o,
                     mlp_norm: make(&[h], Init::Norm)?,
-                    w_gate_up: make(&[2 * inter, h], Init::FanIn(h))?,
-                    w_down: make(&[h, inter], Init::FanIn(inter))?,
+                    w_gate_up,
+                    w_down,
                     q_norm: None,
                     k_norm: None,
                 },
@@ -315,7 +537,10 @@ impl DecodeModel {
             progress.inc(1);
         }
         let final_norm = make(&[h], Init::Norm)?;
-        let lm_head = make(&[cfg.vocab, h], Init::FanIn(h))?;
+        let lm_head = match weights.head_kind() {
+            None => Linear::Dense(make(&[cfg.vocab, h], Init::FanIn(h))?),
+            Some(kind) => quant(cfg.vocab, h, kind)?,
+        };
         let x0 = make(&[batch, h], Init::Unit)?;
         let buf = Buffers::new(ctx, cfg, dtype, batch, x0)?;
         ctx.synchronize()?;
@@ -502,7 +727,21 @@ impl DecodeModel {
     pub fn bytes_per_step(&self) -> u64 {
         let e = self.dtype.size_in_bytes() as u64;
         let kv = 2 * self.cfg.layers * self.batch * self.cfg.kv_heads * self.context * self.cfg.head_dim;
-        e * (self.cfg.step_params() + kv) as u64
+        let t = |t: &Tensor| (t.numel() * t.dtype().size_in_bytes()) as u64;
+        let weights: u64 = self
+            .layers
+            .iter()
+            .map(|l| {
+                let w = &l.w;
+                [&w.w_qkv, &w.w_o, &w.w_gate_up, &w.w_down].iter().map(|p| p.bytes() as u64).sum::<u64>()
+                    + t(&w.attn_norm)
+                    + t(&w.mlp_norm)
+                    + w.b_qkv.as_ref().map_or(0, t)
+                    + w.q_norm.as_ref().map_or(0, t)
+                    + w.k_norm.as_ref().map_or(0, t)
+            })
+            .sum();
+        weights + t(&self.final_norm) + self.lm_head.bytes() as u64 + e * kv as u64
     }
 
     /// Launches (kernels and library calls) per step, for reports.
@@ -512,9 +751,35 @@ impl DecodeModel {
     }
 }
 
-/// y[B, M] (+)= x[B, K] · W^T with W [M, K]: the matmul C = A·B with A = W,
-/// B = x^T (K-contiguous columns) and C = y^T, so N = batch.
-pub fn linear(ctx: &Context, w: &Tensor, x: &Tensor, beta: f32, y: &Tensor) -> Result<()> {
+/// y[B, M] (+)= x[B, K] · W^T with W [M, K] (beta 0 or 1). Dense: the
+/// matmul C = A·B with A = W, B = x^T (K-contiguous columns) and C = y^T, so
+/// N = batch. Quantized: the quantized GEMV for up to
+/// [`ops::quant::QUANT_MAX_N`] rows of x (a decode step); more (a prefill
+/// chunk) dequantize W into a scratch matrix first and take the dense path
+/// (cuBLAS at those sizes), one pass over the blocks instead of one per 16
+/// rows. Stacked: each part into its columns of y.
+pub fn linear(ctx: &Context, w: &Linear, x: &Tensor, beta: f32, y: &Tensor) -> Result<()> {
+    match w {
+        Linear::Dense(t) => dense_linear(ctx, t, x, beta, y),
+        Linear::Quant(q) if x.shape()[0] <= ops::quant::QUANT_MAX_N => ops::quant_matmul(ctx, q, x, y, 1.0, beta),
+        Linear::Quant(q) => {
+            let (m, k) = (q.rows(), q.cols());
+            let dense = ctx.scratch("linear.dequantized", x.dtype(), m * k)?.reshape(&[m, k])?;
+            ops::dequantize(ctx, q, &dense)?;
+            dense_linear(ctx, &dense, x, beta, y)
+        }
+        Linear::Stacked(parts) => {
+            let mut at = 0;
+            for p in parts {
+                linear(ctx, p, x, beta, &y.narrow(1, at, p.rows())?)?;
+                at += p.rows();
+            }
+            Ok(())
+        }
+    }
+}
+
+fn dense_linear(ctx: &Context, w: &Tensor, x: &Tensor, beta: f32, y: &Tensor) -> Result<()> {
     let (m, k) = (w.shape()[0], w.shape()[1]);
     let n = x.shape()[0];
     let xt = x.as_strided(&[k, n], &[x.layout().stride(1), x.layout().stride(0)], x.layout().offset())?;

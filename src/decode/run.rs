@@ -11,7 +11,7 @@ use crate::progress::{Progress, Silent};
 use crate::runtime::CudaBackend;
 
 use super::config::ModelConfig;
-use super::model::{linear, DecodeModel};
+use super::model::{linear, DecodeModel, WeightFormat};
 
 /// How a step reaches the GPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -53,8 +53,11 @@ impl std::fmt::Display for Mode {
 pub struct DecodeOptions {
     /// The model's shapes (its weights are random).
     pub model: ModelConfig,
-    /// The dtype of every tensor.
+    /// The dtype of every tensor (activations and caches; the projections'
+    /// too unless `weights` is quantized).
     pub dtype: DType,
+    /// The projections' and LM head's format.
+    pub weights: WeightFormat,
     /// Sequences per step.
     pub batch: usize,
     /// Keys each step attends over (the KV cache's length).
@@ -129,8 +132,11 @@ pub struct HostCost {
 pub struct DecodeReport {
     /// The model's shapes.
     pub model: ModelConfig,
-    /// The dtype of every tensor.
+    /// The dtype of every tensor (the projections' blocks aside when `weights` is set).
     pub dtype: DType,
+    /// The projections' block format (`q8_0`, `q4_k_m`); absent when dense.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<String>,
     /// Sequences per step.
     pub batch: usize,
     /// Keys each step attends over.
@@ -202,7 +208,7 @@ pub fn run_with_progress(ctx: &Context, o: &DecodeOptions, progress: &dyn Progre
         }
         _ => None,
     };
-    let model = DecodeModel::build(ctx, &o.model, o.dtype, o.batch, o.context, o.seed, progress)?;
+    let model = DecodeModel::build_with(ctx, &o.model, o.dtype, o.weights, o.batch, o.context, o.seed, progress)?;
     let bytes = model.bytes_per_step();
     // Recording the step is also its prewarm: every module loaded, every plan resolved.
     let recording = if ctx.is_cuda() {
@@ -288,6 +294,7 @@ pub fn run_with_progress(ctx: &Context, o: &DecodeOptions, progress: &dyn Progre
     Ok(DecodeReport {
         model: o.model.clone(),
         dtype: o.dtype,
+        weights: o.weights.name().map(str::to_string),
         batch: o.batch,
         context: o.context,
         steps: o.steps,

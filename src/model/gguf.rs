@@ -733,16 +733,32 @@ pub fn unpermute_rows(data: &mut HostData, heads: usize, cols: usize) {
     }
 }
 
-impl TensorSource for GgufFile {
-    fn path(&self) -> &Path {
-        &self.path
+/// Undoes the Q/K row permutation (see [`unpermute_rows`]) on rows of
+/// `row_bytes` bytes each (a quantized tensor's rows of blocks).
+fn unpermute_byte_rows(data: &mut [u8], heads: usize, row_bytes: usize) {
+    if heads == 0 || row_bytes == 0 || data.is_empty() {
+        return;
     }
-
-    fn contains(&self, name: &str) -> bool {
-        Self::gguf_name(name).is_some_and(|g| self.by_name.contains_key(&g))
+    let d = data.len() / row_bytes / heads;
+    let half = d / 2;
+    let mut head = vec![0u8; d * row_bytes];
+    for h in 0..heads {
+        let block = &mut data[h * d * row_bytes..(h + 1) * d * row_bytes];
+        head.copy_from_slice(block);
+        for j in 0..2 {
+            for i in 0..half {
+                let (src, dst) = (2 * i + j, j * half + i);
+                block[dst * row_bytes..(dst + 1) * row_bytes]
+                    .copy_from_slice(&head[src * row_bytes..(src + 1) * row_bytes]);
+            }
+        }
     }
+}
 
-    fn read(&self, name: &str, shape: &[usize], dtype: DType) -> Result<HostData> {
+impl GgufFile {
+    /// The GGUF name of HF tensor `name`, its raw storage and bytes, after
+    /// checking its shape equals `shape`.
+    fn checked_raw(&self, name: &str, shape: &[usize]) -> Result<(String, Storage, &[u8])> {
         let g = Self::gguf_name(name).ok_or_else(|| {
             bad(&self.path, &format!("tensor `{name}`"), "a tensor name with a GGUF equivalent", "none known")
         })?;
@@ -759,6 +775,57 @@ impl TensorSource for GgufFile {
                 format!("shape {got:?} (dims {:?})", info.dims),
             ));
         }
+        Ok((g, src, bytes))
+    }
+
+    /// The heads whose rows llama.cpp permuted in tensor `name` (checked
+    /// divisible into heads of even size), or None.
+    fn checked_heads(&self, name: &str, g: &str, shape: &[usize]) -> Result<Option<usize>> {
+        let Some(heads) = self.permuted_heads(name) else { return Ok(None) };
+        let rows = shape.first().copied().unwrap_or(0);
+        if heads == 0 || rows % heads != 0 || (rows / heads) % 2 != 0 {
+            return Err(bad(
+                &self.path,
+                &format!("tensor `{g}`"),
+                format!("rows divisible into {heads} heads of even size"),
+                rows,
+            ));
+        }
+        Ok(Some(heads))
+    }
+}
+
+impl TensorSource for GgufFile {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read_blocks(&self, name: &str, shape: &[usize]) -> Result<Option<(QuantKind, Vec<u8>)>> {
+        let (g, src, bytes) = self.checked_raw(name, shape)?;
+        let Storage::Quant(kind) = src else { return Ok(None) };
+        let rows = shape.first().copied().unwrap_or(0);
+        let cols: usize = shape[1..].iter().product();
+        let row_bytes = kind.bytes_for(cols).filter(|&b| b * rows == bytes.len()).ok_or_else(|| {
+            bad(
+                &self.path,
+                &format!("tensor `{g}` ({kind})"),
+                format!("{rows} rows of whole blocks of {cols} elements"),
+                format!("{} bytes", bytes.len()),
+            )
+        })?;
+        let mut data = bytes.to_vec();
+        if let Some(heads) = self.checked_heads(name, &g, shape)? {
+            unpermute_byte_rows(&mut data, heads, row_bytes);
+        }
+        Ok(Some((kind, data)))
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        Self::gguf_name(name).is_some_and(|g| self.by_name.contains_key(&g))
+    }
+
+    fn read(&self, name: &str, shape: &[usize], dtype: DType) -> Result<HostData> {
+        let (g, src, bytes) = self.checked_raw(name, shape)?;
         let mut data = match src {
             Storage::Plain(src) => convert_bytes(bytes, src, dtype, &self.path, &g)?,
             Storage::Quant(kind) => {
@@ -768,16 +835,7 @@ impl TensorSource for GgufFile {
                 convert_f32(x, dtype, &self.path, &what)?
             }
         };
-        if let Some(heads) = self.permuted_heads(name) {
-            let rows = shape.first().copied().unwrap_or(0);
-            if heads == 0 || rows % heads != 0 || (rows / heads) % 2 != 0 {
-                return Err(bad(
-                    &self.path,
-                    &format!("tensor `{g}`"),
-                    format!("rows divisible into {heads} heads of even size"),
-                    rows,
-                ));
-            }
+        if let Some(heads) = self.checked_heads(name, &g, shape)? {
             let cols = if shape.len() > 1 { shape[1..].iter().product() } else { 1 };
             unpermute_rows(&mut data, heads, cols);
         }

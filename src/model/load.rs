@@ -13,12 +13,13 @@ use super::tokenizer::Tokenizer;
 use super::{unsupported, TensorSource};
 use crate::context::Context;
 pub use crate::decode::model::LayerTensors;
+pub use crate::decode::model::Linear;
 use crate::decode::model::{Buffers, LayerWeights};
 use crate::decode::DecodeModel;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::ops;
-use crate::tensor::Tensor;
+use crate::tensor::{QuantMatrix, Tensor};
 
 /// How to load.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +27,11 @@ pub struct LoadOptions {
     /// Compute dtype. Default: the checkpoint's (`torch_dtype`, or the GGUF
     /// embedding's), except that f32 checkpoints are computed in f16 on a GPU.
     pub dtype: Option<DType>,
+    /// Expand block-quantized GGUF weights to the compute dtype at load
+    /// (the f16 model's memory and speed). Default: the projections and the
+    /// LM head stay in their blocks, read by the quantized GEMV; the
+    /// embedding table is expanded either way (the step gathers its rows).
+    pub expand_quantized: bool,
 }
 
 /// Every weight of a model, on one context.
@@ -37,8 +43,32 @@ pub struct Weights {
     pub layers: Vec<LayerTensors>,
     /// [hidden]
     pub final_norm: Tensor,
-    /// [vocab, hidden]; the same buffer as `embed` when the embeddings are tied.
-    pub lm_head: Tensor,
+    /// [vocab, hidden]; the same buffer as `embed` when the embeddings are
+    /// tied and dense (tied quantized embeddings: the table's blocks).
+    pub lm_head: Linear,
+}
+
+impl Weights {
+    /// Bytes a decode step reads of the weights: every projection, norm and
+    /// the LM head once (the embedding table aside: a step reads B rows).
+    pub fn step_bytes(&self) -> u64 {
+        let t = |t: &Tensor| (t.numel() * t.dtype().size_in_bytes()) as u64;
+        let layer = |l: &LayerTensors| {
+            [&l.w_qkv, &l.w_o, &l.w_gate_up, &l.w_down].iter().map(|w| w.bytes() as u64).sum::<u64>()
+                + t(&l.attn_norm)
+                + t(&l.mlp_norm)
+                + l.b_qkv.as_ref().map_or(0, t)
+                + l.q_norm.as_ref().map_or(0, t)
+                + l.k_norm.as_ref().map_or(0, t)
+        };
+        self.layers.iter().map(layer).sum::<u64>() + t(&self.final_norm) + self.lm_head.bytes() as u64
+    }
+
+    /// True when any projection or the LM head is block-quantized.
+    pub fn is_quantized(&self) -> bool {
+        self.lm_head.is_quantized()
+            || self.layers.iter().any(|l| [&l.w_qkv, &l.w_o, &l.w_gate_up, &l.w_down].iter().any(|w| w.is_quantized()))
+    }
 }
 
 /// Which format a checkpoint came in.
@@ -114,7 +144,7 @@ impl Model {
             _ => Some(Tokenizer::from_gguf(&g)?),
         };
         let dtype = compute_dtype(ctx, &spec, opts);
-        let weights = Weights::load(ctx, &spec, &g, dtype)?;
+        let weights = Weights::load_with(ctx, &spec, &g, dtype, opts.expand_quantized)?;
         Ok(Model { path: path.to_path_buf(), format: Format::Gguf, spec, dtype, weights, tokenizer })
     }
 
@@ -207,6 +237,21 @@ impl Weights {
     /// against the spec), converts each to `dtype` and uploads it; Q/K/V and
     /// gate/up are written into the rows of their stacked tensors.
     pub fn load(ctx: &Context, spec: &ModelSpec, src: &dyn TensorSource, dtype: DType) -> Result<Self> {
+        Self::load_with(ctx, spec, src, dtype, false)
+    }
+
+    /// [`Weights::load`], keeping block-quantized projections and LM head in
+    /// their blocks unless `expand_quantized` (see [`LoadOptions`]). Stacked
+    /// parts of one block format become one matrix (their rows of blocks
+    /// concatenated); parts of different formats (a Q4_K_M file's Q4_K Q and
+    /// K with a Q6_K V) stay separate parts of one [`Linear::Stacked`].
+    pub fn load_with(
+        ctx: &Context,
+        spec: &ModelSpec,
+        src: &dyn TensorSource,
+        dtype: DType,
+        expand_quantized: bool,
+    ) -> Result<Self> {
         let (h, d, inter, v) = (spec.hidden_size, spec.head_dim, spec.intermediate_size, spec.vocab_size);
         let (hq, hkv) = (spec.num_attention_heads, spec.num_key_value_heads);
         let one = |name: &str, shape: &[usize]| -> Result<Tensor> {
@@ -227,6 +272,47 @@ impl Weights {
             }
             Ok(out)
         };
+        // A projection: its blocks when quantized (and kept), else dense.
+        let blocks = |name: &str, shape: &[usize]| -> Result<Option<(crate::dtype::QuantKind, Vec<u8>)>> {
+            if expand_quantized {
+                return Ok(None);
+            }
+            src.read_blocks(name, shape)
+        };
+        let quant = |kind, rows, cols, bytes: &[u8]| -> Result<Linear> {
+            Ok(Linear::Quant(std::sync::Arc::new(QuantMatrix::from_bytes(ctx, kind, rows, cols, bytes)?)))
+        };
+        let proj = |name: &str, shape: &[usize]| -> Result<Linear> {
+            match blocks(name, shape)? {
+                Some((kind, bytes)) => quant(kind, shape[0], shape[1], &bytes),
+                None => Ok(Linear::Dense(one(name, shape)?)),
+            }
+        };
+        // Stacked projection weights [rows, cols]: runs of consecutive parts
+        // in one block format become one matrix; dense parts one tensor.
+        let stacked_proj = |parts: &[(String, usize)], cols: usize| -> Result<Linear> {
+            let mut runs: Vec<(Option<crate::dtype::QuantKind>, Vec<(String, usize)>, Vec<u8>)> = Vec::new();
+            for (name, r) in parts {
+                let got = blocks(name, &[*r, cols])?;
+                let kind = got.as_ref().map(|g| g.0);
+                match runs.last_mut() {
+                    Some(run) if run.0 == kind => {
+                        run.1.push((name.clone(), *r));
+                        run.2.extend(got.map(|g| g.1).unwrap_or_default());
+                    }
+                    _ => runs.push((kind, vec![(name.clone(), *r)], got.map(|g| g.1).unwrap_or_default())),
+                }
+            }
+            let mut out = Vec::with_capacity(runs.len());
+            for (kind, names, bytes) in runs {
+                let rows = names.iter().map(|p| p.1).sum();
+                out.push(match kind {
+                    Some(kind) => quant(kind, rows, cols, &bytes)?,
+                    None => Linear::Dense(stacked(&names, Some(cols))?),
+                });
+            }
+            Ok(if out.len() == 1 { out.remove(0) } else { Linear::Stacked(out) })
+        };
         let embed = one("model.embed_tokens.weight", &[v, h])?;
         let mut layers = Vec::with_capacity(spec.num_hidden_layers);
         for i in 0..spec.num_hidden_layers {
@@ -241,19 +327,26 @@ impl Weights {
             let norm = |s: &str| if spec.qk_norm { one(&p(s), &[d]).map(Some) } else { Ok(None) };
             layers.push(LayerTensors {
                 attn_norm: one(&p("input_layernorm.weight"), &[h])?,
-                w_qkv: stacked(&qkv("weight"), Some(h))?,
+                w_qkv: stacked_proj(&qkv("weight"), h)?,
                 b_qkv: if spec.qkv_bias { Some(stacked(&qkv("bias"), None)?) } else { None },
-                w_o: one(&p("self_attn.o_proj.weight"), &[h, hq * d])?,
+                w_o: proj(&p("self_attn.o_proj.weight"), &[h, hq * d])?,
                 mlp_norm: one(&p("post_attention_layernorm.weight"), &[h])?,
-                w_gate_up: stacked(&[(p("mlp.gate_proj.weight"), inter), (p("mlp.up_proj.weight"), inter)], Some(h))?,
-                w_down: one(&p("mlp.down_proj.weight"), &[h, inter])?,
+                w_gate_up: stacked_proj(&[(p("mlp.gate_proj.weight"), inter), (p("mlp.up_proj.weight"), inter)], h)?,
+                w_down: proj(&p("mlp.down_proj.weight"), &[h, inter])?,
                 q_norm: norm("self_attn.q_norm.weight")?,
                 k_norm: norm("self_attn.k_norm.weight")?,
             });
         }
         let final_norm = one("model.norm.weight", &[h])?;
         // Tied: transformers ignores a stored lm_head and uses the embedding.
-        let lm_head = if spec.tie_word_embeddings { embed.clone() } else { one("lm_head.weight", &[v, h])? };
+        let lm_head = if spec.tie_word_embeddings {
+            match blocks("model.embed_tokens.weight", &[v, h])? {
+                Some((kind, bytes)) => quant(kind, v, h, &bytes)?,
+                None => Linear::Dense(embed.clone()),
+            }
+        } else {
+            proj("lm_head.weight", &[v, h])?
+        };
         ctx.synchronize()?;
         Ok(Weights { embed, layers, final_norm, lm_head })
     }

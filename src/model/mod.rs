@@ -87,6 +87,13 @@ pub trait TensorSource {
     /// The tensor's elements converted to `dtype`, row-major, after checking
     /// its shape equals `shape`. The only host copy of the tensor made.
     fn read(&self, name: &str, shape: &[usize], dtype: DType) -> Result<HostData>;
+    /// A block-quantized tensor's blocks as stored (rows in the Hugging Face
+    /// order, `shape` checked), or None when the tensor is not quantized (then
+    /// [`TensorSource::read`] it). Only GGUF files hold quantized tensors.
+    fn read_blocks(&self, name: &str, shape: &[usize]) -> Result<Option<(crate::dtype::QuantKind, Vec<u8>)>> {
+        let _ = (name, shape);
+        Ok(None)
+    }
 }
 
 /// Converts f32 values (a dequantized tensor) to `dst`, consuming them. A

@@ -159,7 +159,13 @@ pub fn step_positions(
             // SAFETY: check_step_positions validated four distinct device
             // vectors of n values each; the kernel touches index b < n of each.
             unsafe {
-                b.launch(Tag { label: "step_positions/row", bytes: moved }, &[], &f, LaunchConfig::linear(grid, 128), &args)
+                b.launch(
+                    Tag { label: "step_positions/row", bytes: moved },
+                    &[],
+                    &f,
+                    LaunchConfig::linear(grid, 128),
+                    &args,
+                )
             }
         }
     }

@@ -163,6 +163,22 @@ pub(crate) struct SampleParams {
     pub(crate) append: i32,
 }
 
+/// Kernel parameters (kernels/quant.cu: QuantParams).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QuantParams {
+    pub(crate) m: i64,
+    pub(crate) k: i64,
+    pub(crate) n: i64,
+    pub(crate) row_bytes: i64,
+    pub(crate) buf_bytes: i64,
+    pub(crate) sxn: i64,
+    pub(crate) syn: i64,
+    pub(crate) x_vec: i32,
+    pub(crate) alpha: f32,
+    pub(crate) beta: f32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +217,7 @@ mod tests {
             abi!(RopeParams in kernels::LAYER; hq, hkv, d, s_qkv_b, s_qkv_t, sq_b, sq_h, sq_t, sk_b, sk_h,
                 sk_s, sv_b, sv_h, sv_s, cap, pos, log2_theta, has_bias, llama3, factor, low_freq_factor, high_freq_factor, original_max),
             abi!(SiluMulParams in kernels::LAYER; rows, inter, s_gu, s_h),
+            abi!(QuantParams in kernels::QUANT; m, k, n, row_bytes, buf_bytes, sxn, syn, x_vec, alpha, beta),
             abi!(SampleParams in kernels::SAMPLE; vocab, sxr, hist, top_k, seed, temperature, top_p, ln_min_p,
                 repeat_penalty, append),
         ]

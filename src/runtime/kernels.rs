@@ -50,13 +50,23 @@ pub static SAMPLE: KernelSource = KernelSource {
     code: include_str!("../../kernels/sample.cu"),
     builds: &[DTYPE_F16, DTYPE_BF16, DTYPE_F32],
 };
-/// Builds of the per-element-type sources (gemv.cu, softmax.cu, sdpa.cu, layer.cu, sample.cu).
+pub static DEQUANT: KernelSource = KernelSource {
+    file: "dequant.cu",
+    code: include_str!("../../kernels/dequant.cu"),
+    builds: &[DTYPE_F16, DTYPE_BF16, DTYPE_F32],
+};
+pub static QUANT: KernelSource = KernelSource {
+    file: "quant.cu",
+    code: include_str!("../../kernels/quant.cu"),
+    builds: &[DTYPE_F16, DTYPE_BF16, DTYPE_F32],
+};
+/// Builds of the per-element-type sources (gemv.cu, softmax.cu, sdpa.cu, layer.cu, sample.cu, quant.cu, dequant.cu).
 pub const DTYPE_F16: Defines = &[("DK_DTYPE", "0")];
 pub const DTYPE_BF16: Defines = &[("DK_DTYPE", "1")];
 pub const DTYPE_F32: Defines = &[("DK_DTYPE", "2")];
 
 /// Every source, for prewarming and the compile test.
-pub static ALL: &[&KernelSource] = &[&COPY, &ROOFLINE, &GEMV, &SOFTMAX, &SDPA, &LAYER, &SAMPLE];
+pub static ALL: &[&KernelSource] = &[&COPY, &ROOFLINE, &GEMV, &SOFTMAX, &SDPA, &LAYER, &SAMPLE, &QUANT, &DEQUANT];
 
 /// The build of a per-element-type source for `dtype`.
 pub fn dtype_build(dtype: crate::dtype::DType) -> Defines {

@@ -150,6 +150,21 @@ impl CudaBackend {
         }
     }
 
+    /// While recording, holds the blocks of `w` in the recording (see
+    /// [`CudaBackend::hold_indices`]). Nothing when not recording.
+    pub(crate) fn hold_quant(&self, w: &crate::tensor::QuantMatrix) {
+        if !self.launcher.recording.load(Ordering::Acquire) {
+            return;
+        }
+        if let (Some(rec), Some(b)) =
+            (self.launcher.recorder.lock().unwrap_or_else(|e| e.into_inner()).as_mut(), w.device_buffer())
+        {
+            if !rec.keep_indices.iter().any(|k| Arc::ptr_eq(k, b)) {
+                rec.keep_indices.push(b.clone());
+            }
+        }
+    }
+
     /// Launches now (never recorded); bracketed by profiling events when
     /// `profile` and profiling is on.
     ///

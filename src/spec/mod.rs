@@ -5,9 +5,11 @@
 //! call is.
 
 pub mod copy;
+pub mod dequant;
 pub mod layer;
 pub mod matmul;
 pub mod quant;
+pub mod quant_matmul;
 pub mod random;
 pub mod sample;
 pub mod sdpa;

@@ -34,88 +34,7 @@ use half::f16;
 
 use crate::error::{Error, Result};
 
-/// A block-quantized format (named as GGML names them).
-#[allow(non_camel_case_types)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum QuantKind {
-    /// GGML type 8: blocks of 32, an f16 scale and 32 i8.
-    Q8_0,
-    /// GGML type 2: blocks of 32, an f16 scale and 32 4-bit values offset by 8.
-    Q4_0,
-    /// GGML type 12: super-blocks of 256, 8 sub-blocks with 6-bit scales and mins.
-    Q4_K,
-    /// GGML type 14: super-blocks of 256, 6-bit values, 16 i8 scales.
-    Q6_K,
-}
-
-impl QuantKind {
-    /// Every kind, in GGML id order.
-    pub const ALL: [QuantKind; 4] = [QuantKind::Q4_0, QuantKind::Q8_0, QuantKind::Q4_K, QuantKind::Q6_K];
-
-    /// The kind of a GGML type id, when it is one of these.
-    pub fn from_ggml_type(t: u32) -> Option<Self> {
-        match t {
-            2 => Some(QuantKind::Q4_0),
-            8 => Some(QuantKind::Q8_0),
-            12 => Some(QuantKind::Q4_K),
-            14 => Some(QuantKind::Q6_K),
-            _ => None,
-        }
-    }
-
-    /// The GGML type id.
-    pub fn ggml_type(self) -> u32 {
-        match self {
-            QuantKind::Q4_0 => 2,
-            QuantKind::Q8_0 => 8,
-            QuantKind::Q4_K => 12,
-            QuantKind::Q6_K => 14,
-        }
-    }
-
-    /// GGML's name (`Q8_0`).
-    pub fn name(self) -> &'static str {
-        match self {
-            QuantKind::Q4_0 => "Q4_0",
-            QuantKind::Q8_0 => "Q8_0",
-            QuantKind::Q4_K => "Q4_K",
-            QuantKind::Q6_K => "Q6_K",
-        }
-    }
-
-    /// Elements per block.
-    pub fn block_elems(self) -> usize {
-        match self {
-            QuantKind::Q4_0 | QuantKind::Q8_0 => 32,
-            QuantKind::Q4_K | QuantKind::Q6_K => 256,
-        }
-    }
-
-    /// Bytes per block.
-    pub fn block_bytes(self) -> usize {
-        match self {
-            QuantKind::Q4_0 => 18,
-            QuantKind::Q8_0 => 34,
-            QuantKind::Q4_K => 144,
-            QuantKind::Q6_K => 210,
-        }
-    }
-
-    /// The bytes `n` elements take, or None when `n` is not a whole number of
-    /// blocks (or the size overflows).
-    pub fn bytes_for(self, n: usize) -> Option<usize> {
-        if n % self.block_elems() != 0 {
-            return None;
-        }
-        (n / self.block_elems()).checked_mul(self.block_bytes())
-    }
-}
-
-impl std::fmt::Display for QuantKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use crate::dtype::QuantKind;
 
 fn half(b: &[u8], at: usize) -> f32 {
     f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
@@ -213,6 +132,45 @@ pub fn dequantize_into(kind: QuantKind, bytes: &[u8], out: &mut [f32]) -> Result
         f(b, o);
     }
     Ok(())
+}
+
+/// `blocks` random valid blocks of `kind` from a seeded xorshift: f16 scales
+/// of sensible size (dequantized values mostly within [-1, 1]; Q4_0 scales of
+/// either sign, Q6_K's i8 sub-scales of either sign) and uniformly random
+/// quants, scale bits and mins. Deterministic for a seed, on every machine.
+pub fn random_blocks(kind: QuantKind, blocks: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut out = vec![0u8; blocks * kind.block_bytes()];
+    // Random bytes everywhere (quants, packed scales and mins) ...
+    for word in out.chunks_mut(8) {
+        let r = next().to_le_bytes();
+        word.copy_from_slice(&r[..word.len()]);
+    }
+    // ... then each block's f16 scales: a value in [0.5, 1) times `scale`.
+    let mut f16_bytes = |scale: f32, signed: bool| {
+        let r = next();
+        let u = 0.5 + 0.5 * ((r >> 11) as f64 / (1u64 << 53) as f64) as f32;
+        let v = if signed && r & 1 == 1 { -u } else { u };
+        f16::from_f32(v * scale).to_le_bytes()
+    };
+    for b in out.chunks_exact_mut(kind.block_bytes()) {
+        match kind {
+            QuantKind::Q8_0 => b[..2].copy_from_slice(&f16_bytes(1.0 / 127.0, false)),
+            QuantKind::Q4_0 => b[..2].copy_from_slice(&f16_bytes(1.0 / 8.0, true)),
+            QuantKind::Q4_K => {
+                b[..2].copy_from_slice(&f16_bytes(1.0 / (63.0 * 15.0), false));
+                b[2..4].copy_from_slice(&f16_bytes(1.0 / 63.0, false));
+            }
+            QuantKind::Q6_K => b[208..210].copy_from_slice(&f16_bytes(1.0 / (128.0 * 32.0), false)),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

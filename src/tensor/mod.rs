@@ -5,13 +5,16 @@
 
 mod indices;
 mod layout;
+mod quant;
 mod storage;
 pub mod validate;
 
 pub use crate::device::Device;
-pub use indices::{Indices, IndicesReadback};
 pub(crate) use indices::IndicesMemory;
+pub use indices::{Indices, IndicesReadback};
 pub use layout::{Layout, MAX_RANK};
+pub use quant::QuantMatrix;
+pub(crate) use quant::QuantMemory;
 pub use storage::{CudaBuffer, HostData, Memory, Storage, POISON_BF16, POISON_F16, POISON_F32};
 
 use std::sync::Arc;

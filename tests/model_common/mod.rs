@@ -563,6 +563,7 @@ pub fn reference_logits(t: &Tiny, tokens: &[u32]) -> Vec<Vec<f64>> {
 pub fn reference_over_model(m: &decode_kernels::model::Model, tokens: &[u32]) -> Vec<Vec<f64>> {
     let s = &m.spec;
     let f = |t: &decode_kernels::Tensor| t.to_f32_vec().unwrap();
+    let lin = |w: &decode_kernels::model::load::Linear| w.to_f32_vec().unwrap();
     let (h, d, hq, hkv, inter, vocab) =
         (s.hidden_size, s.head_dim, s.num_attention_heads, s.num_key_value_heads, s.intermediate_size, s.vocab_size);
     let half = d / 2;
@@ -585,17 +586,17 @@ pub fn reference_over_model(m: &decode_kernels::model::Model, tokens: &[u32]) ->
         .iter()
         .map(|l| L {
             an: f(&l.attn_norm),
-            qkv: f(&l.w_qkv),
+            qkv: lin(&l.w_qkv),
             b: l.b_qkv.as_ref().map(f),
-            o: f(&l.w_o),
+            o: lin(&l.w_o),
             mn: f(&l.mlp_norm),
-            gu: f(&l.w_gate_up),
-            down: f(&l.w_down),
+            gu: lin(&l.w_gate_up),
+            down: lin(&l.w_down),
             qn: l.q_norm.as_ref().map(f),
             kn: l.k_norm.as_ref().map(f),
         })
         .collect();
-    let (embed, final_norm, lm_head) = (f(&m.weights.embed), f(&m.weights.final_norm), f(&m.weights.lm_head));
+    let (embed, final_norm, lm_head) = (f(&m.weights.embed), f(&m.weights.final_norm), lin(&m.weights.lm_head));
     let mut kc: Vec<Vec<Vec<f64>>> = vec![Vec::new(); layers.len()];
     let mut vc: Vec<Vec<Vec<f64>>> = vec![Vec::new(); layers.len()];
     let mut out = Vec::new();

@@ -1,0 +1,120 @@
+//! `bench quant-matmul`: `ops::quant_matmul` (weights kept in a GGML block
+//! format) in the decode layout for each format, shape and N, with L2
+//! defeated by rotating weight copies; GB/s count the blocks, x and y, against
+//! the read roofline; the peer is the dense GEMV of the same shape in the
+//! activations' dtype (auto dispatch), timed in the same run.
+
+use crate::context::Context;
+use crate::dtype::{DType, QuantKind};
+use crate::error::{Error, Result};
+use crate::ops::{plan_matmul, quant_matmul, MatmulOptions};
+use crate::roofline::Roofline;
+use crate::runtime::timing::time_on_stream;
+use crate::tensor::{QuantMatrix, Tensor};
+
+use super::{random_tensor, BenchRow};
+
+/// What `bench quant-matmul` measures.
+#[derive(Debug, Clone)]
+pub struct QuantBenchConfig {
+    /// Weight shapes (M, K); K must be a multiple of each format's block.
+    pub shapes: Vec<(usize, usize)>,
+    /// Token counts N.
+    pub ns: Vec<usize>,
+    /// Weight formats.
+    pub formats: Vec<QuantKind>,
+    /// The activations' dtype (x and y).
+    pub dtype: DType,
+    /// Untimed runs before each measurement.
+    pub warmup: usize,
+    /// Timed runs per measurement (the median is kept).
+    pub runs: usize,
+    /// Also time the dense GEMV of the same shape.
+    pub peer: bool,
+}
+
+impl Default for QuantBenchConfig {
+    fn default() -> Self {
+        QuantBenchConfig {
+            shapes: vec![(4096, 4096), (14336, 4096), (4096, 14336), (128256, 4096)],
+            ns: vec![1, 2, 4, 8, 16],
+            formats: QuantKind::ALL.to_vec(),
+            dtype: DType::F16,
+            warmup: 5,
+            runs: 50,
+            peer: true,
+        }
+    }
+}
+
+impl QuantBenchConfig {
+    /// Measurements this config makes.
+    pub fn points(&self) -> usize {
+        self.formats.len() * self.shapes.len() * self.ns.len()
+    }
+}
+
+/// Times every (format, shape, N) of `cfg`; calls `on_row` with each row as it is measured.
+pub fn run(
+    ctx: &Context,
+    cfg: &QuantBenchConfig,
+    read: &Roofline,
+    mut on_row: impl FnMut(&BenchRow),
+) -> Result<Vec<BenchRow>> {
+    let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("bench quant-matmul needs a CUDA device".into()))?;
+    let l2 = be.caps().l2_bytes;
+    let dtype = cfg.dtype;
+    let e = dtype.size_in_bytes();
+    let n_max = cfg.ns.iter().copied().max().unwrap_or(1);
+    let mut rows = Vec::new();
+    for &(m, k) in &cfg.shapes {
+        let tokens = random_tensor(ctx, &[n_max, k], dtype, 99, 0.1)?;
+        let out = Tensor::empty(ctx, &[n_max, m], dtype)?;
+        // The dense peer's time per N, measured once per shape.
+        let mut dense = vec![None; cfg.ns.len()];
+        if cfg.peer {
+            let copies = super::rotation_copies(l2, m * k * e);
+            let weights: Vec<Tensor> =
+                (0..copies).map(|i| random_tensor(ctx, &[m, k], dtype, 17 + i as u64, 0.1)).collect::<Result<_>>()?;
+            for (slot, &n) in dense.iter_mut().zip(&cfg.ns) {
+                let b = tokens.narrow(0, 0, n)?.transpose(0, 1)?;
+                let c = out.narrow(0, 0, n)?.transpose(0, 1)?;
+                let plan = plan_matmul(ctx, &weights[0], &b, &c, &MatmulOptions::default())?;
+                let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| {
+                    plan.launch(ctx, 1.0, &weights[i % copies], &b, 0.0, &c)
+                })?;
+                *slot = Some(stats.median_us);
+            }
+        }
+        for &kind in &cfg.formats {
+            let bytes_w = QuantMatrix::byte_len("bench", kind, m, k)?;
+            let copies = super::rotation_copies(l2, bytes_w);
+            let weights: Vec<QuantMatrix> =
+                (0..copies).map(|i| QuantMatrix::random(ctx, kind, m, k, 17 + i as u64)).collect::<Result<_>>()?;
+            for (&n, peer) in cfg.ns.iter().zip(&dense) {
+                let x = tokens.narrow(0, 0, n)?;
+                let y = out.narrow(0, 0, n)?;
+                let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| {
+                    quant_matmul(ctx, &weights[i % copies], &x, &y, 1.0, 0.0)
+                })?;
+                let nt = if n.min(16) <= 8 { 1 } else { 2 };
+                let label = format!("quant_matmul/qgemv_{}_nt{nt}", kind.name().to_ascii_lowercase());
+                let bytes = (bytes_w + n * k * e + n * m * e) as u64;
+                let mut row = BenchRow::measured(
+                    ctx,
+                    "quant_matmul",
+                    label,
+                    dtype,
+                    format!("m={m} k={k} n={n}"),
+                    &stats,
+                    bytes,
+                    read.gbps,
+                )?;
+                row.peer_us = *peer;
+                on_row(&row);
+                rows.push(row);
+            }
+        }
+    }
+    Ok(rows)
+}

@@ -1,0 +1,113 @@
+//! Check cases of `quant_matmul`: every block format x dtype over shapes from
+//! a decode step's projections (moderate sizes, so `check` stays fast), K not
+//! a multiple of 256 for the 32-element formats, 1 to 20 tokens, alpha and
+//! beta (beta = 0 over a poisoned y), and strided or unaligned x rows.
+
+use super::{tolerance, Case, Checker, Outcome, Pair};
+use crate::dtype::{DType, QuantKind};
+use crate::error::Result;
+use crate::ops;
+use crate::tensor::{Layout, QuantMatrix};
+
+/// How x's rows sit in their buffer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum XView {
+    /// Contiguous [N, K].
+    Dense,
+    /// Rows padded by 8 elements (aligned, row stride K + 8).
+    Padded,
+    /// Rows starting one element in (row stride K + 3): no vector loads.
+    Unaligned,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct QuantSpec {
+    kind: QuantKind,
+    dtype: DType,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    beta: f32,
+    x: XView,
+}
+
+impl QuantSpec {
+    fn name(&self) -> String {
+        format!("{}/{}x{}x{}/a{}/b{}/{:?}", self.kind, self.m, self.k, self.n, self.alpha, self.beta, self.x)
+            .to_lowercase()
+    }
+}
+
+pub fn all() -> Vec<Case> {
+    let mut specs = Vec::new();
+    for kind in QuantKind::ALL {
+        for dtype in DType::ALL {
+            let s = |m, k, n| QuantSpec { kind, dtype, m, k, n, alpha: 1.0, beta: 0.0, x: XView::Dense };
+            specs.push(s(4096, 4096, 1));
+            specs.push(QuantSpec { beta: 1.0, ..s(896, 4864, 3) });
+            specs.push(QuantSpec { beta: 0.5, x: XView::Padded, ..s(1000, 1280, 16) });
+            specs.push(QuantSpec { x: XView::Unaligned, ..s(300, 2048, 5) });
+            specs.push(QuantSpec { alpha: -0.5, beta: 1.0, x: XView::Unaligned, ..s(129, 512, 2) });
+            specs.push(QuantSpec { x: XView::Padded, ..s(64, 256, 20) });
+            specs.push(s(40, 768, 9));
+            if kind.block_elems() == 32 {
+                // K not a multiple of 256: a last partial step, and a K shorter than one step.
+                specs.push(QuantSpec { beta: 1.0, ..s(200, 896, 2) });
+                specs.push(QuantSpec { x: XView::Unaligned, ..s(77, 288, 9) });
+                specs.push(s(50, 96, 1));
+            }
+        }
+        // Many CTAs (a 14336-row projection), f16 only to keep the CPU reference quick.
+        specs.push(QuantSpec {
+            kind,
+            dtype: DType::F16,
+            m: 14336,
+            k: 2048,
+            n: 2,
+            alpha: 1.0,
+            beta: 1.0,
+            x: XView::Padded,
+        });
+    }
+    specs
+        .into_iter()
+        .map(|s| Case {
+            op: "quant_matmul",
+            name: s.name(),
+            dtype: s.dtype,
+            run: Box::new(move |c: &mut Checker| quant_case(c, s)),
+        })
+        .collect()
+}
+
+fn quant_case(c: &mut Checker, s: QuantSpec) -> Result<Outcome> {
+    let (m, k, n) = (s.m, s.k, s.n);
+    let seed = (m * 31 + k * 7 + n) as u64 ^ (s.kind.ggml_type() as u64) << 40;
+    let w_gpu = QuantMatrix::random(c.gpu, s.kind, m, k, seed)?;
+    let w_cpu = QuantMatrix::random(&c.cpu, s.kind, m, k, seed)?;
+    // Weights are at most about 1 in size: x of 1/sqrt(K) keeps each dot product O(1).
+    let scale = 1.0 / (k as f64).sqrt();
+    let x: Pair = match s.x {
+        XView::Dense => c.input(s.dtype, &[n, k], scale)?,
+        XView::Padded => c.input(s.dtype, &[n, k + 8], scale)?.map(|t| t.narrow(1, 0, k))?,
+        XView::Unaligned => c.input(s.dtype, &[n, k + 3], scale)?.map(|t| t.narrow(1, 1, k))?,
+    };
+    // y [N, M] inside a larger poisoned buffer (row stride M + 5, offset 3):
+    // beta = 0 runs over NaN, which must never be read.
+    let len = 3 + n * (m + 5);
+    let layout = Layout::strided(&[n, m], &[m + 5, 1], 3)?;
+    let y = c.poisoned_output(s.dtype, len, layout)?;
+    if s.beta != 0.0 {
+        let values = c.random(s.dtype, len, 1.0);
+        let mut buf = crate::tensor::HostData::poison(s.dtype, len);
+        for i in y.gpu.layout().indices() {
+            buf.set(i, values.get(i));
+        }
+        y.gpu.write_buffer(&buf)?;
+        y.cpu.write_buffer(&buf)?;
+    }
+    ops::quant_matmul(c.gpu, &w_gpu, &x.gpu, &y.gpu, s.alpha, s.beta)?;
+    ops::quant_matmul(&c.cpu, &w_cpu, &x.cpu, &y.cpu, s.alpha, s.beta)?;
+    c.compare("quant_matmul", &s.name(), &y, tolerance(s.dtype))
+}
