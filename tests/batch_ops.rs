@@ -128,9 +128,8 @@ fn step_positions_advance_fed_sequences_and_park_the_rest() {
     // Capacity 8: fed with room, parked, fed at the capacity (no room: parked), fed from 0.
     let (lens, live) = (ix(&[3, 5, 8, 0]), ix(&[1, 0, 1, 1]));
     let (pos, kv) = (ix(&[-7; 4]), ix(&[-7; 4]));
-    for round in 0..2 {
+    for r in 0..2 {
         ops::step_positions(&ctx, &lens, &live, &pos, &kv, 8).unwrap();
-        let r = round as i32;
         assert_eq!(pos.to_vec().unwrap(), [3 + r, 8, 8, r]);
         assert_eq!(kv.to_vec().unwrap(), [4 + r, 0, 0, 1 + r]);
         assert_eq!(lens.to_vec().unwrap(), [4 + r, 5, 8, 1 + r]);

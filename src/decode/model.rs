@@ -299,7 +299,7 @@ impl WeightFormat {
             WeightFormat::Q8_0 => Some(all(QuantKind::Q8_0)),
             WeightFormat::Q4KM => {
                 let eighth = layers / 8;
-                let more = i < eighth || i >= layers - eighth || (i >= eighth && (i - eighth) % 3 == 2);
+                let more = i < eighth || i >= layers - eighth || (i - eighth) % 3 == 2;
                 let wide = if more { QuantKind::Q6_K } else { QuantKind::Q4_K };
                 Some(LayerKinds { v: wide, down: wide, ..all(QuantKind::Q4_K) })
             }

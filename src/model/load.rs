@@ -291,7 +291,9 @@ impl Weights {
         // Stacked projection weights [rows, cols]: runs of consecutive parts
         // in one block format become one matrix; dense parts one tensor.
         let stacked_proj = |parts: &[(String, usize)], cols: usize| -> Result<Linear> {
-            let mut runs: Vec<(Option<crate::dtype::QuantKind>, Vec<(String, usize)>, Vec<u8>)> = Vec::new();
+            // (block format or None for dense, the parts, their blocks)
+            type Run = (Option<crate::dtype::QuantKind>, Vec<(String, usize)>, Vec<u8>);
+            let mut runs: Vec<Run> = Vec::new();
             for (name, r) in parts {
                 let got = blocks(name, &[*r, cols])?;
                 let kind = got.as_ref().map(|g| g.0);
