@@ -70,7 +70,7 @@ pub fn all() -> Vec<Case> {
             x: XView::Padded,
         });
     }
-    specs
+    let mut v: Vec<Case> = specs
         .into_iter()
         .map(|s| Case {
             op: "quant_matmul",
@@ -78,7 +78,31 @@ pub fn all() -> Vec<Case> {
             dtype: s.dtype,
             run: Box::new(move |c: &mut Checker| quant_case(c, s)),
         })
-        .collect()
+        .collect();
+    // Dequantization (the prefill path's expansion): bit-exact against the CPU.
+    for kind in QuantKind::ALL {
+        for dtype in [DType::F16, DType::BF16, DType::F32] {
+            v.push(Case {
+                op: "dequantize",
+                name: format!("{kind}/600x1024").to_lowercase(),
+                dtype,
+                run: Box::new(move |c: &mut Checker| dequant_case(c, kind, dtype)),
+            });
+        }
+    }
+    v
+}
+
+/// 600 x 1024 random blocks into a row-padded output (stride 1030), poisoned:
+/// every element must equal the CPU's exactly.
+fn dequant_case(c: &mut Checker, kind: QuantKind, dtype: DType) -> Result<Outcome> {
+    let (m, k) = (600, 1024);
+    let wg = QuantMatrix::random(c.gpu, kind, m, k, 77)?;
+    let wc = QuantMatrix::random(&c.cpu, kind, m, k, 77)?;
+    let out = c.poisoned_output(dtype, m * (k + 6), Layout::strided(&[m, k], &[k + 6, 1], 0)?)?;
+    ops::dequantize(c.gpu, &wg, &out.gpu)?;
+    ops::dequantize(&c.cpu.clone(), &wc, &out.cpu)?;
+    c.compare("dequantize", "", &out, 0.0)
 }
 
 fn quant_case(c: &mut Checker, s: QuantSpec) -> Result<Outcome> {
