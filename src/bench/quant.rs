@@ -2,12 +2,13 @@
 //! format) in the decode layout for each format, shape and N, with L2
 //! defeated by rotating weight copies; GB/s count the blocks, x and y, against
 //! the read roofline; the peer is the dense GEMV of the same shape in the
-//! activations' dtype (auto dispatch), timed in the same run.
+//! activations' dtype (auto dispatch), timed in the same run. Each kernel
+//! family asked for (`mma`, `rows`, `auto`) is timed on every point.
 
 use crate::context::Context;
 use crate::dtype::{DType, QuantKind};
 use crate::error::{Error, Result};
-use crate::ops::{plan_matmul, quant_matmul, MatmulOptions};
+use crate::ops::{plan_matmul, quant_matmul_with, MatmulOptions, QuantKernel};
 use crate::roofline::Roofline;
 use crate::runtime::timing::time_on_stream;
 use crate::tensor::{QuantMatrix, Tensor};
@@ -23,6 +24,8 @@ pub struct QuantBenchConfig {
     pub ns: Vec<usize>,
     /// Weight formats.
     pub formats: Vec<QuantKind>,
+    /// Kernel families, each timed on every point.
+    pub kernels: Vec<QuantKernel>,
     /// The activations' dtype (x and y).
     pub dtype: DType,
     /// Untimed runs before each measurement.
@@ -39,6 +42,7 @@ impl Default for QuantBenchConfig {
             shapes: vec![(4096, 4096), (14336, 4096), (4096, 14336), (128256, 4096)],
             ns: vec![1, 2, 4, 8, 16],
             formats: QuantKind::ALL.to_vec(),
+            kernels: vec![QuantKernel::Mma, QuantKernel::Rows],
             dtype: DType::F16,
             warmup: 5,
             runs: 50,
@@ -50,7 +54,7 @@ impl Default for QuantBenchConfig {
 impl QuantBenchConfig {
     /// Measurements this config makes.
     pub fn points(&self) -> usize {
-        self.formats.len() * self.shapes.len() * self.ns.len()
+        self.formats.len() * self.shapes.len() * self.ns.len() * self.kernels.len()
     }
 }
 
@@ -94,25 +98,32 @@ pub fn run(
             for (&n, peer) in cfg.ns.iter().zip(&dense) {
                 let x = tokens.narrow(0, 0, n)?;
                 let y = out.narrow(0, 0, n)?;
-                let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| {
-                    quant_matmul(ctx, &weights[i % copies], &x, &y, 1.0, 0.0)
-                })?;
-                let nt = if n.min(16) <= 8 { 1 } else { 2 };
-                let label = format!("quant_matmul/qgemv_{}_nt{nt}", kind.name().to_ascii_lowercase());
-                let bytes = (bytes_w + n * k * e + n * m * e) as u64;
-                let mut row = BenchRow::measured(
-                    ctx,
-                    "quant_matmul",
-                    label,
-                    dtype,
-                    format!("m={m} k={k} n={n}"),
-                    &stats,
-                    bytes,
-                    read.gbps,
-                )?;
-                row.peer_us = *peer;
-                on_row(&row);
-                rows.push(row);
+                for &kernel in &cfg.kernels {
+                    let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| {
+                        quant_matmul_with(ctx, &weights[i % copies], &x, &y, 1.0, 0.0, Some(kernel))
+                    })?;
+                    let fmt = kind.name().to_ascii_lowercase();
+                    let label = match kernel.resolve(n) {
+                        QuantKernel::Rows => {
+                            format!("quant_matmul/qgemv_rows_{fmt}_n{}", n.min(crate::ops::quant::ROWS_MAX_N))
+                        }
+                        _ => format!("quant_matmul/qgemv_{fmt}_nt{}", if n.min(16) <= 8 { 1 } else { 2 }),
+                    };
+                    let bytes = (bytes_w + n * k * e + n * m * e) as u64;
+                    let mut row = BenchRow::measured(
+                        ctx,
+                        "quant_matmul",
+                        label,
+                        dtype,
+                        format!("m={m} k={k} n={n}"),
+                        &stats,
+                        bytes,
+                        read.gbps,
+                    )?;
+                    row.peer_us = *peer;
+                    on_row(&row);
+                    rows.push(row);
+                }
             }
         }
     }

@@ -1,12 +1,14 @@
 //! Check cases of `quant_matmul`: every block format x dtype over shapes from
 //! a decode step's projections (moderate sizes, so `check` stays fast), K not
 //! a multiple of 256 for the 32-element formats, 1 to 20 tokens, alpha and
-//! beta (beta = 0 over a poisoned y), and strided or unaligned x rows.
+//! beta (beta = 0 over a poisoned y), and strided or unaligned x rows; each
+//! for both kernel families (`.../mma`, `.../rows`: N > 8 runs the rows
+//! kernel in chunks of 8).
 
 use super::{tolerance, Case, Checker, Outcome, Pair};
 use crate::dtype::{DType, QuantKind};
 use crate::error::Result;
-use crate::ops;
+use crate::ops::{self, QuantKernel};
 use crate::tensor::{Layout, QuantMatrix};
 
 /// How x's rows sit in their buffer.
@@ -30,12 +32,23 @@ struct QuantSpec {
     alpha: f32,
     beta: f32,
     x: XView,
+    kernel: QuantKernel,
 }
 
 impl QuantSpec {
     fn name(&self) -> String {
-        format!("{}/{}x{}x{}/a{}/b{}/{:?}", self.kind, self.m, self.k, self.n, self.alpha, self.beta, self.x)
-            .to_lowercase()
+        format!(
+            "{}/{}x{}x{}/a{}/b{}/{:?}/{}",
+            self.kind,
+            self.m,
+            self.k,
+            self.n,
+            self.alpha,
+            self.beta,
+            self.x,
+            self.kernel.name()
+        )
+        .to_lowercase()
     }
 }
 
@@ -43,7 +56,17 @@ pub fn all() -> Vec<Case> {
     let mut specs = Vec::new();
     for kind in QuantKind::ALL {
         for dtype in DType::ALL {
-            let s = |m, k, n| QuantSpec { kind, dtype, m, k, n, alpha: 1.0, beta: 0.0, x: XView::Dense };
+            let s = |m, k, n| QuantSpec {
+                kind,
+                dtype,
+                m,
+                k,
+                n,
+                alpha: 1.0,
+                beta: 0.0,
+                x: XView::Dense,
+                kernel: QuantKernel::Mma,
+            };
             specs.push(s(4096, 4096, 1));
             specs.push(QuantSpec { beta: 1.0, ..s(896, 4864, 3) });
             specs.push(QuantSpec { beta: 0.5, x: XView::Padded, ..s(1000, 1280, 16) });
@@ -51,6 +74,8 @@ pub fn all() -> Vec<Case> {
             specs.push(QuantSpec { alpha: -0.5, beta: 1.0, x: XView::Unaligned, ..s(129, 512, 2) });
             specs.push(QuantSpec { x: XView::Padded, ..s(64, 256, 20) });
             specs.push(s(40, 768, 9));
+            // A long K: the rows kernel stages x in several slices (f32: 5, f16 and bf16: 2).
+            specs.push(QuantSpec { beta: 1.0, ..s(70, 10240, 3) });
             if kind.block_elems() == 32 {
                 // K not a multiple of 256: a last partial step, and a K shorter than one step.
                 specs.push(QuantSpec { beta: 1.0, ..s(200, 896, 2) });
@@ -68,10 +93,12 @@ pub fn all() -> Vec<Case> {
             alpha: 1.0,
             beta: 1.0,
             x: XView::Padded,
+            kernel: QuantKernel::Mma,
         });
     }
     let mut v: Vec<Case> = specs
         .into_iter()
+        .flat_map(|s| [s, QuantSpec { kernel: QuantKernel::Rows, ..s }])
         .map(|s| Case {
             op: "quant_matmul",
             name: s.name(),
@@ -131,7 +158,7 @@ fn quant_case(c: &mut Checker, s: QuantSpec) -> Result<Outcome> {
         y.gpu.write_buffer(&buf)?;
         y.cpu.write_buffer(&buf)?;
     }
-    ops::quant_matmul(c.gpu, &w_gpu, &x.gpu, &y.gpu, s.alpha, s.beta)?;
+    ops::quant_matmul_with(c.gpu, &w_gpu, &x.gpu, &y.gpu, s.alpha, s.beta, Some(s.kernel))?;
     ops::quant_matmul(&c.cpu, &w_cpu, &x.cpu, &y.cpu, s.alpha, s.beta)?;
     c.compare("quant_matmul", &s.name(), &y, tolerance(s.dtype))
 }

@@ -54,6 +54,9 @@ enum BenchOp {
         /// Weight formats (default q8_0,q4_0,q4_k,q6_k).
         #[arg(long, value_delimiter = ',')]
         formats: Option<Vec<QuantKind>>,
+        /// Kernel families to time, each on every point (default mma,rows).
+        #[arg(long, value_delimiter = ',')]
+        kernel: Option<Vec<crate::ops::QuantKernel>>,
         /// The activations' dtype (x and y).
         #[arg(long, default_value = "f16")]
         dtype: DType,
@@ -272,7 +275,7 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             }
             Ok(0)
         }
-        BenchOp::QuantMatmul { shapes, n, formats, dtype, runs, no_peer, csv } => {
+        BenchOp::QuantMatmul { shapes, n, formats, kernel, dtype, runs, no_peer, csv } => {
             let mut cfg = QuantBenchConfig { runs: runs.max(1), peer: !no_peer, dtype, ..Default::default() };
             if let Some(s) = shapes {
                 cfg.shapes = bench::matmul::parse_shapes(&s)?;
@@ -283,6 +286,9 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             }
             if let Some(f) = formats {
                 cfg.formats = f;
+            }
+            if let Some(k) = kernel {
+                cfg.kernels = k;
             }
             for &kind in &cfg.formats {
                 for &(m, k) in &cfg.shapes {

@@ -6,6 +6,7 @@
 
 pub mod matmul;
 pub mod prefs;
+pub mod quant;
 pub mod sdpa;
 pub mod softmax;
 

@@ -1,10 +1,11 @@
 //! The caller's dispatch preferences and the one place that reads their
 //! environment overrides (`DK_MATMUL_BACKEND`, `DK_MATMUL_SMALLN_MAX_N`,
-//! `DK_SOFTMAX_BACKEND`, `DK_SDPA_BACKEND`).
+//! `DK_SOFTMAX_BACKEND`, `DK_SDPA_BACKEND`, `DK_QUANT_KERNEL`).
 
 use crate::error::{Error, Result};
 
 use super::matmul::{MatmulBackend, MatmulPrefs};
+use super::quant::{QuantKernel, QuantPrefs};
 use super::sdpa::{SdpaBackend, SdpaPrefs};
 use super::softmax::{SoftmaxBackend, SoftmaxPrefs};
 
@@ -26,6 +27,8 @@ pub struct Prefs {
     pub softmax: SoftmaxPrefs,
     /// For `sdpa`.
     pub sdpa: SdpaPrefs,
+    /// For `quant_matmul`.
+    pub quant: QuantPrefs,
 }
 
 impl Prefs {
@@ -45,6 +48,7 @@ impl Prefs {
             matmul: MatmulPrefs { backend: from_env(MATMUL_BACKEND_ENV)?, smalln_max_n },
             softmax: SoftmaxPrefs { backend: from_env(SOFTMAX_BACKEND_ENV)? },
             sdpa: SdpaPrefs { backend: from_env(SDPA_BACKEND_ENV)? },
+            quant: QuantPrefs { kernel: from_env(super::quant::KERNEL_ENV)? },
         })
     }
 }
@@ -72,6 +76,11 @@ impl Choice for SoftmaxBackend {
 impl Choice for SdpaBackend {
     const WORDS: &'static [(&'static str, Self)] =
         &[("auto", SdpaBackend::Auto), ("composed", SdpaBackend::Composed), ("fused", SdpaBackend::Fused)];
+}
+
+impl Choice for QuantKernel {
+    const WORDS: &'static [(&'static str, Self)] =
+        &[("auto", QuantKernel::Auto), ("mma", QuantKernel::Mma), ("rows", QuantKernel::Rows)];
 }
 
 /// Parses `value` (any case, surrounding blanks ignored) as set in `var`.

@@ -17,7 +17,7 @@ pub use copy::{copy, gather_rows, step_positions};
 pub use dequant::dequantize;
 pub use layer::{rmsnorm, rope_append, rope_append_ragged, silu_mul, Llama3Rope, RopeOptions};
 pub use matmul::{matmul, matmul_with, plan_matmul, MatmulOptions, MatmulPlanHandle};
-pub use quant::quant_matmul;
+pub use quant::{quant_matmul, quant_matmul_with, QuantKernel};
 pub use random::fill_uniform;
 pub use sample::{sample, tokens_or_error, SampleOptions};
 pub use sdpa::{plan_sdpa, sdpa, sdpa_ragged, SdpaOptions, SdpaPlanHandle};
