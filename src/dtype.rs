@@ -51,11 +51,38 @@ impl DType {
     /// Rounds an f64 to the nearest value this dtype can hold, returned as f64.
     pub fn round(self, v: f64) -> f64 {
         match self {
-            DType::F16 => f16::from_f64(v).to_f64(),
-            DType::BF16 => bf16::from_f64(v).to_f64(),
+            DType::F16 => f16_from_f64(v).to_f64(),
+            DType::BF16 => bf16_from_f64(v).to_f64(),
             DType::F32 => v as f32 as f64,
         }
     }
+}
+
+/// `v` rounded once, to nearest with ties to even, to a binary format of `p`
+/// stored mantissa bits whose smallest normal exponent is `emin` (the result,
+/// exactly representable there unless it overflows, as an f64). Why not the
+/// `half` crate's `from_f64`: it drops the low 32 bits of the f64 before
+/// rounding, so a value just above a half-way point (an f32 whose bits below
+/// the rounding position are the half bit plus any of its 3 lowest) rounds
+/// down as if it were a tie, where a GPU's `__float2bfloat16_rn` rounds up.
+fn round_to_format(v: f64, p: i32, emin: i32) -> f64 {
+    if !v.is_finite() || v == 0.0 {
+        return v;
+    }
+    let e = (((v.to_bits() >> 52) & 0x7ff) as i32 - 1023).max(emin);
+    // 2^(e - p): the spacing of the format's values at v's exponent (exact).
+    let ulp = f64::from_bits(((e - p + 1023) as u64) << 52);
+    (v / ulp).round_ties_even() * ulp
+}
+
+/// `v` rounded to f16 (nearest, ties to even; overflow to infinity).
+pub fn f16_from_f64(v: f64) -> f16 {
+    f16::from_f64(round_to_format(v, 10, -14))
+}
+
+/// `v` rounded to bf16 (nearest, ties to even; overflow to infinity).
+pub fn bf16_from_f64(v: f64) -> bf16 {
+    bf16::from_f64(round_to_format(v, 7, -126))
 }
 
 impl fmt::Display for DType {
@@ -167,5 +194,35 @@ impl FromStr for QuantKind {
             .into_iter()
             .find(|k| k.name().eq_ignore_ascii_case(s))
             .ok_or_else(|| format!("unknown quantized format {s:?}; expected one of q8_0, q4_0, q4_k, q6_k"))
+    }
+}
+
+#[cfg(test)]
+mod rounding_tests {
+    use super::*;
+
+    #[test]
+    fn f64_rounds_once_to_f16_and_bf16() {
+        // Every f32 in a sweep of bit patterns: rounding it from f64 must equal
+        // the f32 rounding (correct for f32 inputs), ties to even included.
+        let mut x = 0x3f80_0000u32;
+        for i in 0..200_000u32 {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223) & 0x7fff_ffff;
+            let v = f32::from_bits(x.min(0x7f7f_ffff));
+            let v = if i % 2 == 1 { -v } else { v };
+            assert_eq!(bf16_from_f64(v as f64).to_bits(), bf16::from_f32(v).to_bits(), "{v:e}");
+            assert_eq!(f16_from_f64(v as f64).to_bits(), f16::from_f32(v).to_bits(), "{v:e}");
+        }
+        // The half crate's case: just above a bf16 half-way point by 2^-23 relative.
+        let v = f32::from_bits(0x3f80_8001) as f64;
+        assert_eq!(bf16_from_f64(v).to_bits(), 0x3f81);
+        // Ties to even, overflow, subnormals, zeros, infinities and NaN.
+        assert_eq!(bf16_from_f64(f32::from_bits(0x3f80_8000) as f64).to_bits(), 0x3f80);
+        assert_eq!(bf16_from_f64(f32::from_bits(0x3f81_8000) as f64).to_bits(), 0x3f82);
+        assert!(f16_from_f64(65520.0).is_infinite() && f16_from_f64(65519.0).to_f64() == 65504.0);
+        assert_eq!(f16_from_f64(2f64.powi(-24)).to_bits(), 1);
+        assert_eq!(f16_from_f64(2f64.powi(-25)).to_bits(), 0);
+        assert_eq!(f16_from_f64(-0.0).to_bits(), 0x8000);
+        assert!(bf16_from_f64(f64::NEG_INFINITY).is_infinite() && bf16_from_f64(f64::NAN).is_nan());
     }
 }

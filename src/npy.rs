@@ -10,7 +10,7 @@
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use half::{bf16, f16};
+use half::f16;
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -338,8 +338,8 @@ pub fn read_npy(path: &Path, dtype: Option<DType>) -> Result<NpyArray> {
         Ok(match (h.stored, target) {
             (Stored::F16, DType::F16) if le => HostData::F16(read_direct(&mut f, n)?),
             (Stored::F32, DType::F32) if le => HostData::F32(read_direct(&mut f, n)?),
-            (s, DType::F16) => HostData::F16(read_converted(&mut f, s, n, f16::from_f64)?),
-            (s, DType::BF16) => HostData::BF16(read_converted(&mut f, s, n, bf16::from_f64)?),
+            (s, DType::F16) => HostData::F16(read_converted(&mut f, s, n, crate::dtype::f16_from_f64)?),
+            (s, DType::BF16) => HostData::BF16(read_converted(&mut f, s, n, crate::dtype::bf16_from_f64)?),
             (s, DType::F32) => HostData::F32(read_converted(&mut f, s, n, |v| v as f32)?),
         })
     })()

@@ -200,7 +200,7 @@ pub fn run_where(
         if !keep(&full) {
             continue;
         }
-        let outcome = (case.run)(&mut checker).unwrap_or_else(|e| Outcome {
+        let mut outcome = (case.run)(&mut checker).unwrap_or_else(|e| Outcome {
             op: case.op.to_string(),
             case: case.name.clone(),
             dtype: case.dtype,
@@ -211,6 +211,10 @@ pub fn run_where(
             error: Some(e.to_string()),
             note: None,
         });
+        // Cases that compare without naming themselves report the case's name.
+        if outcome.case.is_empty() {
+            outcome.case = case.name.clone();
+        }
         on_result(&outcome);
         out.push(outcome);
     }

@@ -48,8 +48,8 @@ impl HostData {
     /// Rounds each value to `dtype` (round to nearest even).
     pub fn from_f64_iter(dtype: DType, it: impl Iterator<Item = f64>) -> Self {
         match dtype {
-            DType::F16 => HostData::F16(it.map(f16::from_f64).collect()),
-            DType::BF16 => HostData::BF16(it.map(bf16::from_f64).collect()),
+            DType::F16 => HostData::F16(it.map(crate::dtype::f16_from_f64).collect()),
+            DType::BF16 => HostData::BF16(it.map(crate::dtype::bf16_from_f64).collect()),
             DType::F32 => HostData::F32(it.map(|v| v as f32).collect()),
         }
     }
@@ -102,8 +102,8 @@ impl HostData {
     #[inline]
     pub fn set(&mut self, i: usize, x: f64) {
         match self {
-            HostData::F16(v) => v[i] = f16::from_f64(x),
-            HostData::BF16(v) => v[i] = bf16::from_f64(x),
+            HostData::F16(v) => v[i] = crate::dtype::f16_from_f64(x),
+            HostData::BF16(v) => v[i] = crate::dtype::bf16_from_f64(x),
             HostData::F32(v) => v[i] = x as f32,
         }
     }
