@@ -103,7 +103,7 @@ pub fn run(
                         quant_matmul_with(ctx, &weights[i % copies], &x, &y, 1.0, 0.0, Some(kernel))
                     })?;
                     let fmt = kind.name().to_ascii_lowercase();
-                    let label = match kernel.resolve(n) {
+                    let label = match kernel.resolve(kind, m, n) {
                         QuantKernel::Rows => {
                             format!("quant_matmul/qgemv_rows_{fmt}_n{}", n.min(crate::ops::quant::ROWS_MAX_N))
                         }

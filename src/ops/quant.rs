@@ -6,8 +6,9 @@
 //! reads y. On a GPU, two kernel families: kernels/quant.cu (tensor cores,
 //! up to 16 columns per launch) and kernels/quant_rows.cu (a warp per two
 //! rows, bandwidth first, up to 8 columns per launch); `DK_QUANT_KERNEL`
-//! (`auto`, `mma`, `rows`) or [`quant_matmul_with`] picks, auto takes `rows`
-//! for N <= 8.
+//! (`auto`, `mma`, `rows`) or [`quant_matmul_with`] picks; auto takes `rows`
+//! where it measured faster (one token of a Q4_K or Q4_0 projection, see
+//! [`QuantKernel::Auto`]), `mma` elsewhere.
 
 use super::params::{QuantParams, QuantRowsParams};
 use crate::context::{Backend, Context};
@@ -88,7 +89,7 @@ pub fn quant_matmul_with(
                 t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"))
             };
             let (px, py) = (ptr(x, "x")?, ptr(y, "y")?);
-            let kernel = ctx.dispatcher().resolve(kernel, |p| p.quant.kernel)?.resolve(g.n);
+            let kernel = ctx.dispatcher().resolve(kernel, |p| p.quant.kernel)?.resolve(w.kind(), g.m, g.n);
             if kernel == QuantKernel::Rows {
                 return launch_rows(be, &g, w, (w_ptr, buf_bytes), [x, y], [px, py], alpha, beta);
             }
