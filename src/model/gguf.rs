@@ -707,49 +707,30 @@ impl GgufFile {
 /// i in 0..half) to row `2 i + j` (interleaved pairs); this moves it back.
 /// `data` is [rows, cols] row-major (cols = 1 for a bias).
 pub fn unpermute_rows(data: &mut HostData, heads: usize, cols: usize) {
-    fn go<T: Copy>(v: &mut [T], heads: usize, cols: usize) {
-        if heads == 0 || cols == 0 || v.is_empty() {
-            return;
-        }
-        let rows = v.len() / cols;
-        let d = rows / heads;
-        let half = d / 2;
-        let mut head = vec![v[0]; d * cols];
-        for h in 0..heads {
-            let block = &mut v[h * d * cols..(h + 1) * d * cols];
-            head.copy_from_slice(block);
-            for j in 0..2 {
-                for i in 0..half {
-                    let (src, dst) = (2 * i + j, j * half + i);
-                    block[dst * cols..(dst + 1) * cols].copy_from_slice(&head[src * cols..(src + 1) * cols]);
-                }
-            }
-        }
-    }
     match data {
-        HostData::F32(v) => go(v, heads, cols),
-        HostData::F16(v) => go(v, heads, cols),
-        HostData::BF16(v) => go(v, heads, cols),
+        HostData::F32(v) => unpermute_slice(v, heads, cols),
+        HostData::F16(v) => unpermute_slice(v, heads, cols),
+        HostData::BF16(v) => unpermute_slice(v, heads, cols),
     }
 }
 
-/// Undoes the Q/K row permutation (see [`unpermute_rows`]) on rows of
-/// `row_bytes` bytes each (a quantized tensor's rows of blocks).
-fn unpermute_byte_rows(data: &mut [u8], heads: usize, row_bytes: usize) {
-    if heads == 0 || row_bytes == 0 || data.is_empty() {
+/// [`unpermute_rows`] on rows of `cols` items of any type: elements, or the
+/// bytes of a quantized tensor's rows of blocks.
+fn unpermute_slice<T: Copy>(v: &mut [T], heads: usize, cols: usize) {
+    if heads == 0 || cols == 0 || v.is_empty() {
         return;
     }
-    let d = data.len() / row_bytes / heads;
+    let rows = v.len() / cols;
+    let d = rows / heads;
     let half = d / 2;
-    let mut head = vec![0u8; d * row_bytes];
+    let mut head = vec![v[0]; d * cols];
     for h in 0..heads {
-        let block = &mut data[h * d * row_bytes..(h + 1) * d * row_bytes];
+        let block = &mut v[h * d * cols..(h + 1) * d * cols];
         head.copy_from_slice(block);
         for j in 0..2 {
             for i in 0..half {
                 let (src, dst) = (2 * i + j, j * half + i);
-                block[dst * row_bytes..(dst + 1) * row_bytes]
-                    .copy_from_slice(&head[src * row_bytes..(src + 1) * row_bytes]);
+                block[dst * cols..(dst + 1) * cols].copy_from_slice(&head[src * cols..(src + 1) * cols]);
             }
         }
     }
@@ -815,7 +796,7 @@ impl TensorSource for GgufFile {
         })?;
         let mut data = bytes.to_vec();
         if let Some(heads) = self.checked_heads(name, &g, shape)? {
-            unpermute_byte_rows(&mut data, heads, row_bytes);
+            unpermute_slice(&mut data, heads, row_bytes);
         }
         Ok(Some((kind, data)))
     }

@@ -11,14 +11,7 @@ const OP: &str = "dequantize";
 /// `out` is [rows, cols] of w's shape on `device`, writable, with a unit
 /// column stride; w is on `device` too.
 pub fn check(device: Device, w: &QuantMatrix, out: &Tensor) -> Result<()> {
-    if w.device() != device {
-        return Err(Error::WrongDevice {
-            op: OP,
-            arg: "w".into(),
-            expected: device.to_string(),
-            found: w.device().to_string(),
-        });
-    }
+    validate::check_quant_device(OP, "w", w, device)?;
     validate::check_device(OP, "out", out, device)?;
     validate::check_shape(OP, "out", out, &[w.rows(), w.cols()])?;
     if w.cols() > 1 && out.layout().stride(1) != 1 {

@@ -59,14 +59,7 @@ pub fn geometry(
     alpha: f32,
     beta: f32,
 ) -> Result<QuantGeometry> {
-    if w.device() != device {
-        return Err(Error::WrongDevice {
-            op: OP,
-            arg: "w".into(),
-            expected: device.to_string(),
-            found: w.device().to_string(),
-        });
-    }
+    validate::check_quant_device(OP, "w", w, device)?;
     validate::check_device(OP, "x", x, device)?;
     validate::check_device(OP, "y", y, device)?;
     validate::check_dtype(OP, "y", y, x.dtype())?;

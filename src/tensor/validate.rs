@@ -33,6 +33,19 @@ pub fn check_device(op: &'static str, arg: &str, t: &Tensor, expected: Device) -
     Ok(())
 }
 
+/// `w` (a quantized matrix) lives on `expected`; else an error naming `arg`.
+pub fn check_quant_device(op: &'static str, arg: &str, w: &crate::tensor::QuantMatrix, expected: Device) -> Result<()> {
+    if w.device() != expected {
+        return Err(Error::WrongDevice {
+            op,
+            arg: arg.into(),
+            expected: expected.to_string(),
+            found: w.device().to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// The index vector lives on `expected` (the twin of [`check_device`]).
 pub fn check_indices_device(op: &'static str, arg: &str, ix: &crate::tensor::Indices, expected: Device) -> Result<()> {
     if ix.device() != expected {
