@@ -138,29 +138,26 @@ impl CudaBackend {
     /// [`CudaBackend::launch`] holds its `uses`): an op that addresses index
     /// vectors calls this before its launch. Nothing when not recording.
     pub(crate) fn hold_indices(&self, indices: &[&crate::tensor::Indices]) {
-        if !self.launcher.recording.load(Ordering::Acquire) {
-            return;
-        }
-        if let Some(rec) = self.launcher.recorder.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            for b in indices.iter().filter_map(|ix| ix.device_buffer()) {
-                if !rec.keep_indices.iter().any(|k| Arc::ptr_eq(k, b)) {
-                    rec.keep_indices.push(b.clone());
-                }
-            }
-        }
+        let buffers: Vec<_> = indices.iter().filter_map(|ix| ix.device_buffer()).collect();
+        self.hold_buffers(&buffers);
     }
 
     /// While recording, holds the blocks of `w` in the recording (see
     /// [`CudaBackend::hold_indices`]). Nothing when not recording.
     pub(crate) fn hold_quant(&self, w: &crate::tensor::QuantMatrix) {
+        self.hold_buffers(&w.device_buffer().into_iter().collect::<Vec<_>>());
+    }
+
+    /// While recording, adds each buffer the recording does not hold yet.
+    fn hold_buffers(&self, buffers: &[&Arc<crate::tensor::CudaBuffer>]) {
         if !self.launcher.recording.load(Ordering::Acquire) {
             return;
         }
-        if let (Some(rec), Some(b)) =
-            (self.launcher.recorder.lock().unwrap_or_else(|e| e.into_inner()).as_mut(), w.device_buffer())
-        {
-            if !rec.keep_indices.iter().any(|k| Arc::ptr_eq(k, b)) {
-                rec.keep_indices.push(b.clone());
+        if let Some(rec) = self.launcher.recorder.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            for b in buffers {
+                if !rec.keep_buffers.iter().any(|k| Arc::ptr_eq(k, b)) {
+                    rec.keep_buffers.push(Arc::clone(b));
+                }
             }
         }
     }

@@ -43,7 +43,8 @@ pub(crate) struct Recorder {
     pub(crate) launches: Vec<Recorded>,
     pub(crate) keep: Vec<Arc<Storage>>,
     pub(crate) keep_scratch: Vec<Arc<CudaSlice<u8>>>,
-    pub(crate) keep_indices: Vec<Arc<crate::tensor::CudaBuffer>>,
+    /// Buffers of index vectors and quantized matrices the launches address.
+    pub(crate) keep_buffers: Vec<Arc<crate::tensor::CudaBuffer>>,
 }
 
 impl Recorder {
@@ -60,7 +61,7 @@ struct Held {
     launches: Vec<Recorded>,
     _keep: Vec<Arc<Storage>>,
     _keep_scratch: Vec<Arc<CudaSlice<u8>>>,
-    _keep_indices: Vec<Arc<crate::tensor::CudaBuffer>>,
+    _keep_buffers: Vec<Arc<crate::tensor::CudaBuffer>>,
 }
 
 /// A recorded sequence of launches, replayable on the backend's stream.
@@ -84,7 +85,7 @@ impl Recording {
                 launches: r.launches,
                 _keep: r.keep,
                 _keep_scratch: r.keep_scratch,
-                _keep_indices: r.keep_indices,
+                _keep_buffers: r.keep_buffers,
             }),
         }
     }
