@@ -144,16 +144,33 @@ impl<'a> Checker<'a> {
         let clobbered = (0..gpu_buf.len()).filter(|&i| !inside[i] && !gpu_buf.is_poison(i)).count();
         let got: Vec<f64> = in_view.iter().map(|&i| gpu_buf.get(i)).collect();
         let want = out.cpu.to_f64_vec()?;
+        // A reference without one finite element compares nothing (rel_l2
+        // skips elements not finite on both sides): that case cannot fail, so it fails.
+        let rel =
+            if !want.is_empty() && want.iter().all(|x| !x.is_finite()) { f64::INFINITY } else { rel_l2(&got, &want) };
+        // An infinite error says only that some element is not a finite number
+        // on one side: say how many on each, and how large the reference runs.
+        let note = rel.is_infinite().then(|| {
+            let bad = |v: &[f64]| v.iter().filter(|x| !x.is_finite()).count();
+            let max = want.iter().filter(|x| x.is_finite()).fold(0.0f64, |m, x| m.max(x.abs()));
+            let first = got.iter().zip(&want).position(|(g, w)| g.is_finite() != w.is_finite());
+            format!(
+                "non-finite: {} of {} on the GPU, {} on the CPU; max |reference| {max:.4e}; first mismatch at {first:?}",
+                bad(&got),
+                got.len(),
+                bad(&want)
+            )
+        });
         Ok(Outcome {
             op: op.to_string(),
             case: case.to_string(),
             dtype: out.gpu.dtype(),
-            rel_l2: rel_l2(&got, &want),
+            rel_l2: rel,
             tolerance: tol,
             unwritten,
             clobbered,
             error: None,
-            note: None,
+            note,
         })
     }
 }

@@ -108,10 +108,25 @@ impl QuantMatrix {
     }
 
     /// A `rows` x `cols` matrix of random valid blocks
-    /// ([`crate::spec::quant::random_blocks`]), the same for a seed on every backend.
+    /// ([`crate::spec::quant::random_blocks`]), weights of magnitude up to
+    /// about 1, the same for a seed on every backend.
     pub fn random(ctx: &Context, kind: QuantKind, rows: usize, cols: usize, seed: u64) -> Result<Self> {
+        Self::random_scaled(ctx, kind, rows, cols, seed, 1.0)
+    }
+
+    /// [`QuantMatrix::random`] with every block scale multiplied by `scale`
+    /// (a model's layers take 1 / sqrt(cols), as dense fan-in weights do, so
+    /// activations stay finite through the layers).
+    pub fn random_scaled(
+        ctx: &Context,
+        kind: QuantKind,
+        rows: usize,
+        cols: usize,
+        seed: u64,
+        scale: f32,
+    ) -> Result<Self> {
         let bytes = QuantMatrix::byte_len("QuantMatrix::random", kind, rows, cols)?;
-        let blocks = crate::spec::quant::random_blocks(kind, bytes / kind.block_bytes(), seed);
+        let blocks = crate::spec::quant::random_blocks(kind, bytes / kind.block_bytes(), seed, scale);
         Self::from_bytes(ctx, kind, rows, cols, &blocks)
     }
 }

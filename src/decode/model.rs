@@ -498,7 +498,9 @@ impl DecodeModel {
         let mut qseed = seed.wrapping_mul(0x9E37_79B9);
         let mut quant = |rows: usize, cols: usize, kind: QuantKind| -> Result<Linear> {
             qseed = qseed.wrapping_add(1);
-            Ok(Linear::Quant(std::sync::Arc::new(QuantMatrix::random(ctx, kind, rows, cols, qseed)?)))
+            // Fan-in scaled (as the dense weights are), so a step's activations stay finite.
+            let scale = 1.0 / (cols as f32).sqrt();
+            Ok(Linear::Quant(std::sync::Arc::new(QuantMatrix::random_scaled(ctx, kind, rows, cols, qseed, scale)?)))
         };
         let mut layers = Vec::with_capacity(cfg.layers);
         progress.start(&format!("{}: random weights, by layer", cfg.name), cfg.layers as u64 + 1);

@@ -138,7 +138,7 @@ pub fn dequantize_into(kind: QuantKind, bytes: &[u8], out: &mut [f32]) -> Result
 /// of sensible size (dequantized values mostly within [-1, 1]; Q4_0 scales of
 /// either sign, Q6_K's i8 sub-scales of either sign) and uniformly random
 /// quants, scale bits and mins. Deterministic for a seed, on every machine.
-pub fn random_blocks(kind: QuantKind, blocks: usize, seed: u64) -> Vec<u8> {
+pub fn random_blocks(kind: QuantKind, blocks: usize, seed: u64, scale: f32) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut next = move || {
         x ^= x << 13;
@@ -152,8 +152,10 @@ pub fn random_blocks(kind: QuantKind, blocks: usize, seed: u64) -> Vec<u8> {
         let r = next().to_le_bytes();
         word.copy_from_slice(&r[..word.len()]);
     }
-    // ... then each block's f16 scales: a value in [0.5, 1) times `scale`.
-    let mut f16_bytes = |scale: f32, signed: bool| {
+    // ... then each block's f16 scales: a value in [0.5, 1) times the format's
+    // unit (weights of magnitude up to about 1) and `scale`.
+    let mut f16_bytes = |unit: f32, signed: bool| {
+        let scale = unit * scale;
         let r = next();
         let u = 0.5 + 0.5 * ((r >> 11) as f64 / (1u64 << 53) as f64) as f32;
         let v = if signed && r & 1 == 1 { -u } else { u };
