@@ -153,3 +153,31 @@ __device__ __forceinline__ bool splitk_last_reduces(unsigned* counters, i64 slot
     if (threadIdx.x == 0 && threadIdx.y == 0) counters[slot] = 0;
     return true;
 }
+
+// ---------------------------------------------------------------- quantized GEMV parameters
+// The parameters of both quantized GEMV kernels (quant.cu, quant_dot.cu).
+// Rust twin: QuantParams in src/ops/params.rs.
+struct QuantParams {
+    i64 m, k, n;    // rows of W (outputs), its columns (inputs), columns of x and y in this launch
+    i64 row_bytes;  // bytes of one row of W: K / block_elems * block_bytes
+    i64 buf_bytes;  // readable bytes of W's buffer, a multiple of 16 (loads stay below it)
+    i64 sxn, syn;   // row strides of x [n, k] and y [n, m], in elements
+    int x_vec;      // x's rows start at a multiple of 4 elements: 4 elements per load (quant.cu)
+    float alpha, beta;
+};
+
+// ---------------------------------------------------------------- asynchronous copies (sm_80+)
+__device__ __forceinline__ unsigned smem_addr(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
+
+// 16 bytes global -> shared; src_bytes 0 reads nothing and zero-fills.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, int src_bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+// Waits until at most stages - 1 groups are pending (the immediate must be a constant).
+__device__ __forceinline__ void cp_async_wait_stages(int stages) {
+    if (stages >= 4) cp_async_wait<3>();
+    else if (stages == 3) cp_async_wait<2>();
+    else cp_async_wait<1>();
+}

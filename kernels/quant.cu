@@ -46,15 +46,7 @@
 
 typedef unsigned char u8;
 
-// Rust twin: QuantParams in src/ops/params.rs.
-struct QuantParams {
-    i64 m, k, n;    // rows of W (outputs), its columns (inputs), columns of x and y in this launch (<= 16)
-    i64 row_bytes;  // bytes of one row of W: K / block_elems * block_bytes
-    i64 buf_bytes;  // readable bytes of W's buffer, a multiple of 16 (loads stay below it)
-    i64 sxn, syn;   // row strides of x [n, k] and y [n, m], in elements
-    int x_vec;      // x's rows start at a multiple of 4 elements: 4 elements per load
-    float alpha, beta;
-};
+// Parameters: QuantParams (common.cuh).
 
 constexpr int QG_WARPS = 4;
 constexpr int QG_THREADS = 32 * QG_WARPS;

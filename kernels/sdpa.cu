@@ -162,7 +162,6 @@ constexpr int KT = 64;  // keys per pipeline stage
 
 // mma16816 (the tensor-core step): common.cuh.
 
-__device__ __forceinline__ unsigned smem_addr(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
 
 __device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void* p) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
@@ -173,19 +172,6 @@ __device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void* 
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                  : "r"(smem_addr(p)));
-}
-
-// 16 bytes global -> shared; src_bytes 0 reads nothing and zero-fills.
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, int src_bytes) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(src_bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-// Waits until at most stages - 1 groups are pending (the immediate must be a constant).
-__device__ __forceinline__ void cp_async_wait_stages(int stages) {
-    if (stages >= 4) cp_async_wait<3>();
-    else if (stages == 3) cp_async_wait<2>();
-    else cp_async_wait<1>();
 }
 
 __device__ __forceinline__ unsigned pack2(float lo, float hi) {

@@ -42,7 +42,7 @@ impl Default for QuantBenchConfig {
             shapes: vec![(4096, 4096), (14336, 4096), (4096, 14336), (128256, 4096)],
             ns: vec![1, 2, 4, 8, 16],
             formats: QuantKind::ALL.to_vec(),
-            kernels: vec![QuantKernel::Mma, QuantKernel::Rows],
+            kernels: vec![QuantKernel::Mma, QuantKernel::Dot],
             dtype: DType::F16,
             warmup: 5,
             runs: 50,
@@ -103,12 +103,8 @@ pub fn run(
                         quant_matmul_with(ctx, &weights[i % copies], &x, &y, 1.0, 0.0, Some(kernel))
                     })?;
                     let fmt = kind.name().to_ascii_lowercase();
-                    let label = match kernel.resolve(kind, m, n) {
-                        QuantKernel::Rows => {
-                            format!("quant_matmul/qgemv_rows_{fmt}_n{}", n.min(crate::ops::quant::ROWS_MAX_N))
-                        }
-                        _ => format!("quant_matmul/qgemv_{fmt}_nt{}", if n.min(16) <= 8 { 1 } else { 2 }),
-                    };
+                    // The family that ran (auto resolved), the format and the tokens.
+                    let label = format!("quant_matmul/{}_{fmt}_n{n}", kernel.resolve(k, n).name());
                     let bytes = (bytes_w + n * k * e + n * m * e) as u64;
                     let mut row = BenchRow::measured(
                         ctx,

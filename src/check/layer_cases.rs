@@ -75,9 +75,12 @@ pub fn all() -> Vec<Case> {
             }),
         });
     }
-    // Quantized projections and LM head (random blocks): the quantized GEMV
-    // up to 16 sequences, dequantize + dense matmul above (batch 20).
+    // Quantized projections and LM head (random blocks scaled by fan-in): the
+    // integer-dot GEMV up to 4 sequences, the tensor-core one up to 16,
+    // dequantize + dense matmul above (batch 20).
     for (weights, batch, mode) in [
+        (WeightFormat::Q4KM, 1, StepMode::Eager),
+        (WeightFormat::Q8_0, 1, StepMode::Graph),
         (WeightFormat::Q8_0, 3, StepMode::Eager),
         (WeightFormat::Q4KM, 2, StepMode::Eager),
         (WeightFormat::Q4KM, 16, StepMode::Graph),
@@ -225,5 +228,16 @@ fn decode_case(
     }
     cpu.step(&cpu_ctx)?;
     let pair = Pair { gpu: gpu.buf.logits.clone(), cpu: cpu.buf.logits.clone() };
-    c.compare("decode", "", &pair, step_tolerance(dtype))
+    let tolerance = match weights {
+        WeightFormat::Dense => step_tolerance(dtype),
+        _ => step_tolerance(dtype).max(QUANT_STEP_TOLERANCE),
+    };
+    c.compare("decode", "", &pair, tolerance)
 }
+
+/// Bound on a quantized step's logits: up to 4 sequences, the dot kernel
+/// rounds each projection's input to 8 bits (about 0.5% of its norm, see
+/// kernels/quant_dot.cu), and the tiny model's 9 projections compound that
+/// (H200, 2026-11-29: 4.3e-3 at most, batches 1 to 3); a wrong block, scale
+/// or sum errs by order 1.
+const QUANT_STEP_TOLERANCE: f64 = 2e-2;

@@ -54,7 +54,7 @@ enum BenchOp {
         /// Weight formats (default q8_0,q4_0,q4_k,q6_k).
         #[arg(long, value_delimiter = ',')]
         formats: Option<Vec<QuantKind>>,
-        /// Kernel families to time, each on every point (default mma,rows).
+        /// Kernel families to time, each on every point (default mma,dot).
         #[arg(long, value_delimiter = ',')]
         kernel: Option<Vec<crate::ops::QuantKernel>>,
         /// The activations' dtype (x and y).

@@ -80,7 +80,7 @@ impl Choice for SdpaBackend {
 
 impl Choice for QuantKernel {
     const WORDS: &'static [(&'static str, Self)] =
-        &[("auto", QuantKernel::Auto), ("mma", QuantKernel::Mma), ("rows", QuantKernel::Rows)];
+        &[("auto", QuantKernel::Auto), ("mma", QuantKernel::Mma), ("dot", QuantKernel::Dot)];
 }
 
 /// Parses `value` (any case, surrounding blanks ignored) as set in `var`.

@@ -1,48 +1,52 @@
 //! Which kernel family `quant_matmul` uses: the tensor-core kernel
-//! (kernels/quant.cu, up to 16 tokens per launch) or the bandwidth-first
-//! warp-per-rows kernel (kernels/quant_rows.cu, up to 8 per launch).
+//! (kernels/quant.cu, up to 16 tokens per launch) or the integer-dot kernel
+//! with x quantized to 8 bits (kernels/quant_dot.cu, up to 4 per launch, x
+//! held whole in shared memory).
 
 use std::str::FromStr;
 
-use crate::dtype::QuantKind;
 use crate::error::{Error, Result};
 
-/// `DK_QUANT_KERNEL`: `auto`, `mma` or `rows`.
+/// `DK_QUANT_KERNEL`: `auto`, `mma` or `dot`.
 pub const KERNEL_ENV: &str = "DK_QUANT_KERNEL";
 
-/// Tokens one `rows` launch covers.
-pub const ROWS_MAX_N: usize = 8;
+/// Tokens one `dot` launch covers at most (fewer where x would not fit, see [`dot_tokens`]).
+pub const DOT_MAX_N: usize = 4;
 
-/// Auto picks `rows` only below this many rows of W (a layer's projection,
-/// not a vocabulary-wide LM head).
-pub const ROWS_MAX_M: usize = 65536;
+/// Bytes of shared memory the `dot` kernel may hold x's 8-bit quants in
+/// (1.25 bytes per element and token: the quants and, per 32, a scale and two sums).
+pub const DOT_X_BYTES: usize = 48 << 10;
+
+/// Tokens of K columns one `dot` launch can take (0: K too long for the kernel).
+pub fn dot_tokens(k: usize) -> usize {
+    (DOT_X_BYTES / (k + k / 32 * 8).max(1)).min(DOT_MAX_N)
+}
 
 /// The kernel family of `quant_matmul`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum QuantKernel {
-    /// `Rows` for one token of a Q4_K or Q4_0 matrix of fewer than
-    /// [`ROWS_MAX_M`] rows, `Mma` otherwise: where each measured faster
-    /// (H200, 2026-11-29, `bench quant-matmul --kernel mma,rows`: at N = 1
-    /// rows took 49 / 61 us against 55 / 82 us for Q4_K 14336x4096 /
-    /// 4096x14336 and 56 against 66 us for Q4_0 4096x14336, but was slower
-    /// for Q6_K, for most Q8_0 shapes, for a 128256-row LM head and at 4 or
-    /// more tokens, three to ten times).
+    /// `Dot` up to [`DOT_MAX_N`] tokens where K fits its shared memory,
+    /// `Mma` otherwise: where each measured faster (H200, 2026-11-29, `bench
+    /// quant-matmul --kernel mma,dot`, every format on 4096x4096, 14336x4096,
+    /// 4096x14336, 1024x4096 and 128256x4096: at one and two tokens dot took
+    /// 0.35-0.65x mma's time on every point; at four 0.46-0.89x on all but the
+    /// 4096x4096 Q4_0 / Q4_K points, 1.25x / 1.03x; at 16 tokens mma's one
+    /// launch beats four of dot's).
     #[default]
     Auto,
     /// Always the tensor-core kernel (chunks of 16 tokens).
     Mma,
-    /// Always the warp-per-rows kernel (chunks of 8 tokens).
-    Rows,
+    /// Always the integer-dot kernel (x rounded to 8 bits; chunks of up to
+    /// [`DOT_MAX_N`] tokens; K at most what [`dot_tokens`] allows).
+    Dot,
 }
 
 impl QuantKernel {
     /// The family that runs `n` tokens of a `kind` matrix of `m` rows:
-    /// `Mma` or `Rows`, never `Auto`.
-    pub fn resolve(self, kind: QuantKind, m: usize, n: usize) -> QuantKernel {
+    /// `Mma` or `Dot`, never `Auto`.
+    pub fn resolve(self, k: usize, n: usize) -> QuantKernel {
         match self {
-            QuantKernel::Auto if n == 1 && m < ROWS_MAX_M && matches!(kind, QuantKind::Q4_K | QuantKind::Q4_0) => {
-                QuantKernel::Rows
-            }
+            QuantKernel::Auto if n <= DOT_MAX_N && dot_tokens(k) > 0 => QuantKernel::Dot,
             QuantKernel::Auto => QuantKernel::Mma,
             k => k,
         }
@@ -53,7 +57,7 @@ impl QuantKernel {
         match self {
             QuantKernel::Auto => "auto",
             QuantKernel::Mma => "mma",
-            QuantKernel::Rows => "rows",
+            QuantKernel::Dot => "dot",
         }
     }
 }
@@ -77,18 +81,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn auto_picks_rows_where_it_measured_faster() {
-        let auto = |k, m, n| QuantKernel::Auto.resolve(k, m, n);
-        assert_eq!(auto(QuantKind::Q4_K, 14336, 1), QuantKernel::Rows);
-        assert_eq!(auto(QuantKind::Q4_0, 4096, 1), QuantKernel::Rows);
-        assert_eq!(auto(QuantKind::Q4_K, 14336, 2), QuantKernel::Mma);
-        assert_eq!(auto(QuantKind::Q4_K, 128256, 1), QuantKernel::Mma);
-        assert_eq!(auto(QuantKind::Q6_K, 4096, 1), QuantKernel::Mma);
-        assert_eq!(auto(QuantKind::Q8_0, 4096, 1), QuantKernel::Mma);
-        assert_eq!(QuantKernel::Rows.resolve(QuantKind::Q6_K, 10, 20), QuantKernel::Rows);
-        assert_eq!(QuantKernel::Mma.resolve(QuantKind::Q4_K, 10, 1), QuantKernel::Mma);
-        assert_eq!("ROWS".parse::<QuantKernel>().unwrap(), QuantKernel::Rows);
-        let e = "tiles".parse::<QuantKernel>().unwrap_err().to_string();
+    fn auto_picks_dot_for_few_tokens() {
+        let auto = |k, n| QuantKernel::Auto.resolve(k, n);
+        assert_eq!(auto(4096, 1), QuantKernel::Dot);
+        assert_eq!(auto(14336, 4), QuantKernel::Dot);
+        assert_eq!(auto(4096, 5), QuantKernel::Mma);
+        assert_eq!(auto(4096, 16), QuantKernel::Mma);
+        // x would not fit the dot kernel's shared memory.
+        assert_eq!(auto(65536, 1), QuantKernel::Mma);
+        assert_eq!(QuantKernel::Dot.resolve(256, 20), QuantKernel::Dot);
+        assert_eq!(QuantKernel::Mma.resolve(256, 1), QuantKernel::Mma);
+        assert_eq!("DOT".parse::<QuantKernel>().unwrap(), QuantKernel::Dot);
+        let e = "rows".parse::<QuantKernel>().unwrap_err().to_string();
         assert!(e.contains(KERNEL_ENV) && e.contains("mma"), "{e}");
     }
 }

@@ -163,7 +163,7 @@ pub(crate) struct SampleParams {
     pub(crate) append: i32,
 }
 
-/// Kernel parameters (kernels/quant.cu: QuantParams).
+/// Kernel parameters of both quantized GEMVs (kernels/common.cuh: QuantParams).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct QuantParams {
@@ -175,22 +175,6 @@ pub(crate) struct QuantParams {
     pub(crate) sxn: i64,
     pub(crate) syn: i64,
     pub(crate) x_vec: i32,
-    pub(crate) alpha: f32,
-    pub(crate) beta: f32,
-}
-
-/// Kernel parameters (kernels/quant_rows.cu: QuantRowsParams).
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct QuantRowsParams {
-    pub(crate) m: i64,
-    pub(crate) k: i64,
-    pub(crate) n: i64,
-    pub(crate) row_bytes: i64,
-    pub(crate) buf_bytes: i64,
-    pub(crate) sxn: i64,
-    pub(crate) syn: i64,
-    pub(crate) kc: i64,
     pub(crate) alpha: f32,
     pub(crate) beta: f32,
 }
@@ -234,7 +218,7 @@ mod tests {
                 sk_s, sv_b, sv_h, sv_s, cap, pos, log2_theta, has_bias, llama3, factor, low_freq_factor, high_freq_factor, original_max),
             abi!(SiluMulParams in kernels::LAYER; rows, inter, s_gu, s_h),
             abi!(QuantParams in kernels::QUANT; m, k, n, row_bytes, buf_bytes, sxn, syn, x_vec, alpha, beta),
-            abi!(QuantRowsParams in kernels::QUANT_ROWS; m, k, n, row_bytes, buf_bytes, sxn, syn, kc, alpha, beta),
+            abi!(QuantParams in kernels::QUANT_DOT; m, k, n, row_bytes, buf_bytes, sxn, syn, x_vec, alpha, beta),
             abi!(SampleParams in kernels::SAMPLE; vocab, sxr, hist, top_k, seed, temperature, top_p, ln_min_p,
                 repeat_penalty, append),
         ]

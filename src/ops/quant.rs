@@ -3,19 +3,22 @@
 //! the decode projection on GGUF weights at their own size. x and y are f16,
 //! bf16 or f32 (one dtype), with rows of contiguous elements and any row
 //! stride; accumulation is f32 (f64 on the CPU backend); `beta == 0` never
-//! reads y. On a GPU, two kernel families: kernels/quant.cu (tensor cores,
-//! up to 16 columns per launch) and kernels/quant_rows.cu (a warp per two
-//! rows, bandwidth first, up to 8 columns per launch); `DK_QUANT_KERNEL`
-//! (`auto`, `mma`, `rows`) or [`quant_matmul_with`] picks; auto takes `rows`
-//! where it measured faster (one token of a Q4_K or Q4_0 projection, see
-//! [`QuantKernel::Auto`]), `mma` elsewhere.
+//! reads y. On a GPU, two kernel families: kernels/quant.cu (tensor cores on
+//! the exact quants and x as it is, up to 16 columns per launch) and
+//! kernels/quant_dot.cu (integer dot products against x rounded to 8 bits per
+//! 32 elements, a warp per two rows, up to [`DOT_MAX_N`] columns per launch);
+//! `DK_QUANT_KERNEL` (`auto`, `mma`, `dot`) or [`quant_matmul_with`] picks;
+//! auto takes `dot` up to [`DOT_MAX_N`] tokens, where it measured faster (see
+//! [`QuantKernel::Auto`]), `mma` beyond.
 
-use super::params::{QuantParams, QuantRowsParams};
+use super::params::QuantParams;
 use crate::context::{Backend, Context};
-pub use crate::dispatch::quant::{QuantKernel, ROWS_MAX_N};
+pub use crate::dispatch::quant::{dot_tokens, QuantKernel, DOT_MAX_N, DOT_X_BYTES};
+use crate::dtype::QuantKind;
 use crate::error::{Error, Result};
 use crate::profile::Tag;
-use crate::runtime::{kernels, KernelArgs, LaunchConfig};
+use crate::runtime::kernels::{self, KernelSource};
+use crate::runtime::{CudaBackend, KernelArgs, LaunchConfig};
 pub use crate::spec::quant_matmul::{geometry, QuantGeometry};
 use crate::tensor::{QuantMatrix, Tensor};
 
@@ -24,34 +27,19 @@ const OP: &str = "quant_matmul";
 /// Columns (tokens) one launch covers; more are covered by further launches.
 pub const QUANT_MAX_N: usize = 16;
 
-/// Rows of W per CTA (kernels/quant.cu: one m16 tile).
-const ROWS_PER_CTA: usize = 16;
+/// Rows of W per CTA of the tensor-core kernel (kernels/quant.cu: one m16 tile).
+const MMA_ROWS_PER_CTA: usize = 16;
 
-/// Threads per CTA (kernels/quant.cu: QG_THREADS).
-const THREADS: u32 = 128;
+/// Threads per CTA of the tensor-core kernel (kernels/quant.cu: QG_THREADS).
+const MMA_THREADS: u32 = 128;
 
-/// Rows of W per CTA of the rows kernel (kernels/quant_rows.cu: QR_WARPS x QR_ROWS).
-const ROWS_ROWS_PER_CTA: usize = 8;
-
-/// Threads per CTA of the rows kernel (kernels/quant_rows.cu: QR_THREADS).
-const ROWS_THREADS: u32 = 128;
-
-/// Elements of a row one warp iteration of the rows kernel covers (QR_ITER).
-const ROWS_ITER: usize = 1024;
-
-/// Bytes of shared memory the rows kernel stages x in, per slice of K.
-const ROWS_X_BYTES: usize = 32 << 10;
-
-/// Elements of K per staged slice of x for `n` tokens of `e` bytes: all of
-/// K when it fits in [`ROWS_X_BYTES`], else a multiple of [`ROWS_ITER`].
-fn rows_slice(k: usize, n: usize, e: usize) -> usize {
-    let fit = ROWS_X_BYTES / (n * e) / ROWS_ITER * ROWS_ITER;
-    if k <= fit {
-        k
-    } else {
-        fit.max(ROWS_ITER)
-    }
-}
+/// The dot kernel's CTA (kernels/quant_dot.cu): QD_WARPS warps of QD_ROWS
+/// rows a tile, iterations of QD_ITER elements in a ring of QD_STAGES.
+const DOT_WARPS: usize = 4;
+const DOT_THREADS: u32 = 32 * DOT_WARPS as u32;
+const DOT_ROWS: usize = 2;
+const DOT_ITER: usize = 2048;
+const DOT_STAGES: usize = 3;
 
 /// `y = alpha * x · dequant(w)^T + beta * y`: w [M, K] quantized, x [N, K], y [N, M].
 pub fn quant_matmul(ctx: &Context, w: &QuantMatrix, x: &Tensor, y: &Tensor, alpha: f32, beta: f32) -> Result<()> {
@@ -83,113 +71,159 @@ pub fn quant_matmul_with(
         }
         Backend::Cuda(be) => {
             be.hold_quant(w);
-            let (w_ptr, buf_bytes) =
-                w.device_span().ok_or_else(|| Error::invalid(OP, "w", "a device matrix", "a host matrix"))?;
-            let ptr = |t: &Tensor, name: &str| {
-                t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"))
-            };
-            let (px, py) = (ptr(x, "x")?, ptr(y, "y")?);
-            let kernel = ctx.dispatcher().resolve(kernel, |p| p.quant.kernel)?.resolve(w.kind(), g.m, g.n);
-            if kernel == QuantKernel::Rows {
-                return launch_rows(be, &g, w, (w_ptr, buf_bytes), [x, y], [px, py], alpha, beta);
+            let kernel = ctx.dispatcher().resolve(kernel, |p| p.quant.kernel)?.resolve(g.k, g.n);
+            let job = Job { be, g: &g, w, x, y, alpha, beta };
+            match kernel {
+                QuantKernel::Dot => launch_dot(&job),
+                _ => launch_mma(&job),
             }
-            let ctas = u32::try_from(g.m.div_ceil(ROWS_PER_CTA))
-                .map_err(|_| Error::Unsupported { op: OP, what: format!("{} rows exceed the grid limit", g.m) })?;
-            let defines = kernels::dtype_build(g.dtype);
-            let mut n0 = 0;
-            while n0 < g.n {
-                let nc = (g.n - n0).min(QUANT_MAX_N);
-                let nt = if nc <= 8 { 1 } else { 2 };
-                let name = format!("qgemv_{kind}_nt{nt}_{}", g.dtype);
-                let f = be.function(&kernels::QUANT, defines, &name)?;
-                let x_first = g.offsets[0] + n0 * g.sxn;
-                let p = QuantParams {
-                    m: g.m as i64,
-                    k: g.k as i64,
-                    n: nc as i64,
-                    row_bytes: w.row_bytes() as i64,
-                    buf_bytes: buf_bytes as i64,
-                    sxn: g.sxn as i64,
-                    syn: g.syn as i64,
-                    x_vec: (x_first % 4 == 0 && (nc == 1 || g.sxn % 4 == 0)) as i32,
-                    alpha,
-                    beta,
-                };
-                let mut args = KernelArgs::new();
-                args.push(w_ptr).push(px + (n0 * g.sxn * e) as u64).push(py + (n0 * g.syn * e) as u64).push(p);
-                let label = format!("{OP}/qgemv_{kind}_nt{nt}/{}", g.dtype);
-                let cfg = LaunchConfig { grid: (ctas, 1, 1), block: (THREADS, 1, 1), shared_bytes: 0 };
-                let chunk_bytes =
-                    (w.size_bytes() + nc * g.k * e + nc * g.m * e * if beta != 0.0 { 2 } else { 1 }) as u64;
-                // SAFETY: `geometry` checked x [N, K] and y [N, M] in bounds of
-                // their buffers with unit column strides, y disjoint from x, and w
-                // on this device with M rows of K / block_elems blocks. The kernel
-                // reads W only in 16-byte chunks below buf_bytes (the allocation's
-                // length), x[n0 + j, k < K] and writes y[n0 + j, m < M] for j < nc;
-                // a vector load of x is used only when x_vec says its rows are
-                // 4-element aligned. QuantParams is the kernel's struct (checked
-                // by the layout test in ops/params.rs).
-                unsafe { be.launch(Tag { label: &label, bytes: chunk_bytes }, &[x, y], &f, cfg, &args)? };
-                n0 += nc;
-            }
-            Ok(())
         }
     }
 }
 
-/// The rows kernel (kernels/quant_rows.cu) over chunks of up to [`ROWS_MAX_N`] tokens.
-#[allow(clippy::too_many_arguments)]
-fn launch_rows(
-    be: &crate::runtime::CudaBackend,
-    g: &QuantGeometry,
-    w: &QuantMatrix,
-    (w_ptr, buf_bytes): (u64, usize),
-    [x, y]: [&Tensor; 2],
-    [px, py]: [u64; 2],
+/// The grid of a launch over `units` independent pieces of work, `per_cta` a CTA.
+fn grid_for(units: usize, per_cta: usize) -> Result<u32> {
+    u32::try_from(units.div_ceil(per_cta))
+        .map_err(|_| Error::Unsupported { op: OP, what: format!("{units} rows exceed the grid limit") })
+}
+
+/// What one `quant_matmul` on a GPU multiplies: y = alpha * x · dequant(w)^T + beta * y.
+struct Job<'a> {
+    be: &'a CudaBackend,
+    g: &'a QuantGeometry,
+    w: &'a QuantMatrix,
+    x: &'a Tensor,
+    y: &'a Tensor,
     alpha: f32,
     beta: f32,
-) -> Result<()> {
-    let e = g.dtype.size_in_bytes();
-    let kind = w.kind().name().to_ascii_lowercase();
-    let ctas = u32::try_from(g.m.div_ceil(ROWS_ROWS_PER_CTA))
-        .map_err(|_| Error::Unsupported { op: OP, what: format!("{} rows exceed the grid limit", g.m) })?;
-    let defines = kernels::dtype_build(g.dtype);
-    let mut n0 = 0;
-    while n0 < g.n {
-        let nc = (g.n - n0).min(ROWS_MAX_N);
-        let kc = rows_slice(g.k, nc, e);
-        let name = format!("qgemv_rows_{kind}_n{nc}_{}", g.dtype);
-        let f = be.function(&kernels::QUANT_ROWS, defines, &name)?;
-        let p = QuantRowsParams {
+}
+
+impl Job<'_> {
+    /// The kernels' parameters for a chunk of `nc` tokens.
+    fn params(&self, buf_bytes: usize, nc: usize, x_vec: bool) -> QuantParams {
+        let g = self.g;
+        QuantParams {
             m: g.m as i64,
             k: g.k as i64,
             n: nc as i64,
-            row_bytes: w.row_bytes() as i64,
+            row_bytes: self.w.row_bytes() as i64,
             buf_bytes: buf_bytes as i64,
             sxn: g.sxn as i64,
             syn: g.syn as i64,
-            kc: kc as i64,
-            alpha,
-            beta,
-        };
+            x_vec: x_vec as i32,
+            alpha: self.alpha,
+            beta: self.beta,
+        }
+    }
+}
+
+/// One launch of `source`'s kernel per chunk of at most `max_n` tokens:
+/// `plan(nc, args)` pushes the chunk's parameters after W, x and y and gives
+/// its kernel's name (without the dtype) and launch configuration.
+fn launch_chunks(
+    job: &Job,
+    source: &KernelSource,
+    max_n: usize,
+    mut plan: impl FnMut(usize, &mut KernelArgs) -> Result<(String, LaunchConfig)>,
+) -> Result<()> {
+    let Job { be, g, w, x, y, beta, .. } = *job;
+    let (w_ptr, _) = device_span(w)?;
+    let ptr = |t: &Tensor, name: &str| {
+        t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"))
+    };
+    let (px, py) = (ptr(x, "x")?, ptr(y, "y")?);
+    let e = g.dtype.size_in_bytes();
+    let mut n0 = 0;
+    while n0 < g.n {
+        let nc = (g.n - n0).min(max_n);
         let mut args = KernelArgs::new();
-        args.push(w_ptr).push(px + (n0 * g.sxn * e) as u64).push(py + (n0 * g.syn * e) as u64).push(p);
-        let label = format!("{OP}/qgemv_rows_{kind}_n{nc}/{}", g.dtype);
-        let shared = u32::try_from(nc * kc.min(g.k) * e).expect("at most ROWS_X_BYTES");
-        let cfg = LaunchConfig { grid: (ctas, 1, 1), block: (ROWS_THREADS, 1, 1), shared_bytes: shared };
-        let chunk_bytes = (w.size_bytes() + nc * g.k * e + nc * g.m * e * if beta != 0.0 { 2 } else { 1 }) as u64;
+        args.push(w_ptr).push(px + (n0 * g.sxn * e) as u64).push(py + (n0 * g.syn * e) as u64);
+        let (name, cfg) = plan(nc, &mut args)?;
+        let f = be.function(source, kernels::dtype_build(g.dtype), &format!("{name}_{}", g.dtype))?;
+        let label = format!("{OP}/{name}/{}", g.dtype);
+        let bytes = (w.size_bytes() + nc * g.k * e + nc * g.m * e * if beta != 0.0 { 2 } else { 1 }) as u64;
         // SAFETY: `geometry` checked x [N, K] and y [N, M] in bounds of their
         // buffers with unit column strides, y disjoint from x, and w on this
-        // device with M rows of K / block_elems blocks. The kernel reads W only
-        // in 16-byte chunks below buf_bytes (the allocation's length), x[n0 + j,
-        // k < K] element by element into `shared` bytes of shared memory (nc
-        // rows of min(kc, K) elements), and writes y[n0 + j, m < M] for j < nc.
-        // QuantRowsParams is the kernel's struct (checked by the layout test in
-        // ops/params.rs).
-        unsafe { be.launch(Tag { label: &label, bytes: chunk_bytes }, &[x, y], &f, cfg, &args)? };
+        // device with M rows of K / block_elems blocks. Each kernel reads W only
+        // in 16-byte chunks below buf_bytes (the allocation's length, in its
+        // parameters), x[n0 + j, k < K] and writes y[n0 + j, m < M] for j < nc;
+        // `plan` pushed the kernel's parameter struct (checked by the layout
+        // tests in ops/params.rs) and sized the shared memory its header asks.
+        unsafe { be.launch(Tag { label: &label, bytes }, &[x, y], &f, cfg, &args)? };
         n0 += nc;
     }
     Ok(())
+}
+
+/// W's device pointer and readable bytes.
+fn device_span(w: &QuantMatrix) -> Result<(u64, usize)> {
+    w.device_span().ok_or_else(|| Error::invalid(OP, "w", "a device matrix", "a host matrix"))
+}
+
+/// The tensor-core kernel (kernels/quant.cu) over chunks of up to [`QUANT_MAX_N`] tokens.
+fn launch_mma(job: &Job) -> Result<()> {
+    let (g, w) = (job.g, job.w);
+    let ctas = grid_for(g.m, MMA_ROWS_PER_CTA)?;
+    let (_, buf_bytes) = device_span(w)?;
+    let kind = w.kind().name().to_ascii_lowercase();
+    let mut n0 = 0;
+    launch_chunks(job, &kernels::QUANT, QUANT_MAX_N, |nc, args| {
+        let x_first = g.offsets[0] + n0 * g.sxn;
+        // A vector load of x only where its rows are 4-element aligned.
+        let x_vec = x_first % 4 == 0 && (nc == 1 || g.sxn % 4 == 0);
+        args.push(job.params(buf_bytes, nc, x_vec));
+        n0 += nc;
+        let name = format!("qgemv_{kind}_nt{}", if nc <= 8 { 1 } else { 2 });
+        Ok((name, LaunchConfig { grid: (ctas, 1, 1), block: (MMA_THREADS, 1, 1), shared_bytes: 0 }))
+    })
+}
+
+/// The integer-dot kernel (kernels/quant_dot.cu) over chunks of as many
+/// tokens as x's quants fit in shared memory ([`dot_tokens`]).
+fn launch_dot(job: &Job) -> Result<()> {
+    let (be, g, w) = (job.be, job.g, job.w);
+    let per_launch = dot_tokens(g.k);
+    if per_launch == 0 {
+        return Err(Error::Unsupported {
+            op: OP,
+            what: format!("the dot kernel holds x in shared memory: K = {} exceeds its {DOT_X_BYTES} bytes", g.k),
+        });
+    }
+    let (_, buf_bytes) = device_span(w)?;
+    let kind = w.kind();
+    let fmt = kind.name().to_ascii_lowercase();
+    launch_chunks(job, &kernels::QUANT_DOT, per_launch, |nc, args| {
+        args.push(job.params(buf_bytes, nc, false));
+        let name = format!("qgemv_dot_{fmt}_n{nc}");
+        let f = be.function(&kernels::QUANT_DOT, kernels::dtype_build(g.dtype), &format!("{name}_{}", g.dtype))?;
+        let shared = dot_shared_bytes(kind, g.k, nc);
+        be.allow_shared(OP, &f, &name, shared)?;
+        // As many CTAs as stay resident (warps then take further tiles), no
+        // more than there are tiles.
+        let per_sm = f
+            .occupancy_max_active_blocks_per_multiprocessor(DOT_THREADS, shared, None)
+            .map_err(Error::driver(format!("reading {name}'s occupancy")))?
+            .max(1) as usize;
+        // Tiles (row pairs) a warp takes in turn: the fewest rounds the
+        // resident CTAs allow, then as few CTAs as give every warp that many
+        // (14336 rows: 896 CTAs of 2 rounds, not 1056 where half the warps
+        // would take one tile and half two; fewer CTAs also quantize x fewer times).
+        let tiles = g.m.div_ceil(DOT_ROWS);
+        let resident = per_sm * be.caps().sm_count as usize * DOT_WARPS;
+        let rounds = tiles.div_ceil(resident.max(1));
+        let ctas = grid_for(tiles, rounds * DOT_WARPS)?;
+        let shared = u32::try_from(shared).expect("below the opt-in bound");
+        Ok((name, LaunchConfig { grid: (ctas, 1, 1), block: (DOT_THREADS, 1, 1), shared_bytes: shared }))
+    })
+}
+
+/// Dynamic shared memory of the dot kernel: x's quants and unit constants
+/// (16-byte aligned), then each warp's ring of stages (kernels/quant_dot.cu).
+fn dot_shared_bytes(kind: QuantKind, k: usize, n: usize) -> usize {
+    let x = (n * k + n * (k / 32) * 8).next_multiple_of(16);
+    let iter_bytes = DOT_ITER / kind.block_elems() * kind.block_bytes();
+    let pitch = (iter_bytes + 14).div_ceil(16) + 1;
+    x + DOT_WARPS * DOT_STAGES * DOT_ROWS * pitch * 16
 }
 
 #[cfg(test)]
@@ -197,20 +231,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn x_slices_fit_the_shared_budget() {
-        assert_eq!(rows_slice(4096, 1, 2), 4096);
-        assert_eq!(rows_slice(14336, 1, 2), 14336);
-        assert_eq!(rows_slice(14336, 1, 4), 8192);
-        assert_eq!(rows_slice(4096, 8, 4), 1024);
-        assert_eq!(rows_slice(96, 8, 4), 96);
-        for n in 1..=ROWS_MAX_N {
-            for e in [2, 4] {
-                for k in [32, 96, 1024, 4096, 14336, 65536] {
-                    let kc = rows_slice(k, n, e);
-                    assert!(kc >= k || kc % ROWS_ITER == 0);
-                    assert!(n * kc.min(k) * e <= ROWS_X_BYTES);
-                }
-            }
+    fn dot_chunks_fit_x_in_shared_memory() {
+        assert_eq!(dot_tokens(4096), 4);
+        assert_eq!(dot_tokens(14336), 2);
+        assert_eq!(dot_tokens(28672), 1);
+        assert_eq!(dot_tokens(40960), 0);
+        for k in [32, 896, 4096, 14336, 28672, 39296] {
+            let n = dot_tokens(k);
+            assert!(n >= 1 && n * k * 5 / 4 <= DOT_X_BYTES, "{k}");
+            // x, the ring of the widest format (Q8_0): within an H100's 227 KB.
+            assert!(dot_shared_bytes(QuantKind::Q8_0, k, n) < 100 << 10);
         }
+        // Q4_K at K = 4096, one token: 5 KB of x, 4 warps x 3 stages x 2 rows x 74 chunks (73 + 1 of pitch).
+        assert_eq!(dot_shared_bytes(QuantKind::Q4_K, 4096, 1), 5120 + 4 * 3 * 2 * 74 * 16);
     }
 }

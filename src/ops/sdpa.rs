@@ -127,31 +127,7 @@ fn resolve_fused(
     let name = format!("sdpa_{}_d{}_{}", kernel.name(), g.d, g.dtype);
     let function = be.function(&kernels::SDPA, kernels::dtype_build(g.dtype), &name)?;
     let smem = kernel.smem_bytes(g.d, g.dtype, stages, g.group * g.lq);
-    if smem > be.caps().max_shared_per_block_optin as usize {
-        return Err(Error::Unsupported {
-            op: OP,
-            what: format!(
-                "{name} needs {smem} bytes of shared memory; the device allows {}",
-                be.caps().max_shared_per_block_optin
-            ),
-        });
-    }
-    // The attribute belongs to the function, which every plan of this head
-    // size and dtype shares (a prefill chunk's plan needs more than a decode
-    // step's): allow the device's whole opt-in amount once, so no plan ever
-    // lowers it under another's launch. Occupancy follows the shared memory a
-    // launch asks for, not this bound.
-    use cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES as STATIC_SMEM;
-    let static_smem =
-        function.get_attribute(STATIC_SMEM).map_err(Error::driver(format!("reading {name}'s static shared memory")))?;
-    // The opt-in bound covers static and dynamic shared memory together.
-    let allow = (be.caps().max_shared_per_block_optin as i32 - static_smem).max(smem as i32);
-    function
-        .set_attribute(
-            cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-            allow,
-        )
-        .map_err(Error::driver(format!("allowing {name} {allow} bytes of shared memory")))?;
+    be.allow_shared(OP, &function, &name, smem)?;
     let heads = g.batch * g.hkv;
     if heads > 65535 || row_groups > 65535 {
         return Err(Error::Unsupported {

@@ -83,6 +83,36 @@ impl CudaBackend {
     pub fn caps(&self) -> &DeviceCaps {
         &self.caps
     }
+
+    /// Lets `function` (named `name`, launched by `op`) take `bytes` of dynamic
+    /// shared memory, or says the device cannot give that many. The attribute
+    /// belongs to the function, which launches of different sizes share (a
+    /// prefill chunk's plan needs more than a decode step's): the device's
+    /// whole opt-in amount is allowed at once, so no launch ever lowers it
+    /// under another's. Occupancy follows the shared memory a launch asks
+    /// for, not this bound.
+    pub fn allow_shared(&self, op: &'static str, function: &CudaFunction, name: &str, bytes: usize) -> Result<()> {
+        use cudarc::driver::sys::CUfunction_attribute::{
+            CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES as MAX_DYNAMIC,
+            CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES as STATIC,
+        };
+        let optin = self.caps.max_shared_per_block_optin as usize;
+        let static_bytes =
+            function.get_attribute(STATIC).map_err(Error::driver(format!("reading {name}'s static shared memory")))?;
+        // The opt-in bound covers static and dynamic shared memory together.
+        if bytes + static_bytes.max(0) as usize > optin {
+            return Err(Error::Unsupported {
+                op,
+                what: format!(
+                    "{name} needs {bytes} + {static_bytes} bytes of shared memory; the device allows {optin}"
+                ),
+            });
+        }
+        let allow = (optin as i32 - static_bytes).max(bytes as i32);
+        function
+            .set_attribute(MAX_DYNAMIC, allow)
+            .map_err(Error::driver(format!("allowing {name} {allow} bytes of shared memory")))
+    }
     pub fn stream(&self) -> &Arc<CudaStream> {
         &self.stream
     }
