@@ -392,3 +392,110 @@ fn dk_device_takes_only_the_documented_values() {
         "{stderr}"
     );
 }
+
+/// `exec matmul` with A in blocks: a raw block file and a GGUF tensor,
+/// against the f64 product of the dequantized weights; bad block files and
+/// options are errors naming the argument.
+#[test]
+fn exec_matmul_takes_quantized_weights() {
+    use decode_kernels::dtype::QuantKind;
+    use decode_kernels::model::gguf::{GgufFile, Storage};
+    use decode_kernels::spec::quant::{dequantize, random_blocks};
+    use std::path::PathBuf;
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    // OUT[M, N] = A[M, K] · B[K, N] in f64 from the dequantized A, B given [N, K] or [K, N].
+    let product = |w: &[f32], b_nk: &[f32], m: usize, k: usize, n: usize| -> Vec<f64> {
+        let mut out = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                out[i * n + j] = (0..k).map(|kk| w[i * k + kk] as f64 * b_nk[j * k + kk] as f64).sum();
+            }
+        }
+        out
+    };
+    let bvals =
+        |n: usize, k: usize| -> Vec<f32> { (0..n * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 400.0).collect() };
+    let close = |got: &[f64], want: &[f64], what: &str| {
+        let num: f64 = got.iter().zip(want).map(|(g, w)| (g - w) * (g - w)).sum();
+        let den: f64 = want.iter().map(|w| w * w).sum();
+        assert!((num / den).sqrt() < 1e-6, "{what}: relative error {}", (num / den).sqrt());
+    };
+
+    // A raw Q4_K block file, 6 x 512; B as [N, K] (--transpose-b) and as [K, N].
+    let (m, k, n) = (6, 512, 3);
+    let blocks = random_blocks(QuantKind::Q4_K, m * k / 256, 9, 1.0);
+    std::fs::write(p("w.bin"), &blocks).unwrap();
+    let w = dequantize(QuantKind::Q4_K, &blocks, m * k).unwrap();
+    let b_nk = bvals(n, k);
+    write_npy(&p("b_nk.npy"), &[n, k], &HostData::F32(b_nk.clone())).unwrap();
+    let b_kn: Vec<f32> = (0..k * n).map(|i| b_nk[(i % n) * k + i / n]).collect();
+    write_npy(&p("b_kn.npy"), &[k, n], &HostData::F32(b_kn)).unwrap();
+    let want = product(&w, &b_nk, m, k, n);
+    let base = ["exec", "matmul", "--device", "cpu", "--a-blocks"];
+    for (b, t) in [("b_nk.npy", true), ("b_kn.npy", false)] {
+        let out = p(&format!("out_{t}.npy"));
+        let mut args: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+        args.extend([p("w.bin").display().to_string(), "--a-type".into(), "q4_k".into(), "--a-shape".into()]);
+        args.extend([format!("{m}x{k}"), "--b".into(), p(b).display().to_string(), "--out".into()]);
+        args.push(out.display().to_string());
+        if t {
+            args.push("--transpose-b".into());
+        }
+        let r = bin().args(&args).output().unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let got = read_npy(&out, None).unwrap();
+        assert_eq!(got.shape, vec![m, n]);
+        close(&(0..m * n).map(|i| got.data.get(i)).collect::<Vec<_>>(), &want, b);
+    }
+
+    // A GGUF tensor by name (the Q8_0 fixture's first down projection, rows as stored).
+    let gguf = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/qwen2_q8_0.gguf");
+    let name = "blk.0.ffn_down.weight";
+    let g = GgufFile::open(&gguf).unwrap();
+    let (info, storage, bytes) = g.tensor_raw(name).unwrap();
+    let Storage::Quant(kind) = storage else { panic!("{name} is not quantized in the fixture") };
+    let (gm, gk) = (info.shape()[0], info.shape()[1]);
+    let w = dequantize(kind, bytes, gm * gk).unwrap();
+    let b_nk = bvals(2, gk);
+    write_npy(&p("b2.npy"), &[2, gk], &HostData::F32(b_nk.clone())).unwrap();
+    let r = bin()
+        .args(["exec", "matmul", "--device", "cpu", "--a-gguf"])
+        .arg(&gguf)
+        .args(["--a-tensor", name, "--transpose-b", "--b"])
+        .arg(p("b2.npy"))
+        .arg("--out")
+        .arg(p("g.npy"))
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let got = read_npy(&p("g.npy"), None).unwrap();
+    assert_eq!(got.shape, vec![gm, 2]);
+    close(&(0..gm * 2).map(|i| got.data.get(i)).collect::<Vec<_>>(), &product(&w, &b_nk, gm, gk, 2), name);
+
+    // Errors name the argument.
+    let fail = |args: &[&str]| {
+        let r = bin().args(args).output().unwrap();
+        assert_ne!(r.status.code(), Some(0), "{args:?}");
+        String::from_utf8_lossy(&r.stderr).to_string()
+    };
+    let wbin = p("w.bin").display().to_string();
+    let bnk = p("b_nk.npy").display().to_string();
+    let o = p("x.npy").display().to_string();
+    let common = ["exec", "matmul", "--device", "cpu", "--b", &bnk, "--transpose-b", "--out", &o];
+    let e = fail(&[&common[..], &["--a-blocks", &wbin, "--a-type", "q4_k", "--a-shape", "6x256"]].concat());
+    assert!(e.contains("`--a-blocks`") && e.contains("bytes"), "{e}");
+    let e =
+        fail(&[&common[..], &["--a-blocks", &wbin, "--a-type", "q4_k", "--a-shape", "6x512", "--beta", "1"]].concat());
+    assert!(e.contains("`--c`"), "{e}");
+    let e = fail(&[&common[..], &["--a-blocks", &wbin, "--a-type", "q4_k", "--a-shape", "12x256"]].concat());
+    assert!(e.contains("`--b`") && e.contains("256"), "{e}");
+    let e = fail(&[&common[..], &["--a-blocks", &wbin, "--a-type", "q5_k", "--a-shape", "6x512"]].concat());
+    assert!(e.contains("--a-type"), "{e}");
+    let e = fail(&[&common[..], &["--a-blocks", &wbin, "--a-type", "q4_k"]].concat());
+    assert!(e.contains("--a-shape"), "{e}");
+    let e = fail(
+        &[&common[..], &["--a-gguf", &gguf.display().to_string(), "--a-tensor", "blk.0.attn_norm.weight"]].concat(),
+    );
+    assert!(e.contains("`--a-tensor`") && e.contains("2-D"), "{e}");
+}

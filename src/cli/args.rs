@@ -32,6 +32,16 @@ pub fn positive<T: Unsigned + PartialEq + Default>(s: &str) -> Result<T, String>
     Ok(v)
 }
 
+/// Parses a matrix shape "MxK" (two whole numbers >= 1, such as 4096x14336).
+pub fn shape_mxk(s: &str) -> Result<(usize, usize), String> {
+    let expected = "expected rows x columns such as 4096x14336";
+    let (m, k) = s.trim().split_once(['x', 'X']).ok_or_else(|| format!("no 'x'; {expected}"))?;
+    match (positive::<usize>(m), positive::<usize>(k)) {
+        (Ok(m), Ok(k)) => Ok((m, k)),
+        (Err(e), _) | (_, Err(e)) => Err(format!("{e} ({expected})")),
+    }
+}
+
 /// Parses a real number for an f32 option (a scale, alpha, beta). It is read
 /// as f64 first, so a finite value that f32 cannot hold (1e39 would become
 /// inf, 1e-50 would become 0) is an error rather than silently another

@@ -42,10 +42,29 @@ enum ExecOp {
     },
     /// OUT = alpha * A·B + beta * C. A.npy is [M,K] (with --transpose-a, [K,M]),
     /// B.npy [K,N] (with --transpose-b, [N,K]), C.npy and OUT.npy [M,N];
-    /// a leading batch dimension is allowed on all of them.
+    /// a leading batch dimension is allowed on all of them. A may instead be
+    /// quantized blocks (Q8_0, Q4_0, Q4_K, Q6_K): a GGUF tensor (--a-gguf,
+    /// --a-tensor) or a raw block file (--a-blocks, --a-type, --a-shape), [M,K]
+    /// as stored, multiplied by `ops::quant_matmul` (B and C 2-D, B and OUT in
+    /// --dtype, default B's).
     Matmul {
-        #[arg(long)]
-        a: PathBuf,
+        #[arg(long, required_unless_present_any = ["a_gguf", "a_blocks"], conflicts_with_all = ["a_gguf", "a_blocks"])]
+        a: Option<PathBuf>,
+        /// A is this GGUF file's tensor --a-tensor (a quantized one, rows as stored).
+        #[arg(long, requires = "a_tensor", conflicts_with = "a_blocks")]
+        a_gguf: Option<PathBuf>,
+        /// The GGUF name of A's tensor (e.g. blk.0.ffn_down.weight).
+        #[arg(long, requires = "a_gguf")]
+        a_tensor: Option<String>,
+        /// A is this file of GGML blocks (--a-type, --a-shape M x K), nothing else in it.
+        #[arg(long, requires_all = ["a_type", "a_shape"])]
+        a_blocks: Option<PathBuf>,
+        /// The block format of --a-blocks: q8_0, q4_0, q4_k or q6_k.
+        #[arg(long, requires = "a_blocks")]
+        a_type: Option<crate::dtype::QuantKind>,
+        /// The shape of --a-blocks: MxK (rows, columns; K a whole number of blocks).
+        #[arg(long, requires = "a_blocks", value_parser = super::args::shape_mxk)]
+        a_shape: Option<(usize, usize)>,
         #[arg(long)]
         b: PathBuf,
         /// Required when beta is not 0.
@@ -243,9 +262,36 @@ pub fn run(a: ExecArgs) -> Result<i32> {
             write_tensor(&out, &y)?;
             Ok(0)
         }
-        ExecOp::Matmul { a, b, c, alpha, beta, transpose_a, transpose_b, dtype, group, out, device } => {
+        ExecOp::Matmul {
+            a,
+            a_gguf,
+            a_tensor,
+            a_blocks,
+            a_type,
+            a_shape,
+            b,
+            c,
+            alpha,
+            beta,
+            transpose_a,
+            transpose_b,
+            dtype,
+            group,
+            out,
+            device,
+        } => {
             crate::fsio::check_output("exec matmul", "--out", &out)?;
             let ctx = super::open_context(device.as_deref())?;
+            let quant = match (a_gguf, a_tensor, a_blocks, a_type, a_shape) {
+                (Some(file), Some(name), ..) => Some(QuantSource::Gguf { file, name }),
+                (.., Some(file), Some(kind), Some((m, k))) => Some(QuantSource::Blocks { file, kind, m, k }),
+                _ => None,
+            };
+            if let Some(src) = quant {
+                let opts = QuantExec { b, c, alpha, beta, transpose_a, transpose_b, dtype, group, out };
+                return quant_matmul(&ctx, &src, opts);
+            }
+            let a = a.expect("clap requires --a without a quantized A");
             let ah = read_header(&a)?;
             let dt = ah.dtype(dtype);
             let bh = read_header(&b)?;
@@ -372,4 +418,110 @@ pub fn run(a: ExecArgs) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// Where `exec matmul` reads a quantized A.
+enum QuantSource {
+    Gguf { file: PathBuf, name: String },
+    Blocks { file: PathBuf, kind: crate::dtype::QuantKind, m: usize, k: usize },
+}
+
+/// The rest of `exec matmul`'s arguments, for a quantized A.
+struct QuantExec {
+    b: PathBuf,
+    c: Option<PathBuf>,
+    alpha: f32,
+    beta: f32,
+    transpose_a: bool,
+    transpose_b: bool,
+    dtype: Option<DType>,
+    group: usize,
+    out: PathBuf,
+}
+
+/// OUT[M, N] = alpha * dequant(A)[M, K] · B + beta * C with A in blocks:
+/// `ops::quant_matmul` in its decode layout (x = B^T [N, K], y = OUT^T).
+fn quant_matmul(ctx: &Context, src: &QuantSource, o: QuantExec) -> Result<i32> {
+    const OP: &str = "exec matmul";
+    let invalid = |arg: &str, expected: &str, got: String| crate::Error::InvalidArgument {
+        op: OP,
+        arg: arg.into(),
+        expected: expected.into(),
+        got,
+    };
+    if o.transpose_a {
+        return Err(invalid(
+            "--transpose-a",
+            "absent with a quantized A (its rows are its blocks' rows)",
+            "given".into(),
+        ));
+    }
+    if o.group != 1 {
+        return Err(invalid("--group", "1 with a quantized A (one matrix)", o.group.to_string()));
+    }
+    let w = match src {
+        QuantSource::Gguf { file, name } => {
+            let g = crate::model::gguf::GgufFile::open(file)?;
+            let (info, storage, bytes) = g.tensor_raw(name)?;
+            let shape = info.shape();
+            let kind = match storage {
+                crate::model::gguf::Storage::Quant(kind) if shape.len() == 2 => kind,
+                _ => {
+                    return Err(invalid(
+                        "--a-tensor",
+                        "a 2-D tensor in Q8_0, Q4_0, Q4_K or Q6_K (use --a with a .npy for plain ones)",
+                        format!("`{name}` of GGML type {} and shape {shape:?}", info.ggml_type),
+                    ))
+                }
+            };
+            crate::tensor::QuantMatrix::from_bytes(ctx, kind, shape[0], shape[1], bytes)?
+        }
+        QuantSource::Blocks { file, kind, m, k } => {
+            let bytes = std::fs::read(file).map_err(crate::Error::io("reading", file))?;
+            let want = crate::tensor::QuantMatrix::byte_len(OP, *kind, *m, *k)?;
+            if bytes.len() != want {
+                return Err(invalid(
+                    "--a-blocks",
+                    &format!("{want} bytes ({m} rows of {k} {kind} elements)"),
+                    format!("{} bytes in {}", bytes.len(), file.display()),
+                ));
+            }
+            crate::tensor::QuantMatrix::from_bytes(ctx, *kind, *m, *k, &bytes)?
+        }
+    };
+    let (m, k) = (w.rows(), w.cols());
+    // x = B^T as [N, K] with contiguous rows (the kernels' layout).
+    let bt = load(ctx, &o.b, o.dtype)?;
+    let dtype = bt.dtype();
+    if bt.rank() != 2 {
+        return Err(invalid("--b", "a 2-D array with a quantized A", format!("shape {:?}", bt.shape())));
+    }
+    let x_view = if o.transpose_b { bt.clone() } else { bt.transpose(0, 1)? };
+    if x_view.shape()[1] != k {
+        let want = if o.transpose_b { format!("[N, {k}]") } else { format!("[{k}, N]") };
+        return Err(invalid("--b", &format!("{want} to match A's {m} x {k}"), format!("shape {:?}", bt.shape())));
+    }
+    let n = x_view.shape()[0];
+    let x = Tensor::empty(ctx, &[n, k], dtype)?;
+    ops::copy(ctx, &x_view, &x)?;
+    // y = OUT^T [N, M]; C^T first when beta is not 0.
+    let y = Tensor::empty(ctx, &[n, m], dtype)?;
+    match (&o.c, o.beta != 0.0) {
+        (Some(p), _) => {
+            let ct = load(ctx, p, Some(dtype))?;
+            if ct.shape() != [m, n] {
+                return Err(invalid(
+                    "--c",
+                    &format!("[{m}, {n}] (A's rows, B's columns)"),
+                    format!("shape {:?}", ct.shape()),
+                ));
+            }
+            ops::copy(ctx, &ct.transpose(0, 1)?, &y)?;
+        }
+        (None, true) => return Err(invalid("--c", "a C.npy file when --beta is not 0", "none".into())),
+        (None, false) => {}
+    }
+    ops::quant_matmul(ctx, &w, &x, &y, o.alpha, o.beta)?;
+    write_tensor(&o.out, &y.transpose(0, 1)?)?;
+    Ok(0)
 }
