@@ -60,8 +60,7 @@ pub fn quant_matmul_with(
     if g.m == 0 || g.n == 0 {
         return Ok(());
     }
-    let e = g.dtype.size_in_bytes();
-    let bytes = (w.size_bytes() + g.n * g.k * e + g.n * g.m * e * if beta != 0.0 { 2 } else { 1 }) as u64;
+    let bytes = traffic(&g, w, g.n, beta);
     let kind = w.kind().name().to_ascii_lowercase();
     match ctx.backend() {
         Backend::Cpu(_) => {
@@ -72,13 +71,21 @@ pub fn quant_matmul_with(
         Backend::Cuda(be) => {
             be.hold_quant(w);
             let kernel = ctx.dispatcher().resolve(kernel, |p| p.quant.kernel)?.resolve(g.k, g.n);
-            let job = Job { be, g: &g, w, x, y, alpha, beta };
+            let (w_ptr, buf_bytes) =
+                w.device_span().ok_or_else(|| Error::invalid(OP, "w", "a device matrix", "a host matrix"))?;
+            let job = Job { be, g: &g, w, w_ptr, buf_bytes, x, y, alpha, beta };
             match kernel {
                 QuantKernel::Dot => launch_dot(&job),
                 _ => launch_mma(&job),
             }
         }
     }
+}
+
+/// Bytes `n` tokens of the product move: W's blocks, x, y (read too when beta is not 0).
+fn traffic(g: &QuantGeometry, w: &QuantMatrix, n: usize, beta: f32) -> u64 {
+    let e = g.dtype.size_in_bytes();
+    (w.size_bytes() + n * g.k * e + n * g.m * e * if beta != 0.0 { 2 } else { 1 }) as u64
 }
 
 /// The grid of a launch over `units` independent pieces of work, `per_cta` a CTA.
@@ -92,6 +99,9 @@ struct Job<'a> {
     be: &'a CudaBackend,
     g: &'a QuantGeometry,
     w: &'a QuantMatrix,
+    /// W's device address and its buffer's readable bytes.
+    w_ptr: u64,
+    buf_bytes: usize,
     x: &'a Tensor,
     y: &'a Tensor,
     alpha: f32,
@@ -100,14 +110,14 @@ struct Job<'a> {
 
 impl Job<'_> {
     /// The kernels' parameters for a chunk of `nc` tokens.
-    fn params(&self, buf_bytes: usize, nc: usize, x_vec: bool) -> QuantParams {
+    fn params(&self, nc: usize, x_vec: bool) -> QuantParams {
         let g = self.g;
         QuantParams {
             m: g.m as i64,
             k: g.k as i64,
             n: nc as i64,
             row_bytes: self.w.row_bytes() as i64,
-            buf_bytes: buf_bytes as i64,
+            buf_bytes: self.buf_bytes as i64,
             sxn: g.sxn as i64,
             syn: g.syn as i64,
             x_vec: x_vec as i32,
@@ -118,16 +128,16 @@ impl Job<'_> {
 }
 
 /// One launch of `source`'s kernel per chunk of at most `max_n` tokens:
-/// `plan(nc, args)` pushes the chunk's parameters after W, x and y and gives
-/// its kernel's name (without the dtype) and launch configuration.
+/// `plan(n0, nc, args)` (the chunk's first token and its tokens) pushes the
+/// chunk's parameters after W, x and y and gives its kernel's name (without
+/// the dtype) and launch configuration.
 fn launch_chunks(
     job: &Job,
     source: &KernelSource,
     max_n: usize,
-    mut plan: impl FnMut(usize, &mut KernelArgs) -> Result<(String, LaunchConfig)>,
+    mut plan: impl FnMut(usize, usize, &mut KernelArgs) -> Result<(String, LaunchConfig)>,
 ) -> Result<()> {
-    let Job { be, g, w, x, y, beta, .. } = *job;
-    let (w_ptr, _) = device_span(w)?;
+    let Job { be, g, w, w_ptr, x, y, beta, .. } = *job;
     let ptr = |t: &Tensor, name: &str| {
         t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"))
     };
@@ -138,10 +148,10 @@ fn launch_chunks(
         let nc = (g.n - n0).min(max_n);
         let mut args = KernelArgs::new();
         args.push(w_ptr).push(px + (n0 * g.sxn * e) as u64).push(py + (n0 * g.syn * e) as u64);
-        let (name, cfg) = plan(nc, &mut args)?;
+        let (name, cfg) = plan(n0, nc, &mut args)?;
         let f = be.function(source, kernels::dtype_build(g.dtype), &format!("{name}_{}", g.dtype))?;
         let label = format!("{OP}/{name}/{}", g.dtype);
-        let bytes = (w.size_bytes() + nc * g.k * e + nc * g.m * e * if beta != 0.0 { 2 } else { 1 }) as u64;
+        let bytes = traffic(g, w, nc, beta);
         // SAFETY: `geometry` checked x [N, K] and y [N, M] in bounds of their
         // buffers with unit column strides, y disjoint from x, and w on this
         // device with M rows of K / block_elems blocks. Each kernel reads W only
@@ -155,24 +165,16 @@ fn launch_chunks(
     Ok(())
 }
 
-/// W's device pointer and readable bytes.
-fn device_span(w: &QuantMatrix) -> Result<(u64, usize)> {
-    w.device_span().ok_or_else(|| Error::invalid(OP, "w", "a device matrix", "a host matrix"))
-}
-
 /// The tensor-core kernel (kernels/quant.cu) over chunks of up to [`QUANT_MAX_N`] tokens.
 fn launch_mma(job: &Job) -> Result<()> {
     let (g, w) = (job.g, job.w);
     let ctas = grid_for(g.m, MMA_ROWS_PER_CTA)?;
-    let (_, buf_bytes) = device_span(w)?;
     let kind = w.kind().name().to_ascii_lowercase();
-    let mut n0 = 0;
-    launch_chunks(job, &kernels::QUANT, QUANT_MAX_N, |nc, args| {
+    launch_chunks(job, &kernels::QUANT, QUANT_MAX_N, |n0, nc, args| {
         let x_first = g.offsets[0] + n0 * g.sxn;
         // A vector load of x only where its rows are 4-element aligned.
         let x_vec = x_first % 4 == 0 && (nc == 1 || g.sxn % 4 == 0);
-        args.push(job.params(buf_bytes, nc, x_vec));
-        n0 += nc;
+        args.push(job.params(nc, x_vec));
         let name = format!("qgemv_{kind}_nt{}", if nc <= 8 { 1 } else { 2 });
         Ok((name, LaunchConfig { grid: (ctas, 1, 1), block: (MMA_THREADS, 1, 1), shared_bytes: 0 }))
     })
@@ -189,11 +191,10 @@ fn launch_dot(job: &Job) -> Result<()> {
             what: format!("the dot kernel holds x in shared memory: K = {} exceeds its {DOT_X_BYTES} bytes", g.k),
         });
     }
-    let (_, buf_bytes) = device_span(w)?;
     let kind = w.kind();
     let fmt = kind.name().to_ascii_lowercase();
-    launch_chunks(job, &kernels::QUANT_DOT, per_launch, |nc, args| {
-        args.push(job.params(buf_bytes, nc, false));
+    launch_chunks(job, &kernels::QUANT_DOT, per_launch, |_, nc, args| {
+        args.push(job.params(nc, false));
         let name = format!("qgemv_dot_{fmt}_n{nc}");
         let f = be.function(&kernels::QUANT_DOT, kernels::dtype_build(g.dtype), &format!("{name}_{}", g.dtype))?;
         let shared = dot_shared_bytes(kind, g.k, nc);
