@@ -27,7 +27,11 @@ What it writes (tests/fixtures/models/README.md says the same for users of the f
               config in transformers-4 style, qwen-style tokenizer
   qwen3/      Qwen3ForCausalLM, bf16, random q/k RMSNorm weights, hidden 96 != 2 heads x 64,
               config in transformers-5 style, qwen-style tokenizer
-  llama.gguf, qwen2.gguf   the same weights in GGUF (llama.cpp conventions, Q/K permuted for llama)
+  llama256/   LlamaForCausalLM, f16, tied, 3 layers, hidden 256, 4 query heads, 2 KV heads,
+              intermediate 256 (every projection input width a multiple of 256, for K-quants),
+              no rope scaling, config in transformers-4 style, llama-style tokenizer
+  llama.gguf, qwen2.gguf, llama256.gguf   the same weights in GGUF (llama.cpp conventions,
+              Q/K permuted for llama)
   manifest.json            versions, and size + sha256 of every file
 
 Each model folder also holds expected.json and logits_<i>.npy: greedy generation by
@@ -211,6 +215,19 @@ FIXTURES = [
         config=dict(hidden_size=96, tie_word_embeddings=False, rms_norm_eps=1e-6,
                     rope_theta=1000000.0, attention_bias=False, use_sliding_window=False,
                     sliding_window=None),
+    ),
+    # Every projection's input width (hidden 256, 4 heads x 64 = 256, intermediate 256) is a
+    # multiple of 256, so that scripts/make_quant_fixtures.py can write a Q4_K_M GGUF of it
+    # (K-quant rows are whole 256-element blocks); 3 layers, so that llama.cpp's Q4_K_M rule
+    # gives one layer (the last) Q6_K V and down projections.
+    dict(
+        name="llama256", cls=LlamaForCausalLM, cfg_cls=LlamaConfig, dtype=torch.float16,
+        config_style="transformers-4", tok_style="llama", gguf_arch="llama", shards=None,
+        config=dict(
+            hidden_size=256, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
+            intermediate_size=256, tie_word_embeddings=True, rms_norm_eps=1e-5,
+            attention_bias=False, mlp_bias=False, rope_theta=500000.0,
+        ),
     ),
 ]
 

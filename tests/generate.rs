@@ -58,7 +58,7 @@ fn tokens(v: &Value, seq: usize) -> Vec<u32> {
 fn greedy_generation_matches_transformers() {
     let Some(root) = fixtures() else { return };
     // llama.gguf: llama3 RoPE scaling recovered from the GGUF's per-pair divisors.
-    for name in ["llama", "llama.gguf", "mistral", "qwen2", "qwen2.gguf", "qwen3"] {
+    for name in ["llama", "llama.gguf", "mistral", "qwen2", "qwen2.gguf", "qwen3", "llama256", "llama256.gguf"] {
         let folder = root.join(name.trim_end_matches(".gguf"));
         let exp = expected(&folder);
         let prompts = exp["prompts"].as_array().unwrap();

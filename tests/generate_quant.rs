@@ -1,9 +1,12 @@
 //! `decode-kernels generate` on block-quantized GGUFs of the qwen2 fixture
-//! (qwen2_q8_0.gguf, qwen2_q4_0.gguf, written by
-//! scripts/make_quant_fixtures.py from qwen2.gguf), CPU backend, f32 compute:
-//! the blocks are expanded at load, so the run is the f32 model's with
-//! quantized weights. Compared with transformers' f32 greedy tokens and
-//! logits of the unquantized model (expected.json, logits_*.npy).
+//! (qwen2_q8_0.gguf, qwen2_q4_0.gguf) and of llama256 (llama256_q4_k_m.gguf,
+//! llama.cpp's Q4_K_M mix of Q4_K and Q6_K), written by
+//! scripts/make_quant_fixtures.py from qwen2.gguf and llama256.gguf, CPU
+//! backend, f32 compute: the blocks are expanded at load, so the run is the
+//! f32 model's with quantized weights. Compared with transformers' f32 greedy
+//! tokens and logits of the unquantized model (expected.json, logits_*.npy),
+//! and, tightly, with a float64 numpy forward of the same quantized weights
+//! (dequantized by gguf-py), which is what catches misread blocks.
 
 mod fixtures_common;
 
@@ -18,6 +21,8 @@ use serde_json::Value;
 /// One quantized fixture and what holds for it.
 struct Case {
     file: &'static str,
+    /// The unquantized fixture it was made from (its expected.json and logits).
+    folder: &'static str,
     /// A step whose f32 top-2 logit margin (transformers', unquantized) is
     /// below this is a near tie for the quantized model: tokens are compared
     /// only before the first one.
@@ -37,13 +42,22 @@ struct Case {
 // bounds are empirical: the largest single-logit change measured (0.20 for
 // Q8_0, 1.7 on the first row for Q4_0) would make twice that a sound bound,
 // which would leave almost no step compared.
-const CASES: [Case; 2] = [
+const CASES: [Case; 3] = [
     // Q8_0, measured: all 16 greedy tokens of every prompt are the f32
     // model's (a step of margin 0.005 included); worst row 3.9e-2.
-    Case { file: "qwen2_q8_0.gguf", tie: 0.02, rel_l2: 6e-2, all_rows: true },
+    Case { file: "qwen2_q8_0.gguf", folder: "qwen2", tie: 0.02, rel_l2: 6e-2, all_rows: true },
     // Q4_0, measured: the first token is the f32 model's on every prompt,
     // later ones diverge at margins up to 0.40; first rows 0.19..0.49.
-    Case { file: "qwen2_q4_0.gguf", tie: 0.5, rel_l2: 0.75, all_rows: false },
+    Case { file: "qwen2_q4_0.gguf", folder: "qwen2", tie: 0.5, rel_l2: 0.75, all_rows: false },
+    // Q4_K_M of llama256 (Q4_K weights' relative L2 error 7.3%, Q6_K's 1.9%,
+    // by the script's own quantizer), measured: tokens diverge from the f32
+    // model's at margins up to 0.58 (prompt 0, step 1; prompt 3 at its first
+    // step, margin 0.22), so only prompt 0's first token (margin 0.77) is
+    // held to it; rows up to the divergence 0.30..0.57. Same-weights rows
+    // 3.9e-7. Misread blocks fail it: the nibbles of one Q4_K tensor
+    // (blk.1.ffn_up) swapped, or the 2-bit pairs of one Q6_K tensor's high
+    // bits (blk.2.attn_v) reversed, each change prompt 0's first token.
+    Case { file: "llama256_q4_k_m.gguf", folder: "llama256", tie: 0.7, rel_l2: 0.8, all_rows: true },
 ];
 
 /// Bound on the relative L2 error of the first logits row against a float64
@@ -58,10 +72,10 @@ fn rel_l2(got: &[f64], want: &[f64]) -> f64 {
 #[test]
 fn quantized_gguf_generates_the_f32_models_tokens_within_bounds() {
     let Some(root) = fixtures() else { return };
-    let folder = root.join("qwen2");
-    let exp = expected(&folder);
-    let prompts = exp["prompts"].as_array().unwrap();
     for case in &CASES {
+        let folder = root.join(case.folder);
+        let exp = expected(&folder);
+        let prompts = exp["prompts"].as_array().unwrap();
         let model = root.join(case.file);
         if !model.is_file() {
             eprintln!("skipped: no {}", model.display());

@@ -10,6 +10,8 @@ mod fixtures_common;
 
 use std::path::Path;
 
+use decode_kernels::decode::WeightFormat;
+use decode_kernels::dtype::QuantKind;
 use decode_kernels::model::load::Linear;
 use decode_kernels::model::{LoadOptions, Model, RopeScaling};
 use decode_kernels::npy::read_npy;
@@ -17,7 +19,7 @@ use decode_kernels::{Context, DType};
 use fixtures_common::{expected, fixtures, ids};
 use serde_json::Value;
 
-const ALL: [&str; 4] = ["llama", "mistral", "qwen2", "qwen3"];
+const ALL: [&str; 5] = ["llama", "mistral", "qwen2", "qwen3", "llama256"];
 
 fn load(path: &Path) -> Model {
     Model::load_with(&Context::cpu(), path, &LoadOptions { dtype: Some(DType::F32), ..Default::default() }).unwrap()
@@ -66,7 +68,7 @@ fn prompt_token_ids_equal_transformers() {
         }
     }
     // The GGUF files' tokenizers, built from metadata, agree.
-    for (gguf, name) in [("llama.gguf", "llama"), ("qwen2.gguf", "qwen2")] {
+    for (gguf, name) in [("llama.gguf", "llama"), ("qwen2.gguf", "qwen2"), ("llama256.gguf", "llama256")] {
         let m = load(&root.join(gguf));
         let tok = m.tokenizer.as_ref().unwrap();
         for p in expected(&root.join(name))["prompts"].as_array().unwrap() {
@@ -87,7 +89,8 @@ fn forced(p: &Value) -> (Vec<u32>, usize) {
 #[test]
 fn reference_over_loaded_weights_matches_transformers() {
     let Some(root) = fixtures() else { return };
-    for name in ALL.iter().map(|n| n.to_string()).chain(["llama.gguf".to_string(), "qwen2.gguf".to_string()]) {
+    for name in ALL.iter().map(|n| n.to_string()).chain(["llama.gguf", "qwen2.gguf", "llama256.gguf"].map(String::from))
+    {
         let folder = root.join(name.trim_end_matches(".gguf"));
         let m = load(&root.join(&name));
         let mut worst: f64 = 0.0;
@@ -104,7 +107,7 @@ fn reference_over_loaded_weights_matches_transformers() {
 fn decode_step_matches_transformers_where_supported() {
     let Some(root) = fixtures() else { return };
     let ctx = Context::cpu();
-    for name in ["mistral", "qwen2", "qwen2.gguf", "llama", "qwen3", "llama.gguf"] {
+    for name in ["mistral", "qwen2", "qwen2.gguf", "llama", "qwen3", "llama.gguf", "llama256", "llama256.gguf"] {
         let folder = root.join(name.trim_end_matches(".gguf"));
         let m = load(&root.join(name));
         let missing = m.spec.unsupported_by_decode_step();
@@ -137,10 +140,27 @@ fn decode_step_matches_transformers_where_supported() {
     }
 }
 
+/// The block formats of a kept projection, its stacked parts in order.
+fn kinds(what: &str, l: &Linear) -> Vec<QuantKind> {
+    match l {
+        Linear::Quant(q) => vec![q.kind()],
+        Linear::Stacked(parts) => parts.iter().flat_map(|p| kinds(what, p)).collect(),
+        Linear::Dense(_) => panic!("{what}: dense, not kept in its blocks"),
+    }
+}
+
 #[test]
 fn quantized_ggufs_keep_their_blocks_and_equal_the_expanded_load() {
     let Some(root) = fixtures() else { return };
-    for file in ["qwen2_q8_0.gguf", "qwen2_q4_0.gguf"] {
+    // One format throughout, or (None) llama.cpp's Q4_K_M mix, which
+    // WeightFormat::Q4KM describes: with llama256's 3 layers, Q6_K V and down
+    // in layer 2, Q4_K elsewhere, and a Q6_K LM head (the tied token_embd).
+    let files = [
+        ("qwen2_q8_0.gguf", Some(QuantKind::Q8_0)),
+        ("qwen2_q4_0.gguf", Some(QuantKind::Q4_0)),
+        ("llama256_q4_k_m.gguf", None),
+    ];
+    for (file, uniform) in files {
         let path = root.join(file);
         let ctx = Context::cpu();
         let kept =
@@ -150,18 +170,35 @@ fn quantized_ggufs_keep_their_blocks_and_equal_the_expanded_load() {
         assert!(kept.weights.is_quantized() && !expanded.weights.is_quantized(), "{file}");
         // The blocks read at their size: under a third of the f32 bytes.
         assert!(3 * kept.weights.step_bytes() < expanded.weights.step_bytes(), "{file}");
+        let layers = kept.weights.layers.len();
         let pairs = kept.weights.layers.iter().zip(&expanded.weights.layers);
         for (i, (x, y)) in pairs.enumerate() {
-            for (what, a, b) in [
+            let want = match uniform {
+                Some(k) => [0; 4].map(|_| vec![k]),
+                None => {
+                    let k = WeightFormat::Q4KM.layer_kinds(i, layers).unwrap();
+                    // Parts of one format are one matrix; Q/K and V of two stay two.
+                    let qkv = if k.qk == k.v { vec![k.qk] } else { vec![k.qk, k.v] };
+                    [qkv, vec![k.o], vec![k.gate_up], vec![k.down]]
+                }
+            };
+            if uniform.is_none() && i == 2 {
+                assert_eq!(want[0], [QuantKind::Q4_K, QuantKind::Q6_K], "{file}: layer 2 is not a Q6_K one");
+            }
+            let parts = [
                 ("qkv", &x.w_qkv, &y.w_qkv),
                 ("o", &x.w_o, &y.w_o),
                 ("gate_up", &x.w_gate_up, &y.w_gate_up),
                 ("down", &x.w_down, &y.w_down),
-            ] {
-                assert!(matches!(a, Linear::Quant(_)), "{file} layer {i} {what}: {a:?}");
-                assert!(a.to_f32_vec().unwrap() == b.to_f32_vec().unwrap(), "{file} layer {i} {what} differs");
+            ];
+            for ((what, a, b), want) in parts.into_iter().zip(want) {
+                let what = format!("{file} layer {i} {what}");
+                assert_eq!(kinds(&what, a), want, "{what}");
+                assert!(a.to_f32_vec().unwrap() == b.to_f32_vec().unwrap(), "{what} differs");
             }
         }
+        let head = uniform.unwrap_or(QuantKind::Q6_K);
+        assert_eq!(kinds(&format!("{file} lm_head"), &kept.weights.lm_head), [head], "{file} lm_head");
         assert_eq!(kept.weights.lm_head.to_f32_vec().unwrap(), expanded.weights.lm_head.to_f32_vec().unwrap());
     }
 }
@@ -169,7 +206,7 @@ fn quantized_ggufs_keep_their_blocks_and_equal_the_expanded_load() {
 #[test]
 fn gguf_weights_equal_safetensors() {
     let Some(root) = fixtures() else { return };
-    for name in ["llama", "qwen2"] {
+    for name in ["llama", "qwen2", "llama256"] {
         let (a, b) = (load(&root.join(name)), load(&root.join(format!("{name}.gguf"))));
         let eq = |x: &decode_kernels::Tensor, y: &decode_kernels::Tensor, what: &str| {
             assert_eq!(x.shape(), y.shape(), "{name} {what}");
