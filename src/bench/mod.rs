@@ -209,39 +209,18 @@ fn shape_cell(r: &BenchRow, key: &str) -> String {
 /// `bench matmul`'s table: one line per row, with cuBLAS' time in the same run
 /// and how many times faster ours is (above 1: ours is faster).
 pub fn matmul_table(rows: &[BenchRow]) -> String {
-    let mut t = Table::new()
-        .left("dtype")
-        .right("M")
-        .right("K")
-        .right("N")
-        .left("variant")
-        .right("median us")
-        .right("min-max us")
-        .right("GB/s")
-        .right("% read roofline")
-        .right("cuBLAS us")
-        .right("cuBLAS/ours");
-    for r in rows {
-        t.push([
-            r.dtype.clone(),
-            shape_cell(r, "m"),
-            shape_cell(r, "k"),
-            shape_cell(r, "n"),
-            r.variant.trim_start_matches("matmul/").to_string(),
-            sig(r.median_us, 3),
-            min_max(r),
-            sig(r.gbps, 3),
-            sig(r.pct_roofline, 3),
-            sig_opt(r.peer_us, 3),
-            r.peer_us.map_or_else(|| "-".into(), |p| format!("{}x", sig(p / r.median_us, 3))),
-        ]);
-    }
-    t.render()
+    gemv_table(rows, "matmul/", "cuBLAS")
 }
 
 /// `bench quant-matmul`'s table: one line per row, with the dense GEMV's time
 /// in the same run and how many times faster the quantized one is.
 pub fn quant_table(rows: &[BenchRow]) -> String {
+    gemv_table(rows, "quant_matmul/", "dense")
+}
+
+/// A GEMV table: shape, variant (without `op_prefix`), times and bandwidth,
+/// then the `peer`'s time in the same run and peer / ours.
+fn gemv_table(rows: &[BenchRow], op_prefix: &str, peer: &str) -> String {
     let mut t = Table::new()
         .left("dtype")
         .right("M")
@@ -252,15 +231,15 @@ pub fn quant_table(rows: &[BenchRow]) -> String {
         .right("min-max us")
         .right("GB/s")
         .right("% read roofline")
-        .right("dense us")
-        .right("dense/ours");
+        .right(&format!("{peer} us"))
+        .right(&format!("{peer}/ours"));
     for r in rows {
         t.push([
             r.dtype.clone(),
             shape_cell(r, "m"),
             shape_cell(r, "k"),
             shape_cell(r, "n"),
-            r.variant.trim_start_matches("quant_matmul/").to_string(),
+            r.variant.trim_start_matches(op_prefix).to_string(),
             sig(r.median_us, 3),
             min_max(r),
             sig(r.gbps, 3),

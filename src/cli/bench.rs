@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use crate::bench::BenchRow;
 use crate::bench::{
     self,
     matmul::MatmulBenchConfig,
@@ -149,6 +150,32 @@ fn cuda_backend() -> Result<(crate::Context, std::sync::Arc<crate::runtime::Cuda
     Ok((ctx, be))
 }
 
+/// Prints a bench's table and writes its CSV when asked.
+fn report(rows: &[BenchRow], table: fn(&[BenchRow]) -> String, csv: Option<PathBuf>) -> Result<i32> {
+    print!("{}", table(rows));
+    if let Some(p) = csv {
+        bench::write_csv(&p, rows)?;
+    }
+    Ok(0)
+}
+
+/// A GEMV bench's `--shapes` (MxK list) and `--n` (positive) over its defaults.
+fn gemv_grid(
+    shapes: Option<String>,
+    n: Option<Vec<usize>>,
+    cfg_shapes: &mut Vec<(usize, usize)>,
+    cfg_ns: &mut Vec<usize>,
+) -> Result<()> {
+    if let Some(s) = shapes {
+        *cfg_shapes = bench::matmul::parse_shapes(&s)?;
+    }
+    if let Some(n) = n {
+        positive("--n", &n)?;
+        *cfg_ns = n;
+    }
+    Ok(())
+}
+
 pub fn run(a: BenchArgs) -> Result<i32> {
     let (BenchOp::Sdpa { csv, .. }
     | BenchOp::Softmax { csv, .. }
@@ -191,11 +218,7 @@ pub fn run(a: BenchArgs) -> Result<i32> {
                 pb.inc(1);
             })?;
             pb.finish_and_clear();
-            print!("{}", bench::sdpa_table(&rows));
-            if let Some(p) = csv {
-                bench::write_csv(&p, &rows)?;
-            }
-            Ok(0)
+            report(&rows, bench::sdpa_table, csv)
         }
         BenchOp::Softmax { rows, cols, dtype, modes, variants, runs, csv } => {
             let mut cfg = SoftmaxBenchConfig { runs: runs.max(1), ..Default::default() };
@@ -232,21 +255,11 @@ pub fn run(a: BenchArgs) -> Result<i32> {
                 pb.inc(1);
             })?;
             pb.finish_and_clear();
-            print!("{}", bench::softmax_table(&rows));
-            if let Some(p) = csv {
-                bench::write_csv(&p, &rows)?;
-            }
-            Ok(0)
+            report(&rows, bench::softmax_table, csv)
         }
         BenchOp::Matmul { shapes, n, dtype, runs, no_peer, csv } => {
             let mut cfg = MatmulBenchConfig { runs: runs.max(1), peer: !no_peer, ..Default::default() };
-            if let Some(s) = shapes {
-                cfg.shapes = bench::matmul::parse_shapes(&s)?;
-            }
-            if let Some(n) = n {
-                positive("--n", &n)?;
-                cfg.ns = n;
-            }
+            gemv_grid(shapes, n, &mut cfg.shapes, &mut cfg.ns)?;
             if let Some(d) = dtype {
                 cfg.dtypes = d;
             }
@@ -269,21 +282,11 @@ pub fn run(a: BenchArgs) -> Result<i32> {
                 }
             })?;
             pb.finish_and_clear();
-            print!("{}", bench::matmul_table(&rows));
-            if let Some(p) = csv {
-                bench::write_csv(&p, &rows)?;
-            }
-            Ok(0)
+            report(&rows, bench::matmul_table, csv)
         }
         BenchOp::QuantMatmul { shapes, n, formats, kernel, dtype, runs, no_peer, csv } => {
             let mut cfg = QuantBenchConfig { runs: runs.max(1), peer: !no_peer, dtype, ..Default::default() };
-            if let Some(s) = shapes {
-                cfg.shapes = bench::matmul::parse_shapes(&s)?;
-            }
-            if let Some(n) = n {
-                positive("--n", &n)?;
-                cfg.ns = n;
-            }
+            gemv_grid(shapes, n, &mut cfg.shapes, &mut cfg.ns)?;
             if let Some(f) = formats {
                 cfg.formats = f;
             }
@@ -317,11 +320,7 @@ pub fn run(a: BenchArgs) -> Result<i32> {
                 pb.inc(1);
             })?;
             pb.finish_and_clear();
-            print!("{}", bench::quant_table(&rows));
-            if let Some(p) = csv {
-                bench::write_csv(&p, &rows)?;
-            }
-            Ok(0)
+            report(&rows, bench::quant_table, csv)
         }
     }
 }
