@@ -495,6 +495,13 @@ fn exec_matmul_takes_quantized_weights() {
     let e = fail(&[&common[..], &["--a-blocks", &wbin, "--a-type", "q4_k"]].concat());
     assert!(e.contains("--a-shape"), "{e}");
     let e = fail(
+        &[&common[..], &["--a-blocks", &wbin, "--a-type", "q4_k", "--a-shape", "6x512", "--transpose-a"]].concat(),
+    );
+    assert!(e.contains("`--transpose-a`"), "{e}");
+    let e =
+        fail(&[&common[..], &["--a-blocks", &wbin, "--a-type", "q4_k", "--a-shape", "6x512", "--group", "2"]].concat());
+    assert!(e.contains("`--group`"), "{e}");
+    let e = fail(
         &[&common[..], &["--a-gguf", &gguf.display().to_string(), "--a-tensor", "blk.0.attn_norm.weight"]].concat(),
     );
     assert!(e.contains("`--a-tensor`") && e.contains("2-D"), "{e}");

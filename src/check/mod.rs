@@ -253,6 +253,29 @@ mod tests {
         assert_eq!(rel_l2(&[f64::INFINITY], &[1.0]), f64::INFINITY);
     }
 
+    /// A reference without one finite element cannot be compared: the case
+    /// fails (even where both sides agree on NaN) and says why.
+    #[test]
+    fn an_all_nan_reference_fails_with_a_note() {
+        let ctx = Context::cpu();
+        let mut c = Checker::new(&ctx, 7);
+        let x = c.upload(HostData::F32(vec![f32::NAN; 6]), &[2, 3]).unwrap();
+        let y = c.poisoned_output(DType::F32, 6, Layout::contiguous(&[2, 3]).unwrap()).unwrap();
+        crate::ops::copy(&ctx, &x.gpu, &y.gpu).unwrap();
+        crate::ops::copy(&c.cpu.clone(), &x.cpu, &y.cpu).unwrap();
+        let o = c.compare("copy", "nan", &y, 1e-6).unwrap();
+        assert!(!o.passed() && o.rel_l2.is_infinite(), "{o:?}");
+        let note = o.note.unwrap_or_default();
+        assert!(note.contains("6 of 6 on the GPU, 6 on the CPU"), "{note}");
+        // One finite reference element is enough to compare (NaN pairs are skipped).
+        let mut v = vec![f32::NAN; 6];
+        v[4] = 2.0;
+        let x = c.upload(HostData::F32(v), &[2, 3]).unwrap();
+        crate::ops::copy(&ctx, &x.gpu, &y.gpu).unwrap();
+        crate::ops::copy(&c.cpu.clone(), &x.cpu, &y.cpu).unwrap();
+        assert!(c.compare("copy", "one", &y, 1e-6).unwrap().passed());
+    }
+
     /// The harness itself must catch unwritten and clobbered elements: run the
     /// copy cases CPU against CPU (always available) and then sabotage outputs.
     #[test]
