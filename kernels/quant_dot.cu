@@ -29,17 +29,19 @@
 // Design:
 // - x: the CTA quantizes all N x K of it into shared memory once (N K bytes
 //   of quants + 8 bytes per unit: dx and the two sums); the host keeps N K
-//   small enough (N K 1.25 bytes <= QD_X_BYTES) or does not use this kernel.
+//   small enough (N K 1.25 bytes <= DOT_X_BYTES, src/dispatch/quant.rs) or
+//   does not use this kernel.
 // - W: a warp owns QD_ROWS = 2 consecutive rows at a time (a tile) and walks
-//   them in iterations of 1024 elements (32 units, one per lane, both rows);
+//   them in iterations of 2048 elements (64 units, two per lane, both rows);
 //   warps take tiles blockIdx.x * QD_WARPS + warp, then every gridDim.x *
-//   QD_WARPS-th (the host sizes the grid to what stays resident).
-// - An iteration's bytes of a row are contiguous (Q8_0 1088, Q4_0 576, Q4_K
-//   576, Q6_K 840); the warp copies the 16-byte chunks that cover both rows'
+//   QD_WARPS-th (the host sizes the grid to what stays resident and gives
+//   every warp the same number of tiles where it can).
+// - An iteration's bytes of a row are contiguous (Q8_0 2176, Q4_0 1152, Q4_K
+//   1152, Q6_K 1680); the warp copies the 16-byte chunks that cover both rows'
 //   into its own shared-memory stage with cp.async (coalesced: consecutive
 //   lanes, consecutive chunks) in a QD_STAGES-deep ring that runs across tile
 //   boundaries, so stages - 1 iterations are in flight while one computes:
-//   2 x 2 x 1.1 KB per warp for Q4_K, 16 warps an SM -> ~37 KB in flight.
+//   2 x 2 x 1.15 KB per warp for Q4_K, 16 warps an SM -> ~74 KB in flight.
 // - Lanes read their unit from the stage (32-bit loads and funnel shifts:
 //   blocks are 2-byte aligned; Q4_K's are 16-byte aligned and read as
 //   vectors), form 8 words of 4 byte-quants, and for each token run 8 dp4a
@@ -52,7 +54,8 @@
 
 typedef unsigned char u8;
 
-// Parameters: QuantParams (common.cuh; x_vec unused: each unit's row address is tested).
+// Parameters: QuantParams (common.cuh; x_vec unused: each 32 elements of x are
+// tested for 16-byte alignment where the CTA quantizes them).
 
 constexpr int QD_WARPS = 4;
 constexpr int QD_THREADS = 32 * QD_WARPS;
