@@ -181,3 +181,36 @@ __device__ __forceinline__ void cp_async_wait_stages(int stages) {
     else if (stages == 3) cp_async_wait<2>();
     else cp_async_wait<1>();
 }
+
+// ---------------------------------------------------------------- bulk copies (sm_90: the TMA unit)
+// One thread copies a contiguous range (16-byte aligned, a multiple of 16
+// bytes) global -> shared; an mbarrier counts the bytes as they land, and
+// every thread that reads the destination waits on its phase.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define DK_BULK_COPY 1
+__device__ __forceinline__ void mbar_init(unsigned long long* bar, unsigned count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(count) : "memory");
+}
+// Makes the initialised barriers visible to the copy unit.
+__device__ __forceinline__ void mbar_init_fence() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
+// Orders this thread's earlier shared-memory reads (generic proxy) before later bulk writes (async proxy).
+__device__ __forceinline__ void fence_proxy_async_shared() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+// Arrives once on bar and adds `bytes` to the transfers its phase waits for.
+__device__ __forceinline__ void mbar_expect_bytes(unsigned long long* bar, unsigned bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void bulk_copy(void* dst, const void* src, unsigned bytes, unsigned long long* bar) {
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
+                     smem_addr(dst)),
+                 "l"(src), "r"(bytes), "r"(smem_addr(bar))
+                 : "memory");
+}
+// Waits until bar's phase of parity `parity` has completed.
+__device__ __forceinline__ void mbar_wait(unsigned long long* bar, unsigned parity) {
+    asm volatile(
+        "{\n .reg .pred done;\n DK_MBAR_WAIT:\n mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n @!done bra DK_MBAR_WAIT;\n}\n" ::"r"(
+            smem_addr(bar)),
+        "r"(parity)
+        : "memory");
+}
+#endif

@@ -14,7 +14,7 @@
 // first quantizes x to 8 bits (per 32 elements: f32 scale dx = max|x| / 127
 // and q = round(x / dx), with the two 16-element sums of q), and the weights'
 // integer quants meet x's in dp4a (4 products and their sum in one
-// instruction): about one instruction per weight. The price is x's rounding
+// instruction): about 1.4 instructions per weight in the Q4_K loop (SASS). The price is x's rounding
 // to 8 bits (relative error ~0.4% per element, about that on y); the
 // weights' own rounding is larger. Accumulation is exact in integers within
 // a 32-element unit and f32 across units.
@@ -27,25 +27,35 @@
 // C = D = -dmin m; Q6_K: A = d sc0, B = d sc1, C = -32 A, D = -32 B.
 //
 // Design:
-// - x: the CTA quantizes all N x K of it into shared memory once (N K bytes
-//   of quants + 8 bytes per unit: dx and the two sums); the host keeps N K
-//   small enough (N K 1.25 bytes <= DOT_X_BYTES, src/dispatch/quant.rs) or
-//   does not use this kernel.
+// - x: the CTA quantizes all N x K of it into shared memory once (per token
+//   K rounded up to 64 bytes of quants, in x_pair_chunk's bank-spread
+//   order, + 8 bytes per unit: dx and the two sums); the host keeps it small
+//   enough (src/dispatch/quant.rs: dot_x_token_bytes, DOT_X_BYTES) or does
+//   not use this kernel. Each thread loads its first unit of x before the
+//   weight copies start (x's loads would otherwise queue behind them, and
+//   every warp waits for x: Nsight Compute, 2026-11-29, put 40-80% of the
+//   warps' stall samples on that wait); x is read with 16-byte loads.
 // - W: a warp owns QD_ROWS = 2 consecutive rows at a time (a tile) and walks
-//   them in iterations of 2048 elements (64 units, two per lane, both rows);
-//   warps take tiles blockIdx.x * QD_WARPS + warp, then every gridDim.x *
-//   QD_WARPS-th (the host sizes the grid to what stays resident and gives
-//   every warp the same number of tiles where it can).
+//   them in iterations of 2048 elements (64 units, both rows); warps take
+//   tiles blockIdx.x * QD_WARPS + warp, then every gridDim.x * QD_WARPS-th
+//   (the host sizes the grid to what stays resident and gives every warp the
+//   same number of tiles where it can). Eight warps a CTA share one copy of
+//   x (four measured 10-25% slower: twice the CTAs quantizing x).
 // - An iteration's bytes of a row are contiguous (Q8_0 2176, Q4_0 1152, Q4_K
 //   1152, Q6_K 1680); the warp copies the 16-byte chunks that cover both rows'
-//   into its own shared-memory stage with cp.async (coalesced: consecutive
-//   lanes, consecutive chunks) in a QD_STAGES-deep ring that runs across tile
-//   boundaries, so stages - 1 iterations are in flight while one computes:
-//   2 x 2 x 1.15 KB per warp for Q4_K, 16 warps an SM -> ~74 KB in flight.
-// - Lanes read their unit from the stage (32-bit loads and funnel shifts:
-//   blocks are 2-byte aligned; Q4_K's are 16-byte aligned and read as
-//   vectors), form 8 words of 4 byte-quants, and for each token run 8 dp4a
-//   against x's quants (two 16-byte shared loads, shared by both rows).
+//   into its own shared-memory stage, in a QD_STAGES-deep ring that runs
+//   across tile boundaries, so stages - 1 iterations are in flight while one
+//   computes. On sm_90 lane 0 starts one bulk copy per row (the TMA unit)
+//   and the lanes wait on the stage's mbarrier; before sm_90 every lane
+//   copies its 16-byte chunks with cp.async (coalesced).
+// - Q4_K: lane 4 s + c takes sub-blocks 2c and 2c + 1 of super-block s, the
+//   low and high nibbles of the same 32 bytes (the high ones masked in
+//   place, 16 q, against x with an unsigned x signed dp4a: one AND a word),
+//   and unpacks the 6-bit scales and mins four to a word.
+// - Q8_0, Q4_0, Q6_K: lane l takes units l and l + 32 (32-bit loads and
+//   funnel shifts: their blocks are 2-byte aligned), forms 8 words of 4
+//   byte-quants and runs 8 dp4a per token against x's quants (two 16-byte
+//   shared loads, shared by both rows).
 // - The warp reduces its accumulators with shuffles at the end of a tile;
 //   lane r * N + n writes y[n, row r]. Rows past M read row M - 1 and are not
 //   stored; units past K in the last iteration are skipped; beta == 0 never
@@ -57,11 +67,26 @@ typedef unsigned char u8;
 // Parameters: QuantParams (common.cuh; x_vec unused: each 32 elements of x are
 // tested for 16-byte alignment where the CTA quantizes them).
 
-constexpr int QD_WARPS = 4;
+constexpr int QD_WARPS = 8;
 constexpr int QD_THREADS = 32 * QD_WARPS;
 constexpr int QD_ROWS = 2;      // rows per warp tile
 constexpr int QD_ITER = 2048;   // elements of a row per iteration (64 units of 32, two per lane)
-constexpr int QD_STAGES = 3;    // iterations in the cp.async ring (stages - 1 in flight while one computes)
+constexpr int QD_STAGES = 3;    // iterations in the copy ring (stages - 1 in flight while one computes)
+constexpr int QD_BAR_BYTES = (QD_WARPS * QD_STAGES * 8 + 15) / 16 * 16;  // the stages' barriers (sm_90)
+
+// x's quants in shared memory: unit u's 32 bytes are chunks 2 (u & 1) and
+// 2 (u & 1) + 1 of its unit pair P = u / 2's 64 bytes, and chunk q of a pair
+// lies at 16 (q ^ ((P / 2) & 3)): lanes reading consecutive units (32 bytes
+// apart) or consecutive pairs (64 bytes apart) then hit distinct banks.
+__device__ __forceinline__ int x_pair_chunk(int pair, int q) { return 64 * pair + 16 * (q ^ ((pair >> 1) & 3)); }
+__device__ __forceinline__ int x_unit_chunk(int u, int q) { return x_pair_chunk(u >> 1, 2 * (u & 1) + q); }
+
+// Dot product of 4 unsigned bytes (weights) with 4 signed bytes (x's quants), plus c.
+__device__ __forceinline__ int dp4a_us(unsigned a, unsigned b, int c) {
+    int d;
+    asm("dp4a.u32.s32 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
 
 // ---------------------------------------------------------------- shared-memory words
 // NW consecutive 32-bit words starting at the even byte address p of shared memory.
@@ -117,35 +142,39 @@ struct Fmt<1> {
 
 // Q4_K: 144 bytes (16-byte aligned here): f16 d, f16 dmin, 12 bytes of 6-bit
 // scales and mins, 128 bytes of nibbles (bytes 32c .. 32c + 31: sub-block 2c
-// low, 2c + 1 high); w = (d sc) q - dmin m.
+// low, 2c + 1 high); w = (d sc) q - dmin m. Read two sub-blocks at a time by
+// q4k_pair below, not unit by unit.
 template <>
 struct Fmt<2> {
     static constexpr int BE = 256, BB = 144;
-    static constexpr bool SPLIT = false;
-    __device__ static void unit(const u8* p, int j, unsigned (&q)[8], float& A, float& B, float& C, float& D) {
-        const uint4 h = *reinterpret_cast<const uint4*>(p);  // d, dmin, scales[12]
-        const uint4 v0 = *reinterpret_cast<const uint4*>(p + 16 + 32 * (j >> 1));
-        const uint4 v1 = *reinterpret_cast<const uint4*>(p + 32 + 32 * (j >> 1));
-        const int sh = 4 * (j & 1);
-        const unsigned v[8] = {v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w};
-#pragma unroll
-        for (int i = 0; i < 8; ++i) q[i] = (v[i] >> sh) & 0x0F0F0F0Fu;
-        // scales[0..11] are the bytes of h.y, h.z, h.w: byte j & 3 of each
-        // (shifts, not an indexed array, which would live in local memory).
-        const int sb = 8 * (j & 3);
-        const unsigned by = (h.y >> sb) & 0xFFu, bz = (h.z >> sb) & 0xFFu, bw = (h.w >> sb) & 0xFFu;
-        unsigned sc, mn;
-        if (j < 4) {
-            sc = by & 63u, mn = bz & 63u;
-        } else {
-            sc = (bw & 15u) | ((by >> 6) << 4);
-            mn = (bw >> 4) | ((bz >> 6) << 4);
-        }
-        const float2 dd = __half22float2(*reinterpret_cast<const __half2*>(&h.x));
-        A = B = dd.x * (float)sc;
-        C = D = -dd.y * (float)mn;
-    }
 };
+
+// Q4_K, two sub-blocks at once: pair c (0..3) of the super-block at p is
+// sub-blocks 2c (low nibbles of bytes 16 + 32c ..) and 2c + 1 (high nibbles,
+// kept in place: 16 q, so A1 carries 1/16 and the dot stays unsigned x signed).
+// The 6-bit scales and mins of all eight sub-blocks are unpacked four to a
+// word (bytes 0..3: sub-blocks 0..3 in sl / ml, 4..7 in sh / mh); this lane
+// takes bytes 2 (c & 1) and 2 (c & 1) + 1 of one of them.
+__device__ __forceinline__ void q4k_pair(const u8* p, int c, unsigned (&lo)[8], unsigned (&hi)[8], float& A0, float& A1,
+                                         float& C0, float& C1) {
+    const uint4 h = *reinterpret_cast<const uint4*>(p);  // d, dmin, scales[12]
+    const uint4 v0 = *reinterpret_cast<const uint4*>(p + 16 + 32 * c);
+    const uint4 v1 = *reinterpret_cast<const uint4*>(p + 32 + 32 * c);
+    const unsigned v[8] = {v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w};
+#pragma unroll
+    for (int i = 0; i < 8; ++i) lo[i] = v[i] & 0x0F0F0F0Fu, hi[i] = v[i] & 0xF0F0F0F0u;
+    // scales[0..3] = h.y, [4..7] = h.z, [8..11] = h.w (bytes). Sub-block j < 4:
+    // scale = s[j] & 63, min = s[j + 4] & 63; j >= 4: scale = s[j + 4] & 15 |
+    // (s[j - 4] >> 6) << 4, min = s[j + 4] >> 4 | (s[j] >> 6) << 4.
+    const unsigned sw = c < 2 ? h.y & 0x3F3F3F3Fu : (h.w & 0x0F0F0F0Fu) | ((h.y >> 2) & 0x30303030u);
+    const unsigned mw = c < 2 ? h.z & 0x3F3F3F3Fu : ((h.w >> 4) & 0x0F0F0F0Fu) | ((h.z >> 2) & 0x30303030u);
+    const int sb = 16 * (c & 1);
+    const float2 dd = __half22float2(*reinterpret_cast<const __half2*>(&h.x));
+    A0 = dd.x * (float)((sw >> sb) & 0xFFu);
+    A1 = (0.0625f * dd.x) * (float)((sw >> (sb + 8)) & 0xFFu);
+    C0 = -dd.y * (float)((mw >> sb) & 0xFFu);
+    C1 = -dd.y * (float)((mw >> (sb + 8)) & 0xFFu);
+}
 
 // Q6_K: 210 bytes: ql[128] (low 4 bits), qh[64] (high 2 bits), 16 i8 scales
 // (one per 16 elements), f16 d. Sub-block j (elements 32 j ..) is half h =
@@ -172,6 +201,54 @@ struct Fmt<3> {
     }
 };
 
+// ---------------------------------------------------------------- x, quantized per CTA
+// The 32 elements of x's unit u of token n, as f32.
+__device__ __forceinline__ void load_x_unit(const T* __restrict__ X, const QuantParams& p, int n, int u, float (&v)[32]) {
+    const T* xs = X + n * p.sxn + (i64)u * 32;
+    if ((reinterpret_cast<size_t>(xs) & 15) == 0) {  // 16-byte loads where the row allows
+#pragma unroll
+        for (int c = 0; c < 32 / VEC; ++c) {
+            float f[VEC];
+            // __ldg: one 16-byte load (through a reference, unpack's reads
+            // would be compiled as VEC separate element loads).
+            unpack(__ldg(reinterpret_cast<const uint4*>(xs) + c), f);
+#pragma unroll
+            for (int i = 0; i < VEC; ++i) v[c * VEC + i] = f[i];
+        }
+    } else {
+#pragma unroll
+        for (int i = 0; i < 32; ++i) v[i] = to_f32(xs[i]);
+    }
+}
+
+// Unit u's quants into its token's row xrow (at x_unit_chunk), its scale and
+// the sums of its two halves' quants into *meta.
+__device__ __forceinline__ void quantize_x_unit(const float (&v)[32], u8* xrow, int u, uint2* meta) {
+    float amax = 0.f, probe = 0.f;
+#pragma unroll
+    for (int i = 0; i < 32; ++i) amax = fmaxf(amax, fabsf(v[i])), probe = fmaf(v[i], 0.f, probe);
+    // An infinity or NaN in the unit makes probe NaN (fmaxf would drop a
+    // NaN): dx NaN then carries it into every output, as an FMA loop would.
+    const float dx = probe == 0.f ? amax / 127.f : __int_as_float(0x7fc00000);
+    const float inv = amax > 0.f && probe == 0.f ? 127.f / amax : 0.f;
+    unsigned w[8];
+    int s0 = 0, s1 = 0;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+        unsigned word = 0;
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            const int qv = __float2int_rn(v[4 * i + e] * inv);  // |qv| <= 127
+            (i < 4 ? s0 : s1) += qv;
+            word |= ((unsigned)qv & 0xFFu) << (8 * e);
+        }
+        w[i] = word;
+    }
+    *reinterpret_cast<uint4*>(xrow + x_unit_chunk(u, 0)) = make_uint4(w[0], w[1], w[2], w[3]);
+    *reinterpret_cast<uint4*>(xrow + x_unit_chunk(u, 1)) = make_uint4(w[4], w[5], w[6], w[7]);
+    *meta = make_uint2(__float_as_uint(dx), ((unsigned)s0 & 0xFFFFu) | ((unsigned)s1 << 16));
+}
+
 // ---------------------------------------------------------------- the kernel
 template <int F, int N>
 __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* __restrict__ Y,
@@ -189,9 +266,14 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
     const int units = (int)(p.k / 32);
     // Shared memory: x's quants [N][K] bytes, its unit constants [N][K / 32]
     // (dx, the two sums as i16), then each warp's ring of stages.
+    // A token's quants take xk bytes (K rounded up to whole unit pairs, 64
+    // bytes, which x_pair_chunk's swizzle keeps within).
+    const i64 xk = (p.k + 63) & ~(i64)63;
     u8* xq = reinterpret_cast<u8*>(smem);
-    uint2* xm = reinterpret_cast<uint2*>(xq + N * p.k);
-    uint4* ring_all = reinterpret_cast<uint4*>(xq + ((N * p.k + (i64)N * units * 8 + 15) & ~(i64)15));
+    uint2* xm = reinterpret_cast<uint2*>(xq + N * xk);
+    // (sm_90: each warp's stage barriers, 8 bytes each, between the two.)
+    u8* after_x = xq + ((N * xk + (i64)N * units * 8 + 15) & ~(i64)15);
+    uint4* ring_all = reinterpret_cast<uint4*>(after_x + QD_BAR_BYTES);
 
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     uint4* ring = ring_all + warp * QD_STAGES * STAGE;
@@ -202,6 +284,18 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
     // Byte offset in W of row r of a tile (rows past M read row M - 1).
     auto row_byte = [&](i64 tile, int r) { return min(tile * QD_ROWS + r, p.m - 1) * p.row_bytes; };
 
+#ifdef DK_BULK_COPY
+    // One barrier per stage: lane 0 starts a stage's two row copies, every
+    // lane waits for the stage's phase (parity flips each time it is filled).
+    unsigned long long* bars = reinterpret_cast<unsigned long long*>(after_x) + warp * QD_STAGES;
+    if (lane == 0) {
+#pragma unroll
+        for (int s = 0; s < QD_STAGES; ++s) mbar_init(&bars[s], 1);
+        mbar_init_fence();
+    }
+    __syncwarp();
+    unsigned parity = 0;  // bit s: the parity of stage s's next phase
+#else
     // This lane's copy slots, the same every iteration: chunk c = lane + 32 i
     // of the stage is chunk c % CH of row c / CH's bytes.
     int slot[COPIES], gbyte[COPIES];
@@ -215,17 +309,35 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
         slot[i] = (row1[i] ? PITCH : 0) + ci;
         gbyte[i] = 16 * ci;
     }
+#endif
 
     // The copy side of the ring walks (tile, iteration) pairs by counters (no
     // divisions in the loop): ctile < tiles while there is something to copy;
     // cr0, cr1 are the byte offsets of the pair's two rows.
     i64 ctile = tile0, cr0 = row_byte(tile0, 0), cr1 = row_byte(tile0, 1);
     int cit = 0, cstage = 0;
-    // Copies the next pair into its stage (nothing past the last tile), then commits a group.
-    auto issue = [&]() {
+    // Copies the next pair into its stage (nothing past the last tile), then
+    // commits a group. refill: the stage was read before (sm_90: the reads
+    // must be ordered before the copy unit's writes; a first fill needs no
+    // fence, whose wait for this thread's outstanding loads, x's, would hold
+    // the first copies back).
+    auto issue = [&](bool refill) {
         if (ctile < tiles) {
             uint4* st = ring + cstage * STAGE;
             const i64 b0 = cr0 & ~(i64)15, b1 = cr1 & ~(i64)15;
+#ifdef DK_BULK_COPY
+            if (lane == 0) {
+                // Each row's chunks, clipped at the buffer's end (a multiple of 16
+                // past the last block: nothing needed lies beyond it).
+                const unsigned n0 = (unsigned)min((i64)16 * CH, p.buf_bytes - b0);
+                const unsigned n1 = (unsigned)min((i64)16 * CH, p.buf_bytes - b1);
+                if (refill) fence_proxy_async_shared();  // the warp's reads of this stage (ordered by __syncwarp) come first
+                mbar_expect_bytes(&bars[cstage], n0 + n1);
+                bulk_copy(st, W + b0, n0, &bars[cstage]);
+                bulk_copy(st + PITCH, W + b1, n1, &bars[cstage]);
+            }
+#else
+            (void)refill;
             // Row 1 lies at or after row 0: one test says whether any copy could pass the end.
             if (b1 + 16 * CH <= p.buf_bytes) {
 #pragma unroll
@@ -239,57 +351,27 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
                     if (live[i]) cp_async16(st + slot[i], ok ? W + a : W, ok ? 16 : 0);
                 }
             }
+#endif
             cr0 += IB, cr1 += IB;
             if (++cit == its) cit = 0, ctile += tstride, cr0 = row_byte(ctile, 0), cr1 = row_byte(ctile, 1);
             cstage = cstage + 1 == QD_STAGES ? 0 : cstage + 1;
         }
+#ifndef DK_BULK_COPY
         cp_async_commit();
+#endif
     };
 
+    // x first: its loads (from L2) would otherwise queue behind the weight
+    // copies, and every warp waits for x before it computes. Each thread
+    // loads its first (token, unit) into registers, the ring's first stages
+    // are started, then the units are quantized (later rounds load as they go).
+    float v[32];
+    if (threadIdx.x < N * units) load_x_unit(X, p, threadIdx.x / units, threadIdx.x % units, v);
 #pragma unroll
-    for (int s = 0; s < QD_STAGES - 1; ++s) issue();  // in flight while x is quantized
-
-    // Quantize x: one thread per (token, unit).
+    for (int s = 0; s < QD_STAGES - 1; ++s) issue(false);  // in flight while x is quantized
     for (int b = threadIdx.x; b < N * units; b += QD_THREADS) {
-        const int n = b / units, u = b % units;
-        const T* xs = X + n * p.sxn + (i64)u * 32;
-        float v[32];
-        if ((reinterpret_cast<size_t>(xs) & 15) == 0) {  // 16-byte loads where the row allows
-#pragma unroll
-            for (int c = 0; c < 32 / VEC; ++c) {
-                float f[VEC];
-                unpack(reinterpret_cast<const uint4*>(xs)[c], f);
-#pragma unroll
-                for (int i = 0; i < VEC; ++i) v[c * VEC + i] = f[i];
-            }
-        } else {
-#pragma unroll
-            for (int i = 0; i < 32; ++i) v[i] = to_f32(xs[i]);
-        }
-        float amax = 0.f, probe = 0.f;
-#pragma unroll
-        for (int i = 0; i < 32; ++i) amax = fmaxf(amax, fabsf(v[i])), probe = fmaf(v[i], 0.f, probe);
-        // An infinity or NaN in the unit makes probe NaN (fmaxf would drop a
-        // NaN): dx NaN then carries it into every output, as an FMA loop would.
-        const float dx = probe == 0.f ? amax / 127.f : __int_as_float(0x7fc00000);
-        const float inv = amax > 0.f && probe == 0.f ? 127.f / amax : 0.f;
-        unsigned w[8];
-        int s0 = 0, s1 = 0;
-#pragma unroll
-        for (int i = 0; i < 8; ++i) {
-            unsigned word = 0;
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                const int qv = __float2int_rn(v[4 * i + e] * inv);  // |qv| <= 127
-                (i < 4 ? s0 : s1) += qv;
-                word |= ((unsigned)qv & 0xFFu) << (8 * e);
-            }
-            w[i] = word;
-        }
-        uint4* dst = reinterpret_cast<uint4*>(xq + n * p.k + (i64)u * 32);
-        dst[0] = make_uint4(w[0], w[1], w[2], w[3]);
-        dst[1] = make_uint4(w[4], w[5], w[6], w[7]);
-        xm[n * units + u] = make_uint2(__float_as_uint(dx), ((unsigned)s0 & 0xFFFFu) | ((unsigned)s1 << 16));
+        if (b != threadIdx.x) load_x_unit(X, p, b / units, b % units, v);
+        quantize_x_unit(v, xq + (b / units) * xk, b % units, xm + b);
     }
     __syncthreads();
 
@@ -304,12 +386,52 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
     i64 tile = tile0, kr0 = row_byte(tile0, 0), kr1 = row_byte(tile0, 1);
     int it = 0, stage = 0;
     while (tile < tiles) {
-        issue();
+        issue(true);
+#ifdef DK_BULK_COPY
+        mbar_wait(&bars[stage], (parity >> stage) & 1u);  // this pair's bytes have landed
+        parity ^= 1u << stage;
+#else
         cp_async_wait<QD_STAGES - 1>();  // this pair's group is complete (this lane's copies)
         __syncwarp();                    // ... and every lane's
+#endif
 
         const u8* st = reinterpret_cast<const u8*>(ring + stage * STAGE);
         const u8* rows[QD_ROWS] = {st + (kr0 & 15), st + 16 * PITCH + (kr1 & 15)};
+        if constexpr (F == 2) {
+            // Q4_K: lane = 4 s + c takes pair c of super-block s (units 2c, 2c + 1).
+            const int c = lane & 3, sblk = lane >> 2;
+            const int u0 = it * (32 * UPL) + 8 * sblk + 2 * c;
+            if (u0 < units) {  // K is whole super-blocks: the pair is whole too
+                unsigned lo[QD_ROWS][8], hi[QD_ROWS][8];
+                float A0[QD_ROWS], A1[QD_ROWS], C0[QD_ROWS], C1[QD_ROWS];
+#pragma unroll
+                for (int r = 0; r < QD_ROWS; ++r) q4k_pair(rows[r] + sblk * Q::BB, c, lo[r], hi[r], A0[r], A1[r], C0[r], C1[r]);
+#pragma unroll
+                for (int n = 0; n < N; ++n) {
+                    const u8* xp = xq + n * xk;
+                    uint4 xc[4];
+#pragma unroll
+                    for (int q = 0; q < 4; ++q) xc[q] = *reinterpret_cast<const uint4*>(xp + x_pair_chunk(u0 >> 1, q));
+                    const uint4 m = *reinterpret_cast<const uint4*>(xm + n * units + u0);  // both units' dx and sums
+                    const float dx0 = __uint_as_float(m.x), dx1 = __uint_as_float(m.z);
+                    const float sx0 = dx0 * (float)((short)(m.y & 0xFFFFu) + (short)(m.y >> 16));
+                    const float sx1 = dx1 * (float)((short)(m.w & 0xFFFFu) + (short)(m.w >> 16));
+                    const unsigned x0[8] = {xc[0].x, xc[0].y, xc[0].z, xc[0].w, xc[1].x, xc[1].y, xc[1].z, xc[1].w};
+                    const unsigned x1[8] = {xc[2].x, xc[2].y, xc[2].z, xc[2].w, xc[3].x, xc[3].y, xc[3].z, xc[3].w};
+#pragma unroll
+                    for (int r = 0; r < QD_ROWS; ++r) {
+                        int d0 = 0, d1 = 0;
+#pragma unroll
+                        for (int i = 0; i < 8; ++i) d0 = dp4a_us(lo[r][i], x0[i], d0), d1 = dp4a_us(hi[r][i], x1[i], d1);
+                        float a = acc[r][n];
+                        a = fmaf(A0[r], dx0 * (float)d0, a);
+                        a = fmaf(A1[r], dx1 * (float)d1, a);
+                        a = fmaf(C0[r], sx0, a);
+                        acc[r][n] = fmaf(C1[r], sx1, a);
+                    }
+                }
+            }
+        } else {
 #pragma unroll
         for (int h = 0; h < UPL; ++h) {
             const int ul = 32 * h + lane;     // the unit within the iteration
@@ -323,8 +445,9 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
             for (int r = 0; r < QD_ROWS; ++r) Q::unit(rows[r] + boff, j, wq[r], A[r], B[r], C[r], D[r]);
 #pragma unroll
             for (int n = 0; n < N; ++n) {
-                const uint4* xv = reinterpret_cast<const uint4*>(xq + n * p.k + (i64)u * 32);
-                const uint4 x0 = xv[0], x1 = xv[1];
+                const u8* xp = xq + n * xk;
+                const uint4 x0 = *reinterpret_cast<const uint4*>(xp + x_unit_chunk(u, 0));
+                const uint4 x1 = *reinterpret_cast<const uint4*>(xp + x_unit_chunk(u, 1));
                 const uint2 m = xm[n * units + u];
                 const unsigned xw[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
                 const float dx = __uint_as_float(m.x);
@@ -344,6 +467,7 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
                     acc[r][n] = fmaf(dx, t, acc[r][n]);
                 }
             }
+        }
         }
         __syncwarp();  // every lane is done with this stage before it is refilled
         stage = stage + 1 == QD_STAGES ? 0 : stage + 1;
@@ -374,7 +498,9 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
             kr0 = row_byte(tile, 0), kr1 = row_byte(tile, 1);
         }
     }
+#ifndef DK_BULK_COPY
     cp_async_wait<0>();  // no copy outlives the CTA (groups past the last tile are empty; this is for form)
+#endif
 }
 
 // ---------------------------------------------------------------- entry points
@@ -382,7 +508,7 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
 #define QD_NAME_(f, n, dt) qgemv_dot_##f##_n##n##_##dt
 #define QD_NAME(f, n, dt) QD_NAME_(f, n, dt)
 #define QD_ENTRY(F, f, N)                                                                                     \
-    extern "C" __global__ void __launch_bounds__(QD_THREADS, N == 1 ? 8 : 4)                                  \
+    extern "C" __global__ void __launch_bounds__(QD_THREADS, (N == 1 ? 24 : 16) / QD_WARPS)                                  \
         QD_NAME(f, N, DT_NAME)(const u8* W, const T* X, T* Y, const QuantParams p) {                       \
         qgemv_dot<F, N>(W, X, Y, p);                                                                          \
     }

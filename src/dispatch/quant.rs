@@ -17,9 +17,16 @@ pub const DOT_MAX_N: usize = 4;
 /// (1.25 bytes per element and token: the quants and, per 32, a scale and two sums).
 pub const DOT_X_BYTES: usize = 48 << 10;
 
+/// Shared-memory bytes of one token's x in the `dot` kernel: its quants
+/// (K rounded up to 64, whole unit pairs: kernels/quant_dot.cu) and, per 32
+/// elements, 8 bytes of scale and sums.
+pub fn dot_x_token_bytes(k: usize) -> usize {
+    k.next_multiple_of(64) + k / 32 * 8
+}
+
 /// Tokens of K columns one `dot` launch can take (0: K too long for the kernel).
 pub fn dot_tokens(k: usize) -> usize {
-    (DOT_X_BYTES / (k + k / 32 * 8).max(1)).min(DOT_MAX_N)
+    (DOT_X_BYTES / dot_x_token_bytes(k).max(1)).min(DOT_MAX_N)
 }
 
 /// The kernel family of `quant_matmul`.

@@ -13,7 +13,7 @@
 
 use super::params::QuantParams;
 use crate::context::{Backend, Context};
-pub use crate::dispatch::quant::{dot_tokens, QuantKernel, DOT_MAX_N, DOT_X_BYTES};
+pub use crate::dispatch::quant::{dot_tokens, dot_x_token_bytes, QuantKernel, DOT_MAX_N, DOT_X_BYTES};
 use crate::dtype::QuantKind;
 use crate::error::{Error, Result};
 use crate::profile::Tag;
@@ -34,8 +34,9 @@ const MMA_ROWS_PER_CTA: usize = 16;
 const MMA_THREADS: u32 = 128;
 
 /// The dot kernel's CTA (kernels/quant_dot.cu): QD_WARPS warps of QD_ROWS
-/// rows a tile, iterations of QD_ITER elements in a ring of QD_STAGES.
-const DOT_WARPS: usize = 4;
+/// rows a tile, iterations of QD_ITER elements in a ring of QD_STAGES (eight
+/// warps share one quantized x: four measured 10-25% slower, BENCHMARKS.md).
+const DOT_WARPS: usize = 8;
 const DOT_THREADS: u32 = 32 * DOT_WARPS as u32;
 const DOT_ROWS: usize = 2;
 const DOT_ITER: usize = 2048;
@@ -207,8 +208,9 @@ fn launch_dot(job: &Job) -> Result<()> {
             .max(1) as usize;
         // Tiles (row pairs) a warp takes in turn: the fewest rounds the
         // resident CTAs allow, then as few CTAs as give every warp that many
-        // (14336 rows: 896 CTAs of 2 rounds, not 1056 where half the warps
-        // would take one tile and half two; fewer CTAs also quantize x fewer times).
+        // (14336 rows of Q4_K at K = 4096, 3 CTAs an SM: 299 CTAs of 3 rounds,
+        // not 396 where some warps would take two tiles and others three;
+        // fewer CTAs also quantize x fewer times).
         let tiles = g.m.div_ceil(DOT_ROWS);
         let resident = per_sm * be.caps().sm_count as usize * DOT_WARPS;
         let rounds = tiles.div_ceil(resident.max(1));
@@ -221,10 +223,12 @@ fn launch_dot(job: &Job) -> Result<()> {
 /// Dynamic shared memory of the dot kernel: x's quants and unit constants
 /// (16-byte aligned), then each warp's ring of stages (kernels/quant_dot.cu).
 fn dot_shared_bytes(kind: QuantKind, k: usize, n: usize) -> usize {
-    let x = (n * k + n * (k / 32) * 8).next_multiple_of(16);
+    let x = (n * dot_x_token_bytes(k)).next_multiple_of(16);
     let iter_bytes = DOT_ITER / kind.block_elems() * kind.block_bytes();
     let pitch = (iter_bytes + 14).div_ceil(16) + 1;
-    x + DOT_WARPS * DOT_STAGES * DOT_ROWS * pitch * 16
+    // The stages' barriers (8 bytes each, padded to 16) between x and the rings.
+    let barriers = (DOT_WARPS * DOT_STAGES * 8).next_multiple_of(16);
+    x + barriers + DOT_WARPS * DOT_STAGES * DOT_ROWS * pitch * 16
 }
 
 #[cfg(test)]
@@ -237,13 +241,20 @@ mod tests {
         assert_eq!(dot_tokens(14336), 2);
         assert_eq!(dot_tokens(28672), 1);
         assert_eq!(dot_tokens(40960), 0);
-        for k in [32, 896, 4096, 14336, 28672, 39296] {
+        for k in [32, 96, 896, 4096, 14336, 28672, 39296] {
             let n = dot_tokens(k);
-            assert!(n >= 1 && n * k * 5 / 4 <= DOT_X_BYTES, "{k}");
-            // x, the ring of the widest format (Q8_0): within an H100's 227 KB.
-            assert!(dot_shared_bytes(QuantKind::Q8_0, k, n) < 100 << 10);
+            assert!(n >= 1 && n * dot_x_token_bytes(k) <= DOT_X_BYTES, "{k}");
+            // x, the barriers, the ring of the widest format (Q8_0): within
+            // the 227 KB a CTA may opt into on an H100 or H200.
+            assert!(dot_shared_bytes(QuantKind::Q8_0, k, n) <= 227 << 10, "{k}");
         }
-        // Q4_K at K = 4096, one token: 5 KB of x, 4 warps x 3 stages x 2 rows x 74 chunks (73 + 1 of pitch).
-        assert_eq!(dot_shared_bytes(QuantKind::Q4_K, 4096, 1), 5120 + 4 * 3 * 2 * 74 * 16);
+        // K rounded up to whole unit pairs (64 bytes) per token: 3 units of 32 take 128 bytes.
+        assert_eq!(dot_x_token_bytes(96), 128 + 3 * 8);
+        // Q4_K at K = 4096, one token: 5 KB of x, 8 warps x 3 stages of 8-byte
+        // barriers, 8 warps x 3 stages x 2 rows x 74 chunks (73 + 1 of pitch).
+        assert_eq!(
+            dot_shared_bytes(QuantKind::Q4_K, 4096, 1),
+            5120 + DOT_WARPS * DOT_STAGES * 8 + DOT_WARPS * DOT_STAGES * 2 * 74 * 16
+        );
     }
 }
