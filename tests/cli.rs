@@ -118,6 +118,15 @@ fn bench_arguments_are_checked_before_the_device() {
     assert!(e.contains("`--cols`"), "{e}");
     let e = run(&["bench", "sdpa", "--lk", "512,0"]);
     assert!(e.contains("`--lk`") && e.contains("positive values"), "{e}");
+    // Block formats in `bench matmul --dtype`: K must be whole blocks of each.
+    let e = run(&["bench", "matmul", "--dtype", "f16,q4_k", "--shapes", "4096x4096,64x4000"]);
+    assert!(e.contains("`--shapes`") && e.contains("Q4_K") && e.contains("64x4000"), "{e}");
+    // Well-formed: parsed, then the device is what is missing.
+    let e = run(&["bench", "matmul", "--dtype", "q8_0,Q6_K", "--shapes", "256x256", "--n", "1"]);
+    assert!(e.contains("CUDA"), "{e}");
+    let out = bin().args(["bench", "matmul", "--dtype", "q5_k"]).env("DK_DEVICE", "cpu").output().unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(2) && e.contains("--dtype") && e.contains("q4_k, q6_k"), "{e}");
     // A variant family that is not one (clap's usage error).
     let out = bin().args(["bench", "softmax", "--variants", "block,auto"]).env("DK_DEVICE", "cpu").output().unwrap();
     let e = String::from_utf8_lossy(&out.stderr);

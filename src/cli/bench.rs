@@ -29,13 +29,15 @@ enum BenchOp {
         /// N values (default 1..16).
         #[arg(long, value_delimiter = ',', value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         n: Option<Vec<usize>>,
-        /// dtypes (default f16,bf16,f32).
+        /// Weight dtypes (default f16,bf16,f32). GGML block formats (q8_0,
+        /// q4_0, q4_k, q6_k) time `quant_matmul` with auto dispatch on f16
+        /// activations, beside the dense f16 GEMV (as `bench quant-matmul`).
         #[arg(long, value_delimiter = ',')]
-        dtype: Option<Vec<DType>>,
+        dtype: Option<Vec<WeightType>>,
         /// Timed runs per measurement (median reported).
         #[arg(long, default_value_t = 50, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         runs: usize,
-        /// Skip timing cuBLAS.
+        /// Skip timing cuBLAS (and, for block formats, the dense GEMV).
         #[arg(long)]
         no_peer: bool,
         /// Write the rows as CSV.
@@ -150,6 +152,40 @@ fn cuda_backend() -> Result<(crate::Context, std::sync::Arc<crate::runtime::Cuda
     Ok((ctx, be))
 }
 
+/// A weight type `bench matmul` takes: a dense dtype or a GGML block format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WeightType {
+    Dense(DType),
+    Blocks(QuantKind),
+}
+
+impl std::str::FromStr for WeightType {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        s.parse::<DType>()
+            .map(WeightType::Dense)
+            .or_else(|_| s.parse::<QuantKind>().map(WeightType::Blocks))
+            .map_err(|_| format!("unknown dtype {s:?}; expected one of f16, bf16, f32, q8_0, q4_0, q4_k, q6_k"))
+    }
+}
+
+/// Checks every shape's K is whole blocks of every format, naming `--shapes`.
+fn check_block_shapes(formats: &[QuantKind], shapes: &[(usize, usize)]) -> Result<()> {
+    for &kind in formats {
+        for &(m, k) in shapes {
+            crate::tensor::QuantMatrix::byte_len("bench", kind, m, k).map_err(|_| {
+                Error::invalid(
+                    "bench",
+                    "--shapes",
+                    format!("K a multiple of {kind}'s block of {}", kind.block_elems()),
+                    format!("{m}x{k}"),
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// Prints a bench's table and writes its CSV when asked.
 fn report(rows: &[BenchRow], table: fn(&[BenchRow]) -> String, csv: Option<PathBuf>) -> Result<i32> {
     print!("{}", table(rows));
@@ -260,9 +296,13 @@ pub fn run(a: BenchArgs) -> Result<i32> {
         BenchOp::Matmul { shapes, n, dtype, runs, no_peer, csv } => {
             let mut cfg = MatmulBenchConfig { runs: runs.max(1), peer: !no_peer, ..Default::default() };
             gemv_grid(shapes, n, &mut cfg.shapes, &mut cfg.ns)?;
+            let mut blocks = Vec::new();
             if let Some(d) = dtype {
-                cfg.dtypes = d;
+                cfg.dtypes =
+                    d.iter().filter_map(|t| if let WeightType::Dense(d) = t { Some(*d) } else { None }).collect();
+                blocks = d.iter().filter_map(|t| if let WeightType::Blocks(k) = t { Some(*k) } else { None }).collect();
             }
+            check_block_shapes(&blocks, &cfg.shapes)?;
             let (ctx, be) = cuda_backend()?;
             let copy = roofline::copy_roofline(&be, 30)?;
             let read = roofline::read_roofline(&be, 30)?;
@@ -273,16 +313,44 @@ pub fn run(a: BenchArgs) -> Result<i32> {
                 copy.gbps,
                 read.gbps
             );
-            let pb = progress::bar("bench matmul", cfg.points() as u64);
-            let rows = bench::matmul::run(&ctx, &cfg, &read, |r| {
-                // A GEMV row forced where auto chose cuBLAS belongs to the same measurement.
-                if !r.variant.ends_with("(forced)") {
-                    pb.set_message(format!("bench matmul {} {}", r.dtype, r.shape));
+            let mut rows = Vec::new();
+            if !cfg.dtypes.is_empty() {
+                let pb = progress::bar("bench matmul", cfg.points() as u64);
+                rows = bench::matmul::run(&ctx, &cfg, &read, |r| {
+                    // A GEMV row forced where auto chose cuBLAS belongs to the same measurement.
+                    if !r.variant.ends_with("(forced)") {
+                        pb.set_message(format!("bench matmul {} {}", r.dtype, r.shape));
+                        pb.inc(1);
+                    }
+                })?;
+                pb.finish_and_clear();
+                print!("{}", bench::matmul_table(&rows));
+            }
+            if !blocks.is_empty() {
+                // What a user of `matmul` on these weights gets: auto dispatch.
+                let qcfg = QuantBenchConfig {
+                    shapes: cfg.shapes.clone(),
+                    ns: cfg.ns.clone(),
+                    formats: blocks,
+                    kernels: vec![crate::ops::QuantKernel::Auto],
+                    runs: cfg.runs,
+                    peer: cfg.peer,
+                    ..Default::default()
+                };
+                let pb = progress::bar("bench matmul (blocks)", qcfg.points() as u64);
+                let qrows = bench::quant::run(&ctx, &qcfg, &read, |r| {
+                    pb.set_message(format!("bench matmul {} {}", r.variant, r.shape));
                     pb.inc(1);
-                }
-            })?;
-            pb.finish_and_clear();
-            report(&rows, bench::matmul_table, csv)
+                })?;
+                pb.finish_and_clear();
+                println!("GGML block formats, f16 activations, auto dispatch (beside the dense f16 GEMV):");
+                print!("{}", bench::quant_table(&qrows));
+                rows.extend(qrows);
+            }
+            if let Some(p) = csv {
+                bench::write_csv(&p, &rows)?;
+            }
+            Ok(0)
         }
         BenchOp::QuantMatmul { shapes, n, formats, kernel, dtype, runs, no_peer, csv } => {
             let mut cfg = QuantBenchConfig { runs: runs.max(1), peer: !no_peer, dtype, ..Default::default() };
@@ -293,18 +361,7 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             if let Some(k) = kernel {
                 cfg.kernels = k;
             }
-            for &kind in &cfg.formats {
-                for &(m, k) in &cfg.shapes {
-                    crate::tensor::QuantMatrix::byte_len("bench", kind, m, k).map_err(|_| {
-                        Error::invalid(
-                            "bench",
-                            "--shapes",
-                            format!("K a multiple of {kind}'s block of {}", kind.block_elems()),
-                            format!("{m}x{k}"),
-                        )
-                    })?;
-                }
-            }
+            check_block_shapes(&cfg.formats, &cfg.shapes)?;
             let (ctx, be) = cuda_backend()?;
             let read = roofline::read_roofline(&be, 30)?;
             println!(
