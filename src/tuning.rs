@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dtype::DType;
+use crate::dtype::{DType, QuantKind};
 
 use crate::device::DeviceCaps;
 use crate::error::{Error, Result};
@@ -25,6 +25,36 @@ pub struct TuningTable {
     /// Absent from a file written before SDPA existed: the embedded defaults.
     #[serde(default)]
     pub sdpa: SdpaTuning,
+    /// Absent from a file written before quantized weights: the embedded defaults.
+    #[serde(default)]
+    pub quant: QuantTuning,
+}
+
+/// The quantized GEMV dispatcher's numbers (`ops::quant_matmul`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuantTuning {
+    /// Per block format (`q8_0`, `q4_0`, `q4_k`, `q6_k`), the most tokens
+    /// auto dispatch gives the integer-dot kernel (in launches of up to 4
+    /// tokens); above, the tensor-core kernel (0: never the dot kernel). A
+    /// format missing here uses [`QuantTuning::DEFAULT_DOT_MAX_N`].
+    pub dot_max_n: BTreeMap<String, usize>,
+}
+
+impl QuantTuning {
+    /// What a format the table does not name uses.
+    pub const DEFAULT_DOT_MAX_N: usize = 4;
+
+    /// The most tokens auto dispatch gives the dot kernel for `kind`.
+    pub fn dot_max_n(&self, kind: QuantKind) -> usize {
+        self.dot_max_n.get(&kind.name().to_ascii_lowercase()).copied().unwrap_or(Self::DEFAULT_DOT_MAX_N)
+    }
+}
+
+impl Default for QuantTuning {
+    fn default() -> Self {
+        TuningTable::sm90().quant
+    }
 }
 
 /// The attention dispatcher's numbers: the fused kernel's split of the keys
@@ -317,6 +347,15 @@ impl TuningTable {
         if sm.split_target_ctas == 0 {
             return Err(bad("softmax.split_target_ctas", "at least 1", "0".into()));
         }
+        for (name, &n) in &t.quant.dot_max_n {
+            if name.parse::<QuantKind>().map_or(true, |k| k.name().to_ascii_lowercase() != *name) || n > 16 {
+                return Err(bad(
+                    &format!("quant.dot_max_n.{name}"),
+                    "a format (q8_0, q4_0, q4_k, q6_k) mapped to 0..=16 tokens",
+                    n.to_string(),
+                ));
+            }
+        }
         let sd = &t.sdpa;
         if sd.target_ctas_per_sm == 0 || sd.max_splits == 0 || sd.min_keys_per_split == 0 || sd.min_keys_per_row == 0 {
             return Err(bad(
@@ -395,6 +434,27 @@ mod tests {
         ]);
         let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
         assert!(e.contains("matmul.size_classes") && e.contains("ascending") && e.contains("[100, 50]"), "{e}");
+        // The quantized GEMV's thresholds: GGML's formats, in lower case, 0..=16 tokens.
+        for (name, n) in [("q5_k", 4), ("Q4_K", 4), ("q4_k", 17)] {
+            let mut v: serde_json::Value = serde_json::from_str(SM90_JSON).unwrap();
+            v["quant"]["dot_max_n"][name] = n.into();
+            let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
+            assert!(e.contains(&format!("quant.dot_max_n.{name}")) && e.contains("0..=16"), "{e}");
+        }
+    }
+
+    #[test]
+    fn quant_thresholds_per_format_with_a_default() {
+        let t = TuningTable::sm90().quant;
+        for kind in QuantKind::ALL {
+            assert_eq!(t.dot_max_n(kind), 4, "{kind}");
+        }
+        // A file from before quantized weights: the embedded section; a format left out: the default.
+        let mut v: serde_json::Value = serde_json::from_str(SM90_JSON).unwrap();
+        v.as_object_mut().unwrap().remove("quant");
+        assert_eq!(TuningTable::parse(&v.to_string(), "old.json").unwrap().quant, t);
+        let q = QuantTuning { dot_max_n: [("q6_k".to_string(), 0)].into_iter().collect() };
+        assert_eq!((q.dot_max_n(QuantKind::Q6_K), q.dot_max_n(QuantKind::Q8_0)), (0, QuantTuning::DEFAULT_DOT_MAX_N));
     }
 
     #[test]

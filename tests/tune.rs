@@ -50,6 +50,15 @@ fn tune_from_csv_writes_the_crossovers_and_plots() {
         rows.push(row("softmax", "softmax/vec_e8_p8/f16", "f16", shape.clone(), v, None));
         rows.push(row("softmax", "softmax/block_e8_p8_256/f16 (auto)", "f16", shape, b, None));
     }
+    // Quantized GEMV, Q4_K: the dot kernel 2 + 2N against the tensor-core kernel 19: dot through N = 8.
+    for (m, k) in [(4096, 4096), (14336, 4096)] {
+        for n in [1usize, 2, 4, 8, 16] {
+            let shape = format!("m={m} k={k} n={n}");
+            let dot = 2.0 + 2.0 * n as f64;
+            rows.push(row("quant_matmul", &format!("quant_matmul/dot_q4_k_n{n}"), "f16", shape.clone(), dot, None));
+            rows.push(row("quant_matmul", &format!("quant_matmul/mma_q4_k_n{n}"), "f16", shape, 19.0, None));
+        }
+    }
     write_csv(&csv, &rows).unwrap();
     let out = dir.path().join("tuning.json");
     let plots = dir.path().join("plots");
@@ -70,13 +79,30 @@ fn tune_from_csv_writes_the_crossovers_and_plots() {
     let f32_before = TuningTable::sm90().matmul.smalln_max_n_for(decode_kernels::DType::F32, 4096 * 4096);
     assert_eq!(t.matmul.smalln_max_n_for(decode_kernels::DType::F32, 4096 * 4096), f32_before, "unmeasured: unchanged");
     assert!(t.device.contains("synthetic"), "{}", t.device);
+    assert_eq!(t.quant.dot_max_n(decode_kernels::dtype::QuantKind::Q4_K), 8, "{stdout}");
+    assert_eq!(t.quant.dot_max_n(decode_kernels::dtype::QuantKind::Q6_K), 4, "unmeasured: unchanged");
     assert!(
         stdout.contains("matmul.size_classes[le64M].smalln_max_n.f16")
             && stdout.contains("softmax.vec_max_cols")
-            && stdout.contains("2 of 2 decisions changed"),
+            && stdout.contains("quant.dot_max_n.q4_k")
+            && stdout.contains("3 of 3 decisions changed"),
         "{stdout}"
     );
-    for f in ["matmul_size_classes_le64M_smalln_max_n_f16.svg", "softmax_vec_max_cols.svg"] {
+    // --ops narrows the decisions to those named (quant: the quant_matmul rows).
+    let o = bin()
+        .args(["tune", "--ops", "quant", "--from-csv"])
+        .arg(&csv)
+        .arg("--out")
+        .arg(dir.path().join("quant_only.json"))
+        .output()
+        .unwrap();
+    let only = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && only.contains("1 of 1 decisions changed") && only.contains("quant.dot_max_n.q4_k"),
+        "{only}"
+    );
+    for f in ["matmul_size_classes_le64M_smalln_max_n_f16.svg", "softmax_vec_max_cols.svg", "quant_dot_max_n_q4_k.svg"]
+    {
         let svg = std::fs::read_to_string(plots.join(f)).unwrap();
         assert!(svg.starts_with("<svg"), "{f}");
     }
@@ -92,7 +118,7 @@ fn tune_from_csv_writes_the_crossovers_and_plots() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
-        o.status.success() && stdout.contains("0 of 2 decisions changed"),
+        o.status.success() && stdout.contains("0 of 3 decisions changed"),
         "re-running on the same data changes nothing: {stdout}"
     );
 }

@@ -3,7 +3,7 @@
 //! defeated by rotating weight copies; GB/s count the blocks, x and y, against
 //! the read roofline; the peer is the dense GEMV of the same shape in the
 //! activations' dtype (auto dispatch), timed in the same run. Each kernel
-//! family asked for (`mma`, `rows`, `auto`) is timed on every point.
+//! family asked for (`mma`, `dot`, `auto`) is timed on every point.
 
 use crate::context::Context;
 use crate::dtype::{DType, QuantKind};
@@ -104,7 +104,8 @@ pub fn run(
                     })?;
                     let fmt = kind.name().to_ascii_lowercase();
                     // The family that ran (auto resolved), the format and the tokens.
-                    let label = format!("quant_matmul/{}_{fmt}_n{n}", kernel.resolve(k, n).name());
+                    let dot_max_n = ctx.dispatcher().table().quant.dot_max_n(kind);
+                    let label = format!("quant_matmul/{}_{fmt}_n{n}", kernel.resolve(k, n, dot_max_n).name());
                     let bytes = (bytes_w + n * k * e + n * m * e) as u64;
                     let mut row = BenchRow::measured(
                         ctx,

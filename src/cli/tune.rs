@@ -4,7 +4,11 @@
 
 use std::path::PathBuf;
 
-use crate::bench::{self, matmul::MatmulBenchConfig, sdpa::SdpaBenchConfig, softmax::SoftmaxBenchConfig, BenchRow};
+use crate::bench::{
+    self, matmul::MatmulBenchConfig, quant::QuantBenchConfig, sdpa::SdpaBenchConfig, softmax::SoftmaxBenchConfig,
+    BenchRow,
+};
+use crate::ops::QuantKernel;
 use crate::tune::{decisions, plot};
 use crate::tuning::{self, TuningTable};
 use crate::{fsio, progress, roofline, Context, DType, Error, Result};
@@ -13,8 +17,10 @@ use clap::Args;
 #[derive(Args, Debug)]
 pub struct TuneArgs {
     /// Decisions to tune: matmul (GEMV/cuBLAS by N), softmax (vec/block by
-    /// columns, threads per CTA), sdpa (fused/composed by rows per KV head).
-    #[arg(long, value_delimiter = ',', default_values_t = ["matmul".to_string(), "softmax".to_string(), "sdpa".to_string()])]
+    /// columns, threads per CTA), sdpa (fused/composed by rows per KV head),
+    /// quant (the quantized GEMV's integer-dot/tensor-core kernel by N, per
+    /// block format).
+    #[arg(long, value_delimiter = ',', default_values_t = OPS.iter().map(|o| o.to_string()))]
     ops: Vec<String>,
     /// Where the tuning table goes (default: the user config file the
     /// dispatchers read, `<config>/decode-kernels/tuning-<arch>.json`).
@@ -48,7 +54,7 @@ pub struct TuneArgs {
     device: Option<String>,
 }
 
-const OPS: &[&str] = &["matmul", "softmax", "sdpa"];
+const OPS: &[&str] = &["matmul", "softmax", "sdpa", "quant"];
 
 pub fn run(a: TuneArgs) -> Result<i32> {
     if let Some(bad) = a.ops.iter().find(|o| !OPS.contains(&o.as_str())) {
@@ -111,7 +117,9 @@ pub fn run(a: TuneArgs) -> Result<i32> {
             rows
         }
     };
-    let rows: Vec<BenchRow> = rows.into_iter().filter(|r| a.ops.contains(&r.op)).collect();
+    // A row's op is the decision's, but for quant (rows of `quant_matmul`).
+    let decision_of = |op: &str| if op == "quant_matmul" { "quant".to_string() } else { op.to_string() };
+    let rows: Vec<BenchRow> = rows.into_iter().filter(|r| a.ops.contains(&decision_of(&r.op))).collect();
     if let Some(p) = &a.csv {
         bench::write_csv(p, &rows)?;
     }
@@ -174,13 +182,23 @@ fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &
         SoftmaxBenchConfig { modes: vec![bench::softmax::Mode::Plain], runs: a.runs, ..SoftmaxBenchConfig::wide() };
     let threads = [128u32, 256, 512, 1024];
     let sd = SdpaBenchConfig { dtype: DType::F16, runs: a.runs, ..Default::default() };
+    // Both quantized kernels on every point (f16 activations, no dense peer).
+    let qm = QuantBenchConfig {
+        shapes: if a.quick { vec![(4096, 4096), (14336, 4096)] } else { QuantBenchConfig::default().shapes },
+        ns: if a.quick { vec![1, 2, 4, 8, 16] } else { vec![1, 2, 3, 4, 5, 6, 8, 12, 16] },
+        kernels: vec![QuantKernel::Dot, QuantKernel::Mma],
+        runs: a.runs,
+        peer: false,
+        ..Default::default()
+    };
     let total = if want("matmul") { mm.points() } else { 0 }
         + if want("softmax") {
             sm.points() + wide.points() + sm.dtypes.len() * sm.rows.len() * sm.cols.len() * threads.len()
         } else {
             0
         }
-        + if want("sdpa") { sd.points() } else { 0 };
+        + if want("sdpa") { sd.points() } else { 0 }
+        + if want("quant") { qm.points() } else { 0 };
     let pb = progress::bar("tune", total as u64);
     let tick = |r: &BenchRow| {
         // A GEMV row forced where auto chose cuBLAS belongs to the same measurement.
@@ -202,6 +220,9 @@ fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &
     }
     if want("sdpa") {
         rows.extend(bench::sdpa::run(ctx, &sd, &read, tick)?);
+    }
+    if want("quant") {
+        rows.extend(bench::quant::run(ctx, &qm, &read, tick)?);
     }
     pb.finish_and_clear();
     Ok(rows)

@@ -32,13 +32,15 @@ pub fn dot_tokens(k: usize) -> usize {
 /// The kernel family of `quant_matmul`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum QuantKernel {
-    /// `Dot` up to [`DOT_MAX_N`] tokens where K fits its shared memory,
-    /// `Mma` otherwise: where each measured faster (H200, 2026-11-29, `bench
-    /// quant-matmul --kernel mma,dot`, every format on 4096x4096, 14336x4096,
-    /// 4096x14336, 1024x4096 and 128256x4096: at one and two tokens dot took
-    /// 0.35-0.65x mma's time on every point; at four 0.46-0.89x on all but the
-    /// 4096x4096 Q4_0 / Q4_K points, 1.25x / 1.03x; at 16 tokens mma's one
-    /// launch beats four of dot's).
+    /// `Dot` up to the tuning table's `quant.dot_max_n` tokens for the
+    /// format (the embedded sm_90 table: 4 for every format) where K fits its
+    /// shared memory, `Mma` otherwise. The embedded 4 is where each measured
+    /// faster (H200, 2026-11-29, `bench quant-matmul --kernel mma,dot`, every
+    /// format on 4096x4096, 14336x4096, 4096x14336, 1024x4096 and
+    /// 128256x4096: at one and two tokens dot took 0.35-0.65x mma's time on
+    /// every point; at four 0.46-0.89x on all but the 4096x4096 Q4_0 / Q4_K
+    /// points, 1.25x / 1.03x; at 16 tokens mma's one launch beat four of
+    /// dot's); `decode-kernels tune --ops quant` measures it per format.
     #[default]
     Auto,
     /// Always the tensor-core kernel (chunks of 16 tokens).
@@ -49,11 +51,12 @@ pub enum QuantKernel {
 }
 
 impl QuantKernel {
-    /// The family that runs `n` tokens of a `kind` matrix of `m` rows:
-    /// `Mma` or `Dot`, never `Auto`.
-    pub fn resolve(self, k: usize, n: usize) -> QuantKernel {
+    /// The family that runs `n` tokens of a matrix of `k` columns when auto
+    /// gives the dot kernel up to `dot_max_n` tokens (the tuning table's
+    /// `quant.dot_max_n` for its format): `Mma` or `Dot`, never `Auto`.
+    pub fn resolve(self, k: usize, n: usize, dot_max_n: usize) -> QuantKernel {
         match self {
-            QuantKernel::Auto if n <= DOT_MAX_N && dot_tokens(k) > 0 => QuantKernel::Dot,
+            QuantKernel::Auto if n <= dot_max_n && dot_tokens(k) > 0 => QuantKernel::Dot,
             QuantKernel::Auto => QuantKernel::Mma,
             k => k,
         }
@@ -89,15 +92,18 @@ mod tests {
 
     #[test]
     fn auto_picks_dot_for_few_tokens() {
-        let auto = |k, n| QuantKernel::Auto.resolve(k, n);
+        let auto = |k, n| QuantKernel::Auto.resolve(k, n, 4);
         assert_eq!(auto(4096, 1), QuantKernel::Dot);
         assert_eq!(auto(14336, 4), QuantKernel::Dot);
         assert_eq!(auto(4096, 5), QuantKernel::Mma);
         assert_eq!(auto(4096, 16), QuantKernel::Mma);
         // x would not fit the dot kernel's shared memory.
         assert_eq!(auto(65536, 1), QuantKernel::Mma);
-        assert_eq!(QuantKernel::Dot.resolve(256, 20), QuantKernel::Dot);
-        assert_eq!(QuantKernel::Mma.resolve(256, 1), QuantKernel::Mma);
+        // The table's threshold: dot beyond one launch's tokens, or never.
+        assert_eq!(QuantKernel::Auto.resolve(4096, 12, 12), QuantKernel::Dot);
+        assert_eq!(QuantKernel::Auto.resolve(4096, 1, 0), QuantKernel::Mma);
+        assert_eq!(QuantKernel::Dot.resolve(256, 20, 4), QuantKernel::Dot);
+        assert_eq!(QuantKernel::Mma.resolve(256, 1, 4), QuantKernel::Mma);
         assert_eq!("DOT".parse::<QuantKernel>().unwrap(), QuantKernel::Dot);
         let e = "rows".parse::<QuantKernel>().unwrap_err().to_string();
         assert!(e.contains(KERNEL_ENV) && e.contains("mma"), "{e}");

@@ -8,7 +8,8 @@
 //! kernels/quant_dot.cu (integer dot products against x rounded to 8 bits per
 //! 32 elements, a warp per two rows, up to [`DOT_MAX_N`] columns per launch);
 //! `DK_QUANT_KERNEL` (`auto`, `mma`, `dot`) or [`quant_matmul_with`] picks;
-//! auto takes `dot` up to [`DOT_MAX_N`] tokens, where it measured faster (see
+//! auto takes `dot` up to the tuning table's `quant.dot_max_n` tokens for the
+//! format (4 in the embedded table, where it measured faster: see
 //! [`QuantKernel::Auto`]), `mma` beyond.
 
 use super::params::QuantParams;
@@ -71,7 +72,8 @@ pub fn quant_matmul_with(
         }
         Backend::Cuda(be) => {
             be.hold_quant(w);
-            let kernel = ctx.dispatcher().resolve(kernel, |p| p.quant.kernel)?.resolve(g.k, g.n);
+            let dot_max_n = ctx.dispatcher().table().quant.dot_max_n(w.kind());
+            let kernel = ctx.dispatcher().resolve(kernel, |p| p.quant.kernel)?.resolve(g.k, g.n, dot_max_n);
             let (w_ptr, buf_bytes) =
                 w.device_span().ok_or_else(|| Error::invalid(OP, "w", "a device matrix", "a host matrix"))?;
             let job = Job { be, g: &g, w, w_ptr, buf_bytes, x, y, alpha, beta };

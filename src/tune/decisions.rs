@@ -4,7 +4,9 @@
 //! - softmax: threads per CTA of the block variant, per bucket of row lengths;
 //! - softmax: up to how many CTAs of a row-per-CTA (or cluster) launch the
 //!   rows are split over more CTAs instead;
-//! - sdpa: from how many query rows per KV head the composed path is used.
+//! - sdpa: from how many query rows per KV head the composed path is used;
+//! - quant: the most tokens the integer-dot kernel serves (against the
+//!   tensor-core kernel), per block format.
 
 use std::collections::BTreeMap;
 
@@ -190,6 +192,46 @@ fn matmul(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec
         let name = if limit == u64::MAX { format!("gt{}M", lower >> 20) } else { format!("le{}M", limit >> 20) };
         let field = format!("matmul.size_classes[{name}].smalln_max_n.{dt}");
         out.push(decision(field, "N", &points, &c, current.to_string(), c.threshold.to_string(), "gemv", "cublas"));
+    }
+}
+
+/// The quantized GEMV's integer-dot kernel (low) against its tensor-core
+/// kernel (high) by N, per block format; classes are M x K shapes. Rows are
+/// `bench quant-matmul`'s (variants `quant_matmul/dot_<fmt>_n<N>` and
+/// `quant_matmul/mma_<fmt>_n<N>`).
+fn quant(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
+    let mut groups: BTreeMap<(String, usize, usize, usize), LowHigh> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.op == "quant_matmul") {
+        let (Some(m), Some(k), Some(n)) = (r.shape_value("m"), r.shape_value("k"), r.shape_value("n")) else {
+            continue;
+        };
+        let Some((family, rest)) = variant(r).strip_prefix("quant_matmul/").and_then(|v| v.split_once('_')) else {
+            continue;
+        };
+        // rest: "<fmt>_n<N>"
+        let Some((fmt, _)) = rest.rsplit_once("_n") else { continue };
+        // A row of auto dispatch is labelled with the family it resolved to: the faster of two timings of it.
+        let g = groups.entry((fmt.to_string(), m, k, n)).or_default();
+        let slot = match family {
+            "dot" => &mut g.0,
+            "mma" => &mut g.1,
+            _ => continue,
+        };
+        *slot = Some(slot.map_or(r.median_us, |t: f64| t.min(r.median_us)));
+    }
+    let mut per_format: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+    for ((fmt, m, k, n), (dot, mma)) in groups {
+        if let (Some(low_us), Some(high_us)) = (dot, mma) {
+            per_format.entry(fmt).or_default().push(Point { class: format!("{m}x{k}"), x: n, low_us, high_us });
+        }
+    }
+    for (fmt, points) in per_format {
+        let Ok(kind) = fmt.parse::<crate::dtype::QuantKind>() else { continue };
+        let current = table.quant.dot_max_n(kind);
+        let Some(c) = crossover(&points, 0, Some(current), margin) else { continue };
+        table.quant.dot_max_n.insert(fmt.clone(), c.threshold);
+        let field = format!("quant.dot_max_n.{fmt}");
+        out.push(decision(field, "N", &points, &c, current.to_string(), c.threshold.to_string(), "dot", "mma"));
     }
 }
 
@@ -449,6 +491,7 @@ pub fn analyse(rows: &[BenchRow], table: &TuningTable, margin: f64) -> (TuningTa
     softmax_threads(rows, &mut t, margin, &mut out);
     softmax_split(rows, &mut t, margin, &mut out);
     sdpa(rows, &mut t, margin, &mut out);
+    quant(rows, &mut t, margin, &mut out);
     (t, out)
 }
 
@@ -531,6 +574,37 @@ mod tests {
         // lets it through, a 5% margin keeps 8.
         assert_eq!(analyse(&rows, &table, 0.02).0.matmul.smalln_max_n_for(crate::dtype::DType::F16, 4096 * 4096), 9);
         assert_eq!(analyse(&rows, &table, 0.05).0.matmul.smalln_max_n_for(crate::dtype::DType::F16, 4096 * 4096), 8);
+    }
+
+    #[test]
+    fn quant_dot_against_mma_per_format() {
+        let mut rows = Vec::new();
+        for (m, k) in [(4096usize, 4096usize), (14336, 4096)] {
+            for n in [1usize, 2, 4, 8, 16] {
+                // Q4_K: dot wins up to 8 tokens; Q6_K: up to 2; Q8_0: never.
+                for (fmt, dot_until) in [("q4_k", 8), ("q6_k", 2), ("q8_0", 0)] {
+                    let (dot, mma) = if n <= dot_until { (1.0, 2.0) } else { (3.0, 1.0) };
+                    let shape = format!("m={m} k={k} n={n}");
+                    rows.push(row("quant_matmul", &format!("quant_matmul/dot_{fmt}_n{n}"), "f16", &shape, dot, None));
+                    rows.push(row("quant_matmul", &format!("quant_matmul/mma_{fmt}_n{n}"), "f16", &shape, mma, None));
+                }
+            }
+        }
+        // A row no family of which is named is not a point.
+        rows.push(row("quant_matmul", "quant_matmul/rows_q4_k_n1", "f16", "m=4096 k=4096 n=1", 0.1, None));
+        let table = TuningTable::sm90();
+        let (t, d) = analyse(&rows, &table, 0.0);
+        use crate::dtype::QuantKind;
+        assert_eq!(t.quant.dot_max_n(QuantKind::Q4_K), 8, "{d:#?}");
+        assert_eq!(t.quant.dot_max_n(QuantKind::Q6_K), 2);
+        assert_eq!(t.quant.dot_max_n(QuantKind::Q8_0), 0);
+        // Not measured: the table's value stays.
+        assert_eq!(t.quant.dot_max_n(QuantKind::Q4_0), table.quant.dot_max_n(QuantKind::Q4_0));
+        let fields: Vec<&str> = d.iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, ["quant.dot_max_n.q4_k", "quant.dot_max_n.q6_k", "quant.dot_max_n.q8_0"]);
+        assert!(d.iter().all(|d| d.points == 10), "{d:#?}");
+        // The written table reads back.
+        assert_eq!(TuningTable::parse(&t.to_json(), "tuned").unwrap(), t);
     }
 
     #[test]
