@@ -104,8 +104,8 @@ pub fn run(
                     })?;
                     let fmt = kind.name().to_ascii_lowercase();
                     // The family that ran (auto resolved), the format and the tokens.
-                    let dot_max_n = ctx.dispatcher().table().quant.dot_max_n(kind);
-                    let label = format!("quant_matmul/{}_{fmt}_n{n}", kernel.resolve(k, n, dot_max_n).name());
+                    let ran = crate::ops::quant::resolve_kernel(ctx, be, kind, k, n, Some(kernel))?;
+                    let label = format!("quant_matmul/{}_{fmt}_n{n}", ran.name());
                     let bytes = (bytes_w + n * k * e + n * m * e) as u64;
                     let mut row = BenchRow::measured(
                         ctx,

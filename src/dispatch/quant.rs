@@ -51,12 +51,14 @@ pub enum QuantKernel {
 }
 
 impl QuantKernel {
-    /// The family that runs `n` tokens of a matrix of `k` columns when auto
-    /// gives the dot kernel up to `dot_max_n` tokens (the tuning table's
-    /// `quant.dot_max_n` for its format): `Mma` or `Dot`, never `Auto`.
-    pub fn resolve(self, k: usize, n: usize, dot_max_n: usize) -> QuantKernel {
+    /// The family that runs `n` tokens when auto gives the dot kernel up to
+    /// `dot_max_n` tokens (the tuning table's `quant.dot_max_n` for the
+    /// format) and `dot_fits` says the dot kernel can run the matrix on this
+    /// device (x of its K fits the kernel's budget and the CTA's shared
+    /// memory the device's opt-in bound): `Mma` or `Dot`, never `Auto`.
+    pub fn resolve(self, n: usize, dot_max_n: usize, dot_fits: bool) -> QuantKernel {
         match self {
-            QuantKernel::Auto if n <= dot_max_n && dot_tokens(k) > 0 => QuantKernel::Dot,
+            QuantKernel::Auto if n <= dot_max_n && dot_fits => QuantKernel::Dot,
             QuantKernel::Auto => QuantKernel::Mma,
             k => k,
         }
@@ -92,18 +94,19 @@ mod tests {
 
     #[test]
     fn auto_picks_dot_for_few_tokens() {
-        let auto = |k, n| QuantKernel::Auto.resolve(k, n, 4);
-        assert_eq!(auto(4096, 1), QuantKernel::Dot);
-        assert_eq!(auto(14336, 4), QuantKernel::Dot);
-        assert_eq!(auto(4096, 5), QuantKernel::Mma);
-        assert_eq!(auto(4096, 16), QuantKernel::Mma);
-        // x would not fit the dot kernel's shared memory.
-        assert_eq!(auto(65536, 1), QuantKernel::Mma);
+        let auto = |n| QuantKernel::Auto.resolve(n, 4, true);
+        assert_eq!(auto(1), QuantKernel::Dot);
+        assert_eq!(auto(4), QuantKernel::Dot);
+        assert_eq!(auto(5), QuantKernel::Mma);
+        assert_eq!(auto(16), QuantKernel::Mma);
+        // The dot kernel cannot run the matrix here (K, or the device's shared memory).
+        assert_eq!(QuantKernel::Auto.resolve(1, 4, false), QuantKernel::Mma);
         // The table's threshold: dot beyond one launch's tokens, or never.
-        assert_eq!(QuantKernel::Auto.resolve(4096, 12, 12), QuantKernel::Dot);
-        assert_eq!(QuantKernel::Auto.resolve(4096, 1, 0), QuantKernel::Mma);
-        assert_eq!(QuantKernel::Dot.resolve(256, 20, 4), QuantKernel::Dot);
-        assert_eq!(QuantKernel::Mma.resolve(256, 1, 4), QuantKernel::Mma);
+        assert_eq!(QuantKernel::Auto.resolve(12, 12, true), QuantKernel::Dot);
+        assert_eq!(QuantKernel::Auto.resolve(1, 0, true), QuantKernel::Mma);
+        // A forced family stays (a dot kernel that cannot run is the launch's error).
+        assert_eq!(QuantKernel::Dot.resolve(20, 4, false), QuantKernel::Dot);
+        assert_eq!(QuantKernel::Mma.resolve(1, 4, true), QuantKernel::Mma);
         assert_eq!("DOT".parse::<QuantKernel>().unwrap(), QuantKernel::Dot);
         let e = "rows".parse::<QuantKernel>().unwrap_err().to_string();
         assert!(e.contains(KERNEL_ENV) && e.contains("mma"), "{e}");

@@ -72,8 +72,7 @@ pub fn quant_matmul_with(
         }
         Backend::Cuda(be) => {
             be.hold_quant(w);
-            let dot_max_n = ctx.dispatcher().table().quant.dot_max_n(w.kind());
-            let kernel = ctx.dispatcher().resolve(kernel, |p| p.quant.kernel)?.resolve(g.k, g.n, dot_max_n);
+            let kernel = resolve_kernel(ctx, be, w.kind(), g.k, g.n, kernel)?;
             let (w_ptr, buf_bytes) =
                 w.device_span().ok_or_else(|| Error::invalid(OP, "w", "a device matrix", "a host matrix"))?;
             let job = Job { be, g: &g, w, w_ptr, buf_bytes, x, y, alpha, beta };
@@ -83,6 +82,27 @@ pub fn quant_matmul_with(
             }
         }
     }
+}
+
+/// The family that runs `n` tokens of a `kind` matrix of `k` columns on
+/// `be`: `kernel` where given, else the environment's choice; auto resolved
+/// by the tuning table's `quant.dot_max_n` and whether the dot kernel can
+/// run it here (x within its budget, the CTA's shared memory within the
+/// device's opt-in bound: 99 KB on some cards, where Q8_0's ring alone takes
+/// 104 KB).
+pub fn resolve_kernel(
+    ctx: &Context,
+    be: &CudaBackend,
+    kind: QuantKind,
+    k: usize,
+    n: usize,
+    kernel: Option<QuantKernel>,
+) -> Result<QuantKernel> {
+    let per_launch = dot_tokens(k);
+    let dot_fits = per_launch > 0
+        && dot_shared_bytes(kind, k, n.min(per_launch).max(1)) <= be.caps().max_shared_per_block_optin as usize;
+    let dot_max_n = ctx.dispatcher().table().quant.dot_max_n(kind);
+    Ok(ctx.dispatcher().resolve(kernel, |p| p.quant.kernel)?.resolve(n, dot_max_n, dot_fits))
 }
 
 /// Bytes `n` tokens of the product move: W's blocks, x, y (read too when beta is not 0).
@@ -250,6 +270,10 @@ mod tests {
             // the 227 KB a CTA may opt into on an H100 or H200.
             assert!(dot_shared_bytes(QuantKind::Q8_0, k, n) <= 227 << 10, "{k}");
         }
+        // Where a card's opt-in bound is 99 KB (sm_86, sm_89), Q8_0's CTA does
+        // not fit and auto takes the tensor-core kernel; Q4_K's does at 4 tokens.
+        assert!(dot_shared_bytes(QuantKind::Q8_0, 4096, 1) > 99 << 10);
+        assert!(dot_shared_bytes(QuantKind::Q4_K, 4096, 4) <= 99 << 10);
         // K rounded up to whole unit pairs (64 bytes) per token: 3 units of 32 take 128 bytes.
         assert_eq!(dot_x_token_bytes(96), 128 + 3 * 8);
         // Q4_K at K = 4096, one token: 5 KB of x, 8 warps x 3 stages of 8-byte
