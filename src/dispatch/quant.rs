@@ -33,8 +33,10 @@ pub fn dot_tokens(k: usize) -> usize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum QuantKernel {
     /// `Dot` up to the tuning table's `quant.dot_max_n` tokens for the
-    /// format (the embedded sm_90 table: 4 for every format) where K fits its
-    /// shared memory, `Mma` otherwise. The embedded 4 is where each measured
+    /// format (the embedded sm_90 table: 4 for every format) where the dot
+    /// kernel can run the matrix on the device (x of its K within the
+    /// kernel's budget, its CTA within the device's shared memory), `Mma`
+    /// otherwise. The embedded 4 is where each measured
     /// faster (H200, 2026-11-29, `bench quant-matmul --kernel mma,dot`, every
     /// format on 4096x4096, 14336x4096, 4096x14336, 1024x4096 and
     /// 128256x4096: at one and two tokens dot took 0.35-0.65x mma's time on
