@@ -22,38 +22,28 @@ pub fn check_in_bounds(op: &'static str, arg: &str, layout: &Layout, buffer_len:
 
 /// The tensor lives on `expected`.
 pub fn check_device(op: &'static str, arg: &str, t: &Tensor, expected: Device) -> Result<()> {
-    if t.device() != expected {
-        return Err(Error::WrongDevice {
-            op,
-            arg: arg.to_string(),
-            expected: expected.to_string(),
-            found: t.device().to_string(),
-        });
-    }
-    Ok(())
+    on_device(op, arg, t.device(), expected)
 }
 
 /// `w` (a quantized matrix) lives on `expected`; else an error naming `arg`.
 pub fn check_quant_device(op: &'static str, arg: &str, w: &crate::tensor::QuantMatrix, expected: Device) -> Result<()> {
-    if w.device() != expected {
-        return Err(Error::WrongDevice {
-            op,
-            arg: arg.into(),
-            expected: expected.to_string(),
-            found: w.device().to_string(),
-        });
-    }
-    Ok(())
+    on_device(op, arg, w.device(), expected)
 }
 
 /// The index vector lives on `expected` (the twin of [`check_device`]).
 pub fn check_indices_device(op: &'static str, arg: &str, ix: &crate::tensor::Indices, expected: Device) -> Result<()> {
-    if ix.device() != expected {
+    on_device(op, arg, ix.device(), expected)
+}
+
+/// The one device test behind the three above: `found` is `expected`, else
+/// an error naming `arg` and both devices.
+fn on_device(op: &'static str, arg: &str, found: Device, expected: Device) -> Result<()> {
+    if found != expected {
         return Err(Error::WrongDevice {
             op,
             arg: arg.to_string(),
             expected: expected.to_string(),
-            found: ix.device().to_string(),
+            found: found.to_string(),
         });
     }
     Ok(())
