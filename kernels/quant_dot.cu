@@ -1,5 +1,5 @@
 // Quantized GEMV for few tokens on integer dot products:
-// y[N, M] = alpha * x[N, K] . dequant(W)[M, K]^T + beta * y with N <= 4 per
+// y[N, M] = alpha * x[N, K] . dequant(W)[M, K]^T + beta * y with N <= 8 per
 // launch (template on N; the host loops over chunks), W in GGML's block layout
 // (Q8_0, Q4_0, Q4_K, Q6_K; src/spec/quant.rs is the byte-exact reference),
 // x and y of T (this build's dtype), unit column stride, any row stride.
@@ -504,7 +504,7 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
 }
 
 // ---------------------------------------------------------------- entry points
-// qgemv_dot_<format>_n<N>_<dtype>, N = 1 .. 4.
+// qgemv_dot_<format>_n<N>_<dtype>, N = 1 .. 8.
 #define QD_NAME_(f, n, dt) qgemv_dot_##f##_n##n##_##dt
 #define QD_NAME(f, n, dt) QD_NAME_(f, n, dt)
 #define QD_ENTRY(F, f, N)                                                                                     \
@@ -512,7 +512,8 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
         QD_NAME(f, N, DT_NAME)(const u8* W, const T* X, T* Y, const QuantParams p) {                       \
         qgemv_dot<F, N>(W, X, Y, p);                                                                          \
     }
-#define QD_ALL(F, f) QD_ENTRY(F, f, 1) QD_ENTRY(F, f, 2) QD_ENTRY(F, f, 3) QD_ENTRY(F, f, 4)
+#define QD_ALL(F, f) \
+    QD_ENTRY(F, f, 1) QD_ENTRY(F, f, 2) QD_ENTRY(F, f, 3) QD_ENTRY(F, f, 4) QD_ENTRY(F, f, 5) QD_ENTRY(F, f, 6) QD_ENTRY(F, f, 7) QD_ENTRY(F, f, 8)
 
 QD_ALL(0, q8_0)
 QD_ALL(1, q4_0)

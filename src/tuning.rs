@@ -35,7 +35,7 @@ pub struct TuningTable {
 #[serde(deny_unknown_fields)]
 pub struct QuantTuning {
     /// Per block format (`q8_0`, `q4_0`, `q4_k`, `q6_k`), the most tokens
-    /// auto dispatch gives the integer-dot kernel (in launches of up to 4
+    /// auto dispatch gives the integer-dot kernel (in launches of up to 8
     /// tokens); above, the tensor-core kernel (0: never the dot kernel). A
     /// format missing here uses [`QuantTuning::DEFAULT_DOT_MAX_N`].
     pub dot_max_n: BTreeMap<String, usize>,
@@ -43,7 +43,7 @@ pub struct QuantTuning {
 
 impl QuantTuning {
     /// What a format the table does not name uses.
-    pub const DEFAULT_DOT_MAX_N: usize = 4;
+    pub const DEFAULT_DOT_MAX_N: usize = 16;
 
     /// The most tokens auto dispatch gives the dot kernel for `kind`.
     pub fn dot_max_n(&self, kind: QuantKind) -> usize {
@@ -447,7 +447,7 @@ mod tests {
     fn quant_thresholds_per_format_with_a_default() {
         let t = TuningTable::sm90().quant;
         for kind in QuantKind::ALL {
-            assert_eq!(t.dot_max_n(kind), 4, "{kind}");
+            assert_eq!(t.dot_max_n(kind), 16, "{kind}");
         }
         // A file from before quantized weights: the embedded section; a format left out: the default.
         let mut v: serde_json::Value = serde_json::from_str(SM90_JSON).unwrap();

@@ -80,7 +80,7 @@ fn tune_from_csv_writes_the_crossovers_and_plots() {
     assert_eq!(t.matmul.smalln_max_n_for(decode_kernels::DType::F32, 4096 * 4096), f32_before, "unmeasured: unchanged");
     assert!(t.device.contains("synthetic"), "{}", t.device);
     assert_eq!(t.quant.dot_max_n(decode_kernels::dtype::QuantKind::Q4_K), 8, "{stdout}");
-    assert_eq!(t.quant.dot_max_n(decode_kernels::dtype::QuantKind::Q6_K), 4, "unmeasured: unchanged");
+    assert_eq!(t.quant.dot_max_n(decode_kernels::dtype::QuantKind::Q6_K), 16, "unmeasured: unchanged");
     assert!(
         stdout.contains("matmul.size_classes[le64M].smalln_max_n.f16")
             && stdout.contains("softmax.vec_max_cols")

@@ -76,7 +76,7 @@ pub fn all() -> Vec<Case> {
         });
     }
     // Quantized projections and LM head (random blocks scaled by fan-in): the
-    // integer-dot GEMV up to 4 sequences, the tensor-core one up to 16,
+    // integer-dot GEMV up to 16 sequences (launches of up to 8),
     // dequantize + dense matmul above (batch 20).
     for (weights, batch, mode) in [
         (WeightFormat::Q4KM, 1, StepMode::Eager),
@@ -235,7 +235,7 @@ fn decode_case(
     c.compare("decode", "", &pair, tolerance)
 }
 
-/// Bound on a quantized step's logits: up to 4 sequences, the dot kernel
+/// Bound on a quantized step's logits: up to 16 sequences, the dot kernel
 /// rounds each projection's input to 8 bits (about 0.5% of its norm, see
 /// kernels/quant_dot.cu), and the tiny model's 9 projections compound that
 /// (H200, 2026-11-29: 4.3e-3 at most, batches 1 to 3); a wrong block, scale

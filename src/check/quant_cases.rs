@@ -2,7 +2,7 @@
 //! a decode step's projections (moderate sizes, so `check` stays fast), K not
 //! a multiple of 256 for the 32-element formats, 1 to 20 tokens, alpha and
 //! beta (beta = 0 over a poisoned y), and strided or unaligned x rows; each
-//! for both kernel families (`.../mma`; `.../dot`: chunks of up to 4 tokens,
+//! for both kernel families (`.../mma`; `.../dot`: chunks of up to 8 tokens,
 //! with its own bound, [`DOT_TOLERANCE`], for x's rounding to 8 bits).
 
 use super::{tolerance, Case, Checker, Outcome, Pair};

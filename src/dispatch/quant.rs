@@ -1,6 +1,6 @@
 //! Which kernel family `quant_matmul` uses: the tensor-core kernel
 //! (kernels/quant.cu, up to 16 tokens per launch) or the integer-dot kernel
-//! with x quantized to 8 bits (kernels/quant_dot.cu, up to 4 per launch, x
+//! with x quantized to 8 bits (kernels/quant_dot.cu, up to 8 per launch, x
 //! held whole in shared memory).
 
 use std::str::FromStr;
@@ -10,23 +10,15 @@ use crate::error::{Error, Result};
 /// `DK_QUANT_KERNEL`: `auto`, `mma` or `dot`.
 pub const KERNEL_ENV: &str = "DK_QUANT_KERNEL";
 
-/// Tokens one `dot` launch covers at most (fewer where x would not fit, see [`dot_tokens`]).
-pub const DOT_MAX_N: usize = 4;
-
-/// Bytes of shared memory the `dot` kernel may hold x's 8-bit quants in
-/// (1.25 bytes per element and token: the quants and, per 32, a scale and two sums).
-pub const DOT_X_BYTES: usize = 48 << 10;
+/// Tokens one `dot` launch covers at most (fewer where x would not fit in
+/// the CTA's shared memory: ops::quant::dot_tokens).
+pub const DOT_MAX_N: usize = 8;
 
 /// Shared-memory bytes of one token's x in the `dot` kernel: its quants
 /// (K rounded up to 64, whole unit pairs: kernels/quant_dot.cu) and, per 32
 /// elements, 8 bytes of scale and sums.
 pub fn dot_x_token_bytes(k: usize) -> usize {
     k.next_multiple_of(64) + k / 32 * 8
-}
-
-/// Tokens of K columns one `dot` launch can take (0: K too long for the kernel).
-pub fn dot_tokens(k: usize) -> usize {
-    (DOT_X_BYTES / dot_x_token_bytes(k).max(1)).min(DOT_MAX_N)
 }
 
 /// The kernel family of `quant_matmul`.
@@ -36,19 +28,16 @@ pub enum QuantKernel {
     /// format (the embedded sm_90 table: 4 for every format) where the dot
     /// kernel can run the matrix on the device (x of its K within the
     /// kernel's budget, its CTA within the device's shared memory), `Mma`
-    /// otherwise. The embedded 4 is where each measured
-    /// faster (H200, 2026-11-29, `bench quant-matmul --kernel mma,dot`, every
-    /// format on 4096x4096, 14336x4096, 4096x14336, 1024x4096 and
-    /// 128256x4096: at one and two tokens dot took 0.35-0.65x mma's time on
-    /// every point; at four 0.46-0.89x on all but the 4096x4096 Q4_0 / Q4_K
-    /// points, 1.25x / 1.03x; at 16 tokens mma's one launch beat four of
-    /// dot's); `decode-kernels tune --ops quant` measures it per format.
+    /// otherwise. The embedded 16 (every format) is what `tune --ops quant`
+    /// chose on an H200 (2026-11-30, 4096x4096 and 14336x4096 at 1, 2, 4, 8
+    /// and 16 tokens): dot took 0.28-0.47x mma's time at one and two tokens,
+    /// 0.53-0.78x at eight and 0.66-0.92x at sixteen (two launches of eight).
     #[default]
     Auto,
     /// Always the tensor-core kernel (chunks of 16 tokens).
     Mma,
     /// Always the integer-dot kernel (x rounded to 8 bits; chunks of up to
-    /// [`DOT_MAX_N`] tokens; K at most what [`dot_tokens`] allows).
+    /// [`DOT_MAX_N`] tokens; fewer where x would not fit in shared memory).
     Dot,
 }
 

@@ -14,7 +14,7 @@
 
 use super::params::QuantParams;
 use crate::context::{Backend, Context};
-pub use crate::dispatch::quant::{dot_tokens, dot_x_token_bytes, QuantKernel, DOT_MAX_N, DOT_X_BYTES};
+pub use crate::dispatch::quant::{dot_x_token_bytes, QuantKernel, DOT_MAX_N};
 use crate::dtype::QuantKind;
 use crate::error::{Error, Result};
 use crate::profile::Tag;
@@ -98,9 +98,7 @@ pub fn resolve_kernel(
     n: usize,
     kernel: Option<QuantKernel>,
 ) -> Result<QuantKernel> {
-    let per_launch = dot_tokens(k);
-    let dot_fits = per_launch > 0
-        && dot_shared_bytes(kind, k, n.min(per_launch).max(1)) <= be.caps().max_shared_per_block_optin as usize;
+    let dot_fits = dot_tokens(kind, k, be.caps().max_shared_per_block_optin as usize) > 0;
     let dot_max_n = ctx.dispatcher().table().quant.dot_max_n(kind);
     Ok(ctx.dispatcher().resolve(kernel, |p| p.quant.kernel)?.resolve(n, dot_max_n, dot_fits))
 }
@@ -166,9 +164,13 @@ fn launch_chunks(
     };
     let (px, py) = (ptr(x, "x")?, ptr(y, "y")?);
     let e = g.dtype.size_in_bytes();
+    // Chunks as even as max_n allows (16 tokens at 7 a launch: 6, 5, 5, not
+    // 7, 7, 2): the launches stream the same weights, so the widest bounds
+    // the time of each.
+    let launches = g.n.div_ceil(max_n.max(1));
     let mut n0 = 0;
-    while n0 < g.n {
-        let nc = (g.n - n0).min(max_n);
+    for i in 0..launches {
+        let nc = (g.n - n0).div_ceil(launches - i);
         let mut args = KernelArgs::new();
         args.push(w_ptr).push(px + (n0 * g.sxn * e) as u64).push(py + (n0 * g.syn * e) as u64);
         let (name, cfg) = plan(n0, nc, &mut args)?;
@@ -207,14 +209,21 @@ fn launch_mma(job: &Job) -> Result<()> {
 /// tokens as x's quants fit in shared memory ([`dot_tokens`]).
 fn launch_dot(job: &Job) -> Result<()> {
     let (be, g, w) = (job.be, job.g, job.w);
-    let per_launch = dot_tokens(g.k);
+    let kind = w.kind();
+    let optin = be.caps().max_shared_per_block_optin as usize;
+    let per_launch = dot_tokens(kind, g.k, optin);
     if per_launch == 0 {
         return Err(Error::Unsupported {
             op: OP,
-            what: format!("the dot kernel holds x in shared memory: K = {} exceeds its {DOT_X_BYTES} bytes", g.k),
+            what: format!(
+                "the dot kernel holds x in shared memory: one token of K = {} beside {}'s copy ring takes {} bytes, \
+                 over the device's {optin}",
+                g.k,
+                kind.name(),
+                dot_shared_bytes(kind, g.k, 1)
+            ),
         });
     }
-    let kind = w.kind();
     let fmt = kind.name().to_ascii_lowercase();
     launch_chunks(job, &kernels::QUANT_DOT, per_launch, |_, nc, args| {
         args.push(job.params(nc, false));
@@ -242,6 +251,16 @@ fn launch_dot(job: &Job) -> Result<()> {
     })
 }
 
+/// Tokens of K columns one dot launch takes: as many as fit the device's
+/// shared memory per CTA (`optin` bytes) beside the format's copy ring, at
+/// most [`DOT_MAX_N`] (0: not even one token fits). At K = 4096 that is
+/// DOT_MAX_N on every format; at K = 14336 (an MLP's down projection) 8
+/// tokens of Q4_K or Q6_K fit an H100's or H200's 227 KB, where a fixed 48 KB
+/// for x allowed 2 (the batch-16 step ran each down projection in 8 launches).
+pub fn dot_tokens(kind: QuantKind, k: usize, optin: usize) -> usize {
+    (1..=DOT_MAX_N).rev().find(|&n| dot_shared_bytes(kind, k, n) <= optin).unwrap_or(0)
+}
+
 /// Dynamic shared memory of the dot kernel: x's quants and unit constants
 /// (16-byte aligned), then each warp's ring of stages (kernels/quant_dot.cu).
 fn dot_shared_bytes(kind: QuantKind, k: usize, n: usize) -> usize {
@@ -259,16 +278,24 @@ mod tests {
 
     #[test]
     fn dot_chunks_fit_x_in_shared_memory() {
-        assert_eq!(dot_tokens(4096), 4);
-        assert_eq!(dot_tokens(14336), 2);
-        assert_eq!(dot_tokens(28672), 1);
-        assert_eq!(dot_tokens(40960), 0);
-        for k in [32, 96, 896, 4096, 14336, 28672, 39296] {
-            let n = dot_tokens(k);
-            assert!(n >= 1 && n * dot_x_token_bytes(k) <= DOT_X_BYTES, "{k}");
-            // x, the barriers, the ring of the widest format (Q8_0): within
-            // the 227 KB a CTA may opt into on an H100 or H200.
-            assert!(dot_shared_bytes(QuantKind::Q8_0, k, n) <= 227 << 10, "{k}");
+        const H200: usize = 227 << 10;
+        assert_eq!(dot_tokens(QuantKind::Q4_K, 4096, H200), 8);
+        // An MLP's down projection: 8 tokens of Q4_K and Q6_K, 7 of Q8_0 (its ring is wider).
+        assert_eq!(dot_tokens(QuantKind::Q4_K, 14336, H200), 8);
+        assert_eq!(dot_tokens(QuantKind::Q6_K, 14336, H200), 8);
+        assert_eq!(dot_tokens(QuantKind::Q8_0, 14336, H200), 7);
+        // The longest K of one token: 100992 for Q8_0, 140288 for Q4_K.
+        assert_eq!(dot_tokens(QuantKind::Q8_0, 100992, H200), 1);
+        assert_eq!(dot_tokens(QuantKind::Q8_0, 101024, H200), 0);
+        assert_eq!(dot_tokens(QuantKind::Q4_K, 140288, H200), 1);
+        for kind in [QuantKind::Q8_0, QuantKind::Q4_0, QuantKind::Q4_K, QuantKind::Q6_K] {
+            for k in [256, 896, 4096, 14336, 28672, 65536] {
+                let n = dot_tokens(kind, k, H200);
+                assert!(n >= 1 && dot_shared_bytes(kind, k, n) <= H200, "{k}");
+                assert!(n == DOT_MAX_N || dot_shared_bytes(kind, k, n + 1) > H200, "{k}: the most that fit");
+            }
+            // Too long for one token: 0, and the launch names the bound.
+            assert_eq!(dot_tokens(kind, 1 << 20, H200), 0);
         }
         // Where a card's opt-in bound is 99 KB (sm_86, sm_89), Q8_0's CTA does
         // not fit and auto takes the tensor-core kernel; Q4_K's does at 4 tokens.
