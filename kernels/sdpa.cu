@@ -156,6 +156,16 @@ __device__ __forceinline__ SdpaParams for_sequence(const SdpaParams& p) {
     return q;
 }
 
+// 2^x on the MUFU unit without the accurate path's range fix-up: the
+// arguments here are differences from a running max (<= 0), where a result
+// below 2^-126 flushing to 0 changes no softmax weight that matters; -inf
+// gives 0.
+__device__ __forceinline__ float fast_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
 // ---------------------------------------------------------------- mma
 #if DK_DTYPE != 2
 constexpr int KT = 64;  // keys per pipeline stage
@@ -216,15 +226,37 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
     const int n_tiles = ke > kb ? (int)((ke - kb + KT - 1) / KT) : 0;
     const T* Kh = K + b * p.sk.v[0] + hk * p.sk.v[1];
     const T* Vh = V + b * p.sv.v[0] + hk * p.sv.v[1];
+    // Each thread copies one 16-byte chunk column (cq) of rows cr, cr + RP, ...
+    // of every tile: its source pointers are set up once and step by a tile,
+    // so a chunk costs an add and a compare, not a row's 64-bit address math
+    // (Nsight Compute, 2026-11-30: that math was half the kernel's
+    // instructions at Lk = 4096, where four warps an SM issue every one).
+    constexpr int CH = D / 8;                 // 16-byte chunks per row
+    constexpr int RP = 32 * WARPS / CH;       // rows per pass of the CTA's threads
+    constexpr int PASSES = (KT + RP - 1) / RP;
+    const int cq = threadIdx.x % CH, cr = threadIdx.x / CH;
+    const bool copier = cr < RP;
+    const i64 k_pass = RP * p.sk.v[2], v_pass = RP * p.sv.v[2];
+    const T* k_src = Kh + (kb + cr) * p.sk.v[2] + cq * 8;
+    const T* v_src = Vh + (kb + cr) * p.sv.v[2] + cq * 8;
     auto load_tile = [&](int t) {
-        constexpr int CH = D / 8;  // 16-byte chunks per row
+        if (!copier) return;
         const int stage = t % stages;
-        for (int c = threadIdx.x; c < KT * CH; c += blockDim.x) {
-            const int r = c / CH, q = c % CH;
-            const i64 j = kb + (i64)t * KT + r;
-            const bool ok = j < ke;  // rows past the range are zero-filled: P V must not meet NaN garbage
-            cp_async16(&sK[(stage * KT + r) * LD + q * 8], ok ? Kh + j * p.sk.v[2] + q * 8 : Kh, ok ? 16 : 0);
-            cp_async16(&sV[(stage * KT + r) * LD + q * 8], ok ? Vh + j * p.sv.v[2] + q * 8 : Vh, ok ? 16 : 0);
+        const T* ks = k_src + (i64)t * KT * p.sk.v[2];
+        const T* vs = v_src + (i64)t * KT * p.sv.v[2];
+        // Rows of this tile in range, from this thread's first (rows past the
+        // range are zero-filled: P V must not meet NaN garbage).
+        const int valid = (int)max((i64)0, min(ke - (kb + (i64)t * KT + cr), (i64)KT));
+#pragma unroll
+        for (int i = 0; i < PASSES; ++i) {
+            const int r = cr + i * RP;
+            if (KT % RP == 0 || r < KT) {
+                const bool ok = i * RP < valid;
+                cp_async16(&sK[(stage * KT + r) * LD + cq * 8], ok ? ks : Kh, ok ? 16 : 0);
+                cp_async16(&sV[(stage * KT + r) * LD + cq * 8], ok ? vs : Vh, ok ? 16 : 0);
+            }
+            ks += k_pass;
+            vs += v_pass;
         }
     };
 
@@ -237,16 +269,31 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
     for (int n = 0; n < D / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
     float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f};
 
+    // The query rows first, in tile 0's group: copied before the K/V tiles so
+    // they do not queue behind them (every warp waits for them; the element
+    // loads this replaces were the kernel's top stall). Rows past nrows are
+    // zero-filled; a chunk that is not 16-byte aligned with unit stride along
+    // D is loaded element by element.
+    for (int e = threadIdx.x; e < tiles * 16 * CH; e += blockDim.x) {
+        const int r = e / CH, q = e % CH;
+        T* dst = &sQ[r * LD + q * 8];
+        if (r >= nrows) {
+            cp_async16(dst, Q, 0);
+            continue;
+        }
+        const T* src = Q + row_offset(p.sq, p, b, hk, row0 + r) + q * 8 * p.sq.v[3];
+        if (p.sq.v[3] == 1 && (reinterpret_cast<unsigned long long>(src) & 15) == 0) {
+            cp_async16(dst, src, 16);
+        } else {
+#pragma unroll
+            for (int d = 0; d < 8; ++d) dst[d] = src[d * p.sq.v[3]];
+        }
+    }
     // Prologue: stages - 1 tiles in flight. Every step commits one group, empty
     // or not, so "all but the newest stages - 1 groups done" means "tile t landed".
     for (int t = 0; t < stages - 1; ++t) {
         if (t < n_tiles) load_tile(t);
         cp_async_commit();
-    }
-    // The query rows load while the first tiles are in flight.
-    for (int e = threadIdx.x; e < tiles * 16 * D; e += blockDim.x) {
-        const int r = e / D, d = e % D;
-        sQ[r * LD + d] = r < nrows ? Q[row_offset(p.sq, p, b, hk, row0 + r) + d * p.sq.v[3]] : from_f32<T>(0.f);
     }
     for (int t = 0; t < n_tiles; ++t) {
         // Tile t + stages - 1 refills the stage tile t - 1 used (released by the barrier ending that step).
@@ -270,17 +317,30 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
                 mma16816(s[1], a, bk[2], bk[3]);
             }
             // Scale, mask, and the running max of rows g (h = 0) and g + 8 (h = 1).
+            // A chunk every row sees whole (all but a split's last and, when
+            // causal, the diagonal's) skips the per-key test.
+            const bool whole = j0 + 16 <= ke && (!p.causal || j0 + 15 <= p.offset);
             float mx[2] = {-INFINITY, -INFINITY};
+            if (whole) {
 #pragma unroll
-            for (int n = 0; n < 2; ++n)
+                for (int n = 0; n < 2; ++n)
 #pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    const int h = e >> 1;
-                    const i64 key = j0 + n * 8 + 2 * c + (e & 1);
-                    const float v = visible(p, key, ke, h ? pos_b : pos_a) ? s[n][e] * p.scale_log2 : -INFINITY;
-                    s[n][e] = v;
-                    mx[h] = fmaxf(mx[h], v);
-                }
+                    for (int e = 0; e < 4; ++e) {
+                        s[n][e] *= p.scale_log2;
+                        mx[e >> 1] = fmaxf(mx[e >> 1], s[n][e]);
+                    }
+            } else {
+#pragma unroll
+                for (int n = 0; n < 2; ++n)
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) {
+                        const int h = e >> 1;
+                        const i64 key = j0 + n * 8 + 2 * c + (e & 1);
+                        const float v = visible(p, key, ke, h ? pos_b : pos_a) ? s[n][e] * p.scale_log2 : -INFINITY;
+                        s[n][e] = v;
+                        mx[h] = fmaxf(mx[h], v);
+                    }
+            }
             float alpha[2];
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
@@ -288,7 +348,7 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
                 mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
                 const float m_new = fmaxf(m_run[h], mx[h]);
                 // exp2(-inf - finite) = 0 drops an empty history; an all-masked row stays at -inf.
-                alpha[h] = m_new == -INFINITY ? 1.f : exp2f(m_run[h] - m_new);
+                alpha[h] = m_new == -INFINITY ? 1.f : fast_exp2(m_run[h] - m_new);
                 m_run[h] = m_new;
                 l_run[h] *= alpha[h];
             }
@@ -297,16 +357,21 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
 #pragma unroll
                 for (int e = 0; e < 4; ++e) {
                     const int h = e >> 1;
-                    const float pe = m_run[h] == -INFINITY ? 0.f : exp2f(s[n][e] - m_run[h]);
+                    const float pe = m_run[h] == -INFINITY ? 0.f : fast_exp2(s[n][e] - m_run[h]);
                     s[n][e] = pe;
                     l_run[h] += pe;  // this lane's share; the quad is summed at the end
                 }
+            // The running max rarely moves after the first keys: skip the
+            // rescale of the accumulators (D / 2 multiplies a lane) when no
+            // row of the warp's moved (alpha is exactly 1 then).
+            if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
 #pragma unroll
-            for (int n = 0; n < D / 8; ++n) {
-                o[n][0] *= alpha[0];
-                o[n][1] *= alpha[0];
-                o[n][2] *= alpha[1];
-                o[n][3] *= alpha[1];
+                for (int n = 0; n < D / 8; ++n) {
+                    o[n][0] *= alpha[0];
+                    o[n][1] *= alpha[0];
+                    o[n][2] *= alpha[1];
+                    o[n][3] *= alpha[1];
+                }
             }
             // The S accumulators are P's A fragment: keys 0-7 then 8-15 of rows g and g + 8.
             const unsigned pa[4] = {pack2(s[0][0], s[0][1]), pack2(s[0][2], s[0][3]), pack2(s[1][0], s[1][1]),

@@ -504,6 +504,9 @@ enum KvLayout {
     SeqMajor,
     /// Rows that do not start on 16 bytes (D of a D + 1 wide buffer).
     Unaligned,
+    /// K and V contiguous, the query rows unaligned (D of a D + 1 wide
+    /// buffer): the tensor-core kernel loads them element by element.
+    QueryUnaligned,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -580,6 +583,7 @@ fn sdpa_cases(v: &mut Vec<Case>) {
             specs.push(SdpaSpec { kv: KvLayout::Capacity, ..s(2, 8, 2, 4, 600, 128) });
             specs.push(SdpaSpec { kv: KvLayout::SeqMajor, causal: true, ..s(2, 8, 2, 4, 600, 128) });
             specs.push(SdpaSpec { kv: KvLayout::Unaligned, ..s(1, 8, 2, 4, 300, 64) });
+            specs.push(SdpaSpec { kv: KvLayout::QueryUnaligned, ..s(1, 8, 2, 4, 300, 64) });
             if backend == SdpaBackend::Fused {
                 // Negative offsets: the first queries (or all) see no key: zeros.
                 specs.push(SdpaSpec { causal: true, offset: Some(-5), ..s(1, 8, 2, 16, 40, 64) });
@@ -615,11 +619,14 @@ fn sdpa_cases(v: &mut Vec<Case>) {
 
 fn sdpa_case(c: &mut Checker, s: SdpaSpec) -> Result<Outcome> {
     let (b, hkv, lk, d) = (s.b, s.hkv, s.lk, s.d);
-    let q = c.input(s.dtype, &[b, s.hq, s.lq, d], 1.0)?;
+    let q = match s.kv {
+        KvLayout::QueryUnaligned => c.input(s.dtype, &[b, s.hq, s.lq, d + 1], 1.0)?.map(|t| t.narrow(3, 1, d))?,
+        _ => c.input(s.dtype, &[b, s.hq, s.lq, d], 1.0)?,
+    };
     let cap = lk + 37;
     let kv = |c: &mut Checker| -> Result<super::Pair> {
         match s.kv {
-            KvLayout::Contiguous => c.input(s.dtype, &[b, hkv, lk, d], 1.0),
+            KvLayout::Contiguous | KvLayout::QueryUnaligned => c.input(s.dtype, &[b, hkv, lk, d], 1.0),
             KvLayout::Capacity => c.input(s.dtype, &[b, hkv, cap, d], 1.0)?.map(|t| t.narrow(2, 0, lk)),
             KvLayout::SeqMajor => {
                 c.input(s.dtype, &[b, cap, hkv, d], 1.0)?.map(|t| t.narrow(1, 0, lk)?.transpose(1, 2))

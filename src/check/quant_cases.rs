@@ -102,6 +102,21 @@ pub fn all() -> Vec<Case> {
             kernel: QuantKernel::Mma,
         });
     }
+    // A down projection at batch 16 (K = 14336): the dot kernel's x of 8
+    // tokens beside the ring (7 for Q8_0: launches of 6, 5, 5), 143 KB of it.
+    for kind in QuantKind::ALL {
+        specs.push(QuantSpec {
+            kind,
+            dtype: DType::F16,
+            m: 64,
+            k: 14336,
+            n: 16,
+            alpha: 1.0,
+            beta: 1.0,
+            x: XView::Padded,
+            kernel: QuantKernel::Mma,
+        });
+    }
     let mut v: Vec<Case> = specs
         .into_iter()
         .flat_map(|s| [s, QuantSpec { kernel: QuantKernel::Dot, ..s }])
