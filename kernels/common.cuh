@@ -214,3 +214,25 @@ __device__ __forceinline__ void mbar_wait(unsigned long long* bar, unsigned pari
         : "memory");
 }
 #endif
+
+// ---------------------------------------------------------------- programmatic dependent launch (sm_90)
+// A kernel the host launches as a dependent (LaunchConfig::dependent,
+// src/runtime/launch.rs) may start while the kernel before it in the stream
+// is still running: it must call pdl_wait() before it reads or writes any
+// memory an earlier launch touches (only reads of data no launch of the step
+// writes, such as weights, may come first). pdl_wait() returns once every
+// earlier launch has completed and its writes are visible; without the
+// launch attribute, or before sm_90, it returns at once.
+// pdl_launch_dependents() lets the next launch (if it is a dependent) be
+// scheduled now rather than when this grid exits; its own pdl_wait() still
+// waits for this grid to finish.
+__device__ __forceinline__ void pdl_wait() {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_launch_dependents() {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}

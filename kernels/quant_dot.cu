@@ -34,7 +34,9 @@
 //   not use this kernel. Each thread loads its first unit of x before the
 //   weight copies start (x's loads would otherwise queue behind them, and
 //   every warp waits for x: Nsight Compute, 2026-11-29, put 40-80% of the
-//   warps' stall samples on that wait); x is read with 16-byte loads.
+//   warps' stall samples on that wait); x is read with 16-byte loads. On
+//   sm_90 the first copies come first instead, before the wait for the
+//   previous launch (programmatic dependent launch, common.cuh).
 // - W: a warp owns QD_ROWS = 2 consecutive rows at a time (a tile) and walks
 //   them in iterations of 2048 elements (64 units, both rows); warps take
 //   tiles blockIdx.x * QD_WARPS + warp, then every gridDim.x * QD_WARPS-th
@@ -365,10 +367,22 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
     // copies, and every warp waits for x before it computes. Each thread
     // loads its first (token, unit) into registers, the ring's first stages
     // are started, then the units are quantized (later rounds load as they go).
+    // On sm_90 the kernel is launched as a programmatic dependent
+    // (common.cuh): the first weight copies (no launch writes W) start while
+    // the previous kernel finishes, x only after pdl_wait(); there, by the
+    // time x is read, its loads no longer queue behind those copies.
     float v[32];
+#if __CUDA_ARCH__ >= 900
+#pragma unroll
+    for (int s = 0; s < QD_STAGES - 1; ++s) issue(false);
+    pdl_wait();
+    pdl_launch_dependents();
+    if (threadIdx.x < N * units) load_x_unit(X, p, threadIdx.x / units, threadIdx.x % units, v);
+#else
     if (threadIdx.x < N * units) load_x_unit(X, p, threadIdx.x / units, threadIdx.x % units, v);
 #pragma unroll
     for (int s = 0; s < QD_STAGES - 1; ++s) issue(false);  // in flight while x is quantized
+#endif
     for (int b = threadIdx.x; b < N * units; b += QD_THREADS) {
         if (b != threadIdx.x) load_x_unit(X, p, b / units, b % units, v);
         quantize_x_unit(v, xq + (b / units) * xk, b % units, xm + b);

@@ -268,7 +268,9 @@ impl MatmulPlanHandle {
                 .push(ws)
                 .push(counters)
                 .push(params);
-            let cfg = LaunchConfig { grid: ch.grid, block: (gp.block.0, gp.block.1, 1), shared_bytes: 0 };
+            // Every GEMV entry point waits for the previous launch first (kernels/gemv.cu).
+            let cfg =
+                LaunchConfig { grid: ch.grid, block: (gp.block.0, gp.block.1, 1), shared_bytes: 0, dependent: true };
             // SAFETY: `geometry` checked every view in bounds of its buffer, the
             // shapes consistent and C disjoint from A and B; the plan's variant
             // was chosen for this geometry's alignment (re-checked above), the

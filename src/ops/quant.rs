@@ -201,7 +201,7 @@ fn launch_mma(job: &Job) -> Result<()> {
         let x_vec = x_first % 4 == 0 && (nc == 1 || g.sxn % 4 == 0);
         args.push(job.params(nc, x_vec));
         let name = format!("qgemv_{kind}_nt{}", if nc <= 8 { 1 } else { 2 });
-        Ok((name, LaunchConfig { grid: (ctas, 1, 1), block: (MMA_THREADS, 1, 1), shared_bytes: 0 }))
+        Ok((name, LaunchConfig { grid: (ctas, 1, 1), block: (MMA_THREADS, 1, 1), shared_bytes: 0, dependent: false }))
     })
 }
 
@@ -247,7 +247,12 @@ fn launch_dot(job: &Job) -> Result<()> {
         let rounds = tiles.div_ceil(resident.max(1));
         let ctas = grid_for(tiles, rounds * DOT_WARPS)?;
         let shared = u32::try_from(shared).expect("below the opt-in bound");
-        Ok((name, LaunchConfig { grid: (ctas, 1, 1), block: (DOT_THREADS, 1, 1), shared_bytes: shared }))
+        // The dot kernel starts its first weight copies, then waits for the
+        // previous launch (kernels/quant_dot.cu).
+        Ok((
+            name,
+            LaunchConfig { grid: (ctas, 1, 1), block: (DOT_THREADS, 1, 1), shared_bytes: shared, dependent: true },
+        ))
     })
 }
 

@@ -160,7 +160,12 @@ pub fn sample(
             let name = variant(o, g.vocab);
             let chunks = g.vocab.div_ceil(SPLIT_CHUNK);
             // One CTA per (row, chunk): at most 64 chunks (MAX_VOCAB / SPLIT_CHUNK).
-            let cfg = LaunchConfig { grid: (grid, chunks as u32, 1), block: (SPLIT_THREADS, 1, 1), shared_bytes: 0 };
+            let cfg = LaunchConfig {
+                grid: (grid, chunks as u32, 1),
+                block: (SPLIT_THREADS, 1, 1),
+                shared_bytes: 0,
+                dependent: false,
+            };
             // SAFETY (of every launch below): geometry() checked logits in
             // bounds as [B, V] with unit column stride (a kernel reads row b < B
             // at b * sxr, columns < V), history_len and out hold B values and
@@ -189,7 +194,7 @@ pub fn sample(
                     .push(ptr(out, "out")?)
                     .push(p)
                     .push(chunks as i32);
-                let cfg = LaunchConfig { grid: (grid, 1, 1), block: (32, 1, 1), shared_bytes: 0 };
+                let cfg = LaunchConfig { grid: (grid, 1, 1), block: (32, 1, 1), shared_bytes: 0, dependent: false };
                 let f =
                     be.function(&kernels::SAMPLE, kernels::dtype_build(dtype), &format!("sample_reduce_{dtype}"))?;
                 let reduce_label = format!("{OP}/split_reduce/{dtype}");

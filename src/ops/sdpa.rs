@@ -143,8 +143,12 @@ fn resolve_fused(
     } else {
         (0, 0)
     };
-    let cfg =
-        LaunchConfig { grid: (splits, heads as u32, row_groups), block: (THREADS, 1, 1), shared_bytes: smem as u32 };
+    let cfg = LaunchConfig {
+        grid: (splits, heads as u32, row_groups),
+        block: (THREADS, 1, 1),
+        shared_bytes: smem as u32,
+        dependent: true, // kernels/sdpa.cu waits first
+    };
     Ok(FusedLaunch { function, cfg, scratch })
 }
 

@@ -21,12 +21,39 @@ pub struct LaunchConfig {
     pub grid: (u32, u32, u32),
     pub block: (u32, u32, u32),
     pub shared_bytes: u32,
+    /// The kernel may start while the launch before it in the stream is still
+    /// running (programmatic dependent launch, sm_90): set only for kernels
+    /// that call `pdl_wait()` (kernels/common.cuh) before they touch memory
+    /// an earlier launch reads or writes. Their prologue (and a GEMV's first
+    /// weight copies) then overlaps the previous kernel's tail, in eager
+    /// launches and in CUDA graphs alike. Ignored where the backend does not
+    /// use it ([`PDL_ENV`], devices before sm_90).
+    pub dependent: bool,
 }
 
 impl LaunchConfig {
     pub fn linear(grid: u32, block: u32) -> Self {
-        LaunchConfig { grid: (grid, 1, 1), block: (block, 1, 1), shared_bytes: 0 }
+        LaunchConfig { grid: (grid, 1, 1), block: (block, 1, 1), shared_bytes: 0, dependent: false }
     }
+}
+
+/// `DK_PDL`: `on` (the default on sm_90 and later) launches the kernels that
+/// allow it as programmatic dependents ([`LaunchConfig::dependent`]); `off`
+/// launches every kernel after the previous one completes.
+pub const PDL_ENV: &str = "DK_PDL";
+
+/// Whether launches use programmatic dependent launch on a device of
+/// `compute_capability`, given `DK_PDL`'s value (None: unset or empty).
+pub(crate) fn pdl_enabled(compute_capability: (i32, i32), env: Option<&str>) -> Result<bool> {
+    let on = match env.map(|v| v.trim().to_ascii_lowercase()) {
+        None => true,
+        Some(v) if v.is_empty() || v == "on" || v == "1" => true,
+        Some(v) if v == "off" || v == "0" => false,
+        Some(_) => {
+            return Err(Error::BadEnv { var: PDL_ENV, value: env.unwrap_or("").to_string(), allowed: "on, off".into() })
+        }
+    };
+    Ok(on && compute_capability.0 >= 9)
 }
 
 /// Largest by-value kernel parameter we pass (a `#[repr(C)]` params struct).
@@ -198,6 +225,33 @@ impl CudaBackend {
             // cuLaunchKernel only reads the parameter values (it copies them).
             *p = args.words.as_ptr().wrapping_add(s as usize) as *mut c_void;
         }
+        if cfg.dependent && self.pdl {
+            use cudarc::driver::sys::{CUlaunchAttribute, CUlaunchAttributeID, CUlaunchConfig};
+            // SAFETY: the attribute value is a C union of plain data: zeroed, then the one member set.
+            let mut attr: CUlaunchAttribute = std::mem::zeroed();
+            attr.id = CUlaunchAttributeID::CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+            attr.value.programmaticStreamSerializationAllowed = 1;
+            let config = CUlaunchConfig {
+                gridDimX: cfg.grid.0,
+                gridDimY: cfg.grid.1,
+                gridDimZ: cfg.grid.2,
+                blockDimX: cfg.block.0,
+                blockDimY: cfg.block.1,
+                blockDimZ: cfg.block.2,
+                sharedMemBytes: cfg.shared_bytes,
+                hStream: self.stream.cu_stream(),
+                attrs: &mut attr,
+                numAttrs: 1,
+            };
+            return cudarc::driver::sys::cuLaunchKernelEx(
+                &config,
+                f.cu_function(),
+                ptrs.as_mut_ptr(),
+                std::ptr::null_mut(),
+            )
+            .result()
+            .map_err(Error::driver("kernel launch (programmatic dependent)"));
+        }
         cudarc::driver::sys::cuLaunchKernel(
             f.cu_function(),
             cfg.grid.0,
@@ -321,5 +375,21 @@ mod tests {
             big.push([0u64; 32]);
         }
         assert!(big.overflowed);
+    }
+}
+
+#[cfg(test)]
+mod pdl_tests {
+    use super::*;
+
+    #[test]
+    fn pdl_is_on_from_sm90_unless_turned_off() {
+        assert!(pdl_enabled((9, 0), None).unwrap());
+        assert!(pdl_enabled((10, 0), Some(" ON ")).unwrap());
+        assert!(!pdl_enabled((8, 9), None).unwrap(), "before sm_90 the instruction does not exist");
+        assert!(!pdl_enabled((9, 0), Some("off")).unwrap());
+        assert!(!pdl_enabled((9, 0), Some("0")).unwrap());
+        let e = pdl_enabled((9, 0), Some("maybe")).unwrap_err().to_string();
+        assert!(e.contains("DK_PDL") && e.contains("maybe") && e.contains("on, off"), "{e}");
     }
 }

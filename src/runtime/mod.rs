@@ -39,6 +39,9 @@ pub struct CudaBackend {
     cublas: OnceLock<std::result::Result<cublas::Cublas, String>>,
     workspace: Mutex<Workspace>,
     launcher: Launcher,
+    /// Kernels marked [`LaunchConfig::dependent`] are launched as programmatic
+    /// dependents (sm_90 and `DK_PDL` not off).
+    pdl: bool,
 }
 
 impl std::fmt::Debug for CudaBackend {
@@ -68,6 +71,7 @@ impl CudaBackend {
             max_shared_per_block_optin: attr(Attr::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)?,
             max_threads_per_sm: attr(Attr::CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR)?,
         };
+        let pdl = launch::pdl_enabled(caps.compute_capability, std::env::var(launch::PDL_ENV).ok().as_deref())?;
         let modules = ModuleCache::new(ctx.clone(), caps.arch(), nvrtc, DiskCache::new(DiskCache::default_dir()));
         Ok(Arc::new(CudaBackend {
             ctx,
@@ -77,6 +81,7 @@ impl CudaBackend {
             cublas: OnceLock::new(),
             workspace: Mutex::new(Workspace::default()),
             launcher: Launcher::new(profiler),
+            pdl,
         }))
     }
 
