@@ -168,7 +168,6 @@ __device__ __forceinline__ float fast_exp2(float x) {
 
 // ---------------------------------------------------------------- mma
 #if DK_DTYPE != 2
-constexpr int KT = 64;  // keys per pipeline stage
 
 // mma16816 (the tensor-core step): common.cuh.
 
@@ -199,27 +198,31 @@ __device__ __forceinline__ unsigned pack2(float lo, float hi) {
 // FusedKernel::smem_bytes in src/dispatch/sdpa.rs.
 template <int D> __device__ constexpr int mma_ld() { return D + 8; }
 
-template <int D>
+// W warps a CTA (4, or 8 for a decode's single row tile: mma8), KT = 16 W
+// keys a pipeline stage, so one row tile's warps each take 16 keys of every
+// stage.
+template <int D, int W>
 __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const T* __restrict__ V, T* __restrict__ out,
                          float* ws, unsigned* counters, const SdpaParams& p) {
     static_assert(D % 16 == 0, "D is a multiple of 16");
+    constexpr int KT = 16 * W;  // keys per pipeline stage
     constexpr int LD = mma_ld<D>();
     extern __shared__ __align__(16) unsigned char smem_raw[];
     const int stages = p.stages;
     T* sK = reinterpret_cast<T*>(smem_raw);  // [stages][KT][LD]
     T* sV = sK + stages * KT * LD;           // [stages][KT][LD]
     T* sQ = sV + stages * KT * LD;           // [tiles * 16][LD]
-    __shared__ float s_m[WARPS][16], s_l[WARPS][16];
+    __shared__ float s_m[W][16], s_l[W][16];
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const i64 bh = blockIdx.y, b = bh / p.hkv, hk = bh % p.hkv;
     const int row0 = blockIdx.z * ROWS_PER_CTA;
     const int nrows = (int)min((i64)ROWS_PER_CTA, p.rows - row0);
-    const int tiles = (nrows + 15) / 16;  // row tiles of this CTA, 1..WARPS
-    const int slices = WARPS / tiles;     // warps per row tile, each on a slice of every key tile
+    const int tiles = (nrows + 15) / 16;  // row tiles of this CTA, 1..4
+    const int slices = W / tiles;     // warps per row tile, each on a slice of every key tile
     const int my_tile = warp % tiles, my_slice = warp / tiles;
     const bool active = warp < tiles * slices;
-    const int keys_per_slice = KT / slices;  // 16, 32 or 64
+    const int keys_per_slice = KT / slices;  // a multiple of 16
 
     i64 kb, ke;
     key_range(p, row0, nrows, kb, ke);
@@ -232,7 +235,7 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
     // (Nsight Compute, 2026-11-30: that math was half the kernel's
     // instructions at Lk = 4096, where four warps an SM issue every one).
     constexpr int CH = D / 8;                 // 16-byte chunks per row
-    constexpr int RP = 32 * WARPS / CH;       // rows per pass of the CTA's threads
+    constexpr int RP = 32 * W / CH;           // rows per pass of the CTA's threads
     constexpr int PASSES = (KT + RP - 1) / RP;
     const int cq = threadIdx.x % CH, cr = threadIdx.x / CH;
     const bool copier = cr < RP;
@@ -390,8 +393,8 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
     __syncthreads();
 
     // Combine the warps that shared a row tile: the K/V stages are free now.
-    float* fo = reinterpret_cast<float*>(smem_raw);  // [WARPS][16][D] each warp's unnormalised rows
-    float* res = fo + WARPS * 16 * D;                 // [ROWS_PER_CTA][D] the CTA's result
+    float* fo = reinterpret_cast<float*>(smem_raw);  // [W][16][D] each warp's unnormalised rows
+    float* res = fo + W * 16 * D;                    // [ROWS_PER_CTA][D] the CTA's result
     __shared__ float s_lse[ROWS_PER_CTA];
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
@@ -445,8 +448,9 @@ constexpr int ROWS_PER_WARP = SIMT_ROWS / WARPS;
 // hits distinct banks), V. Host twin: simt_smem_bytes().
 template <int D> __device__ constexpr int simt_smem_bytes() { return (SIMT_ROWS * D + SKT * (D + 1) + SKT * D) * 4; }
 
-template <int D>
+template <int D, int W>
 __device__ void sdpa_simt(const T* Q, const T* K, const T* V, T* out, float* ws, unsigned* counters, const SdpaParams& p) {
+    static_assert(W == WARPS, "the SIMT kernel runs four warps");
     constexpr int DL = (D + 31) / 32;  // output columns per lane
     extern __shared__ __align__(16) unsigned char smem_raw[];
     float* sQ = reinterpret_cast<float*>(smem_raw);  // [SIMT_ROWS][D]
@@ -538,7 +542,18 @@ __device__ void sdpa_simt(const T* Q, const T* K, const T* V, T* out, float* ws,
         const T* Q, const T* K, const T* V, T* out, float* ws, unsigned* counters, const SdpaParams p) {      \
         pdl_wait(); /* a programmatic dependent: common.cuh */                                                \
         pdl_launch_dependents();                                                                              \
-        sdpa_##variant<D>(Q, K, V, out, ws, counters, for_sequence(p));                                       \
+        sdpa_##variant<D, WARPS>(Q, K, V, out, ws, counters, for_sequence(p));                                       \
+    }
+// mma8: eight warps on 128-key stages, for a CTA of at most 16 query rows
+// (a decode step's GQA group): twice the warps per SM of mma's one CTA, each
+// warp taking 16 keys of every stage (D <= 128: the combine's partials of 8
+// warps must fit in two stages).
+#define DK_ENTRY_MMA8(D, dt)                                                                                 \
+    extern "C" __global__ void __launch_bounds__(256, 1) DK_NAME(sdpa_mma8_d, D, dt)(                          \
+        const T* Q, const T* K, const T* V, T* out, float* ws, unsigned* counters, const SdpaParams p) {      \
+        pdl_wait(); /* a programmatic dependent: common.cuh */                                                \
+        pdl_launch_dependents();                                                                              \
+        sdpa_mma<D, 8>(Q, K, V, out, ws, counters, for_sequence(p));                                          \
     }
 #define DK_ALL_D(M, dt) M(64, dt) M(80, dt) M(96, dt) M(128, dt) M(256, dt)
 #define DK_SIMT(D, dt) DK_ENTRY(simt, D, dt)
@@ -548,4 +563,5 @@ __device__ void sdpa_simt(const T* Q, const T* K, const T* V, T* out, float* ws,
 DK_EXPAND(DK_SIMT, DT_NAME)
 #if DK_DTYPE != 2
 DK_EXPAND(DK_MMA, DT_NAME)
+DK_ENTRY_MMA8(64, DT_NAME) DK_ENTRY_MMA8(80, DT_NAME) DK_ENTRY_MMA8(96, DT_NAME) DK_ENTRY_MMA8(128, DT_NAME)
 #endif

@@ -19,7 +19,7 @@ pub const KEY_TILE: usize = 64;
 pub const MMA_ROWS_PER_CTA: usize = 64;
 /// Query rows (of one KV head) per CTA of the SIMT kernel.
 pub const SIMT_ROWS_PER_CTA: usize = 16;
-/// Threads per CTA of both kernels.
+/// Threads per CTA of the mma and SIMT kernels (mma8: twice as many).
 pub const THREADS: u32 = 128;
 /// Splits x query rows per CTA the in-kernel merge holds (kernels/sdpa.cu: MAX_MERGE).
 pub const MAX_MERGE: usize = 4096;
@@ -60,6 +60,13 @@ impl SdpaDesc {
 pub enum FusedKernel {
     /// f16/bf16 on tensor cores, K/V tiles staged by cp.async.
     Mma,
+    /// The same with eight warps on 128-key stages, for at most 16 query rows
+    /// a KV head (a decode step's GQA group) and D <= 128: twice the warps
+    /// an SM where the grid has one CTA per SM (at Lk = 4096 on 8 KV heads,
+    /// Nsight Compute found mma's four warps stalled at 5.3 cycles an
+    /// instruction, the SMs idle 42% of the time). Auto takes it where it
+    /// measured faster (`mma8_wins`).
+    Mma8,
     /// Any dtype and strides, FMA.
     Simt,
 }
@@ -69,27 +76,37 @@ impl FusedKernel {
     pub fn name(self) -> &'static str {
         match self {
             FusedKernel::Mma => "mma",
+            FusedKernel::Mma8 => "mma8",
             FusedKernel::Simt => "simt",
+        }
+    }
+
+    /// Threads per CTA.
+    pub fn threads(self) -> u32 {
+        match self {
+            FusedKernel::Mma8 => 2 * THREADS,
+            FusedKernel::Mma | FusedKernel::Simt => THREADS,
         }
     }
 
     /// Query rows (of one KV head) one CTA processes.
     pub fn rows_per_cta(self) -> usize {
         match self {
-            FusedKernel::Mma => MMA_ROWS_PER_CTA,
+            FusedKernel::Mma | FusedKernel::Mma8 => MMA_ROWS_PER_CTA,
             FusedKernel::Simt => SIMT_ROWS_PER_CTA,
         }
     }
 
     /// Dynamic shared memory of one CTA (kernels/sdpa.cu): for mma, `stages`
-    /// stages of 64 K and 64 V rows plus 16 query rows per row tile, rows
-    /// padded by 16 bytes; for SIMT, f32 tiles of 16 query, 32 K (padded by one)
-    /// and 32 V rows.
+    /// stages of 64 K and 64 V rows (mma8: 128) plus 16 query rows per row
+    /// tile, rows padded by 16 bytes; for SIMT, f32 tiles of 16 query, 32 K
+    /// (padded by one) and 32 V rows.
     pub fn smem_bytes(self, d: usize, dtype: DType, stages: u32, rows: usize) -> usize {
         match self {
-            FusedKernel::Mma => {
+            FusedKernel::Mma | FusedKernel::Mma8 => {
+                let stage_keys = if self == FusedKernel::Mma8 { 2 * KEY_TILE } else { KEY_TILE };
                 let q_rows = rows.clamp(1, MMA_ROWS_PER_CTA).div_ceil(16) * 16;
-                (2 * stages as usize * KEY_TILE + q_rows) * (d + 8) * dtype.size_in_bytes()
+                (2 * stages as usize * stage_keys + q_rows) * (d + 8) * dtype.size_in_bytes()
             }
             FusedKernel::Simt => (SIMT_ROWS_PER_CTA * d + 32 * (d + 1) + 32 * d) * 4,
         }
@@ -104,16 +121,15 @@ impl FusedKernel {
         if smem > caps.max_shared_per_block_optin as usize {
             return 0;
         }
-        (per_sm / (smem + 3 * 1024)).clamp(1, (caps.max_threads_per_sm / THREADS).max(1) as usize)
+        (per_sm / (smem + 3 * 1024)).clamp(1, (caps.max_threads_per_sm / self.threads()).max(1) as usize)
     }
 }
 
 /// The mma kernel's pipeline depth: the one that keeps the most K/V bytes in
 /// flight per SM (resident CTAs, at most `target` of them, x tiles ahead), the
 /// shallower on a tie.
-pub fn mma_stages(d: usize, dtype: DType, rows: usize, target: u32, caps: &DeviceCaps) -> u32 {
-    let in_flight =
-        |s: u32| FusedKernel::Mma.resident_per_sm(d, dtype, s, rows, caps).min(target as usize) * (s as usize - 1);
+pub fn mma_stages(kernel: FusedKernel, d: usize, dtype: DType, rows: usize, target: u32, caps: &DeviceCaps) -> u32 {
+    let in_flight = |s: u32| kernel.resident_per_sm(d, dtype, s, rows, caps).min(target as usize) * (s as usize - 1);
     [2u32, 3, 4].into_iter().fold(2, |best, s| if in_flight(s) > in_flight(best) { s } else { best })
 }
 
@@ -185,16 +201,34 @@ pub struct SdpaPrefs {
     pub backend: SdpaBackend,
 }
 
+/// Where the eight-warp kernel measured faster than the four-warp one (H200,
+/// 2026-11-30, `bench sdpa`, both in one run, f16): D = 128 with 5 to 16 query
+/// rows a KV head at every length (GQA 28/4 Lq 1: 8% at 4096 keys, 31% at
+/// 16384; GQA 32/8 Lq 4: 11-20% from 576 to 32768), and with 4 rows from
+/// 16384 keys (8% at 32768), where each CTA's loop is long; with 4 rows at
+/// 576 and 4096 keys (a llama3-8b decode step) it was 2-4% slower, and at
+/// D = 64 even or 4% slower. Other head sizes keep the four-warp kernel
+/// until measured.
+fn mma8_wins(d: &SdpaDesc) -> bool {
+    d.d == 128 && d.rows() <= 16 && (d.rows() > 4 || d.kv_len >= 16384)
+}
+
 /// The fused kernel for a problem, and the split of its keys that fills the
 /// device in one wave: as many CTAs as fit `target_ctas_per_sm` (or fewer,
 /// where shared memory allows fewer) on every SM, no split shorter than
 /// `min_keys_per_split`.
 pub fn plan_fused(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> SdpaPlan {
-    let kernel = if d.dtype != DType::F32 && d.kv_aligned { FusedKernel::Mma } else { FusedKernel::Simt };
+    let kernel = match d.dtype != DType::F32 && d.kv_aligned {
+        true if mma8_wins(d) => FusedKernel::Mma8,
+        true => FusedKernel::Mma,
+        false => FusedKernel::Simt,
+    };
     let row_groups = d.rows().div_ceil(kernel.rows_per_cta()).max(1);
     let base = (d.batch * d.hkv * row_groups).max(1);
-    let stages =
-        if kernel == FusedKernel::Mma { mma_stages(d.d, d.dtype, d.rows(), t.target_ctas_per_sm, caps) } else { 2 };
+    let stages = match kernel {
+        FusedKernel::Simt => 2,
+        k => mma_stages(k, d.d, d.dtype, d.rows(), t.target_ctas_per_sm, caps),
+    };
     let per_sm =
         (t.target_ctas_per_sm as usize).min(kernel.resident_per_sm(d.d, d.dtype, stages, d.rows(), caps)).max(1);
     let want = (per_sm * caps.sm_count as usize) / base;
@@ -274,7 +308,13 @@ mod tests {
                 for dt in DType::ALL {
                     let d = desc(b, hkv, g, lq, kv_len, dt);
                     let (kernel, splits, kps, groups) = fused(&d);
-                    assert_eq!(kernel == FusedKernel::Mma, dt != DType::F32);
+                    // Tensor cores for f16/bf16: eight warps for 5-16 rows, or 4 and fewer from 16384 keys.
+                    let tc = if g * lq <= 16 && (g * lq > 4 || kv_len >= 16384) {
+                        FusedKernel::Mma8
+                    } else {
+                        FusedKernel::Mma
+                    };
+                    assert_eq!(kernel, if dt == DType::F32 { FusedKernel::Simt } else { tc });
                     assert_eq!(kps % KEY_TILE, 0);
                     assert!(splits as usize * kps >= kv_len, "{d:?}: keys uncovered");
                     assert!(
@@ -286,9 +326,16 @@ mod tests {
                 }
             }
         }
-        // MHA, one query, 32 heads, 32768 keys: 32 CTAs become 256, one wave at 2 per SM.
-        let (_, splits, kps, _) = fused(&desc(1, 32, 1, 1, 32768, DType::F16));
-        assert_eq!((splits, kps), (8, 4096));
+        // MHA, one query, 32 heads, 32768 keys: 32 CTAs of mma8 become 128,
+        // one wave at one (eight-warp) CTA per SM.
+        let (kernel, splits, kps, _) = fused(&desc(1, 32, 1, 1, 32768, DType::F16));
+        assert_eq!((kernel, splits, kps), (FusedKernel::Mma8, 4, 8192));
+        // A llama3-8b decode step at 4096 keys keeps the four-warp kernel; a
+        // qwen2.5-7b one (7 rows) and four speculative tokens take mma8.
+        assert_eq!(fused(&desc(1, 8, 4, 1, 4096, DType::F16)).0, FusedKernel::Mma);
+        assert_eq!(fused(&desc(1, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::Mma8);
+        assert_eq!(fused(&desc(1, 8, 4, 4, 576, DType::F16)).0, FusedKernel::Mma8);
+        assert_eq!(fused(&SdpaDesc { d: 64, ..desc(1, 4, 7, 1, 4096, DType::F16) }).0, FusedKernel::Mma);
         // D = 256 holds one CTA per SM: 4 splits.
         let (_, splits, _, _) = fused(&SdpaDesc { d: 256, ..desc(1, 32, 1, 1, 32768, DType::F16) });
         assert_eq!(splits, 4);
@@ -296,11 +343,11 @@ mod tests {
         // three stages keep two CTAs (2 x 2 tiles ahead, four stages 1 x 3);
         // with 64 rows two CTAs fit only at two stages (2 x 1), four stages
         // give 1 x 3. D = 256 fits one CTA of three stages, D = 64 two of four.
-        assert_eq!(mma_stages(128, DType::F16, 1, 2, &h100()), 3);
+        assert_eq!(mma_stages(FusedKernel::Mma, 128, DType::F16, 1, 2, &h100()), 3);
         assert_eq!(FusedKernel::Mma.resident_per_sm(128, DType::F16, 3, 16, &h100()), 2);
-        assert_eq!(mma_stages(128, DType::F16, 64, 2, &h100()), 4);
-        assert_eq!(mma_stages(256, DType::F16, 1, 2, &h100()), 3);
-        assert_eq!(mma_stages(64, DType::F16, 4, 2, &h100()), 4);
+        assert_eq!(mma_stages(FusedKernel::Mma, 128, DType::F16, 64, 2, &h100()), 4);
+        assert_eq!(mma_stages(FusedKernel::Mma, 256, DType::F16, 1, 2, &h100()), 3);
+        assert_eq!(mma_stages(FusedKernel::Mma, 64, DType::F16, 4, 2, &h100()), 4);
         // Short caches are not split below 256 keys.
         let (_, splits, _, _) = fused(&desc(1, 8, 4, 1, 512, DType::F16));
         assert_eq!(splits, 2);

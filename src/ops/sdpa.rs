@@ -9,7 +9,7 @@
 
 use super::params::SdpaParams;
 use crate::context::{Backend, Context};
-use crate::dispatch::sdpa::{FusedKernel, SdpaDesc, SdpaPlan, SdpaPrefs, THREADS};
+use crate::dispatch::sdpa::{FusedKernel, SdpaDesc, SdpaPlan, SdpaPrefs};
 use crate::error::{Error, Result};
 use crate::ops::matmul::{matmul_with, MatmulOptions};
 use crate::ops::params::Dims4;
@@ -145,7 +145,7 @@ fn resolve_fused(
     };
     let cfg = LaunchConfig {
         grid: (splits, heads as u32, row_groups),
-        block: (THREADS, 1, 1),
+        block: (kernel.threads(), 1, 1),
         shared_bytes: smem as u32,
         dependent: true, // kernels/sdpa.cu waits first
     };
