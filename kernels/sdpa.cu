@@ -537,31 +537,25 @@ __device__ void sdpa_simt(const T* Q, const T* K, const T* V, T* out, float* ws,
 // ---------------------------------------------------------------- entry points
 #define DK_CAT3(a, b, c) a##b##c
 #define DK_NAME(variant, d, dt) DK_CAT3(variant, d, _##dt)
-#define DK_ENTRY(variant, D, dt)                                                                              \
-    extern "C" __global__ void __launch_bounds__(32 * WARPS, 1) DK_NAME(sdpa_##variant##_d, D, dt)(            \
+// sdpa_<tag>_d<D>_<dtype>: sdpa_<variant><D, W> on W warps.
+#define DK_ENTRY(variant, tag, D, W, dt)                                                                      \
+    extern "C" __global__ void __launch_bounds__(32 * W, 1) DK_NAME(sdpa_##tag##_d, D, dt)(                   \
         const T* Q, const T* K, const T* V, T* out, float* ws, unsigned* counters, const SdpaParams p) {      \
         pdl_wait(); /* a programmatic dependent: common.cuh */                                                \
         pdl_launch_dependents();                                                                              \
-        sdpa_##variant<D, WARPS>(Q, K, V, out, ws, counters, for_sequence(p));                                       \
+        sdpa_##variant<D, W>(Q, K, V, out, ws, counters, for_sequence(p));                                    \
     }
+#define DK_ALL_D(M, dt) M(64, dt) M(80, dt) M(96, dt) M(128, dt) M(256, dt)
+#define DK_SIMT(D, dt) DK_ENTRY(simt, simt, D, WARPS, dt)
+#define DK_MMA(D, dt) DK_ENTRY(mma, mma, D, WARPS, dt)
 // mma8: eight warps on 128-key stages, for a CTA of at most 16 query rows
 // (a decode step's GQA group): twice the warps per SM of mma's one CTA, each
 // warp taking 16 keys of every stage (D <= 128: the combine's partials of 8
 // warps must fit in two stages).
-#define DK_ENTRY_MMA8(D, dt)                                                                                 \
-    extern "C" __global__ void __launch_bounds__(256, 1) DK_NAME(sdpa_mma8_d, D, dt)(                          \
-        const T* Q, const T* K, const T* V, T* out, float* ws, unsigned* counters, const SdpaParams p) {      \
-        pdl_wait(); /* a programmatic dependent: common.cuh */                                                \
-        pdl_launch_dependents();                                                                              \
-        sdpa_mma<D, 8>(Q, K, V, out, ws, counters, for_sequence(p));                                          \
-    }
-#define DK_ALL_D(M, dt) M(64, dt) M(80, dt) M(96, dt) M(128, dt) M(256, dt)
-#define DK_SIMT(D, dt) DK_ENTRY(simt, D, dt)
-#define DK_MMA(D, dt) DK_ENTRY(mma, D, dt)
-#define DK_EXPAND(M, dt) DK_ALL_D(M, dt)
+#define DK_MMA8(D, dt) DK_ENTRY(mma, mma8, D, 8, dt)
 
-DK_EXPAND(DK_SIMT, DT_NAME)
+DK_ALL_D(DK_SIMT, DT_NAME)
 #if DK_DTYPE != 2
-DK_EXPAND(DK_MMA, DT_NAME)
-DK_ENTRY_MMA8(64, DT_NAME) DK_ENTRY_MMA8(80, DT_NAME) DK_ENTRY_MMA8(96, DT_NAME) DK_ENTRY_MMA8(128, DT_NAME)
+DK_ALL_D(DK_MMA, DT_NAME)
+DK_MMA8(64, DT_NAME) DK_MMA8(80, DT_NAME) DK_MMA8(96, DT_NAME) DK_MMA8(128, DT_NAME)
 #endif
