@@ -236,3 +236,9 @@ __device__ __forceinline__ void pdl_launch_dependents() {
     asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
 #endif
 }
+// What every dependent kernel does once its independent prologue is issued:
+// wait for the previous launch, then let the next one be scheduled.
+__device__ __forceinline__ void pdl_begin() {
+    pdl_wait();
+    pdl_launch_dependents();
+}

@@ -321,15 +321,14 @@ __device__ void gemv_scalar(const T* __restrict__ A, const T* __restrict__ B, T*
 
 // ---------------------------------------------------------------- entry points
 // Each waits for the previous launch before anything else (the host launches
-// them as programmatic dependents: common.cuh, pdl_wait), then lets the next
+// them as programmatic dependents: common.cuh, pdl_begin), then lets the next
 // launch be scheduled.
 #define DK_CAT3(a, b, c) a##b##c
 #define DK_NAME(variant, n, dt) DK_CAT3(variant, n, _##dt)
 #define DK_ENTRY(variant, N, dt)                                                                             \
     extern "C" __global__ void DK_NAME(gemv_##variant##_n, N, dt)(const T* A, const T* B, T* C, float* ws, \
                                                                       unsigned* counters, const GemvParams p) { \
-        pdl_wait();                                                                                          \
-        pdl_launch_dependents();                                                                             \
+        pdl_begin();                                                                                         \
         gemv_##variant<N>(A, B, C, ws, counters, p);                                                         \
     }
 // U is even (u-steps pair up into whole lines): 4 keeps 8 A loads in flight per
@@ -337,15 +336,13 @@ __device__ void gemv_scalar(const T* __restrict__ A, const T* __restrict__ B, T*
 #define DK_ENTRY_MMA(N, dt)                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) DK_NAME(gemv_mma_n, N, dt)(                              \
         const T* A, const T* B, T* C, float* ws, unsigned* counters, const GemvParams p) {                    \
-        pdl_wait();                                                                                          \
-        pdl_launch_dependents();                                                                             \
+        pdl_begin();                                                                                         \
         gemv_mma<N, (N <= 8 ? 4 : 2)>(A, B, C, ws, counters, p);                                             \
     }
 #define DK_ENTRY_SCALAR(N, dt)                                                                            \
     extern "C" __global__ void DK_NAME(gemv_scalar_n, N, dt)(const T* A, const T* B, T* C, float* ws,   \
                                                                 unsigned* counters, const GemvParams p) { \
-        pdl_wait();                                                                                       \
-        pdl_launch_dependents();                                                                          \
+        pdl_begin();                                                                                      \
         gemv_scalar<N>(A, B, C, p);                                                                       \
     }
 #define DK_ALL_N(M, dt) \

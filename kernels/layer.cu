@@ -28,8 +28,7 @@ struct RmsNormParams {
 // y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w, f32 math, one CTA per row. The
 // row is read twice; the second read hits L1/L2 (rows are a few KiB).
 extern "C" __global__ void DK_RMSNORM(const T* x, const T* __restrict__ w, T* y, RmsNormParams p) {
-    pdl_wait();  // every kernel here is launched as a programmatic dependent (common.cuh)
-    pdl_launch_dependents();
+    pdl_begin();  // every kernel here is launched as a programmatic dependent (common.cuh)
     const T* xr = x + (i64)blockIdx.x * p.sxr + (i64)blockIdx.y * p.sxo;
     T* yr = y + (i64)blockIdx.x * p.syr + (i64)blockIdx.y * p.syo;
     float ss = 0.f;
@@ -60,8 +59,7 @@ __device__ __forceinline__ void rmsnorm_vec(const T* x, const T* __restrict__ w,
 #pragma unroll
     for (int v = 0; v < V; ++v)
         if (threadIdx.x + v * blockDim.x < chunks) wv[v] = w4[threadIdx.x + v * blockDim.x];
-    pdl_wait();
-    pdl_launch_dependents();
+    pdl_begin();
 #pragma unroll
     for (int v = 0; v < V; ++v) {
         const int c = threadIdx.x + v * blockDim.x;
@@ -127,8 +125,7 @@ struct RopeParams {
 extern "C" __global__ void DK_ROPE(const T* __restrict__ qkv, const T* __restrict__ bias, T* __restrict__ q_out,
                                    T* __restrict__ k_cache, T* __restrict__ v_cache, const int* __restrict__ positions,
                                    RopeParams p) {
-    pdl_wait();
-    pdl_launch_dependents();
+    pdl_begin();
     const i64 h = blockIdx.x, t = blockIdx.y, b = blockIdx.z, half_d = p.d / 2;
     const i64 i = threadIdx.x;
     if (i >= half_d) return;
@@ -181,8 +178,7 @@ struct SiluMulParams {
 
 // h = silu(gate) * up, f32 math; a grid-stride loop over rows x inter.
 extern "C" __global__ void DK_SILU_MUL(const T* __restrict__ gu, T* __restrict__ h, SiluMulParams p) {
-    pdl_wait();
-    pdl_launch_dependents();
+    pdl_begin();
     const i64 n = p.rows * p.inter;
     for (i64 e = (i64)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (i64)gridDim.x * blockDim.x) {
         const i64 r = e / p.inter, c = e % p.inter;
@@ -204,8 +200,7 @@ __device__ __forceinline__ unsigned long long splitmix64(unsigned long long z) {
 }
 
 extern "C" __global__ void DK_FILL(T* __restrict__ out, i64 n, unsigned long long seed, float lo, float hi) {
-    pdl_wait();
-    pdl_launch_dependents();
+    pdl_begin();
     for (i64 e = (i64)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (i64)gridDim.x * blockDim.x) {
         const unsigned long long z = splitmix64(seed ^ splitmix64((unsigned long long)e));
         const float u = __fmul_rn((float)(z >> 40), 5.9604644775390625e-8f);  // 2^-24

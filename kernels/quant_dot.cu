@@ -375,8 +375,7 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
 #if __CUDA_ARCH__ >= 900
 #pragma unroll
     for (int s = 0; s < QD_STAGES - 1; ++s) issue(false);
-    pdl_wait();
-    pdl_launch_dependents();
+    pdl_begin();
     if (threadIdx.x < N * units) load_x_unit(X, p, threadIdx.x / units, threadIdx.x % units, v);
 #else
     if (threadIdx.x < N * units) load_x_unit(X, p, threadIdx.x / units, threadIdx.x % units, v);

@@ -541,8 +541,7 @@ __device__ void sdpa_simt(const T* Q, const T* K, const T* V, T* out, float* ws,
 #define DK_ENTRY(variant, tag, D, W, dt)                                                                      \
     extern "C" __global__ void __launch_bounds__(32 * W, 1) DK_NAME(sdpa_##tag##_d, D, dt)(                   \
         const T* Q, const T* K, const T* V, T* out, float* ws, unsigned* counters, const SdpaParams p) {      \
-        pdl_wait(); /* a programmatic dependent: common.cuh */                                                \
-        pdl_launch_dependents();                                                                              \
+        pdl_begin(); /* a programmatic dependent: common.cuh */                                               \
         sdpa_##variant<D, W>(Q, K, V, out, ws, counters, for_sequence(p));                                    \
     }
 #define DK_ALL_D(M, dt) M(64, dt) M(80, dt) M(96, dt) M(128, dt) M(256, dt)
