@@ -72,6 +72,12 @@ pub fn run(a: InfoArgs) -> Result<i32> {
             ));
             j.insert("backend".into(), format!("cuda:{}", c.ordinal).into());
             j.insert("device".into(), serde_json::to_value(c).unwrap_or_default());
+            let pdl = b.dependent_launch();
+            lines.push(format!(
+                "programmatic dependent launch: {} (DK_PDL; sm_90 and later)",
+                if pdl { "on" } else { "off" }
+            ));
+            j.insert("dependent_launch".into(), pdl.into());
 
             let tuning_source = ctx.dispatcher().table_source();
             lines.push(format!("tuning table: {tuning_source}"));

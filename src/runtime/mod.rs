@@ -89,6 +89,12 @@ impl CudaBackend {
         &self.caps
     }
 
+    /// Whether kernels marked [`LaunchConfig::dependent`] start as
+    /// programmatic dependents (sm_90 and later, `DK_PDL` not off).
+    pub fn dependent_launch(&self) -> bool {
+        self.pdl
+    }
+
     /// Lets `function` (named `name`, launched by `op`) take `bytes` of dynamic
     /// shared memory, or says the device cannot give that many. The attribute
     /// belongs to the function, which launches of different sizes share (a
