@@ -41,8 +41,8 @@ struct SdpaParams {
                          // below kv_lens[b], its query i sits at kv_lens[b] - lq + i (offset is per sequence)
 };
 
-constexpr int WARPS = 4;
-constexpr int ROWS_PER_CTA = 16 * WARPS;  // one 16-row tile per warp at most
+constexpr int WARPS = 4;                  // simt and mma; mma8 runs 8 (template parameter W)
+constexpr int ROWS_PER_CTA = 16 * WARPS;  // query rows per CTA: up to four 16-row tiles, for every variant
 
 // The query row `row` (< group * lq, so 32-bit math) of KV head (b, hk): the
 // offset of its first element in Q (or out), and its position.

@@ -13,7 +13,8 @@ use crate::tuning::SdpaTuning;
 /// Head sizes the fused kernels are compiled for (kernels/sdpa.cu).
 pub const HEAD_DIMS: [usize; 5] = [64, 80, 96, 128, 256];
 /// Keys per split are a multiple of this (the mma kernel's pipeline stage; the
-/// SIMT kernel's 32-key tile divides it).
+/// SIMT kernel's 32-key tile divides it; mma8's 128-key stage may end a split
+/// half full, its rows past the split zero-filled and skipped).
 pub const KEY_TILE: usize = 64;
 /// Query rows (of one KV head) per CTA of the mma kernel: 16 per warp, 4 warps.
 pub const MMA_ROWS_PER_CTA: usize = 64;
@@ -125,7 +126,7 @@ impl FusedKernel {
     }
 }
 
-/// The mma kernel's pipeline depth: the one that keeps the most K/V bytes in
+/// The mma or mma8 kernel's pipeline depth: the one that keeps the most K/V bytes in
 /// flight per SM (resident CTAs, at most `target` of them, x tiles ahead), the
 /// shallower on a tie.
 pub fn mma_stages(kernel: FusedKernel, d: usize, dtype: DType, rows: usize, target: u32, caps: &DeviceCaps) -> u32 {
