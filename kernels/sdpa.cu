@@ -401,14 +401,21 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
         l_run[h] += __shfl_xor_sync(0xffffffffu, l_run[h], 1);
         l_run[h] += __shfl_xor_sync(0xffffffffu, l_run[h], 2);
     }
+    // Only rows below nrows are combined: a decode CTA (a GQA group of 4)
+    // stores a quarter of each warp's tile.
+    const int lr = my_tile * 16 + g;  // this lane's first row in the CTA; the second is lr + 8
     if (active) {
 #pragma unroll
         for (int n = 0; n < D / 8; ++n) {
             float* r0 = fo + (warp * 16 + g) * D + n * 8 + 2 * c;
-            r0[0] = o[n][0];
-            r0[1] = o[n][1];
-            r0[8 * D] = o[n][2];
-            r0[8 * D + 1] = o[n][3];
+            if (lr < nrows) {
+                r0[0] = o[n][0];
+                r0[1] = o[n][1];
+            }
+            if (lr + 8 < nrows) {
+                r0[8 * D] = o[n][2];
+                r0[8 * D + 1] = o[n][3];
+            }
         }
         if (c == 0) {
             s_m[warp][g] = m_run[0];
@@ -418,21 +425,30 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
         }
     }
     __syncthreads();
-    for (int e = threadIdx.x; e < nrows * D; e += blockDim.x) {
-        const int r = e / D, d = e % D, tile = r / 16, rr = r % 16;
+    // Each row's weights per slice, once: 2^(m_s - m) / den (0 for a row that
+    // saw no key), replacing s_m; the row's log2-sum-exp.
+    for (int r = threadIdx.x; r < nrows; r += blockDim.x) {
+        const int tile = r / 16, rr = r % 16;
         float m = -INFINITY;
         for (int s = 0; s < slices; ++s) m = fmaxf(m, s_m[tile + s * tiles][rr]);
-        float num = 0.f, den = 0.f;
-        if (m != -INFINITY) {
-            for (int s = 0; s < slices; ++s) {
-                const int w = tile + s * tiles;
-                const float f = exp2f(s_m[w][rr] - m);
-                num += f * fo[(w * 16 + rr) * D + d];
-                den += f * s_l[w][rr];
-            }
+        float den = 0.f;
+        if (m != -INFINITY)
+            for (int s = 0; s < slices; ++s) den += exp2f(s_m[tile + s * tiles][rr] - m) * s_l[tile + s * tiles][rr];
+        for (int s = 0; s < slices; ++s) {
+            const int w = tile + s * tiles;
+            s_m[w][rr] = den > 0.f ? exp2f(s_m[w][rr] - m) / den : 0.f;
         }
-        res[e] = den > 0.f ? num / den : 0.f;
-        if (d == 0) s_lse[r] = den > 0.f ? m + __log2f(den) : -INFINITY;
+        s_lse[r] = den > 0.f ? m + __log2f(den) : -INFINITY;
+    }
+    __syncthreads();
+    for (int e = threadIdx.x; e < nrows * D; e += blockDim.x) {
+        const int r = e / D, d = e % D, tile = r / 16, rr = r % 16;
+        float acc = 0.f;
+        for (int s = 0; s < slices; ++s) {
+            const int w = tile + s * tiles;
+            acc += s_m[w][rr] * fo[(w * 16 + rr) * D + d];
+        }
+        res[e] = s_lse[r] == -INFINITY ? 0.f : acc;  // a row that saw no key is 0, whatever V held
     }
     __syncthreads();
     finish<D>(res, s_lse, nrows, row0, out, ws, counters, fo, p);  // fo is free again: merge scratch
