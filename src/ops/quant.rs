@@ -18,7 +18,7 @@ pub use crate::dispatch::quant::{dot_x_token_bytes, QuantKernel, DOT_MAX_N};
 use crate::dtype::QuantKind;
 use crate::error::{Error, Result};
 use crate::profile::Tag;
-use crate::runtime::kernels::{self, KernelSource};
+use crate::runtime::kernels;
 use crate::runtime::{CudaBackend, KernelArgs, LaunchConfig};
 pub use crate::spec::quant_matmul::{geometry, QuantGeometry};
 use crate::tensor::{QuantMatrix, Tensor};
@@ -148,15 +148,14 @@ impl Job<'_> {
     }
 }
 
-/// One launch of `source`'s kernel per chunk of at most `max_n` tokens:
-/// `plan(n0, nc, args)` (the chunk's first token and its tokens) pushes the
-/// chunk's parameters after W, x and y and gives its kernel's name (without
-/// the dtype) and launch configuration.
+/// One launch per chunk of at most `max_n` tokens: `plan(n0, nc, args)` (the
+/// chunk's first token and its tokens) pushes the chunk's parameters after W,
+/// x and y and gives its kernel's name (without the dtype), function and
+/// launch configuration.
 fn launch_chunks(
     job: &Job,
-    source: &KernelSource,
     max_n: usize,
-    mut plan: impl FnMut(usize, usize, &mut KernelArgs) -> Result<(String, LaunchConfig)>,
+    mut plan: impl FnMut(usize, usize, &mut KernelArgs) -> Result<(String, cudarc::driver::CudaFunction, LaunchConfig)>,
 ) -> Result<()> {
     let Job { be, g, w, w_ptr, x, y, beta, .. } = *job;
     let ptr = |t: &Tensor, name: &str| {
@@ -173,8 +172,7 @@ fn launch_chunks(
         let nc = (g.n - n0).div_ceil(launches - i);
         let mut args = KernelArgs::new();
         args.push(w_ptr).push(px + (n0 * g.sxn * e) as u64).push(py + (n0 * g.syn * e) as u64);
-        let (name, cfg) = plan(n0, nc, &mut args)?;
-        let f = be.function(source, kernels::dtype_build(g.dtype), &format!("{name}_{}", g.dtype))?;
+        let (name, f, cfg) = plan(n0, nc, &mut args)?;
         let label = format!("{OP}/{name}/{}", g.dtype);
         let bytes = traffic(g, w, nc, beta);
         // SAFETY: `geometry` checked x [N, K] and y [N, M] in bounds of their
@@ -192,16 +190,18 @@ fn launch_chunks(
 
 /// The tensor-core kernel (kernels/quant.cu) over chunks of up to [`QUANT_MAX_N`] tokens.
 fn launch_mma(job: &Job) -> Result<()> {
-    let (g, w) = (job.g, job.w);
+    let (be, g, w) = (job.be, job.g, job.w);
     let ctas = grid_for(g.m, MMA_ROWS_PER_CTA)?;
     let kind = w.kind().name().to_ascii_lowercase();
-    launch_chunks(job, &kernels::QUANT, QUANT_MAX_N, |n0, nc, args| {
+    launch_chunks(job, QUANT_MAX_N, |n0, nc, args| {
         let x_first = g.offsets[0] + n0 * g.sxn;
         // A vector load of x only where its rows are 4-element aligned.
         let x_vec = x_first % 4 == 0 && (nc == 1 || g.sxn % 4 == 0);
         args.push(job.params(nc, x_vec));
         let name = format!("qgemv_{kind}_nt{}", if nc <= 8 { 1 } else { 2 });
-        Ok((name, LaunchConfig { grid: (ctas, 1, 1), block: (MMA_THREADS, 1, 1), shared_bytes: 0, dependent: false }))
+        let f = be.function(&kernels::QUANT, kernels::dtype_build(g.dtype), &format!("{name}_{}", g.dtype))?;
+        let cfg = LaunchConfig { grid: (ctas, 1, 1), block: (MMA_THREADS, 1, 1), shared_bytes: 0, dependent: false };
+        Ok((name, f, cfg))
     })
 }
 
@@ -225,18 +225,14 @@ fn launch_dot(job: &Job) -> Result<()> {
         });
     }
     let fmt = kind.name().to_ascii_lowercase();
-    launch_chunks(job, &kernels::QUANT_DOT, per_launch, |_, nc, args| {
+    launch_chunks(job, per_launch, |_, nc, args| {
         args.push(job.params(nc, false));
         let name = format!("qgemv_dot_{fmt}_n{nc}");
         let f = be.function(&kernels::QUANT_DOT, kernels::dtype_build(g.dtype), &format!("{name}_{}", g.dtype))?;
         let shared = dot_shared_bytes(kind, g.k, nc);
-        be.allow_shared(OP, &f, &name, shared)?;
         // As many CTAs as stay resident (warps then take further tiles), no
         // more than there are tiles.
-        let per_sm = f
-            .occupancy_max_active_blocks_per_multiprocessor(DOT_THREADS, shared, None)
-            .map_err(Error::driver(format!("reading {name}'s occupancy")))?
-            .max(1) as usize;
+        let per_sm = be.resident_ctas(OP, &f, &name, DOT_THREADS, shared)?;
         // Tiles (row pairs) a warp takes in turn: the fewest rounds the
         // resident CTAs allow, then as few CTAs as give every warp that many
         // (14336 rows of Q4_K at K = 4096, 3 CTAs an SM: 299 CTAs of 3 rounds,
@@ -249,10 +245,9 @@ fn launch_dot(job: &Job) -> Result<()> {
         let shared = u32::try_from(shared).expect("below the opt-in bound");
         // The dot kernel starts its first weight copies, then waits for the
         // previous launch (kernels/quant_dot.cu).
-        Ok((
-            name,
-            LaunchConfig { grid: (ctas, 1, 1), block: (DOT_THREADS, 1, 1), shared_bytes: shared, dependent: true },
-        ))
+        let cfg =
+            LaunchConfig { grid: (ctas, 1, 1), block: (DOT_THREADS, 1, 1), shared_bytes: shared, dependent: true };
+        Ok((name, f, cfg))
     })
 }
 

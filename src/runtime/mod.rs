@@ -42,6 +42,8 @@ pub struct CudaBackend {
     /// Kernels marked [`LaunchConfig::dependent`] are launched as programmatic
     /// dependents (sm_90 and `DK_PDL` not off).
     pdl: bool,
+    /// [`CudaBackend::resident_ctas`]'s answers by (function, threads, shared bytes).
+    residency: Mutex<std::collections::HashMap<(usize, u32, usize), usize>>,
 }
 
 impl std::fmt::Debug for CudaBackend {
@@ -82,6 +84,7 @@ impl CudaBackend {
             workspace: Mutex::new(Workspace::default()),
             launcher: Launcher::new(profiler),
             pdl,
+            residency: Mutex::new(std::collections::HashMap::new()),
         }))
     }
 
@@ -102,6 +105,32 @@ impl CudaBackend {
     /// whole opt-in amount is allowed at once, so no launch ever lowers it
     /// under another's. Occupancy follows the shared memory a launch asks
     /// for, not this bound.
+    /// CTAs of `threads` threads and `shared` bytes of dynamic shared memory
+    /// that fit on one SM (at least 1), after [`CudaBackend::allow_shared`]:
+    /// the driver is asked once per (function, threads, shared), so a launch
+    /// sized by it each time (the quantized GEMV's eager launches) pays a map
+    /// lookup, not three driver calls.
+    pub fn resident_ctas(
+        &self,
+        op: &'static str,
+        function: &CudaFunction,
+        name: &str,
+        threads: u32,
+        shared: usize,
+    ) -> Result<usize> {
+        let key = (function.cu_function() as usize, threads, shared);
+        if let Some(&n) = self.residency.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(n);
+        }
+        self.allow_shared(op, function, name, shared)?;
+        let n = function
+            .occupancy_max_active_blocks_per_multiprocessor(threads, shared, None)
+            .map_err(Error::driver(format!("reading {name}'s occupancy")))?
+            .max(1) as usize;
+        self.residency.lock().unwrap_or_else(|e| e.into_inner()).insert(key, n);
+        Ok(n)
+    }
+
     pub fn allow_shared(&self, op: &'static str, function: &CudaFunction, name: &str, bytes: usize) -> Result<()> {
         use cudarc::driver::sys::CUfunction_attribute::{
             CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES as MAX_DYNAMIC,
