@@ -38,11 +38,12 @@
 //   sm_90 the first copies come first instead, before the wait for the
 //   previous launch (programmatic dependent launch, common.cuh).
 // - W: a warp owns QD_ROWS = 2 consecutive rows at a time (a tile) and walks
-//   them in iterations of 2048 elements (64 units, both rows); warps take
-//   tiles blockIdx.x * QD_WARPS + warp, then every gridDim.x * QD_WARPS-th
-//   (the host sizes the grid to what stays resident and gives every warp the
-//   same number of tiles where it can). Eight warps a CTA share one copy of
-//   x (four measured 10-25% slower: twice the CTAs quantizing x).
+//   them in iterations of 2048 elements (64 units, both rows); warp w of CTA
+//   b takes tiles b + gridDim.x (w + QD_WARPS r), r = 0, 1, ... (dealt CTA by
+//   CTA: CTA loads differ by at most a tile; the host launches as many CTAs
+//   as the device holds at once, or one a tile where there are fewer). Eight
+//   warps a CTA share one copy of x (four measured 10-25% slower: twice the
+//   CTAs quantizing x).
 // - An iteration's bytes of a row are contiguous (Q8_0 2176, Q4_0 1152, Q4_K
 //   1152, Q6_K 1680); the warp copies the 16-byte chunks that cover both rows'
 //   into its own shared-memory stage, in a QD_STAGES-deep ring that runs
@@ -281,7 +282,9 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
     uint4* ring = ring_all + warp * QD_STAGES * STAGE;
     const i64 tiles = (p.m + QD_ROWS - 1) / QD_ROWS;
     const int its = (int)((p.k + QD_ITER - 1) / QD_ITER);
-    const i64 tile0 = (i64)blockIdx.x * QD_WARPS + warp, tstride = (i64)gridDim.x * QD_WARPS;
+    // Tiles dealt CTA by CTA: warp w of CTA b takes tiles b + grid (w + 8 r),
+    // so CTA loads differ by at most one tile (the host fills every SM alike).
+    const i64 tile0 = (i64)warp * gridDim.x + blockIdx.x, tstride = (i64)gridDim.x * QD_WARPS;
 
     // Byte offset in W of row r of a tile (rows past M read row M - 1).
     auto row_byte = [&](i64 tile, int r) { return min(tile * QD_ROWS + r, p.m - 1) * p.row_bytes; };

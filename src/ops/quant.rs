@@ -230,18 +230,18 @@ fn launch_dot(job: &Job) -> Result<()> {
         let name = format!("qgemv_dot_{fmt}_n{nc}");
         let f = be.function(&kernels::QUANT_DOT, kernels::dtype_build(g.dtype), &format!("{name}_{}", g.dtype))?;
         let shared = dot_shared_bytes(kind, g.k, nc);
-        // As many CTAs as stay resident (warps then take further tiles), no
-        // more than there are tiles.
+        // Every CTA slot the device holds at once, no more CTAs than tiles
+        // (row pairs). The kernel deals tiles out CTA by CTA (tile t to CTA
+        // t % grid), so CTA loads differ by at most one tile and, at three
+        // CTAs an SM, so do the SMs'. Sized instead as the fewest CTAs of
+        // whole rounds (14336 rows of Q4_K at K = 4096: 299 CTAs of three
+        // tiles a warp), 35 SMs held three CTAs and 97 two. Small matrices
+        // get every slot too (1024 rows: 396 CTAs of one or two busy warps,
+        // not 64 full ones): slower alone (`bench`), faster in a decode step
+        // (BENCHMARKS.md, 2026-11-30).
         let per_sm = be.resident_ctas(OP, &f, &name, DOT_THREADS, shared)?;
-        // Tiles (row pairs) a warp takes in turn: the fewest rounds the
-        // resident CTAs allow, then as few CTAs as give every warp that many
-        // (14336 rows of Q4_K at K = 4096, 3 CTAs an SM: 299 CTAs of 3 rounds,
-        // not 396 where some warps would take two tiles and others three;
-        // fewer CTAs also quantize x fewer times).
         let tiles = g.m.div_ceil(DOT_ROWS);
-        let resident = per_sm * be.caps().sm_count as usize * DOT_WARPS;
-        let rounds = tiles.div_ceil(resident.max(1));
-        let ctas = grid_for(tiles, rounds * DOT_WARPS)?;
+        let ctas = grid_for(tiles.min(per_sm * be.caps().sm_count as usize), 1)?;
         let shared = u32::try_from(shared).expect("below the opt-in bound");
         // The dot kernel starts its first weight copies, then waits for the
         // previous launch (kernels/quant_dot.cu).
