@@ -1,6 +1,7 @@
 //! `tune --from-csv` end to end on synthetic measurements with a known
 //! crossover: the table written, the changes reported, one plot per decision.
 
+use std::path::Path;
 use std::process::Command;
 
 use decode_kernels::bench::{write_csv, BenchRow};
@@ -8,6 +9,20 @@ use decode_kernels::tuning::TuningTable;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_decode-kernels"))
+}
+
+/// `tune [--ops ..] --from-csv <csv> --out <out>`, then each (flag, path) of `more`.
+fn tune_from_csv(ops: Option<&str>, csv: &Path, out: &Path, more: &[(&str, &Path)]) -> std::process::Output {
+    let mut c = bin();
+    c.arg("tune");
+    if let Some(o) = ops {
+        c.args(["--ops", o]);
+    }
+    c.arg("--from-csv").arg(csv).arg("--out").arg(out);
+    for (flag, path) in more {
+        c.arg(flag).arg(path);
+    }
+    c.output().unwrap()
 }
 
 fn row(op: &str, variant: &str, dtype: &str, shape: String, us: f64, peer: Option<f64>) -> BenchRow {
@@ -62,15 +77,7 @@ fn tune_from_csv_writes_the_crossovers_and_plots() {
     write_csv(&csv, &rows).unwrap();
     let out = dir.path().join("tuning.json");
     let plots = dir.path().join("plots");
-    let o = bin()
-        .args(["tune", "--from-csv"])
-        .arg(&csv)
-        .arg("--out")
-        .arg(&out)
-        .arg("--plots")
-        .arg(&plots)
-        .output()
-        .unwrap();
+    let o = tune_from_csv(None, &csv, &out, &[("--plots", &plots)]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
     let t = TuningTable::parse(&std::fs::read_to_string(&out).unwrap(), "written").unwrap();
@@ -89,13 +96,7 @@ fn tune_from_csv_writes_the_crossovers_and_plots() {
         "{stdout}"
     );
     // --ops narrows the decisions to those named (quant: the quant_matmul rows).
-    let o = bin()
-        .args(["tune", "--ops", "quant", "--from-csv"])
-        .arg(&csv)
-        .arg("--out")
-        .arg(dir.path().join("quant_only.json"))
-        .output()
-        .unwrap();
+    let o = tune_from_csv(Some("quant"), &csv, &dir.path().join("quant_only.json"), &[]);
     let only = String::from_utf8_lossy(&o.stdout);
     assert!(
         o.status.success() && only.contains("1 of 1 decisions changed") && only.contains("quant.dot_max_n.q4_k"),
@@ -107,15 +108,7 @@ fn tune_from_csv_writes_the_crossovers_and_plots() {
         assert!(svg.starts_with("<svg"), "{f}");
     }
     // The written table is what the dispatchers would read.
-    let o = bin()
-        .args(["tune", "--from-csv"])
-        .arg(&csv)
-        .arg("--base")
-        .arg(&out)
-        .arg("--out")
-        .arg(dir.path().join("again.json"))
-        .output()
-        .unwrap();
+    let o = tune_from_csv(None, &csv, &dir.path().join("again.json"), &[("--base", &out)]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
         o.status.success() && stdout.contains("0 of 3 decisions changed"),
@@ -185,15 +178,7 @@ fn every_plot_kind_has_a_legend_ticks_and_thresholds() {
     }
     write_csv(&csv, &rows).unwrap();
     let plots = dir.path().join("plots");
-    let o = bin()
-        .args(["tune", "--from-csv"])
-        .arg(&csv)
-        .arg("--out")
-        .arg(dir.path().join("t.json"))
-        .arg("--plots")
-        .arg(&plots)
-        .output()
-        .unwrap();
+    let o = tune_from_csv(None, &csv, &dir.path().join("t.json"), &[("--plots", &plots)]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
     decode_kernels::table::check_alignment(
@@ -275,7 +260,7 @@ fn tune_from_csv_rejects_bad_times_with_the_line() {
             })
             .collect();
         std::fs::write(&csv, text.join("\n") + "\n").unwrap();
-        let o = bin().args(["tune", "--from-csv"]).arg(&csv).arg("--out").arg(&out).output().unwrap();
+        let o = tune_from_csv(None, &csv, &out, &[]);
         let e = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{bad}: {e}");
         assert!(e.contains("line 4") && e.contains("median_us") && e.contains(bad), "{bad}: {e}");
