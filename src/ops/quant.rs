@@ -240,8 +240,7 @@ fn launch_dot(job: &Job) -> Result<()> {
         // not 64 full ones): slower alone (`bench`), faster in a decode step
         // (BENCHMARKS.md, 2026-11-30).
         let per_sm = be.resident_ctas(OP, &f, &name, DOT_THREADS, shared)?;
-        let tiles = g.m.div_ceil(DOT_ROWS);
-        let ctas = grid_for(tiles.min(per_sm * be.caps().sm_count as usize), 1)?;
+        let ctas = grid_for(dot_ctas(g.m.div_ceil(DOT_ROWS), per_sm * be.caps().sm_count as usize), 1)?;
         let shared = u32::try_from(shared).expect("below the opt-in bound");
         // The dot kernel starts its first weight copies, then waits for the
         // previous launch (kernels/quant_dot.cu).
@@ -249,6 +248,19 @@ fn launch_dot(job: &Job) -> Result<()> {
             LaunchConfig { grid: (ctas, 1, 1), block: (DOT_THREADS, 1, 1), shared_bytes: shared, dependent: true };
         Ok((name, f, cfg))
     })
+}
+
+/// CTAs of a dot launch over `tiles` row pairs: every one of the device's
+/// `slots` resident CTAs, no more than there are tiles (see `launch_dot`).
+fn dot_ctas(tiles: usize, slots: usize) -> usize {
+    tiles.min(slots)
+}
+
+/// The tiles warp `w` of CTA `b` takes among `grid` CTAs, in order: b + grid
+/// (w + DOT_WARPS r) (kernels/quant_dot.cu, tile0 and tstride).
+#[cfg(test)]
+fn dealt_tiles(tiles: usize, grid: usize, b: usize, w: usize) -> impl Iterator<Item = usize> {
+    (b + grid * w..tiles).step_by(grid * DOT_WARPS)
 }
 
 /// Tokens of K columns one dot launch takes: as many as fit the device's
@@ -275,6 +287,29 @@ fn dot_shared_bytes(kind: QuantKind, k: usize, n: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tiles_are_dealt_once_each_and_evenly_over_the_ctas() {
+        // 132 SMs x 3 slots; row pairs of a 1024-, 4096-, 14336- and 128256-row matrix, and a few odd counts.
+        for tiles in [1, 7, 512, 2048, 7168, 64128, 396 * 8 + 5] {
+            let grid = dot_ctas(tiles, 396);
+            let mut seen = vec![0u8; tiles];
+            let mut per_cta = Vec::with_capacity(grid);
+            for b in 0..grid {
+                let mut n = 0;
+                for w in 0..DOT_WARPS {
+                    for t in dealt_tiles(tiles, grid, b, w) {
+                        seen[t] += 1;
+                        n += 1;
+                    }
+                }
+                per_cta.push(n);
+            }
+            assert!(seen.iter().all(|&c| c == 1), "{tiles}: every tile exactly once");
+            let (lo, hi) = (per_cta.iter().min().unwrap(), per_cta.iter().max().unwrap());
+            assert!(hi - lo <= 1 && *lo >= 1, "{tiles} tiles over {grid} CTAs: {lo}..{hi}");
+        }
+    }
 
     #[test]
     fn dot_chunks_fit_x_in_shared_memory() {
