@@ -18,7 +18,7 @@ pub use crate::dispatch::quant::{dot_x_token_bytes, QuantKernel, DOT_MAX_N};
 use crate::dtype::QuantKind;
 use crate::error::{Error, Result};
 use crate::profile::Tag;
-use crate::runtime::kernels;
+use crate::runtime::kernels::{self, KernelSource};
 use crate::runtime::{CudaBackend, KernelArgs, LaunchConfig};
 pub use crate::spec::quant_matmul::{geometry, QuantGeometry};
 use crate::tensor::{QuantMatrix, Tensor};
@@ -130,6 +130,11 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
+    /// `source`'s kernel `name` built for this job's dtype.
+    fn function(&self, source: &KernelSource, name: &str) -> Result<cudarc::driver::CudaFunction> {
+        self.be.function(source, kernels::dtype_build(self.g.dtype), &format!("{name}_{}", self.g.dtype))
+    }
+
     /// The kernels' parameters for a chunk of `nc` tokens.
     fn params(&self, nc: usize, x_vec: bool) -> QuantParams {
         let g = self.g;
@@ -190,7 +195,7 @@ fn launch_chunks(
 
 /// The tensor-core kernel (kernels/quant.cu) over chunks of up to [`QUANT_MAX_N`] tokens.
 fn launch_mma(job: &Job) -> Result<()> {
-    let (be, g, w) = (job.be, job.g, job.w);
+    let (g, w) = (job.g, job.w);
     let ctas = grid_for(g.m, MMA_ROWS_PER_CTA)?;
     let kind = w.kind().name().to_ascii_lowercase();
     launch_chunks(job, QUANT_MAX_N, |n0, nc, args| {
@@ -199,7 +204,7 @@ fn launch_mma(job: &Job) -> Result<()> {
         let x_vec = x_first % 4 == 0 && (nc == 1 || g.sxn % 4 == 0);
         args.push(job.params(nc, x_vec));
         let name = format!("qgemv_{kind}_nt{}", if nc <= 8 { 1 } else { 2 });
-        let f = be.function(&kernels::QUANT, kernels::dtype_build(g.dtype), &format!("{name}_{}", g.dtype))?;
+        let f = job.function(&kernels::QUANT, &name)?;
         let cfg = LaunchConfig { grid: (ctas, 1, 1), block: (MMA_THREADS, 1, 1), shared_bytes: 0, dependent: false };
         Ok((name, f, cfg))
     })
@@ -228,7 +233,7 @@ fn launch_dot(job: &Job) -> Result<()> {
     launch_chunks(job, per_launch, |_, nc, args| {
         args.push(job.params(nc, false));
         let name = format!("qgemv_dot_{fmt}_n{nc}");
-        let f = be.function(&kernels::QUANT_DOT, kernels::dtype_build(g.dtype), &format!("{name}_{}", g.dtype))?;
+        let f = job.function(&kernels::QUANT_DOT, &name)?;
         let shared = dot_shared_bytes(kind, g.k, nc);
         // Every CTA slot the device holds at once, no more CTAs than tiles
         // (row pairs). The kernel deals tiles out CTA by CTA (tile t to CTA

@@ -98,13 +98,6 @@ impl CudaBackend {
         self.pdl
     }
 
-    /// Lets `function` (named `name`, launched by `op`) take `bytes` of dynamic
-    /// shared memory, or says the device cannot give that many. The attribute
-    /// belongs to the function, which launches of different sizes share (a
-    /// prefill chunk's plan needs more than a decode step's): the device's
-    /// whole opt-in amount is allowed at once, so no launch ever lowers it
-    /// under another's. Occupancy follows the shared memory a launch asks
-    /// for, not this bound.
     /// CTAs of `threads` threads and `shared` bytes of dynamic shared memory
     /// that fit on one SM (at least 1), after [`CudaBackend::allow_shared`]:
     /// the driver is asked once per (function, threads, shared), so a launch
@@ -131,6 +124,13 @@ impl CudaBackend {
         Ok(n)
     }
 
+    /// Lets `function` (named `name`, launched by `op`) take `bytes` of dynamic
+    /// shared memory, or says the device cannot give that many. The attribute
+    /// belongs to the function, which launches of different sizes share (a
+    /// prefill chunk's plan needs more than a decode step's): the device's
+    /// whole opt-in amount is allowed at once, so no launch ever lowers it
+    /// under another's. Occupancy follows the shared memory a launch asks
+    /// for, not this bound.
     pub fn allow_shared(&self, op: &'static str, function: &CudaFunction, name: &str, bytes: usize) -> Result<()> {
         use cudarc::driver::sys::CUfunction_attribute::{
             CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES as MAX_DYNAMIC,
