@@ -36,7 +36,9 @@
 //   every warp waits for x: Nsight Compute, 2026-11-29, put 40-80% of the
 //   warps' stall samples on that wait); x is read with 16-byte loads. On
 //   sm_90 the first copies come first instead, before the wait for the
-//   previous launch (programmatic dependent launch, common.cuh).
+//   previous launch (programmatic dependent launch, common.cuh). Where the
+//   launch is given x already quantized (XQ, XM: the same bytes, made once
+//   by the op that produced x), the CTA copies them instead (cp.async).
 // - W: a warp owns QD_ROWS = 2 consecutive rows at a time (a tile) and walks
 //   them in iterations of 2048 elements (64 units, both rows); warp w of CTA
 //   b takes tiles b + gridDim.x (w + QD_WARPS r), r = 0, 1, ... (dealt CTA by
@@ -68,7 +70,14 @@
 typedef unsigned char u8;
 
 // Parameters: QuantParams (common.cuh; x_vec unused: each 32 elements of x are
-// tested for 16-byte alignment where the CTA quantizes them).
+// tested for 16-byte alignment where the CTA quantizes them), and XQ, XM: x
+// already quantized (src/spec/q8.rs's layout: this launch's quants and unit
+// constants, exactly what the CTA would build in shared memory), or null:
+// the CTA quantizes x itself. The producers of that x (a standalone
+// quantize_x, and RMSNorm or silu(gate) * up writing their output both ways)
+// are at the end of this file: one launch quantizes x once, where otherwise
+// every CTA of every GEMV reading it would (BENCHMARKS.md, 2026-11-30: that
+// per-CTA work is much of the kernel's fixed cost a launch).
 
 constexpr int QD_WARPS = 8;
 constexpr int QD_THREADS = 32 * QD_WARPS;
@@ -205,9 +214,8 @@ struct Fmt<3> {
 };
 
 // ---------------------------------------------------------------- x, quantized per CTA
-// The 32 elements of x's unit u of token n, as f32.
-__device__ __forceinline__ void load_x_unit(const T* __restrict__ X, const QuantParams& p, int n, int u, float (&v)[32]) {
-    const T* xs = X + n * p.sxn + (i64)u * 32;
+// 32 elements at xs, as f32.
+__device__ __forceinline__ void load32(const T* __restrict__ xs, float (&v)[32]) {
     if ((reinterpret_cast<size_t>(xs) & 15) == 0) {  // 16-byte loads where the row allows
 #pragma unroll
         for (int c = 0; c < 32 / VEC; ++c) {
@@ -222,6 +230,11 @@ __device__ __forceinline__ void load_x_unit(const T* __restrict__ X, const Quant
 #pragma unroll
         for (int i = 0; i < 32; ++i) v[i] = to_f32(xs[i]);
     }
+}
+
+// The 32 elements of x's unit u of token n, as f32.
+__device__ __forceinline__ void load_x_unit(const T* __restrict__ X, const QuantParams& p, int n, int u, float (&v)[32]) {
+    load32(X + n * p.sxn + (i64)u * 32, v);
 }
 
 // Unit u's quants into its token's row xrow (at x_unit_chunk), its scale and
@@ -255,7 +268,7 @@ __device__ __forceinline__ void quantize_x_unit(const float (&v)[32], u8* xrow, 
 // ---------------------------------------------------------------- the kernel
 template <int F, int N>
 __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* __restrict__ Y,
-                          const QuantParams p) {
+                          const u8* __restrict__ XQ, const u8* __restrict__ XM, const QuantParams p) {
     typedef Fmt<F> Q;
     constexpr int UPL = QD_ITER / 32 / 32;            // units per lane per iteration
     constexpr int IB = QD_ITER / Q::BE * Q::BB;      // bytes of one row per iteration
@@ -374,18 +387,32 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
     // (common.cuh): the first weight copies (no launch writes W) start while
     // the previous kernel finishes, x only after pdl_wait(); there, by the
     // time x is read, its loads no longer queue behind those copies.
+    // x already quantized: its bytes are copied as they are (one group of
+    // asynchronous copies, committed before the weights' on sm_80).
+    auto copy_x = [&]() {
+        for (i64 c = threadIdx.x; c < N * xk / 16; c += QD_THREADS) cp_async16(xq + 16 * c, XQ + 16 * c, 16);
+        for (int m = threadIdx.x; m < N * units; m += QD_THREADS) cp_async8(xm + m, XM + 8 * m);
+        cp_async_commit();
+    };
     float v[32];
 #if __CUDA_ARCH__ >= 900
 #pragma unroll
     for (int s = 0; s < QD_STAGES - 1; ++s) issue(false);
     pdl_begin();
-    if (threadIdx.x < N * units) load_x_unit(X, p, threadIdx.x / units, threadIdx.x % units, v);
+    if (XQ != nullptr) {
+        copy_x();
+        cp_async_wait<0>();  // the only cp.async group here (the weights come by bulk copies)
+    } else if (threadIdx.x < N * units) {
+        load_x_unit(X, p, threadIdx.x / units, threadIdx.x % units, v);
+    }
 #else
-    if (threadIdx.x < N * units) load_x_unit(X, p, threadIdx.x / units, threadIdx.x % units, v);
+    if (XQ != nullptr) copy_x();
+    else if (threadIdx.x < N * units) load_x_unit(X, p, threadIdx.x / units, threadIdx.x % units, v);
 #pragma unroll
     for (int s = 0; s < QD_STAGES - 1; ++s) issue(false);  // in flight while x is quantized
+    if (XQ != nullptr) cp_async_wait<QD_STAGES - 1>();  // x's group, older than the weights' stages - 1
 #endif
-    for (int b = threadIdx.x; b < N * units; b += QD_THREADS) {
+    for (int b = threadIdx.x; XQ == nullptr && b < N * units; b += QD_THREADS) {
         if (b != threadIdx.x) load_x_unit(X, p, b / units, b % units, v);
         quantize_x_unit(v, xq + (b / units) * xk, b % units, xm + b);
     }
@@ -525,8 +552,8 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
 #define QD_NAME(f, n, dt) QD_NAME_(f, n, dt)
 #define QD_ENTRY(F, f, N)                                                                                     \
     extern "C" __global__ void __launch_bounds__(QD_THREADS, (N == 1 ? 24 : 16) / QD_WARPS)                                  \
-        QD_NAME(f, N, DT_NAME)(const u8* W, const T* X, T* Y, const QuantParams p) {                       \
-        qgemv_dot<F, N>(W, X, Y, p);                                                                          \
+        QD_NAME(f, N, DT_NAME)(const u8* W, const T* X, T* Y, const u8* XQ, const u8* XM, const QuantParams p) { \
+        qgemv_dot<F, N>(W, X, Y, XQ, XM, p);                                                                  \
     }
 #define QD_ALL(F, f) \
     QD_ENTRY(F, f, 1) QD_ENTRY(F, f, 2) QD_ENTRY(F, f, 3) QD_ENTRY(F, f, 4) QD_ENTRY(F, f, 5) QD_ENTRY(F, f, 6) QD_ENTRY(F, f, 7) QD_ENTRY(F, f, 8)
@@ -535,3 +562,92 @@ QD_ALL(0, q8_0)
 QD_ALL(1, q4_0)
 QD_ALL(2, q4_k)
 QD_ALL(3, q6_k)
+
+// ---------------------------------------------------------------- x quantized once
+// The producers of the GEMV's x already quantized (src/spec/q8.rs: rows of
+// quants in x_unit_chunk order, cols rounded up to 64 bytes a row, then 8
+// bytes a unit: what quantize_x_unit writes). Rust twin: Q8Params in
+// src/ops/params.rs.
+struct Q8Params {
+    i64 rows, cols;   // rows of cols elements (cols a multiple of 32)
+    i64 sxr, syr;     // row strides of the input and of the dense output, in elements
+    i64 meta;         // byte offset of the unit constants in Q (the buffer's rows x its row bytes)
+    float eps;        // rmsnorm_q8
+};
+
+#define DK_Q8_NAME_(n, dt) n##_##dt
+#define DK_Q8_NAME(n, dt) DK_Q8_NAME_(n, dt)
+
+// Stores 32 values of unit u of a dense row (16-byte stores where aligned).
+__device__ __forceinline__ void store_unit(T* __restrict__ ys, const float (&v)[32]) {
+    if ((reinterpret_cast<size_t>(ys) & 15) == 0) {
+#pragma unroll
+        for (int c = 0; c < 32 / VEC; ++c) {
+            uint4 out;
+            T* e = reinterpret_cast<T*>(&out);
+#pragma unroll
+            for (int i = 0; i < VEC; ++i) e[i] = from_f32<T>(v[c * VEC + i]);
+            reinterpret_cast<uint4*>(ys)[c] = out;
+        }
+    } else {
+#pragma unroll
+        for (int i = 0; i < 32; ++i) ys[i] = from_f32<T>(v[i]);
+    }
+}
+
+// x [rows, cols] quantized into Q: a thread a unit.
+extern "C" __global__ void DK_Q8_NAME(quantize_x, DT_NAME)(const T* __restrict__ X, u8* __restrict__ Q, const Q8Params p) {
+    pdl_begin();
+    const i64 units = p.cols / 32, xk = (p.cols + 63) & ~(i64)63;
+    for (i64 b = (i64)blockIdx.x * blockDim.x + threadIdx.x; b < p.rows * units; b += (i64)gridDim.x * blockDim.x) {
+        const i64 r = b / units, u = b % units;
+        float v[32];
+        load32(X + r * p.sxr + u * 32, v);
+        quantize_x_unit(v, Q + r * xk, (int)u, reinterpret_cast<uint2*>(Q + p.meta) + b);
+    }
+}
+
+// h = silu(gate) * up (as silu_mul in layer.cu: f32 math, rounded to T) into
+// H [rows, cols] (gate columns [0, cols) of GU's rows, up [cols, 2 cols)), and
+// H's values quantized into Q: a thread a unit.
+extern "C" __global__ void DK_Q8_NAME(silu_mul_q8, DT_NAME)(const T* __restrict__ GU, T* __restrict__ H,
+                                                             u8* __restrict__ Q, const Q8Params p) {
+    pdl_begin();
+    const i64 units = p.cols / 32, xk = (p.cols + 63) & ~(i64)63;
+    for (i64 b = (i64)blockIdx.x * blockDim.x + threadIdx.x; b < p.rows * units; b += (i64)gridDim.x * blockDim.x) {
+        const i64 r = b / units, u = b % units;
+        float g[32], up[32];
+        load32(GU + r * p.sxr + u * 32, g);
+        load32(GU + r * p.sxr + p.cols + u * 32, up);
+#pragma unroll
+        for (int i = 0; i < 32; ++i) g[i] = to_f32(from_f32<T>(g[i] / (1.f + expf(-g[i])) * up[i]));
+        store_unit(H + r * p.syr + u * 32, g);
+        quantize_x_unit(g, Q + r * xk, (int)u, reinterpret_cast<uint2*>(Q + p.meta) + b);
+    }
+}
+
+// y = x / sqrt(mean(x^2) + eps) * w (as rmsnorm in layer.cu: f32 math,
+// rounded to T) into Y, and Y's values quantized into Q: a CTA a row, a
+// thread a unit of it.
+extern "C" __global__ void DK_Q8_NAME(rmsnorm_q8, DT_NAME)(const T* __restrict__ X, const T* __restrict__ W,
+                                                            T* __restrict__ Y, u8* __restrict__ Q, const Q8Params p) {
+    pdl_begin();
+    const i64 units = p.cols / 32, xk = (p.cols + 63) & ~(i64)63, r = blockIdx.x;
+    const T* xr = X + r * p.sxr;
+    float ss = 0.f;
+    for (i64 c = threadIdx.x; c < p.cols; c += blockDim.x) {
+        const float v = to_f32(xr[c]);
+        ss += v * v;
+    }
+    __shared__ float red[32];  // block_sum's scratch (common.cuh)
+    const float rs = rsqrtf(block_sum(ss, red) / (float)p.cols + p.eps);
+    for (i64 u = threadIdx.x; u < units; u += blockDim.x) {
+        float v[32], w[32];
+        load32(xr + u * 32, v);
+        load32(W + u * 32, w);
+#pragma unroll
+        for (int i = 0; i < 32; ++i) v[i] = to_f32(from_f32<T>(v[i] * rs * w[i]));
+        store_unit(Y + r * p.syr + u * 32, v);
+        quantize_x_unit(v, Q + r * xk, (int)u, reinterpret_cast<uint2*>(Q + p.meta) + r * units + u);
+    }
+}

@@ -8,6 +8,7 @@
 use crate::context::Context;
 use crate::dtype::{DType, QuantKind};
 use crate::error::{Error, Result};
+use crate::ops::quant::QuantOptions;
 use crate::ops::{plan_matmul, quant_matmul_with, MatmulOptions, QuantKernel};
 use crate::roofline::Roofline;
 use crate::runtime::timing::time_on_stream;
@@ -100,7 +101,15 @@ pub fn run(
                 let y = out.narrow(0, 0, n)?;
                 for &kernel in &cfg.kernels {
                     let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| {
-                        quant_matmul_with(ctx, &weights[i % copies], &x, &y, 1.0, 0.0, Some(kernel))
+                        quant_matmul_with(
+                            ctx,
+                            &weights[i % copies],
+                            &x,
+                            &y,
+                            1.0,
+                            0.0,
+                            &QuantOptions { kernel: Some(kernel), x_q8: None },
+                        )
                     })?;
                     let fmt = kind.name().to_ascii_lowercase();
                     // The family that ran (auto resolved), the format and the tokens.

@@ -7,6 +7,7 @@ mod batch_cases;
 mod cases;
 mod generate_cases;
 mod layer_cases;
+mod q8_cases;
 mod quant_cases;
 mod sample_cases;
 
@@ -193,6 +194,7 @@ pub fn all_cases() -> Vec<Case> {
     v.extend(layer_cases::all());
     v.extend(batch_cases::all());
     v.extend(quant_cases::all());
+    v.extend(q8_cases::all());
     v.extend(sample_cases::all());
     v.extend(generate_cases::all());
     v

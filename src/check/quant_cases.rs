@@ -8,6 +8,7 @@
 use super::{tolerance, Case, Checker, Outcome, Pair};
 use crate::dtype::{DType, QuantKind};
 use crate::error::Result;
+use crate::ops::quant::QuantOptions;
 use crate::ops::{self, QuantKernel};
 use crate::tensor::{Layout, QuantMatrix};
 
@@ -179,7 +180,15 @@ fn quant_case(c: &mut Checker, s: QuantSpec) -> Result<Outcome> {
         y.gpu.write_buffer(&buf)?;
         y.cpu.write_buffer(&buf)?;
     }
-    ops::quant_matmul_with(c.gpu, &w_gpu, &x.gpu, &y.gpu, s.alpha, s.beta, Some(s.kernel))?;
+    ops::quant_matmul_with(
+        c.gpu,
+        &w_gpu,
+        &x.gpu,
+        &y.gpu,
+        s.alpha,
+        s.beta,
+        &QuantOptions { kernel: Some(s.kernel), x_q8: None },
+    )?;
     ops::quant_matmul(&c.cpu, &w_cpu, &x.cpu, &y.cpu, s.alpha, s.beta)?;
     let bound = if s.kernel == QuantKernel::Dot { tolerance(s.dtype).max(DOT_TOLERANCE) } else { tolerance(s.dtype) };
     c.compare("quant_matmul", &s.name(), &y, bound)
@@ -189,4 +198,4 @@ fn quant_case(c: &mut Checker, s: QuantSpec) -> Result<Outcome> {
 /// (scale max|x| / 127) errs by about 0.4% of x's norm for the check's
 /// uniform inputs, and y by about as much; a wrong scale, quant or sum errs
 /// by order 1.
-const DOT_TOLERANCE: f64 = 1.2e-2;
+pub(super) const DOT_TOLERANCE: f64 = 1.2e-2;

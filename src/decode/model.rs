@@ -6,9 +6,10 @@ use crate::context::Context;
 use crate::dispatch::sdpa::{SdpaBackend, SdpaPrefs};
 use crate::dtype::{DType, QuantKind};
 use crate::error::{Error, Result};
+use crate::ops::quant::QuantOptions;
 use crate::ops::{self, RopeOptions, SdpaOptions};
 use crate::progress::{Progress, Silent};
-use crate::tensor::{Indices, QuantMatrix, Tensor};
+use crate::tensor::{Indices, Q8Activations, QuantMatrix, Tensor};
 
 use super::config::ModelConfig;
 
@@ -28,6 +29,15 @@ pub enum Linear {
 }
 
 impl Linear {
+    /// Quantized weights (every part of a stacked projection): its GEMV reads x rounded to 8 bits.
+    pub fn is_quant(&self) -> bool {
+        match self {
+            Linear::Dense(_) => false,
+            Linear::Quant(_) => true,
+            Linear::Stacked(parts) => parts.iter().all(Linear::is_quant),
+        }
+    }
+
     /// Rows (outputs).
     pub fn rows(&self) -> usize {
         match self {
@@ -146,15 +156,38 @@ pub struct Buffers {
     pub act: Activations,
     /// [batch, vocab]
     pub logits: Tensor,
+    /// The normalized residual stream and the MLP's activation rounded to 8
+    /// bits once a step, for the GEMVs on quantized weights (None where the
+    /// batch exceeds their GEMV or a width is not whole units of 32).
+    pub q8: Option<StepQ8>,
+}
+
+/// A step's x of the quantized GEMVs, rounded to 8 bits once by the op that
+/// makes it (`ops::rmsnorm_q8`, `ops::silu_mul_q8`) instead of by every CTA
+/// of every GEMV that reads it.
+pub struct StepQ8 {
+    /// [batch, hidden]: `act.xn`'s values (the QKV, gate/up and LM-head input).
+    pub xn: Q8Activations,
+    /// [batch, intermediate]: `act.h`'s values (the down projection's input).
+    pub h: Q8Activations,
 }
 
 impl Buffers {
     /// Buffers of a step of `batch` sequences: x0 as given, the rest unset.
     pub fn new(ctx: &Context, cfg: &ModelConfig, dtype: DType, batch: usize, x0: Tensor) -> Result<Self> {
+        let whole = cfg.hidden % 32 == 0 && cfg.intermediate % 32 == 0;
+        let q8 = match batch <= ops::quant::QUANT_MAX_N && whole {
+            true => Some(StepQ8 {
+                xn: Q8Activations::new(ctx, batch, cfg.hidden)?,
+                h: Q8Activations::new(ctx, batch, cfg.intermediate)?,
+            }),
+            false => None,
+        };
         Ok(Buffers {
             x0,
             act: Activations::new(ctx, cfg, dtype, batch)?,
             logits: Tensor::empty(ctx, &[batch, cfg.vocab], dtype)?,
+            q8,
         })
     }
 }
@@ -605,17 +638,17 @@ impl DecodeModel {
         let attn4 = b.act.attn.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
         let attn2 = b.act.attn.reshape(&[self.batch, cfg.heads * cfg.head_dim])?;
         for l in &self.layers {
-            ops::rmsnorm(ctx, &b.act.x, &l.w.attn_norm, cfg.rms_eps, &b.act.xn)?;
-            linear(ctx, &l.w.w_qkv, &b.act.xn, 0.0, &b.act.qkv)?;
+            let xq = b.q8.as_ref().map(|q| &q.xn);
+            norm_then_linear(ctx, &l.w.w_qkv, &b.act.x, &l.w.attn_norm, cfg.rms_eps, &b.act.xn, xq, &b.act.qkv)?;
             if let (Some(qn), Some(kn)) = (&l.w.q_norm, &l.w.k_norm) {
                 self.qk_norm(ctx, &b.act.qkv, qn, kn)?;
             }
             attention(l, &q4, &attn4)?;
             linear(ctx, &l.w.w_o, &attn2, 1.0, &b.act.x)?; // + residual
-            self.mlp(ctx, l, &b.act.x, &b.act.xn, &b.act.gate_up, &b.act.h)?;
+            self.mlp(ctx, l, &b.act.x, &b.act.xn, &b.act.gate_up, &b.act.h, b.q8.as_ref())?;
         }
-        ops::rmsnorm(ctx, &b.act.x, &self.final_norm, cfg.rms_eps, &b.act.xn)?;
-        linear(ctx, &self.lm_head, &b.act.xn, 0.0, &b.logits)
+        let xq = b.q8.as_ref().map(|q| &q.xn);
+        norm_then_linear(ctx, &self.lm_head, &b.act.x, &self.final_norm, cfg.rms_eps, &b.act.xn, xq, &b.logits)
     }
 
     /// Qwen3's per-head RMSNorm, in place on the Q heads and the K heads of
@@ -648,6 +681,7 @@ impl DecodeModel {
     }
 
     /// The MLP block with its residual: x += down(silu(gate(norm(x))) * up(norm(x))).
+    #[allow(clippy::too_many_arguments)]
     fn mlp(
         &self,
         ctx: &Context,
@@ -656,11 +690,20 @@ impl DecodeModel {
         xn: &Tensor,
         gate_up: &Tensor,
         h: &Tensor,
+        q8: Option<&StepQ8>,
     ) -> Result<()> {
-        ops::rmsnorm(ctx, x, &l.w.mlp_norm, self.cfg.rms_eps, xn)?;
-        linear(ctx, &l.w.w_gate_up, xn, 0.0, gate_up)?;
-        ops::silu_mul(ctx, gate_up, h)?;
-        linear(ctx, &l.w.w_down, h, 1.0, x) // + residual
+        let eps = self.cfg.rms_eps;
+        norm_then_linear(ctx, &l.w.w_gate_up, x, &l.w.mlp_norm, eps, xn, q8.map(|q| &q.xn), gate_up)?;
+        match q8 {
+            Some(q) if l.w.w_down.is_quant() => {
+                ops::silu_mul_q8(ctx, gate_up, h, &q.h)?;
+                linear_q8(ctx, &l.w.w_down, h, Some(&q.h), 1.0, x) // + residual
+            }
+            _ => {
+                ops::silu_mul(ctx, gate_up, h)?;
+                linear(ctx, &l.w.w_down, h, 1.0, x) // + residual
+            }
+        }
     }
 
     /// Runs `tokens` consecutive prompt tokens of sequence `seq` through every
@@ -717,7 +760,7 @@ impl DecodeModel {
             let (ks, vs) = (kc.narrow(2, 0, pos0 + tokens)?, vc.narrow(2, 0, pos0 + tokens)?);
             ops::sdpa(ctx, &q4, &ks, &vs, &attn4, &sdpa)?;
             linear(ctx, &l.w.w_o, &attn2, 1.0, &x)?; // + residual
-            self.mlp(ctx, l, &x, &xn, &gate_up, &hbuf)?;
+            self.mlp(ctx, l, &x, &xn, &gate_up, &hbuf, None)?;
         }
         let (last, last_n) = (x.narrow(0, tokens - 1, 1)?, xn.narrow(0, 0, 1)?);
         ops::rmsnorm(ctx, &last, &self.final_norm, cfg.rms_eps, &last_n)?;
@@ -761,9 +804,24 @@ impl DecodeModel {
 /// (cuBLAS at those sizes), one pass over the blocks instead of one per 16
 /// rows. Stacked: each part into its columns of y.
 pub fn linear(ctx: &Context, w: &Linear, x: &Tensor, beta: f32, y: &Tensor) -> Result<()> {
+    linear_q8(ctx, w, x, None, beta, y)
+}
+
+/// [`linear`] with x also rounded to 8 bits (`x_q8`, x's values: see
+/// [`ops::quant::QuantOptions::x_q8`]), which the quantized GEMV reads.
+pub fn linear_q8(
+    ctx: &Context,
+    w: &Linear,
+    x: &Tensor,
+    x_q8: Option<&Q8Activations>,
+    beta: f32,
+    y: &Tensor,
+) -> Result<()> {
     match w {
         Linear::Dense(t) => dense_linear(ctx, t, x, beta, y),
-        Linear::Quant(q) if x.shape()[0] <= ops::quant::QUANT_MAX_N => ops::quant_matmul(ctx, q, x, y, 1.0, beta),
+        Linear::Quant(q) if x.shape()[0] <= ops::quant::QUANT_MAX_N => {
+            ops::quant_matmul_with(ctx, q, x, y, 1.0, beta, &QuantOptions { kernel: None, x_q8 })
+        }
         Linear::Quant(q) => {
             let (m, k) = (q.rows(), q.cols());
             let dense = ctx.scratch("linear.dequantized", x.dtype(), m * k)?.reshape(&[m, k])?;
@@ -773,10 +831,36 @@ pub fn linear(ctx: &Context, w: &Linear, x: &Tensor, beta: f32, y: &Tensor) -> R
         Linear::Stacked(parts) => {
             let mut at = 0;
             for p in parts {
-                linear(ctx, p, x, beta, &y.narrow(1, at, p.rows())?)?;
+                linear_q8(ctx, p, x, x_q8, beta, &y.narrow(1, at, p.rows())?)?;
                 at += p.rows();
             }
             Ok(())
+        }
+    }
+}
+
+/// RMSNorm of x into xn, then `y = W · xn` (beta 0). Quantized weights read
+/// xn also rounded to 8 bits into `xq` by the same launch (`ops::rmsnorm_q8`),
+/// where given.
+#[allow(clippy::too_many_arguments)]
+fn norm_then_linear(
+    ctx: &Context,
+    w: &Linear,
+    x: &Tensor,
+    norm: &Tensor,
+    eps: f32,
+    xn: &Tensor,
+    xq: Option<&Q8Activations>,
+    y: &Tensor,
+) -> Result<()> {
+    match xq {
+        Some(q) if w.is_quant() => {
+            ops::rmsnorm_q8(ctx, x, norm, eps, xn, q)?;
+            linear_q8(ctx, w, xn, Some(q), 0.0, y)
+        }
+        _ => {
+            ops::rmsnorm(ctx, x, norm, eps, xn)?;
+            linear(ctx, w, xn, 0.0, y)
         }
     }
 }

@@ -147,6 +147,18 @@ pub(crate) struct SiluMulParams {
     pub(crate) s_h: i64,
 }
 
+/// Kernel parameters (kernels/quant_dot.cu: Q8Params).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Q8Params {
+    pub(crate) rows: i64,
+    pub(crate) cols: i64,
+    pub(crate) sxr: i64,
+    pub(crate) syr: i64,
+    pub(crate) meta: i64,
+    pub(crate) eps: f32,
+}
+
 /// Kernel parameters (kernels/sample.cu: SampleParams).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -219,6 +231,7 @@ mod tests {
             abi!(SiluMulParams in kernels::LAYER; rows, inter, s_gu, s_h),
             abi!(QuantParams in kernels::QUANT; m, k, n, row_bytes, buf_bytes, sxn, syn, x_vec, alpha, beta),
             abi!(QuantParams in kernels::QUANT_DOT; m, k, n, row_bytes, buf_bytes, sxn, syn, x_vec, alpha, beta),
+            abi!(Q8Params in kernels::QUANT_DOT; rows, cols, sxr, syr, meta, eps),
             abi!(SampleParams in kernels::SAMPLE; vocab, sxr, hist, top_k, seed, temperature, top_p, ln_min_p,
                 repeat_penalty, append),
         ]

@@ -20,8 +20,9 @@ use crate::error::{Error, Result};
 use crate::profile::Tag;
 use crate::runtime::kernels::{self, KernelSource};
 use crate::runtime::{CudaBackend, KernelArgs, LaunchConfig};
+use crate::spec::q8::q8_row_bytes;
 pub use crate::spec::quant_matmul::{geometry, QuantGeometry};
-use crate::tensor::{QuantMatrix, Tensor};
+use crate::tensor::{Q8Activations, QuantMatrix, Tensor};
 
 const OP: &str = "quant_matmul";
 
@@ -45,10 +46,23 @@ const DOT_STAGES: usize = 3;
 
 /// `y = alpha * x · dequant(w)^T + beta * y`: w [M, K] quantized, x [N, K], y [N, M].
 pub fn quant_matmul(ctx: &Context, w: &QuantMatrix, x: &Tensor, y: &Tensor, alpha: f32, beta: f32) -> Result<()> {
-    quant_matmul_with(ctx, w, x, y, alpha, beta, None)
+    quant_matmul_with(ctx, w, x, y, alpha, beta, &QuantOptions::default())
 }
 
-/// [`quant_matmul`] with the kernel family given (None: `DK_QUANT_KERNEL`, else auto).
+/// How a [`quant_matmul_with`] runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QuantOptions<'a> {
+    /// The kernel family (None: `DK_QUANT_KERNEL`, else auto).
+    pub kernel: Option<QuantKernel>,
+    /// x already rounded to 8 bits per 32 elements (`ops::quantize_x` of x,
+    /// or written beside x by `ops::rmsnorm_q8` / `ops::silu_mul_q8`): the
+    /// dot kernel copies it instead of quantizing x in every CTA. The caller
+    /// vouches that it holds x's values; the tensor-core kernel and the CPU
+    /// backend read x itself.
+    pub x_q8: Option<&'a Q8Activations>,
+}
+
+/// [`quant_matmul`] with [`QuantOptions`].
 pub fn quant_matmul_with(
     ctx: &Context,
     w: &QuantMatrix,
@@ -56,9 +70,12 @@ pub fn quant_matmul_with(
     y: &Tensor,
     alpha: f32,
     beta: f32,
-    kernel: Option<QuantKernel>,
+    opts: &QuantOptions,
 ) -> Result<()> {
     let g = geometry(ctx.device(), w, x, y, alpha, beta)?;
+    if let Some(q) = opts.x_q8 {
+        check_x_q8(ctx, q, &g)?;
+    }
     if g.m == 0 || g.n == 0 {
         return Ok(());
     }
@@ -72,10 +89,10 @@ pub fn quant_matmul_with(
         }
         Backend::Cuda(be) => {
             be.hold_quant(w);
-            let kernel = resolve_kernel(ctx, be, w.kind(), g.k, g.n, kernel)?;
+            let kernel = resolve_kernel(ctx, be, w.kind(), g.k, g.n, opts.kernel)?;
             let (w_ptr, buf_bytes) =
                 w.device_span().ok_or_else(|| Error::invalid(OP, "w", "a device matrix", "a host matrix"))?;
-            let job = Job { be, g: &g, w, w_ptr, buf_bytes, x, y, alpha, beta };
+            let job = Job { be, g: &g, w, w_ptr, buf_bytes, x, x_q8: opts.x_q8, y, alpha, beta };
             match kernel {
                 QuantKernel::Dot => launch_dot(&job),
                 _ => launch_mma(&job),
@@ -109,6 +126,27 @@ fn traffic(g: &QuantGeometry, w: &QuantMatrix, n: usize, beta: f32) -> u64 {
     (w.size_bytes() + n * g.k * e + n * g.m * e * if beta != 0.0 { 2 } else { 1 }) as u64
 }
 
+/// `q` holds x's rows and columns, on the op's device.
+fn check_x_q8(ctx: &Context, q: &Q8Activations, g: &QuantGeometry) -> Result<()> {
+    if q.device() != ctx.device() {
+        return Err(Error::WrongDevice {
+            op: OP,
+            arg: "x_q8".into(),
+            expected: ctx.device().to_string(),
+            found: q.device().to_string(),
+        });
+    }
+    if (q.rows(), q.cols()) != (g.n, g.k) {
+        return Err(Error::invalid(
+            OP,
+            "x_q8",
+            format!("x's {} rows of {}", g.n, g.k),
+            format!("{} rows of {}", q.rows(), q.cols()),
+        ));
+    }
+    Ok(())
+}
+
 /// The grid of a launch over `units` independent pieces of work, `per_cta` a CTA.
 fn grid_for(units: usize, per_cta: usize) -> Result<u32> {
     u32::try_from(units.div_ceil(per_cta))
@@ -124,6 +162,8 @@ struct Job<'a> {
     w_ptr: u64,
     buf_bytes: usize,
     x: &'a Tensor,
+    /// x already quantized (the dot kernel copies it).
+    x_q8: Option<&'a Q8Activations>,
     y: &'a Tensor,
     alpha: f32,
     beta: f32,
@@ -230,8 +270,20 @@ fn launch_dot(job: &Job) -> Result<()> {
         });
     }
     let fmt = kind.name().to_ascii_lowercase();
-    launch_chunks(job, per_launch, |_, nc, args| {
-        args.push(job.params(nc, false));
+    // x's quants and unit constants, where given: chunk n0's start in each region.
+    let q8 = job.x_q8.map(|q| {
+        be.hold_q8(q);
+        let base = q.device_buffer().map_or(0, |b| b.device_ptr());
+        (
+            base,
+            base + (q.rows() * q8_row_bytes(q.cols())) as u64,
+            q8_row_bytes(q.cols()) as u64,
+            (q.cols() / 32 * 8) as u64,
+        )
+    });
+    launch_chunks(job, per_launch, |n0, nc, args| {
+        let (xq, xm) = q8.map_or((0, 0), |(b, m, row, units)| (b + n0 as u64 * row, m + n0 as u64 * units));
+        args.push(xq).push(xm).push(job.params(nc, false));
         let name = format!("qgemv_dot_{fmt}_n{nc}");
         let f = job.function(&kernels::QUANT_DOT, &name)?;
         let shared = dot_shared_bytes(kind, g.k, nc);

@@ -175,6 +175,11 @@ impl CudaBackend {
         self.hold_buffers(&w.device_buffer().into_iter().collect::<Vec<_>>());
     }
 
+    /// Holds quantized activations' buffer in the recording being made (if any).
+    pub(crate) fn hold_q8(&self, q: &crate::tensor::Q8Activations) {
+        self.hold_buffers(&q.device_buffer().into_iter().collect::<Vec<_>>());
+    }
+
     /// While recording, adds each buffer the recording does not hold yet.
     fn hold_buffers(&self, buffers: &[&Arc<crate::tensor::CudaBuffer>]) {
         if !self.launcher.recording.load(Ordering::Acquire) {

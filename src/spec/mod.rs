@@ -8,6 +8,7 @@ pub mod copy;
 pub mod dequant;
 pub mod layer;
 pub mod matmul;
+pub mod q8;
 pub mod quant;
 pub mod quant_matmul;
 pub mod random;

@@ -5,6 +5,7 @@
 
 mod indices;
 mod layout;
+mod q8;
 mod quant;
 mod storage;
 pub mod validate;
@@ -13,6 +14,7 @@ pub use crate::device::Device;
 pub(crate) use indices::IndicesMemory;
 pub use indices::{Indices, IndicesReadback};
 pub use layout::{Layout, MAX_RANK};
+pub use q8::Q8Activations;
 pub use quant::QuantMatrix;
 pub(crate) use quant::QuantMemory;
 pub use storage::{CudaBuffer, HostData, Memory, Storage, POISON_BF16, POISON_F16, POISON_F32};

@@ -1,0 +1,194 @@
+//! x rounded to 8 bits per 32 elements once, for the integer-dot GEMV
+//! (`quant_matmul` with [`super::quant::QuantOptions::x_q8`]): standalone
+//! (`quantize_x`) or by the op that makes x, which then writes its output
+//! both ways (`rmsnorm_q8`, `silu_mul_q8`). The layout and the rounding are
+//! [`crate::spec::q8`]'s; on a GPU the kernels are at the end of
+//! kernels/quant_dot.cu (each CTA of the GEMV would otherwise quantize the
+//! whole of x itself).
+
+use super::params::Q8Params;
+use crate::context::{Backend, Context};
+use crate::error::{Error, Result};
+use crate::profile::Tag;
+use crate::runtime::kernels;
+use crate::runtime::{CudaBackend, KernelArgs, LaunchConfig};
+use crate::spec::layer::{check_rmsnorm, check_silu_mul};
+use crate::spec::q8::{q8_row_bytes, quantize_rows};
+use crate::tensor::validate;
+use crate::tensor::{Q8Activations, Tensor};
+
+/// q = x rounded to 8 bits per 32 elements: x [rows, cols] with a unit
+/// column stride, q of the same rows and cols.
+pub fn quantize_x(ctx: &Context, x: &Tensor, q: &Q8Activations) -> Result<()> {
+    const OP: &str = "quantize_x";
+    validate::check_device(OP, "x", x, ctx.device())?;
+    validate::check_rank(OP, "x", x, 2)?;
+    let (rows, cols) = (x.shape()[0], x.shape()[1]);
+    if cols > 1 && x.layout().stride(1) != 1 {
+        return Err(Error::invalid(OP, "x", "a unit column stride", format!("strides {:?}", x.layout().strides())));
+    }
+    check_q(OP, ctx, q, rows, cols)?;
+    if rows == 0 || cols == 0 {
+        return Ok(());
+    }
+    let bytes = (rows * cols * x.dtype().size_in_bytes() + q.size_bytes()) as u64;
+    match ctx.backend() {
+        Backend::Cpu(_) => {
+            let label = format!("{OP}/cpu/{}", x.dtype());
+            ctx.profiler().host(Tag { label: &label, bytes }, || write_cpu(q, &x.to_f32_vec()?))
+        }
+        Backend::Cuda(be) => {
+            let p = params(q, rows, cols, x.layout().stride(0), 0, 0.0);
+            let mut args = KernelArgs::new();
+            args.push(ptr(OP, x, "x")?).push(q_ptr(q)).push(p);
+            // The kernel reads x[r < rows, c < cols] and writes q's layout for rows x cols.
+            launch(be, OP, "quantize_x", x, units_grid(be, rows, cols), 256, bytes, &[x], q, &args)
+        }
+    }
+}
+
+/// [`super::rmsnorm`] of x [rows, cols] into y, and y's values (as rounded to
+/// its dtype) quantized into q (rows x cols). 2-D views only, y not x.
+pub fn rmsnorm_q8(ctx: &Context, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor, q: &Q8Activations) -> Result<()> {
+    const OP: &str = "rmsnorm_q8";
+    check_rmsnorm(ctx.device(), x, w, eps, y)?;
+    if x.rank() != 2 {
+        return Err(Error::invalid(OP, "x", "a 2-D [rows, cols] view", format!("shape {:?}", x.shape())));
+    }
+    if y.same_buffer(x) {
+        return Err(Error::invalid(OP, "y", "a buffer other than x's", "x's buffer"));
+    }
+    let (rows, cols) = (x.shape()[0], x.shape()[1]);
+    check_q(OP, ctx, q, rows, cols)?;
+    if rows == 0 || cols == 0 {
+        return Ok(());
+    }
+    let e = x.dtype().size_in_bytes();
+    let bytes = ((2 * rows * cols + cols) * e + q.size_bytes()) as u64;
+    match ctx.backend() {
+        Backend::Cpu(_) => {
+            let label = format!("{OP}/cpu/{}", x.dtype());
+            ctx.profiler().host(Tag { label: &label, bytes }, || {
+                crate::cpu::layer::rmsnorm(x, w, eps, y)?;
+                write_cpu(q, &y.to_f32_vec()?)
+            })
+        }
+        Backend::Cuda(be) => {
+            let p = params(q, rows, cols, x.layout().stride(0), y.layout().stride(0), eps);
+            let mut args = KernelArgs::new();
+            args.push(ptr(OP, x, "x")?).push(ptr(OP, w, "w")?).push(ptr(OP, y, "y")?).push(q_ptr(q)).push(p);
+            let grid = (u32::try_from(rows).map_err(|_| too_many(OP, rows))?, 1, 1);
+            // A CTA a row: reads x[r, c < cols] and w, writes y[r, c < cols] and row r of q.
+            launch(be, OP, "rmsnorm_q8", x, grid, 256, bytes, &[x, w, y], q, &args)
+        }
+    }
+}
+
+/// [`super::silu_mul`] of gu [rows, 2 cols] into h [rows, cols], and h's
+/// values (as rounded to its dtype) quantized into q (rows x cols).
+pub fn silu_mul_q8(ctx: &Context, gu: &Tensor, h: &Tensor, q: &Q8Activations) -> Result<()> {
+    const OP: &str = "silu_mul_q8";
+    let (rows, cols) = check_silu_mul(ctx.device(), gu, h)?;
+    check_q(OP, ctx, q, rows, cols)?;
+    if rows == 0 || cols == 0 {
+        return Ok(());
+    }
+    let bytes = (3 * rows * cols * gu.dtype().size_in_bytes() + q.size_bytes()) as u64;
+    match ctx.backend() {
+        Backend::Cpu(_) => {
+            let label = format!("{OP}/cpu/{}", gu.dtype());
+            ctx.profiler().host(Tag { label: &label, bytes }, || {
+                crate::cpu::layer::silu_mul(gu, h)?;
+                write_cpu(q, &h.to_f32_vec()?)
+            })
+        }
+        Backend::Cuda(be) => {
+            let p = params(q, rows, cols, gu.layout().stride(0), h.layout().stride(0), 0.0);
+            let mut args = KernelArgs::new();
+            args.push(ptr(OP, gu, "gu")?).push(ptr(OP, h, "h")?).push(q_ptr(q)).push(p);
+            // Reads gu[r, c < 2 cols], writes h[r, c < cols] and q's layout for rows x cols.
+            launch(be, OP, "silu_mul_q8", gu, units_grid(be, rows, cols), 256, bytes, &[gu, h], q, &args)
+        }
+    }
+}
+
+/// q on the op's device, of `rows` x `cols` (cols whole units of 32).
+fn check_q(op: &'static str, ctx: &Context, q: &Q8Activations, rows: usize, cols: usize) -> Result<()> {
+    if q.device() != ctx.device() {
+        return Err(Error::WrongDevice {
+            op,
+            arg: "q".into(),
+            expected: ctx.device().to_string(),
+            found: q.device().to_string(),
+        });
+    }
+    if (q.rows(), q.cols()) != (rows, cols) {
+        return Err(Error::invalid(
+            op,
+            "q",
+            format!("{rows} rows of {cols} (the input's)"),
+            format!("{} rows of {}", q.rows(), q.cols()),
+        ));
+    }
+    Ok(())
+}
+
+fn write_cpu(q: &Q8Activations, values: &[f32]) -> Result<()> {
+    q.write_host(quantize_rows(values, q.rows(), q.cols()))
+        .ok_or_else(|| Error::invalid("quantize_x", "q", "a host buffer", "a device buffer"))
+}
+
+fn params(q: &Q8Activations, rows: usize, cols: usize, sxr: usize, syr: usize, eps: f32) -> Q8Params {
+    Q8Params {
+        rows: rows as i64,
+        cols: cols as i64,
+        sxr: sxr as i64,
+        syr: syr as i64,
+        meta: (q.rows() * q8_row_bytes(q.cols())) as i64,
+        eps,
+    }
+}
+
+fn ptr(op: &'static str, t: &Tensor, name: &str) -> Result<u64> {
+    t.device_ptr().ok_or_else(|| Error::invalid(op, name, "a device tensor", "a host tensor"))
+}
+
+fn q_ptr(q: &Q8Activations) -> u64 {
+    q.device_buffer().map_or(0, |b| b.device_ptr())
+}
+
+fn too_many(op: &'static str, n: usize) -> Error {
+    Error::Unsupported { op, what: format!("{n} rows exceed the grid limit") }
+}
+
+/// A thread a unit of 32, 256 a CTA, at most 8 CTAs an SM (a grid-stride loop beyond).
+fn units_grid(be: &CudaBackend, rows: usize, cols: usize) -> (u32, u32, u32) {
+    let units = rows * (cols / 32);
+    (units.div_ceil(256).clamp(1, be.caps().sm_count as usize * 8) as u32, 1, 1)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn launch(
+    be: &CudaBackend,
+    op: &'static str,
+    kernel: &str,
+    like: &Tensor,
+    grid: (u32, u32, u32),
+    block: u32,
+    bytes: u64,
+    uses: &[&Tensor],
+    q: &Q8Activations,
+    args: &KernelArgs,
+) -> Result<()> {
+    let dtype = like.dtype();
+    let f = be.function(&kernels::QUANT_DOT, kernels::dtype_build(dtype), &format!("{kernel}_{dtype}"))?;
+    let label = format!("{op}/{kernel}/{dtype}");
+    be.hold_q8(q);
+    // Every producer waits for the previous launch first (pdl_begin).
+    let cfg = LaunchConfig { grid, block: (block, 1, 1), shared_bytes: 0, dependent: true };
+    // SAFETY: the op validated every view in bounds and q's rows and cols
+    // against them (its comment at the call says what the kernel touches);
+    // q's allocation holds its layout's bytes; args match the kernel's
+    // parameters (Q8Params is its twin, checked by the layout tests).
+    unsafe { be.launch(Tag { label: &label, bytes }, uses, &f, cfg, args) }
+}
