@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::ops::quant::QuantOptions;
 use crate::ops::{plan_matmul, quant_matmul_with, MatmulOptions, QuantKernel};
 use crate::roofline::Roofline;
-use crate::runtime::timing::time_on_stream;
+use crate::runtime::timing::{time_on_stream, Stats};
 use crate::tensor::{QuantMatrix, Tensor};
 
 use super::{random_tensor, BenchRow};
@@ -35,6 +35,9 @@ pub struct QuantBenchConfig {
     pub runs: usize,
     /// Also time the dense GEMV of the same shape.
     pub peer: bool,
+    /// Also time each point back to back in a CUDA graph (a `_graph` row:
+    /// the graph's time over its launches).
+    pub graph: bool,
 }
 
 impl Default for QuantBenchConfig {
@@ -48,6 +51,7 @@ impl Default for QuantBenchConfig {
             warmup: 5,
             runs: 50,
             peer: true,
+            graph: false,
         }
     }
 }
@@ -55,7 +59,7 @@ impl Default for QuantBenchConfig {
 impl QuantBenchConfig {
     /// Measurements this config makes.
     pub fn points(&self) -> usize {
-        self.formats.len() * self.shapes.len() * self.ns.len() * self.kernels.len()
+        self.formats.len() * self.shapes.len() * self.ns.len() * self.kernels.len() * if self.graph { 2 } else { 1 }
     }
 }
 
@@ -129,6 +133,38 @@ pub fn run(
                     row.peer_us = *peer;
                     on_row(&row);
                     rows.push(row);
+                    if cfg.graph {
+                        // Enough launches that every weight copy is read twice,
+                        // at least 8; the graph's median over them.
+                        let launches = (2 * copies).max(8);
+                        let opts = QuantOptions { kernel: Some(kernel), x_q8: None };
+                        let rec = ctx.record(|ctx| {
+                            (0..launches)
+                                .try_for_each(|i| quant_matmul_with(ctx, &weights[i % copies], &x, &y, 1.0, 0.0, &opts))
+                        })?;
+                        let g = rec.capture_graph()?;
+                        let whole = time_on_stream(be, 2, cfg.runs, |_| g.launch("bench/graph", 0))?;
+                        let per = |us: f64| us / launches as f64;
+                        let stats = Stats {
+                            median_us: per(whole.median_us),
+                            min_us: per(whole.min_us),
+                            max_us: per(whole.max_us),
+                            runs: whole.runs,
+                        };
+                        let label = format!("quant_matmul/{}_{fmt}_n{n}_graph", ran.name());
+                        let row = BenchRow::measured(
+                            ctx,
+                            "quant_matmul",
+                            label,
+                            dtype,
+                            format!("m={m} k={k} n={n}"),
+                            &stats,
+                            bytes,
+                            read.gbps,
+                        )?;
+                        on_row(&row);
+                        rows.push(row);
+                    }
                 }
             }
         }

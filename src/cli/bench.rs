@@ -69,6 +69,11 @@ enum BenchOp {
         /// Skip timing the dense GEMV.
         #[arg(long)]
         no_peer: bool,
+        /// Also time each point back to back inside a CUDA graph (rows
+        /// suffixed `_graph`: a launch's share of the graph's time, where the
+        /// next launch overlaps this one's tail as in a decode step's graph).
+        #[arg(long)]
+        graph: bool,
         /// Write the rows as CSV.
         #[arg(long)]
         csv: Option<PathBuf>,
@@ -352,8 +357,8 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             }
             Ok(0)
         }
-        BenchOp::QuantMatmul { shapes, n, formats, kernel, dtype, runs, no_peer, csv } => {
-            let mut cfg = QuantBenchConfig { runs: runs.max(1), peer: !no_peer, dtype, ..Default::default() };
+        BenchOp::QuantMatmul { shapes, n, formats, kernel, dtype, runs, no_peer, graph, csv } => {
+            let mut cfg = QuantBenchConfig { runs: runs.max(1), peer: !no_peer, dtype, graph, ..Default::default() };
             gemv_grid(shapes, n, &mut cfg.shapes, &mut cfg.ns)?;
             if let Some(f) = formats {
                 cfg.formats = f;
