@@ -567,7 +567,9 @@ QD_ALL(3, q6_k)
 // The producers of the GEMV's x already quantized (src/spec/q8.rs: rows of
 // quants in x_unit_chunk order, cols rounded up to 64 bytes a row, then 8
 // bytes a unit: what quantize_x_unit writes). Rust twin: Q8Params in
-// src/ops/params.rs.
+// src/ops/params.rs. Eight lanes share a unit (4 values each), so a thread's
+// serial work is 4 values, not 32 (a decode step's RMSNorm is one CTA a row:
+// its latency is the step's).
 struct Q8Params {
     i64 rows, cols;   // rows of cols elements (cols a multiple of 32)
     i64 sxr, syr;     // row strides of the input and of the dense output, in elements
@@ -578,57 +580,101 @@ struct Q8Params {
 #define DK_Q8_NAME_(n, dt) n##_##dt
 #define DK_Q8_NAME(n, dt) DK_Q8_NAME_(n, dt)
 
-// Stores 32 values of unit u of a dense row (16-byte stores where aligned).
-__device__ __forceinline__ void store_unit(T* __restrict__ ys, const float (&v)[32]) {
-    if ((reinterpret_cast<size_t>(ys) & 15) == 0) {
+// Unit u of a row, quantized by the 8 lanes of an aligned group (group lane
+// j holds values 4j .. 4j + 3): the same bytes as quantize_x_unit (max and
+// integer sums do not depend on order; the scale, its inverse and each
+// rounding are the same expressions). Every lane of the warp calls it; live:
+// whether this lane's group has a unit.
+__device__ __forceinline__ void quantize_unit8(const float (&v)[4], bool live, u8* xrow, i64 u, uint2* meta) {
+    const unsigned all = 0xffffffffu;
+    const int j = threadIdx.x & 7;
+    float amax = 0.f, probe = 0.f;
 #pragma unroll
-        for (int c = 0; c < 32 / VEC; ++c) {
-            uint4 out;
-            T* e = reinterpret_cast<T*>(&out);
+    for (int i = 0; i < 4; ++i) amax = fmaxf(amax, fabsf(v[i])), probe = fmaf(v[i], 0.f, probe);
 #pragma unroll
-            for (int i = 0; i < VEC; ++i) e[i] = from_f32<T>(v[c * VEC + i]);
-            reinterpret_cast<uint4*>(ys)[c] = out;
-        }
-    } else {
+    for (int o = 1; o < 8; o <<= 1) {
+        amax = fmaxf(amax, __shfl_xor_sync(all, amax, o));
+        probe += __shfl_xor_sync(all, probe, o);  // 0, or NaN where a value is not finite
+    }
+    const float dx = probe == 0.f ? amax / 127.f : __int_as_float(0x7fc00000);
+    const float inv = amax > 0.f && probe == 0.f ? 127.f / amax : 0.f;
+    unsigned word = 0;
+    int sum = 0;
 #pragma unroll
-        for (int i = 0; i < 32; ++i) ys[i] = from_f32<T>(v[i]);
+    for (int i = 0; i < 4; ++i) {
+        const int qv = __float2int_rn(v[i] * inv);
+        sum += qv;
+        word |= ((unsigned)qv & 0xFFu) << (8 * i);
+    }
+    // Lanes 0-3 hold values 0-15 (the first sum), 4-7 values 16-31.
+    sum += __shfl_xor_sync(all, sum, 1);
+    sum += __shfl_xor_sync(all, sum, 2);
+    const int second = __shfl_down_sync(all, sum, 4);
+    if (live) {
+        *reinterpret_cast<unsigned*>(xrow + x_unit_chunk((int)u, j >> 2) + 4 * (j & 3)) = word;
+        if (j == 0) *meta = make_uint2(__float_as_uint(dx), ((unsigned)sum & 0xFFFFu) | ((unsigned)second << 16));
     }
 }
 
-// x [rows, cols] quantized into Q: a thread a unit.
+// Four consecutive values at p as f32 (zeros where !live).
+__device__ __forceinline__ void load4(const T* __restrict__ p, bool live, float (&v)[4]) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) v[i] = live ? to_f32(p[i]) : 0.f;
+}
+__device__ __forceinline__ void store4(T* __restrict__ p, bool live, const float (&v)[4]) {
+    if (live) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) p[i] = from_f32<T>(v[i]);
+    }
+}
+
+// Walks (row, unit) pairs 4 a warp (a lane group each), warp-uniform, so
+// every lane reaches the group's shuffles: f(r, u, j, live).
+template <typename F>
+__device__ __forceinline__ void for_units(i64 rows, i64 units, F f) {
+    const i64 warp = ((i64)blockIdx.x * blockDim.x + threadIdx.x) >> 5, warps = ((i64)gridDim.x * blockDim.x) >> 5;
+    const int lane = threadIdx.x & 31;
+    for (i64 base = warp * 4; base < rows * units; base += warps * 4) {
+        const i64 g = base + lane / 8;
+        const bool live = g < rows * units;
+        f(live ? g / units : 0, live ? g % units : 0, lane & 7, live);
+    }
+}
+
+// x [rows, cols] quantized into Q.
 extern "C" __global__ void DK_Q8_NAME(quantize_x, DT_NAME)(const T* __restrict__ X, u8* __restrict__ Q, const Q8Params p) {
     pdl_begin();
     const i64 units = p.cols / 32, xk = (p.cols + 63) & ~(i64)63;
-    for (i64 b = (i64)blockIdx.x * blockDim.x + threadIdx.x; b < p.rows * units; b += (i64)gridDim.x * blockDim.x) {
-        const i64 r = b / units, u = b % units;
-        float v[32];
-        load32(X + r * p.sxr + u * 32, v);
-        quantize_x_unit(v, Q + r * xk, (int)u, reinterpret_cast<uint2*>(Q + p.meta) + b);
-    }
+    uint2* meta = reinterpret_cast<uint2*>(Q + p.meta);
+    for_units(p.rows, units, [&](i64 r, i64 u, int j, bool live) {
+        float v[4];
+        load4(X + r * p.sxr + u * 32 + 4 * j, live, v);
+        quantize_unit8(v, live, Q + r * xk, u, meta + r * units + u);
+    });
 }
 
 // h = silu(gate) * up (as silu_mul in layer.cu: f32 math, rounded to T) into
-// H [rows, cols] (gate columns [0, cols) of GU's rows, up [cols, 2 cols)), and
-// H's values quantized into Q: a thread a unit.
+// H [rows, cols] (gate columns [0, cols) of GU's rows, up [cols, 2 cols)),
+// and H's values quantized into Q.
 extern "C" __global__ void DK_Q8_NAME(silu_mul_q8, DT_NAME)(const T* __restrict__ GU, T* __restrict__ H,
                                                              u8* __restrict__ Q, const Q8Params p) {
     pdl_begin();
     const i64 units = p.cols / 32, xk = (p.cols + 63) & ~(i64)63;
-    for (i64 b = (i64)blockIdx.x * blockDim.x + threadIdx.x; b < p.rows * units; b += (i64)gridDim.x * blockDim.x) {
-        const i64 r = b / units, u = b % units;
-        float g[32], up[32];
-        load32(GU + r * p.sxr + u * 32, g);
-        load32(GU + r * p.sxr + p.cols + u * 32, up);
+    uint2* meta = reinterpret_cast<uint2*>(Q + p.meta);
+    for_units(p.rows, units, [&](i64 r, i64 u, int j, bool live) {
+        const i64 c = u * 32 + 4 * j;
+        float g[4], up[4];
+        load4(GU + r * p.sxr + c, live, g);
+        load4(GU + r * p.sxr + p.cols + c, live, up);
 #pragma unroll
-        for (int i = 0; i < 32; ++i) g[i] = to_f32(from_f32<T>(g[i] / (1.f + expf(-g[i])) * up[i]));
-        store_unit(H + r * p.syr + u * 32, g);
-        quantize_x_unit(g, Q + r * xk, (int)u, reinterpret_cast<uint2*>(Q + p.meta) + b);
-    }
+        for (int i = 0; i < 4; ++i) g[i] = to_f32(from_f32<T>(g[i] / (1.f + expf(-g[i])) * up[i]));
+        store4(H + r * p.syr + c, live, g);
+        quantize_unit8(g, live, Q + r * xk, u, meta + r * units + u);
+    });
 }
 
 // y = x / sqrt(mean(x^2) + eps) * w (as rmsnorm in layer.cu: f32 math,
-// rounded to T) into Y, and Y's values quantized into Q: a CTA a row, a
-// thread a unit of it.
+// rounded to T) into Y, and Y's values quantized into Q: a CTA a row.
 extern "C" __global__ void DK_Q8_NAME(rmsnorm_q8, DT_NAME)(const T* __restrict__ X, const T* __restrict__ W,
                                                             T* __restrict__ Y, u8* __restrict__ Q, const Q8Params p) {
     pdl_begin();
@@ -641,13 +687,17 @@ extern "C" __global__ void DK_Q8_NAME(rmsnorm_q8, DT_NAME)(const T* __restrict__
     }
     __shared__ float red[32];  // block_sum's scratch (common.cuh)
     const float rs = rsqrtf(block_sum(ss, red) / (float)p.cols + p.eps);
-    for (i64 u = threadIdx.x; u < units; u += blockDim.x) {
-        float v[32], w[32];
-        load32(xr + u * 32, v);
-        load32(W + u * 32, w);
+    uint2* meta = reinterpret_cast<uint2*>(Q + p.meta) + r * units;
+    const int lane = threadIdx.x & 31;
+    for (i64 base = (threadIdx.x >> 5) * 4; base < units; base += (blockDim.x >> 5) * 4) {
+        const i64 u = base + lane / 8, c = u * 32 + 4 * (lane & 7);
+        const bool live = u < units;
+        float v[4], w[4];
+        load4(xr + c, live, v);
+        load4(W + c, live, w);
 #pragma unroll
-        for (int i = 0; i < 32; ++i) v[i] = to_f32(from_f32<T>(v[i] * rs * w[i]));
-        store_unit(Y + r * p.syr + u * 32, v);
-        quantize_x_unit(v, Q + r * xk, (int)u, reinterpret_cast<uint2*>(Q + p.meta) + r * units + u);
+        for (int i = 0; i < 4; ++i) v[i] = to_f32(from_f32<T>(v[i] * rs * w[i]));
+        store4(Y + r * p.syr + c, live, v);
+        quantize_unit8(v, live, Q + r * xk, u, meta + u);
     }
 }

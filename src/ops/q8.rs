@@ -79,7 +79,8 @@ pub fn rmsnorm_q8(ctx: &Context, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor, q
             args.push(ptr(OP, x, "x")?).push(ptr(OP, w, "w")?).push(ptr(OP, y, "y")?).push(q_ptr(q)).push(p);
             let grid = (u32::try_from(rows).map_err(|_| too_many(OP, rows))?, 1, 1);
             // A CTA a row: reads x[r, c < cols] and w, writes y[r, c < cols] and row r of q.
-            launch(be, OP, "rmsnorm_q8", x, grid, 256, bytes, &[x, w, y], q, &args)
+            // 1024 threads: a row of 4096 is 128 units of 8 lanes, one round.
+            launch(be, OP, "rmsnorm_q8", x, grid, 1024, bytes, &[x, w, y], q, &args)
         }
     }
 }
@@ -161,10 +162,10 @@ fn too_many(op: &'static str, n: usize) -> Error {
     Error::Unsupported { op, what: format!("{n} rows exceed the grid limit") }
 }
 
-/// A thread a unit of 32, 256 a CTA, at most 8 CTAs an SM (a grid-stride loop beyond).
+/// Eight threads a unit of 32, 256 a CTA, at most 8 CTAs an SM (a grid-stride loop beyond).
 fn units_grid(be: &CudaBackend, rows: usize, cols: usize) -> (u32, u32, u32) {
-    let units = rows * (cols / 32);
-    (units.div_ceil(256).clamp(1, be.caps().sm_count as usize * 8) as u32, 1, 1)
+    let threads = rows * (cols / 32) * 8;
+    (threads.div_ceil(256).clamp(1, be.caps().sm_count as usize * 8) as u32, 1, 1)
 }
 
 #[allow(clippy::too_many_arguments)]
