@@ -1,14 +1,15 @@
 //! Memory on a context's backend: the tensor constructors that allocate (a
 //! view needs no context, a buffer does), uploads, and reused scratch.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use super::{Backend, Context};
 use crate::dtype::DType;
 use crate::dtype::QuantKind;
 use crate::error::{Error, Result};
 use crate::tensor::{
-    CudaBuffer, HostData, Indices, IndicesMemory, Layout, Memory, QuantMatrix, QuantMemory, Storage, Tensor,
+    q8_bytes, CudaBuffer, HostData, Indices, IndicesMemory, Layout, Memory, Q8Activations, Q8Memory, QuantMatrix,
+    QuantMemory, Storage, Tensor,
 };
 
 impl Tensor {
@@ -128,6 +129,25 @@ impl QuantMatrix {
         let bytes = QuantMatrix::byte_len("QuantMatrix::random", kind, rows, cols)?;
         let blocks = crate::spec::quant::random_blocks(kind, bytes / kind.block_bytes(), seed, scale);
         Self::from_bytes(ctx, kind, rows, cols, &blocks)
+    }
+}
+
+impl Q8Activations {
+    /// A buffer for `rows` x `cols` on the context's device (cols a multiple of 32).
+    pub fn new(ctx: &Context, rows: usize, cols: usize) -> Result<Self> {
+        const OP: &str = "Q8Activations::new";
+        if cols % 32 != 0 {
+            return Err(Error::invalid(OP, "cols", "a multiple of 32 (whole units)", cols));
+        }
+        let bytes = q8_bytes(rows, cols);
+        let memory = match &ctx.backend {
+            Backend::Cpu(_) => Q8Memory::Host(RwLock::new(vec![0; bytes])),
+            Backend::Cuda(b) => {
+                let padded = bytes.next_multiple_of(16).max(16);
+                Q8Memory::Cuda(Arc::new(CudaBuffer { bytes: b.alloc_bytes(padded)?, ordinal: b.caps().ordinal }))
+            }
+        };
+        Ok(Q8Activations { memory, rows, cols })
     }
 }
 

@@ -15,21 +15,7 @@
 //! a unit with an infinity or NaN gets dx NaN and quants 0 (the product then
 //! carries NaN, as a multiply would). The unit stands for dx * q.
 
-/// Bytes of one row's quants: cols rounded up to whole unit pairs (64).
-pub fn q8_row_bytes(cols: usize) -> usize {
-    cols.next_multiple_of(64)
-}
-
-/// Bytes of a buffer of `rows` x `cols`: the quants, then 8 bytes a unit.
-pub fn q8_bytes(rows: usize, cols: usize) -> usize {
-    rows * q8_row_bytes(cols) + rows * (cols / 32) * 8
-}
-
-/// Byte offset, within its row, of 16-byte chunk `q` (0 or 1) of unit `u`.
-pub fn q8_chunk_offset(u: usize, q: usize) -> usize {
-    let pair = u / 2;
-    64 * pair + 16 * ((2 * (u & 1) + q) ^ ((pair / 2) & 3))
-}
+pub use crate::tensor::{q8_bytes, q8_chunk_offset, q8_row_bytes};
 
 /// One unit of 32 values: its quants, scale and the sums of its halves.
 pub fn quantize_unit(v: &[f32]) -> ([i8; 32], f32, i16, i16) {

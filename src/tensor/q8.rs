@@ -1,15 +1,31 @@
-//! Activations rounded to 8 bits per 32 elements ([`crate::spec::q8`]'s
+//! Activations rounded to 8 bits per 32 elements (`spec::q8`'s
 //! layout): the x of the integer-dot GEMV, made once by the op that produces
 //! x (`ops::quantize_x`, `ops::rmsnorm_q8`, `ops::silu_mul_q8`) instead of
-//! by every CTA of every GEMV that reads it.
+//! by every CTA of every GEMV that reads it. Made by a context
+//! (`Q8Activations::new`).
 
 use std::sync::{Arc, RwLock};
 
-use crate::context::{Backend, Context};
 use crate::error::{Error, Result};
-use crate::spec::q8::q8_bytes;
 
 use super::{CudaBuffer, Device};
+
+/// Bytes of one row's quants: cols rounded up to whole unit pairs (64).
+pub fn q8_row_bytes(cols: usize) -> usize {
+    cols.next_multiple_of(64)
+}
+
+/// Bytes of a buffer of `rows` x `cols`: the quants, then 8 bytes a unit.
+pub fn q8_bytes(rows: usize, cols: usize) -> usize {
+    rows * q8_row_bytes(cols) + rows * (cols / 32) * 8
+}
+
+/// Byte offset, within its row, of 16-byte chunk `q` (0 or 1) of unit `u`
+/// (the dot kernel's bank-spread order: kernels/quant_dot.cu, x_unit_chunk).
+pub fn q8_chunk_offset(u: usize, q: usize) -> usize {
+    let pair = u / 2;
+    64 * pair + 16 * ((2 * (u & 1) + q) ^ ((pair / 2) & 3))
+}
 
 /// Where a [`Q8Activations`]' bytes are held.
 pub(crate) enum Q8Memory {
@@ -21,12 +37,12 @@ pub(crate) enum Q8Memory {
 }
 
 /// `rows` rows of `cols` activations (cols a multiple of 32) in
-/// [`crate::spec::q8`]'s layout, on one device. Its contents are what the
+/// `spec::q8`'s layout, on one device. Its contents are what the
 /// last op that wrote it made of its x; until then, unspecified.
 pub struct Q8Activations {
     pub(crate) memory: Q8Memory,
-    rows: usize,
-    cols: usize,
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
 }
 
 impl std::fmt::Debug for Q8Activations {
@@ -40,23 +56,6 @@ impl std::fmt::Debug for Q8Activations {
 }
 
 impl Q8Activations {
-    /// A buffer for `rows` x `cols` on the context's device (cols a multiple of 32).
-    pub fn new(ctx: &Context, rows: usize, cols: usize) -> Result<Self> {
-        const OP: &str = "Q8Activations::new";
-        if cols % 32 != 0 {
-            return Err(Error::invalid(OP, "cols", "a multiple of 32 (whole units)", cols));
-        }
-        let bytes = q8_bytes(rows, cols);
-        let memory = match ctx.backend() {
-            Backend::Cpu(_) => Q8Memory::Host(RwLock::new(vec![0; bytes])),
-            Backend::Cuda(b) => {
-                let padded = bytes.next_multiple_of(16).max(16);
-                Q8Memory::Cuda(Arc::new(CudaBuffer { bytes: b.alloc_bytes(padded)?, ordinal: b.caps().ordinal }))
-            }
-        };
-        Ok(Q8Activations { memory, rows, cols })
-    }
-
     /// Rows (tokens).
     pub fn rows(&self) -> usize {
         self.rows
@@ -67,7 +66,7 @@ impl Q8Activations {
         self.cols
     }
 
-    /// Bytes of the layout ([`crate::spec::q8::q8_bytes`]).
+    /// Bytes of the layout ([`q8_bytes`]).
     pub fn size_bytes(&self) -> usize {
         q8_bytes(self.rows, self.cols)
     }
