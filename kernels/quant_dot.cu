@@ -680,13 +680,8 @@ extern "C" __global__ void DK_Q8_NAME(rmsnorm_q8, DT_NAME)(const T* __restrict__
     pdl_begin();
     const i64 units = p.cols / 32, xk = (p.cols + 63) & ~(i64)63, r = blockIdx.x;
     const T* xr = X + r * p.sxr;
-    float ss = 0.f;
-    for (i64 c = threadIdx.x; c < p.cols; c += blockDim.x) {
-        const float v = to_f32(xr[c]);
-        ss += v * v;
-    }
     __shared__ float red[32];  // block_sum's scratch (common.cuh)
-    const float rs = rsqrtf(block_sum(ss, red) / (float)p.cols + p.eps);
+    const float rs = rms_scale(xr, p.cols, p.eps, red);
     uint2* meta = reinterpret_cast<uint2*>(Q + p.meta) + r * units;
     const int lane = threadIdx.x & 31;
     for (i64 base = (threadIdx.x >> 5) * 4; base < units; base += (blockDim.x >> 5) * 4) {

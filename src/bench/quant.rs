@@ -118,18 +118,13 @@ pub fn run(
                     let fmt = kind.name().to_ascii_lowercase();
                     // The family that ran (auto resolved), the format and the tokens.
                     let ran = crate::ops::quant::resolve_kernel(ctx, be, kind, k, n, Some(kernel))?;
-                    let label = format!("quant_matmul/{}_{fmt}_n{n}", ran.name());
                     let bytes = (bytes_w + n * k * e + n * m * e) as u64;
-                    let mut row = BenchRow::measured(
-                        ctx,
-                        "quant_matmul",
-                        label,
-                        dtype,
-                        format!("m={m} k={k} n={n}"),
-                        &stats,
-                        bytes,
-                        read.gbps,
-                    )?;
+                    let measured = |suffix: &str, stats: &Stats| {
+                        let label = format!("quant_matmul/{}_{fmt}_n{n}{suffix}", ran.name());
+                        let shape = format!("m={m} k={k} n={n}");
+                        BenchRow::measured(ctx, "quant_matmul", label, dtype, shape, stats, bytes, read.gbps)
+                    };
+                    let mut row = measured("", &stats)?;
                     row.peer_us = *peer;
                     on_row(&row);
                     rows.push(row);
@@ -151,17 +146,7 @@ pub fn run(
                             max_us: per(whole.max_us),
                             runs: whole.runs,
                         };
-                        let label = format!("quant_matmul/{}_{fmt}_n{n}_graph", ran.name());
-                        let row = BenchRow::measured(
-                            ctx,
-                            "quant_matmul",
-                            label,
-                            dtype,
-                            format!("m={m} k={k} n={n}"),
-                            &stats,
-                            bytes,
-                            read.gbps,
-                        )?;
+                        let row = measured("_graph", &stats)?;
                         on_row(&row);
                         rows.push(row);
                     }
