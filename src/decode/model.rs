@@ -170,16 +170,27 @@ pub struct StepQ8 {
     pub xn: Q8Activations,
     /// [batch, intermediate]: `act.h`'s values (the down projection's input).
     pub h: Q8Activations,
+    /// [batch, hq d]: attention's output (the O projection's input), rounded
+    /// by a `quantize_x` launch of its own; only for batches above one, where
+    /// that launch costs less than the O projection's CTAs each rounding x
+    /// (H200 2026-11-30, llama3-8b Q4_K_M: batch 16 9092 -> 8847 us, batch 4
+    /// 3265 -> 3252, but batch 1 2409 -> 2417).
+    pub attn: Option<Q8Activations>,
 }
 
 impl Buffers {
     /// Buffers of a step of `batch` sequences: x0 as given, the rest unset.
     pub fn new(ctx: &Context, cfg: &ModelConfig, dtype: DType, batch: usize, x0: Tensor) -> Result<Self> {
         let whole = cfg.hidden % 32 == 0 && cfg.intermediate % 32 == 0;
+        let attn_width = cfg.heads * cfg.head_dim;
         let q8 = match batch <= ops::quant::QUANT_MAX_N && whole {
             true => Some(StepQ8 {
                 xn: Q8Activations::new(ctx, batch, cfg.hidden)?,
                 h: Q8Activations::new(ctx, batch, cfg.intermediate)?,
+                attn: match batch > 1 && attn_width % 32 == 0 {
+                    true => Some(Q8Activations::new(ctx, batch, attn_width)?),
+                    false => None,
+                },
             }),
             false => None,
         };
@@ -644,7 +655,13 @@ impl DecodeModel {
                 self.qk_norm(ctx, &b.act.qkv, qn, kn)?;
             }
             attention(l, &q4, &attn4)?;
-            linear(ctx, &l.w.w_o, &attn2, 1.0, &b.act.x)?; // + residual
+            match b.q8.as_ref().and_then(|q| q.attn.as_ref()) {
+                Some(q) if l.w.w_o.is_quant() => {
+                    ops::quantize_x(ctx, &attn2, q)?;
+                    linear_q8(ctx, &l.w.w_o, &attn2, Some(q), 1.0, &b.act.x)?; // + residual
+                }
+                _ => linear(ctx, &l.w.w_o, &attn2, 1.0, &b.act.x)?, // + residual
+            }
             self.mlp(ctx, l, &b.act.x, &b.act.xn, &b.act.gate_up, &b.act.h, b.q8.as_ref())?;
         }
         let xq = b.q8.as_ref().map(|q| &q.xn);
