@@ -575,6 +575,7 @@ struct Q8Params {
     i64 sxr, syr;     // row strides of the input and of the dense output, in elements
     i64 meta;         // byte offset of the unit constants in Q (the buffer's rows x its row bytes)
     float eps;        // rmsnorm_q8
+    int vec;          // 1: every row of the inputs and outputs (and rmsnorm_q8's w) starts 4-element aligned
 };
 
 #define DK_Q8_NAME_(n, dt) n##_##dt
@@ -616,13 +617,34 @@ __device__ __forceinline__ void quantize_unit8(const float (&v)[4], bool live, u
     }
 }
 
-// Four consecutive values at p as f32 (zeros where !live).
-__device__ __forceinline__ void load4(const T* __restrict__ p, bool live, float (&v)[4]) {
+// Four consecutive T, one load or store of 8 (f16, bf16) or 16 (f32) bytes.
+template <int B> struct PackOf;
+template <> struct PackOf<8> { using type = uint2; };
+template <> struct PackOf<16> { using type = uint4; };
+using Pack4 = typename PackOf<4 * sizeof(T)>::type;
+
+// Four consecutive values at p as f32 (zeros where !live); vec (uniform): p
+// is 4-element aligned, so one load.
+__device__ __forceinline__ void load4(const T* __restrict__ p, bool live, bool vec, float (&v)[4]) {
+    if (live && vec) {
+        const Pack4 raw = *reinterpret_cast<const Pack4*>(p);
+        const T* e = reinterpret_cast<const T*>(&raw);
 #pragma unroll
-    for (int i = 0; i < 4; ++i) v[i] = live ? to_f32(p[i]) : 0.f;
+        for (int i = 0; i < 4; ++i) v[i] = to_f32(e[i]);
+    } else {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) v[i] = live ? to_f32(p[i]) : 0.f;
+    }
 }
-__device__ __forceinline__ void store4(T* __restrict__ p, bool live, const float (&v)[4]) {
-    if (live) {
+__device__ __forceinline__ void store4(T* __restrict__ p, bool live, bool vec, const float (&v)[4]) {
+    if (!live) return;
+    if (vec) {
+        Pack4 raw;
+        T* e = reinterpret_cast<T*>(&raw);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) e[i] = from_f32<T>(v[i]);
+        *reinterpret_cast<Pack4*>(p) = raw;
+    } else {
 #pragma unroll
         for (int i = 0; i < 4; ++i) p[i] = from_f32<T>(v[i]);
     }
@@ -648,7 +670,7 @@ extern "C" __global__ void DK_Q8_NAME(quantize_x, DT_NAME)(const T* __restrict__
     uint2* meta = reinterpret_cast<uint2*>(Q + p.meta);
     for_units(p.rows, units, [&](i64 r, i64 u, int j, bool live) {
         float v[4];
-        load4(X + r * p.sxr + u * 32 + 4 * j, live, v);
+        load4(X + r * p.sxr + u * 32 + 4 * j, live, p.vec != 0, v);
         quantize_unit8(v, live, Q + r * xk, u, meta + r * units + u);
     });
 }
@@ -664,35 +686,60 @@ extern "C" __global__ void DK_Q8_NAME(silu_mul_q8, DT_NAME)(const T* __restrict_
     for_units(p.rows, units, [&](i64 r, i64 u, int j, bool live) {
         const i64 c = u * 32 + 4 * j;
         float g[4], up[4];
-        load4(GU + r * p.sxr + c, live, g);
-        load4(GU + r * p.sxr + p.cols + c, live, up);
+        load4(GU + r * p.sxr + c, live, p.vec != 0, g);
+        load4(GU + r * p.sxr + p.cols + c, live, p.vec != 0, up);
 #pragma unroll
         for (int i = 0; i < 4; ++i) g[i] = to_f32(from_f32<T>(g[i] / (1.f + expf(-g[i])) * up[i]));
-        store4(H + r * p.syr + c, live, g);
+        store4(H + r * p.syr + c, live, p.vec != 0, g);
         quantize_unit8(g, live, Q + r * xk, u, meta + r * units + u);
     });
 }
 
 // y = x / sqrt(mean(x^2) + eps) * w (as rmsnorm in layer.cu: f32 math,
-// rounded to T) into Y, and Y's values quantized into Q: a CTA a row.
+// rounded to T) into Y, and Y's values quantized into Q: a CTA a row. As
+// rmsnorm_vec there, the row stays in registers (x read once) and the
+// weights are loaded before the wait for the previous launch: a thread
+// holds RMS_SLOTS groups of 4 values, its warp 4 units a slot (slot s of warp
+// w: units 4 (s warps + w) ..), so a CTA of up to 1024 threads covers a row of
+// up to 16384 (the host checks). A warp skips its slots past the row
+// (warp-uniform, so the shuffles of the live ones still see every lane).
+constexpr int RMS_SLOTS = 4;
 extern "C" __global__ void DK_Q8_NAME(rmsnorm_q8, DT_NAME)(const T* __restrict__ X, const T* __restrict__ W,
                                                             T* __restrict__ Y, u8* __restrict__ Q, const Q8Params p) {
-    pdl_begin();
     const i64 units = p.cols / 32, xk = (p.cols + 63) & ~(i64)63, r = blockIdx.x;
-    const T* xr = X + r * p.sxr;
-    __shared__ float red[32];  // block_sum's scratch (common.cuh)
-    const float rs = rms_scale(xr, p.cols, p.eps, red);
-    uint2* meta = reinterpret_cast<uint2*>(Q + p.meta) + r * units;
-    const int lane = threadIdx.x & 31;
-    for (i64 base = (threadIdx.x >> 5) * 4; base < units; base += (blockDim.x >> 5) * 4) {
-        const i64 u = base + lane / 8, c = u * 32 + 4 * (lane & 7);
-        const bool live = u < units;
-        float v[4], w[4];
-        load4(xr + c, live, v);
-        load4(W + c, live, w);
+    const int warps = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const bool vec = p.vec != 0;
+    i64 unit[RMS_SLOTS];
+    float x[RMS_SLOTS][4], w[RMS_SLOTS][4];
+    int slots = 0;  // this warp's slots that reach into the row
 #pragma unroll
-        for (int i = 0; i < 4; ++i) v[i] = to_f32(from_f32<T>(v[i] * rs * w[i]));
-        store4(Y + r * p.syr + c, live, v);
-        quantize_unit8(v, live, Q + r * xk, u, meta + u);
+    for (int s = 0; s < RMS_SLOTS; ++s) {
+        unit[s] = (i64)(s * warps + warp) * 4 + lane / 8;
+        slots += (i64)(s * warps + warp) * 4 < units;
+    }
+#pragma unroll
+    for (int s = 0; s < RMS_SLOTS; ++s)
+        if (s < slots) load4(W + unit[s] * 32 + 4 * (lane & 7), unit[s] < units, vec, w[s]);
+    pdl_begin();
+    const T* xr = X + r * p.sxr;
+    float ss = 0.f;
+#pragma unroll
+    for (int s = 0; s < RMS_SLOTS; ++s) {
+        if (s >= slots) break;
+        load4(xr + unit[s] * 32 + 4 * (lane & 7), unit[s] < units, vec, x[s]);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) ss += x[s][i] * x[s][i];
+    }
+    __shared__ float red[32];  // block_sum's scratch (common.cuh)
+    const float rs = rsqrtf(block_sum(ss, red) / (float)p.cols + p.eps);
+    uint2* meta = reinterpret_cast<uint2*>(Q + p.meta) + r * units;
+#pragma unroll
+    for (int s = 0; s < RMS_SLOTS; ++s) {
+        if (s >= slots) break;
+        const bool live = unit[s] < units;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) x[s][i] = to_f32(from_f32<T>(x[s][i] * rs * w[s][i]));
+        store4(Y + r * p.syr + unit[s] * 32 + 4 * (lane & 7), live, vec, x[s]);
+        quantize_unit8(x[s], live, Q + r * xk, unit[s], meta + unit[s]);
     }
 }

@@ -72,6 +72,14 @@ fn errors_name_their_argument() {
     // y in x's buffer: the quantized twin would be made of values being overwritten.
     let q = Q8Activations::new(&ctx, rows, cols).unwrap();
     assert_eq!(arg_of(ops::rmsnorm_q8(&ctx, &x, &w, 1e-5, &x, &q).unwrap_err()), "y");
+    // Rows wider than the kernel's CTA holds (on every backend, so the CPU says what the GPU would).
+    let wide = ops::q8::RMSNORM_Q8_MAX_COLS + 32;
+    let (xw, ww) = (
+        Tensor::full(&ctx, &[1, wide], DType::F16, 0.5).unwrap(),
+        Tensor::full(&ctx, &[wide], DType::F16, 1.0).unwrap(),
+    );
+    let (yw, qw) = (Tensor::empty(&ctx, &[1, wide], DType::F16).unwrap(), Q8Activations::new(&ctx, 1, wide).unwrap());
+    assert_eq!(arg_of(ops::rmsnorm_q8(&ctx, &xw, &ww, 1e-5, &yw, &qw).unwrap_err()), "x");
     let gu = Tensor::full(&ctx, &[rows, 2 * cols], DType::F16, 0.5).unwrap();
     assert_eq!(arg_of(ops::silu_mul_q8(&ctx, &gu, &y, &wrong).unwrap_err()), "q");
     // The GEMV's x_q8 must hold x's rows and columns.

@@ -16,9 +16,18 @@ use crate::tensor::{Layout, Q8Activations, QuantMatrix};
 pub fn all() -> Vec<Case> {
     let mut v = Vec::new();
     for dtype in DType::ALL {
-        // 129 units a row (an odd last pair), rows padded by 8 elements.
-        v.push(case("quantize_x", "3x4128/padded".into(), dtype, move |c| quantize_case(c, dtype, 3, 4128)));
-        v.push(case("rmsnorm_q8", "5x4096".into(), dtype, move |c| rmsnorm_case(c, dtype, 5, 4096)));
+        // 129 units a row (an odd last pair), rows padded by 8 elements (4-element
+        // aligned: a load of 4 values) or by 2 (one value a load).
+        for pad in [8, 2] {
+            let name = format!("3x4128/padded{pad}");
+            v.push(case("quantize_x", name, dtype, move |c| quantize_case(c, dtype, 3, 4128, pad)));
+        }
+        // A CTA of 8 warps (4096), of 2 with a slot partly past the row (896),
+        // the widest row (32 warps), and rows one value a load (padded by 2).
+        for (rows, cols, pad) in [(5, 4096, 0), (3, 896, 0), (2, 16384, 0), (3, 4096, 2)] {
+            let name = format!("{rows}x{cols}/padded{pad}");
+            v.push(case("rmsnorm_q8", name, dtype, move |c| rmsnorm_case(c, dtype, rows, cols, pad)));
+        }
         v.push(case("silu_mul_q8", "3x2080".into(), dtype, move |c| silu_case(c, dtype, 3, 2080)));
     }
     for kind in QuantKind::ALL {
@@ -67,8 +76,8 @@ fn exact(op: &str, case: &str, dtype: DType, bad: usize) -> Outcome {
     }
 }
 
-fn quantize_case(c: &mut Checker, dtype: DType, rows: usize, cols: usize) -> Result<Outcome> {
-    let x = c.input(dtype, &[rows, cols + 8], 1.0)?.map(|t| t.narrow(1, 0, cols))?;
+fn quantize_case(c: &mut Checker, dtype: DType, rows: usize, cols: usize, pad: usize) -> Result<Outcome> {
+    let x = c.input(dtype, &[rows, cols + pad], 1.0)?.map(|t| t.narrow(1, 0, cols))?;
     let (qg, qc) = (Q8Activations::new(c.gpu, rows, cols)?, Q8Activations::new(&c.cpu, rows, cols)?);
     ops::quantize_x(c.gpu, &x.gpu, &qg)?;
     ops::quantize_x(&c.cpu, &x.cpu, &qc)?;
@@ -92,8 +101,8 @@ fn dense_then_q(c: &mut Checker, op: &str, out: &Pair, q: &Q8Activations, rows: 
     })
 }
 
-fn rmsnorm_case(c: &mut Checker, dtype: DType, rows: usize, cols: usize) -> Result<Outcome> {
-    let x = c.input(dtype, &[rows, cols], 1.0)?;
+fn rmsnorm_case(c: &mut Checker, dtype: DType, rows: usize, cols: usize, pad: usize) -> Result<Outcome> {
+    let x = c.input(dtype, &[rows, cols + pad], 1.0)?.map(|t| t.narrow(1, 0, cols))?;
     let w = c.input(dtype, &[cols], 1.0)?;
     let y = c.poisoned_output(dtype, rows * cols, Layout::contiguous(&[rows, cols])?)?;
     let (qg, qc) = (Q8Activations::new(c.gpu, rows, cols)?, Q8Activations::new(&c.cpu, rows, cols)?);

@@ -158,7 +158,8 @@ pub struct Buffers {
     pub logits: Tensor,
     /// The normalized residual stream and the MLP's activation rounded to 8
     /// bits once a step, for the GEMVs on quantized weights (None where the
-    /// batch exceeds their GEMV or a width is not whole units of 32).
+    /// batch exceeds their GEMV, a width is not whole units of 32 or the
+    /// hidden width exceeds `ops::rmsnorm_q8`'s).
     pub q8: Option<StepQ8>,
 }
 
@@ -181,7 +182,7 @@ pub struct StepQ8 {
 impl Buffers {
     /// Buffers of a step of `batch` sequences: x0 as given, the rest unset.
     pub fn new(ctx: &Context, cfg: &ModelConfig, dtype: DType, batch: usize, x0: Tensor) -> Result<Self> {
-        let whole = cfg.hidden % 32 == 0 && cfg.intermediate % 32 == 0;
+        let whole = cfg.hidden % 32 == 0 && cfg.intermediate % 32 == 0 && cfg.hidden <= ops::q8::RMSNORM_Q8_MAX_COLS;
         let attn_width = cfg.heads * cfg.head_dim;
         let q8 = match batch <= ops::quant::QUANT_MAX_N && whole {
             true => Some(StepQ8 {

@@ -157,6 +157,7 @@ pub(crate) struct Q8Params {
     pub(crate) syr: i64,
     pub(crate) meta: i64,
     pub(crate) eps: f32,
+    pub(crate) vec: i32,
 }
 
 /// Kernel parameters (kernels/sample.cu: SampleParams).
@@ -231,7 +232,7 @@ mod tests {
             abi!(SiluMulParams in kernels::LAYER; rows, inter, s_gu, s_h),
             abi!(QuantParams in kernels::QUANT; m, k, n, row_bytes, buf_bytes, sxn, syn, x_vec, alpha, beta),
             abi!(QuantParams in kernels::QUANT_DOT; m, k, n, row_bytes, buf_bytes, sxn, syn, x_vec, alpha, beta),
-            abi!(Q8Params in kernels::QUANT_DOT; rows, cols, sxr, syr, meta, eps),
+            abi!(Q8Params in kernels::QUANT_DOT; rows, cols, sxr, syr, meta, eps, vec),
             abi!(SampleParams in kernels::SAMPLE; vocab, sxr, hist, top_k, seed, temperature, top_p, ln_min_p,
                 repeat_penalty, append),
         ]

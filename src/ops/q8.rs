@@ -17,6 +17,11 @@ use crate::spec::q8::{q8_row_bytes, quantize_rows};
 use crate::tensor::validate;
 use crate::tensor::{Q8Activations, Tensor};
 
+/// Register slots of rmsnorm_q8's threads (kernels/quant_dot.cu: RMS_SLOTS).
+const RMSNORM_Q8_SLOTS: usize = 4;
+/// The widest row rmsnorm_q8 takes: 32 warps of 4 units in each slot.
+pub const RMSNORM_Q8_MAX_COLS: usize = 32 * 4 * RMSNORM_Q8_SLOTS * 32;
+
 /// q = x rounded to 8 bits per 32 elements: x [rows, cols] with a unit
 /// column stride, q of the same rows and cols.
 pub fn quantize_x(ctx: &Context, x: &Tensor, q: &Q8Activations) -> Result<()> {
@@ -38,7 +43,7 @@ pub fn quantize_x(ctx: &Context, x: &Tensor, q: &Q8Activations) -> Result<()> {
             ctx.profiler().host(Tag { label: &label, bytes }, || write_cpu(q, &x.to_f32_vec()?))
         }
         Backend::Cuda(be) => {
-            let p = params(q, rows, cols, x.layout().stride(0), 0, 0.0);
+            let p = params(q, rows, cols, x.layout().stride(0), 0, 0.0, aligned4(&[x]));
             let mut args = KernelArgs::new();
             args.push(ptr(OP, x, "x")?).push(q_ptr(q)).push(p);
             // The kernel reads x[r < rows, c < cols] and writes q's layout for rows x cols.
@@ -60,6 +65,14 @@ pub fn rmsnorm_q8(ctx: &Context, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor, q
     }
     let (rows, cols) = (x.shape()[0], x.shape()[1]);
     check_q(OP, ctx, q, rows, cols)?;
+    if cols > RMSNORM_Q8_MAX_COLS {
+        return Err(Error::invalid(
+            OP,
+            "x",
+            format!("rows of at most {RMSNORM_Q8_MAX_COLS} columns"),
+            format!("{cols} columns"),
+        ));
+    }
     if rows == 0 || cols == 0 {
         return Ok(());
     }
@@ -74,13 +87,20 @@ pub fn rmsnorm_q8(ctx: &Context, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor, q
             })
         }
         Backend::Cuda(be) => {
-            let p = params(q, rows, cols, x.layout().stride(0), y.layout().stride(0), eps);
+            let p = params(q, rows, cols, x.layout().stride(0), y.layout().stride(0), eps, aligned4(&[x, w, y]));
             let mut args = KernelArgs::new();
             args.push(ptr(OP, x, "x")?).push(ptr(OP, w, "w")?).push(ptr(OP, y, "y")?).push(q_ptr(q)).push(p);
             let grid = (u32::try_from(rows).map_err(|_| too_many(OP, rows))?, 1, 1);
             // A CTA a row: reads x[r, c < cols] and w, writes y[r, c < cols] and row r of q.
-            // 1024 threads: a row of 4096 is 128 units of 8 lanes, one round.
-            launch(be, OP, "rmsnorm_q8", x, grid, 1024, bytes, &[x, w, y], q, &args)
+            // A warp holds 4 units in each of its threads' RMSNORM_Q8_SLOTS
+            // slots. The fewest slots a thread with up to 8 warps (a CTA of 256
+            // threads of ~56 registers can share an SM with the GEMV CTAs the launch
+            // overlaps; 1024 need nearly all of an SM's registers), else all
+            // slots with up to 32 (checked above): rows of 896 take 7 warps of
+            // one slot, 2048 8 of two, 4096 8 of four, 8192 16 of four.
+            let units = cols / 32;
+            let warps = units.div_ceil(4).min(8).max(units.div_ceil(4 * RMSNORM_Q8_SLOTS));
+            launch(be, OP, "rmsnorm_q8", x, grid, 32 * warps as u32, bytes, &[x, w, y], q, &args)
         }
     }
 }
@@ -104,7 +124,7 @@ pub fn silu_mul_q8(ctx: &Context, gu: &Tensor, h: &Tensor, q: &Q8Activations) ->
             })
         }
         Backend::Cuda(be) => {
-            let p = params(q, rows, cols, gu.layout().stride(0), h.layout().stride(0), 0.0);
+            let p = params(q, rows, cols, gu.layout().stride(0), h.layout().stride(0), 0.0, aligned4(&[gu, h]));
             let mut args = KernelArgs::new();
             args.push(ptr(OP, gu, "gu")?).push(ptr(OP, h, "h")?).push(q_ptr(q)).push(p);
             // Reads gu[r, c < 2 cols], writes h[r, c < cols] and q's layout for rows x cols.
@@ -139,7 +159,7 @@ fn write_cpu(q: &Q8Activations, values: &[f32]) -> Result<()> {
         .ok_or_else(|| Error::invalid("quantize_x", "q", "a host buffer", "a device buffer"))
 }
 
-fn params(q: &Q8Activations, rows: usize, cols: usize, sxr: usize, syr: usize, eps: f32) -> Q8Params {
+fn params(q: &Q8Activations, rows: usize, cols: usize, sxr: usize, syr: usize, eps: f32, vec: bool) -> Q8Params {
     Q8Params {
         rows: rows as i64,
         cols: cols as i64,
@@ -147,7 +167,19 @@ fn params(q: &Q8Activations, rows: usize, cols: usize, sxr: usize, syr: usize, e
         syr: syr as i64,
         meta: (q.rows() * q8_row_bytes(q.cols())) as i64,
         eps,
+        vec: vec as i32,
     }
+}
+
+/// Whether every row of each (device) view starts on a boundary of 4
+/// elements, so the kernels move 4 values a load (columns are contiguous and
+/// whole units of 32 in every op here).
+fn aligned4(views: &[&Tensor]) -> bool {
+    views.iter().all(|t| {
+        let four = 4 * t.dtype().size_in_bytes() as u64;
+        t.device_ptr().is_some_and(|p| p % four == 0)
+            && (0..t.rank() - 1).all(|a| t.shape()[a] <= 1 || t.layout().stride(a) % 4 == 0)
+    })
 }
 
 fn ptr(op: &'static str, t: &Tensor, name: &str) -> Result<u64> {
