@@ -37,6 +37,8 @@ struct SdpaParams {
     int causal;
     float scale_log2;    // scale * log2(e)
     int stages;          // mma: K/V pipeline stages, 2 to 4
+    i64 fresh;           // -1: nothing is read before the previous launch finishes; else it writes only Q and the
+                         // last `fresh` keys of each sequence (mma loads the others first: sdpa_mma's prologue)
     const int* kv_lens;  // null, or [batch] keys of each sequence (a ragged batch): sequence b sees keys
                          // below kv_lens[b], its query i sits at kv_lens[b] - lq + i (offset is per sequence)
 };
@@ -272,29 +274,42 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
     for (int n = 0; n < D / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
     float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f};
 
-    // The query rows first, in tile 0's group: copied before the K/V tiles so
-    // they do not queue behind them (every warp waits for them; the element
-    // loads this replaces were the kernel's top stall). Rows past nrows are
-    // zero-filled; a chunk that is not 16-byte aligned with unit stride along
-    // D is loaded element by element.
+    // With p.fresh >= 0 the keys the previous launch does not write (all but
+    // each sequence's last p.fresh) are loaded before waiting for it: the
+    // prologue's first tiles, as far as they stay below those keys, start
+    // while that launch (a decode step's RoPE and cache append) finishes.
+    // Every prologue step commits one group, empty or not, so "all but the
+    // newest stages - 1 groups done" means "tile t landed".
+    int early = 0;
+    if (p.fresh >= 0) {
+        const i64 stable = p.kv_end - p.fresh;  // this sequence's keys below this are not being written
+        for (; early < stages - 1 && early < n_tiles && min(kb + (i64)(early + 1) * KT, ke) <= stable; ++early) {
+            load_tile(early);
+            cp_async_commit();
+        }
+        pdl_begin();
+    }
+    // The query rows, by plain loads (the previous launch may have written
+    // them; outside the cp.async groups, whose count the pipeline relies on),
+    // while the K/V tiles stream; the loop's first barrier publishes them.
+    // Rows past nrows are zero-filled; a chunk that is not 16-byte aligned
+    // with unit stride along D is loaded element by element.
     for (int e = threadIdx.x; e < tiles * 16 * CH; e += blockDim.x) {
         const int r = e / CH, q = e % CH;
         T* dst = &sQ[r * LD + q * 8];
         if (r >= nrows) {
-            cp_async16(dst, Q, 0);
+            *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
             continue;
         }
         const T* src = Q + row_offset(p.sq, p, b, hk, row0 + r) + q * 8 * p.sq.v[3];
         if (p.sq.v[3] == 1 && (reinterpret_cast<unsigned long long>(src) & 15) == 0) {
-            cp_async16(dst, src, 16);
+            *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
         } else {
 #pragma unroll
             for (int d = 0; d < 8; ++d) dst[d] = src[d * p.sq.v[3]];
         }
     }
-    // Prologue: stages - 1 tiles in flight. Every step commits one group, empty
-    // or not, so "all but the newest stages - 1 groups done" means "tile t landed".
-    for (int t = 0; t < stages - 1; ++t) {
+    for (int t = early; t < stages - 1; ++t) {
         if (t < n_tiles) load_tile(t);
         cp_async_commit();
     }
@@ -466,6 +481,7 @@ template <int D> __device__ constexpr int simt_smem_bytes() { return (SIMT_ROWS 
 
 template <int D, int W>
 __device__ void sdpa_simt(const T* Q, const T* K, const T* V, T* out, float* ws, unsigned* counters, const SdpaParams& p) {
+    if (p.fresh >= 0) pdl_begin();  // nothing is read early here
     static_assert(W == WARPS, "the SIMT kernel runs four warps");
     constexpr int DL = (D + 31) / 32;  // output columns per lane
     extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -557,7 +573,8 @@ __device__ void sdpa_simt(const T* Q, const T* K, const T* V, T* out, float* ws,
 #define DK_ENTRY(variant, tag, D, W, dt)                                                                      \
     extern "C" __global__ void __launch_bounds__(32 * W, 1) DK_NAME(sdpa_##tag##_d, D, dt)(                   \
         const T* Q, const T* K, const T* V, T* out, float* ws, unsigned* counters, const SdpaParams p) {      \
-        pdl_begin(); /* a programmatic dependent: common.cuh */                                               \
+        /* a programmatic dependent (common.cuh): with p.fresh >= 0 the variant waits itself */               \
+        if (p.fresh < 0) pdl_begin();                                                                         \
         sdpa_##variant<D, W>(Q, K, V, out, ws, counters, for_sequence(p));                                    \
     }
 #define DK_ALL_D(M, dt) M(64, dt) M(80, dt) M(96, dt) M(128, dt) M(256, dt)

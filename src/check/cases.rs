@@ -524,6 +524,9 @@ struct SdpaSpec {
     kv: KvLayout,
     /// Composed or Fused against the CPU; Auto here means fused against composed, both on the GPU.
     backend: SdpaBackend,
+    /// SdpaOptions::fresh_keys: the fused kernel loads the other keys before
+    /// waiting for the previous launch (same results).
+    fresh: Option<usize>,
 }
 
 impl SdpaSpec {
@@ -540,6 +543,9 @@ impl SdpaSpec {
         }
         if self.kv != KvLayout::Contiguous {
             s += &format!("/{:?}", self.kv).to_lowercase();
+        }
+        if let Some(n) = self.fresh {
+            s += &format!("/fresh{n}");
         }
         s + match self.backend {
             SdpaBackend::Auto => "/fused_vs_composed",
@@ -566,6 +572,7 @@ fn sdpa_cases(v: &mut Vec<Case>) {
                 offset: None,
                 kv: KvLayout::Contiguous,
                 backend,
+                fresh: None,
             };
             specs.push(s(1, 4, 4, 1, 1, 64));
             specs.push(s(1, 4, 4, 16, 1, 128));
@@ -588,6 +595,20 @@ fn sdpa_cases(v: &mut Vec<Case>) {
                 // Negative offsets: the first queries (or all) see no key: zeros.
                 specs.push(SdpaSpec { causal: true, offset: Some(-5), ..s(1, 8, 2, 16, 40, 64) });
                 specs.push(SdpaSpec { causal: true, offset: Some(-16), ..s(1, 4, 4, 16, 40, 64) });
+                // Keys loaded before the wait: a decode step's (one fresh key, one
+                // split and sixteen), a prefill chunk's, none stable (more fresh
+                // keys than keys), and a layout the tensor-core kernel does not take.
+                specs.push(SdpaSpec { fresh: Some(1), ..s(1, 8, 2, 1, 300, 128) });
+                specs.push(SdpaSpec { fresh: Some(1), ..s(1, 32, 8, 1, 4096, 128) });
+                specs.push(SdpaSpec { fresh: Some(4), ..s(2, 32, 8, 4, 2048, 128) });
+                specs.push(SdpaSpec {
+                    causal: true,
+                    offset: Some(1000),
+                    fresh: Some(16),
+                    ..s(1, 16, 4, 16, 3000, 128)
+                });
+                specs.push(SdpaSpec { fresh: Some(5000), ..s(1, 8, 2, 4, 700, 64) });
+                specs.push(SdpaSpec { kv: KvLayout::Unaligned, fresh: Some(1), ..s(1, 8, 2, 4, 300, 64) });
             }
         }
         let s = |b, hq, hkv, lq, lk, d| SdpaSpec {
@@ -603,6 +624,7 @@ fn sdpa_cases(v: &mut Vec<Case>) {
             offset: None,
             kv: KvLayout::Contiguous,
             backend: SdpaBackend::Auto,
+            fresh: None,
         };
         specs.push(s(1, 32, 8, 16, 2048, 128));
         specs.push(SdpaSpec { causal: true, offset: Some(100), ..s(1, 28, 4, 16, 1500, 64) });
@@ -643,6 +665,7 @@ fn sdpa_case(c: &mut Checker, s: SdpaSpec) -> Result<Outcome> {
         causal: s.causal,
         offset: s.offset,
         prefs: Some(SdpaPrefs { backend }),
+        fresh_keys: s.fresh,
     };
     match s.backend {
         SdpaBackend::Auto => {

@@ -387,7 +387,14 @@ pub fn run(a: ExecArgs) -> Result<i32> {
             let kt = load(&ctx, &k, Some(dtype))?;
             let vt = load(&ctx, &v, Some(dtype))?;
             let o = Tensor::empty(&ctx, qt.shape(), dtype)?;
-            ops::sdpa(&ctx, &qt, &kt, &vt, &o, &crate::ops::SdpaOptions { scale, causal, offset, prefs: None })?;
+            ops::sdpa(
+                &ctx,
+                &qt,
+                &kt,
+                &vt,
+                &o,
+                &crate::ops::SdpaOptions { scale, causal, offset, prefs: None, fresh_keys: None },
+            )?;
             drop((qt, kt, vt));
             write_tensor(&out, &o)?;
             Ok(0)

@@ -614,8 +614,9 @@ impl DecodeModel {
             return Err(Error::invalid("decode", "pos", format!("a position below the context {}", self.context), pos));
         }
         let rope = RopeOptions { pos, ..self.rope() };
-        // Lq = 1 sees every cached key: no mask needed.
-        let sdpa = SdpaOptions::default();
+        // Lq = 1 sees every cached key: no mask needed. rope_append, the launch
+        // before attention, writes only q and the cache's slot pos.
+        let sdpa = SdpaOptions { fresh_keys: Some(1), ..Default::default() };
         self.run_step(ctx, StepInput::X0, &|l, q4, attn4| {
             // The caches seen up to slot pos (the whole cache when pos = context - 1).
             let (kc, vc) = (l.k_cache.narrow(2, 0, pos + 1)?, l.v_cache.narrow(2, 0, pos + 1)?);
@@ -690,7 +691,10 @@ impl DecodeModel {
     /// column of each projection. Both index vectors are read on the device,
     /// so a recorded step replays with the values written before each replay.
     pub fn step_ragged(&self, ctx: &Context, positions: &Indices, kv_lens: &Indices) -> Result<()> {
-        let (rope, sdpa, act) = (self.rope(), SdpaOptions::default(), &self.buf.act);
+        // rope_append_ragged, the launch before attention, writes only q and
+        // each sequence's last slot (kv_lens is written before the step).
+        let sdpa = SdpaOptions { fresh_keys: Some(1), ..Default::default() };
+        let (rope, act) = (self.rope(), &self.buf.act);
         self.run_step(ctx, StepInput::InResidual, &|l, q4, attn4| {
             let (kc, vc) = (&l.k_cache, &l.v_cache);
             ops::rope_append_ragged(ctx, &act.qkv, l.w.b_qkv.as_ref(), &act.q, kc, vc, positions, &rope)?;
@@ -765,8 +769,13 @@ impl DecodeModel {
         let attn2 = pb.attn.as_strided(&[tokens, hq * d], &[hq * d, 1], 0)?;
         let rope = RopeOptions { pos: pos0, ..self.rope() };
         // Causal, query i at position pos0 + i (the default offset Lk - Lq); always the fused kernel.
-        let sdpa =
-            SdpaOptions { causal: true, prefs: Some(SdpaPrefs { backend: SdpaBackend::Fused }), ..Default::default() };
+        // rope_append, the launch before it, writes only q and the chunk's cache slots.
+        let sdpa = SdpaOptions {
+            causal: true,
+            prefs: Some(SdpaPrefs { backend: SdpaBackend::Fused }),
+            fresh_keys: Some(tokens),
+            ..Default::default()
+        };
         for l in &self.layers {
             ops::rmsnorm(ctx, &x, &l.w.attn_norm, cfg.rms_eps, &xn)?;
             linear(ctx, &l.w.w_qkv, &xn, 0.0, &qkv)?;

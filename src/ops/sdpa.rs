@@ -160,6 +160,7 @@ impl SdpaPlanHandle {
             causal: self.geometry.causal,
             offset: Some(self.geometry.offset),
             prefs: None,
+            fresh_keys: None,
         };
         let g = geometry(ctx.device(), q, k, v, out, &opts)?;
         if g != self.geometry || desc(&g, k, v) != self.desc {
@@ -170,11 +171,12 @@ impl SdpaPlanHandle {
                 format!("{g:?} (or other strides or alignment)"),
             ));
         }
-        self.run(ctx, &g, q, k, v, out, None)
+        self.run(ctx, &g, q, k, v, out, None, None)
     }
 
     /// Runs on views already validated to have the plan's geometry `g`;
-    /// `kv_lens` (validated: one value per sequence) makes it ragged.
+    /// `kv_lens` (validated: one value per sequence) makes it ragged;
+    /// `fresh_keys`: [`SdpaOptions::fresh_keys`].
     #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
@@ -185,6 +187,7 @@ impl SdpaPlanHandle {
         v: &Tensor,
         out: &Tensor,
         kv_lens: Option<&Indices>,
+        fresh_keys: Option<usize>,
     ) -> Result<()> {
         let g = *g;
         if g.batch == 0 || g.hq == 0 || g.lq == 0 {
@@ -207,7 +210,8 @@ impl SdpaPlanHandle {
                     self.fused.as_ref().ok_or_else(|| Error::invalid(OP, "plan", "a resolved fused launch", "none"))?;
                 let lens_ptr = kv_lens.and_then(Indices::device_ptr).unwrap_or(0);
                 be.hold_indices(&kv_lens.into_iter().collect::<Vec<_>>());
-                launch_fused(be, f, &self.label, &g, *keys_per_split, *stages, lens_ptr, q, k, v, out)
+                let fresh = fresh_keys.map_or(-1, |n| n.min(g.lk) as i64);
+                launch_fused(be, f, &self.label, &g, *keys_per_split, *stages, lens_ptr, fresh, q, k, v, out)
             }
             (p, _) => Err(Error::invalid(OP, "plan", "a plan made on this context's backend", format!("{p:?}"))),
         }
@@ -225,7 +229,7 @@ pub fn sdpa(ctx: &Context, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor, opt
     let shape = (g.batch, g.hq, g.hkv, g.group, g.lq, g.lk, g.d, g.dtype);
     let key = (shape, g.scale.to_bits(), g.causal, g.offset, desc, prefs);
     let plan = ctx.cached_plan(&key, || plan_from(ctx, g, desc, prefs).map(std::sync::Arc::new))?;
-    plan.run(ctx, &g, q, k, v, out, None)
+    plan.run(ctx, &g, q, k, v, out, None, opts.fresh_keys)
 }
 
 /// Attention over a ragged batch: sequence b's cache holds `kv_lens[b]` keys
@@ -264,7 +268,7 @@ pub fn sdpa_ragged(
     let shape = (g.batch, g.hq, g.hkv, g.group, g.lq, g.lk, g.d, g.dtype);
     let key = ("ragged", shape, g.scale.to_bits(), g.causal, desc);
     let plan = ctx.cached_plan(&key, || plan_from(ctx, g, desc, prefs).map(std::sync::Arc::new))?;
-    plan.run(ctx, &g, q, k, v, out, Some(kv_lens))
+    plan.run(ctx, &g, q, k, v, out, Some(kv_lens), opts.fresh_keys)
 }
 
 /// The CPU reference of [`sdpa_ragged`]: each sequence on its own keys.
@@ -288,6 +292,7 @@ fn launch_fused(
     keys_per_split: usize,
     stages: u32,
     kv_lens: u64,
+    fresh: i64,
     q: &Tensor,
     k: &Tensor,
     v: &Tensor,
@@ -313,6 +318,7 @@ fn launch_fused(
         causal: g.causal as i32,
         scale_log2: g.scale * std::f32::consts::LOG2_E,
         stages: stages as i32,
+        fresh,
         kv_lens,
     };
     let mut args = KernelArgs::new();

@@ -26,6 +26,14 @@ pub struct SdpaOptions {
     pub offset: Option<i64>,
     /// None reads DK_SDPA_BACKEND.
     pub prefs: Option<SdpaPrefs>,
+    /// Some(n): the launch just before this one writes nothing this op reads
+    /// but Q and the last n keys of each sequence's K and V (as a decode
+    /// step's RoPE and cache append do), so on a GPU the fused kernel starts
+    /// loading the other keys before that launch finishes (a programmatic
+    /// dependent launch, sm_90). It must also leave `kv_lens` alone. None:
+    /// nothing is read before the previous launch finishes. Results are the
+    /// same either way.
+    pub fresh_keys: Option<usize>,
 }
 
 /// The validated problem.
