@@ -242,6 +242,11 @@ __device__ __forceinline__ void mbar_wait(unsigned long long* bar, unsigned pari
 // pdl_launch_dependents() lets the next launch (if it is a dependent) be
 // scheduled now rather than when this grid exits; its own pdl_wait() still
 // waits for this grid to finish.
+// Every kernel calls pdl_launch_dependents() only after its own pdl_wait()
+// (pdl_begin), so when a kernel starts, every launch before the one just
+// before it has finished: reads before pdl_wait() can race only with that
+// one launch. Options that read early data some launch of the step wrote
+// (SdpaOptions::fresh_keys) rely on this; keep it so in any new kernel.
 __device__ __forceinline__ void pdl_wait() {
 #if __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;\n" ::: "memory");

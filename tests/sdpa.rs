@@ -96,6 +96,7 @@ fn composed_path_matches_the_reference() {
                     offset: Some(20),
                     scale: Some(0.2),
                     prefs: Some(SdpaPrefs { backend }),
+                    fresh_keys: None,
                 };
                 sdpa(&c, &q, &k, &v, &out, &o).unwrap();
                 out.to_f32_vec().unwrap()

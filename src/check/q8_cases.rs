@@ -4,6 +4,11 @@
 //! GPU's bytes must equal the CPU's rounding of the same values bit for bit
 //! (for the producers: of the GPU's own dense output, which is compared with
 //! the CPU's by the usual bound).
+//!
+//! The decode/ and generate cases (src/check/) run the same kernels in a
+//! step, where attention reads keys before rope_append, the launch just
+//! before it, finishes (`SdpaOptions::fresh_keys`); the sdpa cases' fresh
+//! keys arrive by copies, so they test the bounds, not the overlap.
 
 use super::{tolerance, Case, Checker, Outcome, Pair};
 use crate::dtype::{DType, QuantKind};
@@ -22,9 +27,11 @@ pub fn all() -> Vec<Case> {
             let name = format!("3x4128/padded{pad}");
             v.push(case("quantize_x", name, dtype, move |c| quantize_case(c, dtype, 3, 4128, pad)));
         }
-        // A CTA of 8 warps (4096), of 2 with a slot partly past the row (896),
-        // the widest row (32 warps), and rows one value a load (padded by 2).
-        for (rows, cols, pad) in [(5, 4096, 0), (3, 896, 0), (2, 16384, 0), (3, 4096, 2)] {
+        // A CTA of 8 warps of 4 slots (4096), 7 of one slot (896), the widest
+        // row (32 warps), warps with different numbers of slots and a slot
+        // partly past the row (4128: 9 warps; 2080: 8 warps, 65 units), and
+        // rows one value a load (padded by 2).
+        for (rows, cols, pad) in [(5, 4096, 0), (3, 896, 0), (2, 16384, 0), (3, 4128, 0), (3, 2080, 0), (3, 4096, 2)] {
             let name = format!("{rows}x{cols}/padded{pad}");
             v.push(case("rmsnorm_q8", name, dtype, move |c| rmsnorm_case(c, dtype, rows, cols, pad)));
         }

@@ -144,7 +144,11 @@ impl Q8Activations {
             Backend::Cpu(_) => Q8Memory::Host(RwLock::new(vec![0; bytes])),
             Backend::Cuda(b) => {
                 let padded = bytes.next_multiple_of(16).max(16);
-                Q8Memory::Cuda(Arc::new(CudaBuffer { bytes: b.alloc_bytes(padded)?, ordinal: b.caps().ordinal }))
+                // Zeroed once: no kernel writes a row's pad bytes (the spec's
+                // rounding makes them 0), but the GEMV copies them.
+                let mut mem = b.alloc_bytes(padded)?;
+                b.stream().memset_zeros(&mut mem).map_err(Error::driver(format!("zeroing {OP}'s {padded} bytes")))?;
+                Q8Memory::Cuda(Arc::new(CudaBuffer { bytes: mem, ordinal: b.caps().ordinal }))
             }
         };
         Ok(Q8Activations { memory, rows, cols })

@@ -690,6 +690,9 @@ impl DecodeModel {
     /// cache write) and a length of 0 (no keys read): it then costs only its
     /// column of each projection. Both index vectors are read on the device,
     /// so a recorded step replays with the values written before each replay.
+    /// A live sequence's kv_lens[b] must be positions[b] + 1: attention
+    /// reads the other keys before rope_append_ragged, the launch before it,
+    /// has finished writing slot positions[b] (`SdpaOptions::fresh_keys`).
     pub fn step_ragged(&self, ctx: &Context, positions: &Indices, kv_lens: &Indices) -> Result<()> {
         // rope_append_ragged, the launch before attention, writes only q and
         // each sequence's last slot (kv_lens is written before the step).

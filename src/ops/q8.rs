@@ -17,7 +17,8 @@ use crate::spec::q8::{q8_row_bytes, quantize_rows};
 use crate::tensor::validate;
 use crate::tensor::{Q8Activations, Tensor};
 
-/// Register slots of rmsnorm_q8's threads (kernels/quant_dot.cu: RMS_SLOTS).
+/// Register slots of rmsnorm_q8's threads (kernels/quant_dot.cu: RMS_SLOTS,
+/// checked equal by the test below).
 const RMSNORM_Q8_SLOTS: usize = 4;
 /// The widest row rmsnorm_q8 takes: 32 warps of 4 units in each slot.
 pub const RMSNORM_Q8_MAX_COLS: usize = 32 * 4 * RMSNORM_Q8_SLOTS * 32;
@@ -40,7 +41,7 @@ pub fn quantize_x(ctx: &Context, x: &Tensor, q: &Q8Activations) -> Result<()> {
     match ctx.backend() {
         Backend::Cpu(_) => {
             let label = format!("{OP}/cpu/{}", x.dtype());
-            ctx.profiler().host(Tag { label: &label, bytes }, || write_cpu(q, &x.to_f32_vec()?))
+            ctx.profiler().host(Tag { label: &label, bytes }, || write_cpu(OP, q, &x.to_f32_vec()?))
         }
         Backend::Cuda(be) => {
             let p = params(q, rows, cols, x.layout().stride(0), 0, 0.0, aligned4(&[x]));
@@ -83,7 +84,7 @@ pub fn rmsnorm_q8(ctx: &Context, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor, q
             let label = format!("{OP}/cpu/{}", x.dtype());
             ctx.profiler().host(Tag { label: &label, bytes }, || {
                 crate::cpu::layer::rmsnorm(x, w, eps, y)?;
-                write_cpu(q, &y.to_f32_vec()?)
+                write_cpu(OP, q, &y.to_f32_vec()?)
             })
         }
         Backend::Cuda(be) => {
@@ -120,7 +121,7 @@ pub fn silu_mul_q8(ctx: &Context, gu: &Tensor, h: &Tensor, q: &Q8Activations) ->
             let label = format!("{OP}/cpu/{}", gu.dtype());
             ctx.profiler().host(Tag { label: &label, bytes }, || {
                 crate::cpu::layer::silu_mul(gu, h)?;
-                write_cpu(q, &h.to_f32_vec()?)
+                write_cpu(OP, q, &h.to_f32_vec()?)
             })
         }
         Backend::Cuda(be) => {
@@ -154,9 +155,9 @@ fn check_q(op: &'static str, ctx: &Context, q: &Q8Activations, rows: usize, cols
     Ok(())
 }
 
-fn write_cpu(q: &Q8Activations, values: &[f32]) -> Result<()> {
+fn write_cpu(op: &'static str, q: &Q8Activations, values: &[f32]) -> Result<()> {
     q.write_host(quantize_rows(values, q.rows(), q.cols()))
-        .ok_or_else(|| Error::invalid("quantize_x", "q", "a host buffer", "a device buffer"))
+        .ok_or_else(|| Error::invalid(op, "q", "a host buffer", "a device buffer"))
 }
 
 fn params(q: &Q8Activations, rows: usize, cols: usize, sxr: usize, syr: usize, eps: f32, vec: bool) -> Q8Params {
@@ -216,6 +217,18 @@ fn launch(
     let dtype = like.dtype();
     let f = be.function(&kernels::QUANT_DOT, kernels::dtype_build(dtype), &format!("{kernel}_{dtype}"))?;
     let label = format!("{op}/{kernel}/{dtype}");
+    if block > 256 {
+        // rmsnorm_q8's wide rows: a CTA of up to 1024 threads fits while the
+        // kernel needs at most 64 registers (56 on sm_90 with NVRTC 13).
+        use cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK as MAX_THREADS;
+        let most = f.get_attribute(MAX_THREADS).map_err(Error::driver(format!("reading {label}'s thread limit")))?;
+        if block as i32 > most {
+            return Err(Error::Unsupported {
+                op,
+                what: format!("{label} needs CTAs of {block} threads; this build of it allows {most}"),
+            });
+        }
+    }
     be.hold_q8(q);
     // Every producer waits for the previous launch first (pdl_begin).
     let cfg = LaunchConfig { grid, block: (block, 1, 1), shared_bytes: 0, dependent: true };
@@ -224,4 +237,15 @@ fn launch(
     // q's allocation holds its layout's bytes; args match the kernel's
     // parameters (Q8Params is its twin, checked by the layout tests).
     unsafe { be.launch(Tag { label: &label, bytes }, uses, &f, cfg, args) }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The host sizes rmsnorm_q8's CTA by the kernel's slot count: a
+    /// mismatch would leave part of each row unwritten.
+    #[test]
+    fn slots_match_the_kernel() {
+        let want = format!("constexpr int RMS_SLOTS = {};", super::RMSNORM_Q8_SLOTS);
+        assert!(include_str!("../../kernels/quant_dot.cu").contains(&want), "kernels/quant_dot.cu lacks `{want}`");
+    }
 }

@@ -224,7 +224,9 @@ fn launch_chunks(
         // buffers with unit column strides, y disjoint from x, and w on this
         // device with M rows of K / block_elems blocks. Each kernel reads W only
         // in 16-byte chunks below buf_bytes (the allocation's length, in its
-        // parameters), x[n0 + j, k < K] and writes y[n0 + j, m < M] for j < nc;
+        // parameters), x[n0 + j, k < K] (or, with x_q8, that buffer's rows
+        // n0 + j: checked above to hold x's rows and columns, its allocation
+        // padded to whole 16-byte copies) and writes y[n0 + j, m < M] for j < nc;
         // `plan` pushed the kernel's parameter struct (checked by the layout
         // tests in ops/params.rs) and sized the shared memory its header asks.
         unsafe { be.launch(Tag { label: &label, bytes }, &[x, y], &f, cfg, &args)? };

@@ -30,7 +30,10 @@ pub struct SdpaOptions {
     /// but Q and the last n keys of each sequence's K and V (as a decode
     /// step's RoPE and cache append do), so on a GPU the fused kernel starts
     /// loading the other keys before that launch finishes (a programmatic
-    /// dependent launch, sm_90). It must also leave `kv_lens` alone. None:
+    /// dependent launch, sm_90). It must also leave `kv_lens` alone, and a
+    /// ragged batch's new keys must be its last (kv_lens[b] = position + 1).
+    /// Launches further back have finished by then (kernels/common.cuh:
+    /// every kernel lets the next start only after its own wait). None:
     /// nothing is read before the previous launch finishes. Results are the
     /// same either way.
     pub fresh_keys: Option<usize>,
