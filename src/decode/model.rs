@@ -818,12 +818,6 @@ impl DecodeModel {
             .sum();
         weights + t(&self.final_norm) + self.lm_head.bytes() as u64 + e * kv as u64
     }
-
-    /// Launches (kernels and library calls) per step, for reports.
-    pub fn tensors(&self) -> usize {
-        let qk_norms = self.layers.iter().filter(|l| l.w.q_norm.is_some()).count() * 2;
-        self.layers.len() * 9 + 4 + qk_norms
-    }
 }
 
 /// y[B, M] (+)= x[B, K] · W^T with W [M, K] (beta 0 or 1). Dense: the
