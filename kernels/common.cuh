@@ -125,18 +125,6 @@ __device__ __forceinline__ float block_reduce(float v, float* smem) {
 __device__ __forceinline__ float block_sum(float v, float* smem) { return block_reduce<false>(v, smem); }
 __device__ __forceinline__ float block_max(float v, float* smem) { return block_reduce<true>(v, smem); }
 
-// 1 / sqrt(mean(x^2) + eps) over a row of cols elements (RMSNorm's scale),
-// every thread of the CTA striding over the row; red: block_sum's scratch.
-template <typename E>
-__device__ __forceinline__ float rms_scale(const E* xr, i64 cols, float eps, float* red) {
-    float ss = 0.f;
-    for (i64 c = threadIdx.x; c < cols; c += blockDim.x) {
-        const float v = to_f32(xr[c]);
-        ss += v * v;
-    }
-    return rsqrtf(block_sum(ss, red) / (float)cols + eps);
-}
-
 // ---------------------------------------------------------------- split-K: the last CTA reduces
 // Kernels that split a reduction over several CTAs in one launch (gemv.cu's
 // split-K over grid.y, sdpa.cu's split-KV over grid.x) let the last CTA to

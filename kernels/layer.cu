@@ -31,8 +31,13 @@ extern "C" __global__ void DK_RMSNORM(const T* x, const T* __restrict__ w, T* y,
     pdl_begin();  // every kernel here is launched as a programmatic dependent (common.cuh)
     const T* xr = x + (i64)blockIdx.x * p.sxr + (i64)blockIdx.y * p.sxo;
     T* yr = y + (i64)blockIdx.x * p.syr + (i64)blockIdx.y * p.syo;
+    float ss = 0.f;
+    for (i64 c = threadIdx.x; c < p.cols; c += blockDim.x) {
+        const float v = to_f32(xr[c]);
+        ss += v * v;
+    }
     __shared__ float red[32];  // block_sum's scratch (common.cuh)
-    const float r = rms_scale(xr, p.cols, p.eps, red);
+    const float r = rsqrtf(block_sum(ss, red) / (float)p.cols + p.eps);
     // y may be x (in place): each element is read before it is written, by the same thread.
     for (i64 c = threadIdx.x; c < p.cols; c += blockDim.x) yr[c] = from_f32<T>(to_f32(xr[c]) * r * to_f32(w[c]));
 }
