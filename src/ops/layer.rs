@@ -24,6 +24,15 @@ pub(crate) fn ptr(op: &'static str, t: &Tensor, name: &str) -> Result<u64> {
     t.device_ptr().ok_or_else(|| Error::invalid(op, name, "a device tensor", "a host tensor"))
 }
 
+/// Whether every row of the device view `t` (each index of its leading axes)
+/// starts on a boundary of `elems` elements, so a kernel can move `elems`
+/// values a load along its contiguous last axis.
+pub(crate) fn rows_aligned(t: &Tensor, elems: usize) -> bool {
+    let bytes = (elems * t.dtype().size_in_bytes()) as u64;
+    t.device_ptr().is_some_and(|p| p % bytes == 0)
+        && (0..t.rank() - 1).all(|a| t.shape()[a] <= 1 || t.layout().stride(a) % elems == 0)
+}
+
 /// Launches `{kernel}_{dtype}` of kernels/layer.cu under the label `{op}/{variant}/{dtype}`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn launch_kernel(
@@ -49,7 +58,7 @@ pub(crate) fn launch_kernel(
     unsafe { be.launch(Tag { label: &label, bytes }, uses, &f, cfg, args) }
 }
 
-fn grid_dim(op: &'static str, what: &str, n: usize) -> Result<u32> {
+pub(crate) fn grid_dim(op: &'static str, what: &str, n: usize) -> Result<u32> {
     u32::try_from(n).map_err(|_| Error::Unsupported { op, what: format!("{n} {what} exceed the grid limit") })
 }
 
@@ -119,10 +128,7 @@ pub fn rmsnorm(ctx: &Context, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> R
 fn rmsnorm_vec_shape(x: &Tensor, w: &Tensor, y: &Tensor) -> Option<(u32, u32)> {
     let e = 16 / x.dtype().size_in_bytes();
     let cols = x.shape()[x.rank() - 1];
-    let rows_aligned = |t: &Tensor| {
-        t.layout().offset() % e == 0 && (0..t.rank() - 1).all(|a| t.shape()[a] <= 1 || t.layout().stride(a) % e == 0)
-    };
-    if cols % e != 0 || !rows_aligned(x) || !rows_aligned(y) || w.layout().offset() % e != 0 {
+    if cols % e != 0 || ![x, y, w].iter().all(|t| rows_aligned(t, e)) {
         return None;
     }
     let chunks = cols / e;

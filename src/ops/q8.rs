@@ -6,6 +6,7 @@
 //! kernels/quant_dot.cu (each CTA of the GEMV would otherwise quantize the
 //! whole of x itself).
 
+use super::layer::{grid_dim, ptr, rows_aligned};
 use super::params::Q8Params;
 use crate::context::{Backend, Context};
 use crate::error::{Error, Result};
@@ -91,7 +92,7 @@ pub fn rmsnorm_q8(ctx: &Context, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor, q
             let p = params(q, rows, cols, x.layout().stride(0), y.layout().stride(0), eps, aligned4(&[x, w, y]));
             let mut args = KernelArgs::new();
             args.push(ptr(OP, x, "x")?).push(ptr(OP, w, "w")?).push(ptr(OP, y, "y")?).push(q_ptr(q)).push(p);
-            let grid = (u32::try_from(rows).map_err(|_| too_many(OP, rows))?, 1, 1);
+            let grid = (grid_dim(OP, "rows", rows)?, 1, 1);
             // A CTA a row: reads x[r, c < cols] and w, writes y[r, c < cols] and row r of q.
             // A warp holds 4 units in each of its threads' RMSNORM_Q8_SLOTS
             // slots. The fewest slots a thread with up to 8 warps (a CTA of 256
@@ -136,10 +137,23 @@ pub fn silu_mul_q8(ctx: &Context, gu: &Tensor, h: &Tensor, q: &Q8Activations) ->
 
 /// q on the op's device, of `rows` x `cols` (cols whole units of 32).
 fn check_q(op: &'static str, ctx: &Context, q: &Q8Activations, rows: usize, cols: usize) -> Result<()> {
+    check_q8_arg(op, "q", ctx, q, rows, cols)
+}
+
+/// `op`'s argument `arg`, a q8 buffer, on the op's device and of x's `rows` x
+/// `cols` (also `quant_matmul`'s `x_q8`).
+pub(crate) fn check_q8_arg(
+    op: &'static str,
+    arg: &str,
+    ctx: &Context,
+    q: &Q8Activations,
+    rows: usize,
+    cols: usize,
+) -> Result<()> {
     if q.device() != ctx.device() {
         return Err(Error::WrongDevice {
             op,
-            arg: "q".into(),
+            arg: arg.into(),
             expected: ctx.device().to_string(),
             found: q.device().to_string(),
         });
@@ -147,8 +161,8 @@ fn check_q(op: &'static str, ctx: &Context, q: &Q8Activations, rows: usize, cols
     if (q.rows(), q.cols()) != (rows, cols) {
         return Err(Error::invalid(
             op,
-            "q",
-            format!("{rows} rows of {cols} (the input's)"),
+            arg,
+            format!("{rows} rows of {cols} (x's)"),
             format!("{} rows of {}", q.rows(), q.cols()),
         ));
     }
@@ -172,27 +186,14 @@ fn params(q: &Q8Activations, rows: usize, cols: usize, sxr: usize, syr: usize, e
     }
 }
 
-/// Whether every row of each (device) view starts on a boundary of 4
-/// elements, so the kernels move 4 values a load (columns are contiguous and
-/// whole units of 32 in every op here).
+/// Whether the kernels move 4 values a load in every view (columns are
+/// contiguous and whole units of 32 in every op here).
 fn aligned4(views: &[&Tensor]) -> bool {
-    views.iter().all(|t| {
-        let four = 4 * t.dtype().size_in_bytes() as u64;
-        t.device_ptr().is_some_and(|p| p % four == 0)
-            && (0..t.rank() - 1).all(|a| t.shape()[a] <= 1 || t.layout().stride(a) % 4 == 0)
-    })
-}
-
-fn ptr(op: &'static str, t: &Tensor, name: &str) -> Result<u64> {
-    t.device_ptr().ok_or_else(|| Error::invalid(op, name, "a device tensor", "a host tensor"))
+    views.iter().all(|t| rows_aligned(t, 4))
 }
 
 fn q_ptr(q: &Q8Activations) -> u64 {
     q.device_buffer().map_or(0, |b| b.device_ptr())
-}
-
-fn too_many(op: &'static str, n: usize) -> Error {
-    Error::Unsupported { op, what: format!("{n} rows exceed the grid limit") }
 }
 
 /// Eight threads a unit of 32, 256 a CTA, at most 8 CTAs an SM (a grid-stride loop beyond).

@@ -74,7 +74,7 @@ pub fn quant_matmul_with(
 ) -> Result<()> {
     let g = geometry(ctx.device(), w, x, y, alpha, beta)?;
     if let Some(q) = opts.x_q8 {
-        check_x_q8(ctx, q, &g)?;
+        super::q8::check_q8_arg(OP, "x_q8", ctx, q, g.n, g.k)?;
     }
     if g.m == 0 || g.n == 0 {
         return Ok(());
@@ -124,27 +124,6 @@ pub fn resolve_kernel(
 fn traffic(g: &QuantGeometry, w: &QuantMatrix, n: usize, beta: f32) -> u64 {
     let e = g.dtype.size_in_bytes();
     (w.size_bytes() + n * g.k * e + n * g.m * e * if beta != 0.0 { 2 } else { 1 }) as u64
-}
-
-/// `q` holds x's rows and columns, on the op's device.
-fn check_x_q8(ctx: &Context, q: &Q8Activations, g: &QuantGeometry) -> Result<()> {
-    if q.device() != ctx.device() {
-        return Err(Error::WrongDevice {
-            op: OP,
-            arg: "x_q8".into(),
-            expected: ctx.device().to_string(),
-            found: q.device().to_string(),
-        });
-    }
-    if (q.rows(), q.cols()) != (g.n, g.k) {
-        return Err(Error::invalid(
-            OP,
-            "x_q8",
-            format!("x's {} rows of {}", g.n, g.k),
-            format!("{} rows of {}", q.rows(), q.cols()),
-        ));
-    }
-    Ok(())
 }
 
 /// The grid of a launch over `units` independent pieces of work, `per_cta` a CTA.
