@@ -104,17 +104,11 @@ pub fn run(
                 let x = tokens.narrow(0, 0, n)?;
                 let y = out.narrow(0, 0, n)?;
                 for &kernel in &cfg.kernels {
-                    let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| {
-                        quant_matmul_with(
-                            ctx,
-                            &weights[i % copies],
-                            &x,
-                            &y,
-                            1.0,
-                            0.0,
-                            &QuantOptions { kernel: Some(kernel), x_q8: None },
-                        )
-                    })?;
+                    let opts = QuantOptions { kernel: Some(kernel), x_q8: None };
+                    // Launch i reads weight copy i (copies rotate past L2).
+                    let launch =
+                        |ctx: &Context, i: usize| quant_matmul_with(ctx, &weights[i % copies], &x, &y, 1.0, 0.0, &opts);
+                    let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| launch(ctx, i))?;
                     let fmt = kind.name().to_ascii_lowercase();
                     // The family that ran (auto resolved), the format and the tokens.
                     let ran = crate::ops::quant::resolve_kernel(ctx, be, kind, k, n, Some(kernel))?;
@@ -132,21 +126,10 @@ pub fn run(
                         // Enough launches that every weight copy is read twice,
                         // at least 8; the graph's median over them.
                         let launches = (2 * copies).max(8);
-                        let opts = QuantOptions { kernel: Some(kernel), x_q8: None };
-                        let rec = ctx.record(|ctx| {
-                            (0..launches)
-                                .try_for_each(|i| quant_matmul_with(ctx, &weights[i % copies], &x, &y, 1.0, 0.0, &opts))
-                        })?;
+                        let rec = ctx.record(|ctx| (0..launches).try_for_each(|i| launch(ctx, i)))?;
                         let g = rec.capture_graph()?;
                         let whole = time_on_stream(be, 2, cfg.runs, |_| g.launch("bench/graph", 0))?;
-                        let per = |us: f64| us / launches as f64;
-                        let stats = Stats {
-                            median_us: per(whole.median_us),
-                            min_us: per(whole.min_us),
-                            max_us: per(whole.max_us),
-                            runs: whole.runs,
-                        };
-                        let row = measured("_graph", &stats)?;
+                        let row = measured("_graph", &whole.per_launch(launches))?;
                         on_row(&row);
                         rows.push(row);
                     }

@@ -23,6 +23,13 @@ impl Stats {
         Stats { median_us: median, min_us: us[0], max_us: us[n - 1], runs: n }
     }
 
+    /// A share of each time: one of `launches` timed together (a graph of
+    /// back-to-back launches).
+    pub fn per_launch(&self, launches: usize) -> Stats {
+        let per = |us: f64| us / launches.max(1) as f64;
+        Stats { median_us: per(self.median_us), min_us: per(self.min_us), max_us: per(self.max_us), runs: self.runs }
+    }
+
     /// Throughput in GB/s (1e9 bytes) at the median time.
     pub fn gbps(&self, bytes: f64) -> f64 {
         bytes / (self.median_us * 1e3)
