@@ -289,6 +289,12 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
         }
         pdl_begin();
     }
+    // The rest of the prologue's tiles, before the query rows' loads (which
+    // wait for their data), so every tile is in flight while they do.
+    for (int t = early; t < stages - 1; ++t) {
+        if (t < n_tiles) load_tile(t);
+        cp_async_commit();
+    }
     // The query rows, by plain loads (the previous launch may have written
     // them; outside the cp.async groups, whose count the pipeline relies on),
     // while the K/V tiles stream; the loop's first barrier publishes them.
@@ -308,10 +314,6 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
 #pragma unroll
             for (int d = 0; d < 8; ++d) dst[d] = src[d * p.sq.v[3]];
         }
-    }
-    for (int t = early; t < stages - 1; ++t) {
-        if (t < n_tiles) load_tile(t);
-        cp_async_commit();
     }
     for (int t = 0; t < n_tiles; ++t) {
         // Tile t + stages - 1 refills the stage tile t - 1 used (released by the barrier ending that step).
