@@ -717,19 +717,21 @@ extern "C" __global__ void DK_Q8_NAME(rmsnorm_q8, DT_NAME)(const T* __restrict__
         unit[s] = (i64)(s * warps + warp) * 4 + lane / 8;
         slots += (i64)(s * warps + warp) * 4 < units;
     }
+    // Every slot's loads are issued before any of their values is used (a
+    // slot past the row loads nothing: load4's live): a break out of the
+    // slot loop here made each slot's loads wait for the previous slot's
+    // data (SASS of 2026-11-30: four round trips in a row).
 #pragma unroll
-    for (int s = 0; s < RMS_SLOTS; ++s)
-        if (s < slots) load4(W + unit[s] * 32 + 4 * (lane & 7), unit[s] < units, vec, w[s]);
+    for (int s = 0; s < RMS_SLOTS; ++s) load4(W + unit[s] * 32 + 4 * (lane & 7), unit[s] < units, vec, w[s]);
     pdl_begin();
     const T* xr = X + r * p.sxr;
+#pragma unroll
+    for (int s = 0; s < RMS_SLOTS; ++s) load4(xr + unit[s] * 32 + 4 * (lane & 7), unit[s] < units, vec, x[s]);
     float ss = 0.f;
 #pragma unroll
-    for (int s = 0; s < RMS_SLOTS; ++s) {
-        if (s >= slots) break;
-        load4(xr + unit[s] * 32 + 4 * (lane & 7), unit[s] < units, vec, x[s]);
+    for (int s = 0; s < RMS_SLOTS; ++s)
 #pragma unroll
         for (int i = 0; i < 4; ++i) ss += x[s][i] * x[s][i];
-    }
     __shared__ float red[32];  // block_sum's scratch (common.cuh)
     const float rs = rsqrtf(block_sum(ss, red) / (float)p.cols + p.eps);
     uint2* meta = reinterpret_cast<uint2*>(Q + p.meta) + r * units;
