@@ -41,6 +41,11 @@ pub struct SdpaBenchConfig {
     pub warmup: usize,
     /// Timed runs per measurement (the median is kept).
     pub runs: usize,
+    /// Also time the fused path back to back in a CUDA graph, with
+    /// `fresh_keys` as a decode step passes it (a `_graph` row: the graph's
+    /// time over its launches; each launch loads its keys while the one
+    /// before finishes, as attention does after RoPE in a step).
+    pub graph: bool,
 }
 
 /// Every combination of the lists.
@@ -61,9 +66,10 @@ pub fn grid(hq: &[usize], hkv: &[usize], lq: &[usize], lk: &[usize], d: &[usize]
 }
 
 impl SdpaBenchConfig {
-    /// Rows [`run`] writes: one per shape and path (fused, composed).
+    /// Rows [`run`] writes: one per shape and path (fused, composed), and
+    /// the fused path's graph row.
     pub fn points(&self) -> usize {
-        self.shapes.len() * 2
+        self.shapes.len() * if self.graph { 3 } else { 2 }
     }
 }
 
@@ -73,7 +79,7 @@ impl Default for SdpaBenchConfig {
     fn default() -> Self {
         let mut shapes = grid(&[32], &[32, 8], &[1, 4, 16], &[512, 2048, 8192, 32768], &[128]);
         shapes.extend(grid(&[32], &[32, 8], &[1, 4, 16], &[8192], &[64, 256]));
-        SdpaBenchConfig { shapes, dtype: DType::F16, causal: false, warmup: 5, runs: 50 }
+        SdpaBenchConfig { shapes, dtype: DType::F16, causal: false, warmup: 5, runs: 50, graph: false }
     }
 }
 
@@ -126,13 +132,37 @@ pub fn run(
                 "sdpa",
                 format!("{}{chosen}", plan.label()),
                 dtype,
-                shape,
+                shape.clone(),
                 &stats,
                 bytes,
                 read.gbps,
             )?;
             on_row(&row);
             out.push(row);
+            if cfg.graph && backend == SdpaBackend::Fused {
+                // Every copy of the cache read twice, at least 8 launches.
+                let launches = (2 * copies).max(8);
+                let o_graph = SdpaOptions { fresh_keys: Some(s.lq), ..opts(SdpaPrefs { backend }) };
+                let rec = ctx.record(|ctx| {
+                    (0..launches)
+                        .try_for_each(|i| crate::ops::sdpa(ctx, &q, &ks[i % copies], &vs[i % copies], &o, &o_graph))
+                })?;
+                let g = rec.capture_graph()?;
+                let whole = time_on_stream(be, 2, cfg.runs, |_| g.launch("bench/graph", 0))?;
+                let label = format!("{}_graph", plan.label());
+                let row = BenchRow::measured(
+                    ctx,
+                    "sdpa",
+                    label,
+                    dtype,
+                    shape,
+                    &whole.per_launch(launches),
+                    bytes,
+                    read.gbps,
+                )?;
+                on_row(&row);
+                out.push(row);
+            }
         }
     }
     Ok(out)

@@ -99,6 +99,11 @@ enum BenchOp {
         causal: bool,
         #[arg(long, default_value_t = 50, value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         runs: usize,
+        /// Also time the fused path back to back inside a CUDA graph, loading
+        /// keys before each launch's wait as a decode step does (rows suffixed
+        /// `_graph`: a launch's share of the graph's time).
+        #[arg(long)]
+        graph: bool,
         #[arg(long)]
         csv: Option<PathBuf>,
     },
@@ -226,8 +231,8 @@ pub fn run(a: BenchArgs) -> Result<i32> {
         crate::fsio::check_output("bench", "--csv", p)?;
     }
     match a.op {
-        BenchOp::Sdpa { hq, hkv, lq, lk, d, dtype, causal, runs, csv } => {
-            let mut cfg = SdpaBenchConfig { dtype, causal, runs: runs.max(1), ..Default::default() };
+        BenchOp::Sdpa { hq, hkv, lq, lk, d, dtype, causal, runs, graph, csv } => {
+            let mut cfg = SdpaBenchConfig { dtype, causal, runs: runs.max(1), graph, ..Default::default() };
             let lists = [("--hq", &hq), ("--hkv", &hkv), ("--lq", &lq), ("--lk", &lk), ("--d", &d)];
             for (name, l) in lists {
                 if let Some(l) = l {
