@@ -174,21 +174,27 @@ struct VeckShape {
     static constexpr int ROWS = N <= 2 ? 1 : (N <= 8 ? 2 : 4);
 };
 
-template <int N>
+// GLU (gemv_veckglu): A holds 2 M rows, the gate rows then the up rows; the
+// CTA computes gate row i and up row i + M and writes C[i] = silu(g) * u,
+// g and u first rounded to T as a matmul's output would be, then the same
+// f32 expression as silu_mul (layer.cu), so the result equals matmul then
+// silu_mul bit for bit. alpha 1, beta 0 (the host checks).
+template <int N, bool GLU = false>
 __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, float* ws, unsigned* counters,
                           const GemvParams p) {
-    constexpr int ROWS = VeckShape<N>::ROWS;
+    constexpr int ROWS = GLU ? 2 : VeckShape<N>::ROWS;
     constexpr int TILE = ROWS * N;
     __shared__ float red[MAX_WARPS][TILE];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     to_batch(A, B, C, p);
-    const i64 row0 = (i64)blockIdx.x * ROWS;
+    const i64 row0 = (i64)blockIdx.x * (GLU ? 1 : ROWS);
     const T* a[ROWS];
     bool a_ok[ROWS];
 #pragma unroll
     for (int r = 0; r < ROWS; ++r) {
-        a_ok[r] = row0 + r < p.m;
-        a[r] = A + (a_ok[r] ? row0 + r : 0) * p.sam;
+        const i64 row = GLU ? row0 + r * p.m : row0 + r;  // GLU: the gate row, then its up row
+        a_ok[r] = (GLU ? row0 : row) < p.m;
+        a[r] = A + (a_ok[r] ? row : 0) * p.sam;
     }
     float acc[ROWS][N];
 #pragma unroll
@@ -234,9 +240,16 @@ __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* _
             if (lane == 0) red[warp][r * N + n] = s;
         }
     if (!reduce_warps_and_splits<TILE>(red, warps, ws, counters)) return;
-    for (int e = threadIdx.x; e < TILE; e += blockDim.x) {
-        const i64 row = row0 + e / N;
-        if (row < p.m) store_c(C, row * p.scm + (e % N) * p.scn, red[0][e], p.alpha, p.beta);
+    if constexpr (GLU) {
+        for (int n = threadIdx.x; n < N && row0 < p.m; n += blockDim.x) {
+            const float g = to_f32(from_f32<T>(red[0][n])), u = to_f32(from_f32<T>(red[0][N + n]));
+            C[row0 * p.scm + n * p.scn] = from_f32<T>(g / (1.f + expf(-g)) * u);
+        }
+    } else {
+        for (int e = threadIdx.x; e < TILE; e += blockDim.x) {
+            const i64 row = row0 + e / N;
+            if (row < p.m) store_c(C, row * p.scm + (e % N) * p.scn, red[0][e], p.alpha, p.beta);
+        }
     }
 }
 
@@ -339,6 +352,13 @@ __device__ void gemv_scalar(const T* __restrict__ A, const T* __restrict__ B, T*
         pdl_begin();                                                                                         \
         gemv_mma<N, (N <= 8 ? 4 : 2)>(A, B, C, ws, counters, p);                                             \
     }
+// veckglu: veck on paired gate and up rows, silu(gate) * up written (decode's MLP).
+#define DK_ENTRY_GLU(N, dt)                                                                                  \
+    extern "C" __global__ void DK_NAME(gemv_veckglu_n, N, dt)(const T* A, const T* B, T* C, float* ws,       \
+                                                                 unsigned* counters, const GemvParams p) {   \
+        pdl_begin();                                                                                         \
+        gemv_veck<N, true>(A, B, C, ws, counters, p);                                                        \
+    }
 #define DK_ENTRY_SCALAR(N, dt)                                                                            \
     extern "C" __global__ void DK_NAME(gemv_scalar_n, N, dt)(const T* A, const T* B, T* C, float* ws,   \
                                                                 unsigned* counters, const GemvParams p) { \
@@ -356,6 +376,7 @@ __device__ void gemv_scalar(const T* __restrict__ A, const T* __restrict__ B, T*
 DK_EXPAND(DK_VECK, DT_NAME)
 DK_EXPAND(DK_VECM, DT_NAME)
 DK_EXPAND(DK_ENTRY_SCALAR, DT_NAME)
+DK_ENTRY_GLU(1, DT_NAME) DK_ENTRY_GLU(2, DT_NAME)
 #if DK_DTYPE != 2
 DK_EXPAND(DK_ENTRY_MMA, DT_NAME)
 #endif

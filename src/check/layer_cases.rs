@@ -51,6 +51,17 @@ pub fn all() -> Vec<Case> {
                 run: Box::new(move |c: &mut Checker| silu_case(c, dtype, rows, inter)),
             });
         }
+        // The fused GEMV (N <= 2, veck: one and two rows, split-K over a long
+        // K) and the composed path (N = 5; K not a multiple of 8: no veck; one
+        // output row whose up row is not 16-byte aligned).
+        for (m, k, n) in [(300, 520, 1), (300, 520, 2), (64, 8192, 1), (100, 264, 5), (45, 129, 1), (1, 264, 1)] {
+            v.push(Case {
+                op: "matmul_silu_mul",
+                name: format!("{m}x{k}x{n}"),
+                dtype,
+                run: Box::new(move |c: &mut Checker| glu_case(c, dtype, m, k, n)),
+            });
+        }
         v.push(Case {
             op: "fill",
             name: "uniform_100003".into(),
@@ -182,6 +193,36 @@ fn silu_case(c: &mut Checker, dtype: DType, rows: usize, inter: usize) -> Result
     ops::silu_mul(c.gpu, &gu.gpu, &h.gpu)?;
     ops::silu_mul(&c.cpu.clone(), &gu.cpu, &h.cpu)?;
     c.compare("silu_mul", "", &h, tolerance(dtype))
+}
+
+/// h [N, M] = silu(x W_gate^T) * (x W_up^T) in the decode layout: a = W
+/// [2M, K] (rows padded by 4 elements where M is 1: a row stride off the
+/// 16-byte grain), b = x^T, c = h^T. Against the CPU by the usual bound, then
+/// against the GPU's own matmul and silu_mul with tolerance 0 (the op's
+/// promise: the same bits).
+fn glu_case(c: &mut Checker, dtype: DType, m: usize, k: usize, n: usize) -> Result<Outcome> {
+    let pad = if m == 1 { 4 } else { 0 };
+    let w = c.input(dtype, &[2 * m, k + pad], 1.0)?.map(|t| t.narrow(1, 0, k))?;
+    let x = c.input(dtype, &[n, k], 2.0 / (k as f64).sqrt())?;
+    let h = c.poisoned_output(dtype, n * m, Layout::contiguous(&[n, m])?)?;
+    let t = |t: &crate::tensor::Tensor| t.transpose(0, 1);
+    ops::matmul_silu_mul(c.gpu, &w.gpu, &t(&x.gpu)?, &t(&h.gpu)?)?;
+    ops::matmul_silu_mul(&c.cpu.clone(), &w.cpu, &t(&x.cpu)?, &t(&h.cpu)?)?;
+    let vs_cpu = c.compare("matmul_silu_mul", "", &h, tolerance(dtype))?;
+    if !vs_cpu.passed() {
+        return Ok(vs_cpu);
+    }
+    let gu = crate::tensor::Tensor::empty(c.gpu, &[n, 2 * m], dtype)?;
+    let two = crate::tensor::Tensor::empty(c.gpu, &[n, m], dtype)?;
+    ops::matmul(c.gpu, 1.0, &w.gpu, &t(&x.gpu)?, 0.0, &t(&gu)?)?;
+    ops::silu_mul(c.gpu, &gu, &two)?;
+    let (fused, composed) = (h.gpu.to_f32_vec()?, two.to_f32_vec()?);
+    let differ = fused.iter().zip(&composed).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+    Ok(Outcome {
+        note: (differ > 0).then(|| format!("{differ} values differ from matmul then silu_mul on the GPU")),
+        rel_l2: vs_cpu.rel_l2.max(differ as f64),
+        ..vs_cpu
+    })
 }
 
 /// The fill must be bit-identical on both backends: tolerance 0.

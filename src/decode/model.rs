@@ -718,6 +718,15 @@ impl DecodeModel {
         q8: Option<&StepQ8>,
     ) -> Result<()> {
         let eps = self.cfg.rms_eps;
+        let fused = x.shape()[0] <= 2 && !(q8.is_some() && l.w.w_down.is_quant());
+        if let (Linear::Dense(w), true) = (&l.w.w_gate_up, fused) {
+            // Dense gate/up of one or two rows (a decode step, or a prefill
+            // chunk that short): the projection and silu(gate) * up in one
+            // launch (ops::glu), no gate_up buffer.
+            ops::rmsnorm(ctx, x, &l.w.mlp_norm, eps, xn)?;
+            ops::matmul_silu_mul(ctx, w, &transposed(xn)?, &transposed(h)?)?;
+            return linear(ctx, &l.w.w_down, h, 1.0, x); // + residual
+        }
         norm_then_linear(ctx, &l.w.w_gate_up, x, &l.w.mlp_norm, eps, xn, q8.map(|q| &q.xn), gate_up)?;
         match q8 {
             Some(q) if l.w.w_down.is_quant() => {
@@ -890,9 +899,11 @@ fn norm_then_linear(
 }
 
 fn dense_linear(ctx: &Context, w: &Tensor, x: &Tensor, beta: f32, y: &Tensor) -> Result<()> {
-    let (m, k) = (w.shape()[0], w.shape()[1]);
-    let n = x.shape()[0];
-    let xt = x.as_strided(&[k, n], &[x.layout().stride(1), x.layout().stride(0)], x.layout().offset())?;
-    let yt = y.as_strided(&[m, n], &[y.layout().stride(1), y.layout().stride(0)], y.layout().offset())?;
-    ops::matmul(ctx, 1.0, w, &xt, beta, &yt)
+    ops::matmul(ctx, 1.0, w, &transposed(x)?, beta, &transposed(y)?)
+}
+
+/// [rows, cols] seen as [cols, rows] (the matmul's B = x^T and C = y^T).
+fn transposed(t: &Tensor) -> Result<Tensor> {
+    let (rows, cols) = (t.shape()[0], t.shape()[1]);
+    t.as_strided(&[cols, rows], &[t.layout().stride(1), t.layout().stride(0)], t.layout().offset())
 }

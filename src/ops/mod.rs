@@ -4,6 +4,7 @@
 
 pub mod copy;
 pub mod dequant;
+pub mod glu;
 pub mod layer;
 pub mod matmul;
 pub(crate) mod params;
@@ -16,6 +17,7 @@ pub mod softmax;
 
 pub use copy::{copy, gather_rows, step_positions};
 pub use dequant::dequantize;
+pub use glu::matmul_silu_mul;
 pub use layer::{rmsnorm, rope_append, rope_append_ragged, silu_mul, Llama3Rope, RopeOptions};
 pub use matmul::{matmul, matmul_with, plan_matmul, MatmulOptions, MatmulPlanHandle};
 pub use q8::{quantize_x, rmsnorm_q8, silu_mul_q8};
