@@ -48,11 +48,22 @@ constexpr int ROWS_PER_CTA = 16 * WARPS;  // query rows per CTA: up to four 16-r
 
 // The query row `row` (< group * lq, so 32-bit math) of KV head (b, hk): the
 // offset of its first element in Q (or out), and its position.
+// A decode step (lq = 1) skips the division.
 __device__ __forceinline__ i64 row_offset(const Dims4& st, const SdpaParams& p, i64 b, i64 hk, int row) {
-    const int lq = (int)p.lq, h = (int)hk * (int)p.group + row / lq, i = row % lq;
+    const int lq = (int)p.lq, hq = lq == 1 ? row : row / lq, i = row - hq * lq;
+    const int h = (int)hk * (int)p.group + hq;
     return b * st.v[0] + (i64)h * st.v[1] + (i64)i * st.v[2];
 }
-__device__ __forceinline__ i64 position(const SdpaParams& p, int row) { return p.offset + row % (int)p.lq; }
+__device__ __forceinline__ i64 position(const SdpaParams& p, int row) {
+    return p.lq == 1 ? p.offset : p.offset + row % (int)p.lq;
+}
+// This CTA's sequence b and KV head hk: grid.y = batch * hkv is below 2^16,
+// so one 32-bit division.
+__device__ __forceinline__ void seq_head(const SdpaParams& p, i64& b, i64& hk) {
+    const int bh = (int)blockIdx.y, hkv = (int)p.hkv, q = bh / hkv;
+    b = q;
+    hk = bh - q * hkv;
+}
 __device__ __forceinline__ bool visible(const SdpaParams& p, i64 key, i64 key_end, i64 pos) {
     return key < key_end && (!p.causal || key <= pos);
 }
@@ -72,7 +83,9 @@ __device__ void finish(const float* o, const float* lse, int nrows, int row0, T*
                        float* scratch, const SdpaParams& p) {
     static_assert(D % 4 == 0, "partials move in float4");
     const int S = gridDim.x;
-    const i64 bh = blockIdx.y, b = bh / p.hkv, hk = bh % p.hkv;
+    const i64 bh = blockIdx.y;
+    i64 b, hk;
+    seq_head(p, b, hk);
     if (S == 1) {
         for (int e = threadIdx.x; e < nrows * D; e += blockDim.x) {
             const int r = e / D, d = e % D;
@@ -150,7 +163,7 @@ __device__ __forceinline__ void key_range(const SdpaParams& p, int row0, int nro
 __device__ __forceinline__ SdpaParams for_sequence(const SdpaParams& p) {
     SdpaParams q = p;
     if (p.kv_lens) {
-        const i64 b = (i64)blockIdx.y / p.hkv;
+        const i64 b = (int)blockIdx.y / (int)p.hkv;  // grid.y < 2^16
         const i64 n = max((i64)0, min(p.kv_end, (i64)p.kv_lens[b]));
         q.kv_end = n;
         q.offset = n - p.lq;
@@ -217,14 +230,18 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
     __shared__ float s_m[W][16], s_l[W][16];
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const i64 bh = blockIdx.y, b = bh / p.hkv, hk = bh % p.hkv;
+    i64 b, hk;
+    seq_head(p, b, hk);
     const int row0 = blockIdx.z * ROWS_PER_CTA;
     const int nrows = (int)min((i64)ROWS_PER_CTA, p.rows - row0);
     const int tiles = (nrows + 15) / 16;  // row tiles of this CTA, 1..4
-    const int slices = W / tiles;     // warps per row tile, each on a slice of every key tile
-    const int my_tile = warp % tiles, my_slice = warp / tiles;
+    // Warps per row tile, each on a slice of every key tile: W / tiles (W is
+    // 4 or 8, so a power of two); constant divisions, not run-time ones.
+    const int slices = tiles == 1 ? W : tiles == 2 ? W / 2 : tiles == 3 ? W / 3 : W / 4;
+    const int my_slice = tiles == 1 ? warp : tiles == 2 ? warp / 2 : tiles == 3 ? warp / 3 : warp / 4;
+    const int my_tile = warp - my_slice * tiles;
     const bool active = warp < tiles * slices;
-    const int keys_per_slice = KT / slices;  // a multiple of 16
+    const int keys_per_slice = KT >> (__ffs(slices) - 1);  // KT / slices, a multiple of 16
 
     i64 kb, ke;
     key_range(p, row0, nrows, kb, ke);
@@ -244,9 +261,8 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
     const i64 k_pass = RP * p.sk.v[2], v_pass = RP * p.sv.v[2];
     const T* k_src = Kh + (kb + cr) * p.sk.v[2] + cq * 8;
     const T* v_src = Vh + (kb + cr) * p.sv.v[2] + cq * 8;
-    auto load_tile = [&](int t) {
+    auto load_tile = [&](int t, int stage) {
         if (!copier) return;
-        const int stage = t % stages;
         const T* ks = k_src + (i64)t * KT * p.sk.v[2];
         const T* vs = v_src + (i64)t * KT * p.sv.v[2];
         // Rows of this tile in range, from this thread's first (rows past the
@@ -284,7 +300,7 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
     if (p.fresh >= 0) {
         const i64 stable = p.kv_end - p.fresh;  // this sequence's keys below this are not being written
         for (; early < stages - 1 && early < n_tiles && min(kb + (i64)(early + 1) * KT, ke) <= stable; ++early) {
-            load_tile(early);
+            load_tile(early, early);
             cp_async_commit();
         }
         pdl_begin();
@@ -292,7 +308,7 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
     // The rest of the prologue's tiles, before the query rows' loads (which
     // wait for their data), so every tile is in flight while they do.
     for (int t = early; t < stages - 1; ++t) {
-        if (t < n_tiles) load_tile(t);
+        if (t < n_tiles) load_tile(t, t);
         cp_async_commit();
     }
     // The query rows, by plain loads (the previous launch may have written
@@ -315,27 +331,41 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
             for (int d = 0; d < 8; ++d) dst[d] = src[d * p.sq.v[3]];
         }
     }
+    // Stage of tile t, and the stage tile t + stages - 1 refills (tile t - 1's,
+    // released by the barrier ending that step): counters, not t % stages.
+    int cur = 0, refill = stages - 1;
     for (int t = 0; t < n_tiles; ++t) {
-        // Tile t + stages - 1 refills the stage tile t - 1 used (released by the barrier ending that step).
-        if (t + stages - 1 < n_tiles) load_tile(t + stages - 1);
+        if (t + stages - 1 < n_tiles) load_tile(t + stages - 1, refill);
         cp_async_commit();
         cp_async_wait_stages(stages);
         __syncthreads();
-        const T* tK = sK + (t % stages) * KT * LD;
-        const T* tV = sV + (t % stages) * KT * LD;
+        const T* tK = sK + cur * KT * LD;
+        const T* tV = sV + cur * KT * LD;
+        cur = cur + 1 == stages ? 0 : cur + 1;
+        refill = refill + 1 == stages ? 0 : refill + 1;
         for (int sub = 0; active && sub < keys_per_slice / 16; ++sub) {
             const int kr = my_slice * keys_per_slice + sub * 16;  // first key row of this 16-key step
             const i64 j0 = kb + (i64)t * KT + kr;
             if (j0 >= ke) break;
+            // S over D in two interleaved chains of tensor-core steps (even and
+            // odd 16-column blocks), summed at the end: with one warp a
+            // scheduler nothing else hides an mma's latency, and one chain
+            // of D / 16 dependent steps is most of a 16-key step's time.
             float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+            float s2[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
 #pragma unroll
             for (int kk = 0; kk < D / 16; ++kk) {
                 unsigned a[4], bk[4];
                 ldmatrix_x4(a, &sQ[(my_tile * 16 + (lane & 15)) * LD + kk * 16 + (lane >> 4) * 8]);
                 ldmatrix_x4(bk, &tK[(kr + (lane >> 4) * 8 + (lane & 7)) * LD + kk * 16 + ((lane >> 3) & 1) * 8]);
-                mma16816(s[0], a, bk[0], bk[1]);
-                mma16816(s[1], a, bk[2], bk[3]);
+                float(&acc)[2][4] = kk % 2 == 0 ? s : s2;
+                mma16816(acc[0], a, bk[0], bk[1]);
+                mma16816(acc[1], a, bk[2], bk[3]);
             }
+#pragma unroll
+            for (int n = 0; n < 2; ++n)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) s[n][e] += s2[n][e];
             // Scale, mask, and the running max of rows g (h = 0) and g + 8 (h = 1).
             // A chunk every row sees whole (all but a split's last and, when
             // causal, the diagonal's) skips the per-key test.
@@ -362,6 +392,7 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
                     }
             }
             float alpha[2];
+            bool same = true;  // no accumulator of this lane's rows needs rescaling
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
                 mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
@@ -369,6 +400,8 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
                 const float m_new = fmaxf(m_run[h], mx[h]);
                 // exp2(-inf - finite) = 0 drops an empty history; an all-masked row stays at -inf.
                 alpha[h] = m_new == -INFINITY ? 1.f : fast_exp2(m_run[h] - m_new);
+                // A row with no key yet (m_run -inf) has o = 0: nothing to rescale.
+                same = same && (alpha[h] == 1.f || m_run[h] == -INFINITY);
                 m_run[h] = m_new;
                 l_run[h] *= alpha[h];
             }
@@ -383,8 +416,9 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
                 }
             // The running max rarely moves after the first keys: skip the
             // rescale of the accumulators (D / 2 multiplies a lane) when no
-            // row of the warp's moved (alpha is exactly 1 then).
-            if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
+            // row of the warp's moved (alpha is exactly 1 then), and on a
+            // warp's first keys, where every accumulator is still 0.
+            if (!__all_sync(0xffffffffu, same)) {
 #pragma unroll
                 for (int n = 0; n < D / 8; ++n) {
                     o[n][0] *= alpha[0];
@@ -493,7 +527,8 @@ __device__ void sdpa_simt(const T* Q, const T* K, const T* V, T* out, float* ws,
     __shared__ float s_lse[SIMT_ROWS];
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const i64 bh = blockIdx.y, b = bh / p.hkv, hk = bh % p.hkv;
+    i64 b, hk;
+    seq_head(p, b, hk);
     const int row0 = blockIdx.z * SIMT_ROWS;
     const int nrows = (int)min((i64)SIMT_ROWS, p.rows - row0);
     for (int e = threadIdx.x; e < SIMT_ROWS * D; e += blockDim.x) {
