@@ -104,12 +104,20 @@ __device__ void finish(const float* o, const float* lse, int nrows, int row0, T*
     splitk_last_reduces(counters, slot, S, [&] {
         for (int t = threadIdx.x; t < S * nrows; t += blockDim.x) scratch[t] = __ldcg(wl + (i64)(t / nrows) * rows_total + g0 + t % nrows);
         __syncthreads();
-        for (int r = threadIdx.x; r < nrows; r += blockDim.x) {
+        // A warp a row, its lanes over the splits: the max, the sum and the
+        // weights are three short warp reductions. (A thread a row looped
+        // over the splits three times, 3 S dependent steps with an exp2 and
+        // a division in each, on the launch's last CTA while every other
+        // had finished.)
+        const int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+        for (int r = threadIdx.x >> 5; r < nrows; r += warps) {
             float m = -INFINITY;
-            for (int s = 0; s < S; ++s) m = fmaxf(m, scratch[s * nrows + r]);
+            for (int s = lane; s < S; s += 32) m = fmaxf(m, scratch[s * nrows + r]);
+            m = warp_max(m);
             float den = 0.f;
-            for (int s = 0; s < S; ++s) den += m == -INFINITY ? 0.f : exp2f(scratch[s * nrows + r] - m);
-            for (int s = 0; s < S; ++s) scratch[s * nrows + r] = m == -INFINITY ? 0.f : exp2f(scratch[s * nrows + r] - m) / den;
+            for (int s = lane; s < S; s += 32) den += m == -INFINITY ? 0.f : exp2f(scratch[s * nrows + r] - m);
+            den = warp_sum(den);
+            for (int s = lane; s < S; s += 32) scratch[s * nrows + r] = m == -INFINITY ? 0.f : exp2f(scratch[s * nrows + r] - m) / den;
         }
         __syncthreads();
         // Each thread sums one 16-byte piece over the splits, loading U splits'
@@ -478,18 +486,22 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
     __syncthreads();
     // Each row's weights per slice, once: 2^(m_s - m) / den (0 for a row that
     // saw no key), replacing s_m; the row's log2-sum-exp.
-    for (int r = threadIdx.x; r < nrows; r += blockDim.x) {
-        const int tile = r / 16, rr = r % 16;
-        float m = -INFINITY;
-        for (int s = 0; s < slices; ++s) m = fmaxf(m, s_m[tile + s * tiles][rr]);
-        float den = 0.f;
-        if (m != -INFINITY)
-            for (int s = 0; s < slices; ++s) den += exp2f(s_m[tile + s * tiles][rr] - m) * s_l[tile + s * tiles][rr];
-        for (int s = 0; s < slices; ++s) {
-            const int w = tile + s * tiles;
-            s_m[w][rr] = den > 0.f ? exp2f(s_m[w][rr] - m) / den : 0.f;
+    // A thread a (row, slice), the row's slices on adjacent lanes (slices is
+    // a power of two up to 8), reduced by shuffles: not a thread a row
+    // looping over the slices three times on every CTA's way out.
+    {
+        const int lg = __ffs(slices) - 1, r = threadIdx.x >> lg, sl = threadIdx.x & (slices - 1);
+        const bool live = r < nrows;  // every thread takes part in the shuffles
+        const int tile = r / 16, rr = r % 16, w = tile + sl * tiles;
+        const float ms = live ? s_m[w][rr] : -INFINITY;
+        float m = ms;
+        for (int o = 1; o < slices; o <<= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+        float den = live && m != -INFINITY ? exp2f(ms - m) * s_l[w][rr] : 0.f;
+        for (int o = 1; o < slices; o <<= 1) den += __shfl_xor_sync(0xffffffffu, den, o);
+        if (live) {
+            s_m[w][rr] = den > 0.f ? exp2f(ms - m) / den : 0.f;  // only this thread reads or writes s_m[w][rr]
+            if (sl == 0) s_lse[r] = den > 0.f ? m + __log2f(den) : -INFINITY;
         }
-        s_lse[r] = den > 0.f ? m + __log2f(den) : -INFINITY;
     }
     __syncthreads();
     for (int e = threadIdx.x; e < nrows * D; e += blockDim.x) {
