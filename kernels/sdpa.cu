@@ -21,6 +21,9 @@
 //         in flight per SM), S = Q K^T and O += P V on tensor cores (mma.m16n8k16), a
 //         16-row tile of query rows per warp; warps sharing a row tile split
 //         each key tile between them and are combined at the end.
+//   mmat  the same for at most 8 query rows a KV head (a decode step's GQA
+//         group), with the product swapped: S^T = K Q^T and O^T += V^T P^T,
+//         the query rows as the mma's 8 columns (sdpa_mma's SW).
 //   simt  any dtype, any strides: tiles of 32 keys staged in shared memory as
 //         f32, a key per lane for S, D spread over the lanes for P V.
 #include "common.cuh"  // T and DT_NAME: the element type of this build (DK_DTYPE)
@@ -206,6 +209,17 @@ __device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void* 
                  : "r"(smem_addr(p)));
 }
 
+// Transposes an 8x8 matrix of 16-bit values held a row pair a lane (the
+// mma fragment layout) across the warp.
+__device__ __forceinline__ unsigned movmatrix_trans(unsigned a) {
+    unsigned d;
+    asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;\n" : "=r"(d) : "r"(a));
+    return d;
+}
+__device__ __forceinline__ void ldmatrix_x2(unsigned (&r)[2], const void* p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(smem_addr(p)));
+}
+
 __device__ __forceinline__ unsigned pack2(float lo, float hi) {
 #if DK_DTYPE == 0
     __half2 h = __floats2half2_rn(lo, hi);
@@ -221,10 +235,93 @@ __device__ __forceinline__ unsigned pack2(float lo, float hi) {
 // FusedKernel::smem_bytes in src/dispatch/sdpa.rs.
 template <int D> __device__ constexpr int mma_ld() { return D + 8; }
 
+// One warp's 16-key step of the swapped product (sdpa_mma with SW): S^T =
+// K Q^T for keys kr.. of the stage, masked and scaled, the running max and
+// sum of query rows 2c and 2c + 1, then O^T += V^T P^T.
+template <int D>
+__device__ __forceinline__ void sw_step(const T* tK, const T* tV, const T* sQ, unsigned (&qf)[D / 16][2], bool first, int kr,
+                                        i64 j0, i64 ke, i64 pos_a, i64 pos_b, float (&o)[D / 16][4], float (&m_run)[2],
+                                        float (&l_run)[2], const SdpaParams& p) {
+    constexpr int LD = mma_ld<D>();
+    const int lane = threadIdx.x & 31, g = lane >> 2;
+    if (first) {  // Q^T's fragments (k = D, n = the 8 query rows), kept for every later step
+#pragma unroll
+        for (int kk = 0; kk < D / 16; ++kk) ldmatrix_x2(qf[kk], &sQ[(lane & 7) * LD + kk * 16 + ((lane >> 3) & 1) * 8]);
+    }
+    // Two interleaved chains over D (even and odd 16-column blocks).
+    float s[4] = {0.f, 0.f, 0.f, 0.f}, s2[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+        unsigned a[4];
+        ldmatrix_x4(a, &tK[(kr + ((lane >> 3) & 1) * 8 + (lane & 7)) * LD + kk * 16 + (lane >> 4) * 8]);
+        mma16816(kk % 2 == 0 ? s : s2, a, qf[kk][0], qf[kk][1]);
+    }
+    // s[e]: key j0 + g + 8 (e >> 1), query row 2c + (e & 1).
+    const bool whole = j0 + 16 <= ke && (!p.causal || j0 + 15 <= p.offset);
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+        const int h = e & 1;
+        float v = (s[e] + s2[e]) * p.scale_log2;
+        if (!whole && !visible(p, j0 + g + 8 * (e >> 1), ke, h ? pos_b : pos_a)) v = -INFINITY;
+        s[e] = v;
+        mx[h] = fmaxf(mx[h], v);
+    }
+    float alpha[2];
+    bool same = true;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 4));
+        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 8));
+        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 16));
+        const float m_new = fmaxf(m_run[h], mx[h]);
+        alpha[h] = m_new == -INFINITY ? 1.f : fast_exp2(m_run[h] - m_new);
+        same = same && (alpha[h] == 1.f || m_run[h] == -INFINITY);
+        m_run[h] = m_new;
+        l_run[h] *= alpha[h];
+    }
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+        const int h = e & 1;
+        const float pe = m_run[h] == -INFINITY ? 0.f : fast_exp2(s[e] - m_run[h]);
+        s[e] = pe;
+        l_run[h] += pe;  // this lane's share; the 8 lanes of its c are summed at the end
+    }
+    if (!__all_sync(0xffffffffu, same)) {
+#pragma unroll
+        for (int i = 0; i < D / 16; ++i) {
+            o[i][0] *= alpha[0];
+            o[i][1] *= alpha[1];
+            o[i][2] *= alpha[0];
+            o[i][3] *= alpha[1];
+        }
+    }
+    // P^T as the B operand (k = key, n = query row): lane (g, c) needs keys
+    // 2c, 2c + 1 (and + 8) of row g, it holds rows 2c, 2c + 1 of key g (and
+    // g + 8): the transpose of each 8x8 half.
+    const unsigned b0 = movmatrix_trans(pack2(s[0], s[1])), b1 = movmatrix_trans(pack2(s[2], s[3]));
+#pragma unroll
+    for (int i = 0; i < D / 16; ++i) {
+        unsigned a[4];  // V^T (m = dimensions 16 i.., k = the 16 keys)
+        ldmatrix_x4_trans(a, &tV[(kr + (lane >> 4) * 8 + (lane & 7)) * LD + 16 * i + ((lane >> 3) & 1) * 8]);
+        mma16816(o[i], a, b0, b1);
+    }
+}
+
 // W warps a CTA (4, or 8 for a decode's single row tile: mma8), KT = 16 W
 // keys a pipeline stage, so one row tile's warps each take 16 keys of every
 // stage.
-template <int D, int W>
+//
+// SW (mmat, a CTA of at most 8 query rows: a decode step's GQA group): the
+// product swapped, S^T = K Q^T and O^T += V^T P^T, keys and head dimensions
+// as the mma's 16 rows and the query rows as its 8 columns. The 16-row tile
+// of the plain layout is at most half used there (a GQA group of 4: a
+// quarter); swapped, a 16-key step takes D / 16 tensor-core steps for S and
+// D / 16 for P V instead of twice that, softmax works on 4 values a lane
+// instead of 8, and the accumulators are half as many. P goes from S^T's
+// accumulator layout to the B operand by one register transpose a half
+// (movmatrix).
+template <int D, int W, bool SW = false>
 __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const T* __restrict__ V, T* __restrict__ out,
                          float* ws, unsigned* counters, const SdpaParams& p) {
     static_assert(D % 16 == 0, "D is a multiple of 16");
@@ -290,12 +387,16 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
     };
 
     // Lane (g, c) holds rows g and g + 8 of its warp's tile; columns 2c, 2c + 1 of each 8-wide n-tile.
+    // SW: rows g, g + 8 are keys (S^T) or head dimensions (O^T), columns 2c, 2c + 1 query rows,
+    // whose running statistics m_run / l_run [h] are then those of query row 2c + h.
     const int g = lane >> 2, c = lane & 3;
-    const int row_a = row0 + my_tile * 16 + g;
-    const i64 pos_a = position(p, row_a), pos_b = position(p, row_a + 8);
-    float o[D / 8][4];
+    const int row_a = SW ? row0 + 2 * c : row0 + my_tile * 16 + g;
+    const i64 pos_a = position(p, row_a), pos_b = position(p, row_a + (SW ? 1 : 8));
+    constexpr int OT = SW ? D / 16 : D / 8;  // accumulator tiles: O^T's 16-row tiles of D, or O's 8-column ones
+    float o[OT][4];
 #pragma unroll
-    for (int n = 0; n < D / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
+    for (int n = 0; n < OT; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
+    unsigned qf[SW ? D / 16 : 1][2];  // SW: Q^T's B fragments, from shared memory once
     float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f};
 
     // With p.fresh >= 0 the keys the previous launch does not write (all but
@@ -355,95 +456,99 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
             const int kr = my_slice * keys_per_slice + sub * 16;  // first key row of this 16-key step
             const i64 j0 = kb + (i64)t * KT + kr;
             if (j0 >= ke) break;
-            // S over D in two interleaved chains of tensor-core steps (even and
-            // odd 16-column blocks), summed at the end: with one warp a
-            // scheduler nothing else hides an mma's latency, and one chain
-            // of D / 16 dependent steps is most of a 16-key step's time.
-            float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
-            float s2[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
-#pragma unroll
-            for (int kk = 0; kk < D / 16; ++kk) {
-                unsigned a[4], bk[4];
-                ldmatrix_x4(a, &sQ[(my_tile * 16 + (lane & 15)) * LD + kk * 16 + (lane >> 4) * 8]);
-                ldmatrix_x4(bk, &tK[(kr + (lane >> 4) * 8 + (lane & 7)) * LD + kk * 16 + ((lane >> 3) & 1) * 8]);
-                float(&acc)[2][4] = kk % 2 == 0 ? s : s2;
-                mma16816(acc[0], a, bk[0], bk[1]);
-                mma16816(acc[1], a, bk[2], bk[3]);
-            }
-#pragma unroll
-            for (int n = 0; n < 2; ++n)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) s[n][e] += s2[n][e];
-            // Scale, mask, and the running max of rows g (h = 0) and g + 8 (h = 1).
-            // A chunk every row sees whole (all but a split's last and, when
-            // causal, the diagonal's) skips the per-key test.
-            const bool whole = j0 + 16 <= ke && (!p.causal || j0 + 15 <= p.offset);
-            float mx[2] = {-INFINITY, -INFINITY};
-            if (whole) {
-#pragma unroll
-                for (int n = 0; n < 2; ++n)
-#pragma unroll
-                    for (int e = 0; e < 4; ++e) {
-                        s[n][e] *= p.scale_log2;
-                        mx[e >> 1] = fmaxf(mx[e >> 1], s[n][e]);
-                    }
+            if constexpr (SW) {
+                sw_step<D>(tK, tV, sQ, qf, t == 0 && sub == 0, kr, j0, ke, pos_a, pos_b, o, m_run, l_run, p);
             } else {
-#pragma unroll
+                // S over D in two interleaved chains of tensor-core steps (even and
+                // odd 16-column blocks), summed at the end: with one warp a
+                // scheduler nothing else hides an mma's latency, and one chain
+                // of D / 16 dependent steps is most of a 16-key step's time.
+                float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+                float s2[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+    #pragma unroll
+                for (int kk = 0; kk < D / 16; ++kk) {
+                    unsigned a[4], bk[4];
+                    ldmatrix_x4(a, &sQ[(my_tile * 16 + (lane & 15)) * LD + kk * 16 + (lane >> 4) * 8]);
+                    ldmatrix_x4(bk, &tK[(kr + (lane >> 4) * 8 + (lane & 7)) * LD + kk * 16 + ((lane >> 3) & 1) * 8]);
+                    float(&acc)[2][4] = kk % 2 == 0 ? s : s2;
+                    mma16816(acc[0], a, bk[0], bk[1]);
+                    mma16816(acc[1], a, bk[2], bk[3]);
+                }
+    #pragma unroll
                 for (int n = 0; n < 2; ++n)
-#pragma unroll
+    #pragma unroll
+                    for (int e = 0; e < 4; ++e) s[n][e] += s2[n][e];
+                // Scale, mask, and the running max of rows g (h = 0) and g + 8 (h = 1).
+                // A chunk every row sees whole (all but a split's last and, when
+                // causal, the diagonal's) skips the per-key test.
+                const bool whole = j0 + 16 <= ke && (!p.causal || j0 + 15 <= p.offset);
+                float mx[2] = {-INFINITY, -INFINITY};
+                if (whole) {
+    #pragma unroll
+                    for (int n = 0; n < 2; ++n)
+    #pragma unroll
+                        for (int e = 0; e < 4; ++e) {
+                            s[n][e] *= p.scale_log2;
+                            mx[e >> 1] = fmaxf(mx[e >> 1], s[n][e]);
+                        }
+                } else {
+    #pragma unroll
+                    for (int n = 0; n < 2; ++n)
+    #pragma unroll
+                        for (int e = 0; e < 4; ++e) {
+                            const int h = e >> 1;
+                            const i64 key = j0 + n * 8 + 2 * c + (e & 1);
+                            const float v = visible(p, key, ke, h ? pos_b : pos_a) ? s[n][e] * p.scale_log2 : -INFINITY;
+                            s[n][e] = v;
+                            mx[h] = fmaxf(mx[h], v);
+                        }
+                }
+                float alpha[2];
+                bool same = true;  // no accumulator of this lane's rows needs rescaling
+    #pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+                    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+                    const float m_new = fmaxf(m_run[h], mx[h]);
+                    // exp2(-inf - finite) = 0 drops an empty history; an all-masked row stays at -inf.
+                    alpha[h] = m_new == -INFINITY ? 1.f : fast_exp2(m_run[h] - m_new);
+                    // A row with no key yet (m_run -inf) has o = 0: nothing to rescale.
+                    same = same && (alpha[h] == 1.f || m_run[h] == -INFINITY);
+                    m_run[h] = m_new;
+                    l_run[h] *= alpha[h];
+                }
+    #pragma unroll
+                for (int n = 0; n < 2; ++n)
+    #pragma unroll
                     for (int e = 0; e < 4; ++e) {
                         const int h = e >> 1;
-                        const i64 key = j0 + n * 8 + 2 * c + (e & 1);
-                        const float v = visible(p, key, ke, h ? pos_b : pos_a) ? s[n][e] * p.scale_log2 : -INFINITY;
-                        s[n][e] = v;
-                        mx[h] = fmaxf(mx[h], v);
+                        const float pe = m_run[h] == -INFINITY ? 0.f : fast_exp2(s[n][e] - m_run[h]);
+                        s[n][e] = pe;
+                        l_run[h] += pe;  // this lane's share; the quad is summed at the end
                     }
-            }
-            float alpha[2];
-            bool same = true;  // no accumulator of this lane's rows needs rescaling
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-                mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-                const float m_new = fmaxf(m_run[h], mx[h]);
-                // exp2(-inf - finite) = 0 drops an empty history; an all-masked row stays at -inf.
-                alpha[h] = m_new == -INFINITY ? 1.f : fast_exp2(m_run[h] - m_new);
-                // A row with no key yet (m_run -inf) has o = 0: nothing to rescale.
-                same = same && (alpha[h] == 1.f || m_run[h] == -INFINITY);
-                m_run[h] = m_new;
-                l_run[h] *= alpha[h];
-            }
-#pragma unroll
-            for (int n = 0; n < 2; ++n)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    const int h = e >> 1;
-                    const float pe = m_run[h] == -INFINITY ? 0.f : fast_exp2(s[n][e] - m_run[h]);
-                    s[n][e] = pe;
-                    l_run[h] += pe;  // this lane's share; the quad is summed at the end
+                // The running max rarely moves after the first keys: skip the
+                // rescale of the accumulators (D / 2 multiplies a lane) when no
+                // row of the warp's moved (alpha is exactly 1 then), and on a
+                // warp's first keys, where every accumulator is still 0.
+                if (!__all_sync(0xffffffffu, same)) {
+    #pragma unroll
+                    for (int n = 0; n < D / 8; ++n) {
+                        o[n][0] *= alpha[0];
+                        o[n][1] *= alpha[0];
+                        o[n][2] *= alpha[1];
+                        o[n][3] *= alpha[1];
+                    }
                 }
-            // The running max rarely moves after the first keys: skip the
-            // rescale of the accumulators (D / 2 multiplies a lane) when no
-            // row of the warp's moved (alpha is exactly 1 then), and on a
-            // warp's first keys, where every accumulator is still 0.
-            if (!__all_sync(0xffffffffu, same)) {
-#pragma unroll
-                for (int n = 0; n < D / 8; ++n) {
-                    o[n][0] *= alpha[0];
-                    o[n][1] *= alpha[0];
-                    o[n][2] *= alpha[1];
-                    o[n][3] *= alpha[1];
+                // The S accumulators are P's A fragment: keys 0-7 then 8-15 of rows g and g + 8.
+                const unsigned pa[4] = {pack2(s[0][0], s[0][1]), pack2(s[0][2], s[0][3]), pack2(s[1][0], s[1][1]),
+                                        pack2(s[1][2], s[1][3])};
+    #pragma unroll
+                for (int n = 0; n < D / 8; n += 2) {
+                    unsigned bv[4];
+                    ldmatrix_x4_trans(bv, &tV[(kr + ((lane >> 3) & 1) * 8 + (lane & 7)) * LD + (n + (lane >> 4)) * 8]);
+                    mma16816(o[n], pa, bv[0], bv[1]);
+                    mma16816(o[n + 1], pa, bv[2], bv[3]);
                 }
-            }
-            // The S accumulators are P's A fragment: keys 0-7 then 8-15 of rows g and g + 8.
-            const unsigned pa[4] = {pack2(s[0][0], s[0][1]), pack2(s[0][2], s[0][3]), pack2(s[1][0], s[1][1]),
-                                    pack2(s[1][2], s[1][3])};
-#pragma unroll
-            for (int n = 0; n < D / 8; n += 2) {
-                unsigned bv[4];
-                ldmatrix_x4_trans(bv, &tV[(kr + ((lane >> 3) & 1) * 8 + (lane & 7)) * LD + (n + (lane >> 4)) * 8]);
-                mma16816(o[n], pa, bv[0], bv[1]);
-                mma16816(o[n + 1], pa, bv[2], bv[3]);
             }
         }
         __syncthreads();  // this stage is refilled next iteration
@@ -457,13 +562,31 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
     __shared__ float s_lse[ROWS_PER_CTA];
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-        l_run[h] += __shfl_xor_sync(0xffffffffu, l_run[h], 1);
-        l_run[h] += __shfl_xor_sync(0xffffffffu, l_run[h], 2);
+        // The lanes holding a row's keys: a quad (plain), or the 8 lanes of a c (SW).
+        for (int x = SW ? 4 : 1; x < (SW ? 32 : 4); x <<= 1) l_run[h] += __shfl_xor_sync(0xffffffffu, l_run[h], x);
     }
     // Only rows below nrows are combined: a decode CTA (a GQA group of 4)
     // stores a quarter of each warp's tile.
     const int lr = my_tile * 16 + g;  // this lane's first row in the CTA; the second is lr + 8
-    if (active) {
+    if constexpr (SW) {
+        // O^T: lane (g, c) holds dimensions 16 i + g and + 8 of query rows 2c and 2c + 1.
+#pragma unroll
+        for (int i = 0; i < OT; ++i)
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                float* r = fo + (warp * 16 + 2 * c + h) * D + 16 * i + g;
+                if (2 * c + h < nrows) {
+                    r[0] = o[i][h];
+                    r[8] = o[i][2 + h];
+                }
+            }
+        if (g == 0) {
+            s_m[warp][2 * c] = m_run[0];
+            s_m[warp][2 * c + 1] = m_run[1];
+            s_l[warp][2 * c] = l_run[0];
+            s_l[warp][2 * c + 1] = l_run[1];
+        }
+    } else if (active) {
 #pragma unroll
         for (int n = 0; n < D / 8; ++n) {
             float* r0 = fo + (warp * 16 + g) * D + n * 8 + 2 * c;
@@ -495,9 +618,9 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
         const int tile = r / 16, rr = r % 16, w = tile + sl * tiles;
         const float ms = live ? s_m[w][rr] : -INFINITY;
         float m = ms;
-        for (int o = 1; o < slices; o <<= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+        for (int x = 1; x < slices; x <<= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, x));
         float den = live && m != -INFINITY ? exp2f(ms - m) * s_l[w][rr] : 0.f;
-        for (int o = 1; o < slices; o <<= 1) den += __shfl_xor_sync(0xffffffffu, den, o);
+        for (int x = 1; x < slices; x <<= 1) den += __shfl_xor_sync(0xffffffffu, den, x);
         if (live) {
             s_m[w][rr] = den > 0.f ? exp2f(ms - m) / den : 0.f;  // only this thread reads or writes s_m[w][rr]
             if (sl == 0) s_lse[r] = den > 0.f ? m + __log2f(den) : -INFINITY;
@@ -618,25 +741,29 @@ __device__ void sdpa_simt(const T* Q, const T* K, const T* V, T* out, float* ws,
 // ---------------------------------------------------------------- entry points
 #define DK_CAT3(a, b, c) a##b##c
 #define DK_NAME(variant, d, dt) DK_CAT3(variant, d, _##dt)
-// sdpa_<tag>_d<D>_<dtype>: sdpa_<variant><D, W> on W warps.
-#define DK_ENTRY(variant, tag, D, W, dt)                                                                      \
+// sdpa_<tag>_d<D>_<dtype>: the variant's function (the arguments after dt,
+// a template with its arguments) on W warps.
+#define DK_ENTRY(tag, D, W, dt, ...)                                                                          \
     extern "C" __global__ void __launch_bounds__(32 * W, 1) DK_NAME(sdpa_##tag##_d, D, dt)(                   \
         const T* Q, const T* K, const T* V, T* out, float* ws, unsigned* counters, const SdpaParams p) {      \
         /* a programmatic dependent (common.cuh): with p.fresh >= 0 the variant waits itself */               \
         if (p.fresh < 0) pdl_begin();                                                                         \
-        sdpa_##variant<D, W>(Q, K, V, out, ws, counters, for_sequence(p));                                    \
+        __VA_ARGS__(Q, K, V, out, ws, counters, for_sequence(p));                                             \
     }
 #define DK_ALL_D(M, dt) M(64, dt) M(80, dt) M(96, dt) M(128, dt) M(256, dt)
-#define DK_SIMT(D, dt) DK_ENTRY(simt, simt, D, WARPS, dt)
-#define DK_MMA(D, dt) DK_ENTRY(mma, mma, D, WARPS, dt)
+#define DK_SIMT(D, dt) DK_ENTRY(simt, D, WARPS, dt, sdpa_simt<D, WARPS>)
+#define DK_MMA(D, dt) DK_ENTRY(mma, D, WARPS, dt, sdpa_mma<D, WARPS>)
+// mmat: the swapped product (sdpa_mma's SW) for a CTA of at most 8 query rows.
+#define DK_MMAT(D, dt) DK_ENTRY(mmat, D, WARPS, dt, sdpa_mma<D, WARPS, true>)
 // mma8: eight warps on 128-key stages, for a CTA of at most 16 query rows
 // (a decode step's GQA group): twice the warps per SM of mma's one CTA, each
 // warp taking 16 keys of every stage (D <= 128: the combine's partials of 8
 // warps must fit in two stages).
-#define DK_MMA8(D, dt) DK_ENTRY(mma, mma8, D, 8, dt)
+#define DK_MMA8(D, dt) DK_ENTRY(mma8, D, 8, dt, sdpa_mma<D, 8>)
 
 DK_ALL_D(DK_SIMT, DT_NAME)
 #if DK_DTYPE != 2
 DK_ALL_D(DK_MMA, DT_NAME)
+DK_ALL_D(DK_MMAT, DT_NAME)
 DK_MMA8(64, DT_NAME) DK_MMA8(80, DT_NAME) DK_MMA8(96, DT_NAME) DK_MMA8(128, DT_NAME)
 #endif

@@ -609,6 +609,17 @@ fn sdpa_cases(v: &mut Vec<Case>) {
                 });
                 specs.push(SdpaSpec { fresh: Some(5000), ..s(1, 8, 2, 4, 700, 64) });
                 specs.push(SdpaSpec { kv: KvLayout::Unaligned, fresh: Some(1), ..s(1, 8, 2, 4, 300, 64) });
+                // The swapped tensor-core kernel (mmat: 8 query rows a KV head
+                // or fewer): every head size, a partial last tile, causal rows
+                // of two positions (one seeing no key), a row stride other
+                // than D, unaligned query rows, and a ragged split count.
+                specs.push(s(1, 14, 2, 1, 1000, 80)); // group 7
+                specs.push(SdpaSpec { causal: true, offset: Some(500), ..s(1, 8, 2, 2, 600, 96) });
+                specs.push(s(1, 4, 2, 1, 777, 256));
+                specs.push(SdpaSpec { causal: true, offset: Some(-1), ..s(1, 4, 1, 2, 40, 64) });
+                specs.push(SdpaSpec { kv: KvLayout::SeqMajor, ..s(2, 8, 2, 1, 600, 128) });
+                specs.push(SdpaSpec { kv: KvLayout::QueryUnaligned, ..s(1, 8, 2, 1, 300, 64) });
+                specs.push(SdpaSpec { fresh: Some(1), ..s(3, 12, 2, 1, 5000, 64) });
             }
         }
         let s = |b, hq, hkv, lq, lk, d| SdpaSpec {

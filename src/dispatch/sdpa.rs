@@ -18,6 +18,9 @@ pub const HEAD_DIMS: [usize; 5] = [64, 80, 96, 128, 256];
 pub const KEY_TILE: usize = 64;
 /// Query rows (of one KV head) per CTA of the mma kernel: 16 per warp, 4 warps.
 pub const MMA_ROWS_PER_CTA: usize = 64;
+/// Query rows (of one KV head) the swapped mma kernel (mmat) serves: the
+/// mma's 8 columns.
+pub const MMAT_ROWS: usize = 8;
 /// Query rows (of one KV head) per CTA of the SIMT kernel.
 pub const SIMT_ROWS_PER_CTA: usize = 16;
 /// Threads per CTA of the mma and SIMT kernels (mma8: twice as many).
@@ -68,6 +71,12 @@ pub enum FusedKernel {
     /// instruction, the SMs idle 42% of the time). Auto takes it where it
     /// measured faster (`mma8_wins`).
     Mma8,
+    /// The mma kernel with the product swapped (S^T = K Q^T, O^T += V^T P^T:
+    /// keys and head dimensions as the tensor-core step's 16 rows, the query
+    /// rows as its 8 columns), for at most [`MMAT_ROWS`] query rows a KV head
+    /// (a decode step's GQA group): half the tensor-core steps of mma, whose
+    /// 16-row query tile such a group fills to a half or a quarter.
+    MmaT,
     /// Any dtype and strides, FMA.
     Simt,
 }
@@ -78,6 +87,7 @@ impl FusedKernel {
         match self {
             FusedKernel::Mma => "mma",
             FusedKernel::Mma8 => "mma8",
+            FusedKernel::MmaT => "mmat",
             FusedKernel::Simt => "simt",
         }
     }
@@ -86,7 +96,7 @@ impl FusedKernel {
     pub fn threads(self) -> u32 {
         match self {
             FusedKernel::Mma8 => 2 * THREADS,
-            FusedKernel::Mma | FusedKernel::Simt => THREADS,
+            FusedKernel::Mma | FusedKernel::MmaT | FusedKernel::Simt => THREADS,
         }
     }
 
@@ -94,17 +104,18 @@ impl FusedKernel {
     pub fn rows_per_cta(self) -> usize {
         match self {
             FusedKernel::Mma | FusedKernel::Mma8 => MMA_ROWS_PER_CTA,
+            FusedKernel::MmaT => MMAT_ROWS,
             FusedKernel::Simt => SIMT_ROWS_PER_CTA,
         }
     }
 
-    /// Dynamic shared memory of one CTA (kernels/sdpa.cu): for mma, `stages`
+    /// Dynamic shared memory of one CTA (kernels/sdpa.cu): for mma (and mmat), `stages`
     /// stages of 64 K and 64 V rows (mma8: 128) plus 16 query rows per row
     /// tile, rows padded by 16 bytes; for SIMT, f32 tiles of 16 query, 32 K
     /// (padded by one) and 32 V rows.
     pub fn smem_bytes(self, d: usize, dtype: DType, stages: u32, rows: usize) -> usize {
         match self {
-            FusedKernel::Mma | FusedKernel::Mma8 => {
+            FusedKernel::Mma | FusedKernel::Mma8 | FusedKernel::MmaT => {
                 let stage_keys = if self == FusedKernel::Mma8 { 2 * KEY_TILE } else { KEY_TILE };
                 let q_rows = rows.clamp(1, MMA_ROWS_PER_CTA).div_ceil(16) * 16;
                 (2 * stages as usize * stage_keys + q_rows) * (d + 8) * dtype.size_in_bytes()
@@ -221,6 +232,7 @@ fn mma8_wins(d: &SdpaDesc) -> bool {
 pub fn plan_fused(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> SdpaPlan {
     let kernel = match d.dtype != DType::F32 && d.kv_aligned {
         true if mma8_wins(d) => FusedKernel::Mma8,
+        true if d.rows() <= MMAT_ROWS => FusedKernel::MmaT,
         true => FusedKernel::Mma,
         false => FusedKernel::Simt,
     };
@@ -309,9 +321,12 @@ mod tests {
                 for dt in DType::ALL {
                     let d = desc(b, hkv, g, lq, kv_len, dt);
                     let (kernel, splits, kps, groups) = fused(&d);
-                    // Tensor cores for f16/bf16: eight warps for 5-16 rows, or 4 and fewer from 16384 keys.
+                    // Tensor cores for f16/bf16: eight warps for 5-16 rows, or 4 and fewer from 16384 keys;
+                    // the swapped product for the other groups of 8 rows or fewer.
                     let tc = if g * lq <= 16 && (g * lq > 4 || kv_len >= 16384) {
                         FusedKernel::Mma8
+                    } else if g * lq <= MMAT_ROWS {
+                        FusedKernel::MmaT
                     } else {
                         FusedKernel::Mma
                     };
@@ -331,12 +346,15 @@ mod tests {
         // one wave at one (eight-warp) CTA per SM.
         let (kernel, splits, kps, _) = fused(&desc(1, 32, 1, 1, 32768, DType::F16));
         assert_eq!((kernel, splits, kps), (FusedKernel::Mma8, 4, 8192));
-        // A llama3-8b decode step at 4096 keys keeps the four-warp kernel; a
-        // qwen2.5-7b one (7 rows) and four speculative tokens take mma8.
-        assert_eq!(fused(&desc(1, 8, 4, 1, 4096, DType::F16)).0, FusedKernel::Mma);
+        // A llama3-8b decode step at 4096 keys takes the swapped four-warp
+        // kernel; a qwen2.5-7b one (7 rows) and four speculative tokens take
+        // mma8; qwen2.5-0.5b's (D = 64, 7 rows) the swapped one; 16 rows at
+        // D = 64 the plain one.
+        assert_eq!(fused(&desc(1, 8, 4, 1, 4096, DType::F16)).0, FusedKernel::MmaT);
         assert_eq!(fused(&desc(1, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::Mma8);
         assert_eq!(fused(&desc(1, 8, 4, 4, 576, DType::F16)).0, FusedKernel::Mma8);
-        assert_eq!(fused(&SdpaDesc { d: 64, ..desc(1, 4, 7, 1, 4096, DType::F16) }).0, FusedKernel::Mma);
+        assert_eq!(fused(&SdpaDesc { d: 64, ..desc(1, 4, 7, 1, 4096, DType::F16) }).0, FusedKernel::MmaT);
+        assert_eq!(fused(&SdpaDesc { d: 64, ..desc(1, 4, 4, 4, 4096, DType::F16) }).0, FusedKernel::Mma);
         // D = 256 holds one CTA per SM: 4 splits.
         let (_, splits, _, _) = fused(&SdpaDesc { d: 256, ..desc(1, 32, 1, 1, 32768, DType::F16) });
         assert_eq!(splits, 4);
