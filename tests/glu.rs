@@ -65,6 +65,10 @@ fn errors_name_their_argument() {
     let w = Tensor::full(&ctx, &[4, 8], dt, 0.5).unwrap();
     let c_bad = Tensor::empty(&ctx, &[2, 2], dt).unwrap();
     assert_eq!(arg_of(matmul_silu_mul(&ctx, &w, &t(&x), &c_bad).unwrap_err()), "c");
+    // b batched ([1, K, N]) is not a matrix.
+    let w = Tensor::full(&ctx, &[4, 8], dt, 0.5).unwrap();
+    let b3 = Tensor::full(&ctx, &[1, 8, 2], dt, 0.5).unwrap();
+    assert_eq!(arg_of(matmul_silu_mul(&ctx, &w, &b3, &t(&h)).unwrap_err()), "b");
     // b's K must match a's.
     let w = Tensor::full(&ctx, &[8, 6], dt, 0.5).unwrap();
     assert!(matmul_silu_mul(&ctx, &w, &t(&x), &t(&h)).is_err());

@@ -36,6 +36,9 @@ pub fn matmul_silu_mul(ctx: &Context, a: &Tensor, b: &Tensor, c: &Tensor) -> Res
             format!("shape {:?}", a.shape()),
         ));
     }
+    if b.rank() != 2 {
+        return Err(Error::invalid(OP, "b", "[K, N]", format!("shape {:?}", b.shape())));
+    }
     let m = a.shape()[0] / 2;
     if c.rank() != 2 || c.shape()[0] != m {
         return Err(Error::invalid(OP, "c", format!("[{m}, N] (half of a's rows)"), format!("shape {:?}", c.shape())));

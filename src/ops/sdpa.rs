@@ -9,7 +9,7 @@
 
 use super::params::SdpaParams;
 use crate::context::{Backend, Context};
-use crate::dispatch::sdpa::{FusedKernel, SdpaDesc, SdpaPlan, SdpaPrefs};
+use crate::dispatch::sdpa::{FusedKernel, SdpaDesc, SdpaPlan, SdpaPrefs, MMAT_ROWS};
 use crate::error::{Error, Result};
 use crate::ops::matmul::{matmul_with, MatmulOptions};
 use crate::ops::params::Dims4;
@@ -124,6 +124,17 @@ fn resolve_fused(
     row_groups: u32,
     stages: u32,
 ) -> Result<FusedLaunch> {
+    // mmat serves one row group of at most MMAT_ROWS rows (its CTA takes
+    // rows from blockIdx.z x 64, as mma's, but holds only 8 of them).
+    if kernel == FusedKernel::MmaT && (g.group * g.lq > MMAT_ROWS || row_groups != 1) {
+        return Err(Error::Unsupported {
+            op: OP,
+            what: format!(
+                "the mmat kernel for {} query rows a KV head in {row_groups} row groups (at most {MMAT_ROWS} in one)",
+                g.group * g.lq
+            ),
+        });
+    }
     let name = format!("sdpa_{}_d{}_{}", kernel.name(), g.d, g.dtype);
     let function = be.function(&kernels::SDPA, kernels::dtype_build(g.dtype), &name)?;
     let smem = kernel.smem_bytes(g.d, g.dtype, stages, g.group * g.lq);
