@@ -27,7 +27,10 @@ fn vals(n: usize, seed: u32) -> Vec<f32> {
 fn exec(op: &str, args: &[&str]) -> (Option<i32>, String) {
     let mut c = Command::new(env!("CARGO_BIN_EXE_decode-kernels"));
     c.args(["exec", op]).args(args).args(["--device", "cpu"]);
-    c.env_remove("DK_SDPA_BACKEND").env_remove("DK_SOFTMAX_BACKEND").env_remove("DK_MATMUL_BACKEND");
+    c.env_remove("DK_SDPA_BACKEND")
+        .env_remove("DK_SDPA_KERNEL")
+        .env_remove("DK_SOFTMAX_BACKEND")
+        .env_remove("DK_MATMUL_BACKEND");
     let out = c.output().unwrap();
     (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
@@ -83,7 +86,7 @@ fn sdpa_causal_offsets_at_the_ends_of_i64() {
         out.to_f32_vec().unwrap()
     };
     let full = run(SdpaOptions::default());
-    let composed = Some(SdpaPrefs { backend: SdpaBackend::Composed });
+    let composed = Some(SdpaPrefs { backend: SdpaBackend::Composed, ..Default::default() });
     for offset in [lk as i64, i64::MAX - 1, i64::MAX] {
         close(&run(SdpaOptions { causal: true, offset: Some(offset), ..Default::default() }), &full);
         // The composed path (matmul, causal softmax, matmul) agrees.

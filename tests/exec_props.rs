@@ -336,7 +336,7 @@ proptest! {
         let k = View::new(&c, dtype, &[batch, hkv, lk, d], seeds[1], false, false, fill(2));
         let v = View::new(&c, dtype, &[batch, hkv, lk, d], seeds[2], false, false, fill(3));
         let out = View::new(&c, dtype, &[batch, hq, lq, d], seeds[3], false, false, Fill::Nan);
-        let prefs = SdpaPrefs { backend: if composed { SdpaBackend::Composed } else { SdpaBackend::Auto } };
+        let prefs = SdpaPrefs { backend: if composed { SdpaBackend::Composed } else { SdpaBackend::Auto }, ..Default::default() };
         let opts = SdpaOptions { scale, causal, offset, prefs: Some(prefs), fresh_keys: None };
         let r = ops::sdpa(&c, &q.view, &k.view, &v.view, &out.view, &opts);
         // Query 0's position, and the range the ops keep it in (no result changes).

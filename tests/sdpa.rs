@@ -68,7 +68,7 @@ fn causal_offsets_and_empty_rows() {
     let composed = SdpaOptions {
         causal: true,
         offset: Some(-1),
-        prefs: Some(SdpaPrefs { backend: SdpaBackend::Composed }),
+        prefs: Some(SdpaPrefs { backend: SdpaBackend::Composed, ..Default::default() }),
         ..Default::default()
     };
     let e = sdpa(&c, &q, &k, &v, &out, &composed).unwrap_err().to_string();
@@ -95,7 +95,7 @@ fn composed_path_matches_the_reference() {
                     causal: true,
                     offset: Some(20),
                     scale: Some(0.2),
-                    prefs: Some(SdpaPrefs { backend }),
+                    prefs: Some(SdpaPrefs { backend, ..Default::default() }),
                     fresh_keys: None,
                 };
                 sdpa(&c, &q, &k, &v, &out, &o).unwrap();
@@ -147,18 +147,20 @@ fn exec_sdpa_round_trips_npy_and_names_bad_env() {
     write_npy(&p("q.npy"), &[1, 1, 2, D], &HostData::F32(vec![0.0; 2 * D])).unwrap();
     write_npy(&p("k.npy"), &[1, 1, 2, D], &HostData::F32(vec![1.0; 2 * D])).unwrap();
     write_npy(&p("v.npy"), &[1, 1, 2, D], &HostData::F32(ramp(2 * D, |i| (i / D) as f32 * 2.0))).unwrap();
-    let run = |env: Option<&str>| {
+    let run = |env: Option<(&str, &str)>| {
         let mut c = bin();
         c.args(["exec", "sdpa", "--causal", "--offset", "0", "--device", "cpu"]);
         for (flag, f) in [("--q", "q.npy"), ("--k", "k.npy"), ("--v", "v.npy"), ("--out", "o.npy")] {
             c.arg(flag).arg(p(f));
         }
-        if let Some(e) = env {
-            c.env("DK_SDPA_BACKEND", e);
+        c.env_remove("DK_SDPA_BACKEND").env_remove("DK_SDPA_KERNEL");
+        if let Some((var, value)) = env {
+            c.env(var, value);
         }
         c.output().unwrap()
     };
-    for env in [None, Some("composed")] {
+    // The CPU backend runs its reference whatever kernel is named.
+    for env in [None, Some(("DK_SDPA_BACKEND", "composed")), Some(("DK_SDPA_KERNEL", "mmat"))] {
         let out = run(env);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let o = read_npy(&p("o.npy"), None).unwrap();
@@ -166,10 +168,13 @@ fn exec_sdpa_round_trips_npy_and_names_bad_env() {
         let HostData::F32(v) = o.data else { panic!("f32 out") };
         assert!(v[..D].iter().all(|&x| x == 0.0) && v[D..].iter().all(|&x| (x - 1.0).abs() < 1e-6), "{env:?}");
     }
-    let out = run(Some("flash"));
+    let out = run(Some(("DK_SDPA_BACKEND", "flash")));
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && e.contains("DK_SDPA_BACKEND=\"flash\"") && e.contains("auto, composed, fused"),
         "{e}"
     );
+    let out = run(Some(("DK_SDPA_KERNEL", "flash")));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && e.contains("DK_SDPA_KERNEL=\"flash\"") && e.contains("mma8, mmat"), "{e}");
 }

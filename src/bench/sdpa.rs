@@ -111,8 +111,10 @@ pub fn run(
         let o = Tensor::empty(ctx, &[1, s.hq, s.lq, s.d], dtype)?;
         let opts = |prefs| SdpaOptions { causal: cfg.causal, prefs: Some(prefs), ..Default::default() };
         let auto = plan_sdpa(ctx, &q, &ks[0], &vs[0], &o, &opts(SdpaPrefs::default()))?;
+        // The fused row runs the kernel DK_SDPA_KERNEL names (auto unless set).
+        let kernel = ctx.dispatcher().resolve(None, |p| p.sdpa)?.kernel;
         for backend in [SdpaBackend::Fused, SdpaBackend::Composed] {
-            let plan = plan_sdpa(ctx, &q, &ks[0], &vs[0], &o, &opts(SdpaPrefs { backend }))?;
+            let plan = plan_sdpa(ctx, &q, &ks[0], &vs[0], &o, &opts(SdpaPrefs { backend, kernel }))?;
             let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| {
                 plan.launch(ctx, &q, &ks[i % copies], &vs[i % copies], &o)
             })?;
@@ -142,7 +144,8 @@ pub fn run(
             if cfg.graph && backend == SdpaBackend::Fused {
                 // Every copy of the cache read twice, at least 8 launches.
                 let launches = (2 * copies).max(8);
-                let o_graph = SdpaOptions { fresh_keys: Some(s.lq), ..opts(SdpaPrefs { backend }) };
+                let o_graph =
+                    SdpaOptions { fresh_keys: Some(s.lq), ..opts(SdpaPrefs { backend, ..Default::default() }) };
                 let rec = ctx.record(|ctx| {
                     (0..launches)
                         .try_for_each(|i| crate::ops::sdpa(ctx, &q, &ks[i % copies], &vs[i % copies], &o, &o_graph))

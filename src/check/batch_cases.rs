@@ -193,7 +193,11 @@ fn sdpa_prefill_case(
         tokens * hq * d,
         Layout::strided(&[1, hq, tokens, d], &[tokens * hq * d, d, hq * d, 1], 0)?,
     )?;
-    let o = SdpaOptions { causal: true, prefs: Some(SdpaPrefs { backend: SdpaBackend::Fused }), ..Default::default() };
+    let o = SdpaOptions {
+        causal: true,
+        prefs: Some(SdpaPrefs { backend: SdpaBackend::Fused, ..Default::default() }),
+        ..Default::default()
+    };
     ops::sdpa(c.gpu, &q4.gpu, &ks.gpu, &vs.gpu, &out.gpu, &o)?;
     ops::sdpa(&c.cpu.clone(), &q4.cpu, &ks.cpu, &vs.cpu, &out.cpu, &o)?;
     c.compare("sdpa", "", &out, tolerance(dtype))
@@ -235,7 +239,11 @@ fn sdpa_interleaved_case(c: &mut Checker, dtype: DType) -> Result<Outcome> {
         Layout::strided(&[1, hq, tokens, d], &[tokens * hq * d, d, hq * d, 1], 0)?,
     )?;
     let (lg, lc) = indices(c, &[tokens as i32])?;
-    let o = SdpaOptions { causal: true, prefs: Some(SdpaPrefs { backend: SdpaBackend::Fused }), ..Default::default() };
+    let o = SdpaOptions {
+        causal: true,
+        prefs: Some(SdpaPrefs { backend: SdpaBackend::Fused, ..Default::default() }),
+        ..Default::default()
+    };
     for _ in 0..2 {
         ops::sdpa(c.gpu, &q4.gpu, &ks.gpu, &vs.gpu, &out.gpu, &o)?;
         ops::sdpa_ragged(c.gpu, &qd.gpu, &k.gpu, &v.gpu, &out_d.gpu, &lg, &SdpaOptions::default())?;

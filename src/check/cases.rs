@@ -675,7 +675,7 @@ fn sdpa_case(c: &mut Checker, s: SdpaSpec) -> Result<Outcome> {
         scale: s.scale,
         causal: s.causal,
         offset: s.offset,
-        prefs: Some(SdpaPrefs { backend }),
+        prefs: Some(SdpaPrefs { backend, ..Default::default() }),
         fresh_keys: s.fresh,
     };
     match s.backend {

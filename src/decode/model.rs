@@ -784,7 +784,7 @@ impl DecodeModel {
         // rope_append, the launch before it, writes only q and the chunk's cache slots.
         let sdpa = SdpaOptions {
             causal: true,
-            prefs: Some(SdpaPrefs { backend: SdpaBackend::Fused }),
+            prefs: Some(SdpaPrefs { backend: SdpaBackend::Fused, ..Default::default() }),
             fresh_keys: Some(tokens),
             ..Default::default()
         };

@@ -1,12 +1,12 @@
 //! The caller's dispatch preferences and the one place that reads their
 //! environment overrides (`DK_MATMUL_BACKEND`, `DK_MATMUL_SMALLN_MAX_N`,
-//! `DK_SOFTMAX_BACKEND`, `DK_SDPA_BACKEND`, `DK_QUANT_KERNEL`).
+//! `DK_SOFTMAX_BACKEND`, `DK_SDPA_BACKEND`, `DK_SDPA_KERNEL`, `DK_QUANT_KERNEL`).
 
 use crate::error::{Error, Result};
 
 use super::matmul::{MatmulBackend, MatmulPrefs};
 use super::quant::{QuantKernel, QuantPrefs};
-use super::sdpa::{SdpaBackend, SdpaPrefs};
+use super::sdpa::{SdpaBackend, SdpaKernel, SdpaPrefs};
 use super::softmax::{SoftmaxBackend, SoftmaxPrefs};
 
 /// `DK_MATMUL_BACKEND`: `auto`, `gemv` or `cublas`.
@@ -17,6 +17,8 @@ pub const MATMUL_SMALLN_ENV: &str = "DK_MATMUL_SMALLN_MAX_N";
 pub const SOFTMAX_BACKEND_ENV: &str = "DK_SOFTMAX_BACKEND";
 /// `DK_SDPA_BACKEND`: `auto`, `composed` or `fused`.
 pub const SDPA_BACKEND_ENV: &str = "DK_SDPA_BACKEND";
+/// `DK_SDPA_KERNEL`: `auto`, `mma`, `mma8`, `mmat` or `simt`.
+pub const SDPA_KERNEL_ENV: &str = "DK_SDPA_KERNEL";
 
 /// The preferences of every dispatched op, as the environment sets them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,7 +49,7 @@ impl Prefs {
         Ok(Prefs {
             matmul: MatmulPrefs { backend: from_env(MATMUL_BACKEND_ENV)?, smalln_max_n },
             softmax: SoftmaxPrefs { backend: from_env(SOFTMAX_BACKEND_ENV)? },
-            sdpa: SdpaPrefs { backend: from_env(SDPA_BACKEND_ENV)? },
+            sdpa: SdpaPrefs { backend: from_env(SDPA_BACKEND_ENV)?, kernel: from_env(SDPA_KERNEL_ENV)? },
             quant: QuantPrefs { kernel: from_env(super::quant::KERNEL_ENV)? },
         })
     }
@@ -70,6 +72,16 @@ impl Choice for SoftmaxBackend {
         ("vec", SoftmaxBackend::Vec),
         ("block", SoftmaxBackend::Block),
         ("split", SoftmaxBackend::Split),
+    ];
+}
+
+impl Choice for SdpaKernel {
+    const WORDS: &'static [(&'static str, Self)] = &[
+        ("auto", SdpaKernel::Auto),
+        ("mma", SdpaKernel::Mma),
+        ("mma8", SdpaKernel::Mma8),
+        ("mmat", SdpaKernel::MmaT),
+        ("simt", SdpaKernel::Simt),
     ];
 }
 

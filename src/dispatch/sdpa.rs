@@ -206,11 +206,74 @@ impl FromStr for SdpaBackend {
     }
 }
 
+pub use super::prefs::SDPA_KERNEL_ENV as KERNEL_ENV;
+
+/// Which fused kernel runs (`DK_SDPA_KERNEL`): auto (the dispatcher's
+/// choice) or one by name, where it can serve the problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SdpaKernel {
+    /// The dispatcher's choice (`plan_fused`).
+    #[default]
+    Auto,
+    /// [`FusedKernel::Mma`].
+    Mma,
+    /// [`FusedKernel::Mma8`].
+    Mma8,
+    /// [`FusedKernel::MmaT`].
+    MmaT,
+    /// [`FusedKernel::Simt`].
+    Simt,
+}
+
+impl FromStr for SdpaKernel {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        super::prefs::parse_choice(KERNEL_ENV, s)
+    }
+}
+
 /// Caller preferences for attention; the default follows the tuning table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SdpaPrefs {
     /// Which path to take.
     pub backend: SdpaBackend,
+    /// Which fused kernel, on the fused path.
+    pub kernel: SdpaKernel,
+}
+
+/// The kernel `DK_SDPA_KERNEL` names, if it can serve `d`: the tensor-core
+/// ones need f16/bf16 K/V rows 16-byte aligned with unit stride along D,
+/// mma8 at most 16 query rows a KV head and D <= 128, mmat at most 8.
+fn forced_kernel(d: &SdpaDesc, k: SdpaKernel) -> Result<Option<FusedKernel>> {
+    let tc = d.dtype != DType::F32 && d.kv_aligned;
+    let (kernel, ok, needs) = match k {
+        SdpaKernel::Auto => return Ok(None),
+        SdpaKernel::Simt => (FusedKernel::Simt, true, ""),
+        SdpaKernel::Mma => (FusedKernel::Mma, tc, "f16/bf16 K/V rows 16-byte aligned with unit stride along D"),
+        SdpaKernel::Mma8 => (
+            FusedKernel::Mma8,
+            tc && d.rows() <= 16 && d.d <= 128,
+            "f16/bf16 aligned K/V rows, at most 16 query rows a KV head and D <= 128",
+        ),
+        SdpaKernel::MmaT => (
+            FusedKernel::MmaT,
+            tc && d.rows() <= MMAT_ROWS,
+            "f16/bf16 aligned K/V rows, at most 8 query rows a KV head",
+        ),
+    };
+    if !ok {
+        return Err(Error::Unsupported {
+            op: "sdpa",
+            what: format!(
+                "{KERNEL_ENV}={} for {} {} query rows a KV head, D = {} (it needs {needs})",
+                kernel.name(),
+                d.dtype,
+                d.rows(),
+                d.d
+            ),
+        });
+    }
+    Ok(Some(kernel))
 }
 
 /// Where the eight-warp kernel measured faster than the four-warp one (H200,
@@ -236,6 +299,11 @@ pub fn plan_fused(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> SdpaPlan {
         true => FusedKernel::Mma,
         false => FusedKernel::Simt,
     };
+    plan_fused_kernel(d, caps, t, kernel)
+}
+
+/// [`plan_fused`] for a given kernel.
+fn plan_fused_kernel(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning, kernel: FusedKernel) -> SdpaPlan {
     let row_groups = d.rows().div_ceil(kernel.rows_per_cta()).max(1);
     let base = (d.batch * d.hkv * row_groups).max(1);
     let stages = match kernel {
@@ -280,7 +348,13 @@ pub fn plan_sdpa(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning, prefs: &SdpaPr
         SdpaBackend::Composed => true,
         SdpaBackend::Auto => d.composable && t.composed_min_rows > 0 && d.rows() >= t.composed_min_rows,
     };
-    Ok(if composed { SdpaPlan::Composed } else { plan_fused(d, caps, t) })
+    if composed {
+        return Ok(SdpaPlan::Composed);
+    }
+    Ok(match forced_kernel(d, prefs.kernel)? {
+        Some(kernel) => plan_fused_kernel(d, caps, t, kernel),
+        None => plan_fused(d, caps, t),
+    })
 }
 
 #[cfg(test)]
@@ -303,6 +377,41 @@ mod tests {
             max_shared_per_block_optin: 227 << 10,
             max_threads_per_sm: 2048,
         }
+    }
+
+    #[test]
+    fn a_named_kernel_runs_where_it_can_serve() {
+        let t = TuningTable::sm90().sdpa;
+        let kernel_of = |d: &SdpaDesc, k: SdpaKernel| match plan_sdpa(
+            d,
+            &h100(),
+            &t,
+            &SdpaPrefs { kernel: k, ..Default::default() },
+        ) {
+            Ok(SdpaPlan::Fused { kernel, .. }) => Ok(kernel),
+            Ok(p) => panic!("{p:?}"),
+            Err(e) => Err(e.to_string()),
+        };
+        let decode = desc(1, 8, 4, 1, 4096, DType::F16);
+        for (k, want) in [
+            (SdpaKernel::Auto, FusedKernel::MmaT),
+            (SdpaKernel::Mma, FusedKernel::Mma),
+            (SdpaKernel::Mma8, FusedKernel::Mma8),
+            (SdpaKernel::MmaT, FusedKernel::MmaT),
+            (SdpaKernel::Simt, FusedKernel::Simt),
+        ] {
+            assert_eq!(kernel_of(&decode, k), Ok(want), "{k:?}");
+        }
+        // Where it cannot serve: an error naming the variable, the kernel and what it needs.
+        let e = kernel_of(&desc(1, 8, 4, 4, 4096, DType::F16), SdpaKernel::MmaT).unwrap_err();
+        assert!(e.contains("DK_SDPA_KERNEL=mmat") && e.contains("16 query rows") && e.contains("at most 8"), "{e}");
+        let e = kernel_of(&desc(1, 8, 4, 1, 4096, DType::F32), SdpaKernel::Mma).unwrap_err();
+        assert!(e.contains("DK_SDPA_KERNEL=mma ") && e.contains("f16/bf16"), "{e}");
+        let e = kernel_of(&SdpaDesc { d: 256, ..decode }, SdpaKernel::Mma8).unwrap_err();
+        assert!(e.contains("D <= 128"), "{e}");
+        assert_eq!(kernel_of(&desc(1, 8, 4, 1, 4096, DType::F32), SdpaKernel::Simt), Ok(FusedKernel::Simt));
+        let e = "mmaa".parse::<SdpaKernel>().unwrap_err().to_string();
+        assert!(e.contains("DK_SDPA_KERNEL") && e.contains("mmat"), "{e}");
     }
 
     fn fused(d: &SdpaDesc) -> (FusedKernel, u32, usize, u32) {
@@ -385,10 +494,10 @@ mod tests {
     fn backend_override_and_its_errors() {
         let t = TuningTable::sm90().sdpa;
         let d = desc(1, 8, 4, 4, 2048, DType::F16);
-        let composed = SdpaPrefs { backend: SdpaBackend::Composed };
+        let composed = SdpaPrefs { backend: SdpaBackend::Composed, ..Default::default() };
         assert_eq!(plan_sdpa(&d, &h100(), &t, &composed).unwrap(), SdpaPlan::Composed);
         assert!(matches!(
-            plan_sdpa(&d, &h100(), &t, &SdpaPrefs { backend: SdpaBackend::Fused }).unwrap(),
+            plan_sdpa(&d, &h100(), &t, &SdpaPrefs { backend: SdpaBackend::Fused, ..Default::default() }).unwrap(),
             SdpaPlan::Fused { .. }
         ));
         let e = plan_sdpa(&SdpaDesc { composable: false, ..d }, &h100(), &t, &composed).unwrap_err().to_string();

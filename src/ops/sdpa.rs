@@ -275,7 +275,7 @@ pub fn sdpa_ragged(
     crate::spec::check_indices(OP, "kv_lens", kv_lens, ctx.device(), g.batch)?;
     let g = SdpaGeometry { offset: g.lk as i64, ..g };
     let desc = SdpaDesc { kv_len: g.lk, ..desc(&g, k, v) };
-    let prefs = SdpaPrefs { backend: crate::dispatch::sdpa::SdpaBackend::Fused };
+    let prefs = SdpaPrefs { backend: crate::dispatch::sdpa::SdpaBackend::Fused, ..Default::default() };
     let shape = (g.batch, g.hq, g.hkv, g.group, g.lq, g.lk, g.d, g.dtype);
     let key = ("ragged", shape, g.scale.to_bits(), g.causal, desc);
     let plan = ctx.cached_plan(&key, || plan_from(ctx, g, desc, prefs).map(std::sync::Arc::new))?;
