@@ -192,6 +192,29 @@ __device__ __forceinline__ float fast_exp2(float x) {
     return y;
 }
 
+// The online softmax's step for two rows h = 0, 1 of a lane: the rows'
+// maxima over this step's scores (mx, this lane's; the lanes holding the
+// rows' other keys are lane ^ X0 .. lane ^ X1, doubling), the running max
+// m_run moved to them, alpha[h] the factor that rescales the history, l_run
+// rescaled. True when no history needs rescaling: every alpha is exactly 1,
+// or a row has no history yet (m_run -inf: its accumulators are still 0).
+template <int X0, int X1>
+__device__ __forceinline__ bool online_max(float (&mx)[2], float (&m_run)[2], float (&l_run)[2], float (&alpha)[2]) {
+    bool same = true;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+#pragma unroll
+        for (int x = X0; x <= X1; x <<= 1) mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], x));
+        const float m_new = fmaxf(m_run[h], mx[h]);
+        // exp2(-inf - finite) = 0 drops an empty history; an all-masked row stays at -inf.
+        alpha[h] = m_new == -INFINITY ? 1.f : fast_exp2(m_run[h] - m_new);
+        same = same && (alpha[h] == 1.f || m_run[h] == -INFINITY);
+        m_run[h] = m_new;
+        l_run[h] *= alpha[h];
+    }
+    return same;
+}
+
 // ---------------------------------------------------------------- mma
 #if DK_DTYPE != 2
 
@@ -268,18 +291,7 @@ __device__ __forceinline__ void sw_step(const T* tK, const T* tV, const T* sQ, u
         mx[h] = fmaxf(mx[h], v);
     }
     float alpha[2];
-    bool same = true;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 4));
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 8));
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 16));
-        const float m_new = fmaxf(m_run[h], mx[h]);
-        alpha[h] = m_new == -INFINITY ? 1.f : fast_exp2(m_run[h] - m_new);
-        same = same && (alpha[h] == 1.f || m_run[h] == -INFINITY);
-        m_run[h] = m_new;
-        l_run[h] *= alpha[h];
-    }
+    const bool same = online_max<4, 16>(mx, m_run, l_run, alpha);  // a row's keys: the 8 lanes of its c
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
         const int h = e & 1;
@@ -465,7 +477,7 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
                 // of D / 16 dependent steps is most of a 16-key step's time.
                 float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
                 float s2[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
-    #pragma unroll
+#pragma unroll
                 for (int kk = 0; kk < D / 16; ++kk) {
                     unsigned a[4], bk[4];
                     ldmatrix_x4(a, &sQ[(my_tile * 16 + (lane & 15)) * LD + kk * 16 + (lane >> 4) * 8]);
@@ -474,9 +486,9 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
                     mma16816(acc[0], a, bk[0], bk[1]);
                     mma16816(acc[1], a, bk[2], bk[3]);
                 }
-    #pragma unroll
+#pragma unroll
                 for (int n = 0; n < 2; ++n)
-    #pragma unroll
+#pragma unroll
                     for (int e = 0; e < 4; ++e) s[n][e] += s2[n][e];
                 // Scale, mask, and the running max of rows g (h = 0) and g + 8 (h = 1).
                 // A chunk every row sees whole (all but a split's last and, when
@@ -484,17 +496,17 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
                 const bool whole = j0 + 16 <= ke && (!p.causal || j0 + 15 <= p.offset);
                 float mx[2] = {-INFINITY, -INFINITY};
                 if (whole) {
-    #pragma unroll
+#pragma unroll
                     for (int n = 0; n < 2; ++n)
-    #pragma unroll
+#pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             s[n][e] *= p.scale_log2;
                             mx[e >> 1] = fmaxf(mx[e >> 1], s[n][e]);
                         }
                 } else {
-    #pragma unroll
+#pragma unroll
                     for (int n = 0; n < 2; ++n)
-    #pragma unroll
+#pragma unroll
                         for (int e = 0; e < 4; ++e) {
                             const int h = e >> 1;
                             const i64 key = j0 + n * 8 + 2 * c + (e & 1);
@@ -504,22 +516,10 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
                         }
                 }
                 float alpha[2];
-                bool same = true;  // no accumulator of this lane's rows needs rescaling
-    #pragma unroll
-                for (int h = 0; h < 2; ++h) {
-                    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-                    mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-                    const float m_new = fmaxf(m_run[h], mx[h]);
-                    // exp2(-inf - finite) = 0 drops an empty history; an all-masked row stays at -inf.
-                    alpha[h] = m_new == -INFINITY ? 1.f : fast_exp2(m_run[h] - m_new);
-                    // A row with no key yet (m_run -inf) has o = 0: nothing to rescale.
-                    same = same && (alpha[h] == 1.f || m_run[h] == -INFINITY);
-                    m_run[h] = m_new;
-                    l_run[h] *= alpha[h];
-                }
-    #pragma unroll
+                const bool same = online_max<1, 2>(mx, m_run, l_run, alpha);  // a row's keys: its quad
+#pragma unroll
                 for (int n = 0; n < 2; ++n)
-    #pragma unroll
+#pragma unroll
                     for (int e = 0; e < 4; ++e) {
                         const int h = e >> 1;
                         const float pe = m_run[h] == -INFINITY ? 0.f : fast_exp2(s[n][e] - m_run[h]);
@@ -531,7 +531,7 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
                 // row of the warp's moved (alpha is exactly 1 then), and on a
                 // warp's first keys, where every accumulator is still 0.
                 if (!__all_sync(0xffffffffu, same)) {
-    #pragma unroll
+#pragma unroll
                     for (int n = 0; n < D / 8; ++n) {
                         o[n][0] *= alpha[0];
                         o[n][1] *= alpha[0];
@@ -542,7 +542,7 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
                 // The S accumulators are P's A fragment: keys 0-7 then 8-15 of rows g and g + 8.
                 const unsigned pa[4] = {pack2(s[0][0], s[0][1]), pack2(s[0][2], s[0][3]), pack2(s[1][0], s[1][1]),
                                         pack2(s[1][2], s[1][3])};
-    #pragma unroll
+#pragma unroll
                 for (int n = 0; n < D / 8; n += 2) {
                     unsigned bv[4];
                     ldmatrix_x4_trans(bv, &tV[(kr + ((lane >> 3) & 1) * 8 + (lane & 7)) * LD + (n + (lane >> 4)) * 8]);

@@ -6,16 +6,12 @@
 use decode_kernels::ops::{matmul, matmul_silu_mul, silu_mul};
 use decode_kernels::{Context, DType, Error, Tensor};
 
+mod model_common;
+use model_common::values as model_values;
+
+/// Deterministic values in (-1, 1).
 fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ((x >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) as f32
-        })
-        .collect()
+    model_values(seed, n, 1.0)
 }
 
 #[test]

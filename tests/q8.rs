@@ -8,16 +8,12 @@ use decode_kernels::spec::q8::{dequantize_rows, quantize_rows};
 use decode_kernels::tensor::{Q8Activations, QuantMatrix};
 use decode_kernels::{dtype::QuantKind, ops, Context, DType, Error, Tensor};
 
+mod model_common;
+use model_common::values as model_values;
+
+/// Deterministic values in (-2, 2).
 fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ((x >> 11) as f64 / (1u64 << 53) as f64 * 4.0 - 2.0) as f32
-        })
-        .collect()
+    model_values(seed, n, 2.0)
 }
 
 #[test]
