@@ -9,7 +9,6 @@
 //! (kernels/gemv.cu: gemv_veckglu): the gate/up buffer and the SiLU launch are
 //! gone. Elsewhere the two ops run through a scratch buffer.
 
-use super::params::GemvParams;
 use crate::context::{Backend, Context};
 use crate::dispatch::matmul::{GemvPlan, GemvVariant, MatmulDesc, MatmulPlan};
 use crate::error::{Error, Result};
@@ -100,24 +99,8 @@ fn launch_fused(be: &CudaBackend, g: &Geometry, gp: &GemvPlan, gate: &Tensor, b:
     let function = be.function(&kernels::GEMV, kernels::dtype_build(g.dtype), &name)?;
     // One CTA an output row; split-K partials of its 2 x N tile, a counter a row.
     let (ws, counters) = if gp.splits > 1 { be.workspace(g.m * gp.splits as usize * 2 * g.n, g.m)? } else { (0, 0) };
-    let params = GemvParams {
-        m: g.m as i64,
-        k: g.k as i64,
-        n: g.n as i64,
-        sam: g.a[0] as i64,
-        sak: g.a[1] as i64,
-        sbk: g.b[0] as i64,
-        sbn: g.b[1] as i64,
-        scm: g.c[0] as i64,
-        scn: g.c[1] as i64,
-        sab: 0,
-        sbb: 0,
-        scb: 0,
-        group: 1,
-        k_per_split: gp.k_per_split.max(1) as i64,
-        alpha: 1.0,
-        beta: 0.0,
-    };
+    // One batch (fused_plan): grid.z is 1, so the batch strides are never applied.
+    let params = super::matmul::gemv_params(g, g.n, gp, 1.0, 0.0);
     let mut args = KernelArgs::new();
     args.push(ptr(gate, "a")?).push(ptr(b, "b")?).push(ptr(c, "c")?).push(ws).push(counters).push(params);
     let cfg = LaunchConfig {

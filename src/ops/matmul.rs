@@ -111,6 +111,29 @@ fn plan_from(ctx: &Context, g: Geometry, prefs: MatmulPrefs, group: usize) -> Re
 
 /// The launches of a GEMV plan, one per chunk of up to 16 columns, and the
 /// split-K scratch they need (allocated here, so launches never allocate).
+/// The GEMV kernels' parameters for `g`'s strides, `n` of its columns (a
+/// launch's chunk) and the plan's K split.
+pub(super) fn gemv_params(g: &Geometry, n: usize, gp: &GemvPlan, alpha: f32, beta: f32) -> GemvParams {
+    GemvParams {
+        m: g.m as i64,
+        k: g.k as i64,
+        n: n as i64,
+        sam: g.a[0] as i64,
+        sak: g.a[1] as i64,
+        sbk: g.b[0] as i64,
+        sbn: g.b[1] as i64,
+        scm: g.c[0] as i64,
+        scn: g.c[1] as i64,
+        sab: g.a[2] as i64,
+        sbb: g.b[2] as i64,
+        scb: g.c[2] as i64,
+        group: g.group as i64,
+        k_per_split: gp.k_per_split.max(1) as i64,
+        alpha,
+        beta,
+    }
+}
+
 fn resolve_gemv(be: &CudaBackend, g: &Geometry, gp: &GemvPlan) -> Result<(Vec<GemvChunk>, (usize, usize))> {
     let defines = kernels::dtype_build(g.dtype);
     let vecm_tx = gp.block.0;
@@ -243,24 +266,7 @@ impl MatmulPlanHandle {
         let (ws, counters) = if gp.splits > 1 { be.workspace(self.scratch.0, self.scratch.1)? } else { (0, 0) };
         for ch in &self.chunks {
             let nc = self.chunk_n(ch);
-            let params = GemvParams {
-                m: g.m as i64,
-                k: g.k as i64,
-                n: nc as i64,
-                sam: g.a[0] as i64,
-                sak: g.a[1] as i64,
-                sbk: g.b[0] as i64,
-                sbn: g.b[1] as i64,
-                scm: g.c[0] as i64,
-                scn: g.c[1] as i64,
-                sab: g.a[2] as i64,
-                sbb: g.b[2] as i64,
-                scb: g.c[2] as i64,
-                group: g.group as i64,
-                k_per_split: gp.k_per_split.max(1) as i64,
-                alpha,
-                beta,
-            };
+            let params = gemv_params(g, nc, gp, alpha, beta);
             let mut args = KernelArgs::new();
             args.push(ptrs.0)
                 .push(ptrs.1 + (ch.n0 * g.b[1]) as u64 * e)
