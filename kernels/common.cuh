@@ -219,6 +219,41 @@ __device__ __forceinline__ void mbar_wait(unsigned long long* bar, unsigned pari
 }
 #endif
 
+// ---------------------------------------------------------------- thread-block clusters (sm_90)
+// Distributed shared memory: the CTAs of a cluster read each other's shared
+// memory. cluster_sync() is a barrier of every thread of the cluster (arrive
+// releases this thread's shared-memory writes, wait acquires the others').
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
+__device__ __forceinline__ void cluster_sync() {
+    asm volatile("barrier.cluster.arrive.aligned;\n\tbarrier.cluster.wait.aligned;" ::: "memory");
+}
+__device__ __forceinline__ unsigned cluster_rank() {
+    unsigned r;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+    return r;
+}
+// The address of `p` (this CTA's shared memory) in CTA `rank` of the cluster.
+__device__ __forceinline__ unsigned cluster_addr(const void* p, unsigned rank) {
+    unsigned remote;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"((unsigned)__cvta_generic_to_shared(p)), "r"(rank));
+    return remote;
+}
+__device__ __forceinline__ float ld_cluster(const float* p, unsigned rank) {
+    float v;
+    asm volatile("ld.shared::cluster.f32 %0, [%1];" : "=f"(v) : "r"(cluster_addr(p, rank)) : "memory");
+    return v;
+}
+// 16 bytes (p 16-byte aligned).
+__device__ __forceinline__ float4 ld_cluster4(const float* p, unsigned rank) {
+    float4 v;
+    asm volatile("ld.shared::cluster.v4.f32 {%0,%1,%2,%3}, [%4];"
+                 : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+                 : "r"(cluster_addr(p, rank))
+                 : "memory");
+    return v;
+}
+#endif
+
 // ---------------------------------------------------------------- programmatic dependent launch (sm_90)
 // A kernel the host launches as a dependent (LaunchConfig::dependent,
 // src/runtime/launch.rs) may start while the kernel before it in the stream

@@ -40,6 +40,7 @@ struct SdpaParams {
     int causal;
     float scale_log2;    // scale * log2(e)
     int stages;          // mma: K/V pipeline stages, 2 to 4
+    int cluster;         // mmat: 1 when grid.x's splits form one thread-block cluster and merge in it (cluster_merge)
     i64 fresh;           // -1: nothing is read before the previous launch finishes; else it writes only Q and the
                          // last `fresh` keys of each sequence (mma loads the others first: sdpa_mma's prologue)
     const int* kv_lens;  // null, or [batch] keys of each sequence (a ragged batch): sequence b sees keys
@@ -156,6 +157,66 @@ __device__ void finish(const float* o, const float* lse, int nrows, int row0, T*
         }
     });
 }
+
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
+// The splits' merge inside a thread-block cluster (mmat with p.cluster: the
+// grid.x splits of a KV head are one cluster of at most 16 CTAs, at most 8
+// rows each). Each CTA's normalised rows (o, [nrows][D]) and log2-sum-exps
+// stay in its own shared memory; after a cluster barrier every CTA computes
+// the weights of all splits from the others' log-sum-exps and writes every
+// S-th 16-byte piece of the output, summing the splits in order as finish()
+// does. No workspace, fence, counter or last CTA: the global merge's round
+// trips to L2 on the launch's tail become reads of the cluster's shared
+// memory.
+constexpr int CLUSTER_MAX = 16, CLUSTER_ROWS = 8;
+template <int D>
+__device__ void cluster_merge(const float* o, const float* lse, int nrows, int row0, T* out, const SdpaParams& p) {
+    static_assert(D % 4 == 0, "pieces of 4 values");
+    __shared__ float wts[CLUSTER_MAX][CLUSTER_ROWS];
+    const int S = gridDim.x;  // the cluster's size (the host launches one cluster of all splits)
+    i64 b, hk;
+    seq_head(p, b, hk);
+    cluster_sync();  // every CTA's rows and log-sum-exps are written
+    {
+        // Thread (row, split): a row's splits on 16 adjacent lanes, reduced by shuffles.
+        const int r = threadIdx.x / CLUSTER_MAX, sp = threadIdx.x % CLUSTER_MAX;
+        const bool live = r < nrows && sp < S;
+        const float l = live ? ld_cluster(lse + r, sp) : -INFINITY;
+        float m = l;
+        for (int x = 1; x < CLUSTER_MAX; x <<= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, x));
+        const float e = live && m != -INFINITY ? exp2f(l - m) : 0.f;
+        float den = e;
+        for (int x = 1; x < CLUSTER_MAX; x <<= 1) den += __shfl_xor_sync(0xffffffffu, den, x);
+        if (live) wts[sp][r] = den > 0.f ? e / den : 0.f;  // a row no split saw a key of: 0
+    }
+    __syncthreads();
+    const int items = nrows * D / 4;
+    for (int e = (int)cluster_rank() + S * (int)threadIdx.x; e < items; e += S * (int)blockDim.x) {
+        const int r = e / (D / 4), d = (e % (D / 4)) * 4;
+        float4 x[CLUSTER_MAX];
+#pragma unroll
+        for (int s = 0; s < CLUSTER_MAX; ++s)
+            if (s < S) x[s] = ld_cluster4(o + r * D + d, s);
+        float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+        for (int s = 0; s < CLUSTER_MAX; ++s) {
+            if (s < S) {
+                const float w = wts[s][r];
+                acc.x += w * x[s].x;
+                acc.y += w * x[s].y;
+                acc.z += w * x[s].z;
+                acc.w += w * x[s].w;
+            }
+        }
+        T* dst = out + row_offset(p.so, p, b, hk, row0 + r) + d * p.so.v[3];
+        dst[0] = from_f32<T>(acc.x);
+        dst[p.so.v[3]] = from_f32<T>(acc.y);
+        dst[2 * p.so.v[3]] = from_f32<T>(acc.z);
+        dst[3 * p.so.v[3]] = from_f32<T>(acc.w);
+    }
+    cluster_sync();  // no CTA leaves while another may still read its rows
+}
+#endif
 
 // This CTA's key range [kb, ke): its split of the keys, cut (when causal) after
 // the last position among its query rows [row0, row0 + nrows), so a prefill's
@@ -637,6 +698,12 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
         res[e] = s_lse[r] == -INFINITY ? 0.f : acc;  // a row that saw no key is 0, whatever V held
     }
     __syncthreads();
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
+    if (SW && p.cluster) {
+        cluster_merge<D>(res, s_lse, nrows, row0, out, p);
+        return;
+    }
+#endif
     finish<D>(res, s_lse, nrows, row0, out, ws, counters, fo, p);  // fo is free again: merge scratch
 }
 #endif

@@ -239,23 +239,15 @@ DK_SUB(16, 8, 8)
 // exchanged through distributed shared memory. A 32768-column row held by one
 // CTA leaves its SM idle through the reductions; CL CTAs share the row and
 // several rows' CTAs share each SM.
-__device__ __forceinline__ void cluster_sync() {
-    asm volatile("barrier.cluster.arrive.aligned;\n\tbarrier.cluster.wait.aligned;" ::: "memory");
-}
-
 // Combines `slot` (this CTA's partial, written before the call) across the
 // cluster's CL CTAs: a max when MAX, else a sum.
 template <int CL, bool MAX>
 __device__ __forceinline__ float cluster_combine(float* slot) {
     cluster_sync();  // every CTA's slot is written (arrive releases, wait acquires)
-    const unsigned local = (unsigned)__cvta_generic_to_shared(slot);
     float acc = MAX ? -INFINITY : 0.f;
 #pragma unroll
     for (unsigned r = 0; r < CL; ++r) {
-        unsigned remote;
-        float v;
-        asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(local), "r"(r));
-        asm volatile("ld.shared::cluster.f32 %0, [%1];" : "=f"(v) : "r"(remote) : "memory");
+        const float v = ld_cluster(slot, r);
         acc = MAX ? fmaxf(acc, v) : acc + v;
     }
     return acc;
@@ -265,8 +257,7 @@ template <int CL, int E, int P>
 __device__ void softmax_cluster(const T* __restrict__ x, T* y, const T* __restrict__ mask, const SoftmaxParams p) {
     __shared__ float smem[32];
     __shared__ float part[2];  // this CTA's max, then its sum, read by the whole cluster
-    unsigned rank;
-    asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(rank));
+    const unsigned rank = cluster_rank();
     const i64 r = blockIdx.x / CL;  // grid.x = rows * CL: the cluster's CTAs share a row
     const i64 chunk = ((p.cols + CL - 1) / CL + P - 1) / P * P;  // whole packs per CTA
     const i64 c0 = rank * chunk, c1 = min(p.cols, c0 + chunk);

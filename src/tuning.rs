@@ -75,6 +75,17 @@ pub struct SdpaTuning {
     /// Auto dispatch runs the composed path (matmul, softmax, matmul) when the
     /// query rows per KV head (group * Lq) reach this many; 0: never.
     pub composed_min_rows: usize,
+    /// The mmat kernel merges its splits inside a thread-block cluster (one
+    /// cluster of all a KV head's splits, sm_90) when there are 2 to this
+    /// many (at most 16, the hardware's largest cluster); 0: never (the
+    /// merge through global memory by the last CTA). Absent from a file
+    /// written before it: the embedded value.
+    #[serde(default = "default_cluster_merge_max_splits")]
+    pub cluster_merge_max_splits: u32,
+}
+
+fn default_cluster_merge_max_splits() -> u32 {
+    TuningTable::sm90().sdpa.cluster_merge_max_splits
 }
 
 impl Default for SdpaTuning {
@@ -367,6 +378,13 @@ impl TuningTable {
                 ),
             ));
         }
+        if sd.cluster_merge_max_splits > 16 {
+            return Err(bad(
+                "sdpa.cluster_merge_max_splits",
+                "0 to 16 (CTAs of one thread-block cluster)",
+                sd.cluster_merge_max_splits.to_string(),
+            ));
+        }
         if m.size_classes.windows(2).any(|w| w[0].max_weight_elems >= w[1].max_weight_elems) {
             return Err(bad(
                 "matmul.size_classes",
@@ -441,6 +459,14 @@ mod tests {
             let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
             assert!(e.contains(&format!("quant.dot_max_n.{name}")) && e.contains("0..=16"), "{e}");
         }
+        // A cluster is at most 16 CTAs; a file from before the field gets the embedded value.
+        let mut v: serde_json::Value = serde_json::from_str(SM90_JSON).unwrap();
+        v["sdpa"]["cluster_merge_max_splits"] = 17.into();
+        let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
+        assert!(e.contains("sdpa.cluster_merge_max_splits") && e.contains("0 to 16"), "{e}");
+        v["sdpa"].as_object_mut().unwrap().remove("cluster_merge_max_splits");
+        let t = TuningTable::parse(&v.to_string(), "t.json").unwrap();
+        assert_eq!(t.sdpa.cluster_merge_max_splits, TuningTable::sm90().sdpa.cluster_merge_max_splits);
     }
 
     #[test]

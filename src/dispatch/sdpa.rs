@@ -161,6 +161,9 @@ pub enum SdpaPlan {
         row_groups: u32,
         /// The mma kernel's pipeline depth (unused by SIMT).
         stages: u32,
+        /// The splits are one thread-block cluster and merge in it (mmat,
+        /// 2-16 splits, sm_90), not through a global workspace.
+        cluster: bool,
     },
     /// QK^T (matmul), softmax with causal/offset, P·V (matmul), each dispatched.
     Composed,
@@ -172,7 +175,9 @@ impl SdpaPlan {
     /// A short name for reports, e.g. "fused_mma_split16" or "composed".
     pub fn name(&self) -> String {
         match self {
-            SdpaPlan::Fused { kernel, splits, .. } => format!("fused_{}_split{splits}", kernel.name()),
+            SdpaPlan::Fused { kernel, splits, cluster, .. } => {
+                format!("fused_{}_split{splits}{}", kernel.name(), if *cluster { "_cluster" } else { "" })
+            }
             SdpaPlan::Composed => "composed".into(),
             SdpaPlan::Cpu => "cpu".into(),
         }
@@ -329,7 +334,12 @@ fn plan_fused_kernel(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning, kernel: Fu
     let nearer_down = down > 0 && per - down < up - per && d.kv_len.div_ceil(down) <= most;
     let keys_per_split = if nearer_down { down } else { up };
     let splits = d.kv_len.div_ceil(keys_per_split).max(1);
-    SdpaPlan::Fused { kernel, splits: splits as u32, keys_per_split, row_groups: row_groups as u32, stages }
+    // mmat's splits merge inside one thread-block cluster where there are few
+    // enough (kernels/sdpa.cu: cluster_merge).
+    let cluster = kernel == FusedKernel::MmaT
+        && caps.compute_capability.0 >= 9
+        && (2..=t.cluster_merge_max_splits.min(16) as usize).contains(&splits);
+    SdpaPlan::Fused { kernel, splits: splits as u32, keys_per_split, row_groups: row_groups as u32, stages, cluster }
 }
 
 /// Picks the plan: the path the preferences (else the tuning table's row
@@ -412,6 +422,29 @@ mod tests {
         assert_eq!(kernel_of(&desc(1, 8, 4, 1, 4096, DType::F32), SdpaKernel::Simt), Ok(FusedKernel::Simt));
         let e = "mmaa".parse::<SdpaKernel>().unwrap_err().to_string();
         assert!(e.contains("DK_SDPA_KERNEL") && e.contains("mmat"), "{e}");
+    }
+
+    #[test]
+    fn mmat_merges_in_a_cluster_of_up_to_16_splits() {
+        let plan = |d: &SdpaDesc, t: &SdpaTuning, caps: &DeviceCaps| match plan_fused(d, caps, t) {
+            SdpaPlan::Fused { kernel, splits, cluster, .. } => (kernel, splits, cluster),
+            p => panic!("{p:?}"),
+        };
+        let t = TuningTable::sm90().sdpa;
+        // A llama3-8b decode step at 4096 keys: 16 splits, one cluster each.
+        let d = desc(1, 8, 4, 1, 4096, DType::F16);
+        assert_eq!(plan(&d, &t, &h100()), (FusedKernel::MmaT, 16, true));
+        assert!(plan_sdpa(&d, &h100(), &t, &SdpaPrefs::default()).unwrap().name().ends_with("split16_cluster"));
+        // Off in the table, before sm_90, beyond 16 splits, one split, or another kernel.
+        let off = SdpaTuning { cluster_merge_max_splits: 0, ..t.clone() };
+        assert_eq!(plan(&d, &off, &h100()), (FusedKernel::MmaT, 16, false));
+        let a100 = DeviceCaps { compute_capability: (8, 0), ..h100() };
+        assert!(!plan(&d, &t, &a100).2);
+        let (_, splits, cluster) = plan(&SdpaDesc { d: 64, ..desc(1, 2, 7, 1, 32768, DType::F16) }, &t, &h100());
+        assert!(splits > 16 && !cluster, "{splits}");
+        assert_eq!(plan(&desc(1, 8, 4, 1, 64, DType::F16), &t, &h100()), (FusedKernel::MmaT, 1, false));
+        assert!(!plan(&desc(1, 8, 4, 1, 4096, DType::F32), &t, &h100()).2);
+        assert!(!plan(&desc(1, 4, 7, 1, 4096, DType::F16), &t, &h100()).2, "mma8");
     }
 
     fn fused(d: &SdpaDesc) -> (FusedKernel, u32, usize, u32) {
@@ -516,8 +549,15 @@ mod tests {
         let e = "flash".parse::<SdpaBackend>().unwrap_err().to_string();
         assert!(e.contains("DK_SDPA_BACKEND=\"flash\"") && e.contains("auto, composed, fused"), "{e}");
         assert_eq!(
-            SdpaPlan::Fused { kernel: FusedKernel::Mma, splits: 16, keys_per_split: 64, row_groups: 1, stages: 2 }
-                .label(DType::F16),
+            SdpaPlan::Fused {
+                kernel: FusedKernel::Mma,
+                splits: 16,
+                keys_per_split: 64,
+                row_groups: 1,
+                stages: 2,
+                cluster: false
+            }
+            .label(DType::F16),
             "sdpa/fused_mma_split16/f16"
         );
     }

@@ -108,6 +108,7 @@ fn launch_fused(be: &CudaBackend, g: &Geometry, gp: &GemvPlan, gate: &Tensor, b:
         block: (gp.block.0, gp.block.1, 1),
         shared_bytes: 0,
         dependent: true, // kernels/gemv.cu: every entry waits first
+        cluster: 0,
     };
     let label = format!("{OP}/veckglu_n{}/{}", g.n, g.dtype);
     let bytes = e * (2 * (g.m * g.k) as u64 + (g.n * (g.k + g.m)) as u64);

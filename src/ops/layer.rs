@@ -51,7 +51,7 @@ pub(crate) fn launch_kernel(
     let f = be.function(&kernels::LAYER, kernels::dtype_build(dtype), &name)?;
     let label = format!("{op}/{variant}/{dtype}");
     // Every kernel of kernels/layer.cu waits for the previous launch first.
-    let cfg = LaunchConfig { grid, block: (block, 1, 1), shared_bytes: 0, dependent: true };
+    let cfg = LaunchConfig { grid, block: (block, 1, 1), shared_bytes: 0, dependent: true, cluster: 0 };
     // SAFETY: each op's caller validated every view in bounds with the shapes
     // the kernel indexes by (its comment at the call says which), and args
     // match the kernel's parameters (the *Params structs are their twins).

@@ -275,8 +275,13 @@ impl MatmulPlanHandle {
                 .push(counters)
                 .push(params);
             // Every GEMV entry point waits for the previous launch first (kernels/gemv.cu).
-            let cfg =
-                LaunchConfig { grid: ch.grid, block: (gp.block.0, gp.block.1, 1), shared_bytes: 0, dependent: true };
+            let cfg = LaunchConfig {
+                grid: ch.grid,
+                block: (gp.block.0, gp.block.1, 1),
+                shared_bytes: 0,
+                dependent: true,
+                cluster: 0,
+            };
             // SAFETY: `geometry` checked every view in bounds of its buffer, the
             // shapes consistent and C disjoint from A and B; the plan's variant
             // was chosen for this geometry's alignment (re-checked above), the

@@ -92,6 +92,7 @@ pub(crate) struct SdpaParams {
     pub(crate) causal: i32,
     pub(crate) scale_log2: f32,
     pub(crate) stages: i32,
+    pub(crate) cluster: i32,
     pub(crate) fresh: i64,
     pub(crate) kv_lens: u64,
 }
@@ -226,7 +227,7 @@ mod tests {
             abi!(SoftmaxParams in kernels::SOFTMAX; rows, cols, sxr, sxc, syr, syc, smr, smc, q_len, offset,
                 causal, has_mask, scale),
             abi!(SdpaParams in kernels::SDPA; sq, sk, sv, so, batch, hkv, lq, group, rows, offset,
-                keys_per_split, kv_end, causal, scale_log2, stages, fresh, kv_lens),
+                keys_per_split, kv_end, causal, scale_log2, stages, cluster, fresh, kv_lens),
             abi!(RmsNormParams in kernels::LAYER; rows, cols, sxr, syr, sxo, syo, eps),
             abi!(RopeParams in kernels::LAYER; hq, hkv, d, s_qkv_b, s_qkv_t, sq_b, sq_h, sq_t, sk_b, sk_h,
                 sk_s, sv_b, sv_h, sv_s, cap, pos, log2_theta, has_bias, llama3, factor, low_freq_factor, high_freq_factor, original_max),

@@ -232,7 +232,7 @@ fn launch(
     }
     be.hold_q8(q);
     // Every producer waits for the previous launch first (pdl_begin).
-    let cfg = LaunchConfig { grid, block: (block, 1, 1), shared_bytes: 0, dependent: true };
+    let cfg = LaunchConfig { grid, block: (block, 1, 1), shared_bytes: 0, dependent: true, cluster: 0 };
     // SAFETY: the op validated every view in bounds and q's rows and cols
     // against them (its comment at the call says what the kernel touches);
     // q's allocation holds its layout's bytes; args match the kernel's

@@ -226,7 +226,13 @@ fn launch_mma(job: &Job) -> Result<()> {
         args.push(job.params(nc, x_vec));
         let name = format!("qgemv_{kind}_nt{}", if nc <= 8 { 1 } else { 2 });
         let f = job.function(&kernels::QUANT, &name)?;
-        let cfg = LaunchConfig { grid: (ctas, 1, 1), block: (MMA_THREADS, 1, 1), shared_bytes: 0, dependent: false };
+        let cfg = LaunchConfig {
+            grid: (ctas, 1, 1),
+            block: (MMA_THREADS, 1, 1),
+            shared_bytes: 0,
+            dependent: false,
+            cluster: 0,
+        };
         Ok((name, f, cfg))
     })
 }
@@ -282,8 +288,13 @@ fn launch_dot(job: &Job) -> Result<()> {
         let shared = u32::try_from(shared).expect("below the opt-in bound");
         // The dot kernel starts its first weight copies, then waits for the
         // previous launch (kernels/quant_dot.cu).
-        let cfg =
-            LaunchConfig { grid: (ctas, 1, 1), block: (DOT_THREADS, 1, 1), shared_bytes: shared, dependent: true };
+        let cfg = LaunchConfig {
+            grid: (ctas, 1, 1),
+            block: (DOT_THREADS, 1, 1),
+            shared_bytes: shared,
+            dependent: true,
+            cluster: 0,
+        };
         Ok((name, f, cfg))
     })
 }

@@ -165,6 +165,7 @@ pub fn sample(
                 block: (SPLIT_THREADS, 1, 1),
                 shared_bytes: 0,
                 dependent: false,
+                cluster: 0,
             };
             // SAFETY (of every launch below): geometry() checked logits in
             // bounds as [B, V] with unit column stride (a kernel reads row b < B
@@ -194,7 +195,13 @@ pub fn sample(
                     .push(ptr(out, "out")?)
                     .push(p)
                     .push(chunks as i32);
-                let cfg = LaunchConfig { grid: (grid, 1, 1), block: (32, 1, 1), shared_bytes: 0, dependent: false };
+                let cfg = LaunchConfig {
+                    grid: (grid, 1, 1),
+                    block: (32, 1, 1),
+                    shared_bytes: 0,
+                    dependent: false,
+                    cluster: 0,
+                };
                 let f =
                     be.function(&kernels::SAMPLE, kernels::dtype_build(dtype), &format!("sample_reduce_{dtype}"))?;
                 let reduce_label = format!("{OP}/split_reduce/{dtype}");

@@ -102,10 +102,13 @@ fn plan_from(ctx: &Context, g: SdpaGeometry, desc: SdpaDesc, prefs: SdpaPrefs) -
             _ => (SdpaPlan::Cpu, None),
         },
         Backend::Cuda(be) => {
-            let plan = ctx.dispatcher().plan_sdpa(&desc, &prefs)?;
-            let fused = match plan {
-                SdpaPlan::Fused { kernel, splits, row_groups, stages, .. } => {
-                    Some(resolve_fused(be, &g, kernel, splits, row_groups, stages)?)
+            let mut plan = ctx.dispatcher().plan_sdpa(&desc, &prefs)?;
+            let fused = match &mut plan {
+                SdpaPlan::Fused { kernel, splits, row_groups, stages, cluster, .. } => {
+                    let f = resolve_fused(be, &g, *kernel, *splits, *row_groups, *stages, *cluster)?;
+                    // A cluster the device cannot run merges through the workspace instead.
+                    *cluster = f.cfg.cluster > 1;
+                    Some(f)
                 }
                 _ => None,
             };
@@ -123,6 +126,7 @@ fn resolve_fused(
     splits: u32,
     row_groups: u32,
     stages: u32,
+    cluster: bool,
 ) -> Result<FusedLaunch> {
     // mmat serves one row group of at most MMAT_ROWS rows (its CTA takes
     // rows from blockIdx.z x 64, as mma's, but holds only 8 of them).
@@ -139,6 +143,12 @@ fn resolve_fused(
     let function = be.function(&kernels::SDPA, kernels::dtype_build(g.dtype), &name)?;
     let smem = kernel.smem_bytes(g.d, g.dtype, stages, g.group * g.lq);
     be.allow_shared(OP, &function, &name, smem)?;
+    if cluster && (kernel != FusedKernel::MmaT || !(2..=16).contains(&splits)) {
+        return Err(Error::Unsupported {
+            op: OP,
+            what: format!("a cluster merge of {splits} splits on the {} kernel (mmat, 2 to 16)", kernel.name()),
+        });
+    }
     let heads = g.batch * g.hkv;
     if heads > 65535 || row_groups > 65535 {
         return Err(Error::Unsupported {
@@ -146,19 +156,36 @@ fn resolve_fused(
             what: format!("batch x KV heads = {heads} or {row_groups} row groups exceed the grid limit 65535"),
         });
     }
-    let scratch = if splits > 1 {
+    let mut cfg = LaunchConfig {
+        grid: (splits, heads as u32, row_groups),
+        block: (kernel.threads(), 1, 1),
+        shared_bytes: smem as u32,
+        dependent: true, // kernels/sdpa.cu waits first
+        cluster: if cluster { splits } else { 0 },
+    };
+    // The plan asks for a cluster of all splits. The splits merge through
+    // the workspace instead where the device cannot run one of that size (a
+    // GPC with fewer free SMs at this shared memory, a partitioned GPU, a
+    // driver refusing sizes above 8), and where the grid's clusters would not
+    // all be resident at once: a cluster waits for a whole GPC's worth of
+    // free slots, so a second wave of them started later than the plain
+    // grid's CTAs do (llama3-8b Q4_K_M batch 4 at 4096 keys, 32 clusters of
+    // 16: 3073 -> 3360 us a step on an H200, 2026-11-30).
+    if cluster {
+        let clusters = heads as i64 * row_groups as i64;
+        let fits = be.allow_cluster(OP, &function, &name, splits).is_ok()
+            && i64::from(be.max_active_clusters(&function, &cfg)?) >= clusters;
+        if !fits {
+            cfg.cluster = 0;
+        }
+    }
+    let scratch = if splits > 1 && cfg.cluster <= 1 {
         let rows = g.batch * g.hq * g.lq;
         let s = (splits as usize * rows * (g.d + 1), heads * row_groups as usize);
         be.workspace(s.0, s.1)?;
         s
     } else {
         (0, 0)
-    };
-    let cfg = LaunchConfig {
-        grid: (splits, heads as u32, row_groups),
-        block: (kernel.threads(), 1, 1),
-        shared_bytes: smem as u32,
-        dependent: true, // kernels/sdpa.cu waits first
     };
     Ok(FusedLaunch { function, cfg, scratch })
 }
@@ -329,6 +356,7 @@ fn launch_fused(
         causal: g.causal as i32,
         scale_log2: g.scale * std::f32::consts::LOG2_E,
         stages: stages as i32,
+        cluster: (f.cfg.cluster > 1) as i32,
         fresh,
         kv_lens,
     };

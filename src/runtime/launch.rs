@@ -29,11 +29,15 @@ pub struct LaunchConfig {
     /// launches and in CUDA graphs alike. Ignored where the backend does not
     /// use it ([`PDL_ENV`], devices before sm_90).
     pub dependent: bool,
+    /// CTAs a thread-block cluster along x (sm_90; 0 or 1: none): grid.x
+    /// must be a multiple of it, and above 8 the function must allow
+    /// non-portable sizes ([`CudaBackend::allow_cluster`]).
+    pub cluster: u32,
 }
 
 impl LaunchConfig {
     pub fn linear(grid: u32, block: u32) -> Self {
-        LaunchConfig { grid: (grid, 1, 1), block: (block, 1, 1), shared_bytes: 0, dependent: false }
+        LaunchConfig { grid: (grid, 1, 1), block: (block, 1, 1), shared_bytes: 0, dependent: false, cluster: 0 }
     }
 }
 
@@ -230,12 +234,24 @@ impl CudaBackend {
             // cuLaunchKernel only reads the parameter values (it copies them).
             *p = args.words.as_ptr().wrapping_add(s as usize) as *mut c_void;
         }
-        if cfg.dependent && self.pdl {
+        let pdl = cfg.dependent && self.pdl;
+        if pdl || cfg.cluster > 1 {
             use cudarc::driver::sys::{CUlaunchAttribute, CUlaunchAttributeID, CUlaunchConfig};
-            // SAFETY: the attribute value is a C union of plain data: zeroed, then the one member set.
-            let mut attr: CUlaunchAttribute = std::mem::zeroed();
-            attr.id = CUlaunchAttributeID::CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
-            attr.value.programmaticStreamSerializationAllowed = 1;
+            // SAFETY: each attribute value is a C union of plain data: zeroed, then the one member set.
+            let mut attrs: [CUlaunchAttribute; 2] = [std::mem::zeroed(), std::mem::zeroed()];
+            let mut n = 0;
+            if pdl {
+                attrs[n].id = CUlaunchAttributeID::CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+                attrs[n].value.programmaticStreamSerializationAllowed = 1;
+                n += 1;
+            }
+            if cfg.cluster > 1 {
+                attrs[n].id = CUlaunchAttributeID::CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+                attrs[n].value.clusterDim.x = cfg.cluster;
+                attrs[n].value.clusterDim.y = 1;
+                attrs[n].value.clusterDim.z = 1;
+                n += 1;
+            }
             let config = CUlaunchConfig {
                 gridDimX: cfg.grid.0,
                 gridDimY: cfg.grid.1,
@@ -245,8 +261,8 @@ impl CudaBackend {
                 blockDimZ: cfg.block.2,
                 sharedMemBytes: cfg.shared_bytes,
                 hStream: self.stream.cu_stream(),
-                attrs: &mut attr,
-                numAttrs: 1,
+                attrs: attrs.as_mut_ptr(),
+                numAttrs: n as u32,
             };
             return cudarc::driver::sys::cuLaunchKernelEx(
                 &config,
@@ -255,7 +271,7 @@ impl CudaBackend {
                 std::ptr::null_mut(),
             )
             .result()
-            .map_err(Error::driver("kernel launch (programmatic dependent)"));
+            .map_err(Error::driver("kernel launch (with attributes: programmatic dependent, cluster)"));
         }
         cudarc::driver::sys::cuLaunchKernel(
             f.cu_function(),

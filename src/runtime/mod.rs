@@ -153,6 +153,52 @@ impl CudaBackend {
             .set_attribute(MAX_DYNAMIC, allow)
             .map_err(Error::driver(format!("allowing {name} {allow} bytes of shared memory")))
     }
+    /// Lets `function` run in thread-block clusters of `size` CTAs: above 8
+    /// (the portable size) the driver needs the function's consent.
+    pub fn allow_cluster(&self, op: &'static str, function: &CudaFunction, name: &str, size: u32) -> Result<()> {
+        use cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED as NON_PORTABLE;
+        if self.caps.compute_capability.0 < 9 {
+            return Err(Error::Unsupported { op, what: format!("{name} in clusters before sm_90") });
+        }
+        if size > 8 {
+            function
+                .set_attribute(NON_PORTABLE, 1)
+                .map_err(Error::driver(format!("allowing {name} clusters of {size} CTAs")))?;
+        }
+        Ok(())
+    }
+    /// How many clusters of `cfg.cluster` CTAs of `function` (with `cfg`'s
+    /// block and shared memory) the device can run at once; 0 when one does
+    /// not fit (too many CTAs for a GPC at that size, or a partitioned GPU).
+    pub fn max_active_clusters(&self, function: &CudaFunction, cfg: &LaunchConfig) -> Result<i32> {
+        use cudarc::driver::sys::{CUlaunchAttribute, CUlaunchAttributeID, CUlaunchConfig};
+        // SAFETY: a plain-data C union, zeroed then the one member set; the
+        // config only points at it for the duration of the call.
+        unsafe {
+            let mut attr: CUlaunchAttribute = std::mem::zeroed();
+            attr.id = CUlaunchAttributeID::CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+            attr.value.clusterDim.x = cfg.cluster.max(1);
+            attr.value.clusterDim.y = 1;
+            attr.value.clusterDim.z = 1;
+            let config = CUlaunchConfig {
+                gridDimX: cfg.grid.0,
+                gridDimY: cfg.grid.1,
+                gridDimZ: cfg.grid.2,
+                blockDimX: cfg.block.0,
+                blockDimY: cfg.block.1,
+                blockDimZ: cfg.block.2,
+                sharedMemBytes: cfg.shared_bytes,
+                hStream: self.stream.cu_stream(),
+                attrs: &mut attr,
+                numAttrs: 1,
+            };
+            let mut n: std::ffi::c_int = 0;
+            cudarc::driver::sys::cuOccupancyMaxActiveClusters(&mut n, function.cu_function(), &config)
+                .result()
+                .map_err(Error::driver("querying how many clusters fit"))?;
+            Ok(n)
+        }
+    }
     pub fn stream(&self) -> &Arc<CudaStream> {
         &self.stream
     }
