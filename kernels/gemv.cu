@@ -10,6 +10,8 @@
 //   veck  any dtype, A K-contiguous, 16-byte aligned: FMA, ROWS rows per CTA.
 //   vecm  any dtype, A M-contiguous (V in P.V), 16-byte aligned along M: FMA.
 //   scalar any strides, any alignment: a warp per row, scalar loads.
+// veck fused with its neighbours at N <= 2 (host side: src/ops/fused_gemv.rs):
+//   veckglu silu(gate) * up; veckn RMSNorm of B first; veckglun both.
 #include "common.cuh"  // T and DT_NAME: the element type of this build (DK_DTYPE)
 
 // Rust twin: GemvParams in src/ops/matmul.rs. Strides in elements.
@@ -179,12 +181,20 @@ struct VeckShape {
 // g and u first rounded to T as a matmul's output would be, then the same
 // f32 expression as silu_mul (layer.cu), so the result equals matmul then
 // silu_mul bit for bit. alpha 1, beta 0 (the host checks).
-template <int N, bool GLU = false>
+// NORM (gemv_veckn, gemv_veckglun): B's columns are RMSNorm's input x and
+// the product is taken with x * norm_w, each column's sum of squares
+// gathered from the same loads; the sums reduce over warps and K splits with
+// the tile (N more floats), and the outputs are scaled by the columns'
+// 1 / sqrt(mean(x^2) + eps) before the store (and GLU's rounding). No launch
+// for the norm, no round trip of its output, nothing more read than w. The
+// normalized x is never rounded to T (`rmsnorm` then `matmul` rounds it).
+template <int N, bool GLU = false, bool NORM = false>
 __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, float* ws, unsigned* counters,
-                          const GemvParams p) {
+                          const GemvParams p, const T* __restrict__ norm_w = nullptr, float eps = 0.f) {
     constexpr int ROWS = GLU ? 2 : VeckShape<N>::ROWS;
     constexpr int TILE = ROWS * N;
-    __shared__ float red[MAX_WARPS][TILE];
+    constexpr int TILE_R = TILE + (NORM ? N : 0);  // the columns' sums of squares after the products
+    __shared__ float red[MAX_WARPS][TILE_R];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     to_batch(A, B, C, p);
     const i64 row0 = (i64)blockIdx.x * (GLU ? 1 : ROWS);
@@ -201,6 +211,9 @@ __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* _
     for (int r = 0; r < ROWS; ++r)
 #pragma unroll
         for (int n = 0; n < N; ++n) acc[r][n] = 0.f;
+    float ss[N];
+#pragma unroll
+    for (int n = 0; n < N; ++n) ss[n] = 0.f;
 
     const i64 k_begin = split_begin(p), k_end = split_end(p);
     // Two 16-byte chunks per row in flight per lane before any arithmetic:
@@ -221,10 +234,28 @@ __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* _
             float av[ROWS][VEC];
 #pragma unroll
             for (int r = 0; r < ROWS; ++r) unpack(raw[u][r], av[r]);
+            // NORM: w multiplies A's values where the CTA has one row, else
+            // B's (the fewer registers: 32 and 40 at N = 1, sm_90).
+            constexpr bool W_ON_A = ROWS == 1;
+            float wv[VEC];
+            if constexpr (NORM) {
+                unpack(__ldg(reinterpret_cast<const uint4*>(norm_w + k)), wv);
+                if constexpr (W_ON_A) {
+#pragma unroll
+                    for (int i = 0; i < VEC; ++i) av[0][i] *= wv[i];
+                }
+            }
 #pragma unroll
             for (int n = 0; n < N; ++n) {
                 float bv[VEC];
                 unpack(__ldg(reinterpret_cast<const uint4*>(B + n * p.sbn + k)), bv);
+                if constexpr (NORM) {
+#pragma unroll
+                    for (int i = 0; i < VEC; ++i) {
+                        ss[n] = fmaf(bv[i], bv[i], ss[n]);
+                        if constexpr (!W_ON_A) bv[i] *= wv[i];
+                    }
+                }
 #pragma unroll
                 for (int r = 0; r < ROWS; ++r)
 #pragma unroll
@@ -239,16 +270,26 @@ __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* _
             const float s = warp_sum(acc[r][n]);
             if (lane == 0) red[warp][r * N + n] = s;
         }
-    if (!reduce_warps_and_splits<TILE>(red, warps, ws, counters)) return;
+    if constexpr (NORM) {
+#pragma unroll
+        for (int n = 0; n < N; ++n) {
+            const float s = warp_sum(ss[n]);
+            if (lane == 0) red[warp][TILE + n] = s;
+        }
+    }
+    if (!reduce_warps_and_splits<TILE_R>(red, warps, ws, counters)) return;
+    // Column n's norm scale (1 without NORM).
+    auto scale = [&](int n) { return NORM ? rsqrtf(red[0][TILE + n] / (float)p.k + eps) : 1.f; };
     if constexpr (GLU) {
         for (int n = threadIdx.x; n < N && row0 < p.m; n += blockDim.x) {
-            const float g = to_f32(from_f32<T>(red[0][n])), u = to_f32(from_f32<T>(red[0][N + n]));
+            const float r = scale(n);
+            const float g = to_f32(from_f32<T>(red[0][n] * r)), u = to_f32(from_f32<T>(red[0][N + n] * r));
             C[row0 * p.scm + n * p.scn] = from_f32<T>(g / (1.f + expf(-g)) * u);
         }
     } else {
         for (int e = threadIdx.x; e < TILE; e += blockDim.x) {
             const i64 row = row0 + e / N;
-            if (row < p.m) store_c(C, row * p.scm + (e % N) * p.scn, red[0][e], p.alpha, p.beta);
+            if (row < p.m) store_c(C, row * p.scm + (e % N) * p.scn, red[0][e] * scale(e % N), p.alpha, p.beta);
         }
     }
 }
@@ -359,6 +400,20 @@ __device__ void gemv_scalar(const T* __restrict__ A, const T* __restrict__ B, T*
         pdl_begin();                                                                                         \
         gemv_veck<N, true>(A, B, C, ws, counters, p);                                                        \
     }
+// veckn, veckglun: the same with RMSNorm on B first (norm_w [K], eps).
+#define DK_ENTRY_NORM(N, dt)                                                                                 \
+    extern "C" __global__ void DK_NAME(gemv_veckn_n, N, dt)(const T* A, const T* B, T* C, float* ws,         \
+                                                               unsigned* counters, const GemvParams p,       \
+                                                               const T* __restrict__ norm_w, float eps) {    \
+        pdl_begin();                                                                                         \
+        gemv_veck<N, false, true>(A, B, C, ws, counters, p, norm_w, eps);                                    \
+    }                                                                                                        \
+    extern "C" __global__ void DK_NAME(gemv_veckglun_n, N, dt)(const T* A, const T* B, T* C, float* ws,      \
+                                                                  unsigned* counters, const GemvParams p,    \
+                                                                  const T* __restrict__ norm_w, float eps) { \
+        pdl_begin();                                                                                         \
+        gemv_veck<N, true, true>(A, B, C, ws, counters, p, norm_w, eps);                                     \
+    }
 #define DK_ENTRY_SCALAR(N, dt)                                                                            \
     extern "C" __global__ void DK_NAME(gemv_scalar_n, N, dt)(const T* A, const T* B, T* C, float* ws,   \
                                                                 unsigned* counters, const GemvParams p) { \
@@ -377,6 +432,7 @@ DK_EXPAND(DK_VECK, DT_NAME)
 DK_EXPAND(DK_VECM, DT_NAME)
 DK_EXPAND(DK_ENTRY_SCALAR, DT_NAME)
 DK_ENTRY_GLU(1, DT_NAME) DK_ENTRY_GLU(2, DT_NAME)
+DK_ENTRY_NORM(1, DT_NAME) DK_ENTRY_NORM(2, DT_NAME)
 #if DK_DTYPE != 2
 DK_EXPAND(DK_ENTRY_MMA, DT_NAME)
 #endif

@@ -158,6 +158,26 @@ pub struct MatmulTuning {
     /// Ascending by `max_weight_elems`; 0 sends every N to cuBLAS.
     #[serde(default)]
     pub size_classes: Vec<SmallnClass>,
+    /// `rmsnorm_matmul` (ops::fused_gemv) takes the norm into the GEMV's
+    /// launch for weights of at most this many elements (M x K); larger ones
+    /// run `rmsnorm`, then the GEMV: the fused loop's extra loads and sums
+    /// cost more than the launch they save (on an H200, llama3-8b's QKV
+    /// projection, 25M elements, lost 25 us a step fused; BENCHMARKS.md).
+    /// 0: never. Absent from a file written before it: the embedded value.
+    #[serde(default = "default_norm_fuse_max_weight_elems")]
+    pub norm_fuse_max_weight_elems: u64,
+    /// The same bound for `rmsnorm_matmul_silu_mul` (both halves of the
+    /// gate/up weight counted).
+    #[serde(default = "default_norm_glu_fuse_max_weight_elems")]
+    pub norm_glu_fuse_max_weight_elems: u64,
+}
+
+fn default_norm_fuse_max_weight_elems() -> u64 {
+    TuningTable::sm90().matmul.norm_fuse_max_weight_elems
+}
+
+fn default_norm_glu_fuse_max_weight_elems() -> u64 {
+    TuningTable::sm90().matmul.norm_glu_fuse_max_weight_elems
 }
 
 /// Matrices of at most `max_weight_elems` elements (M x K).
@@ -467,6 +487,14 @@ mod tests {
         v["sdpa"].as_object_mut().unwrap().remove("cluster_merge_max_splits");
         let t = TuningTable::parse(&v.to_string(), "t.json").unwrap();
         assert_eq!(t.sdpa.cluster_merge_max_splits, TuningTable::sm90().sdpa.cluster_merge_max_splits);
+        // Likewise the fused norm's bound; 0 (never) is a value like any other.
+        let mut v: serde_json::Value = serde_json::from_str(SM90_JSON).unwrap();
+        v["matmul"].as_object_mut().unwrap().remove("norm_fuse_max_weight_elems");
+        v["matmul"].as_object_mut().unwrap().remove("norm_glu_fuse_max_weight_elems");
+        let t = TuningTable::parse(&v.to_string(), "t.json").unwrap();
+        assert_eq!((t.matmul.norm_fuse_max_weight_elems, t.matmul.norm_glu_fuse_max_weight_elems), (1 << 24, 40 << 20));
+        v["matmul"]["norm_glu_fuse_max_weight_elems"] = 7.into();
+        assert_eq!(TuningTable::parse(&v.to_string(), "t.json").unwrap().matmul.norm_glu_fuse_max_weight_elems, 7);
     }
 
     #[test]

@@ -62,6 +62,29 @@ pub fn all() -> Vec<Case> {
                 run: Box::new(move |c: &mut Checker| glu_case(c, dtype, m, k, n)),
             });
         }
+        // The norm inside the GEMV (N <= 2 on veck: one row, two rows in f32
+        // (f16/bf16 take mma at N = 2: composed), split-K over a long K, with
+        // and without GLU) and the composed path (N = 5; K not a multiple of
+        // 8; a norm weight off the 16-byte grain).
+        for (m, k, n, glu, w_off) in [
+            (301, 2048, 1, false, 0),
+            (300, 2048, 2, false, 0),
+            (64, 8192, 1, false, 0),
+            (300, 520, 1, true, 0),
+            (64, 8192, 1, true, 0),
+            (64, 8192, 2, true, 0),
+            (16, 264, 1, true, 0),
+            (100, 264, 5, false, 0),
+            (45, 129, 1, true, 0),
+            (300, 512, 1, false, 1),
+        ] {
+            v.push(Case {
+                op: if glu { "rmsnorm_matmul_silu_mul" } else { "rmsnorm_matmul" },
+                name: format!("{m}x{k}x{n}{}", if w_off > 0 { "/weight_off_grain" } else { "" }),
+                dtype,
+                run: Box::new(move |c: &mut Checker| norm_gemv_case(c, dtype, m, k, n, glu, w_off)),
+            });
+        }
         v.push(Case {
             op: "fill",
             name: "uniform_100003".into(),
@@ -221,6 +244,84 @@ fn glu_case(c: &mut Checker, dtype: DType, m: usize, k: usize, n: usize) -> Resu
     Ok(Outcome {
         note: (differ > 0).then(|| format!("{differ} values differ from matmul then silu_mul on the GPU")),
         rel_l2: vs_cpu.rel_l2.max(differ as f64),
+        ..vs_cpu
+    })
+}
+
+/// h [N, M] = rmsnorm(x) W^T (or its SiLU-gated GLU with W [2M, K]) in the
+/// decode layout, x of values up to 3 (the norm's scale matters). Against
+/// the CPU by the usual bound, then against the GPU's own rmsnorm and matmul
+/// (and silu_mul) by the same bound: the fused launch does not round the
+/// normalized x to the dtype.
+fn norm_gemv_case(
+    c: &mut Checker,
+    dtype: DType,
+    m: usize,
+    k: usize,
+    n: usize,
+    glu: bool,
+    w_off: usize,
+) -> Result<Outcome> {
+    let op = if glu { "rmsnorm_matmul_silu_mul" } else { "rmsnorm_matmul" };
+    let rows = if glu { 2 * m } else { m };
+    let w = c.input(dtype, &[rows, k], 1.0 / (k as f64).sqrt())?;
+    let x = c.input(dtype, &[n, k], 3.0)?;
+    let gamma = c.input(dtype, &[k + w_off], 1.5)?.map(|t| t.narrow(0, w_off, k))?;
+    let h = c.poisoned_output(dtype, n * m, Layout::contiguous(&[n, m])?)?;
+    let t = |t: &crate::tensor::Tensor| t.transpose(0, 1);
+    let eps = 1e-5;
+    let run = |ctx: &Context, w: &crate::tensor::Tensor, x: &crate::tensor::Tensor, g, h: &crate::tensor::Tensor| {
+        let norm = ops::RmsNormIn { weight: g, eps };
+        if glu {
+            ops::rmsnorm_matmul_silu_mul(ctx, w, &t(x)?, norm, &t(h)?)
+        } else {
+            ops::rmsnorm_matmul(ctx, w, &t(x)?, norm, &t(h)?)
+        }
+    };
+    // The fused launches wherever they serve the shape (the shipped table
+    // bounds the weights they take: matmul.norm_*fuse_max_weight_elems).
+    let mut table = c.gpu.dispatcher().table().clone();
+    (table.matmul.norm_fuse_max_weight_elems, table.matmul.norm_glu_fuse_max_weight_elems) = (u64::MAX, u64::MAX);
+    let fused_gpu = c.gpu.with_table(table);
+    // The cases mean the fused launch where its kernels serve the shape: N
+    // <= 2 on veck (f16/bf16 take the tensor-core GEMV at N = 2), K a
+    // multiple of 8, the weight on the 16-byte grain.
+    let want_fused = n == 1 || (n == 2 && dtype == DType::F32);
+    let want_fused = want_fused && k % 8 == 0 && w_off == 0;
+    let norm = ops::RmsNormIn { weight: &gamma.gpu, eps };
+    let fused = ops::fused_gemv::norm_is_fused(&fused_gpu, &w.gpu, &t(&x.gpu)?, norm, &t(&h.gpu)?, glu)?;
+    if fused != want_fused {
+        return Err(crate::error::Error::Unsupported {
+            op: "check",
+            what: format!(
+                "{op} {m}x{k}x{n}: the fused launch {} (the case expects it {})",
+                if fused { "runs" } else { "does not run" },
+                if want_fused { "to" } else { "not to" }
+            ),
+        });
+    }
+    run(&fused_gpu, &w.gpu, &x.gpu, &gamma.gpu, &h.gpu)?;
+    run(&c.cpu.clone(), &w.cpu, &x.cpu, &gamma.cpu, &h.cpu)?;
+    let vs_cpu = c.compare(op, "", &h, tolerance(dtype))?;
+    if !vs_cpu.passed() {
+        return Ok(vs_cpu);
+    }
+    let empty = |shape: &[usize]| crate::tensor::Tensor::empty(c.gpu, shape, dtype);
+    let (xn, two) = (empty(&[n, k])?, empty(&[n, m])?);
+    ops::rmsnorm(c.gpu, &x.gpu, &gamma.gpu, eps, &xn)?;
+    if glu {
+        ops::matmul_silu_mul(c.gpu, &w.gpu, &t(&xn)?, &t(&two)?)?;
+    } else {
+        ops::matmul(c.gpu, 1.0, &w.gpu, &t(&xn)?, 0.0, &t(&two)?)?;
+    }
+    let f64s = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<_>>();
+    let vs_ops = super::rel_l2(&f64s(h.gpu.to_f32_vec()?), &f64s(two.to_f32_vec()?));
+    Ok(Outcome {
+        note: Some(format!(
+            "{}; rel. L2 {vs_ops:.2e} from rmsnorm then the product on the GPU",
+            if fused { "fused" } else { "composed" }
+        )),
+        rel_l2: vs_cpu.rel_l2.max(vs_ops),
         ..vs_cpu
     })
 }

@@ -178,6 +178,15 @@ impl Context {
         }
     }
 
+    /// This context's device and profiler under another tuning table, with
+    /// its own plans and scratch: for `check` and tests, to reach the paths a
+    /// table selects (a fused kernel the shipped table leaves unused).
+    pub(crate) fn with_table(&self, table: TuningTable) -> Context {
+        let caps = self.dispatcher.caps().cloned();
+        let prefs = self.dispatcher.env_prefs().ok().cloned();
+        Self::with_parts(self.backend.clone(), Dispatcher::with_table(caps, table, prefs), self.profiler.clone())
+    }
+
     /// Where long work on this context reports: today the first NVRTC
     /// compilation of each kernel module on a GPU (nothing on the CPU backend).
     pub fn set_progress(&self, progress: Arc<dyn crate::progress::Progress>) {

@@ -6,8 +6,9 @@ use crate::context::Context;
 use crate::dispatch::sdpa::{SdpaBackend, SdpaPrefs};
 use crate::dtype::{DType, QuantKind};
 use crate::error::{Error, Result};
+use crate::ops::fused_gemv::FUSED_MAX_N;
 use crate::ops::quant::QuantOptions;
-use crate::ops::{self, RopeOptions, SdpaOptions};
+use crate::ops::{self, RmsNormIn, RopeOptions, SdpaOptions};
 use crate::progress::{Progress, Silent};
 use crate::tensor::{Indices, Q8Activations, QuantMatrix, Tensor};
 
@@ -718,13 +719,13 @@ impl DecodeModel {
         q8: Option<&StepQ8>,
     ) -> Result<()> {
         let eps = self.cfg.rms_eps;
-        let fused = x.shape()[0] <= 2 && !(q8.is_some() && l.w.w_down.is_quant());
+        let fused = x.shape()[0] <= FUSED_MAX_N && !(q8.is_some() && l.w.w_down.is_quant());
         if let (Linear::Dense(w), true) = (&l.w.w_gate_up, fused) {
             // Dense gate/up of one or two rows (a decode step, or a prefill
-            // chunk that short): the projection and silu(gate) * up in one
-            // launch (ops::glu), no gate_up buffer.
-            ops::rmsnorm(ctx, x, &l.w.mlp_norm, eps, xn)?;
-            ops::matmul_silu_mul(ctx, w, &transposed(xn)?, &transposed(h)?)?;
+            // chunk that short): the norm, the projection and silu(gate) * up
+            // in one launch (ops::fused_gemv), no xn or gate_up buffer.
+            let norm = RmsNormIn { weight: &l.w.mlp_norm, eps };
+            ops::rmsnorm_matmul_silu_mul(ctx, w, &transposed(x)?, norm, &transposed(h)?)?;
             return linear(ctx, &l.w.w_down, h, 1.0, x); // + residual
         }
         norm_then_linear(ctx, &l.w.w_gate_up, x, &l.w.mlp_norm, eps, xn, q8.map(|q| &q.xn), gate_up)?;
@@ -802,8 +803,8 @@ impl DecodeModel {
             self.mlp(ctx, l, &x, &xn, &gate_up, &hbuf, None)?;
         }
         let (last, last_n) = (x.narrow(0, tokens - 1, 1)?, xn.narrow(0, 0, 1)?);
-        ops::rmsnorm(ctx, &last, &self.final_norm, cfg.rms_eps, &last_n)?;
-        linear(ctx, &self.lm_head, &last_n, 0.0, &self.buf.logits.narrow(0, seq, 1)?)
+        let logits = self.buf.logits.narrow(0, seq, 1)?;
+        norm_then_linear(ctx, &self.lm_head, &last, &self.final_norm, cfg.rms_eps, &last_n, None, &logits)
     }
 
     /// Bytes a step must stream at least: every weight once, and the KV cache
@@ -872,9 +873,9 @@ pub fn linear_q8(
     }
 }
 
-/// RMSNorm of x into xn, then `y = W · xn` (beta 0). Quantized weights read
+/// `y = W · rmsnorm(x)` (beta 0). Quantized weights read the norm's output
 /// xn also rounded to 8 bits into `xq` by the same launch (`ops::rmsnorm_q8`),
-/// where given.
+/// where given; dense ones take `ops::rmsnorm_matmul` (xn unused).
 #[allow(clippy::too_many_arguments)]
 fn norm_then_linear(
     ctx: &Context,
@@ -891,10 +892,18 @@ fn norm_then_linear(
             ops::rmsnorm_q8(ctx, x, norm, eps, xn, q)?;
             linear_q8(ctx, w, xn, Some(q), 0.0, y)
         }
-        _ => {
-            ops::rmsnorm(ctx, x, norm, eps, xn)?;
-            linear(ctx, w, xn, 0.0, y)
-        }
+        // Dense weights of a decode step's rows: the norm inside the GEMV's
+        // launch where it serves the shape (ops::fused_gemv; xn is not
+        // written). More rows (a prefill chunk) norm into xn first.
+        _ => match w {
+            Linear::Dense(t) if x.shape()[0] <= FUSED_MAX_N => {
+                ops::rmsnorm_matmul(ctx, t, &transposed(x)?, RmsNormIn { weight: norm, eps }, &transposed(y)?)
+            }
+            _ => {
+                ops::rmsnorm(ctx, x, norm, eps, xn)?;
+                linear(ctx, w, xn, 0.0, y)
+            }
+        },
     }
 }
 

@@ -4,7 +4,7 @@
 
 pub mod copy;
 pub mod dequant;
-pub mod glu;
+pub mod fused_gemv;
 pub mod layer;
 pub mod matmul;
 pub(crate) mod params;
@@ -17,7 +17,7 @@ pub mod softmax;
 
 pub use copy::{copy, gather_rows, step_positions};
 pub use dequant::dequantize;
-pub use glu::matmul_silu_mul;
+pub use fused_gemv::{matmul_silu_mul, rmsnorm_matmul, rmsnorm_matmul_silu_mul, RmsNormIn};
 pub use layer::{rmsnorm, rope_append, rope_append_ragged, silu_mul, Llama3Rope, RopeOptions};
 pub use matmul::{matmul, matmul_with, plan_matmul, MatmulOptions, MatmulPlanHandle};
 pub use q8::{quantize_x, rmsnorm_q8, silu_mul_q8};
