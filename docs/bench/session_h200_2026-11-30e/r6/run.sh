@@ -1,0 +1,21 @@
+# carry ["out/dk_m4","out/dk_A3","out/run5.sh"]
+set -u
+R=$PWD/out; mkdir -p $OUT/n; t0=$(date +%s)
+S=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+for v in m4 A3; do DK_CACHE_DIR=/tmp/dkc_$v $R/dk_$v info > $OUT/n/info_$v.txt 2>&1 & done; wait
+echo "prewarm $(( $(date +%s) - t0 )) s"
+( DK_CACHE_DIR=/tmp/dkc_A3 $R/dk_A3 check --seed 211 --filter matmul > $OUT/n/check_A3.log 2>&1; echo "A3 check matmul rc=$? $(grep 'check:' $OUT/n/check_A3.log | tail -1)"; grep -E "FAIL" $OUT/n/check_A3.log | head -8 ) &
+( DK_CACHE_DIR=/tmp/dkc_A3 $R/dk_A3 check --seed 213 --filter decode/ > $OUT/n/check_dec.log 2>&1; echo "A3 check decode/ rc=$? $(grep 'check:' $OUT/n/check_dec.log | tail -1)"
+  DK_CACHE_DIR=/tmp/dkc_A3 $R/dk_A3 check --seed 214 --filter generate > $OUT/n/check_gen.log 2>&1; echo "A3 check generate rc=$? $(grep 'check:' $OUT/n/check_gen.log | tail -1)" ) &
+( DK_CACHE_DIR=/tmp/dkc_A3 timeout 200 $S --tool memcheck --error-exitcode 99 $R/dk_A3 check --seed 9 --filter rmsnorm_matmul > $OUT/n/mem.log 2>&1; echo "A3 memcheck rc=$? $(grep 'ERROR SUMMARY' $OUT/n/mem.log)" ) &
+( DK_CACHE_DIR=/tmp/dkc_A3 timeout 200 $S --tool racecheck --error-exitcode 99 $R/dk_A3 check --seed 9 --filter rmsnorm_matmul_silu_mul/300 > $OUT/n/race.log 2>&1; echo "A3 racecheck glu rc=$? $(grep 'RACECHECK SUMMARY' $OUT/n/race.log)"
+  DK_CACHE_DIR=/tmp/dkc_A3 timeout 100 $S --tool racecheck --error-exitcode 99 $R/dk_A3 check --seed 9 --filter rmsnorm_matmul/301 > $OUT/n/race2.log 2>&1; echo "A3 racecheck plain rc=$? $(grep 'RACECHECK SUMMARY' $OUT/n/race2.log)" ) &
+( DK_CACHE_DIR=/tmp/dkc_A3 timeout 200 $S --tool synccheck --error-exitcode 99 $R/dk_A3 check --seed 9 --filter rmsnorm_matmul > $OUT/n/sync.log 2>&1; echo "A3 synccheck rc=$? $(grep 'ERROR SUMMARY' $OUT/n/sync.log)" ) &
+wait; echo "checks $(( $(date +%s) - t0 )) s"
+run() { f=$OUT/n/dec_$1_$3_$(echo $2|tr -d ' -.').txt
+  DK_CACHE_DIR=/tmp/dkc_$1 timeout 60 $R/dk_$1 decode --model $2 --context 4096 --mode graph --no-first-step --steps 20 > $f 2>&1; echo "$1 $(grep -E '^ *graph ' $f | head -1)"; }
+for m in "llama3.2-1b --dtype f16 --batch 1" "qwen2.5-0.5b --dtype f16 --batch 1" "llama3-8b --dtype f16 --batch 1" "llama3.2-1b --dtype bf16 --batch 1" "qwen2.5-0.5b --dtype bf16 --batch 1" "llama3.2-1b --dtype f16 --batch 2"; do
+  echo "== $m"; for r in 1 2; do for v in m4 A3; do run $v "$m" $r; done; done
+done
+echo "elapsed $(( $(date +%s) - t0 )) s"
+cd $OUT && tar -czf n.tgz n && rm -rf n
