@@ -181,6 +181,7 @@ impl Context {
     /// This context's device and profiler under another tuning table, with
     /// its own plans and scratch: for `check` and tests, to reach the paths a
     /// table selects (a fused kernel the shipped table leaves unused).
+    #[cfg(feature = "cli")] // check's use
     pub(crate) fn with_table(&self, table: TuningTable) -> Context {
         let caps = self.dispatcher.caps().cloned();
         let prefs = self.dispatcher.env_prefs().ok().cloned();

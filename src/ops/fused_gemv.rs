@@ -93,6 +93,7 @@ fn fused(
 /// Whether the call `rmsnorm_matmul` (`glu` false) or
 /// `rmsnorm_matmul_silu_mul` would make runs the fused launch on this
 /// context (`check` asserts the path its cases mean to reach).
+#[cfg(feature = "cli")] // check's use
 pub(crate) fn norm_is_fused(
     ctx: &Context,
     a: &Tensor,
