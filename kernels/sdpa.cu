@@ -58,6 +58,14 @@ __device__ __forceinline__ i64 row_offset(const Dims4& st, const SdpaParams& p, 
     const int h = (int)hk * (int)p.group + hq;
     return b * st.v[0] + (i64)h * st.v[1] + (i64)i * st.v[2];
 }
+// Output row `row` of this CTA's KV head, elements d..d+3 (a merge's float4 of them).
+__device__ __forceinline__ void store4(T* out, const SdpaParams& p, i64 b, i64 hk, int row, int d, float4 v) {
+    T* dst = out + row_offset(p.so, p, b, hk, row) + d * p.so.v[3];
+    dst[0] = from_f32<T>(v.x);
+    dst[p.so.v[3]] = from_f32<T>(v.y);
+    dst[2 * p.so.v[3]] = from_f32<T>(v.z);
+    dst[3 * p.so.v[3]] = from_f32<T>(v.w);
+}
 __device__ __forceinline__ i64 position(const SdpaParams& p, int row) {
     return p.lq == 1 ? p.offset : p.offset + row % (int)p.lq;
 }
@@ -149,11 +157,7 @@ __device__ void finish(const float* o, const float* lse, int nrows, int row0, T*
                     }
                 }
             }
-            T* dst = out + row_offset(p.so, p, b, hk, row0 + r) + d * p.so.v[3];
-            dst[0] = from_f32<T>(acc.x);
-            dst[p.so.v[3]] = from_f32<T>(acc.y);
-            dst[2 * p.so.v[3]] = from_f32<T>(acc.z);
-            dst[3 * p.so.v[3]] = from_f32<T>(acc.w);
+            store4(out, p, b, hk, row0 + r, d, acc);
         }
     });
 }
@@ -208,11 +212,7 @@ __device__ void cluster_merge(const float* o, const float* lse, int nrows, int r
                 acc.w += w * x[s].w;
             }
         }
-        T* dst = out + row_offset(p.so, p, b, hk, row0 + r) + d * p.so.v[3];
-        dst[0] = from_f32<T>(acc.x);
-        dst[p.so.v[3]] = from_f32<T>(acc.y);
-        dst[2 * p.so.v[3]] = from_f32<T>(acc.z);
-        dst[3 * p.so.v[3]] = from_f32<T>(acc.w);
+        store4(out, p, b, hk, row0 + r, d, acc);
     }
     cluster_sync();  // no CTA leaves while another may still read its rows
 }

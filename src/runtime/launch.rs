@@ -236,7 +236,7 @@ impl CudaBackend {
         }
         let pdl = cfg.dependent && self.pdl;
         if pdl || cfg.cluster > 1 {
-            use cudarc::driver::sys::{CUlaunchAttribute, CUlaunchAttributeID, CUlaunchConfig};
+            use cudarc::driver::sys::{CUlaunchAttribute, CUlaunchAttributeID};
             // SAFETY: each attribute value is a C union of plain data: zeroed, then the one member set.
             let mut attrs: [CUlaunchAttribute; 2] = [std::mem::zeroed(), std::mem::zeroed()];
             let mut n = 0;
@@ -246,24 +246,10 @@ impl CudaBackend {
                 n += 1;
             }
             if cfg.cluster > 1 {
-                attrs[n].id = CUlaunchAttributeID::CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
-                attrs[n].value.clusterDim.x = cfg.cluster;
-                attrs[n].value.clusterDim.y = 1;
-                attrs[n].value.clusterDim.z = 1;
+                attrs[n] = cluster_attribute(cfg.cluster);
                 n += 1;
             }
-            let config = CUlaunchConfig {
-                gridDimX: cfg.grid.0,
-                gridDimY: cfg.grid.1,
-                gridDimZ: cfg.grid.2,
-                blockDimX: cfg.block.0,
-                blockDimY: cfg.block.1,
-                blockDimZ: cfg.block.2,
-                sharedMemBytes: cfg.shared_bytes,
-                hStream: self.stream.cu_stream(),
-                attrs: attrs.as_mut_ptr(),
-                numAttrs: n as u32,
-            };
+            let config = driver_config(&cfg, self.stream.cu_stream(), &mut attrs[..n]);
             return cudarc::driver::sys::cuLaunchKernelEx(
                 &config,
                 f.cu_function(),
@@ -412,5 +398,39 @@ mod pdl_tests {
         assert!(!pdl_enabled((9, 0), Some("0")).unwrap());
         let e = pdl_enabled((9, 0), Some("maybe")).unwrap_err().to_string();
         assert!(e.contains("DK_PDL") && e.contains("maybe") && e.contains("on, off"), "{e}");
+    }
+}
+
+/// The driver's launch attribute for thread-block clusters of `size` CTAs
+/// along x.
+pub(super) fn cluster_attribute(size: u32) -> cudarc::driver::sys::CUlaunchAttribute {
+    use cudarc::driver::sys::{CUlaunchAttribute, CUlaunchAttributeID};
+    // SAFETY: a C union of plain data: zeroed, then the one member set.
+    let mut attr: CUlaunchAttribute = unsafe { std::mem::zeroed() };
+    attr.id = CUlaunchAttributeID::CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+    attr.value.clusterDim.x = size;
+    attr.value.clusterDim.y = 1;
+    attr.value.clusterDim.z = 1;
+    attr
+}
+
+/// `cfg` as the driver's launch configuration on `stream`, pointing at
+/// `attrs` (which must outlive every use of the result).
+pub(super) fn driver_config(
+    cfg: &LaunchConfig,
+    stream: cudarc::driver::sys::CUstream,
+    attrs: &mut [cudarc::driver::sys::CUlaunchAttribute],
+) -> cudarc::driver::sys::CUlaunchConfig {
+    cudarc::driver::sys::CUlaunchConfig {
+        gridDimX: cfg.grid.0,
+        gridDimY: cfg.grid.1,
+        gridDimZ: cfg.grid.2,
+        blockDimX: cfg.block.0,
+        blockDimY: cfg.block.1,
+        blockDimZ: cfg.block.2,
+        sharedMemBytes: cfg.shared_bytes,
+        hStream: stream,
+        attrs: attrs.as_mut_ptr(),
+        numAttrs: attrs.len() as u32,
     }
 }

@@ -171,27 +171,10 @@ impl CudaBackend {
     /// block and shared memory) the device can run at once; 0 when one does
     /// not fit (too many CTAs for a GPC at that size, or a partitioned GPU).
     pub fn max_active_clusters(&self, function: &CudaFunction, cfg: &LaunchConfig) -> Result<i32> {
-        use cudarc::driver::sys::{CUlaunchAttribute, CUlaunchAttributeID, CUlaunchConfig};
-        // SAFETY: a plain-data C union, zeroed then the one member set; the
-        // config only points at it for the duration of the call.
+        let mut attrs = [launch::cluster_attribute(cfg.cluster.max(1))];
+        let config = launch::driver_config(cfg, self.stream.cu_stream(), &mut attrs);
+        // SAFETY: the config points at `attrs`, alive for the call.
         unsafe {
-            let mut attr: CUlaunchAttribute = std::mem::zeroed();
-            attr.id = CUlaunchAttributeID::CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
-            attr.value.clusterDim.x = cfg.cluster.max(1);
-            attr.value.clusterDim.y = 1;
-            attr.value.clusterDim.z = 1;
-            let config = CUlaunchConfig {
-                gridDimX: cfg.grid.0,
-                gridDimY: cfg.grid.1,
-                gridDimZ: cfg.grid.2,
-                blockDimX: cfg.block.0,
-                blockDimY: cfg.block.1,
-                blockDimZ: cfg.block.2,
-                sharedMemBytes: cfg.shared_bytes,
-                hStream: self.stream.cu_stream(),
-                attrs: &mut attr,
-                numAttrs: 1,
-            };
             let mut n: std::ffi::c_int = 0;
             cudarc::driver::sys::cuOccupancyMaxActiveClusters(&mut n, function.cu_function(), &config)
                 .result()
