@@ -723,7 +723,8 @@ impl DecodeModel {
         if let (Linear::Dense(w), true) = (&l.w.w_gate_up, fused) {
             // Dense gate/up of one or two rows (a decode step, or a prefill
             // chunk that short): the norm, the projection and silu(gate) * up
-            // in one launch (ops::fused_gemv), no xn or gate_up buffer.
+            // in one launch where ops::fused_gemv fuses them (the norm up to
+            // the tuning's weight bound), no xn or gate_up buffer.
             let norm = RmsNormIn { weight: &l.w.mlp_norm, eps };
             ops::rmsnorm_matmul_silu_mul(ctx, w, &transposed(x)?, norm, &transposed(h)?)?;
             return linear(ctx, &l.w.w_down, h, 1.0, x); // + residual

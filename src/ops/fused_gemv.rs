@@ -28,6 +28,7 @@ use crate::dispatch::matmul::{GemvPlan, GemvVariant, MatmulDesc, MatmulPlan};
 use crate::error::{Error, Result};
 use crate::profile::Tag;
 use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
+use crate::spec::layer::check_norm_weight;
 use crate::spec::matmul::{geometry, Geometry};
 use crate::tensor::validate::{self, Aliasing};
 use crate::tensor::Tensor;
@@ -82,12 +83,25 @@ fn fused(
     if g.m == 0 || g.n == 0 {
         return Ok(());
     }
-    if let Backend::Cuda(be) = ctx.backend() {
-        if let Some(gp) = fused_plan(ctx, be, &g, glu, norm.as_ref())? {
-            return launch_fused(be, op, &g, &gp, &first, b, c, glu, norm.as_ref());
-        }
+    match fused_launch(ctx, &g, glu, norm.as_ref())? {
+        Some((be, gp)) => launch_fused(be, op, &g, &gp, &first, b, c, glu, norm.as_ref()),
+        None => composed(ctx, a, b, norm.as_ref(), c, glu),
     }
-    composed(ctx, a, b, norm.as_ref(), c, glu)
+}
+
+/// The backend and plan of the fused launch where it serves `g` (a CUDA
+/// context, a non-empty product, `fused_plan`'s conditions); None: the ops
+/// one after the other.
+fn fused_launch<'c>(
+    ctx: &'c Context,
+    g: &Geometry,
+    glu: bool,
+    norm: Option<&RmsNormIn>,
+) -> Result<Option<(&'c CudaBackend, GemvPlan)>> {
+    match ctx.backend() {
+        Backend::Cuda(be) if g.m > 0 && g.n > 0 => Ok(fused_plan(ctx, be, g, glu, norm)?.map(|gp| (be.as_ref(), gp))),
+        _ => Ok(None),
+    }
 }
 
 /// Whether the call `rmsnorm_matmul` (`glu` false) or
@@ -103,10 +117,7 @@ pub(crate) fn norm_is_fused(
     glu: bool,
 ) -> Result<bool> {
     let (g, _) = validate(ctx, "rmsnorm_matmul", a, b, Some(&norm), c, glu)?;
-    Ok(match ctx.backend() {
-        Backend::Cuda(be) if g.m > 0 && g.n > 0 => fused_plan(ctx, be, &g, glu, Some(&norm))?.is_some(),
-        _ => false,
-    })
+    Ok(fused_launch(ctx, &g, glu, Some(&norm))?.is_some())
 }
 
 /// Every view against the op's contract; the geometry of a's first M rows
@@ -162,20 +173,11 @@ fn validate(
     Ok((g, first))
 }
 
-/// The norm's weight [K] (a unit stride, b's dtype and device), its eps, and
-/// b's columns contiguous (they are the rows the norm reads).
+/// The norm's weight [K] and eps as `rmsnorm` checks them, and b's columns
+/// contiguous (they are the rows the norm reads).
 fn check_norm(ctx: &Context, op: &'static str, g: &Geometry, b: &Tensor, nm: &RmsNormIn, c: &Tensor) -> Result<()> {
     let w = nm.weight;
-    validate::check_device(op, "norm.weight", w, ctx.device())?;
-    validate::check_dtype(op, "norm.weight", w, g.dtype)?;
-    validate::check_shape(op, "norm.weight", w, &[g.k])?;
-    if g.k > 1 && w.layout().stride(0) != 1 {
-        return Err(Error::invalid(op, "norm.weight", "a unit stride", format!("strides {:?}", w.layout().strides())));
-    }
-    validate::check_finite(op, "norm.eps", nm.eps)?;
-    if nm.eps < 0.0 {
-        return Err(Error::invalid(op, "norm.eps", "a value >= 0", nm.eps));
-    }
+    check_norm_weight(op, ("norm.weight", "norm.eps"), w, nm.eps, ctx.device(), g.dtype, g.k)?;
     if g.k > 1 && g.n > 0 && b.layout().stride(0) != 1 {
         return Err(Error::invalid(
             op,
@@ -205,16 +207,16 @@ fn fused_plan(
     if g.n > FUSED_MAX_N || g.batch != 1 || g.m > i32::MAX as usize || (norm.is_some() && g.k == 0) {
         return Ok(None);
     }
+    let first = g.desc();
     if let Some(nm) = norm {
         let aligned = nm.weight.device_ptr().is_some_and(|p| p % 16 == 0);
         let t = &ctx.dispatcher().table().matmul;
         let bound = if glu { t.norm_glu_fuse_max_weight_elems } else { t.norm_fuse_max_weight_elems };
         let small = (if glu { 2 } else { 1 } * g.m * g.k) as u64 <= bound;
-        if !aligned || !g.desc().b_vec_aligned || !small {
+        if !aligned || !first.b_vec_aligned || !small {
             return Ok(None);
         }
     }
-    let first = g.desc();
     // The gate half's desc checks a's row stride only when it has two rows or
     // more; the up rows start a row stride after the gate rows' end.
     let stride_aligned = !glu || g.m > 1 || (g.a[0] * g.dtype.size_in_bytes()) % 16 == 0;

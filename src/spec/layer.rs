@@ -92,20 +92,36 @@ pub fn check_rmsnorm(device: Device, x: &Tensor, w: &Tensor, eps: f32, y: &Tenso
         ));
     }
     check_view(OP, "x", x, device, dtype, rank)?;
-    check_view(OP, "w", w, device, dtype, 1)?;
-    check_view(OP, "y", y, device, dtype, rank)?;
     let (outer, rows, cols) =
         if rank == 3 { (x.shape()[0], x.shape()[1], x.shape()[2]) } else { (1, x.shape()[0], x.shape()[1]) };
-    validate::check_shape(OP, "w", w, &[cols])?;
+    check_norm_weight(OP, ("w", "eps"), w, eps, device, dtype, cols)?;
+    check_view(OP, "y", y, device, dtype, rank)?;
     validate::check_shape(OP, "y", y, x.shape())?;
-    validate::check_finite(OP, "eps", eps)?;
-    if eps < 0.0 {
-        return Err(Error::invalid(OP, "eps", "a value >= 0", eps));
-    }
     validate::check_writable(OP, "y", y)?;
     validate::check_overlap(OP, "y", y, &[("x", x)], Aliasing::IdenticalAllowed)?;
     validate::check_overlap(OP, "y", y, &[("w", w)], Aliasing::Forbidden)?;
     Ok((outer, rows, cols))
+}
+
+/// An RMSNorm's weight `[cols]` (`dtype`, on `device`, a unit stride) and
+/// its eps (finite, >= 0), under the names the calling op gives them
+/// (`rmsnorm`'s w and eps; the fused GEMVs' norm.weight and norm.eps).
+pub fn check_norm_weight(
+    op: &'static str,
+    (w_arg, eps_arg): (&str, &str),
+    w: &Tensor,
+    eps: f32,
+    device: Device,
+    dtype: DType,
+    cols: usize,
+) -> Result<()> {
+    check_view(op, w_arg, w, device, dtype, 1)?;
+    validate::check_shape(op, w_arg, w, &[cols])?;
+    validate::check_finite(op, eps_arg, eps)?;
+    if eps < 0.0 {
+        return Err(Error::invalid(op, eps_arg, "a value >= 0", eps));
+    }
+    Ok(())
 }
 
 /// `rope_append`'s problem: sequences, tokens per sequence, head size, width
