@@ -11,8 +11,11 @@
 //   vecm  any dtype, A M-contiguous (V in P.V), 16-byte aligned along M: FMA.
 //   scalar any strides, any alignment: a warp per row, scalar loads.
 // veck fused with its neighbours at N <= 2 (host side: src/ops/fused_gemv.rs):
-//   veckglu silu(gate) * up; veckn RMSNorm of B first; veckglun both.
+//   veckglu silu(gate) * up; veckn RMSNorm of B first; veckglun both;
+//   veckrope a fused QKV projection's RoPE and cache append (veckropen: with
+//   the norm).
 #include "common.cuh"  // T and DT_NAME: the element type of this build (DK_DTYPE)
+#include "rope.cuh"    // RopeParams, rope_store (gemv_veckrope's epilogue)
 
 // Rust twin: GemvParams in src/ops/matmul.rs. Strides in elements.
 struct GemvParams {
@@ -188,21 +191,43 @@ struct VeckShape {
 // 1 / sqrt(mean(x^2) + eps) before the store (and GLU's rounding). No launch
 // for the norm, no round trip of its output, nothing more read than w. The
 // normalized x is never rounded to T (`rmsnorm` then `matmul` rounds it).
-template <int N, bool GLU = false, bool NORM = false>
+// ROPE (gemv_veckrope, gemv_veckropen): A is a fused QKV projection and
+// column n of B sequence n's token; CTA x = h * d/2 + i computes rows h d + i
+// and h d + i + d/2, rounds them to T as the projection's output would be,
+// and hands the pair to rope_store (rope.cuh), which adds the bias, rotates
+// and writes q_out or the caches' slot: C is not written.
+struct RopeOut {
+    const T* bias;
+    T* q_out;
+    T* k_cache;
+    T* v_cache;
+    const int* positions;
+    RopeParams p;
+};
+template <int N, bool GLU = false, bool NORM = false, bool ROPE = false>
 __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, float* ws, unsigned* counters,
-                          const GemvParams p, const T* __restrict__ norm_w = nullptr, float eps = 0.f) {
-    constexpr int ROWS = GLU ? 2 : VeckShape<N>::ROWS;
+                          const GemvParams p, const T* __restrict__ norm_w = nullptr, float eps = 0.f,
+                          const RopeOut* ro = nullptr) {
+    constexpr int ROWS = GLU || ROPE ? 2 : VeckShape<N>::ROWS;
     constexpr int TILE = ROWS * N;
     constexpr int TILE_R = TILE + (NORM ? N : 0);  // the columns' sums of squares after the products
     __shared__ float red[MAX_WARPS][TILE_R];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     to_batch(A, B, C, p);
-    const i64 row0 = (i64)blockIdx.x * (GLU ? 1 : ROWS);
+    i64 rope_h = 0, rope_i = 0, rope_half = 0;  // ROPE: the CTA's head and pair
+    if constexpr (ROPE) {
+        const unsigned half = (unsigned)(ro->p.d / 2);  // 32-bit: no 64-bit division before the loads
+        rope_half = half;
+        rope_h = blockIdx.x / half;
+        rope_i = blockIdx.x - (unsigned)rope_h * half;
+    }
+    const i64 row0 = ROPE ? rope_h * ro->p.d + rope_i : (i64)blockIdx.x * (GLU ? 1 : ROWS);
     const T* a[ROWS];
     bool a_ok[ROWS];
 #pragma unroll
     for (int r = 0; r < ROWS; ++r) {
-        const i64 row = GLU ? row0 + r * p.m : row0 + r;  // GLU: the gate row, then its up row
+        // GLU: the gate row, then its up row; ROPE: the pair's two rows.
+        const i64 row = GLU ? row0 + r * p.m : (ROPE ? row0 + r * rope_half : row0 + r);
         a_ok[r] = (GLU ? row0 : row) < p.m;
         a[r] = A + (a_ok[r] ? row : 0) * p.sam;
     }
@@ -280,7 +305,13 @@ __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* _
     if (!reduce_warps_and_splits<TILE_R>(red, warps, ws, counters)) return;
     // Column n's norm scale (1 without NORM).
     auto scale = [&](int n) { return NORM ? rsqrtf(red[0][TILE + n] / (float)p.k + eps) : 1.f; };
-    if constexpr (GLU) {
+    if constexpr (ROPE) {
+        for (int n = threadIdx.x; n < N; n += blockDim.x) {
+            const float r = scale(n);
+            const float x0 = to_f32(from_f32<T>(red[0][n] * r)), x1 = to_f32(from_f32<T>(red[0][N + n] * r));
+            rope_store(ro->p, ro->bias, ro->q_out, ro->k_cache, ro->v_cache, ro->positions, rope_h, 0, n, rope_i, x0, x1);
+        }
+    } else if constexpr (GLU) {
         for (int n = threadIdx.x; n < N && row0 < p.m; n += blockDim.x) {
             const float r = scale(n);
             const float g = to_f32(from_f32<T>(red[0][n] * r)), u = to_f32(from_f32<T>(red[0][N + n] * r));
@@ -414,6 +445,17 @@ __device__ void gemv_scalar(const T* __restrict__ A, const T* __restrict__ B, T*
         pdl_begin();                                                                                         \
         gemv_veck<N, true, true>(A, B, C, ws, counters, p, norm_w, eps);                                     \
     }
+// veckrope, veckropen: the QKV projection with RoPE and the cache append
+// (and RMSNorm on B first); rope_append's pointers and parameters at the end.
+#define DK_ENTRY_ROPE(N, dt, NAME, NORM)                                                                   \
+    extern "C" __global__ void DK_NAME(NAME, N, dt)(                                                       \
+        const T* A, const T* B, T* C, float* ws, unsigned* counters, const GemvParams p,                   \
+        const T* __restrict__ norm_w, float eps, const T* bias, T* q_out, T* k_cache, T* v_cache,          \
+        const int* positions, const RopeParams rp) {                                                       \
+        pdl_begin();                                                                                       \
+        const RopeOut ro{bias, q_out, k_cache, v_cache, positions, rp};                                    \
+        gemv_veck<N, false, NORM, true>(A, B, C, ws, counters, p, norm_w, eps, &ro);                       \
+    }
 #define DK_ENTRY_SCALAR(N, dt)                                                                            \
     extern "C" __global__ void DK_NAME(gemv_scalar_n, N, dt)(const T* A, const T* B, T* C, float* ws,   \
                                                                 unsigned* counters, const GemvParams p) { \
@@ -433,6 +475,8 @@ DK_EXPAND(DK_VECM, DT_NAME)
 DK_EXPAND(DK_ENTRY_SCALAR, DT_NAME)
 DK_ENTRY_GLU(1, DT_NAME) DK_ENTRY_GLU(2, DT_NAME)
 DK_ENTRY_NORM(1, DT_NAME) DK_ENTRY_NORM(2, DT_NAME)
+DK_ENTRY_ROPE(1, DT_NAME, gemv_veckrope_n, false) DK_ENTRY_ROPE(2, DT_NAME, gemv_veckrope_n, false)
+DK_ENTRY_ROPE(1, DT_NAME, gemv_veckropen_n, true) DK_ENTRY_ROPE(2, DT_NAME, gemv_veckropen_n, true)
 #if DK_DTYPE != 2
 DK_EXPAND(DK_ENTRY_MMA, DT_NAME)
 #endif

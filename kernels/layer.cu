@@ -8,6 +8,7 @@
 // src/ops/random.rs; CPU twins in src/cpu/layer.rs (the fill's per-element
 // value: src/ops/random.rs, uniform_at).
 #include "common.cuh"  // T and DT_NAME: the element type of this build (DK_DTYPE)
+#include "rope.cuh"    // RopeParams, rope_store
 
 // Kernel names end in the element type: rmsnorm_f16, rope_append_bf16, ...
 #define DK_CAT_(a, b) a##_##b
@@ -99,29 +100,12 @@ DK_RMSNORM_ENTRY(1)
 DK_RMSNORM_ENTRY(2)
 DK_RMSNORM_ENTRY(4)
 
-// Rust twin: RopeParams in src/ops/layer.rs. The fused QKV row of token t of
-// sequence b is [Q heads | K heads | V heads], each head d wide; strides in elements.
-struct RopeParams {
-    i64 hq, hkv, d;
-    i64 s_qkv_b, s_qkv_t;    // qkv [B, T, width]
-    i64 sq_b, sq_h, sq_t;    // q_out [B, hq, T, d]
-    i64 sk_b, sk_h, sk_s;    // k cache [B, hkv, cap, d]
-    i64 sv_b, sv_h, sv_s;    // v cache [B, hkv, cap, d]
-    i64 cap;                 // cache slots
-    i64 pos;                 // position of every sequence's first token (when positions is null)
-    double log2_theta;       // log2 of the RoPE base
-    int has_bias;
-    int llama3;              // 1: llama3 frequency scaling with the four values below
-    double factor, low_freq_factor, high_freq_factor, original_max;
-};
-
 // One CTA per (head of Q, K or V; token; sequence), d/2 threads: thread i
-// rotates the pair (i, i + d/2) ("rotate half", as Llama and Qwen) by
-// pos * theta^(-2i/d). Token t of sequence b is at pos = first + t, first =
-// positions[b] (a ragged batch, read on the device so a recorded step sees
-// the current values) or p.pos. Q goes to q_out, K (rotated) and V (as is)
-// to slot pos of the caches (skipped when pos is outside them), so the
-// projection's output is read once and the cache written once.
+// rotates the pair (i, i + d/2) of the fused QKV row (rope.cuh: rope_store).
+// Token t of sequence b is at pos = first + t, first = positions[b] (a
+// ragged batch, read on the device so a recorded step sees the current
+// values) or p.pos. The projection's output is read once and the cache
+// written once.
 extern "C" __global__ void DK_ROPE(const T* __restrict__ qkv, const T* __restrict__ bias, T* __restrict__ q_out,
                                    T* __restrict__ k_cache, T* __restrict__ v_cache, const int* __restrict__ positions,
                                    RopeParams p) {
@@ -129,45 +113,9 @@ extern "C" __global__ void DK_ROPE(const T* __restrict__ qkv, const T* __restric
     const i64 h = blockIdx.x, t = blockIdx.y, b = blockIdx.z, half_d = p.d / 2;
     const i64 i = threadIdx.x;
     if (i >= half_d) return;
-    const i64 pos = (positions ? (i64)positions[b] : p.pos) + t;
-    const bool in_cache = pos >= 0 && pos < p.cap;
     const i64 col = h * p.d + i;
     const T* row = qkv + b * p.s_qkv_b + t * p.s_qkv_t;
-    float x0 = to_f32(row[col]);
-    float x1 = to_f32(row[col + half_d]);
-    if (p.has_bias) {
-        x0 += to_f32(bias[col]);
-        x1 += to_f32(bias[col + half_d]);
-    }
-    if (h >= p.hq + p.hkv) {  // V: no rotation
-        if (!in_cache) return;
-        T* dst = v_cache + b * p.sv_b + (h - p.hq - p.hkv) * p.sv_h + pos * p.sv_s;
-        dst[i] = from_f32<T>(x0);
-        dst[i + half_d] = from_f32<T>(x1);
-        return;
-    }
-    if (h >= p.hq && !in_cache) return;
-    // The angle in double: pos * freq reaches tens of thousands of radians,
-    // where an f32 angle is off by 1e-3 (a few threads per head, so it is free).
-    // The frequency as src/spec/layer.rs: rope_frequency defines it.
-    double freq = exp2(-(double)(2 * i) / (double)p.d * p.log2_theta);
-    if (p.llama3) {
-        const double wavelen = 2.0 * 3.14159265358979323846 / freq;
-        if (wavelen > p.original_max / p.low_freq_factor) {
-            freq /= p.factor;
-        } else if (wavelen >= p.original_max / p.high_freq_factor) {
-            const double smooth = (p.original_max / wavelen - p.low_freq_factor) / (p.high_freq_factor - p.low_freq_factor);
-            freq = (1.0 - smooth) * freq / p.factor + smooth * freq;
-        }
-    }
-    double sd, cd;
-    sincos((double)pos * freq, &sd, &cd);
-    const float s = (float)sd, c = (float)cd;
-    const float y0 = x0 * c - x1 * s, y1 = x1 * c + x0 * s;
-    T* dst = h < p.hq ? q_out + b * p.sq_b + h * p.sq_h + t * p.sq_t
-                      : k_cache + b * p.sk_b + (h - p.hq) * p.sk_h + pos * p.sk_s;
-    dst[i] = from_f32<T>(y0);
-    dst[i + half_d] = from_f32<T>(y1);
+    rope_store(p, bias, q_out, k_cache, v_cache, positions, h, t, b, i, to_f32(row[col]), to_f32(row[col + half_d]));
 }
 
 // Rust twin: SiluMulParams in src/ops/layer.rs.

@@ -146,3 +146,56 @@ fn norm_errors_name_their_argument() {
     let err = rmsnorm_matmul(&ctx, &w, &t(&x), RmsNormIn { weight: &g2, ..ok }, &t(&y2)).unwrap_err();
     assert!(matches!(err, Error::Overlap { .. }), "{err}");
 }
+
+#[test]
+fn the_qkv_projection_with_rope_equals_matmul_then_rope_append() {
+    use decode_kernels::ops::{matmul_rope_append, rope_append, RopeOptions, RopeTargets};
+    let ctx = Context::cpu();
+    let (hq, hkv, d, k, cap, pos) = (4, 2, 8, 24, 6, 5);
+    let width = (hq + 2 * hkv) * d;
+    let t = |t: &Tensor| t.transpose(0, 1).unwrap();
+    let dtype = DType::F32;
+    let w = Tensor::from_f32(&ctx, &values(width * k, 6), &[width, k], dtype).unwrap();
+    let x = Tensor::from_f32(&ctx, &values(k, 7), &[1, k], dtype).unwrap();
+    let bias = Tensor::from_f32(&ctx, &values(width, 8), &[width], dtype).unwrap();
+    let gamma = Tensor::from_f32(&ctx, &values(k, 9), &[k], dtype).unwrap();
+    let opts = RopeOptions { hq, hkv, pos, theta: 1e4, llama3: None };
+    let outs = || {
+        (
+            Tensor::full(&ctx, &[1, hq, d], dtype, 7.0).unwrap(),
+            Tensor::full(&ctx, &[1, hkv, cap, d], dtype, 7.0).unwrap(),
+            Tensor::full(&ctx, &[1, hkv, cap, d], dtype, 7.0).unwrap(),
+        )
+    };
+    for norm in [None, Some(RmsNormIn { weight: &gamma, eps: 1e-6 })] {
+        let (q, kc, vc) = outs();
+        let targets = RopeTargets { bias: Some(&bias), q_out: &q, k_cache: &kc, v_cache: &vc, positions: None, opts };
+        matmul_rope_append(&ctx, &w, &t(&x), norm, &targets).unwrap();
+        let (q2, kc2, vc2) = outs();
+        let qkv = Tensor::empty(&ctx, &[1, width], dtype).unwrap();
+        match norm {
+            Some(nm) => rmsnorm_matmul(&ctx, &w, &t(&x), nm, &t(&qkv)).unwrap(),
+            None => matmul(&ctx, 1.0, &w, &t(&x), 0.0, &t(&qkv)).unwrap(),
+        }
+        rope_append(&ctx, &qkv, Some(&bias), &q2, &kc2, &vc2, &opts).unwrap();
+        for (a, b) in [(&q, &q2), (&kc, &kc2), (&vc, &vc2)] {
+            assert_eq!(a.to_f32_vec().unwrap(), b.to_f32_vec().unwrap(), "norm {}", norm.is_some());
+        }
+        // Slot pos written, the others not.
+        let kv = kc.to_f32_vec().unwrap();
+        assert!(kv[pos * d..(pos + 1) * d].iter().any(|&v| v != 7.0));
+        assert!(kv[..pos * d].iter().all(|&v| v == 7.0));
+    }
+    // a's rows must be the fused QKV width the options describe.
+    let (q, kc, vc) = outs();
+    let short = w.narrow(0, 0, width - d).unwrap();
+    let targets = RopeTargets { bias: None, q_out: &q, k_cache: &kc, v_cache: &vc, positions: None, opts };
+    assert!(matmul_rope_append(&ctx, &short, &t(&x), None, &targets).is_err());
+    let flat = Tensor::full(&ctx, &[width * k], dtype, 0.5).unwrap();
+    assert_eq!(arg_of(matmul_rope_append(&ctx, &flat, &t(&x), None, &targets).unwrap_err()), "a");
+    // An output over an input: the fused launch would read what it writes.
+    let over = w.reshape(&[width * k]).unwrap().narrow(0, 0, hq * d).unwrap().reshape(&[1, hq, d]).unwrap();
+    let targets = RopeTargets { q_out: &over, ..targets };
+    let err = matmul_rope_append(&ctx, &w, &t(&x), None, &targets).unwrap_err();
+    assert!(matches!(&err, Error::Overlap { output, input, .. } if output == "q_out" && input == "a"), "{err}");
+}

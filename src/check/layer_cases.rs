@@ -31,6 +31,9 @@ pub fn all() -> Vec<Case> {
             (4, 32, 8, 128, 300, 17, false, None),
             (2, 4, 4, 256, 8, 0, true, None),
             (1, 32, 8, 64, 5000, 4999, false, Some(llama3)),
+            // A long context: pos * f reaches 131072 rad, where an f32 angle is off by 1e-2
+            // (kernels/rope.cuh: rope_sincos takes it to the turn in double).
+            (1, 4, 1, 64, 131073, 131072, true, Some(llama3)),
         ] {
             v.push(Case {
                 op: "rope",
@@ -83,6 +86,35 @@ pub fn all() -> Vec<Case> {
                 name: format!("{m}x{k}x{n}{}", if w_off > 0 { "/weight_off_grain" } else { "" }),
                 dtype,
                 run: Box::new(move |c: &mut Checker| norm_gemv_case(c, dtype, m, k, n, glu, w_off)),
+            });
+        }
+        // The QKV projection with RoPE and the cache append in its epilogue
+        // (N <= 2 on veck; f16/bf16 compose at N = 2), with and without the
+        // norm, bias, Llama 3 scaling, per-sequence positions (one outside
+        // the cache: rotated into q, not stored), split-K over a long K.
+        // Norm: 0 none, 1 in the launch, 2 by its own launch (a weight past
+        // the tuning's bound, as llama3-8b's QKV).
+        for (batch, hq, hkv, d, k, norm, bias, llama3, ragged) in [
+            (1, 14, 2, 64, 896, 1, true, false, false),
+            (1, 32, 8, 64, 2048, 1, false, true, false),
+            (1, 4, 2, 128, 8192, 0, false, false, true),
+            (2, 8, 2, 128, 512, 1, true, false, true),
+            (1, 32, 8, 128, 1024, 2, false, true, false),
+            (2, 4, 1, 64, 256, 0, true, false, false),
+        ] {
+            v.push(Case {
+                op: "matmul_rope_append",
+                name: format!(
+                    "b{batch}_hq{hq}_hkv{hkv}_d{d}_k{k}{}{}{}{}",
+                    ["", "_norm", "_norm_apart"][norm],
+                    if bias { "_bias" } else { "" },
+                    if llama3 { "_llama3" } else { "" },
+                    if ragged { "_ragged" } else { "" }
+                ),
+                dtype,
+                run: Box::new(move |c: &mut Checker| {
+                    qkv_rope_case(c, dtype, (batch, hq, hkv, d), k, (norm, bias, llama3, ragged))
+                }),
             });
         }
         v.push(Case {
@@ -202,12 +234,113 @@ fn rope_case(
         c.compare("rope", "", &slot(&vc)?, tolerance(dtype))?,
     ];
     // The worst of Q, K cache and V cache.
-    Ok(outs
-        .into_iter()
+    Ok(worst(outs))
+}
+
+/// `matmul_rope_append` on the GPU (the fused launch wherever it serves the
+/// shape, asserted) against the CPU's projection then rope_append: q_out and
+/// the caches' slots, poisoned caches elsewhere untouched.
+fn qkv_rope_case(
+    c: &mut Checker,
+    dtype: DType,
+    shape: (usize, usize, usize, usize),
+    k: usize,
+    (norm_kind, bias, llama3, ragged): (usize, bool, bool, bool),
+) -> Result<Outcome> {
+    let (batch, hq, hkv, d) = shape;
+    let norm = norm_kind > 0;
+    let (width, cap, pos) = ((hq + 2 * hkv) * d, 40, 37);
+    let w = c.input(dtype, &[width, k], 1.0 / (k as f64).sqrt())?;
+    let x = c.input(dtype, &[batch, k], if norm { 3.0 } else { 1.0 })?;
+    let gamma = c.input(dtype, &[k], 1.0)?;
+    let b = if bias { Some(c.input(dtype, &[width], 0.5)?) } else { None };
+    let q = c.poisoned_output(dtype, batch * hq * d, Layout::contiguous(&[batch, hq, d])?)?;
+    let cache = Layout::contiguous(&[batch, hkv, cap, d])?;
+    let kc = c.poisoned_output(dtype, batch * hkv * cap * d, cache.clone())?;
+    let vc = c.poisoned_output(dtype, batch * hkv * cap * d, cache)?;
+    let scaling = Llama3Rope { factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max: 8192.0 };
+    let opts = RopeOptions { hq, hkv, pos, theta: 5e5, llama3: llama3.then_some(scaling) };
+    // Ragged: sequence 0 at pos, a second one past the cache (q only).
+    let positions: Vec<i32> = (0..batch).map(|i| if i == 0 { pos as i32 } else { cap as i32 + 3 }).collect();
+    let pos_gpu = crate::tensor::Indices::from_slice(c.gpu, &positions)?;
+    let pos_cpu = crate::tensor::Indices::from_slice(&c.cpu, &positions)?;
+    let mut table = c.gpu.dispatcher().table().clone();
+    table.matmul.norm_fuse_max_weight_elems = if norm_kind == 2 { 0 } else { u64::MAX };
+    let gpu = c.gpu.with_table(table);
+    let cpu = c.cpu.clone();
+    let t = |t: &crate::tensor::Tensor| t.transpose(0, 1);
+    // One backend's side of every pair (the GPU's, or the CPU's).
+    let run = |on_gpu: bool| -> Result<()> {
+        let side = |p: &Pair| if on_gpu { p.gpu.clone() } else { p.cpu.clone() };
+        let (ctx, ix) = if on_gpu { (&gpu, &pos_gpu) } else { (&cpu, &pos_cpu) };
+        let (gw, bias_t, qo, ko, vo) = (side(&gamma), b.as_ref().map(side), side(&q), side(&kc), side(&vc));
+        let targets = ops::RopeTargets {
+            bias: bias_t.as_ref(),
+            q_out: &qo,
+            k_cache: &ko,
+            v_cache: &vo,
+            positions: ragged.then_some(ix),
+            opts,
+        };
+        let nm = norm.then_some(ops::RmsNormIn { weight: &gw, eps: 1e-5 });
+        ops::matmul_rope_append(ctx, &side(&w), &t(&side(&x))?, nm, &targets)
+    };
+    // The path the case means, where the GPU's kernels serve it: N <= 2 on
+    // veck (f16/bf16 take the tensor-core GEMV at N = 2: composed).
+    let veck = c.gpu.is_cuda() && (batch == 1 || dtype == DType::F32);
+    let want = match (veck, norm_kind) {
+        (false, _) => "composed",
+        (true, 2) => "norm apart",
+        (true, _) => "fused",
+    };
+    {
+        let qkv_dst = crate::tensor::Tensor::empty(c.gpu, &[batch, hq, d], dtype)?;
+        let targets = ops::RopeTargets {
+            bias: b.as_ref().map(|p| &p.gpu),
+            q_out: &qkv_dst,
+            k_cache: &kc.gpu,
+            v_cache: &vc.gpu,
+            positions: ragged.then_some(&pos_gpu),
+            opts,
+        };
+        let nm = norm.then_some(ops::RmsNormIn { weight: &gamma.gpu, eps: 1e-5 });
+        let path = ops::fused_gemv::rope_path_name(&gpu, &w.gpu, &t(&x.gpu)?, nm, &targets)?;
+        if path != want {
+            return Err(crate::error::Error::Unsupported {
+                op: "check",
+                what: format!("matmul_rope_append takes the {path} path; the case means the {want} one"),
+            });
+        }
+    }
+    run(true)?;
+    run(false)?;
+    let slot = |p: &Pair| -> Result<Pair> { Ok(Pair { gpu: p.gpu.narrow(2, pos, 1)?, cpu: p.cpu.narrow(2, pos, 1)? }) };
+    // Ragged batches of two: only sequence 0's slot is written.
+    let first = |p: Pair| -> Result<Pair> {
+        if ragged && batch > 1 {
+            Ok(Pair { gpu: p.gpu.narrow(0, 0, 1)?, cpu: p.cpu.narrow(0, 0, 1)? })
+        } else {
+            Ok(p)
+        }
+    };
+    let op = "matmul_rope_append";
+    Ok(worst([
+        c.compare(op, "", &q, tolerance(dtype))?,
+        c.compare(op, "", &first(slot(&kc)?)?, tolerance(dtype))?,
+        c.compare(op, "", &first(slot(&vc)?)?, tolerance(dtype))?,
+    ]))
+}
+
+/// The outcome to report of several outputs' comparisons: a failing one
+/// (unwritten or clobbered elements, or an error) before any passing one,
+/// then the largest error.
+fn worst(outs: [Outcome; 3]) -> Outcome {
+    outs.into_iter()
         .max_by(|a, b| {
-            a.rel_l2.total_cmp(&b.rel_l2).then((a.unwritten + a.clobbered).cmp(&(b.unwritten + b.clobbered)))
+            let bad = |o: &Outcome| (!o.passed(), o.unwritten + o.clobbered);
+            bad(a).cmp(&bad(b)).then(a.rel_l2.total_cmp(&b.rel_l2))
         })
-        .expect("three outcomes"))
+        .expect("three outcomes")
 }
 
 fn silu_case(c: &mut Checker, dtype: DType, rows: usize, inter: usize) -> Result<Outcome> {

@@ -8,7 +8,7 @@ use crate::dtype::{DType, QuantKind};
 use crate::error::{Error, Result};
 use crate::ops::fused_gemv::FUSED_MAX_N;
 use crate::ops::quant::QuantOptions;
-use crate::ops::{self, RmsNormIn, RopeOptions, SdpaOptions};
+use crate::ops::{self, RmsNormIn, RopeOptions, RopeTargets, SdpaOptions};
 use crate::progress::{Progress, Silent};
 use crate::tensor::{Indices, Q8Activations, QuantMatrix, Tensor};
 
@@ -618,10 +618,12 @@ impl DecodeModel {
         // Lq = 1 sees every cached key: no mask needed. rope_append, the launch
         // before attention, writes only q and the cache's slot pos.
         let sdpa = SdpaOptions { fresh_keys: Some(1), ..Default::default() };
-        self.run_step(ctx, StepInput::X0, &|l, q4, attn4| {
+        self.run_step(ctx, StepInput::X0, (&rope, None), &|l, q4, attn4, appended| {
             // The caches seen up to slot pos (the whole cache when pos = context - 1).
             let (kc, vc) = (l.k_cache.narrow(2, 0, pos + 1)?, l.v_cache.narrow(2, 0, pos + 1)?);
-            ops::rope_append(ctx, &self.buf.act.qkv, l.w.b_qkv.as_ref(), &self.buf.act.q, &kc, &vc, &rope)?;
+            if !appended {
+                ops::rope_append(ctx, &self.buf.act.qkv, l.w.b_qkv.as_ref(), &self.buf.act.q, &kc, &vc, &rope)?;
+            }
             ops::sdpa(ctx, q4, &kc, &vc, attn4, &sdpa)
         })
     }
@@ -634,15 +636,19 @@ impl DecodeModel {
 
     /// The skeleton of a decode step (one row per sequence): the input copied
     /// into the residual stream, then per layer the norm, the QKV projection
-    /// (and Qwen3's q/k norms), `attention(layer, q [B, hq, 1, d], out)`
-    /// (RoPE, the cache append and attention: what differs between a uniform
-    /// and a ragged step), the O projection with its residual and the MLP;
-    /// then the final norm and the LM head into `buf.logits`.
+    /// (and Qwen3's q/k norms), `attention(layer, q [B, hq, 1, d], out,
+    /// appended)` (RoPE, the cache append and attention: what differs
+    /// between a uniform and a ragged step), the O projection with its
+    /// residual and the MLP; then the final norm and the LM head into
+    /// `buf.logits`. Dense QKV weights without q/k norms take RoPE and the
+    /// append into the projection (`ops::matmul_rope_append` with `rope`'s
+    /// options and positions); `appended` then tells `attention` so.
     fn run_step(
         &self,
         ctx: &Context,
         input: StepInput,
-        attention: &dyn Fn(&LayerWeights, &Tensor, &Tensor) -> Result<()>,
+        rope: (&RopeOptions, Option<&Indices>),
+        attention: &dyn Fn(&LayerWeights, &Tensor, &Tensor, bool) -> Result<()>,
     ) -> Result<()> {
         let (cfg, b) = (&self.cfg, &self.buf);
         if input == StepInput::X0 {
@@ -652,12 +658,39 @@ impl DecodeModel {
         let attn4 = b.act.attn.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
         let attn2 = b.act.attn.reshape(&[self.batch, cfg.heads * cfg.head_dim])?;
         for l in &self.layers {
-            let xq = b.q8.as_ref().map(|q| &q.xn);
-            norm_then_linear(ctx, &l.w.w_qkv, &b.act.x, &l.w.attn_norm, cfg.rms_eps, &b.act.xn, xq, &b.act.qkv)?;
-            if let (Some(qn), Some(kn)) = (&l.w.q_norm, &l.w.k_norm) {
-                self.qk_norm(ctx, &b.act.qkv, qn, kn)?;
-            }
-            attention(l, &q4, &attn4)?;
+            let appended = match (&l.w.w_qkv, &l.w.q_norm) {
+                (Linear::Dense(w), None) if self.batch <= FUSED_MAX_N => {
+                    let targets = RopeTargets {
+                        bias: l.w.b_qkv.as_ref(),
+                        q_out: &b.act.q,
+                        k_cache: &l.k_cache,
+                        v_cache: &l.v_cache,
+                        positions: rope.1,
+                        opts: *rope.0,
+                    };
+                    let norm = RmsNormIn { weight: &l.w.attn_norm, eps: cfg.rms_eps };
+                    ops::matmul_rope_append(ctx, w, &transposed(&b.act.x)?, Some(norm), &targets)?;
+                    true
+                }
+                _ => {
+                    let xq = b.q8.as_ref().map(|q| &q.xn);
+                    norm_then_linear(
+                        ctx,
+                        &l.w.w_qkv,
+                        &b.act.x,
+                        &l.w.attn_norm,
+                        cfg.rms_eps,
+                        &b.act.xn,
+                        xq,
+                        &b.act.qkv,
+                    )?;
+                    if let (Some(qn), Some(kn)) = (&l.w.q_norm, &l.w.k_norm) {
+                        self.qk_norm(ctx, &b.act.qkv, qn, kn)?;
+                    }
+                    false
+                }
+            };
+            attention(l, &q4, &attn4, appended)?;
             match b.q8.as_ref().and_then(|q| q.attn.as_ref()) {
                 Some(q) if l.w.w_o.is_quant() => {
                     ops::quantize_x(ctx, &attn2, q)?;
@@ -699,9 +732,11 @@ impl DecodeModel {
         // each sequence's last slot (kv_lens is written before the step).
         let sdpa = SdpaOptions { fresh_keys: Some(1), ..Default::default() };
         let (rope, act) = (self.rope(), &self.buf.act);
-        self.run_step(ctx, StepInput::InResidual, &|l, q4, attn4| {
+        self.run_step(ctx, StepInput::InResidual, (&rope, Some(positions)), &|l, q4, attn4, appended| {
             let (kc, vc) = (&l.k_cache, &l.v_cache);
-            ops::rope_append_ragged(ctx, &act.qkv, l.w.b_qkv.as_ref(), &act.q, kc, vc, positions, &rope)?;
+            if !appended {
+                ops::rope_append_ragged(ctx, &act.qkv, l.w.b_qkv.as_ref(), &act.q, kc, vc, positions, &rope)?;
+            }
             ops::sdpa_ragged(ctx, q4, kc, vc, attn4, kv_lens, &sdpa)
         })
     }

@@ -6,7 +6,10 @@
 //!   the dtype before the SiLU, as that buffer would hold it);
 //! - `rmsnorm_matmul`: c = a · rmsnorm(b), the norm over each column of b
 //!   (a token's row of activations) before a projection;
-//! - `rmsnorm_matmul_silu_mul`: both, the MLP block's norm, gate/up and SiLU.
+//! - `rmsnorm_matmul_silu_mul`: both, the MLP block's norm, gate/up and SiLU;
+//! - `matmul_rope_append`: a decode step's QKV projection (its norm
+//!   optional) with `rope_append` after it: RoPE, the bias and the cache
+//!   append in the GEMV's epilogue (gemv_veckrope), no qkv buffer.
 //!
 //! On a GPU, where `matmul`'s plan for the whole of a is the FMA family's
 //! veck at N <= 2 (a decode step of one or two sequences; f16 and bf16 take
@@ -28,10 +31,10 @@ use crate::dispatch::matmul::{GemvPlan, GemvVariant, MatmulDesc, MatmulPlan};
 use crate::error::{Error, Result};
 use crate::profile::Tag;
 use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
-use crate::spec::layer::check_norm_weight;
+use crate::spec::layer::{check_norm_weight, check_rope_append, RopeGeometry, RopeOptions};
 use crate::spec::matmul::{geometry, Geometry};
 use crate::tensor::validate::{self, Aliasing};
-use crate::tensor::Tensor;
+use crate::tensor::{Indices, Tensor};
 
 /// The widest N the fused kernels serve (kernels/gemv.cu: DK_ENTRY_GLU,
 /// DK_ENTRY_NORM); wider calls run the ops one after the other.
@@ -45,6 +48,145 @@ pub struct RmsNormIn<'a> {
     pub weight: &'a Tensor,
     /// Added to the mean of squares (finite, >= 0).
     pub eps: f32,
+}
+
+/// Where `matmul_rope_append` puts the projection's rows, and how it rotates
+/// them: `rope_append`'s arguments after qkv.
+#[derive(Debug, Clone, Copy)]
+pub struct RopeTargets<'a> {
+    /// The projection's bias, [(hq + 2 hkv) d] (Qwen2), added before RoPE.
+    pub bias: Option<&'a Tensor>,
+    /// [N, hq, d]: the rotated query heads.
+    pub q_out: &'a Tensor,
+    /// [N, hkv, capacity, d]: slot pos gets the rotated K heads.
+    pub k_cache: &'a Tensor,
+    /// [N, hkv, capacity, d]: slot pos gets the V heads as projected.
+    pub v_cache: &'a Tensor,
+    /// Per-sequence positions on the device (as `rope_append_ragged`); None:
+    /// every sequence at `opts.pos`.
+    pub positions: Option<&'a Indices>,
+    /// Heads, position, theta and Llama 3 scaling, as for `rope_append`.
+    pub opts: RopeOptions,
+}
+
+/// A decode step's QKV projection with RoPE and the cache append: qkv = a ·
+/// b (or a · rmsnorm(b) with `norm`, as [`rmsnorm_matmul`]) with a
+/// [(hq + 2 hkv) d, K] and b [K, N] (N sequences, one token each), then
+/// `rope_append` (`rope_append_ragged` with positions) of qkv^T [N, width]
+/// into `t`. Equal to those ops one after the other through a [N, width]
+/// buffer, up to the norm's rounding (module doc); the fused launch writes
+/// only q_out and the caches' slot.
+pub fn matmul_rope_append(
+    ctx: &Context,
+    a: &Tensor,
+    b: &Tensor,
+    norm: Option<RmsNormIn>,
+    t: &RopeTargets,
+) -> Result<()> {
+    let (g, qkv, d) = validate_rope(ctx, a, b, norm.as_ref(), t)?;
+    if g.m == 0 || g.n == 0 {
+        return Ok(());
+    }
+    match rope_path(ctx, &g, norm.as_ref())? {
+        RopePath::Fused(be, gp) => return launch_rope(be, &g, &gp, a, b, norm.as_ref(), t, &qkv, d),
+        // A weight past the norm's bound: the norm by its own launch, RoPE
+        // and the append still in the projection's.
+        RopePath::NormApart => {
+            let (Some(nm), (k, n)) = (norm, (b.shape()[0], b.shape()[1])) else {
+                return Err(Error::invalid("matmul_rope_append", "norm", "a norm (its own launch planned)", "none"));
+            };
+            let xn = ctx.scratch("fused_gemv.normed", b.dtype(), n * k)?.reshape(&[n, k])?;
+            super::rmsnorm(ctx, &b.transpose(0, 1)?, nm.weight, nm.eps, &xn)?;
+            return matmul_rope_append(ctx, a, &xn.transpose(0, 1)?, None, t);
+        }
+        RopePath::Composed => {}
+    }
+    let qkv_t = qkv.transpose(0, 1)?;
+    match norm {
+        Some(nm) => rmsnorm_matmul(ctx, a, b, nm, &qkv_t)?,
+        None => super::matmul(ctx, 1.0, a, b, 0.0, &qkv_t)?,
+    }
+    match t.positions {
+        Some(p) => super::rope_append_ragged(ctx, &qkv, t.bias, t.q_out, t.k_cache, t.v_cache, p, &t.opts),
+        None => super::rope_append(ctx, &qkv, t.bias, t.q_out, t.k_cache, t.v_cache, &t.opts),
+    }
+}
+
+/// How `matmul_rope_append` runs a call.
+#[derive(Debug, Clone, Copy)]
+enum RopePath<'c> {
+    /// One launch: the projection (and its norm) with RoPE and the append.
+    Fused(&'c CudaBackend, GemvPlan),
+    /// `rmsnorm`, then the fused projection without the norm.
+    NormApart,
+    /// The ops one after the other through the qkv scratch.
+    Composed,
+}
+
+fn rope_path<'c>(ctx: &'c Context, g: &Geometry, norm: Option<&RmsNormIn>) -> Result<RopePath<'c>> {
+    if g.k == 0 {
+        return Ok(RopePath::Composed);
+    }
+    if let Some((be, gp)) = fused_launch(ctx, g, false, norm)? {
+        return Ok(RopePath::Fused(be, gp));
+    }
+    Ok(match (norm, fused_launch(ctx, g, false, None)?) {
+        (Some(_), Some(_)) => RopePath::NormApart,
+        _ => RopePath::Composed,
+    })
+}
+
+/// `matmul_rope_append`'s views: a and b against the qkv scratch [N, width]
+/// (the composed path's buffer) as `rmsnorm_matmul` checks them, that
+/// scratch and `t` as `rope_append` checks them, and the outputs disjoint
+/// from the inputs (the fused launch reads a, b and the norm's weight while
+/// it writes q_out and the caches). Returns the geometry, the scratch and d.
+fn validate_rope(
+    ctx: &Context,
+    a: &Tensor,
+    b: &Tensor,
+    norm: Option<&RmsNormIn>,
+    t: &RopeTargets,
+) -> Result<(Geometry, Tensor, usize)> {
+    const OP: &str = "matmul_rope_append";
+    if a.rank() != 2 {
+        return Err(Error::invalid(OP, "a", "[(hq + 2 hkv) d, K]", format!("shape {:?}", a.shape())));
+    }
+    if b.rank() != 2 {
+        return Err(Error::invalid(OP, "b", "[K, N]", format!("shape {:?}", b.shape())));
+    }
+    let (width, n) = (a.shape()[0], b.shape()[1]);
+    let qkv = ctx.scratch("fused_gemv.qkv", a.dtype(), n * width)?.reshape(&[n, width])?;
+    let (g, _) = validate(ctx, OP, a, b, norm, &qkv.transpose(0, 1)?, false)?;
+    let RopeGeometry { d, .. } =
+        check_rope_append(ctx.device(), &qkv, t.bias, t.q_out, t.k_cache, t.v_cache, &t.opts, t.positions.is_some())?;
+    if let Some(p) = t.positions {
+        crate::spec::check_indices(OP, "positions", p, ctx.device(), n)?;
+    }
+    let mut inputs = vec![("a", a), ("b", b)];
+    inputs.extend(norm.map(|nm| ("norm.weight", nm.weight)));
+    for (name, out) in [("q_out", t.q_out), ("k_cache", t.k_cache), ("v_cache", t.v_cache)] {
+        validate::check_overlap(OP, name, out, &inputs, Aliasing::Forbidden)?;
+    }
+    Ok((g, qkv, d))
+}
+
+/// Which path `matmul_rope_append` takes for these views on this context:
+/// "fused", "norm apart" or "composed" (`check` asserts the one its cases mean).
+#[cfg(feature = "cli")] // check's use
+pub(crate) fn rope_path_name(
+    ctx: &Context,
+    a: &Tensor,
+    b: &Tensor,
+    norm: Option<RmsNormIn>,
+    t: &RopeTargets,
+) -> Result<&'static str> {
+    let (g, _, _) = validate_rope(ctx, a, b, norm.as_ref(), t)?;
+    Ok(match rope_path(ctx, &g, norm.as_ref())? {
+        RopePath::Fused(..) => "fused",
+        RopePath::NormApart => "norm apart",
+        RopePath::Composed => "composed",
+    })
 }
 
 /// c [M, N] = silu(a[..M] · b) * (a[M..] · b) with a [2M, K] (the gate rows,
@@ -316,5 +458,79 @@ fn launch_fused(
     // reads A rows i (and M + i with GLU) for i < M at k < K, B[k < K, n < N],
     // weight[k < K], writes C[i < M, n < N]; the split-K scratch holds a tile
     // of `tile` floats for every row and split, and a counter a row.
+    unsafe { be.launch(Tag { label: &label, bytes }, &uses, &function, cfg, &args) }
+}
+
+/// The fused QKV launch (kernels/gemv.cu: gemv_veckrope, gemv_veckropen): a
+/// CTA a rotated pair of rows, width / 2 of them.
+#[allow(clippy::too_many_arguments)]
+fn launch_rope(
+    be: &CudaBackend,
+    g: &Geometry,
+    gp: &GemvPlan,
+    a: &Tensor,
+    b: &Tensor,
+    norm: Option<&RmsNormIn>,
+    t: &RopeTargets,
+    qkv: &Tensor,
+    d: usize,
+) -> Result<()> {
+    const OP: &str = "matmul_rope_append";
+    let ptr = |t: &Tensor, name: &str| {
+        t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"))
+    };
+    let e = g.dtype.size_in_bytes() as u64;
+    let variant = if norm.is_some() { "veckropen" } else { "veckrope" };
+    let name = format!("gemv_{variant}_n{}_{}", g.n, g.dtype);
+    let function = be.function(&kernels::GEMV, kernels::dtype_build(g.dtype), &name)?;
+    let ctas = g.m / 2;
+    // Split-K partials of a CTA's two rows x N (and N sums of squares with the norm), a counter a CTA.
+    let tile = 2 * g.n + if norm.is_some() { g.n } else { 0 };
+    let (ws, counters) = if gp.splits > 1 { be.workspace(ctas * gp.splits as usize * tile, ctas)? } else { (0, 0) };
+    let params = super::matmul::gemv_params(g, g.n, gp, 1.0, 0.0);
+    let rope = super::layer::rope_params(qkv, t.bias.is_some(), t.q_out, t.k_cache, t.v_cache, d, &t.opts);
+    let mut args = KernelArgs::new();
+    args.push(ptr(a, "a")?).push(ptr(b, "b")?).push(0u64).push(ws).push(counters).push(params);
+    let mut uses = vec![a, b, t.q_out, t.k_cache, t.v_cache];
+    match norm {
+        Some(nm) => {
+            args.push(ptr(nm.weight, "norm.weight")?).push(nm.eps);
+            uses.push(nm.weight);
+        }
+        None => {
+            args.push(0u64).push(0f32);
+        }
+    }
+    args.push(t.bias.map(|b| ptr(b, "bias")).transpose()?.unwrap_or(0))
+        .push(ptr(t.q_out, "q_out")?)
+        .push(ptr(t.k_cache, "k_cache")?)
+        .push(ptr(t.v_cache, "v_cache")?)
+        .push(t.positions.and_then(Indices::device_ptr).unwrap_or(0))
+        .push(rope);
+    uses.extend(t.bias);
+    be.hold_indices(&t.positions.into_iter().collect::<Vec<_>>());
+    let cfg = LaunchConfig {
+        grid: (ctas as u32, gp.splits, 1),
+        block: (gp.block.0, gp.block.1, 1),
+        shared_bytes: 0,
+        dependent: true, // kernels/gemv.cu: every entry waits first
+        cluster: 0,
+    };
+    let label = format!("{OP}/{variant}_n{}/{}", g.n, g.dtype);
+    let norm_bytes = if norm.is_some() { g.k as u64 } else { 0 };
+    let bias_bytes = if t.bias.is_some() { g.m as u64 } else { 0 };
+    let bytes = e * ((g.m * g.k) as u64 + (g.n * (g.k + g.m)) as u64 + norm_bytes + bias_bytes);
+    // SAFETY: `validate` checked a [width, K] against b [K, N] and the
+    // scratch qkv^T (in bounds; the norm's weight [K] unit-stride and b
+    // K-contiguous by `check_norm`); `check_rope_append` checked the bias
+    // [width], q_out [N, hq, d], the caches [N, hkv, cap, d] and the
+    // positions (N of them) against qkv [N, width] with width = (hq + 2 hkv)
+    // d, d even. The veck plan was chosen for a's and b's alignment and
+    // `fused_plan` checked the weight's. The kernel reads a's rows < width at
+    // k < K, b[k < K, n < N], weight[k < K], bias[c < width], positions[n <
+    // N]; writes q_out[n, h < hq, i < d] and the caches at slots inside them
+    // (rope_store skips the others); C (null) is never touched; the split-K
+    // scratch holds a tile of `tile` floats for every CTA and split, and a
+    // counter a CTA.
     unsafe { be.launch(Tag { label: &label, bytes }, &uses, &function, cfg, &args) }
 }

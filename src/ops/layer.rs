@@ -202,7 +202,6 @@ fn rope_append_impl(
     }
     let rows = batch * tokens;
     let bytes = ((2 * rows * width + bias.map_or(0, |_| width)) * dtype.size_in_bytes()) as u64;
-    let three_d = qkv.rank() == 3;
     match ctx.backend() {
         Backend::Cpu(_) => {
             let label = format!("{OP}/cpu/{dtype}");
@@ -212,33 +211,7 @@ fn rope_append_impl(
             })
         }
         Backend::Cuda(be) => {
-            let (sq, sk, sv) = (q_out.layout().strides(), k_cache.layout().strides(), v_cache.layout().strides());
-            let sqkv = qkv.layout().strides();
-            let p = RopeParams {
-                hq: o.hq as i64,
-                hkv: o.hkv as i64,
-                d: d as i64,
-                s_qkv_b: sqkv[0] as i64,
-                s_qkv_t: if three_d { sqkv[1] as i64 } else { 0 },
-                sq_b: sq[0] as i64,
-                sq_h: sq[1] as i64,
-                sq_t: if three_d { sq[2] as i64 } else { 0 },
-                sk_b: sk[0] as i64,
-                sk_h: sk[1] as i64,
-                sk_s: sk[2] as i64,
-                sv_b: sv[0] as i64,
-                sv_h: sv[1] as i64,
-                sv_s: sv[2] as i64,
-                cap: k_cache.shape()[2] as i64,
-                pos: o.pos as i64,
-                log2_theta: (o.theta as f64).log2(),
-                has_bias: bias.is_some() as i32,
-                llama3: o.llama3.is_some() as i32,
-                factor: o.llama3.map_or(1.0, |l| l.factor),
-                low_freq_factor: o.llama3.map_or(1.0, |l| l.low_freq_factor),
-                high_freq_factor: o.llama3.map_or(2.0, |l| l.high_freq_factor),
-                original_max: o.llama3.map_or(1.0, |l| l.original_max),
-            };
+            let p = rope_params(qkv, bias.is_some(), q_out, k_cache, v_cache, d, o);
             let bias_ptr = match bias {
                 Some(b) => ptr(OP, b, "bias")?,
                 None => ptr(OP, qkv, "qkv")?, // never read (has_bias = 0)
@@ -270,6 +243,57 @@ fn rope_append_impl(
             let grid = (grid_dim(OP, "heads", o.hq + 2 * o.hkv)?, tokens as u32, batch as u32);
             launch_kernel(be, OP, OP, "qkv", dtype, grid, block, bytes, &uses, &args)
         }
+    }
+}
+
+/// The kernel parameters of `rope_append` (kernels/rope.cuh) for views
+/// `check_rope_append` accepted (qkv and q_out 2-D or 3-D alike).
+pub(super) fn rope_params(
+    qkv: &Tensor,
+    has_bias: bool,
+    q_out: &Tensor,
+    k_cache: &Tensor,
+    v_cache: &Tensor,
+    d: usize,
+    o: &RopeOptions,
+) -> RopeParams {
+    let three_d = qkv.rank() == 3;
+    let (sq, sk, sv) = (q_out.layout().strides(), k_cache.layout().strides(), v_cache.layout().strides());
+    let sqkv = qkv.layout().strides();
+    // The frequencies' constants as kernels/rope.cuh: rope_sincos uses them,
+    // worked out here once: src/spec/layer.rs: rope_frequency's wavelength
+    // bounds turned into bounds on the frequency f = 2 pi / wavelength, its
+    // blend weight (original_max / wavelength - low) / (high - low) into a
+    // line in f.
+    let two_pi = 2.0 * std::f64::consts::PI;
+    let l3 =
+        o.llama3.unwrap_or(Llama3Rope { factor: 1.0, low_freq_factor: 1.0, high_freq_factor: 2.0, original_max: 1.0 });
+    let span = l3.high_freq_factor - l3.low_freq_factor;
+    RopeParams {
+        hq: o.hq as i64,
+        hkv: o.hkv as i64,
+        d: d as i64,
+        s_qkv_b: sqkv[0] as i64,
+        s_qkv_t: if three_d { sqkv[1] as i64 } else { 0 },
+        sq_b: sq[0] as i64,
+        sq_h: sq[1] as i64,
+        sq_t: if three_d { sq[2] as i64 } else { 0 },
+        sk_b: sk[0] as i64,
+        sk_h: sk[1] as i64,
+        sk_s: sk[2] as i64,
+        sv_b: sv[0] as i64,
+        sv_h: sv[1] as i64,
+        sv_s: sv[2] as i64,
+        cap: k_cache.shape()[2] as i64,
+        pos: o.pos as i64,
+        freq_ratio: (o.theta as f64).powf(-2.0 / d as f64),
+        has_bias: has_bias as i32,
+        llama3: o.llama3.is_some() as i32,
+        inv_factor: 1.0 / l3.factor,
+        low_freq: two_pi * l3.low_freq_factor / l3.original_max,
+        high_freq: two_pi * l3.high_freq_factor / l3.original_max,
+        smooth_a: l3.original_max / (two_pi * span),
+        smooth_b: l3.low_freq_factor / span,
     }
 }
 

@@ -17,7 +17,9 @@ pub mod softmax;
 
 pub use copy::{copy, gather_rows, step_positions};
 pub use dequant::dequantize;
-pub use fused_gemv::{matmul_silu_mul, rmsnorm_matmul, rmsnorm_matmul_silu_mul, RmsNormIn};
+pub use fused_gemv::{
+    matmul_rope_append, matmul_silu_mul, rmsnorm_matmul, rmsnorm_matmul_silu_mul, RmsNormIn, RopeTargets,
+};
 pub use layer::{rmsnorm, rope_append, rope_append_ragged, silu_mul, Llama3Rope, RopeOptions};
 pub use matmul::{matmul, matmul_with, plan_matmul, MatmulOptions, MatmulPlanHandle};
 pub use q8::{quantize_x, rmsnorm_q8, silu_mul_q8};

@@ -110,7 +110,7 @@ pub(crate) struct RmsNormParams {
     pub(crate) eps: f32,
 }
 
-/// Kernel parameters (kernels/layer.cu: RopeParams).
+/// Kernel parameters (kernels/rope.cuh: RopeParams).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RopeParams {
@@ -130,13 +130,14 @@ pub(crate) struct RopeParams {
     pub(crate) sv_s: i64,
     pub(crate) cap: i64,
     pub(crate) pos: i64,
-    pub(crate) log2_theta: f64,
+    pub(crate) freq_ratio: f64,
     pub(crate) has_bias: i32,
     pub(crate) llama3: i32,
-    pub(crate) factor: f64,
-    pub(crate) low_freq_factor: f64,
-    pub(crate) high_freq_factor: f64,
-    pub(crate) original_max: f64,
+    pub(crate) inv_factor: f64,
+    pub(crate) low_freq: f64,
+    pub(crate) high_freq: f64,
+    pub(crate) smooth_a: f64,
+    pub(crate) smooth_b: f64,
 }
 
 /// Kernel parameters (kernels/layer.cu: SiluMulParams).
@@ -230,7 +231,8 @@ mod tests {
                 keys_per_split, kv_end, causal, scale_log2, stages, cluster, fresh, kv_lens),
             abi!(RmsNormParams in kernels::LAYER; rows, cols, sxr, syr, sxo, syo, eps),
             abi!(RopeParams in kernels::LAYER; hq, hkv, d, s_qkv_b, s_qkv_t, sq_b, sq_h, sq_t, sk_b, sk_h,
-                sk_s, sv_b, sv_h, sv_s, cap, pos, log2_theta, has_bias, llama3, factor, low_freq_factor, high_freq_factor, original_max),
+                sk_s, sv_b, sv_h, sv_s, cap, pos, freq_ratio, has_bias, llama3, inv_factor, low_freq, high_freq, smooth_a,
+                smooth_b),
             abi!(SiluMulParams in kernels::LAYER; rows, inter, s_gu, s_h),
             abi!(QuantParams in kernels::QUANT; m, k, n, row_bytes, buf_bytes, sxn, syn, x_vec, alpha, beta),
             abi!(QuantParams in kernels::QUANT_DOT; m, k, n, row_bytes, buf_bytes, sxn, syn, x_vec, alpha, beta),

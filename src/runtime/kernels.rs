@@ -17,7 +17,8 @@ pub struct KernelSource {
 }
 
 /// Headers a source may include with `#include "name"`.
-const HEADERS: &[(&str, &str)] = &[("common.cuh", include_str!("../../kernels/common.cuh"))];
+const HEADERS: &[(&str, &str)] =
+    &[("common.cuh", include_str!("../../kernels/common.cuh")), ("rope.cuh", include_str!("../../kernels/rope.cuh"))];
 
 const NO_DEFINES: &[Defines] = &[&[]];
 

@@ -59,8 +59,10 @@ pub struct Llama3Rope {
 }
 
 /// Pair `i`'s rotation frequency (radians per position) for head size `d`:
-/// the one definition the CPU backend uses and kernels/layer.cu (DK_ROPE)
-/// computes the same way, in double.
+/// the one definition the CPU backend uses; kernels/rope.cuh (rope_sincos)
+/// computes it in double from constants src/ops/layer.rs: rope_params works
+/// out from the same numbers (theta^(-2/d) raised to i, the wavelength bounds
+/// as bounds on the frequency).
 pub fn rope_frequency(theta: f64, d: usize, i: usize, llama3: Option<&Llama3Rope>) -> f64 {
     let f = theta.powf(-(2.0 * i as f64) / d as f64);
     let Some(s) = llama3 else { return f };
