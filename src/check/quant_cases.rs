@@ -83,6 +83,9 @@ pub fn all() -> Vec<Case> {
             specs.push(QuantSpec { beta: 1.0, ..s(256, 512, 2) });
             // A long K: several iterations of the dot kernel, x of 12.5 KB a token in its shared memory.
             specs.push(QuantSpec { beta: 1.0, ..s(70, 10240, 3) });
+            // K = 0: y = beta y (no kernel walks an empty row).
+            specs.push(QuantSpec { beta: 0.5, ..s(64, 0, 2) });
+            specs.push(s(64, 0, 1));
             if kind.block_elems() == 32 {
                 // K not a multiple of 256: a last partial step, and a K shorter than one step.
                 specs.push(QuantSpec { beta: 1.0, ..s(200, 896, 2) });

@@ -87,6 +87,12 @@ pub fn quant_matmul_with(
             ctx.profiler()
                 .host(Tag { label: &label, bytes }, || crate::cpu::quant_matmul::quant_matmul(&g, w, x, y, alpha, beta))
         }
+        // K = 0: y = beta y, as the dense product of an [M, 0] matrix defines
+        // it (the dot kernel walks K in iterations and would never finish one).
+        Backend::Cuda(_) if g.k == 0 => {
+            let a = Tensor::empty(ctx, &[g.m, 0], g.dtype)?;
+            super::matmul(ctx, alpha, &a, &x.transpose(0, 1)?, beta, &y.transpose(0, 1)?)
+        }
         Backend::Cuda(be) => {
             be.hold_quant(w);
             let kernel = resolve_kernel(ctx, be, w.kind(), g.k, g.n, opts.kernel)?;
