@@ -15,7 +15,7 @@
 //   veckrope a fused QKV projection's RoPE and cache append (veckropen: with
 //   the norm).
 #include "common.cuh"  // T and DT_NAME: the element type of this build (DK_DTYPE)
-#include "rope.cuh"    // RopeParams, rope_store (gemv_veckrope's epilogue)
+#include "rope.cuh"    // RopeParams, RopeOut, rope_store (gemv_veckrope's epilogue)
 
 // Rust twin: GemvParams in src/ops/matmul.rs. Strides in elements.
 struct GemvParams {
@@ -195,15 +195,7 @@ struct VeckShape {
 // column n of B sequence n's token; CTA x = h * d/2 + i computes rows h d + i
 // and h d + i + d/2, rounds them to T as the projection's output would be,
 // and hands the pair to rope_store (rope.cuh), which adds the bias, rotates
-// and writes q_out or the caches' slot: C is not written.
-struct RopeOut {
-    const T* bias;
-    T* q_out;
-    T* k_cache;
-    T* v_cache;
-    const int* positions;
-    RopeParams p;
-};
+// and writes q_out or the caches' slot (rope.cuh: RopeOut): C is not written.
 template <int N, bool GLU = false, bool NORM = false, bool ROPE = false>
 __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, float* ws, unsigned* counters,
                           const GemvParams p, const T* __restrict__ norm_w = nullptr, float eps = 0.f,

@@ -65,7 +65,18 @@
 //   lane r * N + n writes y[n, row r]. Rows past M read row M - 1 and are not
 //   stored; units past K in the last iteration are skipped; beta == 0 never
 //   reads y.
+// - ROPE (qgemv_dot_rope_*): W is a part of a fused QKV projection, whole
+//   heads of d rows from head `head0` on, and token n is sequence n's. Tile
+//   t = h * d/2 + i is the rotated pair of rows (h d + i, h d + i + d/2); at
+//   the tile's end lane n (< N) takes both rows of token n, rounds them to T
+//   as the projection's output would be and hands them to rope_finish
+//   (rope.cuh): bias, rotation, q_out or the caches' slot. The slot, bias
+//   and angle are loaded and worked out when the tile starts (rope_prepare),
+//   behind its weights' copies, not after its last iteration: a QKV
+//   projection deals a warp about one tile, so that work would be the
+//   kernel's tail. Y is not written; the host passes alpha 1 and beta 0.
 #include "common.cuh"
+#include "rope.cuh"  // RopeParams, RopeOut, rope_prepare, rope_finish (qgemv_dot_rope's epilogue)
 
 typedef unsigned char u8;
 
@@ -266,9 +277,10 @@ __device__ __forceinline__ void quantize_x_unit(const float (&v)[32], u8* xrow, 
 }
 
 // ---------------------------------------------------------------- the kernel
-template <int F, int N>
+template <int F, int N, bool ROPE = false>
 __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* __restrict__ Y,
-                          const u8* __restrict__ XQ, const u8* __restrict__ XM, const QuantParams p) {
+                          const u8* __restrict__ XQ, const u8* __restrict__ XM, const QuantParams p,
+                          const RopeOut* ro = nullptr, int head0 = 0) {
     typedef Fmt<F> Q;
     constexpr int UPL = QD_ITER / 32 / 32;            // units per lane per iteration
     constexpr int IB = QD_ITER / Q::BE * Q::BB;      // bytes of one row per iteration
@@ -299,8 +311,18 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
     // so CTA loads differ by at most one tile (the host fills every SM alike).
     const i64 tile0 = (i64)warp * gridDim.x + blockIdx.x, tstride = (i64)gridDim.x * QD_WARPS;
 
+    // ROPE: a tile is pair i of head h (tile = h * half + i), 32-bit math.
+    const unsigned half = ROPE ? (unsigned)(ro->p.d / 2) : 1u;
+    auto tile_row = [&](i64 tile, int r) -> i64 {
+        if constexpr (ROPE) {
+            const unsigned t = (unsigned)min(tile, (i64)0x7fffffff), h = t / half;  // past the last tile: clamped below
+            return (i64)h * 2 * half + (t - h * half) + r * half;
+        } else {
+            return tile * QD_ROWS + r;
+        }
+    };
     // Byte offset in W of row r of a tile (rows past M read row M - 1).
-    auto row_byte = [&](i64 tile, int r) { return min(tile * QD_ROWS + r, p.m - 1) * p.row_bytes; };
+    auto row_byte = [&](i64 tile, int r) { return min(tile_row(tile, r), p.m - 1) * p.row_bytes; };
 
 #ifdef DK_BULK_COPY
     // One barrier per stage: lane 0 starts a stage's two row copies, every
@@ -428,8 +450,15 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
     // and the byte offsets of its rows (whose low 4 bits place them in the stage).
     i64 tile = tile0, kr0 = row_byte(tile0, 0), kr1 = row_byte(tile0, 1);
     int it = 0, stage = 0;
+    RopePrep prep{};  // ROPE: lane n's pair of the current tile (rope.cuh)
     while (tile < tiles) {
         issue(true);
+        if constexpr (ROPE) {
+            if (it == 0 && lane < N) {  // a tile starts: its slot, bias and angle, while its weights arrive
+                const unsigned t = (unsigned)tile, h = t / half;
+                prep = rope_prepare(ro->p, ro->bias, ro->positions, head0 + (i64)h, 0, lane, t - h * half);
+            }
+        }
 #ifdef DK_BULK_COPY
         mbar_wait(&bars[stage], (parity >> stage) & 1u);  // this pair's bytes have landed
         parity ^= 1u << stage;
@@ -529,8 +558,18 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
                     if (lane == r * N + n) out = v;
                     acc[r][n] = 0.f;
                 }
+            if constexpr (ROPE) {
+                // Lane n (< N) holds row 0 of token n, lane N + n row 1.
+                const float out1 = __shfl_down_sync(0xffffffffu, out, N);
+                if (lane < N) {
+                    const unsigned t = (unsigned)tile, h = t / half;
+                    const float x0 = to_f32(from_f32<T>(out)), x1 = to_f32(from_f32<T>(out1));
+                    rope_finish(ro->p, prep, ro->q_out, ro->k_cache, ro->v_cache, head0 + (i64)h, 0, lane, t - h * half,
+                                x0, x1);
+                }
+            }
             const i64 row = tile * QD_ROWS + lane / N;
-            if (lane < QD_ROWS * N && row < p.m) {
+            if (!ROPE && lane < QD_ROWS * N && row < p.m) {
                 T* y = Y + (lane % N) * p.syn + row;
                 float v = p.alpha * out;
                 if (p.beta != 0.f) v += p.beta * to_f32(*y);  // beta == 0 never reads y (it may hold NaN)
@@ -562,6 +601,24 @@ QD_ALL(0, q8_0)
 QD_ALL(1, q4_0)
 QD_ALL(2, q4_k)
 QD_ALL(3, q6_k)
+
+// qgemv_dot_rope_<format>_n<N>_<dtype>, N = 1, 2: the QKV projection's part
+// with RoPE and the cache append (ROPE above); rope_append's pointers and
+// parameters and the part's first head after the plain entry's.
+#define QD_ROPE_NAME_(f, n, dt) qgemv_dot_rope_##f##_n##n##_##dt
+#define QD_ROPE_NAME(f, n, dt) QD_ROPE_NAME_(f, n, dt)
+#define QD_ROPE_ENTRY(F, f, N)                                                                                       \
+    extern "C" __global__ void __launch_bounds__(QD_THREADS, (N == 1 ? 24 : 16) / QD_WARPS) QD_ROPE_NAME(f, N, DT_NAME)( \
+        const u8* W, const T* X, T* Y, const u8* XQ, const u8* XM, const QuantParams p, const T* bias, T* q_out,     \
+        T* k_cache, T* v_cache, const int* positions, const RopeParams rp, int head0) {                              \
+        const RopeOut ro{bias, q_out, k_cache, v_cache, positions, rp};                                              \
+        qgemv_dot<F, N, true>(W, X, Y, XQ, XM, p, &ro, head0);                                                       \
+    }
+#define QD_ROPE_ALL(F, f) QD_ROPE_ENTRY(F, f, 1) QD_ROPE_ENTRY(F, f, 2)
+QD_ROPE_ALL(0, q8_0)
+QD_ROPE_ALL(1, q4_0)
+QD_ROPE_ALL(2, q4_k)
+QD_ROPE_ALL(3, q6_k)
 
 // ---------------------------------------------------------------- x quantized once
 // The producers of the GEMV's x already quantized (src/spec/q8.rs: rows of

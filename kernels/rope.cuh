@@ -1,6 +1,7 @@
 // RoPE and the KV-cache append of one element pair of a fused QKV row, for
-// layer.cu's rope_append and gemv.cu's QKV GEMV that does it in its
-// epilogue (gemv_veckrope). Included after common.cuh (T, i64, to_f32).
+// layer.cu's rope_append and the QKV GEMVs that do it in their epilogue
+// (gemv.cu: gemv_veckrope, quant_dot.cu: qgemv_dot_rope). Included after
+// common.cuh (T, i64, to_f32).
 
 // Rust twin: RopeParams in src/ops/layer.rs. The fused QKV row of token t of
 // sequence b is [Q heads | K heads | V heads], each head d wide; strides in elements.
@@ -48,22 +49,51 @@ __device__ __forceinline__ void rope_sincos(const RopeParams& p, unsigned i, i64
     sincospif(2.f * (float)turns, s, c);
 }
 
+// Where a fused QKV GEMV's epilogue sends its rows (rope_append's
+// arguments after qkv); host side: src/ops/fused_gemv.rs.
+struct RopeOut {
+    const T* bias;
+    T* q_out;
+    T* k_cache;
+    T* v_cache;
+    const int* positions;
+    RopeParams p;
+};
+
+// What rope_finish needs of pair i of head h for token t of sequence b
+// before the projection's values exist: the slot, the bias pair and the
+// rotation. A GEMV's epilogue prepares it when its tile starts (these loads
+// and the angle's arithmetic then overlap the weights' stream instead of
+// adding to the tail).
+struct RopePrep {
+    i64 pos;
+    float b0, b1, c, s;
+};
+__device__ __forceinline__ RopePrep rope_prepare(const RopeParams& p, const T* __restrict__ bias,
+                                                 const int* __restrict__ positions, i64 h, i64 t, i64 b, i64 i) {
+    RopePrep r;
+    r.pos = (positions ? (i64)positions[b] : p.pos) + t;
+    const i64 col = h * p.d + i;
+    r.b0 = p.has_bias ? to_f32(bias[col]) : 0.f;
+    r.b1 = p.has_bias ? to_f32(bias[col + p.d / 2]) : 0.f;
+    r.c = 1.f, r.s = 0.f;
+    if (h < p.hq + p.hkv) rope_sincos(p, (unsigned)i, r.pos, &r.s, &r.c);
+    return r;
+}
+
 // Columns h * d + i and h * d + i + d/2 (i < d/2) of token t of sequence b
 // hold x0 and x1 (the projection's output, before the bias): the pair is
 // rotated ("rotate half", as Llama and Qwen) by pos * theta^(-2i/d), pos =
 // first + t, first = positions[b] or p.pos. Q goes to q_out, K (rotated)
 // and V (as is) to slot pos of the caches (skipped when pos is outside them).
-__device__ __forceinline__ void rope_store(const RopeParams& p, const T* __restrict__ bias, T* __restrict__ q_out,
-                                           T* __restrict__ k_cache, T* __restrict__ v_cache,
-                                           const int* __restrict__ positions, i64 h, i64 t, i64 b, i64 i, float x0,
-                                           float x1) {
-    const i64 half_d = p.d / 2;
-    const i64 pos = (positions ? (i64)positions[b] : p.pos) + t;
+__device__ __forceinline__ void rope_finish(const RopeParams& p, const RopePrep& r, T* __restrict__ q_out,
+                                            T* __restrict__ k_cache, T* __restrict__ v_cache, i64 h, i64 t, i64 b,
+                                            i64 i, float x0, float x1) {
+    const i64 half_d = p.d / 2, pos = r.pos;
     const bool in_cache = pos >= 0 && pos < p.cap;
-    const i64 col = h * p.d + i;
     if (p.has_bias) {
-        x0 += to_f32(bias[col]);
-        x1 += to_f32(bias[col + half_d]);
+        x0 += r.b0;
+        x1 += r.b1;
     }
     if (h >= p.hq + p.hkv) {  // V: no rotation
         if (!in_cache) return;
@@ -73,11 +103,17 @@ __device__ __forceinline__ void rope_store(const RopeParams& p, const T* __restr
         return;
     }
     if (h >= p.hq && !in_cache) return;
-    float s, c;
-    rope_sincos(p, (unsigned)i, pos, &s, &c);
-    const float y0 = x0 * c - x1 * s, y1 = x1 * c + x0 * s;
+    const float y0 = x0 * r.c - x1 * r.s, y1 = x1 * r.c + x0 * r.s;
     T* dst = h < p.hq ? q_out + b * p.sq_b + h * p.sq_h + t * p.sq_t
                       : k_cache + b * p.sk_b + (h - p.hq) * p.sk_h + pos * p.sk_s;
     dst[i] = from_f32<T>(y0);
     dst[i + half_d] = from_f32<T>(y1);
+}
+
+// Both at once (rope_append's kernel, and gemv.cu's veck, whose CTAs are short).
+__device__ __forceinline__ void rope_store(const RopeParams& p, const T* __restrict__ bias, T* __restrict__ q_out,
+                                           T* __restrict__ k_cache, T* __restrict__ v_cache,
+                                           const int* __restrict__ positions, i64 h, i64 t, i64 b, i64 i, float x0,
+                                           float x1) {
+    rope_finish(p, rope_prepare(p, bias, positions, h, t, b, i), q_out, k_cache, v_cache, h, t, b, i, x0, x1);
 }

@@ -39,6 +39,20 @@ pub struct QuantTuning {
     /// tokens); above, the tensor-core kernel (0: never the dot kernel). A
     /// format missing here uses [`QuantTuning::DEFAULT_DOT_MAX_N`].
     pub dot_max_n: BTreeMap<String, usize>,
+    /// `quant_matmul_rope_append` (ops::fused_gemv) takes RoPE and the cache
+    /// append into the integer-dot QKV launch for projections of at most
+    /// this many weight elements (rows x K, every part); larger ones run the
+    /// GEMV, then `rope_append`. On an H200 (BENCHMARKS.md, 2026-11-30) the
+    /// fused launch gained 4-18 us a step on llama3.2-1b (6.3M) and
+    /// qwen2.5-0.5b (1M) and lost 25 on llama3-8b (25M); the embedded 12M
+    /// keeps qwen2.5-7b's unmeasured 16.5M out too. 0: never. Absent from a
+    /// file written before it: the embedded value.
+    #[serde(default = "default_rope_fuse_max_weight_elems")]
+    pub rope_fuse_max_weight_elems: u64,
+}
+
+fn default_rope_fuse_max_weight_elems() -> u64 {
+    TuningTable::sm90().quant.rope_fuse_max_weight_elems
 }
 
 impl QuantTuning {
@@ -495,6 +509,8 @@ mod tests {
         assert_eq!((t.matmul.norm_fuse_max_weight_elems, t.matmul.norm_glu_fuse_max_weight_elems), (1 << 24, 40 << 20));
         v["matmul"]["norm_glu_fuse_max_weight_elems"] = 7.into();
         assert_eq!(TuningTable::parse(&v.to_string(), "t.json").unwrap().matmul.norm_glu_fuse_max_weight_elems, 7);
+        v["quant"].as_object_mut().unwrap().remove("rope_fuse_max_weight_elems");
+        assert_eq!(TuningTable::parse(&v.to_string(), "t.json").unwrap().quant.rope_fuse_max_weight_elems, 12 << 20);
     }
 
     #[test]
@@ -507,7 +523,7 @@ mod tests {
         let mut v: serde_json::Value = serde_json::from_str(SM90_JSON).unwrap();
         v.as_object_mut().unwrap().remove("quant");
         assert_eq!(TuningTable::parse(&v.to_string(), "old.json").unwrap().quant, t);
-        let q = QuantTuning { dot_max_n: [("q6_k".to_string(), 0)].into_iter().collect() };
+        let q = QuantTuning { dot_max_n: [("q6_k".to_string(), 0)].into_iter().collect(), ..QuantTuning::default() };
         assert_eq!((q.dot_max_n(QuantKind::Q6_K), q.dot_max_n(QuantKind::Q8_0)), (0, QuantTuning::DEFAULT_DOT_MAX_N));
     }
 

@@ -199,3 +199,63 @@ fn the_qkv_projection_with_rope_equals_matmul_then_rope_append() {
     let err = matmul_rope_append(&ctx, &w, &t(&x), None, &targets).unwrap_err();
     assert!(matches!(&err, Error::Overlap { output, input, .. } if output == "q_out" && input == "a"), "{err}");
 }
+
+#[test]
+fn the_quantized_qkv_projection_with_rope_equals_quant_matmul_then_rope_append() {
+    use decode_kernels::dtype::QuantKind;
+    use decode_kernels::ops::{quant_matmul, quant_matmul_rope_append, rope_append_ragged, RopeOptions, RopeTargets};
+    use decode_kernels::tensor::QuantMatrix;
+    use decode_kernels::Indices;
+    let ctx = Context::cpu();
+    let (hq, hkv, d, k, cap, n) = (4, 2, 32, 256, 6, 2);
+    let width = (hq + 2 * hkv) * d;
+    let dtype = DType::F16;
+    // Q and K heads in Q4_K, V heads in Q6_K (a Q4_K_M file's split).
+    let qk = QuantMatrix::random(&ctx, QuantKind::Q4_K, (hq + hkv) * d, k, 1).unwrap();
+    let v = QuantMatrix::random(&ctx, QuantKind::Q6_K, hkv * d, k, 2).unwrap();
+    let x = Tensor::from_f32(&ctx, &values(n * k, 7), &[n, k], dtype).unwrap();
+    let bias = Tensor::from_f32(&ctx, &values(width, 8), &[width], dtype).unwrap();
+    let positions = Indices::from_slice(&ctx, &[5, 2]).unwrap();
+    let opts = RopeOptions { hq, hkv, pos: 0, theta: 1e4, llama3: None };
+    let outs = || {
+        (
+            Tensor::full(&ctx, &[n, hq, d], dtype, 7.0).unwrap(),
+            Tensor::full(&ctx, &[n, hkv, cap, d], dtype, 7.0).unwrap(),
+            Tensor::full(&ctx, &[n, hkv, cap, d], dtype, 7.0).unwrap(),
+        )
+    };
+    // On the CPU the op runs the composed ops, so this pins its plumbing
+    // (parts' rows, positions, bias); the GPU's fused launches are checked
+    // against the CPU and against these ops on the GPU by `check --filter
+    // quant_matmul_rope_append`.
+    let (q, kc, vc) = outs();
+    let targets =
+        RopeTargets { bias: Some(&bias), q_out: &q, k_cache: &kc, v_cache: &vc, positions: Some(&positions), opts };
+    quant_matmul_rope_append(&ctx, &[&qk, &v], &x, None, &targets).unwrap();
+    let (q2, kc2, vc2) = outs();
+    let qkv = Tensor::empty(&ctx, &[n, width], dtype).unwrap();
+    quant_matmul(&ctx, &qk, &x, &qkv.narrow(1, 0, (hq + hkv) * d).unwrap(), 1.0, 0.0).unwrap();
+    quant_matmul(&ctx, &v, &x, &qkv.narrow(1, (hq + hkv) * d, hkv * d).unwrap(), 1.0, 0.0).unwrap();
+    rope_append_ragged(&ctx, &qkv, Some(&bias), &q2, &kc2, &vc2, &positions, &opts).unwrap();
+    for (a, b) in [(&q, &q2), (&kc, &kc2), (&vc, &vc2)] {
+        assert_eq!(a.to_f32_vec().unwrap(), b.to_f32_vec().unwrap());
+    }
+    // Sequence 1's slot 2 written, its slot 3 not.
+    let kv = vc.to_f32_vec().unwrap();
+    let seq1 = hkv * cap * d;
+    assert!(kv[seq1 + 2 * d..seq1 + 3 * d].iter().any(|&v| v != 7.0));
+    assert!(kv[seq1 + 3 * d..seq1 + 4 * d].iter().all(|&v| v == 7.0));
+    // Errors name their argument: no parts, a part not of whole heads, x not [N, K].
+    assert_eq!(arg_of(quant_matmul_rope_append(&ctx, &[], &x, None, &targets).unwrap_err()), "parts");
+    let odd = QuantMatrix::random(&ctx, QuantKind::Q4_K, (hq + hkv) * d - 8, k, 3).unwrap();
+    let eight = QuantMatrix::random(&ctx, QuantKind::Q6_K, hkv * d + 8, k, 4).unwrap();
+    assert_eq!(arg_of(quant_matmul_rope_append(&ctx, &[&odd, &eight], &x, None, &targets).unwrap_err()), "parts");
+    let short = QuantMatrix::random(&ctx, QuantKind::Q6_K, hkv * d, 2 * k, 5).unwrap();
+    assert_eq!(arg_of(quant_matmul_rope_append(&ctx, &[&qk, &short], &x, None, &targets).unwrap_err()), "parts");
+    let none = QuantMatrix::random(&ctx, QuantKind::Q6_K, 0, k, 6).unwrap();
+    assert_eq!(arg_of(quant_matmul_rope_append(&ctx, &[&qk, &v, &none], &x, None, &targets).unwrap_err()), "parts");
+    let flat = x.reshape(&[n * k]).unwrap();
+    assert_eq!(arg_of(quant_matmul_rope_append(&ctx, &[&qk, &v], &flat, None, &targets).unwrap_err()), "x");
+    // Rows that do not make (hq + 2 hkv) d: rope_append's check of the projection's width.
+    assert!(quant_matmul_rope_append(&ctx, &[&qk], &x, None, &targets).is_err());
+}

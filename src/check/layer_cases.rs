@@ -4,11 +4,15 @@
 use super::{tolerance, Case, Checker, Outcome, Pair};
 use crate::context::Context;
 use crate::decode::{DecodeModel, ModelConfig, WeightFormat};
-use crate::dtype::DType;
+use crate::dtype::{DType, QuantKind};
 use crate::error::Result;
 use crate::ops::{self, Llama3Rope, RopeOptions};
 use crate::progress::Silent;
-use crate::tensor::{HostData, Layout};
+use crate::tensor::{HostData, Layout, Q8Activations, QuantMatrix};
+
+/// A `quant_matmul_rope_append` case: dtype, (batch, hq, hkv, d), K, the
+/// parts' formats, [x_q8, bias, llama3, ragged].
+type QuantRopeCase = (DType, (usize, usize, usize, usize), usize, &'static [QuantKind], [bool; 4]);
 
 pub fn all() -> Vec<Case> {
     let mut v = Vec::new();
@@ -124,6 +128,37 @@ pub fn all() -> Vec<Case> {
             run: Box::new(move |c: &mut Checker| fill_case(c, dtype)),
         });
     }
+    // The quantized QKV projection with RoPE: Q4_K_M's split (Q and K in
+    // Q4_K, V in Q6_K) at llama3-8b's shape, one part of each other format,
+    // N = 2 ragged, and N = 3 (composed).
+    use QuantKind::{Q4_K, Q6_K, Q8_0};
+    let quant_rope: [QuantRopeCase; 6] = [
+        (DType::F16, (1, 32, 8, 128), 4096, &[Q4_K, Q6_K], [true, false, true, false]),
+        (DType::F16, (2, 14, 2, 64), 896, &[Q8_0], [false, true, false, true]),
+        (DType::BF16, (1, 4, 1, 64), 512, &[QuantKind::Q4_0], [false, true, false, false]),
+        (DType::F32, (2, 8, 2, 128), 1024, &[Q6_K], [true, false, true, true]),
+        (DType::F16, (1, 8, 2, 64), 14336, &[Q4_K], [true, true, true, false]),
+        (DType::F16, (3, 8, 2, 64), 512, &[Q4_K, Q6_K], [false, true, false, false]),
+    ];
+    for (dtype, shape, k, kinds, [x_q8, bias, llama3, ragged]) in quant_rope {
+        let (batch, hq, hkv, d) = shape;
+        let formats: Vec<String> = kinds.iter().map(|q| q.name().to_ascii_lowercase()).collect();
+        v.push(Case {
+            op: "quant_matmul_rope_append",
+            name: format!(
+                "{}/b{batch}_hq{hq}_hkv{hkv}_d{d}_k{k}{}{}{}{}",
+                formats.join("+"),
+                if x_q8 { "_x_q8" } else { "" },
+                if bias { "_bias" } else { "" },
+                if llama3 { "_llama3" } else { "" },
+                if ragged { "_ragged" } else { "" }
+            ),
+            dtype,
+            run: Box::new(move |c: &mut Checker| {
+                quant_rope_case(c, dtype, shape, k, kinds, (x_q8, bias, llama3, ragged))
+            }),
+        });
+    }
     // A whole step: GPU logits against the CPU backend's, same seed (bound: 1e-2 for f16).
     for (model, dtype, batch, context) in [
         ("tiny", DType::F16, 3, 40),
@@ -237,6 +272,99 @@ fn rope_case(
     Ok(worst(outs))
 }
 
+/// What a QKV-with-RoPE case writes and how: q_out and the caches (poisoned;
+/// capacity 40, slot 37), the bias, the options (theta 5e5, Llama 3.1's
+/// scaling or none) and, for a ragged batch, sequence 0 at slot 37 and the
+/// others past the cache (q only).
+struct RopeOuts {
+    q: Pair,
+    kc: Pair,
+    vc: Pair,
+    bias: Option<Pair>,
+    opts: RopeOptions,
+    positions: Option<(crate::tensor::Indices, crate::tensor::Indices)>,
+    batch: usize,
+}
+
+impl RopeOuts {
+    const CAP: usize = 40;
+    const POS: usize = 37;
+
+    fn new(
+        c: &mut Checker,
+        dtype: DType,
+        shape: (usize, usize, usize, usize),
+        bias: bool,
+        llama3: bool,
+        ragged: bool,
+    ) -> Result<Self> {
+        let (batch, hq, hkv, d) = shape;
+        let width = (hq + 2 * hkv) * d;
+        let bias = if bias { Some(c.input(dtype, &[width], 0.5)?) } else { None };
+        let q = c.poisoned_output(dtype, batch * hq * d, Layout::contiguous(&[batch, hq, d])?)?;
+        let cache = Layout::contiguous(&[batch, hkv, Self::CAP, d])?;
+        let kc = c.poisoned_output(dtype, batch * hkv * Self::CAP * d, cache.clone())?;
+        let vc = c.poisoned_output(dtype, batch * hkv * Self::CAP * d, cache)?;
+        let scaling = Llama3Rope { factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max: 8192.0 };
+        let opts = RopeOptions { hq, hkv, pos: Self::POS, theta: 5e5, llama3: llama3.then_some(scaling) };
+        let positions = match ragged {
+            true => {
+                let at: Vec<i32> =
+                    (0..batch).map(|i| if i == 0 { Self::POS as i32 } else { Self::CAP as i32 + 3 }).collect();
+                Some((
+                    crate::tensor::Indices::from_slice(c.gpu, &at)?,
+                    crate::tensor::Indices::from_slice(&c.cpu, &at)?,
+                ))
+            }
+            false => None,
+        };
+        Ok(RopeOuts { q, kc, vc, bias, opts, positions, batch })
+    }
+
+    /// The targets on one side: the GPU's tensors, or the CPU's.
+    fn targets(&self, on_gpu: bool) -> ops::RopeTargets<'_> {
+        fn side(p: &Pair, on_gpu: bool) -> &crate::tensor::Tensor {
+            if on_gpu {
+                &p.gpu
+            } else {
+                &p.cpu
+            }
+        }
+        let side = |p| side(p, on_gpu);
+        ops::RopeTargets {
+            bias: self.bias.as_ref().map(side),
+            q_out: side(&self.q),
+            k_cache: side(&self.kc),
+            v_cache: side(&self.vc),
+            positions: self.positions.as_ref().map(|(g, c)| if on_gpu { g } else { c }),
+            opts: self.opts,
+        }
+    }
+
+    /// The part of a cache the case writes: slot 37 (of sequence 0 only in
+    /// a ragged batch of two, whose second sequence is past the cache).
+    fn written(&self, cache: &crate::tensor::Tensor) -> Result<crate::tensor::Tensor> {
+        let slot = cache.narrow(2, Self::POS, 1)?;
+        if self.positions.is_some() && self.batch > 1 {
+            slot.narrow(0, 0, 1)
+        } else {
+            Ok(slot)
+        }
+    }
+
+    /// q_out and the written slots against the CPU's; the poisoned rest must
+    /// stay as it was.
+    fn compare(&self, c: &mut Checker, op: &str, bound: f64) -> Result<Outcome> {
+        let written =
+            |p: &Pair| -> Result<Pair> { Ok(Pair { gpu: self.written(&p.gpu)?, cpu: self.written(&p.cpu)? }) };
+        Ok(worst([
+            c.compare(op, "", &self.q, bound)?,
+            c.compare(op, "", &written(&self.kc)?, bound)?,
+            c.compare(op, "", &written(&self.vc)?, bound)?,
+        ]))
+    }
+}
+
 /// `matmul_rope_append` on the GPU (the fused launch wherever it serves the
 /// shape, asserted) against the CPU's projection then rope_append: q_out and
 /// the caches' slots, poisoned caches elsewhere untouched.
@@ -249,21 +377,11 @@ fn qkv_rope_case(
 ) -> Result<Outcome> {
     let (batch, hq, hkv, d) = shape;
     let norm = norm_kind > 0;
-    let (width, cap, pos) = ((hq + 2 * hkv) * d, 40, 37);
+    let width = (hq + 2 * hkv) * d;
     let w = c.input(dtype, &[width, k], 1.0 / (k as f64).sqrt())?;
     let x = c.input(dtype, &[batch, k], if norm { 3.0 } else { 1.0 })?;
     let gamma = c.input(dtype, &[k], 1.0)?;
-    let b = if bias { Some(c.input(dtype, &[width], 0.5)?) } else { None };
-    let q = c.poisoned_output(dtype, batch * hq * d, Layout::contiguous(&[batch, hq, d])?)?;
-    let cache = Layout::contiguous(&[batch, hkv, cap, d])?;
-    let kc = c.poisoned_output(dtype, batch * hkv * cap * d, cache.clone())?;
-    let vc = c.poisoned_output(dtype, batch * hkv * cap * d, cache)?;
-    let scaling = Llama3Rope { factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max: 8192.0 };
-    let opts = RopeOptions { hq, hkv, pos, theta: 5e5, llama3: llama3.then_some(scaling) };
-    // Ragged: sequence 0 at pos, a second one past the cache (q only).
-    let positions: Vec<i32> = (0..batch).map(|i| if i == 0 { pos as i32 } else { cap as i32 + 3 }).collect();
-    let pos_gpu = crate::tensor::Indices::from_slice(c.gpu, &positions)?;
-    let pos_cpu = crate::tensor::Indices::from_slice(&c.cpu, &positions)?;
+    let outs = RopeOuts::new(c, dtype, shape, bias, llama3, ragged)?;
     let mut table = c.gpu.dispatcher().table().clone();
     table.matmul.norm_fuse_max_weight_elems = if norm_kind == 2 { 0 } else { u64::MAX };
     let gpu = c.gpu.with_table(table);
@@ -272,18 +390,10 @@ fn qkv_rope_case(
     // One backend's side of every pair (the GPU's, or the CPU's).
     let run = |on_gpu: bool| -> Result<()> {
         let side = |p: &Pair| if on_gpu { p.gpu.clone() } else { p.cpu.clone() };
-        let (ctx, ix) = if on_gpu { (&gpu, &pos_gpu) } else { (&cpu, &pos_cpu) };
-        let (gw, bias_t, qo, ko, vo) = (side(&gamma), b.as_ref().map(side), side(&q), side(&kc), side(&vc));
-        let targets = ops::RopeTargets {
-            bias: bias_t.as_ref(),
-            q_out: &qo,
-            k_cache: &ko,
-            v_cache: &vo,
-            positions: ragged.then_some(ix),
-            opts,
-        };
+        let ctx = if on_gpu { &gpu } else { &cpu };
+        let gw = side(&gamma);
         let nm = norm.then_some(ops::RmsNormIn { weight: &gw, eps: 1e-5 });
-        ops::matmul_rope_append(ctx, &side(&w), &t(&side(&x))?, nm, &targets)
+        ops::matmul_rope_append(ctx, &side(&w), &t(&side(&x))?, nm, &outs.targets(on_gpu))
     };
     // The path the case means, where the GPU's kernels serve it: N <= 2 on
     // veck (f16/bf16 take the tensor-core GEMV at N = 2: composed).
@@ -293,42 +403,111 @@ fn qkv_rope_case(
         (true, 2) => "norm apart",
         (true, _) => "fused",
     };
-    {
-        let qkv_dst = crate::tensor::Tensor::empty(c.gpu, &[batch, hq, d], dtype)?;
-        let targets = ops::RopeTargets {
-            bias: b.as_ref().map(|p| &p.gpu),
-            q_out: &qkv_dst,
-            k_cache: &kc.gpu,
-            v_cache: &vc.gpu,
-            positions: ragged.then_some(&pos_gpu),
-            opts,
-        };
-        let nm = norm.then_some(ops::RmsNormIn { weight: &gamma.gpu, eps: 1e-5 });
-        let path = ops::fused_gemv::rope_path_name(&gpu, &w.gpu, &t(&x.gpu)?, nm, &targets)?;
-        if path != want {
-            return Err(crate::error::Error::Unsupported {
-                op: "check",
-                what: format!("matmul_rope_append takes the {path} path; the case means the {want} one"),
-            });
-        }
-    }
+    let nm = norm.then_some(ops::RmsNormIn { weight: &gamma.gpu, eps: 1e-5 });
+    let path = ops::fused_gemv::rope_path_name(&gpu, &w.gpu, &t(&x.gpu)?, nm, &outs.targets(true))?;
+    expect_path("matmul_rope_append", path, want)?;
     run(true)?;
     run(false)?;
-    let slot = |p: &Pair| -> Result<Pair> { Ok(Pair { gpu: p.gpu.narrow(2, pos, 1)?, cpu: p.cpu.narrow(2, pos, 1)? }) };
-    // Ragged batches of two: only sequence 0's slot is written.
-    let first = |p: Pair| -> Result<Pair> {
-        if ragged && batch > 1 {
-            Ok(Pair { gpu: p.gpu.narrow(0, 0, 1)?, cpu: p.cpu.narrow(0, 0, 1)? })
-        } else {
-            Ok(p)
-        }
+    outs.compare(c, "matmul_rope_append", tolerance(dtype))
+}
+
+/// `quant_matmul_rope_append` on the GPU (one fused launch a part at N <= 2,
+/// asserted) against the CPU's quant_matmul of each part then rope_append.
+/// `kinds`: the parts' formats, the first for the Q and K heads, the second
+/// (if any) for the V heads, as a Q4_K_M file may split them; `x_q8`: x
+/// quantized beforehand (`quantize_x`, as a decode step's rmsnorm_q8 does).
+fn quant_rope_case(
+    c: &mut Checker,
+    dtype: DType,
+    shape: (usize, usize, usize, usize),
+    k: usize,
+    kinds: &[QuantKind],
+    (x_q8, bias, llama3, ragged): (bool, bool, bool, bool),
+) -> Result<Outcome> {
+    let (batch, hq, hkv, d) = shape;
+    let rows: Vec<usize> = match kinds.len() {
+        1 => vec![(hq + 2 * hkv) * d],
+        _ => vec![(hq + hkv) * d, hkv * d],
     };
-    let op = "matmul_rope_append";
-    Ok(worst([
-        c.compare(op, "", &q, tolerance(dtype))?,
-        c.compare(op, "", &first(slot(&kc)?)?, tolerance(dtype))?,
-        c.compare(op, "", &first(slot(&vc)?)?, tolerance(dtype))?,
-    ]))
+    let seed = (k * 13 + batch * 7 + hq) as u64 ^ 0x9e;
+    let mut gpu_parts = Vec::new();
+    let mut cpu_parts = Vec::new();
+    for (i, (&kind, &m)) in kinds.iter().zip(&rows).enumerate() {
+        gpu_parts.push(QuantMatrix::random(c.gpu, kind, m, k, seed + i as u64)?);
+        cpu_parts.push(QuantMatrix::random(&c.cpu, kind, m, k, seed + i as u64)?);
+    }
+    let x = c.input(dtype, &[batch, k], 1.0 / (k as f64).sqrt())?;
+    let q8 = match x_q8 {
+        true => {
+            let q = Q8Activations::new(c.gpu, batch, k)?;
+            ops::quantize_x(c.gpu, &x.gpu, &q)?;
+            Some(q)
+        }
+        false => None,
+    };
+    let outs = RopeOuts::new(c, dtype, shape, bias, llama3, ragged)?;
+    let (gp, cp): (Vec<&QuantMatrix>, Vec<&QuantMatrix>) = (gpu_parts.iter().collect(), cpu_parts.iter().collect());
+    // Fused whatever the weights' size (the shipped bound leaves llama3-8b's out).
+    let mut table = c.gpu.dispatcher().table().clone();
+    table.quant.rope_fuse_max_weight_elems = u64::MAX;
+    let gpu = c.gpu.with_table(table);
+    let want = if c.gpu.is_cuda() && batch <= 2 { "fused" } else { "composed" };
+    let path = ops::fused_gemv::quant_rope_path_name(&gpu, &gp, &x.gpu, q8.as_ref(), &outs.targets(true))?;
+    expect_path("quant_matmul_rope_append", path, want)?;
+    ops::quant_matmul_rope_append(&gpu, &gp, &x.gpu, q8.as_ref(), &outs.targets(true))?;
+    ops::quant_matmul_rope_append(&c.cpu.clone(), &cp, &x.cpu, None, &outs.targets(false))?;
+    // The dot kernel's x rounded to 8 bits (ops::quant_matmul's bound).
+    let bound = tolerance(dtype).max(super::quant_cases::DOT_TOLERANCE);
+    let vs_cpu = outs.compare(c, "quant_matmul_rope_append", bound)?;
+    if !vs_cpu.passed() || want != "fused" {
+        return Ok(vs_cpu);
+    }
+    // Against the GPU's own quant_matmul of each part then rope_append (the
+    // bound at 0): the same sums in the same order, the same rounding and
+    // the same rope_finish, but compiled into two kernels, whose
+    // contractions into FMAs may differ (the H200, 2026-11-30: f16 and bf16
+    // bit for bit, f32 259 of 2560 values by an ulp or so). So: within
+    // about one rounding of the dtype; a wrong pair, angle or slot errs by
+    // order 1.
+    let mut table = c.gpu.dispatcher().table().clone();
+    table.quant.rope_fuse_max_weight_elems = 0;
+    let composed = c.gpu.with_table(table);
+    let empty = |t: &crate::tensor::Tensor| crate::tensor::Tensor::empty(c.gpu, t.shape(), dtype);
+    let (q2, kc2, vc2) = (empty(&outs.q.gpu)?, empty(&outs.kc.gpu)?, empty(&outs.vc.gpu)?);
+    let targets = ops::RopeTargets { q_out: &q2, k_cache: &kc2, v_cache: &vc2, ..outs.targets(true) };
+    ops::quant_matmul_rope_append(&composed, &gp, &x.gpu, q8.as_ref(), &targets)?;
+    let (mut diff, mut norm) = (0f64, 0f64);
+    for (a, b) in [
+        (outs.q.gpu.clone(), q2),
+        (outs.written(&outs.kc.gpu)?, outs.written(&kc2)?),
+        (outs.written(&outs.vc.gpu)?, outs.written(&vc2)?),
+    ] {
+        for (x, y) in a.to_f32_vec()?.into_iter().zip(b.to_f32_vec()?) {
+            diff += (x as f64 - y as f64).powi(2);
+            norm += (y as f64).powi(2);
+        }
+    }
+    let rel = (diff / norm.max(f64::MIN_POSITIVE)).sqrt();
+    let bound = match dtype {
+        DType::F32 => 1e-6,
+        DType::F16 => 5e-4,
+        DType::BF16 => 4e-3,
+    };
+    // NaN fails too.
+    let error = (rel.is_nan() || rel > bound)
+        .then(|| format!("rel. L2 {rel:.2e} from quant_matmul then rope_append on the GPU (bound {bound:.0e})"));
+    Ok(Outcome { error, ..vs_cpu })
+}
+
+/// An error unless `op` takes the path the case means.
+fn expect_path(op: &str, path: &str, want: &str) -> Result<()> {
+    if path != want {
+        return Err(crate::error::Error::Unsupported {
+            op: "check",
+            what: format!("{op} takes the {path} path; the case means the {want} one"),
+        });
+    }
+    Ok(())
 }
 
 /// The outcome to report of several outputs' comparisons: a failing one

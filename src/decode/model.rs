@@ -39,6 +39,22 @@ impl Linear {
         }
     }
 
+    /// The block-quantized matrices whose rows make up this one, in order,
+    /// if every part is one (`ops::quant_matmul_rope_append`'s parts).
+    pub fn quant_parts(&self) -> Option<Vec<&QuantMatrix>> {
+        match self {
+            Linear::Dense(_) => None,
+            Linear::Quant(q) => Some(vec![q.as_ref()]),
+            Linear::Stacked(parts) => {
+                let mut all = Vec::new();
+                for p in parts {
+                    all.extend(p.quant_parts()?);
+                }
+                Some(all)
+            }
+        }
+    }
+
     /// Rows (outputs).
     pub fn rows(&self) -> usize {
         match self {
@@ -640,9 +656,11 @@ impl DecodeModel {
     /// appended)` (RoPE, the cache append and attention: what differs
     /// between a uniform and a ragged step), the O projection with its
     /// residual and the MLP; then the final norm and the LM head into
-    /// `buf.logits`. Dense QKV weights without q/k norms take RoPE and the
-    /// append into the projection (`ops::matmul_rope_append` with `rope`'s
-    /// options and positions); `appended` then tells `attention` so.
+    /// `buf.logits`. At up to FUSED_MAX_N rows, QKV weights without q/k
+    /// norms take RoPE and the append into the projection
+    /// (`ops::matmul_rope_append` for dense ones,
+    /// `ops::quant_matmul_rope_append` for block-quantized ones, with
+    /// `rope`'s options and positions); `appended` then tells `attention` so.
     fn run_step(
         &self,
         ctx: &Context,
@@ -658,18 +676,33 @@ impl DecodeModel {
         let attn4 = b.act.attn.reshape(&[self.batch, cfg.heads, 1, cfg.head_dim])?;
         let attn2 = b.act.attn.reshape(&[self.batch, cfg.heads * cfg.head_dim])?;
         for l in &self.layers {
-            let appended = match (&l.w.w_qkv, &l.w.q_norm) {
-                (Linear::Dense(w), None) if self.batch <= FUSED_MAX_N => {
-                    let targets = RopeTargets {
-                        bias: l.w.b_qkv.as_ref(),
-                        q_out: &b.act.q,
-                        k_cache: &l.k_cache,
-                        v_cache: &l.v_cache,
-                        positions: rope.1,
-                        opts: *rope.0,
-                    };
+            let targets = RopeTargets {
+                bias: l.w.b_qkv.as_ref(),
+                q_out: &b.act.q,
+                k_cache: &l.k_cache,
+                v_cache: &l.v_cache,
+                positions: rope.1,
+                opts: *rope.0,
+            };
+            let fusable = self.batch <= FUSED_MAX_N && l.w.q_norm.is_none();
+            let quant = if fusable { l.w.w_qkv.quant_parts() } else { None };
+            let quant_fused = match &quant {
+                Some(parts) => ops::fused_gemv::quant_rope_fuses_on(ctx, parts, self.batch)?,
+                None => false,
+            };
+            let appended = match (&l.w.w_qkv, quant) {
+                (Linear::Dense(w), _) if fusable => {
                     let norm = RmsNormIn { weight: &l.w.attn_norm, eps: cfg.rms_eps };
                     ops::matmul_rope_append(ctx, w, &transposed(&b.act.x)?, Some(norm), &targets)?;
+                    true
+                }
+                // Quantized, where the fused launches run (within the
+                // tuning's bound): the norm (and x's 8-bit rounding) by its
+                // own launch, RoPE and the append in the projection's.
+                (_, Some(parts)) if quant_fused => {
+                    let xq = b.q8.as_ref().map(|q| &q.xn);
+                    norm_into(ctx, &b.act.x, &l.w.attn_norm, cfg.rms_eps, &b.act.xn, xq)?;
+                    ops::quant_matmul_rope_append(ctx, &parts, &b.act.xn, xq, &targets)?;
                     true
                 }
                 _ => {
@@ -925,7 +958,7 @@ fn norm_then_linear(
 ) -> Result<()> {
     match xq {
         Some(q) if w.is_quant() => {
-            ops::rmsnorm_q8(ctx, x, norm, eps, xn, q)?;
+            norm_into(ctx, x, norm, eps, xn, Some(q))?;
             linear_q8(ctx, w, xn, Some(q), 0.0, y)
         }
         // Dense weights of a decode step's rows: the norm inside the GEMV's
@@ -940,6 +973,22 @@ fn norm_then_linear(
                 linear(ctx, w, xn, 0.0, y)
             }
         },
+    }
+}
+
+/// xn = rmsnorm(x), also rounded to 8 bits into `xq` where given (the
+/// quantized GEMVs' x: `ops::rmsnorm_q8`).
+fn norm_into(
+    ctx: &Context,
+    x: &Tensor,
+    norm: &Tensor,
+    eps: f32,
+    xn: &Tensor,
+    xq: Option<&Q8Activations>,
+) -> Result<()> {
+    match xq {
+        Some(q) => ops::rmsnorm_q8(ctx, x, norm, eps, xn, q),
+        None => ops::rmsnorm(ctx, x, norm, eps, xn),
     }
 }
 

@@ -9,7 +9,9 @@
 //! - `rmsnorm_matmul_silu_mul`: both, the MLP block's norm, gate/up and SiLU;
 //! - `matmul_rope_append`: a decode step's QKV projection (its norm
 //!   optional) with `rope_append` after it: RoPE, the bias and the cache
-//!   append in the GEMV's epilogue (gemv_veckrope), no qkv buffer.
+//!   append in the GEMV's epilogue (gemv_veckrope), no qkv buffer;
+//!   `quant_matmul_rope_append` the same for block-quantized weights (the
+//!   integer-dot GEMV's epilogue, qgemv_dot_rope).
 //!
 //! On a GPU, where `matmul`'s plan for the whole of a is the FMA family's
 //! veck at N <= 2 (a decode step of one or two sequences; f16 and bf16 take
@@ -26,6 +28,7 @@
 //! beyond, the fused loop's extra work costs more than the launch it saves.
 //! Elsewhere the ops run one after the other through scratch buffers.
 
+use super::quant::QuantGeometry;
 use crate::context::{Backend, Context};
 use crate::dispatch::matmul::{GemvPlan, GemvVariant, MatmulDesc, MatmulPlan};
 use crate::error::{Error, Result};
@@ -34,7 +37,7 @@ use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
 use crate::spec::layer::{check_norm_weight, check_rope_append, RopeGeometry, RopeOptions};
 use crate::spec::matmul::{geometry, Geometry};
 use crate::tensor::validate::{self, Aliasing};
-use crate::tensor::{Indices, Tensor};
+use crate::tensor::{Indices, Q8Activations, QuantMatrix, Tensor};
 
 /// The widest N the fused kernels serve (kernels/gemv.cu: DK_ENTRY_GLU,
 /// DK_ENTRY_NORM); wider calls run the ops one after the other.
@@ -158,17 +161,184 @@ fn validate_rope(
     let (width, n) = (a.shape()[0], b.shape()[1]);
     let qkv = ctx.scratch("fused_gemv.qkv", a.dtype(), n * width)?.reshape(&[n, width])?;
     let (g, _) = validate(ctx, OP, a, b, norm, &qkv.transpose(0, 1)?, false)?;
-    let RopeGeometry { d, .. } =
-        check_rope_append(ctx.device(), &qkv, t.bias, t.q_out, t.k_cache, t.v_cache, &t.opts, t.positions.is_some())?;
-    if let Some(p) = t.positions {
-        crate::spec::check_indices(OP, "positions", p, ctx.device(), n)?;
-    }
     let mut inputs = vec![("a", a), ("b", b)];
     inputs.extend(norm.map(|nm| ("norm.weight", nm.weight)));
-    for (name, out) in [("q_out", t.q_out), ("k_cache", t.k_cache), ("v_cache", t.v_cache)] {
-        validate::check_overlap(OP, name, out, &inputs, Aliasing::Forbidden)?;
-    }
+    let d = check_rope_targets(ctx, OP, &qkv, t, &inputs)?;
     Ok((g, qkv, d))
+}
+
+/// `t` as `rope_append` checks it against the projection's output `qkv` [N,
+/// width], its positions (N of them) on the device, and its outputs
+/// disjoint from the fused launch's `inputs` (read while it writes).
+/// Returns the head size d.
+fn check_rope_targets(
+    ctx: &Context,
+    op: &'static str,
+    qkv: &Tensor,
+    t: &RopeTargets,
+    inputs: &[(&str, &Tensor)],
+) -> Result<usize> {
+    let RopeGeometry { d, .. } =
+        check_rope_append(ctx.device(), qkv, t.bias, t.q_out, t.k_cache, t.v_cache, &t.opts, t.positions.is_some())?;
+    if let Some(p) = t.positions {
+        crate::spec::check_indices(op, "positions", p, ctx.device(), qkv.shape()[0])?;
+    }
+    for (name, out) in [("q_out", t.q_out), ("k_cache", t.k_cache), ("v_cache", t.v_cache)] {
+        validate::check_overlap(op, name, out, inputs, Aliasing::Forbidden)?;
+    }
+    Ok(d)
+}
+
+/// `matmul_rope_append` for a block-quantized QKV projection: qkv = x ·
+/// dequant(W)^T with x [N, K] (N sequences, one token each) and W the rows
+/// of `parts` one after the other, [(hq + 2 hkv) d, K] in all (a Q4_K_M
+/// file keeps Q and K in one format and V in another; each part whole heads
+/// of d rows), then `rope_append` (`rope_append_ragged` with positions) of
+/// qkv into `t`. `x_q8` as [`super::quant::QuantOptions::x_q8`]. Equal to
+/// `quant_matmul` of each part into a [N, width] buffer then `rope_append`.
+/// On a GPU at N <= 2, where the integer-dot kernel runs every part and the
+/// weights are within the tuning's bound (`quant.rope_fuse_max_weight_elems`:
+/// llama3-8b's 25M elements lost with it) and K > 0, one launch a part
+/// (kernels/quant_dot.cu: qgemv_dot_rope, RoPE and the append in its
+/// epilogue), no qkv buffer; elsewhere the ops one after the other.
+pub fn quant_matmul_rope_append(
+    ctx: &Context,
+    parts: &[&QuantMatrix],
+    x: &Tensor,
+    x_q8: Option<&Q8Activations>,
+    t: &RopeTargets,
+) -> Result<()> {
+    const OP: &str = "quant_matmul_rope_append";
+    let (qkv, geoms, d) = validate_quant_rope(ctx, parts, x, x_q8, t)?;
+    let n = x.shape()[0];
+    if n == 0 {
+        return Ok(());
+    }
+    if let Some(be) = quant_rope_fuses(ctx, parts, n)? {
+        let mut head0 = 0;
+        for (w, g) in parts.iter().zip(&geoms) {
+            let uses = [t.q_out, t.k_cache, t.v_cache].into_iter().chain(t.bias).collect::<Vec<_>>();
+            let push = |args: &mut KernelArgs| push_rope_targets(be, OP, args, t, &qkv, d);
+            super::quant::launch_dot_rope(be, g, w, x, x_q8, head0, push, &uses, OP)?;
+            head0 += w.rows() / d;
+        }
+        return Ok(());
+    }
+    let mut at = 0;
+    for w in parts {
+        let opts = super::quant::QuantOptions { kernel: None, x_q8 };
+        super::quant::quant_matmul_with(ctx, w, x, &qkv.narrow(1, at, w.rows())?, 1.0, 0.0, &opts)?;
+        at += w.rows();
+    }
+    match t.positions {
+        Some(p) => super::rope_append_ragged(ctx, &qkv, t.bias, t.q_out, t.k_cache, t.v_cache, p, &t.opts),
+        None => super::rope_append(ctx, &qkv, t.bias, t.q_out, t.k_cache, t.v_cache, &t.opts),
+    }
+}
+
+/// Whether `quant_matmul_rope_append` of `n` tokens of `parts` runs as
+/// fused launches on this context (else as `quant_matmul` then
+/// `rope_append`, which a caller with its own qkv buffer may as well run
+/// itself: the decode step does, so its unfused launches stay as they were).
+pub fn quant_rope_fuses_on(ctx: &Context, parts: &[&QuantMatrix], n: usize) -> Result<bool> {
+    Ok(quant_rope_fuses(ctx, parts, n)?.is_some())
+}
+
+/// The CUDA backend where `quant_matmul_rope_append` fuses `n` tokens of
+/// every part, else None: the projection within the tuning's bound
+/// (`quant.rope_fuse_max_weight_elems`), every part on the dot kernel.
+fn quant_rope_fuses<'c>(ctx: &'c Context, parts: &[&QuantMatrix], n: usize) -> Result<Option<&'c CudaBackend>> {
+    let Backend::Cuda(be) = ctx.backend() else { return Ok(None) };
+    let elems: u64 = parts.iter().map(|w| (w.rows() * w.cols()) as u64).sum();
+    if elems > ctx.dispatcher().table().quant.rope_fuse_max_weight_elems || parts.iter().any(|w| w.cols() == 0) {
+        return Ok(None);
+    }
+    for w in parts {
+        if !super::quant::dot_rope_serves(ctx, be, w, n)? {
+            return Ok(None);
+        }
+    }
+    Ok(Some(be))
+}
+
+/// `quant_matmul_rope_append`'s views: each part against x and its columns
+/// of the qkv scratch [N, width] as `quant_matmul` checks them, whole heads
+/// (d rows) each, x_q8 as x's rows, and the targets as [`check_rope_targets`]
+/// (x being what the fused launches read). Returns the scratch, each part's
+/// geometry and d.
+fn validate_quant_rope(
+    ctx: &Context,
+    parts: &[&QuantMatrix],
+    x: &Tensor,
+    x_q8: Option<&Q8Activations>,
+    t: &RopeTargets,
+) -> Result<(Tensor, Vec<QuantGeometry>, usize)> {
+    const OP: &str = "quant_matmul_rope_append";
+    if parts.is_empty() {
+        return Err(Error::invalid(OP, "parts", "one or more quantized matrices (the QKV projection's rows)", "none"));
+    }
+    if x.rank() != 2 {
+        return Err(Error::invalid(OP, "x", "[N, K]", format!("shape {:?}", x.shape())));
+    }
+    let (n, k) = (x.shape()[0], x.shape()[1]);
+    let heads = t.opts.hq + 2 * t.opts.hkv;
+    let width: usize = parts.iter().map(|w| w.rows()).sum();
+    for (i, w) in parts.iter().enumerate() {
+        if w.cols() != k {
+            let want = format!("K = {k} columns (x's) in every part");
+            return Err(Error::invalid(OP, "parts", want, format!("part {i}: {} columns", w.cols())));
+        }
+        if w.rows() == 0 {
+            return Err(Error::invalid(
+                OP,
+                "parts",
+                "whole heads of d rows, at least one",
+                format!("part {i}: 0 rows"),
+            ));
+        }
+    }
+    if heads == 0 || width % heads != 0 || width / heads % 2 != 0 {
+        return Err(Error::invalid(
+            OP,
+            "parts",
+            format!("(hq + 2 hkv) d rows in all, hq + 2 hkv = {heads}, d even"),
+            format!("{width} rows"),
+        ));
+    }
+    let qkv = ctx.scratch("fused_gemv.qkv", x.dtype(), n * width)?.reshape(&[n, width])?;
+    let mut geoms = Vec::with_capacity(parts.len());
+    let mut at = 0;
+    for w in parts {
+        geoms.push(super::quant::geometry(ctx.device(), w, x, &qkv.narrow(1, at, w.rows())?, 1.0, 0.0)?);
+        at += w.rows();
+    }
+    if let Some(q) = x_q8 {
+        super::q8::check_q8_arg(OP, "x_q8", ctx, q, n, k)?;
+    }
+    let d = check_rope_targets(ctx, OP, &qkv, t, &[("x", x)])?;
+    if let Some((i, w)) = parts.iter().enumerate().find(|(_, w)| w.rows() % d != 0) {
+        return Err(Error::invalid(
+            OP,
+            "parts",
+            format!("whole heads of d = {d} rows each"),
+            format!("part {i}: {} rows", w.rows()),
+        ));
+    }
+    Ok((qkv, geoms, d))
+}
+
+/// Which path `quant_matmul_rope_append` takes for these views on this
+/// context: "fused" or "composed" (`check` asserts the one its cases mean).
+#[cfg(feature = "cli")] // check's use
+pub(crate) fn quant_rope_path_name(
+    ctx: &Context,
+    parts: &[&QuantMatrix],
+    x: &Tensor,
+    x_q8: Option<&Q8Activations>,
+    t: &RopeTargets,
+) -> Result<&'static str> {
+    validate_quant_rope(ctx, parts, x, x_q8, t)?;
+    Ok(if quant_rope_fuses(ctx, parts, x.shape()[0])?.is_some() { "fused" } else { "composed" })
 }
 
 /// Which path `matmul_rope_append` takes for these views on this context:
@@ -488,7 +658,6 @@ fn launch_rope(
     let tile = 2 * g.n + if norm.is_some() { g.n } else { 0 };
     let (ws, counters) = if gp.splits > 1 { be.workspace(ctas * gp.splits as usize * tile, ctas)? } else { (0, 0) };
     let params = super::matmul::gemv_params(g, g.n, gp, 1.0, 0.0);
-    let rope = super::layer::rope_params(qkv, t.bias.is_some(), t.q_out, t.k_cache, t.v_cache, d, &t.opts);
     let mut args = KernelArgs::new();
     args.push(ptr(a, "a")?).push(ptr(b, "b")?).push(0u64).push(ws).push(counters).push(params);
     let mut uses = vec![a, b, t.q_out, t.k_cache, t.v_cache];
@@ -501,14 +670,8 @@ fn launch_rope(
             args.push(0u64).push(0f32);
         }
     }
-    args.push(t.bias.map(|b| ptr(b, "bias")).transpose()?.unwrap_or(0))
-        .push(ptr(t.q_out, "q_out")?)
-        .push(ptr(t.k_cache, "k_cache")?)
-        .push(ptr(t.v_cache, "v_cache")?)
-        .push(t.positions.and_then(Indices::device_ptr).unwrap_or(0))
-        .push(rope);
+    push_rope_targets(be, OP, &mut args, t, qkv, d)?;
     uses.extend(t.bias);
-    be.hold_indices(&t.positions.into_iter().collect::<Vec<_>>());
     let cfg = LaunchConfig {
         grid: (ctas as u32, gp.splits, 1),
         block: (gp.block.0, gp.block.1, 1),
@@ -533,4 +696,29 @@ fn launch_rope(
     // scratch holds a tile of `tile` floats for every CTA and split, and a
     // counter a CTA.
     unsafe { be.launch(Tag { label: &label, bytes }, &uses, &function, cfg, &args) }
+}
+
+/// Pushes rope_append's pointers and parameters for `t` (kernels/rope.cuh:
+/// RopeOut's fields; qkv the [N, width] view the parameters describe, d the
+/// head size) and holds the positions for the launch.
+fn push_rope_targets(
+    be: &CudaBackend,
+    op: &'static str,
+    args: &mut KernelArgs,
+    t: &RopeTargets,
+    qkv: &Tensor,
+    d: usize,
+) -> Result<()> {
+    let ptr = |t: &Tensor, name: &str| {
+        t.device_ptr().ok_or_else(|| Error::invalid(op, name, "a device tensor", "a host tensor"))
+    };
+    let rope = super::layer::rope_params(qkv, t.bias.is_some(), t.q_out, t.k_cache, t.v_cache, d, &t.opts);
+    args.push(t.bias.map(|b| ptr(b, "bias")).transpose()?.unwrap_or(0))
+        .push(ptr(t.q_out, "q_out")?)
+        .push(ptr(t.k_cache, "k_cache")?)
+        .push(ptr(t.v_cache, "v_cache")?)
+        .push(t.positions.and_then(Indices::device_ptr).unwrap_or(0))
+        .push(rope);
+    be.hold_indices(&t.positions.into_iter().collect::<Vec<_>>());
+    Ok(())
 }

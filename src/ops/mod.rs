@@ -18,7 +18,8 @@ pub mod softmax;
 pub use copy::{copy, gather_rows, step_positions};
 pub use dequant::dequantize;
 pub use fused_gemv::{
-    matmul_rope_append, matmul_silu_mul, rmsnorm_matmul, rmsnorm_matmul_silu_mul, RmsNormIn, RopeTargets,
+    matmul_rope_append, matmul_silu_mul, quant_matmul_rope_append, rmsnorm_matmul, rmsnorm_matmul_silu_mul, RmsNormIn,
+    RopeTargets,
 };
 pub use layer::{rmsnorm, rope_append, rope_append_ragged, silu_mul, Llama3Rope, RopeOptions};
 pub use matmul::{matmul, matmul_with, plan_matmul, MatmulOptions, MatmulPlanHandle};

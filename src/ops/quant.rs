@@ -162,19 +162,32 @@ impl Job<'_> {
 
     /// The kernels' parameters for a chunk of `nc` tokens.
     fn params(&self, nc: usize, x_vec: bool) -> QuantParams {
-        let g = self.g;
-        QuantParams {
-            m: g.m as i64,
-            k: g.k as i64,
-            n: nc as i64,
-            row_bytes: self.w.row_bytes() as i64,
-            buf_bytes: self.buf_bytes as i64,
-            sxn: g.sxn as i64,
-            syn: g.syn as i64,
-            x_vec: x_vec as i32,
-            alpha: self.alpha,
-            beta: self.beta,
-        }
+        quant_params(self.g, self.w, self.buf_bytes, nc, x_vec, self.alpha, self.beta)
+    }
+}
+
+/// The kernels' parameters (kernels/common.cuh: QuantParams) for `nc`
+/// tokens of `g` on `w`, whose buffer holds `buf_bytes` readable bytes.
+fn quant_params(
+    g: &QuantGeometry,
+    w: &QuantMatrix,
+    buf_bytes: usize,
+    nc: usize,
+    x_vec: bool,
+    alpha: f32,
+    beta: f32,
+) -> QuantParams {
+    QuantParams {
+        m: g.m as i64,
+        k: g.k as i64,
+        n: nc as i64,
+        row_bytes: w.row_bytes() as i64,
+        buf_bytes: buf_bytes as i64,
+        sxn: g.sxn as i64,
+        syn: g.syn as i64,
+        x_vec: x_vec as i32,
+        alpha,
+        beta,
     }
 }
 
@@ -263,8 +276,21 @@ fn launch_dot(job: &Job) -> Result<()> {
         });
     }
     let fmt = kind.name().to_ascii_lowercase();
-    // x's quants and unit constants, where given: chunk n0's start in each region.
-    let q8 = job.x_q8.map(|q| {
+    let q8 = q8_spans(be, job.x_q8);
+    launch_chunks(job, per_launch, |n0, nc, args| {
+        let (xq, xm) = q8.map_or((0, 0), |(b, m, row, units)| (b + n0 as u64 * row, m + n0 as u64 * units));
+        args.push(xq).push(xm).push(job.params(nc, false));
+        let name = format!("qgemv_dot_{fmt}_n{nc}");
+        let f = job.function(&kernels::QUANT_DOT, &name)?;
+        let cfg = dot_config(be, &f, &name, kind, g.m.div_ceil(DOT_ROWS), g.k, nc)?;
+        Ok((name, f, cfg))
+    })
+}
+
+/// x's quants and unit constants, where given (held for the launch): the
+/// start of each region and the bytes of a row in each.
+fn q8_spans(be: &CudaBackend, x_q8: Option<&Q8Activations>) -> Option<(u64, u64, u64, u64)> {
+    x_q8.map(|q| {
         be.hold_q8(q);
         let base = q.device_buffer().map_or(0, |b| b.device_ptr());
         (
@@ -273,36 +299,116 @@ fn launch_dot(job: &Job) -> Result<()> {
             q8_row_bytes(q.cols()) as u64,
             (q.cols() / 32 * 8) as u64,
         )
-    });
-    launch_chunks(job, per_launch, |n0, nc, args| {
-        let (xq, xm) = q8.map_or((0, 0), |(b, m, row, units)| (b + n0 as u64 * row, m + n0 as u64 * units));
-        args.push(xq).push(xm).push(job.params(nc, false));
-        let name = format!("qgemv_dot_{fmt}_n{nc}");
-        let f = job.function(&kernels::QUANT_DOT, &name)?;
-        let shared = dot_shared_bytes(kind, g.k, nc);
-        // Every CTA slot the device holds at once, no more CTAs than tiles
-        // (row pairs). The kernel deals tiles out CTA by CTA (tile t to CTA
-        // t % grid), so CTA loads differ by at most one tile and, at three
-        // CTAs an SM, so do the SMs'. Sized instead as the fewest CTAs of
-        // whole rounds (14336 rows of Q4_K at K = 4096: 299 CTAs of three
-        // tiles a warp), 35 SMs held three CTAs and 97 two. Small matrices
-        // get every slot too (1024 rows: 396 CTAs of one or two busy warps,
-        // not 64 full ones): slower alone (`bench`), faster in a decode step
-        // (BENCHMARKS.md, 2026-11-30).
-        let per_sm = be.resident_ctas(OP, &f, &name, DOT_THREADS, shared)?;
-        let ctas = grid_for(dot_ctas(g.m.div_ceil(DOT_ROWS), per_sm * be.caps().sm_count as usize), 1)?;
-        let shared = u32::try_from(shared).expect("below the opt-in bound");
-        // The dot kernel starts its first weight copies, then waits for the
-        // previous launch (kernels/quant_dot.cu).
-        let cfg = LaunchConfig {
-            grid: (ctas, 1, 1),
-            block: (DOT_THREADS, 1, 1),
-            shared_bytes: shared,
-            dependent: true,
-            cluster: 0,
-        };
-        Ok((name, f, cfg))
     })
+}
+
+/// A dot launch of `nc` tokens over `tiles` row pairs of a `kind` matrix of
+/// K = `k` columns (`f`, named `name`).
+fn dot_config(
+    be: &CudaBackend,
+    f: &cudarc::driver::CudaFunction,
+    name: &str,
+    kind: QuantKind,
+    tiles: usize,
+    k: usize,
+    nc: usize,
+) -> Result<LaunchConfig> {
+    let shared = dot_shared_bytes(kind, k, nc);
+    // Every CTA slot the device holds at once, no more CTAs than tiles
+    // (row pairs). The kernel deals tiles out CTA by CTA (tile t to CTA
+    // t % grid), so CTA loads differ by at most one tile and, at three
+    // CTAs an SM, so do the SMs'. Sized instead as the fewest CTAs of
+    // whole rounds (14336 rows of Q4_K at K = 4096: 299 CTAs of three
+    // tiles a warp), 35 SMs held three CTAs and 97 two. Small matrices
+    // get every slot too (1024 rows: 396 CTAs of one or two busy warps,
+    // not 64 full ones): slower alone (`bench`), faster in a decode step
+    // (BENCHMARKS.md, 2026-11-30).
+    let per_sm = be.resident_ctas(OP, f, name, DOT_THREADS, shared)?;
+    let ctas = grid_for(dot_ctas(tiles, per_sm * be.caps().sm_count as usize), 1)?;
+    let shared = u32::try_from(shared).expect("below the opt-in bound");
+    // The dot kernel starts its first weight copies, then waits for the
+    // previous launch (kernels/quant_dot.cu).
+    Ok(LaunchConfig {
+        grid: (ctas, 1, 1),
+        block: (DOT_THREADS, 1, 1),
+        shared_bytes: shared,
+        dependent: true,
+        cluster: 0,
+    })
+}
+
+/// Whether the dot kernel's QKV launch with RoPE (`launch_dot_rope`) serves
+/// `n` tokens of `w` on `be`: n within its entries (1, 2), the dot kernel
+/// auto's (or `DK_QUANT_KERNEL`'s) choice, and n tokens of x in its shared memory.
+pub(super) fn dot_rope_serves(ctx: &Context, be: &CudaBackend, w: &QuantMatrix, n: usize) -> Result<bool> {
+    let optin = be.caps().max_shared_per_block_optin as usize;
+    Ok((1..=2).contains(&n)
+        && resolve_kernel(ctx, be, w.kind(), w.cols(), n, None)? == QuantKernel::Dot
+        && dot_tokens(w.kind(), w.cols(), optin) >= n)
+}
+
+/// The dot kernel with RoPE and the cache append in its epilogue
+/// (kernels/quant_dot.cu: qgemv_dot_rope; ops::fused_gemv::
+/// quant_matmul_rope_append): one launch of `g.n` tokens of `w` (1 or 2,
+/// their x within the CTA's shared memory: `dot_rope_serves`, checked here
+/// again), whole heads from `head0` on. `push_rope` pushes rope_append's
+/// pointers and parameters; `uses` are the tensors the launch touches
+/// besides x. Nothing is written to a y (its pointer is null).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn launch_dot_rope(
+    be: &CudaBackend,
+    g: &QuantGeometry,
+    w: &QuantMatrix,
+    x: &Tensor,
+    x_q8: Option<&Q8Activations>,
+    head0: usize,
+    push_rope: impl FnOnce(&mut KernelArgs) -> Result<()>,
+    uses: &[&Tensor],
+    op: &'static str,
+) -> Result<()> {
+    let optin = be.caps().max_shared_per_block_optin as usize;
+    if !(1..=2).contains(&g.n) || g.k == 0 || g.m % 2 != 0 || dot_tokens(w.kind(), g.k, optin) < g.n {
+        return Err(Error::Unsupported {
+            op,
+            what: format!("the fused dot launch of {} tokens of a {}x{} {} matrix", g.n, g.m, g.k, w.kind()),
+        });
+    }
+    be.hold_quant(w);
+    let kind = w.kind();
+    let fmt = kind.name().to_ascii_lowercase();
+    let (w_ptr, buf_bytes) =
+        w.device_span().ok_or_else(|| Error::invalid(op, "w", "a device matrix", "a host matrix"))?;
+    let px = x.device_ptr().ok_or_else(|| Error::invalid(op, "x", "a device tensor", "a host tensor"))?;
+    let (xq, xm) = q8_spans(be, x_q8).map_or((0, 0), |(b, m, _, _)| (b, m));
+    let mut args = KernelArgs::new();
+    args.push(w_ptr).push(px).push(0u64).push(xq).push(xm).push(quant_params(g, w, buf_bytes, g.n, false, 1.0, 0.0));
+    push_rope(&mut args)?;
+    args.push(i32::try_from(head0).map_err(|_| Error::invalid(op, "parts", "fewer than 2^31 heads", head0))?);
+    let name = format!("qgemv_dot_rope_{fmt}_n{}", g.n);
+    let f = be.function(&kernels::QUANT_DOT, kernels::dtype_build(g.dtype), &format!("{name}_{}", g.dtype))?;
+    let mut cfg = dot_config(be, &f, &name, kind, g.m / 2, g.k, g.n)?;
+    // No more CTAs than a tile for each warp (fewer where the device holds
+    // fewer at once), not every CTA slot: the attention launch
+    // after this one then finds SMs free for its prologue (loads of the
+    // cached keys before the wait for this launch). On an H200 every slot
+    // cost qwen2.5-0.5b Q8_0 33 us a step and llama3.2-1b Q4_K_M 22
+    // against this grid (BENCHMARKS.md, 2026-11-30).
+    cfg.grid.0 = cfg.grid.0.min(u32::try_from((g.m / 2).div_ceil(DOT_WARPS)).unwrap_or(u32::MAX));
+    let label = format!("{op}/dot_rope_{fmt}_n{}/{}", g.n, g.dtype);
+    let e = g.dtype.size_in_bytes();
+    let bytes = (w.size_bytes() + g.n * g.k * e + g.n * g.m * e) as u64;
+    let mut all = vec![x];
+    all.extend_from_slice(uses);
+    // SAFETY: the caller checked (ops::fused_gemv::validate_quant_rope) x [N,
+    // K] against w [M, K] (M whole heads of d rows from head0 on, inside the
+    // projection's (hq + 2 hkv) d), x_q8 as x's rows, and the targets as
+    // rope_append's for that projection; `dot_rope_serves` checked N (1 or 2)
+    // and that x's N rows fit the dot kernel's shared memory, which
+    // `dot_config` sizes. The kernel reads W in 16-byte chunks below
+    // buf_bytes, x[n < N, k < K] (or x_q8's rows), the bias and positions;
+    // writes q_out and the caches' slots inside them (rope_finish skips the
+    // others); Y (null) is never touched.
+    unsafe { be.launch(Tag { label: &label, bytes }, &all, &f, cfg, &args) }
 }
 
 /// CTAs of a dot launch over `tiles` row pairs: every one of the device's
