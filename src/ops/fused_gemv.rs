@@ -95,12 +95,10 @@ pub fn matmul_rope_append(
         // A weight past the norm's bound: the norm by its own launch, RoPE
         // and the append still in the projection's.
         RopePath::NormApart => {
-            let (Some(nm), (k, n)) = (norm, (b.shape()[0], b.shape()[1])) else {
+            let Some(nm) = norm else {
                 return Err(Error::invalid("matmul_rope_append", "norm", "a norm (its own launch planned)", "none"));
             };
-            let xn = ctx.scratch("fused_gemv.normed", b.dtype(), n * k)?.reshape(&[n, k])?;
-            super::rmsnorm(ctx, &b.transpose(0, 1)?, nm.weight, nm.eps, &xn)?;
-            return matmul_rope_append(ctx, a, &xn.transpose(0, 1)?, None, t);
+            return matmul_rope_append(ctx, a, &normed_columns(ctx, b, &nm)?, None, t);
         }
         RopePath::Composed => {}
     }
@@ -109,9 +107,15 @@ pub fn matmul_rope_append(
         Some(nm) => rmsnorm_matmul(ctx, a, b, nm, &qkv_t)?,
         None => super::matmul(ctx, 1.0, a, b, 0.0, &qkv_t)?,
     }
+    rope_append_to(ctx, &qkv, t)
+}
+
+/// The composed paths' second op: `rope_append` of the projection's output
+/// qkv [N, width] into `t` (`rope_append_ragged` with positions).
+fn rope_append_to(ctx: &Context, qkv: &Tensor, t: &RopeTargets) -> Result<()> {
     match t.positions {
-        Some(p) => super::rope_append_ragged(ctx, &qkv, t.bias, t.q_out, t.k_cache, t.v_cache, p, &t.opts),
-        None => super::rope_append(ctx, &qkv, t.bias, t.q_out, t.k_cache, t.v_cache, &t.opts),
+        Some(p) => super::rope_append_ragged(ctx, qkv, t.bias, t.q_out, t.k_cache, t.v_cache, p, &t.opts),
+        None => super::rope_append(ctx, qkv, t.bias, t.q_out, t.k_cache, t.v_cache, &t.opts),
     }
 }
 
@@ -230,10 +234,7 @@ pub fn quant_matmul_rope_append(
         super::quant::quant_matmul_with(ctx, w, x, &qkv.narrow(1, at, w.rows())?, 1.0, 0.0, &opts)?;
         at += w.rows();
     }
-    match t.positions {
-        Some(p) => super::rope_append_ragged(ctx, &qkv, t.bias, t.q_out, t.k_cache, t.v_cache, p, &t.opts),
-        None => super::rope_append(ctx, &qkv, t.bias, t.q_out, t.k_cache, t.v_cache, &t.opts),
-    }
+    rope_append_to(ctx, &qkv, t)
 }
 
 /// Whether `quant_matmul_rope_append` of `n` tokens of `parts` runs as
@@ -246,11 +247,12 @@ pub fn quant_rope_fuses_on(ctx: &Context, parts: &[&QuantMatrix], n: usize) -> R
 
 /// The CUDA backend where `quant_matmul_rope_append` fuses `n` tokens of
 /// every part, else None: the projection within the tuning's bound
-/// (`quant.rope_fuse_max_weight_elems`), every part on the dot kernel.
+/// (`quant.rope_fuse_max_weight_elems`), every part on the dot kernel
+/// (`quant::dot_rope_serves`: among others K > 0).
 fn quant_rope_fuses<'c>(ctx: &'c Context, parts: &[&QuantMatrix], n: usize) -> Result<Option<&'c CudaBackend>> {
     let Backend::Cuda(be) = ctx.backend() else { return Ok(None) };
     let elems: u64 = parts.iter().map(|w| (w.rows() * w.cols()) as u64).sum();
-    if elems > ctx.dispatcher().table().quant.rope_fuse_max_weight_elems || parts.iter().any(|w| w.cols() == 0) {
+    if elems > ctx.dispatcher().table().quant.rope_fuse_max_weight_elems {
         return Ok(None);
     }
     for w in parts {
@@ -551,20 +553,27 @@ fn fused_plan(
 /// `matmul_silu_mul`, whose fused launch may still serve it). Without: the
 /// product into a scratch [N, 2M] with GLU, then silu_mul.
 fn composed(ctx: &Context, a: &Tensor, b: &Tensor, norm: Option<&RmsNormIn>, c: &Tensor, glu: bool) -> Result<()> {
-    let (k, n) = (b.shape()[0], b.shape()[1]);
     if let Some(nm) = norm {
-        let xn = ctx.scratch("fused_gemv.normed", b.dtype(), n * k)?.reshape(&[n, k])?;
-        super::rmsnorm(ctx, &b.transpose(0, 1)?, nm.weight, nm.eps, &xn)?;
-        let normed = xn.transpose(0, 1)?;
+        let normed = normed_columns(ctx, b, nm)?;
         return if glu { matmul_silu_mul(ctx, a, &normed, c) } else { super::matmul(ctx, 1.0, a, &normed, 0.0, c) };
     }
     if !glu {
         return super::matmul(ctx, 1.0, a, b, 0.0, c);
     }
+    let n = b.shape()[1];
     let m = a.shape()[0] / 2;
     let gu = ctx.scratch("fused_gemv.gate_up", a.dtype(), n * 2 * m)?.reshape(&[n, 2 * m])?;
     super::matmul(ctx, 1.0, a, b, 0.0, &gu.transpose(0, 1)?)?;
     super::silu_mul(ctx, &gu, &c.transpose(0, 1)?)
+}
+
+/// `rmsnorm` of b's columns by its own launch: a [K, N] view of the scratch
+/// [N, K] (rows of tokens) it writes.
+fn normed_columns(ctx: &Context, b: &Tensor, nm: &RmsNormIn) -> Result<Tensor> {
+    let (k, n) = (b.shape()[0], b.shape()[1]);
+    let xn = ctx.scratch("fused_gemv.normed", b.dtype(), n * k)?.reshape(&[n, k])?;
+    super::rmsnorm(ctx, &b.transpose(0, 1)?, nm.weight, nm.eps, &xn)?;
+    xn.transpose(0, 1)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -579,9 +588,7 @@ fn launch_fused(
     glu: bool,
     norm: Option<&RmsNormIn>,
 ) -> Result<()> {
-    let ptr = |t: &Tensor, name: &str| {
-        t.device_ptr().ok_or_else(|| Error::invalid(op, name, "a device tensor", "a host tensor"))
-    };
+    let ptr = |t: &Tensor, name: &str| super::layer::ptr(op, t, name);
     let e = g.dtype.size_in_bytes() as u64;
     let variant = match (glu, norm.is_some()) {
         (true, false) => "veckglu",
@@ -646,9 +653,7 @@ fn launch_rope(
     d: usize,
 ) -> Result<()> {
     const OP: &str = "matmul_rope_append";
-    let ptr = |t: &Tensor, name: &str| {
-        t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"))
-    };
+    let ptr = |t: &Tensor, name: &str| super::layer::ptr(OP, t, name);
     let e = g.dtype.size_in_bytes() as u64;
     let variant = if norm.is_some() { "veckropen" } else { "veckrope" };
     let name = format!("gemv_{variant}_n{}_{}", g.n, g.dtype);
@@ -709,9 +714,7 @@ fn push_rope_targets(
     qkv: &Tensor,
     d: usize,
 ) -> Result<()> {
-    let ptr = |t: &Tensor, name: &str| {
-        t.device_ptr().ok_or_else(|| Error::invalid(op, name, "a device tensor", "a host tensor"))
-    };
+    let ptr = |t: &Tensor, name: &str| super::layer::ptr(op, t, name);
     let rope = super::layer::rope_params(qkv, t.bias.is_some(), t.q_out, t.k_cache, t.v_cache, d, &t.opts);
     args.push(t.bias.map(|b| ptr(b, "bias")).transpose()?.unwrap_or(0))
         .push(ptr(t.q_out, "q_out")?)

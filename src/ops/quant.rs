@@ -338,13 +338,18 @@ fn dot_config(
 }
 
 /// Whether the dot kernel's QKV launch with RoPE (`launch_dot_rope`) serves
-/// `n` tokens of `w` on `be`: n within its entries (1, 2), the dot kernel
-/// auto's (or `DK_QUANT_KERNEL`'s) choice, and n tokens of x in its shared memory.
+/// `n` tokens of `w` on `be`: what the launch needs (`dot_rope_fits`), and
+/// the dot kernel auto's (or `DK_QUANT_KERNEL`'s) choice.
 pub(super) fn dot_rope_serves(ctx: &Context, be: &CudaBackend, w: &QuantMatrix, n: usize) -> Result<bool> {
+    Ok(dot_rope_fits(be, w, n) && resolve_kernel(ctx, be, w.kind(), w.cols(), n, None)? == QuantKernel::Dot)
+}
+
+/// What the fused launch itself needs: 1 or 2 tokens (its entries), K > 0
+/// (the kernel walks K in iterations), whole row pairs, and the tokens' x
+/// within the CTA's shared memory beside the copy ring.
+fn dot_rope_fits(be: &CudaBackend, w: &QuantMatrix, n: usize) -> bool {
     let optin = be.caps().max_shared_per_block_optin as usize;
-    Ok((1..=2).contains(&n)
-        && resolve_kernel(ctx, be, w.kind(), w.cols(), n, None)? == QuantKernel::Dot
-        && dot_tokens(w.kind(), w.cols(), optin) >= n)
+    (1..=2).contains(&n) && w.cols() > 0 && w.rows() % 2 == 0 && dot_tokens(w.kind(), w.cols(), optin) >= n
 }
 
 /// The dot kernel with RoPE and the cache append in its epilogue
@@ -366,8 +371,7 @@ pub(super) fn launch_dot_rope(
     uses: &[&Tensor],
     op: &'static str,
 ) -> Result<()> {
-    let optin = be.caps().max_shared_per_block_optin as usize;
-    if !(1..=2).contains(&g.n) || g.k == 0 || g.m % 2 != 0 || dot_tokens(w.kind(), g.k, optin) < g.n {
+    if !dot_rope_fits(be, w, g.n) {
         return Err(Error::Unsupported {
             op,
             what: format!("the fused dot launch of {} tokens of a {}x{} {} matrix", g.n, g.m, g.k, w.kind()),
@@ -378,7 +382,7 @@ pub(super) fn launch_dot_rope(
     let fmt = kind.name().to_ascii_lowercase();
     let (w_ptr, buf_bytes) =
         w.device_span().ok_or_else(|| Error::invalid(op, "w", "a device matrix", "a host matrix"))?;
-    let px = x.device_ptr().ok_or_else(|| Error::invalid(op, "x", "a device tensor", "a host tensor"))?;
+    let px = super::layer::ptr(op, x, "x")?;
     let (xq, xm) = q8_spans(be, x_q8).map_or((0, 0), |(b, m, _, _)| (b, m));
     let mut args = KernelArgs::new();
     args.push(w_ptr).push(px).push(0u64).push(xq).push(xm).push(quant_params(g, w, buf_bytes, g.n, false, 1.0, 0.0));
