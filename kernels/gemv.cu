@@ -250,7 +250,7 @@ __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* _
             if (k >= k_end) break;
             float av[ROWS][VEC];
 #pragma unroll
-            for (int r = 0; r < ROWS; ++r) unpack(raw[u][r], av[r]);
+            for (int r = 0; r < ROWS; ++r) unpack_weights(raw[u][r], av[r]);
             // NORM: w multiplies A's values where the CTA has one row, else
             // B's (the fewer registers: 32 and 40 at N = 1, sm_90).
             constexpr bool W_ON_A = ROWS == 1;
