@@ -96,10 +96,22 @@ pub struct SdpaTuning {
     /// written before it: the embedded value.
     #[serde(default = "default_cluster_merge_max_splits")]
     pub cluster_merge_max_splits: u32,
+    /// Where a short cache's splits fit one cluster merge anyway, they are
+    /// cut finer, down to this many keys a split, up to the cluster's
+    /// `cluster_merge_max_splits` (and no more CTAs than the targets above
+    /// fill the device with): a lone CTA an SM is latency-bound, and the
+    /// cluster's merge costs little more for 16 splits than for 3. Absent
+    /// from a file written before it: the embedded value.
+    #[serde(default = "default_cluster_min_keys_per_split")]
+    pub cluster_min_keys_per_split: usize,
 }
 
 fn default_cluster_merge_max_splits() -> u32 {
     TuningTable::sm90().sdpa.cluster_merge_max_splits
+}
+
+fn default_cluster_min_keys_per_split() -> usize {
+    TuningTable::sm90().sdpa.cluster_min_keys_per_split
 }
 
 impl Default for SdpaTuning {
@@ -402,13 +414,22 @@ impl TuningTable {
             }
         }
         let sd = &t.sdpa;
-        if sd.target_ctas_per_sm == 0 || sd.max_splits == 0 || sd.min_keys_per_split == 0 || sd.min_keys_per_row == 0 {
+        if sd.target_ctas_per_sm == 0
+            || sd.max_splits == 0
+            || sd.min_keys_per_split == 0
+            || sd.min_keys_per_row == 0
+            || sd.cluster_min_keys_per_split == 0
+        {
             return Err(bad(
-                "sdpa.target_ctas_per_sm/max_splits/min_keys_per_split/min_keys_per_row",
+                "sdpa.target_ctas_per_sm/max_splits/min_keys_per_split/min_keys_per_row/cluster_min_keys_per_split",
                 "at least 1",
                 format!(
-                    "{}/{}/{}/{}",
-                    sd.target_ctas_per_sm, sd.max_splits, sd.min_keys_per_split, sd.min_keys_per_row
+                    "{}/{}/{}/{}/{}",
+                    sd.target_ctas_per_sm,
+                    sd.max_splits,
+                    sd.min_keys_per_split,
+                    sd.min_keys_per_row,
+                    sd.cluster_min_keys_per_split
                 ),
             ));
         }
@@ -501,6 +522,13 @@ mod tests {
         v["sdpa"].as_object_mut().unwrap().remove("cluster_merge_max_splits");
         let t = TuningTable::parse(&v.to_string(), "t.json").unwrap();
         assert_eq!(t.sdpa.cluster_merge_max_splits, TuningTable::sm90().sdpa.cluster_merge_max_splits);
+        // Likewise the finer splits' bound, which must be at least 1.
+        v["sdpa"]["cluster_min_keys_per_split"] = 0.into();
+        let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
+        assert!(e.contains("cluster_min_keys_per_split") && e.contains("at least 1"), "{e}");
+        v["sdpa"].as_object_mut().unwrap().remove("cluster_min_keys_per_split");
+        let t = TuningTable::parse(&v.to_string(), "t.json").unwrap();
+        assert_eq!(t.sdpa.cluster_min_keys_per_split, 64);
         // Likewise the fused norm's bound; 0 (never) is a value like any other.
         let mut v: serde_json::Value = serde_json::from_str(SM90_JSON).unwrap();
         v["matmul"].as_object_mut().unwrap().remove("norm_fuse_max_weight_elems");

@@ -322,7 +322,17 @@ fn plan_fused_kernel(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning, kernel: Fu
     let min_keys = t.min_keys_per_split.max(t.min_keys_per_row * cta_rows).max(1);
     let by_keys = d.kv_len.div_ceil(min_keys);
     let most = (t.max_splits as usize).min(MAX_MERGE / cta_rows).max(1);
-    let splits = want.min(by_keys).min(most).max(1);
+    let mut splits = want.min(by_keys).min(most).max(1);
+    // A short cache whose splits merge in one cluster anyway: finer splits,
+    // more CTAs at work (H200: GQA 14/2, D 64, 576 keys 5.54 -> 4.65 us in a
+    // graph, 2048 keys 5.96 -> 5.52; GQA 32/8, D 128, 5.98 -> 5.49 and 7.81 ->
+    // 7.69). Above a cluster's splits the global merge's cost decides, and
+    // there the coarser split stays.
+    let cluster_most = cluster_merge_splits(kernel, caps, t);
+    if splits <= cluster_most {
+        let fine_keys = t.cluster_min_keys_per_split.max(t.min_keys_per_row * cta_rows).max(1);
+        splits = splits.max(want.min(d.kv_len.div_ceil(fine_keys)).min(most).min(cluster_most));
+    }
     // Keys per split, a whole number of tiles: the nearest multiple of the
     // tile, not the next. A split's keys are a CTA's serial loop, so the
     // longest split bounds the launch: 640 keys in 3 splits rounded up are
@@ -331,15 +341,24 @@ fn plan_fused_kernel(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning, kernel: Fu
     // on an H200: qwen2.5-0.5b 889 -> 913 tok/s).
     let per = d.kv_len.div_ceil(splits);
     let (down, up) = (per / KEY_TILE * KEY_TILE, per.div_ceil(KEY_TILE).max(1) * KEY_TILE);
-    let nearer_down = down > 0 && per - down < up - per && d.kv_len.div_ceil(down) <= most;
+    // Rounding down adds splits: never past the cluster a plan fits in.
+    let limit = if splits <= cluster_most { cluster_most } else { most };
+    let nearer_down = down > 0 && per - down < up - per && d.kv_len.div_ceil(down) <= limit;
     let keys_per_split = if nearer_down { down } else { up };
     let splits = d.kv_len.div_ceil(keys_per_split).max(1);
     // mmat's splits merge inside one thread-block cluster where there are few
     // enough (kernels/sdpa.cu: cluster_merge).
-    let cluster = kernel == FusedKernel::MmaT
-        && caps.compute_capability.0 >= 9
-        && (2..=t.cluster_merge_max_splits.min(16) as usize).contains(&splits);
+    let cluster = (2..=cluster_merge_splits(kernel, caps, t)).contains(&splits);
     SdpaPlan::Fused { kernel, splits: splits as u32, keys_per_split, row_groups: row_groups as u32, stages, cluster }
+}
+
+/// The most splits `kernel` merges inside one thread-block cluster on this
+/// device (mmat on sm_90 and later, at most 16 CTAs); 0 where it does not.
+fn cluster_merge_splits(kernel: FusedKernel, caps: &DeviceCaps, t: &SdpaTuning) -> usize {
+    match kernel == FusedKernel::MmaT && caps.compute_capability.0 >= 9 {
+        true => t.cluster_merge_max_splits.min(16) as usize,
+        false => 0,
+    }
 }
 
 /// Picks the plan: the path the preferences (else the tuning table's row
@@ -509,8 +528,20 @@ mod tests {
         assert_eq!(mma_stages(FusedKernel::Mma, 128, DType::F16, 64, 2, &h100()), 4);
         assert_eq!(mma_stages(FusedKernel::Mma, 256, DType::F16, 1, 2, &h100()), 3);
         assert_eq!(mma_stages(FusedKernel::Mma, 64, DType::F16, 4, 2, &h100()), 4);
-        // Short caches are not split below 256 keys.
-        let (_, splits, _, _) = fused(&desc(1, 8, 4, 1, 512, DType::F16));
+        // Short caches are not split below 256 keys, unless their splits
+        // merge in a cluster (mmat on sm_90): then down to 64 keys, at most
+        // 16 splits; a 3100-key cache's 194 keys a split do not round down
+        // to 192 (17 splits, past the cluster) but up to 256 (13).
+        let (_, splits, _, _) = fused(&desc(1, 8, 4, 1, 512, DType::BF16));
+        assert_eq!(splits, 8);
+        let (_, splits, kps, _) = fused(&desc(1, 8, 4, 1, 2048, DType::F16));
+        assert_eq!((splits, kps), (16, 128));
+        let (_, splits, kps, _) = fused(&desc(1, 8, 4, 1, 3100, DType::F16));
+        assert_eq!((splits, kps), (13, 256));
+        let (_, splits, _, _) = fused(&desc(1, 8, 4, 1, 512, DType::F32));
+        assert_eq!(splits, 2);
+        // Batch 16 fills the device already: no finer split.
+        let (_, splits, _, _) = fused(&desc(16, 8, 4, 1, 2048, DType::F16));
         assert_eq!(splits, 2);
         // Keys per split round to the nearest tile: 640 keys in 3 splits would
         // be 256 + 256 + 128; 192 x 3 + 64 shortens the longest CTA's loop.
