@@ -35,10 +35,7 @@ fn launch(b: &CudaBackend, x: &Tensor, y: &Tensor) -> Result<()> {
     let n = x.numel() as i64;
     let block = 256u32;
     let grid = ((n as u64).div_ceil(block as u64)).min(b.caps().sm_count as u64 * 16).max(1) as u32;
-    let (xp, yp) = (
-        x.device_ptr().ok_or_else(|| Error::invalid(OP, "x", "a device tensor", "a host tensor"))?,
-        y.device_ptr().ok_or_else(|| Error::invalid(OP, "y", "a device tensor", "a host tensor"))?,
-    );
+    let (xp, yp) = (super::device_ptr(OP, x, "x")?, super::device_ptr(OP, y, "y")?);
     let mut args = KernelArgs::new();
     args.push(xp)
         .push(yp)
@@ -77,11 +74,8 @@ pub fn gather_rows(ctx: &Context, table: &Tensor, ids: &Indices, out: &Tensor) -
         Backend::Cuda(b) => {
             let f = b.function(&kernels::COPY, &[], &format!("{OP}_{dtype}"))?;
             let label = format!("{OP}/row/{dtype}");
-            let ptr = |t: &Tensor, name: &str| {
-                t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"))
-            };
-            let ids_ptr =
-                ids.device_ptr().ok_or_else(|| Error::invalid(OP, "ids", "device indices", "host indices"))?;
+            let ptr = |t: &Tensor, name: &str| super::device_ptr(OP, t, name);
+            let ids_ptr = super::indices_ptr(OP, ids, "ids")?;
             b.hold_indices(&[ids]);
             let l = |t: &Tensor| t.layout().stride(0) as i64;
             let mut args = KernelArgs::new();
@@ -144,9 +138,7 @@ pub fn step_positions(
         }),
         Backend::Cuda(b) => {
             let f = b.function(&kernels::COPY, &[], OP)?;
-            let ptr = |ix: &Indices, name: &str| {
-                ix.device_ptr().ok_or_else(|| Error::invalid(OP, name, "device indices", "host indices"))
-            };
+            let ptr = |ix: &Indices, name: &str| super::indices_ptr(OP, ix, name);
             let mut args = KernelArgs::new();
             args.push(ptr(lens, "lens")?)
                 .push(ptr(live, "live")?)

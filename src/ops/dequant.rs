@@ -51,8 +51,7 @@ pub fn dequantize(ctx: &Context, w: &QuantMatrix, out: &Tensor) -> Result<()> {
         Backend::Cuda(be) => {
             let (w_ptr, _) =
                 w.device_span().ok_or_else(|| Error::invalid(OP, "w", "a device matrix", "a host matrix"))?;
-            let out_ptr =
-                out.device_ptr().ok_or_else(|| Error::invalid(OP, "out", "a device tensor", "a host tensor"))?;
+            let out_ptr = super::device_ptr(OP, out, "out")?;
             let f = be.function(&kernels::DEQUANT, kernels::dtype_build(dtype), &format!("dequant_{dtype}"))?;
             let groups = rows * cols / 32;
             let mut args = KernelArgs::new();

@@ -588,7 +588,7 @@ fn launch_fused(
     glu: bool,
     norm: Option<&RmsNormIn>,
 ) -> Result<()> {
-    let ptr = |t: &Tensor, name: &str| super::layer::ptr(op, t, name);
+    let ptr = |t: &Tensor, name: &str| super::device_ptr(op, t, name);
     let e = g.dtype.size_in_bytes() as u64;
     let variant = match (glu, norm.is_some()) {
         (true, false) => "veckglu",
@@ -653,7 +653,7 @@ fn launch_rope(
     d: usize,
 ) -> Result<()> {
     const OP: &str = "matmul_rope_append";
-    let ptr = |t: &Tensor, name: &str| super::layer::ptr(OP, t, name);
+    let ptr = |t: &Tensor, name: &str| super::device_ptr(OP, t, name);
     let e = g.dtype.size_in_bytes() as u64;
     let variant = if norm.is_some() { "veckropen" } else { "veckrope" };
     let name = format!("gemv_{variant}_n{}_{}", g.n, g.dtype);
@@ -714,7 +714,7 @@ fn push_rope_targets(
     qkv: &Tensor,
     d: usize,
 ) -> Result<()> {
-    let ptr = |t: &Tensor, name: &str| super::layer::ptr(op, t, name);
+    let ptr = |t: &Tensor, name: &str| super::device_ptr(op, t, name);
     let rope = super::layer::rope_params(qkv, t.bias.is_some(), t.q_out, t.k_cache, t.v_cache, d, &t.opts);
     args.push(t.bias.map(|b| ptr(b, "bias")).transpose()?.unwrap_or(0))
         .push(ptr(t.q_out, "q_out")?)

@@ -8,6 +8,7 @@
 //! Each op takes views with a unit stride along the last (feature) axis and
 //! any other strides, validates them, and runs on the context's backend.
 
+use super::device_ptr;
 use super::params::RmsNormParams;
 use super::params::RopeParams;
 use super::params::SiluMulParams;
@@ -19,10 +20,6 @@ use crate::runtime::{kernels, CudaBackend, KernelArgs, LaunchConfig};
 use crate::spec::layer::{check_rmsnorm, check_rope_append, check_silu_mul, RopeGeometry};
 pub use crate::spec::layer::{Llama3Rope, RopeOptions};
 use crate::tensor::{Indices, Tensor};
-
-pub(crate) fn ptr(op: &'static str, t: &Tensor, name: &str) -> Result<u64> {
-    t.device_ptr().ok_or_else(|| Error::invalid(op, name, "a device tensor", "a host tensor"))
-}
 
 /// Whether every row of the device view `t` (each index of its leading axes)
 /// starts on a boundary of `elems` elements, so a kernel can move `elems`
@@ -89,7 +86,7 @@ pub fn rmsnorm(ctx: &Context, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor) -> R
                 eps,
             };
             let mut args = KernelArgs::new();
-            args.push(ptr(OP, x, "x")?).push(ptr(OP, w, "w")?).push(ptr(OP, y, "y")?).push(p);
+            args.push(device_ptr(OP, x, "x")?).push(device_ptr(OP, w, "w")?).push(device_ptr(OP, y, "y")?).push(p);
             if outer > 65535 {
                 return Err(Error::Unsupported {
                     op: OP,
@@ -213,18 +210,18 @@ fn rope_append_impl(
         Backend::Cuda(be) => {
             let p = rope_params(qkv, bias.is_some(), q_out, k_cache, v_cache, d, o);
             let bias_ptr = match bias {
-                Some(b) => ptr(OP, b, "bias")?,
-                None => ptr(OP, qkv, "qkv")?, // never read (has_bias = 0)
+                Some(b) => device_ptr(OP, b, "bias")?,
+                None => device_ptr(OP, qkv, "qkv")?, // never read (has_bias = 0)
             };
             // Null: every sequence starts at p.pos.
             let positions_ptr = positions.and_then(Indices::device_ptr).unwrap_or(0);
             be.hold_indices(&positions.into_iter().collect::<Vec<_>>());
             let mut args = KernelArgs::new();
-            args.push(ptr(OP, qkv, "qkv")?)
+            args.push(device_ptr(OP, qkv, "qkv")?)
                 .push(bias_ptr)
-                .push(ptr(OP, q_out, "q_out")?)
-                .push(ptr(OP, k_cache, "k_cache")?)
-                .push(ptr(OP, v_cache, "v_cache")?)
+                .push(device_ptr(OP, q_out, "q_out")?)
+                .push(device_ptr(OP, k_cache, "k_cache")?)
+                .push(device_ptr(OP, v_cache, "v_cache")?)
                 .push(positions_ptr)
                 .push(p);
             let mut uses = vec![qkv, q_out, k_cache, v_cache];
@@ -320,7 +317,7 @@ pub fn silu_mul(ctx: &Context, gu: &Tensor, h: &Tensor) -> Result<()> {
                 s_h: h.layout().stride(0) as i64,
             };
             let mut args = KernelArgs::new();
-            args.push(ptr(OP, gu, "gu")?).push(ptr(OP, h, "h")?).push(p);
+            args.push(device_ptr(OP, gu, "gu")?).push(device_ptr(OP, h, "h")?).push(p);
             let block = 256;
             let grid = (rows * inter).div_ceil(block).min(be.caps().sm_count as usize * 8) as u32;
             // The kernel reads gu[r < rows, c < 2 inter] and writes h[r < rows, c < inter].

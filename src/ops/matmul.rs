@@ -233,9 +233,7 @@ impl MatmulPlanHandle {
                 crate::cpu::matmul::matmul(&g, alpha, a, b, beta, c)
             }),
             Backend::Cuda(be) => {
-                let ptr = |t: &Tensor, name: &str| {
-                    t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"))
-                };
+                let ptr = |t: &Tensor, name: &str| super::device_ptr(OP, t, name);
                 let (pa, pb, pc) = (ptr(a, "a")?, ptr(b, "b")?, ptr(c, "c")?);
                 match self.plan {
                     MatmulPlan::Gemv(gp) => self.launch_gemv(be, &g, &gp, alpha, beta, (pa, pb, pc), &[a, b, c]),

@@ -16,6 +16,20 @@ pub mod sdpa;
 pub mod softmax;
 
 pub use copy::{copy, gather_rows, step_positions};
+
+use crate::error::{Error, Result};
+use crate::tensor::{Indices, Tensor};
+
+/// The device address of `t` for a kernel argument; a host tensor is an
+/// error naming the op and the argument.
+pub(crate) fn device_ptr(op: &'static str, t: &Tensor, name: &str) -> Result<u64> {
+    t.device_ptr().ok_or_else(|| Error::invalid(op, name, "a device tensor", "a host tensor"))
+}
+
+/// The same for an index array.
+pub(crate) fn indices_ptr(op: &'static str, ix: &Indices, name: &str) -> Result<u64> {
+    ix.device_ptr().ok_or_else(|| Error::invalid(op, name, "device indices", "host indices"))
+}
 pub use dequant::dequantize;
 pub use fused_gemv::{
     matmul_rope_append, matmul_silu_mul, quant_matmul_rope_append, rmsnorm_matmul, rmsnorm_matmul_silu_mul, RmsNormIn,
@@ -29,3 +43,21 @@ pub use random::fill_uniform;
 pub use sample::{sample, tokens_or_error, SampleOptions};
 pub use sdpa::{plan_sdpa, sdpa, sdpa_ragged, SdpaOptions, SdpaPlanHandle};
 pub use softmax::{softmax, Causal, SoftmaxOptions};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Context;
+    use crate::dtype::DType;
+
+    #[test]
+    fn a_host_argument_to_a_launch_is_an_error_naming_it() {
+        let ctx = Context::cpu();
+        let t = Tensor::from_f32(&ctx, &[1.0, 2.0], &[2], DType::F32).unwrap();
+        let e = device_ptr("softmax", &t, "x").unwrap_err().to_string();
+        assert!(e.contains("softmax") && e.contains("x") && e.contains("a device tensor"), "{e}");
+        let ix = Indices::from_slice(&ctx, &[3, 4]).unwrap();
+        let e = indices_ptr("sample", &ix, "seeds").unwrap_err().to_string();
+        assert!(e.contains("sample") && e.contains("seeds") && e.contains("device indices"), "{e}");
+    }
+}

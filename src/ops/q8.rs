@@ -6,7 +6,8 @@
 //! kernels/quant_dot.cu (each CTA of the GEMV would otherwise quantize the
 //! whole of x itself).
 
-use super::layer::{grid_dim, ptr, rows_aligned};
+use super::device_ptr;
+use super::layer::{grid_dim, rows_aligned};
 use super::params::Q8Params;
 use crate::context::{Backend, Context};
 use crate::error::{Error, Result};
@@ -47,7 +48,7 @@ pub fn quantize_x(ctx: &Context, x: &Tensor, q: &Q8Activations) -> Result<()> {
         Backend::Cuda(be) => {
             let p = params(q, rows, cols, x.layout().stride(0), 0, 0.0, aligned4(&[x]));
             let mut args = KernelArgs::new();
-            args.push(ptr(OP, x, "x")?).push(q_ptr(q)).push(p);
+            args.push(device_ptr(OP, x, "x")?).push(q_ptr(q)).push(p);
             // The kernel reads x[r < rows, c < cols] and writes q's layout for rows x cols.
             launch(be, OP, "quantize_x", x, units_grid(be, rows, cols), 256, bytes, &[x], q, &args)
         }
@@ -91,7 +92,11 @@ pub fn rmsnorm_q8(ctx: &Context, x: &Tensor, w: &Tensor, eps: f32, y: &Tensor, q
         Backend::Cuda(be) => {
             let p = params(q, rows, cols, x.layout().stride(0), y.layout().stride(0), eps, aligned4(&[x, w, y]));
             let mut args = KernelArgs::new();
-            args.push(ptr(OP, x, "x")?).push(ptr(OP, w, "w")?).push(ptr(OP, y, "y")?).push(q_ptr(q)).push(p);
+            args.push(device_ptr(OP, x, "x")?)
+                .push(device_ptr(OP, w, "w")?)
+                .push(device_ptr(OP, y, "y")?)
+                .push(q_ptr(q))
+                .push(p);
             let grid = (grid_dim(OP, "rows", rows)?, 1, 1);
             // A CTA a row: reads x[r, c < cols] and w, writes y[r, c < cols] and row r of q.
             // A warp holds 4 units in each of its threads' RMSNORM_Q8_SLOTS
@@ -128,7 +133,7 @@ pub fn silu_mul_q8(ctx: &Context, gu: &Tensor, h: &Tensor, q: &Q8Activations) ->
         Backend::Cuda(be) => {
             let p = params(q, rows, cols, gu.layout().stride(0), h.layout().stride(0), 0.0, aligned4(&[gu, h]));
             let mut args = KernelArgs::new();
-            args.push(ptr(OP, gu, "gu")?).push(ptr(OP, h, "h")?).push(q_ptr(q)).push(p);
+            args.push(device_ptr(OP, gu, "gu")?).push(device_ptr(OP, h, "h")?).push(q_ptr(q)).push(p);
             // Reads gu[r, c < 2 cols], writes h[r, c < cols] and q's layout for rows x cols.
             launch(be, OP, "silu_mul_q8", gu, units_grid(be, rows, cols), 256, bytes, &[gu, h], q, &args)
         }

@@ -201,9 +201,7 @@ fn launch_chunks(
     mut plan: impl FnMut(usize, usize, &mut KernelArgs) -> Result<(String, cudarc::driver::CudaFunction, LaunchConfig)>,
 ) -> Result<()> {
     let Job { be, g, w, w_ptr, x, y, beta, .. } = *job;
-    let ptr = |t: &Tensor, name: &str| {
-        t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"))
-    };
+    let ptr = |t: &Tensor, name: &str| super::device_ptr(OP, t, name);
     let (px, py) = (ptr(x, "x")?, ptr(y, "y")?);
     let e = g.dtype.size_in_bytes();
     // Chunks as even as max_n allows (16 tokens at 7 a launch: 6, 5, 5, not
@@ -382,7 +380,7 @@ pub(super) fn launch_dot_rope(
     let fmt = kind.name().to_ascii_lowercase();
     let (w_ptr, buf_bytes) =
         w.device_span().ok_or_else(|| Error::invalid(op, "w", "a device matrix", "a host matrix"))?;
-    let px = super::layer::ptr(op, x, "x")?;
+    let px = super::device_ptr(op, x, "x")?;
     let (xq, xm) = q8_spans(be, x_q8).map_or((0, 0), |(b, m, _, _)| (b, m));
     let mut args = KernelArgs::new();
     args.push(w_ptr).push(px).push(0u64).push(xq).push(xm).push(quant_params(g, w, buf_bytes, g.n, false, 1.0, 0.0));

@@ -32,7 +32,7 @@ pub fn fill_uniform(ctx: &Context, t: &Tensor, seed: u64, lo: f32, hi: f32) -> R
         }
         Backend::Cuda(be) => {
             let mut args = KernelArgs::new();
-            args.push(super::layer::ptr(OP, t, "t")?).push(n as i64).push(seed).push(lo).push(hi);
+            args.push(super::device_ptr(OP, t, "t")?).push(n as i64).push(seed).push(lo).push(hi);
             let block = 256;
             let grid = n.div_ceil(block).min(be.caps().sm_count as usize * 16) as u32;
             // The kernel writes t's n contiguous elements (checked in bounds when the view was made).

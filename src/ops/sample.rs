@@ -154,9 +154,7 @@ pub fn sample(
                 repeat_penalty: o.repeat_penalty,
                 append: o.append as i32,
             };
-            let ptr = |ix: &Indices, name: &str| {
-                ix.device_ptr().ok_or_else(|| Error::invalid(OP, name, "device indices", "host indices"))
-            };
+            let ptr = |ix: &Indices, name: &str| super::indices_ptr(OP, ix, name);
             let name = variant(o, g.vocab);
             let chunks = g.vocab.div_ceil(SPLIT_CHUNK);
             // One CTA per (row, chunk): at most 64 chunks (MAX_VOCAB / SPLIT_CHUNK).
@@ -177,9 +175,9 @@ pub fn sample(
             // use of them is ordered after them on the one stream.
             if splits_rows(o, g.vocab) {
                 let part = ctx.scratch("sample.split", crate::dtype::DType::F32, 4 * g.batch * chunks)?;
-                let part_ptr = super::layer::ptr(OP, &part, "scratch")?;
+                let part_ptr = super::device_ptr(OP, &part, "scratch")?;
                 let mut args = KernelArgs::new();
-                args.push(super::layer::ptr(OP, logits, "logits")?)
+                args.push(super::device_ptr(OP, logits, "logits")?)
                     .push(ptr(history_len, "history_len")?)
                     .push(part_ptr)
                     .push(p);
@@ -215,11 +213,11 @@ pub fn sample(
             let scratch = ctx.scratch("sample.walk", crate::dtype::DType::F32, walk_scratch_words(g.batch, chunks))?;
             let (_, counters) = be.workspace(1, g.batch)?;
             let mut args = KernelArgs::new();
-            args.push(super::layer::ptr(OP, logits, "logits")?)
+            args.push(super::device_ptr(OP, logits, "logits")?)
                 .push(ptr(history, "history")?)
                 .push(ptr(history_len, "history_len")?)
                 .push(ptr(out, "out")?)
-                .push(super::layer::ptr(OP, &scratch, "scratch")?)
+                .push(super::device_ptr(OP, &scratch, "scratch")?)
                 .push(counters);
             for pass in walk(o, g.vocab) {
                 let mut args = args.clone();

@@ -336,9 +336,7 @@ fn launch_fused(
     v: &Tensor,
     out: &Tensor,
 ) -> Result<()> {
-    let ptr = |t: &Tensor, name: &str| {
-        t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"))
-    };
+    let ptr = |t: &Tensor, name: &str| super::device_ptr(OP, t, name);
     let (ws, counters) = if f.scratch.0 > 0 { be.workspace(f.scratch.0, f.scratch.1)? } else { (0, 0) };
     let params = SdpaParams {
         sq: Dims4::strides(q.layout()),

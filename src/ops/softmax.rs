@@ -87,9 +87,7 @@ pub(crate) fn launch(
         op: OP,
         what: format!("{} rows of {} columns exceed the grid limit", g.rows, g.cols),
     })?;
-    let ptr = |t: &Tensor, name: &str| {
-        t.device_ptr().ok_or_else(|| Error::invalid(OP, name, "a device tensor", "a host tensor"))
-    };
+    let ptr = |t: &Tensor, name: &str| super::device_ptr(OP, t, name);
     let (xp, yp) = (ptr(x, "x")?, ptr(y, "y")?);
     let (mp, smr, smc) = match o.mask {
         Some(m) => (ptr(m, "mask")?, m.layout().stride(0) as i64, m.layout().stride(1) as i64),
