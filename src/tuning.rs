@@ -78,7 +78,8 @@ impl Default for QuantTuning {
 pub struct SdpaTuning {
     /// The fused kernel splits the keys until the grid has this many CTAs per SM.
     pub target_ctas_per_sm: u32,
-    /// A split never gets fewer keys than this (rounded up to the key tile).
+    /// A split never gets fewer keys than this (rounded up to the key tile),
+    /// except where `cluster_min_keys_per_split` applies.
     pub min_keys_per_split: usize,
     /// ... and no fewer than this many keys per query row of a CTA: each split
     /// writes and the merge reads rows x D f32 partials, so the partials cost

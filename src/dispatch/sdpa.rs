@@ -296,7 +296,8 @@ fn mma8_wins(d: &SdpaDesc) -> bool {
 /// The fused kernel for a problem, and the split of its keys that fills the
 /// device in one wave: as many CTAs as fit `target_ctas_per_sm` (or fewer,
 /// where shared memory allows fewer) on every SM, no split shorter than
-/// `min_keys_per_split`.
+/// `min_keys_per_split` (`cluster_min_keys_per_split` where the splits merge
+/// in one cluster: mmat on sm_90).
 pub fn plan_fused(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> SdpaPlan {
     let kernel = match d.dtype != DType::F32 && d.kv_aligned {
         true if mma8_wins(d) => FusedKernel::Mma8,
@@ -324,12 +325,15 @@ fn plan_fused_kernel(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning, kernel: Fu
     let most = (t.max_splits as usize).min(MAX_MERGE / cta_rows).max(1);
     let mut splits = want.min(by_keys).min(most).max(1);
     // A short cache whose splits merge in one cluster anyway: finer splits,
-    // more CTAs at work (H200: GQA 14/2, D 64, 576 keys 5.54 -> 4.65 us in a
-    // graph, 2048 keys 5.96 -> 5.52; GQA 32/8, D 128, 5.98 -> 5.49 and 7.81 ->
-    // 7.69). Above a cluster's splits the global merge's cost decides, and
-    // there the coarser split stays.
+    // more CTAs at work (H200, in a graph: GQA 14/2, D 64, 576 / 1024 / 2048
+    // keys 5.51 / 5.72 / 5.89 -> 4.58 / 4.84 / 5.49 us; GQA 32/8, D 128, 5.97
+    // / 6.81 / 7.90 -> 5.50 / 6.36 / 7.69). Above a cluster's splits the
+    // global merge's cost decides, and there the coarser split stays. (Where
+    // the op cannot launch the cluster after all, ops::sdpa falls back to
+    // the global merge of these finer splits: not measured.)
     let cluster_most = cluster_merge_splits(kernel, caps, t);
-    if splits <= cluster_most {
+    let fits_cluster = splits <= cluster_most;
+    if fits_cluster {
         let fine_keys = t.cluster_min_keys_per_split.max(t.min_keys_per_row * cta_rows).max(1);
         splits = splits.max(want.min(d.kv_len.div_ceil(fine_keys)).min(most).min(cluster_most));
     }
@@ -341,8 +345,9 @@ fn plan_fused_kernel(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning, kernel: Fu
     // on an H200: qwen2.5-0.5b 889 -> 913 tok/s).
     let per = d.kv_len.div_ceil(splits);
     let (down, up) = (per / KEY_TILE * KEY_TILE, per.div_ceil(KEY_TILE).max(1) * KEY_TILE);
-    // Rounding down adds splits: never past the cluster a plan fits in.
-    let limit = if splits <= cluster_most { cluster_most } else { most };
+    // Rounding down adds splits: a finer plan never past its cluster, the
+    // table's most, or the CTAs that fill the device.
+    let limit = if fits_cluster { cluster_most.min(most).min(want.max(splits)) } else { most };
     let nearer_down = down > 0 && per - down < up - per && d.kv_len.div_ceil(down) <= limit;
     let keys_per_split = if nearer_down { down } else { up };
     let splits = d.kv_len.div_ceil(keys_per_split).max(1);
@@ -540,9 +545,26 @@ mod tests {
         assert_eq!((splits, kps), (13, 256));
         let (_, splits, _, _) = fused(&desc(1, 8, 4, 1, 512, DType::F32));
         assert_eq!(splits, 2);
-        // Batch 16 fills the device already: no finer split.
+        // Batch 16 fills the device already: no finer split; at batch 4 (8
+        // CTAs' worth of splits) 760 keys take 8 of 128 keys, not 12 of 64.
         let (_, splits, _, _) = fused(&desc(16, 8, 4, 1, 2048, DType::F16));
         assert_eq!(splits, 2);
+        let (_, splits, kps, _) = fused(&desc(4, 8, 4, 1, 760, DType::F16));
+        assert_eq!((splits, kps), (6, 128));
+        // Before sm_90 (no cluster) short caches keep 256-key splits; a table's
+        // max_splits below the cluster's holds after rounding too.
+        let t = TuningTable::sm90().sdpa;
+        let a100 = DeviceCaps { compute_capability: (8, 0), ..h100() };
+        let splits_of = |d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning| match plan_fused(d, caps, t) {
+            SdpaPlan::Fused { splits, .. } => splits,
+            p => panic!("{p:?}"),
+        };
+        assert_eq!(splits_of(&desc(1, 8, 4, 1, 512, DType::F16), &a100, &t), 2);
+        let few = SdpaTuning { max_splits: 8, ..t.clone() };
+        for kv_len in [65, 520, 576, 1000, 2048] {
+            let s = splits_of(&desc(1, 8, 4, 1, kv_len, DType::F16), &h100(), &few);
+            assert!(s <= 8, "{kv_len}: {s}");
+        }
         // Keys per split round to the nearest tile: 640 keys in 3 splits would
         // be 256 + 256 + 128; 192 x 3 + 64 shortens the longest CTA's loop.
         let (_, splits, kps, _) = fused(&desc(1, 2, 7, 1, 640, DType::F16));
