@@ -49,8 +49,7 @@ pub fn dequantize(ctx: &Context, w: &QuantMatrix, out: &Tensor) -> Result<()> {
             })
         }
         Backend::Cuda(be) => {
-            let (w_ptr, _) =
-                w.device_span().ok_or_else(|| Error::invalid(OP, "w", "a device matrix", "a host matrix"))?;
+            let (w_ptr, _) = super::quant_span(OP, w)?;
             let out_ptr = super::device_ptr(OP, out, "out")?;
             let f = be.function(&kernels::DEQUANT, kernels::dtype_build(dtype), &format!("dequant_{dtype}"))?;
             let groups = rows * cols / 32;

@@ -219,9 +219,9 @@ pub fn quant_matmul_rope_append(
         return Ok(());
     }
     if let Some(be) = quant_rope_fuses(ctx, parts, n)? {
+        let uses = [t.q_out, t.k_cache, t.v_cache].into_iter().chain(t.bias).collect::<Vec<_>>();
         let mut head0 = 0;
         for (w, g) in parts.iter().zip(&geoms) {
-            let uses = [t.q_out, t.k_cache, t.v_cache].into_iter().chain(t.bias).collect::<Vec<_>>();
             let push = |args: &mut KernelArgs| push_rope_targets(be, OP, args, t, &qkv, d);
             super::quant::launch_dot_rope(be, g, w, x, x_q8, head0, push, &uses, OP)?;
             head0 += w.rows() / d;

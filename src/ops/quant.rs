@@ -96,8 +96,7 @@ pub fn quant_matmul_with(
         Backend::Cuda(be) => {
             be.hold_quant(w);
             let kernel = resolve_kernel(ctx, be, w.kind(), g.k, g.n, opts.kernel)?;
-            let (w_ptr, buf_bytes) =
-                w.device_span().ok_or_else(|| Error::invalid(OP, "w", "a device matrix", "a host matrix"))?;
+            let (w_ptr, buf_bytes) = super::quant_span(OP, w)?;
             let job = Job { be, g: &g, w, w_ptr, buf_bytes, x, x_q8: opts.x_q8, y, alpha, beta };
             match kernel {
                 QuantKernel::Dot => launch_dot(&job),
@@ -378,8 +377,7 @@ pub(super) fn launch_dot_rope(
     be.hold_quant(w);
     let kind = w.kind();
     let fmt = kind.name().to_ascii_lowercase();
-    let (w_ptr, buf_bytes) =
-        w.device_span().ok_or_else(|| Error::invalid(op, "w", "a device matrix", "a host matrix"))?;
+    let (w_ptr, buf_bytes) = super::quant_span(op, w)?;
     let px = super::device_ptr(op, x, "x")?;
     let (xq, xm) = q8_spans(be, x_q8).map_or((0, 0), |(b, m, _, _)| (b, m));
     let mut args = KernelArgs::new();
