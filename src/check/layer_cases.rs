@@ -476,18 +476,19 @@ fn quant_rope_case(
     let (q2, kc2, vc2) = (empty(&outs.q.gpu)?, empty(&outs.kc.gpu)?, empty(&outs.vc.gpu)?);
     let targets = ops::RopeTargets { q_out: &q2, k_cache: &kc2, v_cache: &vc2, ..outs.targets(true) };
     ops::quant_matmul_rope_append(&composed, &gp, &x.gpu, q8.as_ref(), &targets)?;
-    let (mut diff, mut norm) = (0f64, 0f64);
+    let (mut fused, mut apart) = (Vec::new(), Vec::new());
     for (a, b) in [
         (outs.q.gpu.clone(), q2),
         (outs.written(&outs.kc.gpu)?, outs.written(&kc2)?),
         (outs.written(&outs.vc.gpu)?, outs.written(&vc2)?),
     ] {
-        for (x, y) in a.to_f32_vec()?.into_iter().zip(b.to_f32_vec()?) {
-            diff += (x as f64 - y as f64).powi(2);
-            norm += (y as f64).powi(2);
-        }
+        fused.extend(a.to_f32_vec()?.into_iter().map(f64::from));
+        apart.extend(b.to_f32_vec()?.into_iter().map(f64::from));
     }
-    let rel = (diff / norm.max(f64::MIN_POSITIVE)).sqrt();
+    // rel_l2 passes over NaN where both sides hold one; here any value that
+    // is not a finite number fails.
+    let finite = fused.iter().chain(&apart).all(|v| v.is_finite());
+    let rel = if finite { super::rel_l2(&fused, &apart) } else { f64::NAN };
     let bound = match dtype {
         DType::F32 => 1e-6,
         DType::F16 => 5e-4,
