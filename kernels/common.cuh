@@ -263,14 +263,21 @@ __device__ __forceinline__ float ld_cluster(const float* p, unsigned rank) {
     asm volatile("ld.shared::cluster.f32 %0, [%1];" : "=f"(v) : "r"(cluster_addr(p, rank)) : "memory");
     return v;
 }
-// 16 bytes (p 16-byte aligned).
-__device__ __forceinline__ float4 ld_cluster4(const float* p, unsigned rank) {
-    float4 v;
-    asm volatile("ld.shared::cluster.v4.f32 {%0,%1,%2,%3}, [%4];"
-                 : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
-                 : "r"(cluster_addr(p, rank))
+// Split phases of the cluster barrier: arrive (releasing this thread's
+// shared-memory writes, local and remote, or relaxed: ordering nothing), then
+// wait (acquiring what the others released). Every thread of the cluster
+// arrives once a phase, and waits before it arrives again.
+__device__ __forceinline__ void cluster_arrive_relaxed() { asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory"); }
+__device__ __forceinline__ void cluster_arrive() { asm volatile("barrier.cluster.arrive.aligned;" ::: "memory"); }
+__device__ __forceinline__ void cluster_wait() { asm volatile("barrier.cluster.wait.aligned;" ::: "memory"); }
+// Stores into CTA `rank`'s copy of `p` (this CTA's shared memory).
+__device__ __forceinline__ void st_cluster(float* p, unsigned rank, float v) {
+    asm volatile("st.shared::cluster.f32 [%0], %1;" ::"r"(cluster_addr(p, rank)), "f"(v) : "memory");
+}
+__device__ __forceinline__ void st_cluster4(float4* p, unsigned rank, float4 v) {
+    asm volatile("st.shared::cluster.v4.f32 [%0], {%1,%2,%3,%4};" ::"r"(cluster_addr(p, rank)), "f"(v.x), "f"(v.y), "f"(v.z),
+                 "f"(v.w)
                  : "memory");
-    return v;
 }
 #endif
 

@@ -165,56 +165,93 @@ __device__ void finish(const float* o, const float* lse, int nrows, int row0, T*
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
 // The splits' merge inside a thread-block cluster (mmat with p.cluster: the
 // grid.x splits of a KV head are one cluster of at most 16 CTAs, at most 8
-// rows each). Each CTA's normalised rows (o, [nrows][D]) and log2-sum-exps
-// stay in its own shared memory; after a cluster barrier every CTA computes
-// the weights of all splits from the others' log-sum-exps and writes every
-// S-th 16-byte piece of the output, summing the splits in order as finish()
-// does. No workspace, fence, counter or last CTA: the global merge's round
-// trips to L2 on the launch's tail become reads of the cluster's shared
-// memory.
+// rows each), by pushing rather than pulling. The output's 16-byte pieces
+// (nrows * D / 4 of them) are dealt round-robin over the cluster: piece e
+// belongs to CTA e % S. Each CTA combines its warps' rows piece by piece
+// (the warps' weights recomputed by every thread from the W maxima and sums:
+// no barrier, no shuffles) and stores each piece straight into its owner's
+// shared memory, with its rows' log2-sum-exps into every CTA's; one cluster
+// barrier later each CTA merges the pieces it owns over the splits, in split
+// order (as finish() does), and writes them out. Against a barrier, loads
+// from every CTA's shared memory, and a second barrier before any CTA may
+// leave (the pulling form): one barrier and no remote round trip. The
+// receiving area (`recv`, after the query rows; host twin:
+// FusedKernel::smem_bytes) is this merge's alone, so a CTA still in its key
+// loop can be written to; the phase armed at the kernel's start and waited
+// for here makes sure every CTA of the cluster has started.
 constexpr int CLUSTER_MAX = 16, CLUSTER_ROWS = 8;
-template <int D>
-__device__ void cluster_merge(const float* o, const float* lse, int nrows, int row0, T* out, const SdpaParams& p) {
+template <int D, int W>
+__device__ void cluster_push_merge(const float* fo, const float (*s_m)[16], const float (*s_l)[16], int nrows, int row0,
+                                   float* recv, T* out, const SdpaParams& p) {
     static_assert(D % 4 == 0, "pieces of 4 values");
-    __shared__ float wts[CLUSTER_MAX][CLUSTER_ROWS];
-    const int S = gridDim.x;  // the cluster's size (the host launches one cluster of all splits)
+    constexpr int PR = D / 4;                         // pieces a row
+    const int S = gridDim.x;                          // the cluster's size (one cluster of all splits)
+    const unsigned me = cluster_rank();
+    float* lse_in = recv;                             // [CLUSTER_MAX][CLUSTER_ROWS]: split s's log2-sum-exp of row r
+    float4* part_in = reinterpret_cast<float4*>(recv + CLUSTER_MAX * CLUSTER_ROWS);  // [pieces / S rounded up][S]
+    const int pieces = nrows * PR;
     i64 b, hk;
     seq_head(p, b, hk);
-    cluster_sync();  // every CTA's rows and log-sum-exps are written
-    {
-        // Thread (row, split): a row's splits on 16 adjacent lanes, reduced by shuffles.
-        const int r = threadIdx.x / CLUSTER_MAX, sp = threadIdx.x % CLUSTER_MAX;
-        const bool live = r < nrows && sp < S;
-        const float l = live ? ld_cluster(lse + r, sp) : -INFINITY;
-        float m = l;
-        for (int x = 1; x < CLUSTER_MAX; x <<= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, x));
-        const float e = live && m != -INFINITY ? exp2f(l - m) : 0.f;
-        float den = e;
-        for (int x = 1; x < CLUSTER_MAX; x <<= 1) den += __shfl_xor_sync(0xffffffffu, den, x);
-        if (live) wts[sp][r] = den > 0.f ? e / den : 0.f;  // a row no split saw a key of: 0
-    }
-    __syncthreads();
-    const int items = nrows * D / 4;
-    for (int e = (int)cluster_rank() + S * (int)threadIdx.x; e < items; e += S * (int)blockDim.x) {
-        const int r = e / (D / 4), d = (e % (D / 4)) * 4;
-        float4 x[CLUSTER_MAX];
+    cluster_wait();  // the start's phase: every CTA of the cluster is running
+    for (int e = threadIdx.x; e < pieces; e += blockDim.x) {
+        const int r = e / PR, d = (e - r * PR) * 4;
+        // Row r's warps (SW: every warp is a slice of the one row tile).
+        float m = -INFINITY;
 #pragma unroll
-        for (int s = 0; s < CLUSTER_MAX; ++s)
-            if (s < S) x[s] = ld_cluster4(o + r * D + d, s);
+        for (int w = 0; w < W; ++w) m = fmaxf(m, s_m[w][r]);
+        float wt[W], den = 0.f;
+#pragma unroll
+        for (int w = 0; w < W; ++w) {
+            wt[w] = m == -INFINITY ? 0.f : exp2f(s_m[w][r] - m);  // a warp that saw no key: 0
+            den += wt[w] * s_l[w][r];
+        }
+        float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+        for (int w = 0; w < W; ++w) {
+            const float4 x = *reinterpret_cast<const float4*>(fo + (w * 16 + r) * D + d);
+            acc.x += wt[w] * x.x;
+            acc.y += wt[w] * x.y;
+            acc.z += wt[w] * x.z;
+            acc.w += wt[w] * x.w;
+        }
+        const float inv = den > 0.f ? 1.f / den : 0.f;  // a row that saw no key is 0, whatever V held
+        acc.x *= inv;
+        acc.y *= inv;
+        acc.z *= inv;
+        acc.w *= inv;
+        st_cluster4(part_in + (e / S) * S + me, e % S, acc);
+        if (d == 0) {
+            const float lse = den > 0.f ? m + __log2f(den) : -INFINITY;
+            for (int s = 0; s < S; ++s) st_cluster(lse_in + me * CLUSTER_ROWS + r, s, lse);
+        }
+    }
+    cluster_arrive();  // releases the pieces and log-sum-exps just stored
+    cluster_wait();    // every CTA's have landed here
+    for (int j = threadIdx.x; (int)me + j * S < pieces; j += blockDim.x) {
+        const int e = (int)me + j * S, r = e / PR, d = (e - r * PR) * 4;
+        float l[CLUSTER_MAX], m = -INFINITY;
+#pragma unroll
+        for (int s = 0; s < CLUSTER_MAX; ++s) {
+            l[s] = s < S ? lse_in[s * CLUSTER_ROWS + r] : -INFINITY;
+            m = fmaxf(m, l[s]);
+        }
+        float den = 0.f;
         float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll
         for (int s = 0; s < CLUSTER_MAX; ++s) {
             if (s < S) {
-                const float w = wts[s][r];
-                acc.x += w * x[s].x;
-                acc.y += w * x[s].y;
-                acc.z += w * x[s].z;
-                acc.w += w * x[s].w;
+                const float w = m == -INFINITY ? 0.f : exp2f(l[s] - m);
+                const float4 x = part_in[j * S + s];
+                den += w;
+                acc.x += w * x.x;
+                acc.y += w * x.y;
+                acc.z += w * x.z;
+                acc.w += w * x.w;
             }
         }
-        store4(out, p, b, hk, row0 + r, d, acc);
+        const float inv = den > 0.f ? 1.f / den : 0.f;  // a row no split saw a key of: 0
+        store4(out, p, b, hk, row0 + r, d, make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv));
     }
-    cluster_sync();  // no CTA leaves while another may still read its rows
 }
 #endif
 
@@ -406,6 +443,11 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
     T* sV = sK + stages * KT * LD;           // [stages][KT][LD]
     T* sQ = sV + stages * KT * LD;           // [tiles * 16][LD]
     __shared__ float s_m[W][16], s_l[W][16];
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
+    // The cluster merge's first phase (cluster_push_merge): arrived at once,
+    // waited for before the first store into another CTA.
+    if (SW && p.cluster) cluster_arrive_relaxed();
+#endif
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     i64 b, hk;
@@ -668,6 +710,12 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
         }
     }
     __syncthreads();
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
+    if (SW && p.cluster) {
+        cluster_push_merge<D, W>(fo, s_m, s_l, nrows, row0, reinterpret_cast<float*>(sQ + 16 * LD), out, p);
+        return;
+    }
+#endif
     // Each row's weights per slice, once: 2^(m_s - m) / den (0 for a row that
     // saw no key), replacing s_m; the row's log2-sum-exp.
     // A thread a (row, slice), the row's slices on adjacent lanes (slices is
@@ -698,12 +746,6 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
         res[e] = s_lse[r] == -INFINITY ? 0.f : acc;  // a row that saw no key is 0, whatever V held
     }
     __syncthreads();
-#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
-    if (SW && p.cluster) {
-        cluster_merge<D>(res, s_lse, nrows, row0, out, p);
-        return;
-    }
-#endif
     finish<D>(res, s_lse, nrows, row0, out, ws, counters, fo, p);  // fo is free again: merge scratch
 }
 #endif

@@ -111,14 +111,21 @@ impl FusedKernel {
 
     /// Dynamic shared memory of one CTA (kernels/sdpa.cu): for mma (and mmat), `stages`
     /// stages of 64 K and 64 V rows (mma8: 128) plus 16 query rows per row
-    /// tile, rows padded by 16 bytes; for SIMT, f32 tiles of 16 query, 32 K
-    /// (padded by one) and 32 V rows.
+    /// tile, rows padded by 16 bytes; mmat adds its cluster merge's receiving
+    /// area (cluster_push_merge: 16 x 8 log-sum-exps, and the 16-byte pieces
+    /// of its rows dealt over up to 16 CTAs, rounded up); for SIMT, f32 tiles
+    /// of 16 query, 32 K (padded by one) and 32 V rows.
     pub fn smem_bytes(self, d: usize, dtype: DType, stages: u32, rows: usize) -> usize {
         match self {
             FusedKernel::Mma | FusedKernel::Mma8 | FusedKernel::MmaT => {
                 let stage_keys = if self == FusedKernel::Mma8 { 2 * KEY_TILE } else { KEY_TILE };
                 let q_rows = rows.clamp(1, MMA_ROWS_PER_CTA).div_ceil(16) * 16;
-                (2 * stages as usize * stage_keys + q_rows) * (d + 8) * dtype.size_in_bytes()
+                let tiles = (2 * stages as usize * stage_keys + q_rows) * (d + 8) * dtype.size_in_bytes();
+                let recv = match self {
+                    FusedKernel::MmaT => 16 * MMAT_ROWS * 4 + (rows.clamp(1, MMAT_ROWS) * d / 4 + 15) * 16,
+                    _ => 0,
+                };
+                tiles + recv
             }
             FusedKernel::Simt => (SIMT_ROWS_PER_CTA * d + 32 * (d + 1) + 32 * d) * 4,
         }
@@ -533,6 +540,14 @@ mod tests {
         assert_eq!(mma_stages(FusedKernel::Mma, 128, DType::F16, 64, 2, &h100()), 4);
         assert_eq!(mma_stages(FusedKernel::Mma, 256, DType::F16, 1, 2, &h100()), 3);
         assert_eq!(mma_stages(FusedKernel::Mma, 64, DType::F16, 4, 2, &h100()), 4);
+        // mmat's cluster merge receives into its own area (2.5 KiB at D = 128
+        // and 4 rows, 4.2 KiB at 7): three stages still keep two CTAs an SM,
+        // which the cluster of 16 needs to be resident with the others.
+        assert_eq!(FusedKernel::MmaT.smem_bytes(128, DType::F16, 3, 4) - FusedKernel::Mma.smem_bytes(128, DType::F16, 3, 4), 2800);
+        for rows in [4, 7, 8] {
+            assert_eq!(mma_stages(FusedKernel::MmaT, 128, DType::F16, rows, 2, &h100()), 3);
+            assert_eq!(FusedKernel::MmaT.resident_per_sm(128, DType::F16, 3, rows, &h100()), 2);
+        }
         // Short caches are not split below 256 keys, unless their splits
         // merge in a cluster (mmat on sm_90): then down to 64 keys, at most
         // 16 splits; a 3100-key cache's 194 keys a split do not round down
