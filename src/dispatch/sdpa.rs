@@ -543,7 +543,10 @@ mod tests {
         // mmat's cluster merge receives into its own area (2.5 KiB at D = 128
         // and 4 rows, 4.2 KiB at 7): three stages still keep two CTAs an SM,
         // which the cluster of 16 needs to be resident with the others.
-        assert_eq!(FusedKernel::MmaT.smem_bytes(128, DType::F16, 3, 4) - FusedKernel::Mma.smem_bytes(128, DType::F16, 3, 4), 2800);
+        assert_eq!(
+            FusedKernel::MmaT.smem_bytes(128, DType::F16, 3, 4) - FusedKernel::Mma.smem_bytes(128, DType::F16, 3, 4),
+            2800
+        );
         for rows in [4, 7, 8] {
             assert_eq!(mma_stages(FusedKernel::MmaT, 128, DType::F16, rows, 2, &h100()), 3);
             assert_eq!(FusedKernel::MmaT.resident_per_sm(128, DType::F16, 3, rows, &h100()), 2);
