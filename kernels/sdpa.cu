@@ -479,15 +479,40 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
     const int cq = threadIdx.x % CH, cr = threadIdx.x / CH;
     const bool copier = cr < RP;
     const i64 k_pass = RP * p.sk.v[2], v_pass = RP * p.sv.v[2];
-    const T* k_src = Kh + (kb + cr) * p.sk.v[2] + cq * 8;
-    const T* v_src = Vh + (kb + cr) * p.sv.v[2] + cq * 8;
+    const i64 k_tile = KT * p.sk.v[2], v_tile = KT * p.sv.v[2];
+    // The first rows of the next tile to load: load_tile is called for tiles
+    // 0, 1, 2, ... in order, each once.
+    const T* k_next = Kh + (kb + cr) * p.sk.v[2] + cq * 8;
+    const T* v_next = Vh + (kb + cr) * p.sv.v[2] + cq * 8;
+    // This thread's chunk in stage 0 as shared addresses: a pass and a stage
+    // are constant steps from there (Nsight Compute, 2026-11-30: a tile's
+    // copies were ~150 instructions a thread, address math and selects
+    // around 16 cp.async, a quarter of the kernel's at Lk = 4096).
+    constexpr unsigned PASS_BYTES = RP * LD * sizeof(T), STAGE_BYTES = KT * LD * sizeof(T);
+    const unsigned sk0 = smem_addr(&sK[cr * LD + cq * 8]), sv0 = smem_addr(&sV[cr * LD + cq * 8]);
     auto load_tile = [&](int t, int stage) {
+        const T* ks = k_next;
+        const T* vs = v_next;
+        k_next += k_tile;
+        v_next += v_tile;
         if (!copier) return;
-        const T* ks = k_src + (i64)t * KT * p.sk.v[2];
-        const T* vs = v_src + (i64)t * KT * p.sv.v[2];
-        // Rows of this tile in range, from this thread's first (rows past the
-        // range are zero-filled: P V must not meet NaN garbage).
-        const int valid = (int)max((i64)0, min(ke - (kb + (i64)t * KT + cr), (i64)KT));
+        const unsigned sk = sk0 + stage * STAGE_BYTES, sv = sv0 + stage * STAGE_BYTES;
+        const i64 first = kb + (i64)t * KT;  // the tile's first key
+        if (first + KT <= ke) {               // every row in range: no test a row
+#pragma unroll
+            for (int i = 0; i < PASSES; ++i) {
+                if (KT % RP == 0 || cr + i * RP < KT) {
+                    cp_async16_at(sk + i * PASS_BYTES, ks);
+                    cp_async16_at(sv + i * PASS_BYTES, vs);
+                }
+                ks += k_pass;
+                vs += v_pass;
+            }
+            return;
+        }
+        // The cache's last tile: rows past the range are zero-filled (P V
+        // must not meet NaN garbage), counted from this thread's first.
+        const int valid = (int)max((i64)0, min(ke - (first + cr), (i64)KT));
 #pragma unroll
         for (int i = 0; i < PASSES; ++i) {
             const int r = cr + i * RP;
