@@ -162,6 +162,16 @@ __device__ void finish(const float* o, const float* lse, int nrows, int row0, T*
     });
 }
 
+// 2^x on the MUFU unit without the accurate path's range fix-up: the
+// arguments here are differences from a running max (<= 0), where a result
+// below 2^-126 flushing to 0 changes no softmax weight that matters; -inf
+// gives 0.
+__device__ __forceinline__ float fast_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
 // The splits' merge inside a thread-block cluster (mmat with p.cluster: the
 // grid.x splits of a KV head are one cluster of at most 16 CTAs, at most 8
@@ -171,8 +181,9 @@ __device__ void finish(const float* o, const float* lse, int nrows, int row0, T*
 // (the warps' weights recomputed by every thread from the W maxima and sums:
 // no barrier, no shuffles) and stores each piece straight into its owner's
 // shared memory, with its rows' log2-sum-exps into every CTA's; one cluster
-// barrier later each CTA merges the pieces it owns over the splits, in split
-// order (as finish() does), and writes them out. Against a barrier, loads
+// barrier later each CTA merges the pieces it owns over the splits (a lane a
+// split, reduced in a fixed order: the result does not depend on which CTA
+// finished first) and writes them out. Against a barrier, loads
 // from every CTA's shared memory, and a second barrier before any CTA may
 // leave (the pulling form): one barrier and no remote round trip. The
 // receiving area (`recv`, after the query rows; host twin:
@@ -183,7 +194,7 @@ constexpr int CLUSTER_MAX = 16, CLUSTER_ROWS = 8;
 template <int D, int W>
 __device__ void cluster_push_merge(const float* fo, const float (*s_m)[16], const float (*s_l)[16], int nrows, int row0,
                                    float* recv, T* out, const SdpaParams& p) {
-    static_assert(D % 4 == 0, "pieces of 4 values");
+    static_assert(D % 4 == 0 && D / 4 >= CLUSTER_MAX, "pieces of 4 values; a row has a piece per CTA at least");
     constexpr int PR = D / 4;                         // pieces a row
     const int S = gridDim.x;                          // the cluster's size (one cluster of all splits)
     const unsigned me = cluster_rank();
@@ -194,7 +205,7 @@ __device__ void cluster_push_merge(const float* fo, const float (*s_m)[16], cons
     seq_head(p, b, hk);
     cluster_wait();  // the start's phase: every CTA of the cluster is running
     for (int e = threadIdx.x; e < pieces; e += blockDim.x) {
-        const int r = e / PR, d = (e - r * PR) * 4;
+        const int r = e / PR, q = e - r * PR;
         // Row r's warps (SW: every warp is a slice of the one row tile).
         float m = -INFINITY;
 #pragma unroll
@@ -202,55 +213,47 @@ __device__ void cluster_push_merge(const float* fo, const float (*s_m)[16], cons
         float wt[W], den = 0.f;
 #pragma unroll
         for (int w = 0; w < W; ++w) {
-            wt[w] = m == -INFINITY ? 0.f : exp2f(s_m[w][r] - m);  // a warp that saw no key: 0
+            wt[w] = m == -INFINITY ? 0.f : fast_exp2(s_m[w][r] - m);  // a warp that saw no key: 0
             den += wt[w] * s_l[w][r];
         }
         float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll
         for (int w = 0; w < W; ++w) {
-            const float4 x = *reinterpret_cast<const float4*>(fo + (w * 16 + r) * D + d);
+            const float4 x = *reinterpret_cast<const float4*>(fo + (w * 16 + r) * D + q * 4);
             acc.x += wt[w] * x.x;
             acc.y += wt[w] * x.y;
             acc.z += wt[w] * x.z;
             acc.w += wt[w] * x.w;
         }
-        const float inv = den > 0.f ? 1.f / den : 0.f;  // a row that saw no key is 0, whatever V held
-        acc.x *= inv;
-        acc.y *= inv;
-        acc.z *= inv;
-        acc.w *= inv;
-        st_cluster4(part_in + (e / S) * S + me, e % S, acc);
-        if (d == 0) {
-            const float lse = den > 0.f ? m + __log2f(den) : -INFINITY;
-            for (int s = 0; s < S; ++s) st_cluster(lse_in + me * CLUSTER_ROWS + r, s, lse);
-        }
+        const float inv = den > 0.f ? __fdividef(1.f, den) : 0.f;  // a row that saw no key is 0, whatever V held
+        st_cluster4(part_in + (e / S) * S + me, e % S, make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv));
+        // The row's log2-sum-exp to every CTA: piece q's thread tells CTA q.
+        if (q < S) st_cluster(lse_in + me * CLUSTER_ROWS + r, q, den > 0.f ? m + __log2f(den) : -INFINITY);
     }
     cluster_arrive();  // releases the pieces and log-sum-exps just stored
     cluster_wait();    // every CTA's have landed here
-    for (int j = threadIdx.x; (int)me + j * S < pieces; j += blockDim.x) {
-        const int e = (int)me + j * S, r = e / PR, d = (e - r * PR) * 4;
-        float l[CLUSTER_MAX], m = -INFINITY;
-#pragma unroll
-        for (int s = 0; s < CLUSTER_MAX; ++s) {
-            l[s] = s < S ? lse_in[s * CLUSTER_ROWS + r] : -INFINITY;
-            m = fmaxf(m, l[s]);
+    // The pieces this CTA owns (e = me + j S), 16 lanes a piece, a lane a
+    // split: the max, the weights' sum and the weighted sum reduced by
+    // shuffles in a fixed order. (A thread a piece looping over the splits
+    // was a chain of ~400 instructions on one warp while the others had
+    // left: Nsight Compute, 2026-11-30.)
+    constexpr int GROUPS = 32 * W / CLUSTER_MAX;  // pieces a round
+    const int sp = threadIdx.x % CLUSTER_MAX, grp = threadIdx.x / CLUSTER_MAX;
+    for (int j0 = 0; (int)me + j0 * S < pieces; j0 += GROUPS) {  // the same rounds for every thread: shuffles stay whole
+        const int j = j0 + grp, e = (int)me + j * S;
+        const bool live = e < pieces && sp < S;
+        const int r = e / PR, d = (e - r * PR) * 4;
+        const float l = live ? lse_in[sp * CLUSTER_ROWS + r] : -INFINITY;
+        const float4 x = live ? part_in[j * S + sp] : make_float4(0.f, 0.f, 0.f, 0.f);
+        const float m = group_max<CLUSTER_MAX>(l);
+        const float w = live && m != -INFINITY ? fast_exp2(l - m) : 0.f;
+        const float den = group_sum<CLUSTER_MAX>(w);
+        float4 acc = make_float4(group_sum<CLUSTER_MAX>(w * x.x), group_sum<CLUSTER_MAX>(w * x.y),
+                                 group_sum<CLUSTER_MAX>(w * x.z), group_sum<CLUSTER_MAX>(w * x.w));
+        if (sp == 0 && e < pieces) {
+            const float inv = den > 0.f ? __fdividef(1.f, den) : 0.f;  // a row no split saw a key of: 0
+            store4(out, p, b, hk, row0 + r, d, make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv));
         }
-        float den = 0.f;
-        float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-#pragma unroll
-        for (int s = 0; s < CLUSTER_MAX; ++s) {
-            if (s < S) {
-                const float w = m == -INFINITY ? 0.f : exp2f(l[s] - m);
-                const float4 x = part_in[j * S + s];
-                den += w;
-                acc.x += w * x.x;
-                acc.y += w * x.y;
-                acc.z += w * x.z;
-                acc.w += w * x.w;
-            }
-        }
-        const float inv = den > 0.f ? 1.f / den : 0.f;  // a row no split saw a key of: 0
-        store4(out, p, b, hk, row0 + r, d, make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv));
     }
 }
 #endif
@@ -278,16 +281,6 @@ __device__ __forceinline__ SdpaParams for_sequence(const SdpaParams& p) {
         q.offset = n - p.lq;
     }
     return q;
-}
-
-// 2^x on the MUFU unit without the accurate path's range fix-up: the
-// arguments here are differences from a running max (<= 0), where a result
-// below 2^-126 flushing to 0 changes no softmax weight that matters; -inf
-// gives 0.
-__device__ __forceinline__ float fast_exp2(float x) {
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
 }
 
 // The online softmax's step for two rows h = 0, 1 of a lane: the rows'
