@@ -105,6 +105,13 @@ pub struct SdpaTuning {
     /// from a file written before it: the embedded value.
     #[serde(default = "default_cluster_min_keys_per_split")]
     pub cluster_min_keys_per_split: usize,
+    /// A cache longer than the targets above split into more CTAs than one
+    /// cluster holds still merges in one cluster when its keys, cut into
+    /// `cluster_merge_max_splits` splits, give each split at most this many
+    /// bytes of K and V: past that, more CTAs and the global merge win.
+    /// 0: never. Absent from a file written before it: the embedded value.
+    #[serde(default = "default_cluster_max_split_bytes")]
+    pub cluster_max_split_bytes: usize,
 }
 
 fn default_cluster_merge_max_splits() -> u32 {
@@ -113,6 +120,10 @@ fn default_cluster_merge_max_splits() -> u32 {
 
 fn default_cluster_min_keys_per_split() -> usize {
     TuningTable::sm90().sdpa.cluster_min_keys_per_split
+}
+
+fn default_cluster_max_split_bytes() -> usize {
+    TuningTable::sm90().sdpa.cluster_max_split_bytes
 }
 
 impl Default for SdpaTuning {

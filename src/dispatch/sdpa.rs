@@ -339,6 +339,19 @@ fn plan_fused_kernel(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning, kernel: Fu
     // the op cannot launch the cluster after all, ops::sdpa falls back to
     // the global merge of these finer splits: not measured.)
     let cluster_most = cluster_merge_splits(kernel, caps, t);
+    // A longer cache of a few KV heads, whose splits would outnumber a
+    // cluster: a cluster's splits still, where each reads at most
+    // cluster_max_split_bytes of K and V (H200, in a graph, 8192 keys: GQA
+    // 14/2 D 64 32 splits merged globally 9.51 us, 16 in a cluster 7.94; GQA
+    // 32/8 D 64 11.3 -> 10.3; at 256 KiB a split no gain: GQA 32/8 D 128
+    // 8192 keys 15.3 either way and the llama3-8b step 26 us slower, D 64
+    // 16384 keys 12.9 -> 13.2).
+    if splits > cluster_most && cluster_most >= 2 {
+        let split_bytes = d.kv_len.div_ceil(cluster_most) * 2 * d.d * d.dtype.size_in_bytes();
+        if split_bytes <= t.cluster_max_split_bytes {
+            splits = cluster_most;
+        }
+    }
     let fits_cluster = splits <= cluster_most;
     if fits_cluster {
         let fine_keys = t.cluster_min_keys_per_split.max(t.min_keys_per_row * cta_rows).max(1);
@@ -578,6 +591,23 @@ mod tests {
             p => panic!("{p:?}"),
         };
         assert_eq!(splits_of(&desc(1, 8, 4, 1, 512, DType::F16), &a100, &t), 2);
+        // 8192 keys of D = 64 on 2 KV heads: 16 splits of 128 KiB in a
+        // cluster, not 32 merged globally; D = 128 (256 KiB a split) and
+        // 16384 keys keep the global merge, as does a table without the rule.
+        let (_, splits, _, _) = fused(&SdpaDesc { d: 64, ..desc(1, 2, 7, 1, 8192, DType::F16) });
+        assert_eq!(splits, 16);
+        let (_, splits, _, _) = fused(&desc(1, 8, 4, 1, 8192, DType::F16));
+        assert_eq!(splits, 32);
+        let (_, splits, _, _) = fused(&SdpaDesc { d: 64, ..desc(1, 2, 7, 1, 16384, DType::F16) });
+        assert!(splits > 16, "{splits}");
+        let never = SdpaTuning { cluster_max_split_bytes: 0, ..t.clone() };
+        let plan = plan_sdpa(
+            &SdpaDesc { d: 64, ..desc(1, 2, 7, 1, 8192, DType::F16) },
+            &h100(),
+            &never,
+            &SdpaPrefs::default(),
+        );
+        assert!(plan.unwrap().name().ends_with("split32"));
         let few = SdpaTuning { max_splits: 8, ..t.clone() };
         for kv_len in [65, 520, 576, 1000, 2048] {
             let s = splits_of(&desc(1, 8, 4, 1, kv_len, DType::F16), &h100(), &few);
