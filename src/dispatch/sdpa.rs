@@ -295,9 +295,12 @@ fn forced_kernel(d: &SdpaDesc, k: SdpaKernel) -> Result<Option<FusedKernel>> {
 /// 16384 keys (8% at 32768), where each CTA's loop is long; with 4 rows at
 /// 576 and 4096 keys (a llama3-8b decode step) it was 2-4% slower, and at
 /// D = 64 even or 4% slower. Other head sizes keep the four-warp kernel
-/// until measured.
+/// until measured. Below 16384 keys, 5 to 8 rows (a GQA group of 7) take
+/// mmat instead, since its splits merge in a cluster: equal alone (GQA 28/4,
+/// 576 and 4096 keys, 8.15 and 9.6 us in a graph) and 15 us faster in the
+/// qwen2.5-7b decode step at 4096 keys (3966 -> 3951 us, H200, 2026-11-30).
 fn mma8_wins(d: &SdpaDesc) -> bool {
-    d.d == 128 && d.rows() <= 16 && (d.rows() > 4 || d.kv_len >= 16384)
+    d.d == 128 && d.rows() <= 16 && (d.rows() > MMAT_ROWS || d.kv_len >= 16384)
 }
 
 /// The fused kernel for a problem, and the split of its keys that fills the
@@ -488,7 +491,8 @@ mod tests {
         assert!(splits > 16 && !cluster, "{splits}");
         assert_eq!(plan(&desc(1, 8, 4, 1, 64, DType::F16), &t, &h100()), (FusedKernel::MmaT, 1, false));
         assert!(!plan(&desc(1, 8, 4, 1, 4096, DType::F32), &t, &h100()).2);
-        assert!(!plan(&desc(1, 4, 7, 1, 4096, DType::F16), &t, &h100()).2, "mma8");
+        assert!(plan(&desc(1, 4, 7, 1, 4096, DType::F16), &t, &h100()).2, "mmat for 7 rows");
+        assert!(!plan(&desc(1, 4, 7, 1, 16384, DType::F16), &t, &h100()).2, "mma8");
     }
 
     fn fused(d: &SdpaDesc) -> (FusedKernel, u32, usize, u32) {
@@ -533,11 +537,12 @@ mod tests {
         let (kernel, splits, kps, _) = fused(&desc(1, 32, 1, 1, 32768, DType::F16));
         assert_eq!((kernel, splits, kps), (FusedKernel::Mma8, 4, 8192));
         // A llama3-8b decode step at 4096 keys takes the swapped four-warp
-        // kernel; a qwen2.5-7b one (7 rows) and four speculative tokens take
-        // mma8; qwen2.5-0.5b's (D = 64, 7 rows) the swapped one; 16 rows at
-        // D = 64 the plain one.
+        // kernel, and so does a qwen2.5-7b one (7 rows) below 16384 keys;
+        // four speculative tokens take mma8; qwen2.5-0.5b's (D = 64, 7 rows)
+        // the swapped one; 16 rows at D = 64 the plain one.
         assert_eq!(fused(&desc(1, 8, 4, 1, 4096, DType::F16)).0, FusedKernel::MmaT);
-        assert_eq!(fused(&desc(1, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::Mma8);
+        assert_eq!(fused(&desc(1, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::MmaT);
+        assert_eq!(fused(&desc(1, 4, 7, 1, 16384, DType::F16)).0, FusedKernel::Mma8);
         assert_eq!(fused(&desc(1, 8, 4, 4, 576, DType::F16)).0, FusedKernel::Mma8);
         assert_eq!(fused(&SdpaDesc { d: 64, ..desc(1, 4, 7, 1, 4096, DType::F16) }).0, FusedKernel::MmaT);
         assert_eq!(fused(&SdpaDesc { d: 64, ..desc(1, 4, 4, 4, 4096, DType::F16) }).0, FusedKernel::Mma);
@@ -614,11 +619,14 @@ mod tests {
             assert!(s <= 8, "{kv_len}: {s}");
         }
         // Keys per split round to the nearest tile: 640 keys in 3 splits would
-        // be 256 + 256 + 128; 192 x 3 + 64 shortens the longest CTA's loop.
-        let (_, splits, kps, _) = fused(&desc(1, 2, 7, 1, 640, DType::F16));
-        assert_eq!((splits, kps), (4, 192));
-        let (_, splits, kps, _) = fused(&desc(1, 2, 7, 1, 576, DType::F16));
-        assert_eq!((splits, kps), (3, 192));
+        // be 256 + 256 + 128; 192 x 3 + 64 shortens the longest CTA's loop
+        // (splits merged globally: no cluster before sm_90).
+        let split_of = |d: &SdpaDesc| match plan_fused(d, &a100, &t) {
+            SdpaPlan::Fused { splits, keys_per_split, .. } => (splits, keys_per_split),
+            p => panic!("{p:?}"),
+        };
+        assert_eq!(split_of(&desc(1, 2, 7, 1, 640, DType::F16)), (4, 192));
+        assert_eq!(split_of(&desc(1, 2, 7, 1, 576, DType::F16)), (3, 192));
         // Unaligned K/V rows take the SIMT kernel.
         let d = SdpaDesc { kv_aligned: false, ..desc(1, 8, 4, 1, 512, DType::F16) };
         assert_eq!(fused(&d).0, FusedKernel::Simt);
