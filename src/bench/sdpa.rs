@@ -144,8 +144,8 @@ pub fn run(
             if cfg.graph && backend == SdpaBackend::Fused {
                 // Every copy of the cache read twice, at least 8 launches.
                 let launches = (2 * copies).max(8);
-                let o_graph =
-                    SdpaOptions { fresh_keys: Some(s.lq), ..opts(SdpaPrefs { backend, ..Default::default() }) };
+                // The row's own kernel (DK_SDPA_KERNEL), as its label says.
+                let o_graph = SdpaOptions { fresh_keys: Some(s.lq), ..opts(SdpaPrefs { backend, kernel }) };
                 let rec = ctx.record(|ctx| {
                     (0..launches)
                         .try_for_each(|i| crate::ops::sdpa(ctx, &q, &ks[i % copies], &vs[i % copies], &o, &o_graph))

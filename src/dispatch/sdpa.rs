@@ -295,12 +295,16 @@ fn forced_kernel(d: &SdpaDesc, k: SdpaKernel) -> Result<Option<FusedKernel>> {
 /// 16384 keys (8% at 32768), where each CTA's loop is long; with 4 rows at
 /// 576 and 4096 keys (a llama3-8b decode step) it was 2-4% slower, and at
 /// D = 64 even or 4% slower. Other head sizes keep the four-warp kernel
-/// until measured. Below 16384 keys, 5 to 8 rows (a GQA group of 7) take
-/// mmat instead, since its splits merge in a cluster: equal alone (GQA 28/4,
-/// 576 and 4096 keys, 8.15 and 9.6 us in a graph) and 15 us faster in the
-/// qwen2.5-7b decode step at 4096 keys (3966 -> 3951 us, H200, 2026-11-30).
+/// until measured. Below 16384 keys and on at most 8 (sequence, KV head)
+/// pairs, 5 to 8 rows (a GQA group of 7) take mmat instead, whose splits
+/// then merge in clusters that are all resident: GQA 28/4 at 576 / 4096
+/// keys 8.15 / 9.63 -> 4.43 / 6.91 us in a graph, the qwen2.5-7b step at
+/// 4096 keys 3964 -> 3950 us; at batch 4 and 16 (16 and 64 clusters, not
+/// all resident: the global merge) mmat lost 31 and 36 us a step (H200,
+/// 2026-11-30).
 fn mma8_wins(d: &SdpaDesc) -> bool {
-    d.d == 128 && d.rows() <= 16 && (d.rows() > MMAT_ROWS || d.kv_len >= 16384)
+    let mmat_clusters = d.kv_len < 16384 && d.batch * d.hkv <= 8;
+    d.d == 128 && d.rows() <= 16 && (d.rows() > MMAT_ROWS || (d.rows() > 4 && !mmat_clusters) || d.kv_len >= 16384)
 }
 
 /// The fused kernel for a problem, and the split of its keys that fills the
@@ -543,6 +547,7 @@ mod tests {
         assert_eq!(fused(&desc(1, 8, 4, 1, 4096, DType::F16)).0, FusedKernel::MmaT);
         assert_eq!(fused(&desc(1, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::MmaT);
         assert_eq!(fused(&desc(1, 4, 7, 1, 16384, DType::F16)).0, FusedKernel::Mma8);
+        assert_eq!(fused(&desc(4, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::Mma8);
         assert_eq!(fused(&desc(1, 8, 4, 4, 576, DType::F16)).0, FusedKernel::Mma8);
         assert_eq!(fused(&SdpaDesc { d: 64, ..desc(1, 4, 7, 1, 4096, DType::F16) }).0, FusedKernel::MmaT);
         assert_eq!(fused(&SdpaDesc { d: 64, ..desc(1, 4, 4, 4, 4096, DType::F16) }).0, FusedKernel::Mma);
