@@ -40,7 +40,7 @@ struct SdpaParams {
     int causal;
     float scale_log2;    // scale * log2(e)
     int stages;          // mma: K/V pipeline stages, 2 to 4
-    int cluster;         // mmat: 1 when grid.x's splits form one thread-block cluster and merge in it (cluster_merge)
+    int cluster;         // mmat: 1 when grid.x's splits form one thread-block cluster and merge in it (cluster_push_merge)
     i64 fresh;           // -1: nothing is read before the previous launch finishes; else it writes only Q and the
                          // last `fresh` keys of each sequence (mma loads the others first: sdpa_mma's prologue)
     const int* kv_lens;  // null, or [batch] keys of each sequence (a ragged batch): sequence b sees keys

@@ -541,6 +541,10 @@ mod tests {
         v["sdpa"].as_object_mut().unwrap().remove("cluster_min_keys_per_split");
         let t = TuningTable::parse(&v.to_string(), "t.json").unwrap();
         assert_eq!(t.sdpa.cluster_min_keys_per_split, 64);
+        // And the bytes a split may read to stay in a cluster (0: never).
+        v["sdpa"].as_object_mut().unwrap().remove("cluster_max_split_bytes");
+        let t = TuningTable::parse(&v.to_string(), "t.json").unwrap();
+        assert_eq!(t.sdpa.cluster_max_split_bytes, 128 << 10);
         // Likewise the fused norm's bound; 0 (never) is a value like any other.
         let mut v: serde_json::Value = serde_json::from_str(SM90_JSON).unwrap();
         v["matmul"].as_object_mut().unwrap().remove("norm_fuse_max_weight_elems");

@@ -295,16 +295,25 @@ fn forced_kernel(d: &SdpaDesc, k: SdpaKernel) -> Result<Option<FusedKernel>> {
 /// 16384 keys (8% at 32768), where each CTA's loop is long; with 4 rows at
 /// 576 and 4096 keys (a llama3-8b decode step) it was 2-4% slower, and at
 /// D = 64 even or 4% slower. Other head sizes keep the four-warp kernel
-/// until measured. Below 16384 keys and on at most 8 (sequence, KV head)
-/// pairs, 5 to 8 rows (a GQA group of 7) take mmat instead, whose splits
-/// then merge in clusters that are all resident: GQA 28/4 at 576 / 4096
-/// keys 8.15 / 9.63 -> 4.43 / 6.91 us in a graph, the qwen2.5-7b step at
-/// 4096 keys 3964 -> 3950 us; at batch 4 and 16 (16 and 64 clusters, not
-/// all resident: the global merge) mmat lost 31 and 36 us a step (H200,
-/// 2026-11-30).
+/// until measured (but see [`mmat_clusters_instead`]).
 fn mma8_wins(d: &SdpaDesc) -> bool {
-    let mmat_clusters = d.kv_len < 16384 && d.batch * d.hkv <= 8;
-    d.d == 128 && d.rows() <= 16 && (d.rows() > MMAT_ROWS || (d.rows() > 4 && !mmat_clusters) || d.kv_len >= 16384)
+    d.d == 128 && d.rows() <= 16 && (d.rows() > 4 || d.kv_len >= 16384)
+}
+
+/// Where mma8 would serve 5 to 8 rows (a GQA group of 7) and mmat's plan
+/// merges its splits in a cluster on at most 8 (sequence, KV head) pairs,
+/// mmat serves them: GQA 28/4 at 576 / 4096 keys 8.15 / 9.63 -> 4.43 / 6.91
+/// us in a graph, the qwen2.5-7b step at 4096 keys 3964 -> 3950 us. Not
+/// where the splits merge globally (more than 16 splits; before sm_90) nor
+/// on more pairs (batch 4 and 16: 16 and 64 clusters, not all resident,
+/// so the global merge): there mmat lost 31 and 36 us a step (H200,
+/// 2026-11-30).
+fn mmat_clusters_instead(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> Option<SdpaPlan> {
+    if !(5..=MMAT_ROWS).contains(&d.rows()) || d.batch * d.hkv > 8 || d.kv_len >= 16384 {
+        return None;
+    }
+    let plan = plan_fused_kernel(d, caps, t, FusedKernel::MmaT);
+    matches!(plan, SdpaPlan::Fused { cluster: true, .. }).then_some(plan)
 }
 
 /// The fused kernel for a problem, and the split of its keys that fills the
@@ -314,7 +323,10 @@ fn mma8_wins(d: &SdpaDesc) -> bool {
 /// in one cluster: mmat on sm_90).
 pub fn plan_fused(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> SdpaPlan {
     let kernel = match d.dtype != DType::F32 && d.kv_aligned {
-        true if mma8_wins(d) => FusedKernel::Mma8,
+        true if mma8_wins(d) => match mmat_clusters_instead(d, caps, t) {
+            Some(plan) => return plan,
+            None => FusedKernel::Mma8,
+        },
         true if d.rows() <= MMAT_ROWS => FusedKernel::MmaT,
         true => FusedKernel::Mma,
         false => FusedKernel::Simt,
@@ -379,7 +391,7 @@ fn plan_fused_kernel(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning, kernel: Fu
     let keys_per_split = if nearer_down { down } else { up };
     let splits = d.kv_len.div_ceil(keys_per_split).max(1);
     // mmat's splits merge inside one thread-block cluster where there are few
-    // enough (kernels/sdpa.cu: cluster_merge).
+    // enough (kernels/sdpa.cu: cluster_push_merge).
     let cluster = (2..=cluster_merge_splits(kernel, caps, t)).contains(&splits);
     SdpaPlan::Fused { kernel, splits: splits as u32, keys_per_split, row_groups: row_groups as u32, stages, cluster }
 }
@@ -548,6 +560,12 @@ mod tests {
         assert_eq!(fused(&desc(1, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::MmaT);
         assert_eq!(fused(&desc(1, 4, 7, 1, 16384, DType::F16)).0, FusedKernel::Mma8);
         assert_eq!(fused(&desc(4, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::Mma8);
+        // ... nor where mmat's 17 or more splits would merge globally, nor
+        // before sm_90 (no cluster).
+        assert_eq!(fused(&desc(1, 4, 7, 1, 8192, DType::F16)).0, FusedKernel::Mma8);
+        let a100 = DeviceCaps { compute_capability: (8, 0), ..h100() };
+        let on_a100 = plan_fused(&desc(1, 4, 7, 1, 4096, DType::F16), &a100, &TuningTable::sm90().sdpa);
+        assert!(matches!(on_a100, SdpaPlan::Fused { kernel: FusedKernel::Mma8, .. }), "{on_a100:?}");
         assert_eq!(fused(&desc(1, 8, 4, 4, 576, DType::F16)).0, FusedKernel::Mma8);
         assert_eq!(fused(&SdpaDesc { d: 64, ..desc(1, 4, 7, 1, 4096, DType::F16) }).0, FusedKernel::MmaT);
         assert_eq!(fused(&SdpaDesc { d: 64, ..desc(1, 4, 4, 4, 4096, DType::F16) }).0, FusedKernel::Mma);
