@@ -118,6 +118,8 @@ fn bench_arguments_are_checked_before_the_device() {
     assert!(e.contains("`--cols`"), "{e}");
     let e = run(&["bench", "sdpa", "--lk", "512,0"]);
     assert!(e.contains("`--lk`") && e.contains("positive values"), "{e}");
+    let e = run(&["bench", "sdpa", "--batch", "4,0", "--lk", "512"]);
+    assert!(e.contains("`--batch`") && e.contains("positive values"), "{e}");
     // Block formats in `bench matmul --dtype`: K must be whole blocks of each.
     let e = run(&["bench", "matmul", "--dtype", "f16,q4_k", "--shapes", "4096x4096,64x4000"]);
     assert!(e.contains("`--shapes`") && e.contains("Q4_K") && e.contains("64x4000"), "{e}");

@@ -13,9 +13,11 @@ use crate::tensor::Tensor;
 
 use super::{random_tensor, BenchRow};
 
-/// One attention shape (batch 1).
+/// One attention shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SdpaShape {
+    /// Sequences a launch, each with its own cache of `lk` keys.
+    pub batch: usize,
     /// Query heads.
     pub hq: usize,
     /// Key/value heads (divides `hq`).
@@ -49,14 +51,16 @@ pub struct SdpaBenchConfig {
 }
 
 /// Every combination of the lists.
-pub fn grid(hq: &[usize], hkv: &[usize], lq: &[usize], lk: &[usize], d: &[usize]) -> Vec<SdpaShape> {
+pub fn grid(batch: &[usize], hq: &[usize], hkv: &[usize], lq: &[usize], lk: &[usize], d: &[usize]) -> Vec<SdpaShape> {
     let mut v = Vec::new();
     for &d in d {
         for &hkv in hkv {
             for &lq in lq {
                 for &lk in lk {
                     for &hq in hq {
-                        v.push(SdpaShape { hq, hkv, lq, lk, d });
+                        for &batch in batch {
+                            v.push(SdpaShape { batch, hq, hkv, lq, lk, d });
+                        }
                     }
                 }
             }
@@ -74,11 +78,11 @@ impl SdpaBenchConfig {
 }
 
 impl Default for SdpaBenchConfig {
-    /// Hq 32, Hkv 32 and 8, Lq 1, 4, 16, Lk 512 to 32768 at D = 128; D = 64 and
-    /// 256 at Lk = 8192.
+    /// Batch 1, Hq 32, Hkv 32 and 8, Lq 1, 4, 16, Lk 512 to 32768 at D = 128;
+    /// D = 64 and 256 at Lk = 8192.
     fn default() -> Self {
-        let mut shapes = grid(&[32], &[32, 8], &[1, 4, 16], &[512, 2048, 8192, 32768], &[128]);
-        shapes.extend(grid(&[32], &[32, 8], &[1, 4, 16], &[8192], &[64, 256]));
+        let mut shapes = grid(&[1], &[32], &[32, 8], &[1, 4, 16], &[512, 2048, 8192, 32768], &[128]);
+        shapes.extend(grid(&[1], &[32], &[32, 8], &[1, 4, 16], &[8192], &[64, 256]));
         SdpaBenchConfig { shapes, dtype: DType::F16, causal: false, warmup: 5, runs: 50, graph: false }
     }
 }
@@ -98,8 +102,11 @@ pub fn run(
         if s.hkv == 0 || s.hq % s.hkv != 0 {
             return Err(Error::invalid("bench", "--hq/--hkv", "Hq a multiple of Hkv", format!("{}/{}", s.hq, s.hkv)));
         }
-        let kv_shape = [1, s.hkv, s.lk, s.d];
-        let kv_bytes = 2 * s.hkv * s.lk * s.d * dtype.size_in_bytes();
+        if s.batch == 0 {
+            return Err(Error::invalid("bench", "--batch", "at least 1 sequence", s.batch));
+        }
+        let kv_shape = [s.batch, s.hkv, s.lk, s.d];
+        let kv_bytes = 2 * s.batch * s.hkv * s.lk * s.d * dtype.size_in_bytes();
         let copies = super::rotation_copies(l2, kv_bytes);
         let mut ks = Vec::new();
         let mut vs = Vec::new();
@@ -107,8 +114,8 @@ pub fn run(
             ks.push(random_tensor(ctx, &kv_shape, dtype, 11 + 2 * i, 2.0)?);
             vs.push(random_tensor(ctx, &kv_shape, dtype, 12 + 2 * i, 2.0)?);
         }
-        let q = random_tensor(ctx, &[1, s.hq, s.lq, s.d], dtype, 5, 2.0)?;
-        let o = Tensor::empty(ctx, &[1, s.hq, s.lq, s.d], dtype)?;
+        let q = random_tensor(ctx, &[s.batch, s.hq, s.lq, s.d], dtype, 5, 2.0)?;
+        let o = Tensor::empty(ctx, &[s.batch, s.hq, s.lq, s.d], dtype)?;
         let opts = |prefs| SdpaOptions { causal: cfg.causal, prefs: Some(prefs), ..Default::default() };
         let auto = plan_sdpa(ctx, &q, &ks[0], &vs[0], &o, &opts(SdpaPrefs::default()))?;
         // The fused row runs the kernel DK_SDPA_KERNEL names (auto unless set).
@@ -121,7 +128,8 @@ pub fn run(
             let bytes = plan.geometry().kv_bytes();
             let chosen = if plan.plan() == auto.plan() { " (auto)" } else { "" };
             let shape = format!(
-                "hq={} hkv={} lq={} lk={} d={}{}",
+                "{}hq={} hkv={} lq={} lk={} d={}{}",
+                if s.batch > 1 { format!("b={} ", s.batch) } else { String::new() },
                 s.hq,
                 s.hkv,
                 s.lq,

@@ -78,10 +78,14 @@ enum BenchOp {
         #[arg(long)]
         csv: Option<PathBuf>,
     },
-    /// Decode attention, fused and composed, against the read roofline (batch 1).
-    /// Any list given replaces that axis of the default grid (Hq 32, Hkv 32,8,
-    /// Lq 1,4,16, Lk 512,2048,8192,32768, D 128, plus D 64,256 at Lk 8192).
+    /// Decode attention, fused and composed, against the read roofline.
+    /// Any list given replaces that axis of the default grid (batch 1, Hq 32,
+    /// Hkv 32,8, Lq 1,4,16, Lk 512,2048,8192,32768, D 128, plus D 64,256 at
+    /// Lk 8192).
     Sdpa {
+        /// Sequences a launch, each with its own cache of Lk keys (default 1).
+        #[arg(long, value_delimiter = ',', value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
+        batch: Option<Vec<usize>>,
         #[arg(long, value_delimiter = ',', value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         hq: Option<Vec<usize>>,
         #[arg(long, value_delimiter = ',', value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
@@ -231,9 +235,10 @@ pub fn run(a: BenchArgs) -> Result<i32> {
         crate::fsio::check_output("bench", "--csv", p)?;
     }
     match a.op {
-        BenchOp::Sdpa { hq, hkv, lq, lk, d, dtype, causal, runs, graph, csv } => {
+        BenchOp::Sdpa { batch, hq, hkv, lq, lk, d, dtype, causal, runs, graph, csv } => {
             let mut cfg = SdpaBenchConfig { dtype, causal, runs: runs.max(1), graph, ..Default::default() };
-            let lists = [("--hq", &hq), ("--hkv", &hkv), ("--lq", &lq), ("--lk", &lk), ("--d", &d)];
+            let lists =
+                [("--batch", &batch), ("--hq", &hq), ("--hkv", &hkv), ("--lq", &lq), ("--lk", &lk), ("--d", &d)];
             for (name, l) in lists {
                 if let Some(l) = l {
                     positive(name, l)?;
@@ -242,6 +247,7 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             if lists.iter().any(|(_, l)| l.is_some()) {
                 let or = |l: &Option<Vec<usize>>, def: &[usize]| l.clone().unwrap_or_else(|| def.to_vec());
                 cfg.shapes = bench::sdpa::grid(
+                    &or(&batch, &[1]),
                     &or(&hq, &[32]),
                     &or(&hkv, &[32, 8]),
                     &or(&lq, &[1, 4, 16]),
