@@ -94,17 +94,12 @@ pub fn run(
     read: &Roofline,
     mut on_row: impl FnMut(&BenchRow),
 ) -> Result<Vec<BenchRow>> {
+    cfg.shapes.iter().try_for_each(check_shape)?;
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("bench sdpa needs a CUDA device".into()))?;
     let l2 = be.caps().l2_bytes;
     let dtype = cfg.dtype;
     let mut out = Vec::new();
     for s in &cfg.shapes {
-        if s.hkv == 0 || s.hq % s.hkv != 0 {
-            return Err(Error::invalid("bench", "--hq/--hkv", "Hq a multiple of Hkv", format!("{}/{}", s.hq, s.hkv)));
-        }
-        if s.batch == 0 {
-            return Err(Error::invalid("bench", "--batch", "at least 1 sequence", s.batch));
-        }
         let kv_shape = [s.batch, s.hkv, s.lk, s.d];
         let kv_bytes = 2 * s.batch * s.hkv * s.lk * s.d * dtype.size_in_bytes();
         let copies = super::rotation_copies(l2, kv_bytes);
@@ -177,4 +172,31 @@ pub fn run(
         }
     }
     Ok(out)
+}
+
+/// A shape the bench can build, named by the flag that sets each part;
+/// checked for every shape before any is timed (and before a device is needed).
+fn check_shape(s: &SdpaShape) -> Result<()> {
+    if s.hkv == 0 || s.hq % s.hkv != 0 {
+        return Err(Error::invalid("bench", "--hq/--hkv", "Hq a multiple of Hkv", format!("{}/{}", s.hq, s.hkv)));
+    }
+    if s.batch == 0 {
+        return Err(Error::invalid("bench", "--batch", "at least 1 sequence", s.batch));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_shapes_are_errors_naming_their_flag() {
+        let ok = SdpaShape { batch: 2, hq: 32, hkv: 8, lq: 1, lk: 64, d: 128 };
+        assert!(check_shape(&ok).is_ok());
+        let e = check_shape(&SdpaShape { hq: 12, ..ok }).unwrap_err().to_string();
+        assert!(e.contains("--hq/--hkv") && e.contains("12/8"), "{e}");
+        let e = check_shape(&SdpaShape { batch: 0, ..ok }).unwrap_err().to_string();
+        assert!(e.contains("--batch") && e.contains("at least 1"), "{e}");
+    }
 }

@@ -614,10 +614,11 @@ mod tests {
         // max_splits below the cluster's holds after rounding too.
         let t = TuningTable::sm90().sdpa;
         let a100 = DeviceCaps { compute_capability: (8, 0), ..h100() };
-        let splits_of = |d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning| match plan_fused(d, caps, t) {
-            SdpaPlan::Fused { splits, .. } => splits,
+        let split_of = |d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning| match plan_fused(d, caps, t) {
+            SdpaPlan::Fused { splits, keys_per_split, .. } => (splits, keys_per_split),
             p => panic!("{p:?}"),
         };
+        let splits_of = |d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning| split_of(d, caps, t).0;
         assert_eq!(splits_of(&desc(1, 8, 4, 1, 512, DType::F16), &a100, &t), 2);
         // 8192 keys of D = 64 on 2 KV heads: 16 splits of 128 KiB in a
         // cluster, not 32 merged globally; D = 128 (256 KiB a split) and
@@ -644,12 +645,8 @@ mod tests {
         // Keys per split round to the nearest tile: 640 keys in 3 splits would
         // be 256 + 256 + 128; 192 x 3 + 64 shortens the longest CTA's loop
         // (splits merged globally: no cluster before sm_90).
-        let split_of = |d: &SdpaDesc| match plan_fused(d, &a100, &t) {
-            SdpaPlan::Fused { splits, keys_per_split, .. } => (splits, keys_per_split),
-            p => panic!("{p:?}"),
-        };
-        assert_eq!(split_of(&desc(1, 2, 7, 1, 640, DType::F16)), (4, 192));
-        assert_eq!(split_of(&desc(1, 2, 7, 1, 576, DType::F16)), (3, 192));
+        assert_eq!(split_of(&desc(1, 2, 7, 1, 640, DType::F16), &a100, &t), (4, 192));
+        assert_eq!(split_of(&desc(1, 2, 7, 1, 576, DType::F16), &a100, &t), (3, 192));
         // Unaligned K/V rows take the SIMT kernel.
         let d = SdpaDesc { kv_aligned: false, ..desc(1, 8, 4, 1, 512, DType::F16) };
         assert_eq!(fused(&d).0, FusedKernel::Simt);
