@@ -230,6 +230,7 @@ __device__ void cluster_push_merge(const float* fo, const float (*s_m)[16], cons
         // The row's log2-sum-exp to every CTA: piece q's thread tells CTA q.
         if (q < S) st_cluster(lse_in + me * CLUSTER_ROWS + r, q, den > 0.f ? m + __log2f(den) : -INFINITY);
     }
+    __syncwarp();      // the loop's trip count differs by thread: the aligned barrier needs whole warps
     cluster_arrive();  // releases the pieces and log-sum-exps just stored
     cluster_wait();    // every CTA's have landed here
     // The pieces this CTA owns (e = me + j S), 16 lanes a piece, a lane a
