@@ -57,8 +57,11 @@
 //   low and high nibbles of the same 32 bytes (the high ones masked in
 //   place, 16 q, against x with an unsigned x signed dp4a: one AND a word),
 //   and unpacks the 6-bit scales and mins four to a word.
-// - Q8_0, Q4_0, Q6_K: lane l takes units l and l + 32 (32-bit loads and
-//   funnel shifts: their blocks are 2-byte aligned), forms 8 words of 4
+// - Q6_K: lane 4 s + c takes sub-blocks j and j + 2 of super-block s (j =
+//   4 (c / 2) + c % 2), which share their 32 bytes of low nibbles and their
+//   32 bytes of high bit pairs (q6k_pair).
+// - Q8_0, Q4_0: lane l takes units l and l + 32 (32-bit loads and funnel
+//   shifts: their blocks are 2-byte aligned), forms 8 words of 4
 //   byte-quants and runs 8 dp4a per token against x's quants (two 16-byte
 //   shared loads, shared by both rows).
 // - The warp reduces its accumulators with shuffles at the end of a tile;
@@ -129,9 +132,11 @@ __device__ __forceinline__ float sm_f16(const u8* p) {
 }
 
 // ---------------------------------------------------------------- formats
-// Fmt<F>: BE elements and BB bytes per block; unit(p, j, q, A, B, C, D) reads
-// unit j of the block at p (j = sub-block, 0 for Q8_0 / Q4_0) into 8 words of
-// byte-quants (q[0..3] elements 0..15, q[4..7] 16..31) and its constants.
+// Fmt<F>: BE elements and BB bytes per block. Q8_0 and Q4_0 (a block is one
+// 32-element unit): unit(p, q, A, C) reads the block at p into 8 words of
+// byte-quants (q[0..3] elements 0..15, q[4..7] 16..31) and its constants,
+// w = A q + C. Q4_K and Q6_K are read two sub-blocks at a time (q4k_pair,
+// q6k_pair).
 template <int F>
 struct Fmt;
 
@@ -139,11 +144,10 @@ struct Fmt;
 template <>
 struct Fmt<0> {
     static constexpr int BE = 32, BB = 34;
-    static constexpr bool SPLIT = false;  // one scale per unit (A = B, C = D)
-    __device__ static void unit(const u8* p, int, unsigned (&q)[8], float& A, float& B, float& C, float& D) {
+    __device__ static void unit(const u8* p, unsigned (&q)[8], float& A, float& C) {
         words<8>(p + 2, q);
-        A = B = sm_f16(p);
-        C = D = 0.f;
+        A = sm_f16(p);
+        C = 0.f;
     }
 };
 
@@ -152,14 +156,13 @@ struct Fmt<0> {
 template <>
 struct Fmt<1> {
     static constexpr int BE = 32, BB = 18;
-    static constexpr bool SPLIT = false;
-    __device__ static void unit(const u8* p, int, unsigned (&q)[8], float& A, float& B, float& C, float& D) {
+    __device__ static void unit(const u8* p, unsigned (&q)[8], float& A, float& C) {
         unsigned v[4];
         words<4>(p + 2, v);
 #pragma unroll
         for (int i = 0; i < 4; ++i) q[i] = v[i] & 0x0F0F0F0Fu, q[4 + i] = (v[i] >> 4) & 0x0F0F0F0Fu;
-        A = B = sm_f16(p);
-        C = D = -8.f * A;
+        A = sm_f16(p);
+        C = -8.f * A;
     }
 };
 
@@ -202,27 +205,50 @@ __device__ __forceinline__ void q4k_pair(const u8* p, int c, unsigned (&lo)[8], 
 // Q6_K: 210 bytes: ql[128] (low 4 bits), qh[64] (high 2 bits), 16 i8 scales
 // (one per 16 elements), f16 d. Sub-block j (elements 32 j ..) is half h =
 // j / 4: low nibbles (j / 2) % 2 of ql[64 h + 32 (j % 2) + i], high bits 2 (j
-// % 4) of qh[32 h + i]; w = (d scale) (q - 32).
+// % 4) of qh[32 h + i]; w = (d scale) (q - 32). Read two sub-blocks at a time
+// by q6k_pair below, not unit by unit.
 template <>
 struct Fmt<3> {
     static constexpr int BE = 256, BB = 210;
-    static constexpr bool SPLIT = true;  // a scale per 16 elements
-    __device__ static void unit(const u8* p, int j, unsigned (&q)[8], float& A, float& B, float& C, float& D) {
-        const int h = j >> 2;
-        unsigned lo[8], hi[8];
-        words<8>(p + 64 * h + 32 * (j & 1), lo);
-        words<8>(p + 128 + 32 * h, hi);
-        const int sl = 4 * ((j >> 1) & 1), shh = 2 * (j & 3);
-#pragma unroll
-        for (int i = 0; i < 8; ++i) q[i] = ((lo[i] >> sl) & 0x0F0F0F0Fu) | (((hi[i] >> shh) & 0x03030303u) << 4);
-        const float d = sm_f16(p + 208);
-        const unsigned s = *reinterpret_cast<const unsigned short*>(p + 192 + 2 * j);
-        A = d * (float)(signed char)(s & 0xFFu);
-        B = d * (float)(signed char)(s >> 8);
-        C = -32.f * A;
-        D = -32.f * B;
-    }
 };
+
+// Q6_K, two sub-blocks at once: pair c (0..3) of the super-block at p is
+// sub-blocks j = 4 (c / 2) + c % 2 and j + 2. Their low 4 bits are the low and
+// high nibbles of the same 32 bytes of ql, their high 2 bits the bit pairs
+// 2 (c % 2) and 2 (c % 2) + 4 of the same 32 bytes of qh: 16 words read and
+// 9 operations a word for 64 weights, where unit by unit each 32 weights read
+// 16 words (2-byte aligned blocks: 18 loads and 16 funnel shifts) and took 6
+// operations a word (Nsight Compute, 2026-11-30: 540 warp instructions an
+// iteration against Q4_K's 212). swap (0 or 1) puts j + 2 first: x's unit j
+// lies in 16-byte slots 0-3 of its 128 bytes and j + 2 in slots 4-7
+// (x_unit_chunk), so lanes of odd super-blocks reading j + 2 first keep each
+// quarter-warp's x loads on distinct banks. q0 / q1: the first and second
+// unit's byte-quants (0..63; [0..3] elements 0..15, [4..7] 16..31); A: d
+// times the scales of the first unit's two halves, then the second's.
+__device__ __forceinline__ void q6k_pair(const u8* p, int c, int swap, unsigned (&q0)[8], unsigned (&q1)[8],
+                                         float (&A)[4]) {
+    const int j = 4 * (c >> 1) + (c & 1);
+    unsigned ql[8], qh[8];
+    words<8>(p + 64 * (c >> 1) + 32 * (c & 1), ql);
+    words<8>(p + 128 + 32 * (c >> 1), qh);
+    const unsigned sh = 2u * (c & 1);
+    // Unit j takes the low nibbles and the pair at bits 0-1 of qh >> sh; j + 2
+    // the high nibbles and the pair at bits 4-5.
+    const unsigned n0 = 4u * swap, n1 = 4u - n0;  // the first unit's nibble shift, the second's
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+        const unsigned t = qh[i] >> sh;
+        q0[i] = ((ql[i] >> n0) & 0x0F0F0F0Fu) | ((t << n1) & 0x30303030u);
+        q1[i] = ((ql[i] >> n1) & 0x0F0F0F0Fu) | ((t << n0) & 0x30303030u);
+    }
+    const float d = sm_f16(p + 208);
+    const unsigned s0 = *reinterpret_cast<const unsigned short*>(p + 192 + 2 * j + 4 * swap);        // the first unit's two scales
+    const unsigned s1 = *reinterpret_cast<const unsigned short*>(p + 192 + 2 * j + 4 * (1 - swap));  // the second's
+    A[0] = d * (float)(signed char)(s0 & 0xFFu);
+    A[1] = d * (float)(signed char)(s0 >> 8);
+    A[2] = d * (float)(signed char)(s1 & 0xFFu);
+    A[3] = d * (float)(signed char)(s1 >> 8);
+}
 
 // ---------------------------------------------------------------- x, quantized per CTA
 // 32 elements at xs, as f32.
@@ -503,43 +529,85 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
                     }
                 }
             }
-        } else {
+        } else if constexpr (F == 3) {
+            // Q6_K: lane = 4 s + c takes pair c of super-block s (units j and
+            // j + 2, j = 4 (c / 2) + c % 2; from 5 tokens on, odd s with j + 2
+            // first: q6k_pair). Each dot starts at -32 times its x half's quant
+            // sum (w = d sc (q - 32)), so the offset costs nothing. The swap's
+            // variable shifts cost more than its bank conflicts save at 1-4
+            // tokens, where the weights' decoding dominates, and less at 8,
+            // where x's loads do (bench quant-matmul --graph, H200, 2026-11-30:
+            // 28672x4096 N = 1 26.2 us without, 27.5 with; N = 8 67.1 / 63.2).
+            const int c = lane & 3, sblk = lane >> 2, swap = N > 4 ? sblk & 1 : 0;
+            const int ub = it * (32 * UPL) + 8 * sblk;  // the super-block's first unit
+            if (ub < units) {  // K is whole super-blocks: both units are inside
+                unsigned q0[QD_ROWS][8], q1[QD_ROWS][8];
+                float A[QD_ROWS][4];
 #pragma unroll
-        for (int h = 0; h < UPL; ++h) {
-            const int ul = 32 * h + lane;     // the unit within the iteration
-            const int u = it * (32 * UPL) + ul;  // ... and within the row
-            if (u >= units) break;
-            const int j = Q::BE == 32 ? 0 : ul & 7;  // sub-block within a super-block
-            const int boff = (Q::BE == 32 ? ul : ul >> 3) * Q::BB;
-            unsigned wq[QD_ROWS][8];
-            float A[QD_ROWS], B[QD_ROWS], C[QD_ROWS], D[QD_ROWS];
+                for (int r = 0; r < QD_ROWS; ++r) q6k_pair(rows[r] + sblk * Q::BB, c, swap, q0[r], q1[r], A[r]);
+                const int uj = ub + 4 * (c >> 1) + (c & 1);             // unit j in the row
+                const int u0 = uj + 2 * swap, u1 = uj + 2 - 2 * swap;  // the first and second unit
 #pragma unroll
-            for (int r = 0; r < QD_ROWS; ++r) Q::unit(rows[r] + boff, j, wq[r], A[r], B[r], C[r], D[r]);
+                for (int n = 0; n < N; ++n) {
+                    const u8* xp = xq + n * xk;
+                    const uint4 a0 = *reinterpret_cast<const uint4*>(xp + x_unit_chunk(u0, 0));
+                    const uint4 a1 = *reinterpret_cast<const uint4*>(xp + x_unit_chunk(u0, 1));
+                    const uint4 b0 = *reinterpret_cast<const uint4*>(xp + x_unit_chunk(u1, 0));
+                    const uint4 b1 = *reinterpret_cast<const uint4*>(xp + x_unit_chunk(u1, 1));
+                    const uint2 ma = xm[n * units + u0], mb = xm[n * units + u1];
+                    const unsigned xa[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+                    const unsigned xb[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+                    const float dxa = __uint_as_float(ma.x), dxb = __uint_as_float(mb.x);
+                    const int sa0 = -32 * (short)(ma.y & 0xFFFFu), sa1 = -32 * (short)(ma.y >> 16);
+                    const int sb0 = -32 * (short)(mb.y & 0xFFFFu), sb1 = -32 * (short)(mb.y >> 16);
 #pragma unroll
-            for (int n = 0; n < N; ++n) {
-                const u8* xp = xq + n * xk;
-                const uint4 x0 = *reinterpret_cast<const uint4*>(xp + x_unit_chunk(u, 0));
-                const uint4 x1 = *reinterpret_cast<const uint4*>(xp + x_unit_chunk(u, 1));
-                const uint2 m = xm[n * units + u];
-                const unsigned xw[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
-                const float dx = __uint_as_float(m.x);
-                const int slo = (short)(m.y & 0xFFFFu), shi = (short)(m.y >> 16);
+                    for (int r = 0; r < QD_ROWS; ++r) {
+                        int da0 = sa0, da1 = sa1, db0 = sb0, db1 = sb1;
 #pragma unroll
-                for (int r = 0; r < QD_ROWS; ++r) {
-                    int lo = 0, hi = 0;
-#pragma unroll
-                    for (int i = 0; i < 4; ++i) {
-                        lo = __dp4a((int)wq[r][i], (int)xw[i], lo);
-                        hi = __dp4a((int)wq[r][4 + i], (int)xw[4 + i], hi);
+                        for (int i = 0; i < 4; ++i) {
+                            da0 = __dp4a((int)q0[r][i], (int)xa[i], da0);
+                            da1 = __dp4a((int)q0[r][4 + i], (int)xa[4 + i], da1);
+                            db0 = __dp4a((int)q1[r][i], (int)xb[i], db0);
+                            db1 = __dp4a((int)q1[r][4 + i], (int)xb[4 + i], db1);
+                        }
+                        float a = acc[r][n];
+                        a = fmaf(dxa, fmaf(A[r][0], (float)da0, A[r][1] * (float)da1), a);
+                        acc[r][n] = fmaf(dxb, fmaf(A[r][2], (float)db0, A[r][3] * (float)db1), a);
                     }
-                    // One scale for the whole unit (all but Q6_K): one product pair.
-                    const float t = Q::SPLIT
-                                        ? fmaf(A[r], (float)lo, fmaf(B[r], (float)hi, fmaf(C[r], (float)slo, D[r] * (float)shi)))
-                                        : fmaf(A[r], (float)(lo + hi), C[r] * (float)(slo + shi));
-                    acc[r][n] = fmaf(dx, t, acc[r][n]);
                 }
             }
-        }
+        } else {
+            // Q8_0, Q4_0: lane l takes units (blocks) l and l + 32 of the iteration.
+#pragma unroll
+            for (int h = 0; h < UPL; ++h) {
+                const int ul = 32 * h + lane;        // the unit within the iteration
+                const int u = it * (32 * UPL) + ul;  // ... and within the row
+                if (u >= units) break;
+                unsigned wq[QD_ROWS][8];
+                float A[QD_ROWS], C[QD_ROWS];
+#pragma unroll
+                for (int r = 0; r < QD_ROWS; ++r) Q::unit(rows[r] + ul * Q::BB, wq[r], A[r], C[r]);
+#pragma unroll
+                for (int n = 0; n < N; ++n) {
+                    const u8* xp = xq + n * xk;
+                    const uint4 x0 = *reinterpret_cast<const uint4*>(xp + x_unit_chunk(u, 0));
+                    const uint4 x1 = *reinterpret_cast<const uint4*>(xp + x_unit_chunk(u, 1));
+                    const uint2 m = xm[n * units + u];
+                    const unsigned xw[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+                    const float dx = __uint_as_float(m.x);
+                    const int sx = (short)(m.y & 0xFFFFu) + (short)(m.y >> 16);
+#pragma unroll
+                    for (int r = 0; r < QD_ROWS; ++r) {
+                        int lo = 0, hi = 0;
+#pragma unroll
+                        for (int i = 0; i < 4; ++i) {
+                            lo = __dp4a((int)wq[r][i], (int)xw[i], lo);
+                            hi = __dp4a((int)wq[r][4 + i], (int)xw[4 + i], hi);
+                        }
+                        acc[r][n] = fmaf(dx, fmaf(A[r], (float)(lo + hi), C[r] * (float)sx), acc[r][n]);
+                    }
+                }
+            }
         }
         __syncwarp();  // every lane is done with this stage before it is refilled
         stage = stage + 1 == QD_STAGES ? 0 : stage + 1;
