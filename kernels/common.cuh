@@ -298,11 +298,17 @@ __device__ __forceinline__ void st_cluster4(float4* p, unsigned rank, float4 v) 
 // pdl_launch_dependents() lets the next launch (if it is a dependent) be
 // scheduled now rather than when this grid exits; its own pdl_wait() still
 // waits for this grid to finish.
-// Every kernel calls pdl_launch_dependents() only after its own pdl_wait()
-// (pdl_begin), so when a kernel starts, every launch before the one just
-// before it has finished: reads before pdl_wait() can race only with that
-// one launch. Options that read early data some launch of the step wrote
-// (SdpaOptions::fresh_keys) rely on this; keep it so in any new kernel.
+// Kernels call pdl_launch_dependents() after their own pdl_wait()
+// (pdl_begin), except the small ones a decode step runs between two big
+// launches (pdl_begin_early below: quantize_x, rmsnorm_q8, silu_mul_q8,
+// rope_append), which call it first. So when a kernel starts, every launch
+// before the one just before it has finished, or, after a pdl_begin_early
+// kernel, every launch before the two just before it. What kernels read
+// before pdl_wait() is written by none of those: weights (written by
+// uploads, which are not programmatic launches), the norm's weights, and the
+// cache's older keys (SdpaOptions::fresh_keys: only the launch just before
+// attention writes the cache's new slots, which are read after the wait).
+// Keep it so in any new kernel.
 __device__ __forceinline__ void pdl_wait() {
 #if __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;\n" ::: "memory");
@@ -318,4 +324,14 @@ __device__ __forceinline__ void pdl_launch_dependents() {
 __device__ __forceinline__ void pdl_begin() {
     pdl_wait();
     pdl_launch_dependents();
+}
+// A small kernel between two big launches lets the next launch be scheduled
+// before it waits: the next GEMV's CTAs then take the SMs the launch before
+// this one leaves and start their weight copies while this kernel waits and
+// runs, instead of after its start (llama3-8b Q4_K_M at batch 1: 2054 -> 1971
+// us a step; BENCHMARKS.md, 2026-11-30). Its dependent is launched once every
+// CTA of this grid has started, so nothing it waits on is left unscheduled.
+__device__ __forceinline__ void pdl_begin_early() {
+    pdl_launch_dependents();
+    pdl_wait();
 }

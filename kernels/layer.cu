@@ -109,7 +109,7 @@ DK_RMSNORM_ENTRY(4)
 extern "C" __global__ void DK_ROPE(const T* __restrict__ qkv, const T* __restrict__ bias, T* __restrict__ q_out,
                                    T* __restrict__ k_cache, T* __restrict__ v_cache, const int* __restrict__ positions,
                                    RopeParams p) {
-    pdl_begin();
+    pdl_begin_early();
     const i64 h = blockIdx.x, t = blockIdx.y, b = blockIdx.z, half_d = p.d / 2;
     const i64 i = threadIdx.x;
     if (i >= half_d) return;

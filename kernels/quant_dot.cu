@@ -790,7 +790,7 @@ __device__ __forceinline__ void for_units(i64 rows, i64 units, F f) {
 
 // x [rows, cols] quantized into Q.
 extern "C" __global__ void DK_Q8_NAME(quantize_x, DT_NAME)(const T* __restrict__ X, u8* __restrict__ Q, const Q8Params p) {
-    pdl_begin();
+    pdl_begin_early();
     const i64 units = p.cols / 32, xk = (p.cols + 63) & ~(i64)63;
     uint2* meta = reinterpret_cast<uint2*>(Q + p.meta);
     for_units(p.rows, units, [&](i64 r, i64 u, int j, bool live) {
@@ -805,7 +805,7 @@ extern "C" __global__ void DK_Q8_NAME(quantize_x, DT_NAME)(const T* __restrict__
 // and H's values quantized into Q.
 extern "C" __global__ void DK_Q8_NAME(silu_mul_q8, DT_NAME)(const T* __restrict__ GU, T* __restrict__ H,
                                                              u8* __restrict__ Q, const Q8Params p) {
-    pdl_begin();
+    pdl_begin_early();
     const i64 units = p.cols / 32, xk = (p.cols + 63) & ~(i64)63;
     uint2* meta = reinterpret_cast<uint2*>(Q + p.meta);
     for_units(p.rows, units, [&](i64 r, i64 u, int j, bool live) {
@@ -848,7 +848,7 @@ extern "C" __global__ void DK_Q8_NAME(rmsnorm_q8, DT_NAME)(const T* __restrict__
     // data (SASS of 2026-11-30: four round trips in a row).
 #pragma unroll
     for (int s = 0; s < RMS_SLOTS; ++s) load4(W + unit[s] * 32 + 4 * (lane & 7), unit[s] < units, vec, w[s]);
-    pdl_begin();
+    pdl_begin_early();
     const T* xr = X + r * p.sxr;
 #pragma unroll
     for (int s = 0; s < RMS_SLOTS; ++s) load4(xr + unit[s] * 32 + 4 * (lane & 7), unit[s] < units, vec, x[s]);
