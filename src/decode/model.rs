@@ -189,12 +189,20 @@ pub struct StepQ8 {
     /// [batch, intermediate]: `act.h`'s values (the down projection's input).
     pub h: Q8Activations,
     /// [batch, hq d]: attention's output (the O projection's input), rounded
-    /// by a `quantize_x` launch of its own; only for batches above one, where
-    /// that launch costs less than the O projection's CTAs each rounding x
-    /// (H200 2026-11-30, llama3-8b Q4_K_M: batch 16 9092 -> 8847 us, batch 4
-    /// 3265 -> 3252, but batch 1 2409 -> 2417).
+    /// by a `quantize_x` launch of its own: for batches above one, and at
+    /// batch 1 from [`O_OWN_Q8_MIN_WIDTH`] columns on, where that launch costs
+    /// less than the O projection's CTAs each rounding x (H200 2026-11-30,
+    /// llama3-8b Q4_K_M: batch 16 9092 -> 8847 us, batch 4 3265 -> 3252).
     pub attn: Option<Q8Activations>,
 }
+
+/// The narrowest attention output (hq d) whose O projection at batch 1 gets x
+/// rounded by a launch of its own. Since that launch lets the O projection's
+/// CTAs start before it waits (kernels/common.cuh, pdl_begin_early), it pays
+/// at 4096 columns (H200 2026-11-30, steps: llama3-8b Q4_K_M 1965 -> 1938-1941
+/// us, Q8_0 2706 -> 2697) and not at 2048 (llama3.2-1b Q4_K_M 574 -> 579) or
+/// 896 (qwen2.5-0.5b Q8_0 618 -> 641); widths between are not measured.
+pub const O_OWN_Q8_MIN_WIDTH: usize = 4096;
 
 impl Buffers {
     /// Buffers of a step of `batch` sequences: x0 as given, the rest unset.
@@ -205,7 +213,7 @@ impl Buffers {
             true => Some(StepQ8 {
                 xn: Q8Activations::new(ctx, batch, cfg.hidden)?,
                 h: Q8Activations::new(ctx, batch, cfg.intermediate)?,
-                attn: match batch > 1 && attn_width % 32 == 0 {
+                attn: match (batch > 1 || attn_width >= O_OWN_Q8_MIN_WIDTH) && attn_width % 32 == 0 {
                     true => Some(Q8Activations::new(ctx, batch, attn_width)?),
                     false => None,
                 },
@@ -1000,4 +1008,26 @@ fn dense_linear(ctx: &Context, w: &Tensor, x: &Tensor, beta: f32, y: &Tensor) ->
 fn transposed(t: &Tensor) -> Result<Tensor> {
     let (rows, cols) = (t.shape()[0], t.shape()[1]);
     t.as_strided(&[cols, rows], &[t.layout().stride(1), t.layout().stride(0)], t.layout().offset())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The O projection's x gets a rounding launch of its own at batch 1 only
+    /// where the attention output is at least O_OWN_Q8_MIN_WIDTH wide, and at
+    /// every larger batch.
+    #[test]
+    fn o_projection_rounds_its_own_x_where_wide_or_batched() -> Result<()> {
+        let ctx = Context::cpu();
+        for (name, at_batch_1) in [("llama3-8b", true), ("llama3.2-1b", false), ("qwen2.5-0.5b", false)] {
+            let cfg = ModelConfig::builtin(name)?;
+            for (batch, own) in [(1, at_batch_1), (2, true)] {
+                let x0 = Tensor::empty(&ctx, &[batch, cfg.hidden], DType::F16)?;
+                let b = Buffers::new(&ctx, &cfg, DType::F16, batch, x0)?;
+                assert_eq!(b.q8.as_ref().map(|q| q.attn.is_some()), Some(own), "{name} batch {batch}");
+            }
+        }
+        Ok(())
+    }
 }
