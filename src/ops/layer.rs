@@ -47,7 +47,9 @@ pub(crate) fn launch_kernel(
     let name = format!("{kernel}_{dtype}");
     let f = be.function(&kernels::LAYER, kernels::dtype_build(dtype), &name)?;
     let label = format!("{op}/{variant}/{dtype}");
-    // Every kernel of kernels/layer.cu waits for the previous launch first.
+    // Every kernel of kernels/layer.cu waits for the previous launch before it
+    // touches what a launch writes (rope_append lets the next launch be
+    // scheduled first: pdl_begin_early, kernels/common.cuh).
     let cfg = LaunchConfig { grid, block: (block, 1, 1), shared_bytes: 0, dependent: true, cluster: 0 };
     // SAFETY: each op's caller validated every view in bounds with the shapes
     // the kernel indexes by (its comment at the call says which), and args

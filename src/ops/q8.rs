@@ -236,7 +236,8 @@ fn launch(
         }
     }
     be.hold_q8(q);
-    // Every producer waits for the previous launch first (pdl_begin).
+    // Every producer is a programmatic dependent: it lets the next launch be
+    // scheduled, then waits for the previous one (pdl_begin_early, kernels/common.cuh).
     let cfg = LaunchConfig { grid, block: (block, 1, 1), shared_bytes: 0, dependent: true, cluster: 0 };
     // SAFETY: the op validated every view in bounds and q's rows and cols
     // against them (its comment at the call says what the kernel touches);
