@@ -190,7 +190,7 @@ __device__ __forceinline__ float fast_exp2(float x) {
 // FusedKernel::smem_bytes) is this merge's alone, so a CTA still in its key
 // loop can be written to; the phase armed at the kernel's start and waited
 // for here makes sure every CTA of the cluster has started.
-constexpr int CLUSTER_MAX = 16, CLUSTER_ROWS = 8;
+constexpr int CLUSTER_MAX = 16, CLUSTER_ROWS = 8;  // host twins: CLUSTER_MAX_SPLITS, MMAT_ROWS (src/dispatch/sdpa.rs)
 template <int D, int W>
 __device__ void cluster_push_merge(const float* fo, const float (*s_m)[16], const float (*s_l)[16], int nrows, int row0,
                                    float* recv, T* out, const SdpaParams& p) {

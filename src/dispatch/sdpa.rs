@@ -21,6 +21,10 @@ pub const MMA_ROWS_PER_CTA: usize = 64;
 /// Query rows (of one KV head) the swapped mma kernel (mmat) serves: the
 /// mma's 8 columns.
 pub const MMAT_ROWS: usize = 8;
+/// The most splits mmat merges in one thread-block cluster, and so the
+/// log-sum-exps its receiving area holds a row (kernels/sdpa.cu: CLUSTER_MAX;
+/// its CLUSTER_ROWS is [`MMAT_ROWS`]).
+pub const CLUSTER_MAX_SPLITS: usize = 16;
 /// Query rows (of one KV head) per CTA of the SIMT kernel.
 pub const SIMT_ROWS_PER_CTA: usize = 16;
 /// Threads per CTA of the mma and SIMT kernels (mma8: twice as many).
@@ -122,7 +126,9 @@ impl FusedKernel {
                 let q_rows = rows.clamp(1, MMA_ROWS_PER_CTA).div_ceil(16) * 16;
                 let tiles = (2 * stages as usize * stage_keys + q_rows) * (d + 8) * dtype.size_in_bytes();
                 let recv = match self {
-                    FusedKernel::MmaT => 16 * MMAT_ROWS * 4 + (rows.clamp(1, MMAT_ROWS) * d / 4 + 15) * 16,
+                    FusedKernel::MmaT => {
+                        CLUSTER_MAX_SPLITS * MMAT_ROWS * 4 + (rows.clamp(1, MMAT_ROWS) * d / 4 + 15) * 16
+                    }
                     _ => 0,
                 };
                 tiles + recv
@@ -400,7 +406,7 @@ fn plan_fused_kernel(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning, kernel: Fu
 /// device (mmat on sm_90 and later, at most 16 CTAs); 0 where it does not.
 fn cluster_merge_splits(kernel: FusedKernel, caps: &DeviceCaps, t: &SdpaTuning) -> usize {
     match kernel == FusedKernel::MmaT && caps.compute_capability.0 >= 9 {
-        true => t.cluster_merge_max_splits.min(16) as usize,
+        true => (t.cluster_merge_max_splits as usize).min(CLUSTER_MAX_SPLITS),
         false => 0,
     }
 }
