@@ -156,6 +156,25 @@ fn tiny_options(mode: Mode) -> DecodeOptions {
         seed: 1,
         first_step: false,
         profile_steps: 1,
+        leave_out: Vec::new(),
+    }
+}
+
+#[test]
+fn leave_out_needs_a_gpu_and_parts_of_the_steps_labels() {
+    // On the CPU backend the study is refused, naming the option.
+    let o = DecodeOptions { leave_out: vec![vec!["rmsnorm".into()]], ..tiny_options(Mode::Eager) };
+    let e = decode::run(&Context::cpu(), &o).unwrap_err().to_string();
+    assert!(e.contains("--leave-out") && e.contains("CUDA"), "{e}");
+    // Each set counts the launches whose label contains any of its parts; a
+    // part no label contains (a typo) or an empty one is refused.
+    let labels =
+        ["rmsnorm_q8/rmsnorm_q8/f16", "quant_matmul/qgemv_dot_q4_k_n1/f16", "rmsnorm_q8/rmsnorm_q8/f16", "sdpa/x/f16"];
+    let sets = vec![vec!["rmsnorm_q8".to_string()], vec!["sdpa/".into(), "qgemv_dot".into()], vec!["f16".into()]];
+    assert_eq!(decode::leave_out_counts(&labels, &sets).unwrap(), vec![2, 2, 4]);
+    for bad in ["rmsnrom", ""] {
+        let e = decode::leave_out_counts(&labels, &[vec!["sdpa".into(), bad.into()]]).unwrap_err().to_string();
+        assert!(e.contains("--leave-out") && e.contains("sdpa/x/f16"), "{e}");
     }
 }
 

@@ -76,6 +76,12 @@ pub struct DecodeArgs {
     /// Write the whole report as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Label substrings, comma-separated, whose launches one study leaves out
+    /// of the step's CUDA graph (repeatable: a study each), timed against the
+    /// whole graph: what those launches cost the step, overlap included. GPU
+    /// only; the outputs of those steps are not the model's.
+    #[arg(long = "leave-out", value_name = "LABELS")]
+    leave_out: Vec<String>,
 }
 
 pub fn run(a: DecodeArgs) -> Result<i32> {
@@ -105,6 +111,7 @@ pub fn run(a: DecodeArgs) -> Result<i32> {
         seed: a.w.seed,
         first_step: gpu && !a.no_first_step,
         profile_steps: if gpu { 5 } else { 1 },
+        leave_out: a.leave_out.iter().map(|set| set.split(',').map(|l| l.trim().to_string()).collect()).collect(),
     };
     let r = decode::run_with_progress(&ctx, &o, &Bars::new())?;
     print!("{}", render(&r, gpu));
@@ -229,7 +236,21 @@ fn render(r: &DecodeReport, gpu: bool) -> String {
         sig(r.kernel_us_per_step, 3)
     );
     s += &r.profile.to_table();
+    if !r.leave_out.is_empty() {
+        s += "\nleft out of the step's graph (the outputs of those steps are not the model's):\n";
+        s += &leave_out_table(&r.leave_out);
+    }
     s
+}
+
+/// The leave-out studies: the labels left out, how many launches a step,
+/// the step without them and what they cost it.
+fn leave_out_table(studies: &[decode::LeaveOut]) -> String {
+    let mut t = Table::new().left("launches left out").right("a step").right("step us").right("saved us");
+    for l in studies {
+        t.push(vec![l.labels.join(","), l.launches.to_string(), sig(l.step_us, 4), sig(l.saved_us, 3)]);
+    }
+    t.render()
 }
 
 #[derive(Args, Debug)]
@@ -347,6 +368,7 @@ mod tests {
             profile_steps: 5,
             kernel_us_per_step: 1901.1,
             event_floor_us: Some(3.65),
+            leave_out: Vec::new(),
         }
     }
 
@@ -378,6 +400,26 @@ mod tests {
         assert_eq!(graph[..3], ["graph", "1267", "1.90"], "{modes}");
         assert!(profile.contains("10.2 MB") && profile.contains("bytes/launch"), "{profile}");
         assert!(text.contains("planned 3.55 us (-0.03)"), "{text}");
+    }
+
+    #[test]
+    fn leave_out_studies_print_as_an_aligned_table_only_when_run() {
+        assert!(!render(&gpu_report(), true).contains("left out of"));
+        let mut r = gpu_report();
+        r.leave_out = vec![
+            decode::LeaveOut { labels: vec!["rmsnorm/".into()], launches: 49, step_us: 1201.4, saved_us: 65.7 },
+            decode::LeaveOut {
+                labels: vec!["sdpa/".into(), "matmul/gemv".into()],
+                launches: 120,
+                step_us: 402.9,
+                saved_us: 864.2,
+            },
+        ];
+        let text = render(&r, true);
+        let t = table_at(&text, "launches left out");
+        crate::table::check_alignment(&t).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let last: Vec<&str> = t.lines().last().unwrap().split_whitespace().collect();
+        assert_eq!(last, ["sdpa/,matmul/gemv", "120", "402.9", "864"], "{t}");
     }
 
     #[test]

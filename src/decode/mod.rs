@@ -8,4 +8,6 @@ pub mod run;
 
 pub use config::{ModelConfig, BUILTIN};
 pub use model::{check_fits, cpu_step_scratch_bytes, linear, model_bytes, DecodeModel, Linear, WeightFormat};
-pub use run::{prewarm, profile_steps_with, run, run_with_progress, DecodeOptions, DecodeReport, Mode};
+pub use run::{
+    leave_out_counts, prewarm, profile_steps_with, run, run_with_progress, DecodeOptions, DecodeReport, LeaveOut, Mode,
+};

@@ -8,6 +8,7 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::profile::Report;
 use crate::progress::{Progress, Silent};
+use crate::runtime::record::Graph;
 use crate::runtime::CudaBackend;
 
 use super::config::ModelConfig;
@@ -72,6 +73,46 @@ pub struct DecodeOptions {
     pub first_step: bool,
     /// Steps run with the profiler on for the breakdown (after the timed runs).
     pub profile_steps: usize,
+    /// Studies run last, on a GPU: each a set of label substrings whose
+    /// launches are left out of the step's CUDA graph, timed against the whole
+    /// graph (what those launches cost the step, overlap included; the
+    /// outputs of those steps are not the model's).
+    pub leave_out: Vec<Vec<String>>,
+}
+
+/// What a step's graph costs without some of its launches ([`DecodeOptions::leave_out`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LeaveOut {
+    /// The label substrings whose launches were left out.
+    pub labels: Vec<String>,
+    /// Launches left out of each step.
+    pub launches: usize,
+    /// Wall time per step of the graph without them.
+    pub step_us: f64,
+    /// The whole graph's step time (timed in the same study) less `step_us`.
+    pub saved_us: f64,
+}
+
+/// How many of a step's launches (`labels`, one a launch) each set of label
+/// substrings leaves out; an empty substring, or one no label contains, is
+/// refused naming `--leave-out` (a typo would otherwise time the whole step).
+pub fn leave_out_counts(labels: &[&str], sets: &[Vec<String>]) -> Result<Vec<usize>> {
+    let mut counts = Vec::with_capacity(sets.len());
+    for set in sets {
+        if let Some(bad) = set.iter().find(|s| s.is_empty() || !labels.iter().any(|l| l.contains(s.as_str()))) {
+            let mut known: Vec<&str> = labels.to_vec();
+            known.sort_unstable();
+            known.dedup();
+            return Err(Error::invalid(
+                "decode",
+                "--leave-out",
+                format!("non-empty parts of this step's launch labels ({})", known.join(", ")),
+                bad.clone(),
+            ));
+        }
+        counts.push(labels.iter().filter(|l| set.iter().any(|s| l.contains(s.as_str()))).count());
+    }
+    Ok(counts)
 }
 
 /// The timing of one mode.
@@ -170,6 +211,9 @@ pub struct DecodeReport {
     /// An empty kernel timed between two events, as the profiler times every
     /// launch: the part of each profiled time that is not the kernel's work.
     pub event_floor_us: Option<f64>,
+    /// The leave-out studies, in the order asked (empty when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leave_out: Vec<LeaveOut>,
 }
 
 /// Compiles and loads every kernel a step of `model` needs, with the tuning
@@ -194,6 +238,14 @@ pub fn run_with_progress(ctx: &Context, o: &DecodeOptions, progress: &dyn Progre
         return Err(Error::invalid("decode", "--steps", "at least 1", o.steps));
     }
     if !ctx.is_cuda() {
+        if !o.leave_out.is_empty() {
+            return Err(Error::invalid(
+                "decode",
+                "--leave-out",
+                "a CUDA device (it times the step's CUDA graph)",
+                "the CPU backend",
+            ));
+        }
         if let Some(m) = o.modes.iter().find(|m| **m != Mode::Eager) {
             return Err(Error::invalid(
                 "decode",
@@ -218,6 +270,10 @@ pub fn run_with_progress(ctx: &Context, o: &DecodeOptions, progress: &dyn Progre
         Some(ctx.record(|c| model.step(c))?)
     } else {
         None
+    };
+    let left_out = match &recording {
+        Some(r) => leave_out_counts(&r.labels(), &o.leave_out)?,
+        None => Vec::new(),
     };
     let roofline = match ctx.cuda() {
         Some(be) => Some(crate::roofline::read_roofline(be, 10)?.gbps),
@@ -289,6 +345,32 @@ pub fn run_with_progress(ctx: &Context, o: &DecodeOptions, progress: &dyn Progre
         Some(be) => Some(crate::roofline::empty_launch(be, 50)?.median_us),
         None => None,
     };
+    // Last: the buffers' contents after these steps are not the model's.
+    let mut leave_out = Vec::new();
+    if let (Some(r), false) = (&recording, o.leave_out.is_empty()) {
+        progress.start("leave-out studies", ((o.leave_out.len() + 1) * (3 + o.steps)) as u64);
+        let time = |g: &Graph| -> Result<f64> {
+            for _ in 0..3 {
+                g.launch(&graph_label, bytes)?;
+                progress.inc(1);
+            }
+            ctx.synchronize()?;
+            let t0 = Instant::now();
+            for _ in 0..o.steps {
+                g.launch(&graph_label, bytes)?;
+                progress.inc(1);
+            }
+            ctx.synchronize()?;
+            Ok(t0.elapsed().as_secs_f64() * 1e6 / o.steps as f64)
+        };
+        let whole_us = time(&r.capture_graph()?)?;
+        for (set, &launches) in o.leave_out.iter().zip(&left_out) {
+            let g = r.capture_graph_kept(&|label| !set.iter().any(|s| label.contains(s.as_str())))?;
+            let step_us = time(&g)?;
+            leave_out.push(LeaveOut { labels: set.clone(), launches, step_us, saved_us: whole_us - step_us });
+        }
+        progress.finish();
+    }
     let device = match ctx.cuda() {
         Some(be) => be.caps().name.clone(),
         None => format!("CPU ({} threads)", rayon::current_num_threads()),
@@ -311,6 +393,7 @@ pub fn run_with_progress(ctx: &Context, o: &DecodeOptions, progress: &dyn Progre
         profile_steps,
         kernel_us_per_step,
         event_floor_us,
+        leave_out,
     })
 }
 

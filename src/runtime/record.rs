@@ -111,8 +111,13 @@ impl Recording {
     }
 
     fn replay_with(&self, profile: bool) -> Result<()> {
+        self.replay_kept(profile, &|_| true)
+    }
+
+    /// Enqueues the launches whose label `keep` accepts, in order.
+    fn replay_kept(&self, profile: bool, keep: &dyn Fn(&str) -> bool) -> Result<()> {
         let be = &self.backend;
-        for l in &self.held.launches {
+        for l in self.held.launches.iter().filter(|l| keep(l.label())) {
             match l {
                 Recorded::Kernel { function, cfg, args, label, bytes } => {
                     let tag = Tag { label, bytes: *bytes };
@@ -138,12 +143,20 @@ impl Recording {
 
     /// Captures one replay into a CUDA graph (instantiated, uploaded).
     pub fn capture_graph(&self) -> Result<Graph> {
+        self.capture_graph_kept(&|_| true)
+    }
+
+    /// Captures into a CUDA graph only the launches whose label `keep`
+    /// accepts: a profiling aid (what a step costs without some kinds of
+    /// launch, overlap included); the outputs of such a graph are not the
+    /// step's. Every buffer of the whole recording stays held.
+    pub fn capture_graph_kept(&self, keep: &dyn Fn(&str) -> bool) -> Result<Graph> {
         let stream = self.backend.stream();
         stream
             .begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)
             .map_err(Error::driver("beginning a stream capture"))?;
         // Events cannot bracket nodes of a graph being captured: no per-launch profiling here.
-        let replayed = self.replay_with(false);
+        let replayed = self.replay_kept(false, keep);
         let ended = stream.end_capture(CUgraphInstantiate_flags(0)).map_err(Error::driver("ending a stream capture"));
         replayed?;
         let graph =
