@@ -94,23 +94,36 @@ pub struct LeaveOut {
 }
 
 /// How many of a step's launches (`labels`, one a launch) each set of label
-/// substrings leaves out; an empty substring, or one no label contains, is
-/// refused naming `--leave-out` (a typo would otherwise time the whole step).
+/// substrings leaves out. Refused, naming `--leave-out`: an empty substring,
+/// one no label contains (a typo would otherwise time the whole step), and a
+/// set that would leave out every launch (nothing left to time).
 pub fn leave_out_counts(labels: &[&str], sets: &[Vec<String>]) -> Result<Vec<usize>> {
+    let known = || {
+        let mut k: Vec<&str> = labels.to_vec();
+        k.sort_unstable();
+        k.dedup();
+        k.join(", ")
+    };
     let mut counts = Vec::with_capacity(sets.len());
     for set in sets {
         if let Some(bad) = set.iter().find(|s| s.is_empty() || !labels.iter().any(|l| l.contains(s.as_str()))) {
-            let mut known: Vec<&str> = labels.to_vec();
-            known.sort_unstable();
-            known.dedup();
             return Err(Error::invalid(
                 "decode",
                 "--leave-out",
-                format!("non-empty parts of this step's launch labels ({})", known.join(", ")),
-                bad.clone(),
+                format!("non-empty parts of this step's launch labels ({})", known()),
+                format!("{bad:?}"),
             ));
         }
-        counts.push(labels.iter().filter(|l| set.iter().any(|s| l.contains(s.as_str()))).count());
+        let n = labels.iter().filter(|l| set.iter().any(|s| l.contains(s.as_str()))).count();
+        if n == labels.len() {
+            return Err(Error::invalid(
+                "decode",
+                "--leave-out",
+                format!("parts that keep some of this step's launches ({})", known()),
+                format!("{:?}, which every launch label contains", set.join(",")),
+            ));
+        }
+        counts.push(n);
     }
     Ok(counts)
 }
@@ -365,7 +378,7 @@ pub fn run_with_progress(ctx: &Context, o: &DecodeOptions, progress: &dyn Progre
         };
         let whole_us = time(&r.capture_graph()?)?;
         for (set, &launches) in o.leave_out.iter().zip(&left_out) {
-            let g = r.capture_graph_kept(&|label| !set.iter().any(|s| label.contains(s.as_str())))?;
+            let g = r.capture_graph_kept(|label| !set.iter().any(|s| label.contains(s.as_str())))?;
             let step_us = time(&g)?;
             leave_out.push(LeaveOut { labels: set.clone(), launches, step_us, saved_us: whole_us - step_us });
         }

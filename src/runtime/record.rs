@@ -111,11 +111,12 @@ impl Recording {
     }
 
     fn replay_with(&self, profile: bool) -> Result<()> {
-        self.replay_kept(profile, &|_| true)
+        self.replay_kept(profile, |_| true)
     }
 
-    /// Enqueues the launches whose label `keep` accepts, in order.
-    fn replay_kept(&self, profile: bool, keep: &dyn Fn(&str) -> bool) -> Result<()> {
+    /// Enqueues the launches whose label `keep` accepts, in order (generic:
+    /// the plain replay's `keep` compiles to nothing).
+    fn replay_kept(&self, profile: bool, keep: impl Fn(&str) -> bool) -> Result<()> {
         let be = &self.backend;
         for l in self.held.launches.iter().filter(|l| keep(l.label())) {
             match l {
@@ -143,14 +144,14 @@ impl Recording {
 
     /// Captures one replay into a CUDA graph (instantiated, uploaded).
     pub fn capture_graph(&self) -> Result<Graph> {
-        self.capture_graph_kept(&|_| true)
+        self.capture_graph_kept(|_| true)
     }
 
     /// Captures into a CUDA graph only the launches whose label `keep`
     /// accepts: a profiling aid (what a step costs without some kinds of
     /// launch, overlap included); the outputs of such a graph are not the
     /// step's. Every buffer of the whole recording stays held.
-    pub fn capture_graph_kept(&self, keep: &dyn Fn(&str) -> bool) -> Result<Graph> {
+    pub fn capture_graph_kept(&self, keep: impl Fn(&str) -> bool) -> Result<Graph> {
         let stream = self.backend.stream();
         stream
             .begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)
