@@ -114,7 +114,7 @@ pub fn leave_out_counts(labels: &[&str], sets: &[Vec<String>]) -> Result<Vec<usi
                 format!("{bad:?}"),
             ));
         }
-        let n = labels.iter().filter(|l| set.iter().any(|s| l.contains(s.as_str()))).count();
+        let n = labels.iter().filter(|l| leaves_out(set, l)).count();
         if n == labels.len() {
             return Err(Error::invalid(
                 "decode",
@@ -126,6 +126,37 @@ pub fn leave_out_counts(labels: &[&str], sets: &[Vec<String>]) -> Result<Vec<usi
         counts.push(n);
     }
     Ok(counts)
+}
+
+/// Whether a `--leave-out` set (label substrings) leaves out the launch labelled `label`.
+fn leaves_out(set: &[String], label: &str) -> bool {
+    set.iter().any(|s| label.contains(s.as_str()))
+}
+
+/// Runs `step` `warmup` times, synchronises, then `steps` times back to
+/// back, ended by one synchronisation (each call counted on `progress`):
+/// wall time per step and host time per step to enqueue it, in us.
+fn time_steps(
+    ctx: &Context,
+    warmup: usize,
+    steps: usize,
+    progress: &dyn Progress,
+    mut step: impl FnMut() -> Result<()>,
+) -> Result<(f64, f64)> {
+    for _ in 0..warmup {
+        step()?;
+        progress.inc(1);
+    }
+    ctx.synchronize()?;
+    let t0 = Instant::now();
+    for _ in 0..steps {
+        step()?;
+        progress.inc(1);
+    }
+    let enqueued = t0.elapsed().as_secs_f64();
+    ctx.synchronize()?;
+    let per_step = |s: f64| s * 1e6 / steps as f64;
+    Ok((per_step(t0.elapsed().as_secs_f64()), per_step(enqueued)))
 }
 
 /// The timing of one mode.
@@ -309,25 +340,12 @@ pub fn run_with_progress(ctx: &Context, o: &DecodeOptions, progress: &dyn Progre
     let mut modes = Vec::new();
     for &mode in &o.modes {
         progress.start(&format!("timing {mode} steps"), (warmup + o.steps) as u64);
-        for _ in 0..warmup {
-            run_step(mode)?;
-            progress.inc(1);
-        }
-        ctx.synchronize()?;
-        let t0 = Instant::now();
-        for _ in 0..o.steps {
-            run_step(mode)?;
-            progress.inc(1);
-        }
-        let enqueued = t0.elapsed().as_secs_f64();
-        ctx.synchronize()?;
-        let total = t0.elapsed().as_secs_f64();
-        let step_us = total * 1e6 / o.steps as f64;
+        let (step_us, enqueue_us) = time_steps(ctx, warmup, o.steps, progress, || run_step(mode))?;
         let gbps = bytes as f64 / (step_us * 1e3);
         modes.push(ModeResult {
             mode,
             step_us,
-            enqueue_us: enqueued * 1e6 / o.steps as f64,
+            enqueue_us,
             tokens_per_s: o.batch as f64 / (step_us * 1e-6),
             gbps,
             pct_roofline: roofline.map(|r| 100.0 * gbps / r),
@@ -361,25 +379,15 @@ pub fn run_with_progress(ctx: &Context, o: &DecodeOptions, progress: &dyn Progre
     // Last: the buffers' contents after these steps are not the model's.
     let mut leave_out = Vec::new();
     if let (Some(r), false) = (&recording, o.leave_out.is_empty()) {
-        progress.start("leave-out studies", ((o.leave_out.len() + 1) * (3 + o.steps)) as u64);
-        let time = |g: &Graph| -> Result<f64> {
-            for _ in 0..3 {
-                g.launch(&graph_label, bytes)?;
-                progress.inc(1);
-            }
-            ctx.synchronize()?;
-            let t0 = Instant::now();
-            for _ in 0..o.steps {
-                g.launch(&graph_label, bytes)?;
-                progress.inc(1);
-            }
-            ctx.synchronize()?;
-            Ok(t0.elapsed().as_secs_f64() * 1e6 / o.steps as f64)
+        progress.start("leave-out studies", ((o.leave_out.len() + 1) * (warmup + o.steps)) as u64);
+        let time =
+            |g: &Graph| time_steps(ctx, warmup, o.steps, progress, || g.launch(&graph_label, bytes)).map(|t| t.0);
+        let whole_us = match &graph {
+            Some(g) => time(g)?,
+            None => time(&r.capture_graph()?)?,
         };
-        let whole_us = time(&r.capture_graph()?)?;
         for (set, &launches) in o.leave_out.iter().zip(&left_out) {
-            let g = r.capture_graph_kept(|label| !set.iter().any(|s| label.contains(s.as_str())))?;
-            let step_us = time(&g)?;
+            let step_us = time(&r.capture_graph_kept(|label| !leaves_out(set, label))?)?;
             leave_out.push(LeaveOut { labels: set.clone(), launches, step_us, saved_us: whole_us - step_us });
         }
         progress.finish();

@@ -127,7 +127,9 @@ impl FusedKernel {
                 let tiles = (2 * stages as usize * stage_keys + q_rows) * (d + 8) * dtype.size_in_bytes();
                 let recv = match self {
                     FusedKernel::MmaT => {
-                        CLUSTER_MAX_SPLITS * MMAT_ROWS * 4 + (rows.clamp(1, MMAT_ROWS) * d / 4 + 15) * 16
+                        // log-sum-exps, then the 16-byte pieces rounded up to whole rounds of the cluster
+                        CLUSTER_MAX_SPLITS * MMAT_ROWS * 4
+                            + (rows.clamp(1, MMAT_ROWS) * d / 4 + CLUSTER_MAX_SPLITS - 1) * 16
                     }
                     _ => 0,
                 };

@@ -107,11 +107,7 @@ impl Recording {
 
     /// Enqueues every launch again, in order (profiled when profiling is on).
     pub fn replay(&self) -> Result<()> {
-        self.replay_with(true)
-    }
-
-    fn replay_with(&self, profile: bool) -> Result<()> {
-        self.replay_kept(profile, |_| true)
+        self.replay_kept(true, |_| true)
     }
 
     /// Enqueues the launches whose label `keep` accepts, in order (generic:
@@ -139,7 +135,7 @@ impl Recording {
     /// Enqueues every launch unprofiled: kernels as bare `cuLaunchKernel`s
     /// (the floor the host-cost benchmark compares against).
     pub fn replay_bare(&self) -> Result<()> {
-        self.replay_with(false)
+        self.replay_kept(false, |_| true)
     }
 
     /// Captures one replay into a CUDA graph (instantiated, uploaded).
