@@ -247,12 +247,8 @@ __device__ __forceinline__ void mbar_wait(unsigned long long* bar, unsigned pari
 
 // ---------------------------------------------------------------- thread-block clusters (sm_90)
 // Distributed shared memory: the CTAs of a cluster read each other's shared
-// memory. cluster_sync() is a barrier of every thread of the cluster (arrive
-// releases this thread's shared-memory writes, wait acquires the others').
+// memory.
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
-__device__ __forceinline__ void cluster_sync() {
-    asm volatile("barrier.cluster.arrive.aligned;\n\tbarrier.cluster.wait.aligned;" ::: "memory");
-}
 __device__ __forceinline__ unsigned cluster_rank() {
     unsigned r;
     asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
@@ -276,6 +272,11 @@ __device__ __forceinline__ float ld_cluster(const float* p, unsigned rank) {
 __device__ __forceinline__ void cluster_arrive_relaxed() { asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory"); }
 __device__ __forceinline__ void cluster_arrive() { asm volatile("barrier.cluster.arrive.aligned;" ::: "memory"); }
 __device__ __forceinline__ void cluster_wait() { asm volatile("barrier.cluster.wait.aligned;" ::: "memory"); }
+// A barrier of every thread of the cluster: both phases at once.
+__device__ __forceinline__ void cluster_sync() {
+    cluster_arrive();
+    cluster_wait();
+}
 // Stores into CTA `rank`'s copy of `p` (this CTA's shared memory).
 __device__ __forceinline__ void st_cluster(float* p, unsigned rank, float v) {
     asm volatile("st.shared::cluster.f32 [%0], %1;" ::"r"(cluster_addr(p, rank)), "f"(v) : "memory");

@@ -41,9 +41,10 @@
 //   by the op that produced x), the CTA copies them instead (cp.async).
 // - W: a warp owns QD_ROWS = 2 consecutive rows at a time (a tile) and walks
 //   them in iterations of 2048 elements (64 units, both rows); warp w of CTA
-//   b takes tiles b + gridDim.x (w + QD_WARPS r), r = 0, 1, ... (dealt CTA by
-//   CTA: CTA loads differ by at most a tile; the host launches as many CTAs
-//   as the device holds at once, or one a tile where there are fewer). Eight
+//   b takes tiles b + G (w + QD_WARPS r), r = 0, 1, ..., G the CTAs on the
+//   matrix (dealt CTA by CTA: CTA loads differ by at most a tile; the host
+//   launches as many CTAs as the device holds at once, or one a tile where
+//   there are fewer; qgemv_dot2 runs two matrices, each on its G). Eight
 //   warps a CTA share one copy of x (four measured 10-25% slower: twice the
 //   CTAs quantizing x).
 // - An iteration's bytes of a row are contiguous (Q8_0 2176, Q4_0 1152, Q4_K
@@ -302,10 +303,21 @@ __device__ __forceinline__ void quantize_x_unit(const float (&v)[32], u8* xrow, 
     *meta = make_uint2(__float_as_uint(dx), ((unsigned)s0 & 0xFFFFu) | ((unsigned)s1 << 16));
 }
 
+// Unit u's 32 quants of x (a token's row xp in shared memory) as 8 words in order.
+__device__ __forceinline__ void x_unit_words(const u8* xp, int u, unsigned (&w)[8]) {
+    const uint4 a = *reinterpret_cast<const uint4*>(xp + x_unit_chunk(u, 0));
+    const uint4 b = *reinterpret_cast<const uint4*>(xp + x_unit_chunk(u, 1));
+    w[0] = a.x, w[1] = a.y, w[2] = a.z, w[3] = a.w, w[4] = b.x, w[5] = b.y, w[6] = b.z, w[7] = b.w;
+}
+
 // ---------------------------------------------------------------- the kernel
-template <int F, int N, bool ROPE = false>
+// `grid` CTAs run this matrix; this one is CTA `bid` of them (gridDim.x and
+// blockIdx.x, except where one launch runs two matrices: qgemv_dot2). S:
+// stages in the copy ring (QD_STAGES but where qgemv_dot2 keeps a wide
+// format's ring as small as the narrow one's).
+template <int F, int N, bool ROPE = false, int S = QD_STAGES>
 __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* __restrict__ Y,
-                          const u8* __restrict__ XQ, const u8* __restrict__ XM, const QuantParams p,
+                          const u8* __restrict__ XQ, const u8* __restrict__ XM, const QuantParams p, int grid, int bid,
                           const RopeOut* ro = nullptr, int head0 = 0) {
     typedef Fmt<F> Q;
     constexpr int UPL = QD_ITER / 32 / 32;            // units per lane per iteration
@@ -330,12 +342,12 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
     uint4* ring_all = reinterpret_cast<uint4*>(after_x + QD_BAR_BYTES);
 
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    uint4* ring = ring_all + warp * QD_STAGES * STAGE;
+    uint4* ring = ring_all + warp * S * STAGE;
     const i64 tiles = (p.m + QD_ROWS - 1) / QD_ROWS;
     const int its = (int)((p.k + QD_ITER - 1) / QD_ITER);
     // Tiles dealt CTA by CTA: warp w of CTA b takes tiles b + grid (w + 8 r),
     // so CTA loads differ by at most one tile (the host fills every SM alike).
-    const i64 tile0 = (i64)warp * gridDim.x + blockIdx.x, tstride = (i64)gridDim.x * QD_WARPS;
+    const i64 tile0 = (i64)warp * grid + bid, tstride = (i64)grid * QD_WARPS;
 
     // ROPE: a tile is pair i of head h (tile = h * half + i), 32-bit math.
     const unsigned half = ROPE ? (unsigned)(ro->p.d / 2) : 1u;
@@ -353,10 +365,10 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
 #ifdef DK_BULK_COPY
     // One barrier per stage: lane 0 starts a stage's two row copies, every
     // lane waits for the stage's phase (parity flips each time it is filled).
-    unsigned long long* bars = reinterpret_cast<unsigned long long*>(after_x) + warp * QD_STAGES;
+    unsigned long long* bars = reinterpret_cast<unsigned long long*>(after_x) + warp * S;
     if (lane == 0) {
 #pragma unroll
-        for (int s = 0; s < QD_STAGES; ++s) mbar_init(&bars[s], 1);
+        for (int s = 0; s < S; ++s) mbar_init(&bars[s], 1);
         mbar_init_fence();
     }
     __syncwarp();
@@ -420,7 +432,7 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
 #endif
             cr0 += IB, cr1 += IB;
             if (++cit == its) cit = 0, ctile += tstride, cr0 = row_byte(ctile, 0), cr1 = row_byte(ctile, 1);
-            cstage = cstage + 1 == QD_STAGES ? 0 : cstage + 1;
+            cstage = cstage + 1 == S ? 0 : cstage + 1;
         }
 #ifndef DK_BULK_COPY
         cp_async_commit();
@@ -445,7 +457,7 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
     float v[32];
 #if __CUDA_ARCH__ >= 900
 #pragma unroll
-    for (int s = 0; s < QD_STAGES - 1; ++s) issue(false);
+    for (int s = 0; s < S - 1; ++s) issue(false);
     pdl_begin();
     if (XQ != nullptr) {
         copy_x();
@@ -457,8 +469,8 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
     if (XQ != nullptr) copy_x();
     else if (threadIdx.x < N * units) load_x_unit(X, p, threadIdx.x / units, threadIdx.x % units, v);
 #pragma unroll
-    for (int s = 0; s < QD_STAGES - 1; ++s) issue(false);  // in flight while x is quantized
-    if (XQ != nullptr) cp_async_wait<QD_STAGES - 1>();  // x's group, older than the weights' stages - 1
+    for (int s = 0; s < S - 1; ++s) issue(false);  // in flight while x is quantized
+    if (XQ != nullptr) cp_async_wait<S - 1>();  // x's group, older than the weights' stages - 1
 #endif
     for (int b = threadIdx.x; XQ == nullptr && b < N * units; b += QD_THREADS) {
         if (b != threadIdx.x) load_x_unit(X, p, b / units, b % units, v);
@@ -489,7 +501,7 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
         mbar_wait(&bars[stage], (parity >> stage) & 1u);  // this pair's bytes have landed
         parity ^= 1u << stage;
 #else
-        cp_async_wait<QD_STAGES - 1>();  // this pair's group is complete (this lane's copies)
+        cp_async_wait<S - 1>();  // this pair's group is complete (this lane's copies)
         __syncwarp();                    // ... and every lane's
 #endif
 
@@ -550,13 +562,10 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
 #pragma unroll
                 for (int n = 0; n < N; ++n) {
                     const u8* xp = xq + n * xk;
-                    const uint4 a0 = *reinterpret_cast<const uint4*>(xp + x_unit_chunk(u0, 0));
-                    const uint4 a1 = *reinterpret_cast<const uint4*>(xp + x_unit_chunk(u0, 1));
-                    const uint4 b0 = *reinterpret_cast<const uint4*>(xp + x_unit_chunk(u1, 0));
-                    const uint4 b1 = *reinterpret_cast<const uint4*>(xp + x_unit_chunk(u1, 1));
+                    unsigned xa[8], xb[8];
+                    x_unit_words(xp, u0, xa);
+                    x_unit_words(xp, u1, xb);
                     const uint2 ma = xm[n * units + u0], mb = xm[n * units + u1];
-                    const unsigned xa[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
-                    const unsigned xb[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
                     const float dxa = __uint_as_float(ma.x), dxb = __uint_as_float(mb.x);
                     const int sa0 = -32 * (short)(ma.y & 0xFFFFu), sa1 = -32 * (short)(ma.y >> 16);
                     const int sb0 = -32 * (short)(mb.y & 0xFFFFu), sb1 = -32 * (short)(mb.y >> 16);
@@ -590,10 +599,9 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
 #pragma unroll
                 for (int n = 0; n < N; ++n) {
                     const u8* xp = xq + n * xk;
-                    const uint4 x0 = *reinterpret_cast<const uint4*>(xp + x_unit_chunk(u, 0));
-                    const uint4 x1 = *reinterpret_cast<const uint4*>(xp + x_unit_chunk(u, 1));
+                    unsigned xw[8];
+                    x_unit_words(xp, u, xw);
                     const uint2 m = xm[n * units + u];
-                    const unsigned xw[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
                     const float dx = __uint_as_float(m.x);
                     const int sx = (short)(m.y & 0xFFFFu) + (short)(m.y >> 16);
 #pragma unroll
@@ -610,7 +618,7 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
             }
         }
         __syncwarp();  // every lane is done with this stage before it is refilled
-        stage = stage + 1 == QD_STAGES ? 0 : stage + 1;
+        stage = stage + 1 == S ? 0 : stage + 1;
         kr0 += IB, kr1 += IB;
 
         if (++it == its) {
@@ -660,7 +668,7 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
 #define QD_ENTRY(F, f, N)                                                                                     \
     extern "C" __global__ void __launch_bounds__(QD_THREADS, (N == 1 ? 24 : 16) / QD_WARPS)                                  \
         QD_NAME(f, N, DT_NAME)(const u8* W, const T* X, T* Y, const u8* XQ, const u8* XM, const QuantParams p) { \
-        qgemv_dot<F, N>(W, X, Y, XQ, XM, p);                                                                  \
+        qgemv_dot<F, N>(W, X, Y, XQ, XM, p, gridDim.x, blockIdx.x);                                           \
     }
 #define QD_ALL(F, f) \
     QD_ENTRY(F, f, 1) QD_ENTRY(F, f, 2) QD_ENTRY(F, f, 3) QD_ENTRY(F, f, 4) QD_ENTRY(F, f, 5) QD_ENTRY(F, f, 6) QD_ENTRY(F, f, 7) QD_ENTRY(F, f, 8)
@@ -680,13 +688,52 @@ QD_ALL(3, q6_k)
         const u8* W, const T* X, T* Y, const u8* XQ, const u8* XM, const QuantParams p, const T* bias, T* q_out,     \
         T* k_cache, T* v_cache, const int* positions, const RopeParams rp, int head0) {                              \
         const RopeOut ro{bias, q_out, k_cache, v_cache, positions, rp};                                              \
-        qgemv_dot<F, N, true>(W, X, Y, XQ, XM, p, &ro, head0);                                                       \
+        qgemv_dot<F, N, true>(W, X, Y, XQ, XM, p, gridDim.x, blockIdx.x, &ro, head0);                                \
     }
 #define QD_ROPE_ALL(F, f) QD_ROPE_ENTRY(F, f, 1) QD_ROPE_ENTRY(F, f, 2)
 QD_ROPE_ALL(0, q8_0)
 QD_ROPE_ALL(1, q4_0)
 QD_ROPE_ALL(2, q4_k)
 QD_ROPE_ALL(3, q6_k)
+
+// qgemv_dot2_<format 0>_<format 1>[_rope]_n<N>_<dtype>: one launch for a
+// projection stacked from two matrices of different formats over the same x
+// (Q4_K_M's QKV where the V rows are Q6_K: a launch fewer, whose fixed cost
+// was most of the V rows' time). CTAs below `split` run matrix 0 as the plain
+// (or rope) entry would with a grid of `split`; the others matrix 1 with the
+// rest of the grid. The host sizes the shared memory for the wider ring and
+// splits the CTAs by the matrices' bytes (src/ops/quant.rs: launch_dot_pair).
+// The rope entry's matrices start at heads head0 and head1. Matrix 1's ring has two
+// stages: a Q6_K iteration's bytes are 1.46 times a Q4_K one's, and three
+// stages of them would take the launch to fewer CTAs an SM than matrix 0's
+// own launch had (two iterations in flight either way at K = 4096).
+#define QD2_NAME_(f0, f1, r, n, dt) qgemv_dot2_##f0##_##f1##r##_n##n##_##dt
+#define QD2_NAME(f0, f1, r, n, dt) QD2_NAME_(f0, f1, r, n, dt)
+#define QD2_ENTRY(F0, f0, F1, f1, N)                                                                           \
+    extern "C" __global__ void __launch_bounds__(QD_THREADS, (N == 1 ? 24 : 16) / QD_WARPS)                      \
+        QD2_NAME(f0, f1, , N, DT_NAME)(const u8* W0, const u8* W1, const T* X, T* Y0, T* Y1, const u8* XQ,     \
+                                       const u8* XM, const QuantParams p0, const QuantParams p1, int split) {  \
+        const int b = (int)blockIdx.x;                                                                         \
+        if (b < split) qgemv_dot<F0, N>(W0, X, Y0, XQ, XM, p0, split, b);                                      \
+        else qgemv_dot<F1, N, false, 2>(W1, X, Y1, XQ, XM, p1, (int)gridDim.x - split, b - split);                 \
+    }
+#define QD2_ROPE_ENTRY(F0, f0, F1, f1, N)                                                                       \
+    extern "C" __global__ void __launch_bounds__(QD_THREADS, (N == 1 ? 24 : 16) / QD_WARPS)                      \
+        QD2_NAME(f0, f1, _rope, N, DT_NAME)(const u8* W0, const u8* W1, const T* X, const u8* XQ, const u8* XM, \
+                                            const QuantParams p0, const QuantParams p1, int split, const T* bias, \
+                                            T* q_out, T* k_cache, T* v_cache, const int* positions,            \
+                                            const RopeParams rp, int head0, int head1) {                       \
+        const RopeOut ro{bias, q_out, k_cache, v_cache, positions, rp};                                        \
+        const int b = (int)blockIdx.x;                                                                         \
+        if (b < split) qgemv_dot<F0, N, true>(W0, X, nullptr, XQ, XM, p0, split, b, &ro, head0);               \
+        else qgemv_dot<F1, N, true, 2>(W1, X, nullptr, XQ, XM, p1, (int)gridDim.x - split, b - split, &ro, head1); \
+    }
+// N = 1..4 and 8: a decode step's batch of 1 to 4, and 16 as two launches of
+// 8 (src/ops/quant.rs: PAIR_TOKENS). At N = 5 both formats' loops in one
+// function spilled registers for sm_80.
+QD2_ENTRY(2, q4_k, 3, q6_k, 1) QD2_ENTRY(2, q4_k, 3, q6_k, 2) QD2_ENTRY(2, q4_k, 3, q6_k, 3)
+QD2_ENTRY(2, q4_k, 3, q6_k, 4) QD2_ENTRY(2, q4_k, 3, q6_k, 8)
+QD2_ROPE_ENTRY(2, q4_k, 3, q6_k, 1) QD2_ROPE_ENTRY(2, q4_k, 3, q6_k, 2)
 
 // ---------------------------------------------------------------- x quantized once
 // The producers of the GEMV's x already quantized (src/spec/q8.rs: rows of

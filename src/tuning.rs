@@ -49,10 +49,35 @@ pub struct QuantTuning {
     /// file written before it: the embedded value.
     #[serde(default = "default_rope_fuse_max_weight_elems")]
     pub rope_fuse_max_weight_elems: u64,
+    /// A projection stacked from a Q4_K and a Q6_K matrix (Q4_K_M's QKV in
+    /// the layers whose V rows are Q6_K) in one launch of the integer-dot
+    /// kernel (`ops::quant::quant_matmul_parts` from `pair_min_n` tokens,
+    /// and the fused QKV launch with RoPE) instead of one a matrix. false: a
+    /// launch a matrix. Absent from a file written before it: the embedded
+    /// value.
+    #[serde(default = "default_pair_launch")]
+    pub pair_launch: bool,
+    /// The fewest tokens (rows of x) for which `quant_matmul_parts` takes
+    /// the two-matrix launches (fewer: a launch a matrix). On an H200 (BENCHMARKS.md, 2026-11-30,
+    /// tenth session) one launch cost llama3-8b Q4_K_M 18-20 us a step at
+    /// batch 1 and 37-43 at 2, however its CTAs were split, and gained 9-10
+    /// at batch 4 and 83-89 at 16. The fused launch with RoPE (1 or 2
+    /// tokens) is not bound by it (llama3.2-1b: -9 us at batch 1). Absent
+    /// from a file written before it: the embedded value.
+    #[serde(default = "default_pair_min_n")]
+    pub pair_min_n: usize,
 }
 
 fn default_rope_fuse_max_weight_elems() -> u64 {
     TuningTable::sm90().quant.rope_fuse_max_weight_elems
+}
+
+fn default_pair_launch() -> bool {
+    TuningTable::sm90().quant.pair_launch
+}
+
+fn default_pair_min_n() -> usize {
+    TuningTable::sm90().quant.pair_min_n
 }
 
 impl QuantTuning {
@@ -555,6 +580,10 @@ mod tests {
         assert_eq!(TuningTable::parse(&v.to_string(), "t.json").unwrap().matmul.norm_glu_fuse_max_weight_elems, 7);
         v["quant"].as_object_mut().unwrap().remove("rope_fuse_max_weight_elems");
         assert_eq!(TuningTable::parse(&v.to_string(), "t.json").unwrap().quant.rope_fuse_max_weight_elems, 12 << 20);
+        v["quant"].as_object_mut().unwrap().remove("pair_launch");
+        v["quant"].as_object_mut().unwrap().remove("pair_min_n");
+        let q = TuningTable::parse(&v.to_string(), "t.json").unwrap().quant;
+        assert!(q.pair_launch && q.pair_min_n == 3);
     }
 
     #[test]

@@ -131,6 +131,29 @@ pub fn all() -> Vec<Case> {
             run: Box::new(move |c: &mut Checker| quant_case(c, s)),
         })
         .collect();
+    // A projection stacked from a Q4_K and a Q6_K matrix (Q4_K_M's QKV where
+    // V is Q6_K): one launch a chunk on the GPU where the dot kernel has the
+    // pair's entries (N = 1..4, 8, 16 in two; from 1 token on here), a
+    // launch a matrix at N = 5.
+    // (dtype, [rows of Q4_K, of Q6_K], K, N, beta, x_q8)
+    let parts: [(DType, [usize; 2], usize, usize, f32, bool); 7] = [
+        (DType::F16, [5120, 1024], 4096, 1, 0.0, true),
+        (DType::BF16, [640, 128], 2048, 4, 1.0, false),
+        (DType::F32, [256, 64], 512, 16, 0.0, false),
+        (DType::F16, [384, 128], 1024, 8, 1.0, true),
+        (DType::F16, [256, 64], 512, 5, 0.0, true),
+        (DType::BF16, [5, 3], 256, 2, 0.0, false),
+        (DType::F32, [2048, 512], 2048, 3, 1.0, true),
+    ];
+    for (dtype, rows, k, n, beta, x_q8) in parts {
+        let name = format!("q4_k+q6_k/{}+{}x{k}x{n}/b{beta}{}", rows[0], rows[1], if x_q8 { "/x_q8" } else { "" });
+        v.push(Case {
+            op: "quant_matmul_parts",
+            name,
+            dtype,
+            run: Box::new(move |c: &mut Checker| parts_case(c, dtype, rows, k, n, beta, x_q8)),
+        });
+    }
     // Dequantization (the prefill path's expansion): bit-exact against the CPU.
     for kind in QuantKind::ALL {
         for dtype in [DType::F16, DType::BF16, DType::F32] {
@@ -195,6 +218,94 @@ fn quant_case(c: &mut Checker, s: QuantSpec) -> Result<Outcome> {
     ops::quant_matmul(&c.cpu, &w_cpu, &x.cpu, &y.cpu, s.alpha, s.beta)?;
     let bound = if s.kernel == QuantKernel::Dot { tolerance(s.dtype).max(DOT_TOLERANCE) } else { tolerance(s.dtype) };
     c.compare("quant_matmul", &s.name(), &y, bound)
+}
+
+/// `quant_matmul_parts` of a Q4_K then a Q6_K matrix against the CPU's (a
+/// poisoned, row-strided y: every column of both parts written, nothing
+/// else); the path (one launch or a launch a matrix) asserted; and where one
+/// launch ran, against the GPU's own launch a matrix, which sums the same
+/// products in the same order (bounds as quant_matmul_rope_append's case: a
+/// rounding of the dtype or so, where a wrong split, row or pointer errs by
+/// order 1).
+fn parts_case(
+    c: &mut Checker,
+    dtype: DType,
+    rows: [usize; 2],
+    k: usize,
+    n: usize,
+    beta: f32,
+    x_q8: bool,
+) -> Result<Outcome> {
+    let kinds = [QuantKind::Q4_K, QuantKind::Q6_K];
+    let seed = (rows[0] * 5 + k * 3 + n) as u64 ^ 0x5a;
+    let mut gw = Vec::new();
+    let mut cw = Vec::new();
+    for i in 0..2 {
+        gw.push(QuantMatrix::random(c.gpu, kinds[i], rows[i], k, seed + i as u64)?);
+        cw.push(QuantMatrix::random(&c.cpu, kinds[i], rows[i], k, seed + i as u64)?);
+    }
+    let (gp, cp): (Vec<&QuantMatrix>, Vec<&QuantMatrix>) = (gw.iter().collect(), cw.iter().collect());
+    let x = c.input(dtype, &[n, k], 1.0 / (k as f64).sqrt())?;
+    let q8 = match x_q8 {
+        true => {
+            let q = crate::tensor::Q8Activations::new(c.gpu, n, k)?;
+            ops::quantize_x(c.gpu, &x.gpu, &q)?;
+            Some(q)
+        }
+        false => None,
+    };
+    let m = rows[0] + rows[1];
+    let len = 3 + n * (m + 5);
+    let layout = Layout::strided(&[n, m], &[m + 5, 1], 3)?;
+    let y = c.poisoned_output(dtype, len, layout.clone())?;
+    let start = c.random(dtype, len, 1.0);
+    if beta != 0.0 {
+        let mut buf = crate::tensor::HostData::poison(dtype, len);
+        for i in y.gpu.layout().indices() {
+            buf.set(i, start.get(i));
+        }
+        y.gpu.write_buffer(&buf)?;
+        y.cpu.write_buffer(&buf)?;
+    }
+    let y0 = y.gpu.storage().to_host()?; // y before, for the launch-a-matrix run
+                                         // One launch at every token count the entries have (the shipped table
+                                         // keeps 1 and 2 tokens on a launch a matrix: quant.pair_min_n).
+    let mut table = c.gpu.dispatcher().table().clone();
+    table.quant.pair_min_n = 1;
+    let gpu = c.gpu.with_table(table);
+    let want = c.gpu.is_cuda() && [1, 2, 3, 4, 8, 16].contains(&n);
+    let opts = QuantOptions { kernel: Some(QuantKernel::Dot), x_q8: q8.as_ref() };
+    let one = ops::quant::parts_in_one_launch(&gpu, &gp, n, opts.kernel)?;
+    if one != want {
+        return Err(crate::error::Error::Unsupported {
+            op: "check",
+            what: format!("quant_matmul_parts runs {n} tokens in one launch: {one}; the case means {want}"),
+        });
+    }
+    ops::quant_matmul_parts(&gpu, &gp, &x.gpu, &y.gpu, 1.0, beta, &opts)?;
+    ops::quant_matmul_parts(&c.cpu.clone(), &cp, &x.cpu, &y.cpu, 1.0, beta, &QuantOptions::default())?;
+    let case = format!("{}+{}x{k}x{n}", rows[0], rows[1]);
+    let vs_cpu = c.compare("quant_matmul_parts", &case, &y, tolerance(dtype).max(DOT_TOLERANCE))?;
+    if !vs_cpu.passed() || !one {
+        return Ok(vs_cpu);
+    }
+    let mut table = c.gpu.dispatcher().table().clone();
+    table.quant.pair_launch = false;
+    let apart = c.gpu.with_table(table);
+    let y2 = crate::tensor::Tensor::from_host(c.gpu, y0, &[len])?.with_layout(layout)?;
+    ops::quant_matmul_parts(&apart, &gp, &x.gpu, &y2, 1.0, beta, &opts)?;
+    let (a, b) = (y.gpu.to_f32_vec()?, y2.to_f32_vec()?);
+    let (a, b): (Vec<f64>, Vec<f64>) = (a.into_iter().map(f64::from).collect(), b.into_iter().map(f64::from).collect());
+    let finite = a.iter().chain(&b).all(|v| v.is_finite());
+    let rel = if finite { super::rel_l2(&a, &b) } else { f64::NAN };
+    let bound = match dtype {
+        DType::F32 => 1e-6,
+        DType::F16 => 5e-4,
+        DType::BF16 => 4e-3,
+    };
+    let error = (rel.is_nan() || rel > bound)
+        .then(|| format!("rel. L2 {rel:.2e} from a launch a matrix on the GPU (bound {bound:.0e})"));
+    Ok(Outcome { error, ..vs_cpu })
 }
 
 /// Relative L2 bound of the dot kernel: x rounded to 8 bits per 32 elements

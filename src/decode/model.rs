@@ -913,7 +913,8 @@ impl DecodeModel {
 /// [`ops::quant::QUANT_MAX_N`] rows of x (a decode step); more (a prefill
 /// chunk) dequantize W into a scratch matrix first and take the dense path
 /// (cuBLAS at those sizes), one pass over the blocks instead of one per 16
-/// rows. Stacked: each part into its columns of y.
+/// rows. Stacked: each part into its columns of y (quantized parts of a
+/// decode step: `ops::quant_matmul_parts`, one launch for a Q4_K + Q6_K pair).
 pub fn linear(ctx: &Context, w: &Linear, x: &Tensor, beta: f32, y: &Tensor) -> Result<()> {
     linear_q8(ctx, w, x, None, beta, y)
 }
@@ -938,6 +939,12 @@ pub fn linear_q8(
             let dense = ctx.scratch("linear.dequantized", x.dtype(), m * k)?.reshape(&[m, k])?;
             ops::dequantize(ctx, q, &dense)?;
             dense_linear(ctx, &dense, x, beta, y)
+        }
+        // Every part quantized (Q4_K_M's QKV with Q6_K V rows): one launch
+        // where the dot kernel has the formats' pair (ops::quant_matmul_parts).
+        Linear::Stacked(_) if x.shape()[0] <= ops::quant::QUANT_MAX_N && w.quant_parts().is_some() => {
+            let parts = w.quant_parts().expect("matched");
+            ops::quant_matmul_parts(ctx, &parts, x, y, 1.0, beta, &QuantOptions { kernel: None, x_q8 })
         }
         Linear::Stacked(parts) => {
             let mut at = 0;

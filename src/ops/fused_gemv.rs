@@ -204,7 +204,8 @@ fn check_rope_targets(
 /// weights are within the tuning's bound (`quant.rope_fuse_max_weight_elems`:
 /// llama3-8b's 25M elements lost with it) and K > 0, one launch a part
 /// (kernels/quant_dot.cu: qgemv_dot_rope, RoPE and the append in its
-/// epilogue), no qkv buffer; elsewhere the ops one after the other.
+/// epilogue; one for a Q4_K and a Q6_K part: qgemv_dot2_*_rope), no qkv
+/// buffer; elsewhere the ops one after the other.
 pub fn quant_matmul_rope_append(
     ctx: &Context,
     parts: &[&QuantMatrix],
@@ -220,20 +221,22 @@ pub fn quant_matmul_rope_append(
     }
     if let Some(be) = quant_rope_fuses(ctx, parts, n)? {
         let uses = [t.q_out, t.k_cache, t.v_cache].into_iter().chain(t.bias).collect::<Vec<_>>();
+        let mut all = Vec::with_capacity(parts.len());
         let mut head0 = 0;
         for (w, g) in parts.iter().zip(&geoms) {
-            let push = |args: &mut KernelArgs| push_rope_targets(be, OP, args, t, &qkv, d);
-            super::quant::launch_dot_rope(be, g, w, x, x_q8, head0, push, &uses, OP)?;
+            all.push((g, *w, head0));
             head0 += w.rows() / d;
+        }
+        // Both parts in one launch where the kernel has their pair, else a launch a part.
+        let per_launch = if super::quant::rope_pair_launch(ctx, parts) { all.len() } else { 1 };
+        for launch in all.chunks(per_launch) {
+            let push = |args: &mut KernelArgs| push_rope_targets(be, OP, args, t, &qkv, d);
+            super::quant::launch_dot_rope(be, launch, x, x_q8, push, &uses, OP)?;
         }
         return Ok(());
     }
-    let mut at = 0;
-    for w in parts {
-        let opts = super::quant::QuantOptions { kernel: None, x_q8 };
-        super::quant::quant_matmul_with(ctx, w, x, &qkv.narrow(1, at, w.rows())?, 1.0, 0.0, &opts)?;
-        at += w.rows();
-    }
+    let opts = super::quant::QuantOptions { kernel: None, x_q8 };
+    super::quant::quant_matmul_parts(ctx, parts, x, &qkv, 1.0, 0.0, &opts)?;
     rope_append_to(ctx, &qkv, t)
 }
 

@@ -24,7 +24,7 @@ pub use fused_gemv::{
 pub use layer::{rmsnorm, rope_append, rope_append_ragged, silu_mul, Llama3Rope, RopeOptions};
 pub use matmul::{matmul, matmul_with, plan_matmul, MatmulOptions, MatmulPlanHandle};
 pub use q8::{quantize_x, rmsnorm_q8, silu_mul_q8};
-pub use quant::{quant_matmul, quant_matmul_with, QuantKernel};
+pub use quant::{quant_matmul, quant_matmul_parts, quant_matmul_with, QuantKernel};
 pub use random::fill_uniform;
 pub use sample::{sample, tokens_or_error, SampleOptions};
 pub use sdpa::{plan_sdpa, sdpa, sdpa_ragged, SdpaOptions, SdpaPlanHandle};

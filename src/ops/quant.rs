@@ -44,6 +44,24 @@ const DOT_ROWS: usize = 2;
 const DOT_ITER: usize = 2048;
 const DOT_STAGES: usize = 3;
 
+/// The ring stages of matrix 1 in a two-matrix launch (kernels/quant_dot.cu:
+/// qgemv_dot2 keeps a Q6_K ring as small as matrix 0's Q4_K one).
+const PAIR_STAGES_1: usize = 2;
+
+/// The two-matrix launches the dot kernel has (matrix 0's format, matrix
+/// 1's, the entries' infix): Q4_K_M's QKV where its V rows are Q6_K.
+const DOT_PAIRS: [(QuantKind, QuantKind, &str); 1] = [(QuantKind::Q4_K, QuantKind::Q6_K, "q4_k_q6_k")];
+
+/// The token counts the two-matrix entries have (kernels/quant_dot.cu:
+/// qgemv_dot2_*_n<N>): a decode step's batch of 1 to 4, and 8 (16 in two
+/// launches). Other counts run a launch a matrix.
+const PAIR_TOKENS: [usize; 5] = [1, 2, 3, 4, 8];
+
+/// The entries' infix of a two-matrix launch of these formats, if the dot kernel has one.
+fn pair_infix(kinds: [QuantKind; 2]) -> Option<&'static str> {
+    DOT_PAIRS.iter().find(|(a, b, _)| [*a, *b] == kinds).map(|(_, _, name)| *name)
+}
+
 /// `y = alpha * x · dequant(w)^T + beta * y`: w [M, K] quantized, x [N, K], y [N, M].
 pub fn quant_matmul(ctx: &Context, w: &QuantMatrix, x: &Tensor, y: &Tensor, alpha: f32, beta: f32) -> Result<()> {
     quant_matmul_with(ctx, w, x, y, alpha, beta, &QuantOptions::default())
@@ -104,6 +122,121 @@ pub fn quant_matmul_with(
             }
         }
     }
+}
+
+/// A projection stacked from `parts` (their rows one after another: y's
+/// columns from r to r + M_i are part i's, r the rows before it), each part
+/// as [`quant_matmul_with`] runs it with `opts`. Where the dot kernel has a
+/// two-matrix launch for the two parts' formats (Q4_K then Q6_K: Q4_K_M's
+/// QKV in the layers whose V rows are Q6_K), runs both parts on it and the
+/// tuning's `quant.pair_launch` is on, one launch a chunk of tokens instead
+/// of one a part, from the tuning's `quant.pair_min_n` tokens on (the V
+/// rows' own launch cost more in fixed cost than in bytes there; at one or
+/// two tokens the two launches measured faster: BENCHMARKS.md, 2026-11-30,
+/// tenth session).
+#[allow(clippy::too_many_arguments)]
+pub fn quant_matmul_parts(
+    ctx: &Context,
+    parts: &[&QuantMatrix],
+    x: &Tensor,
+    y: &Tensor,
+    alpha: f32,
+    beta: f32,
+    opts: &QuantOptions,
+) -> Result<()> {
+    let views = part_views(parts, y)?;
+    let mut geoms = Vec::with_capacity(parts.len());
+    for (w, v) in parts.iter().zip(&views) {
+        geoms.push(geometry(ctx.device(), w, x, v, alpha, beta)?);
+    }
+    if let Some(q) = opts.x_q8 {
+        super::q8::check_q8_arg(OP, "x_q8", ctx, q, geoms[0].n, geoms[0].k)?;
+    }
+    if let (Backend::Cuda(be), [w0, w1], [g0, g1]) = (ctx.backend(), parts, &geoms[..]) {
+        if let Some(infix) = pair_serves(ctx, be, [w0, w1], g0.n, opts.kernel)? {
+            let y = [&views[0], &views[1]];
+            let job = PairJob { be, g: [g0, g1], w: [w0, w1], x, x_q8: opts.x_q8, y, alpha, beta };
+            return launch_dot_pair(&job, infix);
+        }
+    }
+    for (w, v) in parts.iter().zip(&views) {
+        quant_matmul_with(ctx, w, x, v, alpha, beta, opts)?;
+    }
+    Ok(())
+}
+
+/// Whether [`quant_matmul_parts`] runs `n` tokens of `parts` on this
+/// context in one launch a chunk (else a launch a part), with `kernel` as
+/// its options' (None: the environment's or auto's choice).
+pub fn parts_in_one_launch(
+    ctx: &Context,
+    parts: &[&QuantMatrix],
+    n: usize,
+    kernel: Option<QuantKernel>,
+) -> Result<bool> {
+    match (ctx.backend(), parts) {
+        (Backend::Cuda(be), [a, b]) => Ok(pair_serves(ctx, be, [a, b], n, kernel)?.is_some()),
+        _ => Ok(false),
+    }
+}
+
+/// Each part's columns of y ([N, the parts' rows]): an error naming `parts`
+/// where there are none, `y` where its columns are not the parts' rows.
+fn part_views(parts: &[&QuantMatrix], y: &Tensor) -> Result<Vec<Tensor>> {
+    if parts.is_empty() {
+        return Err(Error::invalid(OP, "parts", "one or more quantized matrices", "none"));
+    }
+    let rows: usize = parts.iter().map(|w| w.rows()).sum();
+    if y.rank() != 2 || y.shape()[1] != rows {
+        return Err(Error::invalid(
+            OP,
+            "y",
+            format!("[N, {rows}] (the parts' rows)"),
+            format!("shape {:?}", y.shape()),
+        ));
+    }
+    let mut at = 0;
+    let mut views = Vec::with_capacity(parts.len());
+    for w in parts {
+        views.push(y.narrow(1, at, w.rows())?);
+        at += w.rows();
+    }
+    Ok(views)
+}
+
+/// The entries' infix where one two-matrix launch serves `n` tokens of `w`
+/// (a launch of them all, each K > 0 and M > 0), else None: the tuning's
+/// `quant.pair_launch` and `pair_min_n`, an entry for the formats, the dot kernel the choice
+/// for both (`resolve_kernel`), and x of a token within the launch's shared
+/// memory.
+fn pair_serves(
+    ctx: &Context,
+    be: &CudaBackend,
+    w: [&QuantMatrix; 2],
+    n: usize,
+    kernel: Option<QuantKernel>,
+) -> Result<Option<&'static str>> {
+    let kinds = [w[0].kind(), w[1].kind()];
+    let Some(infix) = pair_infix(kinds) else { return Ok(None) };
+    let k = w[0].cols();
+    let table = &ctx.dispatcher().table().quant;
+    if !table.pair_launch || n < table.pair_min_n.max(1) || k == 0 || w[0].rows() == 0 || w[1].rows() == 0 {
+        return Ok(None);
+    }
+    for kind in kinds {
+        if resolve_kernel(ctx, be, kind, k, n, kernel)? != QuantKernel::Dot {
+            return Ok(None);
+        }
+    }
+    let optin = be.caps().max_shared_per_block_optin as usize;
+    Ok(pair_entries_cover(n, pair_tokens(kinds, k, optin)).then_some(infix))
+}
+
+/// Whether `n` tokens in chunks of at most `per_launch` are all chunks the
+/// two-matrix entries have (PAIR_TOKENS).
+fn pair_entries_cover(n: usize, per_launch: usize) -> bool {
+    let chunks = token_chunks(n, per_launch);
+    per_launch > 0 && !chunks.is_empty() && chunks.iter().all(|(_, nc)| PAIR_TOKENS.contains(nc))
 }
 
 /// The family that runs `n` tokens of a `kind` matrix of `k` columns on
@@ -203,13 +336,7 @@ fn launch_chunks(
     let ptr = |t: &Tensor, name: &str| super::device_ptr(OP, t, name);
     let (px, py) = (ptr(x, "x")?, ptr(y, "y")?);
     let e = g.dtype.size_in_bytes();
-    // Chunks as even as max_n allows (16 tokens at 7 a launch: 6, 5, 5, not
-    // 7, 7, 2): the launches stream the same weights, so the widest bounds
-    // the time of each.
-    let launches = g.n.div_ceil(max_n.max(1));
-    let mut n0 = 0;
-    for i in 0..launches {
-        let nc = (g.n - n0).div_ceil(launches - i);
+    for (n0, nc) in token_chunks(g.n, max_n) {
         let mut args = KernelArgs::new();
         args.push(w_ptr).push(px + (n0 * g.sxn * e) as u64).push(py + (n0 * g.syn * e) as u64);
         let (name, f, cfg) = plan(n0, nc, &mut args)?;
@@ -225,7 +352,91 @@ fn launch_chunks(
         // `plan` pushed the kernel's parameter struct (checked by the layout
         // tests in ops/params.rs) and sized the shared memory its header asks.
         unsafe { be.launch(Tag { label: &label, bytes }, &[x, y], &f, cfg, &args)? };
-        n0 += nc;
+    }
+    Ok(())
+}
+
+/// `n` tokens in launches of at most `max_n`, as even as that allows (16
+/// tokens at 7 a launch: 6, 5, 5, not 7, 7, 2): the launches stream the same
+/// weights, so the widest bounds the time of each. Each chunk's first token
+/// and its tokens.
+fn token_chunks(n: usize, max_n: usize) -> Vec<(usize, usize)> {
+    let launches = n.div_ceil(max_n.max(1));
+    let mut n0 = 0;
+    (0..launches)
+        .map(|i| {
+            let nc = (n - n0).div_ceil(launches - i);
+            n0 += nc;
+            (n0 - nc, nc)
+        })
+        .collect()
+}
+
+/// What one two-matrix `quant_matmul_parts` launch multiplies: y's columns
+/// of matrix i = alpha * x · dequant(w[i])^T + beta * y, g[i] their geometry.
+struct PairJob<'a> {
+    be: &'a CudaBackend,
+    g: [&'a QuantGeometry; 2],
+    w: [&'a QuantMatrix; 2],
+    x: &'a Tensor,
+    x_q8: Option<&'a Q8Activations>,
+    /// Each matrix's columns of y.
+    y: [&'a Tensor; 2],
+    alpha: f32,
+    beta: f32,
+}
+
+/// The two-matrix dot kernel (kernels/quant_dot.cu: qgemv_dot2_<infix>)
+/// over chunks of as many tokens as x's quants fit beside the wider ring.
+fn launch_dot_pair(job: &PairJob, infix: &str) -> Result<()> {
+    let PairJob { be, g, w, x, y, alpha, beta, .. } = *job;
+    let (kinds, k, e) = ([w[0].kind(), w[1].kind()], g[0].k, g[0].dtype.size_in_bytes());
+    let optin = be.caps().max_shared_per_block_optin as usize;
+    let spans = [super::quant_span(OP, w[0])?, super::quant_span(OP, w[1])?];
+    let px = super::device_ptr(OP, x, "x")?;
+    let ys = [super::device_ptr(OP, y[0], "y")?, super::device_ptr(OP, y[1], "y")?];
+    let q8 = q8_spans(be, job.x_q8);
+    be.hold_quant(w[0]);
+    be.hold_quant(w[1]);
+    for (n0, nc) in token_chunks(g[0].n, pair_tokens(kinds, k, optin)) {
+        let (xq, xm) = q8.map_or((0, 0), |(b, m, row, units)| (b + n0 as u64 * row, m + n0 as u64 * units));
+        let name = format!("qgemv_dot2_{infix}_n{nc}");
+        let f =
+            be.function(&kernels::QUANT_DOT, kernels::dtype_build(g[0].dtype), &format!("{name}_{}", g[0].dtype))?;
+        let shared = pair_shared_bytes(kinds, k, nc);
+        let slots = be.resident_ctas(OP, &f, &name, DOT_THREADS, shared)? * be.caps().sm_count as usize;
+        // Every CTA slot where that helps, no more CTAs than a matrix has tiles (as launch_dot).
+        let tiles = [g[0].m.div_ceil(DOT_ROWS), g[1].m.div_ceil(DOT_ROWS)];
+        let grids = pair_grid(tiles, pair_tile_bytes(w), tiles, slots).ok_or_else(|| Error::Unsupported {
+            op: OP,
+            what: format!("a two-matrix launch on a device of {slots} CTA slots"),
+        })?;
+        let split = i32::try_from(grids[0]).expect("at most the device's CTA slots");
+        let mut args = KernelArgs::new();
+        args.push(spans[0].0).push(spans[1].0).push(px + (n0 * g[0].sxn * e) as u64);
+        args.push(ys[0] + (n0 * g[0].syn * e) as u64).push(ys[1] + (n0 * g[1].syn * e) as u64).push(xq).push(xm);
+        for i in 0..2 {
+            args.push(quant_params(g[i], w[i], spans[i].1, nc, false, alpha, beta));
+        }
+        args.push(split);
+        let cfg = LaunchConfig {
+            grid: (grid_for(grids[0] + grids[1], 1)?, 1, 1),
+            block: (DOT_THREADS, 1, 1),
+            shared_bytes: u32::try_from(shared).expect("below the opt-in bound"),
+            dependent: true,
+            cluster: 0,
+        };
+        let label = format!("{OP}/{name}/{}", g[0].dtype);
+        let bytes = traffic(g[0], w[0], nc, beta) + traffic(g[1], w[1], nc, beta) - (nc * k * e) as u64;
+        // SAFETY: `geometry` checked x [N, K] against each matrix [M_i, K] and
+        // each matrix's y view [N, M_i] in bounds of y's buffer (part_views:
+        // disjoint columns of one y), unit column strides, y disjoint from x,
+        // and each matrix on this device. CTAs below `split` read matrix 0 in
+        // 16-byte chunks below its buf_bytes and write its view's y[n0 + j, m
+        // < M_0]; the others matrix 1 and its view, for j < nc; x[n0 + j, k <
+        // K] or x_q8's rows (checked to hold x's); the shared memory is the
+        // wider ring's (pair_shared_bytes, as the kernel lays it out).
+        unsafe { be.launch(Tag { label: &label, bytes }, &[x, y[0], y[1]], &f, cfg, &args)? };
     }
     Ok(())
 }
@@ -349,66 +560,155 @@ fn dot_rope_fits(be: &CudaBackend, w: &QuantMatrix, n: usize) -> bool {
     (1..=2).contains(&n) && w.cols() > 0 && w.rows() % 2 == 0 && dot_tokens(w.kind(), w.cols(), optin) >= n
 }
 
+/// Whether `quant_matmul_rope_append` runs these two parts in one fused
+/// launch (`launch_dot_rope` of both): the dot kernel has the pair's entry
+/// and the tuning's `quant.pair_launch` is on.
+pub(super) fn rope_pair_launch(ctx: &Context, parts: &[&QuantMatrix]) -> bool {
+    matches!(parts, [a, b] if pair_infix([a.kind(), b.kind()]).is_some()) && ctx.dispatcher().table().quant.pair_launch
+}
+
+/// One matrix of a fused QKV launch: its geometry, the matrix and its first head.
+pub(super) type RopePart<'a> = (&'a QuantGeometry, &'a QuantMatrix, usize);
+
 /// The dot kernel with RoPE and the cache append in its epilogue
 /// (kernels/quant_dot.cu: qgemv_dot_rope; ops::fused_gemv::
-/// quant_matmul_rope_append): one launch of `g.n` tokens of `w` (1 or 2,
-/// their x within the CTA's shared memory: `dot_rope_serves`, checked here
-/// again), whole heads from `head0` on. `push_rope` pushes rope_append's
-/// pointers and parameters; `uses` are the tensors the launch touches
-/// besides x. Nothing is written to a y (its pointer is null).
-#[allow(clippy::too_many_arguments)]
+/// quant_matmul_rope_append): one launch of `n` tokens (1 or 2, their x
+/// within the CTA's shared memory: `dot_rope_serves`, checked here again) of
+/// one part, or of two whose formats have a two-matrix entry
+/// (qgemv_dot2_*_rope), each whole heads from its first head on. `push_rope`
+/// pushes rope_append's pointers and parameters; `uses` are the tensors the
+/// launch touches besides x. Nothing is written to a y.
 pub(super) fn launch_dot_rope(
     be: &CudaBackend,
-    g: &QuantGeometry,
-    w: &QuantMatrix,
+    parts: &[RopePart],
     x: &Tensor,
     x_q8: Option<&Q8Activations>,
-    head0: usize,
     push_rope: impl FnOnce(&mut KernelArgs) -> Result<()>,
     uses: &[&Tensor],
     op: &'static str,
 ) -> Result<()> {
-    if !dot_rope_fits(be, w, g.n) {
-        return Err(Error::Unsupported {
-            op,
-            what: format!("the fused dot launch of {} tokens of a {}x{} {} matrix", g.n, g.m, g.k, w.kind()),
-        });
+    let Some(&(g, _, _)) = parts.first() else {
+        return Err(Error::invalid(op, "parts", "one or two quantized matrices a launch", "none"));
+    };
+    for &(pg, w, _) in parts {
+        if !dot_rope_fits(be, w, pg.n) {
+            return Err(Error::Unsupported {
+                op,
+                what: format!("the fused dot launch of {} tokens of a {}x{} {} matrix", pg.n, pg.m, pg.k, w.kind()),
+            });
+        }
     }
-    be.hold_quant(w);
-    let kind = w.kind();
-    let fmt = kind.name().to_ascii_lowercase();
-    let (w_ptr, buf_bytes) = super::quant_span(op, w)?;
+    let fmt = |w: &QuantMatrix| w.kind().name().to_ascii_lowercase();
+    let (name, shared) = match parts {
+        [(_, w, _)] => (format!("qgemv_dot_rope_{}_n{}", fmt(w), g.n), dot_shared_bytes(w.kind(), g.k, g.n)),
+        [(_, a, _), (_, b, _)] => {
+            let kinds = [a.kind(), b.kind()];
+            let infix = pair_infix(kinds).ok_or_else(|| Error::Unsupported {
+                op,
+                what: format!("one fused launch of a {} and a {} matrix", kinds[0], kinds[1]),
+            })?;
+            (format!("qgemv_dot2_{infix}_rope_n{}", g.n), pair_shared_bytes(kinds, g.k, g.n))
+        }
+        _ => return Err(Error::invalid(op, "parts", "one or two quantized matrices a launch", parts.len())),
+    };
     let px = super::device_ptr(op, x, "x")?;
     let (xq, xm) = q8_spans(be, x_q8).map_or((0, 0), |(b, m, _, _)| (b, m));
     let mut args = KernelArgs::new();
-    args.push(w_ptr).push(px).push(0u64).push(xq).push(xm).push(quant_params(g, w, buf_bytes, g.n, false, 1.0, 0.0));
-    push_rope(&mut args)?;
-    args.push(i32::try_from(head0).map_err(|_| Error::invalid(op, "parts", "fewer than 2^31 heads", head0))?);
-    let name = format!("qgemv_dot_rope_{fmt}_n{}", g.n);
+    let mut params = Vec::with_capacity(parts.len());
+    for &(pg, w, _) in parts {
+        be.hold_quant(w);
+        let (w_ptr, buf_bytes) = super::quant_span(op, w)?;
+        args.push(w_ptr);
+        params.push(quant_params(pg, w, buf_bytes, g.n, false, 1.0, 0.0));
+    }
+    args.push(px);
+    if parts.len() == 1 {
+        args.push(0u64); // Y: never written
+    }
+    args.push(xq).push(xm);
+    for p in params {
+        args.push(p);
+    }
     let f = be.function(&kernels::QUANT_DOT, kernels::dtype_build(g.dtype), &format!("{name}_{}", g.dtype))?;
-    let mut cfg = dot_config(be, &f, &name, kind, g.m / 2, g.k, g.n)?;
+    let slots = be.resident_ctas(op, &f, &name, DOT_THREADS, shared)? * be.caps().sm_count as usize;
     // No more CTAs than a tile for each warp (fewer where the device holds
     // fewer at once), not every CTA slot: the attention launch
     // after this one then finds SMs free for its prologue (loads of the
     // cached keys before the wait for this launch). On an H200 every slot
     // cost qwen2.5-0.5b Q8_0 33 us a step and llama3.2-1b Q4_K_M 22
     // against this grid (BENCHMARKS.md, 2026-11-30).
-    cfg.grid.0 = cfg.grid.0.min(u32::try_from((g.m / 2).div_ceil(DOT_WARPS)).unwrap_or(u32::MAX));
-    let label = format!("{op}/dot_rope_{fmt}_n{}/{}", g.n, g.dtype);
+    let tiles: Vec<usize> = parts.iter().map(|(pg, _, _)| pg.m / 2).collect();
+    let ctas = match tiles[..] {
+        [one] => one.div_ceil(DOT_WARPS).min(slots),
+        [a, b] => {
+            let want = [a.div_ceil(DOT_WARPS), b.div_ceil(DOT_WARPS)];
+            let [g0, g1] =
+                pair_grid([a, b], pair_tile_bytes([parts[0].1, parts[1].1]), want, slots).ok_or_else(|| {
+                    Error::Unsupported { op, what: format!("a two-matrix launch on a device of {slots} CTA slots") }
+                })?;
+            args.push(i32::try_from(g0).expect("at most the device's CTA slots"));
+            g0 + g1
+        }
+        _ => unreachable!("one or two parts (matched above)"),
+    };
+    push_rope(&mut args)?;
+    for &(_, _, head) in parts {
+        args.push(i32::try_from(head).map_err(|_| Error::invalid(op, "parts", "fewer than 2^31 heads", head))?);
+    }
+    let cfg = LaunchConfig {
+        grid: (grid_for(ctas, 1)?, 1, 1),
+        block: (DOT_THREADS, 1, 1),
+        shared_bytes: u32::try_from(shared).expect("below the opt-in bound"),
+        dependent: true,
+        cluster: 0,
+    };
+    let short = name.trim_start_matches("qgemv_");
+    let label = format!("{op}/{short}/{}", g.dtype);
     let e = g.dtype.size_in_bytes();
-    let bytes = (w.size_bytes() + g.n * g.k * e + g.n * g.m * e) as u64;
+    let bytes: usize = parts.iter().map(|(pg, w, _)| w.size_bytes() + g.n * pg.m * e).sum::<usize>() + g.n * g.k * e;
     let mut all = vec![x];
     all.extend_from_slice(uses);
     // SAFETY: the caller checked (ops::fused_gemv::validate_quant_rope) x [N,
-    // K] against w [M, K] (M whole heads of d rows from head0 on, inside the
-    // projection's (hq + 2 hkv) d), x_q8 as x's rows, and the targets as
-    // rope_append's for that projection; `dot_rope_serves` checked N (1 or 2)
-    // and that x's N rows fit the dot kernel's shared memory, which
-    // `dot_config` sizes. The kernel reads W in 16-byte chunks below
+    // K] against each part [M, K] (M whole heads of d rows from its first
+    // head on, inside the projection's (hq + 2 hkv) d), x_q8 as x's rows, and
+    // the targets as rope_append's for that projection; `dot_rope_fits`
+    // checked N (1 or 2) and that x's N rows fit the dot kernel's shared
+    // memory, sized here as the kernel lays it out (the wider ring of a
+    // pair). Each CTA reads its part's W in 16-byte chunks below that part's
     // buf_bytes, x[n < N, k < K] (or x_q8's rows), the bias and positions;
     // writes q_out and the caches' slots inside them (rope_finish skips the
-    // others); Y (null) is never touched.
-    unsafe { be.launch(Tag { label: &label, bytes }, &all, &f, cfg, &args) }
+    // others); no Y is touched.
+    unsafe { be.launch(Tag { label: &label, bytes: bytes as u64 }, &all, &f, cfg, &args) }
+}
+
+/// The CTAs of each matrix in a two-matrix launch of `tiles` row pairs of
+/// `tile_bytes` each, at most `max_ctas` each, on the device's `slots`: the
+/// split whose busiest warp streams the fewest bytes (a warp takes every
+/// (8 g)-th tile of its matrix among g CTAs: kernels/quant_dot.cu), of
+/// those the one nearest the matrices' share of the bytes, every slot used
+/// where the maxima allow. None with fewer than two slots. (A split by bytes
+/// alone gave llama3-8b's Q/K rows 307 of 396 CTAs, so some warps two tiles,
+/// while the V rows' 89 CTAs had warps with none: 26 us a step slower than
+/// two launches, H200, 2026-11-30.)
+fn pair_grid(tiles: [usize; 2], tile_bytes: [usize; 2], max_ctas: [usize; 2], slots: usize) -> Option<[usize; 2]> {
+    if slots < 2 || max_ctas.contains(&0) {
+        return None;
+    }
+    let busiest = |i: usize, g: usize| tiles[i].div_ceil(DOT_WARPS * g) * tile_bytes[i];
+    let total = [tiles[0] * tile_bytes[0], tiles[1] * tile_bytes[1]];
+    let share = slots as f64 * total[0] as f64 / (total[0] + total[1]).max(1) as f64;
+    (1..=max_ctas[0].min(slots - 1)).map(|g0| [g0, (slots - g0).min(max_ctas[1])]).min_by(|a, b| {
+        let key = |g: &[usize; 2]| {
+            (busiest(0, g[0]).max(busiest(1, g[1])), g[0] + g[1] < slots.min(max_ctas[0] + max_ctas[1]))
+        };
+        let near = |g: &[usize; 2]| (g[0] as f64 - share).abs();
+        key(a).cmp(&key(b)).then(near(a).total_cmp(&near(b)))
+    })
+}
+
+/// The bytes of a tile (two rows) of each matrix.
+fn pair_tile_bytes(w: [&QuantMatrix; 2]) -> [usize; 2] {
+    [DOT_ROWS * w[0].row_bytes(), DOT_ROWS * w[1].row_bytes()]
 }
 
 /// CTAs of a dot launch over `tiles` row pairs: every one of the device's
@@ -437,12 +737,32 @@ pub fn dot_tokens(kind: QuantKind, k: usize, optin: usize) -> usize {
 /// Dynamic shared memory of the dot kernel: x's quants and unit constants
 /// (16-byte aligned), then each warp's ring of stages (kernels/quant_dot.cu).
 fn dot_shared_bytes(kind: QuantKind, k: usize, n: usize) -> usize {
-    let x = (n * dot_x_token_bytes(k)).next_multiple_of(16);
+    dot_x_and_barrier_bytes(k, n) + dot_ring_bytes(kind, DOT_STAGES)
+}
+
+/// x's quants and unit constants of `n` tokens (16-byte aligned), then the
+/// stages' barriers (8 bytes each, padded to 16; sized for DOT_STAGES).
+fn dot_x_and_barrier_bytes(k: usize, n: usize) -> usize {
+    (n * dot_x_token_bytes(k)).next_multiple_of(16) + (DOT_WARPS * DOT_STAGES * 8).next_multiple_of(16)
+}
+
+/// The warps' copy rings of `stages` stages of a `kind` matrix.
+fn dot_ring_bytes(kind: QuantKind, stages: usize) -> usize {
     let iter_bytes = DOT_ITER / kind.block_elems() * kind.block_bytes();
     let pitch = (iter_bytes + 14).div_ceil(16) + 1;
-    // The stages' barriers (8 bytes each, padded to 16) between x and the rings.
-    let barriers = (DOT_WARPS * DOT_STAGES * 8).next_multiple_of(16);
-    x + barriers + DOT_WARPS * DOT_STAGES * DOT_ROWS * pitch * 16
+    DOT_WARPS * stages * DOT_ROWS * pitch * 16
+}
+
+/// Shared memory of a two-matrix dot launch (kernels/quant_dot.cu:
+/// qgemv_dot2): the wider of matrix 0's ring of DOT_STAGES and matrix 1's
+/// of [`PAIR_STAGES_1`].
+fn pair_shared_bytes(kinds: [QuantKind; 2], k: usize, n: usize) -> usize {
+    dot_x_and_barrier_bytes(k, n) + dot_ring_bytes(kinds[0], DOT_STAGES).max(dot_ring_bytes(kinds[1], PAIR_STAGES_1))
+}
+
+/// Tokens of K columns one two-matrix launch takes (0: not one fits).
+fn pair_tokens(kinds: [QuantKind; 2], k: usize, optin: usize) -> usize {
+    (1..=DOT_MAX_N).rev().find(|&n| pair_shared_bytes(kinds, k, n) <= optin).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -470,6 +790,56 @@ mod tests {
             let (lo, hi) = (per_cta.iter().min().unwrap(), per_cta.iter().max().unwrap());
             assert!(hi - lo <= 1 && *lo >= 1, "{tiles} tiles over {grid} CTAs: {lo}..{hi}");
         }
+    }
+
+    #[test]
+    fn a_pair_launch_gives_no_warp_more_bytes_than_it_must() {
+        // llama3-8b's QKV in a Q6_K-V layer at N = 1 (2560 and 512 tiles of
+        // 4608 and 6720 bytes, 396 slots): a tile for every warp of both
+        // (320 and 64 CTAs at least), the 12 slots left to the Q/K rows.
+        let tb = [4608, 6720];
+        assert_eq!(pair_grid([2560, 512], tb, [2560, 512], 396), Some([320, 76]));
+        // ... at N = 8 (264 slots): two tiles for the Q/K rows' busiest warps, one for V's.
+        assert_eq!(pair_grid([2560, 512], tb, [2560, 512], 264), Some([200, 64]));
+        // The fused launch's one CTA a tile for each warp: all of them where they fit.
+        assert_eq!(pair_grid([1280, 256], tb, [160, 32], 396), Some([160, 32]));
+        // Never an empty side; no launch on fewer than two slots.
+        assert_eq!(pair_grid([50, 50], [1, 1_000_000], [50, 50], 10), Some([1, 9]));
+        assert_eq!(pair_grid([50, 50], [1, 1], [50, 50], 1), None);
+        for slots in 2..60 {
+            for tiles in [[1, 1], [3, 70], [70, 3], [50, 50], [700, 90]] {
+                let [a, b] = pair_grid(tiles, tb, tiles, slots).unwrap();
+                assert!(a >= 1 && b >= 1 && a <= tiles[0] && b <= tiles[1] && a + b <= slots, "{slots} {tiles:?}");
+                assert_eq!(a + b, slots.min(tiles[0] + tiles[1]), "{slots} {tiles:?}: every slot used");
+            }
+        }
+    }
+
+    #[test]
+    fn token_chunks_are_even_and_cover_every_token() {
+        assert_eq!(token_chunks(16, 7), vec![(0, 6), (6, 5), (11, 5)]);
+        assert_eq!(token_chunks(16, 8), vec![(0, 8), (8, 8)]);
+        assert_eq!(token_chunks(1, 8), vec![(0, 1)]);
+        assert!(token_chunks(0, 8).is_empty());
+    }
+
+    #[test]
+    fn a_pair_launch_fits_as_many_ctas_as_its_first_matrix_alone() {
+        // Q6_K's ring of two stages beside Q4_K's three: the pair's shared
+        // memory is Q4_K's own at every token count on an H200.
+        const H200: usize = 227 << 10;
+        for n in 1..=DOT_MAX_N {
+            let pair = pair_shared_bytes([QuantKind::Q4_K, QuantKind::Q6_K], 4096, n);
+            assert_eq!(pair, dot_shared_bytes(QuantKind::Q4_K, 4096, n), "{n}");
+        }
+        assert_eq!(pair_tokens([QuantKind::Q4_K, QuantKind::Q6_K], 4096, H200), 8);
+        assert_eq!(pair_infix([QuantKind::Q4_K, QuantKind::Q6_K]), Some("q4_k_q6_k"));
+        assert_eq!(pair_infix([QuantKind::Q6_K, QuantKind::Q4_K]), None);
+        // Batches 1-4, 8 and 16 in one launch a chunk; 5 and 12 (chunks of 5, 6) a launch a matrix.
+        for (n, one) in [(1, true), (4, true), (5, false), (8, true), (12, false), (16, true), (0, false)] {
+            assert_eq!(pair_entries_cover(n, 8), one, "{n}");
+        }
+        assert!(!pair_entries_cover(16, 0));
     }
 
     #[test]
