@@ -49,9 +49,9 @@
 //   CTAs quantizing x).
 // - An iteration's bytes of a row are contiguous (Q8_0 2176, Q4_0 1152, Q4_K
 //   1152, Q6_K 1680); the warp copies the 16-byte chunks that cover both rows'
-//   into its own shared-memory stage, in a QD_STAGES-deep ring that runs
-//   across tile boundaries, so stages - 1 iterations are in flight while one
-//   computes. On sm_90 lane 0 starts one bulk copy per row (the TMA unit)
+//   into its own shared-memory stage, in a QD_STAGES-deep ring (matrix 1
+//   of a qgemv_dot2 launch: QD_PAIR_STAGES) that runs across tile
+//   boundaries, so stages - 1 iterations are in flight while one computes. On sm_90 lane 0 starts one bulk copy per row (the TMA unit)
 //   and the lanes wait on the stage's mbarrier; before sm_90 every lane
 //   copies its 16-byte chunks with cp.async (coalesced).
 // - Q4_K: lane 4 s + c takes sub-blocks 2c and 2c + 1 of super-block s, the
@@ -99,6 +99,7 @@ constexpr int QD_THREADS = 32 * QD_WARPS;
 constexpr int QD_ROWS = 2;      // rows per warp tile
 constexpr int QD_ITER = 2048;   // elements of a row per iteration (64 units of 32, two per lane)
 constexpr int QD_STAGES = 3;    // iterations in the copy ring (stages - 1 in flight while one computes)
+constexpr int QD_PAIR_STAGES = 2;  // matrix 1's ring in a qgemv_dot2 launch (src/ops/quant.rs: PAIR_STAGES_1)
 constexpr int QD_BAR_BYTES = (QD_WARPS * QD_STAGES * 8 + 15) / 16 * 16;  // the stages' barriers (sm_90)
 
 // x's quants in shared memory: unit u's 32 bytes are chunks 2 (u & 1) and
@@ -327,6 +328,7 @@ __device__ void qgemv_dot(const u8* __restrict__ W, const T* __restrict__ X, T* 
     constexpr int COPIES = (QD_ROWS * CH + 31) / 32; // 16-byte copies per lane per iteration
     constexpr int STAGE = QD_ROWS * PITCH;           // chunks per stage
     static_assert(QD_ROWS == 2, "the copy slots and row offsets below are written for two rows");
+    static_assert(S >= 2 && S <= QD_STAGES, "the barrier area holds QD_STAGES a warp; one stage would leave none in flight");
 
     extern __shared__ uint4 smem[];
     const int units = (int)(p.k / 32);
@@ -702,11 +704,13 @@ QD_ROPE_ALL(3, q6_k)
 // was most of the V rows' time). CTAs below `split` run matrix 0 as the plain
 // (or rope) entry would with a grid of `split`; the others matrix 1 with the
 // rest of the grid. The host sizes the shared memory for the wider ring and
-// splits the CTAs by the matrices' bytes (src/ops/quant.rs: launch_dot_pair).
-// The rope entry's matrices start at heads head0 and head1. Matrix 1's ring has two
+// splits the CTAs so that no warp streams more bytes than it must
+// (src/ops/quant.rs: launch_dot_pair, pair_grid). The rope entry's matrices
+// start at heads head0 and head1. Matrix 1's ring has QD_PAIR_STAGES (two)
 // stages: a Q6_K iteration's bytes are 1.46 times a Q4_K one's, and three
 // stages of them would take the launch to fewer CTAs an SM than matrix 0's
-// own launch had (two iterations in flight either way at K = 4096).
+// own launch had. (At K = 4096 a tile is two iterations: with two stages
+// the second is copied while the first computes, as with three.)
 #define QD2_NAME_(f0, f1, r, n, dt) qgemv_dot2_##f0##_##f1##r##_n##n##_##dt
 #define QD2_NAME(f0, f1, r, n, dt) QD2_NAME_(f0, f1, r, n, dt)
 #define QD2_ENTRY(F0, f0, F1, f1, N)                                                                           \
@@ -715,7 +719,7 @@ QD_ROPE_ALL(3, q6_k)
                                        const u8* XM, const QuantParams p0, const QuantParams p1, int split) {  \
         const int b = (int)blockIdx.x;                                                                         \
         if (b < split) qgemv_dot<F0, N>(W0, X, Y0, XQ, XM, p0, split, b);                                      \
-        else qgemv_dot<F1, N, false, 2>(W1, X, Y1, XQ, XM, p1, (int)gridDim.x - split, b - split);                 \
+        else qgemv_dot<F1, N, false, QD_PAIR_STAGES>(W1, X, Y1, XQ, XM, p1, (int)gridDim.x - split, b - split);                 \
     }
 #define QD2_ROPE_ENTRY(F0, f0, F1, f1, N)                                                                       \
     extern "C" __global__ void __launch_bounds__(QD_THREADS, (N == 1 ? 24 : 16) / QD_WARPS)                      \
@@ -726,7 +730,7 @@ QD_ROPE_ALL(3, q6_k)
         const RopeOut ro{bias, q_out, k_cache, v_cache, positions, rp};                                        \
         const int b = (int)blockIdx.x;                                                                         \
         if (b < split) qgemv_dot<F0, N, true>(W0, X, nullptr, XQ, XM, p0, split, b, &ro, head0);               \
-        else qgemv_dot<F1, N, true, 2>(W1, X, nullptr, XQ, XM, p1, (int)gridDim.x - split, b - split, &ro, head1); \
+        else qgemv_dot<F1, N, true, QD_PAIR_STAGES>(W1, X, nullptr, XQ, XM, p1, (int)gridDim.x - split, b - split, &ro, head1); \
     }
 // N = 1..4 and 8: a decode step's batch of 1 to 4, and 16 as two launches of
 // 8 (src/ops/quant.rs: PAIR_TOKENS). At N = 5 both formats' loops in one

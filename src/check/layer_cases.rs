@@ -129,16 +129,18 @@ pub fn all() -> Vec<Case> {
         });
     }
     // The quantized QKV projection with RoPE: Q4_K_M's split (Q and K in
-    // Q4_K, V in Q6_K) at llama3-8b's shape, one part of each other format,
-    // N = 2 ragged, and N = 3 (composed).
+    // Q4_K, V in Q6_K) at llama3-8b's shape and at 2 tokens (ragged), one
+    // part of each other format, N = 2 ragged, and N = 3 (composed).
     use QuantKind::{Q4_K, Q6_K, Q8_0};
-    let quant_rope: [QuantRopeCase; 6] = [
+    let quant_rope: [QuantRopeCase; 7] = [
         (DType::F16, (1, 32, 8, 128), 4096, &[Q4_K, Q6_K], [true, false, true, false]),
         (DType::F16, (2, 14, 2, 64), 896, &[Q8_0], [false, true, false, true]),
         (DType::BF16, (1, 4, 1, 64), 512, &[QuantKind::Q4_0], [false, true, false, false]),
         (DType::F32, (2, 8, 2, 128), 1024, &[Q6_K], [true, false, true, true]),
         (DType::F16, (1, 8, 2, 64), 14336, &[Q4_K], [true, true, true, false]),
         (DType::F16, (3, 8, 2, 64), 512, &[Q4_K, Q6_K], [false, true, false, false]),
+        // Both formats' parts in one launch at two tokens (qgemv_dot2_*_rope_n2), ragged.
+        (DType::BF16, (2, 16, 4, 128), 2048, &[Q4_K, Q6_K], [true, true, true, true]),
     ];
     for (dtype, shape, k, kinds, [x_q8, bias, llama3, ragged]) in quant_rope {
         let (batch, hq, hkv, d) = shape;

@@ -139,7 +139,7 @@ pub fn all() -> Vec<Case> {
     let parts: [(DType, [usize; 2], usize, usize, f32, bool); 7] = [
         (DType::F16, [5120, 1024], 4096, 1, 0.0, true),
         (DType::BF16, [640, 128], 2048, 4, 1.0, false),
-        (DType::F32, [256, 64], 512, 16, 0.0, false),
+        (DType::F32, [256, 64], 512, 16, 0.0, true),
         (DType::F16, [384, 128], 1024, 8, 1.0, true),
         (DType::F16, [256, 64], 512, 5, 0.0, true),
         (DType::BF16, [5, 3], 256, 2, 0.0, false),

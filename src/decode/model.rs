@@ -17,8 +17,9 @@ use super::config::ModelConfig;
 /// A projection's weight W [out, in], as a step multiplies it: dense, or GGUF
 /// blocks read as they are by the quantized GEMV (`ops::quant_matmul`), or
 /// row ranges of several (a stacked QKV whose parts a Q4_K_M file quantizes
-/// in different formats: each part is its own launch into its columns of
-/// the output).
+/// in different formats: each part into its columns of the output, by its
+/// own launch or, for a Q4_K and a Q6_K part from the tuning's
+/// `quant.pair_min_n` tokens on, one launch of both).
 #[derive(Debug, Clone)]
 pub enum Linear {
     /// A dense matrix of the compute dtype.
@@ -914,7 +915,8 @@ impl DecodeModel {
 /// chunk) dequantize W into a scratch matrix first and take the dense path
 /// (cuBLAS at those sizes), one pass over the blocks instead of one per 16
 /// rows. Stacked: each part into its columns of y (quantized parts of a
-/// decode step: `ops::quant_matmul_parts`, one launch for a Q4_K + Q6_K pair).
+/// decode step: `ops::quant_matmul_parts`, one launch for a Q4_K + Q6_K pair
+/// from `quant.pair_min_n` tokens on).
 pub fn linear(ctx: &Context, w: &Linear, x: &Tensor, beta: f32, y: &Tensor) -> Result<()> {
     linear_q8(ctx, w, x, None, beta, y)
 }

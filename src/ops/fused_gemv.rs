@@ -11,7 +11,8 @@
 //!   optional) with `rope_append` after it: RoPE, the bias and the cache
 //!   append in the GEMV's epilogue (gemv_veckrope), no qkv buffer;
 //!   `quant_matmul_rope_append` the same for block-quantized weights (the
-//!   integer-dot GEMV's epilogue, qgemv_dot_rope).
+//!   integer-dot GEMV's epilogue, qgemv_dot_rope; a Q4_K and a Q6_K part in
+//!   one launch, qgemv_dot2_*_rope).
 //!
 //! On a GPU, where `matmul`'s plan for the whole of a is the FMA family's
 //! veck at N <= 2 (a decode step of one or two sequences; f16 and bf16 take

@@ -45,7 +45,7 @@ const DOT_ITER: usize = 2048;
 const DOT_STAGES: usize = 3;
 
 /// The ring stages of matrix 1 in a two-matrix launch (kernels/quant_dot.cu:
-/// qgemv_dot2 keeps a Q6_K ring as small as matrix 0's Q4_K one).
+/// QD_PAIR_STAGES; qgemv_dot2 keeps a Q6_K ring as small as matrix 0's Q4_K one).
 const PAIR_STAGES_1: usize = 2;
 
 /// The two-matrix launches the dot kernel has (matrix 0's format, matrix
@@ -573,7 +573,7 @@ pub(super) type RopePart<'a> = (&'a QuantGeometry, &'a QuantMatrix, usize);
 /// The dot kernel with RoPE and the cache append in its epilogue
 /// (kernels/quant_dot.cu: qgemv_dot_rope; ops::fused_gemv::
 /// quant_matmul_rope_append): one launch of `n` tokens (1 or 2, their x
-/// within the CTA's shared memory: `dot_rope_serves`, checked here again) of
+/// within the CTA's shared memory: `dot_rope_fits`, checked here) of
 /// one part, or of two whose formats have a two-matrix entry
 /// (qgemv_dot2_*_rope), each whole heads from its first head on. `push_rope`
 /// pushes rope_append's pointers and parameters; `uses` are the tensors the
