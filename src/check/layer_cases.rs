@@ -464,13 +464,10 @@ fn quant_rope_case(
     if !vs_cpu.passed() || want != "fused" {
         return Ok(vs_cpu);
     }
-    // Against the GPU's own quant_matmul of each part then rope_append (the
-    // bound at 0): the same sums in the same order, the same rounding and
-    // the same rope_finish, but compiled into two kernels, whose
-    // contractions into FMAs may differ (the H200, 2026-11-30: f16 and bf16
-    // bit for bit, f32 259 of 2560 values by an ulp or so). So: within
-    // about one rounding of the dtype; a wrong pair, angle or slot errs by
-    // order 1.
+    // Against the GPU's own quant_matmul of each part then rope_append: the
+    // same sums in the same order, the same rounding and the same
+    // rope_finish in other kernels (`same_sums_error`; the H200, 2026-11-30:
+    // f16 and bf16 bit for bit, f32 259 of 2560 values by an ulp or so).
     let mut table = c.gpu.dispatcher().table().clone();
     table.quant.rope_fuse_max_weight_elems = 0;
     let composed = c.gpu.with_table(table);
@@ -487,18 +484,7 @@ fn quant_rope_case(
         fused.extend(a.to_f32_vec()?.into_iter().map(f64::from));
         apart.extend(b.to_f32_vec()?.into_iter().map(f64::from));
     }
-    // rel_l2 passes over NaN where both sides hold one; here any value that
-    // is not a finite number fails.
-    let finite = fused.iter().chain(&apart).all(|v| v.is_finite());
-    let rel = if finite { super::rel_l2(&fused, &apart) } else { f64::NAN };
-    let bound = match dtype {
-        DType::F32 => 1e-6,
-        DType::F16 => 5e-4,
-        DType::BF16 => 4e-3,
-    };
-    // NaN fails too.
-    let error = (rel.is_nan() || rel > bound)
-        .then(|| format!("rel. L2 {rel:.2e} from quant_matmul then rope_append on the GPU (bound {bound:.0e})"));
+    let error = super::same_sums_error(&fused, &apart, dtype, "quant_matmul then rope_append");
     Ok(Outcome { error, ..vs_cpu })
 }
 

@@ -31,6 +31,24 @@ pub fn tolerance(dtype: DType) -> f64 {
     }
 }
 
+/// Where a GPU result `got` differs from the same op's result by another GPU
+/// path `other` (the same sums in the same order, the same roundings, but
+/// compiled into other kernels, whose contractions into FMAs may differ:
+/// on an H200 f16 and bf16 bit for bit, f32 by an ulp or so) by more than
+/// about a rounding of the dtype, or holds anything not a finite number on
+/// either side: the error, naming `other`. A wrong row, pair, slot or
+/// pointer errs by order 1.
+pub fn same_sums_error(got: &[f64], other: &[f64], dtype: DType, what: &str) -> Option<String> {
+    let finite = got.iter().chain(other).all(|v| v.is_finite());
+    let rel = if finite { rel_l2(got, other) } else { f64::NAN };
+    let bound = match dtype {
+        DType::F32 => 1e-6,
+        DType::F16 => 5e-4,
+        DType::BF16 => 4e-3,
+    };
+    (rel.is_nan() || rel > bound).then(|| format!("rel. L2 {rel:.2e} from {what} on the GPU (bound {bound:.0e})"))
+}
+
 /// ||out - ref|| / ||ref|| over elements where both are finite numbers; a NaN
 /// or infinity in one but not the other makes the error infinite.
 pub fn rel_l2(out: &[f64], reference: &[f64]) -> f64 {
@@ -243,6 +261,16 @@ pub fn run_where(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_sums_fail_past_a_rounding_or_on_any_nan() {
+        assert_eq!(same_sums_error(&[1.0, 2.0], &[1.0, 2.0], DType::F32, "x"), None);
+        assert_eq!(same_sums_error(&[1.0, 2.0001], &[1.0, 2.0], DType::F16, "x"), None);
+        let e = same_sums_error(&[1.0, 2.01], &[1.0, 2.0], DType::F16, "a launch a part").unwrap();
+        assert!(e.contains("a launch a part") && e.contains("5e-4"), "{e}");
+        // NaN on both sides, which rel_l2 passes over, fails here.
+        assert!(same_sums_error(&[f64::NAN], &[f64::NAN], DType::BF16, "x").is_some());
+    }
 
     #[test]
     fn rel_l2_basics() {

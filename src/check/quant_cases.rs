@@ -224,9 +224,7 @@ fn quant_case(c: &mut Checker, s: QuantSpec) -> Result<Outcome> {
 /// poisoned, row-strided y: every column of both parts written, nothing
 /// else); the path (one launch or a launch a matrix) asserted; and where one
 /// launch ran, against the GPU's own launch a matrix, which sums the same
-/// products in the same order (bounds as quant_matmul_rope_append's case: a
-/// rounding of the dtype or so, where a wrong split, row or pointer errs by
-/// order 1).
+/// products in the same order (`same_sums_error`).
 fn parts_case(
     c: &mut Checker,
     dtype: DType,
@@ -294,17 +292,8 @@ fn parts_case(
     let apart = c.gpu.with_table(table);
     let y2 = crate::tensor::Tensor::from_host(c.gpu, y0, &[len])?.with_layout(layout)?;
     ops::quant_matmul_parts(&apart, &gp, &x.gpu, &y2, 1.0, beta, &opts)?;
-    let (a, b) = (y.gpu.to_f32_vec()?, y2.to_f32_vec()?);
-    let (a, b): (Vec<f64>, Vec<f64>) = (a.into_iter().map(f64::from).collect(), b.into_iter().map(f64::from).collect());
-    let finite = a.iter().chain(&b).all(|v| v.is_finite());
-    let rel = if finite { super::rel_l2(&a, &b) } else { f64::NAN };
-    let bound = match dtype {
-        DType::F32 => 1e-6,
-        DType::F16 => 5e-4,
-        DType::BF16 => 4e-3,
-    };
-    let error = (rel.is_nan() || rel > bound)
-        .then(|| format!("rel. L2 {rel:.2e} from a launch a matrix on the GPU (bound {bound:.0e})"));
+    let (a, b) = (y.gpu.to_f64_vec()?, y2.to_f64_vec()?);
+    let error = super::same_sums_error(&a, &b, dtype, "a launch a matrix");
     Ok(Outcome { error, ..vs_cpu })
 }
 
