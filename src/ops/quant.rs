@@ -23,6 +23,8 @@ use crate::runtime::{CudaBackend, KernelArgs, LaunchConfig};
 use crate::spec::q8::q8_row_bytes;
 pub use crate::spec::quant_matmul::{geometry, QuantGeometry};
 use crate::tensor::{Q8Activations, QuantMatrix, Tensor};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 const OP: &str = "quant_matmul";
 
@@ -404,13 +406,10 @@ fn launch_dot_pair(job: &PairJob, infix: &str) -> Result<()> {
         let f =
             be.function(&kernels::QUANT_DOT, kernels::dtype_build(g[0].dtype), &format!("{name}_{}", g[0].dtype))?;
         let shared = pair_shared_bytes(kinds, k, nc);
-        let slots = be.resident_ctas(OP, &f, &name, DOT_THREADS, shared)? * be.caps().sm_count as usize;
+        let slots = dot_slots(be, OP, &f, &name, shared)?;
         // Every CTA slot where that helps, no more CTAs than a matrix has tiles (as launch_dot).
         let tiles = [g[0].m.div_ceil(DOT_ROWS), g[1].m.div_ceil(DOT_ROWS)];
-        let grids = pair_grid(tiles, pair_tile_bytes(w), tiles, slots).ok_or_else(|| Error::Unsupported {
-            op: OP,
-            what: format!("a two-matrix launch on a device of {slots} CTA slots"),
-        })?;
+        let grids = pair_split(OP, tiles, pair_tile_bytes(w), tiles, slots)?;
         let split = i32::try_from(grids[0]).expect("at most the device's CTA slots");
         let mut args = KernelArgs::new();
         args.push(spans[0].0).push(spans[1].0).push(px + (n0 * g[0].sxn * e) as u64);
@@ -419,13 +418,7 @@ fn launch_dot_pair(job: &PairJob, infix: &str) -> Result<()> {
             args.push(quant_params(g[i], w[i], spans[i].1, nc, false, alpha, beta));
         }
         args.push(split);
-        let cfg = LaunchConfig {
-            grid: (grid_for(grids[0] + grids[1], 1)?, 1, 1),
-            block: (DOT_THREADS, 1, 1),
-            shared_bytes: u32::try_from(shared).expect("below the opt-in bound"),
-            dependent: true,
-            cluster: 0,
-        };
+        let cfg = dot_launch(grids[0] + grids[1], shared)?;
         let label = format!("{OP}/{name}/{}", g[0].dtype);
         let bytes = traffic(g[0], w[0], nc, beta) + traffic(g[1], w[1], nc, beta) - (nc * k * e) as u64;
         // SAFETY: `geometry` checked x [N, K] against each matrix [M_i, K] and
@@ -531,15 +524,29 @@ fn dot_config(
     // get every slot too (1024 rows: 396 CTAs of one or two busy warps,
     // not 64 full ones): slower alone (`bench`), faster in a decode step
     // (BENCHMARKS.md, 2026-11-30).
-    let per_sm = be.resident_ctas(OP, f, name, DOT_THREADS, shared)?;
-    let ctas = grid_for(dot_ctas(tiles, per_sm * be.caps().sm_count as usize), 1)?;
-    let shared = u32::try_from(shared).expect("below the opt-in bound");
-    // The dot kernel starts its first weight copies, then waits for the
-    // previous launch (kernels/quant_dot.cu).
+    dot_launch(dot_ctas(tiles, dot_slots(be, OP, f, name, shared)?), shared)
+}
+
+/// The dot launches' CTA slots on `be` for `f` (named `name`) with `shared`
+/// bytes: the CTAs an SM holds at once, times the SMs.
+fn dot_slots(
+    be: &CudaBackend,
+    op: &'static str,
+    f: &cudarc::driver::CudaFunction,
+    name: &str,
+    shared: usize,
+) -> Result<usize> {
+    Ok(be.resident_ctas(op, f, name, DOT_THREADS, shared)? * be.caps().sm_count as usize)
+}
+
+/// A dot launch (either family's entry) of `ctas` CTAs with `shared` bytes
+/// of dynamic shared memory. The dot kernel starts its first weight copies,
+/// then waits for the previous launch (kernels/quant_dot.cu): dependent.
+fn dot_launch(ctas: usize, shared: usize) -> Result<LaunchConfig> {
     Ok(LaunchConfig {
-        grid: (ctas, 1, 1),
+        grid: (grid_for(ctas, 1)?, 1, 1),
         block: (DOT_THREADS, 1, 1),
-        shared_bytes: shared,
+        shared_bytes: u32::try_from(shared).expect("below the opt-in bound"),
         dependent: true,
         cluster: 0,
     })
@@ -630,7 +637,7 @@ pub(super) fn launch_dot_rope(
         args.push(p);
     }
     let f = be.function(&kernels::QUANT_DOT, kernels::dtype_build(g.dtype), &format!("{name}_{}", g.dtype))?;
-    let slots = be.resident_ctas(op, &f, &name, DOT_THREADS, shared)? * be.caps().sm_count as usize;
+    let slots = dot_slots(be, op, &f, &name, shared)?;
     // No more CTAs than a tile for each warp (fewer where the device holds
     // fewer at once), not every CTA slot: the attention launch
     // after this one then finds SMs free for its prologue (loads of the
@@ -642,10 +649,7 @@ pub(super) fn launch_dot_rope(
         [one] => one.div_ceil(DOT_WARPS).min(slots),
         [a, b] => {
             let want = [a.div_ceil(DOT_WARPS), b.div_ceil(DOT_WARPS)];
-            let [g0, g1] =
-                pair_grid([a, b], pair_tile_bytes([parts[0].1, parts[1].1]), want, slots).ok_or_else(|| {
-                    Error::Unsupported { op, what: format!("a two-matrix launch on a device of {slots} CTA slots") }
-                })?;
+            let [g0, g1] = pair_split(op, [a, b], pair_tile_bytes([parts[0].1, parts[1].1]), want, slots)?;
             args.push(i32::try_from(g0).expect("at most the device's CTA slots"));
             g0 + g1
         }
@@ -655,13 +659,7 @@ pub(super) fn launch_dot_rope(
     for &(_, _, head) in parts {
         args.push(i32::try_from(head).map_err(|_| Error::invalid(op, "parts", "fewer than 2^31 heads", head))?);
     }
-    let cfg = LaunchConfig {
-        grid: (grid_for(ctas, 1)?, 1, 1),
-        block: (DOT_THREADS, 1, 1),
-        shared_bytes: u32::try_from(shared).expect("below the opt-in bound"),
-        dependent: true,
-        cluster: 0,
-    };
+    let cfg = dot_launch(ctas, shared)?;
     let short = name.trim_start_matches("qgemv_");
     let label = format!("{op}/{short}/{}", g.dtype);
     let e = g.dtype.size_in_bytes();
@@ -697,13 +695,38 @@ fn pair_grid(tiles: [usize; 2], tile_bytes: [usize; 2], max_ctas: [usize; 2], sl
     let busiest = |i: usize, g: usize| tiles[i].div_ceil(DOT_WARPS * g) * tile_bytes[i];
     let total = [tiles[0] * tile_bytes[0], tiles[1] * tile_bytes[1]];
     let share = slots as f64 * total[0] as f64 / (total[0] + total[1]).max(1) as f64;
-    (1..=max_ctas[0].min(slots - 1)).map(|g0| [g0, (slots - g0).min(max_ctas[1])]).min_by(|a, b| {
-        let key = |g: &[usize; 2]| {
-            (busiest(0, g[0]).max(busiest(1, g[1])), g[0] + g[1] < slots.min(max_ctas[0] + max_ctas[1]))
-        };
-        let near = |g: &[usize; 2]| (g[0] as f64 - share).abs();
-        key(a).cmp(&key(b)).then(near(a).total_cmp(&near(b)))
-    })
+    let full = slots.min(max_ctas[0] + max_ctas[1]);
+    (1..=max_ctas[0].min(slots - 1))
+        .map(|g0| {
+            let g1 = (slots - g0).min(max_ctas[1]);
+            ((busiest(0, g0).max(busiest(1, g1)), g0 + g1 < full), (g0 as f64 - share).abs(), [g0, g1])
+        })
+        .min_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)))
+        .map(|(_, _, g)| g)
+}
+
+/// [`pair_grid`] for a launch by `op`, remembered (a decode step asks the
+/// same of every layer and step, and the search takes ~6 us of host time, an
+/// eager launch's whole dispatch), or an error where no split exists.
+fn pair_split(
+    op: &'static str,
+    tiles: [usize; 2],
+    tile_bytes: [usize; 2],
+    max_ctas: [usize; 2],
+    slots: usize,
+) -> Result<[usize; 2]> {
+    type Key = ([usize; 2], [usize; 2], [usize; 2], usize);
+    static SPLITS: OnceLock<Mutex<HashMap<Key, Option<[usize; 2]>>>> = OnceLock::new();
+    let splits = SPLITS.get_or_init(Default::default);
+    let key = (tiles, tile_bytes, max_ctas, slots);
+    let known = splits.lock().unwrap_or_else(|e| e.into_inner()).get(&key).copied();
+    let split = known.unwrap_or_else(|| {
+        let g = pair_grid(tiles, tile_bytes, max_ctas, slots);
+        splits.lock().unwrap_or_else(|e| e.into_inner()).insert(key, g);
+        g
+    });
+    split
+        .ok_or_else(|| Error::Unsupported { op, what: format!("a two-matrix launch on a device of {slots} CTA slots") })
 }
 
 /// The bytes of a tile (two rows) of each matrix.
@@ -731,7 +754,13 @@ fn dealt_tiles(tiles: usize, grid: usize, b: usize, w: usize) -> impl Iterator<I
 /// tokens of Q4_K or Q6_K fit an H100's or H200's 227 KB, where a fixed 48 KB
 /// for x allowed 2 (the batch-16 step ran each down projection in 8 launches).
 pub fn dot_tokens(kind: QuantKind, k: usize, optin: usize) -> usize {
-    (1..=DOT_MAX_N).rev().find(|&n| dot_shared_bytes(kind, k, n) <= optin).unwrap_or(0)
+    most_tokens(optin, |n| dot_shared_bytes(kind, k, n))
+}
+
+/// The most tokens (at most [`DOT_MAX_N`]) whose launch's shared memory,
+/// `bytes(n)`, is within `optin` (0: not one).
+fn most_tokens(optin: usize, bytes: impl Fn(usize) -> usize) -> usize {
+    (1..=DOT_MAX_N).rev().find(|&n| bytes(n) <= optin).unwrap_or(0)
 }
 
 /// Dynamic shared memory of the dot kernel: x's quants and unit constants
@@ -762,7 +791,7 @@ fn pair_shared_bytes(kinds: [QuantKind; 2], k: usize, n: usize) -> usize {
 
 /// Tokens of K columns one two-matrix launch takes (0: not one fits).
 fn pair_tokens(kinds: [QuantKind; 2], k: usize, optin: usize) -> usize {
-    (1..=DOT_MAX_N).rev().find(|&n| pair_shared_bytes(kinds, k, n) <= optin).unwrap_or(0)
+    most_tokens(optin, |n| pair_shared_bytes(kinds, k, n))
 }
 
 #[cfg(test)]
@@ -813,6 +842,17 @@ mod tests {
                 assert_eq!(a + b, slots.min(tiles[0] + tiles[1]), "{slots} {tiles:?}: every slot used");
             }
         }
+    }
+
+    #[test]
+    fn a_remembered_split_is_the_searched_one_and_none_is_an_error() {
+        let tb = [4608, 6720];
+        for slots in [396, 264, 396] {
+            let want = pair_grid([2560, 512], tb, [2560, 512], slots).unwrap();
+            assert_eq!(pair_split("t", [2560, 512], tb, [2560, 512], slots).unwrap(), want, "{slots}");
+        }
+        let e = pair_split("quant_matmul", [50, 50], [1, 1], [50, 50], 1).unwrap_err().to_string();
+        assert!(e.contains("quant_matmul") && e.contains("two-matrix launch") && e.contains("1 CTA slots"), "{e}");
     }
 
     #[test]
