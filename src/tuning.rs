@@ -66,6 +66,20 @@ pub struct QuantTuning {
     /// from a file written before it: the embedded value.
     #[serde(default = "default_pair_min_n")]
     pub pair_min_n: usize,
+    /// Per block format, the fewest tokens from which auto dispatch gives
+    /// the integer tensor-core kernel (kernels/quant_imma.cu: Q4_K only) a
+    /// launch whose x the caller gave already rounded to 8 bits (a decode
+    /// step's projections); 0 or a format missing here: never. Absent from
+    /// a file written before it: the embedded values.
+    #[serde(default = "default_imma_min_n")]
+    pub imma_min_n: BTreeMap<String, usize>,
+    /// The parts of K the imma kernel cuts each 16-row tile into (1, 2, 4, 8
+    /// or 16 warps of a CTA; the largest power of two at most this, the CTA's
+    /// warps and a row's super-blocks); 0: chosen by the shape (ops::quant:
+    /// the fewest rounds of work a CTA). Absent from a file written before
+    /// it: 0.
+    #[serde(default)]
+    pub imma_kparts: usize,
 }
 
 fn default_rope_fuse_max_weight_elems() -> u64 {
@@ -80,6 +94,10 @@ fn default_pair_min_n() -> usize {
     TuningTable::sm90().quant.pair_min_n
 }
 
+fn default_imma_min_n() -> BTreeMap<String, usize> {
+    TuningTable::sm90().quant.imma_min_n
+}
+
 impl QuantTuning {
     /// What a format the table does not name uses.
     pub const DEFAULT_DOT_MAX_N: usize = 16;
@@ -87,6 +105,12 @@ impl QuantTuning {
     /// The most tokens auto dispatch gives the dot kernel for `kind`.
     pub fn dot_max_n(&self, kind: QuantKind) -> usize {
         self.dot_max_n.get(&kind.name().to_ascii_lowercase()).copied().unwrap_or(Self::DEFAULT_DOT_MAX_N)
+    }
+
+    /// The fewest tokens from which auto dispatch gives the integer
+    /// tensor-core kernel `kind` (0: never).
+    pub fn imma_min_n(&self, kind: QuantKind) -> usize {
+        self.imma_min_n.get(&kind.name().to_ascii_lowercase()).copied().unwrap_or(0)
     }
 }
 
@@ -441,13 +465,22 @@ impl TuningTable {
         if sm.split_target_ctas == 0 {
             return Err(bad("softmax.split_target_ctas", "at least 1", "0".into()));
         }
-        for (name, &n) in &t.quant.dot_max_n {
-            if name.parse::<QuantKind>().map_or(true, |k| k.name().to_ascii_lowercase() != *name) || n > 16 {
-                return Err(bad(
-                    &format!("quant.dot_max_n.{name}"),
-                    "a format (q8_0, q4_0, q4_k, q6_k) mapped to 0..=16 tokens",
-                    n.to_string(),
-                ));
+        if ![0, 1, 2, 4, 8, 16].contains(&t.quant.imma_kparts) {
+            return Err(bad(
+                "quant.imma_kparts",
+                "0 (by the shape), 1, 2, 4, 8 or 16",
+                t.quant.imma_kparts.to_string(),
+            ));
+        }
+        for (field, map) in [("dot_max_n", &t.quant.dot_max_n), ("imma_min_n", &t.quant.imma_min_n)] {
+            for (name, &n) in map {
+                if name.parse::<QuantKind>().map_or(true, |k| k.name().to_ascii_lowercase() != *name) || n > 16 {
+                    return Err(bad(
+                        &format!("quant.{field}.{name}"),
+                        "a format (q8_0, q4_0, q4_k, q6_k) mapped to 0..=16 tokens",
+                        n.to_string(),
+                    ));
+                }
             }
         }
         let sd = &t.sdpa;
@@ -598,6 +631,25 @@ mod tests {
         assert_eq!(TuningTable::parse(&v.to_string(), "old.json").unwrap().quant, t);
         let q = QuantTuning { dot_max_n: [("q6_k".to_string(), 0)].into_iter().collect(), ..QuantTuning::default() };
         assert_eq!((q.dot_max_n(QuantKind::Q6_K), q.dot_max_n(QuantKind::Q8_0)), (0, QuantTuning::DEFAULT_DOT_MAX_N));
+        // The imma kernel: Q4_K from 6 tokens, every other format never (it has no entries for them).
+        assert_eq!(t.imma_min_n(QuantKind::Q4_K), 6);
+        for kind in [QuantKind::Q8_0, QuantKind::Q4_0, QuantKind::Q6_K] {
+            assert_eq!(t.imma_min_n(kind), 0, "{kind}");
+        }
+        assert_eq!(t.imma_kparts, 0);
+        // A file from before the imma kernel: the embedded thresholds, k-parts by the shape.
+        let mut v: serde_json::Value = serde_json::from_str(SM90_JSON).unwrap();
+        v["quant"].as_object_mut().unwrap().remove("imma_min_n");
+        v["quant"].as_object_mut().unwrap().remove("imma_kparts");
+        assert_eq!(TuningTable::parse(&v.to_string(), "old.json").unwrap().quant, t);
+        // Bad values name their field.
+        v["quant"]["imma_kparts"] = 3.into();
+        let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
+        assert!(e.contains("quant.imma_kparts") && e.contains("16"), "{e}");
+        v["quant"]["imma_kparts"] = 16.into();
+        v["quant"]["imma_min_n"]["q4_k"] = 17.into();
+        let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
+        assert!(e.contains("quant.imma_min_n.q4_k") && e.contains("0..=16"), "{e}");
     }
 
     #[test]

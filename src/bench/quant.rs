@@ -12,7 +12,7 @@ use crate::ops::quant::QuantOptions;
 use crate::ops::{plan_matmul, quant_matmul_with, MatmulOptions, QuantKernel};
 use crate::roofline::Roofline;
 use crate::runtime::timing::{time_on_stream, Stats};
-use crate::tensor::{QuantMatrix, Tensor};
+use crate::tensor::{Q8Activations, QuantMatrix, Tensor};
 
 use super::{random_tensor, BenchRow};
 
@@ -38,6 +38,9 @@ pub struct QuantBenchConfig {
     /// Also time each point back to back in a CUDA graph (a `_graph` row:
     /// the graph's time over its launches).
     pub graph: bool,
+    /// Give the kernels x already rounded to 8 bits (`ops::quantize_x`,
+    /// once a point, untimed), as a decode step does (rows suffixed `_xq8`).
+    pub x_q8: bool,
 }
 
 impl Default for QuantBenchConfig {
@@ -52,6 +55,7 @@ impl Default for QuantBenchConfig {
             runs: 50,
             peer: true,
             graph: false,
+            x_q8: false,
         }
     }
 }
@@ -103,18 +107,27 @@ pub fn run(
             for (&n, peer) in cfg.ns.iter().zip(&dense) {
                 let x = tokens.narrow(0, 0, n)?;
                 let y = out.narrow(0, 0, n)?;
+                let x_q8 = match cfg.x_q8 && k % 32 == 0 {
+                    true => {
+                        let q = Q8Activations::new(ctx, n, k)?;
+                        crate::ops::quantize_x(ctx, &x, &q)?;
+                        Some(q)
+                    }
+                    false => None,
+                };
                 for &kernel in &cfg.kernels {
-                    let opts = QuantOptions { kernel: Some(kernel), x_q8: None };
+                    let opts = QuantOptions { kernel: Some(kernel), x_q8: x_q8.as_ref() };
                     // Launch i reads weight copy i (copies rotate past L2).
                     let launch =
                         |ctx: &Context, i: usize| quant_matmul_with(ctx, &weights[i % copies], &x, &y, 1.0, 0.0, &opts);
                     let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| launch(ctx, i))?;
                     let fmt = kind.name().to_ascii_lowercase();
                     // The family that ran (auto resolved), the format and the tokens.
-                    let ran = crate::ops::quant::resolve_kernel(ctx, be, kind, k, n, Some(kernel))?;
+                    let ran = crate::ops::quant::resolve_kernel(ctx, be, kind, k, n, Some(kernel), x_q8.is_some())?;
                     let bytes = (bytes_w + n * k * e + n * m * e) as u64;
                     let measured = |suffix: &str, stats: &Stats| {
-                        let label = format!("quant_matmul/{}_{fmt}_n{n}{suffix}", ran.name());
+                        let xq = if x_q8.is_some() { "_xq8" } else { "" };
+                        let label = format!("quant_matmul/{}_{fmt}_n{n}{xq}{suffix}", ran.name());
                         let shape = format!("m={m} k={k} n={n}");
                         BenchRow::measured(ctx, "quant_matmul", label, dtype, shape, stats, bytes, read.gbps)
                     };

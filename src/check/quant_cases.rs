@@ -121,9 +121,33 @@ pub fn all() -> Vec<Case> {
             kernel: QuantKernel::Mma,
         });
     }
+    // The integer tensor-core kernel (Q4_K only): its k-parts over a tile (1
+    // to 8, by the shape against the device's CTA slots), a part's last stage
+    // of one super-block (odd super-blocks a part), rows past a whole tile,
+    // one and two n-tiles, 16 tokens at K = 14336 in two launches of 8.
+    let imma: Vec<QuantSpec> = specs
+        .iter()
+        .filter(|s| s.kind == QuantKind::Q4_K && s.k > 0)
+        .map(|s| QuantSpec { kernel: QuantKernel::Imma, ..*s })
+        .chain(
+            [(4096, 4096, 9), (4096, 4096, 16), (14336, 4096, 12), (100, 768, 16), (17, 2304, 4), (1000, 14336, 8)]
+                .map(|(m, k, n)| QuantSpec {
+                    kind: QuantKind::Q4_K,
+                    dtype: DType::F16,
+                    m,
+                    k,
+                    n,
+                    alpha: 1.0,
+                    beta: if n % 2 == 0 { 0.0 } else { 1.0 },
+                    x: XView::Padded,
+                    kernel: QuantKernel::Imma,
+                }),
+        )
+        .collect();
     let mut v: Vec<Case> = specs
         .into_iter()
         .flat_map(|s| [s, QuantSpec { kernel: QuantKernel::Dot, ..s }])
+        .chain(imma)
         .map(|s| Case {
             op: "quant_matmul",
             name: s.name(),
@@ -216,7 +240,9 @@ fn quant_case(c: &mut Checker, s: QuantSpec) -> Result<Outcome> {
         &QuantOptions { kernel: Some(s.kernel), x_q8: None },
     )?;
     ops::quant_matmul(&c.cpu, &w_cpu, &x.cpu, &y.cpu, s.alpha, s.beta)?;
-    let bound = if s.kernel == QuantKernel::Dot { tolerance(s.dtype).max(DOT_TOLERANCE) } else { tolerance(s.dtype) };
+    // The dot and imma kernels read x rounded to 8 bits: their own bound.
+    let rounds_x = matches!(s.kernel, QuantKernel::Dot | QuantKernel::Imma);
+    let bound = if rounds_x { tolerance(s.dtype).max(DOT_TOLERANCE) } else { tolerance(s.dtype) };
     c.compare("quant_matmul", &s.name(), &y, bound)
 }
 
@@ -273,7 +299,7 @@ fn parts_case(
     let gpu = c.gpu.with_table(table);
     let want = c.gpu.is_cuda() && [1, 2, 3, 4, 8, 16].contains(&n);
     let opts = QuantOptions { kernel: Some(QuantKernel::Dot), x_q8: q8.as_ref() };
-    let one = ops::quant::parts_in_one_launch(&gpu, &gp, n, opts.kernel)?;
+    let one = ops::quant::parts_in_one_launch(&gpu, &gp, n, opts.kernel, opts.x_q8.is_some())?;
     if one != want {
         return Err(crate::error::Error::Unsupported {
             op: "check",

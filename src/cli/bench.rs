@@ -74,6 +74,12 @@ enum BenchOp {
         /// next launch overlaps this one's tail as in a decode step's graph).
         #[arg(long)]
         graph: bool,
+        /// Give the kernels x already rounded to 8 bits (made once a point by
+        /// `quantize_x`, untimed), as a decode step's projections get it; the
+        /// dot kernel then copies it instead of rounding x in every CTA, and
+        /// auto may take the imma kernel (quant.imma_min_n).
+        #[arg(long)]
+        x_q8: bool,
         /// Write the rows as CSV.
         #[arg(long)]
         csv: Option<PathBuf>,
@@ -368,8 +374,9 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             }
             Ok(0)
         }
-        BenchOp::QuantMatmul { shapes, n, formats, kernel, dtype, runs, no_peer, graph, csv } => {
-            let mut cfg = QuantBenchConfig { runs: runs.max(1), peer: !no_peer, dtype, graph, ..Default::default() };
+        BenchOp::QuantMatmul { shapes, n, formats, kernel, dtype, runs, no_peer, graph, x_q8, csv } => {
+            let mut cfg =
+                QuantBenchConfig { runs: runs.max(1), peer: !no_peer, dtype, graph, x_q8, ..Default::default() };
             gemv_grid(shapes, n, &mut cfg.shapes, &mut cfg.ns)?;
             if let Some(f) = formats {
                 cfg.formats = f;

@@ -696,7 +696,7 @@ impl DecodeModel {
             let fusable = self.batch <= FUSED_MAX_N && l.w.q_norm.is_none();
             let quant = if fusable { l.w.w_qkv.quant_parts() } else { None };
             let quant_fused = match &quant {
-                Some(parts) => ops::fused_gemv::quant_rope_fuses_on(ctx, parts, self.batch)?,
+                Some(parts) => ops::fused_gemv::quant_rope_fuses_on(ctx, parts, self.batch, b.q8.is_some())?,
                 None => false,
             };
             let appended = match (&l.w.w_qkv, quant) {

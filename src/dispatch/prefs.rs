@@ -91,8 +91,12 @@ impl Choice for SdpaBackend {
 }
 
 impl Choice for QuantKernel {
-    const WORDS: &'static [(&'static str, Self)] =
-        &[("auto", QuantKernel::Auto), ("mma", QuantKernel::Mma), ("dot", QuantKernel::Dot)];
+    const WORDS: &'static [(&'static str, Self)] = &[
+        ("auto", QuantKernel::Auto),
+        ("mma", QuantKernel::Mma),
+        ("dot", QuantKernel::Dot),
+        ("imma", QuantKernel::Imma),
+    ];
 }
 
 /// Parses `value` (any case, surrounding blanks ignored) as set in `var`.

@@ -1,13 +1,14 @@
 //! Which kernel family `quant_matmul` uses: the tensor-core kernel
-//! (kernels/quant.cu, up to 16 tokens per launch) or the integer-dot kernel
+//! (kernels/quant.cu, up to 16 tokens per launch), the integer-dot kernel
 //! with x quantized to 8 bits (kernels/quant_dot.cu, up to 8 per launch, x
-//! held whole in shared memory).
+//! held whole in shared memory) or the integer tensor-core kernel on the
+//! same quantized x (kernels/quant_imma.cu, Q4_K, up to 16 per launch).
 
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
 
-/// `DK_QUANT_KERNEL`: `auto`, `mma` or `dot`.
+/// `DK_QUANT_KERNEL`: `auto`, `mma`, `dot` or `imma`.
 pub const KERNEL_ENV: &str = "DK_QUANT_KERNEL";
 
 /// Tokens one `dot` launch covers at most (fewer where x would not fit in
@@ -24,11 +25,13 @@ pub fn dot_x_token_bytes(k: usize) -> usize {
 /// The kernel family of `quant_matmul`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum QuantKernel {
-    /// `Dot` up to the tuning table's `quant.dot_max_n` tokens for the
-    /// format (the embedded sm_90 table: 4 for every format) where the dot
-    /// kernel can run the matrix on the device (x of its K within the
-    /// kernel's budget, its CTA within the device's shared memory), `Mma`
-    /// otherwise. The embedded 16 (every format) is what `tune --ops quant`
+    /// `Imma` from the tuning table's `quant.imma_min_n` tokens for the
+    /// format where the caller gives x already rounded to 8 bits (a decode
+    /// step's projections) and the kernel runs the matrix here (Q4_K; x of
+    /// 8 tokens within the CTA's shared memory); else `Dot` up to the
+    /// table's `quant.dot_max_n` tokens for the format where the dot kernel
+    /// can run the matrix on the device (x of its K within the kernel's
+    /// budget, its CTA within the device's shared memory), `Mma` otherwise. The embedded 16 (every format) is what `tune --ops quant`
     /// chose on an H200 (2026-11-30, 4096x4096 and 14336x4096 at 1, 2, 4, 8
     /// and 16 tokens): dot took 0.28-0.47x mma's time at one and two tokens,
     /// 0.53-0.78x at eight and 0.66-0.92x at sixteen (two launches of eight).
@@ -39,28 +42,45 @@ pub enum QuantKernel {
     /// Always the integer-dot kernel (x rounded to 8 bits; chunks of up to
     /// [`DOT_MAX_N`] tokens; fewer where x would not fit in shared memory).
     Dot,
+    /// Always the integer tensor-core kernel (x rounded to 8 bits, made by
+    /// the launch where the caller gives none; Q4_K weights only; chunks of
+    /// up to 16 tokens, 8 where 16 tokens' x would not fit in shared memory).
+    Imma,
 }
 
 impl QuantKernel {
-    /// The family that runs `n` tokens when auto gives the dot kernel up to
-    /// `dot_max_n` tokens (the tuning table's `quant.dot_max_n` for the
-    /// format) and `dot_fits` says the dot kernel can run the matrix on this
-    /// device (x of its K fits the kernel's budget and the CTA's shared
-    /// memory the device's opt-in bound): `Mma` or `Dot`, never `Auto`.
-    pub fn resolve(self, n: usize, dot_max_n: usize, dot_fits: bool) -> QuantKernel {
+    /// The family that runs `n` tokens when auto gives the integer
+    /// tensor-core kernel `n >= imma_min_n` tokens (the tuning table's
+    /// `quant.imma_min_n` for the format; 0: never) where `imma_fits` (it
+    /// has the format, x already rounded is given, x fits its shared
+    /// memory), else the dot kernel up to `dot_max_n` tokens (the table's
+    /// `quant.dot_max_n`) where `dot_fits` says it can run the matrix on
+    /// this device (x of its K within the kernel's budget and the CTA's
+    /// shared memory within the device's opt-in bound): `Imma`, `Dot` or
+    /// `Mma`, never `Auto`.
+    pub fn resolve(
+        self,
+        n: usize,
+        dot_max_n: usize,
+        dot_fits: bool,
+        imma_min_n: usize,
+        imma_fits: bool,
+    ) -> QuantKernel {
         match self {
+            QuantKernel::Auto if imma_fits && imma_min_n > 0 && n >= imma_min_n => QuantKernel::Imma,
             QuantKernel::Auto if n <= dot_max_n && dot_fits => QuantKernel::Dot,
             QuantKernel::Auto => QuantKernel::Mma,
             k => k,
         }
     }
 
-    /// The word naming it (`auto`, `mma`, `rows`).
+    /// The word naming it (`auto`, `mma`, `dot`, `imma`).
     pub fn name(self) -> &'static str {
         match self {
             QuantKernel::Auto => "auto",
             QuantKernel::Mma => "mma",
             QuantKernel::Dot => "dot",
+            QuantKernel::Imma => "imma",
         }
     }
 }
@@ -85,19 +105,27 @@ mod tests {
 
     #[test]
     fn auto_picks_dot_for_few_tokens() {
-        let auto = |n| QuantKernel::Auto.resolve(n, 4, true);
+        let auto = |n| QuantKernel::Auto.resolve(n, 4, true, 0, true);
         assert_eq!(auto(1), QuantKernel::Dot);
         assert_eq!(auto(4), QuantKernel::Dot);
         assert_eq!(auto(5), QuantKernel::Mma);
         assert_eq!(auto(16), QuantKernel::Mma);
         // The dot kernel cannot run the matrix here (K, or the device's shared memory).
-        assert_eq!(QuantKernel::Auto.resolve(1, 4, false), QuantKernel::Mma);
+        assert_eq!(QuantKernel::Auto.resolve(1, 4, false, 0, false), QuantKernel::Mma);
         // The table's threshold: dot beyond one launch's tokens, or never.
-        assert_eq!(QuantKernel::Auto.resolve(12, 12, true), QuantKernel::Dot);
-        assert_eq!(QuantKernel::Auto.resolve(1, 0, true), QuantKernel::Mma);
+        assert_eq!(QuantKernel::Auto.resolve(12, 12, true, 0, false), QuantKernel::Dot);
+        assert_eq!(QuantKernel::Auto.resolve(1, 0, true, 0, false), QuantKernel::Mma);
+        // The integer tensor-core kernel from its threshold on, where it can run.
+        assert_eq!(QuantKernel::Auto.resolve(8, 16, true, 9, true), QuantKernel::Dot);
+        assert_eq!(QuantKernel::Auto.resolve(9, 16, true, 9, true), QuantKernel::Imma);
+        assert_eq!(QuantKernel::Auto.resolve(16, 4, false, 9, true), QuantKernel::Imma);
+        assert_eq!(QuantKernel::Auto.resolve(16, 16, true, 9, false), QuantKernel::Dot);
+        assert_eq!(QuantKernel::Auto.resolve(16, 16, true, 0, true), QuantKernel::Dot);
         // A forced family stays (a dot kernel that cannot run is the launch's error).
-        assert_eq!(QuantKernel::Dot.resolve(20, 4, false), QuantKernel::Dot);
-        assert_eq!(QuantKernel::Mma.resolve(1, 4, true), QuantKernel::Mma);
+        assert_eq!(QuantKernel::Dot.resolve(20, 4, false, 1, true), QuantKernel::Dot);
+        assert_eq!(QuantKernel::Mma.resolve(1, 4, true, 1, true), QuantKernel::Mma);
+        assert_eq!(QuantKernel::Imma.resolve(1, 4, true, 0, false), QuantKernel::Imma);
+        assert_eq!("imma".parse::<QuantKernel>().unwrap(), QuantKernel::Imma);
         assert_eq!("DOT".parse::<QuantKernel>().unwrap(), QuantKernel::Dot);
         let e = "rows".parse::<QuantKernel>().unwrap_err().to_string();
         assert!(e.contains(KERNEL_ENV) && e.contains("mma"), "{e}");

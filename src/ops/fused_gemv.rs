@@ -220,7 +220,7 @@ pub fn quant_matmul_rope_append(
     if n == 0 {
         return Ok(());
     }
-    if let Some(be) = quant_rope_fuses(ctx, parts, n)? {
+    if let Some(be) = quant_rope_fuses(ctx, parts, n, x_q8.is_some())? {
         let uses = [t.q_out, t.k_cache, t.v_cache].into_iter().chain(t.bias).collect::<Vec<_>>();
         let mut all = Vec::with_capacity(parts.len());
         let mut head0 = 0;
@@ -244,23 +244,29 @@ pub fn quant_matmul_rope_append(
 /// Whether `quant_matmul_rope_append` of `n` tokens of `parts` runs as
 /// fused launches on this context (else as `quant_matmul` then
 /// `rope_append`, which a caller with its own qkv buffer may as well run
-/// itself: the decode step does, so its unfused launches stay as they were).
-pub fn quant_rope_fuses_on(ctx: &Context, parts: &[&QuantMatrix], n: usize) -> Result<bool> {
-    Ok(quant_rope_fuses(ctx, parts, n)?.is_some())
+/// itself: the decode step does, so its unfused launches stay as they were),
+/// `has_x_q8`: whether the caller gives x already rounded to 8 bits.
+pub fn quant_rope_fuses_on(ctx: &Context, parts: &[&QuantMatrix], n: usize, has_x_q8: bool) -> Result<bool> {
+    Ok(quant_rope_fuses(ctx, parts, n, has_x_q8)?.is_some())
 }
 
 /// The CUDA backend where `quant_matmul_rope_append` fuses `n` tokens of
 /// every part, else None: the projection within the tuning's bound
 /// (`quant.rope_fuse_max_weight_elems`), every part on the dot kernel
 /// (`quant::dot_rope_serves`: among others K > 0).
-fn quant_rope_fuses<'c>(ctx: &'c Context, parts: &[&QuantMatrix], n: usize) -> Result<Option<&'c CudaBackend>> {
+fn quant_rope_fuses<'c>(
+    ctx: &'c Context,
+    parts: &[&QuantMatrix],
+    n: usize,
+    has_x_q8: bool,
+) -> Result<Option<&'c CudaBackend>> {
     let Backend::Cuda(be) = ctx.backend() else { return Ok(None) };
     let elems: u64 = parts.iter().map(|w| (w.rows() * w.cols()) as u64).sum();
     if elems > ctx.dispatcher().table().quant.rope_fuse_max_weight_elems {
         return Ok(None);
     }
     for w in parts {
-        if !super::quant::dot_rope_serves(ctx, be, w, n)? {
+        if !super::quant::dot_rope_serves(ctx, be, w, n, has_x_q8)? {
             return Ok(None);
         }
     }
@@ -344,7 +350,7 @@ pub(crate) fn quant_rope_path_name(
     t: &RopeTargets,
 ) -> Result<&'static str> {
     validate_quant_rope(ctx, parts, x, x_q8, t)?;
-    Ok(if quant_rope_fuses(ctx, parts, x.shape()[0])?.is_some() { "fused" } else { "composed" })
+    Ok(if quant_rope_fuses(ctx, parts, x.shape()[0], x_q8.is_some())?.is_some() { "fused" } else { "composed" })
 }
 
 /// Which path `matmul_rope_append` takes for these views on this context:

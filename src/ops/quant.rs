@@ -6,11 +6,13 @@
 //! reads y. On a GPU, two kernel families: kernels/quant.cu (tensor cores on
 //! the exact quants and x as it is, up to 16 columns per launch) and
 //! kernels/quant_dot.cu (integer dot products against x rounded to 8 bits per
-//! 32 elements, a warp per two rows, up to [`DOT_MAX_N`] columns per launch);
-//! `DK_QUANT_KERNEL` (`auto`, `mma`, `dot`) or [`quant_matmul_with`] picks;
-//! auto takes `dot` up to the tuning table's `quant.dot_max_n` tokens for the
-//! format (4 in the embedded table, where it measured faster: see
-//! [`QuantKernel::Auto`]), `mma` beyond.
+//! 32 elements, a warp per two rows, up to [`DOT_MAX_N`] columns per launch)
+//! and kernels/quant_imma.cu (integer tensor cores on the same rounded x,
+//! Q4_K, a warp per 16 rows, up to 16 columns per launch); `DK_QUANT_KERNEL`
+//! (`auto`, `mma`, `dot`, `imma`) or [`quant_matmul_with`] picks; auto takes
+//! `imma` from the tuning table's `quant.imma_min_n` tokens where the caller
+//! gives x already rounded, else `dot` up to `quant.dot_max_n` tokens for the
+//! format (see [`QuantKernel::Auto`]), `mma` beyond.
 
 use super::params::QuantParams;
 use crate::context::{Backend, Context};
@@ -45,6 +47,19 @@ const DOT_THREADS: u32 = 32 * DOT_WARPS as u32;
 const DOT_ROWS: usize = 2;
 const DOT_ITER: usize = 2048;
 const DOT_STAGES: usize = 3;
+
+/// The integer tensor-core kernel's CTA (kernels/quant_imma.cu): 8 or 16
+/// warps, each a tile of IMMA_ROWS rows and one of `kparts` parts of K,
+/// its ring of 2 or 3 stages of 16 rows x one Q4_K super-block (at a pitch of
+/// 160 bytes).
+const IMMA_WARPS: [usize; 2] = [16, 8];
+const IMMA_ROWS: usize = 16;
+const IMMA_STAGE_BYTES: usize = IMMA_ROWS * 160;
+const IMMA_STAGES: [usize; 2] = [3, 2];
+/// Bytes after each token's quants in its shared memory (QI_X_PAD).
+const IMMA_X_PAD: usize = 32;
+/// Tokens a launch covers at most (two n-tiles of 8).
+pub const IMMA_MAX_N: usize = 16;
 
 /// The ring stages of matrix 1 in a two-matrix launch (kernels/quant_dot.cu:
 /// QD_PAIR_STAGES; qgemv_dot2 keeps a Q6_K ring as small as matrix 0's Q4_K one).
@@ -100,6 +115,7 @@ pub fn quant_matmul_with(
         return Ok(());
     }
     let bytes = traffic(&g, w, g.n, beta);
+    let has_q8 = opts.x_q8.is_some();
     let kind = w.kind().name().to_ascii_lowercase();
     match ctx.backend() {
         Backend::Cpu(_) => {
@@ -115,11 +131,26 @@ pub fn quant_matmul_with(
         }
         Backend::Cuda(be) => {
             be.hold_quant(w);
-            let kernel = resolve_kernel(ctx, be, w.kind(), g.k, g.n, opts.kernel)?;
+            let kernel = resolve_kernel(ctx, be, w.kind(), g.k, g.n, opts.kernel, has_q8)?;
             let (w_ptr, buf_bytes) = super::quant_span(OP, w)?;
-            let job = Job { be, g: &g, w, w_ptr, buf_bytes, x, x_q8: opts.x_q8, y, alpha, beta };
+            // The imma kernel reads x only rounded to 8 bits: where the caller
+            // gives no such x (only a forced `imma` gets here without), it is made
+            // first (a quantize_x launch into a buffer of its own).
+            let made = match (kernel, opts.x_q8) {
+                (QuantKernel::Imma, None) => {
+                    imma_check(w.kind(), g.k, be.caps().max_shared_per_block_optin as usize)?;
+                    let q = Q8Activations::new(ctx, g.n, g.k)?;
+                    super::q8::quantize_x(ctx, x, &q)?;
+                    Some(q)
+                }
+                _ => None,
+            };
+            let x_q8 = made.as_ref().or(opts.x_q8);
+            let kparts = ctx.dispatcher().table().quant.imma_kparts;
+            let job = Job { be, g: &g, w, w_ptr, buf_bytes, x, x_q8, y, alpha, beta, kparts };
             match kernel {
                 QuantKernel::Dot => launch_dot(&job),
+                QuantKernel::Imma => launch_imma(&job),
                 _ => launch_mma(&job),
             }
         }
@@ -155,7 +186,7 @@ pub fn quant_matmul_parts(
         super::q8::check_q8_arg(OP, "x_q8", ctx, q, geoms[0].n, geoms[0].k)?;
     }
     if let (Backend::Cuda(be), [w0, w1], [g0, g1]) = (ctx.backend(), parts, &geoms[..]) {
-        if let Some(infix) = pair_serves(ctx, be, [w0, w1], g0.n, opts.kernel)? {
+        if let Some(infix) = pair_serves(ctx, be, [w0, w1], g0.n, opts.kernel, opts.x_q8.is_some())? {
             let y = [&views[0], &views[1]];
             let job = PairJob { be, g: [g0, g1], w: [w0, w1], x, x_q8: opts.x_q8, y, alpha, beta };
             return launch_dot_pair(&job, infix);
@@ -175,9 +206,10 @@ pub fn parts_in_one_launch(
     parts: &[&QuantMatrix],
     n: usize,
     kernel: Option<QuantKernel>,
+    has_x_q8: bool,
 ) -> Result<bool> {
     match (ctx.backend(), parts) {
-        (Backend::Cuda(be), [a, b]) => Ok(pair_serves(ctx, be, [a, b], n, kernel)?.is_some()),
+        (Backend::Cuda(be), [a, b]) => Ok(pair_serves(ctx, be, [a, b], n, kernel, has_x_q8)?.is_some()),
         _ => Ok(false),
     }
 }
@@ -217,6 +249,7 @@ fn pair_serves(
     w: [&QuantMatrix; 2],
     n: usize,
     kernel: Option<QuantKernel>,
+    has_x_q8: bool,
 ) -> Result<Option<&'static str>> {
     let kinds = [w[0].kind(), w[1].kind()];
     let Some(infix) = pair_infix(kinds) else { return Ok(None) };
@@ -226,7 +259,7 @@ fn pair_serves(
         return Ok(None);
     }
     for kind in kinds {
-        if resolve_kernel(ctx, be, kind, k, n, kernel)? != QuantKernel::Dot {
+        if resolve_kernel(ctx, be, kind, k, n, kernel, has_x_q8)? != QuantKernel::Dot {
             return Ok(None);
         }
     }
@@ -243,8 +276,10 @@ fn pair_entries_cover(n: usize, per_launch: usize) -> bool {
 
 /// The family that runs `n` tokens of a `kind` matrix of `k` columns on
 /// `be`: `kernel` where given, else the environment's choice; auto resolved
-/// by the tuning table's `quant.dot_max_n` and whether the dot kernel can
-/// run it here (x within its budget, the CTA's shared memory within the
+/// by the tuning table's `quant.imma_min_n` (where the caller gives x
+/// already rounded to 8 bits, `has_x_q8`, and the imma kernel can run the
+/// matrix here), then `quant.dot_max_n` and whether the dot kernel can run
+/// it here (x within its budget, the CTA's shared memory within the
 /// device's opt-in bound: 99 KB on some cards, where Q8_0's ring alone takes
 /// 104 KB).
 pub fn resolve_kernel(
@@ -254,10 +289,14 @@ pub fn resolve_kernel(
     k: usize,
     n: usize,
     kernel: Option<QuantKernel>,
+    has_x_q8: bool,
 ) -> Result<QuantKernel> {
-    let dot_fits = dot_tokens(kind, k, be.caps().max_shared_per_block_optin as usize) > 0;
-    let dot_max_n = ctx.dispatcher().table().quant.dot_max_n(kind);
-    Ok(ctx.dispatcher().resolve(kernel, |p| p.quant.kernel)?.resolve(n, dot_max_n, dot_fits))
+    let optin = be.caps().max_shared_per_block_optin as usize;
+    let dot_fits = dot_tokens(kind, k, optin) > 0;
+    let imma_fits = has_x_q8 && imma_tokens(kind, k, optin) > 0;
+    let table = &ctx.dispatcher().table().quant;
+    let (dot_max_n, imma_min_n) = (table.dot_max_n(kind), table.imma_min_n(kind));
+    Ok(ctx.dispatcher().resolve(kernel, |p| p.quant.kernel)?.resolve(n, dot_max_n, dot_fits, imma_min_n, imma_fits))
 }
 
 /// Bytes `n` tokens of the product move: W's blocks, x, y (read too when beta is not 0).
@@ -286,6 +325,9 @@ struct Job<'a> {
     y: &'a Tensor,
     alpha: f32,
     beta: f32,
+    /// The tuning table's `quant.imma_kparts` (0: by the shape; else the
+    /// largest power of two at most it, the CTA's warps and a row's super-blocks).
+    kparts: usize,
 }
 
 impl Job<'_> {
@@ -488,6 +530,141 @@ fn launch_dot(job: &Job) -> Result<()> {
     })
 }
 
+/// The integer tensor-core kernel (kernels/quant_imma.cu) over chunks of up
+/// to [`IMMA_MAX_N`] tokens (8 where 16 tokens' x would not fit in shared
+/// memory), x already rounded to 8 bits (`job.x_q8`: the caller's, or made by
+/// `quant_matmul_with`).
+fn launch_imma(job: &Job) -> Result<()> {
+    let (be, g, w) = (job.be, job.g, job.w);
+    let optin = be.caps().max_shared_per_block_optin as usize;
+    let per_launch = imma_check(w.kind(), g.k, optin)?;
+    let q8 = q8_spans(be, job.x_q8)
+        .ok_or_else(|| Error::invalid(OP, "x_q8", "x rounded to 8 bits for the imma kernel", "none"))?;
+    let tiles = g.m.div_ceil(IMMA_ROWS);
+    let sbs = g.k / 256;
+    launch_chunks(job, per_launch, |n0, nc, args| {
+        let (b, m, row, units) = q8;
+        args.push(b + n0 as u64 * row).push(m + n0 as u64 * units).push(job.params(nc, false));
+        let nt = if nc > 8 { 2 } else { 1 };
+        let name = format!("qimma_q4_k_nt{nt}");
+        let f = job.function(&kernels::QUANT_IMMA, &name)?;
+        let (warps, stages, slots) = imma_shape(be, &f, &name, g.k, nt)?;
+        let kparts = match job.kparts {
+            0 => imma_kparts(tiles, sbs, warps, slots),
+            kp => [16, 8, 4, 2, 1].into_iter().find(|&c| c <= kp && c <= warps && c <= sbs).unwrap_or(1),
+        };
+        let groups = tiles.div_ceil(warps / kparts);
+        args.push(stages as i32).push(kparts as i32);
+        let cfg = LaunchConfig {
+            grid: (grid_for(groups.min(slots), 1)?, 1, 1),
+            block: (32 * warps as u32, 1, 1),
+            shared_bytes: u32::try_from(imma_shared_bytes(g.k, nt, warps, stages)).expect("below the opt-in bound"),
+            dependent: true,
+            cluster: 0,
+        };
+        Ok((name, f, cfg))
+    })
+}
+
+/// The CTA of an imma launch of `nt` n-tiles at K = `k` on `be` (`f`, named
+/// `name`): its warps and ring stages, and the device's CTA slots for it.
+/// The most warps an SM holds, then the deeper ring, then the larger CTA
+/// (one copy of x for more rows): at K = 4096, 16 warps and 3 stages.
+fn imma_shape(
+    be: &CudaBackend,
+    f: &cudarc::driver::CudaFunction,
+    name: &str,
+    k: usize,
+    nt: usize,
+) -> Result<(usize, usize, usize)> {
+    let optin = be.caps().max_shared_per_block_optin as usize;
+    let mut best: Option<(usize, usize, usize, usize)> = None; // (warps an SM, stages, warps, CTAs an SM)
+    for warps in IMMA_WARPS {
+        for stages in IMMA_STAGES {
+            let shared = imma_shared_bytes(k, nt, warps, stages);
+            if shared > optin {
+                continue;
+            }
+            let ctas = be.resident_ctas(OP, f, name, 32 * warps as u32, shared)?;
+            let key = (ctas * warps, stages, warps, ctas);
+            if ctas > 0 && best.map_or(true, |b| (key.0, key.1, key.2) > (b.0, b.1, b.2)) {
+                best = Some(key);
+            }
+        }
+    }
+    let (_, stages, warps, ctas) = best.ok_or_else(|| Error::Unsupported {
+        op: OP,
+        what: format!("{name}: no CTA of 8 warps and 2 stages fits the device at K = {k}"),
+    })?;
+    Ok((warps, stages, ctas * be.caps().sm_count as usize))
+}
+
+/// Tokens one imma launch takes for a `kind` matrix of `k` columns, or an
+/// error naming what it cannot run: a format other than Q4_K, or x of one
+/// n-tile (8 tokens) over the device's shared memory.
+fn imma_check(kind: QuantKind, k: usize, optin: usize) -> Result<usize> {
+    if kind != QuantKind::Q4_K {
+        return Err(Error::Unsupported {
+            op: OP,
+            what: format!("the imma kernel runs Q4_K weights only, not {}", kind.name()),
+        });
+    }
+    match imma_tokens(kind, k, optin) {
+        0 => Err(Error::Unsupported {
+            op: OP,
+            what: format!(
+                "the imma kernel holds 8 tokens' x in shared memory: at K = {k} that takes {} bytes, over the device's {optin}",
+                imma_shared_bytes(k, 1, 8, 2)
+            ),
+        }),
+        n => Ok(n),
+    }
+}
+
+/// Tokens of K columns one imma launch takes: 16 where two n-tiles' x fit
+/// beside the smallest CTA's ring (8 warps, 2 stages), else 8, else 0 (also
+/// for formats it has no entries for, and K = 0).
+pub fn imma_tokens(kind: QuantKind, k: usize, optin: usize) -> usize {
+    let fits = |nt| imma_shared_bytes(k, nt, 8, 2) <= optin;
+    if kind != QuantKind::Q4_K || k == 0 {
+        0
+    } else if fits(2) {
+        IMMA_MAX_N
+    } else if fits(1) {
+        8
+    } else {
+        0
+    }
+}
+
+/// Dynamic shared memory of an imma launch (kernels/quant_imma.cu lays it
+/// out): 8 nt tokens' quants of K rounded to 64 bytes plus the pad, dx
+/// [units][tokens] f32 and dx sum [tokens][units + 4] tf32, the k-parts'
+/// accumulators (two sets, by the group's parity), the warps' rings.
+fn imma_shared_bytes(k: usize, nt: usize, warps: usize, stages: usize) -> usize {
+    let (tokens, units) = (8 * nt, k / 32);
+    tokens * (k.next_multiple_of(64) + IMMA_X_PAD)
+        + 4 * units * tokens
+        + 4 * tokens * (units + 4)
+        + 2 * 4 * warps * 32 * 4 * nt
+        + warps * stages * IMMA_STAGE_BYTES
+}
+
+/// The parts of K each 16-row tile is cut into (dividing the CTA's `warps`;
+/// at most the super-blocks of a row, `sbs`): the fewest rounds of work a
+/// CTA (tiles of a group, warps / parts, times its groups) over the
+/// device's `slots` CTAs, ties to fewer parts (longer streams, fewer sums
+/// across warps). M = 4096 (256 tiles) on 132 SMs a CTA of 16 warps: 8
+/// parts, 128 CTAs of two tiles.
+fn imma_kparts(tiles: usize, sbs: usize, warps: usize, slots: usize) -> usize {
+    let rounds = |kp: usize| tiles.div_ceil(warps / kp).div_ceil(slots.max(1)) * (warps / kp);
+    [1, 2, 4, 8, 16]
+        .into_iter()
+        .filter(|&kp| kp <= warps && kp <= sbs.max(1))
+        .min_by_key(|&kp| (rounds(kp), kp))
+        .unwrap_or(1)
+}
+
 /// x's quants and unit constants, where given (held for the launch): the
 /// start of each region and the bytes of a row in each.
 fn q8_spans(be: &CudaBackend, x_q8: Option<&Q8Activations>) -> Option<(u64, u64, u64, u64)> {
@@ -555,8 +732,14 @@ fn dot_launch(ctas: usize, shared: usize) -> Result<LaunchConfig> {
 /// Whether the dot kernel's QKV launch with RoPE (`launch_dot_rope`) serves
 /// `n` tokens of `w` on `be`: what the launch needs (`dot_rope_fits`), and
 /// the dot kernel auto's (or `DK_QUANT_KERNEL`'s) choice.
-pub(super) fn dot_rope_serves(ctx: &Context, be: &CudaBackend, w: &QuantMatrix, n: usize) -> Result<bool> {
-    Ok(dot_rope_fits(be, w, n) && resolve_kernel(ctx, be, w.kind(), w.cols(), n, None)? == QuantKernel::Dot)
+pub(super) fn dot_rope_serves(
+    ctx: &Context,
+    be: &CudaBackend,
+    w: &QuantMatrix,
+    n: usize,
+    has_x_q8: bool,
+) -> Result<bool> {
+    Ok(dot_rope_fits(be, w, n) && resolve_kernel(ctx, be, w.kind(), w.cols(), n, None, has_x_q8)? == QuantKernel::Dot)
 }
 
 /// What the fused launch itself needs: 1 or 2 tokens (its entries), K > 0
@@ -853,6 +1036,46 @@ mod tests {
         }
         let e = pair_split("quant_matmul", [50, 50], [1, 1], [50, 50], 1).unwrap_err().to_string();
         assert!(e.contains("quant_matmul") && e.contains("two-matrix launch") && e.contains("1 CTA slots"), "{e}");
+    }
+
+    #[test]
+    fn imma_launches_fill_the_device_and_fit_shared_memory() {
+        const H200: usize = 227 << 10;
+        // M = 4096 (256 tiles), 132 SMs a CTA of 16 warps: 8 parts (128 CTAs of two tiles).
+        assert_eq!(imma_kparts(256, 16, 16, 132), 8);
+        // ... of 8 warps, one CTA an SM: 4 parts (8 would give some CTAs two rounds of one tile).
+        assert_eq!(imma_kparts(256, 16, 8, 132), 4);
+        // One tile: all the warps on it; one super-block a row: never split.
+        assert_eq!(imma_kparts(1, 16, 16, 132), 16);
+        assert_eq!(imma_kparts(7, 1, 16, 132), 1);
+        assert_eq!(imma_kparts(7, 2, 16, 132), 2);
+        for warps in [8, 16] {
+            for tiles in [1, 7, 64, 256, 384, 896, 1792, 8016] {
+                for sbs in [1, 2, 3, 16, 56] {
+                    let kp = imma_kparts(tiles, sbs, warps, 132);
+                    assert!(warps % kp == 0 && kp <= sbs, "{tiles} {sbs}: {kp}");
+                }
+            }
+        }
+        // 16 tokens at K = 4096, 8 at K = 14336, Q4_K only.
+        assert_eq!(imma_tokens(QuantKind::Q4_K, 4096, H200), 16);
+        assert_eq!(imma_tokens(QuantKind::Q4_K, 14336, H200), 8);
+        // ... 16 tokens at K = 4096 in a CTA of 16 warps with a ring of two stages (three do not fit).
+        assert!(imma_shared_bytes(4096, 2, 16, 2) <= H200 && imma_shared_bytes(4096, 2, 16, 3) > H200);
+        assert_eq!(imma_tokens(QuantKind::Q6_K, 4096, H200), 0);
+        assert_eq!(imma_tokens(QuantKind::Q4_K, 0, H200), 0);
+        assert_eq!(imma_tokens(QuantKind::Q4_K, 1 << 16, H200), 0);
+        let e = imma_check(QuantKind::Q8_0, 4096, H200).unwrap_err().to_string();
+        assert!(e.contains("Q4_K weights only") && e.contains("Q8_0"), "{e}");
+        let e = imma_check(QuantKind::Q4_K, 1 << 16, H200).unwrap_err().to_string();
+        assert!(e.contains("K = 65536") && e.contains(&H200.to_string()), "{e}");
+        // K = 4096, two n-tiles, 16 warps, three stages: 16 tokens x (4096 +
+        // 32) bytes, dx and dx sum (128 units; 132 a token for the sums), the
+        // k-parts' accumulators, 16 warps x 3 stages of 16 rows x 160 bytes.
+        assert_eq!(
+            imma_shared_bytes(4096, 2, 16, 3),
+            16 * 4128 + 4 * 128 * 16 + 4 * 16 * 132 + 2 * 16 * 32 * 8 * 4 + 16 * 3 * 2560
+        );
     }
 
     #[test]

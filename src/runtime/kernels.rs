@@ -66,15 +66,20 @@ pub static QUANT_DOT: KernelSource = KernelSource {
     code: include_str!("../../kernels/quant_dot.cu"),
     builds: &[DTYPE_F16, DTYPE_BF16, DTYPE_F32],
 };
+pub static QUANT_IMMA: KernelSource = KernelSource {
+    file: "quant_imma.cu",
+    code: include_str!("../../kernels/quant_imma.cu"),
+    builds: &[DTYPE_F16, DTYPE_BF16, DTYPE_F32],
+};
 /// Builds of the per-element-type sources (gemv.cu, softmax.cu, sdpa.cu, layer.cu, sample.cu, quant.cu,
-/// quant_dot.cu, dequant.cu).
+/// quant_dot.cu, quant_imma.cu, dequant.cu).
 pub const DTYPE_F16: Defines = &[("DK_DTYPE", "0")];
 pub const DTYPE_BF16: Defines = &[("DK_DTYPE", "1")];
 pub const DTYPE_F32: Defines = &[("DK_DTYPE", "2")];
 
 /// Every source, for prewarming and the compile test.
 pub static ALL: &[&KernelSource] =
-    &[&COPY, &ROOFLINE, &GEMV, &SOFTMAX, &SDPA, &LAYER, &SAMPLE, &QUANT, &QUANT_DOT, &DEQUANT];
+    &[&COPY, &ROOFLINE, &GEMV, &SOFTMAX, &SDPA, &LAYER, &SAMPLE, &QUANT, &QUANT_DOT, &QUANT_IMMA, &DEQUANT];
 
 /// The build of a per-element-type source for `dtype`.
 pub fn dtype_build(dtype: crate::dtype::DType) -> Defines {

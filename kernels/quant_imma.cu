@@ -1,0 +1,364 @@
+// Quantized GEMV for a batch of tokens on integer tensor cores:
+// y[N, M] = alpha * x[N, K] . dequant(W)[M, K]^T + beta * y with N <= 16 per
+// launch (8 per n-tile; template on the n-tiles), W in GGML's Q4_K blocks
+// (src/spec/quant.rs is the byte-exact reference), x given already rounded to
+// 8 bits per 32 elements (src/spec/q8.rs's layout: XQ, XM, what
+// kernels/quant_dot.cu's producers write), y of T (this build's dtype).
+// Host side: src/ops/quant.rs (launch_imma); parameters: QuantParams
+// (common.cuh) and the ring's stages and the k-parts of a row tile.
+//
+// Why: the integer-dot kernel (quant_dot.cu) spends a dp4a per 4 weights and
+// token, so from 4-8 tokens on it is bound by instructions, not bytes
+// (BENCHMARKS.md: 28672 x 4096 Q6_K 26 us at 1 token, 67 at 8; 16 tokens
+// are two launches of 8). Here one mma.m16n8k32 multiplies 16 rows x 32
+// weights (a Q4_K sub-block) by 8 tokens' x quants into exact int32 dots, so
+// the work per weight hardly grows with the tokens; what grows is the
+// epilogue, 3 instructions a (row, token, sub-block): the dot to f32, its
+// scale d sc dx, the FMA.
+//
+// Per Q4_K sub-block j of row r (weights w = d sc_j q - dmin m_j, q in
+// 0..15) and token n (x = dx_j xq):
+//   y[n, r] += d sc_j dx_j sum(q xq)  -  dmin m_j dx_j sum(xq)
+// The first term: the int8 mma (A: 16 rows' q as u8, B: 8 tokens' xq as s8,
+// C zero; the exact int32 dot, |dot| < 2^20, converted once). (C starting at
+// the bits of 1.5 * 2^23, read back as f32 less that, cost as much and made
+// the compiler set the four C registers again before every mma.) The second,
+// for all eight sub-blocks of a super-block at once, is a tf32 mma (A: -dmin
+// m_j, 16 rows x 8 sub-blocks; B: dx_j sum(xq), 8 sub-blocks x 8 tokens) into
+// the same f32 accumulators (tf32 keeps 10 bits of each factor: ~1e-3 of
+// that term, under x's own rounding to 8 bits).
+//
+// Fragments (lane = 4 g + t): A's registers 0 and 2 hold row g's k-slots 4t..
+// and 16 + 4t.., 1 and 3 row g + 8's; B's 0 and 1 token g's same k-slots; the
+// dot does not care which weights fill which k-slot so long as x's
+// elements follow. Here slot 4t.. is the sub-block's elements 8t..8t + 3 and
+// slot 16 + 4t.. elements 8t + 4..8t + 7: a row's 8 bytes at 8t of its
+// 32 nibble bytes (one 8-byte shared load gives sub-blocks 2c, low nibbles,
+// and 2c + 1, high nibbles kept in place: 16 q, the 1/16 in its scale) and
+// token g's 8 bytes at 8t of its unit.
+//
+// Design:
+// - A CTA of 8 or 16 warps (the host's choice: the most warps an SM holds
+//   with x and the rings in its shared memory; 8 a CTA spent half the
+//   cycles with no warp ready, Nsight Compute 2026-11-30); a warp owns a
+//   tile of 16 rows and one of KP parts of K (KP from the host: 1 to 16,
+//   dividing the warps), so a CTA covers warps / KP tiles (a group) and the
+//   host picks KP so that the groups fill the device evenly (M = 4096 has
+//   only 256 tiles). CTA b takes groups b, b + grid, ...; at a group's end
+//   the KP warps of a tile add their accumulators through shared memory
+//   (meeting by a named barrier of their own: a barrier of the whole CTA at
+//   every group end held 12% of its warps' samples) and the first writes y.
+// - x: the CTA copies its tokens' quants (cp.async; each token's row padded
+//   by 32 bytes, so the 8 tokens' loads of a unit fall in distinct banks),
+//   and re-lays the unit constants as dx [unit][token] (the epilogue's two
+//   tokens 2t, 2t + 1 in one load) and dx sum(xq) [token][unit + 4] (the
+//   tf32 mma's B, already rounded to tf32).
+// - W: each warp streams its tile's part through its own ring of `stages`
+//   (2 or 3, the host's choice) of 16 rows x one super-block (144 bytes a
+//   row at a pitch of 160: 40 words, so a load's 8 rows fall 8 banks
+//   apart), copied by the lanes in 16-byte chunks with cp.async, 5 a lane,
+//   from running pointers. (Bulk copies, a row each from lanes 0..15, cost
+//   about 10 instructions a sub-block: the copy unit takes its operands in
+//   uniform registers, so the compiler ran one lane at a time.) The first
+//   stages start before the wait for the previous launch (weights are
+//   written by no launch: common.cuh's rule).
+// - Rows past M read row M - 1 and are not stored; tokens past N read
+//   whatever is in their shared rows with dx = 0 and are not stored; beta ==
+//   0 never reads y.
+#include "common.cuh"
+
+typedef unsigned char u8;
+
+constexpr int QI_MAX_WARPS = 16;
+constexpr int QI_ROWS = 16;                      // rows of a warp tile: the mma's m16
+constexpr int QI_PITCH = 160;                    // a row's 144 bytes of a super-block in a stage (40 words)
+constexpr int QI_STAGE = QI_ROWS * QI_PITCH;     // 2560 bytes
+constexpr int QI_CHUNKS = 9;                     // 16-byte chunks of a row's super-block
+constexpr int QI_COPIES = (QI_ROWS * QI_CHUNKS + 31) / 32;  // a lane's chunks a stage (5)
+constexpr int QI_X_PAD = 32;                     // bytes after each token's quants (bank spread)
+
+// d[0..3] = A (16 x 32 u8) . B (32 x 8 s8), exact int32 dots.
+__device__ __forceinline__ void mma_u8s8(const unsigned (&a)[4], unsigned b0, unsigned b1, int (&d)[4]) {
+    asm("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%10,%10,%10};\n"
+        : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(0));
+}
+
+// c += A (16 x 8 tf32) . B (8 x 8 tf32).
+__device__ __forceinline__ void mma_tf32(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Barrier `id` (1..15: 0 is __syncthreads') of `threads` threads, whole warps.
+__device__ __forceinline__ void named_barrier(int id, int threads) {
+    asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
+}
+
+__device__ __forceinline__ unsigned to_tf32(float v) {
+    unsigned r;
+    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(v));
+    return r;
+}
+
+// 2^23 + byte k of w, as f32 (k may vary by lane).
+__device__ __forceinline__ float byte_f(unsigned w, unsigned k) { return __uint_as_float(__byte_perm(w, 0x4B000000u, 0x7650u | k)); }
+
+// The eight sub-blocks' d * sc of the Q4_K super-block whose first 16 bytes
+// are h (f16 d, f16 dmin, 12 bytes of 6-bit scales and mins); the odd ones
+// carry 1/16 (their nibbles are multiplied in place). fma(d, 2^23 + sc, -d
+// 2^23) is d * sc rounded once.
+__device__ __forceinline__ void q4k_row_scales(const uint4 h, float (&s)[8]) {
+    const float d0 = __half2float(__ushort_as_half((unsigned short)(h.x & 0xFFFFu))), d1 = 0.0625f * d0;
+    const float n0 = -8388608.f * d0, n1 = -8388608.f * d1;
+    const unsigned lo = h.y & 0x3F3F3F3Fu;                                  // sub-blocks 0..3
+    const unsigned hi = (h.w & 0x0F0F0F0Fu) | ((h.y >> 2) & 0x30303030u);  // 4..7
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        s[k] = fmaf(k & 1 ? d1 : d0, byte_f(lo, k), k & 1 ? n1 : n0);
+        s[4 + k] = fmaf(k & 1 ? d1 : d0, byte_f(hi, k), k & 1 ? n1 : n0);
+    }
+}
+
+// -dmin * m of sub-blocks t and t + 4 (t = 0..3) of the super-block with header h (f32 bits, tf32's operand).
+__device__ __forceinline__ void q4k_mins(const uint4 h, unsigned t, unsigned& m0, unsigned& m1) {
+    const float dmin = __half2float(__ushort_as_half((unsigned short)(h.x >> 16)));
+    const unsigned lo = h.z & 0x3F3F3F3Fu;                                        // mins of 0..3
+    const unsigned hi = ((h.w >> 4) & 0x0F0F0F0Fu) | ((h.z >> 2) & 0x30303030u);  // 4..7
+    const float n = 8388608.f * dmin;
+    m0 = __float_as_uint(fmaf(-dmin, byte_f(lo, t), n));  // the tensor core reads the top 19 bits (truncation: < 2^-10)
+    m1 = __float_as_uint(fmaf(-dmin, byte_f(hi, t), n));
+}
+
+// Shared memory (bytes; the host's imma_shared_bytes lays it out the same):
+// x's quants [8 NT][xk + 32], dx [K / 32][8 NT] f32, dx sum(xq) [8 NT][K / 32
+// + 4] tf32, the k-parts' accumulators [2][warps][32 lanes][4 NT] f32 (by the
+// group's parity), then each warp's ring of `stages`.
+template <int NT>
+__device__ void qimma_q4k(const u8* __restrict__ W, T* __restrict__ Y, const u8* __restrict__ XQ,
+                          const u8* __restrict__ XM, const QuantParams p, int stages, int kparts) {
+    constexpr int NTOK = 8 * NT;
+    extern __shared__ uint4 smem[];
+    const int warps = blockDim.x >> 5, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int g = lane >> 2, t = lane & 3;
+    const int units = (int)(p.k / 32), sbs = (int)(p.k / 256);
+    const int xk = ((int)p.k + 63) & ~63, xp = xk + QI_X_PAD, dstride = units + 4;
+    u8* xq = reinterpret_cast<u8*>(smem);
+    float* dxv = reinterpret_cast<float*>(xq + NTOK * xp);
+    unsigned* dxs = reinterpret_cast<unsigned*>(dxv + units * NTOK);
+    float* red = reinterpret_cast<float*>(dxs + NTOK * dstride);
+    u8* ring = reinterpret_cast<u8*>(red + 2 * warps * 32 * 4 * NT) + warp * stages * QI_STAGE;
+
+    // This warp's tile of each group and part of K (one super-block a stage).
+    const int rt_per_group = warps / kparts, rt = warp / kparts, kp = warp % kparts;
+    const i64 tiles = (p.m + QI_ROWS - 1) / QI_ROWS;
+    const i64 groups = (tiles + rt_per_group - 1) / rt_per_group;
+    const int sb_lo = kp * sbs / kparts, its = (kp + 1) * sbs / kparts - sb_lo;  // its >= 1: kparts <= sbs
+    auto row0 = [&](i64 grp) { return (grp * rt_per_group + rt) * QI_ROWS; };
+
+    // This lane's copy slots, the same every stage: chunk c = lane + 32 i of
+    // the stage is chunk c % 9 of row c / 9; src: its next bytes in W.
+    int cdst[QI_COPIES];
+    const u8* csrc[QI_COPIES];
+    auto aim = [&](i64 grp) {
+#pragma unroll
+        for (int i = 0; i < QI_COPIES; ++i) {
+            const int c = min(lane + 32 * i, QI_ROWS * QI_CHUNKS - 1), r = c / QI_CHUNKS;
+            csrc[i] = W + min(row0(grp) + r, p.m - 1) * p.row_bytes + (i64)sb_lo * 144 + 16 * (c - r * QI_CHUNKS);
+        }
+    };
+#pragma unroll
+    for (int i = 0; i < QI_COPIES; ++i) {
+        const int c = lane + 32 * i, r = c / QI_CHUNKS;
+        cdst[i] = r * QI_PITCH + 16 * (c - r * QI_CHUNKS);
+    }
+    i64 cgrp = blockIdx.x;
+    int cit = 0, cstage = 0;
+    if (cgrp < groups) aim(cgrp);
+    // Copies the next (group, super-block) into its stage and commits a group
+    // (empty past the last).
+    auto issue = [&]() {
+        if (cgrp < groups) {
+            u8* st = ring + cstage * QI_STAGE;
+#pragma unroll
+            for (int i = 0; i < QI_COPIES; ++i) {
+                if (lane + 32 * i < QI_ROWS * QI_CHUNKS) cp_async16(st + cdst[i], csrc[i], 16);
+                csrc[i] += 144;
+            }
+            if (++cit == its) {
+                cit = 0;
+                cgrp += gridDim.x;
+                if (cgrp < groups) aim(cgrp);
+            }
+            cstage = cstage + 1 == stages ? 0 : cstage + 1;
+        }
+        cp_async_commit();
+    };
+
+    for (int s = 0; s < stages - 1; ++s) issue();
+    pdl_begin();
+    // x's quants: its tokens' rows (xk bytes each in XQ), one group.
+    const int cpr = xk / 16;
+    for (int n = 0; n < (int)p.n; ++n)
+        for (int q = threadIdx.x; q < cpr; q += blockDim.x) cp_async16(xq + n * xp + 16 * q, XQ + (i64)n * xk + 16 * q, 16);
+    cp_async_commit();
+    // The unit constants, re-laid (tokens past N: dx = 0): entry i is token
+    // i % NTOK's unit i / NTOK; each thread's loads (up to 4) go out before any is used.
+    for (int base = threadIdx.x; base < NTOK * units; base += 4 * blockDim.x) {
+        uint2 m[4];
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+            const int i = base + r * blockDim.x, n = i % NTOK, u = i / NTOK;
+            m[r] = i < NTOK * units && n < p.n ? __ldg(reinterpret_cast<const uint2*>(XM) + (i64)n * units + u) : make_uint2(0u, 0u);
+        }
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+            const int i = base + r * blockDim.x, n = i % NTOK, u = i / NTOK;
+            if (i < NTOK * units) {
+                const float dx = __uint_as_float(m[r].x);
+                dxv[i] = dx;  // [u][n]
+                dxs[n * dstride + u] = to_tf32(dx * (float)((short)(m[r].y & 0xFFFFu) + (short)(m[r].y >> 16)));
+            }
+        }
+    }
+    cp_async_wait<0>();  // x's group and the first weight stages
+    __syncthreads();
+
+    // x's B fragments: token 8 nt + g's bytes 8 (t & 1).. of chunk t >> 1 of
+    // unit u = 8 sb + j, whose offset in the token's row (q8_chunk_offset) is
+    // 256 sb + 64 (j >> 1) + (16 ((2 (j & 1) + (t >> 1)) ^ (j >> 2)) ^ 32 (sb & 1)).
+    const u8* xrow = xq + g * xp + 8 * (t & 1);
+    int xc[4];  // by (j & 1) + 2 (j >> 2)
+#pragma unroll
+    for (int v = 0; v < 4; ++v) xc[v] = 16 * ((2 * (v & 1) + (t >> 1)) ^ (v >> 1));
+    const float* dxt = dxv + 2 * t;
+    const unsigned* dsum = dxs + g * dstride + t;
+
+    float acc[NT][4];
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
+
+    i64 grp = blockIdx.x;
+    int it = 0, stage = 0, parity = 0;
+    while (grp < groups) {
+        issue();
+        cp_async_wait_stages(stages);  // this stage's group is complete (this lane's copies)
+        __syncwarp();                  // ... and every lane's
+        const u8* ra = ring + stage * QI_STAGE + g * QI_PITCH;  // row g's super-block
+        const u8* rb = ra + 8 * QI_PITCH;                        // row g + 8's
+        const uint4 ha = *reinterpret_cast<const uint4*>(ra);
+        const uint4 hb = *reinterpret_cast<const uint4*>(rb);
+        const int sb = sb_lo + it;
+        {
+            // The min term of all eight sub-blocks: one tf32 mma a token tile.
+            unsigned a[4];
+            q4k_mins(ha, t, a[0], a[2]);
+            q4k_mins(hb, t, a[1], a[3]);
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) {
+                const unsigned* b = dsum + 8 * nt * dstride + 8 * sb;
+                mma_tf32(acc[nt], a, b[0], b[4]);
+            }
+        }
+        float sa[8], sb8[8];
+        q4k_row_scales(ha, sa);
+        q4k_row_scales(hb, sb8);
+        const u8* xs = xrow + 256 * sb;
+        const int sbx = 32 * (sb & 1);
+        const float* dxu = dxt + 8 * sb * NTOK;
+#pragma unroll
+        for (int c = 0; c < 4; ++c) {
+            const uint2 va = *reinterpret_cast<const uint2*>(ra + 16 + 32 * c + 8 * t);
+            const uint2 vb = *reinterpret_cast<const uint2*>(rb + 16 + 32 * c + 8 * t);
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                const int j = 2 * c + h;
+                const unsigned mask = h == 0 ? 0x0F0F0F0Fu : 0xF0F0F0F0u;
+                const unsigned a[4] = {va.x & mask, vb.x & mask, va.y & mask, vb.y & mask};
+                const u8* xj = xs + 64 * (j >> 1) + (xc[(j & 1) + 2 * (j >> 2)] ^ sbx);
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt) {
+                    const uint2 bx = *reinterpret_cast<const uint2*>(xj + 8 * nt * xp);
+                    int d[4];
+                    mma_u8s8(a, bx.x, bx.y, d);
+                    const float2 dx = *reinterpret_cast<const float2*>(dxu + j * NTOK + 8 * nt);
+                    acc[nt][0] = fmaf(sa[j] * dx.x, (float)d[0], acc[nt][0]);
+                    acc[nt][1] = fmaf(sa[j] * dx.y, (float)d[1], acc[nt][1]);
+                    acc[nt][2] = fmaf(sb8[j] * dx.x, (float)d[2], acc[nt][2]);
+                    acc[nt][3] = fmaf(sb8[j] * dx.y, (float)d[3], acc[nt][3]);
+                }
+            }
+        }
+        __syncwarp();  // every lane is done with this stage before it is refilled
+        stage = stage + 1 == stages ? 0 : stage + 1;
+
+        if (++it == its) {
+            // The group's end: the tile's k-parts add up in the first one, which
+            // writes y. Only those warps meet (a named barrier a tile of the
+            // group), and the area alternates by group: a part that writes
+            // group i + 2's sums has passed group i + 1's barrier, which the
+            // first part reaches only once it has read group i's.
+            float* mine = red + ((parity * warps + warp) * 32 + lane) * 4 * NT;
+            if (kparts > 1) {
+                if (kp != 0) {
+#pragma unroll
+                    for (int nt = 0; nt < NT; ++nt)
+                        *reinterpret_cast<float4*>(mine + 4 * nt) = make_float4(acc[nt][0], acc[nt][1], acc[nt][2], acc[nt][3]);
+                }
+                named_barrier(1 + rt, 32 * kparts);
+                if (kp == 0) {
+                    for (int o = 1; o < kparts; ++o) {
+                        const float* other = mine + o * 32 * 4 * NT;
+#pragma unroll
+                        for (int nt = 0; nt < NT; ++nt) {
+                            const float4 v = *reinterpret_cast<const float4*>(other + 4 * nt);
+                            acc[nt][0] += v.x, acc[nt][1] += v.y, acc[nt][2] += v.z, acc[nt][3] += v.w;
+                        }
+                    }
+                }
+                parity ^= 1;
+            }
+            if (kp == 0) {
+                const i64 r0 = row0(grp) + g;
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) {
+                        const i64 row = r0 + 8 * (e >> 1);
+                        const int n = 8 * nt + 2 * t + (e & 1);
+                        if (row < p.m && n < p.n) {
+                            T* y = Y + n * p.syn + row;
+                            float v = p.alpha * acc[nt][e];
+                            if (p.beta != 0.f) v += p.beta * to_f32(*y);  // beta == 0 never reads y
+                            *y = from_f32<T>(v);
+                        }
+                    }
+            }
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
+            it = 0;
+            grp += gridDim.x;
+        }
+    }
+    cp_async_wait<0>();  // no copy outlives the CTA (groups past the last are empty; this is for form)
+}
+
+// qimma_q4_k_nt<NT>_<dtype>: NT = 1 (up to 8 tokens), 2 (up to 16); 8 or 16
+// warps a CTA. X (x itself) is not read: the launches of every family take
+// W, X, Y first.
+#define QI_NAME_(nt, dt) qimma_q4_k_nt##nt##_##dt
+#define QI_NAME(nt, dt) QI_NAME_(nt, dt)
+#define QI_ENTRY(NT)                                                                                              \
+    extern "C" __global__ void __launch_bounds__(32 * QI_MAX_WARPS, 1)                                           \
+        QI_NAME(NT, DT_NAME)(const u8* W, const T* X, T* Y, const u8* XQ, const u8* XM, const QuantParams p,  \
+                             int stages, int kparts) {                                                            \
+        (void)X;                                                                                                  \
+        qimma_q4k<NT>(W, Y, XQ, XM, p, stages, kparts);                                                           \
+    }
+QI_ENTRY(1)
+QI_ENTRY(2)
