@@ -1,11 +1,14 @@
 // Quantized GEMV for a batch of tokens on integer tensor cores:
 // y[N, M] = alpha * x[N, K] . dequant(W)[M, K]^T + beta * y with N <= 16 per
-// launch (8 per n-tile; template on the n-tiles), W in GGML's Q4_K blocks
-// (src/spec/quant.rs is the byte-exact reference), x given already rounded to
+// launch (8 per n-tile; template on the n-tiles), W in GGML's Q4_K or Q6_K
+// blocks (src/spec/quant.rs is the byte-exact reference), x given already rounded to
 // 8 bits per 32 elements (src/spec/q8.rs's layout: XQ, XM, what
 // kernels/quant_dot.cu's producers write), y of T (this build's dtype).
 // Host side: src/ops/quant.rs (launch_imma); parameters: QuantParams
-// (common.cuh) and the ring's stages and the k-parts of a row tile.
+// (common.cuh) and the ring's stages and the k-parts of a row tile. Q6_K
+// (its scheme at qimma below) is correct but slower than the dot kernel up
+// to 8 tokens and on the step (BENCHMARKS.md, 2026-11-30, eleventh session):
+// auto dispatch's embedded table takes this kernel for Q4_K only.
 //
 // Why: the integer-dot kernel (quant_dot.cu) spends a dp4a per 4 weights and
 // token, so from 4-8 tokens on it is bound by instructions, not bytes
@@ -75,6 +78,13 @@ constexpr int QI_PITCH = 160;                    // a row's 144 bytes of a super
 constexpr int QI_STAGE = QI_ROWS * QI_PITCH;     // 2560 bytes
 constexpr int QI_CHUNKS = 9;                     // 16-byte chunks of a row's super-block
 constexpr int QI_COPIES = (QI_ROWS * QI_CHUNKS + 31) / 32;  // a lane's chunks a stage (5)
+// Q6_K: a row's super-block (210 bytes) starts anywhere even within its
+// first chunk, so a stage row is the 14 chunks that cover it at a pitch of
+// 240 bytes (60 words: rows 28 banks apart); a lane copies 7 chunks of one
+// row (two lanes a row).
+constexpr int QI6_PITCH = 240;
+constexpr int QI6_STAGE = QI_ROWS * QI6_PITCH;  // 3840 bytes
+constexpr int QI6_CHUNKS = 14;
 constexpr int QI_X_PAD = 32;                     // bytes after each token's quants (bank spread)
 
 // d[0..3] = A (16 x 32 u8) . B (32 x 8 s8), exact int32 dots.
@@ -131,14 +141,38 @@ __device__ __forceinline__ void q4k_mins(const uint4 h, unsigned t, unsigned& m0
     m1 = __float_as_uint(fmaf(-dmin, byte_f(hi, t), n));
 }
 
+// The 32-bit word at the even byte offset `off` of a stage row (Q6_K's
+// super-blocks are only 2-byte aligned): two aligned loads and a funnel shift.
+__device__ __forceinline__ unsigned ld_word2(const u8* row, int off) {
+    const unsigned* w = reinterpret_cast<const unsigned*>(row + (off & ~3));
+    return __funnelshift_r(w[0], w[1], 8 * (off & 2));
+}
+
+// d[0..3] = A (16 x 16 u8) . B (16 x 8 s8) + c, exact int32 dots.
+__device__ __forceinline__ void mma_u8s8_k16(unsigned a0, unsigned a1, unsigned b, int c0, int c1, int (&d)[4]) {
+    asm("mma.sync.aligned.m16n8k16.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%7,%8};\n"
+        : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
+        : "r"(a0), "r"(a1), "r"(b), "r"(c0), "r"(c1));
+}
+
 // Shared memory (bytes; the host's imma_shared_bytes lays it out the same):
-// x's quants [8 NT][xk + 32], dx [K / 32][8 NT] f32, dx sum(xq) [8 NT][K / 32
-// + 4] tf32, the k-parts' accumulators [2][warps][32 lanes][4 NT] f32 (by the
-// group's parity), then each warp's ring of `stages`.
-template <int NT>
-__device__ void qimma_q4k(const u8* __restrict__ W, T* __restrict__ Y, const u8* __restrict__ XQ,
-                          const u8* __restrict__ XM, const QuantParams p, int stages, int kparts) {
+// x's quants [8 NT][xk + 32], dx [K / 32][8 NT] f32, then Q4_K: dx sum(xq)
+// [8 NT][K / 32 + 4] tf32; Q6_K: -32 sum(xq) of each 16 [K / 32][2][8 NT]
+// i32; then the k-parts' accumulators [2][warps][32 lanes][4 NT] f32 (by
+// the group's parity), then each warp's ring of `stages`.
+//
+// Q6_K (F = 3; weights w = d sc_G (q - 32), q in 0..63, a scale sc_G (i8)
+// for each 16 elements G): an mma.m16n8k16 a 16 elements, from C = -32
+// times the token's quant sum of those 16, so its dot is sum((q - 32) xq);
+// slot 4t.. is elements 4t..4t + 3 of the 16 (lane t's words of ql and qh
+// at 4t of their 16-byte runs, x's word t of the unit's half).
+template <int F, int NT>
+__device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __restrict__ XQ,
+                      const u8* __restrict__ XM, const QuantParams p, int stages, int kparts) {
+    static_assert(F == 2 || F == 3, "Q4_K and Q6_K");
     constexpr int NTOK = 8 * NT;
+    constexpr int STAGE = F == 2 ? QI_STAGE : QI6_STAGE;
+    constexpr int SBB = F == 2 ? 144 : 210;  // bytes of a super-block
     extern __shared__ uint4 smem[];
     const int warps = blockDim.x >> 5, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int g = lane >> 2, t = lane & 3;
@@ -146,9 +180,10 @@ __device__ void qimma_q4k(const u8* __restrict__ W, T* __restrict__ Y, const u8*
     const int xk = ((int)p.k + 63) & ~63, xp = xk + QI_X_PAD, dstride = units + 4;
     u8* xq = reinterpret_cast<u8*>(smem);
     float* dxv = reinterpret_cast<float*>(xq + NTOK * xp);
-    unsigned* dxs = reinterpret_cast<unsigned*>(dxv + units * NTOK);
-    float* red = reinterpret_cast<float*>(dxs + NTOK * dstride);
-    u8* ring = reinterpret_cast<u8*>(red + 2 * warps * 32 * 4 * NT) + warp * stages * QI_STAGE;
+    unsigned* dxs = reinterpret_cast<unsigned*>(dxv + units * NTOK);  // Q4_K
+    int* xs16 = reinterpret_cast<int*>(dxs);                          // Q6_K
+    float* red = reinterpret_cast<float*>(dxs + (F == 2 ? NTOK * dstride : 2 * units * NTOK));
+    u8* ring = reinterpret_cast<u8*>(red + 2 * warps * 32 * 4 * NT) + warp * stages * STAGE;
 
     // This warp's tile of each group and part of K (one super-block a stage).
     const int rt_per_group = warps / kparts, rt = warp / kparts, kp = warp % kparts;
@@ -156,22 +191,32 @@ __device__ void qimma_q4k(const u8* __restrict__ W, T* __restrict__ Y, const u8*
     const i64 groups = (tiles + rt_per_group - 1) / rt_per_group;
     const int sb_lo = kp * sbs / kparts, its = (kp + 1) * sbs / kparts - sb_lo;  // its >= 1: kparts <= sbs
     auto row0 = [&](i64 grp) { return (grp * rt_per_group + rt) * QI_ROWS; };
+    auto row_at = [&](i64 grp, int r) { return min(row0(grp) + r, p.m - 1) * p.row_bytes + (i64)sb_lo * SBB; };
 
-    // This lane's copy slots, the same every stage: chunk c = lane + 32 i of
-    // the stage is chunk c % 9 of row c / 9; src: its next bytes in W.
+    // This lane's copy slots, the same every stage. Q4_K: chunk c = lane + 32 i
+    // of the stage is chunk c % 9 of row c / 9; src: its next bytes in W.
+    // Q6_K: chunks 7 (lane & 1) .. + 6 of row lane / 2, from the 16-byte
+    // boundary at or before the super-block's first byte (cbyte: that byte).
     int cdst[QI_COPIES];
     const u8* csrc[QI_COPIES];
+    i64 cbyte = 0;
     auto aim = [&](i64 grp) {
+        if constexpr (F == 2) {
 #pragma unroll
-        for (int i = 0; i < QI_COPIES; ++i) {
-            const int c = min(lane + 32 * i, QI_ROWS * QI_CHUNKS - 1), r = c / QI_CHUNKS;
-            csrc[i] = W + min(row0(grp) + r, p.m - 1) * p.row_bytes + (i64)sb_lo * 144 + 16 * (c - r * QI_CHUNKS);
+            for (int i = 0; i < QI_COPIES; ++i) {
+                const int c = min(lane + 32 * i, QI_ROWS * QI_CHUNKS - 1), r = c / QI_CHUNKS;
+                csrc[i] = W + row_at(grp, r) + 16 * (c - r * QI_CHUNKS);
+            }
+        } else {
+            cbyte = row_at(grp, lane >> 1);
         }
     };
+    if constexpr (F == 2) {
 #pragma unroll
-    for (int i = 0; i < QI_COPIES; ++i) {
-        const int c = lane + 32 * i, r = c / QI_CHUNKS;
-        cdst[i] = r * QI_PITCH + 16 * (c - r * QI_CHUNKS);
+        for (int i = 0; i < QI_COPIES; ++i) {
+            const int c = lane + 32 * i, r = c / QI_CHUNKS;
+            cdst[i] = r * QI_PITCH + 16 * (c - r * QI_CHUNKS);
+        }
     }
     i64 cgrp = blockIdx.x;
     int cit = 0, cstage = 0;
@@ -180,11 +225,24 @@ __device__ void qimma_q4k(const u8* __restrict__ W, T* __restrict__ Y, const u8*
     // (empty past the last).
     auto issue = [&]() {
         if (cgrp < groups) {
-            u8* st = ring + cstage * QI_STAGE;
+            u8* st = ring + cstage * STAGE;
+            if constexpr (F == 2) {
 #pragma unroll
-            for (int i = 0; i < QI_COPIES; ++i) {
-                if (lane + 32 * i < QI_ROWS * QI_CHUNKS) cp_async16(st + cdst[i], csrc[i], 16);
-                csrc[i] += 144;
+                for (int i = 0; i < QI_COPIES; ++i) {
+                    if (lane + 32 * i < QI_ROWS * QI_CHUNKS) cp_async16(st + cdst[i], csrc[i], 16);
+                    csrc[i] += SBB;
+                }
+            } else {
+                // Chunks past the buffer's end (the last row's last super-block) read nothing.
+                const i64 first = (cbyte & ~(i64)15) + 16 * 7 * (lane & 1);
+                u8* dst = st + (lane >> 1) * QI6_PITCH + 16 * 7 * (lane & 1);
+#pragma unroll
+                for (int i = 0; i < QI6_CHUNKS / 2; ++i) {
+                    const i64 a = first + 16 * i;
+                    const bool ok = a + 16 <= p.buf_bytes;
+                    cp_async16(dst + 16 * i, ok ? W + a : W, ok ? 16 : 0);
+                }
+                cbyte += SBB;
             }
             if (++cit == its) {
                 cit = 0;
@@ -217,23 +275,35 @@ __device__ void qimma_q4k(const u8* __restrict__ W, T* __restrict__ Y, const u8*
             const int i = base + r * blockDim.x, n = i % NTOK, u = i / NTOK;
             if (i < NTOK * units) {
                 const float dx = __uint_as_float(m[r].x);
+                const int s0 = (short)(m[r].y & 0xFFFFu), s1 = (short)(m[r].y >> 16);
                 dxv[i] = dx;  // [u][n]
-                dxs[n * dstride + u] = to_tf32(dx * (float)((short)(m[r].y & 0xFFFFu) + (short)(m[r].y >> 16)));
+                if constexpr (F == 2) {
+                    dxs[n * dstride + u] = to_tf32(dx * (float)(s0 + s1));
+                } else {
+                    xs16[(2 * u) * NTOK + n] = -32 * s0;  // [u][half][n]
+                    xs16[(2 * u + 1) * NTOK + n] = -32 * s1;
+                }
             }
         }
     }
     cp_async_wait<0>();  // x's group and the first weight stages
     __syncthreads();
 
-    // x's B fragments: token 8 nt + g's bytes 8 (t & 1).. of chunk t >> 1 of
+    // Q4_K's B fragments: token 8 nt + g's bytes 8 (t & 1).. of chunk t >> 1 of
     // unit u = 8 sb + j, whose offset in the token's row (q8_chunk_offset) is
     // 256 sb + 64 (j >> 1) + (16 ((2 (j & 1) + (t >> 1)) ^ (j >> 2)) ^ 32 (sb & 1)).
-    const u8* xrow = xq + g * xp + 8 * (t & 1);
-    int xc[4];  // by (j & 1) + 2 (j >> 2)
+    // Q6_K's: token 8 nt + g's word t of chunk q = G & 1 of unit 8 sb + G / 2
+    // (16 ((2 (j & 1) + q) ^ (j >> 2)) a constant for each G).
+    const u8* xrow = xq + g * xp + (F == 2 ? 8 * (t & 1) : 4 * t);
+    int xc[4];  // Q4_K: by (j & 1) + 2 (j >> 2)
 #pragma unroll
     for (int v = 0; v < 4; ++v) xc[v] = 16 * ((2 * (v & 1) + (t >> 1)) ^ (v >> 1));
     const float* dxt = dxv + 2 * t;
     const unsigned* dsum = dxs + g * dstride + t;
+    const int* xst = xs16 + 2 * t;
+    // Q6_K: the byte offsets in W of rows g and g + 8's current super-block
+    // (their low 4 bits place it within its stage row).
+    i64 boff[2] = {0, 0};
 
     float acc[NT][4];
 #pragma unroll
@@ -247,54 +317,109 @@ __device__ void qimma_q4k(const u8* __restrict__ W, T* __restrict__ Y, const u8*
         issue();
         cp_async_wait_stages(stages);  // this stage's group is complete (this lane's copies)
         __syncwarp();                  // ... and every lane's
-        const u8* ra = ring + stage * QI_STAGE + g * QI_PITCH;  // row g's super-block
-        const u8* rb = ra + 8 * QI_PITCH;                        // row g + 8's
-        const uint4 ha = *reinterpret_cast<const uint4*>(ra);
-        const uint4 hb = *reinterpret_cast<const uint4*>(rb);
         const int sb = sb_lo + it;
-        {
-            // The min term of all eight sub-blocks: one tf32 mma a token tile.
-            unsigned a[4];
-            q4k_mins(ha, t, a[0], a[2]);
-            q4k_mins(hb, t, a[1], a[3]);
-#pragma unroll
-            for (int nt = 0; nt < NT; ++nt) {
-                const unsigned* b = dsum + 8 * nt * dstride + 8 * sb;
-                mma_tf32(acc[nt], a, b[0], b[4]);
-            }
-        }
-        float sa[8], sb8[8];
-        q4k_row_scales(ha, sa);
-        q4k_row_scales(hb, sb8);
-        const u8* xs = xrow + 256 * sb;
         const int sbx = 32 * (sb & 1);
         const float* dxu = dxt + 8 * sb * NTOK;
-#pragma unroll
-        for (int c = 0; c < 4; ++c) {
-            const uint2 va = *reinterpret_cast<const uint2*>(ra + 16 + 32 * c + 8 * t);
-            const uint2 vb = *reinterpret_cast<const uint2*>(rb + 16 + 32 * c + 8 * t);
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                const int j = 2 * c + h;
-                const unsigned mask = h == 0 ? 0x0F0F0F0Fu : 0xF0F0F0F0u;
-                const unsigned a[4] = {va.x & mask, vb.x & mask, va.y & mask, vb.y & mask};
-                const u8* xj = xs + 64 * (j >> 1) + (xc[(j & 1) + 2 * (j >> 2)] ^ sbx);
+        if constexpr (F == 2) {
+            const u8* ra = ring + stage * STAGE + g * QI_PITCH;  // row g's super-block
+            const u8* rb = ra + 8 * QI_PITCH;                     // row g + 8's
+            const uint4 ha = *reinterpret_cast<const uint4*>(ra);
+            const uint4 hb = *reinterpret_cast<const uint4*>(rb);
+            {
+                // The min term of all eight sub-blocks: one tf32 mma a token tile.
+                unsigned a[4];
+                q4k_mins(ha, t, a[0], a[2]);
+                q4k_mins(hb, t, a[1], a[3]);
 #pragma unroll
                 for (int nt = 0; nt < NT; ++nt) {
-                    const uint2 bx = *reinterpret_cast<const uint2*>(xj + 8 * nt * xp);
-                    int d[4];
-                    mma_u8s8(a, bx.x, bx.y, d);
-                    const float2 dx = *reinterpret_cast<const float2*>(dxu + j * NTOK + 8 * nt);
-                    acc[nt][0] = fmaf(sa[j] * dx.x, (float)d[0], acc[nt][0]);
-                    acc[nt][1] = fmaf(sa[j] * dx.y, (float)d[1], acc[nt][1]);
-                    acc[nt][2] = fmaf(sb8[j] * dx.x, (float)d[2], acc[nt][2]);
-                    acc[nt][3] = fmaf(sb8[j] * dx.y, (float)d[3], acc[nt][3]);
+                    const unsigned* b = dsum + 8 * nt * dstride + 8 * sb;
+                    mma_tf32(acc[nt], a, b[0], b[4]);
+                }
+            }
+            float sa[8], sb8[8];
+            q4k_row_scales(ha, sa);
+            q4k_row_scales(hb, sb8);
+            const u8* xs = xrow + 256 * sb;
+#pragma unroll
+            for (int c = 0; c < 4; ++c) {
+                const uint2 va = *reinterpret_cast<const uint2*>(ra + 16 + 32 * c + 8 * t);
+                const uint2 vb = *reinterpret_cast<const uint2*>(rb + 16 + 32 * c + 8 * t);
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    const int j = 2 * c + h;
+                    const unsigned mask = h == 0 ? 0x0F0F0F0Fu : 0xF0F0F0F0u;
+                    const unsigned a[4] = {va.x & mask, vb.x & mask, va.y & mask, vb.y & mask};
+                    const u8* xj = xs + 64 * (j >> 1) + (xc[(j & 1) + 2 * (j >> 2)] ^ sbx);
+#pragma unroll
+                    for (int nt = 0; nt < NT; ++nt) {
+                        const uint2 bx = *reinterpret_cast<const uint2*>(xj + 8 * nt * xp);
+                        int d[4];
+                        mma_u8s8(a, bx.x, bx.y, d);
+                        const float2 dx = *reinterpret_cast<const float2*>(dxu + j * NTOK + 8 * nt);
+                        acc[nt][0] = fmaf(sa[j] * dx.x, (float)d[0], acc[nt][0]);
+                        acc[nt][1] = fmaf(sa[j] * dx.y, (float)d[1], acc[nt][1]);
+                        acc[nt][2] = fmaf(sb8[j] * dx.x, (float)d[2], acc[nt][2]);
+                        acc[nt][3] = fmaf(sb8[j] * dx.y, (float)d[3], acc[nt][3]);
+                    }
+                }
+            }
+        } else {
+            if (it == 0) {
+                boff[0] = min(row0(grp) + g, p.m - 1) * p.row_bytes + (i64)sb_lo * SBB;
+                boff[1] = min(row0(grp) + g + 8, p.m - 1) * p.row_bytes + (i64)sb_lo * SBB;
+            }
+            const u8* row[2] = {ring + stage * STAGE + g * QI6_PITCH, ring + stage * STAGE + (g + 8) * QI6_PITCH};
+            const int off[2] = {(int)(boff[0] & 15), (int)(boff[1] & 15)};
+            boff[0] += SBB, boff[1] += SBB;
+            float d[2];
+            unsigned scw[2][4];  // the 16 i8 scales, 4 a word
+#pragma unroll
+            for (int r = 0; r < 2; ++r) {
+                d[r] = __half2float(__ushort_as_half(*reinterpret_cast<const unsigned short*>(row[r] + off[r] + 208)));
+#pragma unroll
+                for (int w = 0; w < 4; ++w) scw[r][w] = ld_word2(row[r], off[r] + 192 + 4 * w);
+            }
+            const u8* xs = xrow + 256 * sb;
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                unsigned ql[2][4], qh[2][2];  // this lane's words of the half
+#pragma unroll
+                for (int r = 0; r < 2; ++r) {
+#pragma unroll
+                    for (int q = 0; q < 4; ++q) ql[r][q] = ld_word2(row[r], off[r] + 64 * h + 16 * q + 4 * t);
+#pragma unroll
+                    for (int q = 0; q < 2; ++q) qh[r][q] = ld_word2(row[r], off[r] + 128 + 32 * h + 16 * q + 4 * t);
+                }
+#pragma unroll
+                for (int gi = 0; gi < 8; ++gi) {
+                    const int G = 8 * h + gi, j = G >> 1, q = G & 1;  // 16 elements G: unit j's half q
+                    unsigned a[2];
+                    float s[2];
+#pragma unroll
+                    for (int r = 0; r < 2; ++r) {
+                        const unsigned lo = (ql[r][gi & 3] >> (4 * (gi >> 2))) & 0x0F0F0F0Fu;
+                        const unsigned hi = ((qh[r][gi & 1] >> (2 * (gi >> 1))) << 4) & 0x30303030u;
+                        a[r] = lo | hi;
+                        s[r] = d[r] * (float)(signed char)((scw[r][G >> 2] >> (8 * (G & 3))) & 0xFFu);
+                    }
+                    const u8* xg = xs + 64 * (j >> 1) + ((16 * ((2 * (j & 1) + q) ^ (j >> 2))) ^ sbx);
+#pragma unroll
+                    for (int nt = 0; nt < NT; ++nt) {
+                        const unsigned bx = *reinterpret_cast<const unsigned*>(xg + 8 * nt * xp);
+                        const int2 c = *reinterpret_cast<const int2*>(xst + ((8 * sb + j) * 2 + q) * NTOK + 8 * nt);
+                        int dd[4];
+                        mma_u8s8_k16(a[0], a[1], bx, c.x, c.y, dd);
+                        const float2 dx = *reinterpret_cast<const float2*>(dxu + j * NTOK + 8 * nt);
+                        acc[nt][0] = fmaf(s[0] * dx.x, (float)dd[0], acc[nt][0]);
+                        acc[nt][1] = fmaf(s[0] * dx.y, (float)dd[1], acc[nt][1]);
+                        acc[nt][2] = fmaf(s[1] * dx.x, (float)dd[2], acc[nt][2]);
+                        acc[nt][3] = fmaf(s[1] * dx.y, (float)dd[3], acc[nt][3]);
+                    }
                 }
             }
         }
         __syncwarp();  // every lane is done with this stage before it is refilled
         stage = stage + 1 == stages ? 0 : stage + 1;
-
         if (++it == its) {
             // The group's end: the tile's k-parts add up in the first one, which
             // writes y. Only those warps meet (a named barrier a tile of the
@@ -348,17 +473,19 @@ __device__ void qimma_q4k(const u8* __restrict__ W, T* __restrict__ Y, const u8*
     cp_async_wait<0>();  // no copy outlives the CTA (groups past the last are empty; this is for form)
 }
 
-// qimma_q4_k_nt<NT>_<dtype>: NT = 1 (up to 8 tokens), 2 (up to 16); 8 or 16
-// warps a CTA. X (x itself) is not read: the launches of every family take
-// W, X, Y first.
-#define QI_NAME_(nt, dt) qimma_q4_k_nt##nt##_##dt
-#define QI_NAME(nt, dt) QI_NAME_(nt, dt)
-#define QI_ENTRY(NT)                                                                                              \
+// qimma_<format>_nt<NT>_<dtype>: Q4_K and Q6_K; NT = 1 (up to 8 tokens), 2
+// (up to 16); 8 or 16 warps a CTA. X (x itself) is not read: the launches of
+// every family take W, X, Y first.
+#define QI_NAME_(f, nt, dt) qimma_##f##_nt##nt##_##dt
+#define QI_NAME(f, nt, dt) QI_NAME_(f, nt, dt)
+#define QI_ENTRY(F, f, NT)                                                                                        \
     extern "C" __global__ void __launch_bounds__(32 * QI_MAX_WARPS, 1)                                           \
-        QI_NAME(NT, DT_NAME)(const u8* W, const T* X, T* Y, const u8* XQ, const u8* XM, const QuantParams p,  \
-                             int stages, int kparts) {                                                            \
+        QI_NAME(f, NT, DT_NAME)(const u8* W, const T* X, T* Y, const u8* XQ, const u8* XM, const QuantParams p, \
+                                int stages, int kparts) {                                                         \
         (void)X;                                                                                                  \
-        qimma_q4k<NT>(W, Y, XQ, XM, p, stages, kparts);                                                           \
+        qimma<F, NT>(W, Y, XQ, XM, p, stages, kparts);                                                            \
     }
-QI_ENTRY(1)
-QI_ENTRY(2)
+QI_ENTRY(2, q4_k, 1)
+QI_ENTRY(2, q4_k, 2)
+QI_ENTRY(3, q6_k, 1)
+QI_ENTRY(3, q6_k, 2)

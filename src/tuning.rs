@@ -67,10 +67,13 @@ pub struct QuantTuning {
     #[serde(default = "default_pair_min_n")]
     pub pair_min_n: usize,
     /// Per block format, the fewest tokens from which auto dispatch gives
-    /// the integer tensor-core kernel (kernels/quant_imma.cu: Q4_K only) a
+    /// the integer tensor-core kernel (kernels/quant_imma.cu: Q4_K and Q6_K) a
     /// launch whose x the caller gave already rounded to 8 bits (a decode
-    /// step's projections); 0 or a format missing here: never. Absent from
-    /// a file written before it: the embedded values.
+    /// step's projections); 0 or a format missing here: never. The embedded
+    /// table names Q4_K only (from 6): on an H200 (BENCHMARKS.md, 2026-11-30,
+    /// eleventh session) Q6_K's kernel tied the dot kernel at 8 tokens and
+    /// made the Q4_K_M step slower at batch 6, 8 and 16. Absent from a file
+    /// written before it: the embedded values.
     #[serde(default = "default_imma_min_n")]
     pub imma_min_n: BTreeMap<String, usize>,
     /// The parts of K the imma kernel cuts each 16-row tile into (1, 2, 4, 8

@@ -121,28 +121,30 @@ pub fn all() -> Vec<Case> {
             kernel: QuantKernel::Mma,
         });
     }
-    // The integer tensor-core kernel (Q4_K only): its k-parts over a tile (1
-    // to 8, by the shape against the device's CTA slots), a part's last stage
-    // of one super-block (odd super-blocks a part), rows past a whole tile,
-    // one and two n-tiles, 16 tokens at K = 14336 in two launches of 8.
+    // The integer tensor-core kernel (Q4_K and Q6_K): its k-parts over a tile
+    // (1 to 16, by the shape against the device's CTA slots), a part's last
+    // stage, rows past a whole tile, one and two n-tiles, 16 tokens at K =
+    // 14336 in two launches of 8; Q6_K's super-blocks at every even offset
+    // within a chunk (rows of an odd count of super-blocks).
+    let imma_kinds = [QuantKind::Q4_K, QuantKind::Q6_K];
+    let extra = [(4096, 4096, 9), (4096, 4096, 16), (14336, 4096, 12), (100, 768, 16), (17, 2304, 4), (1000, 14336, 8)];
     let imma: Vec<QuantSpec> = specs
         .iter()
-        .filter(|s| s.kind == QuantKind::Q4_K && s.k > 0)
+        .filter(|s| imma_kinds.contains(&s.kind) && s.k > 0)
         .map(|s| QuantSpec { kernel: QuantKernel::Imma, ..*s })
-        .chain(
-            [(4096, 4096, 9), (4096, 4096, 16), (14336, 4096, 12), (100, 768, 16), (17, 2304, 4), (1000, 14336, 8)]
-                .map(|(m, k, n)| QuantSpec {
-                    kind: QuantKind::Q4_K,
-                    dtype: DType::F16,
-                    m,
-                    k,
-                    n,
-                    alpha: 1.0,
-                    beta: if n % 2 == 0 { 0.0 } else { 1.0 },
-                    x: XView::Padded,
-                    kernel: QuantKernel::Imma,
-                }),
-        )
+        .chain(imma_kinds.into_iter().flat_map(|kind| {
+            extra.map(|(m, k, n)| QuantSpec {
+                kind,
+                dtype: DType::F16,
+                m,
+                k,
+                n,
+                alpha: 1.0,
+                beta: if n % 2 == 0 { 0.0 } else { 1.0 },
+                x: XView::Padded,
+                kernel: QuantKernel::Imma,
+            })
+        }))
         .collect();
     let mut v: Vec<Case> = specs
         .into_iter()

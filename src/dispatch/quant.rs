@@ -43,7 +43,7 @@ pub enum QuantKernel {
     /// [`DOT_MAX_N`] tokens; fewer where x would not fit in shared memory).
     Dot,
     /// Always the integer tensor-core kernel (x rounded to 8 bits, made by
-    /// the launch where the caller gives none; Q4_K weights only; chunks of
+    /// the launch where the caller gives none; Q4_K and Q6_K weights only; chunks of
     /// up to 16 tokens, 8 where 16 tokens' x would not fit in shared memory).
     Imma,
 }

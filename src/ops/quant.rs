@@ -50,11 +50,10 @@ const DOT_STAGES: usize = 3;
 
 /// The integer tensor-core kernel's CTA (kernels/quant_imma.cu): 8 or 16
 /// warps, each a tile of IMMA_ROWS rows and one of `kparts` parts of K,
-/// its ring of 2 or 3 stages of 16 rows x one Q4_K super-block (at a pitch of
-/// 160 bytes).
+/// its ring of 2 or 3 stages of 16 rows x one super-block (Q4_K at a pitch of
+/// 160 bytes, Q6_K 240: the 14 chunks that cover its 210 bytes).
 const IMMA_WARPS: [usize; 2] = [16, 8];
 const IMMA_ROWS: usize = 16;
-const IMMA_STAGE_BYTES: usize = IMMA_ROWS * 160;
 const IMMA_STAGES: [usize; 2] = [3, 2];
 /// Bytes after each token's quants in its shared memory (QI_X_PAD).
 const IMMA_X_PAD: usize = 32;
@@ -537,7 +536,9 @@ fn launch_dot(job: &Job) -> Result<()> {
 fn launch_imma(job: &Job) -> Result<()> {
     let (be, g, w) = (job.be, job.g, job.w);
     let optin = be.caps().max_shared_per_block_optin as usize;
-    let per_launch = imma_check(w.kind(), g.k, optin)?;
+    let kind = w.kind();
+    let per_launch = imma_check(kind, g.k, optin)?;
+    let fmt = kind.name().to_ascii_lowercase();
     let q8 = q8_spans(be, job.x_q8)
         .ok_or_else(|| Error::invalid(OP, "x_q8", "x rounded to 8 bits for the imma kernel", "none"))?;
     let tiles = g.m.div_ceil(IMMA_ROWS);
@@ -546,9 +547,9 @@ fn launch_imma(job: &Job) -> Result<()> {
         let (b, m, row, units) = q8;
         args.push(b + n0 as u64 * row).push(m + n0 as u64 * units).push(job.params(nc, false));
         let nt = if nc > 8 { 2 } else { 1 };
-        let name = format!("qimma_q4_k_nt{nt}");
+        let name = format!("qimma_{fmt}_nt{nt}");
         let f = job.function(&kernels::QUANT_IMMA, &name)?;
-        let (warps, stages, slots) = imma_shape(be, &f, &name, g.k, nt)?;
+        let (warps, stages, slots) = imma_shape(be, &f, &name, kind, g.k, nt)?;
         let kparts = match job.kparts {
             0 => imma_kparts(tiles, sbs, warps, slots),
             kp => [16, 8, 4, 2, 1].into_iter().find(|&c| c <= kp && c <= warps && c <= sbs).unwrap_or(1),
@@ -558,7 +559,8 @@ fn launch_imma(job: &Job) -> Result<()> {
         let cfg = LaunchConfig {
             grid: (grid_for(groups.min(slots), 1)?, 1, 1),
             block: (32 * warps as u32, 1, 1),
-            shared_bytes: u32::try_from(imma_shared_bytes(g.k, nt, warps, stages)).expect("below the opt-in bound"),
+            shared_bytes: u32::try_from(imma_shared_bytes(kind, g.k, nt, warps, stages))
+                .expect("below the opt-in bound"),
             dependent: true,
             cluster: 0,
         };
@@ -574,6 +576,7 @@ fn imma_shape(
     be: &CudaBackend,
     f: &cudarc::driver::CudaFunction,
     name: &str,
+    kind: QuantKind,
     k: usize,
     nt: usize,
 ) -> Result<(usize, usize, usize)> {
@@ -581,7 +584,7 @@ fn imma_shape(
     let mut best: Option<(usize, usize, usize, usize)> = None; // (warps an SM, stages, warps, CTAs an SM)
     for warps in IMMA_WARPS {
         for stages in IMMA_STAGES {
-            let shared = imma_shared_bytes(k, nt, warps, stages);
+            let shared = imma_shared_bytes(kind, k, nt, warps, stages);
             if shared > optin {
                 continue;
             }
@@ -600,13 +603,13 @@ fn imma_shape(
 }
 
 /// Tokens one imma launch takes for a `kind` matrix of `k` columns, or an
-/// error naming what it cannot run: a format other than Q4_K, or x of one
-/// n-tile (8 tokens) over the device's shared memory.
+/// error naming what it cannot run: a format other than Q4_K and Q6_K, or x
+/// of one n-tile (8 tokens) over the device's shared memory.
 fn imma_check(kind: QuantKind, k: usize, optin: usize) -> Result<usize> {
-    if kind != QuantKind::Q4_K {
+    if !imma_has(kind) {
         return Err(Error::Unsupported {
             op: OP,
-            what: format!("the imma kernel runs Q4_K weights only, not {}", kind.name()),
+            what: format!("the imma kernel runs Q4_K and Q6_K weights only, not {}", kind.name()),
         });
     }
     match imma_tokens(kind, k, optin) {
@@ -614,19 +617,24 @@ fn imma_check(kind: QuantKind, k: usize, optin: usize) -> Result<usize> {
             op: OP,
             what: format!(
                 "the imma kernel holds 8 tokens' x in shared memory: at K = {k} that takes {} bytes, over the device's {optin}",
-                imma_shared_bytes(k, 1, 8, 2)
+                imma_shared_bytes(kind, k, 1, 8, 2)
             ),
         }),
         n => Ok(n),
     }
 }
 
+/// Whether the imma kernel has entries for `kind`: Q4_K and Q6_K (Q4_K_M's two).
+fn imma_has(kind: QuantKind) -> bool {
+    matches!(kind, QuantKind::Q4_K | QuantKind::Q6_K)
+}
+
 /// Tokens of K columns one imma launch takes: 16 where two n-tiles' x fit
 /// beside the smallest CTA's ring (8 warps, 2 stages), else 8, else 0 (also
 /// for formats it has no entries for, and K = 0).
 pub fn imma_tokens(kind: QuantKind, k: usize, optin: usize) -> usize {
-    let fits = |nt| imma_shared_bytes(k, nt, 8, 2) <= optin;
-    if kind != QuantKind::Q4_K || k == 0 {
+    let fits = |nt| imma_shared_bytes(kind, k, nt, 8, 2) <= optin;
+    if !imma_has(kind) || k == 0 {
         0
     } else if fits(2) {
         IMMA_MAX_N
@@ -639,15 +647,20 @@ pub fn imma_tokens(kind: QuantKind, k: usize, optin: usize) -> usize {
 
 /// Dynamic shared memory of an imma launch (kernels/quant_imma.cu lays it
 /// out): 8 nt tokens' quants of K rounded to 64 bytes plus the pad, dx
-/// [units][tokens] f32 and dx sum [tokens][units + 4] tf32, the k-parts'
-/// accumulators (two sets, by the group's parity), the warps' rings.
-fn imma_shared_bytes(k: usize, nt: usize, warps: usize, stages: usize) -> usize {
+/// [units][tokens] f32, then Q4_K's dx sum [tokens][units + 4] tf32 or
+/// Q6_K's sums of each 16 [units][2][tokens] i32, the k-parts' accumulators
+/// (two sets, by the group's parity), the warps' rings.
+fn imma_shared_bytes(kind: QuantKind, k: usize, nt: usize, warps: usize, stages: usize) -> usize {
     let (tokens, units) = (8 * nt, k / 32);
+    let (sums, stage) = match kind {
+        QuantKind::Q6_K => (4 * 2 * units * tokens, IMMA_ROWS * 240),
+        _ => (4 * tokens * (units + 4), IMMA_ROWS * 160),
+    };
     tokens * (k.next_multiple_of(64) + IMMA_X_PAD)
         + 4 * units * tokens
-        + 4 * tokens * (units + 4)
+        + sums
         + 2 * 4 * warps * 32 * 4 * nt
-        + warps * stages * IMMA_STAGE_BYTES
+        + warps * stages * stage
 }
 
 /// The parts of K each 16-row tile is cut into (dividing the CTA's `warps`;
@@ -1057,24 +1070,34 @@ mod tests {
                 }
             }
         }
-        // 16 tokens at K = 4096, 8 at K = 14336, Q4_K only.
+        // 16 tokens at K = 4096, 8 at K = 14336, Q4_K and Q6_K only.
         assert_eq!(imma_tokens(QuantKind::Q4_K, 4096, H200), 16);
         assert_eq!(imma_tokens(QuantKind::Q4_K, 14336, H200), 8);
         // ... 16 tokens at K = 4096 in a CTA of 16 warps with a ring of two stages (three do not fit).
-        assert!(imma_shared_bytes(4096, 2, 16, 2) <= H200 && imma_shared_bytes(4096, 2, 16, 3) > H200);
-        assert_eq!(imma_tokens(QuantKind::Q6_K, 4096, H200), 0);
+        assert!(
+            imma_shared_bytes(QuantKind::Q4_K, 4096, 2, 16, 2) <= H200
+                && imma_shared_bytes(QuantKind::Q4_K, 4096, 2, 16, 3) > H200
+        );
+        assert_eq!(imma_tokens(QuantKind::Q6_K, 4096, H200), 16);
+        assert_eq!(imma_tokens(QuantKind::Q6_K, 14336, H200), 8);
+        assert_eq!(imma_tokens(QuantKind::Q8_0, 4096, H200), 0);
         assert_eq!(imma_tokens(QuantKind::Q4_K, 0, H200), 0);
         assert_eq!(imma_tokens(QuantKind::Q4_K, 1 << 16, H200), 0);
         let e = imma_check(QuantKind::Q8_0, 4096, H200).unwrap_err().to_string();
-        assert!(e.contains("Q4_K weights only") && e.contains("Q8_0"), "{e}");
+        assert!(e.contains("Q4_K and Q6_K weights only") && e.contains("Q8_0"), "{e}");
         let e = imma_check(QuantKind::Q4_K, 1 << 16, H200).unwrap_err().to_string();
         assert!(e.contains("K = 65536") && e.contains(&H200.to_string()), "{e}");
         // K = 4096, two n-tiles, 16 warps, three stages: 16 tokens x (4096 +
         // 32) bytes, dx and dx sum (128 units; 132 a token for the sums), the
         // k-parts' accumulators, 16 warps x 3 stages of 16 rows x 160 bytes.
         assert_eq!(
-            imma_shared_bytes(4096, 2, 16, 3),
+            imma_shared_bytes(QuantKind::Q4_K, 4096, 2, 16, 3),
             16 * 4128 + 4 * 128 * 16 + 4 * 16 * 132 + 2 * 16 * 32 * 8 * 4 + 16 * 3 * 2560
+        );
+        // Q6_K: the sums of each 16 as i32 [128 units][2][16 tokens], stages of 16 rows x 240 bytes.
+        assert_eq!(
+            imma_shared_bytes(QuantKind::Q6_K, 4096, 2, 16, 2),
+            16 * 4128 + 4 * 128 * 16 + 4 * 2 * 128 * 16 + 2 * 16 * 32 * 8 * 4 + 16 * 2 * 3840
         );
     }
 
