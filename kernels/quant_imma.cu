@@ -26,10 +26,13 @@
 // C zero; the exact int32 dot, |dot| < 2^20, converted once). (C starting at
 // the bits of 1.5 * 2^23, read back as f32 less that, cost as much and made
 // the compiler set the four C registers again before every mma.) The second,
-// for all eight sub-blocks of a super-block at once, is a tf32 mma (A: -dmin
-// m_j, 16 rows x 8 sub-blocks; B: dx_j sum(xq), 8 sub-blocks x 8 tokens) into
-// the same f32 accumulators (tf32 keeps 10 bits of each factor: ~1e-3 of
-// that term, under x's own rounding to 8 bits).
+// for all eight sub-blocks of a super-block at once, is three tf32 mmas (A:
+// -dmin m_j, 16 rows x 8 sub-blocks; B: dx_j sum(xq), 8 sub-blocks x 8
+// tokens; each split into its top 19 bits and the rest: A_hi B_hi + A_hi
+// B_lo + A_lo B_hi, about f32's precision) into the same f32 accumulators.
+// One tf32 mma kept 10 bits of each factor: ~1e-3 of the min term, which is
+// tens of times y where x has a mean and the weights none (the two terms
+// nearly cancel), so up to 3e-2 of y (a review's model, 2026-11-30).
 //
 // Fragments (lane = 4 g + t): A's registers 0 and 2 hold row g's k-slots 4t..
 // and 16 + 4t.., 1 and 3 row g + 8's; B's 0 and 1 token g's same k-slots; the
@@ -106,12 +109,6 @@ __device__ __forceinline__ void named_barrier(int id, int threads) {
     asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
 }
 
-__device__ __forceinline__ unsigned to_tf32(float v) {
-    unsigned r;
-    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(v));
-    return r;
-}
-
 // 2^23 + byte k of w, as f32 (k may vary by lane).
 __device__ __forceinline__ float byte_f(unsigned w, unsigned k) { return __uint_as_float(__byte_perm(w, 0x4B000000u, 0x7650u | k)); }
 
@@ -131,14 +128,20 @@ __device__ __forceinline__ void q4k_row_scales(const uint4 h, float (&s)[8]) {
     }
 }
 
-// -dmin * m of sub-blocks t and t + 4 (t = 0..3) of the super-block with header h (f32 bits, tf32's operand).
-__device__ __forceinline__ void q4k_mins(const uint4 h, unsigned t, unsigned& m0, unsigned& m1) {
+// -dmin * m of sub-blocks t and t + 4 (t = 0..3) of the super-block with header h.
+__device__ __forceinline__ void q4k_mins(const uint4 h, unsigned t, float& m0, float& m1) {
     const float dmin = __half2float(__ushort_as_half((unsigned short)(h.x >> 16)));
     const unsigned lo = h.z & 0x3F3F3F3Fu;                                        // mins of 0..3
     const unsigned hi = ((h.w >> 4) & 0x0F0F0F0Fu) | ((h.z >> 2) & 0x30303030u);  // 4..7
     const float n = 8388608.f * dmin;
-    m0 = __float_as_uint(fmaf(-dmin, byte_f(lo, t), n));  // the tensor core reads the top 19 bits (truncation: < 2^-10)
-    m1 = __float_as_uint(fmaf(-dmin, byte_f(hi, t), n));
+    m0 = fmaf(-dmin, byte_f(lo, t), n);
+    m1 = fmaf(-dmin, byte_f(hi, t), n);
+}
+
+// v's top 19 bits (exact in tf32) and the rest (whose own top 19 bits the tensor core reads).
+__device__ __forceinline__ void split_tf32(float v, unsigned& hi, unsigned& lo) {
+    hi = __float_as_uint(v) & 0xFFFFE000u;
+    lo = __float_as_uint(v - __uint_as_float(hi));
 }
 
 // The 32-bit word at the even byte offset `off` of a stage row (Q6_K's
@@ -157,7 +160,7 @@ __device__ __forceinline__ void mma_u8s8_k16(unsigned a0, unsigned a1, unsigned 
 
 // Shared memory (bytes; the host's imma_shared_bytes lays it out the same):
 // x's quants [8 NT][xk + 32], dx [K / 32][8 NT] f32, then Q4_K: dx sum(xq)
-// [8 NT][K / 32 + 4] tf32; Q6_K: -32 sum(xq) of each 16 [K / 32][2][8 NT]
+// [2][8 NT][K / 32 + 4] (its top 19 bits, then the rest); Q6_K: -32 sum(xq) of each 16 [K / 32][2][8 NT]
 // i32; then the k-parts' accumulators [2][warps][32 lanes][4 NT] f32 (by
 // the group's parity), then each warp's ring of `stages`.
 //
@@ -182,7 +185,7 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
     float* dxv = reinterpret_cast<float*>(xq + NTOK * xp);
     unsigned* dxs = reinterpret_cast<unsigned*>(dxv + units * NTOK);  // Q4_K
     int* xs16 = reinterpret_cast<int*>(dxs);                          // Q6_K
-    float* red = reinterpret_cast<float*>(dxs + (F == 2 ? NTOK * dstride : 2 * units * NTOK));
+    float* red = reinterpret_cast<float*>(dxs + (F == 2 ? 2 * NTOK * dstride : 2 * units * NTOK));
     u8* ring = reinterpret_cast<u8*>(red + 2 * warps * 32 * 4 * NT) + warp * stages * STAGE;
 
     // This warp's tile of each group and part of K (one super-block a stage).
@@ -278,7 +281,7 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
                 const int s0 = (short)(m[r].y & 0xFFFFu), s1 = (short)(m[r].y >> 16);
                 dxv[i] = dx;  // [u][n]
                 if constexpr (F == 2) {
-                    dxs[n * dstride + u] = to_tf32(dx * (float)(s0 + s1));
+                    split_tf32(dx * (float)(s0 + s1), dxs[n * dstride + u], dxs[(NTOK + n) * dstride + u]);
                 } else {
                     xs16[(2 * u) * NTOK + n] = -32 * s0;  // [u][half][n]
                     xs16[(2 * u + 1) * NTOK + n] = -32 * s1;
@@ -326,14 +329,20 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
             const uint4 ha = *reinterpret_cast<const uint4*>(ra);
             const uint4 hb = *reinterpret_cast<const uint4*>(rb);
             {
-                // The min term of all eight sub-blocks: one tf32 mma a token tile.
-                unsigned a[4];
-                q4k_mins(ha, t, a[0], a[2]);
-                q4k_mins(hb, t, a[1], a[3]);
+                // The min term of all eight sub-blocks: three tf32 mmas a token tile.
+                float m[4];
+                q4k_mins(ha, t, m[0], m[2]);
+                q4k_mins(hb, t, m[1], m[3]);
+                unsigned ah[4], al[4];
+#pragma unroll
+                for (int i = 0; i < 4; ++i) split_tf32(m[i], ah[i], al[i]);
 #pragma unroll
                 for (int nt = 0; nt < NT; ++nt) {
-                    const unsigned* b = dsum + 8 * nt * dstride + 8 * sb;
-                    mma_tf32(acc[nt], a, b[0], b[4]);
+                    const unsigned* bh = dsum + 8 * nt * dstride + 8 * sb;
+                    const unsigned* bl = bh + NTOK * dstride;
+                    mma_tf32(acc[nt], al, bh[0], bh[4]);
+                    mma_tf32(acc[nt], ah, bl[0], bl[4]);
+                    mma_tf32(acc[nt], ah, bh[0], bh[4]);
                 }
             }
             float sa[8], sb8[8];

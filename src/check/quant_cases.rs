@@ -180,6 +180,22 @@ pub fn all() -> Vec<Case> {
             run: Box::new(move |c: &mut Checker| parts_case(c, dtype, rows, k, n, beta, x_q8)),
         });
     }
+    // Sums that nearly cancel: Q4_K sub-blocks of about zero mean (each min
+    // about 7.5 times its scale, as quantizing real weights gives) against x
+    // with a mean, so the scale and min terms are each tens of times y; Q6_K's
+    // random quants are zero-mean already. For each kernel that rounds x.
+    for kind in [QuantKind::Q4_K, QuantKind::Q6_K] {
+        for kernel in [QuantKernel::Dot, QuantKernel::Imma] {
+            for (m, k, n) in [(512, 4096, 16), (300, 2048, 3)] {
+                v.push(Case {
+                    op: "quant_matmul",
+                    name: format!("{kind}/{m}x{k}x{n}/cancel/{}", kernel.name()).to_lowercase(),
+                    dtype: DType::F16,
+                    run: Box::new(move |c: &mut Checker| cancel_case(c, kind, kernel, m, k, n)),
+                });
+            }
+        }
+    }
     // Dequantization (the prefill path's expansion): bit-exact against the CPU.
     for kind in QuantKind::ALL {
         for dtype in [DType::F16, DType::BF16, DType::F32] {
@@ -246,6 +262,40 @@ fn quant_case(c: &mut Checker, s: QuantSpec) -> Result<Outcome> {
     let rounds_x = matches!(s.kernel, QuantKernel::Dot | QuantKernel::Imma);
     let bound = if rounds_x { tolerance(s.dtype).max(DOT_TOLERANCE) } else { tolerance(s.dtype) };
     c.compare("quant_matmul", &s.name(), &y, bound)
+}
+
+/// `kind` blocks of about zero-mean weights (Q4_K: random blocks whose mins
+/// are rewritten to about 7.5 times their scales, q being uniform in 0..15)
+/// times x = (1 + N(0, 1)) / sqrt(K) on `kernel`, against the CPU: y is a
+/// small difference of two large terms, so an imprecise min term (a single
+/// tf32 product: ~3e-2 of y in a model) fails the x-rounding bound.
+fn cancel_case(c: &mut Checker, kind: QuantKind, kernel: QuantKernel, m: usize, k: usize, n: usize) -> Result<Outcome> {
+    let mut bytes = crate::spec::quant::random_blocks(kind, m * k / kind.block_elems(), 4242 + n as u64, 1.0);
+    if kind == QuantKind::Q4_K {
+        let f16_at = |b: &[u8], at: usize| half::f16::from_le_bytes([b[at], b[at + 1]]).to_f32();
+        for (i, b) in bytes.chunks_exact_mut(144).enumerate() {
+            let (d, dmin) = (f16_at(b, 0), f16_at(b, 2));
+            let sc: [u8; 8] = std::array::from_fn(|j| 16 + ((i * 8 + j) * 37 % 48) as u8);
+            let mn: [u8; 8] = std::array::from_fn(|j| (7.5 * sc[j] as f32 * d / dmin).round().clamp(0.0, 63.0) as u8);
+            // GGML's 12-byte packing of eight 6-bit scales and mins (spec::quant).
+            for j in 0..4 {
+                b[4 + j] = sc[j] | ((sc[j + 4] >> 4) << 6);
+                b[8 + j] = mn[j] | ((mn[j + 4] >> 4) << 6);
+                b[12 + j] = (sc[j + 4] & 15) | ((mn[j + 4] & 15) << 4);
+            }
+        }
+    }
+    let w_gpu = QuantMatrix::from_bytes(c.gpu, kind, m, k, &bytes)?;
+    let w_cpu = QuantMatrix::from_bytes(&c.cpu, kind, m, k, &bytes)?;
+    let z = c.random(DType::F32, n * k, 1.0);
+    let scale = 1.0 / (k as f64).sqrt();
+    let data = crate::tensor::HostData::from_f64_iter(DType::F16, (0..n * k).map(|i| scale * (1.0 + z.get(i))));
+    let x = c.upload(data, &[n, k])?;
+    let y = c.poisoned_output(DType::F16, n * m, Layout::contiguous(&[n, m])?)?;
+    let opts = QuantOptions { kernel: Some(kernel), x_q8: None };
+    ops::quant_matmul_with(c.gpu, &w_gpu, &x.gpu, &y.gpu, 1.0, 0.0, &opts)?;
+    ops::quant_matmul(&c.cpu, &w_cpu, &x.cpu, &y.cpu, 1.0, 0.0)?;
+    c.compare("quant_matmul", "", &y, tolerance(DType::F16).max(DOT_TOLERANCE))
 }
 
 /// `quant_matmul_parts` of a Q4_K then a Q6_K matrix against the CPU's (a

@@ -2,7 +2,7 @@
 //! (kernels/quant.cu, up to 16 tokens per launch), the integer-dot kernel
 //! with x quantized to 8 bits (kernels/quant_dot.cu, up to 8 per launch, x
 //! held whole in shared memory) or the integer tensor-core kernel on the
-//! same quantized x (kernels/quant_imma.cu, Q4_K, up to 16 per launch).
+//! same quantized x (kernels/quant_imma.cu, Q4_K and Q6_K, up to 16 per launch).
 
 use std::str::FromStr;
 

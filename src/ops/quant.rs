@@ -8,7 +8,7 @@
 //! kernels/quant_dot.cu (integer dot products against x rounded to 8 bits per
 //! 32 elements, a warp per two rows, up to [`DOT_MAX_N`] columns per launch)
 //! and kernels/quant_imma.cu (integer tensor cores on the same rounded x,
-//! Q4_K, a warp per 16 rows, up to 16 columns per launch); `DK_QUANT_KERNEL`
+//! Q4_K and Q6_K, a warp per 16 rows, up to 16 columns per launch); `DK_QUANT_KERNEL`
 //! (`auto`, `mma`, `dot`, `imma`) or [`quant_matmul_with`] picks; auto takes
 //! `imma` from the tuning table's `quant.imma_min_n` tokens where the caller
 //! gives x already rounded, else `dot` up to `quant.dot_max_n` tokens for the
@@ -647,14 +647,14 @@ pub fn imma_tokens(kind: QuantKind, k: usize, optin: usize) -> usize {
 
 /// Dynamic shared memory of an imma launch (kernels/quant_imma.cu lays it
 /// out): 8 nt tokens' quants of K rounded to 64 bytes plus the pad, dx
-/// [units][tokens] f32, then Q4_K's dx sum [tokens][units + 4] tf32 or
+/// [units][tokens] f32, then Q4_K's dx sum [2][tokens][units + 4] (split for tf32) or
 /// Q6_K's sums of each 16 [units][2][tokens] i32, the k-parts' accumulators
 /// (two sets, by the group's parity), the warps' rings.
 fn imma_shared_bytes(kind: QuantKind, k: usize, nt: usize, warps: usize, stages: usize) -> usize {
     let (tokens, units) = (8 * nt, k / 32);
     let (sums, stage) = match kind {
         QuantKind::Q6_K => (4 * 2 * units * tokens, IMMA_ROWS * 240),
-        _ => (4 * tokens * (units + 4), IMMA_ROWS * 160),
+        _ => (2 * 4 * tokens * (units + 4), IMMA_ROWS * 160),
     };
     tokens * (k.next_multiple_of(64) + IMMA_X_PAD)
         + 4 * units * tokens
@@ -1088,11 +1088,11 @@ mod tests {
         let e = imma_check(QuantKind::Q4_K, 1 << 16, H200).unwrap_err().to_string();
         assert!(e.contains("K = 65536") && e.contains(&H200.to_string()), "{e}");
         // K = 4096, two n-tiles, 16 warps, three stages: 16 tokens x (4096 +
-        // 32) bytes, dx and dx sum (128 units; 132 a token for the sums), the
+        // 32) bytes, dx and dx sum's two parts (128 units; 132 a token), the
         // k-parts' accumulators, 16 warps x 3 stages of 16 rows x 160 bytes.
         assert_eq!(
             imma_shared_bytes(QuantKind::Q4_K, 4096, 2, 16, 3),
-            16 * 4128 + 4 * 128 * 16 + 4 * 16 * 132 + 2 * 16 * 32 * 8 * 4 + 16 * 3 * 2560
+            16 * 4128 + 4 * 128 * 16 + 2 * 4 * 16 * 132 + 2 * 16 * 32 * 8 * 4 + 16 * 3 * 2560
         );
         // Q6_K: the sums of each 16 as i32 [128 units][2][16 tokens], stages of 16 rows x 240 bytes.
         assert_eq!(
