@@ -212,6 +212,22 @@ __device__ __forceinline__ void cp_async_wait_stages(int stages) {
     else cp_async_wait<1>();
 }
 
+// ---------------------------------------------------------------- shared-memory words
+// NW consecutive 32-bit words starting at the even byte address p of shared
+// memory (GGML blocks of 34, 18 and 210 bytes are only 2-byte aligned): NW + 1
+// aligned loads and funnel shifts.
+template <int NW>
+__device__ __forceinline__ void words(const unsigned char* p, unsigned (&w)[NW]) {
+    const unsigned a = (unsigned)(size_t)p;
+    const unsigned* s = reinterpret_cast<const unsigned*>(p - (a & 3u));
+    const unsigned sh = 8u * (a & 3u);
+    unsigned r[NW + 1];
+#pragma unroll
+    for (int i = 0; i <= NW; ++i) r[i] = s[i];
+#pragma unroll
+    for (int i = 0; i < NW; ++i) w[i] = __funnelshift_r(r[i], r[i + 1], sh);
+}
+
 // ---------------------------------------------------------------- bulk copies (sm_90: the TMA unit)
 // One thread copies a contiguous range (16-byte aligned, a multiple of 16
 // bytes) global -> shared; an mbarrier counts the bytes as they land, and

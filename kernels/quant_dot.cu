@@ -117,18 +117,7 @@ __device__ __forceinline__ int dp4a_us(unsigned a, unsigned b, int c) {
 }
 
 // ---------------------------------------------------------------- shared-memory words
-// NW consecutive 32-bit words starting at the even byte address p of shared memory.
-template <int NW>
-__device__ __forceinline__ void words(const u8* p, unsigned (&w)[NW]) {
-    const unsigned a = (unsigned)(size_t)p;
-    const unsigned* s = reinterpret_cast<const unsigned*>(p - (a & 3u));
-    const unsigned sh = 8u * (a & 3u);
-    unsigned r[NW + 1];
-#pragma unroll
-    for (int i = 0; i <= NW; ++i) r[i] = s[i];
-#pragma unroll
-    for (int i = 0; i < NW; ++i) w[i] = __funnelshift_r(r[i], r[i + 1], sh);
-}
+// (words<NW>: common.cuh)
 __device__ __forceinline__ float sm_f16(const u8* p) {
     return __half2float(__ushort_as_half(*reinterpret_cast<const unsigned short*>(p)));
 }

@@ -144,11 +144,12 @@ __device__ __forceinline__ void split_tf32(float v, unsigned& hi, unsigned& lo) 
     lo = __float_as_uint(v - __uint_as_float(hi));
 }
 
-// The 32-bit word at the even byte offset `off` of a stage row (Q6_K's
-// super-blocks are only 2-byte aligned): two aligned loads and a funnel shift.
-__device__ __forceinline__ unsigned ld_word2(const u8* row, int off) {
-    const unsigned* w = reinterpret_cast<const unsigned*>(row + (off & ~3));
-    return __funnelshift_r(w[0], w[1], 8 * (off & 2));
+// The 32-bit word at the even byte address p of a stage (Q6_K's super-blocks
+// are only 2-byte aligned): common.cuh's words<1>.
+__device__ __forceinline__ unsigned word_at(const u8* p) {
+    unsigned w[1];
+    words<1>(p, w);
+    return w[0];
 }
 
 // d[0..3] = A (16 x 16 u8) . B (16 x 8 s8) + c, exact int32 dots.
@@ -374,8 +375,8 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
             }
         } else {
             if (it == 0) {
-                boff[0] = min(row0(grp) + g, p.m - 1) * p.row_bytes + (i64)sb_lo * SBB;
-                boff[1] = min(row0(grp) + g + 8, p.m - 1) * p.row_bytes + (i64)sb_lo * SBB;
+                boff[0] = row_at(grp, g);
+                boff[1] = row_at(grp, g + 8);
             }
             const u8* row[2] = {ring + stage * STAGE + g * QI6_PITCH, ring + stage * STAGE + (g + 8) * QI6_PITCH};
             const int off[2] = {(int)(boff[0] & 15), (int)(boff[1] & 15)};
@@ -385,8 +386,7 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
 #pragma unroll
             for (int r = 0; r < 2; ++r) {
                 d[r] = __half2float(__ushort_as_half(*reinterpret_cast<const unsigned short*>(row[r] + off[r] + 208)));
-#pragma unroll
-                for (int w = 0; w < 4; ++w) scw[r][w] = ld_word2(row[r], off[r] + 192 + 4 * w);
+                words<4>(row[r] + off[r] + 192, scw[r]);
             }
             const u8* xs = xrow + 256 * sb;
 #pragma unroll
@@ -395,9 +395,9 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
 #pragma unroll
                 for (int r = 0; r < 2; ++r) {
 #pragma unroll
-                    for (int q = 0; q < 4; ++q) ql[r][q] = ld_word2(row[r], off[r] + 64 * h + 16 * q + 4 * t);
+                    for (int q = 0; q < 4; ++q) ql[r][q] = word_at(row[r] + off[r] + 64 * h + 16 * q + 4 * t);
 #pragma unroll
-                    for (int q = 0; q < 2; ++q) qh[r][q] = ld_word2(row[r], off[r] + 128 + 32 * h + 16 * q + 4 * t);
+                    for (int q = 0; q < 2; ++q) qh[r][q] = word_at(row[r] + off[r] + 128 + 32 * h + 16 * q + 4 * t);
                 }
 #pragma unroll
                 for (int gi = 0; gi < 8; ++gi) {
