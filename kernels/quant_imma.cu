@@ -5,10 +5,19 @@
 // 8 bits per 32 elements (src/spec/q8.rs's layout: XQ, XM, what
 // kernels/quant_dot.cu's producers write), y of T (this build's dtype).
 // Host side: src/ops/quant.rs (launch_imma); parameters: QuantParams
-// (common.cuh) and the ring's stages and the k-parts of a row tile. Q6_K
-// (its scheme at qimma below) is correct but slower than the dot kernel up
-// to 8 tokens and on the step (BENCHMARKS.md, 2026-11-30, eleventh session):
-// auto dispatch's embedded table takes this kernel for Q4_K only.
+// (common.cuh) and the ring's stages and the k-parts of a row tile, then the
+// launch's slice of K: where 16 tokens' x of the whole K would not fit in
+// shared memory (K = 14336: 230 KB), the host cuts K into slices of an even
+// count of super-blocks, a launch each (the later ones adding to y with
+// beta = 1), so W is read once rather than once per 8 tokens: the slice's
+// first super-block sb0 (p.k is the slice's columns, p.row_bytes the whole
+// row's), XQ and XM at the slice's first unit with the bytes and units of a
+// whole token row between tokens (an even sb0 keeps q8_chunk_offset's
+// super-block parity). Q6_K (its scheme at qimma below) runs at about
+// 1.7 TB/s, slower than the dot kernel up to 12 tokens (BENCHMARKS.md,
+// 2026-11-30 and 2026-12-01): auto dispatch's embedded table takes this
+// kernel for Q4_K from 6 tokens, for Q6_K from 13 (one chunk where the dot
+// kernel takes two).
 //
 // Why: the integer-dot kernel (quant_dot.cu) spends a dp4a per 4 weights and
 // token, so from 4-8 tokens on it is bound by instructions, not bytes
@@ -172,7 +181,8 @@ __device__ __forceinline__ void mma_u8s8_k16(unsigned a0, unsigned a1, unsigned 
 // at 4t of their 16-byte runs, x's word t of the unit's half).
 template <int F, int NT>
 __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __restrict__ XQ,
-                      const u8* __restrict__ XM, const QuantParams p, int stages, int kparts) {
+                      const u8* __restrict__ XM, const QuantParams p, int stages, int kparts, int sb0, i64 xq_row,
+                      i64 xm_row) {
     static_assert(F == 2 || F == 3, "Q4_K and Q6_K");
     constexpr int NTOK = 8 * NT;
     constexpr int STAGE = F == 2 ? QI_STAGE : QI6_STAGE;
@@ -195,7 +205,7 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
     const i64 groups = (tiles + rt_per_group - 1) / rt_per_group;
     const int sb_lo = kp * sbs / kparts, its = (kp + 1) * sbs / kparts - sb_lo;  // its >= 1: kparts <= sbs
     auto row0 = [&](i64 grp) { return (grp * rt_per_group + rt) * QI_ROWS; };
-    auto row_at = [&](i64 grp, int r) { return min(row0(grp) + r, p.m - 1) * p.row_bytes + (i64)sb_lo * SBB; };
+    auto row_at = [&](i64 grp, int r) { return min(row0(grp) + r, p.m - 1) * p.row_bytes + (i64)(sb0 + sb_lo) * SBB; };
 
     // This lane's copy slots, the same every stage. Q4_K: chunk c = lane + 32 i
     // of the stage is chunk c % 9 of row c / 9; src: its next bytes in W.
@@ -263,29 +273,40 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
     // x's quants: its tokens' rows (xk bytes each in XQ), one group.
     const int cpr = xk / 16;
     for (int n = 0; n < (int)p.n; ++n)
-        for (int q = threadIdx.x; q < cpr; q += blockDim.x) cp_async16(xq + n * xp + 16 * q, XQ + (i64)n * xk + 16 * q, 16);
+        for (int q = threadIdx.x; q < cpr; q += blockDim.x) cp_async16(xq + n * xp + 16 * q, XQ + n * xq_row + 16 * q, 16);
     cp_async_commit();
     // The unit constants, re-laid (tokens past N: dx = 0): entry i is token
-    // i % NTOK's unit i / NTOK; each thread's loads (up to 4) go out before any is used.
-    for (int base = threadIdx.x; base < NTOK * units; base += 4 * blockDim.x) {
-        uint2 m[4];
+    // i % NTOK's unit pair i / NTOK (16 bytes: units are 8 a super-block, so
+    // a pair is 16-byte aligned in XM); a thread's loads of a round (up to 8:
+    // one round for every shape of a decode step) all go out before any is
+    // used (four 8-byte loads a round left a sliced launch waiting on them for
+    // a fifth of its samples, Nsight Compute 2026-12-01).
+    const int pairs = units / 2;
+    for (int base = threadIdx.x; base < NTOK * pairs; base += 8 * blockDim.x) {
+        uint4 m[8];
 #pragma unroll
-        for (int r = 0; r < 4; ++r) {
-            const int i = base + r * blockDim.x, n = i % NTOK, u = i / NTOK;
-            m[r] = i < NTOK * units && n < p.n ? __ldg(reinterpret_cast<const uint2*>(XM) + (i64)n * units + u) : make_uint2(0u, 0u);
+        for (int r = 0; r < 8; ++r) {
+            const int i = base + r * blockDim.x, n = i % NTOK, v = i / NTOK;
+            m[r] = i < NTOK * pairs && n < p.n ? __ldg(reinterpret_cast<const uint4*>(XM + 8 * (n * xm_row + 2 * v)))
+                                               : make_uint4(0u, 0u, 0u, 0u);
         }
 #pragma unroll
-        for (int r = 0; r < 4; ++r) {
-            const int i = base + r * blockDim.x, n = i % NTOK, u = i / NTOK;
-            if (i < NTOK * units) {
-                const float dx = __uint_as_float(m[r].x);
-                const int s0 = (short)(m[r].y & 0xFFFFu), s1 = (short)(m[r].y >> 16);
-                dxv[i] = dx;  // [u][n]
-                if constexpr (F == 2) {
-                    split_tf32(dx * (float)(s0 + s1), dxs[n * dstride + u], dxs[(NTOK + n) * dstride + u]);
-                } else {
-                    xs16[(2 * u) * NTOK + n] = -32 * s0;  // [u][half][n]
-                    xs16[(2 * u + 1) * NTOK + n] = -32 * s1;
+        for (int r = 0; r < 8; ++r) {
+            const int i = base + r * blockDim.x, n = i % NTOK, v = i / NTOK;
+            if (i < NTOK * pairs) {
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    const int u = 2 * v + h;
+                    const unsigned mx = h ? m[r].z : m[r].x, my = h ? m[r].w : m[r].y;
+                    const float dx = __uint_as_float(mx);
+                    const int s0 = (short)(my & 0xFFFFu), s1 = (short)(my >> 16);
+                    dxv[u * NTOK + n] = dx;  // [u][n]
+                    if constexpr (F == 2) {
+                        split_tf32(dx * (float)(s0 + s1), dxs[n * dstride + u], dxs[(NTOK + n) * dstride + u]);
+                    } else {
+                        xs16[(2 * u) * NTOK + n] = -32 * s0;  // [u][half][n]
+                        xs16[(2 * u + 1) * NTOK + n] = -32 * s1;
+                    }
                 }
             }
         }
@@ -483,16 +504,17 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
 }
 
 // qimma_<format>_nt<NT>_<dtype>: Q4_K and Q6_K; NT = 1 (up to 8 tokens), 2
-// (up to 16); 8 or 16 warps a CTA. X (x itself) is not read: the launches of
-// every family take W, X, Y first.
+// (up to 16); 8 or 16 warps a CTA; the slice of K from super-block sb0, a
+// token's quants xq_row bytes and its unit constants xm_row units apart. X
+// (x itself) is not read: the launches of every family take W, X, Y first.
 #define QI_NAME_(f, nt, dt) qimma_##f##_nt##nt##_##dt
 #define QI_NAME(f, nt, dt) QI_NAME_(f, nt, dt)
 #define QI_ENTRY(F, f, NT)                                                                                        \
     extern "C" __global__ void __launch_bounds__(32 * QI_MAX_WARPS, 1)                                           \
         QI_NAME(f, NT, DT_NAME)(const u8* W, const T* X, T* Y, const u8* XQ, const u8* XM, const QuantParams p, \
-                                int stages, int kparts) {                                                         \
+                                int stages, int kparts, int sb0, i64 xq_row, i64 xm_row) {                        \
         (void)X;                                                                                                  \
-        qimma<F, NT>(W, Y, XQ, XM, p, stages, kparts);                                                            \
+        qimma<F, NT>(W, Y, XQ, XM, p, stages, kparts, sb0, xq_row, xm_row);                                       \
     }
 QI_ENTRY(2, q4_k, 1)
 QI_ENTRY(2, q4_k, 2)

@@ -70,10 +70,12 @@ pub struct QuantTuning {
     /// the integer tensor-core kernel (kernels/quant_imma.cu: Q4_K and Q6_K) a
     /// launch whose x the caller gave already rounded to 8 bits (a decode
     /// step's projections); 0 or a format missing here: never. The embedded
-    /// table names Q4_K only (from 6): on an H200 (BENCHMARKS.md, 2026-11-30,
-    /// eleventh session) Q6_K's kernel tied the dot kernel at 8 tokens and
-    /// made the Q4_K_M step slower at batch 6, 8 and 16. Absent from a file
-    /// written before it: the embedded values.
+    /// table: Q4_K from 6, Q6_K from 13. On an H200 (BENCHMARKS.md,
+    /// 2026-11-30, eleventh session) Q6_K's kernel tied the dot kernel at 8
+    /// tokens; with slices of K (2026-12-01, twelfth session) 13 to 16 tokens
+    /// in one chunk beat the dot kernel's two launches on the step (llama3-8b
+    /// Q4_K_M batch 13 / 14 / 16: -74 / -100 / -82 us; batch 12 lost 85 us
+    /// from 9). Absent from a file written before it: the embedded values.
     #[serde(default = "default_imma_min_n")]
     pub imma_min_n: BTreeMap<String, usize>,
     /// The parts of K the imma kernel cuts each 16-row tile into (1, 2, 4, 8
@@ -634,9 +636,10 @@ mod tests {
         assert_eq!(TuningTable::parse(&v.to_string(), "old.json").unwrap().quant, t);
         let q = QuantTuning { dot_max_n: [("q6_k".to_string(), 0)].into_iter().collect(), ..QuantTuning::default() };
         assert_eq!((q.dot_max_n(QuantKind::Q6_K), q.dot_max_n(QuantKind::Q8_0)), (0, QuantTuning::DEFAULT_DOT_MAX_N));
-        // The imma kernel: Q4_K from 6 tokens, every other format never (it has no entries for them).
+        // The imma kernel: Q4_K from 6 tokens, Q6_K from 13, every other format never (it has no entries for them).
         assert_eq!(t.imma_min_n(QuantKind::Q4_K), 6);
-        for kind in [QuantKind::Q8_0, QuantKind::Q4_0, QuantKind::Q6_K] {
+        assert_eq!(t.imma_min_n(QuantKind::Q6_K), 13);
+        for kind in [QuantKind::Q8_0, QuantKind::Q4_0] {
             assert_eq!(t.imma_min_n(kind), 0, "{kind}");
         }
         assert_eq!(t.imma_kparts, 0);

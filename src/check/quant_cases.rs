@@ -123,11 +123,23 @@ pub fn all() -> Vec<Case> {
     }
     // The integer tensor-core kernel (Q4_K and Q6_K): its k-parts over a tile
     // (1 to 16, by the shape against the device's CTA slots), a part's last
-    // stage, rows past a whole tile, one and two n-tiles, 16 tokens at K =
-    // 14336 in two launches of 8; Q6_K's super-blocks at every even offset
-    // within a chunk (rows of an odd count of super-blocks).
+    // stage, rows past a whole tile, one and two n-tiles; 9 to 16 tokens
+    // whose x of all K does not fit, in slices of K (K = 14336 at 16 tokens
+    // from the list above, beta 1: two slices, Q6_K three; 57 super-blocks
+    // at 13 tokens, the last slice odd; 112 at 16, beta 0); Q6_K's
+    // super-blocks at every even offset within a chunk (rows of an odd count
+    // of super-blocks).
     let imma_kinds = [QuantKind::Q4_K, QuantKind::Q6_K];
-    let extra = [(4096, 4096, 9), (4096, 4096, 16), (14336, 4096, 12), (100, 768, 16), (17, 2304, 4), (1000, 14336, 8)];
+    let extra = [
+        (4096, 4096, 9),
+        (4096, 4096, 16),
+        (14336, 4096, 12),
+        (100, 768, 16),
+        (17, 2304, 4),
+        (1000, 14336, 8),
+        (200, 14592, 13),
+        (100, 28672, 16),
+    ];
     let imma: Vec<QuantSpec> = specs
         .iter()
         .filter(|s| imma_kinds.contains(&s.kind) && s.k > 0)

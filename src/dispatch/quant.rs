@@ -27,8 +27,8 @@ pub fn dot_x_token_bytes(k: usize) -> usize {
 pub enum QuantKernel {
     /// `Imma` from the tuning table's `quant.imma_min_n` tokens for the
     /// format where the caller gives x already rounded to 8 bits (a decode
-    /// step's projections) and the kernel runs the matrix here (Q4_K; x of
-    /// 8 tokens within the CTA's shared memory); else `Dot` up to the
+    /// step's projections) and the kernel runs the matrix here (Q4_K and
+    /// Q6_K; x of 8 tokens of a slice of K within the CTA's shared memory); else `Dot` up to the
     /// table's `quant.dot_max_n` tokens for the format where the dot kernel
     /// can run the matrix on the device (x of its K within the kernel's
     /// budget, its CTA within the device's shared memory), `Mma` otherwise. The embedded 16 (every format) is what `tune --ops quant`
@@ -44,7 +44,8 @@ pub enum QuantKernel {
     Dot,
     /// Always the integer tensor-core kernel (x rounded to 8 bits, made by
     /// the launch where the caller gives none; Q4_K and Q6_K weights only; chunks of
-    /// up to 16 tokens, 8 where 16 tokens' x would not fit in shared memory).
+    /// up to 16 tokens, a launch a slice of K where their x of all K would
+    /// not fit in shared memory).
     Imma,
 }
 
@@ -52,8 +53,8 @@ impl QuantKernel {
     /// The family that runs `n` tokens when auto gives the integer
     /// tensor-core kernel `n >= imma_min_n` tokens (the tuning table's
     /// `quant.imma_min_n` for the format; 0: never) where `imma_fits` (it
-    /// has the format, x already rounded is given, x fits its shared
-    /// memory), else the dot kernel up to `dot_max_n` tokens (the table's
+    /// has the format, x already rounded is given, x of a slice of K fits
+    /// its shared memory), else the dot kernel up to `dot_max_n` tokens (the table's
     /// `quant.dot_max_n`) where `dot_fits` says it can run the matrix on
     /// this device (x of its K within the kernel's budget and the CTA's
     /// shared memory within the device's opt-in bound): `Imma`, `Dot` or

@@ -366,35 +366,46 @@ fn quant_params(
     }
 }
 
-/// One launch per chunk of at most `max_n` tokens: `plan(n0, nc, args)` (the
-/// chunk's first token and its tokens) pushes the chunk's parameters after W,
-/// x and y and gives its kernel's name (without the dtype), function and
-/// launch configuration.
+/// One planned launch of a chunk of tokens: the name its label carries, its
+/// function and configuration, its arguments (W, x and y first), the bytes it moves.
+struct Planned {
+    name: String,
+    f: cudarc::driver::CudaFunction,
+    cfg: LaunchConfig,
+    args: KernelArgs,
+    bytes: u64,
+}
+
+/// The launches of each chunk of at most `max_n` tokens: `plan(n0, nc,
+/// head)` (the chunk's first token and its tokens; `head` holds W, x and y
+/// at the chunk's first token) gives them, each with its arguments after the
+/// head's (one launch, or the imma kernel's one per slice of K).
 fn launch_chunks(
     job: &Job,
     max_n: usize,
-    mut plan: impl FnMut(usize, usize, &mut KernelArgs) -> Result<(String, cudarc::driver::CudaFunction, LaunchConfig)>,
+    mut plan: impl FnMut(usize, usize, &KernelArgs) -> Result<Vec<Planned>>,
 ) -> Result<()> {
-    let Job { be, g, w, w_ptr, x, y, beta, .. } = *job;
+    let Job { be, g, w_ptr, x, y, .. } = *job;
     let ptr = |t: &Tensor, name: &str| super::device_ptr(OP, t, name);
     let (px, py) = (ptr(x, "x")?, ptr(y, "y")?);
     let e = g.dtype.size_in_bytes();
     for (n0, nc) in token_chunks(g.n, max_n) {
-        let mut args = KernelArgs::new();
-        args.push(w_ptr).push(px + (n0 * g.sxn * e) as u64).push(py + (n0 * g.syn * e) as u64);
-        let (name, f, cfg) = plan(n0, nc, &mut args)?;
-        let label = format!("{OP}/{name}/{}", g.dtype);
-        let bytes = traffic(g, w, nc, beta);
-        // SAFETY: `geometry` checked x [N, K] and y [N, M] in bounds of their
-        // buffers with unit column strides, y disjoint from x, and w on this
-        // device with M rows of K / block_elems blocks. Each kernel reads W only
-        // in 16-byte chunks below buf_bytes (the allocation's length, in its
-        // parameters), x[n0 + j, k < K] (or, with x_q8, that buffer's rows
-        // n0 + j: checked above to hold x's rows and columns, its allocation
-        // padded to whole 16-byte copies) and writes y[n0 + j, m < M] for j < nc;
-        // `plan` pushed the kernel's parameter struct (checked by the layout
-        // tests in ops/params.rs) and sized the shared memory its header asks.
-        unsafe { be.launch(Tag { label: &label, bytes }, &[x, y], &f, cfg, &args)? };
+        let mut head = KernelArgs::new();
+        head.push(w_ptr).push(px + (n0 * g.sxn * e) as u64).push(py + (n0 * g.syn * e) as u64);
+        for Planned { name, f, cfg, args, bytes } in plan(n0, nc, &head)? {
+            let label = format!("{OP}/{name}/{}", g.dtype);
+            // SAFETY: `geometry` checked x [N, K] and y [N, M] in bounds of their
+            // buffers with unit column strides, y disjoint from x, and w on this
+            // device with M rows of K / block_elems blocks. Each kernel reads W only
+            // in 16-byte chunks below buf_bytes (the allocation's length, in its
+            // parameters), x[n0 + j, k < K] (or, with x_q8, that buffer's rows
+            // n0 + j: checked above to hold x's rows and columns, its allocation
+            // padded to whole 16-byte copies; an imma slice of K reads its columns
+            // of them) and writes y[n0 + j, m < M] for j < nc; `plan` pushed the
+            // kernel's parameters after `head` (the struct checked by the layout
+            // tests in ops/params.rs) and sized the shared memory its header asks.
+            unsafe { be.launch(Tag { label: &label, bytes }, &[x, y], &f, cfg, &args)? };
+        }
     }
     Ok(())
 }
@@ -480,10 +491,11 @@ fn launch_mma(job: &Job) -> Result<()> {
     let (g, w) = (job.g, job.w);
     let ctas = grid_for(g.m, MMA_ROWS_PER_CTA)?;
     let kind = w.kind().name().to_ascii_lowercase();
-    launch_chunks(job, QUANT_MAX_N, |n0, nc, args| {
+    launch_chunks(job, QUANT_MAX_N, |n0, nc, head| {
         let x_first = g.offsets[0] + n0 * g.sxn;
         // A vector load of x only where its rows are 4-element aligned.
         let x_vec = x_first % 4 == 0 && (nc == 1 || g.sxn % 4 == 0);
+        let mut args = head.clone();
         args.push(job.params(nc, x_vec));
         let name = format!("qgemv_{kind}_nt{}", if nc <= 8 { 1 } else { 2 });
         let f = job.function(&kernels::QUANT, &name)?;
@@ -494,7 +506,7 @@ fn launch_mma(job: &Job) -> Result<()> {
             dependent: false,
             cluster: 0,
         };
-        Ok((name, f, cfg))
+        Ok(vec![Planned { name, f, cfg, args, bytes: traffic(g, w, nc, job.beta) }])
     })
 }
 
@@ -519,20 +531,22 @@ fn launch_dot(job: &Job) -> Result<()> {
     }
     let fmt = kind.name().to_ascii_lowercase();
     let q8 = q8_spans(be, job.x_q8);
-    launch_chunks(job, per_launch, |n0, nc, args| {
+    launch_chunks(job, per_launch, |n0, nc, head| {
         let (xq, xm) = q8.map_or((0, 0), |(b, m, row, units)| (b + n0 as u64 * row, m + n0 as u64 * units));
+        let mut args = head.clone();
         args.push(xq).push(xm).push(job.params(nc, false));
         let name = format!("qgemv_dot_{fmt}_n{nc}");
         let f = job.function(&kernels::QUANT_DOT, &name)?;
         let cfg = dot_config(be, &f, &name, kind, g.m.div_ceil(DOT_ROWS), g.k, nc)?;
-        Ok((name, f, cfg))
+        Ok(vec![Planned { name, f, cfg, args, bytes: traffic(g, w, nc, job.beta) }])
     })
 }
 
 /// The integer tensor-core kernel (kernels/quant_imma.cu) over chunks of up
-/// to [`IMMA_MAX_N`] tokens (8 where 16 tokens' x would not fit in shared
-/// memory), x already rounded to 8 bits (`job.x_q8`: the caller's, or made by
-/// `quant_matmul_with`).
+/// to [`IMMA_MAX_N`] tokens, x already rounded to 8 bits (`job.x_q8`: the
+/// caller's, or made by `quant_matmul_with`); a chunk whose x of all K would
+/// not fit in shared memory runs a launch a slice of K ([`imma_slices`]), the
+/// later ones adding to y (beta = 1), so W is read once a chunk.
 fn launch_imma(job: &Job) -> Result<()> {
     let (be, g, w) = (job.be, job.g, job.w);
     let optin = be.caps().max_shared_per_block_optin as usize;
@@ -542,29 +556,43 @@ fn launch_imma(job: &Job) -> Result<()> {
     let q8 = q8_spans(be, job.x_q8)
         .ok_or_else(|| Error::invalid(OP, "x_q8", "x rounded to 8 bits for the imma kernel", "none"))?;
     let tiles = g.m.div_ceil(IMMA_ROWS);
-    let sbs = g.k / 256;
-    launch_chunks(job, per_launch, |n0, nc, args| {
-        let (b, m, row, units) = q8;
-        args.push(b + n0 as u64 * row).push(m + n0 as u64 * units).push(job.params(nc, false));
+    let (row_sbs, e) = (g.k / 256, g.dtype.size_in_bytes());
+    launch_chunks(job, per_launch, |n0, nc, head| {
+        let (xq, xm, xq_row, xm_row) = q8;
         let nt = if nc > 8 { 2 } else { 1 };
         let name = format!("qimma_{fmt}_nt{nt}");
         let f = job.function(&kernels::QUANT_IMMA, &name)?;
-        let (warps, stages, slots) = imma_shape(be, &f, &name, kind, g.k, nt)?;
-        let kparts = match job.kparts {
-            0 => imma_kparts(tiles, sbs, warps, slots),
-            kp => [16, 8, 4, 2, 1].into_iter().find(|&c| c <= kp && c <= warps && c <= sbs).unwrap_or(1),
-        };
-        let groups = tiles.div_ceil(warps / kparts);
-        args.push(stages as i32).push(kparts as i32);
-        let cfg = LaunchConfig {
-            grid: (grid_for(groups.min(slots), 1)?, 1, 1),
-            block: (32 * warps as u32, 1, 1),
-            shared_bytes: u32::try_from(imma_shared_bytes(kind, g.k, nt, warps, stages))
-                .expect("below the opt-in bound"),
-            dependent: true,
-            cluster: 0,
-        };
-        Ok((name, f, cfg))
+        let slices = imma_slices(kind, g.k, nt, optin);
+        let mut planned = Vec::with_capacity(slices.len());
+        for (i, &(sb0, sbs)) in slices.iter().enumerate() {
+            let k = 256 * sbs;
+            let (warps, stages, slots) = imma_shape(be, &f, &name, kind, k, nt)?;
+            let kparts = match job.kparts {
+                0 => imma_kparts(tiles, sbs, warps, slots),
+                kp => [16, 8, 4, 2, 1].into_iter().find(|&c| c <= kp && c <= warps && c <= sbs).unwrap_or(1),
+            };
+            let groups = tiles.div_ceil(warps / kparts);
+            // The slice's columns; after the first slice y holds the sum so far.
+            let beta = if i == 0 { job.beta } else { 1.0 };
+            let params = QuantParams { k: k as i64, beta, ..job.params(nc, false) };
+            let mut args = head.clone();
+            args.push(xq + n0 as u64 * xq_row + 256 * sb0 as u64).push(xm + n0 as u64 * xm_row + 64 * sb0 as u64);
+            args.push(params).push(stages as i32).push(kparts as i32);
+            args.push(sb0 as i32).push(xq_row as i64).push((xm_row / 8) as i64);
+            let cfg = LaunchConfig {
+                grid: (grid_for(groups.min(slots), 1)?, 1, 1),
+                block: (32 * warps as u32, 1, 1),
+                shared_bytes: u32::try_from(imma_shared_bytes(kind, k, nt, warps, stages))
+                    .expect("below the opt-in bound"),
+                dependent: true,
+                cluster: 0,
+            };
+            let label = if slices.len() > 1 { format!("{name}_k{}of{}", i + 1, slices.len()) } else { name.clone() };
+            let bytes =
+                g.m * (w.row_bytes() / row_sbs) * sbs + nc * k * e + nc * g.m * e * if beta != 0.0 { 2 } else { 1 };
+            planned.push(Planned { name: label, f: f.clone(), cfg, args, bytes: bytes as u64 });
+        }
+        Ok(planned)
     })
 }
 
@@ -604,7 +632,8 @@ fn imma_shape(
 
 /// Tokens one imma launch takes for a `kind` matrix of `k` columns, or an
 /// error naming what it cannot run: a format other than Q4_K and Q6_K, or x
-/// of one n-tile (8 tokens) over the device's shared memory.
+/// of 8 tokens and two super-blocks (its narrowest slice of K) over the
+/// device's shared memory.
 fn imma_check(kind: QuantKind, k: usize, optin: usize) -> Result<usize> {
     if !imma_has(kind) {
         return Err(Error::Unsupported {
@@ -616,8 +645,9 @@ fn imma_check(kind: QuantKind, k: usize, optin: usize) -> Result<usize> {
         0 => Err(Error::Unsupported {
             op: OP,
             what: format!(
-                "the imma kernel holds 8 tokens' x in shared memory: at K = {k} that takes {} bytes, over the device's {optin}",
-                imma_shared_bytes(kind, k, 1, 8, 2)
+                "the imma kernel holds 8 tokens' x of a slice of K in shared memory: a slice of 512 columns \
+                 takes {} bytes, over the device's {optin}",
+                imma_shared_bytes(kind, 512, 1, 8, 2)
             ),
         }),
         n => Ok(n),
@@ -629,20 +659,40 @@ fn imma_has(kind: QuantKind) -> bool {
     matches!(kind, QuantKind::Q4_K | QuantKind::Q6_K)
 }
 
-/// Tokens of K columns one imma launch takes: 16 where two n-tiles' x fit
-/// beside the smallest CTA's ring (8 warps, 2 stages), else 8, else 0 (also
-/// for formats it has no entries for, and K = 0).
+/// Tokens of K columns one imma launch takes: 16 where two n-tiles' x of a
+/// slice of K fit beside the smallest CTA's ring (8 warps, 2 stages), else 8,
+/// else 0 (also for formats it has no entries for, and K = 0).
 pub fn imma_tokens(kind: QuantKind, k: usize, optin: usize) -> usize {
-    let fits = |nt| imma_shared_bytes(kind, k, nt, 8, 2) <= optin;
-    if !imma_has(kind) || k == 0 {
-        0
-    } else if fits(2) {
+    if !imma_slices(kind, k, 2, optin).is_empty() {
         IMMA_MAX_N
-    } else if fits(1) {
+    } else if !imma_slices(kind, k, 1, optin).is_empty() {
         8
     } else {
         0
     }
+}
+
+/// The slices of K (first super-block, super-blocks) of an imma chunk of
+/// `nt` n-tiles on a `kind` matrix of `k` columns, a launch each: all of K
+/// where its x fits beside the smallest CTA's ring, else the fewest slices
+/// of an even count of super-blocks that fit, as even as that allows (the
+/// last may be shorter; an even first super-block keeps x's chunk order:
+/// spec/q8.rs), so that W is read once; none where not even two
+/// super-blocks fit (or no entries for `kind`, or K = 0). At K = 14336 (56
+/// super-blocks), 16 tokens (x of 230 KB): Q4_K two slices of 28, Q6_K (a
+/// wider ring and sums) three of 20, 20 and 16.
+fn imma_slices(kind: QuantKind, k: usize, nt: usize, optin: usize) -> Vec<(usize, usize)> {
+    let sbs = k / 256;
+    let fits = |s: usize| imma_shared_bytes(kind, 256 * s, nt, 8, 2) <= optin;
+    if !imma_has(kind) || sbs == 0 {
+        return Vec::new();
+    }
+    if fits(sbs) {
+        return vec![(0, sbs)];
+    }
+    let Some(widest) = (1..=sbs / 2).rev().map(|h| 2 * h).find(|&s| fits(s)) else { return Vec::new() };
+    let per = sbs.div_ceil(sbs.div_ceil(widest)).next_multiple_of(2);
+    (0..sbs).step_by(per).map(|s0| (s0, per.min(sbs - s0))).collect()
 }
 
 /// Dynamic shared memory of an imma launch (kernels/quant_imma.cu lays it
@@ -1070,23 +1120,49 @@ mod tests {
                 }
             }
         }
-        // 16 tokens at K = 4096, 8 at K = 14336, Q4_K and Q6_K only.
+        // 16 tokens at K = 4096, and at K = 14336 in slices of K, Q4_K and Q6_K only.
         assert_eq!(imma_tokens(QuantKind::Q4_K, 4096, H200), 16);
-        assert_eq!(imma_tokens(QuantKind::Q4_K, 14336, H200), 8);
+        assert_eq!(imma_tokens(QuantKind::Q4_K, 14336, H200), 16);
         // ... 16 tokens at K = 4096 in a CTA of 16 warps with a ring of two stages (three do not fit).
         assert!(
             imma_shared_bytes(QuantKind::Q4_K, 4096, 2, 16, 2) <= H200
                 && imma_shared_bytes(QuantKind::Q4_K, 4096, 2, 16, 3) > H200
         );
         assert_eq!(imma_tokens(QuantKind::Q6_K, 4096, H200), 16);
-        assert_eq!(imma_tokens(QuantKind::Q6_K, 14336, H200), 8);
+        assert_eq!(imma_tokens(QuantKind::Q6_K, 14336, H200), 16);
         assert_eq!(imma_tokens(QuantKind::Q8_0, 4096, H200), 0);
         assert_eq!(imma_tokens(QuantKind::Q4_K, 0, H200), 0);
-        assert_eq!(imma_tokens(QuantKind::Q4_K, 1 << 16, H200), 0);
+        assert_eq!(imma_tokens(QuantKind::Q4_K, 1 << 16, H200), 16);
         let e = imma_check(QuantKind::Q8_0, 4096, H200).unwrap_err().to_string();
         assert!(e.contains("Q4_K and Q6_K weights only") && e.contains("Q8_0"), "{e}");
-        let e = imma_check(QuantKind::Q4_K, 1 << 16, H200).unwrap_err().to_string();
-        assert!(e.contains("K = 65536") && e.contains(&H200.to_string()), "{e}");
+        // A device whose shared memory holds no slice: the error names what a slice takes.
+        let e = imma_check(QuantKind::Q4_K, 4096, 8 << 10).unwrap_err().to_string();
+        assert!(e.contains("512 columns") && e.contains("8192"), "{e}");
+        // Slices of K: whole where x fits; else the fewest even slices that
+        // fit, as even as that allows, covering every super-block once.
+        assert_eq!(imma_slices(QuantKind::Q4_K, 4096, 2, H200), vec![(0, 16)]);
+        assert_eq!(imma_slices(QuantKind::Q4_K, 14336, 1, H200), vec![(0, 56)]);
+        assert_eq!(imma_slices(QuantKind::Q4_K, 14336, 2, H200), vec![(0, 28), (28, 28)]);
+        // Q6_K's wider ring and sums leave room for 20 super-blocks of 16 tokens.
+        assert_eq!(imma_slices(QuantKind::Q6_K, 14336, 2, H200), vec![(0, 20), (20, 20), (40, 16)]);
+        assert!(imma_slices(QuantKind::Q8_0, 4096, 1, H200).is_empty());
+        assert!(imma_slices(QuantKind::Q4_K, 0, 1, H200).is_empty());
+        for kind in [QuantKind::Q4_K, QuantKind::Q6_K] {
+            for sbs in [1, 2, 3, 16, 55, 56, 57, 112, 113, 256] {
+                for nt in [1, 2] {
+                    let s = imma_slices(kind, 256 * sbs, nt, H200);
+                    let mut next = 0;
+                    for &(s0, n) in &s {
+                        assert!(s0 == next && s0 % 2 == 0 && n > 0, "{kind} {sbs} {nt}: {s:?}");
+                        assert!(imma_shared_bytes(kind, 256 * n, nt, 8, 2) <= H200, "{kind} {sbs} {nt}: {s:?}");
+                        next += n;
+                    }
+                    assert_eq!(next, sbs, "{kind} {sbs} {nt}: {s:?}");
+                    let widest = s.iter().map(|p| p.1).max().unwrap();
+                    assert!(s.iter().all(|p| p.1 + 2 >= widest || p.0 + p.1 == sbs), "{kind} {sbs} {nt}: {s:?}");
+                }
+            }
+        }
         // K = 4096, two n-tiles, 16 warps, three stages: 16 tokens x (4096 +
         // 32) bytes, dx and dx sum's two parts (128 units; 132 a token), the
         // k-parts' accumulators, 16 warps x 3 stages of 16 rows x 160 bytes.
