@@ -7,13 +7,19 @@
 // Host side: src/ops/quant.rs (launch_imma); parameters: QuantParams
 // (common.cuh) and the ring's stages and the k-parts of a row tile, then the
 // launch's slice of K: where 16 tokens' x of the whole K would not fit in
-// shared memory (K = 14336: 230 KB), the host cuts K into slices of an even
-// count of super-blocks, a launch each (the later ones adding to y with
-// beta = 1), so W is read once rather than once per 8 tokens: the slice's
-// first super-block sb0 (p.k is the slice's columns, p.row_bytes the whole
+// shared memory (K = 14336: 230 KB), the host cuts K into slices of whole
+// super-blocks, a launch each (the later ones adding to y with beta = 1),
+// so W is read once rather than once per 8 tokens: the slice's first
+// super-block sb0 (p.k is the slice's columns, p.row_bytes the whole
 // row's), XQ and XM at the slice's first unit with the bytes and units of a
-// whole token row between tokens (an even sb0 keeps q8_chunk_offset's
-// super-block parity). Q6_K (its scheme at qimma below) runs at about
+// whole token row between tokens (x's chunk order, q8_chunk_offset, goes by
+// the super-block's parity in the whole row: sb0 + sb). Where a CTA would copy about as many bytes of x as
+// of weights (M = 4096 at 16 tokens: two 16-row tiles a CTA), a thread-block
+// cluster of csplit CTAs (sm_90) takes each group of tiles, every CTA a part
+// of the slice's K with only that part of x (csplit times fewer x bytes a
+// weight byte), and each tile's sums meet in the CTA that owns it through
+// distributed shared memory (one cluster barrier); the host launches one
+// group a cluster. Q6_K (its scheme at qimma below) runs at about
 // 1.7 TB/s, slower than the dot kernel up to 12 tokens (BENCHMARKS.md,
 // 2026-11-30 and 2026-12-01): auto dispatch's embedded table takes this
 // kernel for Q4_K from 6 tokens, for Q6_K from 13 (one chunk where the dot
@@ -179,10 +185,10 @@ __device__ __forceinline__ void mma_u8s8_k16(unsigned a0, unsigned a1, unsigned 
 // times the token's quant sum of those 16, so its dot is sum((q - 32) xq);
 // slot 4t.. is elements 4t..4t + 3 of the 16 (lane t's words of ql and qh
 // at 4t of their 16-byte runs, x's word t of the unit's half).
-template <int F, int NT>
+template <int F, int NT, bool CL>
 __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __restrict__ XQ,
                       const u8* __restrict__ XM, const QuantParams p, int stages, int kparts, int sb0, i64 xq_row,
-                      i64 xm_row) {
+                      i64 xm_row, int csplit) {
     static_assert(F == 2 || F == 3, "Q4_K and Q6_K");
     constexpr int NTOK = 8 * NT;
     constexpr int STAGE = F == 2 ? QI_STAGE : QI6_STAGE;
@@ -190,17 +196,44 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
     extern __shared__ uint4 smem[];
     const int warps = blockDim.x >> 5, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int g = lane >> 2, t = lane & 3;
-    const int units = (int)(p.k / 32), sbs = (int)(p.k / 256);
-    const int xk = ((int)p.k + 63) & ~63, xp = xk + QI_X_PAD, dstride = units + 4;
-    u8* xq = reinterpret_cast<u8*>(smem);
+    const int rt_per_group = warps / kparts, rt = warp / kparts, kp = warp % kparts;
+    // A cluster of csplit CTAs splits the slice's K (see the header; CL: the
+    // entries for clusters, so that the others keep a constant layout and
+    // no cluster code): this CTA's part, CTA c the super-blocks [c per, (c
+    // + 1) per) (the host makes every part non-empty), as a slice of its
+    // own, of kk columns.
+    i64 kk = p.k;
+    int crank = 0;
+    if constexpr (CL) {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
+        crank = (int)cluster_rank();
+        cluster_arrive_relaxed();  // the start's phase (this CTA runs), waited before the partial sums go out
+#endif
+        const int csbs = (int)(p.k / 256), per = (csbs + csplit - 1) / csplit;
+        const int lo = min(crank * per, csbs), hi = min(lo + per, csbs);
+        sb0 += lo, XQ += 256 * lo, XM += 64 * lo;
+        kk = 256 * (i64)(hi - lo);
+    } else {
+        csplit = 1;
+    }
+    // Each tile of the group belongs to one CTA of the cluster (tile rt to
+    // CTA rt % csplit, as its tile rt / csplit of ltiles), which receives
+    // the others' sums of it and writes y: [csplit sources][ltiles][32
+    // lanes][4 NT] f32 at the start of shared memory.
+    const int ltiles = (rt_per_group + csplit - 1) / csplit, owner = rt % csplit;
+    float* recv = reinterpret_cast<float*>(smem);
+    const int recv_floats = CL ? csplit * ltiles * 32 * 4 * NT : 0;
+    const int units = (int)(kk / 32), sbs = (int)(kk / 256);
+    const int xk = ((int)kk + 63) & ~63, xp = xk + QI_X_PAD, dstride = units + 4;
+    u8* xq = reinterpret_cast<u8*>(recv + recv_floats);
     float* dxv = reinterpret_cast<float*>(xq + NTOK * xp);
     unsigned* dxs = reinterpret_cast<unsigned*>(dxv + units * NTOK);  // Q4_K
     int* xs16 = reinterpret_cast<int*>(dxs);                          // Q6_K
     float* red = reinterpret_cast<float*>(dxs + (F == 2 ? 2 * NTOK * dstride : 2 * units * NTOK));
     u8* ring = reinterpret_cast<u8*>(red + 2 * warps * 32 * 4 * NT) + warp * stages * STAGE;
 
-    // This warp's tile of each group and part of K (one super-block a stage).
-    const int rt_per_group = warps / kparts, rt = warp / kparts, kp = warp % kparts;
+    // This warp's tile of each group and part of K (one super-block a stage);
+    // a cluster's CTAs take the same groups.
     const i64 tiles = (p.m + QI_ROWS - 1) / QI_ROWS;
     const i64 groups = (tiles + rt_per_group - 1) / rt_per_group;
     const int sb_lo = kp * sbs / kparts, its = (kp + 1) * sbs / kparts - sb_lo;  // its >= 1: kparts <= sbs
@@ -232,7 +265,8 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
             cdst[i] = r * QI_PITCH + 16 * (c - r * QI_CHUNKS);
         }
     }
-    i64 cgrp = blockIdx.x;
+    const i64 grp0 = blockIdx.x / csplit, gstep = gridDim.x / csplit;
+    i64 cgrp = grp0;
     int cit = 0, cstage = 0;
     if (cgrp < groups) aim(cgrp);
     // Copies the next (group, super-block) into its stage and commits a group
@@ -260,7 +294,7 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
             }
             if (++cit == its) {
                 cit = 0;
-                cgrp += gridDim.x;
+                cgrp += gstep;
                 if (cgrp < groups) aim(cgrp);
             }
             cstage = cstage + 1 == stages ? 0 : cstage + 1;
@@ -336,14 +370,14 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
 
-    i64 grp = blockIdx.x;
+    i64 grp = grp0;
     int it = 0, stage = 0, parity = 0;
     while (grp < groups) {
         issue();
         cp_async_wait_stages(stages);  // this stage's group is complete (this lane's copies)
         __syncwarp();                  // ... and every lane's
         const int sb = sb_lo + it;
-        const int sbx = 32 * (sb & 1);
+        const int sbx = 32 * ((sb0 + sb) & 1);  // x's chunk order by the super-block's parity in the row
         const float* dxu = dxt + 8 * sb * NTOK;
         if constexpr (F == 2) {
             const u8* ra = ring + stage * STAGE + g * QI_PITCH;  // row g's super-block
@@ -476,7 +510,34 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
                 }
                 parity ^= 1;
             }
-            if (kp == 0) {
+            // The cluster's CTAs add their sums of each tile in its owner
+            // (one group a cluster: the host's grid).
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
+            if constexpr (CL) {
+                cluster_wait();  // the start's phase: every CTA of the cluster runs
+                if (kp == 0 && owner != crank) {
+                    float* dst = recv + ((crank * ltiles + rt / csplit) * 32 + lane) * 4 * NT;
+#pragma unroll
+                    for (int nt = 0; nt < NT; ++nt)
+                        st_cluster4(reinterpret_cast<float4*>(dst + 4 * nt), owner,
+                                    make_float4(acc[nt][0], acc[nt][1], acc[nt][2], acc[nt][3]));
+                }
+                cluster_arrive();  // releases the sums just stored
+                cluster_wait();    // every CTA's have landed here
+                if (kp == 0 && owner == crank) {
+                    for (int c = 0; c < csplit; ++c) {
+                        if (c == crank) continue;
+                        const float* src = recv + ((c * ltiles + rt / csplit) * 32 + lane) * 4 * NT;
+#pragma unroll
+                        for (int nt = 0; nt < NT; ++nt) {
+                            const float4 v = *reinterpret_cast<const float4*>(src + 4 * nt);
+                            acc[nt][0] += v.x, acc[nt][1] += v.y, acc[nt][2] += v.z, acc[nt][3] += v.w;
+                        }
+                    }
+                }
+            }
+#endif
+            if (kp == 0 && owner == crank) {
                 const i64 r0 = row0(grp) + g;
 #pragma unroll
                 for (int nt = 0; nt < NT; ++nt)
@@ -497,7 +558,7 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
 #pragma unroll
                 for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
             it = 0;
-            grp += gridDim.x;
+            grp += gstep;
         }
     }
     cp_async_wait<0>();  // no copy outlives the CTA (groups past the last are empty; this is for form)
@@ -505,18 +566,25 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
 
 // qimma_<format>_nt<NT>_<dtype>: Q4_K and Q6_K; NT = 1 (up to 8 tokens), 2
 // (up to 16); 8 or 16 warps a CTA; the slice of K from super-block sb0, a
-// token's quants xq_row bytes and its unit constants xm_row units apart. X
-// (x itself) is not read: the launches of every family take W, X, Y first.
-#define QI_NAME_(f, nt, dt) qimma_##f##_nt##nt##_##dt
-#define QI_NAME(f, nt, dt) QI_NAME_(f, nt, dt)
-#define QI_ENTRY(F, f, NT)                                                                                        \
-    extern "C" __global__ void __launch_bounds__(32 * QI_MAX_WARPS, 1)                                           \
-        QI_NAME(f, NT, DT_NAME)(const u8* W, const T* X, T* Y, const u8* XQ, const u8* XM, const QuantParams p, \
-                                int stages, int kparts, int sb0, i64 xq_row, i64 xm_row) {                        \
-        (void)X;                                                                                                  \
-        qimma<F, NT>(W, Y, XQ, XM, p, stages, kparts, sb0, xq_row, xm_row);                                       \
+// token's quants xq_row bytes and its unit constants xm_row units apart;
+// qimma_<format>_nt<NT>_cl_<dtype> the same in clusters of csplit CTAs
+// splitting it (the launch's cluster size, grid = groups x csplit; sm_90),
+// the others csplit 1. X (x itself) is not read: the launches of every
+// family take W, X, Y first.
+#define QI_NAME_(f, nt, sfx, dt) qimma_##f##_nt##nt##sfx##_##dt
+#define QI_NAME(f, nt, sfx, dt) QI_NAME_(f, nt, sfx, dt)
+#define QI_ENTRY(F, f, NT, CL, sfx)                                                                                 \
+    extern "C" __global__ void __launch_bounds__(32 * QI_MAX_WARPS, 1)                                             \
+        QI_NAME(f, NT, sfx, DT_NAME)(const u8* W, const T* X, T* Y, const u8* XQ, const u8* XM, const QuantParams p, \
+                                     int stages, int kparts, int sb0, i64 xq_row, i64 xm_row, int csplit) {       \
+        (void)X;                                                                                                    \
+        qimma<F, NT, CL>(W, Y, XQ, XM, p, stages, kparts, sb0, xq_row, xm_row, csplit);                             \
     }
-QI_ENTRY(2, q4_k, 1)
-QI_ENTRY(2, q4_k, 2)
-QI_ENTRY(3, q6_k, 1)
-QI_ENTRY(3, q6_k, 2)
+QI_ENTRY(2, q4_k, 1, false, )
+QI_ENTRY(2, q4_k, 2, false, )
+QI_ENTRY(3, q6_k, 1, false, )
+QI_ENTRY(3, q6_k, 2, false, )
+QI_ENTRY(2, q4_k, 1, true, _cl)
+QI_ENTRY(2, q4_k, 2, true, _cl)
+QI_ENTRY(3, q6_k, 1, true, _cl)
+QI_ENTRY(3, q6_k, 2, true, _cl)

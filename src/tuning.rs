@@ -85,6 +85,14 @@ pub struct QuantTuning {
     /// it: 0.
     #[serde(default)]
     pub imma_kparts: usize,
+    /// The CTAs of a thread-block cluster (sm_90) that split each imma
+    /// slice of K, each with its part of x, the tiles' sums meeting in
+    /// distributed shared memory (1, 2, 4 or 8; 1: no clusters); 0: chosen
+    /// by the shape (ops::quant: where a CTA's rows are few against its
+    /// tokens, so that it would copy about as many bytes of x as of
+    /// weights). Absent from a file written before it: 0.
+    #[serde(default)]
+    pub imma_csplit: usize,
 }
 
 fn default_rope_fuse_max_weight_elems() -> u64 {
@@ -477,6 +485,9 @@ impl TuningTable {
                 t.quant.imma_kparts.to_string(),
             ));
         }
+        if ![0, 1, 2, 4, 8].contains(&t.quant.imma_csplit) {
+            return Err(bad("quant.imma_csplit", "0 (by the shape), 1, 2, 4 or 8", t.quant.imma_csplit.to_string()));
+        }
         for (field, map) in [("dot_max_n", &t.quant.dot_max_n), ("imma_min_n", &t.quant.imma_min_n)] {
             for (name, &n) in map {
                 if name.parse::<QuantKind>().map_or(true, |k| k.name().to_ascii_lowercase() != *name) || n > 16 {
@@ -643,16 +654,22 @@ mod tests {
             assert_eq!(t.imma_min_n(kind), 0, "{kind}");
         }
         assert_eq!(t.imma_kparts, 0);
+        assert_eq!(t.imma_csplit, 0);
         // A file from before the imma kernel: the embedded thresholds, k-parts by the shape.
         let mut v: serde_json::Value = serde_json::from_str(SM90_JSON).unwrap();
         v["quant"].as_object_mut().unwrap().remove("imma_min_n");
         v["quant"].as_object_mut().unwrap().remove("imma_kparts");
+        v["quant"].as_object_mut().unwrap().remove("imma_csplit");
         assert_eq!(TuningTable::parse(&v.to_string(), "old.json").unwrap().quant, t);
         // Bad values name their field.
         v["quant"]["imma_kparts"] = 3.into();
         let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
         assert!(e.contains("quant.imma_kparts") && e.contains("16"), "{e}");
         v["quant"]["imma_kparts"] = 16.into();
+        v["quant"]["imma_csplit"] = 16.into();
+        let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
+        assert!(e.contains("quant.imma_csplit") && e.contains("1, 2, 4 or 8"), "{e}");
+        v["quant"]["imma_csplit"] = 4.into();
         v["quant"]["imma_min_n"]["q4_k"] = 17.into();
         let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
         assert!(e.contains("quant.imma_min_n.q4_k") && e.contains("0..=16"), "{e}");

@@ -145,8 +145,9 @@ pub fn quant_matmul_with(
                 _ => None,
             };
             let x_q8 = made.as_ref().or(opts.x_q8);
-            let kparts = ctx.dispatcher().table().quant.imma_kparts;
-            let job = Job { be, g: &g, w, w_ptr, buf_bytes, x, x_q8, y, alpha, beta, kparts };
+            let table = &ctx.dispatcher().table().quant;
+            let (kparts, csplit) = (table.imma_kparts, table.imma_csplit);
+            let job = Job { be, g: &g, w, w_ptr, buf_bytes, x, x_q8, y, alpha, beta, kparts, csplit };
             match kernel {
                 QuantKernel::Dot => launch_dot(&job),
                 QuantKernel::Imma => launch_imma(&job),
@@ -327,6 +328,8 @@ struct Job<'a> {
     /// The tuning table's `quant.imma_kparts` (0: by the shape; else the
     /// largest power of two at most it, the CTA's warps and a row's super-blocks).
     kparts: usize,
+    /// The tuning table's `quant.imma_csplit` (0: by the shape).
+    csplit: usize,
 }
 
 impl Job<'_> {
@@ -546,7 +549,9 @@ fn launch_dot(job: &Job) -> Result<()> {
 /// to [`IMMA_MAX_N`] tokens, x already rounded to 8 bits (`job.x_q8`: the
 /// caller's, or made by `quant_matmul_with`); a chunk whose x of all K would
 /// not fit in shared memory runs a launch a slice of K ([`imma_slices`]), the
-/// later ones adding to y (beta = 1), so W is read once a chunk.
+/// later ones adding to y (beta = 1), so W is read once a chunk; where its
+/// CTAs would have few rows for their x, clusters split each slice's K
+/// ([`imma_csplit`]).
 fn launch_imma(job: &Job) -> Result<()> {
     let (be, g, w) = (job.be, job.g, job.w);
     let optin = be.caps().max_shared_per_block_optin as usize;
@@ -555,51 +560,161 @@ fn launch_imma(job: &Job) -> Result<()> {
     let fmt = kind.name().to_ascii_lowercase();
     let q8 = q8_spans(be, job.x_q8)
         .ok_or_else(|| Error::invalid(OP, "x_q8", "x rounded to 8 bits for the imma kernel", "none"))?;
-    let tiles = g.m.div_ceil(IMMA_ROWS);
     let (row_sbs, e) = (g.k / 256, g.dtype.size_in_bytes());
+    let clusters = be.caps().compute_capability.0 >= 9;
     launch_chunks(job, per_launch, |n0, nc, head| {
         let (xq, xm, xq_row, xm_row) = q8;
         let nt = if nc > 8 { 2 } else { 1 };
-        let name = format!("qimma_{fmt}_nt{nt}");
-        let f = job.function(&kernels::QUANT_IMMA, &name)?;
-        let slices = imma_slices(kind, g.k, nt, optin);
-        let mut planned = Vec::with_capacity(slices.len());
-        for (i, &(sb0, sbs)) in slices.iter().enumerate() {
-            let k = 256 * sbs;
-            let (warps, stages, slots) = imma_shape(be, &f, &name, kind, k, nt)?;
-            let kparts = match job.kparts {
-                0 => imma_kparts(tiles, sbs, warps, slots),
-                kp => [16, 8, 4, 2, 1].into_iter().find(|&c| c <= kp && c <= warps && c <= sbs).unwrap_or(1),
-            };
-            let groups = tiles.div_ceil(warps / kparts);
+        // Clusters as the shape asks where the device runs them (their own
+        // entries), else none.
+        let sms = be.caps().sm_count as usize;
+        let wanted = imma_csplit(job.csplit, kind, g.m, g.k, nt, sms, optin, clusters);
+        let plan = |csplit: usize| -> Result<(String, cudarc::driver::CudaFunction, Vec<ImmaShape>)> {
+            let name = format!("qimma_{fmt}_nt{nt}{}", if csplit > 1 { "_cl" } else { "" });
+            let f = job.function(&kernels::QUANT_IMMA, &name)?;
+            let shapes = imma_chunk_shapes(be, &f, &name, kind, g.m, g.k, nt, job.kparts, csplit)?;
+            Ok((name, f, shapes))
+        };
+        let (name, f, shapes) = match plan(wanted) {
+            Ok(p) => p,
+            Err(_) if wanted > 1 => plan(1)?,
+            Err(e) => return Err(e),
+        };
+        let mut planned = Vec::with_capacity(shapes.len());
+        for (i, s) in shapes.iter().enumerate() {
+            let k = 256 * s.sbs;
             // The slice's columns; after the first slice y holds the sum so far.
             let beta = if i == 0 { job.beta } else { 1.0 };
             let params = QuantParams { k: k as i64, beta, ..job.params(nc, false) };
             let mut args = head.clone();
-            args.push(xq + n0 as u64 * xq_row + 256 * sb0 as u64).push(xm + n0 as u64 * xm_row + 64 * sb0 as u64);
-            args.push(params).push(stages as i32).push(kparts as i32);
-            args.push(sb0 as i32).push(xq_row as i64).push((xm_row / 8) as i64);
-            let cfg = LaunchConfig {
-                grid: (grid_for(groups.min(slots), 1)?, 1, 1),
-                block: (32 * warps as u32, 1, 1),
-                shared_bytes: u32::try_from(imma_shared_bytes(kind, k, nt, warps, stages))
-                    .expect("below the opt-in bound"),
-                dependent: true,
-                cluster: 0,
+            args.push(xq + n0 as u64 * xq_row + 256 * s.sb0 as u64).push(xm + n0 as u64 * xm_row + 64 * s.sb0 as u64);
+            args.push(params).push(s.stages as i32).push(s.kparts as i32);
+            args.push(s.sb0 as i32).push(xq_row as i64).push((xm_row / 8) as i64).push(s.csplit as i32);
+            let label = match (shapes.len(), s.csplit) {
+                (1, 1) => name.clone(),
+                (1, c) => format!("{name}{c}"),
+                (n, 1) => format!("{name}_k{}of{n}", i + 1),
+                (n, c) => format!("{name}{c}_k{}of{n}", i + 1),
             };
-            let label = if slices.len() > 1 { format!("{name}_k{}of{}", i + 1, slices.len()) } else { name.clone() };
-            let bytes =
-                g.m * (w.row_bytes() / row_sbs) * sbs + nc * k * e + nc * g.m * e * if beta != 0.0 { 2 } else { 1 };
-            planned.push(Planned { name: label, f: f.clone(), cfg, args, bytes: bytes as u64 });
+            let weights = g.m * (w.row_bytes() / row_sbs) * s.sbs;
+            let bytes = weights + nc * k * e + nc * g.m * e * if beta != 0.0 { 2 } else { 1 };
+            planned.push(Planned { name: label, f: f.clone(), cfg: s.cfg, args, bytes: bytes as u64 });
         }
         Ok(planned)
     })
 }
 
-/// The CTA of an imma launch of `nt` n-tiles at K = `k` on `be` (`f`, named
-/// `name`): its warps and ring stages, and the device's CTA slots for it.
-/// The most warps an SM holds, then the deeper ring, then the larger CTA
-/// (one copy of x for more rows): at K = 4096, 16 warps and 3 stages.
+/// One imma launch of a chunk: its slice of K (first super-block, count),
+/// the cluster's CTAs splitting it, the CTA's ring stages, the k-parts of a
+/// tile, and the launch configuration.
+struct ImmaShape {
+    sb0: usize,
+    sbs: usize,
+    csplit: usize,
+    stages: usize,
+    kparts: usize,
+    cfg: LaunchConfig,
+}
+
+/// The launches of an imma chunk of `nt` n-tiles on an `m` x `k` `kind`
+/// matrix with clusters of `csplit` CTAs splitting each slice (an error
+/// where the device cannot run such a cluster), k-parts forced by
+/// `kparts_forced` (0: by the shape).
+#[allow(clippy::too_many_arguments)]
+fn imma_chunk_shapes(
+    be: &CudaBackend,
+    f: &cudarc::driver::CudaFunction,
+    name: &str,
+    kind: QuantKind,
+    m: usize,
+    k: usize,
+    nt: usize,
+    kparts_forced: usize,
+    csplit: usize,
+) -> Result<Vec<ImmaShape>> {
+    let optin = be.caps().max_shared_per_block_optin as usize;
+    let tiles = m.div_ceil(IMMA_ROWS);
+    let slices = imma_slices(kind, k, nt, csplit, optin);
+    if slices.is_empty() {
+        return Err(Error::Unsupported {
+            op: OP,
+            what: format!("{name}: no slice of K = {k} fits in clusters of {csplit}"),
+        });
+    }
+    let mut shapes = Vec::new();
+    for (sb0, sbs) in slices {
+        // The CTAs' parts of the slice: csplit - 1 of `per`, the last the rest.
+        let per = sbs.div_ceil(csplit);
+        let least = sbs - (csplit - 1) * per;
+        let (warps, stages, slots) = imma_shape(be, f, name, kind, 256 * per, nt, csplit)?;
+        let kparts = match kparts_forced {
+            0 => imma_kparts(tiles, least, warps, (slots / csplit).max(1)),
+            kp => [16, 8, 4, 2, 1].into_iter().find(|&c| c <= kp && c <= warps && c <= least).unwrap_or(1),
+        };
+        let groups = tiles.div_ceil(warps / kparts);
+        // One group a cluster; without clusters, at most a CTA a slot.
+        let ctas = if csplit > 1 { groups * csplit } else { groups.min(slots) };
+        let shared =
+            imma_shared_bytes(kind, 256 * per, nt, warps, stages) + imma_recv_bytes(csplit, warps / kparts, nt);
+        let cfg = LaunchConfig {
+            grid: (grid_for(ctas, 1)?, 1, 1),
+            block: (32 * warps as u32, 1, 1),
+            shared_bytes: u32::try_from(shared).expect("below the opt-in bound"),
+            dependent: true,
+            cluster: if csplit > 1 { csplit as u32 } else { 0 },
+        };
+        if csplit > 1 {
+            be.allow_cluster(OP, f, name, csplit as u32)?;
+            if be.max_active_clusters(f, &cfg)? < 1 {
+                return Err(Error::Unsupported { op: OP, what: format!("{name} in clusters of {csplit} CTAs here") });
+            }
+        }
+        shapes.push(ImmaShape { sb0, sbs, csplit, stages, kparts, cfg });
+    }
+    Ok(shapes)
+}
+
+/// The CTAs of a cluster that split each imma slice of K for an `m` x `k`
+/// `kind` matrix at `nt` n-tiles on `sms` SMs (`optin` bytes of shared
+/// memory a CTA): `forced` where not 0 (the tuning table's
+/// `quant.imma_csplit`), else 2 where one launch without clusters cannot
+/// hold x of all K (it would run slices of K one after another) and the
+/// rows are few (at most 56 a SM: M = 4096 on 132 SMs, two 16-row tiles a
+/// CTA without), else 1; 1 where the device has no clusters (before sm_90).
+/// On an H200 (BENCHMARKS.md, 2026-12-01, twelfth session) two CTAs took
+/// 4096x14336 at 16 tokens from 26.1 to 19.4 us (Q4_K) and 53.2 to 47.3
+/// (Q6_K); Q4_K at 8 tokens (one 8-warp launch without) lost 0.4 us and
+/// the batch-8 step 39; where 16 warps fit they gained at most 0.7 us and
+/// lost up to 0.8; four or eight CTAs (a super-block or two a warp) lost
+/// everywhere.
+#[allow(clippy::too_many_arguments)]
+fn imma_csplit(
+    forced: usize,
+    kind: QuantKind,
+    m: usize,
+    k: usize,
+    nt: usize,
+    sms: usize,
+    optin: usize,
+    clusters: bool,
+) -> usize {
+    if !clusters {
+        1
+    } else if forced > 0 {
+        forced
+    } else if imma_slices(kind, k, nt, 1, optin).len() > 1 && m <= 56 * sms {
+        2
+    } else {
+        1
+    }
+}
+
+/// The CTA of an imma launch of `nt` n-tiles at K = `k` (a CTA's part) on
+/// `be` (`f`, named `name`) in clusters of `csplit`: its warps and ring
+/// stages, and the device's CTA slots for it. The most warps an SM holds,
+/// then the deeper ring, then the larger CTA (one copy of x for more rows):
+/// at K = 4096, 16 warps and 3 stages.
+#[allow(clippy::too_many_arguments)]
 fn imma_shape(
     be: &CudaBackend,
     f: &cudarc::driver::CudaFunction,
@@ -607,12 +722,13 @@ fn imma_shape(
     kind: QuantKind,
     k: usize,
     nt: usize,
+    csplit: usize,
 ) -> Result<(usize, usize, usize)> {
     let optin = be.caps().max_shared_per_block_optin as usize;
     let mut best: Option<(usize, usize, usize, usize)> = None; // (warps an SM, stages, warps, CTAs an SM)
     for warps in IMMA_WARPS {
         for stages in IMMA_STAGES {
-            let shared = imma_shared_bytes(kind, k, nt, warps, stages);
+            let shared = imma_shared_bytes(kind, k, nt, warps, stages) + imma_recv_bytes(csplit, warps, nt);
             if shared > optin {
                 continue;
             }
@@ -628,6 +744,18 @@ fn imma_shape(
         what: format!("{name}: no CTA of 8 warps and 2 stages fits the device at K = {k}"),
     })?;
     Ok((warps, stages, ctas * be.caps().sm_count as usize))
+}
+
+/// Shared memory where a cluster's CTAs receive each other's sums of the
+/// tiles they own (kernels/quant_imma.cu: recv): `csplit` sources x the
+/// owned tiles (`tiles` a group over `csplit` CTAs) x 32 lanes x 4 nt f32;
+/// none without a cluster.
+fn imma_recv_bytes(csplit: usize, tiles: usize, nt: usize) -> usize {
+    if csplit > 1 {
+        csplit * tiles.div_ceil(csplit) * 32 * 4 * nt * 4
+    } else {
+        0
+    }
 }
 
 /// Tokens one imma launch takes for a `kind` matrix of `k` columns, or an
@@ -663,9 +791,9 @@ fn imma_has(kind: QuantKind) -> bool {
 /// slice of K fit beside the smallest CTA's ring (8 warps, 2 stages), else 8,
 /// else 0 (also for formats it has no entries for, and K = 0).
 pub fn imma_tokens(kind: QuantKind, k: usize, optin: usize) -> usize {
-    if !imma_slices(kind, k, 2, optin).is_empty() {
+    if !imma_slices(kind, k, 2, 1, optin).is_empty() {
         IMMA_MAX_N
-    } else if !imma_slices(kind, k, 1, optin).is_empty() {
+    } else if !imma_slices(kind, k, 1, 1, optin).is_empty() {
         8
     } else {
         0
@@ -673,26 +801,35 @@ pub fn imma_tokens(kind: QuantKind, k: usize, optin: usize) -> usize {
 }
 
 /// The slices of K (first super-block, super-blocks) of an imma chunk of
-/// `nt` n-tiles on a `kind` matrix of `k` columns, a launch each: all of K
-/// where its x fits beside the smallest CTA's ring, else the fewest slices
-/// of an even count of super-blocks that fit, as even as that allows (the
-/// last may be shorter; an even first super-block keeps x's chunk order:
-/// spec/q8.rs), so that W is read once; none where not even two
-/// super-blocks fit (or no entries for `kind`, or K = 0). At K = 14336 (56
-/// super-blocks), 16 tokens (x of 230 KB): Q4_K two slices of 28, Q6_K (a
-/// wider ring and sums) three of 20, 20 and 16.
-fn imma_slices(kind: QuantKind, k: usize, nt: usize, optin: usize) -> Vec<(usize, usize)> {
+/// `nt` n-tiles on a `kind` matrix of `k` columns in clusters of `csplit`
+/// CTAs, a launch each: all of K where a CTA's part of its x (csplit - 1
+/// CTAs take ceil(sbs / csplit) super-blocks, the last the rest, none
+/// empty) fits beside the smallest CTA's ring, else the fewest slices that
+/// fit, as even as that allows (the last may be shorter), so that W is read
+/// once; none where not even one super-block fits or the parts cannot all
+/// be non-empty (or no entries for `kind`, or K = 0). At K = 14336 (56
+/// super-blocks), 16 tokens (x of 230 KB) without clusters: Q4_K two slices
+/// of 28, Q6_K (a wider ring and sums) three of 19, 19 and 18.
+fn imma_slices(kind: QuantKind, k: usize, nt: usize, csplit: usize, optin: usize) -> Vec<(usize, usize)> {
     let sbs = k / 256;
-    let fits = |s: usize| imma_shared_bytes(kind, 256 * s, nt, 8, 2) <= optin;
-    if !imma_has(kind) || sbs == 0 {
+    let recv = imma_recv_bytes(csplit, 8, nt);
+    let fits = |s: usize| imma_shared_bytes(kind, 256 * s.div_ceil(csplit), nt, 8, 2) + recv <= optin;
+    let parts_filled = |s: usize| (csplit - 1) * s.div_ceil(csplit) < s;
+    if !imma_has(kind) || sbs == 0 || csplit == 0 {
         return Vec::new();
     }
-    if fits(sbs) {
-        return vec![(0, sbs)];
+    let slices: Vec<(usize, usize)> = if fits(sbs) {
+        vec![(0, sbs)]
+    } else {
+        let Some(widest) = (1..sbs).rev().find(|&s| fits(s)) else { return Vec::new() };
+        let per = sbs.div_ceil(sbs.div_ceil(widest));
+        (0..sbs).step_by(per).map(|s0| (s0, per.min(sbs - s0))).collect()
+    };
+    if slices.iter().all(|&(_, s)| parts_filled(s)) {
+        slices
+    } else {
+        Vec::new()
     }
-    let Some(widest) = (1..=sbs / 2).rev().map(|h| 2 * h).find(|&s| fits(s)) else { return Vec::new() };
-    let per = sbs.div_ceil(sbs.div_ceil(widest)).next_multiple_of(2);
-    (0..sbs).step_by(per).map(|s0| (s0, per.min(sbs - s0))).collect()
 }
 
 /// Dynamic shared memory of an imma launch (kernels/quant_imma.cu lays it
@@ -1138,31 +1275,66 @@ mod tests {
         // A device whose shared memory holds no slice: the error names what a slice takes.
         let e = imma_check(QuantKind::Q4_K, 4096, 8 << 10).unwrap_err().to_string();
         assert!(e.contains("512 columns") && e.contains("8192"), "{e}");
-        // Slices of K: whole where x fits; else the fewest even slices that
-        // fit, as even as that allows, covering every super-block once.
-        assert_eq!(imma_slices(QuantKind::Q4_K, 4096, 2, H200), vec![(0, 16)]);
-        assert_eq!(imma_slices(QuantKind::Q4_K, 14336, 1, H200), vec![(0, 56)]);
-        assert_eq!(imma_slices(QuantKind::Q4_K, 14336, 2, H200), vec![(0, 28), (28, 28)]);
-        // Q6_K's wider ring and sums leave room for 20 super-blocks of 16 tokens.
-        assert_eq!(imma_slices(QuantKind::Q6_K, 14336, 2, H200), vec![(0, 20), (20, 20), (40, 16)]);
-        assert!(imma_slices(QuantKind::Q8_0, 4096, 1, H200).is_empty());
-        assert!(imma_slices(QuantKind::Q4_K, 0, 1, H200).is_empty());
+        // Slices of K: whole where x fits; else the fewest slices that fit,
+        // as even as that allows, covering every super-block once; in
+        // clusters, slices of each CTA's part.
+        assert_eq!(imma_slices(QuantKind::Q4_K, 4096, 2, 1, H200), vec![(0, 16)]);
+        assert_eq!(imma_slices(QuantKind::Q4_K, 14336, 1, 1, H200), vec![(0, 56)]);
+        assert_eq!(imma_slices(QuantKind::Q4_K, 14336, 2, 1, H200), vec![(0, 28), (28, 28)]);
+        // Q6_K's wider ring and sums leave room for 21 super-blocks of 16 tokens.
+        assert_eq!(imma_slices(QuantKind::Q6_K, 14336, 2, 1, H200), vec![(0, 19), (19, 19), (38, 18)]);
+        // Four CTAs a cluster: each holds a quarter of x, so one launch.
+        assert_eq!(imma_slices(QuantKind::Q4_K, 14336, 2, 4, H200), vec![(0, 56)]);
+        assert_eq!(imma_slices(QuantKind::Q6_K, 14336, 2, 4, H200), vec![(0, 56)]);
+        // Parts that cannot all be non-empty (3 super-blocks over 4 CTAs; 5 over 4: 2, 2, 1, none).
+        assert!(imma_slices(QuantKind::Q4_K, 768, 1, 4, H200).is_empty());
+        assert!(imma_slices(QuantKind::Q4_K, 1280, 1, 4, H200).is_empty());
+        assert_eq!(imma_slices(QuantKind::Q4_K, 1024, 1, 4, H200), vec![(0, 4)]);
+        assert!(imma_slices(QuantKind::Q8_0, 4096, 1, 1, H200).is_empty());
+        assert!(imma_slices(QuantKind::Q4_K, 0, 1, 1, H200).is_empty());
         for kind in [QuantKind::Q4_K, QuantKind::Q6_K] {
             for sbs in [1, 2, 3, 16, 55, 56, 57, 112, 113, 256] {
                 for nt in [1, 2] {
-                    let s = imma_slices(kind, 256 * sbs, nt, H200);
-                    let mut next = 0;
-                    for &(s0, n) in &s {
-                        assert!(s0 == next && s0 % 2 == 0 && n > 0, "{kind} {sbs} {nt}: {s:?}");
-                        assert!(imma_shared_bytes(kind, 256 * n, nt, 8, 2) <= H200, "{kind} {sbs} {nt}: {s:?}");
-                        next += n;
+                    for c in [1, 2, 4, 8] {
+                        let s = imma_slices(kind, 256 * sbs, nt, c, H200);
+                        if s.is_empty() {
+                            assert!(c > 1, "{kind} {sbs} {nt} {c}");
+                            continue;
+                        }
+                        let mut next = 0;
+                        for &(s0, n) in &s {
+                            let per = n.div_ceil(c);
+                            assert!(s0 == next && n > 0 && (c - 1) * per < n, "{kind} {sbs} {nt} {c}: {s:?}");
+                            let bytes = imma_shared_bytes(kind, 256 * per, nt, 8, 2) + imma_recv_bytes(c, 8, nt);
+                            assert!(bytes <= H200, "{kind} {sbs} {nt} {c}: {s:?}");
+                            next += n;
+                        }
+                        assert_eq!(next, sbs, "{kind} {sbs} {nt} {c}: {s:?}");
+                        let widest = s.iter().map(|p| p.1).max().unwrap();
+                        assert!(
+                            s.iter().all(|p| p.1 + 1 >= widest || p.0 + p.1 == sbs),
+                            "{kind} {sbs} {nt} {c}: {s:?}"
+                        );
                     }
-                    assert_eq!(next, sbs, "{kind} {sbs} {nt}: {s:?}");
-                    let widest = s.iter().map(|p| p.1).max().unwrap();
-                    assert!(s.iter().all(|p| p.1 + 2 >= widest || p.0 + p.1 == sbs), "{kind} {sbs} {nt}: {s:?}");
                 }
             }
         }
+        // Clusters of two where one launch cannot hold x of all K and the
+        // rows are few: the down projection at 16 tokens, not at 8, not the
+        // 4096x4096 and 1024x4096 ones or the wide projections; forced;
+        // none before sm_90.
+        let cs = |kind, m, k, nt| imma_csplit(0, kind, m, k, nt, 132, H200, true);
+        assert_eq!(cs(QuantKind::Q4_K, 4096, 14336, 2), 2);
+        assert_eq!(cs(QuantKind::Q6_K, 4096, 14336, 2), 2);
+        assert_eq!(cs(QuantKind::Q6_K, 4096, 14336, 1), 1);
+        assert_eq!(cs(QuantKind::Q4_K, 4096, 14336, 1), 1);
+        assert_eq!(cs(QuantKind::Q4_K, 4096, 4096, 2), 1);
+        assert_eq!(cs(QuantKind::Q4_K, 1024, 4096, 2), 1);
+        assert_eq!(cs(QuantKind::Q4_K, 14336, 14336, 2), 1);
+        assert_eq!(imma_csplit(4, QuantKind::Q4_K, 4096, 4096, 2, 132, H200, true), 4);
+        assert_eq!(imma_csplit(4, QuantKind::Q4_K, 4096, 14336, 2, 132, H200, false), 1);
+        assert_eq!(imma_recv_bytes(1, 8, 2), 0);
+        assert_eq!(imma_recv_bytes(4, 8, 2), 4 * 2 * 32 * 8 * 4);
         // K = 4096, two n-tiles, 16 warps, three stages: 16 tokens x (4096 +
         // 32) bytes, dx and dx sum's two parts (128 units; 132 a token), the
         // k-parts' accumulators, 16 warps x 3 stages of 16 rows x 160 bytes.
