@@ -575,9 +575,11 @@ fn launch_imma(job: &Job) -> Result<()> {
             let shapes = imma_chunk_shapes(be, &f, &name, kind, g.m, g.k, nt, job.kparts, csplit)?;
             Ok((name, f, shapes))
         };
+        // A cluster the device cannot run (none fits a GPC here, or its parts
+        // of K cannot all be filled) runs without; other errors stand.
         let (name, f, shapes) = match plan(wanted) {
             Ok(p) => p,
-            Err(_) if wanted > 1 => plan(1)?,
+            Err(Error::Unsupported { .. }) if wanted > 1 => plan(1)?,
             Err(e) => return Err(e),
         };
         let mut planned = Vec::with_capacity(shapes.len());
