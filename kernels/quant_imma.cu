@@ -13,7 +13,9 @@
 // super-block sb0 (p.k is the slice's columns, p.row_bytes the whole
 // row's), XQ and XM at the slice's first unit with the bytes and units of a
 // whole token row between tokens (x's chunk order, q8_chunk_offset, goes by
-// the super-block's parity in the whole row: sb0 + sb). Where a CTA would copy about as many bytes of x as
+// the super-block's parity in the whole row: sb0 + sb). (So y is rounded to
+// T between slices: about one rounding of each partial sum more than one
+// launch gives.) Where a CTA would copy about as many bytes of x as
 // of weights (M = 4096 at 16 tokens: two 16-row tiles a CTA), a thread-block
 // cluster of csplit CTAs (sm_90) takes each group of tiles, every CTA a part
 // of the slice's K with only that part of x (csplit times fewer x bytes a
@@ -208,6 +210,8 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
         crank = (int)cluster_rank();
         cluster_arrive_relaxed();  // the start's phase (this CTA runs), waited before the partial sums go out
+#else
+        __trap();  // no clusters before sm_90: the host never launches these entries there
 #endif
         const int csbs = (int)(p.k / 256), per = (csbs + csplit - 1) / csplit;
         const int lo = min(crank * per, csbs), hi = min(lo + per, csbs);
@@ -266,6 +270,8 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
         }
     }
     const i64 grp0 = blockIdx.x / csplit, gstep = gridDim.x / csplit;
+    // A cluster's CTAs meet once, at their one group's end: the host's grid is groups x csplit.
+    if (CL && gstep != groups) __trap();
     i64 cgrp = grp0;
     int cit = 0, cstage = 0;
     if (cgrp < groups) aim(cgrp);

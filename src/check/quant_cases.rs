@@ -123,12 +123,17 @@ pub fn all() -> Vec<Case> {
     }
     // The integer tensor-core kernel (Q4_K and Q6_K): its k-parts over a tile
     // (1 to 16, by the shape against the device's CTA slots), a part's last
-    // stage, rows past a whole tile, one and two n-tiles; 9 to 16 tokens
-    // whose x of all K does not fit, in slices of K (K = 14336 at 16 tokens
-    // from the list above, beta 1: two slices, Q6_K three; 57 super-blocks
-    // at 13 tokens, the last slice odd; 112 at 16, beta 0); Q6_K's
-    // super-blocks at every even offset within a chunk (rows of an odd count
-    // of super-blocks).
+    // stage, rows past a whole tile, one and two n-tiles; tokens whose x of
+    // all K does not fit one CTA: on sm_90 with few rows in clusters of two
+    // that split K (ops::quant::imma_csplit; K = 14336 at 16 tokens from the
+    // list above, beta 1: one launch, Q6_K two slices; 57 super-blocks at 13
+    // tokens, odd parts; 112 at 16, beta 0, slices of clusters; 74 at 5
+    // tokens, one n-tile in clusters, the second CTA's part starting at an
+    // odd super-block), with more rows (and before sm_90) in slices of K one
+    // launch after another (33 super-blocks at 9 tokens: slices of 17 and
+    // 16, the second from an odd super-block, beta 1); Q6_K's super-blocks
+    // at every even offset within a chunk (rows of an odd count of
+    // super-blocks).
     let imma_kinds = [QuantKind::Q4_K, QuantKind::Q6_K];
     let extra = [
         (4096, 4096, 9),
@@ -139,6 +144,8 @@ pub fn all() -> Vec<Case> {
         (1000, 14336, 8),
         (200, 14592, 13),
         (100, 28672, 16),
+        (100, 18944, 5),
+        (8448, 8448, 9),
     ];
     let imma: Vec<QuantSpec> = specs
         .iter()

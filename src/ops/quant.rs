@@ -762,7 +762,7 @@ fn imma_recv_bytes(csplit: usize, tiles: usize, nt: usize) -> usize {
 
 /// Tokens one imma launch takes for a `kind` matrix of `k` columns, or an
 /// error naming what it cannot run: a format other than Q4_K and Q6_K, or x
-/// of 8 tokens and two super-blocks (its narrowest slice of K) over the
+/// of 8 tokens and one super-block (its narrowest slice of K) over the
 /// device's shared memory.
 fn imma_check(kind: QuantKind, k: usize, optin: usize) -> Result<usize> {
     if !imma_has(kind) {
@@ -775,9 +775,9 @@ fn imma_check(kind: QuantKind, k: usize, optin: usize) -> Result<usize> {
         0 => Err(Error::Unsupported {
             op: OP,
             what: format!(
-                "the imma kernel holds 8 tokens' x of a slice of K in shared memory: a slice of 512 columns \
+                "the imma kernel holds 8 tokens' x of a slice of K in shared memory: a slice of 256 columns \
                  takes {} bytes, over the device's {optin}",
-                imma_shared_bytes(kind, 512, 1, 8, 2)
+                imma_shared_bytes(kind, 256, 1, 8, 2)
             ),
         }),
         n => Ok(n),
@@ -1276,7 +1276,7 @@ mod tests {
         assert!(e.contains("Q4_K and Q6_K weights only") && e.contains("Q8_0"), "{e}");
         // A device whose shared memory holds no slice: the error names what a slice takes.
         let e = imma_check(QuantKind::Q4_K, 4096, 8 << 10).unwrap_err().to_string();
-        assert!(e.contains("512 columns") && e.contains("8192"), "{e}");
+        assert!(e.contains("256 columns") && e.contains("8192"), "{e}");
         // Slices of K: whole where x fits; else the fewest slices that fit,
         // as even as that allows, covering every super-block once; in
         // clusters, slices of each CTA's part.
@@ -1333,6 +1333,14 @@ mod tests {
         assert_eq!(cs(QuantKind::Q4_K, 4096, 4096, 2), 1);
         assert_eq!(cs(QuantKind::Q4_K, 1024, 4096, 2), 1);
         assert_eq!(cs(QuantKind::Q4_K, 14336, 14336, 2), 1);
+        // The check's cases for each path: 8448 rows (above 56 a SM even on 148
+        // SMs) at 9 tokens in slices of 17 and 16 super-blocks without clusters;
+        // 100 rows at K = 18944 and 5 tokens in one launch of clusters.
+        assert_eq!(cs(QuantKind::Q4_K, 8448, 8448, 2), 1);
+        assert_eq!(imma_slices(QuantKind::Q4_K, 8448, 2, 1, H200), vec![(0, 17), (17, 16)]);
+        assert_eq!(cs(QuantKind::Q4_K, 100, 18944, 1), 2);
+        assert_eq!(cs(QuantKind::Q6_K, 100, 18944, 1), 2);
+        assert_eq!(imma_slices(QuantKind::Q4_K, 18944, 1, 2, H200), vec![(0, 74)]);
         assert_eq!(imma_csplit(4, QuantKind::Q4_K, 4096, 4096, 2, 132, H200, true), 4);
         assert_eq!(imma_csplit(4, QuantKind::Q4_K, 4096, 14336, 2, 132, H200, false), 1);
         assert_eq!(imma_recv_bytes(1, 8, 2), 0);
