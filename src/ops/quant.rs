@@ -649,10 +649,7 @@ fn imma_chunk_shapes(
         let per = sbs.div_ceil(csplit);
         let least = sbs - (csplit - 1) * per;
         let (warps, stages, slots) = imma_shape(be, f, name, kind, 256 * per, nt, csplit)?;
-        let kparts = match kparts_forced {
-            0 => imma_kparts(tiles, least, warps, (slots / csplit).max(1)),
-            kp => [16, 8, 4, 2, 1].into_iter().find(|&c| c <= kp && c <= warps && c <= least).unwrap_or(1),
-        };
+        let kparts = imma_kparts(tiles, least, warps, (slots / csplit).max(1), kparts_forced);
         let groups = tiles.div_ceil(warps / kparts);
         // One group a cluster; without clusters, at most a CTA a slot.
         let ctas = if csplit > 1 { groups * csplit } else { groups.min(slots) };
@@ -852,19 +849,22 @@ fn imma_shared_bytes(kind: QuantKind, k: usize, nt: usize, warps: usize, stages:
         + warps * stages * stage
 }
 
-/// The parts of K each 16-row tile is cut into (dividing the CTA's `warps`;
-/// at most the super-blocks of a row, `sbs`): the fewest rounds of work a
-/// CTA (tiles of a group, warps / parts, times its groups) over the
+/// The parts of K each 16-row tile is cut into: a power of two dividing the
+/// CTA's `warps` and at most a CTA's super-blocks of a row, `sbs` (so every
+/// warp has one); the largest such at most `forced` where that is not 0
+/// (the tuning table's `quant.imma_kparts`), else the fewest rounds of work
+/// a CTA (tiles of a group, warps / parts, times its groups) over the
 /// device's `slots` CTAs, ties to fewer parts (longer streams, fewer sums
 /// across warps). M = 4096 (256 tiles) on 132 SMs a CTA of 16 warps: 8
 /// parts, 128 CTAs of two tiles.
-fn imma_kparts(tiles: usize, sbs: usize, warps: usize, slots: usize) -> usize {
+fn imma_kparts(tiles: usize, sbs: usize, warps: usize, slots: usize, forced: usize) -> usize {
     let rounds = |kp: usize| tiles.div_ceil(warps / kp).div_ceil(slots.max(1)) * (warps / kp);
-    [1, 2, 4, 8, 16]
-        .into_iter()
-        .filter(|&kp| kp <= warps && kp <= sbs.max(1))
-        .min_by_key(|&kp| (rounds(kp), kp))
-        .unwrap_or(1)
+    let allowed = [1, 2, 4, 8, 16].into_iter().filter(|&kp| kp <= warps && kp <= sbs.max(1));
+    match forced {
+        0 => allowed.min_by_key(|&kp| (rounds(kp), kp)),
+        f => allowed.filter(|&kp| kp <= f).max(),
+    }
+    .unwrap_or(1)
 }
 
 /// x's quants and unit constants, where given (held for the launch): the
@@ -1244,18 +1244,24 @@ mod tests {
     fn imma_launches_fill_the_device_and_fit_shared_memory() {
         const H200: usize = 227 << 10;
         // M = 4096 (256 tiles), 132 SMs a CTA of 16 warps: 8 parts (128 CTAs of two tiles).
-        assert_eq!(imma_kparts(256, 16, 16, 132), 8);
+        assert_eq!(imma_kparts(256, 16, 16, 132, 0), 8);
         // ... of 8 warps, one CTA an SM: 4 parts (8 would give some CTAs two rounds of one tile).
-        assert_eq!(imma_kparts(256, 16, 8, 132), 4);
+        assert_eq!(imma_kparts(256, 16, 8, 132, 0), 4);
         // One tile: all the warps on it; one super-block a row: never split.
-        assert_eq!(imma_kparts(1, 16, 16, 132), 16);
-        assert_eq!(imma_kparts(7, 1, 16, 132), 1);
-        assert_eq!(imma_kparts(7, 2, 16, 132), 2);
+        assert_eq!(imma_kparts(1, 16, 16, 132, 0), 16);
+        assert_eq!(imma_kparts(7, 1, 16, 132, 0), 1);
+        assert_eq!(imma_kparts(7, 2, 16, 132, 0), 2);
         for warps in [8, 16] {
             for tiles in [1, 7, 64, 256, 384, 896, 1792, 8016] {
                 for sbs in [1, 2, 3, 16, 56] {
-                    let kp = imma_kparts(tiles, sbs, warps, 132);
+                    let kp = imma_kparts(tiles, sbs, warps, 132, 0);
                     assert!(warps % kp == 0 && kp <= sbs, "{tiles} {sbs}: {kp}");
+                    // Forced: the largest allowed at most the table's value.
+                    for (forced, want) in [(1, 1), (3, 2), (16, warps.min(16))] {
+                        let kp = imma_kparts(tiles, sbs, warps, 132, forced);
+                        let most = [1, 2, 4, 8, 16].into_iter().filter(|&c| c <= want && c <= sbs).max().unwrap();
+                        assert_eq!(kp, most, "{tiles} {sbs} {warps} {forced}");
+                    }
                 }
             }
         }
