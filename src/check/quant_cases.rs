@@ -34,12 +34,16 @@ struct QuantSpec {
     beta: f32,
     x: XView,
     kernel: QuantKernel,
+    /// The imma kernel's cluster size forced through the tuning table's
+    /// `quant.imma_csplit` (0: the table's own choice).
+    csplit: usize,
 }
 
 impl QuantSpec {
     fn name(&self) -> String {
+        let cs = if self.csplit > 0 { format!("/cs{}", self.csplit) } else { String::new() };
         format!(
-            "{}/{}x{}x{}/a{}/b{}/{:?}/{}",
+            "{}/{}x{}x{}/a{}/b{}/{:?}/{}{cs}",
             self.kind,
             self.m,
             self.k,
@@ -67,6 +71,7 @@ pub fn all() -> Vec<Case> {
                 beta: 0.0,
                 x: XView::Dense,
                 kernel: QuantKernel::Mma,
+                csplit: 0,
             };
             specs.push(s(4096, 4096, 1));
             specs.push(QuantSpec { beta: 1.0, ..s(896, 4864, 3) });
@@ -104,6 +109,7 @@ pub fn all() -> Vec<Case> {
             beta: 1.0,
             x: XView::Padded,
             kernel: QuantKernel::Mma,
+            csplit: 0,
         });
     }
     // A down projection at batch 16 (K = 14336): the dot kernel's x of 8
@@ -119,6 +125,7 @@ pub fn all() -> Vec<Case> {
             beta: 1.0,
             x: XView::Padded,
             kernel: QuantKernel::Mma,
+            csplit: 0,
         });
     }
     // The integer tensor-core kernel (Q4_K and Q6_K): its k-parts over a tile
@@ -147,6 +154,22 @@ pub fn all() -> Vec<Case> {
         (100, 18944, 5),
         (8448, 8448, 9),
     ];
+    // The same kernel with the cluster size forced by the tuning table
+    // (what auto would not pick here; before sm_90 every one runs without):
+    // slices one launch after another for few rows (K = 14336 at 16 and 13
+    // tokens, 112 super-blocks at 16); clusters of two where one launch holds
+    // x (4096 x 4096 at 16 tokens, K = 14336 at 8, one n-tile), of four
+    // (parts of 4 super-blocks, 16 warps); clusters asked where a slice's
+    // parts cannot all be filled (9 super-blocks over 4 CTAs: without).
+    let forced = [
+        (64, 14336, 16, 1),
+        (200, 14592, 13, 1),
+        (100, 28672, 16, 1),
+        (4096, 4096, 16, 2),
+        (1000, 14336, 8, 2),
+        (512, 4096, 9, 4),
+        (17, 2304, 4, 4),
+    ];
     let imma: Vec<QuantSpec> = specs
         .iter()
         .filter(|s| imma_kinds.contains(&s.kind) && s.k > 0)
@@ -162,6 +185,21 @@ pub fn all() -> Vec<Case> {
                 beta: if n % 2 == 0 { 0.0 } else { 1.0 },
                 x: XView::Padded,
                 kernel: QuantKernel::Imma,
+                csplit: 0,
+            })
+        }))
+        .chain(imma_kinds.into_iter().flat_map(|kind| {
+            forced.map(|(m, k, n, csplit)| QuantSpec {
+                kind,
+                dtype: DType::F16,
+                m,
+                k,
+                n,
+                alpha: 1.0,
+                beta: if n % 2 == 0 { 0.0 } else { 1.0 },
+                x: XView::Padded,
+                kernel: QuantKernel::Imma,
+                csplit,
             })
         }))
         .collect();
@@ -267,8 +305,16 @@ fn quant_case(c: &mut Checker, s: QuantSpec) -> Result<Outcome> {
         y.gpu.write_buffer(&buf)?;
         y.cpu.write_buffer(&buf)?;
     }
+    // A forced cluster size: a context of the same device with that table.
+    let gpu = if s.csplit > 0 {
+        let mut table = c.gpu.dispatcher().table().clone();
+        table.quant.imma_csplit = s.csplit;
+        c.gpu.with_table(table)
+    } else {
+        c.gpu.clone()
+    };
     ops::quant_matmul_with(
-        c.gpu,
+        &gpu,
         &w_gpu,
         &x.gpu,
         &y.gpu,
