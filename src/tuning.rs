@@ -88,9 +88,9 @@ pub struct QuantTuning {
     /// The CTAs of a thread-block cluster (sm_90) that split each imma
     /// slice of K, each with its part of x, the tiles' sums meeting in
     /// distributed shared memory (1, 2, 4 or 8; 1: no clusters); 0: chosen
-    /// by the shape (ops::quant: where a CTA's rows are few against its
-    /// tokens, so that it would copy about as many bytes of x as of
-    /// weights). Absent from a file written before it: 0.
+    /// by the shape (ops::quant::imma_csplit: two where one launch could
+    /// not hold x of all K and the rows are few, else none). Absent from a
+    /// file written before it: 0.
     #[serde(default)]
     pub imma_csplit: usize,
 }

@@ -142,26 +142,25 @@ pub fn all() -> Vec<Case> {
     // at every even offset within a chunk (rows of an odd count of
     // super-blocks).
     let imma_kinds = [QuantKind::Q4_K, QuantKind::Q6_K];
+    // (M, K, N, the cluster size forced by the tuning table: 0 none)
     let extra = [
-        (4096, 4096, 9),
-        (4096, 4096, 16),
-        (14336, 4096, 12),
-        (100, 768, 16),
-        (17, 2304, 4),
-        (1000, 14336, 8),
-        (200, 14592, 13),
-        (100, 28672, 16),
-        (100, 18944, 5),
-        (8448, 8448, 9),
-    ];
-    // The same kernel with the cluster size forced by the tuning table
-    // (what auto would not pick here; before sm_90 every one runs without):
-    // slices one launch after another for few rows (K = 14336 at 16 and 13
-    // tokens, 112 super-blocks at 16); clusters of two where one launch holds
-    // x (4096 x 4096 at 16 tokens, K = 14336 at 8, one n-tile), of four
-    // (parts of 4 super-blocks, 16 warps); clusters asked where a slice's
-    // parts cannot all be filled (9 super-blocks over 4 CTAs: without).
-    let forced = [
+        (4096, 4096, 9, 0),
+        (4096, 4096, 16, 0),
+        (14336, 4096, 12, 0),
+        (100, 768, 16, 0),
+        (17, 2304, 4, 0),
+        (1000, 14336, 8, 0),
+        (200, 14592, 13, 0),
+        (100, 28672, 16, 0),
+        (100, 18944, 5, 0),
+        (8448, 8448, 9, 0),
+        // The same kernel with the cluster size forced (what auto would not
+        // pick here; before sm_90 every one runs without): slices one launch
+        // after another for few rows (K = 14336 at 16 and 13 tokens, 112
+        // super-blocks at 16); clusters of two where one launch holds x (4096
+        // x 4096 at 16 tokens, K = 14336 at 8, one n-tile), of four (parts of
+        // 4 super-blocks, 16 warps); clusters asked where a slice's parts
+        // cannot all be filled (9 super-blocks over 4 CTAs: without).
         (64, 14336, 16, 1),
         (200, 14592, 13, 1),
         (100, 28672, 16, 1),
@@ -175,21 +174,7 @@ pub fn all() -> Vec<Case> {
         .filter(|s| imma_kinds.contains(&s.kind) && s.k > 0)
         .map(|s| QuantSpec { kernel: QuantKernel::Imma, ..*s })
         .chain(imma_kinds.into_iter().flat_map(|kind| {
-            extra.map(|(m, k, n)| QuantSpec {
-                kind,
-                dtype: DType::F16,
-                m,
-                k,
-                n,
-                alpha: 1.0,
-                beta: if n % 2 == 0 { 0.0 } else { 1.0 },
-                x: XView::Padded,
-                kernel: QuantKernel::Imma,
-                csplit: 0,
-            })
-        }))
-        .chain(imma_kinds.into_iter().flat_map(|kind| {
-            forced.map(|(m, k, n, csplit)| QuantSpec {
+            extra.map(|(m, k, n, csplit)| QuantSpec {
                 kind,
                 dtype: DType::F16,
                 m,

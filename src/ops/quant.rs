@@ -301,8 +301,13 @@ pub fn resolve_kernel(
 
 /// Bytes `n` tokens of the product move: W's blocks, x, y (read too when beta is not 0).
 fn traffic(g: &QuantGeometry, w: &QuantMatrix, n: usize, beta: f32) -> u64 {
+    slice_traffic(g, w.size_bytes(), g.k, n, beta)
+}
+
+/// [`traffic`] of a launch over `k` of the columns, whose blocks take `weights` bytes.
+fn slice_traffic(g: &QuantGeometry, weights: usize, k: usize, n: usize, beta: f32) -> u64 {
     let e = g.dtype.size_in_bytes();
-    (w.size_bytes() + n * g.k * e + n * g.m * e * if beta != 0.0 { 2 } else { 1 }) as u64
+    (weights + n * k * e + n * g.m * e * if beta != 0.0 { 2 } else { 1 }) as u64
 }
 
 /// The grid of a launch over `units` independent pieces of work, `per_cta` a CTA.
@@ -560,7 +565,7 @@ fn launch_imma(job: &Job) -> Result<()> {
     let fmt = kind.name().to_ascii_lowercase();
     let q8 = q8_spans(be, job.x_q8)
         .ok_or_else(|| Error::invalid(OP, "x_q8", "x rounded to 8 bits for the imma kernel", "none"))?;
-    let (row_sbs, e) = (g.k / 256, g.dtype.size_in_bytes());
+    let row_sbs = g.k / 256;
     let clusters = be.caps().compute_capability.0 >= 9;
     launch_chunks(job, per_launch, |n0, nc, head| {
         let (xq, xm, xq_row, xm_row) = q8;
@@ -598,9 +603,8 @@ fn launch_imma(job: &Job) -> Result<()> {
                 (n, 1) => format!("{name}_k{}of{n}", i + 1),
                 (n, c) => format!("{name}{c}_k{}of{n}", i + 1),
             };
-            let weights = g.m * (w.row_bytes() / row_sbs) * s.sbs;
-            let bytes = weights + nc * k * e + nc * g.m * e * if beta != 0.0 { 2 } else { 1 };
-            planned.push(Planned { name: label, f: f.clone(), cfg: s.cfg, args, bytes: bytes as u64 });
+            let bytes = slice_traffic(g, g.m * (w.row_bytes() / row_sbs) * s.sbs, k, nc, beta);
+            planned.push(Planned { name: label, f: f.clone(), cfg: s.cfg, args, bytes });
         }
         Ok(planned)
     })
@@ -653,8 +657,7 @@ fn imma_chunk_shapes(
         let groups = tiles.div_ceil(warps / kparts);
         // One group a cluster; without clusters, at most a CTA a slot.
         let ctas = if csplit > 1 { groups * csplit } else { groups.min(slots) };
-        let shared =
-            imma_shared_bytes(kind, 256 * per, nt, warps, stages) + imma_recv_bytes(csplit, warps / kparts, nt);
+        let shared = imma_shared_bytes(kind, 256 * per, nt, warps, stages, csplit, warps / kparts);
         let cfg = LaunchConfig {
             grid: (grid_for(ctas, 1)?, 1, 1),
             block: (32 * warps as u32, 1, 1),
@@ -727,7 +730,8 @@ fn imma_shape(
     let mut best: Option<(usize, usize, usize, usize)> = None; // (warps an SM, stages, warps, CTAs an SM)
     for warps in IMMA_WARPS {
         for stages in IMMA_STAGES {
-            let shared = imma_shared_bytes(kind, k, nt, warps, stages) + imma_recv_bytes(csplit, warps, nt);
+            // The receiving area at its largest (one part a tile: k-parts not chosen yet).
+            let shared = imma_shared_bytes(kind, k, nt, warps, stages, csplit, warps);
             if shared > optin {
                 continue;
             }
@@ -774,7 +778,7 @@ fn imma_check(kind: QuantKind, k: usize, optin: usize) -> Result<usize> {
             what: format!(
                 "the imma kernel holds 8 tokens' x of a slice of K in shared memory: a slice of 256 columns \
                  takes {} bytes, over the device's {optin}",
-                imma_shared_bytes(kind, 256, 1, 8, 2)
+                imma_shared_bytes(kind, 256, 1, 8, 2, 1, 0)
             ),
         }),
         n => Ok(n),
@@ -811,8 +815,7 @@ pub fn imma_tokens(kind: QuantKind, k: usize, optin: usize) -> usize {
 /// of 28, Q6_K (a wider ring and sums) three of 19, 19 and 18.
 fn imma_slices(kind: QuantKind, k: usize, nt: usize, csplit: usize, optin: usize) -> Vec<(usize, usize)> {
     let sbs = k / 256;
-    let recv = imma_recv_bytes(csplit, 8, nt);
-    let fits = |s: usize| imma_shared_bytes(kind, 256 * s.div_ceil(csplit), nt, 8, 2) + recv <= optin;
+    let fits = |s: usize| imma_shared_bytes(kind, 256 * s.div_ceil(csplit), nt, 8, 2, csplit, 8) <= optin;
     let parts_filled = |s: usize| (csplit - 1) * s.div_ceil(csplit) < s;
     if !imma_has(kind) || sbs == 0 || csplit == 0 {
         return Vec::new();
@@ -832,17 +835,29 @@ fn imma_slices(kind: QuantKind, k: usize, nt: usize, csplit: usize, optin: usize
 }
 
 /// Dynamic shared memory of an imma launch (kernels/quant_imma.cu lays it
-/// out): 8 nt tokens' quants of K rounded to 64 bytes plus the pad, dx
-/// [units][tokens] f32, then Q4_K's dx sum [2][tokens][units + 4] (split for tf32) or
-/// Q6_K's sums of each 16 [units][2][tokens] i32, the k-parts' accumulators
-/// (two sets, by the group's parity), the warps' rings.
-fn imma_shared_bytes(kind: QuantKind, k: usize, nt: usize, warps: usize, stages: usize) -> usize {
+/// out) of CTAs of `warps` warps and `stages` ring stages in clusters of
+/// `csplit` (1: none) whose groups have `tiles` tiles: the cluster's
+/// receiving area ([`imma_recv_bytes`]), 8 nt tokens' quants of K (a CTA's
+/// part) rounded to 64 bytes plus the pad, dx [units][tokens] f32, then
+/// Q4_K's dx sum [2][tokens][units + 4] (split for tf32) or Q6_K's sums of
+/// each 16 [units][2][tokens] i32, the k-parts' accumulators (two sets, by
+/// the group's parity), the warps' rings.
+fn imma_shared_bytes(
+    kind: QuantKind,
+    k: usize,
+    nt: usize,
+    warps: usize,
+    stages: usize,
+    csplit: usize,
+    tiles: usize,
+) -> usize {
     let (tokens, units) = (8 * nt, k / 32);
     let (sums, stage) = match kind {
         QuantKind::Q6_K => (4 * 2 * units * tokens, IMMA_ROWS * 240),
         _ => (2 * 4 * tokens * (units + 4), IMMA_ROWS * 160),
     };
-    tokens * (k.next_multiple_of(64) + IMMA_X_PAD)
+    imma_recv_bytes(csplit, tiles, nt)
+        + tokens * (k.next_multiple_of(64) + IMMA_X_PAD)
         + 4 * units * tokens
         + sums
         + 2 * 4 * warps * 32 * 4 * nt
@@ -1270,8 +1285,8 @@ mod tests {
         assert_eq!(imma_tokens(QuantKind::Q4_K, 14336, H200), 16);
         // ... 16 tokens at K = 4096 in a CTA of 16 warps with a ring of two stages (three do not fit).
         assert!(
-            imma_shared_bytes(QuantKind::Q4_K, 4096, 2, 16, 2) <= H200
-                && imma_shared_bytes(QuantKind::Q4_K, 4096, 2, 16, 3) > H200
+            imma_shared_bytes(QuantKind::Q4_K, 4096, 2, 16, 2, 1, 0) <= H200
+                && imma_shared_bytes(QuantKind::Q4_K, 4096, 2, 16, 3, 1, 0) > H200
         );
         assert_eq!(imma_tokens(QuantKind::Q6_K, 4096, H200), 16);
         assert_eq!(imma_tokens(QuantKind::Q6_K, 14336, H200), 16);
@@ -1313,7 +1328,7 @@ mod tests {
                         for &(s0, n) in &s {
                             let per = n.div_ceil(c);
                             assert!(s0 == next && n > 0 && (c - 1) * per < n, "{kind} {sbs} {nt} {c}: {s:?}");
-                            let bytes = imma_shared_bytes(kind, 256 * per, nt, 8, 2) + imma_recv_bytes(c, 8, nt);
+                            let bytes = imma_shared_bytes(kind, 256 * per, nt, 8, 2, c, 8);
                             assert!(bytes <= H200, "{kind} {sbs} {nt} {c}: {s:?}");
                             next += n;
                         }
@@ -1351,16 +1366,21 @@ mod tests {
         assert_eq!(imma_csplit(4, QuantKind::Q4_K, 4096, 14336, 2, 132, H200, false), 1);
         assert_eq!(imma_recv_bytes(1, 8, 2), 0);
         assert_eq!(imma_recv_bytes(4, 8, 2), 4 * 2 * 32 * 8 * 4);
+        // ... at the start of the layout, in clusters only.
+        assert_eq!(
+            imma_shared_bytes(QuantKind::Q4_K, 4096, 2, 16, 2, 4, 8),
+            imma_shared_bytes(QuantKind::Q4_K, 4096, 2, 16, 2, 1, 8) + 4 * 2 * 32 * 8 * 4
+        );
         // K = 4096, two n-tiles, 16 warps, three stages: 16 tokens x (4096 +
         // 32) bytes, dx and dx sum's two parts (128 units; 132 a token), the
         // k-parts' accumulators, 16 warps x 3 stages of 16 rows x 160 bytes.
         assert_eq!(
-            imma_shared_bytes(QuantKind::Q4_K, 4096, 2, 16, 3),
+            imma_shared_bytes(QuantKind::Q4_K, 4096, 2, 16, 3, 1, 0),
             16 * 4128 + 4 * 128 * 16 + 2 * 4 * 16 * 132 + 2 * 16 * 32 * 8 * 4 + 16 * 3 * 2560
         );
         // Q6_K: the sums of each 16 as i32 [128 units][2][16 tokens], stages of 16 rows x 240 bytes.
         assert_eq!(
-            imma_shared_bytes(QuantKind::Q6_K, 4096, 2, 16, 2),
+            imma_shared_bytes(QuantKind::Q6_K, 4096, 2, 16, 2, 1, 0),
             16 * 4128 + 4 * 128 * 16 + 4 * 2 * 128 * 16 + 2 * 16 * 32 * 8 * 4 + 16 * 2 * 3840
         );
     }
