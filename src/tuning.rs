@@ -93,6 +93,21 @@ pub struct QuantTuning {
     /// file written before it: 0.
     #[serde(default)]
     pub imma_csplit: usize,
+    /// Where the caller of `quant_matmul` gives x as it is (not already
+    /// rounded to 8 bits) and the dot or imma kernel takes the product,
+    /// x is rounded once by a launch of its own (`ops::quantize_x`) when it
+    /// has at least this many elements (N x K), the kernel then reading those
+    /// bytes as a decode step's projections do; else every CTA of the dot
+    /// kernel rounds all of x itself, and auto never takes the imma kernel.
+    /// 0: never. Both give the same bytes (the same rounding expressions),
+    /// only the time differs. The embedded 12288: on an H200 (BENCHMARKS.md,
+    /// 2026-12-01, thirteenth session) the extra launch cost 0.3-0.6 us at 1
+    /// to 4 tokens of K <= 4096 (x of at most 8192 elements) and won from
+    /// x of 14336 elements on (K = 14336 at 1 token 3%, 8 tokens 0.74-0.99x,
+    /// 16 tokens on the imma kernel 0.31-0.71x). Absent from a file written
+    /// before it: the embedded value.
+    #[serde(default = "default_round_x_min_elems")]
+    pub round_x_min_elems: usize,
 }
 
 fn default_rope_fuse_max_weight_elems() -> u64 {
@@ -109,6 +124,10 @@ fn default_pair_min_n() -> usize {
 
 fn default_imma_min_n() -> BTreeMap<String, usize> {
     TuningTable::sm90().quant.imma_min_n
+}
+
+fn default_round_x_min_elems() -> usize {
+    TuningTable::sm90().quant.round_x_min_elems
 }
 
 impl QuantTuning {
@@ -660,6 +679,7 @@ mod tests {
         v["quant"].as_object_mut().unwrap().remove("imma_min_n");
         v["quant"].as_object_mut().unwrap().remove("imma_kparts");
         v["quant"].as_object_mut().unwrap().remove("imma_csplit");
+        v["quant"].as_object_mut().unwrap().remove("round_x_min_elems");
         assert_eq!(TuningTable::parse(&v.to_string(), "old.json").unwrap().quant, t);
         // Bad values name their field.
         v["quant"]["imma_kparts"] = 3.into();

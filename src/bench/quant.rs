@@ -1,6 +1,6 @@
 //! `bench quant-matmul`: `ops::quant_matmul` (weights kept in a GGML block
 //! format) in the decode layout for each format, shape and N, with L2
-//! defeated by rotating weight copies; GB/s count the blocks, x and y, against
+//! defeated by rotating weight copies (unless `hot`); GB/s count the blocks, x and y, against
 //! the read roofline; the peer is the dense GEMV of the same shape in the
 //! activations' dtype (auto dispatch), timed in the same run. Each kernel
 //! family asked for (`mma`, `dot`, `auto`) is timed on every point.
@@ -41,6 +41,10 @@ pub struct QuantBenchConfig {
     /// Give the kernels x already rounded to 8 bits (`ops::quantize_x`,
     /// once a point, untimed), as a decode step does (rows suffixed `_xq8`).
     pub x_q8: bool,
+    /// Every launch reads the same weights (no rotating copies), so weights
+    /// that fit in L2 stay there from one launch to the next, as llama.cpp's
+    /// `test-backend-ops perf` times its MUL_MAT cases (rows suffixed `_hot`).
+    pub hot: bool,
 }
 
 impl Default for QuantBenchConfig {
@@ -56,6 +60,7 @@ impl Default for QuantBenchConfig {
             peer: true,
             graph: false,
             x_q8: false,
+            hot: false,
         }
     }
 }
@@ -86,7 +91,7 @@ pub fn run(
         // The dense peer's time per N, measured once per shape.
         let mut dense = vec![None; cfg.ns.len()];
         if cfg.peer {
-            let copies = super::rotation_copies(l2, m * k * e);
+            let copies = if cfg.hot { 1 } else { super::rotation_copies(l2, m * k * e) };
             let weights: Vec<Tensor> =
                 (0..copies).map(|i| random_tensor(ctx, &[m, k], dtype, 17 + i as u64, 0.1)).collect::<Result<_>>()?;
             for (slot, &n) in dense.iter_mut().zip(&cfg.ns) {
@@ -101,7 +106,7 @@ pub fn run(
         }
         for &kind in &cfg.formats {
             let bytes_w = QuantMatrix::byte_len("bench", kind, m, k)?;
-            let copies = super::rotation_copies(l2, bytes_w);
+            let copies = if cfg.hot { 1 } else { super::rotation_copies(l2, bytes_w) };
             let weights: Vec<QuantMatrix> =
                 (0..copies).map(|i| QuantMatrix::random(ctx, kind, m, k, 17 + i as u64)).collect::<Result<_>>()?;
             for (&n, peer) in cfg.ns.iter().zip(&dense) {
@@ -123,11 +128,14 @@ pub fn run(
                     let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| launch(ctx, i))?;
                     let fmt = kind.name().to_ascii_lowercase();
                     // The family that ran (auto resolved), the format and the tokens.
-                    let ran = crate::ops::quant::resolve_kernel(ctx, be, kind, k, n, Some(kernel), x_q8.is_some())?;
+                    let min = ctx.dispatcher().table().quant.round_x_min_elems;
+                    let rounded = x_q8.is_some() || crate::ops::quant::rounds_x_once(min, &x, n, k);
+                    let ran = crate::ops::quant::resolve_kernel(ctx, be, kind, k, n, Some(kernel), rounded)?;
                     let bytes = (bytes_w + n * k * e + n * m * e) as u64;
                     let measured = |suffix: &str, stats: &Stats| {
                         let xq = if x_q8.is_some() { "_xq8" } else { "" };
-                        let label = format!("quant_matmul/{}_{fmt}_n{n}{xq}{suffix}", ran.name());
+                        let hot = if cfg.hot { "_hot" } else { "" };
+                        let label = format!("quant_matmul/{}_{fmt}_n{n}{xq}{hot}{suffix}", ran.name());
                         let shape = format!("m={m} k={k} n={n}");
                         BenchRow::measured(ctx, "quant_matmul", label, dtype, shape, stats, bytes, read.gbps)
                     };

@@ -37,13 +37,17 @@ struct QuantSpec {
     /// The imma kernel's cluster size forced through the tuning table's
     /// `quant.imma_csplit` (0: the table's own choice).
     csplit: usize,
+    /// The tuning's `quant.round_x_min_elems` forced (None: the table's
+    /// own): Some(0) keeps the dot kernel's own rounding of x in every CTA.
+    round_x: Option<usize>,
 }
 
 impl QuantSpec {
     fn name(&self) -> String {
         let cs = if self.csplit > 0 { format!("/cs{}", self.csplit) } else { String::new() };
+        let rx = self.round_x.map(|v| format!("/rx{v}")).unwrap_or_default();
         format!(
-            "{}/{}x{}x{}/a{}/b{}/{:?}/{}{cs}",
+            "{}/{}x{}x{}/a{}/b{}/{:?}/{}{cs}{rx}",
             self.kind,
             self.m,
             self.k,
@@ -72,6 +76,7 @@ pub fn all() -> Vec<Case> {
                 x: XView::Dense,
                 kernel: QuantKernel::Mma,
                 csplit: 0,
+                round_x: None,
             };
             specs.push(s(4096, 4096, 1));
             specs.push(QuantSpec { beta: 1.0, ..s(896, 4864, 3) });
@@ -110,6 +115,7 @@ pub fn all() -> Vec<Case> {
             x: XView::Padded,
             kernel: QuantKernel::Mma,
             csplit: 0,
+            round_x: None,
         });
     }
     // A down projection at batch 16 (K = 14336): the dot kernel's x of 8
@@ -126,6 +132,7 @@ pub fn all() -> Vec<Case> {
             x: XView::Padded,
             kernel: QuantKernel::Mma,
             csplit: 0,
+            round_x: None,
         });
     }
     // The integer tensor-core kernel (Q4_K and Q6_K): its k-parts over a tile
@@ -185,12 +192,21 @@ pub fn all() -> Vec<Case> {
                 x: XView::Padded,
                 kernel: QuantKernel::Imma,
                 csplit,
+                round_x: None,
             })
         }))
         .collect();
     let mut v: Vec<Case> = specs
         .into_iter()
-        .flat_map(|s| [s, QuantSpec { kernel: QuantKernel::Dot, ..s }])
+        // The dot kernel twice: x as the table rounds it (once, by a launch of
+        // its own, where quant.round_x_min_elems says so) and by every CTA itself.
+        .flat_map(|s| {
+            [
+                s,
+                QuantSpec { kernel: QuantKernel::Dot, ..s },
+                QuantSpec { kernel: QuantKernel::Dot, round_x: Some(0), ..s },
+            ]
+        })
         .chain(imma)
         .map(|s| Case {
             op: "quant_matmul",
@@ -290,10 +306,16 @@ fn quant_case(c: &mut Checker, s: QuantSpec) -> Result<Outcome> {
         y.gpu.write_buffer(&buf)?;
         y.cpu.write_buffer(&buf)?;
     }
-    // A forced cluster size: a context of the same device with that table.
-    let gpu = if s.csplit > 0 {
+    // A forced cluster size or rounding of x: a context of the same device
+    // with that table.
+    let gpu = if s.csplit > 0 || s.round_x.is_some() {
         let mut table = c.gpu.dispatcher().table().clone();
-        table.quant.imma_csplit = s.csplit;
+        if s.csplit > 0 {
+            table.quant.imma_csplit = s.csplit;
+        }
+        if let Some(v) = s.round_x {
+            table.quant.round_x_min_elems = v;
+        }
         c.gpu.with_table(table)
     } else {
         c.gpu.clone()

@@ -80,6 +80,11 @@ enum BenchOp {
         /// auto may take the imma kernel (quant.imma_min_n).
         #[arg(long)]
         x_q8: bool,
+        /// Read the same weights in every launch instead of copies rotated
+        /// past L2 (rows suffixed `_hot`): weights that fit in L2 stay there,
+        /// as llama.cpp's `test-backend-ops perf` times its MUL_MAT cases.
+        #[arg(long)]
+        hot: bool,
         /// Write the rows as CSV.
         #[arg(long)]
         csv: Option<PathBuf>,
@@ -374,9 +379,9 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             }
             Ok(0)
         }
-        BenchOp::QuantMatmul { shapes, n, formats, kernel, dtype, runs, no_peer, graph, x_q8, csv } => {
+        BenchOp::QuantMatmul { shapes, n, formats, kernel, dtype, runs, no_peer, graph, x_q8, hot, csv } => {
             let mut cfg =
-                QuantBenchConfig { runs: runs.max(1), peer: !no_peer, dtype, graph, x_q8, ..Default::default() };
+                QuantBenchConfig { runs: runs.max(1), peer: !no_peer, dtype, graph, x_q8, hot, ..Default::default() };
             gemv_grid(shapes, n, &mut cfg.shapes, &mut cfg.ns)?;
             if let Some(f) = formats {
                 cfg.formats = f;

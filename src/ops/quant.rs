@@ -130,22 +130,31 @@ pub fn quant_matmul_with(
         }
         Backend::Cuda(be) => {
             be.hold_quant(w);
-            let kernel = resolve_kernel(ctx, be, w.kind(), g.k, g.n, opts.kernel, has_q8)?;
+            let table = &ctx.dispatcher().table().quant;
+            // x as it is, to be rounded once by a launch of its own if the dot or
+            // imma kernel takes it (the tuning's quant.round_x_min_elems).
+            let round_once = !has_q8 && rounds_x_once(table.round_x_min_elems, x, g.n, g.k);
+            let kernel = resolve_kernel(ctx, be, w.kind(), g.k, g.n, opts.kernel, has_q8 || round_once)?;
             let (w_ptr, buf_bytes) = super::quant_span(OP, w)?;
             // The imma kernel reads x only rounded to 8 bits: where the caller
-            // gives no such x (only a forced `imma` gets here without), it is made
-            // first (a quantize_x launch into a buffer of its own).
-            let made = match (kernel, opts.x_q8) {
-                (QuantKernel::Imma, None) => {
+            // gives no such x, it is made first (a quantize_x launch into a buffer
+            // of its own); so is the dot kernel's where round_once says so.
+            let make = match kernel {
+                QuantKernel::Imma => !has_q8,
+                QuantKernel::Dot => round_once,
+                _ => false,
+            };
+            let made = if make {
+                if kernel == QuantKernel::Imma {
                     imma_check(w.kind(), g.k, be.caps().max_shared_per_block_optin as usize)?;
-                    let q = Q8Activations::new(ctx, g.n, g.k)?;
-                    super::q8::quantize_x(ctx, x, &q)?;
-                    Some(q)
                 }
-                _ => None,
+                let q = Q8Activations::new(ctx, g.n, g.k)?;
+                super::q8::quantize_x(ctx, x, &q)?;
+                Some(q)
+            } else {
+                None
             };
             let x_q8 = made.as_ref().or(opts.x_q8);
-            let table = &ctx.dispatcher().table().quant;
             let (kparts, csplit) = (table.imma_kparts, table.imma_csplit);
             let job = Job { be, g: &g, w, w_ptr, buf_bytes, x, x_q8, y, alpha, beta, kparts, csplit };
             match kernel {
@@ -297,6 +306,15 @@ pub fn resolve_kernel(
     let table = &ctx.dispatcher().table().quant;
     let (dot_max_n, imma_min_n) = (table.dot_max_n(kind), table.imma_min_n(kind));
     Ok(ctx.dispatcher().resolve(kernel, |p| p.quant.kernel)?.resolve(n, dot_max_n, dot_fits, imma_min_n, imma_fits))
+}
+
+/// Whether x as the caller gave it (`x`: `n` rows of `k`) is rounded to 8
+/// bits once by a launch of its own before the dot or imma kernel
+/// (`min_elems`: the tuning's `quant.round_x_min_elems`, 0 never): at least
+/// that many elements and a unit column stride (what `quantize_x` reads;
+/// else the dot kernel's CTAs round it as they load it).
+pub fn rounds_x_once(min_elems: usize, x: &Tensor, n: usize, k: usize) -> bool {
+    min_elems > 0 && n * k >= min_elems && k % 32 == 0 && (k <= 1 || x.layout().stride(1) == 1)
 }
 
 /// Bytes `n` tokens of the product move: W's blocks, x, y (read too when beta is not 0).
@@ -1197,6 +1215,23 @@ fn pair_tokens(kinds: [QuantKind; 2], k: usize, optin: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn x_is_rounded_once_from_the_tables_size_on_contiguous_columns() {
+        let ctx = Context::cpu();
+        let x = Tensor::empty(&ctx, &[4, 4096], crate::DType::F16).unwrap();
+        assert!(rounds_x_once(1, &x, 4, 4096));
+        assert!(rounds_x_once(16384, &x, 4, 4096));
+        assert!(!rounds_x_once(0, &x, 4, 4096), "0: never");
+        assert!(!rounds_x_once(16385, &x, 4, 4096), "fewer elements than the table's");
+        assert!(!rounds_x_once(12288, &x, 2, 4096), "two of the rows");
+        // Rows padded: still a unit column stride.
+        let padded = Tensor::empty(&ctx, &[4, 4096 + 8], crate::DType::F16).unwrap().narrow(1, 0, 4096).unwrap();
+        assert!(rounds_x_once(1, &padded, 4, 4096));
+        // Columns strided (x as a transposed view): quantize_x cannot read it.
+        let strided = Tensor::empty(&ctx, &[4096, 4], crate::DType::F16).unwrap().transpose(0, 1).unwrap();
+        assert!(!rounds_x_once(1, &strided, 4, 4096));
+    }
 
     #[test]
     fn tiles_are_dealt_once_each_and_evenly_over_the_ctas() {
