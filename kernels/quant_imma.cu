@@ -1,7 +1,8 @@
 // Quantized GEMV for a batch of tokens on integer tensor cores:
 // y[N, M] = alpha * x[N, K] . dequant(W)[M, K]^T + beta * y with N <= 16 per
 // launch (8 per n-tile; template on the n-tiles), W in GGML's Q4_K or Q6_K
-// blocks (src/spec/quant.rs is the byte-exact reference), x given already rounded to
+// blocks, or Q8_0 or Q4_0 with K a multiple of 256 (src/spec/quant.rs is the
+// byte-exact reference), x given already rounded to
 // 8 bits per 32 elements (src/spec/q8.rs's layout: XQ, XM, what
 // kernels/quant_dot.cu's producers write), y of T (this build's dtype).
 // Host side: src/ops/quant.rs (launch_imma); parameters: QuantParams
@@ -25,7 +26,9 @@
 // 1.7 TB/s, slower than the dot kernel up to 12 tokens (BENCHMARKS.md,
 // 2026-11-30 and 2026-12-01): auto dispatch's embedded table takes this
 // kernel for Q4_K from 6 tokens, for Q6_K from 13 (one chunk where the dot
-// kernel takes two).
+// kernel takes two), for Q8_0 and Q4_0 from 8 (a block is a unit: one mma
+// of 16 rows a block and token tile, Q4_0's from C = -8 sum(xq); their
+// scheme at qimma's F <= 1 branch; 2026-12-01, thirteenth session).
 //
 // Why: the integer-dot kernel (quant_dot.cu) spends a dp4a per 4 weights and
 // token, so from 4-8 tokens on it is bound by instructions, not bytes
@@ -98,6 +101,12 @@ constexpr int QI_PITCH = 160;                    // a row's 144 bytes of a super
 constexpr int QI_STAGE = QI_ROWS * QI_PITCH;     // 2560 bytes
 constexpr int QI_CHUNKS = 9;                     // 16-byte chunks of a row's super-block
 constexpr int QI_COPIES = (QI_ROWS * QI_CHUNKS + 31) / 32;  // a lane's chunks a stage (5)
+// Q8_0: eight 34-byte blocks (272 bytes, 17 chunks) a row's 256 columns, at a
+// pitch of 288 (72 words: rows 8 banks apart); Q4_0's eight 18-byte blocks
+// take Q4_K's 144 bytes and layout. Both need K a multiple of 256 (whole
+// chunks from a 16-byte aligned start in every row: the host's rule).
+constexpr int QI8_PITCH = 288;
+constexpr int QI8_CHUNKS = 17;
 // Q6_K: a row's super-block (210 bytes) starts anywhere even within its
 // first chunk, so a stage row is the 14 chunks that cover it at a pitch of
 // 240 bytes (60 words: rows 28 banks apart); a lane copies 7 chunks of one
@@ -169,6 +178,35 @@ __device__ __forceinline__ unsigned word_at(const u8* p) {
     return w[0];
 }
 
+// d[0..3] = A (16 x 32 s8) . B (32 x 8 s8), exact int32 dots (Q8_0).
+__device__ __forceinline__ void mma_s8s8(const unsigned (&a)[4], unsigned b0, unsigned b1, int (&d)[4]) {
+    asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%10,%10,%10};\n"
+        : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(0));
+}
+
+// d[0..3] = A (16 x 32 u8) . B (32 x 8 s8) + c (c0 for tokens 2t, c1 for
+// 2t + 1 in both row halves), exact int32 dots (Q4_0: c = -8 sum(xq)).
+__device__ __forceinline__ void mma_u8s8_c(const unsigned (&a)[4], unsigned b0, unsigned b1, int c0, int c1,
+                                           int (&d)[4]) {
+    asm("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%10,%11};\n"
+        : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c0), "r"(c1));
+}
+
+// The 32-bit word at p, a stage address that is 4-byte aligned (MIS false)
+// or 2 bytes past that (MIS true: Q8_0's and Q4_0's quants in the even
+// blocks of a 16-byte aligned row), known where the code is unrolled.
+template <bool MIS>
+__device__ __forceinline__ unsigned word_at2(const u8* p) {
+    if constexpr (MIS) {
+        const unsigned* s = reinterpret_cast<const unsigned*>(p - 2);
+        return __byte_perm(s[0], s[1], 0x5432);
+    } else {
+        return *reinterpret_cast<const unsigned*>(p);
+    }
+}
+
 // d[0..3] = A (16 x 16 u8) . B (16 x 8 s8) + c, exact int32 dots.
 __device__ __forceinline__ void mma_u8s8_k16(unsigned a0, unsigned a1, unsigned b, int c0, int c1, int (&d)[4]) {
     asm("mma.sync.aligned.m16n8k16.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%7,%8};\n"
@@ -191,10 +229,14 @@ template <int F, int NT, bool CL>
 __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __restrict__ XQ,
                       const u8* __restrict__ XM, const QuantParams p, int stages, int kparts, int sb0, i64 xq_row,
                       i64 xm_row, int csplit) {
-    static_assert(F == 2 || F == 3, "Q4_K and Q6_K");
+    static_assert(F >= 0 && F <= 3, "Q8_0, Q4_0, Q4_K and Q6_K");
     constexpr int NTOK = 8 * NT;
-    constexpr int STAGE = F == 2 ? QI_STAGE : QI6_STAGE;
-    constexpr int SBB = F == 2 ? 144 : 210;  // bytes of a super-block
+    // A stage row: Q6_K's own scheme; the others whole 16-byte chunks.
+    constexpr int PITCH = F == 0 ? QI8_PITCH : QI_PITCH;
+    constexpr int CHUNKS = F == 0 ? QI8_CHUNKS : QI_CHUNKS;
+    constexpr int COPIES = (QI_ROWS * CHUNKS + 31) / 32;  // a lane's chunks a stage (Q4_K, Q4_0: 5; Q8_0: 9)
+    constexpr int STAGE = F == 3 ? QI6_STAGE : QI_ROWS * PITCH;
+    constexpr int SBB = F == 0 ? 272 : F == 3 ? 210 : 144;  // bytes of a row's 256 columns
     extern __shared__ uint4 smem[];
     const int warps = blockDim.x >> 5, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int g = lane >> 2, t = lane & 3;
@@ -232,8 +274,11 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
     u8* xq = reinterpret_cast<u8*>(recv + recv_floats);
     float* dxv = reinterpret_cast<float*>(xq + NTOK * xp);
     unsigned* dxs = reinterpret_cast<unsigned*>(dxv + units * NTOK);  // Q4_K
-    int* xs16 = reinterpret_cast<int*>(dxs);                          // Q6_K
-    float* red = reinterpret_cast<float*>(dxs + (F == 2 ? 2 * NTOK * dstride : 2 * units * NTOK));
+    int* xs16 = reinterpret_cast<int*>(dxs);                          // Q6_K, Q4_0
+    // Q4_K: dx sum(xq) [2][NTOK][units + 4]; Q6_K: -32 sum(xq) [units][2][NTOK]; Q4_0:
+    // -8 sum(xq) [units][NTOK]; Q8_0: none.
+    constexpr int SUMS_OF = F == 3 ? 2 : F == 1 ? 1 : 0;  // a unit's words of sums a token (Q4_K apart)
+    float* red = reinterpret_cast<float*>(dxs + (F == 2 ? 2 * NTOK * dstride : SUMS_OF * units * NTOK));
     u8* ring = reinterpret_cast<u8*>(red + 2 * warps * 32 * 4 * NT) + warp * stages * STAGE;
 
     // This warp's tile of each group and part of K (one super-block a stage);
@@ -244,29 +289,30 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
     auto row0 = [&](i64 grp) { return (grp * rt_per_group + rt) * QI_ROWS; };
     auto row_at = [&](i64 grp, int r) { return min(row0(grp) + r, p.m - 1) * p.row_bytes + (i64)(sb0 + sb_lo) * SBB; };
 
-    // This lane's copy slots, the same every stage. Q4_K: chunk c = lane + 32 i
-    // of the stage is chunk c % 9 of row c / 9; src: its next bytes in W.
+    // This lane's copy slots, the same every stage. Q4_K, Q4_0: chunk c = lane
+    // + 32 i of the stage is chunk c % 9 of row c / 9 (Q8_0: 17); src: its next
+    // bytes in W.
     // Q6_K: chunks 7 (lane & 1) .. + 6 of row lane / 2, from the 16-byte
     // boundary at or before the super-block's first byte (cbyte: that byte).
-    int cdst[QI_COPIES];
-    const u8* csrc[QI_COPIES];
+    int cdst[COPIES];
+    const u8* csrc[COPIES];
     i64 cbyte = 0;
     auto aim = [&](i64 grp) {
-        if constexpr (F == 2) {
+        if constexpr (F != 3) {
 #pragma unroll
-            for (int i = 0; i < QI_COPIES; ++i) {
-                const int c = min(lane + 32 * i, QI_ROWS * QI_CHUNKS - 1), r = c / QI_CHUNKS;
-                csrc[i] = W + row_at(grp, r) + 16 * (c - r * QI_CHUNKS);
+            for (int i = 0; i < COPIES; ++i) {
+                const int c = min(lane + 32 * i, QI_ROWS * CHUNKS - 1), r = c / CHUNKS;
+                csrc[i] = W + row_at(grp, r) + 16 * (c - r * CHUNKS);
             }
         } else {
             cbyte = row_at(grp, lane >> 1);
         }
     };
-    if constexpr (F == 2) {
+    if constexpr (F != 3) {
 #pragma unroll
-        for (int i = 0; i < QI_COPIES; ++i) {
-            const int c = lane + 32 * i, r = c / QI_CHUNKS;
-            cdst[i] = r * QI_PITCH + 16 * (c - r * QI_CHUNKS);
+        for (int i = 0; i < COPIES; ++i) {
+            const int c = lane + 32 * i, r = c / CHUNKS;
+            cdst[i] = r * PITCH + 16 * (c - r * CHUNKS);
         }
     }
     const i64 grp0 = blockIdx.x / csplit, gstep = gridDim.x / csplit;
@@ -280,10 +326,10 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
     auto issue = [&]() {
         if (cgrp < groups) {
             u8* st = ring + cstage * STAGE;
-            if constexpr (F == 2) {
+            if constexpr (F != 3) {
 #pragma unroll
-                for (int i = 0; i < QI_COPIES; ++i) {
-                    if (lane + 32 * i < QI_ROWS * QI_CHUNKS) cp_async16(st + cdst[i], csrc[i], 16);
+                for (int i = 0; i < COPIES; ++i) {
+                    if (lane + 32 * i < QI_ROWS * CHUNKS) cp_async16(st + cdst[i], csrc[i], 16);
                     csrc[i] += SBB;
                 }
             } else {
@@ -343,7 +389,9 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
                     dxv[u * NTOK + n] = dx;  // [u][n]
                     if constexpr (F == 2) {
                         split_tf32(dx * (float)(s0 + s1), dxs[n * dstride + u], dxs[(NTOK + n) * dstride + u]);
-                    } else {
+                    } else if constexpr (F == 1) {
+                        xs16[u * NTOK + n] = -8 * (s0 + s1);  // [u][n]
+                    } else if constexpr (F == 3) {
                         xs16[(2 * u) * NTOK + n] = -32 * s0;  // [u][half][n]
                         xs16[(2 * u + 1) * NTOK + n] = -32 * s1;
                     }
@@ -358,7 +406,9 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
     // unit u = 8 sb + j, whose offset in the token's row (q8_chunk_offset) is
     // 256 sb + 64 (j >> 1) + (16 ((2 (j & 1) + (t >> 1)) ^ (j >> 2)) ^ 32 (sb & 1)).
     // Q6_K's: token 8 nt + g's word t of chunk q = G & 1 of unit 8 sb + G / 2
-    // (16 ((2 (j & 1) + q) ^ (j >> 2)) a constant for each G).
+    // (16 ((2 (j & 1) + q) ^ (j >> 2)) a constant for each G). Q8_0's and
+    // Q4_0's: word t of chunks 0 and 1 of unit j (k-slots 4t.. and 16 + 4t..
+    // are the block's elements 4t.. and 16 + 4t..).
     const u8* xrow = xq + g * xp + (F == 2 ? 8 * (t & 1) : 4 * t);
     int xc[4];  // Q4_K: by (j & 1) + 2 (j >> 2)
 #pragma unroll
@@ -385,7 +435,61 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
         const int sb = sb_lo + it;
         const int sbx = 32 * ((sb0 + sb) & 1);  // x's chunk order by the super-block's parity in the row
         const float* dxu = dxt + 8 * sb * NTOK;
-        if constexpr (F == 2) {
+        if constexpr (F <= 1) {
+            // Q8_0 (w = d q, q i8) and Q4_0 (w = d (q - 8), q the block's
+            // nibbles: elements i and 16 + i in byte i's low and high halves):
+            // a block is a unit, an m16n8k32 of 16 rows a token tile, Q4_0's
+            // from C = -8 sum(xq) of the token's unit.
+            constexpr int BB = F == 0 ? 34 : 18;
+            const u8* ra = ring + stage * STAGE + g * PITCH;  // row g's 256 columns
+            const u8* rb = ra + 8 * PITCH;                     // row g + 8's
+            const u8* xs = xrow + 256 * sb;
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const float da = __half2float(__ushort_as_half(*reinterpret_cast<const unsigned short*>(ra + BB * j)));
+                const float db = __half2float(__ushort_as_half(*reinterpret_cast<const unsigned short*>(rb + BB * j)));
+                unsigned a[4];
+                // The quants start 2 bytes into the block: 2 mod 4 in even blocks.
+                if (j % 2 == 0) {
+                    if constexpr (F == 0) {
+                        a[0] = word_at2<true>(ra + BB * j + 2 + 4 * t), a[2] = word_at2<true>(ra + BB * j + 18 + 4 * t);
+                        a[1] = word_at2<true>(rb + BB * j + 2 + 4 * t), a[3] = word_at2<true>(rb + BB * j + 18 + 4 * t);
+                    } else {
+                        const unsigned wa = word_at2<true>(ra + BB * j + 2 + 4 * t), wb = word_at2<true>(rb + BB * j + 2 + 4 * t);
+                        a[0] = wa & 0x0F0F0F0Fu, a[2] = (wa >> 4) & 0x0F0F0F0Fu;
+                        a[1] = wb & 0x0F0F0F0Fu, a[3] = (wb >> 4) & 0x0F0F0F0Fu;
+                    }
+                } else {
+                    if constexpr (F == 0) {
+                        a[0] = word_at2<false>(ra + BB * j + 2 + 4 * t), a[2] = word_at2<false>(ra + BB * j + 18 + 4 * t);
+                        a[1] = word_at2<false>(rb + BB * j + 2 + 4 * t), a[3] = word_at2<false>(rb + BB * j + 18 + 4 * t);
+                    } else {
+                        const unsigned wa = word_at2<false>(ra + BB * j + 2 + 4 * t), wb = word_at2<false>(rb + BB * j + 2 + 4 * t);
+                        a[0] = wa & 0x0F0F0F0Fu, a[2] = (wa >> 4) & 0x0F0F0F0Fu;
+                        a[1] = wb & 0x0F0F0F0Fu, a[3] = (wb >> 4) & 0x0F0F0F0Fu;
+                    }
+                }
+                const u8* x0 = xs + 64 * (j >> 1) + ((16 * ((2 * (j & 1)) ^ (j >> 2))) ^ sbx);
+                const u8* x1 = xs + 64 * (j >> 1) + ((16 * ((2 * (j & 1) + 1) ^ (j >> 2))) ^ sbx);
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt) {
+                    const unsigned b0 = *reinterpret_cast<const unsigned*>(x0 + 8 * nt * xp);
+                    const unsigned b1 = *reinterpret_cast<const unsigned*>(x1 + 8 * nt * xp);
+                    int d[4];
+                    if constexpr (F == 0) {
+                        mma_s8s8(a, b0, b1, d);
+                    } else {
+                        const int2 c = *reinterpret_cast<const int2*>(xst + (8 * sb + j) * NTOK + 8 * nt);
+                        mma_u8s8_c(a, b0, b1, c.x, c.y, d);
+                    }
+                    const float2 dx = *reinterpret_cast<const float2*>(dxu + j * NTOK + 8 * nt);
+                    acc[nt][0] = fmaf(da * dx.x, (float)d[0], acc[nt][0]);
+                    acc[nt][1] = fmaf(da * dx.y, (float)d[1], acc[nt][1]);
+                    acc[nt][2] = fmaf(db * dx.x, (float)d[2], acc[nt][2]);
+                    acc[nt][3] = fmaf(db * dx.y, (float)d[3], acc[nt][3]);
+                }
+            }
+        } else if constexpr (F == 2) {
             const u8* ra = ring + stage * STAGE + g * QI_PITCH;  // row g's super-block
             const u8* rb = ra + 8 * QI_PITCH;                     // row g + 8's
             const uint4 ha = *reinterpret_cast<const uint4*>(ra);
@@ -570,7 +674,7 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
     cp_async_wait<0>();  // no copy outlives the CTA (groups past the last are empty; this is for form)
 }
 
-// qimma_<format>_nt<NT>_<dtype>: Q4_K and Q6_K; NT = 1 (up to 8 tokens), 2
+// qimma_<format>_nt<NT>_<dtype>: Q8_0, Q4_0, Q4_K and Q6_K; NT = 1 (up to 8 tokens), 2
 // (up to 16); 8 or 16 warps a CTA; the slice of K from super-block sb0, a
 // token's quants xq_row bytes and its unit constants xm_row units apart;
 // qimma_<format>_nt<NT>_cl_<dtype> the same in clusters of csplit CTAs
@@ -586,10 +690,18 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
         (void)X;                                                                                                    \
         qimma<F, NT, CL>(W, Y, XQ, XM, p, stages, kparts, sb0, xq_row, xm_row, csplit);                             \
     }
+QI_ENTRY(0, q8_0, 1, false, )
+QI_ENTRY(0, q8_0, 2, false, )
+QI_ENTRY(1, q4_0, 1, false, )
+QI_ENTRY(1, q4_0, 2, false, )
 QI_ENTRY(2, q4_k, 1, false, )
 QI_ENTRY(2, q4_k, 2, false, )
 QI_ENTRY(3, q6_k, 1, false, )
 QI_ENTRY(3, q6_k, 2, false, )
+QI_ENTRY(0, q8_0, 1, true, _cl)
+QI_ENTRY(0, q8_0, 2, true, _cl)
+QI_ENTRY(1, q4_0, 1, true, _cl)
+QI_ENTRY(1, q4_0, 2, true, _cl)
 QI_ENTRY(2, q4_k, 1, true, _cl)
 QI_ENTRY(2, q4_k, 2, true, _cl)
 QI_ENTRY(3, q6_k, 1, true, _cl)

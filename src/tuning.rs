@@ -67,10 +67,13 @@ pub struct QuantTuning {
     #[serde(default = "default_pair_min_n")]
     pub pair_min_n: usize,
     /// Per block format, the fewest tokens from which auto dispatch gives
-    /// the integer tensor-core kernel (kernels/quant_imma.cu: Q4_K and Q6_K) a
-    /// launch whose x the caller gave already rounded to 8 bits (a decode
-    /// step's projections); 0 or a format missing here: never. The embedded
-    /// table: Q4_K from 6, Q6_K from 13. On an H200 (BENCHMARKS.md,
+    /// the integer tensor-core kernel (kernels/quant_imma.cu) a launch whose
+    /// x is already rounded to 8 bits (a decode step's projections, or x
+    /// rounded once: `round_x_min_elems`); 0 or a format missing here:
+    /// never. The embedded table: Q4_K from 6, Q6_K from 13, Q8_0 and Q4_0
+    /// from 8 (2026-12-01, thirteenth session: at 8 tokens 0.62-0.94x the
+    /// dot kernel's time on every shape of llama3-8b, at 6 tokens a loss on
+    /// three of four for Q4_0 and all four for Q8_0). On an H200 (BENCHMARKS.md,
     /// 2026-11-30, eleventh session) Q6_K's kernel tied the dot kernel at 8
     /// tokens; with slices of K (2026-12-01, twelfth session) 13 to 16 tokens
     /// in one chunk beat the dot kernel's two launches on the step (llama3-8b
@@ -666,11 +669,11 @@ mod tests {
         assert_eq!(TuningTable::parse(&v.to_string(), "old.json").unwrap().quant, t);
         let q = QuantTuning { dot_max_n: [("q6_k".to_string(), 0)].into_iter().collect(), ..QuantTuning::default() };
         assert_eq!((q.dot_max_n(QuantKind::Q6_K), q.dot_max_n(QuantKind::Q8_0)), (0, QuantTuning::DEFAULT_DOT_MAX_N));
-        // The imma kernel: Q4_K from 6 tokens, Q6_K from 13, every other format never (it has no entries for them).
+        // The imma kernel: Q4_K from 6 tokens, Q6_K from 13, Q8_0 and Q4_0 from 8.
         assert_eq!(t.imma_min_n(QuantKind::Q4_K), 6);
         assert_eq!(t.imma_min_n(QuantKind::Q6_K), 13);
         for kind in [QuantKind::Q8_0, QuantKind::Q4_0] {
-            assert_eq!(t.imma_min_n(kind), 0, "{kind}");
+            assert_eq!(t.imma_min_n(kind), 8, "{kind}");
         }
         assert_eq!(t.imma_kparts, 0);
         assert_eq!(t.imma_csplit, 0);

@@ -135,7 +135,8 @@ pub fn all() -> Vec<Case> {
             round_x: None,
         });
     }
-    // The integer tensor-core kernel (Q4_K and Q6_K): its k-parts over a tile
+    // The integer tensor-core kernel (every format; Q8_0 and Q4_0 where K is
+    // a multiple of 256): its k-parts over a tile
     // (1 to 16, by the shape against the device's CTA slots), a part's last
     // stage, rows past a whole tile, one and two n-tiles; tokens whose x of
     // all K does not fit one CTA: on sm_90 with few rows in clusters of two
@@ -148,7 +149,7 @@ pub fn all() -> Vec<Case> {
     // 16, the second from an odd super-block, beta 1); Q6_K's super-blocks
     // at every even offset within a chunk (rows of an odd count of
     // super-blocks).
-    let imma_kinds = [QuantKind::Q4_K, QuantKind::Q6_K];
+    let imma_kinds = QuantKind::ALL;
     // (M, K, N, the cluster size forced by the tuning table: 0 none)
     let extra = [
         (4096, 4096, 9, 0),
@@ -178,7 +179,7 @@ pub fn all() -> Vec<Case> {
     ];
     let imma: Vec<QuantSpec> = specs
         .iter()
-        .filter(|s| imma_kinds.contains(&s.kind) && s.k > 0)
+        .filter(|s| imma_kinds.contains(&s.kind) && s.k > 0 && s.k % 256 == 0)
         .map(|s| QuantSpec { kernel: QuantKernel::Imma, ..*s })
         .chain(imma_kinds.into_iter().flat_map(|kind| {
             extra.map(|(m, k, n, csplit)| QuantSpec {

@@ -2,7 +2,8 @@
 //! (kernels/quant.cu, up to 16 tokens per launch), the integer-dot kernel
 //! with x quantized to 8 bits (kernels/quant_dot.cu, up to 8 per launch, x
 //! held whole in shared memory) or the integer tensor-core kernel on the
-//! same quantized x (kernels/quant_imma.cu, Q4_K and Q6_K, up to 16 per launch).
+//! same quantized x (kernels/quant_imma.cu, every format, Q8_0 and Q4_0 where
+//! K is a multiple of 256, up to 16 per launch).
 
 use std::str::FromStr;
 
@@ -44,7 +45,8 @@ pub enum QuantKernel {
     /// [`DOT_MAX_N`] tokens; fewer where x would not fit in shared memory).
     Dot,
     /// Always the integer tensor-core kernel (x rounded to 8 bits, made by
-    /// the launch where the caller gives none; Q4_K and Q6_K weights only; chunks of
+    /// the launch where the caller gives none; Q8_0 and Q4_0 weights with K a
+    /// multiple of 256, Q4_K and Q6_K; chunks of
     /// up to 16 tokens, a launch a slice of K where their x of all K would
     /// not fit in shared memory).
     Imma,

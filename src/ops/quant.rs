@@ -8,7 +8,8 @@
 //! kernels/quant_dot.cu (integer dot products against x rounded to 8 bits per
 //! 32 elements, a warp per two rows, up to [`DOT_MAX_N`] columns per launch)
 //! and kernels/quant_imma.cu (integer tensor cores on the same rounded x,
-//! Q4_K and Q6_K, a warp per 16 rows, up to 16 columns per launch); `DK_QUANT_KERNEL`
+//! every format (Q8_0 and Q4_0 where K is a multiple of 256), a warp per 16
+//! rows, up to 16 columns per launch); `DK_QUANT_KERNEL`
 //! (`auto`, `mma`, `dot`, `imma`) or [`quant_matmul_with`] picks; auto takes
 //! `imma` from the tuning table's `quant.imma_min_n` tokens where the caller
 //! gives x already rounded, else `dot` up to `quant.dot_max_n` tokens for the
@@ -780,14 +781,24 @@ fn imma_recv_bytes(csplit: usize, tiles: usize, nt: usize) -> usize {
 }
 
 /// Tokens one imma launch takes for a `kind` matrix of `k` columns, or an
-/// error naming what it cannot run: a format other than Q4_K and Q6_K, or x
-/// of 8 tokens and one super-block (its narrowest slice of K) over the
-/// device's shared memory.
+/// error naming what it cannot run: a format it has no entries for, K not
+/// a multiple of 256 (Q8_0 and Q4_0: the kernel copies a row's blocks in
+/// whole 256-column groups), or x of 8 tokens and 256 columns (its
+/// narrowest slice of K) over the device's shared memory.
 fn imma_check(kind: QuantKind, k: usize, optin: usize) -> Result<usize> {
     if !imma_has(kind) {
         return Err(Error::Unsupported {
             op: OP,
-            what: format!("the imma kernel runs Q4_K and Q6_K weights only, not {}", kind.name()),
+            what: format!("the imma kernel runs Q8_0, Q4_0, Q4_K and Q6_K weights only, not {}", kind.name()),
+        });
+    }
+    if k % 256 != 0 {
+        return Err(Error::Unsupported {
+            op: OP,
+            what: format!(
+                "the imma kernel copies {}'s rows in groups of 256 columns: K must be a multiple of 256, not {k}",
+                kind.name()
+            ),
         });
     }
     match imma_tokens(kind, k, optin) {
@@ -803,14 +814,16 @@ fn imma_check(kind: QuantKind, k: usize, optin: usize) -> Result<usize> {
     }
 }
 
-/// Whether the imma kernel has entries for `kind`: Q4_K and Q6_K (Q4_K_M's two).
+/// Whether the imma kernel has entries for `kind`: every format here (Q8_0
+/// and Q4_0 where K is a multiple of 256: [`imma_slices`]).
 fn imma_has(kind: QuantKind) -> bool {
-    matches!(kind, QuantKind::Q4_K | QuantKind::Q6_K)
+    matches!(kind, QuantKind::Q8_0 | QuantKind::Q4_0 | QuantKind::Q4_K | QuantKind::Q6_K)
 }
 
 /// Tokens of K columns one imma launch takes: 16 where two n-tiles' x of a
 /// slice of K fit beside the smallest CTA's ring (8 warps, 2 stages), else 8,
-/// else 0 (also for formats it has no entries for, and K = 0).
+/// else 0 (also for formats it has no entries for, K = 0, and K not a
+/// multiple of 256).
 pub fn imma_tokens(kind: QuantKind, k: usize, optin: usize) -> usize {
     if !imma_slices(kind, k, 2, 1, optin).is_empty() {
         IMMA_MAX_N
@@ -835,7 +848,7 @@ fn imma_slices(kind: QuantKind, k: usize, nt: usize, csplit: usize, optin: usize
     let sbs = k / 256;
     let fits = |s: usize| imma_shared_bytes(kind, 256 * s.div_ceil(csplit), nt, 8, 2, csplit, 8) <= optin;
     let parts_filled = |s: usize| (csplit - 1) * s.div_ceil(csplit) < s;
-    if !imma_has(kind) || sbs == 0 || csplit == 0 {
+    if !imma_has(kind) || sbs == 0 || k % 256 != 0 || csplit == 0 {
         return Vec::new();
     }
     let slices: Vec<(usize, usize)> = if fits(sbs) {
@@ -857,9 +870,11 @@ fn imma_slices(kind: QuantKind, k: usize, nt: usize, csplit: usize, optin: usize
 /// `csplit` (1: none) whose groups have `tiles` tiles: the cluster's
 /// receiving area ([`imma_recv_bytes`]), 8 nt tokens' quants of K (a CTA's
 /// part) rounded to 64 bytes plus the pad, dx [units][tokens] f32, then
-/// Q4_K's dx sum [2][tokens][units + 4] (split for tf32) or Q6_K's sums of
-/// each 16 [units][2][tokens] i32, the k-parts' accumulators (two sets, by
-/// the group's parity), the warps' rings.
+/// Q4_K's dx sum [2][tokens][units + 4] (split for tf32), Q6_K's sums of
+/// each 16 [units][2][tokens] i32 or Q4_0's of each unit [units][tokens]
+/// (Q8_0: none), the k-parts' accumulators (two sets, by the group's
+/// parity), the warps' rings (16 rows of 256 columns a stage: Q6_K's 210
+/// bytes at a pitch of 240, Q8_0's 272 at 288, the others' 144 at 160).
 fn imma_shared_bytes(
     kind: QuantKind,
     k: usize,
@@ -872,7 +887,9 @@ fn imma_shared_bytes(
     let (tokens, units) = (8 * nt, k / 32);
     let (sums, stage) = match kind {
         QuantKind::Q6_K => (4 * 2 * units * tokens, IMMA_ROWS * 240),
-        _ => (2 * 4 * tokens * (units + 4), IMMA_ROWS * 160),
+        QuantKind::Q4_K => (2 * 4 * tokens * (units + 4), IMMA_ROWS * 160),
+        QuantKind::Q4_0 => (4 * units * tokens, IMMA_ROWS * 160),
+        QuantKind::Q8_0 => (0, IMMA_ROWS * 288),
     };
     imma_recv_bytes(csplit, tiles, nt)
         + tokens * (k.next_multiple_of(64) + IMMA_X_PAD)
@@ -1315,7 +1332,7 @@ mod tests {
                 }
             }
         }
-        // 16 tokens at K = 4096, and at K = 14336 in slices of K, Q4_K and Q6_K only.
+        // 16 tokens at K = 4096, and at K = 14336 in slices of K.
         assert_eq!(imma_tokens(QuantKind::Q4_K, 4096, H200), 16);
         assert_eq!(imma_tokens(QuantKind::Q4_K, 14336, H200), 16);
         // ... 16 tokens at K = 4096 in a CTA of 16 warps with a ring of two stages (three do not fit).
@@ -1325,11 +1342,15 @@ mod tests {
         );
         assert_eq!(imma_tokens(QuantKind::Q6_K, 4096, H200), 16);
         assert_eq!(imma_tokens(QuantKind::Q6_K, 14336, H200), 16);
-        assert_eq!(imma_tokens(QuantKind::Q8_0, 4096, H200), 0);
+        // Q8_0 and Q4_0 where K is a multiple of 256 (whole groups of blocks a stage row).
+        assert_eq!(imma_tokens(QuantKind::Q8_0, 4096, H200), 16);
+        assert_eq!(imma_tokens(QuantKind::Q4_0, 14336, H200), 16);
+        assert_eq!(imma_tokens(QuantKind::Q8_0, 896, H200), 0);
+        assert_eq!(imma_tokens(QuantKind::Q4_0, 4896, H200), 0);
+        let e = imma_check(QuantKind::Q4_0, 896, H200).unwrap_err().to_string();
+        assert!(e.contains("multiple of 256") && e.contains("896") && e.contains("Q4_0"), "{e}");
         assert_eq!(imma_tokens(QuantKind::Q4_K, 0, H200), 0);
         assert_eq!(imma_tokens(QuantKind::Q4_K, 1 << 16, H200), 16);
-        let e = imma_check(QuantKind::Q8_0, 4096, H200).unwrap_err().to_string();
-        assert!(e.contains("Q4_K and Q6_K weights only") && e.contains("Q8_0"), "{e}");
         // A device whose shared memory holds no slice: the error names what a slice takes.
         let e = imma_check(QuantKind::Q4_K, 4096, 8 << 10).unwrap_err().to_string();
         assert!(e.contains("256 columns") && e.contains("8192"), "{e}");
@@ -1348,9 +1369,10 @@ mod tests {
         assert!(imma_slices(QuantKind::Q4_K, 768, 1, 4, H200).is_empty());
         assert!(imma_slices(QuantKind::Q4_K, 1280, 1, 4, H200).is_empty());
         assert_eq!(imma_slices(QuantKind::Q4_K, 1024, 1, 4, H200), vec![(0, 4)]);
-        assert!(imma_slices(QuantKind::Q8_0, 4096, 1, 1, H200).is_empty());
+        assert_eq!(imma_slices(QuantKind::Q8_0, 4096, 1, 1, H200), vec![(0, 16)]);
+        assert!(imma_slices(QuantKind::Q8_0, 4096 + 32, 1, 1, H200).is_empty());
         assert!(imma_slices(QuantKind::Q4_K, 0, 1, 1, H200).is_empty());
-        for kind in [QuantKind::Q4_K, QuantKind::Q6_K] {
+        for kind in QuantKind::ALL {
             for sbs in [1, 2, 3, 16, 55, 56, 57, 112, 113, 256] {
                 for nt in [1, 2] {
                     for c in [1, 2, 4, 8] {
