@@ -71,9 +71,9 @@ pub struct QuantTuning {
     /// x is already rounded to 8 bits (a decode step's projections, or x
     /// rounded once: `round_x_min_elems`); 0 or a format missing here:
     /// never. The embedded table: Q4_K from 6, Q6_K from 13, Q8_0 and Q4_0
-    /// from 8 (2026-12-01, thirteenth session: at 8 tokens 0.62-0.94x the
-    /// dot kernel's time on every shape of llama3-8b, at 6 tokens a loss on
-    /// three of four for Q4_0 and all four for Q8_0). On an H200 (BENCHMARKS.md,
+    /// from 8 (2026-12-01, thirteenth session: at 8 tokens 0.62-0.96x the
+    /// dot kernel's time on every shape of llama3-8b; at 6 Q8_0 lost on all
+    /// four, Q4_0 on two, a tie and a win). On an H200 (BENCHMARKS.md,
     /// 2026-11-30, eleventh session) Q6_K's kernel tied the dot kernel at 8
     /// tokens; with slices of K (2026-12-01, twelfth session) 13 to 16 tokens
     /// in one chunk beat the dot kernel's two launches on the step (llama3-8b
