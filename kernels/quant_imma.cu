@@ -194,17 +194,16 @@ __device__ __forceinline__ void mma_u8s8_c(const unsigned (&a)[4], unsigned b0, 
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c0), "r"(c1));
 }
 
-// The 32-bit word at p, a stage address that is 4-byte aligned (MIS false)
-// or 2 bytes past that (MIS true: Q8_0's and Q4_0's quants in the even
-// blocks of a 16-byte aligned row), known where the code is unrolled.
-template <bool MIS>
-__device__ __forceinline__ unsigned word_at2(const u8* p) {
-    if constexpr (MIS) {
+// The 32-bit word at p, a stage address that is 4-byte aligned (mis false)
+// or 2 bytes past that (mis true: Q8_0's and Q4_0's quants in the even
+// blocks of a 16-byte aligned row); mis is known where the caller's loop
+// is unrolled, so one of the two paths is compiled.
+__device__ __forceinline__ unsigned word_at2(const u8* p, bool mis) {
+    if (mis) {
         const unsigned* s = reinterpret_cast<const unsigned*>(p - 2);
         return __byte_perm(s[0], s[1], 0x5432);
-    } else {
-        return *reinterpret_cast<const unsigned*>(p);
     }
+    return *reinterpret_cast<const unsigned*>(p);
 }
 
 // d[0..3] = A (16 x 16 u8) . B (16 x 8 s8) + c, exact int32 dots.
@@ -448,26 +447,19 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
             for (int j = 0; j < 8; ++j) {
                 const float da = __half2float(__ushort_as_half(*reinterpret_cast<const unsigned short*>(ra + BB * j)));
                 const float db = __half2float(__ushort_as_half(*reinterpret_cast<const unsigned short*>(rb + BB * j)));
-                unsigned a[4];
                 // The quants start 2 bytes into the block: 2 mod 4 in even blocks.
-                if (j % 2 == 0) {
-                    if constexpr (F == 0) {
-                        a[0] = word_at2<true>(ra + BB * j + 2 + 4 * t), a[2] = word_at2<true>(ra + BB * j + 18 + 4 * t);
-                        a[1] = word_at2<true>(rb + BB * j + 2 + 4 * t), a[3] = word_at2<true>(rb + BB * j + 18 + 4 * t);
-                    } else {
-                        const unsigned wa = word_at2<true>(ra + BB * j + 2 + 4 * t), wb = word_at2<true>(rb + BB * j + 2 + 4 * t);
-                        a[0] = wa & 0x0F0F0F0Fu, a[2] = (wa >> 4) & 0x0F0F0F0Fu;
-                        a[1] = wb & 0x0F0F0F0Fu, a[3] = (wb >> 4) & 0x0F0F0F0Fu;
-                    }
+                // A's registers: rows g and g + 8, elements 4t.. and 16 + 4t..
+                const bool mis = j % 2 == 0;
+                const u8* qa = ra + BB * j + 2 + 4 * t;
+                const u8* qb = rb + BB * j + 2 + 4 * t;
+                unsigned a[4];
+                if constexpr (F == 0) {
+                    a[0] = word_at2(qa, mis), a[1] = word_at2(qb, mis);
+                    a[2] = word_at2(qa + 16, mis), a[3] = word_at2(qb + 16, mis);
                 } else {
-                    if constexpr (F == 0) {
-                        a[0] = word_at2<false>(ra + BB * j + 2 + 4 * t), a[2] = word_at2<false>(ra + BB * j + 18 + 4 * t);
-                        a[1] = word_at2<false>(rb + BB * j + 2 + 4 * t), a[3] = word_at2<false>(rb + BB * j + 18 + 4 * t);
-                    } else {
-                        const unsigned wa = word_at2<false>(ra + BB * j + 2 + 4 * t), wb = word_at2<false>(rb + BB * j + 2 + 4 * t);
-                        a[0] = wa & 0x0F0F0F0Fu, a[2] = (wa >> 4) & 0x0F0F0F0Fu;
-                        a[1] = wb & 0x0F0F0F0Fu, a[3] = (wb >> 4) & 0x0F0F0F0Fu;
-                    }
+                    const unsigned wa = word_at2(qa, mis), wb = word_at2(qb, mis);
+                    a[0] = wa & 0x0F0F0F0Fu, a[1] = wb & 0x0F0F0F0Fu;
+                    a[2] = (wa >> 4) & 0x0F0F0F0Fu, a[3] = (wb >> 4) & 0x0F0F0F0Fu;
                 }
                 const u8* x0 = xs + 64 * (j >> 1) + ((16 * ((2 * (j & 1)) ^ (j >> 2))) ^ sbx);
                 const u8* x1 = xs + 64 * (j >> 1) + ((16 * ((2 * (j & 1) + 1) ^ (j >> 2))) ^ sbx);
