@@ -186,6 +186,32 @@ struct QuantParams {
     float alpha, beta;
 };
 
+// ---------------------------------------------------------------- x rounded to 8 bits: its chunk order
+// x's quants in shared memory and in a rounded-x buffer (src/spec/q8.rs's
+// q8_chunk_offset is the Rust twin; quant_dot.cu's producers write it):
+// unit u's 32 bytes are chunks 2 (u & 1) and 2 (u & 1) + 1 of its unit pair
+// P = u / 2's 64 bytes, and chunk q of a pair lies at 16 (q ^ ((P / 2) & 3)):
+// lanes reading consecutive units (32 bytes apart) or consecutive pairs (64
+// bytes apart) then hit distinct banks.
+__host__ __device__ constexpr int x_pair_chunk(int pair, int q) { return 64 * pair + 16 * (q ^ ((pair >> 1) & 3)); }
+__host__ __device__ constexpr int x_unit_chunk(int u, int q) { return x_pair_chunk(u >> 1, 2 * (u & 1) + q); }
+// The same from a super-block's start (8 units, 256 bytes; par: the
+// super-block's parity in the row): chunk q (0, 1) of its unit j (0..7) at
+// x_unit_chunk(8 par + j, q) - 256 par, written so that what depends on j
+// and q alone is a constant (or a loop invariant) where the caller's loop
+// over j is unrolled, the parity flipping bit 5 only (quant_imma.cu).
+__host__ __device__ constexpr int x_sb_chunk(int par, int j, int q) {
+    return 64 * (j >> 1) + ((16 * ((2 * (j & 1) + q) ^ (j >> 2))) ^ (32 * par));
+}
+__host__ __device__ constexpr bool x_sb_chunk_agrees() {
+    for (int par = 0; par < 2; ++par)
+        for (int j = 0; j < 8; ++j)
+            for (int q = 0; q < 2; ++q)
+                if (x_sb_chunk(par, j, q) != x_unit_chunk(8 * par + j, q) - 256 * par) return false;
+    return true;
+}
+static_assert(x_sb_chunk_agrees(), "x_sb_chunk is x_unit_chunk from a super-block's start");
+
 // ---------------------------------------------------------------- asynchronous copies (sm_80+)
 __device__ __forceinline__ unsigned smem_addr(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
 

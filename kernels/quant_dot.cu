@@ -102,12 +102,7 @@ constexpr int QD_STAGES = 3;    // iterations in the copy ring (stages - 1 in fl
 constexpr int QD_PAIR_STAGES = 2;  // matrix 1's ring in a qgemv_dot2 launch (src/ops/quant.rs: PAIR_STAGES_1)
 constexpr int QD_BAR_BYTES = (QD_WARPS * QD_STAGES * 8 + 15) / 16 * 16;  // the stages' barriers (sm_90)
 
-// x's quants in shared memory: unit u's 32 bytes are chunks 2 (u & 1) and
-// 2 (u & 1) + 1 of its unit pair P = u / 2's 64 bytes, and chunk q of a pair
-// lies at 16 (q ^ ((P / 2) & 3)): lanes reading consecutive units (32 bytes
-// apart) or consecutive pairs (64 bytes apart) then hit distinct banks.
-__device__ __forceinline__ int x_pair_chunk(int pair, int q) { return 64 * pair + 16 * (q ^ ((pair >> 1) & 3)); }
-__device__ __forceinline__ int x_unit_chunk(int u, int q) { return x_pair_chunk(u >> 1, 2 * (u & 1) + q); }
+// x's quants in shared memory: common.cuh's x_pair_chunk / x_unit_chunk order.
 
 // Dot product of 4 unsigned bytes (weights) with 4 signed bytes (x's quants), plus c.
 __device__ __forceinline__ int dp4a_us(unsigned a, unsigned b, int c) {

@@ -80,10 +80,11 @@
 //   tokens 2t, 2t + 1 in one load) and dx sum(xq) [token][unit + 4] (the
 //   tf32 mma's B, already rounded to tf32).
 // - W: each warp streams its tile's part through its own ring of `stages`
-//   (2 or 3, the host's choice) of 16 rows x one super-block (144 bytes a
-//   row at a pitch of 160: 40 words, so a load's 8 rows fall 8 banks
-//   apart), copied by the lanes in 16-byte chunks with cp.async, 5 a lane,
-//   from running pointers. (Bulk copies, a row each from lanes 0..15, cost
+//   (2 or 3, the host's choice) of 16 rows x 256 columns (Q4_K's and
+//   Q4_0's 144 bytes a row at a pitch of 160: 40 words, so a load's 8 rows
+//   fall 8 banks apart; Q8_0's 272 at 288, 72 words), copied by the lanes
+//   in 16-byte chunks with cp.async, 5 a lane (Q8_0: 9), from running
+//   pointers (Q6_K: its own scheme at qimma). (Bulk copies, a row each from lanes 0..15, cost
 //   about 10 instructions a sub-block: the copy unit takes its operands in
 //   uniform registers, so the compiler ran one lane at a time.) The first
 //   stages start before the wait for the previous launch (weights are
@@ -214,10 +215,12 @@ __device__ __forceinline__ void mma_u8s8_k16(unsigned a0, unsigned a1, unsigned 
 }
 
 // Shared memory (bytes; the host's imma_shared_bytes lays it out the same):
-// x's quants [8 NT][xk + 32], dx [K / 32][8 NT] f32, then Q4_K: dx sum(xq)
-// [2][8 NT][K / 32 + 4] (its top 19 bits, then the rest); Q6_K: -32 sum(xq) of each 16 [K / 32][2][8 NT]
-// i32; then the k-parts' accumulators [2][warps][32 lanes][4 NT] f32 (by
-// the group's parity), then each warp's ring of `stages`.
+// the clusters' receiving area (CL entries), x's quants [8 NT][xk + 32], dx
+// [K / 32][8 NT] f32, then Q4_K: dx sum(xq) [2][8 NT][K / 32 + 4] (its top 19
+// bits, then the rest); Q6_K: -32 sum(xq) of each 16 [K / 32][2][8 NT] i32;
+// Q4_0: -8 sum(xq) [K / 32][8 NT] i32; Q8_0: none; then the k-parts'
+// accumulators [2][warps][32 lanes][4 NT] f32 (by the group's parity), then
+// each warp's ring of `stages`.
 //
 // Q6_K (F = 3; weights w = d sc_G (q - 32), q in 0..63, a scale sc_G (i8)
 // for each 16 elements G): an mma.m16n8k16 a 16 elements, from C = -32
@@ -401,17 +404,13 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
     cp_async_wait<0>();  // x's group and the first weight stages
     __syncthreads();
 
-    // Q4_K's B fragments: token 8 nt + g's bytes 8 (t & 1).. of chunk t >> 1 of
-    // unit u = 8 sb + j, whose offset in the token's row (q8_chunk_offset) is
-    // 256 sb + 64 (j >> 1) + (16 ((2 (j & 1) + (t >> 1)) ^ (j >> 2)) ^ 32 (sb & 1)).
-    // Q6_K's: token 8 nt + g's word t of chunk q = G & 1 of unit 8 sb + G / 2
-    // (16 ((2 (j & 1) + q) ^ (j >> 2)) a constant for each G). Q8_0's and
-    // Q4_0's: word t of chunks 0 and 1 of unit j (k-slots 4t.. and 16 + 4t..
-    // are the block's elements 4t.. and 16 + 4t..).
+    // B fragments, from a super-block's x at xrow + 256 sb (its chunks at
+    // common.cuh's x_sb_chunk by the super-block's parity in the whole row):
+    // Q4_K's token 8 nt + g's bytes 8 (t & 1).. of chunk t >> 1 of unit j;
+    // Q6_K's word t of chunk q = G & 1 of unit G / 2; Q8_0's and Q4_0's word t
+    // of chunks 0 and 1 of unit j (k-slots 4t.. and 16 + 4t.. are the block's
+    // elements 4t.. and 16 + 4t..).
     const u8* xrow = xq + g * xp + (F == 2 ? 8 * (t & 1) : 4 * t);
-    int xc[4];  // Q4_K: by (j & 1) + 2 (j >> 2)
-#pragma unroll
-    for (int v = 0; v < 4; ++v) xc[v] = 16 * ((2 * (v & 1) + (t >> 1)) ^ (v >> 1));
     const float* dxt = dxv + 2 * t;
     const unsigned* dsum = dxs + g * dstride + t;
     const int* xst = xs16 + 2 * t;
@@ -432,7 +431,7 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
         cp_async_wait_stages(stages);  // this stage's group is complete (this lane's copies)
         __syncwarp();                  // ... and every lane's
         const int sb = sb_lo + it;
-        const int sbx = 32 * ((sb0 + sb) & 1);  // x's chunk order by the super-block's parity in the row
+        const int par = (sb0 + sb) & 1;  // x's chunk order by the super-block's parity in the row
         const float* dxu = dxt + 8 * sb * NTOK;
         if constexpr (F <= 1) {
             // Q8_0 (w = d q, q i8) and Q4_0 (w = d (q - 8), q the block's
@@ -461,8 +460,8 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
                     a[0] = wa & 0x0F0F0F0Fu, a[1] = wb & 0x0F0F0F0Fu;
                     a[2] = (wa >> 4) & 0x0F0F0F0Fu, a[3] = (wb >> 4) & 0x0F0F0F0Fu;
                 }
-                const u8* x0 = xs + 64 * (j >> 1) + ((16 * ((2 * (j & 1)) ^ (j >> 2))) ^ sbx);
-                const u8* x1 = xs + 64 * (j >> 1) + ((16 * ((2 * (j & 1) + 1) ^ (j >> 2))) ^ sbx);
+                const u8* x0 = xs + x_sb_chunk(par, j, 0);
+                const u8* x1 = xs + x_sb_chunk(par, j, 1);
 #pragma unroll
                 for (int nt = 0; nt < NT; ++nt) {
                     const unsigned b0 = *reinterpret_cast<const unsigned*>(x0 + 8 * nt * xp);
@@ -516,7 +515,7 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
                     const int j = 2 * c + h;
                     const unsigned mask = h == 0 ? 0x0F0F0F0Fu : 0xF0F0F0F0u;
                     const unsigned a[4] = {va.x & mask, vb.x & mask, va.y & mask, vb.y & mask};
-                    const u8* xj = xs + 64 * (j >> 1) + (xc[(j & 1) + 2 * (j >> 2)] ^ sbx);
+                    const u8* xj = xs + x_sb_chunk(par, j, t >> 1);
 #pragma unroll
                     for (int nt = 0; nt < NT; ++nt) {
                         const uint2 bx = *reinterpret_cast<const uint2*>(xj + 8 * nt * xp);
@@ -568,7 +567,7 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
                         a[r] = lo | hi;
                         s[r] = d[r] * (float)(signed char)((scw[r][G >> 2] >> (8 * (G & 3))) & 0xFFu);
                     }
-                    const u8* xg = xs + 64 * (j >> 1) + ((16 * ((2 * (j & 1) + q) ^ (j >> 2))) ^ sbx);
+                    const u8* xg = xs + x_sb_chunk(par, j, q);
 #pragma unroll
                     for (int nt = 0; nt < NT; ++nt) {
                         const unsigned bx = *reinterpret_cast<const unsigned*>(xg + 8 * nt * xp);

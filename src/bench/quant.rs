@@ -129,11 +129,21 @@ pub fn run(
                     let fmt = kind.name().to_ascii_lowercase();
                     // The family that ran (auto resolved), the format and the tokens.
                     let min = ctx.dispatcher().table().quant.round_x_min_elems;
-                    let rounded = x_q8.is_some() || crate::ops::quant::rounds_x_once(min, &x, n, k);
-                    let ran = crate::ops::quant::resolve_kernel(ctx, be, kind, k, n, Some(kernel), rounded)?;
+                    let once = x_q8.is_none() && crate::ops::quant::rounds_x_once(min, &x, n, k);
+                    let ran =
+                        crate::ops::quant::resolve_kernel(ctx, be, kind, k, n, Some(kernel), x_q8.is_some() || once)?;
+                    // x rounded by a launch of its own inside the timed call (forced imma always).
+                    let by_launch = x_q8.is_none() && (ran == QuantKernel::Imma || (ran == QuantKernel::Dot && once));
                     let bytes = (bytes_w + n * k * e + n * m * e) as u64;
                     let measured = |suffix: &str, stats: &Stats| {
-                        let xq = if x_q8.is_some() { "_xq8" } else { "" };
+                        // x given rounded, or rounded once by a launch of its own (timed).
+                        let xq = if x_q8.is_some() {
+                            "_xq8"
+                        } else if by_launch {
+                            "_rx"
+                        } else {
+                            ""
+                        };
                         let hot = if cfg.hot { "_hot" } else { "" };
                         let label = format!("quant_matmul/{}_{fmt}_n{n}{xq}{hot}{suffix}", ran.name());
                         let shape = format!("m={m} k={k} n={n}");

@@ -2,8 +2,11 @@
 //! a decode step's projections (moderate sizes, so `check` stays fast), K not
 //! a multiple of 256 for the 32-element formats, 1 to 20 tokens, alpha and
 //! beta (beta = 0 over a poisoned y), and strided or unaligned x rows; each
-//! for both kernel families (`.../mma`; `.../dot`: chunks of up to 8 tokens,
-//! with its own bound, [`DOT_TOLERANCE`], for x's rounding to 8 bits).
+//! for the tensor-core kernel (`.../mma`) and the dot kernel (chunks of up to
+//! 8 tokens, with its own bound, [`DOT_TOLERANCE`], for x's rounding to 8
+//! bits) with x rounded by its CTAs (`.../dot/rx0`) and by a launch of its
+//! own (`.../dot/rx1`); the imma kernel on every shape it takes (K a
+//! multiple of 256) and more of its own.
 
 use super::{tolerance, Case, Checker, Outcome, Pair};
 use crate::dtype::{DType, QuantKind};
@@ -199,14 +202,12 @@ pub fn all() -> Vec<Case> {
         .collect();
     let mut v: Vec<Case> = specs
         .into_iter()
-        // The dot kernel twice: x as the table rounds it (once, by a launch of
-        // its own, where quant.round_x_min_elems says so) and by every CTA itself.
+        // The dot kernel twice: x rounded by every CTA itself and once by a
+        // launch of its own (quant.round_x_min_elems 0 and 1: the embedded
+        // table takes one or the other by the size of x).
         .flat_map(|s| {
-            [
-                s,
-                QuantSpec { kernel: QuantKernel::Dot, ..s },
-                QuantSpec { kernel: QuantKernel::Dot, round_x: Some(0), ..s },
-            ]
+            let dot = QuantSpec { kernel: QuantKernel::Dot, ..s };
+            [s, QuantSpec { round_x: Some(0), ..dot }, QuantSpec { round_x: Some(1), ..dot }]
         })
         .chain(imma)
         .map(|s| Case {
@@ -220,8 +221,11 @@ pub fn all() -> Vec<Case> {
     // V is Q6_K): one launch a chunk on the GPU where the dot kernel has the
     // pair's entries (N = 1..4, 8, 16 in two; from 1 token on here), a
     // launch a matrix at N = 5.
-    // (dtype, [rows of Q4_K, of Q6_K], K, N, beta, x_q8)
-    let parts: [(DType, [usize; 2], usize, usize, f32, bool); 7] = [
+    // (dtype, [rows of Q4_K, of Q6_K], K, N, beta, x_q8); x as it is of at
+    // least the table's quant.round_x_min_elems (12288) elements: rounded once
+    // for both parts (4096 x 4 tokens).
+    let parts: [(DType, [usize; 2], usize, usize, f32, bool); 8] = [
+        (DType::F16, [384, 128], 4096, 4, 0.0, false),
         (DType::F16, [5120, 1024], 4096, 1, 0.0, true),
         (DType::BF16, [640, 128], 2048, 4, 1.0, false),
         (DType::F32, [256, 64], 512, 16, 0.0, true),

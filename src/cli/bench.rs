@@ -77,7 +77,10 @@ enum BenchOp {
         /// Give the kernels x already rounded to 8 bits (made once a point by
         /// `quantize_x`, untimed), as a decode step's projections get it; the
         /// dot kernel then copies it instead of rounding x in every CTA, and
-        /// auto may take the imma kernel (quant.imma_min_n).
+        /// auto may take the imma kernel (quant.imma_min_n). Without it, x
+        /// as it is: rows suffixed `_rx` had it rounded by a launch of its
+        /// own inside the timed call (quant.round_x_min_elems, or a forced
+        /// imma).
         #[arg(long)]
         x_q8: bool,
         /// Read the same weights in every launch instead of copies rotated

@@ -29,8 +29,9 @@ pub enum QuantKernel {
     /// `Imma` from the tuning table's `quant.imma_min_n` tokens for the
     /// format where x is given already rounded to 8 bits (a decode step's
     /// projections) or is rounded once by a launch of its own (the table's
-    /// `quant.round_x_min_elems`) and the kernel runs the matrix here (Q4_K and
-    /// Q6_K; x of 8 tokens of a slice of K within the CTA's shared memory); else `Dot` up to the
+    /// `quant.round_x_min_elems`) and the kernel runs the matrix here (Q8_0
+    /// and Q4_0 with K a multiple of 256, Q4_K and Q6_K; x of 8 tokens of a
+    /// slice of K within the CTA's shared memory); else `Dot` up to the
     /// table's `quant.dot_max_n` tokens for the format where the dot kernel
     /// can run the matrix on the device (x of its K within the kernel's
     /// budget, its CTA within the device's shared memory), `Mma` otherwise. The embedded 16 (every format) is what `tune --ops quant`

@@ -11,9 +11,10 @@
 //! every format (Q8_0 and Q4_0 where K is a multiple of 256), a warp per 16
 //! rows, up to 16 columns per launch); `DK_QUANT_KERNEL`
 //! (`auto`, `mma`, `dot`, `imma`) or [`quant_matmul_with`] picks; auto takes
-//! `imma` from the tuning table's `quant.imma_min_n` tokens where the caller
-//! gives x already rounded, else `dot` up to `quant.dot_max_n` tokens for the
-//! format (see [`QuantKernel::Auto`]), `mma` beyond.
+//! `imma` from the tuning table's `quant.imma_min_n` tokens where x is given
+//! already rounded or is rounded once by a launch of its own (at least
+//! `quant.round_x_min_elems` elements), else `dot` up to `quant.dot_max_n`
+//! tokens for the format (see [`QuantKernel::Auto`]), `mma` beyond.
 
 use super::params::QuantParams;
 use crate::context::{Backend, Context};
@@ -51,8 +52,9 @@ const DOT_STAGES: usize = 3;
 
 /// The integer tensor-core kernel's CTA (kernels/quant_imma.cu): 8 or 16
 /// warps, each a tile of IMMA_ROWS rows and one of `kparts` parts of K,
-/// its ring of 2 or 3 stages of 16 rows x one super-block (Q4_K at a pitch of
-/// 160 bytes, Q6_K 240: the 14 chunks that cover its 210 bytes).
+/// its ring of 2 or 3 stages of 16 rows x 256 columns (Q4_K and Q4_0 at a
+/// pitch of 160 bytes, Q8_0 288, Q6_K 240: the 14 chunks that cover its 210
+/// bytes).
 const IMMA_WARPS: [usize; 2] = [16, 8];
 const IMMA_ROWS: usize = 16;
 const IMMA_STAGES: [usize; 2] = [3, 2];
@@ -140,14 +142,17 @@ pub fn quant_matmul_with(
             // The imma kernel reads x only rounded to 8 bits: where the caller
             // gives no such x, it is made first (a quantize_x launch into a buffer
             // of its own); so is the dot kernel's where round_once says so.
+            // (A dot kernel that cannot run the matrix here rounds nothing:
+            // launch_dot says why.)
+            let optin = be.caps().max_shared_per_block_optin as usize;
             let make = match kernel {
                 QuantKernel::Imma => !has_q8,
-                QuantKernel::Dot => round_once,
+                QuantKernel::Dot => round_once && dot_tokens(w.kind(), g.k, optin) > 0,
                 _ => false,
             };
             let made = if make {
                 if kernel == QuantKernel::Imma {
-                    imma_check(w.kind(), g.k, be.caps().max_shared_per_block_optin as usize)?;
+                    imma_check(w.kind(), g.k, optin)?;
                 }
                 let q = Q8Activations::new(ctx, g.n, g.k)?;
                 super::q8::quantize_x(ctx, x, &q)?;
@@ -195,6 +200,35 @@ pub fn quant_matmul_parts(
     if let Some(q) = opts.x_q8 {
         super::q8::check_q8_arg(OP, "x_q8", ctx, q, geoms[0].n, geoms[0].k)?;
     }
+    // x as it is, rounded once for all the parts where quant_matmul_with
+    // would round it for each (the tuning's quant.round_x_min_elems) and
+    // every part's kernel reads it rounded.
+    let made = match ctx.backend() {
+        Backend::Cuda(be) if opts.x_q8.is_none() => {
+            let (n, k) = (geoms[0].n, geoms[0].k);
+            let min = ctx.dispatcher().table().quant.round_x_min_elems;
+            let rounded_kernels = |w: &&QuantMatrix| {
+                resolve_kernel(ctx, be, w.kind(), k, n, opts.kernel, true)
+                    .map(|f| matches!(f, QuantKernel::Dot | QuantKernel::Imma))
+            };
+            let mut all = rounds_x_once(min, x, n, k);
+            for w in parts {
+                if !all {
+                    break;
+                }
+                all = rounded_kernels(w)?;
+            }
+            if all {
+                let q = Q8Activations::new(ctx, n, k)?;
+                super::q8::quantize_x(ctx, x, &q)?;
+                Some(q)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    let opts = &QuantOptions { x_q8: made.as_ref().or(opts.x_q8), ..*opts };
     if let (Backend::Cuda(be), [w0, w1], [g0, g1]) = (ctx.backend(), parts, &geoms[..]) {
         if let Some(infix) = pair_serves(ctx, be, [w0, w1], g0.n, opts.kernel, opts.x_q8.is_some())? {
             let y = [&views[0], &views[1]];
@@ -286,9 +320,9 @@ fn pair_entries_cover(n: usize, per_launch: usize) -> bool {
 
 /// The family that runs `n` tokens of a `kind` matrix of `k` columns on
 /// `be`: `kernel` where given, else the environment's choice; auto resolved
-/// by the tuning table's `quant.imma_min_n` (where the caller gives x
-/// already rounded to 8 bits, `has_x_q8`, and the imma kernel can run the
-/// matrix here), then `quant.dot_max_n` and whether the dot kernel can run
+/// by the tuning table's `quant.imma_min_n` (where x is already rounded to
+/// 8 bits, `has_x_q8`: given, or to be rounded once by its own launch, and
+/// the imma kernel can run the matrix here), then `quant.dot_max_n` and whether the dot kernel can run
 /// it here (x within its budget, the CTA's shared memory within the
 /// device's opt-in bound: 99 KB on some cards, where Q8_0's ring alone takes
 /// 104 KB).

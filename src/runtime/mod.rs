@@ -44,6 +44,8 @@ pub struct CudaBackend {
     pdl: bool,
     /// [`CudaBackend::resident_ctas`]'s answers by (function, threads, shared bytes).
     residency: Mutex<std::collections::HashMap<(usize, u32, usize), usize>>,
+    /// max_active_clusters' answers by (function, threads, shared bytes, cluster size).
+    cluster_residency: Mutex<std::collections::HashMap<(usize, u32, u32, u32), i32>>,
 }
 
 impl std::fmt::Debug for CudaBackend {
@@ -85,6 +87,7 @@ impl CudaBackend {
             launcher: Launcher::new(profiler),
             pdl,
             residency: Mutex::new(std::collections::HashMap::new()),
+            cluster_residency: Mutex::new(std::collections::HashMap::new()),
         }))
     }
 
@@ -170,17 +173,27 @@ impl CudaBackend {
     /// How many clusters of `cfg.cluster` CTAs of `function` (with `cfg`'s
     /// block and shared memory) the device can run at once; 0 when one does
     /// not fit (too many CTAs for a GPC at that size, or a partitioned GPU).
+    /// The driver is asked once per (function, threads, shared, cluster
+    /// size): eager launches of a clustered plan (the imma kernel's, the
+    /// attention's) ask on every launch.
     pub fn max_active_clusters(&self, function: &CudaFunction, cfg: &LaunchConfig) -> Result<i32> {
+        let key =
+            (function.cu_function() as usize, cfg.block.0 * cfg.block.1 * cfg.block.2, cfg.shared_bytes, cfg.cluster);
+        if let Some(&n) = self.cluster_residency.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(n);
+        }
         let mut attrs = [launch::cluster_attribute(cfg.cluster.max(1))];
         let config = launch::driver_config(cfg, self.stream.cu_stream(), &mut attrs);
         // SAFETY: the config points at `attrs`, alive for the call.
-        unsafe {
+        let n = unsafe {
             let mut n: std::ffi::c_int = 0;
             cudarc::driver::sys::cuOccupancyMaxActiveClusters(&mut n, function.cu_function(), &config)
                 .result()
                 .map_err(Error::driver("querying how many clusters fit"))?;
-            Ok(n)
-        }
+            n
+        };
+        self.cluster_residency.lock().unwrap_or_else(|e| e.into_inner()).insert(key, n);
+        Ok(n)
     }
     pub fn stream(&self) -> &Arc<CudaStream> {
         &self.stream
