@@ -18,8 +18,9 @@ use clap::Args;
 pub struct TuneArgs {
     /// Decisions to tune: matmul (GEMV/cuBLAS by N), softmax (vec/block by
     /// columns, threads per CTA), sdpa (fused/composed by rows per KV head),
-    /// quant (the quantized GEMV's integer-dot/tensor-core kernel by N, per
-    /// block format).
+    /// quant (the quantized GEMV's integer-dot/tensor-core kernel by N, and
+    /// with x already rounded the integer-dot/integer tensor-core kernel by
+    /// N, per block format).
     #[arg(long, value_delimiter = ',', default_values_t = OPS.iter().map(|o| o.to_string()))]
     ops: Vec<String>,
     /// Where the tuning table goes (default: the user config file the
@@ -191,6 +192,14 @@ fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &
         peer: false,
         ..Default::default()
     };
+    // With x already rounded (a decode step's projections): the dot kernel
+    // against the imma kernel, for quant.imma_min_n.
+    let qi = QuantBenchConfig {
+        ns: if a.quick { vec![4, 6, 8, 12, 16] } else { vec![4, 5, 6, 8, 9, 12, 13, 16] },
+        kernels: vec![QuantKernel::Dot, QuantKernel::Imma],
+        x_q8: true,
+        ..qm.clone()
+    };
     let total = if want("matmul") { mm.points() } else { 0 }
         + if want("softmax") {
             sm.points() + wide.points() + sm.dtypes.len() * sm.rows.len() * sm.cols.len() * threads.len()
@@ -198,7 +207,7 @@ fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &
             0
         }
         + if want("sdpa") { sd.points() } else { 0 }
-        + if want("quant") { qm.points() } else { 0 };
+        + if want("quant") { qm.points() + qi.points() } else { 0 };
     let pb = progress::bar("tune", total as u64);
     let tick = |r: &BenchRow| {
         // A GEMV row forced where auto chose cuBLAS belongs to the same measurement.
@@ -223,6 +232,7 @@ fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &
     }
     if want("quant") {
         rows.extend(bench::quant::run(ctx, &qm, &read, tick)?);
+        rows.extend(bench::quant::run(ctx, &qi, &read, tick)?);
     }
     pb.finish_and_clear();
     Ok(rows)

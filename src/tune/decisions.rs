@@ -6,7 +6,9 @@
 //!   rows are split over more CTAs instead;
 //! - sdpa: from how many query rows per KV head the composed path is used;
 //! - quant: the most tokens the integer-dot kernel serves (against the
-//!   tensor-core kernel), per block format.
+//!   tensor-core kernel), per block format, x as it is;
+//! - quant: from how many tokens the integer tensor-core kernel takes x
+//!   already rounded (against the integer-dot kernel), per block format.
 
 use std::collections::BTreeMap;
 
@@ -197,28 +199,11 @@ fn matmul(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec
 
 /// The quantized GEMV's integer-dot kernel (low) against its tensor-core
 /// kernel (high) by N, per block format; classes are M x K shapes. Rows are
-/// `bench quant-matmul`'s (variants `quant_matmul/dot_<fmt>_n<N>` and
-/// `quant_matmul/mma_<fmt>_n<N>`).
+/// `bench quant-matmul`'s with x as it is (variants
+/// `quant_matmul/dot_<fmt>_n<N>[_rx]` and `quant_matmul/mma_<fmt>_n<N>`; not
+/// those with x given rounded, `_xq8`, which [`imma`] reads).
 fn quant(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
-    let mut groups: BTreeMap<(String, usize, usize, usize), LowHigh> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.op == "quant_matmul") {
-        let (Some(m), Some(k), Some(n)) = (r.shape_value("m"), r.shape_value("k"), r.shape_value("n")) else {
-            continue;
-        };
-        let Some((family, rest)) = variant(r).strip_prefix("quant_matmul/").and_then(|v| v.split_once('_')) else {
-            continue;
-        };
-        // rest: "<fmt>_n<N>"
-        let Some((fmt, _)) = rest.rsplit_once("_n") else { continue };
-        // A row of auto dispatch is labelled with the family it resolved to: the faster of two timings of it.
-        let g = groups.entry((fmt.to_string(), m, k, n)).or_default();
-        let slot = match family {
-            "dot" => &mut g.0,
-            "mma" => &mut g.1,
-            _ => continue,
-        };
-        *slot = Some(slot.map_or(r.median_us, |t: f64| t.min(r.median_us)));
-    }
+    let groups = quant_points(rows, false, "dot", "mma");
     let mut per_format: BTreeMap<String, Vec<Point>> = BTreeMap::new();
     for ((fmt, m, k, n), (dot, mma)) in groups {
         if let (Some(low_us), Some(high_us)) = (dot, mma) {
@@ -233,6 +218,76 @@ fn quant(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<
         let field = format!("quant.dot_max_n.{fmt}");
         out.push(decision(field, "N", &points, &c, current.to_string(), c.threshold.to_string(), "dot", "mma"));
     }
+}
+
+/// The integer-dot kernel (low) against the integer tensor-core kernel
+/// (high) by N where x comes already rounded to 8 bits (a decode step's
+/// projections), per block format: `quant.imma_min_n` is one more than the
+/// most tokens the dot kernel keeps (0, never, where it keeps every measured
+/// N). Rows are `bench quant-matmul --x-q8`'s (variants
+/// `quant_matmul/dot_<fmt>_n<N>_xq8` and `quant_matmul/imma_<fmt>_n<N>_xq8`).
+fn imma(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
+    let groups = quant_points(rows, true, "dot", "imma");
+    let mut per_format: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+    for ((fmt, m, k, n), (dot, imma)) in groups {
+        if let (Some(low_us), Some(high_us)) = (dot, imma) {
+            per_format.entry(fmt).or_default().push(Point { class: format!("{m}x{k}"), x: n, low_us, high_us });
+        }
+    }
+    for (fmt, points) in per_format {
+        let Ok(kind) = fmt.parse::<crate::dtype::QuantKind>() else { continue };
+        let widest = points.iter().map(|p| p.x).max().unwrap_or(0);
+        // Below the fewest tokens measured the dot kernel stays (no guess from
+        // above them).
+        let floor = points.iter().map(|p| p.x).min().unwrap_or(1).saturating_sub(1);
+        // The dot kernel's share as a threshold: up to min_n - 1 tokens (never: all).
+        let current_min = table.quant.imma_min_n(kind);
+        let current = if current_min == 0 { widest } else { current_min - 1 };
+        let Some(c) = crossover(&points, floor, Some(current), margin) else { continue };
+        let min_n = if c.threshold >= widest { 0 } else { c.threshold + 1 };
+        table.quant.imma_min_n.insert(fmt.clone(), min_n);
+        let field = format!("quant.imma_min_n.{fmt}");
+        out.push(decision(field, "N", &points, &c, current_min.to_string(), min_n.to_string(), "dot", "imma"));
+    }
+}
+
+/// `quant_matmul` rows by (format, M, K, N): the fastest time of family
+/// `low` and of `high` (a row of auto dispatch is labelled with the family
+/// it resolved to), from the rows with x given rounded (`_xq8`) or those
+/// without, as `x_q8` says.
+fn quant_points(
+    rows: &[BenchRow],
+    x_q8: bool,
+    low: &str,
+    high: &str,
+) -> BTreeMap<(String, usize, usize, usize), LowHigh> {
+    let mut groups: BTreeMap<(String, usize, usize, usize), LowHigh> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.op == "quant_matmul") {
+        let (Some(m), Some(k), Some(n)) = (r.shape_value("m"), r.shape_value("k"), r.shape_value("n")) else {
+            continue;
+        };
+        let Some((family, rest)) = variant(r).strip_prefix("quant_matmul/").and_then(|v| v.split_once('_')) else {
+            continue;
+        };
+        // rest: "<fmt>_n<N>" and suffixes (_rx, _xq8, _hot, _graph).
+        let Some((fmt, tail)) = rest.split_once("_n") else { continue };
+        let suffixes: Vec<&str> = tail.split('_').skip(1).collect();
+        // Weights read hot in L2 (`--hot`) are not what a decode step reads.
+        if suffixes.contains(&"xq8") != x_q8 || suffixes.contains(&"hot") {
+            continue;
+        }
+        // A row of auto dispatch is labelled with the family it resolved to: the faster of two timings of it.
+        let g = groups.entry((fmt.to_string(), m, k, n)).or_default();
+        let slot = if family == low {
+            &mut g.0
+        } else if family == high {
+            &mut g.1
+        } else {
+            continue;
+        };
+        *slot = Some(slot.map_or(r.median_us, |t: f64| t.min(r.median_us)));
+    }
+    groups
 }
 
 /// Sets one class's value, creating the tuner's classes if the table has none.
@@ -492,6 +547,7 @@ pub fn analyse(rows: &[BenchRow], table: &TuningTable, margin: f64) -> (TuningTa
     softmax_split(rows, &mut t, margin, &mut out);
     sdpa(rows, &mut t, margin, &mut out);
     quant(rows, &mut t, margin, &mut out);
+    imma(rows, &mut t, margin, &mut out);
     (t, out)
 }
 
@@ -574,6 +630,40 @@ mod tests {
         // lets it through, a 5% margin keeps 8.
         assert_eq!(analyse(&rows, &table, 0.02).0.matmul.smalln_max_n_for(crate::dtype::DType::F16, 4096 * 4096), 9);
         assert_eq!(analyse(&rows, &table, 0.05).0.matmul.smalln_max_n_for(crate::dtype::DType::F16, 4096 * 4096), 8);
+    }
+
+    #[test]
+    fn imma_against_dot_with_x_rounded_per_format() {
+        let mut rows = Vec::new();
+        for (m, k) in [(4096usize, 4096usize), (14336, 4096)] {
+            for n in [4usize, 6, 8, 12, 16] {
+                // With x rounded: Q4_K imma wins from 8 tokens; Q6_K never; Q8_0 on every measured N.
+                for (fmt, dot_until) in [("q4_k", 6), ("q6_k", 16), ("q8_0", 0)] {
+                    let (dot, imma) = if n <= dot_until { (1.0, 2.0) } else { (3.0, 1.0) };
+                    let shape = format!("m={m} k={k} n={n}");
+                    let name = |f: &str, sfx: &str| format!("quant_matmul/{f}_{fmt}_n{n}{sfx}");
+                    rows.push(row("quant_matmul", &name("dot", "_xq8"), "f16", &shape, dot, None));
+                    rows.push(row("quant_matmul", &name("imma", "_xq8"), "f16", &shape, imma, None));
+                    // Hot rows (weights in L2) and rows with x as it is are not these points.
+                    rows.push(row("quant_matmul", &name("dot", "_xq8_hot"), "f16", &shape, 100.0, None));
+                    rows.push(row("quant_matmul", &name("dot", "_rx"), "f16", &shape, 0.01, None));
+                }
+            }
+        }
+        let table = TuningTable::sm90();
+        let (t, d) = analyse(&rows, &table, 0.0);
+        use crate::dtype::QuantKind;
+        // The dot kernel keeps what it won (up to 6 tokens): imma from 7.
+        assert_eq!(t.quant.imma_min_n(QuantKind::Q4_K), 7, "{d:#?}");
+        assert_eq!(t.quant.imma_min_n(QuantKind::Q6_K), 0, "never: the dot kernel wins at every N");
+        assert_eq!(t.quant.imma_min_n(QuantKind::Q8_0), 4, "from the fewest tokens measured, not below");
+        assert_eq!(t.quant.imma_min_n(QuantKind::Q4_0), table.quant.imma_min_n(QuantKind::Q4_0));
+        let fields: Vec<&str> = d.iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, ["quant.imma_min_n.q4_k", "quant.imma_min_n.q6_k", "quant.imma_min_n.q8_0"]);
+        assert!(d.iter().all(|d| d.points == 10), "{d:#?}");
+        // The dot kernel against mma had no mma rows here: no such decision.
+        assert_eq!(t.quant.dot_max_n, table.quant.dot_max_n);
+        assert_eq!(TuningTable::parse(&t.to_json(), "tuned").unwrap(), t);
     }
 
     #[test]
