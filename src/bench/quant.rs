@@ -128,12 +128,9 @@ pub fn run(
                     let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| launch(ctx, i))?;
                     let fmt = kind.name().to_ascii_lowercase();
                     // The family that ran (auto resolved), the format and the tokens.
-                    let min = ctx.dispatcher().table().quant.round_x_min_elems;
-                    let once = x_q8.is_none() && crate::ops::quant::rounds_x_once(min, &x, n, k);
-                    let ran =
-                        crate::ops::quant::resolve_kernel(ctx, be, kind, k, n, Some(kernel), x_q8.is_some() || once)?;
-                    // x rounded by a launch of its own inside the timed call (forced imma always).
-                    let by_launch = x_q8.is_none() && (ran == QuantKernel::Imma || (ran == QuantKernel::Dot && once));
+                    // ... and whether x was rounded by a launch of its own inside the timed call.
+                    let (ran, by_launch) =
+                        crate::ops::quant::plan_x(ctx, be, kind, &x, n, k, Some(kernel), x_q8.is_some())?;
                     let bytes = (bytes_w + n * k * e + n * m * e) as u64;
                     let measured = |suffix: &str, stats: &Stats| {
                         // x given rounded, or rounded once by a launch of its own (timed).

@@ -133,34 +133,18 @@ pub fn quant_matmul_with(
         }
         Backend::Cuda(be) => {
             be.hold_quant(w);
-            let table = &ctx.dispatcher().table().quant;
-            // x as it is, to be rounded once by a launch of its own if the dot or
-            // imma kernel takes it (the tuning's quant.round_x_min_elems).
-            let round_once = !has_q8 && rounds_x_once(table.round_x_min_elems, x, g.n, g.k);
-            let kernel = resolve_kernel(ctx, be, w.kind(), g.k, g.n, opts.kernel, has_q8 || round_once)?;
+            let (kernel, make) = plan_x(ctx, be, w.kind(), x, g.n, g.k, opts.kernel, has_q8)?;
             let (w_ptr, buf_bytes) = super::quant_span(OP, w)?;
-            // The imma kernel reads x only rounded to 8 bits: where the caller
-            // gives no such x, it is made first (a quantize_x launch into a buffer
-            // of its own); so is the dot kernel's where round_once says so.
-            // (A dot kernel that cannot run the matrix here rounds nothing:
-            // launch_dot says why.)
-            let optin = be.caps().max_shared_per_block_optin as usize;
-            let make = match kernel {
-                QuantKernel::Imma => !has_q8,
-                QuantKernel::Dot => round_once && dot_tokens(w.kind(), g.k, optin) > 0,
-                _ => false,
-            };
             let made = if make {
                 if kernel == QuantKernel::Imma {
-                    imma_check(w.kind(), g.k, optin)?;
+                    imma_check(w.kind(), g.k, be.caps().max_shared_per_block_optin as usize)?;
                 }
-                let q = Q8Activations::new(ctx, g.n, g.k)?;
-                super::q8::quantize_x(ctx, x, &q)?;
-                Some(q)
+                Some(round_x(ctx, x, g.n, g.k)?)
             } else {
                 None
             };
             let x_q8 = made.as_ref().or(opts.x_q8);
+            let table = &ctx.dispatcher().table().quant;
             let (kparts, csplit) = (table.imma_kparts, table.imma_csplit);
             let job = Job { be, g: &g, w, w_ptr, buf_bytes, x, x_q8, y, alpha, beta, kparts, csplit };
             match kernel {
@@ -219,9 +203,7 @@ pub fn quant_matmul_parts(
                 all = rounded_kernels(w)?;
             }
             if all {
-                let q = Q8Activations::new(ctx, n, k)?;
-                super::q8::quantize_x(ctx, x, &q)?;
-                Some(q)
+                Some(round_x(ctx, x, n, k)?)
             } else {
                 None
             }
@@ -343,12 +325,50 @@ pub fn resolve_kernel(
     Ok(ctx.dispatcher().resolve(kernel, |p| p.quant.kernel)?.resolve(n, dot_max_n, dot_fits, imma_min_n, imma_fits))
 }
 
+/// The family that runs `n` tokens of a `kind` matrix of `k` columns on
+/// `be` for x as `x` ([`resolve_kernel`], x counted as rounded where it is
+/// given so, `has_x_q8`, or will be rounded once, [`rounds_x_once`]), and
+/// whether x is first rounded by a launch of its own: for the imma kernel
+/// where the caller gives no rounded x, for the dot kernel where
+/// rounds_x_once says so (and the kernel can run the matrix here: else
+/// its launch says why, with nothing rounded first).
+#[allow(clippy::too_many_arguments)]
+pub fn plan_x(
+    ctx: &Context,
+    be: &CudaBackend,
+    kind: QuantKind,
+    x: &Tensor,
+    n: usize,
+    k: usize,
+    kernel: Option<QuantKernel>,
+    has_x_q8: bool,
+) -> Result<(QuantKernel, bool)> {
+    let min = ctx.dispatcher().table().quant.round_x_min_elems;
+    let once = !has_x_q8 && rounds_x_once(min, x, n, k);
+    let family = resolve_kernel(ctx, be, kind, k, n, kernel, has_x_q8 || once)?;
+    let optin = be.caps().max_shared_per_block_optin as usize;
+    let make = match family {
+        QuantKernel::Imma => !has_x_q8,
+        QuantKernel::Dot => once && dot_tokens(kind, k, optin) > 0,
+        _ => false,
+    };
+    Ok((family, make))
+}
+
+/// x ([n, k], a unit column stride) rounded to 8 bits by a quantize_x
+/// launch into a buffer of its own.
+fn round_x(ctx: &Context, x: &Tensor, n: usize, k: usize) -> Result<Q8Activations> {
+    let q = Q8Activations::new(ctx, n, k)?;
+    super::q8::quantize_x(ctx, x, &q)?;
+    Ok(q)
+}
+
 /// Whether x as the caller gave it (`x`: `n` rows of `k`) is rounded to 8
 /// bits once by a launch of its own before the dot or imma kernel
 /// (`min_elems`: the tuning's `quant.round_x_min_elems`, 0 never): at least
 /// that many elements and a unit column stride (what `quantize_x` reads;
 /// else the dot kernel's CTAs round it as they load it).
-pub fn rounds_x_once(min_elems: usize, x: &Tensor, n: usize, k: usize) -> bool {
+fn rounds_x_once(min_elems: usize, x: &Tensor, n: usize, k: usize) -> bool {
     min_elems > 0 && n * k >= min_elems && k % 32 == 0 && (k <= 1 || x.layout().stride(1) == 1)
 }
 

@@ -203,14 +203,7 @@ fn matmul(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec
 /// `quant_matmul/dot_<fmt>_n<N>[_rx]` and `quant_matmul/mma_<fmt>_n<N>`; not
 /// those with x given rounded, `_xq8`, which [`imma`] reads).
 fn quant(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
-    let groups = quant_points(rows, false, "dot", "mma");
-    let mut per_format: BTreeMap<String, Vec<Point>> = BTreeMap::new();
-    for ((fmt, m, k, n), (dot, mma)) in groups {
-        if let (Some(low_us), Some(high_us)) = (dot, mma) {
-            per_format.entry(fmt).or_default().push(Point { class: format!("{m}x{k}"), x: n, low_us, high_us });
-        }
-    }
-    for (fmt, points) in per_format {
+    for (fmt, points) in quant_points(rows, false, "dot", "mma") {
         let Ok(kind) = fmt.parse::<crate::dtype::QuantKind>() else { continue };
         let current = table.quant.dot_max_n(kind);
         let Some(c) = crossover(&points, 0, Some(current), margin) else { continue };
@@ -227,14 +220,7 @@ fn quant(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<
 /// N). Rows are `bench quant-matmul --x-q8`'s (variants
 /// `quant_matmul/dot_<fmt>_n<N>_xq8` and `quant_matmul/imma_<fmt>_n<N>_xq8`).
 fn imma(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
-    let groups = quant_points(rows, true, "dot", "imma");
-    let mut per_format: BTreeMap<String, Vec<Point>> = BTreeMap::new();
-    for ((fmt, m, k, n), (dot, imma)) in groups {
-        if let (Some(low_us), Some(high_us)) = (dot, imma) {
-            per_format.entry(fmt).or_default().push(Point { class: format!("{m}x{k}"), x: n, low_us, high_us });
-        }
-    }
-    for (fmt, points) in per_format {
+    for (fmt, points) in quant_points(rows, true, "dot", "imma") {
         let Ok(kind) = fmt.parse::<crate::dtype::QuantKind>() else { continue };
         let widest = points.iter().map(|p| p.x).max().unwrap_or(0);
         // Below the fewest tokens measured the dot kernel stays (no guess from
@@ -251,16 +237,12 @@ fn imma(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<D
     }
 }
 
-/// `quant_matmul` rows by (format, M, K, N): the fastest time of family
-/// `low` and of `high` (a row of auto dispatch is labelled with the family
-/// it resolved to), from the rows with x given rounded (`_xq8`) or those
-/// without, as `x_q8` says.
-fn quant_points(
-    rows: &[BenchRow],
-    x_q8: bool,
-    low: &str,
-    high: &str,
-) -> BTreeMap<(String, usize, usize, usize), LowHigh> {
+/// `quant_matmul` rows as points by format (classes the M x K shapes, x the
+/// tokens): the fastest time of family `low` and of `high` where both were
+/// measured (a row of auto dispatch is labelled with the family it resolved
+/// to), from the rows with x given rounded (`_xq8`) or those without, as
+/// `x_q8` says.
+fn quant_points(rows: &[BenchRow], x_q8: bool, low: &str, high: &str) -> BTreeMap<String, Vec<Point>> {
     let mut groups: BTreeMap<(String, usize, usize, usize), LowHigh> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.op == "quant_matmul") {
         let (Some(m), Some(k), Some(n)) = (r.shape_value("m"), r.shape_value("k"), r.shape_value("n")) else {
@@ -287,7 +269,13 @@ fn quant_points(
         };
         *slot = Some(slot.map_or(r.median_us, |t: f64| t.min(r.median_us)));
     }
-    groups
+    let mut per_format: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+    for ((fmt, m, k, n), (low_us, high_us)) in groups {
+        if let (Some(low_us), Some(high_us)) = (low_us, high_us) {
+            per_format.entry(fmt).or_default().push(Point { class: format!("{m}x{k}"), x: n, low_us, high_us });
+        }
+    }
+    per_format
 }
 
 /// Sets one class's value, creating the tuner's classes if the table has none.
