@@ -254,6 +254,11 @@ __device__ __forceinline__ void words(const unsigned char* p, unsigned (&w)[NW])
     for (int i = 0; i < NW; ++i) w[i] = __funnelshift_r(r[i], r[i + 1], sh);
 }
 
+// The f16 (a GGML block's d or dmin) at the even byte address p of shared memory, as f32.
+__device__ __forceinline__ float sm_f16(const unsigned char* p) {
+    return __half2float(__ushort_as_half(*reinterpret_cast<const unsigned short*>(p)));
+}
+
 // ---------------------------------------------------------------- bulk copies (sm_90: the TMA unit)
 // One thread copies a contiguous range (16-byte aligned, a multiple of 16
 // bytes) global -> shared; an mbarrier counts the bytes as they land, and

@@ -112,10 +112,7 @@ __device__ __forceinline__ int dp4a_us(unsigned a, unsigned b, int c) {
 }
 
 // ---------------------------------------------------------------- shared-memory words
-// (words<NW>: common.cuh)
-__device__ __forceinline__ float sm_f16(const u8* p) {
-    return __half2float(__ushort_as_half(*reinterpret_cast<const unsigned short*>(p)));
-}
+// (words<NW> and sm_f16: common.cuh)
 
 // ---------------------------------------------------------------- formats
 // Fmt<F>: BE elements and BB bytes per block. Q8_0 and Q4_0 (a block is one

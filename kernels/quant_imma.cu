@@ -444,8 +444,7 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
             const u8* xs = xrow + 256 * sb;
 #pragma unroll
             for (int j = 0; j < 8; ++j) {
-                const float da = __half2float(__ushort_as_half(*reinterpret_cast<const unsigned short*>(ra + BB * j)));
-                const float db = __half2float(__ushort_as_half(*reinterpret_cast<const unsigned short*>(rb + BB * j)));
+                const float da = sm_f16(ra + BB * j), db = sm_f16(rb + BB * j);
                 // The quants start 2 bytes into the block: 2 mod 4 in even blocks.
                 // A's registers: rows g and g + 8, elements 4t.. and 16 + 4t..
                 const bool mis = j % 2 == 0;
@@ -541,7 +540,7 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
             unsigned scw[2][4];  // the 16 i8 scales, 4 a word
 #pragma unroll
             for (int r = 0; r < 2; ++r) {
-                d[r] = __half2float(__ushort_as_half(*reinterpret_cast<const unsigned short*>(row[r] + off[r] + 208)));
+                d[r] = sm_f16(row[r] + off[r] + 208);
                 words<4>(row[r] + off[r] + 192, scw[r]);
             }
             const u8* xs = xrow + 256 * sb;
