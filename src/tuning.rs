@@ -88,6 +88,22 @@ pub struct QuantTuning {
     /// it: 0.
     #[serde(default)]
     pub imma_kparts: usize,
+    /// What one group's end costs the imma kernel when the shape chooses the
+    /// k-parts (`imma_kparts` 0), in super-blocks of one warp's stream, for
+    /// a launch of one n-tile (up to 8 tokens) and of two: the parts' sums
+    /// meeting at a named barrier, the first part's adds and its store of
+    /// y, the copies re-aimed at the next group's rows. The choice is the
+    /// fewest group rounds a CTA times (a warp's super-blocks a group +
+    /// this). 0 counts the super-blocks alone (the rule before it, which cut
+    /// a vocabulary-wide LM head into 16 parts, a group's end after every
+    /// super-block). The embedded [0.25, 0.5]: on an H200 (BENCHMARKS.md,
+    /// 2026-12-01, fourteenth session; 72 points: four formats, six
+    /// llama3-8b shapes, 8 / 12 / 16 tokens, every k-part count forced)
+    /// within 1.1% of the best forced count on average at 8 tokens and at
+    /// 12-16 (0: 4.5% / 3.5%, the LM heads 1.2-1.4x). Absent from a file
+    /// written before it: the embedded values.
+    #[serde(default = "default_imma_group_cost")]
+    pub imma_group_cost: [f64; 2],
     /// The CTAs of a thread-block cluster (sm_90) that split each imma
     /// slice of K, each with its part of x, the tiles' sums meeting in
     /// distributed shared memory (1, 2, 4 or 8; 1: no clusters); 0: chosen
@@ -127,6 +143,10 @@ fn default_pair_min_n() -> usize {
 
 fn default_imma_min_n() -> BTreeMap<String, usize> {
     TuningTable::sm90().quant.imma_min_n
+}
+
+fn default_imma_group_cost() -> [f64; 2] {
+    TuningTable::sm90().quant.imma_group_cost
 }
 
 fn default_round_x_min_elems() -> usize {
@@ -507,6 +527,13 @@ impl TuningTable {
                 t.quant.imma_kparts.to_string(),
             ));
         }
+        if let Some(gc) = t.quant.imma_group_cost.iter().find(|c| !(0.0..=64.0).contains(*c)) {
+            return Err(bad(
+                "quant.imma_group_cost",
+                "two costs (one and two n-tiles), super-blocks from 0 to 64",
+                gc.to_string(),
+            ));
+        }
         if ![0, 1, 2, 4, 8].contains(&t.quant.imma_csplit) {
             return Err(bad("quant.imma_csplit", "0 (by the shape), 1, 2, 4 or 8", t.quant.imma_csplit.to_string()));
         }
@@ -683,6 +710,7 @@ mod tests {
         v["quant"].as_object_mut().unwrap().remove("imma_kparts");
         v["quant"].as_object_mut().unwrap().remove("imma_csplit");
         v["quant"].as_object_mut().unwrap().remove("round_x_min_elems");
+        v["quant"].as_object_mut().unwrap().remove("imma_group_cost");
         assert_eq!(TuningTable::parse(&v.to_string(), "old.json").unwrap().quant, t);
         // Bad values name their field.
         v["quant"]["imma_kparts"] = 3.into();
@@ -693,6 +721,12 @@ mod tests {
         let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
         assert!(e.contains("quant.imma_csplit") && e.contains("1, 2, 4 or 8"), "{e}");
         v["quant"]["imma_csplit"] = 4.into();
+        for bad_cost in [-0.5, 65.0] {
+            v["quant"]["imma_group_cost"] = serde_json::json!([0.25, bad_cost]);
+            let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
+            assert!(e.contains("quant.imma_group_cost") && e.contains("0 to 64"), "{e}");
+        }
+        v["quant"]["imma_group_cost"] = serde_json::json!([0.25, 0.5]);
         v["quant"]["imma_min_n"]["q4_k"] = 17.into();
         let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
         assert!(e.contains("quant.imma_min_n.q4_k") && e.contains("0..=16"), "{e}");

@@ -145,8 +145,8 @@ pub fn quant_matmul_with(
             };
             let x_q8 = made.as_ref().or(opts.x_q8);
             let table = &ctx.dispatcher().table().quant;
-            let (kparts, csplit) = (table.imma_kparts, table.imma_csplit);
-            let job = Job { be, g: &g, w, w_ptr, buf_bytes, x, x_q8, y, alpha, beta, kparts, csplit };
+            let (kparts, group_cost, csplit) = (table.imma_kparts, table.imma_group_cost, table.imma_csplit);
+            let job = Job { be, g: &g, w, w_ptr, buf_bytes, x, x_q8, y, alpha, beta, kparts, group_cost, csplit };
             match kernel {
                 QuantKernel::Dot => launch_dot(&job),
                 QuantKernel::Imma => launch_imma(&job),
@@ -406,6 +406,9 @@ struct Job<'a> {
     /// The tuning table's `quant.imma_kparts` (0: by the shape; else the
     /// largest power of two at most it, the CTA's warps and a row's super-blocks).
     kparts: usize,
+    /// The tuning table's `quant.imma_group_cost` (what the shape's choice
+    /// of k-parts counts for a group's end, by n-tiles).
+    group_cost: [f64; 2],
     /// The tuning table's `quant.imma_csplit` (0: by the shape).
     csplit: usize,
 }
@@ -650,7 +653,8 @@ fn launch_imma(job: &Job) -> Result<()> {
         let plan = |csplit: usize| -> Result<(String, cudarc::driver::CudaFunction, Vec<ImmaShape>)> {
             let name = format!("qimma_{fmt}_nt{nt}{}", if csplit > 1 { "_cl" } else { "" });
             let f = job.function(&kernels::QUANT_IMMA, &name)?;
-            let shapes = imma_chunk_shapes(be, &f, &name, kind, g.m, g.k, nt, job.kparts, csplit)?;
+            let shapes =
+                imma_chunk_shapes(be, &f, &name, kind, g.m, g.k, nt, (job.kparts, job.group_cost[nt - 1]), csplit)?;
             Ok((name, f, shapes))
         };
         // A cluster the device cannot run (none fits a GPC here, or its parts
@@ -698,7 +702,7 @@ struct ImmaShape {
 /// The launches of an imma chunk of `nt` n-tiles on an `m` x `k` `kind`
 /// matrix with clusters of `csplit` CTAs splitting each slice (an error
 /// where the device cannot run such a cluster), k-parts forced by
-/// `kparts_forced` (0: by the shape).
+/// `kparts`: the table's forced value (0: by the shape) and group cost.
 #[allow(clippy::too_many_arguments)]
 fn imma_chunk_shapes(
     be: &CudaBackend,
@@ -708,7 +712,7 @@ fn imma_chunk_shapes(
     m: usize,
     k: usize,
     nt: usize,
-    kparts_forced: usize,
+    kparts: (usize, f64),
     csplit: usize,
 ) -> Result<Vec<ImmaShape>> {
     let optin = be.caps().max_shared_per_block_optin as usize;
@@ -726,7 +730,7 @@ fn imma_chunk_shapes(
         let per = sbs.div_ceil(csplit);
         let least = sbs - (csplit - 1) * per;
         let (warps, stages, slots) = imma_shape(be, f, name, kind, 256 * per, nt, csplit)?;
-        let kparts = imma_kparts(tiles, least, warps, (slots / csplit).max(1), kparts_forced);
+        let kparts = imma_kparts(tiles, least, warps, (slots / csplit).max(1), kparts.0, kparts.1);
         let groups = tiles.div_ceil(warps / kparts);
         // One group a cluster; without clusters, at most a CTA a slot.
         let ctas = if csplit > 1 { groups * csplit } else { groups.min(slots) };
@@ -956,16 +960,26 @@ fn imma_shared_bytes(
 /// The parts of K each 16-row tile is cut into: a power of two dividing the
 /// CTA's `warps` and at most a CTA's super-blocks of a row, `sbs` (so every
 /// warp has one); the largest such at most `forced` where that is not 0
-/// (the tuning table's `quant.imma_kparts`), else the fewest rounds of work
-/// a CTA (tiles of a group, warps / parts, times its groups) over the
-/// device's `slots` CTAs, ties to fewer parts (longer streams, fewer sums
-/// across warps). M = 4096 (256 tiles) on 132 SMs a CTA of 16 warps: 8
-/// parts, 128 CTAs of two tiles.
-fn imma_kparts(tiles: usize, sbs: usize, warps: usize, slots: usize, forced: usize) -> usize {
-    let rounds = |kp: usize| tiles.div_ceil(warps / kp).div_ceil(slots.max(1)) * (warps / kp);
+/// (the tuning table's `quant.imma_kparts`), else the least work a CTA:
+/// its rounds of groups over the device's `slots` CTAs, each a warp's
+/// super-blocks of its part plus `group_cost` (the table's
+/// `quant.imma_group_cost`: the parts meeting, y's store, the copies
+/// re-aimed), ties to fewer parts. M = 4096 (256 tiles) on 132 SMs a CTA
+/// of 16 warps: 8 parts, 128 CTAs of two tiles, one group each. A
+/// vocabulary-wide LM head (8016 tiles): counting super-blocks alone, 16
+/// parts (61 groups a CTA of one super-block each: 189 us at 16 tokens of
+/// Q4_K, H200, 2026-12-01) where 1-4 parts take 126-129.
+fn imma_kparts(tiles: usize, sbs: usize, warps: usize, slots: usize, forced: usize, group_cost: f64) -> usize {
+    let cost = |kp: usize| {
+        let rounds = tiles.div_ceil(warps / kp).div_ceil(slots.max(1));
+        rounds as f64 * (sbs.max(1).div_ceil(kp) as f64 + group_cost)
+    };
     let allowed = [1, 2, 4, 8, 16].into_iter().filter(|&kp| kp <= warps && kp <= sbs.max(1));
     match forced {
-        0 => allowed.min_by_key(|&kp| (rounds(kp), kp)),
+        0 => allowed.fold(None, |best: Option<usize>, kp| match best {
+            Some(b) if cost(b) <= cost(kp) + 1e-9 => Some(b),
+            _ => Some(kp),
+        }),
         f => allowed.filter(|&kp| kp <= f).max(),
     }
     .unwrap_or(1)
@@ -1365,21 +1379,30 @@ mod tests {
     fn imma_launches_fill_the_device_and_fit_shared_memory() {
         const H200: usize = 227 << 10;
         // M = 4096 (256 tiles), 132 SMs a CTA of 16 warps: 8 parts (128 CTAs of two tiles).
-        assert_eq!(imma_kparts(256, 16, 16, 132, 0), 8);
+        assert_eq!(imma_kparts(256, 16, 16, 132, 0, 0.5), 8);
         // ... of 8 warps, one CTA an SM: 4 parts (8 would give some CTAs two rounds of one tile).
-        assert_eq!(imma_kparts(256, 16, 8, 132, 0), 4);
+        assert_eq!(imma_kparts(256, 16, 8, 132, 0, 0.5), 4);
         // One tile: all the warps on it; one super-block a row: never split.
-        assert_eq!(imma_kparts(1, 16, 16, 132, 0), 16);
-        assert_eq!(imma_kparts(7, 1, 16, 132, 0), 1);
-        assert_eq!(imma_kparts(7, 2, 16, 132, 0), 2);
+        assert_eq!(imma_kparts(1, 16, 16, 132, 0, 0.5), 16);
+        assert_eq!(imma_kparts(7, 1, 16, 132, 0, 0.5), 1);
+        assert_eq!(imma_kparts(7, 2, 16, 132, 0, 0.5), 2);
+        // A vocabulary-wide LM head (8016 tiles): one part at a group end's
+        // cost of half a super-block; counting super-blocks alone, 16 (61
+        // rounds of one super-block against 4 of 16).
+        assert_eq!(imma_kparts(8016, 16, 16, 132, 0, 0.5), 1);
+        assert_eq!(imma_kparts(8016, 16, 16, 132, 0, 0.0), 16);
+        // 28672 rows (1792 tiles) of 16 warps: one round of whole rows on 112 CTAs.
+        assert_eq!(imma_kparts(1792, 16, 16, 132, 0, 0.5), 1);
+        // 6144 rows (384 tiles): four parts, 96 CTAs of four tiles.
+        assert_eq!(imma_kparts(384, 16, 16, 132, 0, 0.5), 4);
         for warps in [8, 16] {
             for tiles in [1, 7, 64, 256, 384, 896, 1792, 8016] {
                 for sbs in [1, 2, 3, 16, 56] {
-                    let kp = imma_kparts(tiles, sbs, warps, 132, 0);
+                    let kp = imma_kparts(tiles, sbs, warps, 132, 0, 0.5);
                     assert!(warps % kp == 0 && kp <= sbs, "{tiles} {sbs}: {kp}");
                     // Forced: the largest allowed at most the table's value.
                     for (forced, want) in [(1, 1), (3, 2), (16, warps.min(16))] {
-                        let kp = imma_kparts(tiles, sbs, warps, 132, forced);
+                        let kp = imma_kparts(tiles, sbs, warps, 132, forced, 0.5);
                         let most = [1, 2, 4, 8, 16].into_iter().filter(|&c| c <= want && c <= sbs).max().unwrap();
                         assert_eq!(kp, most, "{tiles} {sbs} {warps} {forced}");
                     }
