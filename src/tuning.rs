@@ -88,22 +88,25 @@ pub struct QuantTuning {
     /// it: 0.
     #[serde(default)]
     pub imma_kparts: usize,
-    /// What one group's end costs the imma kernel when the shape chooses the
-    /// k-parts (`imma_kparts` 0), in super-blocks of one warp's stream, for
-    /// a launch of one n-tile (up to 8 tokens) and of two: the parts' sums
-    /// meeting at a named barrier, the first part's adds and its store of
-    /// y, the copies re-aimed at the next group's rows. The choice is the
-    /// fewest group rounds a CTA times (a warp's super-blocks a group +
-    /// this). 0 counts the super-blocks alone (the rule before it, which cut
-    /// a vocabulary-wide LM head into 16 parts, a group's end after every
-    /// super-block). The embedded [0.25, 0.5]: on an H200 (BENCHMARKS.md,
-    /// 2026-12-01, fourteenth session; 72 points: four formats, six
-    /// llama3-8b shapes, 8 / 12 / 16 tokens, every k-part count forced)
-    /// within 1.1% of the best forced count on average at 8 tokens and at
-    /// 12-16 (0: 4.5% / 3.5%, the LM heads 1.2-1.4x). Absent from a file
-    /// written before it: the embedded values.
+    /// Per block format, what one group's end costs the imma kernel when
+    /// the shape chooses the k-parts (`imma_kparts` 0), in super-blocks of
+    /// one warp's stream, for a launch of one n-tile (up to 8 tokens) and
+    /// of two: the parts' sums meeting at a named barrier, the first
+    /// part's adds and its store of y, the copies re-aimed at the next
+    /// group's rows. The choice is the fewest group rounds a CTA times (a
+    /// warp's super-blocks a group + this). 0 counts the super-blocks
+    /// alone (the rule before it, which cut a vocabulary-wide LM head into
+    /// 16 parts, a group's end after every super-block); a format missing
+    /// here: [0.25, 0.5]. The embedded table: [0.25, 0.5], Q4_0 [0.25,
+    /// 0.25]: on an H200 (BENCHMARKS.md, 2026-12-01, fourteenth session;
+    /// six llama3-8b shapes at 8 / 12 / 16 tokens a format, every k-part
+    /// count forced) within 0.5-2.4% of the best forced count on average
+    /// for each format and n-tile count (0: 1-8%, the LM heads 1.2-1.4x);
+    /// Q4_K at one n-tile 0.25, not 0.5, for the Q4_K_M step at batch 8
+    /// (3890 against 3952 us). Absent from a file written before it: the
+    /// embedded values.
     #[serde(default = "default_imma_group_cost")]
-    pub imma_group_cost: [f64; 2],
+    pub imma_group_cost: BTreeMap<String, [f64; 2]>,
     /// The CTAs of a thread-block cluster (sm_90) that split each imma
     /// slice of K, each with its part of x, the tiles' sums meeting in
     /// distributed shared memory (1, 2, 4 or 8; 1: no clusters); 0: chosen
@@ -145,7 +148,7 @@ fn default_imma_min_n() -> BTreeMap<String, usize> {
     TuningTable::sm90().quant.imma_min_n
 }
 
-fn default_imma_group_cost() -> [f64; 2] {
+fn default_imma_group_cost() -> BTreeMap<String, [f64; 2]> {
     TuningTable::sm90().quant.imma_group_cost
 }
 
@@ -166,6 +169,15 @@ impl QuantTuning {
     /// tensor-core kernel `kind` (0: never).
     pub fn imma_min_n(&self, kind: QuantKind) -> usize {
         self.imma_min_n.get(&kind.name().to_ascii_lowercase()).copied().unwrap_or(0)
+    }
+
+    /// What a format the table's `imma_group_cost` does not name uses.
+    pub const DEFAULT_IMMA_GROUP_COST: [f64; 2] = [0.25, 0.5];
+
+    /// The imma kernel's cost of a group's end for `kind` at `n_tiles` (1 or 2) n-tiles.
+    pub fn imma_group_cost(&self, kind: QuantKind, n_tiles: usize) -> f64 {
+        let c = self.imma_group_cost.get(&kind.name().to_ascii_lowercase()).unwrap_or(&Self::DEFAULT_IMMA_GROUP_COST);
+        c[n_tiles.clamp(1, 2) - 1]
     }
 }
 
@@ -527,12 +539,16 @@ impl TuningTable {
                 t.quant.imma_kparts.to_string(),
             ));
         }
-        if let Some(gc) = t.quant.imma_group_cost.iter().find(|c| !(0.0..=64.0).contains(*c)) {
-            return Err(bad(
-                "quant.imma_group_cost",
-                "two costs (one and two n-tiles), super-blocks from 0 to 64",
-                gc.to_string(),
-            ));
+        for (name, costs) in &t.quant.imma_group_cost {
+            if name.parse::<QuantKind>().map_or(true, |k| k.name().to_ascii_lowercase() != *name)
+                || costs.iter().any(|c| !(0.0..=64.0).contains(c))
+            {
+                return Err(bad(
+                    &format!("quant.imma_group_cost.{name}"),
+                    "a format (q8_0, q4_0, q4_k, q6_k) mapped to two costs (one and two n-tiles), super-blocks from 0 to 64",
+                    format!("{costs:?}"),
+                ));
+            }
         }
         if ![0, 1, 2, 4, 8].contains(&t.quant.imma_csplit) {
             return Err(bad("quant.imma_csplit", "0 (by the shape), 1, 2, 4 or 8", t.quant.imma_csplit.to_string()));
@@ -703,6 +719,11 @@ mod tests {
             assert_eq!(t.imma_min_n(kind), 8, "{kind}");
         }
         assert_eq!(t.imma_kparts, 0);
+        // A group's end: Q4_0 a quarter super-block at both n-tile counts, the others 0.25 / 0.5.
+        assert_eq!((t.imma_group_cost(QuantKind::Q4_0, 1), t.imma_group_cost(QuantKind::Q4_0, 2)), (0.25, 0.25));
+        for kind in [QuantKind::Q8_0, QuantKind::Q4_K, QuantKind::Q6_K] {
+            assert_eq!((t.imma_group_cost(kind, 1), t.imma_group_cost(kind, 2)), (0.25, 0.5), "{kind}");
+        }
         assert_eq!(t.imma_csplit, 0);
         // A file from before the imma kernel: the embedded thresholds, k-parts by the shape.
         let mut v: serde_json::Value = serde_json::from_str(SM90_JSON).unwrap();
@@ -722,11 +743,19 @@ mod tests {
         assert!(e.contains("quant.imma_csplit") && e.contains("1, 2, 4 or 8"), "{e}");
         v["quant"]["imma_csplit"] = 4.into();
         for bad_cost in [-0.5, 65.0] {
-            v["quant"]["imma_group_cost"] = serde_json::json!([0.25, bad_cost]);
+            v["quant"]["imma_group_cost"]["q4_k"] = serde_json::json!([0.25, bad_cost]);
             let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
-            assert!(e.contains("quant.imma_group_cost") && e.contains("0 to 64"), "{e}");
+            assert!(e.contains("quant.imma_group_cost.q4_k") && e.contains("0 to 64"), "{e}");
         }
-        v["quant"]["imma_group_cost"] = serde_json::json!([0.25, 0.5]);
+        v["quant"]["imma_group_cost"] = serde_json::json!({"q5_k": [0.25, 0.5]});
+        let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
+        assert!(e.contains("quant.imma_group_cost.q5_k") && e.contains("a format"), "{e}");
+        // A format left out: the default costs.
+        v["quant"]["imma_group_cost"] = serde_json::json!({"q4_0": [1.0, 2.0]});
+        let q = TuningTable::parse(&v.to_string(), "t.json").unwrap().quant;
+        assert_eq!((q.imma_group_cost(QuantKind::Q4_0, 1), q.imma_group_cost(QuantKind::Q4_0, 2)), (1.0, 2.0));
+        assert_eq!(q.imma_group_cost(QuantKind::Q6_K, 2), QuantTuning::DEFAULT_IMMA_GROUP_COST[1]);
+        v["quant"]["imma_group_cost"] = serde_json::json!({});
         v["quant"]["imma_min_n"]["q4_k"] = 17.into();
         let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
         assert!(e.contains("quant.imma_min_n.q4_k") && e.contains("0..=16"), "{e}");

@@ -145,7 +145,9 @@ pub fn quant_matmul_with(
             };
             let x_q8 = made.as_ref().or(opts.x_q8);
             let table = &ctx.dispatcher().table().quant;
-            let (kparts, group_cost, csplit) = (table.imma_kparts, table.imma_group_cost, table.imma_csplit);
+            let kind = w.kind();
+            let group_cost = [table.imma_group_cost(kind, 1), table.imma_group_cost(kind, 2)];
+            let (kparts, csplit) = (table.imma_kparts, table.imma_csplit);
             let job = Job { be, g: &g, w, w_ptr, buf_bytes, x, x_q8, y, alpha, beta, kparts, group_cost, csplit };
             match kernel {
                 QuantKernel::Dot => launch_dot(&job),
@@ -406,8 +408,8 @@ struct Job<'a> {
     /// The tuning table's `quant.imma_kparts` (0: by the shape; else the
     /// largest power of two at most it, the CTA's warps and a row's super-blocks).
     kparts: usize,
-    /// The tuning table's `quant.imma_group_cost` (what the shape's choice
-    /// of k-parts counts for a group's end, by n-tiles).
+    /// The tuning table's `quant.imma_group_cost` for W's format (what the
+    /// shape's choice of k-parts counts for a group's end, by n-tiles).
     group_cost: [f64; 2],
     /// The tuning table's `quant.imma_csplit` (0: by the shape).
     csplit: usize,
