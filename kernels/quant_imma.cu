@@ -23,10 +23,10 @@
 // weight byte), and each tile's sums meet in the CTA that owns it through
 // distributed shared memory (one cluster barrier); the host launches one
 // group a cluster. Q6_K (its scheme at qimma below) runs at about
-// 1.7 TB/s, slower than the dot kernel up to 12 tokens (BENCHMARKS.md,
-// 2026-11-30 and 2026-12-01): auto dispatch's embedded table takes this
-// kernel for Q4_K from 6 tokens, for Q6_K from 13 (one chunk where the dot
-// kernel takes two), for Q8_0 and Q4_0 from 8 (a block is a unit: one mma
+// 1.7 TB/s, slower than the dot kernel at 8 tokens (BENCHMARKS.md,
+// 2026-11-30 to 2026-12-01): auto dispatch's embedded table takes this
+// kernel for Q4_K from 6 tokens, for Q6_K from 12 (one chunk where the dot
+// kernel takes two; fourteenth session), for Q8_0 and Q4_0 from 8 (a block is a unit: one mma
 // of 16 rows a block and token tile, Q4_0's from C = -8 sum(xq); their
 // scheme at qimma's F <= 1 branch; 2026-12-01, thirteenth session).
 //
@@ -226,7 +226,9 @@ __device__ __forceinline__ void mma_u8s8_k16(unsigned a0, unsigned a1, unsigned 
 // for each 16 elements G): an mma.m16n8k16 a 16 elements, from C = -32
 // times the token's quant sum of those 16, so its dot is sum((q - 32) xq);
 // slot 4t.. is elements 4t..4t + 3 of the 16 (lane t's words of ql and qh
-// at 4t of their 16-byte runs, x's word t of the unit's half).
+// at 4t of their 16-byte runs, x's word t of the unit's half). A unit's two
+// halves share dx, so their exact dots meet as integers times their scales
+// (dot_0 sc_0 + dot_1 sc_1, below 2^24) before the one conversion and FMA.
 template <int F, int NT, bool CL>
 __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __restrict__ XQ,
                       const u8* __restrict__ XM, const QuantParams p, int stages, int kparts, int sb0, i64 xq_row,
@@ -555,29 +557,44 @@ __device__ void qimma(const u8* __restrict__ W, T* __restrict__ Y, const u8* __r
                     for (int q = 0; q < 2; ++q) qh[r][q] = word_at(row[r] + off[r] + 128 + 32 * h + 16 * q + 4 * t);
                 }
 #pragma unroll
-                for (int gi = 0; gi < 8; ++gi) {
-                    const int G = 8 * h + gi, j = G >> 1, q = G & 1;  // 16 elements G: unit j's half q
-                    unsigned a[2];
-                    float s[2];
+                for (int gj = 0; gj < 4; ++gj) {
+                    // Unit j's two 16-element halves G = 2j, 2j + 1: an mma each,
+                    // whose exact dots meet as integers times their scales (the
+                    // unit shares dx), so a (row, token) of the unit costs one
+                    // conversion, one product d dx and one FMA, not two of each.
+                    const int j = 4 * h + gj;
+                    unsigned a[2][2];  // [half][row]
+                    int sc[2][2];      // the halves' i8 scales, [half][row]
 #pragma unroll
-                    for (int r = 0; r < 2; ++r) {
-                        const unsigned lo = (ql[r][gi & 3] >> (4 * (gi >> 2))) & 0x0F0F0F0Fu;
-                        const unsigned hi = ((qh[r][gi & 1] >> (2 * (gi >> 1))) << 4) & 0x30303030u;
-                        a[r] = lo | hi;
-                        s[r] = d[r] * (float)(signed char)((scw[r][G >> 2] >> (8 * (G & 3))) & 0xFFu);
+                    for (int q = 0; q < 2; ++q) {
+                        const int gi = 2 * gj + q, G = 8 * h + gi;
+#pragma unroll
+                        for (int r = 0; r < 2; ++r) {
+                            const unsigned lo = (ql[r][gi & 3] >> (4 * (gi >> 2))) & 0x0F0F0F0Fu;
+                            const unsigned hi = ((qh[r][gi & 1] >> (2 * (gi >> 1))) << 4) & 0x30303030u;
+                            a[q][r] = lo | hi;
+                            sc[q][r] = (int)(signed char)((scw[r][G >> 2] >> (8 * (G & 3))) & 0xFFu);
+                        }
                     }
-                    const u8* xg = xs + x_sb_chunk(par, j, q);
+                    const u8* xg0 = xs + x_sb_chunk(par, j, 0);
+                    const u8* xg1 = xs + x_sb_chunk(par, j, 1);
 #pragma unroll
                     for (int nt = 0; nt < NT; ++nt) {
-                        const unsigned bx = *reinterpret_cast<const unsigned*>(xg + 8 * nt * xp);
-                        const int2 c = *reinterpret_cast<const int2*>(xst + ((8 * sb + j) * 2 + q) * NTOK + 8 * nt);
-                        int dd[4];
-                        mma_u8s8_k16(a[0], a[1], bx, c.x, c.y, dd);
+                        // |dot of 16| <= 16 x 32 x 127 and |scale| <= 128: the sum of
+                        // two stays below 2^24, exact as an int32 and as an f32.
+                        const unsigned bx0 = *reinterpret_cast<const unsigned*>(xg0 + 8 * nt * xp);
+                        const unsigned bx1 = *reinterpret_cast<const unsigned*>(xg1 + 8 * nt * xp);
+                        const int2 c0 = *reinterpret_cast<const int2*>(xst + ((8 * sb + j) * 2) * NTOK + 8 * nt);
+                        const int2 c1 = *reinterpret_cast<const int2*>(xst + ((8 * sb + j) * 2 + 1) * NTOK + 8 * nt);
+                        int d0[4], d1[4];
+                        mma_u8s8_k16(a[0][0], a[0][1], bx0, c0.x, c0.y, d0);
+                        mma_u8s8_k16(a[1][0], a[1][1], bx1, c1.x, c1.y, d1);
                         const float2 dx = *reinterpret_cast<const float2*>(dxu + j * NTOK + 8 * nt);
-                        acc[nt][0] = fmaf(s[0] * dx.x, (float)dd[0], acc[nt][0]);
-                        acc[nt][1] = fmaf(s[0] * dx.y, (float)dd[1], acc[nt][1]);
-                        acc[nt][2] = fmaf(s[1] * dx.x, (float)dd[2], acc[nt][2]);
-                        acc[nt][3] = fmaf(s[1] * dx.y, (float)dd[3], acc[nt][3]);
+                        const float p00 = d[0] * dx.x, p01 = d[0] * dx.y, p10 = d[1] * dx.x, p11 = d[1] * dx.y;
+                        acc[nt][0] = fmaf(p00, (float)(d0[0] * sc[0][0] + d1[0] * sc[1][0]), acc[nt][0]);
+                        acc[nt][1] = fmaf(p01, (float)(d0[1] * sc[0][0] + d1[1] * sc[1][0]), acc[nt][1]);
+                        acc[nt][2] = fmaf(p10, (float)(d0[2] * sc[0][1] + d1[2] * sc[1][1]), acc[nt][2]);
+                        acc[nt][3] = fmaf(p11, (float)(d0[3] * sc[0][1] + d1[3] * sc[1][1]), acc[nt][3]);
                     }
                 }
             }

@@ -70,7 +70,7 @@ pub struct QuantTuning {
     /// the integer tensor-core kernel (kernels/quant_imma.cu) a launch whose
     /// x is already rounded to 8 bits (a decode step's projections, or x
     /// rounded once: `round_x_min_elems`); 0 or a format missing here:
-    /// never. The embedded table: Q4_K from 6, Q6_K from 13, Q8_0 and Q4_0
+    /// never. The embedded table: Q4_K from 6, Q6_K from 12, Q8_0 and Q4_0
     /// from 8 (2026-12-01, thirteenth session: at 8 tokens 0.62-0.96x the
     /// dot kernel's time on every shape of llama3-8b; at 6 Q8_0 lost on all
     /// four, Q4_0 on two, a tie and a win). On an H200 (BENCHMARKS.md,
@@ -78,7 +78,11 @@ pub struct QuantTuning {
     /// tokens; with slices of K (2026-12-01, twelfth session) 13 to 16 tokens
     /// in one chunk beat the dot kernel's two launches on the step (llama3-8b
     /// Q4_K_M batch 13 / 14 / 16: -74 / -100 / -82 us; batch 12 lost 85 us
-    /// from 9). Absent from a file written before it: the embedded values.
+    /// from 9); with a unit's halves met as integers (2026-12-01,
+    /// fourteenth session) it beat the dot kernel at 12 tokens on all six
+    /// llama3-8b shapes (0.76-0.96x) and the batch-12 step by 23 us, lost at
+    /// 8 on five of six. Absent from a file written before it: the
+    /// embedded values.
     #[serde(default = "default_imma_min_n")]
     pub imma_min_n: BTreeMap<String, usize>,
     /// The parts of K the imma kernel cuts each 16-row tile into (1, 2, 4, 8
@@ -712,9 +716,9 @@ mod tests {
         assert_eq!(TuningTable::parse(&v.to_string(), "old.json").unwrap().quant, t);
         let q = QuantTuning { dot_max_n: [("q6_k".to_string(), 0)].into_iter().collect(), ..QuantTuning::default() };
         assert_eq!((q.dot_max_n(QuantKind::Q6_K), q.dot_max_n(QuantKind::Q8_0)), (0, QuantTuning::DEFAULT_DOT_MAX_N));
-        // The imma kernel: Q4_K from 6 tokens, Q6_K from 13, Q8_0 and Q4_0 from 8.
+        // The imma kernel: Q4_K from 6 tokens, Q6_K from 12, Q8_0 and Q4_0 from 8.
         assert_eq!(t.imma_min_n(QuantKind::Q4_K), 6);
-        assert_eq!(t.imma_min_n(QuantKind::Q6_K), 13);
+        assert_eq!(t.imma_min_n(QuantKind::Q6_K), 12);
         for kind in [QuantKind::Q8_0, QuantKind::Q4_0] {
             assert_eq!(t.imma_min_n(kind), 8, "{kind}");
         }
