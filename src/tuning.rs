@@ -88,8 +88,8 @@ pub struct QuantTuning {
     /// The parts of K the imma kernel cuts each 16-row tile into (1, 2, 4, 8
     /// or 16 warps of a CTA; the largest power of two at most this, the CTA's
     /// warps and a row's super-blocks); 0: chosen by the shape (ops::quant:
-    /// the fewest rounds of work a CTA). Absent from a file written before
-    /// it: 0.
+    /// the least work a CTA, each group's end priced by `imma_group_cost`).
+    /// Absent from a file written before it: 0.
     #[serde(default)]
     pub imma_kparts: usize,
     /// Per block format, what one group's end costs the imma kernel when
@@ -99,8 +99,10 @@ pub struct QuantTuning {
     /// part's adds and its store of y, the copies re-aimed at the next
     /// group's rows. The choice is the fewest group rounds a CTA times (a
     /// warp's super-blocks a group + this). 0 counts the super-blocks
-    /// alone (the rule before it, which cut a vocabulary-wide LM head into
-    /// 16 parts, a group's end after every super-block); a format missing
+    /// alone (the rule before it counted a group's tiles instead, the same
+    /// choice where a row's super-blocks are a multiple of the CTA's warps,
+    /// as on every shape measured; it cut a vocabulary-wide LM head into 16
+    /// parts, a group's end after every super-block); a format missing
     /// here: [0.25, 0.5]. The embedded table: [0.25, 0.5], Q4_0 [0.25,
     /// 0.25]: on an H200 (BENCHMARKS.md, 2026-12-01, fourteenth session;
     /// six llama3-8b shapes at 8 / 12 / 16 tokens a format, every k-part
@@ -180,6 +182,7 @@ impl QuantTuning {
 
     /// The imma kernel's cost of a group's end for `kind` at `n_tiles` (1 or 2) n-tiles.
     pub fn imma_group_cost(&self, kind: QuantKind, n_tiles: usize) -> f64 {
+        debug_assert!(matches!(n_tiles, 1 | 2), "the imma kernel runs 1 or 2 n-tiles, not {n_tiles}");
         let c = self.imma_group_cost.get(&kind.name().to_ascii_lowercase()).unwrap_or(&Self::DEFAULT_IMMA_GROUP_COST);
         c[n_tiles.clamp(1, 2) - 1]
     }
@@ -754,11 +757,19 @@ mod tests {
         v["quant"]["imma_group_cost"] = serde_json::json!({"q5_k": [0.25, 0.5]});
         let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();
         assert!(e.contains("quant.imma_group_cost.q5_k") && e.contains("a format"), "{e}");
-        // A format left out: the default costs.
-        v["quant"]["imma_group_cost"] = serde_json::json!({"q4_0": [1.0, 2.0]});
+        // A format left out: the default costs, not the embedded table's
+        // (Q4_0's embedded two-n-tile cost, 0.25, is not the default 0.5).
+        v["quant"]["imma_group_cost"] = serde_json::json!({"q6_k": [1.0, 2.0]});
         let q = TuningTable::parse(&v.to_string(), "t.json").unwrap().quant;
-        assert_eq!((q.imma_group_cost(QuantKind::Q4_0, 1), q.imma_group_cost(QuantKind::Q4_0, 2)), (1.0, 2.0));
-        assert_eq!(q.imma_group_cost(QuantKind::Q6_K, 2), QuantTuning::DEFAULT_IMMA_GROUP_COST[1]);
+        assert_eq!((q.imma_group_cost(QuantKind::Q6_K, 1), q.imma_group_cost(QuantKind::Q6_K, 2)), (1.0, 2.0));
+        assert_eq!(
+            (q.imma_group_cost(QuantKind::Q4_0, 1), q.imma_group_cost(QuantKind::Q4_0, 2)),
+            (QuantTuning::DEFAULT_IMMA_GROUP_COST[0], QuantTuning::DEFAULT_IMMA_GROUP_COST[1])
+        );
+        assert_ne!(
+            QuantTuning::DEFAULT_IMMA_GROUP_COST[1],
+            TuningTable::sm90().quant.imma_group_cost(QuantKind::Q4_0, 2)
+        );
         v["quant"]["imma_group_cost"] = serde_json::json!({});
         v["quant"]["imma_min_n"]["q4_k"] = 17.into();
         let e = TuningTable::parse(&v.to_string(), "t.json").unwrap_err().to_string();

@@ -972,6 +972,7 @@ fn imma_shared_bytes(
 /// parts (61 groups a CTA of one super-block each: 189 us at 16 tokens of
 /// Q4_K, H200, 2026-12-01) where 1-4 parts take 126-129.
 fn imma_kparts(tiles: usize, sbs: usize, warps: usize, slots: usize, forced: usize, group_cost: f64) -> usize {
+    debug_assert!(group_cost.is_finite(), "a group's cost {group_cost} (TuningTable::parse keeps it in 0..=64)");
     let cost = |kp: usize| {
         let rounds = tiles.div_ceil(warps / kp).div_ceil(slots.max(1));
         rounds as f64 * (sbs.max(1).div_ceil(kp) as f64 + group_cost)
