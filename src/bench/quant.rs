@@ -45,6 +45,10 @@ pub struct QuantBenchConfig {
     /// that fit in L2 stay there from one launch to the next, as llama.cpp's
     /// `test-backend-ops perf` times its MUL_MAT cases (rows suffixed `_hot`).
     pub hot: bool,
+    /// The imma kernel timed under each of these group costs (the tuning's
+    /// `quant.imma_group_cost`, the same for every format and n-tile count;
+    /// rows suffixed `_gc<cost>`), for `tune`; empty: the table's.
+    pub group_costs: Vec<f64>,
 }
 
 impl Default for QuantBenchConfig {
@@ -61,6 +65,7 @@ impl Default for QuantBenchConfig {
             graph: false,
             x_q8: false,
             hot: false,
+            group_costs: Vec::new(),
         }
     }
 }
@@ -68,7 +73,16 @@ impl Default for QuantBenchConfig {
 impl QuantBenchConfig {
     /// Measurements this config makes.
     pub fn points(&self) -> usize {
-        self.formats.len() * self.shapes.len() * self.ns.len() * self.kernels.len() * if self.graph { 2 } else { 1 }
+        let timings: usize = self.kernels.iter().map(|&k| self.contexts_for(k)).sum();
+        self.formats.len() * self.shapes.len() * self.ns.len() * timings * if self.graph { 2 } else { 1 }
+    }
+
+    /// The timings of `kernel` a point: one under each group cost for the imma kernel, else one.
+    fn contexts_for(&self, kernel: QuantKernel) -> usize {
+        match kernel == QuantKernel::Imma && !self.group_costs.is_empty() {
+            true => self.group_costs.len(),
+            false => 1,
+        }
     }
 }
 
@@ -80,6 +94,16 @@ pub fn run(
     mut on_row: impl FnMut(&BenchRow),
 ) -> Result<Vec<BenchRow>> {
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("bench quant-matmul needs a CUDA device".into()))?;
+    // A context under a table with each group cost asked for (every format, both n-tile counts).
+    let mut cost_ctxs = Vec::new();
+    for &g in &cfg.group_costs {
+        if !(0.0..=64.0).contains(&g) {
+            return Err(Error::invalid("bench quant-matmul", "group_costs", "super-blocks from 0 to 64", g));
+        }
+        let mut t = ctx.dispatcher().table().clone();
+        t.quant.imma_group_cost = QuantKind::ALL.iter().map(|k| (k.name().to_ascii_lowercase(), [g, g])).collect();
+        cost_ctxs.push((format!("_gc{g}"), ctx.with_table(t)));
+    }
     let l2 = be.caps().l2_bytes;
     let dtype = cfg.dtype;
     let e = dtype.size_in_bytes();
@@ -121,45 +145,53 @@ pub fn run(
                     false => None,
                 };
                 for &kernel in &cfg.kernels {
-                    let opts = QuantOptions { kernel: Some(kernel), x_q8: x_q8.as_ref() };
-                    // Launch i reads weight copy i (copies rotate past L2).
-                    let launch =
-                        |ctx: &Context, i: usize| quant_matmul_with(ctx, &weights[i % copies], &x, &y, 1.0, 0.0, &opts);
-                    let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| launch(ctx, i))?;
-                    let fmt = kind.name().to_ascii_lowercase();
-                    // The family that ran (auto resolved), the format and the tokens.
-                    // ... and whether x was rounded by a launch of its own inside the timed call.
-                    let (ran, by_launch) =
-                        crate::ops::quant::plan_x(ctx, be, kind, &x, n, k, Some(kernel), x_q8.is_some())?;
-                    let bytes = (bytes_w + n * k * e + n * m * e) as u64;
-                    let measured = |suffix: &str, stats: &Stats| {
-                        // x given rounded, or rounded once by a launch of its own (timed).
-                        let xq = if x_q8.is_some() {
-                            "_xq8"
-                        } else if by_launch {
-                            "_rx"
-                        } else {
-                            ""
-                        };
-                        let hot = if cfg.hot { "_hot" } else { "" };
-                        let label = format!("quant_matmul/{}_{fmt}_n{n}{xq}{hot}{suffix}", ran.name());
-                        let shape = format!("m={m} k={k} n={n}");
-                        BenchRow::measured(ctx, "quant_matmul", label, dtype, shape, stats, bytes, read.gbps)
+                    // The imma kernel under each group cost asked for, else once under the table's.
+                    let under: Vec<(&Context, &str)> = match kernel == QuantKernel::Imma && !cost_ctxs.is_empty() {
+                        true => cost_ctxs.iter().map(|(s, c)| (c, s.as_str())).collect(),
+                        false => vec![(ctx, "")],
                     };
-                    let mut row = measured("", &stats)?;
-                    row.peer_us = *peer;
-                    on_row(&row);
-                    rows.push(row);
-                    if cfg.graph {
-                        // Enough launches that every weight copy is read twice,
-                        // at least 8; the graph's median over them.
-                        let launches = (2 * copies).max(8);
-                        let rec = ctx.record(|ctx| (0..launches).try_for_each(|i| launch(ctx, i)))?;
-                        let g = rec.capture_graph()?;
-                        let whole = time_on_stream(be, 2, cfg.runs, |_| g.launch("bench/graph", 0))?;
-                        let row = measured("_graph", &whole.per_launch(launches))?;
+                    for (ctx, gc) in under {
+                        let opts = QuantOptions { kernel: Some(kernel), x_q8: x_q8.as_ref() };
+                        // Launch i reads weight copy i (copies rotate past L2).
+                        let launch = |ctx: &Context, i: usize| {
+                            quant_matmul_with(ctx, &weights[i % copies], &x, &y, 1.0, 0.0, &opts)
+                        };
+                        let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| launch(ctx, i))?;
+                        let fmt = kind.name().to_ascii_lowercase();
+                        // The family that ran (auto resolved), the format and the tokens.
+                        // ... and whether x was rounded by a launch of its own inside the timed call.
+                        let (ran, by_launch) =
+                            crate::ops::quant::plan_x(ctx, be, kind, &x, n, k, Some(kernel), x_q8.is_some())?;
+                        let bytes = (bytes_w + n * k * e + n * m * e) as u64;
+                        let measured = |suffix: &str, stats: &Stats| {
+                            // x given rounded, or rounded once by a launch of its own (timed).
+                            let xq = if x_q8.is_some() {
+                                "_xq8"
+                            } else if by_launch {
+                                "_rx"
+                            } else {
+                                ""
+                            };
+                            let hot = if cfg.hot { "_hot" } else { "" };
+                            let label = format!("quant_matmul/{}_{fmt}_n{n}{xq}{hot}{gc}{suffix}", ran.name());
+                            let shape = format!("m={m} k={k} n={n}");
+                            BenchRow::measured(ctx, "quant_matmul", label, dtype, shape, stats, bytes, read.gbps)
+                        };
+                        let mut row = measured("", &stats)?;
+                        row.peer_us = *peer;
                         on_row(&row);
                         rows.push(row);
+                        if cfg.graph {
+                            // Enough launches that every weight copy is read twice,
+                            // at least 8; the graph's median over them.
+                            let launches = (2 * copies).max(8);
+                            let rec = ctx.record(|ctx| (0..launches).try_for_each(|i| launch(ctx, i)))?;
+                            let g = rec.capture_graph()?;
+                            let whole = time_on_stream(be, 2, cfg.runs, |_| g.launch("bench/graph", 0))?;
+                            let row = measured("_graph", &whole.per_launch(launches))?;
+                            on_row(&row);
+                            rows.push(row);
+                        }
                     }
                 }
             }

@@ -32,6 +32,17 @@ pub fn positive<T: Unsigned + PartialEq + Default>(s: &str) -> Result<T, String>
     Ok(v)
 }
 
+/// Parses what a group's end costs the imma kernel (`quant.imma_group_cost`):
+/// super-blocks of one warp's stream, a decimal number from 0 to 64.
+pub fn group_cost(s: &str) -> Result<f64, String> {
+    let expected = "expected super-blocks from 0 to 64, a decimal number such as 0.25";
+    let v: f64 = s.trim().parse().map_err(|_| format!("not a number; {expected}"))?;
+    if !(0.0..=64.0).contains(&v) {
+        return Err(format!("{v} is out of range; {expected}"));
+    }
+    Ok(v)
+}
+
 /// Parses a matrix shape "MxK" (two whole numbers >= 1, such as 4096x14336).
 pub fn shape_mxk(s: &str) -> Result<(usize, usize), String> {
     let expected = "expected rows x columns such as 4096x14336";
@@ -101,5 +112,16 @@ mod tests {
         // Non-finite values are the ops' to reject, with the argument's name.
         assert!(real_f32("nan").unwrap().is_nan());
         assert_eq!(real_f32("inf"), Ok(f32::INFINITY));
+    }
+
+    #[test]
+    fn group_costs_are_super_blocks_from_0_to_64() {
+        assert_eq!(group_cost("0.25"), Ok(0.25));
+        assert_eq!(group_cost("0"), Ok(0.0));
+        assert_eq!(group_cost("64"), Ok(64.0));
+        for bad in ["-0.5", "64.5", "nan", "inf"] {
+            assert!(group_cost(bad).unwrap_err().contains("out of range; expected super-blocks from 0 to 64"), "{bad}");
+        }
+        assert!(group_cost("x").unwrap_err().starts_with("not a number"));
     }
 }

@@ -88,6 +88,11 @@ enum BenchOp {
         /// as llama.cpp's `test-backend-ops perf` times its MUL_MAT cases.
         #[arg(long)]
         hot: bool,
+        /// Time the imma kernel under each of these costs of a group's end
+        /// (the tuning's `quant.imma_group_cost`, for every format and
+        /// n-tile count; rows suffixed `_gc<cost>`), as `tune` does.
+        #[arg(long, value_delimiter = ',', value_parser = super::args::group_cost, allow_negative_numbers = true)]
+        group_costs: Option<Vec<f64>>,
         /// Write the rows as CSV.
         #[arg(long)]
         csv: Option<PathBuf>,
@@ -382,9 +387,31 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             }
             Ok(0)
         }
-        BenchOp::QuantMatmul { shapes, n, formats, kernel, dtype, runs, no_peer, graph, x_q8, hot, csv } => {
-            let mut cfg =
-                QuantBenchConfig { runs: runs.max(1), peer: !no_peer, dtype, graph, x_q8, hot, ..Default::default() };
+        BenchOp::QuantMatmul {
+            shapes,
+            n,
+            formats,
+            kernel,
+            dtype,
+            runs,
+            no_peer,
+            graph,
+            x_q8,
+            hot,
+            group_costs,
+            csv,
+        } => {
+            let group_costs = group_costs.unwrap_or_default();
+            let mut cfg = QuantBenchConfig {
+                runs: runs.max(1),
+                peer: !no_peer,
+                dtype,
+                graph,
+                x_q8,
+                hot,
+                group_costs,
+                ..Default::default()
+            };
             gemv_grid(shapes, n, &mut cfg.shapes, &mut cfg.ns)?;
             if let Some(f) = formats {
                 cfg.formats = f;

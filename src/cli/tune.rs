@@ -20,7 +20,8 @@ pub struct TuneArgs {
     /// columns, threads per CTA), sdpa (fused/composed by rows per KV head),
     /// quant (the quantized GEMV's integer-dot/tensor-core kernel by N, and
     /// with x already rounded the integer-dot/integer tensor-core kernel by
-    /// N, per block format).
+    /// N, per block format, and the latter's cost of a group's end per
+    /// format and n-tile count).
     #[arg(long, value_delimiter = ',', default_values_t = OPS.iter().map(|o| o.to_string()))]
     ops: Vec<String>,
     /// Where the tuning table goes (default: the user config file the
@@ -200,6 +201,21 @@ fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &
         x_q8: true,
         ..qm.clone()
     };
+    // With x already rounded, the imma kernel under each candidate cost of a
+    // group's end, for quant.imma_group_cost (the shapes of a llama3-8b
+    // step and its LM head, one and two n-tiles).
+    let qg = QuantBenchConfig {
+        shapes: if a.quick {
+            vec![(4096, 4096), (28672, 4096), (128256, 4096)]
+        } else {
+            vec![(1024, 4096), (4096, 4096), (6144, 4096), (28672, 4096), (4096, 14336), (128256, 4096)]
+        },
+        ns: if a.quick { vec![8, 16] } else { vec![8, 12, 16] },
+        kernels: vec![QuantKernel::Imma],
+        x_q8: true,
+        group_costs: vec![0.0, 0.125, 0.25, 0.5, 1.0, 2.0],
+        ..qm.clone()
+    };
     let total = if want("matmul") { mm.points() } else { 0 }
         + if want("softmax") {
             sm.points() + wide.points() + sm.dtypes.len() * sm.rows.len() * sm.cols.len() * threads.len()
@@ -207,7 +223,7 @@ fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &
             0
         }
         + if want("sdpa") { sd.points() } else { 0 }
-        + if want("quant") { qm.points() + qi.points() } else { 0 };
+        + if want("quant") { qm.points() + qi.points() + qg.points() } else { 0 };
     let pb = progress::bar("tune", total as u64);
     let tick = |r: &BenchRow| {
         // A GEMV row forced where auto chose cuBLAS belongs to the same measurement.
@@ -233,6 +249,7 @@ fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &
     if want("quant") {
         rows.extend(bench::quant::run(ctx, &qm, &read, tick)?);
         rows.extend(bench::quant::run(ctx, &qi, &read, tick)?);
+        rows.extend(bench::quant::run(ctx, &qg, &read, tick)?);
     }
     pb.finish_and_clear();
     Ok(rows)

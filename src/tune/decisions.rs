@@ -8,7 +8,9 @@
 //! - quant: the most tokens the integer-dot kernel serves (against the
 //!   tensor-core kernel), per block format, x as it is;
 //! - quant: from how many tokens the integer tensor-core kernel takes x
-//!   already rounded (against the integer-dot kernel), per block format.
+//!   already rounded (against the integer-dot kernel), per block format;
+//! - quant: what a group's end costs that kernel's choice of k-parts, per
+//!   block format and n-tile count.
 
 use std::collections::BTreeMap;
 
@@ -237,6 +239,77 @@ fn imma(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<D
     }
 }
 
+/// What a group's end costs the imma kernel's choice of k-parts
+/// (`quant.imma_group_cost`), per block format and n-tile count (up to 8
+/// tokens: one; 9 to 16: two): of the costs measured (rows of `bench
+/// quant-matmul --x-q8 --group-costs`, variants
+/// `quant_matmul/imma_<fmt>_n<N>_xq8_gc<cost>[_graph]`; each shape, token
+/// count and row kind a class), the one whose times over each class's best
+/// sum least ([`best_choice`]), the one in force kept unless beaten by more
+/// than `margin`. Costs go as thousandths of a super-block in the choice.
+fn imma_group_cost(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
+    let mut by: BTreeMap<(String, usize), Vec<Choice>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.op == "quant_matmul") {
+        let (Some(m), Some(k), Some(n)) = (r.shape_value("m"), r.shape_value("k"), r.shape_value("n")) else {
+            continue;
+        };
+        let Some(rest) = variant(r).strip_prefix("quant_matmul/imma_") else { continue };
+        let Some((fmt, tail)) = rest.split_once("_n") else { continue };
+        let suffixes: Vec<&str> = tail.split('_').skip(1).collect();
+        let cost = suffixes.iter().find_map(|s| s.strip_prefix("gc")).and_then(|c| c.parse::<f64>().ok());
+        let Some(cost) = cost.filter(|c| (0.0..=64.0).contains(c)) else { continue };
+        if !suffixes.contains(&"xq8") || suffixes.contains(&"hot") || !(1..=16).contains(&n) {
+            continue;
+        }
+        let graph = if suffixes.contains(&"graph") { " graph" } else { "" };
+        by.entry((fmt.to_string(), n.div_ceil(8))).or_default().push(Choice {
+            class: format!("{m}x{k} n{n}{graph}"),
+            choice: (cost * 1000.0).round() as u32,
+            us: r.median_us,
+        });
+    }
+    for ((fmt, n_tiles), options) in by {
+        let Ok(kind) = fmt.parse::<crate::dtype::QuantKind>() else { continue };
+        let current = table.quant.imma_group_cost(kind, n_tiles);
+        let current_milli = (current * 1000.0).round() as u32;
+        let Some((best, score, current_score)) = best_choice(&options, Some(current_milli), margin) else { continue };
+        let chosen = best as f64 / 1000.0;
+        let both = [table.quant.imma_group_cost(kind, 1), table.quant.imma_group_cost(kind, 2)];
+        table.quant.imma_group_cost.entry(fmt.clone()).or_insert(both)[n_tiles - 1] = chosen;
+        // Plot: time against the cost, one line per class.
+        let mut series: BTreeMap<String, Vec<(usize, f64)>> = BTreeMap::new();
+        for o in &options {
+            series.entry(o.class.clone()).or_default().push((o.choice as usize, o.us));
+        }
+        let ratios: Vec<f64> = series
+            .values()
+            .filter_map(|pts| {
+                let at = pts.iter().find(|p| p.0 == best as usize)?.1;
+                Some(at / pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min))
+            })
+            .collect();
+        out.push(Decision {
+            field: format!("quant.imma_group_cost.{fmt}[{n_tiles} n-tiles]"),
+            x_label: "group cost (1/1000 super-block)".into(),
+            old_value: current.to_string(),
+            new_value: chosen.to_string(),
+            gain_pct: current_score.map(|cs| 100.0 * (cs - score) / cs),
+            worst_ratio: ratios.iter().cloned().fold(1.0, f64::max),
+            over_3pct: ratios.iter().filter(|&&r| r > 1.03).count(),
+            points: series.len(),
+            series: series
+                .into_iter()
+                .map(|(name, mut points)| {
+                    points.sort_by_key(|p| p.0);
+                    Series { class: name.clone(), variant: "imma".into(), name, low: true, points }
+                })
+                .collect(),
+            marker: Some(best as f64),
+            rule: Rule::Choice { old: Some(current_milli as usize), new: best as usize },
+        });
+    }
+}
+
 /// `quant_matmul` rows as points by format (classes the M x K shapes, x the
 /// tokens): the fastest time of family `low` and of `high` where both were
 /// measured (a row of auto dispatch is labelled with the family it resolved
@@ -254,8 +327,12 @@ fn quant_points(rows: &[BenchRow], x_q8: bool, low: &str, high: &str) -> BTreeMa
         // rest: "<fmt>_n<N>" and suffixes (_rx, _xq8, _hot, _graph).
         let Some((fmt, tail)) = rest.split_once("_n") else { continue };
         let suffixes: Vec<&str> = tail.split('_').skip(1).collect();
-        // Weights read hot in L2 (`--hot`) are not what a decode step reads.
-        if suffixes.contains(&"xq8") != x_q8 || suffixes.contains(&"hot") {
+        // Weights read hot in L2 (`--hot`) are not what a decode step reads;
+        // rows under a forced group cost (`_gc<cost>`) are [`imma_group_cost`]'s.
+        if suffixes.contains(&"xq8") != x_q8
+            || suffixes.contains(&"hot")
+            || suffixes.iter().any(|s| s.starts_with("gc"))
+        {
             continue;
         }
         // A row of auto dispatch is labelled with the family it resolved to: the faster of two timings of it.
@@ -536,6 +613,7 @@ pub fn analyse(rows: &[BenchRow], table: &TuningTable, margin: f64) -> (TuningTa
     sdpa(rows, &mut t, margin, &mut out);
     quant(rows, &mut t, margin, &mut out);
     imma(rows, &mut t, margin, &mut out);
+    imma_group_cost(rows, &mut t, margin, &mut out);
     (t, out)
 }
 
@@ -682,6 +760,73 @@ mod tests {
         assert_eq!(fields, ["quant.dot_max_n.q4_k", "quant.dot_max_n.q6_k", "quant.dot_max_n.q8_0"]);
         assert!(d.iter().all(|d| d.points == 10), "{d:#?}");
         // The written table reads back.
+        assert_eq!(TuningTable::parse(&t.to_json(), "tuned").unwrap(), t);
+    }
+
+    #[test]
+    fn imma_group_cost_per_format_and_n_tiles() {
+        use crate::dtype::QuantKind;
+        let mut rows = Vec::new();
+        for (m, k) in [(4096usize, 4096usize), (128256, 4096)] {
+            for n in [8usize, 16] {
+                let shape = format!("m={m} k={k} n={n}");
+                // Q4_K: 0.125 best at one n-tile, 1 at two; Q6_K (two n-tiles
+                // only): 0 and 0.25 tie, the current 0.5 is 1% slower.
+                for (cost, q4k1, q4k2, q6k2) in [
+                    (0.0, 1.3, 1.4, 1.0),
+                    (0.125, 1.0, 1.3, 1.1),
+                    (0.25, 1.1, 1.2, 1.0),
+                    (0.5, 1.2, 1.1, 1.01),
+                    (1.0, 1.4, 1.0, 1.2),
+                ] {
+                    let q4k = if n == 8 { q4k1 } else { q4k2 };
+                    let v = |fmt: &str| format!("quant_matmul/imma_{fmt}_n{n}_xq8_gc{cost}");
+                    rows.push(row("quant_matmul", &v("q4_k"), "f16", &shape, q4k, None));
+                    if n == 16 {
+                        rows.push(row("quant_matmul", &v("q6_k"), "f16", &shape, q6k2, None));
+                    }
+                }
+                // Rows without a cost (the table's) or read hot are not choices.
+                rows.push(row("quant_matmul", &format!("quant_matmul/imma_q4_k_n{n}_xq8"), "f16", &shape, 0.1, None));
+                rows.push(row(
+                    "quant_matmul",
+                    &format!("quant_matmul/imma_q4_k_n{n}_xq8_hot_gc2"),
+                    "f16",
+                    &shape,
+                    0.1,
+                    None,
+                ));
+            }
+        }
+        let table = TuningTable::sm90();
+        let (t, d) = analyse(&rows, &table, 0.0);
+        assert_eq!(
+            (t.quant.imma_group_cost(QuantKind::Q4_K, 1), t.quant.imma_group_cost(QuantKind::Q4_K, 2)),
+            (0.125, 1.0)
+        );
+        // The tie goes to the smaller cost; the one-n-tile cost was not measured: the table's.
+        assert_eq!(
+            (t.quant.imma_group_cost(QuantKind::Q6_K, 1), t.quant.imma_group_cost(QuantKind::Q6_K, 2)),
+            (0.25, 0.0)
+        );
+        // Not measured: the table's.
+        assert_eq!(t.quant.imma_group_cost(QuantKind::Q4_0, 2), table.quant.imma_group_cost(QuantKind::Q4_0, 2));
+        let fields: Vec<&str> = d.iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "quant.imma_group_cost.q4_k[1 n-tiles]",
+                "quant.imma_group_cost.q4_k[2 n-tiles]",
+                "quant.imma_group_cost.q6_k[2 n-tiles]"
+            ]
+        );
+        let q6 = &d[2];
+        assert_eq!((q6.old_value.as_str(), q6.new_value.as_str(), q6.points), ("0.5", "0", 2));
+        assert!(q6.gain_pct.unwrap() > 0.0 && q6.changed());
+        // A margin of 2% keeps Q6_K's 0.5 (1% slower).
+        assert_eq!(analyse(&rows, &table, 0.02).0.quant.imma_group_cost(QuantKind::Q6_K, 2), 0.5);
+        // The cost rows are not the dot/imma decision's: no imma_min_n decision without dot rows.
+        assert_eq!(t.quant.imma_min_n, table.quant.imma_min_n);
         assert_eq!(TuningTable::parse(&t.to_json(), "tuned").unwrap(), t);
     }
 
