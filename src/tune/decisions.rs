@@ -145,6 +145,54 @@ fn decision(
     }
 }
 
+/// A choice decision (one value for every class: threads per CTA, a cost):
+/// `options` the measured choices, `best` the chosen one with its score and
+/// the current one's ([`best_choice`]); the plot is time against the
+/// choice, one line per class, and the ratios are each class's time at the
+/// chosen value over its best.
+#[allow(clippy::too_many_arguments)]
+fn choice_decision(
+    field: String,
+    x_label: &str,
+    variant: &str,
+    options: &[Choice],
+    (best, score, current_score): (u32, f64, Option<f64>),
+    current: u32,
+    old_value: String,
+    new_value: String,
+) -> Decision {
+    let mut by: BTreeMap<String, Vec<(usize, f64)>> = BTreeMap::new();
+    for o in options {
+        by.entry(o.class.clone()).or_default().push((o.choice as usize, o.us));
+    }
+    let ratios: Vec<f64> = by
+        .values()
+        .filter_map(|pts| {
+            let chosen = pts.iter().find(|p| p.0 == best as usize)?.1;
+            Some(chosen / pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min))
+        })
+        .collect();
+    Decision {
+        field,
+        x_label: x_label.into(),
+        old_value,
+        new_value,
+        gain_pct: current_score.map(|cs| 100.0 * (cs - score) / cs),
+        worst_ratio: ratios.iter().cloned().fold(1.0, f64::max),
+        over_3pct: ratios.iter().filter(|&&r| r > 1.03).count(),
+        points: by.len(),
+        series: by
+            .into_iter()
+            .map(|(name, mut points)| {
+                points.sort_by_key(|p| p.0);
+                Series { class: name.clone(), variant: variant.into(), name, low: true, points }
+            })
+            .collect(),
+        marker: Some(best as f64),
+        rule: Rule::Choice { old: Some(current as usize), new: best as usize },
+    }
+}
+
 /// Median times of the low and high variant of one measured point, when measured.
 type LowHigh = (Option<f64>, Option<f64>);
 
@@ -276,37 +324,16 @@ fn imma_group_cost(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out:
         let chosen = best as f64 / 1000.0;
         let both = [table.quant.imma_group_cost(kind, 1), table.quant.imma_group_cost(kind, 2)];
         table.quant.imma_group_cost.entry(fmt.clone()).or_insert(both)[n_tiles - 1] = chosen;
-        // Plot: time against the cost, one line per class.
-        let mut series: BTreeMap<String, Vec<(usize, f64)>> = BTreeMap::new();
-        for o in &options {
-            series.entry(o.class.clone()).or_default().push((o.choice as usize, o.us));
-        }
-        let ratios: Vec<f64> = series
-            .values()
-            .filter_map(|pts| {
-                let at = pts.iter().find(|p| p.0 == best as usize)?.1;
-                Some(at / pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min))
-            })
-            .collect();
-        out.push(Decision {
-            field: format!("quant.imma_group_cost.{fmt}[{n_tiles} n-tiles]"),
-            x_label: "group cost (1/1000 super-block)".into(),
-            old_value: current.to_string(),
-            new_value: chosen.to_string(),
-            gain_pct: current_score.map(|cs| 100.0 * (cs - score) / cs),
-            worst_ratio: ratios.iter().cloned().fold(1.0, f64::max),
-            over_3pct: ratios.iter().filter(|&&r| r > 1.03).count(),
-            points: series.len(),
-            series: series
-                .into_iter()
-                .map(|(name, mut points)| {
-                    points.sort_by_key(|p| p.0);
-                    Series { class: name.clone(), variant: "imma".into(), name, low: true, points }
-                })
-                .collect(),
-            marker: Some(best as f64),
-            rule: Rule::Choice { old: Some(current_milli as usize), new: best as usize },
-        });
+        out.push(choice_decision(
+            format!("quant.imma_group_cost.{fmt}[{n_tiles} n-tiles]"),
+            "group cost (1/1000 super-block)",
+            "imma",
+            &options,
+            (best, score, current_score),
+            current_milli,
+            current.to_string(),
+            chosen.to_string(),
+        ));
     }
 }
 
@@ -491,38 +518,16 @@ fn softmax_threads(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out:
         lower = max_cols;
         let Some((best, score, current_score)) = best_choice(&in_bucket, Some(current), margin) else { continue };
         table.softmax.block_threads[i].1 = best;
-        // Plot: time against threads, one line per class.
-        let mut by: BTreeMap<String, Vec<(usize, f64)>> = BTreeMap::new();
-        for o in &in_bucket {
-            by.entry(o.class.clone()).or_default().push((o.choice as usize, o.us));
-        }
-        // Per class: the chosen count's time over the best count's.
-        let ratios: Vec<f64> = by
-            .values()
-            .filter_map(|pts| {
-                let chosen = pts.iter().find(|p| p.0 == best as usize)?.1;
-                Some(chosen / pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min))
-            })
-            .collect();
-        out.push(Decision {
-            field: format!("softmax.block_threads[cols <= {max_cols}]"),
-            x_label: "threads".into(),
-            old_value: current.to_string(),
-            new_value: best.to_string(),
-            gain_pct: current_score.map(|cs| 100.0 * (cs - score) / cs),
-            worst_ratio: ratios.iter().cloned().fold(1.0, f64::max),
-            over_3pct: ratios.iter().filter(|&&r| r > 1.03).count(),
-            points: by.len(),
-            series: by
-                .into_iter()
-                .map(|(name, mut points)| {
-                    points.sort_by_key(|p| p.0);
-                    Series { class: name.clone(), variant: "block".into(), name, low: true, points }
-                })
-                .collect(),
-            marker: Some(best as f64),
-            rule: Rule::Choice { old: Some(current as usize), new: best as usize },
-        });
+        out.push(choice_decision(
+            format!("softmax.block_threads[cols <= {max_cols}]"),
+            "threads",
+            "block",
+            &in_bucket,
+            (best, score, current_score),
+            current,
+            current.to_string(),
+            best.to_string(),
+        ));
     }
 }
 
