@@ -165,6 +165,11 @@ pub fn all() -> Vec<Case> {
         (100, 28672, 16, 0),
         (100, 18944, 5, 0),
         (8448, 8448, 9, 0),
+        // Many tiles of a short row (2250 tiles, 4 super-blocks): on an H100
+        // or H200 groups of two or four k-parts (by the format's group
+        // cost), more groups than CTA slots, so a CTA runs two to five, as
+        // a vocabulary-wide LM head runs four groups of one part.
+        (36000, 1024, 9, 0),
         // The same kernel with the cluster size forced (what auto would not
         // pick here; before sm_90 every one runs without): slices one launch
         // after another for few rows (K = 14336 at 16 and 13 tokens, 112
