@@ -180,11 +180,19 @@ impl QuantTuning {
     /// What a format the table's `imma_group_cost` does not name uses.
     pub const DEFAULT_IMMA_GROUP_COST: [f64; 2] = [0.25, 0.5];
 
+    /// The costs a group's end may be given, in super-blocks (the table's,
+    /// `bench quant-matmul --group-costs`'s, `tune`'s).
+    pub const IMMA_GROUP_COST_RANGE: std::ops::RangeInclusive<f64> = 0.0..=64.0;
+
+    /// The imma kernel's costs of a group's end for `kind`, at one n-tile and at two.
+    pub fn imma_group_costs(&self, kind: QuantKind) -> [f64; 2] {
+        self.imma_group_cost.get(&kind.name().to_ascii_lowercase()).copied().unwrap_or(Self::DEFAULT_IMMA_GROUP_COST)
+    }
+
     /// The imma kernel's cost of a group's end for `kind` at `n_tiles` (1 or 2) n-tiles.
     pub fn imma_group_cost(&self, kind: QuantKind, n_tiles: usize) -> f64 {
         debug_assert!(matches!(n_tiles, 1 | 2), "the imma kernel runs 1 or 2 n-tiles, not {n_tiles}");
-        let c = self.imma_group_cost.get(&kind.name().to_ascii_lowercase()).unwrap_or(&Self::DEFAULT_IMMA_GROUP_COST);
-        c[n_tiles.clamp(1, 2) - 1]
+        self.imma_group_costs(kind)[n_tiles.clamp(1, 2) - 1]
     }
 }
 
@@ -546,10 +554,10 @@ impl TuningTable {
                 t.quant.imma_kparts.to_string(),
             ));
         }
+        // A per-format map's key: a format's name as the table writes it.
+        let is_format = |name: &str| name.parse::<QuantKind>().is_ok_and(|k| k.name().to_ascii_lowercase() == name);
         for (name, costs) in &t.quant.imma_group_cost {
-            if name.parse::<QuantKind>().map_or(true, |k| k.name().to_ascii_lowercase() != *name)
-                || costs.iter().any(|c| !(0.0..=64.0).contains(c))
-            {
+            if !is_format(name) || costs.iter().any(|c| !QuantTuning::IMMA_GROUP_COST_RANGE.contains(c)) {
                 return Err(bad(
                     &format!("quant.imma_group_cost.{name}"),
                     "a format (q8_0, q4_0, q4_k, q6_k) mapped to two costs (one and two n-tiles), super-blocks from 0 to 64",
@@ -562,7 +570,7 @@ impl TuningTable {
         }
         for (field, map) in [("dot_max_n", &t.quant.dot_max_n), ("imma_min_n", &t.quant.imma_min_n)] {
             for (name, &n) in map {
-                if name.parse::<QuantKind>().map_or(true, |k| k.name().to_ascii_lowercase() != *name) || n > 16 {
+                if !is_format(name) || n > 16 {
                     return Err(bad(
                         &format!("quant.{field}.{name}"),
                         "a format (q8_0, q4_0, q4_k, q6_k) mapped to 0..=16 tokens",

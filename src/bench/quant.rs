@@ -79,10 +79,15 @@ impl QuantBenchConfig {
 
     /// The timings of `kernel` a point: one under each group cost for the imma kernel, else one.
     fn contexts_for(&self, kernel: QuantKernel) -> usize {
-        match kernel == QuantKernel::Imma && !self.group_costs.is_empty() {
+        match self.under_group_costs(kernel) {
             true => self.group_costs.len(),
             false => 1,
         }
+    }
+
+    /// Whether `kernel` is timed under each of the group costs asked for.
+    fn under_group_costs(&self, kernel: QuantKernel) -> bool {
+        kernel == QuantKernel::Imma && !self.group_costs.is_empty()
     }
 }
 
@@ -97,7 +102,7 @@ pub fn run(
     // A context under a table with each group cost asked for (every format, both n-tile counts).
     let mut cost_ctxs = Vec::new();
     for &g in &cfg.group_costs {
-        if !(0.0..=64.0).contains(&g) {
+        if !crate::tuning::QuantTuning::IMMA_GROUP_COST_RANGE.contains(&g) {
             return Err(Error::invalid("bench quant-matmul", "group_costs", "super-blocks from 0 to 64", g));
         }
         let mut t = ctx.dispatcher().table().clone();
@@ -146,7 +151,7 @@ pub fn run(
                 };
                 for &kernel in &cfg.kernels {
                     // The imma kernel under each group cost asked for, else once under the table's.
-                    let under: Vec<(&Context, &str)> = match kernel == QuantKernel::Imma && !cost_ctxs.is_empty() {
+                    let under: Vec<(&Context, &str)> = match cfg.under_group_costs(kernel) {
                         true => cost_ctxs.iter().map(|(s, c)| (c, s.as_str())).collect(),
                         false => vec![(ctx, "")],
                     };

@@ -37,7 +37,7 @@ pub fn positive<T: Unsigned + PartialEq + Default>(s: &str) -> Result<T, String>
 pub fn group_cost(s: &str) -> Result<f64, String> {
     let expected = "expected super-blocks from 0 to 64, a decimal number such as 0.25";
     let v: f64 = s.trim().parse().map_err(|_| format!("not a number; {expected}"))?;
-    if !(0.0..=64.0).contains(&v) {
+    if !crate::tuning::QuantTuning::IMMA_GROUP_COST_RANGE.contains(&v) {
         return Err(format!("{v} is out of range; {expected}"));
     }
     Ok(v)

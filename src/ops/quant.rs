@@ -145,8 +145,7 @@ pub fn quant_matmul_with(
             };
             let x_q8 = made.as_ref().or(opts.x_q8);
             let table = &ctx.dispatcher().table().quant;
-            let kind = w.kind();
-            let group_cost = [table.imma_group_cost(kind, 1), table.imma_group_cost(kind, 2)];
+            let group_cost = table.imma_group_costs(w.kind());
             let (kparts, csplit) = (table.imma_kparts, table.imma_csplit);
             let job = Job { be, g: &g, w, w_ptr, buf_bytes, x, x_q8, y, alpha, beta, kparts, group_cost, csplit };
             match kernel {
@@ -187,27 +186,18 @@ pub fn quant_matmul_parts(
         super::q8::check_q8_arg(OP, "x_q8", ctx, q, geoms[0].n, geoms[0].k)?;
     }
     // x as it is, rounded once for all the parts where quant_matmul_with
-    // would round it for each (the tuning's quant.round_x_min_elems) and
-    // every part's kernel reads it rounded.
+    // would round it by a launch of its own for each (x of the tuning's
+    // quant.round_x_min_elems, and every part's plan_x says so).
     let made = match ctx.backend() {
         Backend::Cuda(be) if opts.x_q8.is_none() => {
             let (n, k) = (geoms[0].n, geoms[0].k);
             let min = ctx.dispatcher().table().quant.round_x_min_elems;
-            let rounded_kernels = |w: &&QuantMatrix| {
-                resolve_kernel(ctx, be, w.kind(), k, n, opts.kernel, true)
-                    .map(|f| matches!(f, QuantKernel::Dot | QuantKernel::Imma))
+            let every = |all: bool, w: &QuantMatrix| -> Result<bool> {
+                Ok(all && plan_x(ctx, be, w.kind(), x, n, k, opts.kernel, false)?.1)
             };
-            let mut all = rounds_x_once(min, x, n, k);
-            for w in parts {
-                if !all {
-                    break;
-                }
-                all = rounded_kernels(w)?;
-            }
-            if all {
-                Some(round_x(ctx, x, n, k)?)
-            } else {
-                None
+            match rounds_x_once(min, x, n, k) && parts.iter().try_fold(true, |all, w| every(all, w))? {
+                true => Some(round_x(ctx, x, n, k)?),
+                false => None,
             }
         }
         _ => None,

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use super::analysis::{best_choice, crossover, Choice, Crossover, Point};
 use crate::bench::BenchRow;
-use crate::tuning::{SmallnClass, TuningTable, SIZE_CLASS_LIMITS};
+use crate::tuning::{QuantTuning, SmallnClass, TuningTable, SIZE_CLASS_LIMITS};
 
 /// Times of one variant on one measured class (a shape) over sizes, for plots.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -287,6 +287,15 @@ fn imma(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<D
     }
 }
 
+/// A `quant_matmul` row's variant, `quant_matmul/<family>_<fmt>_n<N>` and
+/// suffixes (`_rx`, `_xq8`, `_hot`, `_gc<cost>`, `_graph`), as (family,
+/// format, suffixes).
+fn quant_variant(r: &BenchRow) -> Option<(&str, &str, Vec<&str>)> {
+    let (family, rest) = variant(r).strip_prefix("quant_matmul/")?.split_once('_')?;
+    let (fmt, tail) = rest.split_once("_n")?;
+    Some((family, fmt, tail.split('_').skip(1).collect()))
+}
+
 /// What a group's end costs the imma kernel's choice of k-parts
 /// (`quant.imma_group_cost`), per block format and n-tile count (up to 8
 /// tokens: one; 9 to 16: two): of the costs measured (rows of `bench
@@ -301,11 +310,9 @@ fn imma_group_cost(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out:
         let (Some(m), Some(k), Some(n)) = (r.shape_value("m"), r.shape_value("k"), r.shape_value("n")) else {
             continue;
         };
-        let Some(rest) = variant(r).strip_prefix("quant_matmul/imma_") else { continue };
-        let Some((fmt, tail)) = rest.split_once("_n") else { continue };
-        let suffixes: Vec<&str> = tail.split('_').skip(1).collect();
+        let Some(("imma", fmt, suffixes)) = quant_variant(r) else { continue };
         let cost = suffixes.iter().find_map(|s| s.strip_prefix("gc")).and_then(|c| c.parse::<f64>().ok());
-        let Some(cost) = cost.filter(|c| (0.0..=64.0).contains(c)) else { continue };
+        let Some(cost) = cost.filter(|c| QuantTuning::IMMA_GROUP_COST_RANGE.contains(c)) else { continue };
         if !suffixes.contains(&"xq8") || suffixes.contains(&"hot") || !(1..=16).contains(&n) {
             continue;
         }
@@ -322,7 +329,7 @@ fn imma_group_cost(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out:
         let current_milli = (current * 1000.0).round() as u32;
         let Some((best, score, current_score)) = best_choice(&options, Some(current_milli), margin) else { continue };
         let chosen = best as f64 / 1000.0;
-        let both = [table.quant.imma_group_cost(kind, 1), table.quant.imma_group_cost(kind, 2)];
+        let both = table.quant.imma_group_costs(kind);
         table.quant.imma_group_cost.entry(fmt.clone()).or_insert(both)[n_tiles - 1] = chosen;
         out.push(choice_decision(
             format!("quant.imma_group_cost.{fmt}[{n_tiles} n-tiles]"),
@@ -348,12 +355,7 @@ fn quant_points(rows: &[BenchRow], x_q8: bool, low: &str, high: &str) -> BTreeMa
         let (Some(m), Some(k), Some(n)) = (r.shape_value("m"), r.shape_value("k"), r.shape_value("n")) else {
             continue;
         };
-        let Some((family, rest)) = variant(r).strip_prefix("quant_matmul/").and_then(|v| v.split_once('_')) else {
-            continue;
-        };
-        // rest: "<fmt>_n<N>" and suffixes (_rx, _xq8, _hot, _graph).
-        let Some((fmt, tail)) = rest.split_once("_n") else { continue };
-        let suffixes: Vec<&str> = tail.split('_').skip(1).collect();
+        let Some((family, fmt, suffixes)) = quant_variant(r) else { continue };
         // Weights read hot in L2 (`--hot`) are not what a decode step reads;
         // rows under a forced group cost (`_gc<cost>`) are [`imma_group_cost`]'s.
         if suffixes.contains(&"xq8") != x_q8
