@@ -7,7 +7,8 @@
 // Variants (host side: src/ops/matmul.rs, choice: src/dispatch/matmul.rs):
 //   mma   f16/bf16, A K-contiguous, A and B 16-byte aligned: tensor cores
 //         (common.cuh: mma16816, f32 accumulate), 16 rows per CTA, warps split K.
-//   veck  any dtype, A K-contiguous, 16-byte aligned: FMA, ROWS rows per CTA.
+//   veck  any dtype, A K-contiguous, 16-byte aligned: FMA, ROWS rows per CTA
+//         (times 2, 4 or 8 row groups at N <= 2: gemv_veck_n1_g4_f16).
 //   vecm  any dtype, A M-contiguous (V in P.V), 16-byte aligned along M: FMA.
 //   scalar any strides, any alignment: a warp per row, scalar loads.
 // veck fused with its neighbours at N <= 2 (host side: src/ops/fused_gemv.rs):
@@ -179,6 +180,10 @@ struct VeckShape {
     static constexpr int ROWS = N <= 2 ? 1 : (N <= 8 ? 2 : 4);
 };
 
+// RG (row groups, plain rows only): a CTA computes RG times VeckShape's
+// rows. A short row (a K of 896 in f16 is 1.8 KB) leaves a CTA of one row a
+// chunk a lane to read, and its launch and reduction then cost more than its
+// loads; the host picks RG (dispatch::matmul::veck_row_groups).
 // GLU (gemv_veckglu): A holds 2 M rows, the gate rows then the up rows; the
 // CTA computes gate row i and up row i + M and writes C[i] = silu(g) * u,
 // g and u first rounded to T as a matmul's output would be, then the same
@@ -196,11 +201,12 @@ struct VeckShape {
 // and h d + i + d/2, rounds them to T as the projection's output would be,
 // and hands the pair to rope_store (rope.cuh), which adds the bias, rotates
 // and writes q_out or the caches' slot (rope.cuh: RopeOut): C is not written.
-template <int N, bool GLU = false, bool NORM = false, bool ROPE = false>
+template <int N, bool GLU = false, bool NORM = false, bool ROPE = false, int RG = 1>
 __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, float* ws, unsigned* counters,
                           const GemvParams p, const T* __restrict__ norm_w = nullptr, float eps = 0.f,
                           const RopeOut* ro = nullptr) {
-    constexpr int ROWS = GLU || ROPE ? 2 : VeckShape<N>::ROWS;
+    static_assert(RG == 1 || !(GLU || NORM || ROPE), "row groups are for plain veck");
+    constexpr int ROWS = GLU || ROPE ? 2 : VeckShape<N>::ROWS * RG;
     constexpr int TILE = ROWS * N;
     constexpr int TILE_R = TILE + (NORM ? N : 0);  // the columns' sums of squares after the products
     __shared__ float red[MAX_WARPS][TILE_R];
@@ -234,8 +240,9 @@ __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* _
 
     const i64 k_begin = split_begin(p), k_end = split_end(p);
     // Two 16-byte chunks per row in flight per lane before any arithmetic:
-    // with one, a CTA's iterations serialise on memory latency.
-    constexpr int VU = 2;
+    // with one, a CTA's iterations serialise on memory latency. Four row
+    // groups or more keep as many in flight with one (and fewer registers).
+    constexpr int VU = RG >= 4 ? 1 : 2;
     const i64 step = (i64)warps * 32 * VEC;
     for (i64 k0 = k_begin + ((i64)warp * 32 + lane) * VEC; k0 < k_end; k0 += VU * step) {
         uint4 raw[VU][ROWS];
@@ -448,6 +455,14 @@ __device__ void gemv_scalar(const T* __restrict__ A, const T* __restrict__ B, T*
         const RopeOut ro{bias, q_out, k_cache, v_cache, positions, rp};                                    \
         gemv_veck<N, false, NORM, true>(A, B, C, ws, counters, p, norm_w, eps, &ro);                       \
     }
+// Plain veck with RG row groups a CTA (N <= 2): gemv_veck_n1_g4_f16.
+#define DK_ENTRY_VECKG(N, RG, dt)                                                                                 \
+    extern "C" __global__ void DK_CAT3(gemv_veck_n, N, _g##RG##_##dt)(const T* A, const T* B, T* C, float* ws,    \
+                                                                        unsigned* counters, const GemvParams p) { \
+        pdl_begin();                                                                                               \
+        gemv_veck<N, false, false, false, RG>(A, B, C, ws, counters, p);                                           \
+    }
+#define DK_VECK_GROUPS(N, dt) DK_ENTRY_VECKG(N, 2, dt) DK_ENTRY_VECKG(N, 4, dt) DK_ENTRY_VECKG(N, 8, dt)
 #define DK_ENTRY_SCALAR(N, dt)                                                                            \
     extern "C" __global__ void DK_NAME(gemv_scalar_n, N, dt)(const T* A, const T* B, T* C, float* ws,   \
                                                                 unsigned* counters, const GemvParams p) { \
@@ -465,6 +480,7 @@ __device__ void gemv_scalar(const T* __restrict__ A, const T* __restrict__ B, T*
 DK_EXPAND(DK_VECK, DT_NAME)
 DK_EXPAND(DK_VECM, DT_NAME)
 DK_EXPAND(DK_ENTRY_SCALAR, DT_NAME)
+DK_VECK_GROUPS(1, DT_NAME) DK_VECK_GROUPS(2, DT_NAME)
 DK_ENTRY_GLU(1, DT_NAME) DK_ENTRY_GLU(2, DT_NAME)
 DK_ENTRY_NORM(1, DT_NAME) DK_ENTRY_NORM(2, DT_NAME)
 DK_ENTRY_ROPE(1, DT_NAME, gemv_veckrope_n, false) DK_ENTRY_ROPE(2, DT_NAME, gemv_veckrope_n, false)

@@ -339,6 +339,18 @@ pub struct MatmulTuning {
     /// gate/up weight counted).
     #[serde(default = "default_norm_glu_fuse_max_weight_elems")]
     pub norm_glu_fuse_max_weight_elems: u64,
+    /// Plain veck at N <= 2 puts several rows (row groups) in one CTA while
+    /// they read at most this many bytes of A together and the grid keeps
+    /// `target_ctas_per_sm` CTAs an SM (dispatch::matmul::veck_row_groups):
+    /// a CTA of one short row spends more on its launch and reduction than
+    /// on its loads. 0: one group a CTA. Absent from a file written before
+    /// it: the embedded value.
+    #[serde(default = "default_veck_cta_bytes")]
+    pub veck_cta_bytes: usize,
+}
+
+fn default_veck_cta_bytes() -> usize {
+    TuningTable::sm90().matmul.veck_cta_bytes
 }
 
 fn default_norm_fuse_max_weight_elems() -> u64 {
@@ -494,6 +506,7 @@ impl TuningTable {
         t.softmax.split_max_ctas = 132;
         t.softmax.split_target_ctas = 264;
         t.sdpa.composed_min_rows = 0;
+        t.matmul.veck_cta_bytes = 8192;
         t
     }
 

@@ -181,6 +181,15 @@ fn matmul_cases(v: &mut Vec<Case>) {
         }
         specs.push(MatmulSpec { a: AStore::Unaligned, ..MatmulSpec::new(70, 6, 264, dtype) });
         specs.push(MatmulSpec { a: AStore::MContiguous, ..MatmulSpec::new(40, 3, 77, dtype) });
+        // veck with several row groups a CTA at N <= 2 (veck_row_groups at
+        // 132 SMs, the table's 8 KB and 792 CTAs a wave: 8, 4 and 2 in f16;
+        // 4, 2 and 1 in f32), M no multiple of them; beta.
+        for n in [1, 2] {
+            for (m, k) in [(6403, 264), (3203, 1000), (1601, 2040)] {
+                specs.push(MatmulSpec::new(m, n, k, dtype));
+            }
+            specs.push(MatmulSpec { alpha: 0.5, beta: 1.0, ..MatmulSpec::new(6403, n, 264, dtype) });
+        }
         // Split-K over many K (few rows, long K).
         specs.push(MatmulSpec::new(64, 8, 8192, dtype));
         specs.push(MatmulSpec { a: AStore::MContiguous, ..MatmulSpec::new(64, 8, 8192, dtype) });

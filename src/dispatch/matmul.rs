@@ -67,21 +67,14 @@ impl GemvVariant {
         }
     }
 
-    /// Output rows one CTA computes.
+    /// Output rows one CTA computes with one row group (see
+    /// [`GemvPlan::row_groups`]).
     pub fn rows_per_cta(self, n: usize, dtype: DType, vecm_tx: u32) -> usize {
         match self {
             GemvVariant::Mma => 16,
             GemvVariant::VecK => veck_rows(n),
             GemvVariant::VecM => vecm_tx as usize * vec_elems(dtype),
             GemvVariant::Scalar => SCALAR_WARPS as usize,
-        }
-    }
-
-    /// Floats one CTA contributes per split (the split-K workspace tile).
-    pub fn tile_elems(self, n: usize, dtype: DType, vecm_tx: u32) -> usize {
-        match self {
-            GemvVariant::Mma => 16 * n.div_ceil(8) * 8,
-            _ => self.rows_per_cta(n, dtype, vecm_tx) * n,
         }
     }
 }
@@ -100,6 +93,38 @@ pub fn veck_rows(n: usize) -> usize {
     } else {
         4
     }
+}
+
+/// The row groups plain veck may put in one CTA (kernels/gemv.cu: RG; each
+/// has an entry point at N <= [`VECK_GROUPS_MAX_N`]). The fused launches
+/// (ops/fused_gemv.rs) keep one.
+pub const VECK_ROW_GROUPS: [u32; 4] = [1, 2, 4, 8];
+/// The widest N with veck entry points of more than one row group.
+pub const VECK_GROUPS_MAX_N: usize = 2;
+
+/// Row groups a veck CTA computes: the most of [`VECK_ROW_GROUPS`] whose rows
+/// (`row_bytes` a group) together read at most `cta_bytes` and still leave
+/// `min_ctas` CTAs of `groups` groups (the table's target CTAs a wave: with
+/// fewer, too few warps are in flight and the grid ends on a ragged wave,
+/// which costs more than the short CTAs saved); 1 above N =
+/// [`VECK_GROUPS_MAX_N`] or with `cta_bytes` 0. A plan with groups fills the
+/// wave, so it has one K split, as the one-group plan of the same rows would.
+pub fn veck_row_groups(n: usize, row_bytes: usize, groups: usize, min_ctas: usize, cta_bytes: usize) -> u32 {
+    if n > VECK_GROUPS_MAX_N {
+        return 1;
+    }
+    VECK_ROW_GROUPS
+        .iter()
+        .copied()
+        .filter(|&g| g == 1 || (g as usize * row_bytes <= cta_bytes && groups / g as usize >= min_ctas))
+        .max()
+        .unwrap_or(1)
+}
+
+/// The CTAs a veck grid with row groups keeps at least: the table's target a
+/// wave ([`MatmulTuning::target_ctas_per_sm`] on every SM).
+pub fn veck_groups_min_ctas(caps: &DeviceCaps, t: &MatmulTuning) -> usize {
+    (caps.sm_count.max(1) * t.target_ctas_per_sm) as usize
 }
 
 /// The largest N one GEMV launch covers; wider B is done in chunks of this.
@@ -121,6 +146,39 @@ pub struct GemvPlan {
     /// Elements of K each split covers: a multiple of 256, the last split
     /// covering what remains.
     pub k_per_split: usize,
+    /// veck: groups of rows one CTA computes side by side ([`veck_row_groups`];
+    /// 1 for the other variants).
+    pub row_groups: u32,
+}
+
+impl GemvPlan {
+    /// Output rows one CTA computes for a chunk of `n` columns.
+    pub fn rows_per_cta(&self, n: usize, dtype: DType) -> usize {
+        self.variant.rows_per_cta(n, dtype, self.block.0) * self.row_groups as usize
+    }
+
+    /// Floats one CTA contributes per split (the split-K workspace tile).
+    pub fn tile_elems(&self, n: usize, dtype: DType) -> usize {
+        match self.variant {
+            GemvVariant::Mma => 16 * n.div_ceil(8) * 8,
+            _ => self.rows_per_cta(n, dtype) * n,
+        }
+    }
+
+    /// The kernel's name for a chunk of `n` columns in `dtype`
+    /// (`gemv_veck_n1_g4_f16` with row groups; kernels/gemv.cu).
+    pub fn kernel_name(&self, n: usize, dtype: DType) -> String {
+        format!("gemv_{}_n{n}{}_{dtype}", self.variant.name(), self.groups_suffix())
+    }
+
+    /// `_g<row groups>` where a veck CTA has more than one, else empty.
+    pub fn groups_suffix(&self) -> String {
+        if self.row_groups > 1 {
+            format!("_g{}", self.row_groups)
+        } else {
+            String::new()
+        }
+    }
 }
 
 /// What runs a matmul.
@@ -240,13 +298,21 @@ pub fn plan_gemv(d: &MatmulDesc, caps: &DeviceCaps, t: &MatmulTuning) -> GemvPla
         }
         GemvVariant::Scalar => ((SCALAR_WARPS * 32, 1), 0),
     };
+    let row_groups = if variant == GemvVariant::VecK {
+        let row_bytes = d.k * d.dtype.size_in_bytes() * veck_rows(n);
+        let groups = d.m.div_ceil(veck_rows(n)) * d.batch.max(1);
+        veck_row_groups(n, row_bytes, groups, veck_groups_min_ctas(caps, t), t.veck_cta_bytes)
+    } else {
+        1
+    };
     let (splits, k_per_split) = if variant == GemvVariant::Scalar {
         (1, d.k.max(1))
     } else {
-        let ctas = d.m.div_ceil(variant.rows_per_cta(n, d.dtype, vecm_tx)) * d.batch.max(1);
+        let rows = variant.rows_per_cta(n, d.dtype, vecm_tx) * row_groups as usize;
+        let ctas = d.m.div_ceil(rows) * d.batch.max(1);
         choose_splits(ctas, d.k, caps.sm_count, t)
     };
-    GemvPlan { variant, block, splits, k_per_split }
+    GemvPlan { variant, block, splits, k_per_split, row_groups }
 }
 
 /// K splits so the grid reaches the target CTA count, each split a whole
@@ -417,6 +483,33 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn veck_row_groups_fill_a_cta_but_keep_an_sm_each() {
+        // qwen2.5-0.5b's LM head (K 896, f16: 1792-byte rows): 4 rows a CTA under 8 KB.
+        assert_eq!(veck_row_groups(1, 1792, 151936, 792, 8192), 4);
+        // 9728 rows: 4 leave 2432 CTAs; at 16 KB, 8 leave 1216.
+        assert_eq!(veck_row_groups(1, 1792, 9728, 792, 16384), 8);
+        // 896 rows: even 2 a CTA would leave fewer than a wave's CTAs.
+        assert_eq!(veck_row_groups(1, 1792, 896, 792, 8192), 1);
+        // 4 KB rows: two; 8 KB rows: one; a cap of 0: one.
+        assert_eq!(veck_row_groups(1, 4096, 128256, 792, 8192), 2);
+        assert_eq!(veck_row_groups(2, 8192, 128256, 792, 8192), 1);
+        assert_eq!(veck_row_groups(1, 1792, 151936, 792, 0), 1);
+        // Above N = 2: no entry points with groups.
+        assert_eq!(veck_row_groups(3, 64, 1 << 20, 792, 8192), 1);
+        // The plan: groups in veck's plans only, and counted in its CTAs' rows.
+        let t = TuningTable::fixed_for_tests().matmul;
+        let head = plan_gemv(&desc(151936, 1, 896, DType::F16, ALayout::KContiguous), &h100(), &t);
+        assert_eq!((head.variant, head.row_groups, head.rows_per_cta(1, DType::F16)), (GemvVariant::VecK, 4, 4));
+        assert_eq!(head.kernel_name(1, DType::F16), "gemv_veck_n1_g4_f16");
+        assert_eq!(head.tile_elems(1, DType::F16), 4);
+        // One split with groups (the wave is full), as without.
+        assert_eq!(head.splits, 1);
+        let mma = plan_gemv(&desc(151936, 4, 896, DType::F16, ALayout::KContiguous), &h100(), &t);
+        assert_eq!((mma.variant, mma.row_groups), (GemvVariant::Mma, 1));
+        assert_eq!(mma.kernel_name(4, DType::F16), "gemv_mma_n4_f16");
     }
 
     #[test]

@@ -552,7 +552,12 @@ fn fused_plan(
     let prefs = ctx.dispatcher().resolve(None, |p| p.matmul)?;
     ctx.cached_plan(&("fused_gemv", desc, prefs), || {
         Ok(match ctx.dispatcher().plan_matmul(&desc, &prefs, be.cublas_available())? {
-            MatmulPlan::Gemv(gp) if gp.variant == GemvVariant::VecK => Some(gp),
+            // One row (GLU: one gate and up pair; RoPE: one rotated pair) a
+            // CTA: fused launches with several were slower on every model
+            // measured (BENCHMARKS.md, 2026-12-02). The plan's K splits stand:
+            // a plan with row groups fills the wave with one split, and so
+            // does its one-group grid of more CTAs.
+            MatmulPlan::Gemv(gp) if gp.variant == GemvVariant::VecK => Some(GemvPlan { row_groups: 1, ..gp }),
             _ => None,
         })
     })

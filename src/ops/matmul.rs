@@ -136,12 +136,11 @@ pub(super) fn gemv_params(g: &Geometry, n: usize, gp: &GemvPlan, alpha: f32, bet
 
 fn resolve_gemv(be: &CudaBackend, g: &Geometry, gp: &GemvPlan) -> Result<(Vec<GemvChunk>, (usize, usize))> {
     let defines = kernels::dtype_build(g.dtype);
-    let vecm_tx = gp.block.0;
     let mut chunks = Vec::new();
     let mut n0 = 0;
     while n0 < g.n.max(1) {
         let nc = (g.n - n0).clamp(1, GEMV_MAX_N);
-        let rows = gp.variant.rows_per_cta(nc, g.dtype, vecm_tx);
+        let rows = gp.rows_per_cta(nc, g.dtype);
         // Checked before the casts below: the grid's x is at most 2^31 - 1
         // CTAs and its z (the batch) at most 65535.
         let ctas = g.m.div_ceil(rows).max(1);
@@ -151,13 +150,12 @@ fn resolve_gemv(be: &CudaBackend, g: &Geometry, gp: &GemvPlan) -> Result<(Vec<Ge
                 what: format!("a grid of {ctas} x {} x {} CTAs exceeds the device's launch limits", gp.splits, g.batch),
             });
         }
-        let name = format!("gemv_{}_n{}_{}", gp.variant.name(), nc, g.dtype);
         chunks.push(GemvChunk {
             n0,
-            function: be.function(&kernels::GEMV, defines, &name)?,
+            function: be.function(&kernels::GEMV, defines, &gp.kernel_name(nc, g.dtype))?,
             grid: (ctas as u32, gp.splits, g.batch as u32),
-            tile_elems: gp.variant.tile_elems(nc, g.dtype, vecm_tx),
-            label: format!("matmul/gemv_{}_n{}/{}", gp.variant.name(), nc, g.dtype),
+            tile_elems: gp.tile_elems(nc, g.dtype),
+            label: format!("matmul/gemv_{}_n{}{}/{}", gp.variant.name(), nc, gp.groups_suffix(), g.dtype),
         });
         n0 += nc;
     }
