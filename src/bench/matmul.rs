@@ -3,7 +3,7 @@
 //! the same run, with L2 defeated by rotating weight copies.
 
 use crate::context::Context;
-use crate::dispatch::matmul::{MatmulBackend, MatmulPrefs};
+use crate::dispatch::matmul::{MatmulBackend, MatmulPrefs, VECK_GROUPS_MAX_N};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::ops::{plan_matmul, MatmulOptions};
@@ -32,6 +32,11 @@ pub struct MatmulBenchConfig {
     pub runs: usize,
     /// Also time cuBLAS (the peer).
     pub peer: bool,
+    /// Bounds on the bytes of A a veck CTA reads (the tuning's
+    /// `matmul.veck_cta_bytes`) each point auto dispatch runs on veck at N <=
+    /// 2 is also timed under, the GEMV forced (rows marked
+    /// `(veck_cta_bytes=B)`), for `tune`; empty: none.
+    pub veck_cta_bytes: Vec<usize>,
 }
 
 impl MatmulBenchConfig {
@@ -51,8 +56,15 @@ impl Default for MatmulBenchConfig {
             warmup: 5,
             runs: 50,
             peer: true,
+            veck_cta_bytes: Vec::new(),
         }
     }
+}
+
+/// Whether a row is a measurement of its own for progress counts: not the
+/// GEMV forced where auto chose cuBLAS, nor veck under another bound.
+pub fn counts_as_point(r: &BenchRow) -> bool {
+    !r.variant.ends_with("(forced)") && !r.variant.contains("(veck_cta_bytes=")
 }
 
 /// Parses "MxK,MxK".
@@ -80,6 +92,16 @@ pub fn run(
     mut on_row: impl FnMut(&BenchRow),
 ) -> Result<Vec<BenchRow>> {
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("bench matmul needs a CUDA device".into()))?;
+    // A context under a table with each bound asked for.
+    let bound_ctxs: Vec<(usize, Context)> = cfg
+        .veck_cta_bytes
+        .iter()
+        .map(|&b| {
+            let mut t = ctx.dispatcher().table().clone();
+            t.matmul.veck_cta_bytes = b;
+            (b, ctx.with_table(t))
+        })
+        .collect();
     let l2 = be.caps().l2_bytes;
     let mut rows = Vec::new();
     for &dtype in &cfg.dtypes {
@@ -93,7 +115,7 @@ pub fn run(
             for &n in &cfg.ns {
                 let b = tokens.narrow(0, 0, n)?.transpose(0, 1)?;
                 let c = out.narrow(0, 0, n)?.transpose(0, 1)?;
-                let time = |backend: MatmulBackend| -> Result<(Stats, String)> {
+                let time_under = |ctx: &Context, backend: MatmulBackend| -> Result<(Stats, String)> {
                     let opts = MatmulOptions { group: 1, prefs: Some(MatmulPrefs { backend, smalln_max_n: None }) };
                     let plan = plan_matmul(ctx, &weights[0], &b, &c, &opts)?;
                     let stats = time_on_stream(be, cfg.warmup, cfg.runs, |i| {
@@ -101,6 +123,7 @@ pub fn run(
                     })?;
                     Ok((stats, plan.label().to_string()))
                 };
+                let time = |backend: MatmulBackend| time_under(ctx, backend);
                 let auto = time(MatmulBackend::Auto)?;
                 let peer = if cfg.peer { Some(time(MatmulBackend::Cublas)?.0.median_us) } else { None };
                 // Where auto chose cuBLAS, the GEMV family's own time still shows the crossover.
@@ -108,6 +131,12 @@ pub fn run(
                 if auto.1.contains("cublas") {
                     let (s, l) = time(MatmulBackend::Gemv)?;
                     measured.push((s, format!("{l} (forced)")));
+                }
+                if auto.1.contains("gemv_veck") && n <= VECK_GROUPS_MAX_N {
+                    for (bound, bctx) in &bound_ctxs {
+                        let (s, l) = time_under(bctx, MatmulBackend::Gemv)?;
+                        measured.push((s, format!("{l} (veck_cta_bytes={bound})")));
+                    }
                 }
                 let bytes = (m * k + k * n + n * m) as u64 * dtype.size_in_bytes() as u64;
                 for (stats, label) in measured {

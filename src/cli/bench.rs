@@ -40,6 +40,12 @@ enum BenchOp {
         /// Skip timing cuBLAS (and, for block formats, the dense GEMV).
         #[arg(long)]
         no_peer: bool,
+        /// Also time each point that runs on veck at N <= 2 under each of
+        /// these bounds on the bytes of A a CTA reads (the tuning's
+        /// `matmul.veck_cta_bytes`, 0: one row group a CTA; rows marked
+        /// `(veck_cta_bytes=B)`), as `tune` does.
+        #[arg(long, value_delimiter = ',', value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
+        veck_cta_bytes: Option<Vec<usize>>,
         /// Write the rows as CSV.
         #[arg(long)]
         csv: Option<PathBuf>,
@@ -328,8 +334,13 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             pb.finish_and_clear();
             report(&rows, bench::softmax_table, csv)
         }
-        BenchOp::Matmul { shapes, n, dtype, runs, no_peer, csv } => {
-            let mut cfg = MatmulBenchConfig { runs: runs.max(1), peer: !no_peer, ..Default::default() };
+        BenchOp::Matmul { shapes, n, dtype, runs, no_peer, veck_cta_bytes, csv } => {
+            let mut cfg = MatmulBenchConfig {
+                runs: runs.max(1),
+                peer: !no_peer,
+                veck_cta_bytes: veck_cta_bytes.unwrap_or_default(),
+                ..Default::default()
+            };
             gemv_grid(shapes, n, &mut cfg.shapes, &mut cfg.ns)?;
             let mut blocks = Vec::new();
             if let Some(d) = dtype {
@@ -352,8 +363,9 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             if !cfg.dtypes.is_empty() {
                 let pb = progress::bar("bench matmul", cfg.points() as u64);
                 rows = bench::matmul::run(&ctx, &cfg, &read, |r| {
-                    // A GEMV row forced where auto chose cuBLAS belongs to the same measurement.
-                    if !r.variant.ends_with("(forced)") {
+                    // A GEMV row forced where auto chose cuBLAS, or under
+                    // another bound, belongs to the same measurement.
+                    if bench::matmul::counts_as_point(r) {
                         pb.set_message(format!("bench matmul {} {}", r.dtype, r.shape));
                         pb.inc(1);
                     }

@@ -16,8 +16,9 @@ use clap::Args;
 
 #[derive(Args, Debug)]
 pub struct TuneArgs {
-    /// Decisions to tune: matmul (GEMV/cuBLAS by N), softmax (vec/block by
-    /// columns, threads per CTA), sdpa (fused/composed by rows per KV head),
+    /// Decisions to tune: matmul (GEMV/cuBLAS by N, and the bytes of A a
+    /// veck CTA reads at N <= 2), softmax (vec/block by columns, threads per
+    /// CTA), sdpa (fused/composed by rows per KV head),
     /// quant (the quantized GEMV's integer-dot/tensor-core kernel by N, and
     /// with x already rounded the integer-dot/integer tensor-core kernel by
     /// N, per block format, and the latter's cost of a group's end per
@@ -173,6 +174,22 @@ fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &
         peer: true,
         ..Default::default()
     };
+    // veck at N = 1-2 (f16 at N = 1, f32 at both) under each bound on the
+    // bytes of A a CTA reads, for matmul.veck_cta_bytes: narrow-K projections
+    // and LM heads (K 896 and 2048) and 8 KB rows.
+    let mv = MatmulBenchConfig {
+        shapes: if a.quick {
+            vec![(9728, 896), (151936, 896), (16384, 2048), (128256, 2048)]
+        } else {
+            vec![(1152, 896), (9728, 896), (151936, 896), (3072, 2048), (16384, 2048), (128256, 2048), (28672, 4096)]
+        },
+        ns: vec![1, 2],
+        dtypes: vec![DType::F16, DType::F32],
+        runs: a.runs,
+        peer: false,
+        veck_cta_bytes: vec![0, 4096, 8192, 16384, 32768],
+        ..Default::default()
+    };
     let sm = SoftmaxBenchConfig {
         rows: if a.quick { vec![32, 16384] } else { vec![32, 128, 512, 16384] },
         modes: vec![bench::softmax::Mode::Plain],
@@ -216,7 +233,7 @@ fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &
         group_costs: vec![0.0, 0.125, 0.25, 0.5, 1.0, 2.0],
         ..qm.clone()
     };
-    let total = if want("matmul") { mm.points() } else { 0 }
+    let total = if want("matmul") { mm.points() + mv.points() } else { 0 }
         + if want("softmax") {
             sm.points() + wide.points() + sm.dtypes.len() * sm.rows.len() * sm.cols.len() * threads.len()
         } else {
@@ -226,8 +243,9 @@ fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &
         + if want("quant") { qm.points() + qi.points() + qg.points() } else { 0 };
     let pb = progress::bar("tune", total as u64);
     let tick = |r: &BenchRow| {
-        // A GEMV row forced where auto chose cuBLAS belongs to the same measurement.
-        if !r.variant.ends_with("(forced)") {
+        // A GEMV row forced where auto chose cuBLAS, or under another
+        // bound, belongs to the same measurement.
+        if bench::matmul::counts_as_point(r) {
             pb.set_message(format!("tune {} {} {}", r.op, r.dtype, r.shape));
             pb.inc(1);
         }
@@ -237,6 +255,7 @@ fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &
     let copy = roofline::copy_roofline(be, 20)?;
     if want("matmul") {
         rows.extend(bench::matmul::run(ctx, &mm, &read, tick)?);
+        rows.extend(bench::matmul::run(ctx, &mv, &read, tick)?);
     }
     if want("softmax") {
         rows.extend(bench::softmax::run(ctx, &sm, &copy, tick)?);

@@ -206,7 +206,8 @@ type CtasLowHigh = (Option<usize>, Option<f64>, Option<f64>);
 /// GEMV (low) against cuBLAS (high) by N, per dtype; classes are M x K shapes.
 fn matmul(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
     let mut groups: BTreeMap<(String, usize, usize, usize), LowHigh> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.op == "matmul") {
+    // Rows under a forced bound on veck's rows (`(veck_cta_bytes=B)`) are [`veck_cta_bytes`]'s.
+    for r in rows.iter().filter(|r| r.op == "matmul" && veck_bound(r).is_none()) {
         let (Some(m), Some(k), Some(n)) = (r.shape_value("m"), r.shape_value("k"), r.shape_value("n")) else {
             continue;
         };
@@ -245,6 +246,41 @@ fn matmul(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec
         let field = format!("matmul.size_classes[{name}].smalln_max_n.{dt}");
         out.push(decision(field, "N", &points, &c, current.to_string(), c.threshold.to_string(), "gemv", "cublas"));
     }
+}
+
+/// The bound a `matmul` row was timed under (`... (veck_cta_bytes=B)`), if any.
+fn veck_bound(r: &BenchRow) -> Option<u32> {
+    r.variant.split("(veck_cta_bytes=").nth(1)?.strip_suffix(')')?.parse().ok()
+}
+
+/// The bound on the bytes of A a veck CTA reads at N <= 2
+/// (`matmul.veck_cta_bytes`, which sets its row groups): of the bounds
+/// measured (rows of `bench matmul --veck-cta-bytes`; each dtype, shape and
+/// N a class), the one whose times over each class's best sum least
+/// ([`best_choice`]), the one in force kept unless beaten by more than
+/// `margin`.
+fn veck_cta_bytes(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
+    let options: Vec<Choice> = rows
+        .iter()
+        .filter(|r| r.op == "matmul")
+        .filter_map(|r| {
+            Some(Choice { class: format!("{} {}", r.dtype, r.shape), choice: veck_bound(r)?, us: r.median_us })
+        })
+        .collect();
+    // A bound past u32 is no bound at all: the largest a choice holds.
+    let current = u32::try_from(table.matmul.veck_cta_bytes).unwrap_or(u32::MAX);
+    let Some((best, score, current_score)) = best_choice(&options, Some(current), margin) else { return };
+    table.matmul.veck_cta_bytes = best as usize;
+    out.push(choice_decision(
+        "matmul.veck_cta_bytes".into(),
+        "bytes of A a veck CTA reads",
+        "veck",
+        &options,
+        (best, score, current_score),
+        current,
+        current.to_string(),
+        best.to_string(),
+    ));
 }
 
 /// The quantized GEMV's integer-dot kernel (low) against its tensor-core
@@ -614,6 +650,7 @@ pub fn analyse(rows: &[BenchRow], table: &TuningTable, margin: f64) -> (TuningTa
     let mut t = table.clone();
     let mut out = Vec::new();
     matmul(rows, &mut t, margin, &mut out);
+    veck_cta_bytes(rows, &mut t, margin, &mut out);
     softmax_vec(rows, &mut t, margin, &mut out);
     softmax_threads(rows, &mut t, margin, &mut out);
     softmax_split(rows, &mut t, margin, &mut out);
@@ -703,6 +740,32 @@ mod tests {
         // lets it through, a 5% margin keeps 8.
         assert_eq!(analyse(&rows, &table, 0.02).0.matmul.smalln_max_n_for(crate::dtype::DType::F16, 4096 * 4096), 9);
         assert_eq!(analyse(&rows, &table, 0.05).0.matmul.smalln_max_n_for(crate::dtype::DType::F16, 4096 * 4096), 8);
+    }
+
+    #[test]
+    fn veck_cta_bytes_by_the_sum_of_ratios() {
+        // Two classes: 8 KB best on both (by 10% and 2%), 0 worst; the GEMV /
+        // cuBLAS rows of the same shapes (two N) give the crossover alone.
+        let mut rows = matmul_rows("f16");
+        // (At N = 12, where cuBLAS wins the crossover's rows.)
+        for (shape, times) in [("m=4096 k=4096 n=12", [20.0, 12.0, 11.0]), ("m=896 k=4864 n=12", [8.0, 6.1, 6.0])] {
+            for (bound, us) in [0u32, 4096, 8192].iter().zip(times) {
+                let v = format!("matmul/gemv_veck_n1_g2/f16 (veck_cta_bytes={bound})");
+                // Faster than cuBLAS there: were these read by the crossover, it would move to 12.
+                rows.push(row("matmul", &v, "f16", shape, us / 100.0, None));
+            }
+        }
+        let mut table = TuningTable::fixed_for_tests();
+        table.matmul.veck_cta_bytes = 4096;
+        let (t, d) = analyse(&rows, &table, 0.0);
+        assert_eq!(t.matmul.veck_cta_bytes, 8192);
+        let dv = d.iter().find(|d| d.field == "matmul.veck_cta_bytes").unwrap();
+        assert_eq!((dv.old_value.as_str(), dv.new_value.as_str(), dv.points), ("4096", "8192", 2));
+        // 4096 scores 12/11 + 6.1/6 = 2.108 against 2: within a 6% margin it stays.
+        assert_eq!(analyse(&rows, &table, 0.06).0.matmul.veck_cta_bytes, 4096);
+        // The crossover is the one the rows without bounds give.
+        let plain = analyse(&matmul_rows("f16"), &table, 0.0).0;
+        assert_eq!(t.matmul.size_classes, plain.matmul.size_classes);
     }
 
     #[test]
