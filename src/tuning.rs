@@ -314,6 +314,13 @@ pub struct MatmulTuning {
     pub smalln_max_n: BTreeMap<DType, usize>,
     /// f16/bf16 with K-contiguous A use tensor cores from this N up (below: FMA).
     pub mma_min_n: usize,
+    /// Below `mma_min_n` at N = 1, f16/bf16: tensor cores still where K is at
+    /// most this and the weight exceeds L2, a vocabulary-wide LM head of a
+    /// narrow model (H200: qwen2.5-0.5b's 151936 x 896 in 70 us against
+    /// veck's 77 and cuBLAS's 69; at K 2048 veck wins, 121 against 129). 0:
+    /// never. Absent from a file written before it: the embedded value.
+    #[serde(default = "default_mma_n1_max_k")]
+    pub mma_n1_max_k: usize,
     /// Warps per CTA of the mma and veck kernels (1..=8).
     pub warps: u32,
     /// Split-K adds K splits until the grid has this many CTAs per SM.
@@ -347,6 +354,10 @@ pub struct MatmulTuning {
     /// it: the embedded value.
     #[serde(default = "default_veck_cta_bytes")]
     pub veck_cta_bytes: usize,
+}
+
+fn default_mma_n1_max_k() -> usize {
+    TuningTable::sm90().matmul.mma_n1_max_k
 }
 
 fn default_veck_cta_bytes() -> usize {
@@ -507,6 +518,7 @@ impl TuningTable {
         t.softmax.split_target_ctas = 264;
         t.sdpa.composed_min_rows = 0;
         t.matmul.veck_cta_bytes = 8192;
+        t.matmul.mma_n1_max_k = 1024;
         t
     }
 

@@ -190,6 +190,8 @@ fn matmul_cases(v: &mut Vec<Case>) {
             }
             specs.push(MatmulSpec { alpha: 0.5, beta: 1.0, ..MatmulSpec::new(6403, n, 264, dtype) });
         }
+        // N = 1 on tensor cores (f16/bf16): short rows, a weight past L2 (72 MB in f16).
+        specs.push(MatmulSpec::new(36000, 1, 1000, dtype));
         // Split-K over many K (few rows, long K).
         specs.push(MatmulSpec::new(64, 8, 8192, dtype));
         specs.push(MatmulSpec { a: AStore::MContiguous, ..MatmulSpec::new(64, 8, 8192, dtype) });

@@ -280,7 +280,11 @@ pub fn plan_gemv(d: &MatmulDesc, caps: &DeviceCaps, t: &MatmulTuning) -> GemvPla
     let half = matches!(d.dtype, DType::F16 | DType::BF16);
     let variant = match d.a_layout {
         ALayout::KContiguous if d.a_vec_aligned && d.b_vec_aligned => {
-            if half && n >= t.mma_min_n {
+            // N = 1 on tensor cores too where the rows are short and the
+            // weight streams from DRAM (MatmulTuning::mma_n1_max_k).
+            let narrow_head =
+                n == 1 && d.k <= t.mma_n1_max_k && (d.m * d.k * d.dtype.size_in_bytes()) as u64 > caps.l2_bytes;
+            if half && (n >= t.mma_min_n || narrow_head) {
                 GemvVariant::Mma
             } else {
                 GemvVariant::VecK
@@ -499,8 +503,10 @@ mod tests {
         assert_eq!(veck_row_groups(1, 1792, 151936, 792, 0), 1);
         // Above N = 2: no entry points with groups.
         assert_eq!(veck_row_groups(3, 64, 1 << 20, 792, 8192), 1);
-        // The plan: groups in veck's plans only, and counted in its CTAs' rows.
-        let t = TuningTable::fixed_for_tests().matmul;
+        // The plan: groups in veck's plans only, and counted in its CTAs' rows
+        // (the LM head on veck: tensor cores off at N = 1).
+        let mut t = TuningTable::fixed_for_tests().matmul;
+        t.mma_n1_max_k = 0;
         let head = plan_gemv(&desc(151936, 1, 896, DType::F16, ALayout::KContiguous), &h100(), &t);
         assert_eq!((head.variant, head.row_groups, head.rows_per_cta(1, DType::F16)), (GemvVariant::VecK, 4, 4));
         assert_eq!(head.kernel_name(1, DType::F16), "gemv_veck_n1_g4_f16");
@@ -510,6 +516,25 @@ mod tests {
         let mma = plan_gemv(&desc(151936, 4, 896, DType::F16, ALayout::KContiguous), &h100(), &t);
         assert_eq!((mma.variant, mma.row_groups), (GemvVariant::Mma, 1));
         assert_eq!(mma.kernel_name(4, DType::F16), "gemv_mma_n4_f16");
+    }
+
+    #[test]
+    fn tensor_cores_at_n1_for_short_rows_past_l2() {
+        let t = TuningTable::fixed_for_tests().matmul;
+        let variant = |m, k, dtype| plan_gemv(&desc(m, 1, k, dtype, ALayout::KContiguous), &h100(), &t).variant;
+        // qwen2.5-0.5b's LM head (272 MB, K 896): mma; in f32 (no mma) veck.
+        assert_eq!(variant(151936, 896, DType::F16), GemvVariant::Mma);
+        assert_eq!(variant(151936, 896, DType::BF16), GemvVariant::Mma);
+        assert_eq!(variant(151936, 896, DType::F32), GemvVariant::VecK);
+        // Within L2 (its MLP, 17 MB) or K past the bound (llama3.2-1b's head): veck.
+        assert_eq!(variant(9728, 896, DType::F16), GemvVariant::VecK);
+        assert_eq!(variant(128256, 2048, DType::F16), GemvVariant::VecK);
+        // A bound of 0: never.
+        let off = MatmulTuning { mma_n1_max_k: 0, ..t.clone() };
+        assert_eq!(
+            plan_gemv(&desc(151936, 1, 896, DType::F16, ALayout::KContiguous), &h100(), &off).variant,
+            GemvVariant::VecK
+        );
     }
 
     #[test]

@@ -552,6 +552,9 @@ fn fused_plan(
     let prefs = ctx.dispatcher().resolve(None, |p| p.matmul)?;
     ctx.cached_plan(&("fused_gemv", desc, prefs), || {
         Ok(match ctx.dispatcher().plan_matmul(&desc, &prefs, be.cublas_available())? {
+            // Only veck fuses: a plan on tensor cores (N = 1 too for short
+            // rows past L2: MatmulTuning::mma_n1_max_k, no such layer in the
+            // built-in models) takes the composed path.
             // One row (GLU: one gate and up pair; RoPE: one rotated pair) a
             // CTA: fused launches with several were slower on every model
             // measured (BENCHMARKS.md, 2026-12-02). The plan's K splits stand:
