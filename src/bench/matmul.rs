@@ -10,6 +10,7 @@ use crate::ops::{plan_matmul, MatmulOptions};
 use crate::roofline::Roofline;
 use crate::runtime::timing::{time_on_stream, Stats};
 use crate::tensor::Tensor;
+use crate::tuning::MatmulTuning;
 
 use super::{random_tensor, BenchRow};
 
@@ -32,11 +33,72 @@ pub struct MatmulBenchConfig {
     pub runs: usize,
     /// Also time cuBLAS (the peer).
     pub peer: bool,
-    /// Bounds on the bytes of A a veck CTA reads (the tuning's
-    /// `matmul.veck_cta_bytes`) each point auto dispatch runs on veck at N <=
-    /// 2 is also timed under, the GEMV forced (rows marked
-    /// `(veck_cta_bytes=B)`), for `tune`; empty: none.
-    pub veck_cta_bytes: Vec<usize>,
+    /// Tuning values each point they can change is also timed under, the
+    /// GEMV forced (rows marked `(key=value)`), for `tune`; empty: none.
+    pub under: Vec<TableValue>,
+}
+
+/// A value of the matmul tuning a point is also timed under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableValue {
+    /// `matmul.veck_cta_bytes`: the bytes of A a veck CTA reads at N <= 2.
+    VeckCtaBytes(usize),
+    /// `matmul.mma_n1_max_k`: the widest K f16/bf16 take tensor cores at N = 1 (past L2).
+    MmaN1MaxK(usize),
+}
+
+impl TableValue {
+    /// The key under `matmul` in a tuning table.
+    pub fn key(self) -> &'static str {
+        match self {
+            TableValue::VeckCtaBytes(_) => "veck_cta_bytes",
+            TableValue::MmaN1MaxK(_) => "mma_n1_max_k",
+        }
+    }
+
+    /// The value set.
+    pub fn value(self) -> usize {
+        match self {
+            TableValue::VeckCtaBytes(v) | TableValue::MmaN1MaxK(v) => v,
+        }
+    }
+
+    fn apply(self, t: &mut MatmulTuning) {
+        match self {
+            TableValue::VeckCtaBytes(v) => t.veck_cta_bytes = v,
+            TableValue::MmaN1MaxK(v) => t.mma_n1_max_k = v,
+        }
+    }
+
+    /// Whether the value can change how a point of `n` columns in `dtype`
+    /// runs, auto dispatch having run it as `auto_label`: veck's row groups
+    /// at N <= 2 where auto ran veck; the kernel of f16/bf16 at N = 1 where
+    /// auto ran a GEMV.
+    fn applies(self, n: usize, dtype: DType, auto_label: &str) -> bool {
+        match self {
+            TableValue::VeckCtaBytes(_) => auto_label.contains("gemv_veck") && n <= VECK_GROUPS_MAX_N,
+            TableValue::MmaN1MaxK(_) => {
+                n == 1 && matches!(dtype, DType::F16 | DType::BF16) && auto_label.contains("gemv")
+            }
+        }
+    }
+
+    /// The mark on a row timed under it: `(veck_cta_bytes=8192)`.
+    pub fn mark(self) -> String {
+        format!("({}={})", self.key(), self.value())
+    }
+
+    /// The value a row's variant was timed under, if marked.
+    pub fn of_row(variant: &str) -> Option<TableValue> {
+        let (_, mark) = variant.rsplit_once(" (")?;
+        let (key, value) = mark.strip_suffix(')')?.split_once('=')?;
+        let value = value.parse().ok()?;
+        match key {
+            "veck_cta_bytes" => Some(TableValue::VeckCtaBytes(value)),
+            "mma_n1_max_k" => Some(TableValue::MmaN1MaxK(value)),
+            _ => None,
+        }
+    }
 }
 
 impl MatmulBenchConfig {
@@ -56,15 +118,15 @@ impl Default for MatmulBenchConfig {
             warmup: 5,
             runs: 50,
             peer: true,
-            veck_cta_bytes: Vec::new(),
+            under: Vec::new(),
         }
     }
 }
 
 /// Whether a row is a measurement of its own for progress counts: not the
-/// GEMV forced where auto chose cuBLAS, nor veck under another bound.
+/// GEMV forced where auto chose cuBLAS, nor a point under another tuning value.
 pub fn counts_as_point(r: &BenchRow) -> bool {
-    !r.variant.ends_with("(forced)") && !r.variant.contains("(veck_cta_bytes=")
+    !r.variant.ends_with("(forced)") && TableValue::of_row(&r.variant).is_none()
 }
 
 /// Parses "MxK,MxK".
@@ -92,14 +154,14 @@ pub fn run(
     mut on_row: impl FnMut(&BenchRow),
 ) -> Result<Vec<BenchRow>> {
     let be = ctx.cuda().ok_or_else(|| Error::CudaUnavailable("bench matmul needs a CUDA device".into()))?;
-    // A context under a table with each bound asked for.
-    let bound_ctxs: Vec<(usize, Context)> = cfg
-        .veck_cta_bytes
+    // A context under a table with each value asked for.
+    let value_ctxs: Vec<(TableValue, Context)> = cfg
+        .under
         .iter()
-        .map(|&b| {
+        .map(|&v| {
             let mut t = ctx.dispatcher().table().clone();
-            t.matmul.veck_cta_bytes = b;
-            (b, ctx.with_table(t))
+            v.apply(&mut t.matmul);
+            (v, ctx.with_table(t))
         })
         .collect();
     let l2 = be.caps().l2_bytes;
@@ -132,11 +194,9 @@ pub fn run(
                     let (s, l) = time(MatmulBackend::Gemv)?;
                     measured.push((s, format!("{l} (forced)")));
                 }
-                if auto.1.contains("gemv_veck") && n <= VECK_GROUPS_MAX_N {
-                    for (bound, bctx) in &bound_ctxs {
-                        let (s, l) = time_under(bctx, MatmulBackend::Gemv)?;
-                        measured.push((s, format!("{l} (veck_cta_bytes={bound})")));
-                    }
+                for (value, vctx) in value_ctxs.iter().filter(|(v, _)| v.applies(n, dtype, &auto.1)) {
+                    let (s, l) = time_under(vctx, MatmulBackend::Gemv)?;
+                    measured.push((s, format!("{l} {}", value.mark())));
                 }
                 let bytes = (m * k + k * n + n * m) as u64 * dtype.size_in_bytes() as u64;
                 for (stats, label) in measured {
@@ -163,6 +223,22 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_value_marks_read_back() {
+        for v in [TableValue::VeckCtaBytes(8192), TableValue::MmaN1MaxK(0)] {
+            assert_eq!(TableValue::of_row(&format!("matmul/gemv_veck_n1_g4/f16 {}", v.mark())), Some(v));
+        }
+        assert_eq!(TableValue::of_row("matmul/gemv_mma_n1/f16 (forced)"), None);
+        assert_eq!(TableValue::of_row("matmul/gemv_mma_n1/f16 (warps=8)"), None);
+        assert_eq!(TableValue::of_row("matmul/gemv_veck_n1/f16"), None);
+        let (f16, f32) = (DType::F16, DType::F32);
+        assert!(TableValue::MmaN1MaxK(0).applies(1, f16, "matmul/gemv_veck_n1_g4/f16"));
+        assert!(!TableValue::MmaN1MaxK(0).applies(1, f32, "matmul/gemv_veck_n1_g4/f32"));
+        assert!(!TableValue::MmaN1MaxK(0).applies(2, f16, "matmul/gemv_mma_n2/f16"));
+        assert!(TableValue::VeckCtaBytes(0).applies(2, f32, "matmul/gemv_veck_n2_g2/f32"));
+        assert!(!TableValue::VeckCtaBytes(0).applies(1, f16, "matmul/gemv_mma_n1/f16"));
+    }
 
     #[test]
     fn shapes_parse() {

@@ -181,9 +181,10 @@ fn matmul_cases(v: &mut Vec<Case>) {
         }
         specs.push(MatmulSpec { a: AStore::Unaligned, ..MatmulSpec::new(70, 6, 264, dtype) });
         specs.push(MatmulSpec { a: AStore::MContiguous, ..MatmulSpec::new(40, 3, 77, dtype) });
-        // veck with several row groups a CTA at N <= 2 (veck_row_groups at
-        // 132 SMs, the table's 8 KB and 792 CTAs a wave: 8, 4 and 2 in f16;
-        // 4, 2 and 1 in f32), M no multiple of them; beta.
+        // veck with several row groups a CTA (veck_row_groups at 132 SMs,
+        // the table's 8 KB and 792 CTAs a wave: 8, 4 and 2 in f16 and bf16
+        // at N = 1; 4, 2 and 1 in f32 at N = 1 and 2), M no multiple of
+        // them; beta. (f16 and bf16 at N = 2 run mma under the table.)
         for n in [1, 2] {
             for (m, k) in [(6403, 264), (3203, 1000), (1601, 2040)] {
                 specs.push(MatmulSpec::new(m, n, k, dtype));

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use crate::bench::BenchRow;
 use crate::bench::{
     self,
-    matmul::MatmulBenchConfig,
+    matmul::{MatmulBenchConfig, TableValue},
     quant::QuantBenchConfig,
     sdpa::SdpaBenchConfig,
     softmax::{Mode, SoftmaxBenchConfig},
@@ -46,6 +46,12 @@ enum BenchOp {
         /// `(veck_cta_bytes=B)`), as `tune` does.
         #[arg(long, value_delimiter = ',', value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
         veck_cta_bytes: Option<Vec<usize>>,
+        /// Also time each f16/bf16 point at N = 1 on a GEMV under each of
+        /// these widest K for tensor cores at N = 1 (the tuning's
+        /// `matmul.mma_n1_max_k`, where the weight exceeds L2; 0: never; rows
+        /// marked `(mma_n1_max_k=K)`), as `tune` does.
+        #[arg(long, value_delimiter = ',', value_parser = super::args::unsigned::<usize>, allow_negative_numbers = true)]
+        mma_n1_max_k: Option<Vec<usize>>,
         /// Write the rows as CSV.
         #[arg(long)]
         csv: Option<PathBuf>,
@@ -334,13 +340,11 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             pb.finish_and_clear();
             report(&rows, bench::softmax_table, csv)
         }
-        BenchOp::Matmul { shapes, n, dtype, runs, no_peer, veck_cta_bytes, csv } => {
-            let mut cfg = MatmulBenchConfig {
-                runs: runs.max(1),
-                peer: !no_peer,
-                veck_cta_bytes: veck_cta_bytes.unwrap_or_default(),
-                ..Default::default()
-            };
+        BenchOp::Matmul { shapes, n, dtype, runs, no_peer, veck_cta_bytes, mma_n1_max_k, csv } => {
+            let under = (veck_cta_bytes.unwrap_or_default().into_iter().map(TableValue::VeckCtaBytes))
+                .chain(mma_n1_max_k.unwrap_or_default().into_iter().map(TableValue::MmaN1MaxK))
+                .collect();
+            let mut cfg = MatmulBenchConfig { runs: runs.max(1), peer: !no_peer, under, ..Default::default() };
             gemv_grid(shapes, n, &mut cfg.shapes, &mut cfg.ns)?;
             let mut blocks = Vec::new();
             if let Some(d) = dtype {
@@ -364,7 +368,7 @@ pub fn run(a: BenchArgs) -> Result<i32> {
                 let pb = progress::bar("bench matmul", cfg.points() as u64);
                 rows = bench::matmul::run(&ctx, &cfg, &read, |r| {
                     // A GEMV row forced where auto chose cuBLAS, or under
-                    // another bound, belongs to the same measurement.
+                    // another tuning value, belongs to the same measurement.
                     if bench::matmul::counts_as_point(r) {
                         pb.set_message(format!("bench matmul {} {}", r.dtype, r.shape));
                         pb.inc(1);

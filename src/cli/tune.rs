@@ -5,7 +5,11 @@
 use std::path::PathBuf;
 
 use crate::bench::{
-    self, matmul::MatmulBenchConfig, quant::QuantBenchConfig, sdpa::SdpaBenchConfig, softmax::SoftmaxBenchConfig,
+    self,
+    matmul::{MatmulBenchConfig, TableValue},
+    quant::QuantBenchConfig,
+    sdpa::SdpaBenchConfig,
+    softmax::SoftmaxBenchConfig,
     BenchRow,
 };
 use crate::ops::QuantKernel;
@@ -16,9 +20,10 @@ use clap::Args;
 
 #[derive(Args, Debug)]
 pub struct TuneArgs {
-    /// Decisions to tune: matmul (GEMV/cuBLAS by N, and the bytes of A a
-    /// veck CTA reads at N <= 2), softmax (vec/block by columns, threads per
-    /// CTA), sdpa (fused/composed by rows per KV head),
+    /// Decisions to tune: matmul (GEMV/cuBLAS by N, the bytes of A a veck
+    /// CTA reads at N <= 2, the widest K on tensor cores at N = 1), softmax
+    /// (vec/block by columns, threads per CTA), sdpa (fused/composed by rows
+    /// per KV head),
     /// quant (the quantized GEMV's integer-dot/tensor-core kernel by N, and
     /// with x already rounded the integer-dot/integer tensor-core kernel by
     /// N, per block format, and the latter's cost of a group's end per
@@ -174,9 +179,10 @@ fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &
         peer: true,
         ..Default::default()
     };
-    // veck at N = 1-2 (f16 at N = 1, f32 at both) under each bound on the
-    // bytes of A a CTA reads, for matmul.veck_cta_bytes: narrow-K projections
-    // and LM heads (K 896 and 2048) and 8 KB rows.
+    // N = 1-2 (f16 at N = 1, f32 at both) under each bound on the bytes of A
+    // a veck CTA reads, for matmul.veck_cta_bytes, and f16 at N = 1 under
+    // each widest K for tensor cores, for matmul.mma_n1_max_k: narrow-K
+    // projections and LM heads (K 896 and 2048) and 8 KB rows.
     let mv = MatmulBenchConfig {
         shapes: if a.quick {
             vec![(9728, 896), (151936, 896), (16384, 2048), (128256, 2048)]
@@ -187,7 +193,11 @@ fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &
         dtypes: vec![DType::F16, DType::F32],
         runs: a.runs,
         peer: false,
-        veck_cta_bytes: vec![0, 4096, 8192, 16384, 32768],
+        under: [0, 4096, 8192, 16384, 32768]
+            .map(TableValue::VeckCtaBytes)
+            .into_iter()
+            .chain([0, 1024, 2048, 4096].map(TableValue::MmaN1MaxK))
+            .collect(),
         ..Default::default()
     };
     let sm = SoftmaxBenchConfig {
@@ -244,7 +254,7 @@ fn measure(ctx: &Context, be: &std::sync::Arc<crate::runtime::CudaBackend>, a: &
     let pb = progress::bar("tune", total as u64);
     let tick = |r: &BenchRow| {
         // A GEMV row forced where auto chose cuBLAS, or under another
-        // bound, belongs to the same measurement.
+        // tuning value, belongs to the same measurement.
         if bench::matmul::counts_as_point(r) {
             pb.set_message(format!("tune {} {} {}", r.op, r.dtype, r.shape));
             pb.inc(1);

@@ -103,20 +103,34 @@ pub const VECK_ROW_GROUPS: [u32; 4] = [1, 2, 4, 8];
 pub const VECK_GROUPS_MAX_N: usize = 2;
 
 /// Row groups a veck CTA computes: the most of [`VECK_ROW_GROUPS`] whose rows
-/// (`row_bytes` a group) together read at most `cta_bytes` and still leave
-/// `min_ctas` CTAs of `groups` groups (the table's target CTAs a wave: with
-/// fewer, too few warps are in flight and the grid ends on a ragged wave,
-/// which costs more than the short CTAs saved); 1 above N =
-/// [`VECK_GROUPS_MAX_N`] or with `cta_bytes` 0. A plan with groups fills the
-/// wave, so it has one K split, as the one-group plan of the same rows would.
-pub fn veck_row_groups(n: usize, row_bytes: usize, groups: usize, min_ctas: usize, cta_bytes: usize) -> u32 {
-    if n > VECK_GROUPS_MAX_N {
+/// (`row_bytes` a group) together read at most `cta_bytes`, no more than a
+/// batch's `groups`, and still leave `min_ctas` CTAs over the `batches` (the
+/// table's target CTAs a wave: with fewer, too few warps are in flight and
+/// the grid ends on a ragged wave, which costs more than the short CTAs
+/// saved); 1 above N = [`VECK_GROUPS_MAX_N`] or with `cta_bytes` 0. A plan
+/// with groups fills the wave, so it has one K split, as the one-group plan
+/// of the same rows would.
+pub fn veck_row_groups(
+    n: usize,
+    row_bytes: usize,
+    groups: usize,
+    batches: usize,
+    min_ctas: usize,
+    cta_bytes: usize,
+) -> u32 {
+    if n > VECK_GROUPS_MAX_N || cta_bytes == 0 {
         return 1;
     }
     VECK_ROW_GROUPS
         .iter()
         .copied()
-        .filter(|&g| g == 1 || (g as usize * row_bytes <= cta_bytes && groups / g as usize >= min_ctas))
+        .filter(|&g| {
+            let g = g as usize;
+            g == 1
+                || (g * row_bytes <= cta_bytes
+                    && g <= groups
+                    && groups.div_ceil(g).saturating_mul(batches.max(1)) >= min_ctas)
+        })
         .max()
         .unwrap_or(1)
 }
@@ -124,7 +138,7 @@ pub fn veck_row_groups(n: usize, row_bytes: usize, groups: usize, min_ctas: usiz
 /// The CTAs a veck grid with row groups keeps at least: the table's target a
 /// wave ([`MatmulTuning::target_ctas_per_sm`] on every SM).
 pub fn veck_groups_min_ctas(caps: &DeviceCaps, t: &MatmulTuning) -> usize {
-    (caps.sm_count.max(1) * t.target_ctas_per_sm) as usize
+    (caps.sm_count.max(1) as usize).saturating_mul(t.target_ctas_per_sm as usize)
 }
 
 /// The largest N one GEMV launch covers; wider B is done in chunks of this.
@@ -281,7 +295,8 @@ pub fn plan_gemv(d: &MatmulDesc, caps: &DeviceCaps, t: &MatmulTuning) -> GemvPla
     let variant = match d.a_layout {
         ALayout::KContiguous if d.a_vec_aligned && d.b_vec_aligned => {
             // N = 1 on tensor cores too where the rows are short and the
-            // weight streams from DRAM (MatmulTuning::mma_n1_max_k).
+            // weight streams from DRAM (MatmulTuning::mma_n1_max_k): one
+            // matrix past L2, an LM head, whatever the batch.
             let narrow_head =
                 n == 1 && d.k <= t.mma_n1_max_k && (d.m * d.k * d.dtype.size_in_bytes()) as u64 > caps.l2_bytes;
             if half && (n >= t.mma_min_n || narrow_head) {
@@ -304,8 +319,8 @@ pub fn plan_gemv(d: &MatmulDesc, caps: &DeviceCaps, t: &MatmulTuning) -> GemvPla
     };
     let row_groups = if variant == GemvVariant::VecK {
         let row_bytes = d.k * d.dtype.size_in_bytes() * veck_rows(n);
-        let groups = d.m.div_ceil(veck_rows(n)) * d.batch.max(1);
-        veck_row_groups(n, row_bytes, groups, veck_groups_min_ctas(caps, t), t.veck_cta_bytes)
+        let groups = d.m.div_ceil(veck_rows(n));
+        veck_row_groups(n, row_bytes, groups, d.batch, veck_groups_min_ctas(caps, t), t.veck_cta_bytes)
     } else {
         1
     };
@@ -323,7 +338,7 @@ pub fn plan_gemv(d: &MatmulDesc, caps: &DeviceCaps, t: &MatmulTuning) -> GemvPla
 /// number of 256-element blocks (so 16-byte chunks never straddle splits).
 fn choose_splits(ctas: usize, k: usize, sm_count: u32, t: &MatmulTuning) -> (u32, usize) {
     const GRANULE: usize = 256;
-    let target = (sm_count.max(1) * t.target_ctas_per_sm) as usize;
+    let target = (sm_count.max(1) as usize).saturating_mul(t.target_ctas_per_sm as usize);
     let want = target.div_ceil(ctas.max(1));
     let by_k = (k / t.min_k_per_split.max(1)).max(1);
     let splits = want.min(by_k).min(t.max_splits as usize).max(1);
@@ -492,17 +507,24 @@ mod tests {
     #[test]
     fn veck_row_groups_fill_a_cta_but_keep_an_sm_each() {
         // qwen2.5-0.5b's LM head (K 896, f16: 1792-byte rows): 4 rows a CTA under 8 KB.
-        assert_eq!(veck_row_groups(1, 1792, 151936, 792, 8192), 4);
+        assert_eq!(veck_row_groups(1, 1792, 151936, 1, 792, 8192), 4);
         // 9728 rows: 4 leave 2432 CTAs; at 16 KB, 8 leave 1216.
-        assert_eq!(veck_row_groups(1, 1792, 9728, 792, 16384), 8);
+        assert_eq!(veck_row_groups(1, 1792, 9728, 1, 792, 16384), 8);
         // 896 rows: even 2 a CTA would leave fewer than a wave's CTAs.
-        assert_eq!(veck_row_groups(1, 1792, 896, 792, 8192), 1);
+        assert_eq!(veck_row_groups(1, 1792, 896, 1, 792, 8192), 1);
         // 4 KB rows: two; 8 KB rows: one; a cap of 0: one.
-        assert_eq!(veck_row_groups(1, 4096, 128256, 792, 8192), 2);
-        assert_eq!(veck_row_groups(2, 8192, 128256, 792, 8192), 1);
-        assert_eq!(veck_row_groups(1, 1792, 151936, 792, 0), 1);
+        assert_eq!(veck_row_groups(1, 4096, 128256, 1, 792, 8192), 2);
+        assert_eq!(veck_row_groups(2, 8192, 128256, 1, 792, 8192), 1);
+        assert_eq!(veck_row_groups(1, 1792, 151936, 1, 792, 0), 1);
+        // A batch of 1000 matrices of 8 rows: as many as the bytes allow (4 of
+        // 1.8 KB, 8 of 512 B); of 3 rows: no more groups than rows.
+        assert_eq!(veck_row_groups(1, 1792, 8, 1000, 792, 8192), 4);
+        assert_eq!(veck_row_groups(1, 512, 8, 1000, 792, 8192), 8);
+        assert_eq!(veck_row_groups(1, 512, 3, 1000, 792, 8192), 2);
+        // Empty rows under a cap of 0: one.
+        assert_eq!(veck_row_groups(1, 0, 151936, 1, 792, 0), 1);
         // Above N = 2: no entry points with groups.
-        assert_eq!(veck_row_groups(3, 64, 1 << 20, 792, 8192), 1);
+        assert_eq!(veck_row_groups(3, 64, 1 << 20, 1, 792, 8192), 1);
         // The plan: groups in veck's plans only, and counted in its CTAs' rows
         // (the LM head on veck: tensor cores off at N = 1).
         let mut t = TuningTable::fixed_for_tests().matmul;

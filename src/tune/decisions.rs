@@ -15,8 +15,9 @@
 use std::collections::BTreeMap;
 
 use super::analysis::{best_choice, crossover, Choice, Crossover, Point};
+use crate::bench::matmul::TableValue;
 use crate::bench::BenchRow;
-use crate::tuning::{QuantTuning, SmallnClass, TuningTable, SIZE_CLASS_LIMITS};
+use crate::tuning::{MatmulTuning, QuantTuning, SmallnClass, TuningTable, SIZE_CLASS_LIMITS};
 
 /// Times of one variant on one measured class (a shape) over sizes, for plots.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -206,8 +207,8 @@ type CtasLowHigh = (Option<usize>, Option<f64>, Option<f64>);
 /// GEMV (low) against cuBLAS (high) by N, per dtype; classes are M x K shapes.
 fn matmul(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
     let mut groups: BTreeMap<(String, usize, usize, usize), LowHigh> = BTreeMap::new();
-    // Rows under a forced bound on veck's rows (`(veck_cta_bytes=B)`) are [`veck_cta_bytes`]'s.
-    for r in rows.iter().filter(|r| r.op == "matmul" && veck_bound(r).is_none()) {
+    // Rows under another tuning value (`(veck_cta_bytes=B)`) are [`matmul_choices`]'.
+    for r in rows.iter().filter(|r| r.op == "matmul" && TableValue::of_row(&r.variant).is_none()) {
         let (Some(m), Some(k), Some(n)) = (r.shape_value("m"), r.shape_value("k"), r.shape_value("n")) else {
             continue;
         };
@@ -248,39 +249,45 @@ fn matmul(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec
     }
 }
 
-/// The bound a `matmul` row was timed under (`... (veck_cta_bytes=B)`), if any.
-fn veck_bound(r: &BenchRow) -> Option<u32> {
-    r.variant.split("(veck_cta_bytes=").nth(1)?.strip_suffix(')')?.parse().ok()
-}
-
-/// The bound on the bytes of A a veck CTA reads at N <= 2
-/// (`matmul.veck_cta_bytes`, which sets its row groups): of the bounds
-/// measured (rows of `bench matmul --veck-cta-bytes`; each dtype, shape and
-/// N a class), the one whose times over each class's best sum least
-/// ([`best_choice`]), the one in force kept unless beaten by more than
-/// `margin`.
-fn veck_cta_bytes(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
-    let options: Vec<Choice> = rows
-        .iter()
-        .filter(|r| r.op == "matmul")
-        .filter_map(|r| {
-            Some(Choice { class: format!("{} {}", r.dtype, r.shape), choice: veck_bound(r)?, us: r.median_us })
-        })
-        .collect();
-    // A bound past u32 is no bound at all: the largest a choice holds.
-    let current = u32::try_from(table.matmul.veck_cta_bytes).unwrap_or(u32::MAX);
-    let Some((best, score, current_score)) = best_choice(&options, Some(current), margin) else { return };
-    table.matmul.veck_cta_bytes = best as usize;
-    out.push(choice_decision(
-        "matmul.veck_cta_bytes".into(),
-        "bytes of A a veck CTA reads",
-        "veck",
-        &options,
-        (best, score, current_score),
-        current,
-        current.to_string(),
-        best.to_string(),
-    ));
+/// The matmul tuning's choices measured as rows of `bench matmul
+/// --veck-cta-bytes / --mma-n1-max-k` (each dtype, shape and N a class):
+/// `matmul.veck_cta_bytes` (the bytes of A a veck CTA reads at N <= 2, which
+/// set its row groups) and `matmul.mma_n1_max_k` (the widest K that takes
+/// tensor cores at N = 1 past L2). For each, of the values measured, the one
+/// whose times over each class's best sum least ([`best_choice`]), the one in
+/// force kept unless beaten by more than `margin`.
+fn matmul_choices(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
+    type Field = fn(&mut MatmulTuning) -> &mut usize;
+    let fields: [(&str, &str, &str, Field); 2] = [
+        ("veck_cta_bytes", "bytes of A a veck CTA reads", "veck", |t| &mut t.veck_cta_bytes),
+        ("mma_n1_max_k", "widest K on tensor cores at N = 1", "gemv", |t| &mut t.mma_n1_max_k),
+    ];
+    for (key, x_label, variant, field) in fields {
+        let options: Vec<Choice> = rows
+            .iter()
+            .filter(|r| r.op == "matmul")
+            .filter_map(|r| {
+                let v = TableValue::of_row(&r.variant).filter(|v| v.key() == key)?;
+                // A value past u32 is no row a choice can hold.
+                let choice = u32::try_from(v.value()).ok()?;
+                Some(Choice { class: format!("{} {}", r.dtype, r.shape), choice, us: r.median_us })
+            })
+            .collect();
+        let value = field(&mut table.matmul);
+        let current = u32::try_from(*value).unwrap_or(u32::MAX);
+        let Some((best, score, current_score)) = best_choice(&options, Some(current), margin) else { continue };
+        *value = best as usize;
+        out.push(choice_decision(
+            format!("matmul.{key}"),
+            x_label,
+            variant,
+            &options,
+            (best, score, current_score),
+            current,
+            current.to_string(),
+            best.to_string(),
+        ));
+    }
 }
 
 /// The quantized GEMV's integer-dot kernel (low) against its tensor-core
@@ -650,7 +657,7 @@ pub fn analyse(rows: &[BenchRow], table: &TuningTable, margin: f64) -> (TuningTa
     let mut t = table.clone();
     let mut out = Vec::new();
     matmul(rows, &mut t, margin, &mut out);
-    veck_cta_bytes(rows, &mut t, margin, &mut out);
+    matmul_choices(rows, &mut t, margin, &mut out);
     softmax_vec(rows, &mut t, margin, &mut out);
     softmax_threads(rows, &mut t, margin, &mut out);
     softmax_split(rows, &mut t, margin, &mut out);
@@ -743,7 +750,7 @@ mod tests {
     }
 
     #[test]
-    fn veck_cta_bytes_by_the_sum_of_ratios() {
+    fn matmul_choices_by_the_sum_of_ratios() {
         // Two classes: 8 KB best on both (by 10% and 2%), 0 worst; the GEMV /
         // cuBLAS rows of the same shapes (two N) give the crossover alone.
         let mut rows = matmul_rows("f16");
@@ -763,6 +770,16 @@ mod tests {
         assert_eq!((dv.old_value.as_str(), dv.new_value.as_str(), dv.points), ("4096", "8192", 2));
         // 4096 scores 12/11 + 6.1/6 = 2.108 against 2: within a 6% margin it stays.
         assert_eq!(analyse(&rows, &table, 0.06).0.matmul.veck_cta_bytes, 4096);
+        // mma_n1_max_k from its own rows (0 a tie on one class, 1024 10% better on the other).
+        for (shape, times) in [("m=151936 k=896 n=1", [77.0, 70.0]), ("m=9728 k=896 n=1", [10.6, 10.6])] {
+            for (k, us) in [0u32, 1024].iter().zip(times) {
+                rows.push(row("matmul", &format!("matmul/gemv_mma_n1/f16 (mma_n1_max_k={k})"), "f16", shape, us, None));
+            }
+        }
+        table.matmul.mma_n1_max_k = 0;
+        let (t, d) = analyse(&rows, &table, 0.0);
+        assert_eq!((t.matmul.mma_n1_max_k, t.matmul.veck_cta_bytes), (1024, 8192));
+        assert!(d.iter().any(|d| d.field == "matmul.mma_n1_max_k" && d.new_value == "1024"));
         // The crossover is the one the rows without bounds give.
         let plain = analyse(&matmul_rows("f16"), &table, 0.0).0;
         assert_eq!(t.matmul.size_classes, plain.matmul.size_classes);
