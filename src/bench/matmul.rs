@@ -48,6 +48,9 @@ pub enum TableValue {
 }
 
 impl TableValue {
+    /// Every kind of value, each from its value.
+    pub const KINDS: [fn(usize) -> TableValue; 2] = [TableValue::VeckCtaBytes, TableValue::MmaN1MaxK];
+
     /// The key under `matmul` in a tuning table.
     pub fn key(self) -> &'static str {
         match self {
@@ -63,10 +66,27 @@ impl TableValue {
         }
     }
 
-    fn apply(self, t: &mut MatmulTuning) {
+    /// What the value bounds, for a plot's axis.
+    pub fn what(self) -> &'static str {
         match self {
-            TableValue::VeckCtaBytes(v) => t.veck_cta_bytes = v,
-            TableValue::MmaN1MaxK(v) => t.mma_n1_max_k = v,
+            TableValue::VeckCtaBytes(_) => "bytes of A a veck CTA reads",
+            TableValue::MmaN1MaxK(_) => "widest K on tensor cores at N = 1",
+        }
+    }
+
+    /// The GEMV variant it chooses for, for a plot's series.
+    pub fn family(self) -> &'static str {
+        match self {
+            TableValue::VeckCtaBytes(_) => "veck",
+            TableValue::MmaN1MaxK(_) => "gemv",
+        }
+    }
+
+    /// The table's field of this kind.
+    pub fn field(self, t: &mut MatmulTuning) -> &mut usize {
+        match self {
+            TableValue::VeckCtaBytes(_) => &mut t.veck_cta_bytes,
+            TableValue::MmaN1MaxK(_) => &mut t.mma_n1_max_k,
         }
     }
 
@@ -93,11 +113,7 @@ impl TableValue {
         let (_, mark) = variant.rsplit_once(" (")?;
         let (key, value) = mark.strip_suffix(')')?.split_once('=')?;
         let value = value.parse().ok()?;
-        match key {
-            "veck_cta_bytes" => Some(TableValue::VeckCtaBytes(value)),
-            "mma_n1_max_k" => Some(TableValue::MmaN1MaxK(value)),
-            _ => None,
-        }
+        TableValue::KINDS.iter().map(|kind| kind(value)).find(|v| v.key() == key)
     }
 }
 
@@ -160,7 +176,7 @@ pub fn run(
         .iter()
         .map(|&v| {
             let mut t = ctx.dispatcher().table().clone();
-            v.apply(&mut t.matmul);
+            *v.field(&mut t.matmul) = v.value();
             (v, ctx.with_table(t))
         })
         .collect();

@@ -309,13 +309,14 @@ pub fn plan_gemv(d: &MatmulDesc, caps: &DeviceCaps, t: &MatmulTuning) -> GemvPla
         _ => GemvVariant::Scalar,
     };
     let warps = t.warps.clamp(1, 8);
-    let (block, vecm_tx) = match variant {
-        GemvVariant::Mma | GemvVariant::VecK => ((warps * 32, 1), 0),
+    // vecm: block.0 threads walk M (GemvPlan::rows_per_cta reads it).
+    let block = match variant {
+        GemvVariant::Mma | GemvVariant::VecK => (warps * 32, 1),
         GemvVariant::VecM => {
             let tx = (d.m.div_ceil(vec_elems(d.dtype)) as u32).clamp(1, 32);
-            ((tx, VECM_THREADS / tx), tx)
+            (tx, VECM_THREADS / tx)
         }
-        GemvVariant::Scalar => ((SCALAR_WARPS * 32, 1), 0),
+        GemvVariant::Scalar => (SCALAR_WARPS * 32, 1),
     };
     let row_groups = if variant == GemvVariant::VecK {
         let row_bytes = d.k * d.dtype.size_in_bytes() * veck_rows(n);
@@ -324,14 +325,12 @@ pub fn plan_gemv(d: &MatmulDesc, caps: &DeviceCaps, t: &MatmulTuning) -> GemvPla
     } else {
         1
     };
-    let (splits, k_per_split) = if variant == GemvVariant::Scalar {
-        (1, d.k.max(1))
-    } else {
-        let rows = variant.rows_per_cta(n, d.dtype, vecm_tx) * row_groups as usize;
-        let ctas = d.m.div_ceil(rows) * d.batch.max(1);
-        choose_splits(ctas, d.k, caps.sm_count, t)
-    };
-    GemvPlan { variant, block, splits, k_per_split, row_groups }
+    let mut plan = GemvPlan { variant, block, splits: 1, k_per_split: d.k.max(1), row_groups };
+    if variant != GemvVariant::Scalar {
+        let ctas = d.m.div_ceil(plan.rows_per_cta(n, d.dtype)) * d.batch.max(1);
+        (plan.splits, plan.k_per_split) = choose_splits(ctas, d.k, caps.sm_count, t);
+    }
+    plan
 }
 
 /// K splits so the grid reaches the target CTA count, each split a whole

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use super::analysis::{best_choice, crossover, Choice, Crossover, Point};
 use crate::bench::matmul::TableValue;
 use crate::bench::BenchRow;
-use crate::tuning::{MatmulTuning, QuantTuning, SmallnClass, TuningTable, SIZE_CLASS_LIMITS};
+use crate::tuning::{QuantTuning, SmallnClass, TuningTable, SIZE_CLASS_LIMITS};
 
 /// Times of one variant on one measured class (a shape) over sizes, for plots.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -257,30 +257,25 @@ fn matmul(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec
 /// whose times over each class's best sum least ([`best_choice`]), the one in
 /// force kept unless beaten by more than `margin`.
 fn matmul_choices(rows: &[BenchRow], table: &mut TuningTable, margin: f64, out: &mut Vec<Decision>) {
-    type Field = fn(&mut MatmulTuning) -> &mut usize;
-    let fields: [(&str, &str, &str, Field); 2] = [
-        ("veck_cta_bytes", "bytes of A a veck CTA reads", "veck", |t| &mut t.veck_cta_bytes),
-        ("mma_n1_max_k", "widest K on tensor cores at N = 1", "gemv", |t| &mut t.mma_n1_max_k),
-    ];
-    for (key, x_label, variant, field) in fields {
+    for kind in TableValue::KINDS.map(|kind| kind(0)) {
         let options: Vec<Choice> = rows
             .iter()
             .filter(|r| r.op == "matmul")
             .filter_map(|r| {
-                let v = TableValue::of_row(&r.variant).filter(|v| v.key() == key)?;
+                let v = TableValue::of_row(&r.variant).filter(|v| v.key() == kind.key())?;
                 // A value past u32 is no row a choice can hold.
                 let choice = u32::try_from(v.value()).ok()?;
                 Some(Choice { class: format!("{} {}", r.dtype, r.shape), choice, us: r.median_us })
             })
             .collect();
-        let value = field(&mut table.matmul);
+        let value = kind.field(&mut table.matmul);
         let current = u32::try_from(*value).unwrap_or(u32::MAX);
         let Some((best, score, current_score)) = best_choice(&options, Some(current), margin) else { continue };
         *value = best as usize;
         out.push(choice_decision(
-            format!("matmul.{key}"),
-            x_label,
-            variant,
+            format!("matmul.{}", kind.key()),
+            kind.what(),
+            kind.family(),
             &options,
             (best, score, current_score),
             current,
