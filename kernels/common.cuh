@@ -349,13 +349,17 @@ __device__ __forceinline__ void st_cluster4(float4* p, unsigned rank, float4 v) 
 // Kernels call pdl_launch_dependents() after their own pdl_wait()
 // (pdl_begin), except the small ones a decode step runs between two big
 // launches (pdl_begin_early below: quantize_x, rmsnorm_q8, silu_mul_q8,
-// rope_append), which call it first. So when a kernel starts, every launch
-// before the one just before it has finished, or, after a pdl_begin_early
-// kernel, every launch before the two just before it. What kernels read
-// before pdl_wait() is written by none of those: weights (written by
-// uploads, which are not programmatic launches), the norm's weights, and the
-// cache's older keys (SdpaOptions::fresh_keys: only the launch just before
-// attention writes the cache's new slots, which are read after the wait).
+// rope_append) and the veck GEMV CTAs that load a fixed weight before their
+// wait (gemv.cu: gemv_veck's W), which call it first. So when a kernel
+// starts, every launch before the last pdl_begin kernel ahead of it has
+// finished, and that kernel has passed its wait (runs of early kernels may
+// all be running or waiting).
+// What kernels read before pdl_wait() is written by none of those: weights
+// and the norms' weights (written by uploads or by launches the host waited
+// for before marking them fixed), and the cache's older keys
+// (SdpaOptions::fresh_keys: this step's launches write only the new slots,
+// read after the wait; the older ones were written before the previous
+// layer's attention, a pdl_begin kernel, started its work).
 // Keep it so in any new kernel.
 __device__ __forceinline__ void pdl_wait() {
 #if __CUDA_ARCH__ >= 900

@@ -201,10 +201,28 @@ struct VeckShape {
 // and h d + i + d/2, rounds them to T as the projection's output would be,
 // and hands the pair to rope_store (rope.cuh), which adds the bias, rotates
 // and writes q_out or the caches' slot (rope.cuh: RopeOut): C is not written.
-template <int N, bool GLU = false, bool NORM = false, bool ROPE = false, int RG = 1>
+// W (the `w` entries: gemv_veckw_n1_g4_f16, gemv_veckglunw_n1_f16): A is a
+// weight no launch writes any more (Tensor::mark_fixed on the host). Where
+// one pass of the K loop covers a CTA's K range (a K of up to 2048 in f16),
+// the CTA issues all its loads of A before waiting for the previous launch
+// (common.cuh: pdl_wait) and lets the next launch be scheduled before its
+// own wait (pdl_begin_early): the next GEMV's CTAs take the slots free
+// beside this one and issue their loads while it waits and runs. Nothing
+// else is read before the wait, so the rule of common.cuh holds however
+// far such early starts chain. H200, batch 1 (BENCHMARKS.md, 2026-12-02,
+// seventeenth session): qwen2.5-0.5b 699 -> 633 us a step, llama3.2-1b
+// 872 -> 845; multi-pass CTAs that also triggered early cost the 8B steps
+// 0.5%, so they wait first. Separate entries: the same code behind a
+// runtime flag in one function slowed the plain g2 kernel 7% (registers
+// 40 -> 44). Loads of the first pass before the wait in every CTA (a K
+// loop software-pipelined to allow it) slowed llama3-8b 4307 -> 4909 us;
+// an L2 prefetch of the CTA's rows (cp.async.bulk.prefetch) before the
+// wait, 4399 -> 4856.
+template <int N, bool GLU = false, bool NORM = false, bool ROPE = false, int RG = 1, bool W = false>
 __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, float* ws, unsigned* counters,
                           const GemvParams p, const T* __restrict__ norm_w = nullptr, float eps = 0.f,
                           const RopeOut* ro = nullptr) {
+    if constexpr (!W) pdl_begin();  // the `w` entries wait below, after their loads of A
     static_assert(RG == 1 || !(GLU || NORM || ROPE), "row groups are for plain veck");
     constexpr int ROWS = GLU || ROPE ? 2 : VeckShape<N>::ROWS * RG;
     constexpr int TILE = ROWS * N;
@@ -244,46 +262,115 @@ __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* _
     // groups or more keep as many in flight with one (and fewer registers).
     constexpr int VU = RG >= 4 ? 1 : 2;
     const i64 step = (i64)warps * 32 * VEC;
-    for (i64 k0 = k_begin + ((i64)warp * 32 + lane) * VEC; k0 < k_end; k0 += VU * step) {
-        uint4 raw[VU][ROWS];
+    if constexpr (W) {
+        // The `w` entries (above): the plain loop's loads and products
+        // (below) as two steps, so that a one-pass CTA can issue its loads
+        // before the wait. The plain loop keeps its own text: written
+        // through these lambdas its kernels took other registers (n2 40 ->
+        // 32, n16 176 -> 138, sm_90), a change not measured.
+        auto load_a = [&](uint4 (&raw)[VU][ROWS], i64 k0) {
 #pragma unroll
-        for (int u = 0; u < VU; ++u)
+            for (int u = 0; u < VU; ++u)
 #pragma unroll
-            for (int r = 0; r < ROWS; ++r)
-                raw[u][r] = (a_ok[r] && k0 + u * step < k_end) ? __ldcs(reinterpret_cast<const uint4*>(a[r] + k0 + u * step)) : zero4();
+                for (int r = 0; r < ROWS; ++r)
+                    raw[u][r] = (a_ok[r] && k0 + u * step < k_end) ? __ldcs(reinterpret_cast<const uint4*>(a[r] + k0 + u * step)) : zero4();
+        };
+        auto accumulate = [&](const uint4 (&raw)[VU][ROWS], i64 k0) {
 #pragma unroll
-        for (int u = 0; u < VU; ++u) {
-            const i64 k = k0 + u * step;
-            if (k >= k_end) break;
-            float av[ROWS][VEC];
+            for (int u = 0; u < VU; ++u) {
+                const i64 k = k0 + u * step;
+                if (k >= k_end) break;
+                float av[ROWS][VEC];
 #pragma unroll
-            for (int r = 0; r < ROWS; ++r) unpack_weights(raw[u][r], av[r]);
-            // NORM: w multiplies A's values where the CTA has one row, else
-            // B's (the fewer registers: 32 and 40 at N = 1, sm_90).
-            constexpr bool W_ON_A = ROWS == 1;
-            float wv[VEC];
-            if constexpr (NORM) {
-                unpack(__ldg(reinterpret_cast<const uint4*>(norm_w + k)), wv);
-                if constexpr (W_ON_A) {
-#pragma unroll
-                    for (int i = 0; i < VEC; ++i) av[0][i] *= wv[i];
-                }
-            }
-#pragma unroll
-            for (int n = 0; n < N; ++n) {
-                float bv[VEC];
-                unpack(__ldg(reinterpret_cast<const uint4*>(B + n * p.sbn + k)), bv);
+                for (int r = 0; r < ROWS; ++r) unpack_weights(raw[u][r], av[r]);
+                // NORM: w multiplies A's values where the CTA has one row, else
+                // B's (the fewer registers: 32 and 40 at N = 1, sm_90).
+                constexpr bool W_ON_A = ROWS == 1;
+                float wv[VEC];
                 if constexpr (NORM) {
+                    unpack(__ldg(reinterpret_cast<const uint4*>(norm_w + k)), wv);
+                    if constexpr (W_ON_A) {
 #pragma unroll
-                    for (int i = 0; i < VEC; ++i) {
-                        ss[n] = fmaf(bv[i], bv[i], ss[n]);
-                        if constexpr (!W_ON_A) bv[i] *= wv[i];
+                        for (int i = 0; i < VEC; ++i) av[0][i] *= wv[i];
                     }
                 }
 #pragma unroll
-                for (int r = 0; r < ROWS; ++r)
+                for (int n = 0; n < N; ++n) {
+                    float bv[VEC];
+                    unpack(__ldg(reinterpret_cast<const uint4*>(B + n * p.sbn + k)), bv);
+                    if constexpr (NORM) {
 #pragma unroll
-                    for (int i = 0; i < VEC; ++i) acc[r][n] = fmaf(av[r][i], bv[i], acc[r][n]);
+                        for (int i = 0; i < VEC; ++i) {
+                            ss[n] = fmaf(bv[i], bv[i], ss[n]);
+                            if constexpr (!W_ON_A) bv[i] *= wv[i];
+                        }
+                    }
+#pragma unroll
+                    for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+                        for (int i = 0; i < VEC; ++i) acc[r][n] = fmaf(av[r][i], bv[i], acc[r][n]);
+                }
+            }
+        };
+        const i64 k_first = k_begin + ((i64)warp * 32 + lane) * VEC;
+        if (k_end - k_begin <= VU * step) {
+            // A weight whose CTA K range is one pass of the loop (W): every
+            // lane's loads of A go out before the wait and overlap the previous
+            // launch's tail; the next launch may start now.
+            uint4 raw[VU][ROWS];
+            load_a(raw, k_first);
+            pdl_begin_early();
+            accumulate(raw, k_first);
+        } else {
+            pdl_begin();
+            for (i64 k0 = k_first; k0 < k_end; k0 += VU * step) {
+                uint4 raw[VU][ROWS];
+                load_a(raw, k0);
+                accumulate(raw, k0);
+            }
+        }
+    } else {
+        for (i64 k0 = k_begin + ((i64)warp * 32 + lane) * VEC; k0 < k_end; k0 += VU * step) {
+            uint4 raw[VU][ROWS];
+#pragma unroll
+            for (int u = 0; u < VU; ++u)
+#pragma unroll
+                for (int r = 0; r < ROWS; ++r)
+                    raw[u][r] = (a_ok[r] && k0 + u * step < k_end) ? __ldcs(reinterpret_cast<const uint4*>(a[r] + k0 + u * step)) : zero4();
+#pragma unroll
+            for (int u = 0; u < VU; ++u) {
+                const i64 k = k0 + u * step;
+                if (k >= k_end) break;
+                float av[ROWS][VEC];
+#pragma unroll
+                for (int r = 0; r < ROWS; ++r) unpack_weights(raw[u][r], av[r]);
+                // NORM: w multiplies A's values where the CTA has one row, else
+                // B's (the fewer registers: 32 and 40 at N = 1, sm_90).
+                constexpr bool W_ON_A = ROWS == 1;
+                float wv[VEC];
+                if constexpr (NORM) {
+                    unpack(__ldg(reinterpret_cast<const uint4*>(norm_w + k)), wv);
+                    if constexpr (W_ON_A) {
+#pragma unroll
+                        for (int i = 0; i < VEC; ++i) av[0][i] *= wv[i];
+                    }
+                }
+#pragma unroll
+                for (int n = 0; n < N; ++n) {
+                    float bv[VEC];
+                    unpack(__ldg(reinterpret_cast<const uint4*>(B + n * p.sbn + k)), bv);
+                    if constexpr (NORM) {
+#pragma unroll
+                        for (int i = 0; i < VEC; ++i) {
+                            ss[n] = fmaf(bv[i], bv[i], ss[n]);
+                            if constexpr (!W_ON_A) bv[i] *= wv[i];
+                        }
+                    }
+#pragma unroll
+                    for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+                        for (int i = 0; i < VEC; ++i) acc[r][n] = fmaf(av[r][i], bv[i], acc[r][n]);
+                }
             }
         }
     }
@@ -404,15 +491,18 @@ __device__ void gemv_scalar(const T* __restrict__ A, const T* __restrict__ B, T*
 }
 
 // ---------------------------------------------------------------- entry points
-// Each waits for the previous launch before anything else (the host launches
-// them as programmatic dependents: common.cuh, pdl_begin), then lets the next
-// launch be scheduled.
+// The host launches them as programmatic dependents (common.cuh). vecm and
+// scalar wait for the previous launch before anything else (pdl_begin), then
+// let the next launch be scheduled; veck does so in its body (after its
+// loads of A in the `w` entries, gemv_veck's W). mma waits first (its
+// entry): loads of A before the wait took it from 40-60 registers to 64
+// with spills (sm_90).
 #define DK_CAT3(a, b, c) a##b##c
 #define DK_NAME(variant, n, dt) DK_CAT3(variant, n, _##dt)
-#define DK_ENTRY(variant, N, dt)                                                                             \
+#define DK_ENTRY(variant, N, dt, PDL)                                                                        \
     extern "C" __global__ void DK_NAME(gemv_##variant##_n, N, dt)(const T* A, const T* B, T* C, float* ws, \
                                                                       unsigned* counters, const GemvParams p) { \
-        pdl_begin();                                                                                         \
+        PDL;                                                                                                 \
         gemv_##variant<N>(A, B, C, ws, counters, p);                                                         \
     }
 // U is even (u-steps pair up into whole lines): 4 keeps 8 A loads in flight per
@@ -424,45 +514,41 @@ __device__ void gemv_scalar(const T* __restrict__ A, const T* __restrict__ B, T*
         gemv_mma<N, (N <= 8 ? 4 : 2)>(A, B, C, ws, counters, p);                                             \
     }
 // veckglu: veck on paired gate and up rows, silu(gate) * up written (decode's MLP).
-#define DK_ENTRY_GLU(N, dt)                                                                                  \
-    extern "C" __global__ void DK_NAME(gemv_veckglu_n, N, dt)(const T* A, const T* B, T* C, float* ws,       \
-                                                                 unsigned* counters, const GemvParams p) {   \
-        pdl_begin();                                                                                         \
-        gemv_veck<N, true>(A, B, C, ws, counters, p);                                                        \
+#define DK_ENTRY_GLU(N, dt, NAME, W)                                                                         \
+    extern "C" __global__ void DK_NAME(NAME, N, dt)(const T* A, const T* B, T* C, float* ws, unsigned* counters, \
+                                                    const GemvParams p) {                                     \
+        gemv_veck<N, true, false, false, 1, W>(A, B, C, ws, counters, p);                                    \
     }
 // veckn, veckglun: the same with RMSNorm on B first (norm_w [K], eps).
-#define DK_ENTRY_NORM(N, dt)                                                                                 \
-    extern "C" __global__ void DK_NAME(gemv_veckn_n, N, dt)(const T* A, const T* B, T* C, float* ws,         \
-                                                               unsigned* counters, const GemvParams p,       \
-                                                               const T* __restrict__ norm_w, float eps) {    \
-        pdl_begin();                                                                                         \
-        gemv_veck<N, false, true>(A, B, C, ws, counters, p, norm_w, eps);                                    \
-    }                                                                                                        \
-    extern "C" __global__ void DK_NAME(gemv_veckglun_n, N, dt)(const T* A, const T* B, T* C, float* ws,      \
-                                                                  unsigned* counters, const GemvParams p,    \
-                                                                  const T* __restrict__ norm_w, float eps) { \
-        pdl_begin();                                                                                         \
-        gemv_veck<N, true, true>(A, B, C, ws, counters, p, norm_w, eps);                                     \
+#define DK_ENTRY_NORM(N, dt, NAME, GLU, W)                                                                   \
+    extern "C" __global__ void DK_NAME(NAME, N, dt)(const T* A, const T* B, T* C, float* ws, unsigned* counters, \
+                                                    const GemvParams p, const T* __restrict__ norm_w, float eps) { \
+        gemv_veck<N, GLU, true, false, 1, W>(A, B, C, ws, counters, p, norm_w, eps);                         \
     }
 // veckrope, veckropen: the QKV projection with RoPE and the cache append
 // (and RMSNorm on B first); rope_append's pointers and parameters at the end.
-#define DK_ENTRY_ROPE(N, dt, NAME, NORM)                                                                   \
+#define DK_ENTRY_ROPE(N, dt, NAME, NORM, W)                                                                \
     extern "C" __global__ void DK_NAME(NAME, N, dt)(                                                       \
         const T* A, const T* B, T* C, float* ws, unsigned* counters, const GemvParams p,                   \
         const T* __restrict__ norm_w, float eps, const T* bias, T* q_out, T* k_cache, T* v_cache,          \
         const int* positions, const RopeParams rp) {                                                       \
-        pdl_begin();                                                                                       \
         const RopeOut ro{bias, q_out, k_cache, v_cache, positions, rp};                                    \
-        gemv_veck<N, false, NORM, true>(A, B, C, ws, counters, p, norm_w, eps, &ro);                       \
+        gemv_veck<N, false, NORM, true, 1, W>(A, B, C, ws, counters, p, norm_w, eps, &ro);                 \
     }
-// Plain veck with RG row groups a CTA (N <= 2): gemv_veck_n1_g4_f16.
-#define DK_ENTRY_VECKG(N, RG, dt)                                                                                 \
-    extern "C" __global__ void DK_CAT3(gemv_veck_n, N, _g##RG##_##dt)(const T* A, const T* B, T* C, float* ws,    \
-                                                                        unsigned* counters, const GemvParams p) { \
-        pdl_begin();                                                                                               \
-        gemv_veck<N, false, false, false, RG>(A, B, C, ws, counters, p);                                           \
+// Plain veck with RG row groups a CTA (N <= 2): gemv_veck_n1_g4_f16; the
+// `w` entries (W, N <= 2): gemv_veckw_n1_f16, gemv_veckw_n1_g4_f16.
+#define DK_ENTRY_VECKG(N, RG, dt, NAME, W)                                                                   \
+    extern "C" __global__ void DK_CAT3(NAME, N, _g##RG##_##dt)(const T* A, const T* B, T* C, float* ws,      \
+                                                                 unsigned* counters, const GemvParams p) {   \
+        gemv_veck<N, false, false, false, RG, W>(A, B, C, ws, counters, p);                                  \
     }
-#define DK_VECK_GROUPS(N, dt) DK_ENTRY_VECKG(N, 2, dt) DK_ENTRY_VECKG(N, 4, dt) DK_ENTRY_VECKG(N, 8, dt)
+#define DK_ENTRY_VECKW(N, dt)                                                                                \
+    extern "C" __global__ void DK_NAME(gemv_veckw_n, N, dt)(const T* A, const T* B, T* C, float* ws,         \
+                                                               unsigned* counters, const GemvParams p) {     \
+        gemv_veck<N, false, false, false, 1, true>(A, B, C, ws, counters, p);                                \
+    }
+#define DK_VECK_GROUPS(N, dt, NAME, W) \
+    DK_ENTRY_VECKG(N, 2, dt, NAME, W) DK_ENTRY_VECKG(N, 4, dt, NAME, W) DK_ENTRY_VECKG(N, 8, dt, NAME, W)
 #define DK_ENTRY_SCALAR(N, dt)                                                                            \
     extern "C" __global__ void DK_NAME(gemv_scalar_n, N, dt)(const T* A, const T* B, T* C, float* ws,   \
                                                                 unsigned* counters, const GemvParams p) { \
@@ -473,18 +559,23 @@ __device__ void gemv_scalar(const T* __restrict__ A, const T* __restrict__ B, T*
     M(1, dt) M(2, dt) M(3, dt) M(4, dt) M(5, dt) M(6, dt) M(7, dt) M(8, dt) \
     M(9, dt) M(10, dt) M(11, dt) M(12, dt) M(13, dt) M(14, dt) M(15, dt) M(16, dt)
 
-#define DK_VECK(N, dt) DK_ENTRY(veck, N, dt)
-#define DK_VECM(N, dt) DK_ENTRY(vecm, N, dt)
+#define DK_VECK(N, dt) DK_ENTRY(veck, N, dt, (void)0)
+#define DK_VECM(N, dt) DK_ENTRY(vecm, N, dt, pdl_begin())
 #define DK_EXPAND(M, dt) DK_ALL_N(M, dt)
 
 DK_EXPAND(DK_VECK, DT_NAME)
 DK_EXPAND(DK_VECM, DT_NAME)
 DK_EXPAND(DK_ENTRY_SCALAR, DT_NAME)
-DK_VECK_GROUPS(1, DT_NAME) DK_VECK_GROUPS(2, DT_NAME)
-DK_ENTRY_GLU(1, DT_NAME) DK_ENTRY_GLU(2, DT_NAME)
-DK_ENTRY_NORM(1, DT_NAME) DK_ENTRY_NORM(2, DT_NAME)
-DK_ENTRY_ROPE(1, DT_NAME, gemv_veckrope_n, false) DK_ENTRY_ROPE(2, DT_NAME, gemv_veckrope_n, false)
-DK_ENTRY_ROPE(1, DT_NAME, gemv_veckropen_n, true) DK_ENTRY_ROPE(2, DT_NAME, gemv_veckropen_n, true)
+// N <= 2: row groups, the fused forms, and each also as a `w` entry (W).
+#define DK_NARROW(N, dt)                                                                                       \
+    DK_VECK_GROUPS(N, dt, gemv_veck_n, false) DK_VECK_GROUPS(N, dt, gemv_veckw_n, true) DK_ENTRY_VECKW(N, dt)   \
+    DK_ENTRY_GLU(N, dt, gemv_veckglu_n, false) DK_ENTRY_GLU(N, dt, gemv_veckgluw_n, true)                      \
+    DK_ENTRY_NORM(N, dt, gemv_veckn_n, false, false) DK_ENTRY_NORM(N, dt, gemv_vecknw_n, false, true)          \
+    DK_ENTRY_NORM(N, dt, gemv_veckglun_n, true, false) DK_ENTRY_NORM(N, dt, gemv_veckglunw_n, true, true)      \
+    DK_ENTRY_ROPE(N, dt, gemv_veckrope_n, false, false) DK_ENTRY_ROPE(N, dt, gemv_veckropew_n, false, true)    \
+    DK_ENTRY_ROPE(N, dt, gemv_veckropen_n, true, false) DK_ENTRY_ROPE(N, dt, gemv_veckropenw_n, true, true)
+DK_NARROW(1, DT_NAME)
+DK_NARROW(2, DT_NAME)
 #if DK_DTYPE != 2
 DK_EXPAND(DK_ENTRY_MMA, DT_NAME)
 #endif

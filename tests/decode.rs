@@ -143,6 +143,22 @@ fn steps_are_deterministic_and_seeded() {
     assert_ne!(run(1), run(2));
 }
 
+#[test]
+fn a_built_model_has_fixed_weights_and_a_writable_cache() {
+    // The weights are marked fixed (their GEMVs read them before the PDL
+    // wait); the caches and activations, which steps write, are not.
+    let ctx = Context::cpu();
+    let cfg = ModelConfig::builtin("tiny").unwrap();
+    let m = DecodeModel::new(&ctx, &cfg, DType::F16, 1, 4, 7).unwrap();
+    let l = &m.layers[0];
+    for w in [&l.w.w_qkv, &l.w.w_o, &l.w.w_gate_up, &l.w.w_down, &m.lm_head] {
+        assert!(w.as_dense().unwrap().is_fixed());
+    }
+    assert!(l.w.attn_norm.is_fixed() && l.w.mlp_norm.is_fixed() && m.final_norm.is_fixed());
+    assert!(!l.k_cache.is_fixed() && !l.v_cache.is_fixed() && !m.buf.logits.is_fixed());
+    m.step(&ctx).unwrap();
+}
+
 /// One step of the tiny model at batch 1, context 8, in `mode`.
 fn tiny_options(mode: Mode) -> DecodeOptions {
     DecodeOptions {

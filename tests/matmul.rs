@@ -209,3 +209,28 @@ fn exec_matmul_errors_leave_no_output() {
     assert!(e.contains("DK_MATMUL_SMALLN_MAX_N=\"many\""), "{e}");
     assert!(!p("o.npy").exists());
 }
+
+#[test]
+fn a_fixed_weight_is_read_and_never_written() {
+    // A fixed buffer (a weight, Tensor::mark_fixed) multiplies as before,
+    // but every op refuses it as an output, naming the argument.
+    let c = Context::cpu();
+    let w = t(&c, &[1., 2., 3., 4., 5., 6.], &[3, 2]);
+    assert!(!w.is_fixed());
+    w.mark_fixed().unwrap();
+    assert!(w.is_fixed() && w.transpose(0, 1).unwrap().is_fixed(), "every view of the buffer is fixed");
+    let x = t(&c, &[1., 1., 2., -1.], &[2, 2]);
+    let y = Tensor::empty(&c, &[2, 3], DType::F32).unwrap();
+    matmul(&c, 1.0, &w, &x.transpose(0, 1).unwrap(), 0.0, &y.transpose(0, 1).unwrap()).unwrap();
+    assert_eq!(y.to_f32_vec().unwrap(), vec![3., 7., 11., 0., 2., 4.]);
+    let out = Tensor::empty(&c, &[3, 3], DType::F32).unwrap();
+    let e = matmul(&c, 1.0, &w, &x.transpose(0, 1).unwrap(), 0.0, &w.narrow(1, 0, 2).unwrap()).unwrap_err().to_string();
+    assert!(e.contains("c") && e.contains("fixed"), "{e}");
+    let e = decode_kernels::ops::copy(&c, &out.narrow(0, 0, 3).unwrap().narrow(1, 0, 2).unwrap(), &w)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("y") && e.contains("fixed"), "{e}");
+    // Host writes stay allowed (they synchronise).
+    w.write_buffer(&HostData::F32(vec![0.; 6])).unwrap();
+    assert_eq!(w.to_f32_vec().unwrap(), vec![0.; 6]);
+}

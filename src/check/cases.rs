@@ -129,6 +129,9 @@ struct MatmulSpec {
     alpha: f32,
     beta: f32,
     backend: MatmulBackend,
+    /// A marked fixed (a weight: `Tensor::mark_fixed`), so the GEMV reads it
+    /// before its PDL wait and lets the next launch start early.
+    fixed_a: bool,
 }
 
 impl MatmulSpec {
@@ -144,12 +147,22 @@ impl MatmulSpec {
             alpha: 1.0,
             beta: 0.0,
             backend: MatmulBackend::Gemv,
+            fixed_a: false,
         }
     }
     fn name(&self) -> String {
         format!(
-            "{}x{}x{} {:?} {:?} {:?} a{} b{} {:?}",
-            self.m, self.k, self.n, self.a, self.b, self.batching, self.alpha, self.beta, self.backend
+            "{}x{}x{} {:?} {:?} {:?} a{} b{} {:?}{}",
+            self.m,
+            self.k,
+            self.n,
+            self.a,
+            self.b,
+            self.batching,
+            self.alpha,
+            self.beta,
+            self.backend,
+            if self.fixed_a { " fixed" } else { "" }
         )
         .to_lowercase()
         .replace(' ', "/")
@@ -191,6 +204,13 @@ fn matmul_cases(v: &mut Vec<Case>) {
             }
             specs.push(MatmulSpec { alpha: 0.5, beta: 1.0, ..MatmulSpec::new(6403, n, 264, dtype) });
         }
+        // A fixed weight (read before the PDL wait where one pass of veck's
+        // loop covers a CTA's K, else after it; mma reads it after): row
+        // groups, K of one pass and of several, beta, N = 1, 2 and 5.
+        for (m, n, k) in [(6403, 1, 264), (1601, 2, 2040), (300, 1, 4864), (130, 5, 1032)] {
+            specs.push(MatmulSpec { fixed_a: true, ..MatmulSpec::new(m, n, k, dtype) });
+        }
+        specs.push(MatmulSpec { fixed_a: true, alpha: 0.5, beta: 1.0, ..MatmulSpec::new(3203, 1, 1000, dtype) });
         // N = 1 on tensor cores (f16/bf16): short rows, a weight past L2 (72 MB in f16).
         specs.push(MatmulSpec::new(36000, 1, 1000, dtype));
         // Split-K over many K (few rows, long K).
@@ -289,6 +309,10 @@ fn matmul_case(c: &mut Checker, s: MatmulSpec) -> Result<Outcome> {
         }
         out.gpu.write_buffer(&buf)?;
         out.cpu.write_buffer(&buf)?;
+    }
+    if s.fixed_a {
+        a.gpu.mark_fixed()?;
+        a.cpu.mark_fixed()?;
     }
     let opts = MatmulOptions { group, prefs: Some(MatmulPrefs { backend: s.backend, smalln_max_n: None }) };
     ops::matmul_with(c.gpu, s.alpha, &a.gpu, &b.gpu, s.beta, &out.gpu, &opts)?;

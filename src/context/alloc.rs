@@ -185,11 +185,7 @@ impl Context {
             Backend::Cpu(_) => Ok(Storage::host(HostData::filled(dtype, len, 0.0))),
             Backend::Cuda(b) => {
                 let bytes = b.alloc_bytes(len * dtype.size_in_bytes())?;
-                Ok(Arc::new(Storage {
-                    memory: Memory::Cuda(CudaBuffer { bytes, ordinal: b.caps().ordinal }),
-                    dtype,
-                    len,
-                }))
+                Ok(Arc::new(Storage::new(Memory::Cuda(CudaBuffer { bytes, ordinal: b.caps().ordinal }), dtype, len)))
             }
         }
     }

@@ -102,6 +102,18 @@ impl Linear {
         self.as_dense().is_some_and(|d| d.same_buffer(t))
     }
 
+    /// Marks every dense part fixed ([`Tensor::mark_fixed`]): no op writes
+    /// it again, and its GEMVs read it before waiting for the launch before
+    /// them. Block-quantized parts are always read so (their kernels load
+    /// weights before the wait).
+    pub fn mark_fixed(&self) -> Result<()> {
+        match self {
+            Linear::Dense(t) => t.mark_fixed(),
+            Linear::Quant(_) => Ok(()),
+            Linear::Stacked(parts) => parts.iter().try_for_each(Linear::mark_fixed),
+        }
+    }
+
     /// The dense matrix, when it is one.
     pub fn as_dense(&self) -> Option<&Tensor> {
         match self {
@@ -152,6 +164,24 @@ pub struct LayerTensors {
     pub q_norm: Option<Tensor>,
     /// See `q_norm`.
     pub k_norm: Option<Tensor>,
+}
+
+impl LayerTensors {
+    /// Marks every weight of the layer fixed (projections, norms, bias):
+    /// done by the model builders once the weights are written.
+    pub fn mark_fixed(&self) -> Result<()> {
+        for w in [&self.w_qkv, &self.w_o, &self.w_gate_up, &self.w_down] {
+            w.mark_fixed()?;
+        }
+        let vectors = [
+            Some(&self.attn_norm),
+            Some(&self.mlp_norm),
+            self.b_qkv.as_ref(),
+            self.q_norm.as_ref(),
+            self.k_norm.as_ref(),
+        ];
+        vectors.into_iter().flatten().try_for_each(Tensor::mark_fixed)
+    }
 }
 
 /// One layer's weights and its KV cache.
@@ -617,6 +647,11 @@ impl DecodeModel {
         let x0 = make(&[batch, h], Init::Unit)?;
         let buf = Buffers::new(ctx, cfg, dtype, batch, x0)?;
         ctx.synchronize()?;
+        for l in &layers {
+            l.w.mark_fixed()?;
+        }
+        final_norm.mark_fixed()?;
+        lm_head.mark_fixed()?;
         progress.finish();
         Ok(DecodeModel { cfg: cfg.clone(), dtype, batch, context, layers, final_norm, lm_head, buf })
     }

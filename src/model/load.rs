@@ -350,6 +350,15 @@ impl Weights {
             proj("lm_head.weight", &[v, h])?
         };
         ctx.synchronize()?;
+        // Loaded: no op writes them again, and their GEMVs may read them
+        // before waiting for the launch before (Tensor::mark_fixed).
+        for l in &layers {
+            l.mark_fixed()?;
+        }
+        for t in [&embed, &final_norm] {
+            t.mark_fixed()?;
+        }
+        lm_head.mark_fixed()?;
         Ok(Weights { embed, layers, final_norm, lm_head })
     }
 }

@@ -616,7 +616,9 @@ fn launch_fused(
             return Err(Error::invalid(op, "plan", "a fused GEMV (GLU, norm or both)", "neither"));
         }
     };
-    let name = format!("gemv_{variant}_n{}_{}", g.n, g.dtype);
+    // A fixed weight: the kernel's `w` twin, which loads it before the PDL wait.
+    let w = if first.is_fixed() { "w" } else { "" };
+    let name = format!("gemv_{variant}{w}_n{}_{}", g.n, g.dtype);
     let function = be.function(&kernels::GEMV, kernels::dtype_build(g.dtype), &name)?;
     // One CTA an output row (its gate and up rows with GLU, else veck's one
     // row at N <= 2); split-K partials of its tile (A's rows x N, then N sums
@@ -674,7 +676,8 @@ fn launch_rope(
     let ptr = |t: &Tensor, name: &str| super::device_ptr(OP, t, name);
     let e = g.dtype.size_in_bytes() as u64;
     let variant = if norm.is_some() { "veckropen" } else { "veckrope" };
-    let name = format!("gemv_{variant}_n{}_{}", g.n, g.dtype);
+    let w = if a.is_fixed() { "w" } else { "" };
+    let name = format!("gemv_{variant}{w}_n{}_{}", g.n, g.dtype);
     let function = be.function(&kernels::GEMV, kernels::dtype_build(g.dtype), &name)?;
     let ctas = g.m / 2;
     // Split-K partials of a CTA's two rows x N (and N sums of squares with the norm), a counter a CTA.

@@ -49,6 +49,8 @@ pub fn matmul_with(
 struct GemvChunk {
     n0: usize,
     function: cudarc::driver::CudaFunction,
+    /// The same kernel's `w` twin, run where A is fixed (`fixed_a_kernel`).
+    fixed_a_function: Option<cudarc::driver::CudaFunction>,
     grid: (u32, u32, u32),
     tile_elems: usize,
     label: String,
@@ -134,6 +136,17 @@ pub(super) fn gemv_params(g: &Geometry, n: usize, gp: &GemvPlan, alpha: f32, bet
     }
 }
 
+/// The `w` twin of a veck kernel at N <= 2 (kernels/gemv.cu: gemv_veck's
+/// W), for an A marked fixed (`Tensor::mark_fixed`): it loads A before
+/// waiting for the launch before it. None for other kernels.
+fn fixed_a_kernel(name: &str) -> Option<String> {
+    let rest = name.strip_prefix("gemv_veck")?;
+    let (variant, tail) = rest.split_once("_n")?;
+    let narrow = tail.starts_with("1_") || tail.starts_with("2_");
+    let known = ["", "glu", "n", "glun", "rope", "ropen"].contains(&variant);
+    (narrow && known).then(|| format!("gemv_veck{variant}w_n{tail}"))
+}
+
 fn resolve_gemv(be: &CudaBackend, g: &Geometry, gp: &GemvPlan) -> Result<(Vec<GemvChunk>, (usize, usize))> {
     let defines = kernels::dtype_build(g.dtype);
     let mut chunks = Vec::new();
@@ -150,9 +163,15 @@ fn resolve_gemv(be: &CudaBackend, g: &Geometry, gp: &GemvPlan) -> Result<(Vec<Ge
                 what: format!("a grid of {ctas} x {} x {} CTAs exceeds the device's launch limits", gp.splits, g.batch),
             });
         }
+        let name = gp.kernel_name(nc, g.dtype);
+        let fixed_a_function = match fixed_a_kernel(&name) {
+            Some(w) => Some(be.function(&kernels::GEMV, defines, &w)?),
+            None => None,
+        };
         chunks.push(GemvChunk {
             n0,
-            function: be.function(&kernels::GEMV, defines, &gp.kernel_name(nc, g.dtype))?,
+            function: be.function(&kernels::GEMV, defines, &name)?,
+            fixed_a_function,
             grid: (ctas as u32, gp.splits, g.batch as u32),
             tile_elems: gp.tile_elems(nc, g.dtype),
             label: format!("matmul/gemv_{}_n{}{}/{}", gp.variant.name(), nc, gp.groups_suffix(), g.dtype),
@@ -234,7 +253,7 @@ impl MatmulPlanHandle {
                 let ptr = |t: &Tensor, name: &str| super::device_ptr(OP, t, name);
                 let (pa, pb, pc) = (ptr(a, "a")?, ptr(b, "b")?, ptr(c, "c")?);
                 match self.plan {
-                    MatmulPlan::Gemv(gp) => self.launch_gemv(be, &g, &gp, alpha, beta, (pa, pb, pc), &[a, b, c]),
+                    MatmulPlan::Gemv(gp) => self.launch_gemv(be, &g, &gp, alpha, beta, (pa, pb, pc), [a, b, c]),
                     MatmulPlan::Cublas => launch_cublas(be, &self.label, &g, alpha, beta, (pa, pb, pc), &[a, b, c]),
                     MatmulPlan::Cpu => {
                         Err(Error::invalid(OP, "plan", "a plan made on this CUDA context", "a CPU plan"))
@@ -253,7 +272,7 @@ impl MatmulPlanHandle {
         alpha: f32,
         beta: f32,
         ptrs: (u64, u64, u64),
-        uses: &[&Tensor],
+        uses: [&Tensor; 3],
     ) -> Result<()> {
         let e = g.dtype.size_in_bytes() as u64;
         let a_batches = if g.a[2] == 0 { 1 } else { (g.batch / g.group) as u64 };
@@ -287,7 +306,12 @@ impl MatmulPlanHandle {
             let bytes = e
                 * (a_batches * (g.m * g.k) as u64
                     + (g.batch * nc) as u64 * (g.k + g.m * if beta != 0.0 { 2 } else { 1 }) as u64);
-            unsafe { be.launch(Tag { label: &ch.label, bytes }, uses, &ch.function, cfg, &args)? };
+            // A fixed A takes the chunk's `w` kernel where it has one.
+            let function = match (&ch.fixed_a_function, uses[0].is_fixed()) {
+                (Some(f), true) => f,
+                _ => &ch.function,
+            };
+            unsafe { be.launch(Tag { label: &ch.label, bytes }, &uses, function, cfg, &args)? };
         }
         Ok(())
     }
@@ -327,4 +351,22 @@ fn launch_cublas(
         unsafe { be.gemm(Tag { label, bytes: sub.min_bytes(beta != 0.0) }, uses, g.dtype, &call, alpha, beta)? };
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixed_a_kernel;
+
+    #[test]
+    fn fixed_a_twins_are_the_narrow_veck_kernels() {
+        let twin = |n: &str| fixed_a_kernel(n);
+        assert_eq!(twin("gemv_veck_n1_f16").as_deref(), Some("gemv_veckw_n1_f16"));
+        assert_eq!(twin("gemv_veck_n2_g4_bf16").as_deref(), Some("gemv_veckw_n2_g4_bf16"));
+        assert_eq!(twin("gemv_veckglun_n1_f32").as_deref(), Some("gemv_veckglunw_n1_f32"));
+        for none in
+            ["gemv_veck_n12_f16", "gemv_veck_n3_f16", "gemv_mma_n1_f16", "gemv_vecm_n1_f16", "gemv_scalar_n2_f16"]
+        {
+            assert_eq!(twin(none), None, "{none}");
+        }
+    }
 }

@@ -162,6 +162,20 @@ impl Tensor {
         })
     }
 
+    /// Declares the underlying buffer fixed (every view of it): a model's
+    /// weights once loaded. No op writes it from now on (their output checks
+    /// refuse it), and GEMVs with it as A read it before waiting for the
+    /// launch before them, so that launch's tail and this one's weight reads
+    /// overlap. Waits for the launches queued on the buffer's stream first.
+    pub fn mark_fixed(&self) -> Result<()> {
+        self.storage.mark_fixed()
+    }
+
+    /// Whether the underlying buffer was marked by [`Tensor::mark_fixed`].
+    pub fn is_fixed(&self) -> bool {
+        self.storage.is_fixed()
+    }
+
     /// Overwrites the whole underlying buffer (every view of it sees the change).
     pub fn write_buffer(&self, data: &HostData) -> Result<()> {
         self.storage.write_from_host(data)

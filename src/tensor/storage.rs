@@ -1,6 +1,7 @@
 //! Buffers: host memory (a typed Vec behind a lock, so an output view may alias
 //! an input view) and device memory (raw bytes owned by cudarc).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use cudarc::driver::{CudaSlice, CudaStream, DevicePtr};
@@ -171,12 +172,40 @@ pub struct Storage {
     pub(crate) memory: Memory,
     pub(crate) dtype: DType,
     pub(crate) len: usize,
+    /// Marked by [`Storage::mark_fixed`]: no op writes the buffer any more.
+    fixed: AtomicBool,
 }
 
 impl Storage {
     /// A host buffer holding `data` (the CPU backend's storage).
     pub fn host(data: HostData) -> Arc<Self> {
-        Arc::new(Storage { dtype: data.dtype(), len: data.len(), memory: Memory::Host(RwLock::new(data)) })
+        let (dtype, len) = (data.dtype(), data.len());
+        Arc::new(Storage::new(Memory::Host(RwLock::new(data)), dtype, len))
+    }
+
+    /// A buffer over `memory`, not fixed.
+    pub(crate) fn new(memory: Memory, dtype: DType, len: usize) -> Self {
+        Storage { memory, dtype, len, fixed: AtomicBool::new(false) }
+    }
+
+    /// Declares the buffer fixed from now on (a model's weights once loaded):
+    /// no op writes it again (the ops' output checks refuse it), so GEMV
+    /// kernels read it before waiting for the launch before them
+    /// (programmatic dependent launch, kernels/gemv.cu: GEMV_A_FIXED).
+    /// Waits for the work queued on the buffer's stream first, so every
+    /// launch that wrote it has finished. Host writes (`write_from_host`)
+    /// stay allowed: they synchronise.
+    pub fn mark_fixed(&self) -> Result<()> {
+        if let Memory::Cuda(b) = &self.memory {
+            b.stream().synchronize().map_err(Error::driver("synchronising before marking a buffer fixed"))?;
+        }
+        self.fixed.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether [`Storage::mark_fixed`] was called.
+    pub fn is_fixed(&self) -> bool {
+        self.fixed.load(Ordering::Acquire)
     }
 
     /// Where the buffer lives.

@@ -114,6 +114,16 @@ pub fn check_overlap(
 /// no dims whose strides make rows collide). An empty view writes nothing, so
 /// it passes whatever its strides (a contiguous [4, 0] has strides [0, 1]).
 pub fn check_writable(op: &'static str, arg: &str, t: &Tensor) -> Result<()> {
+    if t.is_fixed() {
+        // GEMVs read a fixed buffer before waiting for earlier launches: a
+        // write by a launch would race with them.
+        return Err(Error::invalid(
+            op,
+            arg,
+            "an output tensor",
+            "a view of a buffer marked fixed (Tensor::mark_fixed)",
+        ));
+    }
     let l = t.layout();
     if l.numel() == 0 {
         return Ok(());
