@@ -185,6 +185,15 @@ impl GemvPlan {
         format!("gemv_{}_n{n}{}_{dtype}", self.variant.name(), self.groups_suffix())
     }
 
+    /// The name of the kernel's `w` twin, run where A is fixed
+    /// (`Tensor::mark_fixed`; kernels/gemv.cu: gemv_veck's W loads A before
+    /// the PDL wait): veck at N <= [`VECK_GROUPS_MAX_N`]
+    /// (`gemv_veckw_n1_g4_f16`); None for the other kernels.
+    pub fn fixed_a_kernel_name(&self, n: usize, dtype: DType) -> Option<String> {
+        (self.variant == GemvVariant::VecK && n <= VECK_GROUPS_MAX_N)
+            .then(|| format!("gemv_{}w_n{n}{}_{dtype}", self.variant.name(), self.groups_suffix()))
+    }
+
     /// `_g<row groups>` where a veck CTA has more than one, else empty.
     pub fn groups_suffix(&self) -> String {
         if self.row_groups > 1 {
@@ -531,12 +540,15 @@ mod tests {
         let head = plan_gemv(&desc(151936, 1, 896, DType::F16, ALayout::KContiguous), &h100(), &t);
         assert_eq!((head.variant, head.row_groups, head.rows_per_cta(1, DType::F16)), (GemvVariant::VecK, 4, 4));
         assert_eq!(head.kernel_name(1, DType::F16), "gemv_veck_n1_g4_f16");
+        assert_eq!(head.fixed_a_kernel_name(1, DType::F16).as_deref(), Some("gemv_veckw_n1_g4_f16"));
+        assert_eq!(head.fixed_a_kernel_name(3, DType::F16), None);
         assert_eq!(head.tile_elems(1, DType::F16), 4);
         // One split with groups (the wave is full), as without.
         assert_eq!(head.splits, 1);
         let mma = plan_gemv(&desc(151936, 4, 896, DType::F16, ALayout::KContiguous), &h100(), &t);
         assert_eq!((mma.variant, mma.row_groups), (GemvVariant::Mma, 1));
         assert_eq!(mma.kernel_name(4, DType::F16), "gemv_mma_n4_f16");
+        assert_eq!(mma.fixed_a_kernel_name(1, DType::F16), None);
     }
 
     #[test]

@@ -594,6 +594,14 @@ fn normed_columns(ctx: &Context, b: &Tensor, nm: &RmsNormIn) -> Result<Tensor> {
     xn.transpose(0, 1)
 }
 
+/// The fused GEMV kernel `gemv_<variant>_n<N>_<dtype>` (kernels/gemv.cu),
+/// or its `w` twin where the weight `a` is fixed (`Tensor::mark_fixed`:
+/// gemv_veck's W loads it before the PDL wait).
+fn fused_kernel(be: &CudaBackend, variant: &str, a: &Tensor, g: &Geometry) -> Result<cudarc::driver::CudaFunction> {
+    let w = if a.is_fixed() { "w" } else { "" };
+    be.function(&kernels::GEMV, kernels::dtype_build(g.dtype), &format!("gemv_{variant}{w}_n{}_{}", g.n, g.dtype))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn launch_fused(
     be: &CudaBackend,
@@ -616,10 +624,7 @@ fn launch_fused(
             return Err(Error::invalid(op, "plan", "a fused GEMV (GLU, norm or both)", "neither"));
         }
     };
-    // A fixed weight: the kernel's `w` twin, which loads it before the PDL wait.
-    let w = if first.is_fixed() { "w" } else { "" };
-    let name = format!("gemv_{variant}{w}_n{}_{}", g.n, g.dtype);
-    let function = be.function(&kernels::GEMV, kernels::dtype_build(g.dtype), &name)?;
+    let function = fused_kernel(be, variant, first, g)?;
     // One CTA an output row (its gate and up rows with GLU, else veck's one
     // row at N <= 2); split-K partials of its tile (A's rows x N, then N sums
     // of squares with the norm), a counter a row.
@@ -676,9 +681,7 @@ fn launch_rope(
     let ptr = |t: &Tensor, name: &str| super::device_ptr(OP, t, name);
     let e = g.dtype.size_in_bytes() as u64;
     let variant = if norm.is_some() { "veckropen" } else { "veckrope" };
-    let w = if a.is_fixed() { "w" } else { "" };
-    let name = format!("gemv_{variant}{w}_n{}_{}", g.n, g.dtype);
-    let function = be.function(&kernels::GEMV, kernels::dtype_build(g.dtype), &name)?;
+    let function = fused_kernel(be, variant, a, g)?;
     let ctas = g.m / 2;
     // Split-K partials of a CTA's two rows x N (and N sums of squares with the norm), a counter a CTA.
     let tile = 2 * g.n + if norm.is_some() { g.n } else { 0 };

@@ -49,7 +49,7 @@ pub fn matmul_with(
 struct GemvChunk {
     n0: usize,
     function: cudarc::driver::CudaFunction,
-    /// The same kernel's `w` twin, run where A is fixed (`fixed_a_kernel`).
+    /// The same kernel's `w` twin, run where A is fixed (`GemvPlan::fixed_a_kernel_name`).
     fixed_a_function: Option<cudarc::driver::CudaFunction>,
     grid: (u32, u32, u32),
     tile_elems: usize,
@@ -136,17 +136,6 @@ pub(super) fn gemv_params(g: &Geometry, n: usize, gp: &GemvPlan, alpha: f32, bet
     }
 }
 
-/// The `w` twin of a veck kernel at N <= 2 (kernels/gemv.cu: gemv_veck's
-/// W), for an A marked fixed (`Tensor::mark_fixed`): it loads A before
-/// waiting for the launch before it. None for other kernels.
-fn fixed_a_kernel(name: &str) -> Option<String> {
-    let rest = name.strip_prefix("gemv_veck")?;
-    let (variant, tail) = rest.split_once("_n")?;
-    let narrow = tail.starts_with("1_") || tail.starts_with("2_");
-    let known = ["", "glu", "n", "glun", "rope", "ropen"].contains(&variant);
-    (narrow && known).then(|| format!("gemv_veck{variant}w_n{tail}"))
-}
-
 fn resolve_gemv(be: &CudaBackend, g: &Geometry, gp: &GemvPlan) -> Result<(Vec<GemvChunk>, (usize, usize))> {
     let defines = kernels::dtype_build(g.dtype);
     let mut chunks = Vec::new();
@@ -163,14 +152,13 @@ fn resolve_gemv(be: &CudaBackend, g: &Geometry, gp: &GemvPlan) -> Result<(Vec<Ge
                 what: format!("a grid of {ctas} x {} x {} CTAs exceeds the device's launch limits", gp.splits, g.batch),
             });
         }
-        let name = gp.kernel_name(nc, g.dtype);
-        let fixed_a_function = match fixed_a_kernel(&name) {
+        let fixed_a_function = match gp.fixed_a_kernel_name(nc, g.dtype) {
             Some(w) => Some(be.function(&kernels::GEMV, defines, &w)?),
             None => None,
         };
         chunks.push(GemvChunk {
             n0,
-            function: be.function(&kernels::GEMV, defines, &name)?,
+            function: be.function(&kernels::GEMV, defines, &gp.kernel_name(nc, g.dtype))?,
             fixed_a_function,
             grid: (ctas as u32, gp.splits, g.batch as u32),
             tile_elems: gp.tile_elems(nc, g.dtype),
@@ -351,22 +339,4 @@ fn launch_cublas(
         unsafe { be.gemm(Tag { label, bytes: sub.min_bytes(beta != 0.0) }, uses, g.dtype, &call, alpha, beta)? };
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fixed_a_kernel;
-
-    #[test]
-    fn fixed_a_twins_are_the_narrow_veck_kernels() {
-        let twin = |n: &str| fixed_a_kernel(n);
-        assert_eq!(twin("gemv_veck_n1_f16").as_deref(), Some("gemv_veckw_n1_f16"));
-        assert_eq!(twin("gemv_veck_n2_g4_bf16").as_deref(), Some("gemv_veckw_n2_g4_bf16"));
-        assert_eq!(twin("gemv_veckglun_n1_f32").as_deref(), Some("gemv_veckglunw_n1_f32"));
-        for none in
-            ["gemv_veck_n12_f16", "gemv_veck_n3_f16", "gemv_mma_n1_f16", "gemv_vecm_n1_f16", "gemv_scalar_n2_f16"]
-        {
-            assert_eq!(twin(none), None, "{none}");
-        }
-    }
 }

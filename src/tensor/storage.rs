@@ -191,7 +191,7 @@ impl Storage {
     /// Declares the buffer fixed from now on (a model's weights once loaded):
     /// no op writes it again (the ops' output checks refuse it), so GEMV
     /// kernels read it before waiting for the launch before them
-    /// (programmatic dependent launch, kernels/gemv.cu: GEMV_A_FIXED).
+    /// (programmatic dependent launch, kernels/gemv.cu: gemv_veck's W).
     /// Waits for the work queued on the buffer's stream first, so every
     /// launch that wrote it has finished. Host writes (`write_from_host`)
     /// stay allowed: they synchronise.
