@@ -211,8 +211,12 @@ struct VeckShape {
 // else is read before the wait, so the rule of common.cuh holds however
 // far such early starts chain. H200, batch 1 (BENCHMARKS.md, 2026-12-02,
 // seventeenth session): qwen2.5-0.5b 699 -> 633 us a step, llama3.2-1b
-// 872 -> 845; multi-pass CTAs that also triggered early cost the 8B steps
-// 0.5%, so they wait first. Separate entries: the same code behind a
+// 872 -> 845. A CTA of several passes (K over 2048 in f16: the down
+// projections, every 8B layer) issues its first pass's loads before the
+// wait too but lets the next launch be scheduled only after it (an early
+// trigger there cost the 8B steps 0.5%); its first loads early took
+// llama3-8b 4280 -> 4193 us, qwen2.5-7b 3964 -> 3899 (nineteenth
+// session). Separate entries: the same code behind a
 // runtime flag in one function slowed the plain g2 kernel 7% (registers
 // 40 -> 44). Loads of the first pass before the wait in every CTA (a K
 // loop software-pipelined to allow it) slowed llama3-8b 4307 -> 4909 us;
@@ -322,8 +326,13 @@ __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* _
             pdl_begin_early();
             accumulate(raw, k_first);
         } else {
+            // Several passes: the first pass's loads before the wait, the rest
+            // of the loop as the plain one.
+            uint4 raw0[VU][ROWS];
+            load_a(raw0, k_first);
             pdl_begin();
-            for (i64 k0 = k_first; k0 < k_end; k0 += VU * step) {
+            accumulate(raw0, k_first);
+            for (i64 k0 = k_first + VU * step; k0 < k_end; k0 += VU * step) {
                 uint4 raw[VU][ROWS];
                 load_a(raw, k0);
                 accumulate(raw, k0);
