@@ -349,8 +349,9 @@ __device__ __forceinline__ void st_cluster4(float4* p, unsigned rank, float4 v) 
 // Kernels call pdl_launch_dependents() after their own pdl_wait()
 // (pdl_begin), except the small ones a decode step runs between two big
 // launches (pdl_begin_early below: quantize_x, rmsnorm_q8, silu_mul_q8,
-// rope_append) and the veck GEMV CTAs that load a fixed weight before their
-// wait (gemv.cu: gemv_veck's W), which call it first. So when a kernel
+// rope_append), the veck GEMV CTAs that load a fixed weight before their
+// wait (gemv.cu: gemv_veck's W), and softmax's split_stats (an ordinary
+// launch, not a dependent), which call it first. So when a kernel
 // starts, every launch before the last pdl_begin kernel ahead of it has
 // finished, and that kernel has passed its wait (runs of early kernels may
 // all be running or waiting).
@@ -359,7 +360,11 @@ __device__ __forceinline__ void st_cluster4(float4* p, unsigned rank, float4 v) 
 // for before marking them fixed), and the cache's older keys
 // (SdpaOptions::fresh_keys: this step's launches write only the new slots,
 // read after the wait; the older ones were written before the previous
-// layer's attention, a pdl_begin kernel, started its work).
+// layer's attention, a pdl_begin kernel, started its work). One more:
+// softmax's split_norm reads its chunk of x (and the mask) before its wait,
+// since the launch ahead of it, split_stats, is an ordinary launch: it
+// started only once every launch before it had completed, writes nothing
+// split_norm reads early, and split_norm writes y only after the wait.
 // Keep it so in any new kernel.
 __device__ __forceinline__ void pdl_wait() {
 #if __CUDA_ARCH__ >= 900

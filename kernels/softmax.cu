@@ -317,7 +317,11 @@ extern "C" __global__ void softmax_block_stream(const T* x, T* y, const T* mask,
 //   split_stats: the chunk's max m and sum of exp2(v - m) (f32, log2 domain)
 //                into part[2 (r * chunks + c)], part[2 (r * chunks + c) + 1];
 //   split_norm:  one warp combines the row's pairs into the row max and total,
-//                then the CTA re-reads its chunk (mostly from L2) and writes it.
+//                then the CTA re-reads its chunk (mostly from L2) and writes
+//                it. Where the first launch fits the device at once, the
+//                second is its programmatic dependent (sm_90; split_norm_early,
+//                src/ops/softmax.rs): it re-reads its chunk while split_stats
+//                runs, then waits for it.
 // The edges are the other variants': a chunk with nothing visible has m = -inf
 // and s = 0 (or NaN when it saw a NaN), so the row total is 0 (zeros out) or
 // NaN (a NaN row); +inf gives exp2(inf - inf) = NaN in its chunk's sum. In
@@ -360,6 +364,10 @@ template <int E, int P>
 __device__ void softmax_split_stats(const T* __restrict__ x, const T* __restrict__ mask, float* part,
                                     const SoftmaxParams p) {
     __shared__ float smem[32];
+    // split_norm, launched as this grid's programmatic dependent, may be
+    // scheduled now: it loads its chunk while this grid runs and waits for
+    // it before reading `part` or writing y.
+    pdl_launch_dependents();
     const SplitSpan s = split_span<E>(p);
     if (s.r >= p.rows) return;  // the grid is exactly rows x chunks; kept for safety (whole CTAs)
     float v[E];
@@ -372,12 +380,25 @@ __device__ void softmax_split_stats(const T* __restrict__ x, const T* __restrict
     }
 }
 
-template <int E, int P>
+// EARLY (the `_early` entries, launched as split_stats' programmatic
+// dependent): the chunk is loaded before the wait. The ordinary launch keeps
+// the pairs first: on grids of several waves the chunk loaded first cost up
+// to 1.3x (H200, 64 x 262144 f16 67 -> 89 us; BENCHMARKS.md, 2026-12-02).
+template <int E, int P, bool EARLY>
 __device__ void softmax_split_norm(const T* x, T* y, const T* __restrict__ mask, const float* __restrict__ part,
                                    const SoftmaxParams p) {
     __shared__ float row[2];  // the row's max and 1 / total (or 0, or NaN)
     const SplitSpan s = split_span<E>(p);
     if (s.r >= p.rows) return;
+    // EARLY: the chunk first. x and the mask were final before split_stats,
+    // an ordinary launch, started, and this grid starts only after it did; y
+    // (x itself in place) is written after the wait, once split_stats has
+    // read all of x.
+    float v[E];
+    if constexpr (EARLY) {
+        split_load<E, P>(x, mask, p, s, v);
+        pdl_wait();
+    }
     if (threadIdx.x < 32) {
         const float* pr = part + 2 * s.r * s.chunks;
         float m = -INFINITY, sum = 0.f;
@@ -401,8 +422,7 @@ __device__ void softmax_split_norm(const T* x, T* y, const T* __restrict__ mask,
     }
     __syncthreads();
     const float mt = row[0], inv = row[1];
-    float v[E];
-    split_load<E, P>(x, mask, p, s, v);
+    if constexpr (!EARLY) split_load<E, P>(x, mask, p, s, v);
     T* yr = y + s.r * p.syr;
 #pragma unroll
     for (int i = 0; i < E / P; ++i) {
@@ -423,7 +443,11 @@ __device__ void softmax_split_norm(const T* x, T* y, const T* __restrict__ mask,
     }                                                                                                        \
     extern "C" __global__ void softmax_split_norm_e##E##_p##P(const T* x, T* y, const T* mask,               \
                                                               const float* part, const SoftmaxParams p) {    \
-        softmax_split_norm<E, P>(x, y, mask, part, p);                                                       \
+        softmax_split_norm<E, P, false>(x, y, mask, part, p);                                                \
+    }                                                                                                        \
+    extern "C" __global__ void softmax_split_norm_early_e##E##_p##P(const T* x, T* y, const T* mask,         \
+                                                                    const float* part, const SoftmaxParams p) { \
+        softmax_split_norm<E, P, true>(x, y, mask, part, p);                                                 \
     }
 DK_SPLIT(16, 1)
 #if DK_DTYPE == 2

@@ -150,7 +150,7 @@ fn launch_split(
     let dtype = x.dtype();
     let build = kernels::dtype_build(dtype);
     let stats = be.function(&kernels::SOFTMAX, build, &format!("softmax_split_stats_e{ept}_p{pack}"))?;
-    let norm = be.function(&kernels::SOFTMAX, build, &format!("softmax_split_norm_e{ept}_p{pack}"))?;
+
     // Two floats per CTA of a launch (grid = rows x chunks).
     let (part, _) = be.workspace(2 * grid as usize, 0)?;
     let written = (params.rows * params.cols) as u64 * dtype.size_in_bytes() as u64;
@@ -164,9 +164,23 @@ fn launch_split(
     unsafe { be.launch(Tag { label: &stats_label, bytes: total_bytes - written }, uses, &stats, cfg, &args)? };
     let mut args = KernelArgs::new();
     args.push(xp).push(yp).push(mp).push(part).push(params);
+    // A programmatic dependent of the stats launch where that launch's
+    // threads fit the device at once: split_norm then loads its chunk of x
+    // while the stats run and waits for them (pdl_wait) before reading the
+    // pairs or writing y (kernels/softmax.cu). H200 (BENCHMARKS.md,
+    // 2026-12-02, nineteenth session): 1-16 rows of 32769-262144 columns
+    // 10.6 -> 9.0 us (1 x 128256 f16), 16.6 -> 14.5 (16 x 151936 f16); grids
+    // of several waves lost (64 x 262144 f16 67 -> 86 us), so they keep two
+    // ordinary launches and main's kernel (the pairs merged before the loads).
+    let caps = be.caps();
+    let one_wave = u64::from(grid) * u64::from(block) <= u64::from(caps.sm_count) * u64::from(caps.max_threads_per_sm);
+    let norm_cfg = LaunchConfig { dependent: one_wave, ..cfg };
+    let early = if one_wave { "_early" } else { "" };
+    let norm = be.function(&kernels::SOFTMAX, build, &format!("softmax_split_norm{early}_e{ept}_p{pack}"))?;
     // SAFETY: as in launch() for x, y and the mask (in place, each thread
-    // re-reads exactly the elements it then writes); the kernel reads the
-    // 2 x grid floats the launch above wrote, ordered before it on the one
-    // stream (and in a recording, replayed in the same order).
-    unsafe { be.launch(Tag { label: &plan.label(dtype), bytes: written }, uses, &norm, cfg, &args) }
+    // re-reads exactly the elements it then writes, and writes only after
+    // its wait, when the stats launch has read all of x); the kernel reads
+    // the 2 x grid floats the launch above wrote after waiting for it, on
+    // the one stream (and in a recording, replayed in the same order).
+    unsafe { be.launch(Tag { label: &plan.label(dtype), bytes: written }, uses, &norm, norm_cfg, &args) }
 }
