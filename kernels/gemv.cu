@@ -270,8 +270,10 @@ __device__ void gemv_veck(const T* __restrict__ A, const T* __restrict__ B, T* _
         // The `w` entries (above): the plain loop's loads and products
         // (below) as two steps, so that a one-pass CTA can issue its loads
         // before the wait. The plain loop keeps its own text: written
-        // through these lambdas its kernels took other registers (n2 40 ->
-        // 32, n16 176 -> 138, sm_90), a change not measured.
+        // through these lambdas its kernels take other registers (n1 32 ->
+        // 40, n16 176 -> 138, sm_90) and f16 at N = 1 ran 2-6% slower
+        // (128256 x 4096: 230 -> 245 us), though f32 at N = 2-8 gained up
+        // to 23% (H200, BENCHMARKS.md, 2026-12-02, nineteenth session).
         auto load_a = [&](uint4 (&raw)[VU][ROWS], i64 k0) {
 #pragma unroll
             for (int u = 0; u < VU; ++u)
