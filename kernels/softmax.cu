@@ -364,9 +364,10 @@ template <int E, int P>
 __device__ void softmax_split_stats(const T* __restrict__ x, const T* __restrict__ mask, float* part,
                                     const SoftmaxParams p) {
     __shared__ float smem[32];
-    // split_norm, launched as this grid's programmatic dependent, may be
+    // Where the host launches split_norm as this grid's programmatic
+    // dependent (a grid of one wave: src/ops/softmax.rs), it may be
     // scheduled now: it loads its chunk while this grid runs and waits for
-    // it before reading `part` or writing y.
+    // it before reading `part` or writing y. Otherwise this does nothing.
     pdl_launch_dependents();
     const SplitSpan s = split_span<E>(p);
     if (s.r >= p.rows) return;  // the grid is exactly rows x chunks; kept for safety (whole CTAs)

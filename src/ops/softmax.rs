@@ -150,7 +150,6 @@ fn launch_split(
     let dtype = x.dtype();
     let build = kernels::dtype_build(dtype);
     let stats = be.function(&kernels::SOFTMAX, build, &format!("softmax_split_stats_e{ept}_p{pack}"))?;
-
     // Two floats per CTA of a launch (grid = rows x chunks).
     let (part, _) = be.workspace(2 * grid as usize, 0)?;
     let written = (params.rows * params.cols) as u64 * dtype.size_in_bytes() as u64;
@@ -169,7 +168,7 @@ fn launch_split(
     // while the stats run and waits for them (pdl_wait) before reading the
     // pairs or writing y (kernels/softmax.cu). H200 (BENCHMARKS.md,
     // 2026-12-02, nineteenth session): 1-16 rows of 32769-262144 columns
-    // 10.6 -> 9.0 us (1 x 128256 f16), 16.6 -> 14.5 (16 x 151936 f16); grids
+    // 10.6 -> 8.9 us (1 x 128256 f16), 16.6 -> 14.4 (16 x 151936 f16); grids
     // of several waves lost (64 x 262144 f16 67 -> 86 us), so they keep two
     // ordinary launches and main's kernel (the pairs merged before the loads).
     let caps = be.caps();
