@@ -40,7 +40,8 @@ struct SdpaParams {
     int causal;
     float scale_log2;    // scale * log2(e)
     int stages;          // mma: K/V pipeline stages, 2 to 4
-    int cluster;         // mmat: 1 when grid.x's splits form one thread-block cluster and merge in it (cluster_push_merge)
+    int cluster;         // mmat: 0, or CTAs a thread-block cluster along grid.x: the splits merge in their cluster
+                         // (cluster_push_merge), the clusters of a KV head (grid.x / cluster) through the workspace
     i64 fresh;           // -1: nothing is read before the previous launch finishes; else it writes only Q and the
                          // last `fresh` keys of each sequence (mma loads the others first: sdpa_mma's prologue)
     const int* kv_lens;  // null, or [batch] keys of each sequence (a ragged batch): sequence b sees keys
@@ -174,7 +175,7 @@ __device__ __forceinline__ float fast_exp2(float x) {
 
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
 // The splits' merge inside a thread-block cluster (mmat with p.cluster: the
-// grid.x splits of a KV head are one cluster of at most 16 CTAs, at most 8
+// grid.x splits of a KV head are clusters of at most 16 CTAs, at most 8
 // rows each), by pushing rather than pulling. The output's 16-byte pieces
 // (nrows * D / 4 of them) are dealt round-robin over the cluster: piece e
 // belongs to CTA e % S. Each CTA combines its warps' rows piece by piece
@@ -190,13 +191,24 @@ __device__ __forceinline__ float fast_exp2(float x) {
 // FusedKernel::smem_bytes) is this merge's alone, so a CTA still in its key
 // loop can be written to; the phase armed at the kernel's start and waited
 // for here makes sure every CTA of the cluster has started.
+//
+// Several clusters a KV head (gridDim.x = C x p.cluster, C > 1: a short or
+// long cache of few KV heads cut into more splits than one cluster holds):
+// each cluster's owners park their merged pieces, normalised, with each
+// piece's log2-sum-exp in the workspace ([C][rows_total x D / 4] float4,
+// then [C][rows_total x D / 4] floats), and the last of the C CTAs of a rank
+// to arrive (a counter per KV head and rank) merges its pieces over the
+// clusters in cluster order. Against one global merge of every split by one
+// CTA: C partials a piece instead of C x 16, read by 16 CTAs at once.
 constexpr int CLUSTER_MAX = 16, CLUSTER_ROWS = 8;  // host twins: CLUSTER_MAX_SPLITS, MMAT_ROWS (src/dispatch/sdpa.rs)
+constexpr int CLUSTERS_MAX = 8;                    // clusters a KV head; host twin: CLUSTERS_MAX (src/dispatch/sdpa.rs)
 template <int D, int W>
 __device__ void cluster_push_merge(const float* fo, const float (*s_m)[16], const float (*s_l)[16], int nrows, int row0,
-                                   float* recv, T* out, const SdpaParams& p) {
+                                   float* recv, T* out, float* ws, unsigned* counters, const SdpaParams& p) {
     static_assert(D % 4 == 0 && D / 4 >= CLUSTER_MAX, "pieces of 4 values; a row has a piece per CTA at least");
     constexpr int PR = D / 4;                         // pieces a row
-    const int S = gridDim.x;                          // the cluster's size (one cluster of all splits)
+    const int S = p.cluster;                          // the cluster's size
+    const int C = gridDim.x / S, cl = blockIdx.x / S;  // clusters a KV head (1: no workspace), and this one
     const unsigned me = cluster_rank();
     float* lse_in = recv;                             // [CLUSTER_MAX][CLUSTER_ROWS]: split s's log2-sum-exp of row r
     float4* part_in = reinterpret_cast<float4*>(recv + CLUSTER_MAX * CLUSTER_ROWS);  // [pieces / S rounded up][S]
@@ -253,9 +265,54 @@ __device__ void cluster_push_merge(const float* fo, const float (*s_m)[16], cons
                                  group_sum<CLUSTER_MAX>(w * x.z), group_sum<CLUSTER_MAX>(w * x.w));
         if (sp == 0 && e < pieces) {
             const float inv = den > 0.f ? __fdividef(1.f, den) : 0.f;  // a row no split saw a key of: 0
-            store4(out, p, b, hk, row0 + r, d, make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv));
+            const float4 v = make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv);
+            if (C == 1) {
+                store4(out, p, b, hk, row0 + r, d, v);
+            } else {
+                const i64 at = (i64)cl * p.batch * p.hkv * p.rows * PR + (i64)blockIdx.y * p.rows * PR + e;
+                reinterpret_cast<float4*>(ws)[at] = v;
+                ws[4 * (i64)C * p.batch * p.hkv * p.rows * PR + at] = den > 0.f ? m + __log2f(den) : -INFINITY;
+            }
         }
     }
+    if (C == 1) return;
+    // The clusters' merge: this rank's pieces, a thread a piece, the C
+    // clusters' partials loaded at once and summed in cluster order.
+    const i64 per_cluster = p.batch * p.hkv * p.rows * PR;
+    const float4* part = reinterpret_cast<const float4*>(ws);
+    const float* lse = ws + 4 * (i64)C * per_cluster;
+    splitk_last_reduces(counters, (i64)blockIdx.y * CLUSTER_MAX + me, C, [&] {
+        for (int j = threadIdx.x; (int)me + j * S < pieces; j += blockDim.x) {
+            const int e = (int)me + j * S, r = e / PR, d = (e - r * PR) * 4;
+            const i64 at = (i64)blockIdx.y * p.rows * PR + e;
+            float l[CLUSTERS_MAX];
+            float4 x[CLUSTERS_MAX];
+            float m = -INFINITY;
+#pragma unroll
+            for (int c = 0; c < CLUSTERS_MAX; ++c) {
+                if (c < C) {
+                    l[c] = __ldcg(lse + c * per_cluster + at);
+                    x[c] = __ldcg(part + c * per_cluster + at);
+                    m = fmaxf(m, l[c]);
+                }
+            }
+            float den = 0.f;
+            float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+            for (int c = 0; c < CLUSTERS_MAX; ++c) {
+                if (c < C) {
+                    const float w = m == -INFINITY ? 0.f : fast_exp2(l[c] - m);
+                    den += w;
+                    acc.x += w * x[c].x;
+                    acc.y += w * x[c].y;
+                    acc.z += w * x[c].z;
+                    acc.w += w * x[c].w;
+                }
+            }
+            const float inv = den > 0.f ? __fdividef(1.f, den) : 0.f;
+            store4(out, p, b, hk, row0 + r, d, make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv));
+        }
+    });
 }
 #endif
 
@@ -731,7 +788,7 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
     __syncthreads();
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
     if (SW && p.cluster) {
-        cluster_push_merge<D, W>(fo, s_m, s_l, nrows, row0, reinterpret_cast<float*>(sQ + 16 * LD), out, p);
+        cluster_push_merge<D, W>(fo, s_m, s_l, nrows, row0, reinterpret_cast<float*>(sQ + 16 * LD), out, ws, counters, p);
         return;
     }
 #endif

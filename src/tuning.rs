@@ -243,6 +243,29 @@ pub struct SdpaTuning {
     /// 0: never. Absent from a file written before it: the embedded value.
     #[serde(default = "default_cluster_max_split_bytes")]
     pub cluster_max_split_bytes: usize,
+    /// The most clusters of `cluster_merge_max_splits` splits a KV head (at
+    /// most 8): where one cluster a KV head would give each split
+    /// `several_clusters_min_keys` keys or more and the CTAs that fill the
+    /// device hold two or more full clusters a KV head, mmat cuts the keys
+    /// that fine and merges the clusters' results through the workspace
+    /// (fewer clusters where the device cannot hold them all at once). 1:
+    /// one cluster a KV head. Absent from a file written before it: the
+    /// embedded value.
+    #[serde(default = "default_cluster_merge_max_clusters")]
+    pub cluster_merge_max_clusters: u32,
+    /// See `cluster_merge_max_clusters`: a split's serial loop over this many
+    /// keys in one cluster costs more than the clusters' merge through the
+    /// workspace. Absent from a file written before it: the embedded value.
+    #[serde(default = "default_several_clusters_min_keys")]
+    pub several_clusters_min_keys: usize,
+}
+
+fn default_several_clusters_min_keys() -> usize {
+    TuningTable::sm90().sdpa.several_clusters_min_keys
+}
+
+fn default_cluster_merge_max_clusters() -> u32 {
+    TuningTable::sm90().sdpa.cluster_merge_max_clusters
 }
 
 fn default_cluster_merge_max_splits() -> u32 {

@@ -656,6 +656,15 @@ fn sdpa_cases(v: &mut Vec<Case>) {
                 specs.push(SdpaSpec { kv: KvLayout::SeqMajor, ..s(2, 8, 2, 1, 600, 128) });
                 specs.push(SdpaSpec { kv: KvLayout::QueryUnaligned, ..s(1, 8, 2, 1, 300, 64) });
                 specs.push(SdpaSpec { fresh: Some(1), ..s(3, 12, 2, 1, 5000, 64) });
+                // Few KV heads on a long cache: several clusters of splits a KV
+                // head where the table allows (a qwen2.5-0.5b step at 8192
+                // keys; a last cluster not full; causal rows of two
+                // positions; a qwen2.5-7b step; the most clusters).
+                specs.push(SdpaSpec { fresh: Some(1), ..s(1, 14, 2, 1, 8192, 64) });
+                specs.push(SdpaSpec { fresh: Some(1), ..s(1, 14, 2, 1, 8193, 64) });
+                specs.push(SdpaSpec { causal: true, offset: Some(8192), ..s(1, 4, 1, 2, 8194, 128) });
+                specs.push(SdpaSpec { fresh: Some(1), ..s(1, 28, 4, 1, 8192, 128) });
+                specs.push(s(1, 8, 1, 1, 32768, 96));
             }
         }
         let s = |b, hq, hkv, lq, lk, d| SdpaSpec {

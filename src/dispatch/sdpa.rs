@@ -25,6 +25,9 @@ pub const MMAT_ROWS: usize = 8;
 /// log-sum-exps its receiving area holds a row (kernels/sdpa.cu: CLUSTER_MAX;
 /// its CLUSTER_ROWS is [`MMAT_ROWS`]).
 pub const CLUSTER_MAX_SPLITS: usize = 16;
+/// The most clusters of splits mmat merges a KV head, through the workspace
+/// after each cluster's own merge (kernels/sdpa.cu: CLUSTERS_MAX).
+pub const CLUSTERS_MAX: usize = 8;
 /// Query rows (of one KV head) per CTA of the SIMT kernel.
 pub const SIMT_ROWS_PER_CTA: usize = 16;
 /// Threads per CTA of the mma and SIMT kernels (mma8: twice as many).
@@ -176,9 +179,11 @@ pub enum SdpaPlan {
         row_groups: u32,
         /// The mma kernel's pipeline depth (unused by SIMT).
         stages: u32,
-        /// The splits are one thread-block cluster and merge in it (mmat,
-        /// 2-16 splits, sm_90), not through a global workspace.
-        cluster: bool,
+        /// 0, or the CTAs of a thread-block cluster (mmat, 2-16, sm_90):
+        /// the splits merge in their cluster, not through the workspace,
+        /// and where `splits` is several clusters (at most
+        /// [`CLUSTERS_MAX`]) the clusters' results merge there.
+        cluster: u32,
     },
     /// QK^T (matmul), softmax with causal/offset, P·V (matmul), each dispatched.
     Composed,
@@ -191,7 +196,12 @@ impl SdpaPlan {
     pub fn name(&self) -> String {
         match self {
             SdpaPlan::Fused { kernel, splits, cluster, .. } => {
-                format!("fused_{}_split{splits}{}", kernel.name(), if *cluster { "_cluster" } else { "" })
+                let merge = match *cluster {
+                    0 => String::new(),
+                    c if c == *splits => "_cluster".into(),
+                    c => format!("_cluster{c}"),
+                };
+                format!("fused_{}_split{splits}{merge}", kernel.name())
             }
             SdpaPlan::Composed => "composed".into(),
             SdpaPlan::Cpu => "cpu".into(),
@@ -316,12 +326,19 @@ fn mma8_wins(d: &SdpaDesc) -> bool {
 /// on more pairs (batch 4 and 16: 16 and 64 clusters, not all resident,
 /// so the global merge): there mmat lost 31 and 36 us a step (H200,
 /// 2026-11-30).
+///
+/// On longer caches, where mmat's plan is several clusters a KV head, it
+/// serves them too: GQA 28/4 D 128 8192 / 32768 keys 13.5 / 25.1 (mma8) ->
+/// 10.7 / 24.0 us in a graph (H200, 2026-12-02).
 fn mmat_clusters_instead(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> Option<SdpaPlan> {
-    if !(5..=MMAT_ROWS).contains(&d.rows()) || d.batch * d.hkv > 8 || d.kv_len >= 16384 {
+    if !(5..=MMAT_ROWS).contains(&d.rows()) || d.batch * d.hkv > 8 {
         return None;
     }
     let plan = plan_fused_kernel(d, caps, t, FusedKernel::MmaT);
-    matches!(plan, SdpaPlan::Fused { cluster: true, .. }).then_some(plan)
+    match plan {
+        SdpaPlan::Fused { splits, cluster: c @ 2.., .. } if splits > c || d.kv_len < 16384 => Some(plan),
+        _ => None,
+    }
 }
 
 /// The fused kernel for a problem, and the split of its keys that fills the
@@ -366,6 +383,9 @@ fn plan_fused_kernel(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning, kernel: Fu
     // the op cannot launch the cluster after all, ops::sdpa falls back to
     // the global merge of these finer splits: not measured.)
     let cluster_most = cluster_merge_splits(kernel, caps, t);
+    if let Some(plan) = several_clusters(d, t, kernel, want, cta_rows, cluster_most, row_groups, stages) {
+        return plan;
+    }
     // A longer cache of a few KV heads, whose splits would outnumber a
     // cluster: a cluster's splits still, where each reads at most
     // cluster_max_split_bytes of K and V (H200, in a graph, 8192 keys: GQA
@@ -400,8 +420,61 @@ fn plan_fused_kernel(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning, kernel: Fu
     let splits = d.kv_len.div_ceil(keys_per_split).max(1);
     // mmat's splits merge inside one thread-block cluster where there are few
     // enough (kernels/sdpa.cu: cluster_push_merge).
-    let cluster = (2..=cluster_merge_splits(kernel, caps, t)).contains(&splits);
+    let cluster = if (2..=cluster_merge_splits(kernel, caps, t)).contains(&splits) { splits as u32 } else { 0 };
     SdpaPlan::Fused { kernel, splits: splits as u32, keys_per_split, row_groups: row_groups as u32, stages, cluster }
+}
+
+/// Several clusters of splits a KV head (mmat on sm_90, the table's
+/// `cluster_merge_max_clusters` above 1): on a long cache (one cluster's
+/// splits would each take `several_clusters_min_keys` or more), where the
+/// device-filling count of CTAs holds at least two full clusters a KV head,
+/// each cluster's splits at least `cluster_min_keys_per_split` keys, the keys are cut into
+/// clusters x cluster size splits; each cluster merges its splits in
+/// shared memory and the clusters' results merge through the workspace
+/// (kernels/sdpa.cu: cluster_push_merge). Few KV heads (qwen2.5's 2) give
+/// one cluster a head only 32 CTAs, each a long serial loop.
+#[allow(clippy::too_many_arguments)]
+fn several_clusters(
+    d: &SdpaDesc,
+    t: &SdpaTuning,
+    kernel: FusedKernel,
+    want: usize,
+    cta_rows: usize,
+    cluster_most: usize,
+    row_groups: usize,
+    stages: u32,
+) -> Option<SdpaPlan> {
+    let most = (t.cluster_merge_max_clusters as usize).min(CLUSTERS_MAX);
+    if cluster_most < 2 || most < 2 || row_groups != 1 {
+        return None;
+    }
+    // Only where one cluster's splits would each take several_clusters_min_keys
+    // keys or more: the clusters' merge through the workspace costs ~1.5 us
+    // (H200, in a graph: GQA 14/2 D 64, 256 keys a split in one cluster,
+    // 2048 / 4096 keys 3.63 / 4.53 -> 4.93 / 5.28 us in 2 / 4 clusters; GQA
+    // 28/4 D 128 at 4096 7.10 -> 7.89 in 2; from 512 keys a split: GQA 14/2
+    // D 64 8192 / 16384 / 32768 keys 6.91 / 12.6 / 16.1 -> 6.26 / 7.97 /
+    // 10.4, GQA 28/4 D 128 8192 keys 13.5 (mma8) -> 10.7).
+    if t.several_clusters_min_keys == 0 || d.kv_len.div_ceil(cluster_most) < t.several_clusters_min_keys {
+        return None;
+    }
+    let fine_keys = t.cluster_min_keys_per_split.max(t.min_keys_per_row * cta_rows).max(1);
+    let clusters = most.min(want / cluster_most).min(d.kv_len / (fine_keys * cluster_most));
+    if clusters < 2 {
+        return None;
+    }
+    // Whole tiles a split; the splits that cover the keys, dealt evenly over
+    // the clusters (the last cluster's last splits may see no key).
+    let keys_per_split = d.kv_len.div_ceil(clusters * cluster_most).div_ceil(KEY_TILE) * KEY_TILE;
+    let size = d.kv_len.div_ceil(keys_per_split).div_ceil(clusters);
+    (size >= 2).then_some(SdpaPlan::Fused {
+        kernel,
+        splits: (clusters * size) as u32,
+        keys_per_split,
+        row_groups: 1,
+        stages,
+        cluster: size as u32,
+    })
 }
 
 /// The most splits `kernel` merges inside one thread-block cluster on this
@@ -498,10 +571,10 @@ mod tests {
     #[test]
     fn mmat_merges_in_a_cluster_of_up_to_16_splits() {
         let plan = |d: &SdpaDesc, t: &SdpaTuning, caps: &DeviceCaps| match plan_fused(d, caps, t) {
-            SdpaPlan::Fused { kernel, splits, cluster, .. } => (kernel, splits, cluster),
+            SdpaPlan::Fused { kernel, splits, cluster, .. } => (kernel, splits, cluster > 0),
             p => panic!("{p:?}"),
         };
-        let t = TuningTable::sm90().sdpa;
+        let t = SdpaTuning { cluster_merge_max_clusters: 1, ..TuningTable::sm90().sdpa };
         // A llama3-8b decode step at 4096 keys: 16 splits, one cluster each.
         let d = desc(1, 8, 4, 1, 4096, DType::F16);
         assert_eq!(plan(&d, &t, &h100()), (FusedKernel::MmaT, 16, true));
@@ -517,6 +590,51 @@ mod tests {
         assert!(!plan(&desc(1, 8, 4, 1, 4096, DType::F32), &t, &h100()).2);
         assert!(plan(&desc(1, 4, 7, 1, 4096, DType::F16), &t, &h100()).2, "mmat for 7 rows");
         assert!(!plan(&desc(1, 4, 7, 1, 16384, DType::F16), &t, &h100()).2, "mma8");
+    }
+
+    #[test]
+    fn few_kv_heads_take_several_clusters_where_the_table_allows() {
+        let plan = |d: &SdpaDesc, t: &SdpaTuning, caps: &DeviceCaps| match plan_fused(d, caps, t) {
+            SdpaPlan::Fused { splits, keys_per_split, cluster, .. } => (splits, keys_per_split, cluster),
+            p => panic!("{p:?}"),
+        };
+        let t = SdpaTuning { cluster_merge_max_clusters: 8, ..TuningTable::sm90().sdpa };
+        let qwen = |kv_len| SdpaDesc { d: 64, ..desc(1, 2, 7, 1, kv_len, DType::F16) };
+        // qwen2.5-0.5b at 8192 keys (one cluster's splits would read 128
+        // KiB each): 132 CTAs fill the device, 8 clusters of 16 splits of 64
+        // keys a KV head.
+        assert_eq!(plan(&qwen(8192), &t, &h100()), (128, 64, 16));
+        assert!(plan_sdpa(&qwen(8192), &h100(), &t, &SdpaPrefs::default())
+            .unwrap()
+            .name()
+            .ends_with("split128_cluster16"));
+        let four = SdpaTuning { cluster_merge_max_clusters: 4, ..t.clone() };
+        assert_eq!(plan(&qwen(32768), &four, &h100()), (64, 512, 16));
+        // Keys that do not fill the last cluster: splits dealt evenly, every key covered.
+        let (splits, kps, size) = plan(&qwen(8193), &t, &h100());
+        assert!(splits % size == 0 && (splits / size) >= 2 && splits as usize * kps >= 8193, "{splits} {kps} {size}");
+        assert!((splits as usize - 1) * kps < 8193 + size as usize * kps, "{splits} {kps} {size}");
+        // A shorter cache (64 KiB a split in one cluster): one cluster.
+        assert_eq!(plan(&qwen(4096), &t, &h100()), (16, 256, 16));
+        // llama3-8b at 4096 keys (256 a split in one cluster): one cluster;
+        // at 8192 its 8 KV heads fill the device with 33 CTAs a head: two clusters.
+        assert_eq!(plan(&desc(1, 8, 4, 1, 4096, DType::F16), &t, &h100()), (16, 256, 16));
+        assert_eq!(plan(&desc(1, 8, 4, 1, 8192, DType::F16), &t, &h100()), (32, 256, 16));
+        // qwen2.5-7b (7 rows a KV head) at 8192 keys: mmat in several clusters, not mma8.
+        let (kernel, splits, cluster) = match plan_fused(&desc(1, 4, 7, 1, 8192, DType::F16), &h100(), &t) {
+            SdpaPlan::Fused { kernel, splits, cluster, .. } => (kernel, splits, cluster),
+            p => panic!("{p:?}"),
+        };
+        assert!(kernel == FusedKernel::MmaT && splits > cluster && cluster >= 2, "{kernel:?} {splits} {cluster}");
+        // Batch 16 of 8 KV heads, the table's 1, its minimum keys 0, or before sm_90: never.
+        let (splits, _, size) = plan(&desc(16, 8, 4, 1, 4096, DType::F16), &t, &h100());
+        assert!(size == 0 || size == splits, "{splits} {size}");
+        let one = SdpaTuning { cluster_merge_max_clusters: 1, ..t.clone() };
+        assert_eq!(plan(&qwen(8192), &one, &h100()), (16, 512, 16));
+        let never = SdpaTuning { several_clusters_min_keys: 0, ..t.clone() };
+        assert_eq!(plan(&qwen(8192), &never, &h100()), (16, 512, 16));
+        let a100 = DeviceCaps { compute_capability: (8, 0), ..h100() };
+        assert_eq!(plan(&qwen(8192), &t, &a100).2, 0);
     }
 
     fn fused(d: &SdpaDesc) -> (FusedKernel, u32, usize, u32) {
@@ -561,16 +679,19 @@ mod tests {
         let (kernel, splits, kps, _) = fused(&desc(1, 32, 1, 1, 32768, DType::F16));
         assert_eq!((kernel, splits, kps), (FusedKernel::Mma8, 4, 8192));
         // A llama3-8b decode step at 4096 keys takes the swapped four-warp
-        // kernel, and so does a qwen2.5-7b one (7 rows) below 16384 keys;
-        // four speculative tokens take mma8; qwen2.5-0.5b's (D = 64, 7 rows)
-        // the swapped one; 16 rows at D = 64 the plain one.
+        // kernel, and so does a qwen2.5-7b one (7 rows; from 8192 keys in
+        // several clusters a KV head); four speculative tokens take mma8;
+        // qwen2.5-0.5b's (D = 64, 7 rows) the swapped one; 16 rows at D = 64
+        // the plain one.
         assert_eq!(fused(&desc(1, 8, 4, 1, 4096, DType::F16)).0, FusedKernel::MmaT);
         assert_eq!(fused(&desc(1, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::MmaT);
-        assert_eq!(fused(&desc(1, 4, 7, 1, 16384, DType::F16)).0, FusedKernel::Mma8);
+        assert_eq!(fused(&desc(1, 4, 7, 1, 16384, DType::F16)).0, FusedKernel::MmaT);
         assert_eq!(fused(&desc(4, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::Mma8);
-        // ... nor where mmat's 17 or more splits would merge globally, nor
-        // before sm_90 (no cluster).
-        assert_eq!(fused(&desc(1, 4, 7, 1, 8192, DType::F16)).0, FusedKernel::Mma8);
+        // ... nor where mmat's 17 or more splits would merge globally (one
+        // cluster a KV head at most), nor before sm_90 (no cluster).
+        let one = SdpaTuning { cluster_merge_max_clusters: 1, ..TuningTable::sm90().sdpa };
+        let on_one = plan_fused(&desc(1, 4, 7, 1, 8192, DType::F16), &h100(), &one);
+        assert!(matches!(on_one, SdpaPlan::Fused { kernel: FusedKernel::Mma8, .. }), "{on_one:?}");
         let a100 = DeviceCaps { compute_capability: (8, 0), ..h100() };
         let on_a100 = plan_fused(&desc(1, 4, 7, 1, 4096, DType::F16), &a100, &TuningTable::sm90().sdpa);
         assert!(matches!(on_a100, SdpaPlan::Fused { kernel: FusedKernel::Mma8, .. }), "{on_a100:?}");
@@ -628,16 +749,16 @@ mod tests {
         };
         let splits_of = |d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning| split_of(d, caps, t).0;
         assert_eq!(splits_of(&desc(1, 8, 4, 1, 512, DType::F16), &a100, &t), 2);
-        // 8192 keys of D = 64 on 2 KV heads: 16 splits of 128 KiB in a
-        // cluster, not 32 merged globally; D = 128 (256 KiB a split) and
-        // 16384 keys keep the global merge, as does a table without the rule.
-        let (_, splits, _, _) = fused(&SdpaDesc { d: 64, ..desc(1, 2, 7, 1, 8192, DType::F16) });
-        assert_eq!(splits, 16);
-        let (_, splits, _, _) = fused(&desc(1, 8, 4, 1, 8192, DType::F16));
-        assert_eq!(splits, 32);
-        let (_, splits, _, _) = fused(&SdpaDesc { d: 64, ..desc(1, 2, 7, 1, 16384, DType::F16) });
+        // With one cluster a KV head at most: 8192 keys of D = 64 on 2 KV
+        // heads: 16 splits of 128 KiB in a cluster, not 32 merged globally;
+        // D = 128 (256 KiB a split) and 16384 keys keep the global merge, as
+        // does a table without the rule.
+        let one = SdpaTuning { cluster_merge_max_clusters: 1, ..t.clone() };
+        assert_eq!(splits_of(&SdpaDesc { d: 64, ..desc(1, 2, 7, 1, 8192, DType::F16) }, &h100(), &one), 16);
+        assert_eq!(splits_of(&desc(1, 8, 4, 1, 8192, DType::F16), &h100(), &one), 32);
+        let splits = splits_of(&SdpaDesc { d: 64, ..desc(1, 2, 7, 1, 16384, DType::F16) }, &h100(), &one);
         assert!(splits > 16, "{splits}");
-        let never = SdpaTuning { cluster_max_split_bytes: 0, ..t.clone() };
+        let never = SdpaTuning { cluster_max_split_bytes: 0, ..one.clone() };
         let plan = plan_sdpa(
             &SdpaDesc { d: 64, ..desc(1, 2, 7, 1, 8192, DType::F16) },
             &h100(),
@@ -692,10 +813,20 @@ mod tests {
                 keys_per_split: 64,
                 row_groups: 1,
                 stages: 2,
-                cluster: false
+                cluster: 0
             }
             .label(DType::F16),
             "sdpa/fused_mma_split16/f16"
         );
+        let mmat = |splits, cluster| SdpaPlan::Fused {
+            kernel: FusedKernel::MmaT,
+            splits,
+            keys_per_split: 64,
+            row_groups: 1,
+            stages: 3,
+            cluster,
+        };
+        assert_eq!(mmat(16, 16).name(), "fused_mmat_split16_cluster");
+        assert_eq!(mmat(64, 16).name(), "fused_mmat_split64_cluster16");
     }
 }

@@ -9,7 +9,7 @@
 
 use super::params::SdpaParams;
 use crate::context::{Backend, Context};
-use crate::dispatch::sdpa::{FusedKernel, SdpaDesc, SdpaPlan, SdpaPrefs, MMAT_ROWS};
+use crate::dispatch::sdpa::{FusedKernel, SdpaDesc, SdpaPlan, SdpaPrefs, CLUSTERS_MAX, CLUSTER_MAX_SPLITS, MMAT_ROWS};
 use crate::error::{Error, Result};
 use crate::ops::matmul::{matmul_with, MatmulOptions};
 use crate::ops::params::Dims4;
@@ -103,11 +103,26 @@ fn plan_from(ctx: &Context, g: SdpaGeometry, desc: SdpaDesc, prefs: SdpaPrefs) -
         },
         Backend::Cuda(be) => {
             let mut plan = ctx.dispatcher().plan_sdpa(&desc, &prefs)?;
+            // Several clusters a KV head whose grid the device cannot hold at
+            // once: fewer clusters, down to one a KV head (the global merge
+            // of that many splits, the fallback below, cost more than either:
+            // GQA 14/2 D 64 8192 keys in 8 clusters 17.4 us, in 4 5.96, in
+            // one 7.10; H200, 2026-12-02).
+            let mut t = ctx.dispatcher().table().sdpa.clone();
+            while let SdpaPlan::Fused { kernel, splits, row_groups, stages, cluster: c @ 2.., .. } = plan {
+                let (caps, clusters) = (ctx.dispatcher().caps(), splits / c);
+                if clusters < 2 || resolve_fused(be, &g, kernel, splits, row_groups, stages, c)?.cfg.cluster > 1 {
+                    break;
+                }
+                let Some(caps) = caps else { break };
+                t.cluster_merge_max_clusters = clusters - 1;
+                plan = crate::dispatch::sdpa::plan_sdpa(&desc, caps, &t, &prefs)?;
+            }
             let fused = match &mut plan {
                 SdpaPlan::Fused { kernel, splits, row_groups, stages, cluster, .. } => {
                     let f = resolve_fused(be, &g, *kernel, *splits, *row_groups, *stages, *cluster)?;
                     // A cluster the device cannot run merges through the workspace instead.
-                    *cluster = f.cfg.cluster > 1;
+                    *cluster = if f.cfg.cluster > 1 { f.cfg.cluster } else { 0 };
                     Some(f)
                 }
                 _ => None,
@@ -126,7 +141,7 @@ fn resolve_fused(
     splits: u32,
     row_groups: u32,
     stages: u32,
-    cluster: bool,
+    cluster: u32,
 ) -> Result<FusedLaunch> {
     // mmat serves one row group of at most MMAT_ROWS rows (its CTA takes
     // rows from blockIdx.z x 64, as mma's, but holds only 8 of them).
@@ -143,10 +158,20 @@ fn resolve_fused(
     let function = be.function(&kernels::SDPA, kernels::dtype_build(g.dtype), &name)?;
     let smem = kernel.smem_bytes(g.d, g.dtype, stages, g.group * g.lq);
     be.allow_shared(OP, &function, &name, smem)?;
-    if cluster && (kernel != FusedKernel::MmaT || !(2..=16).contains(&splits)) {
+    let clustered = cluster > 0;
+    if clustered
+        && (kernel != FusedKernel::MmaT
+            || !(2..=CLUSTER_MAX_SPLITS as u32).contains(&cluster)
+            || splits % cluster != 0
+            || splits / cluster > CLUSTERS_MAX as u32)
+    {
         return Err(Error::Unsupported {
             op: OP,
-            what: format!("a cluster merge of {splits} splits on the {} kernel (mmat, 2 to 16)", kernel.name()),
+            what: format!(
+                "a cluster merge of {splits} splits in clusters of {cluster} on the {} kernel (mmat, 2 to \
+                 {CLUSTER_MAX_SPLITS} a cluster, at most {CLUSTERS_MAX} clusters a KV head)",
+                kernel.name()
+            ),
         });
     }
     let heads = g.batch * g.hkv;
@@ -161,9 +186,9 @@ fn resolve_fused(
         block: (kernel.threads(), 1, 1),
         shared_bytes: smem as u32,
         dependent: true, // kernels/sdpa.cu waits first
-        cluster: if cluster { splits } else { 0 },
+        cluster,
     };
-    // The plan asks for a cluster of all splits. The splits merge through
+    // The plan asks for clusters of its splits. The splits merge through
     // the workspace instead where the device cannot run one of that size (a
     // GPC with fewer free SMs at this shared memory, a partitioned GPU, a
     // driver refusing sizes above 8), and where the grid's clusters would not
@@ -171,22 +196,28 @@ fn resolve_fused(
     // free slots, so a second wave of them started later than the plain
     // grid's CTAs do (llama3-8b Q4_K_M batch 4 at 4096 keys, 32 clusters of
     // 16: 3073 -> 3360 us a step on an H200, 2026-11-30).
-    if cluster {
-        let clusters = heads as i64 * row_groups as i64;
-        let fits = be.allow_cluster(OP, &function, &name, splits).is_ok()
+    if clustered {
+        let clusters = heads as i64 * row_groups as i64 * (splits / cluster) as i64;
+        let fits = be.allow_cluster(OP, &function, &name, cluster).is_ok()
             && i64::from(be.max_active_clusters(&function, &cfg)?) >= clusters;
         if !fits {
             cfg.cluster = 0;
         }
     }
+    let rows = g.batch * g.hq * g.lq;
     let scratch = if splits > 1 && cfg.cluster <= 1 {
-        let rows = g.batch * g.hq * g.lq;
-        let s = (splits as usize * rows * (g.d + 1), heads * row_groups as usize);
-        be.workspace(s.0, s.1)?;
-        s
+        // Every split's rows and their log-sum-exps; a counter a (KV head, row group).
+        (splits as usize * rows * (g.d + 1), heads * row_groups as usize)
+    } else if cfg.cluster > 1 && splits > cfg.cluster {
+        // The clusters' merged pieces (D / 4 a row, float4) and a log-sum-exp
+        // a piece; a counter a (KV head, rank in the cluster).
+        ((splits / cfg.cluster) as usize * rows * g.d / 4 * 5, heads * CLUSTER_MAX_SPLITS)
     } else {
         (0, 0)
     };
+    if scratch.0 > 0 {
+        be.workspace(scratch.0, scratch.1)?;
+    }
     Ok(FusedLaunch { function, cfg, scratch })
 }
 
@@ -354,7 +385,7 @@ fn launch_fused(
         causal: g.causal as i32,
         scale_log2: g.scale * std::f32::consts::LOG2_E,
         stages: stages as i32,
-        cluster: (f.cfg.cluster > 1) as i32,
+        cluster: if f.cfg.cluster > 1 { f.cfg.cluster as i32 } else { 0 },
         fresh,
         kv_lens,
     };
@@ -374,7 +405,9 @@ fn launch_fused(
     // checked by sdpa_ragged) and d < D; the mma kernel was chosen
     // only for 16-byte-aligned K/V rows with unit D stride (re-checked by the
     // plan's desc above). The workspace was sized for splits x rows x (D + 1)
-    // floats and one counter per (KV head, row group); the dynamic shared
+    // floats and one counter per (KV head, row group), or with several
+    // clusters a KV head for clusters x rows x D x 5 / 4 floats and one
+    // counter per (KV head, rank in the cluster); the dynamic shared
     // memory size was allowed on the function when the plan was made.
     unsafe { be.launch(Tag { label, bytes: bytes(g) }, &[q, k, v, out], &f.function, f.cfg, &args) }
 }
