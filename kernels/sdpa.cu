@@ -23,7 +23,8 @@
 //         each key tile between them and are combined at the end.
 //   mmat  the same for at most 8 query rows a KV head (a decode step's GQA
 //         group), with the product swapped: S^T = K Q^T and O^T += V^T P^T,
-//         the query rows as the mma's 8 columns (sdpa_mma's SW).
+//         the query rows as the mma's 8 columns (sdpa_mma's SW); mmat8 on
+//         eight warps and 128-key stages.
 //   simt  any dtype, any strides: tiles of 32 keys staged in shared memory as
 //         f32, a key per lane for S, D spread over the lanes for P V.
 #include "common.cuh"  // T and DT_NAME: the element type of this build (DK_DTYPE)
@@ -202,13 +203,16 @@ __device__ __forceinline__ float fast_exp2(float x) {
 // CTA: C partials a piece instead of C x 16, read by 16 CTAs at once.
 constexpr int CLUSTER_MAX = 16, CLUSTER_ROWS = 8;  // host twins: CLUSTER_MAX_SPLITS, MMAT_ROWS (src/dispatch/sdpa.rs)
 constexpr int CLUSTERS_MAX = 8;                    // clusters a KV head; host twin: CLUSTERS_MAX (src/dispatch/sdpa.rs)
-template <int D, int W>
+template <int D, int W, bool SEVERAL>
 __device__ void cluster_push_merge(const float* fo, const float (*s_m)[16], const float (*s_l)[16], int nrows, int row0,
                                    float* recv, T* out, float* ws, unsigned* counters, const SdpaParams& p) {
     static_assert(D % 4 == 0 && D / 4 >= CLUSTER_MAX, "pieces of 4 values; a row has a piece per CTA at least");
     constexpr int PR = D / 4;                         // pieces a row
-    const int S = p.cluster;                          // the cluster's size
-    const int C = gridDim.x / S, cl = blockIdx.x / S;  // clusters a KV head (1: no workspace), and this one
+    const int S = SEVERAL ? p.cluster : gridDim.x;    // the cluster's size
+    // Clusters a KV head, whose results meet in the workspace: a separate
+    // build (mmat_clusters), as the branch made the one-cluster kernel
+    // ~0.2 us slower a launch (steps 4-8 us, H200, 2026-12-02).
+    const bool several = SEVERAL && (int)gridDim.x > S;
     const unsigned me = cluster_rank();
     float* lse_in = recv;                             // [CLUSTER_MAX][CLUSTER_ROWS]: split s's log2-sum-exp of row r
     float4* part_in = reinterpret_cast<float4*>(recv + CLUSTER_MAX * CLUSTER_ROWS);  // [pieces / S rounded up][S]
@@ -266,18 +270,20 @@ __device__ void cluster_push_merge(const float* fo, const float (*s_m)[16], cons
         if (sp == 0 && e < pieces) {
             const float inv = den > 0.f ? __fdividef(1.f, den) : 0.f;  // a row no split saw a key of: 0
             const float4 v = make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv);
-            if (C == 1) {
+            if (!several) {
                 store4(out, p, b, hk, row0 + r, d, v);
             } else {
+                const int C = gridDim.x / S, cl = blockIdx.x / S;  // clusters a KV head, and this one
                 const i64 at = (i64)cl * p.batch * p.hkv * p.rows * PR + (i64)blockIdx.y * p.rows * PR + e;
                 reinterpret_cast<float4*>(ws)[at] = v;
                 ws[4 * (i64)C * p.batch * p.hkv * p.rows * PR + at] = den > 0.f ? m + __log2f(den) : -INFINITY;
             }
         }
     }
-    if (C == 1) return;
+    if (!SEVERAL || !several) return;
     // The clusters' merge: this rank's pieces, a thread a piece, the C
     // clusters' partials loaded at once and summed in cluster order.
+    const int C = gridDim.x / S;
     const i64 per_cluster = p.batch * p.hkv * p.rows * PR;
     const float4* part = reinterpret_cast<const float4*>(ws);
     const float* lse = ws + 4 * (i64)C * per_cluster;
@@ -482,7 +488,7 @@ __device__ __forceinline__ void sw_step(const T* tK, const T* tV, const T* sQ, u
 // instead of 8, and the accumulators are half as many. P goes from S^T's
 // accumulator layout to the B operand by one register transpose a half
 // (movmatrix).
-template <int D, int W, bool SW = false>
+template <int D, int W, bool SW = false, bool SEVERAL = false>
 __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const T* __restrict__ V, T* __restrict__ out,
                          float* ws, unsigned* counters, const SdpaParams& p) {
     static_assert(D % 16 == 0, "D is a multiple of 16");
@@ -788,7 +794,8 @@ __device__ void sdpa_mma(const T* __restrict__ Q, const T* __restrict__ K, const
     __syncthreads();
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
     if (SW && p.cluster) {
-        cluster_push_merge<D, W>(fo, s_m, s_l, nrows, row0, reinterpret_cast<float*>(sQ + 16 * LD), out, ws, counters, p);
+        cluster_push_merge<D, W, SEVERAL>(fo, s_m, s_l, nrows, row0, reinterpret_cast<float*>(sQ + 16 * LD), out, ws,
+                                          counters, p);
         return;
     }
 #endif
@@ -940,6 +947,8 @@ __device__ void sdpa_simt(const T* Q, const T* K, const T* V, T* out, float* ws,
 #define DK_MMA(D, dt) DK_ENTRY(mma, D, WARPS, dt, sdpa_mma<D, WARPS>)
 // mmat: the swapped product (sdpa_mma's SW) for a CTA of at most 8 query rows.
 #define DK_MMAT(D, dt) DK_ENTRY(mmat, D, WARPS, dt, sdpa_mma<D, WARPS, true>)
+// mmat_clusters: mmat whose splits form several clusters a KV head (cluster_push_merge's SEVERAL).
+#define DK_MMAT_CLUSTERS(D, dt) DK_ENTRY(mmat_clusters, D, WARPS, dt, sdpa_mma<D, WARPS, true, true>)
 // mma8: eight warps on 128-key stages, for a CTA of at most 16 query rows
 // (a decode step's GQA group): twice the warps per SM of mma's one CTA, each
 // warp taking 16 keys of every stage (D <= 128: the combine's partials of 8
@@ -950,5 +959,11 @@ DK_ALL_D(DK_SIMT, DT_NAME)
 #if DK_DTYPE != 2
 DK_ALL_D(DK_MMA, DT_NAME)
 DK_ALL_D(DK_MMAT, DT_NAME)
+DK_ALL_D(DK_MMAT_CLUSTERS, DT_NAME)
 DK_MMA8(64, DT_NAME) DK_MMA8(80, DT_NAME) DK_MMA8(96, DT_NAME) DK_MMA8(128, DT_NAME)
+// mmat8: the swapped product on eight warps and 128-key stages, for a GQA
+// group of 5 to 8 rows at D = 128 whose splits merge in one cluster (the
+// qwen2.5-7b step), where it measured faster than mmat's four warps.
+#define DK_MMAT8(D, dt) DK_ENTRY(mmat8, D, 8, dt, sdpa_mma<D, 8, true>)
+DK_MMAT8(64, DT_NAME) DK_MMAT8(80, DT_NAME) DK_MMAT8(96, DT_NAME) DK_MMAT8(128, DT_NAME)
 #endif

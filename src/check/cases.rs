@@ -665,6 +665,10 @@ fn sdpa_cases(v: &mut Vec<Case>) {
                 specs.push(SdpaSpec { causal: true, offset: Some(8192), ..s(1, 4, 1, 2, 8194, 128) });
                 specs.push(SdpaSpec { fresh: Some(1), ..s(1, 28, 4, 1, 8192, 128) });
                 specs.push(s(1, 8, 1, 1, 32768, 96));
+                // A GQA group of 5 to 8 rows at D = 128 in one cluster: mmat
+                // on eight warps (a qwen2.5-7b step; a partial last tile).
+                specs.push(SdpaSpec { fresh: Some(1), ..s(1, 28, 4, 1, 4096, 128) });
+                specs.push(s(1, 12, 2, 1, 3000, 128));
             }
         }
         let s = |b, hq, hkv, lq, lk, d| SdpaSpec {

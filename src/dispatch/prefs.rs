@@ -81,6 +81,7 @@ impl Choice for SdpaKernel {
         ("mma", SdpaKernel::Mma),
         ("mma8", SdpaKernel::Mma8),
         ("mmat", SdpaKernel::MmaT),
+        ("mmat8", SdpaKernel::MmaT8),
         ("simt", SdpaKernel::Simt),
     ];
 }

@@ -84,6 +84,11 @@ pub enum FusedKernel {
     /// (a decode step's GQA group): half the tensor-core steps of mma, whose
     /// 16-row query tile such a group fills to a half or a quarter.
     MmaT,
+    /// mmat on eight warps and 128-key stages (D <= 128): each warp takes 16
+    /// keys of a stage, so a split's serial loop is half mmat's. Auto takes
+    /// it for a GQA group of 5 to 8 rows at D = 128 whose splits merge in
+    /// one cluster ([`mmat_clusters_instead`]).
+    MmaT8,
     /// Any dtype and strides, FMA.
     Simt,
 }
@@ -95,6 +100,7 @@ impl FusedKernel {
             FusedKernel::Mma => "mma",
             FusedKernel::Mma8 => "mma8",
             FusedKernel::MmaT => "mmat",
+            FusedKernel::MmaT8 => "mmat8",
             FusedKernel::Simt => "simt",
         }
     }
@@ -102,7 +108,7 @@ impl FusedKernel {
     /// Threads per CTA.
     pub fn threads(self) -> u32 {
         match self {
-            FusedKernel::Mma8 => 2 * THREADS,
+            FusedKernel::Mma8 | FusedKernel::MmaT8 => 2 * THREADS,
             FusedKernel::Mma | FusedKernel::MmaT | FusedKernel::Simt => THREADS,
         }
     }
@@ -111,7 +117,7 @@ impl FusedKernel {
     pub fn rows_per_cta(self) -> usize {
         match self {
             FusedKernel::Mma | FusedKernel::Mma8 => MMA_ROWS_PER_CTA,
-            FusedKernel::MmaT => MMAT_ROWS,
+            FusedKernel::MmaT | FusedKernel::MmaT8 => MMAT_ROWS,
             FusedKernel::Simt => SIMT_ROWS_PER_CTA,
         }
     }
@@ -124,12 +130,13 @@ impl FusedKernel {
     /// of 16 query, 32 K (padded by one) and 32 V rows.
     pub fn smem_bytes(self, d: usize, dtype: DType, stages: u32, rows: usize) -> usize {
         match self {
-            FusedKernel::Mma | FusedKernel::Mma8 | FusedKernel::MmaT => {
-                let stage_keys = if self == FusedKernel::Mma8 { 2 * KEY_TILE } else { KEY_TILE };
+            FusedKernel::Mma | FusedKernel::Mma8 | FusedKernel::MmaT | FusedKernel::MmaT8 => {
+                let stage_keys =
+                    if matches!(self, FusedKernel::Mma8 | FusedKernel::MmaT8) { 2 * KEY_TILE } else { KEY_TILE };
                 let q_rows = rows.clamp(1, MMA_ROWS_PER_CTA).div_ceil(16) * 16;
                 let tiles = (2 * stages as usize * stage_keys + q_rows) * (d + 8) * dtype.size_in_bytes();
                 let recv = match self {
-                    FusedKernel::MmaT => {
+                    FusedKernel::MmaT | FusedKernel::MmaT8 => {
                         // log-sum-exps, then the 16-byte pieces rounded up to whole rounds of the cluster
                         CLUSTER_MAX_SPLITS * MMAT_ROWS * 4
                             + (rows.clamp(1, MMAT_ROWS) * d / 4 + CLUSTER_MAX_SPLITS - 1) * 16
@@ -251,6 +258,8 @@ pub enum SdpaKernel {
     Mma8,
     /// [`FusedKernel::MmaT`].
     MmaT,
+    /// [`FusedKernel::MmaT8`].
+    MmaT8,
     /// [`FusedKernel::Simt`].
     Simt,
 }
@@ -289,6 +298,11 @@ fn forced_kernel(d: &SdpaDesc, k: SdpaKernel) -> Result<Option<FusedKernel>> {
             FusedKernel::MmaT,
             tc && d.rows() <= MMAT_ROWS,
             "f16/bf16 aligned K/V rows, at most 8 query rows a KV head",
+        ),
+        SdpaKernel::MmaT8 => (
+            FusedKernel::MmaT8,
+            tc && d.rows() <= MMAT_ROWS && d.d <= 128,
+            "f16/bf16 aligned K/V rows, at most 8 query rows a KV head, D <= 128",
         ),
     };
     if !ok {
@@ -336,10 +350,25 @@ fn mmat_clusters_instead(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> Opt
     }
     let plan = plan_fused_kernel(d, caps, t, FusedKernel::MmaT);
     match plan {
-        SdpaPlan::Fused { splits, cluster: c @ 2.., .. } if splits > c || d.kv_len < 16384 => Some(plan),
+        SdpaPlan::Fused { splits, cluster: c @ 2.., .. } if splits > c => Some(plan),
+        SdpaPlan::Fused { cluster: 2.., .. } if d.kv_len < 16384 => {
+            // One cluster a KV head: on eight warps where that is one cluster too.
+            let eight = plan_fused_kernel(d, caps, t, FusedKernel::MmaT8);
+            match eight {
+                SdpaPlan::Fused { splits, cluster, .. } if d.kv_len >= MMAT8_MIN_KEYS && cluster == splits => {
+                    Some(eight)
+                }
+                _ => Some(plan),
+            }
+        }
         _ => None,
     }
 }
+
+/// From this many keys a GQA group of 5 to 8 rows at D = 128 in one cluster
+/// runs on mmat8 (H200, 2026-12-02: GQA 28/4 at 4096 keys 7.08 -> 6.98 us
+/// alone in a graph, the qwen2.5-7b step 3905 -> 3855 us).
+const MMAT8_MIN_KEYS: usize = 2048;
 
 /// The fused kernel for a problem, and the split of its keys that fills the
 /// device in one wave: as many CTAs as fit `target_ctas_per_sm` (or fewer,
@@ -424,7 +453,7 @@ fn plan_fused_kernel(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning, kernel: Fu
     SdpaPlan::Fused { kernel, splits: splits as u32, keys_per_split, row_groups: row_groups as u32, stages, cluster }
 }
 
-/// Several clusters of splits a KV head (mmat on sm_90, the table's
+/// Several clusters of splits a KV head (mmat, not mmat8, on sm_90, the table's
 /// `cluster_merge_max_clusters` above 1): on a long cache (one cluster's
 /// splits would each take `several_clusters_min_keys` or more), where the
 /// device-filling count of CTAs holds at least two full clusters a KV head,
@@ -445,7 +474,7 @@ fn several_clusters(
     stages: u32,
 ) -> Option<SdpaPlan> {
     let most = (t.cluster_merge_max_clusters as usize).min(CLUSTERS_MAX);
-    if cluster_most < 2 || most < 2 || row_groups != 1 {
+    if kernel != FusedKernel::MmaT || cluster_most < 2 || most < 2 || row_groups != 1 {
         return None;
     }
     // Only where one cluster's splits would each take several_clusters_min_keys
@@ -480,7 +509,7 @@ fn several_clusters(
 /// The most splits `kernel` merges inside one thread-block cluster on this
 /// device (mmat on sm_90 and later, at most 16 CTAs); 0 where it does not.
 fn cluster_merge_splits(kernel: FusedKernel, caps: &DeviceCaps, t: &SdpaTuning) -> usize {
-    match kernel == FusedKernel::MmaT && caps.compute_capability.0 >= 9 {
+    match matches!(kernel, FusedKernel::MmaT | FusedKernel::MmaT8) && caps.compute_capability.0 >= 9 {
         true => (t.cluster_merge_max_splits as usize).min(CLUSTER_MAX_SPLITS),
         false => 0,
     }
@@ -679,12 +708,14 @@ mod tests {
         let (kernel, splits, kps, _) = fused(&desc(1, 32, 1, 1, 32768, DType::F16));
         assert_eq!((kernel, splits, kps), (FusedKernel::Mma8, 4, 8192));
         // A llama3-8b decode step at 4096 keys takes the swapped four-warp
-        // kernel, and so does a qwen2.5-7b one (7 rows; from 8192 keys in
+        // kernel; a qwen2.5-7b one (7 rows) the swapped kernel on eight warps
+        // in one cluster (four warps below 2048 keys, and from 8192 keys in
         // several clusters a KV head); four speculative tokens take mma8;
         // qwen2.5-0.5b's (D = 64, 7 rows) the swapped one; 16 rows at D = 64
         // the plain one.
         assert_eq!(fused(&desc(1, 8, 4, 1, 4096, DType::F16)).0, FusedKernel::MmaT);
-        assert_eq!(fused(&desc(1, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::MmaT);
+        assert_eq!(fused(&desc(1, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::MmaT8);
+        assert_eq!(fused(&desc(1, 4, 7, 1, 1024, DType::F16)).0, FusedKernel::MmaT);
         assert_eq!(fused(&desc(1, 4, 7, 1, 16384, DType::F16)).0, FusedKernel::MmaT);
         assert_eq!(fused(&desc(4, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::Mma8);
         // ... nor where mmat's 17 or more splits would merge globally (one

@@ -145,7 +145,7 @@ fn resolve_fused(
 ) -> Result<FusedLaunch> {
     // mmat serves one row group of at most MMAT_ROWS rows (its CTA takes
     // rows from blockIdx.z x 64, as mma's, but holds only 8 of them).
-    if kernel == FusedKernel::MmaT && (g.group * g.lq > MMAT_ROWS || row_groups != 1) {
+    if matches!(kernel, FusedKernel::MmaT | FusedKernel::MmaT8) && (g.group * g.lq > MMAT_ROWS || row_groups != 1) {
         return Err(Error::Unsupported {
             op: OP,
             what: format!(
@@ -154,22 +154,25 @@ fn resolve_fused(
             ),
         });
     }
-    let name = format!("sdpa_{}_d{}_{}", kernel.name(), g.d, g.dtype);
+    // Several clusters a KV head: mmat's build with the clusters' merge (kernels/sdpa.cu: mmat_clusters).
+    let several = kernel == FusedKernel::MmaT && cluster > 0 && splits > cluster;
+    let name = format!("sdpa_{}{}_d{}_{}", kernel.name(), if several { "_clusters" } else { "" }, g.d, g.dtype);
     let function = be.function(&kernels::SDPA, kernels::dtype_build(g.dtype), &name)?;
     let smem = kernel.smem_bytes(g.d, g.dtype, stages, g.group * g.lq);
     be.allow_shared(OP, &function, &name, smem)?;
     let clustered = cluster > 0;
     if clustered
-        && (kernel != FusedKernel::MmaT
+        && (!matches!(kernel, FusedKernel::MmaT | FusedKernel::MmaT8)
             || !(2..=CLUSTER_MAX_SPLITS as u32).contains(&cluster)
             || splits % cluster != 0
-            || splits / cluster > CLUSTERS_MAX as u32)
+            || splits / cluster > CLUSTERS_MAX as u32
+            || (kernel == FusedKernel::MmaT8 && splits > cluster))
     {
         return Err(Error::Unsupported {
             op: OP,
             what: format!(
-                "a cluster merge of {splits} splits in clusters of {cluster} on the {} kernel (mmat, 2 to \
-                 {CLUSTER_MAX_SPLITS} a cluster, at most {CLUSTERS_MAX} clusters a KV head)",
+                "a cluster merge of {splits} splits in clusters of {cluster} on the {} kernel (mmat: 2 to \
+                 {CLUSTER_MAX_SPLITS} a cluster, at most {CLUSTERS_MAX} clusters a KV head; mmat8: one cluster)",
                 kernel.name()
             ),
         });
