@@ -669,6 +669,9 @@ fn sdpa_cases(v: &mut Vec<Case>) {
                 // on eight warps (a qwen2.5-7b step; a partial last tile).
                 specs.push(SdpaSpec { fresh: Some(1), ..s(1, 28, 4, 1, 4096, 128) });
                 specs.push(s(1, 12, 2, 1, 3000, 128));
+                // ... and on short caches, splits of one 64-key tile in a 128-key stage.
+                specs.push(SdpaSpec { fresh: Some(1), ..s(1, 28, 4, 1, 576, 128) });
+                specs.push(s(1, 12, 2, 1, 1000, 128));
             }
         }
         let s = |b, hq, hkv, lq, lk, d| SdpaSpec {
