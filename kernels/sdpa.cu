@@ -193,8 +193,8 @@ __device__ __forceinline__ float fast_exp2(float x) {
 // loop can be written to; the phase armed at the kernel's start and waited
 // for here makes sure every CTA of the cluster has started.
 //
-// Several clusters a KV head (gridDim.x = C x p.cluster, C > 1: a short or
-// long cache of few KV heads cut into more splits than one cluster holds):
+// Several clusters a KV head (gridDim.x = C x p.cluster, C > 1: a long
+// cache of few KV heads cut into more splits than one cluster holds):
 // each cluster's owners park their merged pieces, normalised, with each
 // piece's log2-sum-exp in the workspace ([C][rows_total x D / 4] float4,
 // then [C][rows_total x D / 4] floats), and the last of the C CTAs of a rank
@@ -213,6 +213,8 @@ __device__ void cluster_push_merge(const float* fo, const float (*s_m)[16], cons
     // build (mmat_clusters), as the branch made the one-cluster kernel
     // ~0.2 us slower a launch (steps 4-8 us, H200, 2026-12-02).
     const bool several = SEVERAL && (int)gridDim.x > S;
+    const int C = several ? gridDim.x / S : 1;             // clusters a KV head
+    const i64 per_cluster = p.batch * p.hkv * p.rows * PR;  // pieces of every KV head's rows
     const unsigned me = cluster_rank();
     float* lse_in = recv;                             // [CLUSTER_MAX][CLUSTER_ROWS]: split s's log2-sum-exp of row r
     float4* part_in = reinterpret_cast<float4*>(recv + CLUSTER_MAX * CLUSTER_ROWS);  // [pieces / S rounded up][S]
@@ -273,20 +275,17 @@ __device__ void cluster_push_merge(const float* fo, const float (*s_m)[16], cons
             if (!several) {
                 store4(out, p, b, hk, row0 + r, d, v);
             } else {
-                const int C = gridDim.x / S, cl = blockIdx.x / S;  // clusters a KV head, and this one
-                const i64 at = (i64)cl * p.batch * p.hkv * p.rows * PR + (i64)blockIdx.y * p.rows * PR + e;
+                const i64 at = (i64)(blockIdx.x / S) * per_cluster + (i64)blockIdx.y * p.rows * PR + e;
                 reinterpret_cast<float4*>(ws)[at] = v;
-                ws[4 * (i64)C * p.batch * p.hkv * p.rows * PR + at] = den > 0.f ? m + __log2f(den) : -INFINITY;
+                ws[4 * C * per_cluster + at] = den > 0.f ? m + __log2f(den) : -INFINITY;
             }
         }
     }
-    if (!SEVERAL || !several) return;
+    if (!several) return;
     // The clusters' merge: this rank's pieces, a thread a piece, the C
     // clusters' partials loaded at once and summed in cluster order.
-    const int C = gridDim.x / S;
-    const i64 per_cluster = p.batch * p.hkv * p.rows * PR;
     const float4* part = reinterpret_cast<const float4*>(ws);
-    const float* lse = ws + 4 * (i64)C * per_cluster;
+    const float* lse = ws + 4 * C * per_cluster;
     splitk_last_reduces(counters, (i64)blockIdx.y * CLUSTER_MAX + me, C, [&] {
         for (int j = threadIdx.x; (int)me + j * S < pieces; j += blockDim.x) {
             const int e = (int)me + j * S, r = e / PR, d = (e - r * PR) * 4;

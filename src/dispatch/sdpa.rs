@@ -113,6 +113,12 @@ impl FusedKernel {
         }
     }
 
+    /// The swapped product (mmat, mmat8): at most [`MMAT_ROWS`] query rows in
+    /// one row group, and the splits' merge in a thread-block cluster.
+    pub fn swapped(self) -> bool {
+        matches!(self, FusedKernel::MmaT | FusedKernel::MmaT8)
+    }
+
     /// Query rows (of one KV head) one CTA processes.
     pub fn rows_per_cta(self) -> usize {
         match self {
@@ -131,8 +137,7 @@ impl FusedKernel {
     pub fn smem_bytes(self, d: usize, dtype: DType, stages: u32, rows: usize) -> usize {
         match self {
             FusedKernel::Mma | FusedKernel::Mma8 | FusedKernel::MmaT | FusedKernel::MmaT8 => {
-                let stage_keys =
-                    if matches!(self, FusedKernel::Mma8 | FusedKernel::MmaT8) { 2 * KEY_TILE } else { KEY_TILE };
+                let stage_keys = KEY_TILE * (self.threads() / THREADS) as usize; // 16 keys a warp
                 let q_rows = rows.clamp(1, MMA_ROWS_PER_CTA).div_ceil(16) * 16;
                 let tiles = (2 * stages as usize * stage_keys + q_rows) * (d + 8) * dtype.size_in_bytes();
                 let recv = match self {
@@ -412,7 +417,8 @@ fn plan_fused_kernel(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning, kernel: Fu
     // the op cannot launch the cluster after all, ops::sdpa falls back to
     // the global merge of these finer splits: not measured.)
     let cluster_most = cluster_merge_splits(kernel, caps, t);
-    if let Some(plan) = several_clusters(d, t, kernel, want, cta_rows, cluster_most, row_groups, stages) {
+    let fine_keys = t.cluster_min_keys_per_split.max(t.min_keys_per_row * cta_rows).max(1);
+    if let Some(plan) = several_clusters(d, t, kernel, want, fine_keys, cluster_most, row_groups, stages) {
         return plan;
     }
     // A longer cache of a few KV heads, whose splits would outnumber a
@@ -430,7 +436,6 @@ fn plan_fused_kernel(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning, kernel: Fu
     }
     let fits_cluster = splits <= cluster_most;
     if fits_cluster {
-        let fine_keys = t.cluster_min_keys_per_split.max(t.min_keys_per_row * cta_rows).max(1);
         splits = splits.max(want.min(d.kv_len.div_ceil(fine_keys)).min(most).min(cluster_most));
     }
     // Keys per split, a whole number of tiles: the nearest multiple of the
@@ -468,7 +473,7 @@ fn several_clusters(
     t: &SdpaTuning,
     kernel: FusedKernel,
     want: usize,
-    cta_rows: usize,
+    fine_keys: usize,
     cluster_most: usize,
     row_groups: usize,
     stages: u32,
@@ -487,7 +492,6 @@ fn several_clusters(
     if t.several_clusters_min_keys == 0 || d.kv_len.div_ceil(cluster_most) < t.several_clusters_min_keys {
         return None;
     }
-    let fine_keys = t.cluster_min_keys_per_split.max(t.min_keys_per_row * cta_rows).max(1);
     let clusters = most.min(want / cluster_most).min(d.kv_len / (fine_keys * cluster_most));
     if clusters < 2 {
         return None;
@@ -509,7 +513,7 @@ fn several_clusters(
 /// The most splits `kernel` merges inside one thread-block cluster on this
 /// device (mmat on sm_90 and later, at most 16 CTAs); 0 where it does not.
 fn cluster_merge_splits(kernel: FusedKernel, caps: &DeviceCaps, t: &SdpaTuning) -> usize {
-    match matches!(kernel, FusedKernel::MmaT | FusedKernel::MmaT8) && caps.compute_capability.0 >= 9 {
+    match kernel.swapped() && caps.compute_capability.0 >= 9 {
         true => (t.cluster_merge_max_splits as usize).min(CLUSTER_MAX_SPLITS),
         false => 0,
     }

@@ -103,29 +103,26 @@ fn plan_from(ctx: &Context, g: SdpaGeometry, desc: SdpaDesc, prefs: SdpaPrefs) -
         },
         Backend::Cuda(be) => {
             let mut plan = ctx.dispatcher().plan_sdpa(&desc, &prefs)?;
-            // Several clusters a KV head whose grid the device cannot hold at
-            // once: fewer clusters, down to one a KV head (the global merge
-            // of that many splits, the fallback below, cost more than either:
-            // GQA 14/2 D 64 8192 keys in 8 clusters 17.4 us, in 4 5.96, in
-            // one 7.10; H200, 2026-12-02).
-            let mut t = ctx.dispatcher().table().sdpa.clone();
-            while let SdpaPlan::Fused { kernel, splits, row_groups, stages, cluster: c @ 2.., .. } = plan {
-                let (caps, clusters) = (ctx.dispatcher().caps(), splits / c);
-                if clusters < 2 || resolve_fused(be, &g, kernel, splits, row_groups, stages, c)?.cfg.cluster > 1 {
-                    break;
+            let mut table = ctx.dispatcher().table().sdpa.clone();
+            let fused = loop {
+                let SdpaPlan::Fused { kernel, splits, row_groups, stages, cluster, .. } = &mut plan else {
+                    break None;
+                };
+                let f = resolve_fused(be, &g, *kernel, *splits, *row_groups, *stages, *cluster)?;
+                let clusters = splits.checked_div(*cluster).unwrap_or(0);
+                // Several clusters a KV head whose grid the device cannot
+                // hold at once: fewer clusters, down to one a KV head (the
+                // global merge of that many splits, resolve_fused's fallback,
+                // cost more than either: GQA 14/2 D 64 8192 keys in 8
+                // clusters 17.4 us, in 4 5.96, in one 7.10; H200, 2026-12-02).
+                if let (true, Some(caps)) = (clusters >= 2 && f.cfg.cluster <= 1, ctx.dispatcher().caps()) {
+                    table.cluster_merge_max_clusters = clusters - 1;
+                    plan = crate::dispatch::sdpa::plan_sdpa(&desc, caps, &table, &prefs)?;
+                    continue;
                 }
-                let Some(caps) = caps else { break };
-                t.cluster_merge_max_clusters = clusters - 1;
-                plan = crate::dispatch::sdpa::plan_sdpa(&desc, caps, &t, &prefs)?;
-            }
-            let fused = match &mut plan {
-                SdpaPlan::Fused { kernel, splits, row_groups, stages, cluster, .. } => {
-                    let f = resolve_fused(be, &g, *kernel, *splits, *row_groups, *stages, *cluster)?;
-                    // A cluster the device cannot run merges through the workspace instead.
-                    *cluster = if f.cfg.cluster > 1 { f.cfg.cluster } else { 0 };
-                    Some(f)
-                }
-                _ => None,
+                // A cluster the device cannot run merges through the workspace instead.
+                *cluster = if f.cfg.cluster > 1 { f.cfg.cluster } else { 0 };
+                break Some(f);
             };
             (plan, fused)
         }
@@ -145,7 +142,7 @@ fn resolve_fused(
 ) -> Result<FusedLaunch> {
     // mmat serves one row group of at most MMAT_ROWS rows (its CTA takes
     // rows from blockIdx.z x 64, as mma's, but holds only 8 of them).
-    if matches!(kernel, FusedKernel::MmaT | FusedKernel::MmaT8) && (g.group * g.lq > MMAT_ROWS || row_groups != 1) {
+    if kernel.swapped() && (g.group * g.lq > MMAT_ROWS || row_groups != 1) {
         return Err(Error::Unsupported {
             op: OP,
             what: format!(
@@ -162,7 +159,7 @@ fn resolve_fused(
     be.allow_shared(OP, &function, &name, smem)?;
     let clustered = cluster > 0;
     if clustered
-        && (!matches!(kernel, FusedKernel::MmaT | FusedKernel::MmaT8)
+        && (!kernel.swapped()
             || !(2..=CLUSTER_MAX_SPLITS as u32).contains(&cluster)
             || splits % cluster != 0
             || splits / cluster > CLUSTERS_MAX as u32
