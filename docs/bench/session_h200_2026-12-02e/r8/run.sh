@@ -1,6 +1,6 @@
 # NOT RUN: prepared for the next session (this session's device time ended).
 # Build branch next/mmat8-short (mmat8 for 5-8 rows at D = 128 in one cluster at every length,
-# b55a670) as out/dk_short and main as out/dk_main; carry both (tar -cJf out/bins8.tar.xz).
+# its last commit, rebased on main 8429516) as out/dk_short and main as out/dk_main; carry both (tar -cJf out/bins8.tar.xz).
 # 1. check sdpa and decode/ on dk_short (the cases b1_hq28_hkv4_lq1_lk576 and b1_hq12_hkv2_lq1_lk1000
 #    take mmat8 there: splits of one 64-key tile in a 128-key stage), memcheck and racecheck of them.
 # 2. qwen2.5-7b steps at 576 / 1024 / 4096 keys, main against dk_short, interleaved.
