@@ -357,23 +357,19 @@ fn mmat_clusters_instead(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> Opt
     match plan {
         SdpaPlan::Fused { splits, cluster: c @ 2.., .. } if splits > c => Some(plan),
         SdpaPlan::Fused { cluster: 2.., .. } if d.kv_len < 16384 => {
-            // One cluster a KV head: on eight warps where that is one cluster too.
+            // One cluster a KV head: on eight warps where that is one cluster
+            // too (the qwen2.5-7b step at 576 / 1024 / 2048 / 4096 keys -18 /
+            // -9 / -48 / -58 us, H200, 2026-12-02, though alone in a graph
+            // GQA 28/4 at 1024 / 2048 keys was 0.5 / 0.3 us slower).
             let eight = plan_fused_kernel(d, caps, t, FusedKernel::MmaT8);
             match eight {
-                SdpaPlan::Fused { splits, cluster, .. } if d.kv_len >= MMAT8_MIN_KEYS && cluster == splits => {
-                    Some(eight)
-                }
+                SdpaPlan::Fused { splits, cluster, .. } if cluster == splits => Some(eight),
                 _ => Some(plan),
             }
         }
         _ => None,
     }
 }
-
-/// From this many keys a GQA group of 5 to 8 rows at D = 128 in one cluster
-/// runs on mmat8 (H200, 2026-12-02: GQA 28/4 at 4096 keys 7.08 -> 6.98 us
-/// alone in a graph, the qwen2.5-7b step 3905 -> 3855 us).
-const MMAT8_MIN_KEYS: usize = 2048;
 
 /// The fused kernel for a problem, and the split of its keys that fills the
 /// device in one wave: as many CTAs as fit `target_ctas_per_sm` (or fewer,
@@ -713,13 +709,13 @@ mod tests {
         assert_eq!((kernel, splits, kps), (FusedKernel::Mma8, 4, 8192));
         // A llama3-8b decode step at 4096 keys takes the swapped four-warp
         // kernel; a qwen2.5-7b one (7 rows) the swapped kernel on eight warps
-        // in one cluster (four warps below 2048 keys, and from 8192 keys in
-        // several clusters a KV head); four speculative tokens take mma8;
+        // in one cluster (from 8192 keys mmat in several clusters a KV
+        // head); four speculative tokens take mma8;
         // qwen2.5-0.5b's (D = 64, 7 rows) the swapped one; 16 rows at D = 64
         // the plain one.
         assert_eq!(fused(&desc(1, 8, 4, 1, 4096, DType::F16)).0, FusedKernel::MmaT);
         assert_eq!(fused(&desc(1, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::MmaT8);
-        assert_eq!(fused(&desc(1, 4, 7, 1, 1024, DType::F16)).0, FusedKernel::MmaT);
+        assert_eq!(fused(&desc(1, 4, 7, 1, 1024, DType::F16)).0, FusedKernel::MmaT8);
         assert_eq!(fused(&desc(1, 4, 7, 1, 16384, DType::F16)).0, FusedKernel::MmaT);
         assert_eq!(fused(&desc(4, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::Mma8);
         // ... nor where mmat's 17 or more splits would merge globally (one
