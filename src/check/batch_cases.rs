@@ -46,7 +46,12 @@ pub fn all() -> Vec<Case> {
                 run: Box::new(move |c: &mut Checker| sdpa_prefill_case(c, dtype, (hq, hkv, d), pos0, tokens)),
             });
         }
-        for (hq, hkv, d, lens) in [(28, 4, 128, vec![1, 700, 64, 1000, 333]), (32, 8, 64, vec![4096, 1, 2048])] {
+        // The third: nine sequences of a GQA group of 4 at D = 128, mmat8 (dispatch::sdpa: mmat8_fills).
+        for (hq, hkv, d, lens) in [
+            (28, 4, 128, vec![1, 700, 64, 1000, 333]),
+            (32, 8, 64, vec![4096, 1, 2048]),
+            (32, 8, 128, vec![1, 3000, 64, 1000, 333, 2048, 5, 777, 129]),
+        ] {
             let name = format!(
                 "ragged_hq{hq}_hkv{hkv}_d{d}_lens{}",
                 lens.iter().map(usize::to_string).collect::<Vec<_>>().join("-")

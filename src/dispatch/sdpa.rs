@@ -337,6 +337,16 @@ fn mma8_wins(d: &SdpaDesc) -> bool {
     d.d == 128 && d.rows() <= 16 && (d.rows() > 4 || d.kv_len >= 16384)
 }
 
+/// A GQA group of 4 to 8 rows at D = 128 on a batch of more (sequence, KV
+/// head) pairs than a quarter of the SMs: eight warps a CTA, with a few
+/// splits, against mmat's four (llama3-8b, GQA 32/8) or mma8 (qwen2.5-7b,
+/// GQA 28/4) with more. Batch 16 at 4096 keys (H200, 2026-12-02, steps in a
+/// graph): llama3-8b (128 pairs) 6623 -> 6542 us, qwen2.5-7b (64) 5306 ->
+/// 5247; at batch 4 (32 and 16 pairs) even: 5068 -> 5064, 4482 -> 4467.
+fn mmat8_fills(d: &SdpaDesc, caps: &DeviceCaps) -> bool {
+    d.d == 128 && (4..=MMAT_ROWS).contains(&d.rows()) && d.batch * d.hkv * 4 > caps.sm_count as usize
+}
+
 /// Where mma8 would serve 5 to 8 rows (a GQA group of 7) and mmat's plan
 /// merges its splits in a cluster on at most 8 (sequence, KV head) pairs,
 /// mmat serves them: GQA 28/4 at 576 / 4096 keys 8.15 / 9.63 -> 4.43 / 6.91
@@ -378,6 +388,7 @@ fn mmat_clusters_instead(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> Opt
 /// in one cluster: mmat on sm_90).
 pub fn plan_fused(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> SdpaPlan {
     let kernel = match d.dtype != DType::F32 && d.kv_aligned {
+        true if mmat8_fills(d, caps) => FusedKernel::MmaT8,
         true if mma8_wins(d) => match mmat_clusters_instead(d, caps, t) {
             Some(plan) => return plan,
             None => FusedKernel::Mma8,
@@ -764,10 +775,14 @@ mod tests {
         assert_eq!((splits, kps), (13, 256));
         let (_, splits, _, _) = fused(&desc(1, 8, 4, 1, 512, DType::F32));
         assert_eq!(splits, 2);
-        // Batch 16 fills the device already: no finer split; at batch 4 (8
-        // CTAs' worth of splits) 760 keys take 8 of 128 keys, not 12 of 64.
-        let (_, splits, _, _) = fused(&desc(16, 8, 4, 1, 2048, DType::F16));
-        assert_eq!(splits, 2);
+        // Batch 16 fills the device already: eight warps a CTA and no split
+        // (mmat8_fills); at batch 4 (8 CTAs' worth of splits) 760 keys take
+        // 8 of 128 keys, not 12 of 64.
+        let (kernel, splits, _, _) = fused(&desc(16, 8, 4, 1, 2048, DType::F16));
+        assert_eq!((kernel, splits), (FusedKernel::MmaT8, 1));
+        assert_eq!(fused(&desc(16, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::MmaT8);
+        assert_eq!(fused(&desc(4, 8, 4, 1, 4096, DType::F16)).0, FusedKernel::MmaT);
+        assert_eq!(fused(&SdpaDesc { d: 64, ..desc(16, 8, 4, 1, 4096, DType::F16) }).0, FusedKernel::MmaT);
         let (_, splits, kps, _) = fused(&desc(4, 8, 4, 1, 760, DType::F16));
         assert_eq!((splits, kps), (6, 128));
         // Before sm_90 (no cluster) short caches keep 256-key splits; a table's
