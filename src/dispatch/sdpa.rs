@@ -337,15 +337,37 @@ fn mma8_wins(d: &SdpaDesc) -> bool {
     d.d == 128 && d.rows() <= 16 && (d.rows() > 4 || d.kv_len >= 16384)
 }
 
-/// A GQA group of 4 to 8 rows at D = 128 on a batch of more (sequence, KV
-/// head) pairs than a quarter of the SMs: eight warps a CTA, with a few
-/// splits, against mmat's four (llama3-8b, GQA 32/8) or mma8 (qwen2.5-7b,
-/// GQA 28/4) with more. Batch 16 at 4096 keys (H200, 2026-12-02, steps in a
-/// graph): llama3-8b (128 pairs) 6623 -> 6542 us, qwen2.5-7b (64) 5306 ->
-/// 5247; at batch 4 (32 and 16 pairs) even: 5068 -> 5064, 4482 -> 4467.
-fn mmat8_fills(d: &SdpaDesc, caps: &DeviceCaps) -> bool {
-    d.d == 128 && (4..=MMAT_ROWS).contains(&d.rows()) && d.batch * d.hkv * 4 > caps.sm_count as usize
+/// A GQA group of 4 to 8 rows at D = 128 on eight warps a CTA wherever
+/// that plan needs at most [`MMAT8_MAX_SPLITS`] splits (a batch of 16 or
+/// more sequence x KV head pairs on 132 SMs), in one cluster or none:
+/// against mmat's four warps (llama3-8b, GQA 32/8) or mma8 (qwen2.5-7b,
+/// GQA 28/4) with more splits. Steps in a graph at 4096 keys (two H200s,
+/// 2026-12-02): llama3-8b batch 2 / 4 / 8 / 16 4913 / 5169 / 5706 / 6631
+/// -> 4900 / 5155 / 5618 / 6549 us; qwen2.5-7b batch 4 / 8 / 16 4575 /
+/// 4814 / 5310 -> 4561 / 4803 / 5252; batch 16 at 1024 and 16384 keys
+/// alike. Fewer pairs (llama3-8b at batch 1: 16 splits, a cluster that is
+/// not resident) keep their kernels.
+fn mmat8_fills(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> Option<SdpaPlan> {
+    // The pairs alone fill the device at that many splits or fewer (not a
+    // short cache of a few pairs, whose one split says nothing of it).
+    let pairs = d.batch * d.hkv;
+    if d.d != 128 || !(4..=MMAT_ROWS).contains(&d.rows()) || pairs * 2 * MMAT8_MAX_SPLITS < caps.sm_count as usize {
+        return None;
+    }
+    let plan = plan_fused_kernel(d, caps, t, FusedKernel::MmaT8);
+    match plan {
+        SdpaPlan::Fused { splits, cluster, .. }
+            if splits as usize <= MMAT8_MAX_SPLITS && (splits == 1 || cluster == splits) =>
+        {
+            Some(plan)
+        }
+        _ => None,
+    }
 }
+
+/// The most splits [`mmat8_fills`] takes: a portable cluster, which the
+/// device holds beside the others of the launch.
+const MMAT8_MAX_SPLITS: usize = 8;
 
 /// Where mma8 would serve 5 to 8 rows (a GQA group of 7) and mmat's plan
 /// merges its splits in a cluster on at most 8 (sequence, KV head) pairs,
@@ -387,8 +409,12 @@ fn mmat_clusters_instead(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> Opt
 /// `min_keys_per_split` (`cluster_min_keys_per_split` where the splits merge
 /// in one cluster: mmat on sm_90).
 pub fn plan_fused(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> SdpaPlan {
+    if d.dtype != DType::F32 && d.kv_aligned {
+        if let Some(plan) = mmat8_fills(d, caps, t) {
+            return plan;
+        }
+    }
     let kernel = match d.dtype != DType::F32 && d.kv_aligned {
-        true if mmat8_fills(d, caps) => FusedKernel::MmaT8,
         true if mma8_wins(d) => match mmat_clusters_instead(d, caps, t) {
             Some(plan) => return plan,
             None => FusedKernel::Mma8,
@@ -728,7 +754,7 @@ mod tests {
         assert_eq!(fused(&desc(1, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::MmaT8);
         assert_eq!(fused(&desc(1, 4, 7, 1, 1024, DType::F16)).0, FusedKernel::MmaT8);
         assert_eq!(fused(&desc(1, 4, 7, 1, 16384, DType::F16)).0, FusedKernel::MmaT);
-        assert_eq!(fused(&desc(4, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::Mma8);
+        assert_eq!(fused(&desc(4, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::MmaT8);
         // ... nor where mmat's 17 or more splits would merge globally (one
         // cluster a KV head at most), nor before sm_90 (no cluster).
         let one = SdpaTuning { cluster_merge_max_clusters: 1, ..TuningTable::sm90().sdpa };
@@ -776,15 +802,17 @@ mod tests {
         let (_, splits, _, _) = fused(&desc(1, 8, 4, 1, 512, DType::F32));
         assert_eq!(splits, 2);
         // Batch 16 fills the device already: eight warps a CTA and no split
-        // (mmat8_fills); at batch 4 (8 CTAs' worth of splits) 760 keys take
-        // 8 of 128 keys, not 12 of 64.
+        // (mmat8_fills); at batch 4 760 keys take 4 splits of 192 keys there.
         let (kernel, splits, _, _) = fused(&desc(16, 8, 4, 1, 2048, DType::F16));
         assert_eq!((kernel, splits), (FusedKernel::MmaT8, 1));
         assert_eq!(fused(&desc(16, 4, 7, 1, 4096, DType::F16)).0, FusedKernel::MmaT8);
-        assert_eq!(fused(&desc(4, 8, 4, 1, 4096, DType::F16)).0, FusedKernel::MmaT);
+        let (kernel, splits, _, _) = fused(&desc(4, 8, 4, 1, 4096, DType::F16));
+        assert_eq!((kernel, splits), (FusedKernel::MmaT8, 4));
         assert_eq!(fused(&SdpaDesc { d: 64, ..desc(16, 8, 4, 1, 4096, DType::F16) }).0, FusedKernel::MmaT);
         let (_, splits, kps, _) = fused(&desc(4, 8, 4, 1, 760, DType::F16));
-        assert_eq!((splits, kps), (6, 128));
+        assert_eq!((splits, kps), (4, 192));
+        // ... not at batch 1 (8 pairs), however short the cache.
+        assert_eq!(fused(&desc(1, 8, 4, 1, 64, DType::F16)).0, FusedKernel::MmaT);
         // Before sm_90 (no cluster) short caches keep 256-key splits; a table's
         // max_splits below the cluster's holds after rounding too.
         let t = TuningTable::sm90().sdpa;

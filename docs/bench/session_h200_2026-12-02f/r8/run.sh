@@ -1,0 +1,19 @@
+# NOT RUN: prepared for the next session (this session's device time ran out).
+# Why the mma GEMV reads at 70-75% at N = 9-16 (and 80-83% at N = 2-8) where veck reads at
+# 90% at N = 1 and cuBLAS at 85% at N = 16 (BENCHMARKS.md, twenty-first session, items 3-5):
+# Nsight Compute's full set on one launch of each on llama3-8b's fused gate/up (28672x4096).
+# Carry out/dk_main (main at the session's end). Compare: dram__throughput, lts hit rate,
+# sectors per request, the warp stall reasons (long scoreboard vs barrier vs mio), and the
+# achieved occupancy, between gemv_mma_n16, gemv_mma_n4, gemv_veck_n1 and cuBLAS's kernel.
+set -u
+R=$PWD/out; mkdir -p $OUT/q; t0=$(date +%s)
+export DK_CACHE_DIR=/tmp/dkc
+$R/dk_main info > $OUT/q/info.txt 2>&1; echo "prewarm $(( $(date +%s) - t0 )) s"
+N=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+prof() { tag=$1; re=$2; n=$3; timeout 150 $N --kernel-name regex:$re --launch-skip 3 --launch-count 1 --set full $R/dk_main bench matmul --shapes 28672x4096 --dtype f16 --n $n --runs 5 > $OUT/q/ncu_$tag.txt 2>&1; echo "ncu $tag rc=$? $(grep -E 'DRAM Throughput|Memory Throughput' $OUT/q/ncu_$tag.txt | head -2 | tr -s ' ' | tr '\n' ' ')"; }
+prof mma16 gemv_mma_n16 16
+prof mma4 gemv_mma_n4 4
+prof veck1 gemv_veck 1
+prof cublas16 'gemm|sm90|cutlass' 16
+echo "elapsed $(( $(date +%s) - t0 )) s"
+cd $OUT && tar -czf q.tgz q && rm -rf q
