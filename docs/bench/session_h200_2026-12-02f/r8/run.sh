@@ -15,5 +15,13 @@ prof mma16 gemv_mma_n16 16
 prof mma4 gemv_mma_n4 4
 prof veck1 gemv_veck 1
 prof cublas16 'gemm|sm90|cutlass' 16
+# 2. The first weight-size class up to 2^27 elements (r8/tuning_class27.json; the table's is
+#    2^26): llama3-8b's fused gate/up (117M elements) and qwen2.5-7b's down (68M) to cuBLAS at
+#    N = 2-8, where `bench matmul` had cuBLAS 8% / 4% faster alone (r3, r4); qwen2.5-7b's
+#    gate/up (136M, GEMV 4% faster) stays. Predicted: llama3-8b batch 4 -100..-200 us (r3/r4's
+#    cuBLAS-for-all steps), qwen2.5-7b within +-20.
+T=docs/bench/session_h200_2026-12-02f/r8/tuning_class27.json
+dec() { tag=$1; m=$2; b=$3; shift 3; f=$OUT/q/dec_${m}_b${b}_$tag.txt; env "$@" timeout 60 $R/dk_main decode --model $m --batch $b --context 4096 --mode graph --no-first-step --steps 20 > $f 2>&1; echo "[$m b$b $tag] $(grep -E '^ *graph ' $f | head -1 | awk '{print $2" us "$6"%"}')"; }
+for i in 1 2; do for m in llama3-8b qwen2.5-7b; do for b in 2 4 8; do dec main$i $m $b X=1; dec class27_$i $m $b DK_TUNING_FILE=$T; done; done; done
 echo "elapsed $(( $(date +%s) - t0 )) s"
 cd $OUT && tar -czf q.tgz q && rm -rf q
