@@ -23,5 +23,7 @@ prof cublas16 'gemm|sm90|cutlass' 16
 T=docs/bench/session_h200_2026-12-02f/r8/tuning_class27.json
 dec() { tag=$1; m=$2; b=$3; shift 3; f=$OUT/q/dec_${m}_b${b}_$tag.txt; env "$@" timeout 60 $R/dk_main decode --model $m --batch $b --context 4096 --mode graph --no-first-step --steps 20 > $f 2>&1; echo "[$m b$b $tag] $(grep -E '^ *graph ' $f | head -1 | awk '{print $2" us "$6"%"}')"; }
 for i in 1 2; do for m in llama3-8b qwen2.5-7b; do for b in 2 4 8; do dec main$i $m $b X=1; dec class27_$i $m $b DK_TUNING_FILE=$T; done; done; done
+# 3. The small models (D = 64) at batch 4 / 16: mmat8 (mmat8_fills takes only D = 128) against auto.
+for m in llama3.2-1b qwen2.5-0.5b; do for b in 4 16; do dec auto $m $b X=1; dec mmat8 $m $b DK_SDPA_KERNEL=mmat8; done; done
 echo "elapsed $(( $(date +%s) - t0 )) s"
 cd $OUT && tar -czf q.tgz q && rm -rf q
