@@ -672,9 +672,9 @@ fn sdpa_cases(v: &mut Vec<Case>) {
                 // ... and on short caches, splits of one 64-key tile in a 128-key stage.
                 specs.push(SdpaSpec { fresh: Some(1), ..s(1, 28, 4, 1, 576, 128) });
                 specs.push(s(1, 12, 2, 1, 1000, 128));
-                // ... and on batches of more (sequence, KV head) pairs than a
-                // quarter of the SMs (mmat8_fills): one split (llama3-8b at
-                // batch 16), a few in a cluster (qwen2.5-7b's group at batch 9).
+                // ... and on batches whose eight-warp plan needs at most 8
+                // splits (mmat8_fills): one split (llama3-8b at batch 16), a
+                // few in a cluster (qwen2.5-7b's group at batch 9).
                 specs.push(SdpaSpec { fresh: Some(1), ..s(16, 32, 8, 1, 2048, 128) });
                 specs.push(s(9, 28, 4, 1, 3000, 128));
             }

@@ -86,8 +86,9 @@ pub enum FusedKernel {
     MmaT,
     /// mmat on eight warps and 128-key stages (D <= 128): each warp takes 16
     /// keys of a stage, so a split's serial loop is half mmat's. Auto takes
-    /// it for a GQA group of 5 to 8 rows at D = 128 whose splits merge in
-    /// one cluster ([`mmat_clusters_instead`]).
+    /// it for a GQA group of 4 to 8 rows at D = 128 on a batch whose plan
+    /// needs at most 8 splits (`mmat8_fills`), and of 5 to 8 rows whose
+    /// splits merge in one cluster (`mmat_clusters_instead`).
     MmaT8,
     /// Any dtype and strides, FMA.
     Simt,
@@ -409,12 +410,13 @@ fn mmat_clusters_instead(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> Opt
 /// `min_keys_per_split` (`cluster_min_keys_per_split` where the splits merge
 /// in one cluster: mmat on sm_90).
 pub fn plan_fused(d: &SdpaDesc, caps: &DeviceCaps, t: &SdpaTuning) -> SdpaPlan {
-    if d.dtype != DType::F32 && d.kv_aligned {
+    let tensor_cores = d.dtype != DType::F32 && d.kv_aligned;
+    if tensor_cores {
         if let Some(plan) = mmat8_fills(d, caps, t) {
             return plan;
         }
     }
-    let kernel = match d.dtype != DType::F32 && d.kv_aligned {
+    let kernel = match tensor_cores {
         true if mma8_wins(d) => match mmat_clusters_instead(d, caps, t) {
             Some(plan) => return plan,
             None => FusedKernel::Mma8,
